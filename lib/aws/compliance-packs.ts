@@ -1,0 +1,31 @@
+import { Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks } from 'cdk-nag';
+import { IConstruct } from 'constructs';
+
+export interface CompliancePacksOptions {
+  /** @default true */
+  readonly awsSolutions?: boolean;
+  /** @default true */
+  readonly nist80053r5?: boolean;
+  /** @default true */
+  readonly hipaaSecurity?: boolean;
+  /**
+   * Print each rule's explanation with its finding.
+   * @default false
+   */
+  readonly verbose?: boolean;
+}
+
+/**
+ * Runs the cdk-nag packs the platform is held to (AwsSolutions, NIST 800-53 rev 5, HIPAA Security) over
+ * everything in `app`. With cdk-nag 3.x an unacknowledged finding fails `cdk synth`; acknowledge one with
+ * `Validations.of(construct).acknowledge({ id, reason })` and list it in docs/compliance.md.
+ */
+export function applyCompliancePacks(app: IConstruct, options: CompliancePacksOptions = {}): void {
+  const verbose = options.verbose ?? false;
+  const packs = [];
+  if (options.awsSolutions ?? true) packs.push(new AwsSolutionsChecks(app, { verbose }));
+  if (options.nist80053r5 ?? true) packs.push(new NIST80053R5Checks(app, { verbose }));
+  if (options.hipaaSecurity ?? true) packs.push(new HIPAASecurityChecks(app, { verbose }));
+  Validations.of(app).addPlugins(...packs);
+}

@@ -1,0 +1,115 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** The context of cdk.json (feature flags), so in-process apps synthesize exactly as `cdk synth` does. */
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8'));
+  return cdkJson.context ?? {};
+}
+
+/** A fresh temporary directory under the OS temp dir. */
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `mlops-${prefix}-`));
+}
+
+/** An App with cdk.json's context writing to a temp directory. */
+export function newApp(context: Record<string, unknown> = {}): App {
+  return new App({ outdir: tempDir('cdkout'), context: { ...cdkJsonContext(), ...context } });
+}
+
+export interface NagFinding {
+  readonly pack: string;
+  readonly rule: string;
+  readonly resource: string;
+  readonly description: string;
+}
+
+export interface SynthResult {
+  readonly outdir: string;
+  readonly templates: string[];
+  readonly findings: NagFinding[];
+}
+
+/**
+ * Synthesizes an app that has compliance packs added, returning unacknowledged findings instead of
+ * throwing, so a test can print them all.
+ */
+export function synthesizeWithPacks(app: App): SynthResult {
+  let failure: unknown;
+  try {
+    app.synth();
+  } catch (e) {
+    failure = e;
+  }
+  const outdir = app.outdir;
+  const findings = readValidationReport(outdir);
+  if (failure && findings.length === 0) throw failure;
+  return { outdir, templates: templatesIn(outdir), findings };
+}
+
+/** Reads CDK's policy validation report (cdk-nag findings) from a cloud assembly directory. */
+export function readValidationReport(outdir: string): NagFinding[] {
+  const file = path.join(outdir, 'policy-validation-report.json');
+  if (!fs.existsSync(file)) return [];
+  const report = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const findings: NagFinding[] = [];
+  for (const plugin of report.pluginReports ?? []) {
+    for (const v of plugin.violations ?? []) {
+      for (const r of v.violatingResources ?? []) {
+        findings.push({
+          pack: plugin.summary?.pluginName,
+          rule: v.ruleName,
+          resource: r.constructPath ?? r.resourceLogicalId,
+          description: v.description,
+        });
+      }
+    }
+  }
+  return findings;
+}
+
+/** Every CloudFormation template in an assembly directory, nested assemblies included. */
+export function templatesIn(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory() && entry.name.startsWith('assembly-')) out.push(...templatesIn(full));
+    else if (entry.isFile() && entry.name.endsWith('.template.json')) out.push(full);
+  }
+  return out.sort();
+}
+
+export interface CfnLintFinding {
+  readonly rule: string;
+  readonly level: string;
+  readonly message: string;
+  readonly file: string;
+}
+
+/**
+ * Runs the real cfn-lint over templates. Every finding counts (errors, warnings and informational), since
+ * the gate requires 0 errors and 0 warnings. Throws when cfn-lint is not installed, naming the fix.
+ */
+export function cfnLint(templates: string[]): CfnLintFinding[] {
+  if (templates.length === 0) throw new Error('cfnLint: no templates given');
+  const result = spawnSync('cfn-lint', ['--format', 'json', '--', ...templates], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.error) {
+    throw new Error(`cfn-lint could not run (${result.error.message}). Install it with: pip install cfn-lint`);
+  }
+  const stdout = result.stdout.trim();
+  if (result.status !== 0 && stdout === '') {
+    throw new Error(`cfn-lint failed with exit code ${result.status}: ${result.stderr}`);
+  }
+  const parsed = stdout === '' ? [] : JSON.parse(stdout);
+  return parsed.map((m: any) => ({ rule: m.Rule?.Id, level: m.Level, message: m.Message, file: m.Filename }));
+}
+
+/** One line per finding, for readable test failures. */
+export function describe(findings: Array<NagFinding | CfnLintFinding>): string {
+  return findings.map((f) => ('pack' in f ? `${f.rule} at ${f.resource}: ${f.description}` : `${f.level} ${f.rule} in ${path.basename(f.file)}: ${f.message}`)).join('\n');
+}
