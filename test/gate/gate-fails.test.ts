@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { cfnLint, newApp, synthesizeWithPacks, tempDir } from '../support/gate';
+import { cfnLint, collectAcknowledgements, newApp, synthesizeWithPacks, tempDir } from '../support/gate';
 import { applyCompliancePacks } from 'mlops-constructs';
 
 // The gate must fail when it should: these tests feed it a broken template and a non-compliant stack.
@@ -55,5 +55,9 @@ describe('the gate fails when it should', () => {
     const rules = synthesizeWithPacks(app).findings.map((f) => f.rule);
     expect(rules).not.toContain('AwsSolutions-SQS4');
     expect(rules.length).toBeGreaterThan(0);
+    // The compliance-doc check sees the acknowledgement with its path and reason.
+    expect(collectAcknowledgements(app)).toEqual([
+      { id: 'AwsSolutions-SQS4', reason: 'test: SSL enforcement is acknowledged', stack: 'Acknowledged', path: 'Queue' },
+    ]);
   });
 });

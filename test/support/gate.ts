@@ -2,7 +2,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -112,4 +113,34 @@ export function cfnLint(templates: string[]): CfnLintFinding[] {
 /** One line per finding, for readable test failures. */
 export function describe(findings: Array<NagFinding | CfnLintFinding>): string {
   return findings.map((f) => ('pack' in f ? `${f.rule} at ${f.resource}: ${f.description}` : `${f.level} ${f.rule} in ${path.basename(f.file)}: ${f.message}`)).join('\n');
+}
+
+export interface Acknowledgement {
+  /** Rule id as acknowledged, e.g. `AwsSolutions-IAM5[Action::s3:*]`. */
+  readonly id: string;
+  readonly reason: string;
+  /** Path of the construct it was made on, relative to its stack. */
+  readonly path: string;
+  readonly stack: string;
+}
+
+/** Every `Validations.of(x).acknowledge()` made in a construct tree. */
+export function collectAcknowledgements(root: IConstruct): Acknowledgement[] {
+  const out: Acknowledgement[] = [];
+  for (const node of root.node.findAll()) {
+    for (const entry of node.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+      const stack = Stack.of(node);
+      // Stored as { '<Source>::<rule id>': reason }, e.g. { 'Annotation::AwsSolutions-S1': '...' }.
+      for (const [key, reason] of Object.entries(entry.data as Record<string, string>)) {
+        out.push({
+          id: key.includes('::') ? key.slice(key.indexOf('::') + 2) : key,
+          reason,
+          stack: stack.stackName,
+          path: node.node.path.slice(stack.node.path.length + 1),
+        });
+      }
+    }
+  }
+  return out;
 }
