@@ -148,6 +148,11 @@ export class GpuInstance implements InstanceSpec {
     return [...new Set([...CATALOG.values()].map((s) => s.family))];
   }
 
+  /** Families whose instances carry accelerators (GPU, Inferentia, Trainium): what a GPU spending stop denies. */
+  public static acceleratedFamilies(): string[] {
+    return [...new Set([...CATALOG.values()].filter((s) => s.accelerators > 0).map((s) => s.family))];
+  }
+
   /** Whether the type is in the catalog. */
   public static isKnown(instanceType: string): boolean {
     return CATALOG.has(instanceType);

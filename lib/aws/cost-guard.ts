@@ -1,0 +1,277 @@
+import { Lazy, Stack } from 'aws-cdk-lib';
+import * as budgets from 'aws-cdk-lib/aws-budgets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { EnvironmentProfile, GpuInstance, TAG_KEYS, validateIdentifier } from '../core';
+import { checkFor, MlopsScope } from './scope';
+
+/** A budget for one team inside the environment, filtered on the `mlops:team` cost-allocation tag. */
+export interface TeamBudgetOptions {
+  /** Monthly limit in US dollars. */
+  readonly monthlyLimitUsd: number;
+  /**
+   * Roles of this team whose GPU launches are denied when the team's budget reaches the deny threshold.
+   * @default - none: the team is notified only
+   */
+  readonly denyGpuFor?: iam.IRole[];
+}
+
+export interface CostGuardProps {
+  /**
+   * Monthly limit of the environment in US dollars.
+   * @default - profile.budget.monthlyLimitUsd
+   */
+  readonly monthlyLimitUsd?: number;
+  /**
+   * Percentages of the limit (actual spend) at which subscribers are notified.
+   * @default - profile.budget.alertThresholdsPercent
+   */
+  readonly alertThresholdsPercent?: number[];
+  /**
+   * Percentage of the limit at which new GPU capacity is denied.
+   * @default - profile.budget.denyGpuAtPercent
+   */
+  readonly denyGpuAtPercent?: number;
+  /**
+   * Roles whose GPU launches (EC2, SageMaker, Batch job submission) are denied when spend reaches
+   * `denyGpuAtPercent`: the budget attaches the deny policy to them by itself.
+   * @default - none; add later with `denyGpuFor()`
+   */
+  readonly denyGpuFor?: iam.IRole[];
+  /**
+   * Whether the deny action runs by itself or waits for someone to approve it in the Budgets console.
+   * @default - automatic where the profile destroys data (dev); manual approval elsewhere, so a
+   * production fleet is never cut off without a human deciding
+   */
+  readonly automaticDeny?: boolean;
+  /**
+   * Email addresses notified at every threshold (at most 10, a Budgets limit).
+   * @default - none (the alert topic only)
+   */
+  readonly notifyEmails?: string[];
+  /**
+   * Topic that receives every budget notification.
+   * @default - a new topic encrypted with `encryptionKey`
+   */
+  readonly alertTopic?: sns.ITopic;
+  /**
+   * Key for the new alert topic. Budgets is allowed to use it.
+   * @default - a new key with rotation
+   */
+  readonly encryptionKey?: kms.IKey;
+  /** @default - the profile in scope */
+  readonly profile?: EnvironmentProfile;
+}
+
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/**
+ * Budgets as code that act: a monthly cost budget for the environment (filtered on the `mlops:environment`
+ * cost-allocation tag), notifications at each threshold and on a forecast overrun, and a Budgets action that
+ * attaches a deny-GPU policy to the given roles when spend reaches the deny threshold. Team budgets filter on
+ * the `mlops:team` tag. Activate the `mlops:*` tags as cost-allocation tags in the Billing console once.
+ */
+export class CostGuard extends Construct {
+  /** The policy the budget action attaches: denies launching accelerated capacity. */
+  public readonly denyGpuPolicy: iam.ManagedPolicy;
+  public readonly alertTopic: sns.ITopic;
+  public readonly budget: budgets.CfnBudget;
+  public readonly monthlyLimitUsd: number;
+  private readonly profile: EnvironmentProfile;
+  private readonly denyThreshold: number;
+  private readonly thresholds: number[];
+  private readonly automaticDeny: boolean;
+  private readonly emails: string[];
+  private readonly executionRole: iam.Role;
+  private readonly deniedRoles: iam.IRole[] = [];
+  private readonly actionRoles: Array<() => iam.IRole[]> = [];
+  private executionPolicy?: iam.ManagedPolicy;
+  private readonly teamNames = new Set<string>();
+
+  constructor(scope: Construct, id: string, props: CostGuardProps = {}) {
+    super(scope, id);
+    this.profile = props.profile ?? MlopsScope.profileOf(this);
+    const check = checkFor(this);
+    this.monthlyLimitUsd = check.positiveNumber('monthlyLimitUsd', props.monthlyLimitUsd) ?? this.profile.budget.monthlyLimitUsd;
+    this.thresholds = props.alertThresholdsPercent ?? [...this.profile.budget.alertThresholdsPercent];
+    if (this.thresholds.length === 0) {
+      check.fail('alertThresholdsPercent', this.thresholds, 'must have at least one threshold', 'give ascending percentages such as [50, 80, 100].');
+    }
+    this.thresholds.forEach((t, i) => check.numberInRange(`alertThresholdsPercent[${i}]`, t, 1, 1000));
+    if (this.thresholds.some((t, i) => i > 0 && t <= this.thresholds[i - 1])) {
+      check.fail('alertThresholdsPercent', this.thresholds, 'must be strictly ascending', 'sort the percentages and remove duplicates.');
+    }
+    this.denyThreshold = check.numberInRange('denyGpuAtPercent', props.denyGpuAtPercent, 1, 1000) ?? this.profile.budget.denyGpuAtPercent;
+    this.emails = props.notifyEmails ?? [];
+    if (this.emails.length > 10) {
+      check.fail('notifyEmails', this.emails.length, 'must list at most 10 addresses (an AWS Budgets limit per notification)', 'use a distribution list or subscribe more people to the alert topic.');
+    }
+    this.emails.forEach((e, i) => check.matches(`notifyEmails[${i}]`, e, EMAIL, 'an email address'));
+    this.automaticDeny = props.automaticDeny ?? this.profile.allowDestroy;
+
+    this.alertTopic = props.alertTopic ?? this.createTopic(props.encryptionKey);
+    this.denyGpuPolicy = new iam.ManagedPolicy(this, 'DenyGpuPolicy', {
+      description: `Attached by the ${this.profile.name} budget at ${this.denyThreshold}% of the limit: denies new accelerated capacity`,
+      statements: denyGpuStatements(Stack.of(this)),
+    });
+    this.executionRole = new iam.Role(this, 'BudgetActionRole', {
+      assumedBy: new iam.ServicePrincipal('budgets.amazonaws.com'),
+      description: 'Lets AWS Budgets attach and detach the deny-GPU policy',
+    });
+    this.budget = this.addBudget('Budget', this.monthlyLimitUsd, `${TAG_KEYS.environment}$${this.profile.name}`);
+    this.denyGpuFor(...(props.denyGpuFor ?? []));
+  }
+
+  /** Adds roles whose GPU launches are denied when the environment budget reaches the deny threshold. */
+  public denyGpuFor(...roles: iam.IRole[]): this {
+    if (roles.length === 0) return this;
+    if (this.deniedRoles.length === 0) {
+      this.addAction('DenyGpuAction', this.budget, () => this.deniedRoles);
+    }
+    this.deniedRoles.push(...roles);
+    return this;
+  }
+
+  /**
+   * Also denies submitting jobs to these Batch job queues (GPU training) once the deny threshold is reached:
+   * Batch launches instances with its own service role, which an EC2 deny on user roles does not stop.
+   */
+  public denyJobSubmissionTo(...jobQueueArns: string[]): this {
+    if (jobQueueArns.length === 0) return this;
+    this.denyGpuPolicy.addStatements(new iam.PolicyStatement({
+      effect: iam.Effect.DENY,
+      actions: ['batch:SubmitJob'],
+      resources: jobQueueArns,
+    }));
+    return this;
+  }
+
+  /** A budget for one team, filtered on the `mlops:team` tag, with its own deny action when roles are given. */
+  public addTeamBudget(team: string, options: TeamBudgetOptions): budgets.CfnBudget {
+    const check = checkFor(this);
+    validateIdentifier(this.node.path, 'team', team);
+    if (this.teamNames.has(team)) {
+      check.fail('team', team, 'already has a budget', 'add each team once.');
+    }
+    check.positiveNumber('monthlyLimitUsd', options.monthlyLimitUsd);
+    if (options.monthlyLimitUsd > this.monthlyLimitUsd) {
+      check.fail('monthlyLimitUsd', options.monthlyLimitUsd, `must not exceed the environment limit (${this.monthlyLimitUsd})`, `lower the team budget of '${team}' or raise the environment's.`);
+    }
+    this.teamNames.add(team);
+    const id = `Team${team.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase())}`;
+    const budget = this.addBudget(`${id}Budget`, options.monthlyLimitUsd, `${TAG_KEYS.team}$${team}`, team);
+    const roles = options.denyGpuFor ?? [];
+    if (roles.length > 0) this.addAction(`${id}DenyGpuAction`, budget, () => roles);
+    return budget;
+  }
+
+  private createTopic(encryptionKey?: kms.IKey): sns.Topic {
+    const key = encryptionKey ?? new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: `Budget alerts (${this.profile.name})` });
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowBudgetsToPublishEncrypted',
+      principals: [new iam.ServicePrincipal('budgets.amazonaws.com')],
+      actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+    }));
+    const topic = new sns.Topic(this, 'AlertTopic', { masterKey: key, enforceSSL: true, displayName: `Budget alerts (${this.profile.name})` });
+    topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowBudgetsToPublish',
+      principals: [new iam.ServicePrincipal('budgets.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+    }));
+    for (const email of this.emails) topic.addSubscription(new subs.EmailSubscription(email));
+    return topic;
+  }
+
+  private addBudget(id: string, limit: number, tagKeyValue: string, team?: string): budgets.CfnBudget {
+    const subscribers = [
+      { subscriptionType: 'SNS', address: this.alertTopic.topicArn },
+      ...this.emails.map((address) => ({ subscriptionType: 'EMAIL', address })),
+    ];
+    const notifications = this.thresholds.map((threshold) => ({
+      notification: { notificationType: 'ACTUAL', comparisonOperator: 'GREATER_THAN', threshold, thresholdType: 'PERCENTAGE' },
+      subscribers,
+    }));
+    notifications.push({
+      notification: { notificationType: 'FORECASTED', comparisonOperator: 'GREATER_THAN', threshold: 100, thresholdType: 'PERCENTAGE' },
+      subscribers,
+    });
+    const stackName = Stack.of(this).stackName;
+    return new budgets.CfnBudget(this, id, {
+      budget: {
+        budgetName: team ? `${stackName}-${team}` : `${stackName}-environment`,
+        budgetType: 'COST',
+        timeUnit: 'MONTHLY',
+        budgetLimit: { amount: limit, unit: 'USD' },
+        // The user-defined cost-allocation tag, as Budgets spells it: user:<key>$<value>.
+        costFilters: { TagKeyValue: [`user:${tagKeyValue}`] },
+      },
+      notificationsWithSubscribers: notifications,
+    });
+  }
+
+  private roleArns(): string[] {
+    return [...new Set(this.actionRoles.flatMap((produce) => produce()))].map((r) => r.roleArn);
+  }
+
+  private addAction(id: string, budget: budgets.CfnBudget, roles: () => iam.IRole[]): void {
+    this.actionRoles.push(roles);
+    if (!this.executionPolicy) {
+      // A managed policy naming each denied role: Budgets may attach only the deny policy, only to them.
+      this.executionPolicy = new iam.ManagedPolicy(this, 'BudgetActionPolicy', {
+        roles: [this.executionRole],
+        statements: [new iam.PolicyStatement({
+          actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
+          resources: Lazy.list({ produce: () => this.roleArns() }),
+          conditions: { ArnEquals: { 'iam:PolicyARN': this.denyGpuPolicy.managedPolicyArn } },
+        })],
+      });
+    }
+    new budgets.CfnBudgetsAction(this, id, {
+      budgetName: budget.ref,
+      actionType: 'APPLY_IAM_POLICY',
+      actionThreshold: { type: 'PERCENTAGE', value: this.denyThreshold },
+      approvalModel: this.automaticDeny ? 'AUTOMATIC' : 'MANUAL',
+      notificationType: 'ACTUAL',
+      executionRoleArn: this.executionRole.roleArn,
+      definition: {
+        iamActionDefinition: {
+          policyArn: this.denyGpuPolicy.managedPolicyArn,
+          // Roles may be added after the action exists (denyGpuFor): render the list at synthesis.
+          roles: Lazy.list({ produce: () => roles().map((r) => r.roleName) }),
+        },
+      },
+      subscribers: [{ type: 'SNS', address: this.alertTopic.topicArn }],
+    });
+  }
+}
+
+/**
+ * Deny statements for new accelerated capacity: EC2 instances (which also stops Auto Scaling and Batch from
+ * launching them for roles they act as), SageMaker endpoints and training jobs on accelerated ML instances.
+ */
+function denyGpuStatements(stack: Stack): iam.PolicyStatement[] {
+  const families = GpuInstance.acceleratedFamilies();
+  return [
+    new iam.PolicyStatement({
+      sid: 'DenyAcceleratedEc2',
+      effect: iam.Effect.DENY,
+      actions: ['ec2:RunInstances', 'ec2:StartInstances'],
+      resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+      conditions: { StringLike: { 'ec2:InstanceType': families.map((f) => `${f}.*`) } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'DenyAcceleratedSageMaker',
+      effect: iam.Effect.DENY,
+      actions: ['sagemaker:CreateEndpointConfig', 'sagemaker:CreateTrainingJob', 'sagemaker:CreateProcessingJob', 'sagemaker:CreateTransformJob'],
+      resources: [stack.formatArn({ service: 'sagemaker', resource: '*' })],
+      conditions: { 'ForAnyValue:StringLike': { 'sagemaker:InstanceTypes': families.map((f) => `ml.${f}.*`) } },
+    }),
+  ];
+}

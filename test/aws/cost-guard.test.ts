@@ -1,0 +1,139 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
+import { applyCompliancePacks, CostGuard, EnvironmentProfile, MlopsStack, ValidationError } from 'mlops-constructs';
+
+function stackFor(profile: EnvironmentProfile, id = 'Env') {
+  const app = newApp();
+  const stack = new MlopsStack(app, id, { profile, project: 'p' });
+  return { app, stack };
+}
+
+describe('CostGuard', () => {
+  test('dev defaults: the profile budget, notifications at 50/80/100% and a forecast, filtered on the environment tag', () => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    const guard = new CostGuard(stack, 'Cost');
+    expect(guard.monthlyLimitUsd).toBe(2000);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Budgets::Budget', {
+      Budget: {
+        BudgetName: 'Env-environment',
+        BudgetType: 'COST',
+        TimeUnit: 'MONTHLY',
+        BudgetLimit: { Amount: 2000, Unit: 'USD' },
+        CostFilters: { TagKeyValue: ['user:mlops:environment$dev'] },
+      },
+      NotificationsWithSubscribers: [50, 80, 100].map((threshold) => Match.objectLike({
+        Notification: { NotificationType: 'ACTUAL', ComparisonOperator: 'GREATER_THAN', Threshold: threshold, ThresholdType: 'PERCENTAGE' },
+        Subscribers: [{ SubscriptionType: 'SNS', Address: Match.anyValue() }],
+      })).concat([Match.objectLike({
+        Notification: { NotificationType: 'FORECASTED', ComparisonOperator: 'GREATER_THAN', Threshold: 100, ThresholdType: 'PERCENTAGE' },
+      })]),
+    });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    // No roles to deny yet: no action.
+    template.resourceCountIs('AWS::Budgets::BudgetsAction', 0);
+  });
+
+  test('the deny-GPU action attaches a policy that denies accelerated EC2 and SageMaker capacity', () => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    const trainer = new iam.Role(stack, 'Trainer', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    const guard = new CostGuard(stack, 'Cost', { denyGpuFor: [trainer] });
+    const late = new iam.Role(stack, 'AddedLater', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    guard.denyGpuFor(late);
+    guard.denyJobSubmissionTo('arn:aws:batch:us-east-1:111111111111:job-queue/gpu');
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Budgets::BudgetsAction', {
+      ActionType: 'APPLY_IAM_POLICY',
+      ActionThreshold: { Type: 'PERCENTAGE', Value: 100 },
+      ApprovalModel: 'AUTOMATIC',
+      NotificationType: 'ACTUAL',
+      Definition: { IamActionDefinition: { PolicyArn: { Ref: Match.stringLikeRegexp('CostDenyGpuPolicy') }, Roles: [{ Ref: Match.stringLikeRegexp('Trainer') }, { Ref: Match.stringLikeRegexp('AddedLater') }] } },
+    });
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'DenyAcceleratedEc2',
+            Effect: 'Deny',
+            Action: ['ec2:RunInstances', 'ec2:StartInstances'],
+            Condition: { StringLike: { 'ec2:InstanceType': Match.arrayWith(['g5.*', 'p5.*', 'inf2.*', 'trn1.*']) } },
+          }),
+          Match.objectLike({ Sid: 'DenyAcceleratedSageMaker', Effect: 'Deny', Condition: { 'ForAnyValue:StringLike': { 'sagemaker:InstanceTypes': Match.arrayWith(['ml.g5.*']) } } }),
+          Match.objectLike({ Effect: 'Deny', Action: 'batch:SubmitJob', Resource: 'arn:aws:batch:us-east-1:111111111111:job-queue/gpu' }),
+        ]),
+      },
+    });
+    // Budgets may attach only this policy, only to the named roles.
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('CostBudgetActionRole') }],
+      PolicyDocument: {
+        Statement: [Match.objectLike({
+          Action: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
+          Resource: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('AddedLater'), 'Arn'] }, { 'Fn::GetAtt': [Match.stringLikeRegexp('Trainer'), 'Arn'] }],
+          Condition: { ArnEquals: { 'iam:PolicyARN': { Ref: Match.stringLikeRegexp('CostDenyGpuPolicy') } } },
+        })],
+      },
+    });
+  });
+
+  test('prod: manual approval, 110% deny threshold, 50/80/90/100% alerts, team budgets', () => {
+    const { stack } = stackFor(EnvironmentProfile.prod());
+    const role = new iam.Role(stack, 'Serving', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+    const guard = new CostGuard(stack, 'Cost', { denyGpuFor: [role], notifyEmails: ['finops@example.com'] });
+    guard.addTeamBudget('vision', { monthlyLimitUsd: 8000, denyGpuFor: [role] });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Budgets::BudgetsAction', { ApprovalModel: 'MANUAL', ActionThreshold: { Type: 'PERCENTAGE', Value: 110 } });
+    template.resourceCountIs('AWS::Budgets::BudgetsAction', 2);
+    template.hasResourceProperties('AWS::Budgets::Budget', {
+      Budget: Match.objectLike({ BudgetName: 'Env-vision', BudgetLimit: { Amount: 8000, Unit: 'USD' }, CostFilters: { TagKeyValue: ['user:mlops:team$vision'] } }),
+    });
+    const budget = Object.values(template.findResources('AWS::Budgets::Budget'))[0];
+    expect(budget.Properties.NotificationsWithSubscribers.map((n: any) => n.Notification.Threshold)).toEqual([50, 80, 90, 100, 100]);
+    expect(budget.Properties.NotificationsWithSubscribers[0].Subscribers).toContainEqual({ SubscriptionType: 'EMAIL', Address: 'finops@example.com' });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'finops@example.com' });
+  });
+
+  test('props override the profile', () => {
+    const { stack } = stackFor(EnvironmentProfile.staging());
+    new CostGuard(stack, 'Cost', { monthlyLimitUsd: 1234, alertThresholdsPercent: [90], denyGpuAtPercent: 95, automaticDeny: true });
+    Template.fromStack(stack).hasResourceProperties('AWS::Budgets::Budget', {
+      Budget: Match.objectLike({ BudgetLimit: { Amount: 1234, Unit: 'USD' } }),
+      NotificationsWithSubscribers: [Match.objectLike({ Notification: Match.objectLike({ Threshold: 90 }) }), Match.anyValue()],
+    });
+  });
+
+  test.each([
+    ['zero limit', { monthlyLimitUsd: 0 }, /'monthlyLimitUsd' must be a number greater than 0 \(received 0\)/],
+    ['thresholds not ascending', { alertThresholdsPercent: [90, 50] }, /'alertThresholdsPercent' must be strictly ascending/],
+    ['no thresholds', { alertThresholdsPercent: [] }, /'alertThresholdsPercent' must have at least one threshold/],
+    ['deny threshold 0', { denyGpuAtPercent: 0 }, /'denyGpuAtPercent' must be a number between 1 and 1000 \(received 0\)/],
+    ['bad email', { notifyEmails: ['finops'] }, /'notifyEmails\[0\]' must be an email address \(received "finops"\)/],
+    ['too many emails', { notifyEmails: Array.from({ length: 11 }, (_, i) => `a${i}@x.io`) }, /'notifyEmails' must list at most 10 addresses/],
+  ])('rejects %s', (_name, props, message) => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    expect(() => new CostGuard(stack, 'Cost', props as any)).toThrow(ValidationError);
+    expect(() => new CostGuard(stack, 'Cost2', props as any)).toThrow(message);
+  });
+
+  test('rejects bad team budgets', () => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    const guard = new CostGuard(stack, 'Cost');
+    guard.addTeamBudget('vision', { monthlyLimitUsd: 500 });
+    expect(() => guard.addTeamBudget('vision', { monthlyLimitUsd: 500 })).toThrow(/Env\/Cost: 'team' already has a budget \(received "vision"\)/);
+    expect(() => guard.addTeamBudget('Vision', { monthlyLimitUsd: 500 })).toThrow(/'team' must be lower-case letters/);
+    expect(() => guard.addTeamBudget('nlp', { monthlyLimitUsd: 5000 })).toThrow(/'monthlyLimitUsd' must not exceed the environment limit \(2000\).*received 5000/);
+  });
+
+  test('cfn-lint and cdk-nag clean in dev and prod', () => {
+    for (const profile of [EnvironmentProfile.dev(), EnvironmentProfile.prod()]) {
+      const { app, stack } = stackFor(profile, `Cost${profile.name}`);
+      const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+      new CostGuard(stack, 'Cost', { denyGpuFor: [role] }).addTeamBudget('vision', { monthlyLimitUsd: 100, denyGpuFor: [role] });
+      applyCompliancePacks(app);
+      const result = synthesizeWithPacks(app);
+      expect(describeFindings(result.findings)).toBe('');
+      expect(describeFindings(cfnLint(result.templates))).toBe('');
+    }
+  });
+});
