@@ -1,11 +1,12 @@
-import { Lazy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Lazy, Stack } from 'aws-cdk-lib';
 import * as budgets from 'aws-cdk-lib/aws-budgets';
+import * as ce from 'aws-cdk-lib/aws-ce';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { EnvironmentProfile, GpuInstance, TAG_KEYS, validateIdentifier } from '../core';
+import { Check, EnvironmentProfile, GpuInstance, MonthlyCostRange, roundUsd, TAG_KEYS, validateIdentifier } from '../core';
 import { checkFor, MlopsScope } from './scope';
 
 /** A budget for one team inside the environment, filtered on the `mlops:team` cost-allocation tag. */
@@ -53,7 +54,9 @@ export interface CostGuardProps {
    */
   readonly notifyEmails?: string[];
   /**
-   * Topic that receives every budget notification.
+   * Topic that receives every budget notification, e.g. `MlopsMonitoring.alarmTopic`. The guard allows
+   * Budgets and Cost Anomaly Detection to publish to it; if it is encrypted, its key must let the
+   * `budgets.amazonaws.com` and `costalerts.amazonaws.com` principals use it (MlopsMonitoring's does).
    * @default - a new topic encrypted with `encryptionKey`
    */
   readonly alertTopic?: sns.ITopic;
@@ -62,6 +65,17 @@ export interface CostGuardProps {
    * @default - a new key with rotation
    */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * Daily cost anomaly detection on the environment's tagged spend, alerting when an anomaly's total
+   * impact reaches this many dollars.
+   * @default - 10% of the monthly limit, at least 10 dollars
+   */
+  readonly anomalyImpactUsd?: number;
+  /**
+   * Turn cost anomaly detection off (for example where an organization-wide monitor exists).
+   * @default true
+   */
+  readonly anomalyDetection?: boolean;
   /** @default - the profile in scope */
   readonly profile?: EnvironmentProfile;
 }
@@ -90,6 +104,7 @@ export class CostGuard extends Construct {
   private readonly actionRoles: Array<() => iam.IRole[]> = [];
   private executionPolicy?: iam.ManagedPolicy;
   private readonly teamNames = new Set<string>();
+  private readonly estimates = new Map<string, MonthlyCostRange>();
 
   constructor(scope: Construct, id: string, props: CostGuardProps = {}) {
     super(scope, id);
@@ -113,6 +128,14 @@ export class CostGuard extends Construct {
     this.automaticDeny = props.automaticDeny ?? this.profile.allowDestroy;
 
     this.alertTopic = props.alertTopic ?? this.createTopic(props.encryptionKey);
+    // Budgets and Cost Anomaly Detection publish to the topic (a no-op on an imported topic: allow them there).
+    this.alertTopic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCostServicesToPublish',
+      principals: [new iam.ServicePrincipal('budgets.amazonaws.com'), new iam.ServicePrincipal('costalerts.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [this.alertTopic.topicArn],
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+    }));
     this.denyGpuPolicy = new iam.ManagedPolicy(this, 'DenyGpuPolicy', {
       description: `Attached by the ${this.profile.name} budget at ${this.denyThreshold}% of the limit: denies new accelerated capacity`,
       statements: denyGpuStatements(Stack.of(this)),
@@ -123,6 +146,39 @@ export class CostGuard extends Construct {
     });
     this.budget = this.addBudget('Budget', this.monthlyLimitUsd, `${TAG_KEYS.environment}$${this.profile.name}`);
     this.denyGpuFor(...(props.denyGpuFor ?? []));
+    if (props.anomalyDetection ?? true) {
+      const impact = check.positiveNumber('anomalyImpactUsd', props.anomalyImpactUsd) ?? Math.max(10, roundUsd(this.monthlyLimitUsd / 10));
+      this.addAnomalyDetection(impact);
+    }
+    const output = new CfnOutput(this, 'EstimatedMonthlyCost', {
+      description: 'Estimated monthly cost of the environment in USD at minimum and maximum capacity (mlops-constructs cost model)',
+      value: Lazy.string({ produce: () => JSON.stringify(this.estimatedMonthlyCost) }),
+    });
+    output.overrideLogicalId('EstimatedMonthlyCostUsd');
+  }
+
+  /**
+   * Records one piece's monthly cost estimate (a fleet, a training cluster's ceiling). The sum is exposed as
+   * `estimatedMonthlyCost`, written to the stack output `EstimatedMonthlyCostUsd` for the review CLI.
+   */
+  public addCostEstimate(name: string, estimate: MonthlyCostRange): this {
+    const check = new Check(this.node.path);
+    if (this.estimates.has(name)) check.fail('name', name, 'already has a cost estimate', 'give each piece a unique name.');
+    check.numberInRange(`estimate(${name}).minUsd`, estimate.minUsd, 0, Number.MAX_SAFE_INTEGER);
+    check.numberInRange(`estimate(${name}).maxUsd`, estimate.maxUsd, estimate.minUsd, Number.MAX_SAFE_INTEGER);
+    this.estimates.set(name, { minUsd: estimate.minUsd, maxUsd: estimate.maxUsd });
+    return this;
+  }
+
+  /** Sum of the recorded estimates, with each piece. */
+  public get estimatedMonthlyCost(): { minUsd: number; maxUsd: number; pieces: Record<string, MonthlyCostRange> } {
+    let minUsd = 0;
+    let maxUsd = 0;
+    for (const e of this.estimates.values()) {
+      minUsd += e.minUsd;
+      maxUsd += e.maxUsd;
+    }
+    return { minUsd: roundUsd(minUsd), maxUsd: roundUsd(maxUsd), pieces: Object.fromEntries(this.estimates) };
   }
 
   /** Adds roles whose GPU launches are denied when the environment budget reaches the deny threshold. */
@@ -172,19 +228,12 @@ export class CostGuard extends Construct {
     const key = encryptionKey ?? new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: `Budget alerts (${this.profile.name})` });
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'AllowBudgetsToPublishEncrypted',
-      principals: [new iam.ServicePrincipal('budgets.amazonaws.com')],
+      principals: [new iam.ServicePrincipal('budgets.amazonaws.com'), new iam.ServicePrincipal('costalerts.amazonaws.com')],
       actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
       resources: ['*'],
       conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
     }));
     const topic = new sns.Topic(this, 'AlertTopic', { masterKey: key, enforceSSL: true, displayName: `Budget alerts (${this.profile.name})` });
-    topic.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowBudgetsToPublish',
-      principals: [new iam.ServicePrincipal('budgets.amazonaws.com')],
-      actions: ['sns:Publish'],
-      resources: [topic.topicArn],
-      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-    }));
     for (const email of this.emails) topic.addSubscription(new subs.EmailSubscription(email));
     return topic;
   }
@@ -213,6 +262,23 @@ export class CostGuard extends Construct {
         costFilters: { TagKeyValue: [`user:${tagKeyValue}`] },
       },
       notificationsWithSubscribers: notifications,
+    });
+  }
+
+  private addAnomalyDetection(impactUsd: number): void {
+    const monitor = new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', {
+      monitorName: `${Stack.of(this).stackName}-spend`,
+      monitorType: 'CUSTOM',
+      monitorSpecification: JSON.stringify({ Tags: { Key: TAG_KEYS.environment, Values: [this.profile.name], MatchOptions: ['EQUALS'] } }),
+    });
+    new ce.CfnAnomalySubscription(this, 'AnomalySubscription', {
+      subscriptionName: `${Stack.of(this).stackName}-spend-anomalies`,
+      frequency: 'IMMEDIATE',
+      monitorArnList: [monitor.attrMonitorArn],
+      subscribers: [{ type: 'SNS', address: this.alertTopic.topicArn }],
+      thresholdExpression: JSON.stringify({
+        Dimensions: { Key: 'ANOMALY_TOTAL_IMPACT_ABSOLUTE', Values: [String(impactUsd)], MatchOptions: ['GREATER_THAN_OR_EQUAL'] },
+      }),
     });
   }
 

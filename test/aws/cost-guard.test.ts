@@ -33,6 +33,37 @@ describe('CostGuard', () => {
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     // No roles to deny yet: no action.
     template.resourceCountIs('AWS::Budgets::BudgetsAction', 0);
+    // Cost anomaly detection on the environment's tagged spend, alerting at 10% of the limit.
+    template.hasResourceProperties('AWS::CE::AnomalyMonitor', {
+      MonitorType: 'CUSTOM',
+      MonitorSpecification: JSON.stringify({ Tags: { Key: 'mlops:environment', Values: ['dev'], MatchOptions: ['EQUALS'] } }),
+    });
+    template.hasResourceProperties('AWS::CE::AnomalySubscription', {
+      Frequency: 'IMMEDIATE',
+      ThresholdExpression: Match.stringLikeRegexp('"ANOMALY_TOTAL_IMPACT_ABSOLUTE","Values":\\["200"\\]'),
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Sid: 'AllowCostServicesToPublish',
+          Principal: { Service: ['budgets.amazonaws.com', 'costalerts.amazonaws.com'] },
+        })]),
+      },
+    });
+  });
+
+  test('sums the pieces\' cost estimates into a stack output', () => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    const guard = new CostGuard(stack, 'Cost', { anomalyDetection: false });
+    guard.addCostEstimate('fleet', { minUsd: 0, maxUsd: 1769.52 }).addCostEstimate('training', { minUsd: 0, maxUsd: 2000.25 });
+    expect(guard.estimatedMonthlyCost).toEqual({
+      minUsd: 0, maxUsd: 3769.77, pieces: { fleet: { minUsd: 0, maxUsd: 1769.52 }, training: { minUsd: 0, maxUsd: 2000.25 } },
+    });
+    const template = Template.fromStack(stack);
+    template.hasOutput('EstimatedMonthlyCostUsd', { Value: JSON.stringify(guard.estimatedMonthlyCost) });
+    template.resourceCountIs('AWS::CE::AnomalyMonitor', 0);
+    expect(() => guard.addCostEstimate('fleet', { minUsd: 0, maxUsd: 1 })).toThrow(/'name' already has a cost estimate \(received "fleet"\)/);
+    expect(() => guard.addCostEstimate('x', { minUsd: 5, maxUsd: 1 })).toThrow(/'estimate\(x\).maxUsd' must be a number between 5/);
   });
 
   test('the deny-GPU action attaches a policy that denies accelerated EC2 and SageMaker capacity', () => {
