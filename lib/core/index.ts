@@ -6,3 +6,4 @@ export * from './cost-model';
 export * from './rollout';
 export * from './tags';
 export * from './naming';
+export * from './metrics';

@@ -1,0 +1,251 @@
+import { Duration, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { EnvironmentProfile, METRIC_CONTRACT, validateIdentifier } from '../core';
+import { checkFor, MlopsScope } from './scope';
+
+export interface MlopsMonitoringProps {
+  /**
+   * Key for the alarm topic. CloudWatch, Budgets and Cost Anomaly Detection are allowed to use it.
+   * @default - a new key with rotation
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Email addresses subscribed to the alarm topic.
+   * @default - none
+   */
+  readonly notifyEmails?: string[];
+  /**
+   * @default - `<stack name>-mlops`
+   */
+  readonly dashboardName?: string;
+  /**
+   * Alarm when AWS's estimated charges for the month pass this many dollars. Billing metrics exist only in
+   * us-east-1, so the alarm is created only in stacks deployed there (Budgets cover every region).
+   * @default - the profile's monthly budget
+   */
+  readonly estimatedChargesThresholdUsd?: number;
+  /** @default - the profile in scope */
+  readonly profile?: EnvironmentProfile;
+}
+
+/** Which way a model quality metric goes wrong. */
+export enum QualityDirection {
+  /** Higher is better (accuracy, AUC): alarm below the threshold. */
+  HIGHER_IS_BETTER = 'higher-is-better',
+  /** Lower is better (RMSE, log loss): alarm above the threshold. */
+  LOWER_IS_BETTER = 'lower-is-better',
+}
+
+export interface ModelQualityAlarmOptions {
+  /** Model name, as the evaluation job publishes it in the `Model` dimension. */
+  readonly model: string;
+  /** Quality metric name, e.g. `auc`. */
+  readonly metric: string;
+  /** Threshold the metric must stay on the good side of. */
+  readonly threshold: number;
+  /** @default QualityDirection.HIGHER_IS_BETTER */
+  readonly direction?: QualityDirection;
+  /**
+   * Period of the evaluation job.
+   * @default Duration.days(1)
+   */
+  readonly period?: Duration;
+}
+
+export interface DriftAlarmOptions {
+  readonly model: string;
+  /** Feature name, as published in the `Feature` dimension. */
+  readonly feature: string;
+  /** @default - profile.alarms.driftScore */
+  readonly threshold?: number;
+  /** @default Duration.days(1) */
+  readonly period?: Duration;
+}
+
+export interface FairnessAlarmOptions {
+  readonly model: string;
+  /** Fairness metric, e.g. `demographic_parity`, as published in the `Metric` dimension. */
+  readonly metric: string;
+  /** @default - profile.alarms.fairnessGap */
+  readonly threshold?: number;
+  /** @default Duration.days(1) */
+  readonly period?: Duration;
+}
+
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/**
+ * The environment's monitoring: one alarm topic (KMS, TLS-only), one dashboard, and alarms that all notify the
+ * topic with a deliberate missing-data treatment. Model quality, drift and fairness alarms read the metric
+ * contract in `METRIC_CONTRACT` that evaluation jobs publish to. A composite "rollout health" alarm per served
+ * model is what rollouts roll back on.
+ */
+export class MlopsMonitoring extends Construct {
+  public readonly alarmTopic: sns.Topic;
+  public readonly dashboard: cloudwatch.Dashboard;
+  public readonly profile: EnvironmentProfile;
+  private readonly action: cwActions.SnsAction;
+  private readonly alarmIds = new Set<string>();
+  private readonly rolloutHealth = new Map<string, cloudwatch.CompositeAlarm>();
+
+  constructor(scope: Construct, id: string, props: MlopsMonitoringProps = {}) {
+    super(scope, id);
+    this.profile = props.profile ?? MlopsScope.profileOf(this);
+    const check = checkFor(this);
+    const emails = props.notifyEmails ?? [];
+    emails.forEach((e, i) => check.matches(`notifyEmails[${i}]`, e, EMAIL, 'an email address'));
+
+    const key = props.encryptionKey ?? new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: `MLOps alarms (${this.profile.name})` });
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowAlarmPublishersToUseTheKey',
+      principals: ['cloudwatch.amazonaws.com', 'budgets.amazonaws.com', 'costalerts.amazonaws.com'].map((p) => new iam.ServicePrincipal(p)),
+      actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+    }));
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true, displayName: `MLOps alarms (${this.profile.name})` });
+    this.alarmTopic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarmsToPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [this.alarmTopic.topicArn],
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+    }));
+    for (const email of emails) this.alarmTopic.addSubscription(new subs.EmailSubscription(email));
+    this.action = new cwActions.SnsAction(this.alarmTopic);
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: props.dashboardName ?? `${Stack.of(this).stackName}-mlops`,
+      defaultInterval: Duration.hours(24),
+    });
+
+    const chargesThreshold = check.positiveNumber('estimatedChargesThresholdUsd', props.estimatedChargesThresholdUsd) ?? this.profile.budget.monthlyLimitUsd;
+    const region = Stack.of(this).region;
+    if (!Token.isUnresolved(region) && region === 'us-east-1') {
+      const charges = new cloudwatch.Metric({
+        namespace: 'AWS/Billing', metricName: 'EstimatedCharges', dimensionsMap: { Currency: 'USD' }, statistic: 'Maximum', period: Duration.hours(6),
+      });
+      this.addAlarm('EstimatedCharges', charges, {
+        threshold: chargesThreshold,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        // Billing publishes a few times a day; a gap is not a signal.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `Estimated charges for the month above $${chargesThreshold}`,
+      });
+      this.dashboard.addWidgets(new cloudwatch.GraphWidget({ title: 'Estimated charges (USD)', left: [charges], width: 24 }));
+    }
+  }
+
+  /** Alarm on a model quality metric published by an evaluation job (namespace `MLOps/ModelQuality`). */
+  public addModelQualityAlarm(options: ModelQualityAlarmOptions): cloudwatch.Alarm {
+    validateIdentifier(this.node.path, 'model', options.model, 63);
+    checkFor(this).matches('metric', options.metric, /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/, 'a metric name of letters, digits, "_", "." or "-"');
+    checkFor(this).numberInRange('threshold', options.threshold, -1e9, 1e9);
+    const direction = options.direction ?? QualityDirection.HIGHER_IS_BETTER;
+    const metric = new cloudwatch.Metric({
+      namespace: METRIC_CONTRACT.modelQuality.namespace,
+      metricName: options.metric,
+      dimensionsMap: { Model: options.model },
+      statistic: direction === QualityDirection.HIGHER_IS_BETTER ? 'Minimum' : 'Maximum',
+      period: options.period ?? Duration.days(1),
+    });
+    return this.addAlarm(`Quality-${options.model}-${options.metric}`, metric, {
+      threshold: options.threshold,
+      comparisonOperator: direction === QualityDirection.HIGHER_IS_BETTER
+        ? cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+        : cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // Evaluations run on a schedule; a period without one is not a quality signal.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${options.model}: ${options.metric} ${direction === QualityDirection.HIGHER_IS_BETTER ? 'below' : 'above'} ${options.threshold}`,
+    });
+  }
+
+  /** Alarm when a feature's drift score passes the threshold (namespace `MLOps/DataDrift`). */
+  public addDriftAlarm(options: DriftAlarmOptions): cloudwatch.Alarm {
+    validateIdentifier(this.node.path, 'model', options.model, 63);
+    checkFor(this).matches('feature', options.feature, /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/, 'a feature name of letters, digits, "_", "." or "-"');
+    const threshold = checkFor(this).numberInRange('threshold', options.threshold, 0.001, 1) ?? this.profile.alarms.driftScore;
+    const metric = new cloudwatch.Metric({
+      namespace: METRIC_CONTRACT.dataDrift.namespace,
+      metricName: METRIC_CONTRACT.dataDrift.metricName,
+      dimensionsMap: { Model: options.model, Feature: options.feature },
+      statistic: 'Maximum',
+      period: options.period ?? Duration.days(1),
+    });
+    return this.addAlarm(`Drift-${options.model}-${options.feature}`, metric, {
+      threshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${options.model}: drift of feature ${options.feature} above ${threshold}`,
+    });
+  }
+
+  /** Alarm when a fairness gap passes the threshold (namespace `MLOps/Fairness`); can gate a rollout. */
+  public addFairnessAlarm(options: FairnessAlarmOptions): cloudwatch.Alarm {
+    validateIdentifier(this.node.path, 'model', options.model, 63);
+    checkFor(this).matches('metric', options.metric, /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/, 'a metric name of letters, digits, "_", "." or "-"');
+    const threshold = checkFor(this).numberInRange('threshold', options.threshold, 0.001, 1) ?? this.profile.alarms.fairnessGap;
+    const metric = new cloudwatch.Metric({
+      namespace: METRIC_CONTRACT.fairness.namespace,
+      metricName: METRIC_CONTRACT.fairness.metricName,
+      dimensionsMap: { Model: options.model, Metric: options.metric },
+      statistic: 'Maximum',
+      period: options.period ?? Duration.days(1),
+    });
+    return this.addAlarm(`Fairness-${options.model}-${options.metric}`, metric, {
+      threshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${options.model}: ${options.metric} fairness gap above ${threshold}`,
+    });
+  }
+
+  /**
+   * The composite alarm rollouts of `model` roll back on: in alarm when any of `alarms` is. Calling it again
+   * for the same model adds alarms to the rule.
+   */
+  public addRolloutHealthAlarm(model: string, alarms: cloudwatch.IAlarm[]): cloudwatch.CompositeAlarm {
+    validateIdentifier(this.node.path, 'model', model, 63);
+    if (alarms.length === 0) {
+      checkFor(this).fail('alarms', alarms, 'must name at least one alarm', 'pass the latency and error alarms of the served model.');
+    }
+    const existing = this.rolloutHealth.get(model);
+    if (existing) {
+      checkFor(this).fail('model', model, 'already has a rollout health alarm', 'collect every alarm of the model and call addRolloutHealthAlarm once.');
+    }
+    const composite = new cloudwatch.CompositeAlarm(this, `RolloutHealth-${model}`, {
+      alarmRule: cloudwatch.AlarmRule.anyOf(...alarms.map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
+      alarmDescription: `Rollout health of ${model}: any of its serving alarms`,
+    });
+    composite.addAlarmAction(this.action);
+    this.rolloutHealth.set(model, composite);
+    return composite;
+  }
+
+  /** The rollout health alarm of a served model, if one was added. */
+  public rolloutHealthAlarm(model: string): cloudwatch.IAlarm | undefined {
+    return this.rolloutHealth.get(model);
+  }
+
+  /**
+   * Creates an alarm that notifies the topic and puts its metric on the dashboard. Every alarm of the
+   * platform goes through here, so none lacks an action.
+   */
+  public addAlarm(id: string, metric: cloudwatch.IMetric, options: Omit<cloudwatch.CreateAlarmOptions, 'evaluationPeriods'> & { evaluationPeriods?: number }): cloudwatch.Alarm {
+    if (this.alarmIds.has(id)) {
+      checkFor(this).fail('alarm', id, 'already exists', 'each model/metric pair gets one alarm; change the threshold on the existing one.');
+    }
+    this.alarmIds.add(id);
+    const alarm = new cloudwatch.Alarm(this, id, { metric, evaluationPeriods: 1, ...options });
+    alarm.addAlarmAction(this.action);
+    alarm.addOkAction(this.action);
+    this.dashboard.addWidgets(new cloudwatch.AlarmWidget({ title: options.alarmDescription ?? id, alarm, width: 12 }));
+    return alarm;
+  }
+}

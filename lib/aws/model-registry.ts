@@ -1,0 +1,313 @@
+import { Aws, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct, IConstruct } from 'constructs';
+import { EnvironmentProfile } from '../core';
+import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
+
+/** The model registry's database: what other constructs (experiment tracking, pipelines) connect to. */
+export interface IModelRegistry extends IConstruct {
+  readonly cluster: rds.IDatabaseCluster;
+  /** Admin credentials (rotated). */
+  readonly secret: secretsmanager.ISecret;
+  readonly connections: ec2.Connections;
+  /** Lets `peer` reach the database port; the only way in. */
+  allowConnectionsFrom(peer: ec2.IConnectable): void;
+  /** Lets `grantee` connect as `dbUser` with IAM database authentication. */
+  grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant;
+}
+
+export interface ModelRegistryProps {
+  /** VPC of the platform; the database goes in its isolated subnets. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Subnets of the database.
+   * @default - the VPC's PRIVATE_ISOLATED subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Subnets of the secret-rotation function, which needs to reach the Secrets Manager API.
+   * @default - the VPC's PRIVATE_WITH_EGRESS subnets
+   */
+  readonly rotationSubnets?: ec2.SubnetSelection;
+  /**
+   * Key encrypting storage, the credentials secret and Performance Insights. Its key policy must let
+   * CloudWatch Logs use it (`PlatformKey` does), as it also encrypts the database log group.
+   * @default - a new key with rotation, usable by CloudWatch Logs
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Aurora PostgreSQL engine version; it must support Aurora Serverless v2 (and auto-pause when the
+   * minimum capacity is 0).
+   * @default rds.AuroraPostgresEngineVersion.VER_16_6
+   */
+  readonly engineVersion?: rds.AuroraPostgresEngineVersion;
+  /**
+   * Minimum capacity in Aurora capacity units (0-256, multiples of 0.5). 0 pauses the database when idle.
+   * @default - the profile's `minCapacity.databaseAcu` (0 in dev, 0.5 in staging, 1 in prod)
+   */
+  readonly minCapacity?: number;
+  /**
+   * Maximum capacity in Aurora capacity units (1-256, multiples of 0.5).
+   * @default - 4 where the profile allows destroying data (dev), otherwise 16
+   */
+  readonly maxCapacity?: number;
+  /**
+   * Days automated backups are kept, 1-35.
+   * @default - the profile's `backupRetentionDays`
+   */
+  readonly backupRetentionDays?: number;
+  /**
+   * Days between rotations of the admin password, 1-365.
+   * @default 30
+   */
+  readonly rotationDays?: number;
+  /**
+   * Port the database listens on. Not the PostgreSQL default, so scans for 5432 find nothing.
+   * @default 5433
+   */
+  readonly port?: number;
+  /**
+   * Name of the database created with the cluster.
+   * @default 'registry'
+   */
+  readonly databaseName?: string;
+  /**
+   * @default - the profile in scope (see `MlopsScope.profileOf`)
+   */
+  readonly profile?: EnvironmentProfile;
+}
+
+/**
+ * The platform's model registry: an Aurora PostgreSQL Serverless v2 cluster (the MLflow backend store)
+ * in isolated subnets, encrypted with a customer managed key, IAM authentication on, rotated admin
+ * credentials, backups and logs kept as the profile says, and a reader in a second zone where the profile
+ * is multi-AZ; plus one SageMaker model package group per registered model family.
+ *
+ * Nothing can connect until `allowConnectionsFrom(peer)` is called.
+ */
+export class ModelRegistry extends Construct implements IModelRegistry {
+  public readonly cluster: rds.DatabaseCluster;
+  public readonly secret: secretsmanager.ISecret;
+  public readonly connections: ec2.Connections;
+  public readonly encryptionKey: kms.IKey;
+  /** Log group the cluster's PostgreSQL log is exported to. */
+  public readonly logGroup: logs.LogGroup;
+  /** Port the database listens on. */
+  public readonly port: number;
+  /** Name of the database created with the cluster. */
+  public readonly databaseName: string;
+
+  private readonly profile: EnvironmentProfile;
+  private readonly groups = new Map<string, sagemaker.CfnModelPackageGroup>();
+
+  constructor(scope: Construct, id: string, props: ModelRegistryProps) {
+    super(scope, id);
+    const profile = props.profile ?? MlopsScope.profileOf(this);
+    this.profile = profile;
+    const check = checkFor(this);
+
+    const backupRetentionDays = check.integerInRange('backupRetentionDays', props.backupRetentionDays, 1, 35,
+      'Aurora keeps automated backups for 1 to 35 days; set \'backupRetentionDays\' in that range and use a snapshot plan for longer retention.')
+      ?? profile.backupRetentionDays;
+    const minCapacity = acu(check, 'minCapacity', props.minCapacity, 0) ?? profile.minCapacity.databaseAcu;
+    const maxCapacity = acu(check, 'maxCapacity', props.maxCapacity, 1) ?? (profile.allowDestroy ? 4 : 16);
+    check.notAbove('minCapacity', minCapacity, 'maxCapacity', maxCapacity);
+    const rotationDays = check.integerInRange('rotationDays', props.rotationDays, 1, 365) ?? 30;
+    this.port = check.integerInRange('port', props.port, 1150, 65535) ?? 5433;
+    this.databaseName = check.matches('databaseName', props.databaseName, /^[a-zA-Z][a-zA-Z0-9_]{0,62}$/,
+      'a letter followed by up to 62 letters, digits or underscores') ?? 'registry';
+
+    this.encryptionKey = props.encryptionKey ?? this.newKey(profile);
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `Model registry database at ${this.node.path}; ingress only via allowConnectionsFrom()`,
+      allowAllOutbound: false,
+    });
+
+    // Named so its log group can be created (encrypted, with retention) before RDS creates one itself.
+    const clusterIdentifier = Names.uniqueResourceName(this, { maxLength: 60, separator: '-' }).toLowerCase().replace(/-+/g, '-');
+    this.logGroup = new logs.LogGroup(this, 'PostgresqlLog', {
+      logGroupName: `/aws/rds/cluster/${clusterIdentifier}/postgresql`,
+      encryptionKey: this.encryptionKey,
+      retention: profile.logRetentionDays as logs.RetentionDays,
+      removalPolicy: statefulRemovalPolicy(profile),
+    });
+
+    const monitoringRole = this.newMonitoringRole();
+    const instanceProps = { enablePerformanceInsights: true, autoMinorVersionUpgrade: true, publiclyAccessible: false };
+    this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
+      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: props.engineVersion ?? rds.AuroraPostgresEngineVersion.VER_16_6 }),
+      clusterIdentifier,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [securityGroup],
+      port: this.port,
+      defaultDatabaseName: this.databaseName,
+      credentials: rds.Credentials.fromGeneratedSecret('registry_admin', { encryptionKey: this.encryptionKey }),
+      storageEncrypted: true,
+      storageEncryptionKey: this.encryptionKey,
+      iamAuthentication: true,
+      serverlessV2MinCapacity: minCapacity,
+      serverlessV2MaxCapacity: maxCapacity,
+      writer: rds.ClusterInstance.serverlessV2('Writer', instanceProps),
+      readers: profile.multiAz ? [rds.ClusterInstance.serverlessV2('Reader', { ...instanceProps, scaleWithWriter: true })] : [],
+      backup: { retention: Duration.days(backupRetentionDays) },
+      deletionProtection: profile.deletionProtection,
+      removalPolicy: profile.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
+      cloudwatchLogsExports: ['postgresql'],
+      enablePerformanceInsights: true,
+      performanceInsightEncryptionKey: this.encryptionKey,
+      copyTagsToSnapshot: true,
+      monitoringInterval: Duration.seconds(60),
+      monitoringRole,
+    });
+    this.cluster.node.addDependency(this.logGroup);
+    this.secret = this.cluster.secret!;
+    // Kept with the snapshot outside dev: a restored cluster still has this password.
+    const generatedSecret = this.cluster.node.tryFindChild('Secret');
+    if (generatedSecret instanceof secretsmanager.Secret) generatedSecret.applyRemovalPolicy(statefulRemovalPolicy(profile));
+    this.acknowledgeFindings(profile);
+    this.connections = this.cluster.connections;
+
+    const rotationSecurityGroup = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
+      vpc: props.vpc,
+      description: `Secret rotation of ${this.node.path}`,
+      allowAllOutbound: true,
+    });
+    this.connections.allowFrom(rotationSecurityGroup, ec2.Port.tcp(this.port), 'Secret rotation');
+    new secretsmanager.RotationSchedule(this, 'Rotation', {
+      secret: this.secret,
+      automaticallyAfter: Duration.days(rotationDays),
+      hostedRotation: secretsmanager.HostedRotation.postgreSqlSingleUser({
+        vpc: props.vpc,
+        vpcSubnets: props.rotationSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        securityGroups: [rotationSecurityGroup],
+      }),
+    });
+  }
+
+  public allowConnectionsFrom(peer: ec2.IConnectable): void {
+    this.connections.allowFrom(peer, ec2.Port.tcp(this.port), `Model registry clients: ${peer instanceof Construct ? peer.node.path : 'peer'}`);
+  }
+
+  public grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant {
+    checkFor(this).matches('dbUser', dbUser, /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/, 'a PostgreSQL user name (a letter or underscore, then up to 62 letters, digits or underscores)');
+    const { partition, region, account } = Stack.of(this);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds-db:connect'],
+      resourceArns: [`arn:${partition}:rds-db:${region}:${account}:dbuser:${this.cluster.clusterResourceIdentifier}/${dbUser}`],
+    });
+  }
+
+  /**
+   * Adds a SageMaker model package group for one model family (versions of one model are registered
+   * into it). Retained outside dev like the rest of the registry.
+   */
+  public addModelPackageGroup(name: string, description?: string): sagemaker.CfnModelPackageGroup {
+    const check = checkFor(this);
+    check.matches('modelPackageGroupName', name, /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/,
+      '1-63 letters, digits or hyphens, starting and ending with a letter or digit');
+    if (!Token.isUnresolved(name) && this.groups.has(name)) {
+      check.fail('modelPackageGroupName', name, 'is already registered in this model registry', 'use a different name for each model family, or reuse the group returned the first time.');
+    }
+    if (description !== undefined) {
+      check.matches('description', description, /^[\p{L}\p{M}\p{Z}\p{S}\p{N}\p{P}]{0,1024}$/u, 'at most 1024 printable characters');
+    }
+    const group = new sagemaker.CfnModelPackageGroup(this, `ModelPackageGroup-${name}`, {
+      modelPackageGroupName: name,
+      modelPackageGroupDescription: description,
+    });
+    group.applyRemovalPolicy(statefulRemovalPolicy(this.profile));
+    this.groups.set(name, group);
+    return group;
+  }
+
+  /** The model package groups added so far, by name. */
+  public get modelPackageGroups(): ReadonlyMap<string, sagemaker.CfnModelPackageGroup> {
+    return this.groups;
+  }
+
+  /** The role enhanced monitoring writes OS metrics with: only the RDSOSMetrics log group of this account. */
+  private newMonitoringRole(): iam.Role {
+    // Pseudo parameters rather than the stack's (possibly literal) region, so the acknowledged finding id is
+    // the same in every environment.
+    const metricsGroup = `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:RDSOSMetrics`;
+    const role = new iam.Role(this, 'MonitoringRole', {
+      assumedBy: new iam.ServicePrincipal('monitoring.rds.amazonaws.com'),
+      description: `Enhanced monitoring of ${this.node.path}`,
+    });
+    const policy = new iam.ManagedPolicy(this, 'MonitoringPolicy', {
+      description: `Enhanced monitoring of ${this.node.path}: write OS metrics to RDSOSMetrics`,
+      statements: [
+        new iam.PolicyStatement({ actions: ['logs:CreateLogGroup', 'logs:PutRetentionPolicy'], resources: [metricsGroup] }),
+        new iam.PolicyStatement({
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams', 'logs:GetLogEvents'],
+          resources: [`${metricsGroup}:log-stream:*`],
+        }),
+      ],
+    });
+    role.addManagedPolicy(policy);
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:RDSOSMetrics:log-stream:*]',
+      reason: 'RDS names each enhanced-monitoring log stream after an instance resource id it assigns at creation; '
+        + 'the wildcard is limited to streams of the RDSOSMetrics group in this account and region.',
+    });
+    return role;
+  }
+
+  private acknowledgeFindings(profile: EnvironmentProfile): void {
+    const cfnCluster = this.cluster.node.defaultChild as rds.CfnDBCluster;
+    if (!profile.deletionProtection) {
+      const reason = `The '${profile.name}' profile lets its data be destroyed with the stack (allowDestroy), so the registry `
+        + 'database is deliberately not deletion-protected there; protected profiles turn deletion protection on.';
+      Validations.of(cfnCluster).acknowledge(
+        { id: 'AwsSolutions-RDS10', reason },
+        { id: 'NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled', reason },
+        { id: 'HIPAA.Security-RDSInstanceDeletionProtectionEnabled', reason },
+      );
+    }
+    for (const instance of this.cluster.node.children.filter((c) => c.node.id === 'Writer' || c.node.id === 'Reader')) {
+      const reason = 'Aurora backs up at the cluster level (automated backups kept backupRetentionDays, point-in-time restore); '
+        + 'a cluster instance is not a unit AWS Backup can protect on its own.';
+      Validations.of(instance.node.defaultChild ?? instance).acknowledge(
+        { id: 'NIST.800.53.R5-RDSInBackupPlan', reason },
+        { id: 'HIPAA.Security-RDSInBackupPlan', reason },
+      );
+    }
+  }
+
+  private newKey(profile: EnvironmentProfile): kms.Key {
+    const key = new kms.Key(this, 'Key', {
+      description: `Model registry at ${this.node.path}`,
+      enableKeyRotation: true,
+      removalPolicy: statefulRemovalPolicy(profile),
+    });
+    const { region, account, partition } = Stack.of(this);
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchLogsInThisAccount',
+      principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: {
+        ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` },
+      },
+    }));
+    return key;
+  }
+}
+
+/** Aurora capacity units: `min`-256 in steps of 0.5. */
+function acu(check: ReturnType<typeof checkFor>, prop: string, value: number | undefined, min: number): number | undefined {
+  check.numberInRange(prop, value, min, 256);
+  if (value !== undefined && !Token.isUnresolved(value) && value % 0.5 !== 0) {
+    check.fail(prop, value, 'must be a multiple of 0.5 Aurora capacity units', `round '${prop}' to a multiple of 0.5, e.g. ${Math.round(value * 2) / 2}.`);
+  }
+  return value;
+}
