@@ -34,7 +34,7 @@ const project = new typescript.TypeScriptProject({
   pullRequestTemplate: false,
   sampleCode: false,
 
-  peerDeps: ['aws-cdk-lib@^2.257.0', 'constructs@^10.4.0'],
+  peerDeps: ['aws-cdk-lib@^2.257.0', 'constructs@^10.4.0', '@pulumi/aws@^7.0.0', '@pulumi/kubernetes@^4.20.0'],
   // Test against a current aws-cdk-lib rather than the lowest supported one.
   peerDependencyOptions: { pinnedDevDependency: false },
   deps: [
@@ -52,6 +52,9 @@ const project = new typescript.TypeScriptProject({
     'aws-cdk@^2.1100.0',
     'aws-cdk-lib@^2.270.0',
     'constructs@^10.4.0',
+    '@pulumi/aws@^7.0.0',
+    '@pulumi/kubernetes@^4.20.0',
+    'fast-check@^4.0.0',
     '@swc/core@^1.15.0',
     '@swc/jest@^0.2.39',
     'tsx@^4.20.0',
@@ -116,6 +119,12 @@ jestConfig.addOverride('jest.transform', { '^.+\\.tsx?$': '@swc/jest' });
 jestConfig.addOverride('jest.testMatch', ['<rootDir>/test/**/*.test.ts']);
 jestConfig.addOverride('jest.collectCoverage', false);
 jestConfig.addOverride('jest.reporters', ['default']);
+
+// Pulumi users install @pulumi/aws and @pulumi/kubernetes; CDK-only users need not.
+project.package.addField('peerDependenciesMeta', {
+  '@pulumi/aws': { optional: true },
+  '@pulumi/kubernetes': { optional: true },
+});
 
 project.package.addField('exports', {
   ...Object.fromEntries(
