@@ -145,6 +145,17 @@ test.exec('eslint --ext .ts --max-warnings 0 lib test bin examples .projenrc.ts'
 test.exec('tsc --noEmit -p tsconfig.dev.json');
 test.exec('jest --passWithNoTests=false --json --outputFile=.jest-results.json', { receiveArgs: true });
 
+project.package.addField('bin', { 'mlops-review': 'dist/review/bin.js' });
+project.addTask('review', {
+  description: 'Review a change for a PR: mlops-review --base <assembly> --head <assembly> (see README).',
+  exec: 'tsx --tsconfig tsconfig.dev.json bin/mlops-review.ts',
+  receiveArgs: true,
+});
+project.addTask('synth:k8s', {
+  description: 'Synthesize the cdk8s example (two teams) to examples/k8s/dist/.',
+  exec: 'tsx --tsconfig tsconfig.dev.json examples/k8s/main.ts',
+});
+
 project.addTask('synth:all', {
   description: 'Synthesize every reference environment with the cdk CLI (no AWS account needed).',
   exec: 'cdk synth --quiet',

@@ -1,0 +1,168 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { loadAssembly, ReviewInputError } from './assembly';
+import { DEFAULT_MAX_MARKDOWN_CHARS, renderMarkdown } from './render-markdown';
+import { reviewAssemblies } from './review';
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+const PROCESS_IO: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+/** Exit codes of `mlops-review`. */
+export const EXIT_OK = 0;
+export const EXIT_BLOCKING = 1;
+export const EXIT_USAGE = 2;
+
+/** The default command that synthesizes the base in its worktree; `{out}` is replaced by the output directory. */
+export const DEFAULT_SYNTH_COMMAND = 'npx cdk synth --quiet -o {out}';
+
+interface CliOptions {
+  readonly base?: string;
+  readonly baseRef?: string;
+  readonly head: string;
+  readonly allowDestroy: string[];
+  readonly disposableStack: string[];
+  readonly json?: boolean;
+  readonly output?: string;
+  readonly maxChars: number;
+  readonly synthCommand: string;
+  readonly repo: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1000) throw new InvalidArgumentError('must be a whole number of at least 1000.');
+  return n;
+}
+
+function program(io: CliIo): Command {
+  return new Command('mlops-review')
+    .description('Reviews an infrastructure change for a pull request: compares two synthesized versions of a CDK app '
+      + '(every stack, nested stacks and Kubernetes manifests) and reports data loss (blocking), access broadening, '
+      + 'ML rollout/scaling/GPU changes, new cdk-nag findings and the monthly cost delta. Works offline, without an AWS account.')
+    .option('--base <dir>', 'cloud assembly of the base version (output of `cdk synth -o <dir>`)')
+    .option('--base-ref <ref>', 'git ref of the base version; it is synthesized in a temporary worktree that reuses this checkout\'s node_modules')
+    .requiredOption('--head <dir>', 'cloud assembly of the head version (the pull request)')
+    .option('--allow-destroy <id>', 'let an intended replacement/removal through: logical id, <stack>/<logical id>, a construct path '
+      + '(or a prefix of one), or for Kubernetes <Kind>/<name>; repeatable', collect, [])
+    .option('--disposable-stack <name>', 'treat a stack (id, name or stage prefix) as disposable: its data may be destroyed; '
+      + 'stacks tagged mlops:disposable=true (or with that template metadata) in the base are disposable already; '
+      + '"kubernetes-manifests" for the Kubernetes objects; repeatable', collect, [])
+    .option('--json', 'print the report as JSON instead of Markdown')
+    .option('--output <file>', 'write the report to a file instead of standard output')
+    .option('--max-chars <n>', 'longest Markdown to produce; per-stack sections are dropped with a note to fit', positiveInt, DEFAULT_MAX_MARKDOWN_CHARS)
+    .option('--synth-command <command>', 'command that synthesizes the base in its worktree ({out} is the output directory)', DEFAULT_SYNTH_COMMAND)
+    .option('--repo <dir>', 'git repository the --base-ref is resolved in', '.')
+    .addHelpText('after', [
+      '',
+      'Exit codes: 0 nothing blocks, 1 a change would lose data (see the Blocking section), 2 usage error.',
+      '',
+      'Examples:',
+      '  $ npx cdk synth -o head.out && mlops-review --base-ref origin/main --head head.out > review.md',
+      '  $ mlops-review --base base.out --head head.out --allow-destroy mlops-dev/Store --json',
+    ].join('\n'))
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(text) });
+}
+
+/**
+ * Runs `mlops-review` with `argv` (the arguments after the command name). Returns the exit code: 0 when nothing
+ * blocks, 1 when a change would lose data, 2 on a usage error (printed as one line on stderr).
+ */
+export async function main(argv: readonly string[], io: CliIo = PROCESS_IO): Promise<number> {
+  const cmd = program(io);
+  try {
+    cmd.parse([...argv], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT_OK : EXIT_USAGE;
+    }
+    throw e;
+  }
+  const options = cmd.opts<CliOptions>();
+  let cleanup: (() => void) | undefined;
+  try {
+    if ((options.base === undefined) === (options.baseRef === undefined)) {
+      throw new ReviewInputError('give exactly one of --base <dir> and --base-ref <git ref>.');
+    }
+    const head = loadAssembly(options.head);
+    let baseDir = options.base;
+    if (options.baseRef !== undefined) {
+      const synthesized = synthesizeRef(options.baseRef, options.repo, options.synthCommand);
+      cleanup = synthesized.cleanup;
+      baseDir = synthesized.outdir;
+    }
+    const base = loadAssembly(baseDir!);
+    const report = reviewAssemblies(base, head, { allowDestroy: options.allowDestroy, disposableStacks: options.disposableStack });
+    const text = options.json ? `${JSON.stringify(report, undefined, 2)}\n` : renderMarkdown(report, { maxChars: options.maxChars });
+    if (options.output) fs.writeFileSync(options.output, text);
+    else io.stdout(text);
+    return report.blocking.length > 0 ? EXIT_BLOCKING : EXIT_OK;
+  } catch (e) {
+    if (e instanceof ReviewInputError) {
+      io.stderr(`mlops-review: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  } finally {
+    cleanup?.();
+  }
+}
+
+function git(repo: string, args: string[]): { ok: boolean; stdout: string; stderr: string } {
+  const r = spawnSync('git', ['-C', repo, ...args], { encoding: 'utf8' });
+  if (r.error) throw new ReviewInputError(`git could not run (${r.error.message}); install git or pass --base <dir>.`);
+  return { ok: r.status === 0, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
+}
+
+/**
+ * Synthesizes `ref` in a temporary `git worktree` beside the repository. `node_modules` is symlinked from the
+ * current checkout rather than installed, so this takes seconds, not minutes (the base must build with today's
+ * dependencies; if it cannot, synthesize it yourself and pass --base).
+ */
+export function synthesizeRef(ref: string, repo: string, synthCommand: string = DEFAULT_SYNTH_COMMAND): { outdir: string; cleanup: () => void } {
+  if (!fs.existsSync(repo)) throw new ReviewInputError(`${repo}: repository directory not found (--repo).`);
+  const top = git(repo, ['rev-parse', '--show-toplevel']);
+  if (!top.ok) throw new ReviewInputError(`${repo}: not a git repository; run from your checkout or pass --repo <dir>.`);
+  const commit = git(repo, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  if (!commit.ok) throw new ReviewInputError(`unknown git ref '${ref}'; fetch it first (git fetch origin ${ref}) or pass --base <dir>.`);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-review-'));
+  const worktree = path.join(root, 'src');
+  const outdir = path.join(root, 'cdk.out');
+  const added = git(top.stdout, ['worktree', 'add', '--detach', worktree, commit.stdout]);
+  const cleanup = () => {
+    if (added.ok) git(top.stdout, ['worktree', 'remove', '--force', worktree]);
+    fs.rmSync(root, { recursive: true, force: true });
+  };
+  if (!added.ok) {
+    cleanup();
+    throw new ReviewInputError(`git worktree add failed for '${ref}': ${added.stderr.split('\n')[0]}`);
+  }
+  // The worktree sits at the same relative path as the repository root, so link node_modules at that level.
+  const relative = path.relative(top.stdout, path.resolve(repo));
+  const modules = path.join(top.stdout, relative, 'node_modules');
+  const target = path.join(worktree, relative, 'node_modules');
+  if (fs.existsSync(modules) && !fs.existsSync(target)) fs.symlinkSync(modules, target, 'dir');
+  const command = synthCommand.includes('{out}') ? synthCommand.split('{out}').join(JSON.stringify(outdir)) : `${synthCommand} ${JSON.stringify(outdir)}`;
+  const run = spawnSync(command, { cwd: path.join(worktree, relative), shell: true, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  if (run.status !== 0) {
+    cleanup();
+    const last = `${run.stderr ?? ''}${run.stdout ?? ''}`.trim().split('\n').filter((l) => l.trim() !== '').pop() ?? `exit code ${run.status}`;
+    throw new ReviewInputError(`synthesizing '${ref}' failed (${command}): ${last}`);
+  }
+  return { outdir, cleanup };
+}

@@ -1,0 +1,134 @@
+import { CostModel, roundUsd } from '../core';
+import { ComplianceFinding, LoadedAssembly, StackTemplate } from './assembly';
+import { diffStack, GuardFinding, sortSecurity, GuardOptions, guard, MlChange, mlChanges, ResourceChange, resourceChanges, SecurityFinding, securityFindings } from './classify';
+import { costDelta, reviewCostAssumptions, StackCostDelta } from './cost-delta';
+import { KUBERNETES_STACK_ID, reviewKubernetes } from './kubernetes';
+
+/** Options of `reviewAssemblies`. */
+export interface ReviewOptions extends GuardOptions {
+  /**
+   * Prices for the cost delta.
+   * @default CostModel.default()
+   */
+  readonly costModel?: CostModel;
+}
+
+/** The review of one stack (or nested stack, or the Kubernetes manifests). */
+export interface StackReview {
+  readonly id: string;
+  readonly stackName: string;
+  /** The parent's id, for nested stacks. */
+  readonly parentId?: string;
+  readonly status: 'added' | 'removed' | 'changed' | 'unchanged';
+  readonly disposable: boolean;
+  readonly changes: readonly ResourceChange[];
+  /** Guard findings not let through. */
+  readonly blocking: readonly GuardFinding[];
+  /** Guard findings let through by `allowDestroy` or a disposable stack. */
+  readonly allowed: readonly GuardFinding[];
+  readonly security: readonly SecurityFinding[];
+  readonly ml: readonly MlChange[];
+  /** Absent for the Kubernetes manifests, which the cost model does not price. */
+  readonly cost?: StackCostDelta;
+  /** cdk-nag findings present in head and not in base, on this stack's resources. */
+  readonly newFindings: readonly ComplianceFinding[];
+}
+
+/** The whole review: what the Markdown and the JSON are rendered from. */
+export interface ReviewReport {
+  readonly stacks: readonly StackReview[];
+  readonly blocking: readonly GuardFinding[];
+  readonly allowed: readonly GuardFinding[];
+  readonly security: readonly SecurityFinding[];
+  readonly ml: readonly MlChange[];
+  /** cdk-nag findings present in head and not in base, over the whole app. */
+  readonly newFindings: readonly ComplianceFinding[];
+  /** Monthly estimates of all stacks. */
+  readonly cost: {
+    readonly baseMinUsd: number;
+    readonly baseMaxUsd: number;
+    readonly headMinUsd: number;
+    readonly headMaxUsd: number;
+    readonly deltaMinUsd: number;
+    readonly deltaMaxUsd: number;
+  };
+  readonly assumptions: readonly string[];
+  /** Resources the cost model could not price. */
+  readonly unpriced: readonly string[];
+}
+
+/** Compares two synthesized versions of an app. */
+export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, options: ReviewOptions = {}): ReviewReport {
+  const model = options.costModel ?? CostModel.default();
+  const baseStacks = new Map(base.stacks.map((s) => [s.id, s]));
+  const headStacks = new Map(head.stacks.map((s) => [s.id, s]));
+  const ids = [...new Set([...base.stacks.map((s) => s.id), ...head.stacks.map((s) => s.id)])];
+  const baseFindingKeys = new Set(base.findings.map((f) => `${f.rule}|${f.resource}`));
+  const newFindings = head.findings.filter((f) => !baseFindingKeys.has(`${f.rule}|${f.resource}`));
+  const ownerOf = (f: ComplianceFinding): string | undefined => {
+    const byPath = head.stacks.find((s) => Object.values(s.paths).includes(f.resource) || s.template.Resources?.[f.resource] !== undefined);
+    if (byPath) return byPath.id;
+    return ids.filter((id) => f.resource === id || f.resource.startsWith(`${id}/`)).sort((a, b) => b.length - a.length)[0];
+  };
+  const stacks: StackReview[] = ids.map((id) => reviewStack(id, baseStacks.get(id), headStacks.get(id),
+    newFindings.filter((f) => ownerOf(f) === id), options, model));
+
+  const k8s = reviewKubernetes(base.manifests, head.manifests, options);
+  if (k8s.changes.length > 0) {
+    stacks.push({
+      id: KUBERNETES_STACK_ID,
+      stackName: 'Kubernetes manifests',
+      status: 'changed',
+      disposable: (options.disposableStacks ?? []).includes(KUBERNETES_STACK_ID),
+      changes: k8s.changes,
+      blocking: k8s.guard.filter((g) => !g.allowedBy),
+      allowed: k8s.guard.filter((g) => g.allowedBy),
+      security: k8s.security,
+      ml: k8s.ml,
+      newFindings: [],
+    });
+  }
+  const all = <T>(pick: (s: StackReview) => readonly T[]): T[] => stacks.flatMap(pick);
+  const sum = (pick: (c: StackCostDelta) => number) => roundUsd(stacks.reduce((s, st) => s + (st.cost ? pick(st.cost) : 0), 0));
+  return {
+    stacks,
+    blocking: all((s) => s.blocking),
+    allowed: all((s) => s.allowed),
+    security: sortSecurity(all((s) => s.security)),
+    ml: all((s) => s.ml),
+    newFindings,
+    cost: {
+      baseMinUsd: sum((c) => c.base.minUsd),
+      baseMaxUsd: sum((c) => c.base.maxUsd),
+      headMinUsd: sum((c) => c.head.minUsd),
+      headMaxUsd: sum((c) => c.head.maxUsd),
+      deltaMinUsd: sum((c) => c.deltaMinUsd),
+      deltaMaxUsd: sum((c) => c.deltaMaxUsd),
+    },
+    assumptions: reviewCostAssumptions(model),
+    unpriced: [...new Set(all((s) => s.cost?.head.unpriced ?? []))],
+  };
+}
+
+function reviewStack(id: string, base: StackTemplate | undefined, head: StackTemplate | undefined, newFindings: readonly ComplianceFinding[],
+  options: GuardOptions, model: CostModel): StackReview {
+  const diff = diffStack(base, head);
+  const changes = resourceChanges(diff, base, head);
+  // Disposability is read from the base: a PR cannot mark a stack disposable and destroy its data in one go.
+  const guardFindings = guard(id, changes, diff, base ?? head, options);
+  const status = !base ? 'added' : !head ? 'removed' : changes.length > 0 || !diff.isEmpty ? 'changed' : 'unchanged';
+  return {
+    id,
+    stackName: (head ?? base)!.stackName,
+    parentId: (head ?? base)!.parentId,
+    status,
+    disposable: base?.disposable ?? false,
+    changes,
+    blocking: guardFindings.filter((g) => !g.allowedBy),
+    allowed: guardFindings.filter((g) => g.allowedBy),
+    security: securityFindings(id, diff),
+    ml: mlChanges(id, base?.template, head?.template),
+    cost: costDelta(base?.template, head?.template, model),
+    newFindings,
+  };
+}
