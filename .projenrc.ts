@@ -64,7 +64,7 @@ const project = new typescript.TypeScriptProject({
     '@kubernetes-models/prometheus-operator@^6.0.0',
   ],
 
-  eslintOptions: { dirs: ['lib'], devdirs: ['test', 'bin', 'examples'], fileExtensions: ['.ts'] },
+  eslintOptions: { dirs: ['lib'], devdirs: ['test', 'bin', 'examples', 'scripts'], fileExtensions: ['.ts'] },
 
   jest: true,
   jestOptions: {
@@ -100,7 +100,7 @@ const project = new typescript.TypeScriptProject({
         Object.entries(ENTRY_POINTS).map(([name, file]) => [name, [`lib/${file}.ts`]]),
       ),
     },
-    include: ['lib/**/*.ts', 'test/**/*.ts', 'bin/**/*.ts', 'examples/**/*.ts', '.projenrc.ts'],
+    include: ['lib/**/*.ts', 'test/**/*.ts', 'bin/**/*.ts', 'examples/**/*.ts', 'scripts/**/*.ts', '.projenrc.ts'],
   },
   gitignore: ['cdk.out/', '.jest-results.json', '/.tmp/', 'examples/k8s/dist/'],
 });
@@ -141,7 +141,7 @@ const test = project.tasks.tryFind('test')!;
 test.reset();
 test.env('ESLINT_USE_FLAT_CONFIG', 'false');
 test.env('NODE_NO_WARNINGS', '1');
-test.exec('eslint --ext .ts --max-warnings 0 lib test bin examples .projenrc.ts');
+test.exec('eslint --ext .ts --max-warnings 0 lib test bin examples scripts .projenrc.ts');
 test.exec('tsc --noEmit -p tsconfig.dev.json');
 test.exec('jest --passWithNoTests=false --json --outputFile=.jest-results.json', { receiveArgs: true });
 
@@ -154,6 +154,11 @@ project.addTask('review', {
 project.addTask('synth:k8s', {
   description: 'Synthesize the cdk8s example (two teams) to examples/k8s/dist/.',
   exec: 'tsx --tsconfig tsconfig.dev.json examples/k8s/main.ts',
+});
+
+project.addTask('docs:compliance', {
+  description: 'Regenerate the acknowledgement table of docs/compliance.md from the reference app.',
+  exec: 'tsx --tsconfig tsconfig.dev.json scripts/compliance-doc.ts',
 });
 
 project.addTask('synth:all', {

@@ -3,17 +3,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
-import { DataClassification, EnvironmentProfile, TAG_KEYS } from '../core';
+import { ARTIFACT_PURPOSES, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, resolveArtifactStoreSpec, TAG_KEYS } from '../core';
+import { MLOPS_CHECK_TAGS } from './checks/tag-contract';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
-/** What a bucket of the store holds; each purpose gets its own bucket. */
-export enum ArtifactPurpose {
-  DATASETS = 'datasets',
-  MODELS = 'models',
-  ARTIFACTS = 'artifacts',
-}
+// The purposes and the store's defaults and validation live in core, shared with the Pulumi ArtifactStore.
+export { ArtifactPurpose } from '../core';
 
-const PURPOSES: readonly ArtifactPurpose[] = [ArtifactPurpose.DATASETS, ArtifactPurpose.MODELS, ArtifactPurpose.ARTIFACTS];
+const PURPOSES = ARTIFACT_PURPOSES;
 
 /** A set of ML buckets, owned here or imported from a shared platform. */
 export interface IArtifactStore extends IConstruct {
@@ -264,42 +261,24 @@ export class ArtifactStore extends ArtifactStoreBase {
   constructor(scope: Construct, id: string, props: ArtifactStoreProps = {}) {
     super(scope, id);
     const profile = props.profile ?? MlopsScope.profileOf(this);
-    const check = checkFor(this);
     const removalPolicy = statefulRemovalPolicy(profile);
 
-    // Validate everything before creating resources.
-    const lifecycle = props.lifecycle ?? {};
-    const transitionDays = check.integerInRange('lifecycle.noncurrentVersionTransitionDays',
-      lifecycle.noncurrentVersionTransitionDays, 30, 36500, 'S3 moves objects to Standard-IA after 30 days at the earliest; use 30 or more.')
-      ?? profile.noncurrentVersionTransitionDays;
-    const expirationDays = check.positiveInteger('lifecycle.noncurrentVersionExpirationDays', lifecycle.noncurrentVersionExpirationDays)
-      ?? profile.noncurrentVersionExpirationDays;
-    if (!Token.isUnresolved(expirationDays) && !Token.isUnresolved(transitionDays) && expirationDays <= transitionDays) {
-      check.fail('lifecycle.noncurrentVersionExpirationDays', expirationDays,
-        `must be later than the noncurrent version transition (${transitionDays} days)`,
-        "raise 'lifecycle.noncurrentVersionExpirationDays' or lower 'lifecycle.noncurrentVersionTransitionDays'.");
-    }
-    const abortDays = check.positiveInteger('lifecycle.abortIncompleteMultipartUploadDays', lifecycle.abortIncompleteMultipartUploadDays) ?? 7;
-    const retentionDays = check.positiveInteger('retentionDays', props.retentionDays);
-    const lockedPurposes = this.validateObjectLock(props.objectLock);
-    this.validateReplication(props.replication);
-
-    this.dataClassification = props.dataClassification ?? MlopsScope.tagsOf(this)?.dataClassification ?? DataClassification.INTERNAL;
-    check.oneOf('dataClassification', this.dataClassification, Object.values(DataClassification));
-    if (this.dataClassification === DataClassification.RESTRICTED && retentionDays === undefined && props.allowIndefiniteRetention !== true) {
-      check.fail('retentionDays', undefined, 'is required for RESTRICTED data',
-        "set 'retentionDays' to how long personal data may be kept (GDPR/CCPA storage limitation), or set 'allowIndefiniteRetention: true' if erasure is handled elsewhere.");
-    }
-    const autoDeleteObjects = props.autoDeleteObjects ?? false;
-    if (autoDeleteObjects && !profile.allowDestroy) {
-      check.fail('autoDeleteObjects', true, `cannot be used when the profile (${profile.name}) retains data`,
-        "remove 'autoDeleteObjects', or use a profile with 'allowDestroy: true' (dev).");
-    }
+    // Validate everything before creating resources (shared with the Pulumi ArtifactStore).
+    const spec: ArtifactStoreSpec = resolveArtifactStoreSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, props, profile, {
+      region: Stack.of(this).region,
+      inheritedClassification: MlopsScope.tagsOf(this)?.dataClassification,
+    });
+    const transitionDays = spec.noncurrentVersionTransitionDays;
+    const expirationDays = spec.noncurrentVersionExpirationDays;
+    const abortDays = spec.abortIncompleteMultipartUploadDays;
+    const retentionDays = spec.retentionDays;
+    this.dataClassification = spec.dataClassification;
+    const autoDeleteObjects = spec.autoDeleteObjects;
 
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
       description: `mlops-constructs artifact store key at ${this.node.path}`,
       enableKeyRotation: true,
-      pendingWindow: Duration.days(profile.allowDestroy ? 7 : 30),
+      pendingWindow: Duration.days(spec.keyPendingWindowDays),
       removalPolicy,
     });
 
@@ -309,9 +288,9 @@ export class ArtifactStore extends ArtifactStoreBase {
       ...secureBucketBasics(),
       lifecycleRules: [{
         id: 'expire-logs',
-        expiration: Duration.days(profile.logRetentionDays),
+        expiration: Duration.days(spec.accessLogRetentionDays),
         // Overwritten or deleted log versions stay recoverable for a month, then go.
-        noncurrentVersionExpiration: Duration.days(30),
+        noncurrentVersionExpiration: Duration.days(spec.accessLogNoncurrentExpirationDays),
         abortIncompleteMultipartUploadAfter: Duration.days(abortDays),
       }, { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true }],
       removalPolicy,
@@ -321,7 +300,7 @@ export class ArtifactStore extends ArtifactStoreBase {
 
     const buckets: Partial<Record<ArtifactPurpose, s3.Bucket>> = {};
     for (const purpose of PURPOSES) {
-      const locked = props.objectLock !== undefined && lockedPurposes.includes(purpose);
+      const locked = spec.isLocked(purpose);
       const bucket = new s3.Bucket(this, pascalCase(purpose), {
         encryption: s3.BucketEncryption.KMS,
         encryptionKey: this.encryptionKey,
@@ -340,16 +319,18 @@ export class ArtifactStore extends ArtifactStoreBase {
           { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
         ],
         objectLockEnabled: locked ? true : undefined,
-        objectLockDefaultRetention: locked ? lockRetention(props.objectLock!) : undefined,
+        objectLockDefaultRetention: locked ? lockRetention(spec.objectLock!) : undefined,
         removalPolicy,
         autoDeleteObjects,
       });
+      // What MlopsChecks (MLOps-VersionedArtifactBuckets, MLOps-TrainingCannotWriteProdModels) recognise the bucket by.
+      Tags.of(bucket).add(MLOPS_CHECK_TAGS.purpose, purpose);
       buckets[purpose] = bucket;
     }
     this.buckets = buckets as Record<ArtifactPurpose, s3.Bucket>;
 
-    if (props.replication) {
-      this.replicate(props.replication);
+    if (spec.replication) {
+      this.replicate(spec.replication);
     } else {
       for (const purpose of PURPOSES) acknowledgeNoReplication(this.buckets[purpose]);
     }
@@ -363,62 +344,8 @@ export class ArtifactStore extends ArtifactStoreBase {
     return super.bucket(purpose) as s3.Bucket;
   }
 
-  private validateObjectLock(lock: ArtifactStoreObjectLock | undefined): readonly ArtifactPurpose[] {
-    if (lock === undefined) return [];
-    const check = checkFor(this);
-    if (lock.mode === undefined) {
-      check.fail('objectLock.mode', undefined, 'is required with Object Lock',
-        "set 'objectLock.mode' to ObjectLockMode.GOVERNANCE or ObjectLockMode.COMPLIANCE.");
-    }
-    check.oneOf('objectLock.mode', lock.mode, [s3.ObjectLockMode.GOVERNANCE, s3.ObjectLockMode.COMPLIANCE]);
-    if (lock.retentionDays === undefined) {
-      check.fail('objectLock.retentionDays', undefined, 'is required with Object Lock',
-        "set 'objectLock.retentionDays' to how long each model version must stay unchanged, e.g. 365.");
-    }
-    check.integerInRange('objectLock.retentionDays', lock.retentionDays, 1, 36500);
-    const purposes = lock.purposes ?? [ArtifactPurpose.MODELS];
-    if (purposes.length === 0) {
-      check.fail('objectLock.purposes', purposes, 'must name at least one purpose', "list the purposes to lock, e.g. [ArtifactPurpose.MODELS], or remove 'objectLock'.");
-    }
-    purposes.forEach((p, i) => check.oneOf(`objectLock.purposes[${i}]`, p, PURPOSES));
-    return purposes;
-  }
-
-  private validateReplication(replication: ArtifactStoreReplication | undefined): void {
-    if (replication === undefined) return;
-    const check = checkFor(this);
-    const region = Stack.of(this).region;
-    if (!replication.destinationRegion) {
-      check.fail('replication.destinationRegion', replication.destinationRegion, 'is required',
-        "set 'replication.destinationRegion' to another region, e.g. 'eu-west-1'.");
-    }
-    check.matches('replication.destinationRegion', replication.destinationRegion, /^[a-z]{2}(-[a-z]+)+-\d$/, "a region name such as 'eu-west-1'");
-    if (!Token.isUnresolved(region) && !Token.isUnresolved(replication.destinationRegion) && replication.destinationRegion === region) {
-      check.fail('replication.destinationRegion', replication.destinationRegion, `must differ from the stack's region (${region})`,
-        'replicate to another region; same-region copies do not protect against a regional outage.');
-    }
-    if (!replication.destinationKeyArn) {
-      check.fail('replication.destinationKeyArn', replication.destinationKeyArn, 'is required',
-        "set 'replication.destinationKeyArn' to a KMS key in the destination region; replicas of SSE-KMS objects must be encrypted.");
-    }
-    check.matches('replication.destinationKeyArn', replication.destinationKeyArn, /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/.+$/, 'a KMS key ARN');
-    const pattern = replication.destinationBucketNamePattern;
-    if (pattern !== undefined && !pattern.includes('{purpose}')) {
-      check.fail('replication.destinationBucketNamePattern', pattern, "must contain the '{purpose}' placeholder",
-        "use a pattern such as 'acme-ml-{purpose}-replica', or give 'replication.destinationBucketArns'.");
-    }
-    for (const purpose of PURPOSES) {
-      if (replication.destinationBucketArns?.[purpose] === undefined && pattern === undefined) {
-        check.fail(`replication.destinationBucketArns.${purpose}`, undefined, 'is required',
-          "give a destination bucket ARN for every purpose, or a 'replication.destinationBucketNamePattern'.");
-      }
-    }
-  }
-
-  private replicate(replication: ArtifactStoreReplication): void {
+  private replicate(replication: NonNullable<ArtifactStoreSpec['replication']>): void {
     const { region } = Stack.of(this);
-    // A literal partition (from the destination key's ARN) keeps the destination ARNs, and the acknowledgements naming them, exact.
-    const partition = /^arn:(aws[a-z-]*):/.exec(replication.destinationKeyArn)?.[1] ?? 'aws';
     const role = new iam.Role(this, 'ReplicationRole', {
       assumedBy: new iam.ServicePrincipal('s3.amazonaws.com'),
       description: `S3 cross-region replication of ${this.node.path} to ${replication.destinationRegion}`,
@@ -426,8 +353,8 @@ export class ArtifactStore extends ArtifactStoreBase {
     const policy = new iam.ManagedPolicy(this, 'ReplicationPolicy', { roles: [role] });
     for (const purpose of PURPOSES) {
       const source = this.buckets[purpose];
-      const destinationArn = replication.destinationBucketArns?.[purpose]
-        ?? `arn:${partition}:s3:::${replication.destinationBucketNamePattern!.replace(/\{purpose\}/g, purpose)}`;
+      // Literal ARNs (partition from the destination key) keep the acknowledgements naming them exact.
+      const destinationArn = replication.destinationBucketArns[purpose];
       policy.addStatements(
         new iam.PolicyStatement({ actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'], resources: [source.bucketArn] }),
         new iam.PolicyStatement({
@@ -513,7 +440,7 @@ function secureBucketBasics(): Partial<s3.BucketProps> {
   };
 }
 
-function lockRetention(lock: ArtifactStoreObjectLock): s3.ObjectLockRetention {
+function lockRetention(lock: NonNullable<ArtifactStoreSpec['objectLock']>): s3.ObjectLockRetention {
   const duration = Duration.days(lock.retentionDays);
   return lock.mode === s3.ObjectLockMode.COMPLIANCE ? s3.ObjectLockRetention.compliance(duration) : s3.ObjectLockRetention.governance(duration);
 }

@@ -1,6 +1,7 @@
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
+import { MlopsChecks } from './checks/mlops-checks';
 
 export interface CompliancePacksOptions {
   /** @default true */
@@ -10,6 +11,11 @@ export interface CompliancePacksOptions {
   /** @default true */
   readonly hipaaSecurity?: boolean;
   /**
+   * The MLOps rule pack (`MlopsChecks`, rule ids `MLOps-*`).
+   * @default true
+   */
+  readonly mlopsChecks?: boolean;
+  /**
    * Print each rule's explanation with its finding.
    * @default false
    */
@@ -17,7 +23,7 @@ export interface CompliancePacksOptions {
 }
 
 /**
- * Runs the cdk-nag packs the platform is held to (AwsSolutions, NIST 800-53 rev 5, HIPAA Security) over
+ * Runs the cdk-nag packs the platform is held to (AwsSolutions, NIST 800-53 rev 5, HIPAA Security, MLOps) over
  * everything in `app`. With cdk-nag 3.x an unacknowledged finding fails `cdk synth`; acknowledge one with
  * `Validations.of(construct).acknowledge({ id, reason })` and list it in docs/compliance.md.
  */
@@ -27,5 +33,6 @@ export function applyCompliancePacks(app: IConstruct, options: CompliancePacksOp
   if (options.awsSolutions ?? true) packs.push(new AwsSolutionsChecks(app, { verbose }));
   if (options.nist80053r5 ?? true) packs.push(new NIST80053R5Checks(app, { verbose }));
   if (options.hipaaSecurity ?? true) packs.push(new HIPAASecurityChecks(app, { verbose }));
+  if (options.mlopsChecks ?? true) packs.push(new MlopsChecks(app, { verbose }));
   Validations.of(app).addPlugins(...packs);
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Lazy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Lazy, Stack, Token } from 'aws-cdk-lib';
 import * as budgets from 'aws-cdk-lib/aws-budgets';
 import * as ce from 'aws-cdk-lib/aws-ce';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,8 +6,11 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { Check, EnvironmentProfile, GpuInstance, MonthlyCostRange, roundUsd, TAG_KEYS, validateIdentifier } from '../core';
-import { checkFor, MlopsScope } from './scope';
+import {
+  acceleratedEc2Patterns, acceleratedSageMakerPatterns, budgetNotifications, CostEstimateLedger, DENY_GPU_RULES, EnvironmentProfile, MonthlyCostRange,
+  resolveCostGuardSpec, tagCostFilter, TAG_KEYS, validateTeamBudget,
+} from '../core';
+import { MlopsScope } from './scope';
 
 /** A budget for one team inside the environment, filtered on the `mlops:team` cost-allocation tag. */
 export interface TeamBudgetOptions {
@@ -80,8 +83,6 @@ export interface CostGuardProps {
   readonly profile?: EnvironmentProfile;
 }
 
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
-
 /**
  * Budgets as code that act: a monthly cost budget for the environment (filtered on the `mlops:environment`
  * cost-allocation tag), notifications at each threshold and on a forecast overrun, and a Budgets action that
@@ -104,28 +105,19 @@ export class CostGuard extends Construct {
   private readonly actionRoles: Array<() => iam.IRole[]> = [];
   private executionPolicy?: iam.ManagedPolicy;
   private readonly teamNames = new Set<string>();
-  private readonly estimates = new Map<string, MonthlyCostRange>();
+  private readonly estimates: CostEstimateLedger;
 
   constructor(scope: Construct, id: string, props: CostGuardProps = {}) {
     super(scope, id);
     this.profile = props.profile ?? MlopsScope.profileOf(this);
-    const check = checkFor(this);
-    this.monthlyLimitUsd = check.positiveNumber('monthlyLimitUsd', props.monthlyLimitUsd) ?? this.profile.budget.monthlyLimitUsd;
-    this.thresholds = props.alertThresholdsPercent ?? [...this.profile.budget.alertThresholdsPercent];
-    if (this.thresholds.length === 0) {
-      check.fail('alertThresholdsPercent', this.thresholds, 'must have at least one threshold', 'give ascending percentages such as [50, 80, 100].');
-    }
-    this.thresholds.forEach((t, i) => check.numberInRange(`alertThresholdsPercent[${i}]`, t, 1, 1000));
-    if (this.thresholds.some((t, i) => i > 0 && t <= this.thresholds[i - 1])) {
-      check.fail('alertThresholdsPercent', this.thresholds, 'must be strictly ascending', 'sort the percentages and remove duplicates.');
-    }
-    this.denyThreshold = check.numberInRange('denyGpuAtPercent', props.denyGpuAtPercent, 1, 1000) ?? this.profile.budget.denyGpuAtPercent;
-    this.emails = props.notifyEmails ?? [];
-    if (this.emails.length > 10) {
-      check.fail('notifyEmails', this.emails.length, 'must list at most 10 addresses (an AWS Budgets limit per notification)', 'use a distribution list or subscribe more people to the alert topic.');
-    }
-    this.emails.forEach((e, i) => check.matches(`notifyEmails[${i}]`, e, EMAIL, 'an email address'));
-    this.automaticDeny = props.automaticDeny ?? this.profile.allowDestroy;
+    this.estimates = new CostEstimateLedger(this.node.path);
+    // Defaults and validation shared with the Pulumi CostGuard.
+    const spec = resolveCostGuardSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, props, this.profile);
+    this.monthlyLimitUsd = spec.monthlyLimitUsd;
+    this.thresholds = [...spec.alertThresholdsPercent];
+    this.denyThreshold = spec.denyGpuAtPercent;
+    this.emails = [...spec.notifyEmails];
+    this.automaticDeny = spec.approvalModel === 'AUTOMATIC';
 
     this.alertTopic = props.alertTopic ?? this.createTopic(props.encryptionKey);
     // Budgets and Cost Anomaly Detection publish to the topic (a no-op on an imported topic: allow them there).
@@ -144,11 +136,10 @@ export class CostGuard extends Construct {
       assumedBy: new iam.ServicePrincipal('budgets.amazonaws.com'),
       description: 'Lets AWS Budgets attach and detach the deny-GPU policy',
     });
-    this.budget = this.addBudget('Budget', this.monthlyLimitUsd, `${TAG_KEYS.environment}$${this.profile.name}`);
+    this.budget = this.addBudget('Budget', this.monthlyLimitUsd, spec.environmentCostFilter);
     this.denyGpuFor(...(props.denyGpuFor ?? []));
-    if (props.anomalyDetection ?? true) {
-      const impact = check.positiveNumber('anomalyImpactUsd', props.anomalyImpactUsd) ?? Math.max(10, roundUsd(this.monthlyLimitUsd / 10));
-      this.addAnomalyDetection(impact);
+    if (spec.anomalyThresholdExpression !== undefined) {
+      this.addAnomalyDetection(spec.anomalyMonitorSpecification, spec.anomalyThresholdExpression);
     }
     const output = new CfnOutput(this, 'EstimatedMonthlyCost', {
       description: 'Estimated monthly cost of the environment in USD at minimum and maximum capacity (mlops-constructs cost model)',
@@ -162,23 +153,13 @@ export class CostGuard extends Construct {
    * `estimatedMonthlyCost`, written to the stack output `EstimatedMonthlyCostUsd` for the review CLI.
    */
   public addCostEstimate(name: string, estimate: MonthlyCostRange): this {
-    const check = new Check(this.node.path);
-    if (this.estimates.has(name)) check.fail('name', name, 'already has a cost estimate', 'give each piece a unique name.');
-    check.numberInRange(`estimate(${name}).minUsd`, estimate.minUsd, 0, Number.MAX_SAFE_INTEGER);
-    check.numberInRange(`estimate(${name}).maxUsd`, estimate.maxUsd, estimate.minUsd, Number.MAX_SAFE_INTEGER);
-    this.estimates.set(name, { minUsd: estimate.minUsd, maxUsd: estimate.maxUsd });
+    this.estimates.add(name, estimate);
     return this;
   }
 
   /** Sum of the recorded estimates, with each piece. */
   public get estimatedMonthlyCost(): { minUsd: number; maxUsd: number; pieces: Record<string, MonthlyCostRange> } {
-    let minUsd = 0;
-    let maxUsd = 0;
-    for (const e of this.estimates.values()) {
-      minUsd += e.minUsd;
-      maxUsd += e.maxUsd;
-    }
-    return { minUsd: roundUsd(minUsd), maxUsd: roundUsd(maxUsd), pieces: Object.fromEntries(this.estimates) };
+    return this.estimates.total();
   }
 
   /** Adds roles whose GPU launches are denied when the environment budget reaches the deny threshold. */
@@ -207,18 +188,11 @@ export class CostGuard extends Construct {
 
   /** A budget for one team, filtered on the `mlops:team` tag, with its own deny action when roles are given. */
   public addTeamBudget(team: string, options: TeamBudgetOptions): budgets.CfnBudget {
-    const check = checkFor(this);
-    validateIdentifier(this.node.path, 'team', team);
-    if (this.teamNames.has(team)) {
-      check.fail('team', team, 'already has a budget', 'add each team once.');
-    }
-    check.positiveNumber('monthlyLimitUsd', options.monthlyLimitUsd);
-    if (options.monthlyLimitUsd > this.monthlyLimitUsd) {
-      check.fail('monthlyLimitUsd', options.monthlyLimitUsd, `must not exceed the environment limit (${this.monthlyLimitUsd})`, `lower the team budget of '${team}' or raise the environment's.`);
-    }
+    const scope = { scope: this.node.path, isUnresolved: (x: unknown) => Token.isUnresolved(x) };
+    validateTeamBudget(scope, team, options.monthlyLimitUsd, this.monthlyLimitUsd, this.teamNames);
     this.teamNames.add(team);
     const id = `Team${team.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase())}`;
-    const budget = this.addBudget(`${id}Budget`, options.monthlyLimitUsd, `${TAG_KEYS.team}$${team}`, team);
+    const budget = this.addBudget(`${id}Budget`, options.monthlyLimitUsd, tagCostFilter(TAG_KEYS.team, team), team);
     const roles = options.denyGpuFor ?? [];
     if (roles.length > 0) this.addAction(`${id}DenyGpuAction`, budget, () => roles);
     return budget;
@@ -238,19 +212,12 @@ export class CostGuard extends Construct {
     return topic;
   }
 
-  private addBudget(id: string, limit: number, tagKeyValue: string, team?: string): budgets.CfnBudget {
+  private addBudget(id: string, limit: number, costFilter: string, team?: string): budgets.CfnBudget {
     const subscribers = [
       { subscriptionType: 'SNS', address: this.alertTopic.topicArn },
       ...this.emails.map((address) => ({ subscriptionType: 'EMAIL', address })),
     ];
-    const notifications = this.thresholds.map((threshold) => ({
-      notification: { notificationType: 'ACTUAL', comparisonOperator: 'GREATER_THAN', threshold, thresholdType: 'PERCENTAGE' },
-      subscribers,
-    }));
-    notifications.push({
-      notification: { notificationType: 'FORECASTED', comparisonOperator: 'GREATER_THAN', threshold: 100, thresholdType: 'PERCENTAGE' },
-      subscribers,
-    });
+    const notifications = budgetNotifications(this.thresholds).map((notification) => ({ notification, subscribers }));
     const stackName = Stack.of(this).stackName;
     return new budgets.CfnBudget(this, id, {
       budget: {
@@ -259,26 +226,24 @@ export class CostGuard extends Construct {
         timeUnit: 'MONTHLY',
         budgetLimit: { amount: limit, unit: 'USD' },
         // The user-defined cost-allocation tag, as Budgets spells it: user:<key>$<value>.
-        costFilters: { TagKeyValue: [`user:${tagKeyValue}`] },
+        costFilters: { TagKeyValue: [costFilter] },
       },
       notificationsWithSubscribers: notifications,
     });
   }
 
-  private addAnomalyDetection(impactUsd: number): void {
+  private addAnomalyDetection(monitorSpecification: string, thresholdExpression: string): void {
     const monitor = new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', {
       monitorName: `${Stack.of(this).stackName}-spend`,
       monitorType: 'CUSTOM',
-      monitorSpecification: JSON.stringify({ Tags: { Key: TAG_KEYS.environment, Values: [this.profile.name], MatchOptions: ['EQUALS'] } }),
+      monitorSpecification,
     });
     new ce.CfnAnomalySubscription(this, 'AnomalySubscription', {
       subscriptionName: `${Stack.of(this).stackName}-spend-anomalies`,
       frequency: 'IMMEDIATE',
       monitorArnList: [monitor.attrMonitorArn],
       subscribers: [{ type: 'SNS', address: this.alertTopic.topicArn }],
-      thresholdExpression: JSON.stringify({
-        Dimensions: { Key: 'ANOMALY_TOTAL_IMPACT_ABSOLUTE', Values: [String(impactUsd)], MatchOptions: ['GREATER_THAN_OR_EQUAL'] },
-      }),
+      thresholdExpression,
     });
   }
 
@@ -323,21 +288,21 @@ export class CostGuard extends Construct {
  * launching them for roles they act as), SageMaker endpoints and training jobs on accelerated ML instances.
  */
 function denyGpuStatements(stack: Stack): iam.PolicyStatement[] {
-  const families = GpuInstance.acceleratedFamilies();
+  const { ec2, sageMaker } = DENY_GPU_RULES;
   return [
     new iam.PolicyStatement({
-      sid: 'DenyAcceleratedEc2',
+      sid: ec2.sid,
       effect: iam.Effect.DENY,
-      actions: ['ec2:RunInstances', 'ec2:StartInstances'],
+      actions: [...ec2.actions],
       resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
-      conditions: { StringLike: { 'ec2:InstanceType': families.map((f) => `${f}.*`) } },
+      conditions: { [ec2.operator]: { [ec2.conditionKey]: acceleratedEc2Patterns() } },
     }),
     new iam.PolicyStatement({
-      sid: 'DenyAcceleratedSageMaker',
+      sid: sageMaker.sid,
       effect: iam.Effect.DENY,
-      actions: ['sagemaker:CreateEndpointConfig', 'sagemaker:CreateTrainingJob', 'sagemaker:CreateProcessingJob', 'sagemaker:CreateTransformJob'],
+      actions: [...sageMaker.actions],
       resources: [stack.formatArn({ service: 'sagemaker', resource: '*' })],
-      conditions: { 'ForAnyValue:StringLike': { 'sagemaker:InstanceTypes': families.map((f) => `ml.${f}.*`) } },
+      conditions: { [sageMaker.operator]: { [sageMaker.conditionKey]: acceleratedSageMakerPatterns() } },
     }),
   ];
 }

@@ -7,6 +7,9 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { EnvironmentProfile, METRIC_CONTRACT, validateIdentifier } from '../core';
+import { GpuTrainingCluster } from './gpu-training-cluster';
+import { IServingMetrics } from './inference-fleet';
+import { ModelRegistry } from './model-registry';
 import { checkFor, MlopsScope } from './scope';
 
 export interface MlopsMonitoringProps {
@@ -32,6 +35,14 @@ export interface MlopsMonitoringProps {
   readonly estimatedChargesThresholdUsd?: number;
   /** @default - the profile in scope */
   readonly profile?: EnvironmentProfile;
+}
+
+/** Options of `MlopsMonitoring.addAlarm`. */
+export interface AddAlarmOptions extends Omit<cloudwatch.CreateAlarmOptions, 'evaluationPeriods'> {
+  /** @default 1 */
+  readonly evaluationPeriods?: number;
+  /** Where to create the alarm. @default - the monitoring construct */
+  readonly scope?: Construct;
 }
 
 /** Which way a model quality metric goes wrong. */
@@ -76,6 +87,27 @@ export interface FairnessAlarmOptions {
   readonly threshold?: number;
   /** @default Duration.days(1) */
   readonly period?: Duration;
+}
+
+/** The alarms of one served model. */
+export interface ServedModelAlarms {
+  readonly latency: cloudwatch.Alarm;
+  readonly errorRate: cloudwatch.Alarm;
+  /** Low GPU utilization (wasted spend); only on GPU instances. */
+  readonly gpuUnderused?: cloudwatch.Alarm;
+  /** Any serving alarm: what rollouts roll back on. */
+  readonly rolloutHealth: cloudwatch.CompositeAlarm;
+}
+
+export interface MonitorServingOptions {
+  /**
+   * Where the alarms are created, e.g. the served model's own (nested) stack, so a platform serving hundreds
+   * of models keeps every stack small. Alarms still notify this monitoring's topic.
+   * @default - this construct
+   */
+  readonly scope?: Construct;
+  /** Whether the model runs on NVIDIA GPUs (adds the under-used GPU alarm). @default true */
+  readonly gpu?: boolean;
 }
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
@@ -210,7 +242,7 @@ export class MlopsMonitoring extends Construct {
    * The composite alarm rollouts of `model` roll back on: in alarm when any of `alarms` is. Calling it again
    * for the same model adds alarms to the rule.
    */
-  public addRolloutHealthAlarm(model: string, alarms: cloudwatch.IAlarm[]): cloudwatch.CompositeAlarm {
+  public addRolloutHealthAlarm(model: string, alarms: cloudwatch.IAlarm[], scope: Construct = this): cloudwatch.CompositeAlarm {
     validateIdentifier(this.node.path, 'model', model, 63);
     if (alarms.length === 0) {
       checkFor(this).fail('alarms', alarms, 'must name at least one alarm', 'pass the latency and error alarms of the served model.');
@@ -219,7 +251,7 @@ export class MlopsMonitoring extends Construct {
     if (existing) {
       checkFor(this).fail('model', model, 'already has a rollout health alarm', 'collect every alarm of the model and call addRolloutHealthAlarm once.');
     }
-    const composite = new cloudwatch.CompositeAlarm(this, `RolloutHealth-${model}`, {
+    const composite = new cloudwatch.CompositeAlarm(scope, `RolloutHealth-${model}`, {
       alarmRule: cloudwatch.AlarmRule.anyOf(...alarms.map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
       alarmDescription: `Rollout health of ${model}: any of its serving alarms`,
     });
@@ -234,15 +266,129 @@ export class MlopsMonitoring extends Construct {
   }
 
   /**
+   * Monitors any construct of the library: a served model (InferenceFleet, ModelEndpoint), a training
+   * cluster or the model registry. Returns this, so calls chain.
+   */
+  public monitor(target: GpuTrainingCluster | ModelRegistry | (IServingMetrics & { readonly modelName: string })): this {
+    if (target instanceof GpuTrainingCluster) this.monitorTraining(target);
+    else if (target instanceof ModelRegistry) this.monitorRegistry(target);
+    else this.monitorServing(target.modelName, target);
+    return this;
+  }
+
+  /**
+   * Latency p99 and 5xx-rate alarms at the profile's thresholds, a low-GPU-utilization alarm, a rollout health
+   * composite, and a dashboard row (latency p50/p90/p99, errors, invocations, GPU) for one served model.
+   */
+  public monitorServing(model: string, serving: IServingMetrics, options: MonitorServingOptions = {}): ServedModelAlarms {
+    validateIdentifier(this.node.path, 'model', model, 63);
+    const scope = options.scope ?? this;
+    const thresholds = this.profile.alarms;
+    const latency = this.addAlarm(`Latency-${model}`, serving.metricLatency('p99'), {
+      scope,
+      threshold: thresholds.latencyP99Ms,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // No requests means no latency to judge: an idle (or scaled-to-zero) model is not unhealthy.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${model}: p99 latency above ${thresholds.latencyP99Ms} ms`,
+    });
+    const errorRate = this.addAlarm(`Errors-${model}`, serving.metricErrorRate(), {
+      scope,
+      threshold: thresholds.errorRatePercent,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${model}: 5xx rate above ${thresholds.errorRatePercent}%`,
+    });
+    let gpuUnderused: cloudwatch.Alarm | undefined;
+    if (options.gpu ?? true) {
+      gpuUnderused = this.addAlarm(`GpuUnderused-${model}`, serving.metricGpuUtilization().with({ period: Duration.hours(1) }), {
+        scope,
+        threshold: thresholds.gpuUtilizationLowPercent,
+        evaluationPeriods: 6,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        // Scaled to zero means no instance reports: that is the cheap state, not waste.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${model}: GPU utilization below ${thresholds.gpuUtilizationLowPercent}% for 6 hours (wasted spend)`,
+      });
+    }
+    const rolloutHealth = this.addRolloutHealthAlarm(model, [latency, errorRate], scope);
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `${model}: latency (ms)`,
+        left: (['p50', 'p90', 'p99'] as const).map((p) => serving.metricLatency(p)),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({ title: `${model}: requests and 5xx %`, left: [serving.metricInvocations()], right: [serving.metricErrorRate()], width: 8 }),
+      new cloudwatch.GraphWidget({ title: `${model}: GPU utilization %`, left: [serving.metricGpuUtilization()], width: 8 }),
+    );
+    return { latency, errorRate, gpuUnderused, rolloutHealth };
+  }
+
+  /** Failed training jobs (from the cluster's EventBridge rule) and a dashboard row. */
+  public monitorTraining(cluster: GpuTrainingCluster): cloudwatch.Alarm {
+    const failed = new cloudwatch.Metric({
+      namespace: 'AWS/Events',
+      metricName: 'MatchedEvents',
+      dimensionsMap: { RuleName: cluster.failedJobsRule.ruleName },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+    });
+    const alarm = this.addAlarm(`FailedJobs-${cluster.node.id}`, failed, {
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // EventBridge publishes only when a job fails.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${cluster.node.path}: a training job failed`,
+    });
+    return alarm;
+  }
+
+  /** CPU, connections and free local storage of the registry database. */
+  public monitorRegistry(registry: ModelRegistry): cloudwatch.Alarm[] {
+    const dims = { DBClusterIdentifier: registry.cluster.clusterIdentifier };
+    const metric = (metricName: string, statistic: string) => new cloudwatch.Metric({
+      namespace: 'AWS/RDS', metricName, dimensionsMap: dims, statistic, period: Duration.minutes(5),
+    });
+    const id = registry.node.id;
+    return [
+      this.addAlarm(`RegistryCpu-${id}`, metric('CPUUtilization', 'Average'), {
+        threshold: 80,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        // A paused (0 ACU) registry reports nothing.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${registry.node.path}: CPU above 80%`,
+      }),
+      this.addAlarm(`RegistryConnections-${id}`, metric('DatabaseConnections', 'Maximum'), {
+        threshold: 500,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${registry.node.path}: more than 500 connections`,
+      }),
+      this.addAlarm(`RegistryStorage-${id}`, metric('FreeLocalStorage', 'Minimum'), {
+        threshold: 2 * 1024 ** 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${registry.node.path}: less than 2 GiB free local storage`,
+      }),
+    ];
+  }
+
+  /**
    * Creates an alarm that notifies the topic and puts its metric on the dashboard. Every alarm of the
    * platform goes through here, so none lacks an action.
    */
-  public addAlarm(id: string, metric: cloudwatch.IMetric, options: Omit<cloudwatch.CreateAlarmOptions, 'evaluationPeriods'> & { evaluationPeriods?: number }): cloudwatch.Alarm {
+  public addAlarm(id: string, metric: cloudwatch.IMetric, options: AddAlarmOptions): cloudwatch.Alarm {
     if (this.alarmIds.has(id)) {
       checkFor(this).fail('alarm', id, 'already exists', 'each model/metric pair gets one alarm; change the threshold on the existing one.');
     }
     this.alarmIds.add(id);
-    const alarm = new cloudwatch.Alarm(this, id, { metric, evaluationPeriods: 1, ...options });
+    const { scope, ...alarmOptions } = options;
+    const alarm = new cloudwatch.Alarm(scope ?? this, id, { metric, evaluationPeriods: 1, ...alarmOptions });
     alarm.addAlarmAction(this.action);
     alarm.addOkAction(this.action);
     this.dashboard.addWidgets(new cloudwatch.AlarmWidget({ title: options.alarmDescription ?? id, alarm, width: 12 }));

@@ -7,8 +7,8 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
-import { EnvironmentProfile } from '../core';
-import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
+import { EnvironmentProfile, resolveModelRegistrySpec, SpecScope, validateDbUser, validateModelPackageGroup } from '../core';
+import { MlopsScope, statefulRemovalPolicy } from './scope';
 
 /** The model registry's database: what other constructs (experiment tracking, pipelines) connect to. */
 export interface IModelRegistry extends IConstruct {
@@ -110,18 +110,11 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     super(scope, id);
     const profile = props.profile ?? MlopsScope.profileOf(this);
     this.profile = profile;
-    const check = checkFor(this);
-
-    const backupRetentionDays = check.integerInRange('backupRetentionDays', props.backupRetentionDays, 1, 35,
-      'Aurora keeps automated backups for 1 to 35 days; set \'backupRetentionDays\' in that range and use a snapshot plan for longer retention.')
-      ?? profile.backupRetentionDays;
-    const minCapacity = acu(check, 'minCapacity', props.minCapacity, 0) ?? profile.minCapacity.databaseAcu;
-    const maxCapacity = acu(check, 'maxCapacity', props.maxCapacity, 1) ?? (profile.allowDestroy ? 4 : 16);
-    check.notAbove('minCapacity', minCapacity, 'maxCapacity', maxCapacity);
-    const rotationDays = check.integerInRange('rotationDays', props.rotationDays, 1, 365) ?? 30;
-    this.port = check.integerInRange('port', props.port, 1150, 65535) ?? 5433;
-    this.databaseName = check.matches('databaseName', props.databaseName, /^[a-zA-Z][a-zA-Z0-9_]{0,62}$/,
-      'a letter followed by up to 62 letters, digits or underscores') ?? 'registry';
+    // Defaults and validation shared with the Pulumi ModelRegistry.
+    const spec = resolveModelRegistrySpec(this.specScope(), props, profile);
+    const { backupRetentionDays, minCapacity, maxCapacity, rotationDays } = spec;
+    this.port = spec.port;
+    this.databaseName = spec.databaseName;
 
     this.encryptionKey = props.encryptionKey ?? this.newKey(profile);
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -135,7 +128,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.logGroup = new logs.LogGroup(this, 'PostgresqlLog', {
       logGroupName: `/aws/rds/cluster/${clusterIdentifier}/postgresql`,
       encryptionKey: this.encryptionKey,
-      retention: profile.logRetentionDays as logs.RetentionDays,
+      retention: spec.logRetentionDays as logs.RetentionDays,
       removalPolicy: statefulRemovalPolicy(profile),
     });
 
@@ -149,22 +142,22 @@ export class ModelRegistry extends Construct implements IModelRegistry {
       securityGroups: [securityGroup],
       port: this.port,
       defaultDatabaseName: this.databaseName,
-      credentials: rds.Credentials.fromGeneratedSecret('registry_admin', { encryptionKey: this.encryptionKey }),
+      credentials: rds.Credentials.fromGeneratedSecret(spec.masterUsername, { encryptionKey: this.encryptionKey }),
       storageEncrypted: true,
       storageEncryptionKey: this.encryptionKey,
       iamAuthentication: true,
       serverlessV2MinCapacity: minCapacity,
       serverlessV2MaxCapacity: maxCapacity,
       writer: rds.ClusterInstance.serverlessV2('Writer', instanceProps),
-      readers: profile.multiAz ? [rds.ClusterInstance.serverlessV2('Reader', { ...instanceProps, scaleWithWriter: true })] : [],
+      readers: spec.reader ? [rds.ClusterInstance.serverlessV2('Reader', { ...instanceProps, scaleWithWriter: true })] : [],
       backup: { retention: Duration.days(backupRetentionDays) },
-      deletionProtection: profile.deletionProtection,
-      removalPolicy: profile.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
-      cloudwatchLogsExports: ['postgresql'],
+      deletionProtection: spec.deletionProtection,
+      removalPolicy: spec.finalSnapshot ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
+      cloudwatchLogsExports: [...spec.logExports],
       enablePerformanceInsights: true,
       performanceInsightEncryptionKey: this.encryptionKey,
       copyTagsToSnapshot: true,
-      monitoringInterval: Duration.seconds(60),
+      monitoringInterval: Duration.seconds(spec.monitoringIntervalSeconds),
       monitoringRole,
     });
     this.cluster.node.addDependency(this.logGroup);
@@ -197,7 +190,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   }
 
   public grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant {
-    checkFor(this).matches('dbUser', dbUser, /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/, 'a PostgreSQL user name (a letter or underscore, then up to 62 letters, digits or underscores)');
+    validateDbUser(this.specScope(), dbUser);
     const { partition, region, account } = Stack.of(this);
     return iam.Grant.addToPrincipal({
       grantee,
@@ -211,15 +204,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
    * into it). Retained outside dev like the rest of the registry.
    */
   public addModelPackageGroup(name: string, description?: string): sagemaker.CfnModelPackageGroup {
-    const check = checkFor(this);
-    check.matches('modelPackageGroupName', name, /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/,
-      '1-63 letters, digits or hyphens, starting and ending with a letter or digit');
-    if (!Token.isUnresolved(name) && this.groups.has(name)) {
-      check.fail('modelPackageGroupName', name, 'is already registered in this model registry', 'use a different name for each model family, or reuse the group returned the first time.');
-    }
-    if (description !== undefined) {
-      check.matches('description', description, /^[\p{L}\p{M}\p{Z}\p{S}\p{N}\p{P}]{0,1024}$/u, 'at most 1024 printable characters');
-    }
+    validateModelPackageGroup(this.specScope(), name, this.groups, description);
     const group = new sagemaker.CfnModelPackageGroup(this, `ModelPackageGroup-${name}`, {
       modelPackageGroupName: name,
       modelPackageGroupDescription: description,
@@ -232,6 +217,10 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   /** The model package groups added so far, by name. */
   public get modelPackageGroups(): ReadonlyMap<string, sagemaker.CfnModelPackageGroup> {
     return this.groups;
+  }
+
+  private specScope(): SpecScope {
+    return { scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) };
   }
 
   /** The role enhanced monitoring writes OS metrics with: only the RDSOSMetrics log group of this account. */
@@ -301,13 +290,4 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     }));
     return key;
   }
-}
-
-/** Aurora capacity units: `min`-256 in steps of 0.5. */
-function acu(check: ReturnType<typeof checkFor>, prop: string, value: number | undefined, min: number): number | undefined {
-  check.numberInRange(prop, value, min, 256);
-  if (value !== undefined && !Token.isUnresolved(value) && value % 0.5 !== 0) {
-    check.fail(prop, value, 'must be a multiple of 0.5 Aurora capacity units', `round '${prop}' to a multiple of 0.5, e.g. ${Math.round(value * 2) / 2}.`);
-  }
-  return value;
 }

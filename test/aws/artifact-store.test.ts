@@ -131,6 +131,15 @@ describe('ArtifactStore defaults', () => {
     });
   });
 
+  test('tags each purpose bucket with mlops:purpose (the MlopsChecks contract), not the access-log bucket', () => {
+    const stack = devStack();
+    const store = new ArtifactStore(stack, 'Store');
+    for (const purpose of [ArtifactPurpose.DATASETS, ArtifactPurpose.MODELS, ArtifactPurpose.ARTIFACTS]) {
+      expect(bucketResource(stack, store.bucket(purpose)).Properties.Tags).toEqual(expect.arrayContaining([{ Key: 'mlops:purpose', Value: purpose }]));
+    }
+    expect(bucketResource(stack, store.accessLogBucket).Properties.Tags).not.toEqual(expect.arrayContaining([expect.objectContaining({ Key: 'mlops:purpose' })]));
+  });
+
   test('s3Uri names the bucket and prefix', () => {
     const stack = devStack();
     const store = new ArtifactStore(stack, 'Store');

@@ -24,11 +24,11 @@ function synthReference(change: (app: App) => void): string {
 }
 
 function baseChange(app: App): void {
-  new s3.Bucket(app.node.findChild('mlops-staging'), 'Scratch', { removalPolicy: RemovalPolicy.RETAIN, enforceSSL: true });
+  new s3.Bucket(app.node.findChild('mlops-staging').node.findChild('Data'), 'Scratch', { removalPolicy: RemovalPolicy.RETAIN, enforceSSL: true });
 }
 
 function headChange(app: App): void {
-  const dev = app.node.findChild('mlops-dev');
+  const dev = app.node.findChild('mlops-dev').node.findChild('Platform');
   const template = new ec2.CfnLaunchTemplate(dev, 'GpuTemplate', {
     launchTemplateData: {
       instanceType: 'g5.xlarge',
@@ -67,30 +67,30 @@ describe('mlops-review on the reference app', () => {
     const usd = (n: number) => `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
     expect(stdout.startsWith(`${REVIEW_COMMENT_MARKER}\n## MLOps infrastructure review`)).toBe(true);
     expect(stdout).toContain('**⛔ 1 blocking change(s)**');
-    expect(stdout).toContain('- Stacks changed: 2 of 3');
+    expect(stdout).toContain('- Stacks changed: 2 of 12');
     const range = (min: number, max: number) => (min === max ? usd(min) : `${usd(min)} – ${usd(max)}`);
     expect(stdout).toContain(`- Monthly cost: ${range(cost.baseMinUsd, cost.baseMaxUsd)} → ${range(cost.headMinUsd, cost.headMaxUsd)} `
       + '($0.00 at minimum, +$514.07 at maximum capacity)');
-    expect(stdout).toMatch(/### ⛔ Blocking\n\n- \*\*mlops-staging\*\* `mlops-staging\/Scratch\/Resource` \(Scratch\w+\) `AWS::S3::Bucket` orphaned: /);
-    expect(stdout).toContain('### ML changes\n\n- **mlops-dev** gpu-capacity: GPUs at maximum capacity 0 → 2');
-    expect(stdout).toMatch(/\| mlops-dev \| \$[\d,.]+( – \$[\d,.]+)? \| \$[\d,.]+ – \$[\d,.]+ \| \$0\.00 \| \+\$514\.07 \|/);
+    expect(stdout).toMatch(/### ⛔ Blocking\n\n- \*\*mlops-staging\/Data\*\* `mlops-staging\/Data\/Scratch\/Resource` \(Scratch\w+\) `AWS::S3::Bucket` orphaned: /);
+    expect(stdout).toContain('### ML changes\n\n- **mlops-dev/Platform** gpu-capacity: GPUs at maximum capacity 8 → 10');
+    expect(stdout).toMatch(/\| mlops-dev\/Platform \| \$[\d,.]+( – \$[\d,.]+)? \| \$[\d,.]+ – \$[\d,.]+ \| \$0\.00 \| \+\$514\.07 \|/);
     expect(stdout).toMatch(/\| \*\*Total\*\* \| .* \| \*\*\$0\.00\*\* \| \*\*\+\$514\.07\*\* \|/);
     expect(stdout).toContain('Spot is assumed to cost 35% of on-demand');
-    expect(stdout).toContain('<details>\n<summary>mlops-dev: changed — 2 added</summary>');
-    expect(stdout).toMatch(/<summary>mlops-staging: changed — [\d a-z,]*orphaned — ⛔ 1 blocking<\/summary>/);
+    expect(stdout).toContain('<details>\n<summary>mlops-dev/Platform: changed — 2 added</summary>');
+    expect(stdout).toMatch(/<summary>mlops-staging\/Data: changed — [\d a-z,]*orphaned — ⛔ 1 blocking<\/summary>/);
     expect(stdout).not.toContain('<summary>mlops-prod');
     expect(stdout).toContain('- GpuFleet: Auto Scaling group: 0-2 x g5.xlarge (spot), $0.00 – $514.07');
   });
 
   test('--allow-destroy lets the intended removal through: exit code 0', async () => {
-    const { code, stdout } = await run(['--base', baseDir, '--head', headDir, '--allow-destroy', 'mlops-staging/Scratch']);
+    const { code, stdout } = await run(['--base', baseDir, '--head', headDir, '--allow-destroy', 'mlops-staging/Data/Scratch']);
     expect(code).toBe(0);
     expect(stdout).toContain('**✅ No blocking changes.**');
-    expect(stdout).toMatch(/### Allowed destructive changes\n\n- \*\*mlops-staging\*\* .* orphaned \(allowed by allow-destroy\)/);
+    expect(stdout).toMatch(/### Allowed destructive changes\n\n- \*\*mlops-staging\/Data\*\* .* orphaned \(allowed by allow-destroy\)/);
   });
 
   test('--disposable-stack lets it through too', async () => {
-    const { code } = await run(['--base', baseDir, '--head', headDir, '--disposable-stack', 'mlops-staging']);
+    const { code } = await run(['--base', baseDir, '--head', headDir, '--disposable-stack', 'mlops-staging-data']);
     expect(code).toBe(0);
   });
 
@@ -100,7 +100,9 @@ describe('mlops-review on the reference app', () => {
     expect(report.blocking).toHaveLength(1);
     expect(report.cost).toMatchObject({ deltaMinUsd: 0, deltaMaxUsd: 514.07 });
     expect(report.cost.headMaxUsd).toBeCloseTo(report.cost.baseMaxUsd + 514.07, 2);
-    expect(report.stacks.map((s: any) => `${s.id}:${s.status}`)).toEqual(['mlops-dev:changed', 'mlops-staging:changed', 'mlops-prod:unchanged']);
+    const statuses = Object.fromEntries(report.stacks.map((s: any) => [s.id, s.status]));
+    expect(Object.keys(statuses)).toHaveLength(12);
+    expect(Object.entries(statuses).filter(([, status]) => status === 'changed').map(([id]) => id)).toEqual(['mlops-dev/Platform', 'mlops-staging/Data']);
 
     const file = path.join(tempDir('review'), 'review.md');
     const written = await run(['--base', baseDir, '--head', headDir, '--output', file]);
@@ -111,7 +113,7 @@ describe('mlops-review on the reference app', () => {
   test('an unchanged app: no blocking, nothing changed, exit code 0', async () => {
     const { code, stdout } = await run(['--base', baseDir, '--head', baseDir]);
     expect(code).toBe(0);
-    expect(stdout).toContain('- Stacks changed: 0 of 3');
+    expect(stdout).toContain('- Stacks changed: 0 of 12');
     expect(stdout).not.toContain('<details>');
   });
 

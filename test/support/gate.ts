@@ -130,7 +130,9 @@ export function collectAcknowledgements(root: IConstruct): Acknowledgement[] {
   for (const node of root.node.findAll()) {
     for (const entry of node.node.metadata) {
       if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
-      const stack = Stack.of(node);
+      // Nested stacks have token names: report paths relative to the top-level stack.
+      let stack = Stack.of(node);
+      while (stack.nestedStackParent) stack = stack.nestedStackParent;
       // Stored as { '<Source>::<rule id>': reason }, e.g. { 'Annotation::AwsSolutions-S1': '...' }.
       for (const [key, reason] of Object.entries(entry.data as Record<string, string>)) {
         out.push({

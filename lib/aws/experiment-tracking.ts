@@ -1,0 +1,423 @@
+import { ArnFormat, CfnResource, Duration, Lazy, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import { Construct } from 'constructs';
+import { EnvironmentProfile } from '../core';
+import { ArtifactPurpose, IArtifactStore } from './artifact-store';
+import { IModelRegistry } from './model-registry';
+import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
+
+/** MLflow release the default image is pinned to. */
+export const MLFLOW_VERSION = '2.22.0';
+/** Drivers the stock MLflow image lacks, pinned; installed at start only when the default image is used. */
+const DEFAULT_IMAGE_DRIVERS = ['psycopg2-binary==2.9.10', 'boto3==1.38.23'];
+const MLFLOW_PORT = 5000;
+const FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384] as const;
+/** Memory (MiB) Fargate accepts with each CPU size. */
+const FARGATE_MEMORY_RANGE: Record<typeof FARGATE_CPU[number], [number, number]> = {
+  256: [512, 2048],
+  512: [1024, 4096],
+  1024: [2048, 8192],
+  2048: [4096, 16384],
+  4096: [8192, 30720],
+  8192: [16384, 61440],
+  16384: [32768, 122880],
+};
+
+export interface ExperimentTrackingProps {
+  /** VPC of the platform; the server and its load balancer run in its PRIVATE_WITH_EGRESS subnets. */
+  readonly vpc: ec2.IVpc;
+  /** Model registry whose database is MLflow's backend store. */
+  readonly registry: IModelRegistry;
+  /** Artifact store; MLflow artifacts go to its MODELS bucket under `mlflow/`, ALB access logs to its log bucket. */
+  readonly artifactStore: IArtifactStore;
+  /**
+   * Certificate for an HTTPS listener on 443. Without one the internal load balancer listens on HTTP 80,
+   * reachable only from inside the VPC.
+   * @default - HTTP on an internal-only listener
+   */
+  readonly certificate?: acm.ICertificate;
+  /**
+   * Container image of the tracking server. It must contain MLflow, psycopg2 and boto3.
+   * @default - `ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}`, with pinned psycopg2 and boto3 installed at start
+   */
+  readonly image?: ecs.ContainerImage;
+  /**
+   * Name of the database on the registry cluster MLflow uses.
+   * @default - the registry's `databaseName` when it is a `ModelRegistry`, otherwise 'postgres'
+   */
+  readonly databaseName?: string;
+  /**
+   * vCPU units of the task (256, 512, 1024, 2048, 4096, 8192 or 16384).
+   * @default 1024
+   */
+  readonly cpu?: number;
+  /**
+   * Memory of the task in MiB, within the range Fargate pairs with `cpu` (2048-8192 for 1024 CPU units).
+   * @default 2048
+   */
+  readonly memoryLimitMiB?: number;
+  /**
+   * Fewest running tasks, 1-100.
+   * @default - the profile's `minCapacity.inferenceInstances`, at least 1 (1 in dev and staging, 2 in prod)
+   */
+  readonly minTasks?: number;
+  /**
+   * Most running tasks, 1-100, not below `minTasks`.
+   * @default - twice `minTasks`
+   */
+  readonly maxTasks?: number;
+  /**
+   * Average CPU utilization the service scales to, 10-90 percent.
+   * @default 70
+   */
+  readonly targetCpuPercent?: number;
+  /**
+   * Address ranges allowed to reach the load balancer.
+   * @default - the CIDR blocks of the VPC's PRIVATE_WITH_EGRESS subnets, where training and notebooks run
+   */
+  readonly allowedCidrs?: string[];
+  /**
+   * ARN of an existing regional WAFv2 web ACL to associate with the load balancer.
+   * @default - a new web ACL with the AWS managed common and known-bad-inputs rule groups, logged to an
+   * encrypted log group
+   */
+  readonly webAclArn?: string;
+  /**
+   * Key the server's log group is encrypted with; its key policy must let CloudWatch Logs use it.
+   * @default - a new key with rotation, usable by CloudWatch Logs
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * @default - the profile in scope (see `MlopsScope.profileOf`)
+   */
+  readonly profile?: EnvironmentProfile;
+}
+
+/**
+ * An MLflow tracking server on ECS Fargate in private subnets behind an internal Application Load Balancer:
+ * backend store on the model registry's database, artifacts in the artifact store (proxied by the server,
+ * so clients need no S3 access), access logs to the artifact store's log bucket, container insights, CPU
+ * autoscaling and KMS-encrypted logs. Roles hold customer managed policies only.
+ */
+export class ExperimentTracking extends Construct {
+  public readonly cluster: ecs.Cluster;
+  public readonly service: ecs.FargateService;
+  public readonly taskDefinition: ecs.FargateTaskDefinition;
+  public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  public readonly listener: elbv2.ApplicationListener;
+  public readonly logGroup: logs.LogGroup;
+  /** Role of the MLflow server (artifact store access). */
+  public readonly taskRole: iam.IRole;
+  /** URL clients set as `MLFLOW_TRACKING_URI`. */
+  public readonly trackingUri: string;
+  /** The WAFv2 web ACL protecting the load balancer. */
+  public readonly webAclArn: string;
+
+  constructor(scope: Construct, id: string, props: ExperimentTrackingProps) {
+    super(scope, id);
+    const profile = props.profile ?? MlopsScope.profileOf(this);
+    const check = checkFor(this);
+
+    const cpu = check.oneOf('cpu', props.cpu, FARGATE_CPU, `use a Fargate CPU size: ${FARGATE_CPU.join(', ')}.`) ?? 1024;
+    const memoryLimitMiB = check.integerInRange('memoryLimitMiB', props.memoryLimitMiB, 512, 122880) ?? 2048;
+    const [memoryLow, memoryHigh] = FARGATE_MEMORY_RANGE[cpu as typeof FARGATE_CPU[number]];
+    check.integerInRange('memoryLimitMiB', memoryLimitMiB, memoryLow, memoryHigh,
+      `Fargate pairs ${cpu} CPU units with ${memoryLow}-${memoryHigh} MiB; change 'memoryLimitMiB' or 'cpu'.`);
+    const minTasks = check.integerInRange('minTasks', props.minTasks, 1, 100) ?? Math.max(1, profile.minCapacity.inferenceInstances);
+    const maxTasks = check.integerInRange('maxTasks', props.maxTasks, 1, 100) ?? minTasks * 2;
+    check.notAbove('minTasks', minTasks, 'maxTasks', maxTasks);
+    const targetCpuPercent = check.numberInRange('targetCpuPercent', props.targetCpuPercent, 10, 90) ?? 70;
+    (props.allowedCidrs ?? []).forEach((cidr, i) => check.matches(`allowedCidrs[${i}]`, cidr, IPV4_CIDR, "an IPv4 CIDR block such as '10.0.0.0/16'"));
+    if (props.allowedCidrs?.length === 0) {
+      check.fail('allowedCidrs', props.allowedCidrs, 'must list at least one CIDR block', 'leave it unset to admit the private subnets, or list the client ranges.');
+    }
+    const allowedCidrs = props.allowedCidrs ?? privateSubnetCidrs(props.vpc);
+    const databaseName = check.matches('databaseName', props.databaseName, /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/, 'a PostgreSQL database name')
+      ?? (props.registry as { databaseName?: string }).databaseName ?? 'postgres';
+
+    const region = Stack.of(this).region;
+    if (Token.isUnresolved(region)) {
+      check.fail('env.region', region, 'must be known at synthesis: ALB access-log delivery is granted to a different principal in each region',
+        "give the stack a region, e.g. new MlopsStack(app, 'Prod', { env: { region: 'eu-west-1' }, ... }).");
+    }
+
+    const encryptionKey = props.encryptionKey ?? this.newLogsKey(profile);
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      encryptionKey,
+      retention: profile.logRetentionDays as logs.RetentionDays,
+      removalPolicy: statefulRemovalPolicy(profile),
+    });
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: props.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+
+    const executionRole = new ManagedPolicyRole(this, 'ExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: `Starts the MLflow tracking server of ${this.node.path} (logs, database secret)`,
+    });
+    const taskRole = new ManagedPolicyRole(this, 'TaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: `MLflow tracking server of ${this.node.path} (artifact store access)`,
+    });
+    this.taskRole = taskRole;
+    props.artifactStore.grantReadWrite(taskRole, ArtifactPurpose.MODELS, 'mlflow/');
+
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu,
+      memoryLimitMiB,
+      executionRole,
+      taskRole,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+    });
+
+    const drivers = props.image ? '' : `pip install --no-cache-dir --quiet ${DEFAULT_IMAGE_DRIVERS.join(' ')} && `;
+    const artifactsDestination = props.artifactStore.s3Uri(ArtifactPurpose.MODELS, 'mlflow/');
+    // The backend URI is assembled in the container from ECS secrets, so the password never appears in the
+    // task definition; the generated password excludes every character that would need URL escaping.
+    const server = [
+      'exec mlflow server',
+      `--host 0.0.0.0 --port ${MLFLOW_PORT}`,
+      `--backend-store-uri "postgresql://$DB_USER:$DB_PASSWORD@$DB_HOST:$DB_PORT/${databaseName}"`,
+      `--artifacts-destination "${artifactsDestination}" --serve-artifacts`,
+    ].join(' ');
+    const secret = props.registry.secret;
+    const container = this.taskDefinition.addContainer('mlflow', {
+      image: props.image ?? ecs.ContainerImage.fromRegistry(`ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}`),
+      entryPoint: ['sh', '-c'],
+      command: [`${drivers}${server}`],
+      secrets: {
+        DB_USER: ecs.Secret.fromSecretsManager(secret, 'username'),
+        DB_PASSWORD: ecs.Secret.fromSecretsManager(secret, 'password'),
+        DB_HOST: ecs.Secret.fromSecretsManager(secret, 'host'),
+        DB_PORT: ecs.Secret.fromSecretsManager(secret, 'port'),
+      },
+      portMappings: [{ containerPort: MLFLOW_PORT, protocol: ecs.Protocol.TCP }],
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'mlflow' }),
+      healthCheck: {
+        command: ['CMD-SHELL', `python -c "import urllib.request; urllib.request.urlopen('http://localhost:${MLFLOW_PORT}/health')"`],
+        interval: Duration.seconds(30),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(120),
+      },
+    });
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: this.taskDefinition,
+      desiredCount: minTasks,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      assignPublicIp: false,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      circuitBreaker: { rollback: true },
+      healthCheckGracePeriod: Duration.seconds(180),
+    });
+    props.registry.allowConnectionsFrom(this.service);
+
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: minTasks, maxCapacity: maxTasks });
+    scaling.scaleOnCpuUtilization('Cpu', {
+      targetUtilizationPercent: targetCpuPercent,
+      scaleInCooldown: Duration.minutes(5),
+      scaleOutCooldown: Duration.minutes(1),
+    });
+
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: props.vpc,
+      internetFacing: false,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      dropInvalidHeaderFields: true,
+      deletionProtection: profile.deletionProtection,
+    });
+    this.loadBalancer.logAccessLogs(props.artifactStore.accessLogBucket, 'alb');
+
+    const https = props.certificate !== undefined;
+    const port = https ? 443 : 80;
+    this.listener = this.loadBalancer.addListener('Listener', {
+      port,
+      protocol: https ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP,
+      certificates: props.certificate ? [props.certificate] : undefined,
+      sslPolicy: https ? elbv2.SslPolicy.RECOMMENDED_TLS : undefined,
+      open: false,
+    });
+    for (const cidr of allowedCidrs) {
+      this.loadBalancer.connections.allowFrom(ec2.Peer.ipv4(cidr), ec2.Port.tcp(port), 'MLflow clients');
+    }
+    const targetGroup = this.listener.addTargets('Mlflow', {
+      port: MLFLOW_PORT,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targets: [this.service.loadBalancerTarget({ containerName: container.containerName, containerPort: MLFLOW_PORT })],
+      healthCheck: { path: '/health', healthyHttpCodes: '200', interval: Duration.seconds(30) },
+      deregistrationDelay: Duration.seconds(30),
+    });
+    this.trackingUri = `${https ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}`;
+    dropRedundantTargetGroupDependency(this.service, targetGroup);
+
+    this.webAclArn = props.webAclArn ?? this.newWebAcl(encryptionKey, profile).attrArn;
+    new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
+      resourceArn: this.loadBalancer.loadBalancerArn,
+      webAclArn: this.webAclArn,
+    });
+
+    this.acknowledgeFindings(profile, https, props.artifactStore);
+  }
+
+  private acknowledgeFindings(profile: EnvironmentProfile, https: boolean, artifactStore: IArtifactStore): void {
+    const alb = this.loadBalancer.node.defaultChild!;
+    if (!profile.deletionProtection) {
+      const reason = `The '${profile.name}' profile lets its resources be destroyed with the stack, so the stateless tracking `
+        + 'load balancer is not deletion-protected there; protected profiles turn deletion protection on.';
+      Validations.of(alb).acknowledge(
+        { id: 'NIST.800.53.R5-ELBDeletionProtectionEnabled', reason },
+        { id: 'HIPAA.Security-ELBDeletionProtectionEnabled', reason },
+      );
+    }
+    if (!https) {
+      const reason = 'No certificate was given, so the internal-only load balancer serves HTTP inside the VPC; its security group '
+        + 'admits only the private subnets (or allowedCidrs). Pass `certificate` for an HTTPS listener, which satisfies the rule.';
+      Validations.of(this.listener.node.defaultChild!).acknowledge(
+        { id: 'NIST.800.53.R5-ALBHttpToHttpsRedirection', reason },
+        { id: 'HIPAA.Security-ALBHttpToHttpsRedirection', reason },
+        { id: 'NIST.800.53.R5-ELBv2ACMCertificateRequired', reason },
+        { id: 'HIPAA.Security-ELBv2ACMCertificateRequired', reason },
+      );
+    }
+    const objects = nagReference(Stack.of(this).resolve(artifactStore.bucket(ArtifactPurpose.MODELS).arnForObjects('mlflow/*')));
+    const policy = this.taskRole.node.tryFindChild('Policy');
+    if (objects && policy) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${objects}]`,
+        reason: 'MLflow writes one object per run artifact under keys it generates; the wildcard is limited to the mlflow/ '
+          + 'prefix of the models bucket (ArtifactStore.grantReadWrite).',
+      });
+    }
+  }
+
+  private newWebAcl(encryptionKey: kms.IKey, profile: EnvironmentProfile): wafv2.CfnWebACL {
+    const metricName = Names.uniqueId(this).slice(-128);
+    type Override = wafv2.CfnWebACL.RuleActionOverrideProperty;
+    const managed = (name: string, priority: number, ruleActionOverrides?: Override[]): wafv2.CfnWebACL.RuleProperty => ({
+      name,
+      priority,
+      overrideAction: { none: {} },
+      statement: { managedRuleGroupStatement: { vendorName: 'AWS', name, ruleActionOverrides } },
+      visibilityConfig: { cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: `${metricName}-${name}`.slice(-128) },
+    });
+    const webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      description: `MLflow tracking server at ${this.node.path}`,
+      visibilityConfig: { cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName },
+      rules: [
+        // Artifact uploads go through the server (--serve-artifacts): count, not block, large bodies.
+        managed('AWSManagedRulesCommonRuleSet', 0, [{ name: 'SizeRestrictions_BODY', actionToUse: { count: {} } }]),
+        managed('AWSManagedRulesKnownBadInputsRuleSet', 1),
+      ],
+    });
+    const logGroupName = `aws-waf-logs-${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}`;
+    const wafLogs = new logs.LogGroup(this, 'WebAclLogs', {
+      logGroupName,
+      encryptionKey,
+      retention: profile.logRetentionDays as logs.RetentionDays,
+      removalPolicy: statefulRemovalPolicy(profile),
+    });
+    const logging = new wafv2.CfnLoggingConfiguration(this, 'WebAclLogging', {
+      resourceArn: webAcl.attrArn,
+      // WAF wants the log group ARN without the ':*' suffix CDK's logGroupArn carries.
+      logDestinationConfigs: [Stack.of(this).formatArn({
+        service: 'logs', resource: 'log-group', resourceName: logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      })],
+    });
+    logging.node.addDependency(wafLogs);
+    return webAcl;
+  }
+
+  private newLogsKey(profile: EnvironmentProfile): kms.Key {
+    const key = new kms.Key(this, 'Key', {
+      description: `MLflow tracking logs of ${this.node.path}`,
+      enableKeyRotation: true,
+      removalPolicy: statefulRemovalPolicy(profile),
+    });
+    const { region, account, partition } = Stack.of(this);
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchLogsInThisAccount',
+      principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: {
+        ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` },
+      },
+    }));
+    return key;
+  }
+}
+
+const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
+
+/**
+ * A role whose granted permissions go into one customer managed policy instead of an inline default policy
+ * (NIST 800-53 and HIPAA flag inline policies). The policy is created with the first statement.
+ */
+class ManagedPolicyRole extends iam.Role {
+  private policy?: iam.ManagedPolicy;
+
+  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
+    if (!this.policy) {
+      this.policy = new iam.ManagedPolicy(this, 'Policy', { roles: [this], description: `Permissions of ${this.node.path}` });
+    }
+    this.policy.addStatements(statement);
+    return { statementAdded: true, policyDependable: this.policy };
+  }
+}
+
+
+/** The CIDR blocks of the VPC's private subnets, or the VPC's block when they are not known. */
+function privateSubnetCidrs(vpc: ec2.IVpc): string[] {
+  const subnets = vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnets;
+  try {
+    const cidrs = subnets.map((s) => s.ipv4CidrBlock);
+    return cidrs.length > 0 ? cidrs : [vpc.vpcCidrBlock];
+  } catch {
+    // Imported subnets without `ipv4CidrBlock` throw when asked for it.
+    return [vpc.vpcCidrBlock];
+  }
+}
+
+/**
+ * The service's DependsOn, without the target group its LoadBalancers property already references (cfn-lint
+ * W3005); the dependency on the listener, which ECS needs, stays. Computed when the template is resolved,
+ * after construct dependencies became resource dependencies.
+ */
+function dropRedundantTargetGroupDependency(service: ecs.FargateService, targetGroup: elbv2.ApplicationTargetGroup): void {
+  const cfnService = service.node.defaultChild as ecs.CfnService;
+  const cfnTargetGroup = targetGroup.node.defaultChild as elbv2.CfnTargetGroup;
+  cfnService.addOverride('DependsOn', Lazy.list({
+    produce: () => cfnService.obtainDependencies()
+      .filter((d): d is CfnResource => CfnResource.isCfnResource(d) && d !== cfnTargetGroup)
+      .map((d) => d.logicalId)
+      .sort(),
+  }));
+}
+
+/** How cdk-nag writes a resolved resource in a finding id: intrinsics become `<LogicalId>` / `<LogicalId.Attr>`. */
+function nagReference(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, any>;
+  if (typeof v.Ref === 'string') return `<${v.Ref}>`;
+  if (Array.isArray(v['Fn::GetAtt'])) return `<${v['Fn::GetAtt'].join('.')}>`;
+  if (Array.isArray(v['Fn::Join']) && v['Fn::Join'][0] === '') {
+    const parts = (v['Fn::Join'][1] as unknown[]).map(nagReference);
+    return parts.every((p) => p !== undefined) ? parts.join('') : undefined;
+  }
+  return undefined;
+}

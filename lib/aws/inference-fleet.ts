@@ -1,0 +1,622 @@
+import { CfnResource, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import {
+  AcceleratorKind, CostModel, CURRENT_VARIANT, EnvironmentProfile, GpuInstance, HOURS_PER_MONTH_ALWAYS_ON, MonthlyCostRange, Rollout, RolloutKind,
+  roundUsd,
+} from '../core';
+import { ArtifactPurpose, IArtifactStore } from './artifact-store';
+import { IImageRepository } from './image-repository';
+import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
+import { nagResourceId } from './private/nag';
+import { checkFor, MlopsScope } from './scope';
+
+/** Percentile of a latency metric. */
+export type LatencyPercentile = 'p50' | 'p90' | 'p99';
+
+/** The serving metrics monitoring alarms on, the same on every AWS serving backend. */
+export interface IServingMetrics {
+  /** Latency of model responses at a percentile. */
+  metricLatency(percentile?: LatencyPercentile): cloudwatch.Metric;
+  /** Requests answered with a 5xx. */
+  metric5xx(): cloudwatch.Metric;
+  /** Share of requests answered with a 5xx, in percent. */
+  metricErrorRate(): cloudwatch.MathExpression;
+  /** Requests served. */
+  metricInvocations(): cloudwatch.Metric;
+  /** Average GPU utilization in percent (no data on instances without NVIDIA GPUs). */
+  metricGpuUtilization(variant?: string): cloudwatch.Metric;
+}
+
+/**
+ * Namespace of the GPU metrics the fleet's CloudWatch agent publishes (`nvidia_smi_utilization_gpu`,
+ * `nvidia_smi_utilization_memory`), aggregated by `AutoScalingGroupName`.
+ */
+export const INFERENCE_GPU_METRICS_NAMESPACE = 'MLOps/Inference';
+
+/**
+ * Public SSM parameters of the AMIs the fleet runs, by accelerator: the ECS GPU-optimized AL2023 AMI (NVIDIA driver
+ * and container toolkit), the base Neuron DLAMI (Neuron driver and tools, meant for containers) and plain AL2023.
+ */
+export const INFERENCE_AMI_PARAMETERS: Readonly<Record<AcceleratorKind, string>> = Object.freeze({
+  [AcceleratorKind.NVIDIA_GPU]: '/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id',
+  [AcceleratorKind.INFERENTIA]: '/aws/service/neuron/dlami/base/amazon-linux-2023/latest/image_id',
+  [AcceleratorKind.TRAINIUM]: '/aws/service/neuron/dlami/base/amazon-linux-2023/latest/image_id',
+  [AcceleratorKind.NONE]: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+});
+
+export interface InferenceFleetProps {
+  /** VPC the fleet runs in; instances go to the PRIVATE_WITH_EGRESS subnets. */
+  readonly vpc: ec2.IVpc;
+  /** Model name: the model's artifacts are read from `<modelName>/` in the store's MODELS bucket. */
+  readonly modelName: string;
+  /** Model version served by the `current` variant (and by the only variant of an all-at-once rollout). */
+  readonly modelVersion: string;
+  /**
+   * Model version per rollout variant. Canary, linear and blue/green rollouts need `candidate`
+   * (`current` defaults to `modelVersion`); an A/B test needs every variant named in its weights.
+   * @default - only `modelVersion`
+   */
+  readonly variantVersions?: Record<string, string>;
+  /** Where the model artifacts live (MODELS purpose). */
+  readonly artifactStore: IArtifactStore;
+  /** Repository of the serving image. */
+  readonly image: IImageRepository;
+  /** Tag of the serving image. */
+  readonly imageTag: string;
+  /**
+   * Instance type from the catalog (`GpuInstance`): NVIDIA GPU, Inferentia or CPU.
+   * @default 'g5.xlarge'
+   */
+  readonly instanceType?: string;
+  /**
+   * AMI of the instances.
+   * @default - resolved at deploy time from the public SSM parameter for the accelerator (`INFERENCE_AMI_PARAMETERS`)
+   */
+  readonly machineImage?: ec2.IMachineImage;
+  /**
+   * Port the serving container listens on.
+   * @default 8080
+   */
+  readonly containerPort?: number;
+  /**
+   * Health check path of the serving container.
+   * @default '/ping'
+   */
+  readonly healthCheckPath?: string;
+  /**
+   * Size of the encrypted root volume, in GiB (room for the image and the model), 30-16384.
+   * @default 100
+   */
+  readonly rootVolumeSizeGiB?: number;
+  /**
+   * Key the root volumes are encrypted with (for example the environment's `PlatformKey.key`). The construct
+   * adds a key-policy statement letting EC2 use it for this account's volumes where the key is in this stack.
+   * @default - a new key with rotation on
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Instances per variant at least (during working hours where the profile has them).
+   * @default - the profile's `minCapacity.inferenceInstances`
+   */
+  readonly minCapacity?: number;
+  /**
+   * Instances per variant at most.
+   * @default - twice the minimum, and at least 2
+   */
+  readonly maxCapacity?: number;
+  /**
+   * Allow `minCapacity: 0` under a profile that keeps warm capacity (staging, prod).
+   * @default false
+   */
+  readonly allowScaleToZero?: boolean;
+  /**
+   * Scale every variant to zero outside the profile's working hours and back up at their start.
+   * @default - true where the profile has working hours (dev)
+   */
+  readonly scaleToZeroOffHours?: boolean;
+  /**
+   * Target of the request-count tracking policy, in requests per instance per minute.
+   * @default 300
+   */
+  readonly targetRequestsPerInstancePerMinute?: number;
+  /**
+   * Target of the GPU-utilization tracking policy (NVIDIA instances only), in percent, 10-95.
+   * @default 70
+   */
+  readonly targetGpuUtilizationPercent?: number;
+  /**
+   * A warm pool of pre-initialized instances per variant (faster scale-out of large images and models).
+   * @default - no warm pool
+   */
+  readonly warmPool?: autoscaling.WarmPoolOptions;
+  /**
+   * Time a new instance has to pull the image and load the model before ELB health checks count.
+   * @default Duration.minutes(10)
+   */
+  readonly healthCheckGracePeriod?: Duration;
+  /**
+   * Share of the minimum capacity kept in service while a rolling update replaces instances, 0-100.
+   * @default 100
+   */
+  readonly minHealthyPercent?: number;
+  /**
+   * Topic the Auto Scaling groups notify of every launch, termination and failure.
+   * @default - a new topic encrypted with `encryptionKey`, TLS only
+   */
+  readonly notificationTopic?: sns.ITopic;
+  /**
+   * Put the load balancer on the internet (public subnets). Requires `certificate`.
+   * @default false
+   */
+  readonly internetFacing?: boolean;
+  /**
+   * Certificate of an HTTPS listener on port 443.
+   * @default - an HTTP listener on port 80 (internal load balancers only)
+   */
+  readonly certificate?: acm.ICertificate;
+  /**
+   * Who may reach the listener.
+   * @default - the VPC's CIDR block for an internal load balancer, any IPv4 address for an internet-facing one
+   */
+  readonly allowedPeers?: ec2.IPeer[];
+  /**
+   * How a new model version takes traffic. Shadow rollouts are not supported (use `ModelEndpoint`).
+   * @default Rollout.allAtOnce()
+   */
+  readonly rollout?: Rollout;
+  /**
+   * @default - the profile in scope (see `MlopsScope.profileOf`)
+   */
+  readonly profile?: EnvironmentProfile;
+}
+
+/** One variant of the fleet: its own model version, target group and Auto Scaling group. */
+export interface InferenceFleetVariant {
+  readonly name: string;
+  readonly modelVersion: string;
+  /** `s3://` URI of the model, passed to the container as `MODEL_URI`. */
+  readonly modelUri: string;
+  /** Share of listener traffic, in percent. */
+  readonly weight: number;
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
+  readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+}
+
+const SUPPORTED_ROLLOUTS = [RolloutKind.ALL_AT_ONCE, RolloutKind.CANARY, RolloutKind.LINEAR, RolloutKind.AB_TEST, RolloutKind.BLUE_GREEN];
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * A model served by EC2 Auto Scaling groups behind an Application Load Balancer: GPU, Inferentia or CPU
+ * instances from the catalog, IMDSv2 only, encrypted root volumes, a role that reads only this model's
+ * artifacts, target tracking on requests per target and GPU utilization, scale to zero outside working
+ * hours where the profile has them, and rollouts rendered as weighted target groups, one per variant.
+ *
+ * @example
+ * new InferenceFleet(stack, 'Fraud', {
+ *   vpc, artifactStore, image, imageTag: '1.4.0', modelName: 'fraud', modelVersion: 'v3',
+ *   variantVersions: { candidate: 'v4' }, rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }),
+ * });
+ */
+export class InferenceFleet extends Construct implements IServingMetrics {
+  public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  public readonly listener: elbv2.ApplicationListener;
+  /** The variants, in rollout order (`current` before `candidate`). */
+  public readonly variants: InferenceFleetVariant[];
+  /** Role of the instances: reads `<modelName>/` of the MODELS bucket and pulls the serving image. */
+  public readonly role: iam.Role;
+  public readonly instanceSecurityGroup: ec2.SecurityGroup;
+  public readonly loadBalancerSecurityGroup: ec2.SecurityGroup;
+  public readonly encryptionKey: kms.IKey;
+  /** Topic the Auto Scaling groups notify of launches, terminations and failures. */
+  public readonly notificationTopic: sns.ITopic;
+  public readonly instance: GpuInstance;
+  public readonly rollout: Rollout;
+  public readonly minCapacity: number;
+  public readonly maxCapacity: number;
+  /** Monthly cost of all variants' instances and the load balancer at minimum and at maximum capacity. */
+  public readonly costEstimate: MonthlyCostRange;
+
+  constructor(scope: Construct, id: string, props: InferenceFleetProps) {
+    super(scope, id);
+    const profile = props.profile ?? MlopsScope.profileOf(this);
+    const check = checkFor(this);
+
+    // Validate everything before creating resources.
+    check.matches('modelName', props.modelName, NAME, 'a model name of lower-case letters, digits and hyphens (at most 63 characters)');
+    check.matches('modelVersion', props.modelVersion, VERSION, 'a version of letters, digits, ".", "_" or "-" (at most 128 characters)');
+    for (const required of ['vpc', 'artifactStore', 'image', 'imageTag'] as const) {
+      if (props[required] === undefined) check.fail(required, undefined, 'is required', `pass '${required}' to the InferenceFleet.`);
+    }
+    this.instance = GpuInstance.of(props.instanceType ?? 'g5.xlarge', 'instanceType', this.node.path);
+    this.rollout = props.rollout ?? Rollout.allAtOnce();
+    this.rollout.assertSupportedBy(this.node.path, 'rollout', 'InferenceFleet', SUPPORTED_ROLLOUTS,
+      'use ModelEndpoint (SageMaker shadow variants) or the Kubernetes InferenceService (Gateway API mirrors) for shadow rollouts');
+    const containerPort = check.integerInRange('containerPort', props.containerPort, 1, 65535) ?? 8080;
+    const rootVolumeSizeGiB = check.integerInRange('rootVolumeSizeGiB', props.rootVolumeSizeGiB, 30, 16384) ?? 100;
+    const healthCheckPath = check.matches('healthCheckPath', props.healthCheckPath, /^\/[\x21-\x7e]{0,1023}$/, "a path starting with '/'") ?? '/ping';
+    const minCapacity = check.nonNegativeInteger('minCapacity', props.minCapacity) ?? profile.minCapacity.inferenceInstances;
+    const maxCapacity = check.positiveInteger('maxCapacity', props.maxCapacity) ?? Math.max(2, 2 * minCapacity);
+    check.notAbove('minCapacity', minCapacity, 'maxCapacity', maxCapacity);
+    if (minCapacity === 0 && profile.minCapacity.inferenceInstances > 0 && props.allowScaleToZero !== true) {
+      check.fail('minCapacity', 0, `scales the fleet to zero although the ${profile.name} profile keeps ${profile.minCapacity.inferenceInstances} instance(s) warm`,
+        "set 'allowScaleToZero: true' to confirm that requests may wait for a cold start, or raise 'minCapacity'.");
+    }
+    const schedule = profile.offHoursSchedule();
+    const scaleToZeroOffHours = props.scaleToZeroOffHours ?? schedule !== undefined;
+    if (scaleToZeroOffHours && !schedule) {
+      check.fail('scaleToZeroOffHours', true, `needs working hours, but the ${profile.name} profile is always on`,
+        "remove 'scaleToZeroOffHours', or give the profile 'workingHours'.");
+    }
+    const targetRequests = check.positiveInteger('targetRequestsPerInstancePerMinute', props.targetRequestsPerInstancePerMinute) ?? 300;
+    const targetGpu = check.integerInRange('targetGpuUtilizationPercent', props.targetGpuUtilizationPercent, 10, 95) ?? 70;
+    const minHealthyPercent = check.integerInRange('minHealthyPercent', props.minHealthyPercent, 0, 100) ?? 100;
+    const gracePeriod = props.healthCheckGracePeriod ?? Duration.minutes(10);
+    check.integerInRange('healthCheckGracePeriod', gracePeriod.toSeconds(), 0, 7200, 'give a grace period between 0 seconds and 2 hours.');
+    const internetFacing = props.internetFacing ?? false;
+    if (internetFacing && !props.certificate) {
+      check.fail('certificate', undefined, 'is required when \'internetFacing\' is true',
+        'pass an ACM certificate so the public listener serves HTTPS, or leave the load balancer internal.');
+    }
+    const versions = this.resolveVersions(props);
+    this.minCapacity = minCapacity;
+    this.maxCapacity = maxCapacity;
+    // Off-hours scale-down needs someone to bring capacity back: in working hours at least one instance runs.
+    const workingMin = scaleToZeroOffHours ? Math.max(1, minCapacity) : minCapacity;
+
+    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+      description: `mlops-constructs inference fleet volumes at ${this.node.path}`,
+      enableKeyRotation: true,
+    });
+    allowEc2VolumeEncryption(this.encryptionKey);
+
+    this.role = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: `Serves model ${props.modelName} at ${this.node.path}`,
+    });
+    const policy = new iam.ManagedPolicy(this, 'InstancePolicy', { roles: [this.role], description: `Serving permissions of ${this.node.path}` });
+    const grantee: iam.IGrantable = { grantPrincipal: new ManagedPolicyPrincipal(this.role, policy) };
+    props.artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, `${props.modelName}/`);
+    props.image.grantPull(grantee);
+    if (this.instance.isNvidiaGpu) {
+      // PutMetricData has no resource-level permissions; the namespace condition limits it to the fleet's namespace.
+      policy.addStatements(new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': INFERENCE_GPU_METRICS_NAMESPACE } },
+      }));
+    }
+    const wildcards = 'The instances read every object below this model\'s prefix (a model is many files whose names the '
+      + 'training job chooses); ecr:GetAuthorizationToken is registry-wide by design; cloudwatch:PutMetricData has no resource-level '
+      + 'permissions and is limited to the fleet namespace by a condition.';
+    Validations.of(policy).acknowledge(
+      { id: 'AwsSolutions-IAM5[Resource::*]', reason: wildcards },
+      { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, props.artifactStore.bucket(ArtifactPurpose.MODELS).arnForObjects(`${props.modelName}/*`))}]`, reason: wildcards },
+    );
+
+    this.instanceSecurityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
+      vpc: props.vpc,
+      description: `Instances of ${this.node.path}: only the load balancer may connect`,
+      allowAllOutbound: true,
+    });
+    this.loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+      vpc: props.vpc,
+      description: `Load balancer of ${this.node.path}: only allowed peers on the listener port`,
+      allowAllOutbound: false,
+    });
+    const listenerPort = props.certificate ? 443 : 80;
+    const peers = props.allowedPeers ?? [internetFacing ? ec2.Peer.anyIpv4() : ec2.Peer.ipv4(props.vpc.vpcCidrBlock)];
+    if (peers.length === 0) check.fail('allowedPeers', peers, 'must name at least one peer', 'list the CIDR blocks or security groups that call the model.');
+    for (const peer of peers) {
+      this.loadBalancerSecurityGroup.addIngressRule(peer, ec2.Port.tcp(listenerPort), `Listener port from ${peer.uniqueId}`);
+    }
+    if (peers.some((peer) => Token.isUnresolved(peer.toIngressRuleConfig().cidrIp))) {
+      // The VPC CIDR is known only at deploy time, so the open-ingress rules cannot evaluate it.
+      const reason = 'The listener admits only its own port from the VPC CIDR block, a deploy-time value (Fn::GetAtt of the VPC) that the '
+        + 'open-ingress rules cannot evaluate; no other port and no address outside the VPC is allowed.';
+      Validations.of(this.loadBalancerSecurityGroup.node.defaultChild as ec2.CfnSecurityGroup).acknowledge(
+        { id: 'AwsSolutions-EC23', reason },
+        { id: 'NIST.800.53.R5-EC2RestrictedCommonPorts', reason },
+        { id: 'NIST.800.53.R5-EC2RestrictedSSH', reason },
+        { id: 'HIPAA.Security-EC2RestrictedCommonPorts', reason },
+        { id: 'HIPAA.Security-EC2RestrictedSSH', reason },
+      );
+    }
+    this.notificationTopic = props.notificationTopic ?? new sns.Topic(this, 'ScalingEvents', {
+      displayName: `Scaling events of ${this.node.path}`.slice(0, 100),
+      masterKey: this.encryptionKey,
+      enforceSSL: true,
+    });
+
+    const machineImage = props.machineImage
+      ?? ec2.MachineImage.fromSsmParameter(INFERENCE_AMI_PARAMETERS[this.instance.acceleratorKind], { os: ec2.OperatingSystemType.LINUX });
+    this.variants = versions.map(({ name, version, weight }) => {
+      const modelUri = props.artifactStore.s3Uri(ArtifactPurpose.MODELS, `${props.modelName}/${version}/`);
+      const variantScope = new Construct(this, `Variant${pascal(name)}`);
+      const launchTemplate = new ec2.LaunchTemplate(variantScope, 'LaunchTemplate', {
+        instanceType: new ec2.InstanceType(this.instance.instanceType),
+        machineImage,
+        role: this.role,
+        securityGroup: this.instanceSecurityGroup,
+        requireImdsv2: true,
+        // Containers reach IMDSv2 through one more network hop.
+        httpPutResponseHopLimit: 2,
+        detailedMonitoring: true,
+        userData: this.userData(props.image.imageUri(props.imageTag), modelUri, containerPort),
+        blockDevices: [{
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(rootVolumeSizeGiB, {
+            encrypted: true, kmsKey: this.encryptionKey, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true,
+          }),
+        }],
+      });
+      const autoScalingGroup = new autoscaling.AutoScalingGroup(variantScope, 'AutoScalingGroup', {
+        vpc: props.vpc,
+        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        launchTemplate,
+        minCapacity: workingMin,
+        maxCapacity,
+        healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
+          additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
+          gracePeriod,
+        }),
+        updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
+          maxBatchSize: 1,
+          minInstancesInService: Math.min(Math.ceil((workingMin * minHealthyPercent) / 100), maxCapacity - 1),
+        }),
+        groupMetrics: [autoscaling.GroupMetrics.all()],
+        notifications: [{ topic: this.notificationTopic }],
+      });
+      const targetGroup = new elbv2.ApplicationTargetGroup(variantScope, 'TargetGroup', {
+        vpc: props.vpc,
+        port: containerPort,
+        protocol: elbv2.ApplicationProtocol.HTTP,
+        targetType: elbv2.TargetType.INSTANCE,
+        deregistrationDelay: Duration.seconds(30),
+        healthCheck: { path: healthCheckPath, healthyHttpCodes: '200', interval: Duration.seconds(15), healthyThresholdCount: 2 },
+        targets: [autoScalingGroup],
+      });
+      return { name, modelVersion: version, modelUri, weight, targetGroup, autoScalingGroup };
+    });
+
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: props.vpc,
+      internetFacing,
+      vpcSubnets: { subnetType: internetFacing ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroup: this.loadBalancerSecurityGroup,
+      dropInvalidHeaderFields: true,
+      deletionProtection: profile.deletionProtection,
+    });
+    logAccessLogs(this.loadBalancer, props.artifactStore.accessLogBucket, 'alb');
+    this.listener = this.loadBalancer.addListener('Listener', {
+      port: listenerPort,
+      protocol: props.certificate ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP,
+      certificates: props.certificate ? [props.certificate] : undefined,
+      sslPolicy: props.certificate ? elbv2.SslPolicy.RECOMMENDED_TLS : undefined,
+      open: false,
+      defaultAction: this.variants.length === 1
+        ? elbv2.ListenerAction.forward([this.variants[0].targetGroup])
+        : elbv2.ListenerAction.weightedForward(this.variants.map((v) => ({ targetGroup: v.targetGroup, weight: v.weight }))),
+    });
+
+    for (const variant of this.variants) {
+      const asg = variant.autoScalingGroup;
+      const requests = asg.scaleOnRequestCount('RequestsPerTarget', { targetRequestsPerMinute: targetRequests });
+      // The policy's resource label already references the listener; CDK's extra DependsOn is redundant (cfn-lint W3005).
+      (requests.node.defaultChild as CfnResource).addDeletionOverride('DependsOn');
+      if (this.instance.isNvidiaGpu) {
+        asg.scaleToTrackMetric('GpuUtilization', { metric: this.gpuMetric(asg), targetValue: targetGpu });
+      }
+      if (props.warmPool) asg.addWarmPool(props.warmPool);
+      if (scaleToZeroOffHours && schedule) {
+        const timeZone = schedule.timeZone;
+        asg.scaleOnSchedule('ScaleDownOffHours', {
+          schedule: autoscaling.Schedule.cron(schedule.scaleDown), timeZone, minCapacity: 0, maxCapacity: 0, desiredCapacity: 0,
+        });
+        asg.scaleOnSchedule('ScaleUpWorkingHours', {
+          schedule: autoscaling.Schedule.cron(schedule.scaleUp), timeZone, minCapacity: workingMin, maxCapacity, desiredCapacity: workingMin,
+        });
+      }
+    }
+    this.acknowledgeLoadBalancerFindings(profile.deletionProtection, props.certificate !== undefined);
+
+    const hours = scaleToZeroOffHours ? profile.scheduledHoursPerMonth : HOURS_PER_MONTH_ALWAYS_ON;
+    const costModel = CostModel.default();
+    const count = this.variants.length;
+    const instances = costModel.monthlyRange({ instance: this.instance, min: workingMin * count, max: maxCapacity * count, hoursPerMonth: hours });
+    const alb = costModel.monthlyHourly(costModel.unitPrices.albHour + costModel.unitPrices.albLcuHour);
+    this.costEstimate = { minUsd: roundUsd(instances.minUsd + alb), maxUsd: roundUsd(instances.maxUsd + alb) };
+  }
+
+  /** Target response time at a percentile, in seconds. */
+  public metricLatency(percentile: LatencyPercentile = 'p99'): cloudwatch.Metric {
+    return this.loadBalancer.metrics.targetResponseTime({ statistic: percentile, period: Duration.minutes(1) });
+  }
+
+  /** Requests the targets answered with a 5xx. */
+  public metric5xx(): cloudwatch.Metric {
+    return this.loadBalancer.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: Duration.minutes(1) });
+  }
+
+  /** Share of requests answered with a 5xx by the targets, in percent. */
+  public metricErrorRate(): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: '100 * FILL(errors, 0) / requests',
+      usingMetrics: { errors: this.metric5xx(), requests: this.metricInvocations() },
+      label: '5xx rate (%)',
+      period: Duration.minutes(1),
+    });
+  }
+
+  /** Requests the load balancer routed. */
+  public metricInvocations(): cloudwatch.Metric {
+    return this.loadBalancer.metrics.requestCount({ period: Duration.minutes(1) });
+  }
+
+  /** Healthy targets of a variant's target group. */
+  public metricHealthyHosts(variant?: string): cloudwatch.Metric {
+    return this.variant(variant).targetGroup.metrics.healthyHostCount({ period: Duration.minutes(1) });
+  }
+
+  /** GPU utilization of a variant's instances (average over GPUs and instances), in percent. */
+  public metricGpuUtilization(variant?: string): cloudwatch.Metric {
+    return this.gpuMetric(this.variant(variant).autoScalingGroup);
+  }
+
+  /** A variant by name; the `current` (or only) one when no name is given. */
+  public variant(name?: string): InferenceFleetVariant {
+    const found = name === undefined
+      ? this.variants.find((v) => v.name === CURRENT_VARIANT) ?? this.variants[0]
+      : this.variants.find((v) => v.name === name);
+    if (!found) {
+      return checkFor(this).fail('variant', name, 'is not a variant of this fleet', `use one of ${this.variants.map((v) => v.name).join(', ')}.`);
+    }
+    return found;
+  }
+
+  private gpuMetric(asg: autoscaling.IAutoScalingGroup): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: INFERENCE_GPU_METRICS_NAMESPACE,
+      metricName: 'nvidia_smi_utilization_gpu',
+      dimensionsMap: { AutoScalingGroupName: asg.autoScalingGroupName },
+      statistic: 'Average',
+      period: Duration.minutes(1),
+    });
+  }
+
+  private resolveVersions(props: InferenceFleetProps): Array<{ name: string; version: string; weight: number }> {
+    const check = checkFor(this);
+    const given = props.variantVersions ?? {};
+    const split = this.rollout.initialSplit();
+    for (const name of Object.keys(given)) {
+      if (!split.some((s) => s.variant === name)) {
+        check.fail(`variantVersions.${name}`, given[name], `names a variant the rollout does not have (${this.rollout.kind})`,
+          `give versions only for ${split.map((s) => s.variant).join(', ')}.`);
+      }
+    }
+    return split.map(({ variant, percent }) => {
+      const version = given[variant] ?? (variant === CURRENT_VARIANT || split.length === 1 ? props.modelVersion : undefined);
+      if (version === undefined) {
+        check.fail(`variantVersions.${variant}`, undefined, `is required by the ${this.rollout.kind} rollout`,
+          `give the model version the '${variant}' variant serves, e.g. variantVersions: { ${variant}: 'v2' }.`);
+      }
+      check.matches(`variantVersions.${variant}`, version, VERSION, 'a version of letters, digits, ".", "_" or "-"');
+      return { name: variant, version, weight: percent };
+    });
+  }
+
+  private userData(imageUri: string, modelUri: string, port: number): ec2.UserData {
+    const userData = ec2.UserData.forLinux();
+    const kind = this.instance.acceleratorKind;
+    const deviceFlags = kind === AcceleratorKind.NVIDIA_GPU
+      ? '--gpus all'
+      : kind === AcceleratorKind.NONE ? '' : '$(for d in /dev/neuron*; do printf -- "--device=%s " "$d"; done)';
+    userData.addCommands(
+      'set -euo pipefail',
+      'command -v docker >/dev/null || dnf install -y docker',
+      'systemctl enable --now docker',
+      'TOKEN=$(curl -sS -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
+      'REGION=$(curl -sS -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/placement/region)',
+      `IMAGE='${imageUri}'`,
+      `MODEL_URI='${modelUri}'`,
+      'aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "${IMAGE%%/*}"',
+      'docker pull "$IMAGE"',
+    );
+    if (kind === AcceleratorKind.NVIDIA_GPU) {
+      userData.addCommands(
+        // The ECS-optimized AMI starts the ECS agent; the model runs under plain Docker here.
+        'systemctl disable --now ecs || true',
+        'dnf install -y amazon-cloudwatch-agent',
+        "cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<'EOF'",
+        JSON.stringify({
+          metrics: {
+            namespace: INFERENCE_GPU_METRICS_NAMESPACE,
+            append_dimensions: { AutoScalingGroupName: '${aws:AutoScalingGroupName}' },
+            aggregation_dimensions: [['AutoScalingGroupName']],
+            metrics_collected: { nvidia_gpu: { measurement: ['utilization_gpu', 'utilization_memory'], metrics_collection_interval: 60 } },
+          },
+        }),
+        'EOF',
+        '/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json',
+      );
+    }
+    userData.addCommands(
+      `docker run -d --restart always --name model ${deviceFlags} -p ${port}:${port} -e PORT=${port} -e MODEL_URI="$MODEL_URI" -e AWS_REGION="$REGION" "$IMAGE"`,
+    );
+    return userData;
+  }
+
+  private acknowledgeLoadBalancerFindings(deletionProtection: boolean, https: boolean): void {
+    const lb = this.loadBalancer.node.defaultChild as elbv2.CfnLoadBalancer;
+    const waf = 'The model API is called by services, not browsers; a WAF web ACL can be associated with the load balancer by the team '
+      + 'that owns the callers. Only allowed peers reach the listener.';
+    Validations.of(lb).acknowledge({ id: 'NIST.800.53.R5-ALBWAFEnabled', reason: waf });
+    if (!deletionProtection) {
+      const reason = 'The profile (dev) allows destroying the environment; its load balancer holds no data and is not deletion-protected.';
+      Validations.of(lb).acknowledge(
+        { id: 'NIST.800.53.R5-ELBDeletionProtectionEnabled', reason },
+        { id: 'HIPAA.Security-ELBDeletionProtectionEnabled', reason },
+      );
+    }
+    if (!https) {
+      const reason = 'Internal load balancer in private subnets without a certificate: plain HTTP is reachable only from the allowed peers '
+        + "inside the VPC; pass 'certificate' to serve HTTPS.";
+      Validations.of(this.listener.node.defaultChild as elbv2.CfnListener).acknowledge(
+        { id: 'NIST.800.53.R5-ALBHttpToHttpsRedirection', reason },
+        { id: 'HIPAA.Security-ALBHttpToHttpsRedirection', reason },
+        { id: 'NIST.800.53.R5-ELBv2ACMCertificateRequired', reason },
+        { id: 'HIPAA.Security-ELBv2ACMCertificateRequired', reason },
+      );
+    }
+  }
+}
+
+/**
+ * ALB access logs to `<prefix>/`. CDK needs the region to pick the log-delivery principal; in a
+ * region-agnostic stack the log-delivery service principal is used, which regions launched before
+ * August 2022 do not accept: give those stacks an `env`.
+ */
+function logAccessLogs(lb: elbv2.ApplicationLoadBalancer, bucket: s3.IBucket, prefix: string): void {
+  const stack = Stack.of(lb);
+  if (!Token.isUnresolved(stack.region)) {
+    lb.logAccessLogs(bucket, prefix);
+    return;
+  }
+  lb.setAttribute('access_logs.s3.enabled', 'true');
+  lb.setAttribute('access_logs.s3.bucket', bucket.bucketName);
+  lb.setAttribute('access_logs.s3.prefix', prefix);
+  bucket.addToResourcePolicy(new iam.PolicyStatement({
+    actions: ['s3:PutObject'],
+    principals: [new iam.ServicePrincipal('logdelivery.elasticloadbalancing.amazonaws.com')],
+    resources: [bucket.arnForObjects(`${prefix}/AWSLogs/${stack.account}/*`)],
+  }));
+  const policy = bucket.policy?.node.defaultChild;
+  if (CfnResource.isCfnResource(policy)) (lb.node.defaultChild as CfnResource).addResourceDependency(policy);
+}
+
+/** Lets EC2 and SNS use the key on behalf of this account (Auto Scaling's launches and notifications), as AWS managed keys do. */
+function allowEc2VolumeEncryption(key: kms.IKey): void {
+  const { account, region } = Stack.of(key);
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    sid: 'AllowEbsVolumesOfThisAccount',
+    principals: [new iam.AnyPrincipal()],
+    actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:CreateGrant', 'kms:DescribeKey'],
+    resources: ['*'],
+    // EC2 for the root volumes Auto Scaling launches, SNS for its notifications to an encrypted topic.
+    conditions: { StringEquals: { 'kms:CallerAccount': account, 'kms:ViaService': [`ec2.${region}.amazonaws.com`, `sns.${region}.amazonaws.com`] } },
+  }), true);
+}
+
+
+function pascal(name: string): string {
+  return name.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');
+}

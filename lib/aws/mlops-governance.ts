@@ -1,0 +1,708 @@
+import { Aws, Duration, Lazy, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct, IConstruct } from 'constructs';
+import { EnvironmentProfile, LOG_RETENTION_DAYS, TAG_KEYS } from '../core';
+import { ArtifactPurpose, IArtifactStore } from './artifact-store';
+import { IImageRepository } from './image-repository';
+import { IModelRegistry } from './model-registry';
+import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
+import { nagResourceId } from './private/nag';
+import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
+
+/** Who may assume each persona role; any persona left out uses `trustedPrincipal`. */
+export interface PersonaPrincipals {
+  /** @default - `trustedPrincipal` */
+  readonly dataScientist?: iam.IPrincipal;
+  /** @default - `trustedPrincipal` */
+  readonly mlEngineer?: iam.IPrincipal;
+  /** @default - `trustedPrincipal` */
+  readonly platformOperator?: iam.IPrincipal;
+  /** @default - `trustedPrincipal` */
+  readonly auditor?: iam.IPrincipal;
+}
+
+export interface MlopsGovernanceProps {
+  /**
+   * Principal allowed to assume every persona role (for example an SSO permission set's role or an
+   * identity account). No MFA condition is added to a principal you give: add it yourself, or rely on
+   * the identity provider's MFA (IAM Identity Center).
+   * @default - the account's root principal (IAM users and roles of this account with an identity policy
+   * allowing `sts:AssumeRole`), only with MFA
+   */
+  readonly trustedPrincipal?: iam.IPrincipal;
+  /**
+   * Principals per persona, for SSO-friendly trust (one permission set per persona).
+   * @default - `trustedPrincipal` for every persona
+   */
+  readonly personaPrincipals?: PersonaPrincipals;
+  /**
+   * Longest session of a persona role, 1-12 hours.
+   * @default Duration.hours(1)
+   */
+  readonly maxSessionDuration?: Duration;
+  /**
+   * Customer managed key for the trail, its bucket and its log group (for example the environment's
+   * `PlatformKey.key`, which allows CloudWatch Logs). A key imported from elsewhere must already allow
+   * CloudTrail (`kms:GenerateDataKey*`, `kms:DescribeKey`) and CloudWatch Logs to use it.
+   * @default - a new key with rotation on, retained outside dev
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Artifact store whose datasets and models buckets get S3 data events in the trail and are protected by the
+   * permission boundary. The same as calling `addS3DataEvents(artifactStore)`.
+   * @default - no data events; add them with `addS3DataEvents`
+   */
+  readonly artifactStore?: IArtifactStore;
+  /**
+   * Bucket the trail bucket's S3 server access logs go to (prefix `s3/cloudtrail/`).
+   * @default - the `artifactStore`'s access-log bucket, else a new private SSE-S3 access-log bucket
+   */
+  readonly accessLogBucket?: s3.IBucket;
+  /**
+   * Days the trail's log files are kept in the bucket.
+   * @default - the profile's `logRetentionDays` where the profile allows destroying data (dev), otherwise 2557 (7 years)
+   */
+  readonly trailRetentionDays?: number;
+  /**
+   * Days the trail's CloudWatch Logs copy is kept (one of CloudWatch's accepted values).
+   * @default - the profile's `logRetentionDays`
+   */
+  readonly logRetentionDays?: number;
+  /**
+   * Regions platform roles may act in; requests to other regions are denied by the permission boundary
+   * (global services such as IAM, STS, CloudFront, Route 53, Organizations, Budgets and Cost Explorer excepted).
+   * @default - the stack's region
+   */
+  readonly allowedRegions?: string[];
+  /**
+   * Name of the trail (3-128 letters, digits, `.`, `_`, `-`, starting with a letter or digit).
+   * @default - a name unique to this construct's path
+   */
+  readonly trailName?: string;
+  /**
+   * Database user the ML engineer persona connects to the model registry as (IAM database authentication).
+   * @default 'ml_engineer'
+   */
+  readonly mlEngineerDatabaseUser?: string;
+  /**
+   * @default - the profile in scope (see `MlopsScope.profileOf`)
+   */
+  readonly profile?: EnvironmentProfile;
+}
+
+/** What `grantPersonas` gives the personas access to; each piece is optional. */
+export interface PersonaResources {
+  /**
+   * Data scientists read datasets and read/write artifacts below `experiments/`; ML engineers read datasets and
+   * read/write models. Operators and auditors get an explicit deny on object reads.
+   * @default - no bucket access
+   */
+  readonly artifactStore?: IArtifactStore;
+  /**
+   * ML engineers connect as `mlEngineerDatabaseUser`; operators and auditors are denied its secret.
+   * @default - no registry access
+   */
+  readonly modelRegistry?: IModelRegistry;
+  /**
+   * Data scientists pull, ML engineers push and pull.
+   * @default - no image access
+   */
+  readonly trainingImages?: IImageRepository;
+  /**
+   * Data scientists pull, ML engineers push and pull.
+   * @default - no image access
+   */
+  readonly servingImages?: IImageRepository;
+}
+
+/** Actions outside the allowed regions that stay allowed: these services are global (or answer from us-east-1). */
+const GLOBAL_SERVICE_ACTIONS = [
+  'iam:*', 'sts:*', 'organizations:*', 'account:*', 'cloudfront:*', 'route53:*', 'route53domains:*', 'support:*',
+  'budgets:*', 'ce:*', 'cur:*', 'health:*', 'trustedadvisor:*', 'waf:*', 'shield:*', 'globalaccelerator:*',
+  'sso:*', 'pricing:*', 's3:ListAllMyBuckets', 's3:GetBucketLocation',
+];
+
+/** Observing the platform: no data, no resource-level permissions in these services' authorization models. */
+const OPERATOR_OBSERVE_ACTIONS = [
+  'cloudwatch:DescribeAlarms', 'cloudwatch:DescribeAlarmHistory', 'cloudwatch:GetMetricData', 'cloudwatch:GetMetricStatistics',
+  'cloudwatch:ListMetrics', 'cloudwatch:GetDashboard', 'cloudwatch:ListDashboards',
+  'logs:DescribeLogGroups', 'logs:DescribeLogStreams', 'logs:GetLogEvents', 'logs:FilterLogEvents', 'logs:StartQuery',
+  'logs:GetQueryResults', 'logs:StopQuery',
+  'autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities', 'autoscaling:DescribeScheduledActions',
+  'batch:DescribeComputeEnvironments', 'batch:DescribeJobQueues', 'batch:DescribeJobDefinitions', 'batch:DescribeJobs', 'batch:ListJobs',
+  'sagemaker:DescribeEndpoint', 'sagemaker:DescribeEndpointConfig', 'sagemaker:ListEndpoints',
+  'ecs:DescribeClusters', 'ecs:DescribeServices', 'ecs:ListServices',
+  'rds:DescribeDBClusters', 'rds:DescribeDBInstances',
+  'ecr:DescribeRepositories', 'ecr:DescribeImages', 'ecr:ListImages', 'ecr:DescribeImageScanFindings',
+];
+
+/** Operating the platform: capacity, rollouts, jobs and alarms, only on resources tagged with this environment. */
+const OPERATOR_OPERATE_ACTIONS = [
+  'autoscaling:SetDesiredCapacity', 'autoscaling:UpdateAutoScalingGroup', 'autoscaling:StartInstanceRefresh', 'autoscaling:CancelInstanceRefresh',
+  'batch:UpdateComputeEnvironment', 'batch:UpdateJobQueue', 'batch:CancelJob', 'batch:TerminateJob',
+  'sagemaker:UpdateEndpointWeightsAndCapacities', 'ecs:UpdateService',
+  'cloudwatch:EnableAlarmActions', 'cloudwatch:DisableAlarmActions', 'cloudwatch:SetAlarmState',
+];
+
+const TRAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const DB_USER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Governance of an MLOps environment: four persona roles (data scientist, ML engineer, platform operator, auditor)
+ * with least-privilege access through the platform constructs' grant methods, a permission boundary that caps
+ * every role the platform creates, and an organization-grade CloudTrail trail (multi-region, KMS-encrypted,
+ * file validation, CloudWatch Logs delivery) with S3 data events on the datasets and models buckets.
+ *
+ * The boundary allows everything except: creating roles or users without the boundary, removing or changing
+ * the boundary, stopping, deleting or changing trails, deleting buckets, weakening the protected buckets,
+ * deleting trail log files, scheduling KMS key deletion or disabling keys, and acting outside the allowed
+ * regions. It grants nothing by itself: a role can do only what its own policies allow and the boundary does
+ * not deny. Apply it to more of the platform with `applyBoundaryTo(scope)`.
+ *
+ * @example
+ * const governance = new MlopsGovernance(stack, 'Governance', { encryptionKey: platformKey.key, artifactStore });
+ * governance.grantPersonas({ artifactStore, modelRegistry, trainingImages, servingImages });
+ * governance.applyBoundaryTo(stack);
+ */
+export class MlopsGovernance extends Construct {
+  public readonly dataScientist: iam.Role;
+  public readonly mlEngineer: iam.Role;
+  public readonly platformOperator: iam.Role;
+  public readonly auditor: iam.Role;
+  /** The permission boundary of every platform role (`applyBoundaryTo`). */
+  public readonly permissionBoundary: iam.ManagedPolicy;
+  public readonly trail: cloudtrail.CfnTrail;
+  /** ARN of the trail. */
+  public readonly trailArn: string;
+  public readonly trailBucket: s3.Bucket;
+  public readonly trailLogGroup: logs.LogGroup;
+  public readonly encryptionKey: kms.IKey;
+  public readonly profile: EnvironmentProfile;
+
+  private readonly policies = new Map<iam.Role, iam.ManagedPolicy>();
+  private readonly personaIds = new Map<iam.Role, string>();
+  private readonly dataEventBuckets: s3.IBucket[] = [];
+  private readonly protectedBuckets = new Set<s3.IBucket>();
+  private readonly mlEngineerDatabaseUser: string;
+
+  constructor(scope: Construct, id: string, props: MlopsGovernanceProps = {}) {
+    super(scope, id);
+    this.profile = props.profile ?? MlopsScope.profileOf(this);
+    const check = checkFor(this);
+    const stack = Stack.of(this);
+    const removalPolicy = statefulRemovalPolicy(this.profile);
+
+    // Validate everything before creating resources.
+    const maxSessionHours = props.maxSessionDuration === undefined || Token.isUnresolved(props.maxSessionDuration.toSeconds())
+      ? undefined : props.maxSessionDuration.toSeconds() / 3600;
+    check.numberInRange('maxSessionDuration', maxSessionHours, 1, 12, "set 'maxSessionDuration' to between Duration.hours(1) and Duration.hours(12).");
+    const trailRetentionDays = check.integerInRange('trailRetentionDays', props.trailRetentionDays, 1, 36500,
+      "set 'trailRetentionDays' to a whole number of days from 1 to 36500 (audit rules often ask for 2557, 7 years).")
+      ?? (this.profile.allowDestroy ? this.profile.logRetentionDays : 2557);
+    const logRetentionDays = check.oneOf('logRetentionDays', props.logRetentionDays, LOG_RETENTION_DAYS,
+      `use a value CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(', ')}.`) ?? this.profile.logRetentionDays;
+    const allowedRegions = props.allowedRegions ?? [stack.region];
+    if (allowedRegions.length === 0) {
+      check.fail('allowedRegions', allowedRegions, 'must name at least one region', "list the regions the platform runs in, e.g. ['eu-west-1'], or leave it out for the stack's region.");
+    }
+    allowedRegions.forEach((r, i) => check.matches(`allowedRegions[${i}]`, r, REGION, "a region name such as 'eu-west-1'"));
+    const trailName = props.trailName ?? `${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}-audit`;
+    check.matches('trailName', trailName, TRAIL_NAME, "3-128 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    this.mlEngineerDatabaseUser = check.matches('mlEngineerDatabaseUser', props.mlEngineerDatabaseUser, DB_USER,
+      "a PostgreSQL user name of lower-case letters, digits and '_', starting with a letter or '_'") ?? 'ml_engineer';
+
+    const { partition, account, region } = stack;
+    this.trailArn = `arn:${partition}:cloudtrail:${region}:${account}:trail/${trailName}`;
+    this.encryptionKey = props.encryptionKey ?? this.newKey(removalPolicy);
+    this.allowCloudTrailToUseKey();
+
+    // Permission boundary, named so it can refer to its own ARN without a circular reference.
+    const boundaryName = `${Names.uniqueResourceName(this, { maxLength: 96, separator: '-' })}-boundary`;
+    const boundaryArn = `arn:${partition}:iam::${account}:policy/${boundaryName}`;
+    this.permissionBoundary = new iam.ManagedPolicy(this, 'PermissionBoundary', {
+      managedPolicyName: boundaryName,
+      description: `Permission boundary of every role of the MLOps platform (${this.profile.name})`,
+      statements: boundaryStatements(boundaryArn, allowedRegions, this.trailArn),
+    });
+    const boundaryReason = 'A permission boundary grants nothing: it caps what the identity policies of the roles it bounds may allow. Its '
+      + 'allow statement (every action on every resource) must be as wide as any role it bounds; its deny statements do the protecting.';
+    Validations.of(this.permissionBoundary).acknowledge(
+      ...['AwsSolutions-IAM5[Action::*]', 'AwsSolutions-IAM5[Resource::*]',
+        'NIST.800.53.R5-IAMPolicyNoStatementsWithAdminAccess', 'NIST.800.53.R5-IAMPolicyNoStatementsWithFullAccess',
+        'HIPAA.Security-IAMPolicyNoStatementsWithAdminAccess', 'HIPAA.Security-IAMPolicyNoStatementsWithFullAccess'].map((ruleId) => ({ id: ruleId, reason: boundaryReason })),
+    );
+
+    // Trail bucket and log group.
+    const accessLogBucket = props.accessLogBucket ?? props.artifactStore?.accessLogBucket ?? this.newAccessLogBucket(removalPolicy);
+    this.trailBucket = new s3.Bucket(this, 'TrailBucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.encryptionKey,
+      bucketKeyEnabled: true,
+      versioned: true,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: accessLogBucket,
+      serverAccessLogsPrefix: 's3/cloudtrail/',
+      lifecycleRules: [
+        {
+          id: 'trail-retention',
+          expiration: Duration.days(trailRetentionDays),
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+        { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
+      ],
+      removalPolicy,
+    });
+    this.trailBucket.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudTrailAclCheck',
+      principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+      actions: ['s3:GetBucketAcl'],
+      resources: [this.trailBucket.bucketArn],
+      conditions: { StringEquals: { 'aws:SourceArn': this.trailArn } },
+    }));
+    this.trailBucket.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudTrailWrite',
+      principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+      actions: ['s3:PutObject'],
+      resources: [this.trailBucket.arnForObjects(`AWSLogs/${account}/*`)],
+      conditions: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', 'aws:SourceArn': this.trailArn } },
+    }));
+    acknowledgeNoReplication(this.trailBucket);
+    this.protectedBuckets.add(this.trailBucket);
+    this.permissionBoundary.addStatements(
+      protectBucketsStatement([this.trailBucket], this.protectedBuckets.size),
+      new iam.PolicyStatement({
+        sid: 'DenyDeletingTrailLogs',
+        effect: iam.Effect.DENY,
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutLifecycleConfiguration'],
+        resources: [this.trailBucket.bucketArn, this.trailBucket.arnForObjects('*')],
+      }),
+    );
+
+    this.trailLogGroup = new logs.LogGroup(this, 'TrailLogs', {
+      encryptionKey: this.encryptionKey,
+      retention: logRetentionDays as logs.RetentionDays,
+      removalPolicy,
+    });
+    const deliveryRole = new iam.Role(this, 'TrailDeliveryRole', {
+      assumedBy: new iam.ServicePrincipal('cloudtrail.amazonaws.com'),
+      description: `CloudTrail delivery of ${trailName} to CloudWatch Logs`,
+    });
+    const deliveryPolicy = new iam.ManagedPolicy(this, 'TrailDeliveryPolicy', {
+      roles: [deliveryRole],
+      statements: [new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.trailLogGroup.logGroupArn] })],
+    });
+
+    this.trail = new cloudtrail.CfnTrail(this, 'Trail', {
+      trailName,
+      isLogging: true,
+      isMultiRegionTrail: true,
+      includeGlobalServiceEvents: true,
+      enableLogFileValidation: true,
+      kmsKeyId: this.encryptionKey.keyArn,
+      s3BucketName: this.trailBucket.bucketName,
+      cloudWatchLogsLogGroupArn: this.trailLogGroup.logGroupArn,
+      cloudWatchLogsRoleArn: deliveryRole.roleArn,
+      eventSelectors: Lazy.any({ produce: () => this.renderEventSelectors() }),
+    });
+    // CloudTrail checks the bucket policy and the delivery role when the trail is created.
+    this.trail.node.addDependency(this.trailBucket.policy!, deliveryPolicy);
+
+    // Persona roles.
+    const trusted = props.trustedPrincipal ?? new iam.AccountRootPrincipal().withConditions({ Bool: { 'aws:MultiFactorAuthPresent': 'true' } });
+    const personas = props.personaPrincipals ?? {};
+    const maxSessionDuration = props.maxSessionDuration ?? Duration.hours(1);
+    const persona = (roleId: string, principal: iam.IPrincipal | undefined, description: string): iam.Role => {
+      const role = new iam.Role(this, roleId, { assumedBy: principal ?? trusted, description, maxSessionDuration });
+      this.personaIds.set(role, roleId);
+      return role;
+    };
+    this.dataScientist = persona('DataScientist', personas.dataScientist, 'data scientist persona: reads datasets, writes experiments');
+    this.mlEngineer = persona('MlEngineer', personas.mlEngineer, 'ML engineer persona: publishes models and images');
+    this.platformOperator = persona('PlatformOperator', personas.platformOperator, 'platform operator persona: operates, never reads data');
+    this.auditor = persona('Auditor', personas.auditor, 'auditor persona: reads configuration and the audit trail, never data');
+
+    this.grantOperator();
+    this.grantAuditor();
+    if (props.artifactStore) this.addS3DataEvents(props.artifactStore);
+
+    iam.PermissionsBoundary.of(this).apply(this.permissionBoundary);
+  }
+
+  /** Applies the permission boundary to every IAM role and user below `scope`, including ones added later. */
+  public applyBoundaryTo(scope: IConstruct): void {
+    iam.PermissionsBoundary.of(scope).apply(this.permissionBoundary);
+  }
+
+  /**
+   * Logs S3 data events (object reads and writes) of the store's datasets and models buckets to the trail, and
+   * protects the store's buckets with the permission boundary.
+   */
+  public addS3DataEvents(artifactStore: IArtifactStore): void {
+    for (const purpose of [ArtifactPurpose.DATASETS, ArtifactPurpose.MODELS]) {
+      const bucket = artifactStore.bucket(purpose);
+      if (!this.dataEventBuckets.includes(bucket)) this.dataEventBuckets.push(bucket);
+    }
+    this.protect(artifactStore);
+  }
+
+  /**
+   * Gives the personas least-privilege access to the platform's pieces through their grant methods:
+   * the data scientist reads datasets, reads and writes artifacts below `experiments/` and pulls images; the ML
+   * engineer reads datasets, reads and writes models, pushes and pulls images and connects to the registry as
+   * `mlEngineerDatabaseUser`. The operator and the auditor are explicitly denied object reads, the registry's
+   * secret and database connections.
+   */
+  public grantPersonas(resources: PersonaResources): void {
+    const check = checkFor(this);
+    if (!resources || Object.values(resources).every((r) => r === undefined)) {
+      check.fail('resources', resources, 'must name at least one of artifactStore, modelRegistry, trainingImages, servingImages',
+        'pass the pieces of the platform the personas work with, e.g. grantPersonas({ artifactStore, modelRegistry }).');
+    }
+    const scientist = this.grantee(this.dataScientist);
+    const engineer = this.grantee(this.mlEngineer);
+    const store = resources.artifactStore;
+    if (store) {
+      store.grantRead(scientist, ArtifactPurpose.DATASETS);
+      store.grantReadWrite(scientist, ArtifactPurpose.ARTIFACTS, 'experiments/');
+      store.grantRead(engineer, ArtifactPurpose.DATASETS);
+      store.grantReadWrite(engineer, ArtifactPurpose.MODELS);
+      this.protect(store);
+      this.denyDataReads([
+        new iam.PolicyStatement({
+          sid: 'DenyArtifactObjectReads',
+          effect: iam.Effect.DENY,
+          actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions'],
+          resources: [ArtifactPurpose.DATASETS, ArtifactPurpose.MODELS, ArtifactPurpose.ARTIFACTS]
+            .flatMap((p) => [store.bucket(p).bucketArn, store.bucket(p).arnForObjects('*')]),
+        }),
+      ]);
+    }
+    for (const images of [resources.trainingImages, resources.servingImages]) {
+      if (!images) continue;
+      images.grantPull(scientist);
+      images.grantPullPush(engineer);
+    }
+    const registry = resources.modelRegistry;
+    if (registry) {
+      registry.grantConnect(engineer, this.mlEngineerDatabaseUser);
+      this.denyDataReads([
+        new iam.PolicyStatement({
+          sid: 'DenyRegistryData',
+          effect: iam.Effect.DENY,
+          actions: ['secretsmanager:GetSecretValue', 'rds-db:connect'],
+          resources: [registry.secret.secretArn, `arn:${Aws.PARTITION}:rds-db:*:*:dbuser:*/*`],
+        }),
+      ]);
+    }
+    this.acknowledgeGrants();
+  }
+
+  private grantee(role: iam.Role): iam.IGrantable {
+    // The policy is created on the first grant, so a persona that gets nothing has no empty policy.
+    const policyOf = () => this.policyOf(role);
+    return {
+      get grantPrincipal() {
+        return new ManagedPolicyPrincipal(role, policyOf());
+      },
+    };
+  }
+
+  /** The persona's customer managed policy, created with its first statement (an empty one fails synthesis). */
+  private policyOf(role: iam.Role): iam.ManagedPolicy {
+    let policy = this.policies.get(role);
+    if (!policy) {
+      const roleId = this.personaIds.get(role)!;
+      policy = new iam.ManagedPolicy(this, `${roleId}Policy`, { roles: [role], description: `Permissions of the ${role.node.path} persona` });
+      this.policies.set(role, policy);
+    }
+    return policy;
+  }
+
+  private grantOperator(): void {
+    const policy = this.policyOf(this.platformOperator);
+    policy.addStatements(
+      new iam.PolicyStatement({ sid: 'Observe', actions: OPERATOR_OBSERVE_ACTIONS, resources: ['*'] }),
+      new iam.PolicyStatement({
+        sid: 'OperateThisEnvironment',
+        actions: OPERATOR_OPERATE_ACTIONS,
+        resources: ['*'],
+        conditions: { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.environment}`]: this.profile.name } },
+      }),
+    );
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Describe, List, metric and log-query actions of CloudWatch, Logs, Auto Scaling, Batch, SageMaker, ECS, RDS and ECR are read-only '
+        + 'metadata calls most of which have no resource-level permissions; the operating actions are limited by an aws:ResourceTag condition '
+        + 'to resources tagged with this environment, and object, secret and database reads are explicitly denied.',
+    });
+  }
+
+  private grantAuditor(): void {
+    this.auditor.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('SecurityAudit'));
+    Validations.of(this.auditor).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/SecurityAudit]',
+      reason: 'SecurityAudit is the AWS maintained read-only set of configuration and metadata actions for security auditors; it contains no '
+        + 'object, secret or database reads, and AWS extends it as services are added, which a hand-written copy would miss.',
+    });
+    const auditor = this.grantee(this.auditor);
+    const policy = this.policyOf(this.auditor);
+    policy.addStatements(
+      new iam.PolicyStatement({ sid: 'ReadTrailBucket', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [this.trailBucket.arnForObjects('AWSLogs/*')] }),
+      new iam.PolicyStatement({ sid: 'ListTrailBucket', actions: ['s3:ListBucket', 's3:GetBucketLocation'], resources: [this.trailBucket.bucketArn] }),
+      new iam.PolicyStatement({
+        sid: 'ReadTrailLogs',
+        actions: ['logs:GetLogEvents', 'logs:FilterLogEvents', 'logs:DescribeLogStreams', 'logs:StartQuery'],
+        resources: [this.trailLogGroup.logGroupArn],
+      }),
+      new iam.PolicyStatement({ sid: 'LookupEvents', actions: ['cloudtrail:LookupEvents', 'logs:GetQueryResults', 'logs:StopQuery'], resources: ['*'] }),
+    );
+    iam.Grant.addToPrincipal({
+      grantee: auditor,
+      actions: ['kms:Decrypt'],
+      resourceArns: [this.encryptionKey.keyArn],
+      conditions: {
+        StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` },
+        StringLike: { 'kms:EncryptionContext:aws:s3:arn': [this.trailBucket.bucketArn, this.trailBucket.arnForObjects('*')] },
+      },
+    });
+    this.acknowledgeGrants();
+  }
+
+  private denyDataReads(statements: iam.PolicyStatement[]): void {
+    for (const role of [this.platformOperator, this.auditor]) this.policyOf(role).addStatements(...statements);
+  }
+
+  /** Adds the store's buckets to the boundary's protected buckets (no deletion, no weakening). */
+  private protect(store: IArtifactStore): void {
+    const added = [ArtifactPurpose.DATASETS, ArtifactPurpose.MODELS, ArtifactPurpose.ARTIFACTS]
+      .map((p) => store.bucket(p))
+      .concat(store.accessLogBucket)
+      .filter((b) => !this.protectedBuckets.has(b));
+    if (added.length === 0) return;
+    added.forEach((b) => this.protectedBuckets.add(b));
+    this.permissionBoundary.addStatements(protectBucketsStatement(added, this.protectedBuckets.size));
+  }
+
+  private renderEventSelectors(): cloudtrail.CfnTrail.EventSelectorProperty[] {
+    return [{
+      readWriteType: 'All',
+      includeManagementEvents: true,
+      dataResources: this.dataEventBuckets.length === 0
+        ? undefined
+        : [{ type: 'AWS::S3::Object', values: this.dataEventBuckets.map((b) => `${b.bucketArn}/`) }],
+    }];
+  }
+
+  private newKey(removalPolicy: ReturnType<typeof statefulRemovalPolicy>): kms.Key {
+    const key = new kms.Key(this, 'Key', {
+      description: `mlops-constructs audit trail key at ${this.node.path}`,
+      enableKeyRotation: true,
+      pendingWindow: Duration.days(this.profile.allowDestroy ? 7 : 30),
+      removalPolicy,
+    });
+    const { region, account, partition } = Stack.of(this);
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchLogsInThisAccount',
+      principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` } },
+    }));
+    return key;
+  }
+
+  private allowCloudTrailToUseKey(): void {
+    const { account, partition } = Stack.of(this);
+    const cloudTrail = new iam.ServicePrincipal('cloudtrail.amazonaws.com');
+    this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudTrailToEncryptLogs',
+      principals: [cloudTrail],
+      actions: ['kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'aws:SourceArn': this.trailArn },
+        StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${partition}:cloudtrail:*:${account}:trail/*` },
+      },
+    }));
+    this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudTrailToDescribeKey',
+      principals: [cloudTrail],
+      actions: ['kms:DescribeKey'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceArn': this.trailArn } },
+    }));
+  }
+
+  private newAccessLogBucket(removalPolicy: ReturnType<typeof statefulRemovalPolicy>): s3.Bucket {
+    const bucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      versioned: true,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{
+        id: 'expire-logs',
+        expiration: Duration.days(this.profile.logRetentionDays),
+        noncurrentVersionExpiration: Duration.days(30),
+        abortIncompleteMultipartUploadAfter: Duration.days(7),
+      }, { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true }],
+      removalPolicy,
+    });
+    const notLogged = 'Terminal access-log bucket of the audit trail bucket: logging it to itself creates the log-of-logs loop AWS advises '
+      + 'against; it is versioned, TLS-only, private and retained outside dev instead. Pass accessLogBucket to use a shared one.';
+    const sseS3 = 'S3 server access logs can only be delivered to buckets encrypted with SSE-S3, not SSE-KMS; the bucket holds only those logs.';
+    Validations.of(bucket.node.defaultChild as s3.CfnBucket).acknowledge(
+      { id: 'AwsSolutions-S1', reason: notLogged },
+      { id: 'NIST.800.53.R5-S3BucketLoggingEnabled', reason: notLogged },
+      { id: 'HIPAA.Security-S3BucketLoggingEnabled', reason: notLogged },
+      { id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: sseS3 },
+      { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: sseS3 },
+    );
+    acknowledgeNoReplication(bucket);
+    return bucket;
+  }
+
+  /**
+   * Acknowledges the wildcard findings (AwsSolutions-IAM5) of the persona policies, each with the reason that
+   * fits the grant it came from: object-level S3 permissions (key prefixes) and the account-wide ECR token.
+   */
+  private acknowledgeGrants(): void {
+    for (const [role, policy] of this.policies) {
+      if (role === this.platformOperator) continue;
+      // Unresolved (tokens kept), so each resource renders as cdk-nag will print it, imported values included.
+      const doc = policy.document.toJSON() as { Statement?: Array<Record<string, unknown>> } | undefined;
+      const ids = new Set<string>();
+      for (const statement of doc?.Statement ?? []) {
+        if (statement.Effect !== 'Allow') continue;
+        for (const resource of asArray(statement.Resource)) {
+          const flat = typeof resource === 'string' ? nagResourceId(this, resource) : flattenReference(resource);
+          if (flat.includes('*')) ids.add(flat);
+        }
+      }
+      for (const flat of ids) {
+        Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason: wildcardReason(flat) });
+      }
+    }
+  }
+}
+
+function wildcardReason(flat: string): string {
+  if (flat === '*') {
+    return 'ecr:GetAuthorizationToken (image pulls and pushes), cloudtrail:LookupEvents and the Logs query-result calls have no resource-level '
+      + 'permissions; every other action in the policy names its repository, bucket, log group or key.';
+  }
+  return `Object-level S3 permissions name objects by key prefix: the persona reads or writes only the objects below ${flat}, granted through `
+    + 'ArtifactStore grants (or the trail bucket read of the auditor); KMS use is limited to S3 for that bucket.';
+}
+
+function boundaryStatements(boundaryArn: string, allowedRegions: string[], trailArn: string): iam.PolicyStatement[] {
+  const partition = Aws.PARTITION;
+  return [
+    // The Allow grants nothing by itself; it lets identity policies work up to the denies below.
+    new iam.PolicyStatement({ sid: 'AllowWhatIdentityPoliciesAllow', actions: ['*'], resources: ['*'] }),
+    new iam.PolicyStatement({
+      sid: 'DenyLongTermCredentials',
+      effect: iam.Effect.DENY,
+      actions: ['iam:CreateUser', 'iam:CreateAccessKey', 'iam:CreateLoginProfile'],
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DenyPrincipalsWithoutTheBoundary',
+      effect: iam.Effect.DENY,
+      actions: ['iam:CreateRole', 'iam:PutRolePermissionsBoundary', 'iam:PutUserPermissionsBoundary'],
+      resources: ['*'],
+      conditions: { StringNotEquals: { 'iam:PermissionsBoundary': boundaryArn } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'DenyRemovingTheBoundary',
+      effect: iam.Effect.DENY,
+      actions: ['iam:DeleteRolePermissionsBoundary', 'iam:DeleteUserPermissionsBoundary'],
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DenyChangingTheBoundary',
+      effect: iam.Effect.DENY,
+      actions: ['iam:CreatePolicyVersion', 'iam:DeletePolicy', 'iam:DeletePolicyVersion', 'iam:SetDefaultPolicyVersion'],
+      resources: [boundaryArn],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DenyWeakeningTheTrail',
+      effect: iam.Effect.DENY,
+      actions: ['cloudtrail:StopLogging', 'cloudtrail:DeleteTrail', 'cloudtrail:UpdateTrail', 'cloudtrail:PutEventSelectors', 'cloudtrail:PutInsightSelectors'],
+      resources: [trailArn],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DenyDisablingAnyTrail',
+      effect: iam.Effect.DENY,
+      actions: ['cloudtrail:StopLogging', 'cloudtrail:DeleteTrail'],
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DenyDeletingBuckets',
+      effect: iam.Effect.DENY,
+      actions: ['s3:DeleteBucket'],
+      resources: [`arn:${partition}:s3:::*`],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DenyDeletingOrDisablingKeys',
+      effect: iam.Effect.DENY,
+      actions: ['kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:DisableKeyRotation'],
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DenyOtherRegions',
+      effect: iam.Effect.DENY,
+      notActions: GLOBAL_SERVICE_ACTIONS,
+      resources: ['*'],
+      conditions: { StringNotEquals: { 'aws:RequestedRegion': allowedRegions } },
+    }),
+  ];
+}
+
+function protectBucketsStatement(buckets: s3.IBucket[], index: number): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: `DenyWeakeningProtectedBuckets${index}`,
+    effect: iam.Effect.DENY,
+    actions: [
+      's3:PutBucketVersioning', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy', 's3:PutEncryptionConfiguration',
+      's3:PutBucketObjectLockConfiguration', 's3:BypassGovernanceRetention', 's3:PutBucketPublicAccessBlock', 's3:PutBucketOwnershipControls',
+    ],
+    resources: buckets.map((b) => b.bucketArn),
+  });
+}
+
+function acknowledgeNoReplication(bucket: s3.Bucket): void {
+  const reason = 'Cross-region replication needs a destination bucket and key in another region, which this stack cannot create; the trail is '
+    + 'multi-region and log files carry digest files for validation, and the bucket is versioned and retained outside dev.';
+  Validations.of(bucket.node.defaultChild as s3.CfnBucket).acknowledge(
+    { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason },
+    { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason },
+  );
+}
+
+function asArray(x: unknown): unknown[] {
+  if (x === undefined) return [];
+  return Array.isArray(x) ? x : [x];
+}
+
+/** Flattens a resolved reference the way cdk-nag names resources in finding ids (`<Logical.Arn>/prefix/*`). */
+function flattenReference(value: unknown): string {
+  if (typeof value === 'string') return value.replace(/\$\{/g, '<').replace(/\}/g, '>');
+  const v = value as Record<string, any> | undefined;
+  if (v && Array.isArray(v['Fn::Join'])) return (v['Fn::Join'][1] as unknown[]).map(flattenReference).join(v['Fn::Join'][0]);
+  if (v && Array.isArray(v['Fn::GetAtt'])) return `<${v['Fn::GetAtt'].map(flattenReference).join('.')}>`;
+  if (v && v.Ref !== undefined) return `<${flattenReference(v.Ref)}>`;
+  if (v && v['Fn::Sub'] !== undefined) return flattenReference(v['Fn::Sub']);
+  return JSON.stringify(value);
+}
+

@@ -1,0 +1,520 @@
+import { Aws, Duration, Names, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import {
+  CANDIDATE_VARIANT, CostModel, CURRENT_VARIANT, EnvironmentProfile, GpuInstance, HOURS_PER_MONTH_ALWAYS_ON, MonthlyCostRange, Rollout, RolloutKind,
+  roundUsd,
+} from '../core';
+import { ArtifactPurpose, IArtifactStore } from './artifact-store';
+import { IImageRepository } from './image-repository';
+import { IServingMetrics, LatencyPercentile } from './inference-fleet';
+import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
+import { nagResourceId } from './private/nag';
+import { checkFor, MlopsScope } from './scope';
+
+export interface ModelEndpointProps {
+  /** VPC the model containers run in (PRIVATE_WITH_EGRESS subnets). */
+  readonly vpc: ec2.IVpc;
+  /** Model name: the model's artifacts are read from `<modelName>/<version>/` in the store's MODELS bucket. */
+  readonly modelName: string;
+  /**
+   * Model version the endpoint serves. With a canary, linear or blue/green rollout, changing it updates the
+   * endpoint through SageMaker deployment guardrails.
+   */
+  readonly modelVersion: string;
+  /**
+   * Model version per variant for rollouts that serve several at once: every variant of an A/B test, and
+   * `candidate` (the shadow) of a shadow rollout. `current` defaults to `modelVersion`.
+   * @default - only `modelVersion`
+   */
+  readonly variantVersions?: Record<string, string>;
+  /** Where the model artifacts live (MODELS) and where request/response data is captured (ARTIFACTS). */
+  readonly artifactStore: IArtifactStore;
+  /** Repository of the serving image. */
+  readonly image: IImageRepository;
+  /** Tag of the serving image. */
+  readonly imageTag: string;
+  /**
+   * Instance type from the catalog (`GpuInstance`), without the `ml.` prefix.
+   * @default 'g5.xlarge'
+   */
+  readonly instanceType?: string;
+  /**
+   * Endpoint name (also the data capture prefix `data-capture/<endpointName>/`).
+   * @default - a unique name built from the construct path
+   */
+  readonly endpointName?: string;
+  /**
+   * Key for the endpoint's storage volumes (on instance types without instance storage; SageMaker rejects a
+   * key for types with NVMe instance storage, which it encrypts with hardware keys) and for its alarm topic.
+   * @default - a new key with rotation on
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Instances per production variant at least, 1 or more: real-time endpoints without inference components
+   * cannot scale to zero (use InferenceFleet for that).
+   * @default - the profile's `minCapacity.inferenceInstances`, at least 1
+   */
+  readonly minCapacity?: number;
+  /**
+   * Instances per production variant at most.
+   * @default - twice the minimum, and at least 2
+   */
+  readonly maxCapacity?: number;
+  /**
+   * Target of the invocations tracking policy, per instance per minute.
+   * @default 300
+   */
+  readonly targetInvocationsPerInstancePerMinute?: number;
+  /**
+   * Scale each production variant down to one instance outside the profile's working hours and back at their start.
+   * @default - true where the profile has working hours (dev)
+   */
+  readonly scaleDownOffHours?: boolean;
+  /**
+   * How a new model version takes traffic.
+   * @default Rollout.allAtOnce()
+   */
+  readonly rollout?: Rollout;
+  /**
+   * Alarms that roll a deployment back (at most 10).
+   * @default - an error-rate and a p99 model-latency alarm per production variant, thresholds from the profile
+   */
+  readonly rollbackAlarms?: cloudwatch.IAlarm[];
+  /**
+   * Topic the default rollback alarms notify.
+   * @default - a new topic encrypted with `encryptionKey`, TLS only
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * Share of requests whose input and output are captured, 1-100.
+   * @default 100
+   */
+  readonly dataCapturePercent?: number;
+  /**
+   * @default - the profile in scope (see `MlopsScope.profileOf`)
+   */
+  readonly profile?: EnvironmentProfile;
+}
+
+/** One model variant of the endpoint. */
+export interface ModelEndpointVariant {
+  readonly name: string;
+  readonly modelVersion: string;
+  /** Weight of the variant; for a shadow, the share of production requests copied to it, in percent. */
+  readonly weight: number;
+  readonly shadow: boolean;
+  readonly model: sagemaker.CfnModel;
+}
+
+/** Instance families with NVMe instance storage, for which SageMaker refuses a volume KMS key. */
+const INSTANCE_STORE_FAMILIES = new Set(['g4dn', 'g5', 'g6', 'g6e', 'p4d', 'p5', 'trn1']);
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const ENDPOINT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+const SAGEMAKER_NAMESPACE = 'AWS/SageMaker';
+const MAX_WAIT_SECONDS = 3600;
+const MAX_EXECUTION_SECONDS = 14400;
+
+/**
+ * A SageMaker real-time endpoint: one model per variant from the serving image and this model's artifacts,
+ * network isolation in private subnets, request/response capture to the artifact store (encrypted, the input
+ * of drift monitoring), Application Auto Scaling on invocations per instance with an off-hours floor in dev,
+ * A/B production variants, shadow variants, and deployment guardrails (canary, linear or all-at-once
+ * blue/green) that roll back when alarms fire.
+ *
+ * Real-time endpoints without inference components keep at least one instance per variant, so the endpoint
+ * scales down to one instance, not to zero, outside working hours.
+ */
+export class ModelEndpoint extends Construct implements IServingMetrics {
+  public readonly endpoint: sagemaker.CfnEndpoint;
+  public readonly endpointConfig: sagemaker.CfnEndpointConfig;
+  public readonly endpointName: string;
+  public readonly variants: ModelEndpointVariant[];
+  /** Execution role: reads `<modelName>/` of MODELS, writes the capture prefix of ARTIFACTS, pulls the image. */
+  public readonly role: iam.Role;
+  public readonly securityGroup: ec2.SecurityGroup;
+  public readonly encryptionKey: kms.IKey;
+  public readonly instance: GpuInstance;
+  public readonly rollout: Rollout;
+  /** The alarms that roll a deployment back. */
+  public readonly rollbackAlarms: cloudwatch.IAlarm[];
+  /** `s3://` URI request and response data is captured to. */
+  public readonly dataCaptureUri: string;
+  public readonly minCapacity: number;
+  public readonly maxCapacity: number;
+  /** One scalable target per production variant. */
+  public readonly scalableTargets: appscaling.ScalableTarget[];
+  /**
+   * Monthly instance cost of all variants at minimum and at maximum capacity, from catalog EC2 prices
+   * (SageMaker's ml.* premium is not modelled).
+   */
+  public readonly costEstimate: MonthlyCostRange;
+
+  constructor(scope: Construct, id: string, props: ModelEndpointProps) {
+    super(scope, id);
+    const profile = props.profile ?? MlopsScope.profileOf(this);
+    const check = checkFor(this);
+
+    // Validate everything before creating resources.
+    check.matches('modelName', props.modelName, NAME, 'a model name of lower-case letters, digits and hyphens (at most 63 characters)');
+    check.matches('modelVersion', props.modelVersion, VERSION, 'a version of letters, digits, ".", "_" or "-" (at most 128 characters)');
+    for (const required of ['vpc', 'artifactStore', 'image', 'imageTag'] as const) {
+      if (props[required] === undefined) check.fail(required, undefined, 'is required', `pass '${required}' to the ModelEndpoint.`);
+    }
+    this.instance = GpuInstance.of(props.instanceType ?? 'g5.xlarge', 'instanceType', this.node.path);
+    this.rollout = props.rollout ?? Rollout.allAtOnce();
+    const traffic = this.trafficRouting();
+    const defaultMin = Math.max(1, profile.minCapacity.inferenceInstances);
+    const minCapacity = check.integerInRange('minCapacity', props.minCapacity, 1, 1000,
+      'a real-time endpoint keeps at least 1 instance per variant; use InferenceFleet to scale to zero.') ?? defaultMin;
+    const maxCapacity = check.positiveInteger('maxCapacity', props.maxCapacity) ?? Math.max(2, 2 * minCapacity);
+    check.notAbove('minCapacity', minCapacity, 'maxCapacity', maxCapacity);
+    const targetInvocations = check.positiveInteger('targetInvocationsPerInstancePerMinute', props.targetInvocationsPerInstancePerMinute) ?? 300;
+    const capturePercent = check.integerInRange('dataCapturePercent', props.dataCapturePercent, 1, 100) ?? 100;
+    const schedule = profile.offHoursSchedule();
+    const scaleDownOffHours = props.scaleDownOffHours ?? schedule !== undefined;
+    if (scaleDownOffHours && !schedule) {
+      check.fail('scaleDownOffHours', true, `needs working hours, but the ${profile.name} profile is always on`,
+        "remove 'scaleDownOffHours', or give the profile 'workingHours'.");
+    }
+    if (props.rollbackAlarms !== undefined && props.rollbackAlarms.length > 10) {
+      check.fail('rollbackAlarms', props.rollbackAlarms.length, 'must name at most 10 alarms', 'SageMaker watches up to 10 alarms; combine them in a composite alarm.');
+    }
+    this.endpointName = props.endpointName ?? Names.uniqueResourceName(this, { maxLength: 63, separator: '-' }).toLowerCase();
+    check.matches('endpointName', this.endpointName, ENDPOINT_NAME, 'letters, digits and hyphens, starting with a letter or digit, at most 63 characters');
+    const versions = this.resolveVersions(props);
+    this.minCapacity = minCapacity;
+    this.maxCapacity = maxCapacity;
+
+    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+      description: `mlops-constructs model endpoint at ${this.node.path}`,
+      enableKeyRotation: true,
+    });
+
+    this.role = new iam.Role(this, 'ExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: `Execution role of SageMaker endpoint ${this.endpointName}`,
+    });
+    const policy = new iam.ManagedPolicy(this, 'ExecutionPolicy', { roles: [this.role], description: `Permissions of endpoint ${this.endpointName}` });
+    const grantee: iam.IGrantable = { grantPrincipal: new ManagedPolicyPrincipal(this.role, policy) };
+    const capturePrefix = `data-capture/${this.endpointName}/`;
+    props.artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, `${props.modelName}/`);
+    props.artifactStore.grantWrite(grantee, ArtifactPurpose.ARTIFACTS, capturePrefix);
+    props.image.grantPull(grantee);
+    const { partition, account } = Stack.of(this);
+    // Pseudo parameters, so the acknowledged resource is the same whatever region the stack targets.
+    const logGroupArn = `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/${this.endpointName}:*`;
+    policy.addStatements(
+      new iam.PolicyStatement({
+        // SageMaker attaches the model containers to the VPC; these EC2 actions have no resource-level scoping.
+        actions: [
+          'ec2:CreateNetworkInterface', 'ec2:CreateNetworkInterfacePermission', 'ec2:DeleteNetworkInterface', 'ec2:DeleteNetworkInterfacePermission',
+          'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DescribeDhcpOptions', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups',
+        ],
+        resources: ['*'],
+      }),
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        resources: [logGroupArn],
+      }),
+    );
+    const wildcards = 'SageMaker reads every object below this model\'s prefix and writes captures below the endpoint\'s capture prefix; '
+      + 'ecr:GetAuthorizationToken is registry-wide by design; the VPC network-interface actions SageMaker needs have no resource-level '
+      + 'permissions; log streams of the endpoint\'s own log group are named by SageMaker.';
+    const artifacts = props.artifactStore;
+    Validations.of(policy).acknowledge(
+      { id: 'AwsSolutions-IAM5[Resource::*]', reason: wildcards },
+      { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, artifacts.bucket(ArtifactPurpose.MODELS).arnForObjects(`${props.modelName}/*`))}]`, reason: wildcards },
+      { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, artifacts.bucket(ArtifactPurpose.ARTIFACTS).arnForObjects(`${capturePrefix}*`))}]`, reason: wildcards },
+      { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, logGroupArn)}]`, reason: wildcards },
+    );
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `Model containers of SageMaker endpoint ${this.endpointName}: no inbound access`,
+      allowAllOutbound: true,
+    });
+    const subnets = props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+    const imageUri = props.image.imageUri(props.imageTag);
+
+    this.variants = versions.map(({ name, version, weight, shadow }) => {
+      const model = new sagemaker.CfnModel(this, `Model${pascal(name)}`, {
+        executionRoleArn: this.role.roleArn,
+        enableNetworkIsolation: true,
+        vpcConfig: { subnets: subnets.subnetIds, securityGroupIds: [this.securityGroup.securityGroupId] },
+        primaryContainer: {
+          image: imageUri,
+          modelDataSource: {
+            s3DataSource: {
+              s3Uri: artifacts.s3Uri(ArtifactPurpose.MODELS, `${props.modelName}/${version}/`),
+              s3DataType: 'S3Prefix',
+              compressionType: 'None',
+            },
+          },
+          environment: { MODEL_URI: artifacts.s3Uri(ArtifactPurpose.MODELS, `${props.modelName}/${version}/`) },
+        },
+      });
+      // The role's policy must exist before SageMaker checks it can pull the image and read the model.
+      model.node.addDependency(policy);
+      return { name, modelVersion: version, weight, shadow, model };
+    });
+
+    const instanceType = `ml.${this.instance.instanceType}`;
+    const hasInstanceStore = INSTANCE_STORE_FAMILIES.has(this.instance.family);
+    const variantConfig = (v: ModelEndpointVariant) => ({
+      variantName: v.name,
+      modelName: v.model.attrModelName,
+      initialInstanceCount: minCapacity,
+      instanceType,
+      initialVariantWeight: v.weight,
+    });
+    this.dataCaptureUri = artifacts.s3Uri(ArtifactPurpose.ARTIFACTS, capturePrefix);
+    this.endpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
+      productionVariants: this.variants.filter((v) => !v.shadow).map(variantConfig),
+      shadowProductionVariants: this.variants.some((v) => v.shadow) ? this.variants.filter((v) => v.shadow).map(variantConfig) : undefined,
+      kmsKeyId: hasInstanceStore ? undefined : this.encryptionKey.keyArn,
+      dataCaptureConfig: {
+        enableCapture: true,
+        initialSamplingPercentage: capturePercent,
+        destinationS3Uri: this.dataCaptureUri,
+        kmsKeyId: artifacts.encryptionKey.keyArn,
+        captureOptions: [{ captureMode: 'Input' }, { captureMode: 'Output' }],
+      },
+    });
+    if (hasInstanceStore) {
+      const reason = `SageMaker rejects a volume KMS key for ${instanceType}: its NVMe instance storage is encrypted by a hardware module `
+        + 'on the instance; captured data is encrypted with the artifact store key.';
+      Validations.of(this.endpointConfig).acknowledge(
+        { id: 'NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured', reason },
+        { id: 'HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured', reason },
+      );
+    }
+
+    const production = this.variants.filter((v) => !v.shadow);
+    if (props.rollbackAlarms) {
+      this.rollbackAlarms = [...props.rollbackAlarms];
+    } else {
+      const topic = props.alarmTopic ?? this.newAlarmTopic();
+      this.rollbackAlarms = production.flatMap((v) => this.defaultAlarms(v.name, profile, topic));
+    }
+
+    this.endpoint = new sagemaker.CfnEndpoint(this, 'Resource', {
+      endpointName: this.endpointName,
+      endpointConfigName: this.endpointConfig.attrEndpointConfigName,
+      deploymentConfig: {
+        blueGreenUpdatePolicy: {
+          trafficRoutingConfiguration: traffic.routing,
+          maximumExecutionTimeoutInSeconds: traffic.maximumExecutionSeconds,
+        },
+        autoRollbackConfiguration: this.rollbackAlarms.length === 0
+          ? undefined
+          : { alarms: this.rollbackAlarms.map((a) => ({ alarmName: a.alarmName })) },
+      },
+    });
+
+    const scalingRole = iam.Role.fromRoleArn(this, 'ScalingRole',
+      `arn:${partition}:iam::${account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint`,
+      { mutable: false });
+    this.scalableTargets = production.map((v) => {
+      const target = new appscaling.ScalableTarget(this, `Scaling${pascal(v.name)}`, {
+        serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
+        resourceId: `endpoint/${this.endpointName}/variant/${v.name}`,
+        scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        minCapacity,
+        maxCapacity,
+        role: scalingRole,
+      });
+      target.node.addDependency(this.endpoint);
+      target.scaleToTrackMetric('InvocationsPerInstance', {
+        predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+        targetValue: targetInvocations,
+        scaleOutCooldown: Duration.minutes(2),
+        scaleInCooldown: Duration.minutes(10),
+      });
+      if (scaleDownOffHours && schedule) {
+        const timeZone = TimeZone.of(schedule.timeZone);
+        target.scaleOnSchedule('ScaleDownOffHours', { schedule: appscaling.Schedule.cron(schedule.scaleDown), timeZone, minCapacity: 1, maxCapacity: 1 });
+        target.scaleOnSchedule('ScaleUpWorkingHours', { schedule: appscaling.Schedule.cron(schedule.scaleUp), timeZone, minCapacity, maxCapacity });
+      }
+      return target;
+    });
+
+    const variantCount = this.variants.length;
+    const costModel = CostModel.default();
+    const monthly = (working: number) => {
+      if (!scaleDownOffHours) return costModel.monthlyInstanceCost({ instance: this.instance, count: working * variantCount });
+      const hours = profile.scheduledHoursPerMonth;
+      return costModel.monthlyInstanceCost({ instance: this.instance, count: working * variantCount, hoursPerMonth: hours })
+        + costModel.monthlyInstanceCost({ instance: this.instance, count: variantCount, hoursPerMonth: HOURS_PER_MONTH_ALWAYS_ON - hours });
+    };
+    this.costEstimate = { minUsd: roundUsd(monthly(minCapacity)), maxUsd: roundUsd(monthly(maxCapacity)) };
+  }
+
+  /** Model latency at a percentile, in microseconds. */
+  public metricLatency(percentile: LatencyPercentile = 'p99', variant?: string): cloudwatch.Metric {
+    return this.metric('ModelLatency', percentile, variant);
+  }
+
+  /** Invocations answered with a 5xx. */
+  public metric5xx(variant?: string): cloudwatch.Metric {
+    return this.metric('Invocation5XXErrors', 'Sum', variant);
+  }
+
+  /** Share of invocations answered with a 5xx, in percent. */
+  public metricErrorRate(variant?: string): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: '100 * FILL(errors, 0) / invocations',
+      usingMetrics: { errors: this.metric5xx(variant), invocations: this.metricInvocations(variant) },
+      label: '5xx rate (%)',
+      period: Duration.minutes(1),
+    });
+  }
+
+  /** Invocations of a variant. */
+  public metricInvocations(variant?: string): cloudwatch.Metric {
+    return this.metric('Invocations', 'Sum', variant);
+  }
+
+  /** GPU utilization of a variant's instances (SageMaker sums it over an instance's GPUs: 0-100 per GPU). */
+  public metricGpuUtilization(variant?: string): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: '/aws/sagemaker/Endpoints',
+      metricName: 'GPUUtilization',
+      dimensionsMap: { EndpointName: this.endpointName, VariantName: this.variant(variant).name },
+      statistic: 'Average',
+      period: Duration.minutes(1),
+    });
+  }
+
+  /** A variant by name; the first production variant when no name is given. */
+  public variant(name?: string): ModelEndpointVariant {
+    const found = name === undefined ? this.variants.find((v) => !v.shadow) : this.variants.find((v) => v.name === name);
+    if (!found) {
+      return checkFor(this).fail('variant', name, 'is not a variant of this endpoint', `use one of ${this.variants.map((v) => v.name).join(', ')}.`);
+    }
+    return found;
+  }
+
+  private metric(metricName: string, statistic: string, variant?: string): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: SAGEMAKER_NAMESPACE,
+      metricName,
+      dimensionsMap: { EndpointName: this.endpointName, VariantName: this.variant(variant).name },
+      statistic,
+      period: Duration.minutes(1),
+    });
+  }
+
+  private newAlarmTopic(): sns.Topic {
+    const { account } = Stack.of(this);
+    this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarmsToEncryptedTopics',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': account } },
+    }), true);
+    return new sns.Topic(this, 'AlarmTopic', {
+      displayName: `Rollback alarms of ${this.endpointName}`.slice(0, 100),
+      masterKey: this.encryptionKey,
+      enforceSSL: true,
+    });
+  }
+
+  private defaultAlarms(variant: string, profile: EnvironmentProfile, topic: sns.ITopic): cloudwatch.Alarm[] {
+    const id = pascal(variant);
+    const errorRate = new cloudwatch.Alarm(this, `ErrorRateAlarm${id}`, {
+      alarmDescription: `5xx rate of ${this.endpointName}/${variant} above ${profile.alarms.errorRatePercent}%: rolls a deployment back`,
+      metric: this.metricErrorRate(variant),
+      threshold: profile.alarms.errorRatePercent,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const latency = new cloudwatch.Alarm(this, `LatencyP99Alarm${id}`, {
+      alarmDescription: `p99 model latency of ${this.endpointName}/${variant} above ${profile.alarms.latencyP99Ms} ms: rolls a deployment back`,
+      metric: this.metricLatency('p99', variant),
+      // ModelLatency is in microseconds.
+      threshold: profile.alarms.latencyP99Ms * 1000,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [errorRate, latency]) alarm.addAlarmAction(new cwActions.SnsAction(topic));
+    return [errorRate, latency];
+  }
+
+  /** SageMaker guardrails from the core rollout; SageMaker waits at most an hour per step and four hours in all. */
+  private trafficRouting(): { routing: sagemaker.CfnEndpoint.TrafficRoutingConfigProperty; maximumExecutionSeconds: number } {
+    const check = checkFor(this);
+    const steps = this.rollout.steps();
+    for (const step of steps) {
+      if (step.waitSeconds > MAX_WAIT_SECONDS) {
+        check.fail('rollout', this.rollout.describe(), `waits ${step.waitSeconds} seconds in one step, more than SageMaker's 3600`,
+          'give the canary bake, linear interval or blue/green bake at most 60 minutes.');
+      }
+    }
+    const totalWait = steps.reduce((sum, s) => sum + s.waitSeconds, 0);
+    // Time to provision the new fleet comes on top of the waits.
+    const maximumExecutionSeconds = Math.max(600, Math.min(MAX_EXECUTION_SECONDS, totalWait + 1800));
+    if (totalWait + 600 > MAX_EXECUTION_SECONDS) {
+      check.fail('rollout', this.rollout.describe(), `waits ${totalWait} seconds in all, more than SageMaker's 4-hour deployment limit allows`,
+        'use fewer or shorter steps (a larger linear step or a shorter interval).');
+    }
+    const wait = steps[0]?.waitSeconds ?? 0;
+    const capacity = (value: number) => ({ type: 'CAPACITY_PERCENT', value });
+    switch (this.rollout.kind) {
+      case RolloutKind.CANARY:
+        return { routing: { type: 'CANARY', canarySize: capacity(this.rollout.candidatePercent), waitIntervalInSeconds: wait }, maximumExecutionSeconds };
+      case RolloutKind.LINEAR:
+        return { routing: { type: 'LINEAR', linearStepSize: capacity(this.rollout.candidatePercent), waitIntervalInSeconds: wait }, maximumExecutionSeconds };
+      case RolloutKind.BLUE_GREEN:
+        return { routing: { type: 'ALL_AT_ONCE', waitIntervalInSeconds: wait }, maximumExecutionSeconds };
+      default:
+        // All at once, A/B and shadow: the new configuration replaces the old in one step, still watched by the alarms.
+        return { routing: { type: 'ALL_AT_ONCE', waitIntervalInSeconds: 0 }, maximumExecutionSeconds };
+    }
+  }
+
+  private resolveVersions(props: ModelEndpointProps): Array<{ name: string; version: string; weight: number; shadow: boolean }> {
+    const check = checkFor(this);
+    const given = props.variantVersions ?? {};
+    const kind = this.rollout.kind;
+    // Progressive rollouts shift traffic between the old and new endpoint configuration: one variant serves.
+    const variants: Array<{ name: string; weight: number; shadow: boolean }> =
+      kind === RolloutKind.AB_TEST
+        ? this.rollout.initialSplit().map((s) => ({ name: s.variant, weight: s.percent, shadow: false }))
+        : kind === RolloutKind.SHADOW
+          ? [{ name: CURRENT_VARIANT, weight: 100, shadow: false }, { name: CANDIDATE_VARIANT, weight: this.rollout.mirrorPercent, shadow: true }]
+          : [{ name: CURRENT_VARIANT, weight: 1, shadow: false }];
+    for (const name of Object.keys(given)) {
+      if (!variants.some((v) => v.name === name)) {
+        check.fail(`variantVersions.${name}`, given[name], `names a variant the ${kind} rollout does not have on a SageMaker endpoint`,
+          `give versions only for ${variants.map((v) => v.name).join(', ')}; canary, linear and blue/green rollouts deploy 'modelVersion' with guardrails.`);
+      }
+    }
+    return variants.map((v) => {
+      const version = given[v.name] ?? (v.name === CURRENT_VARIANT ? props.modelVersion : undefined);
+      if (version === undefined) {
+        check.fail(`variantVersions.${v.name}`, undefined, `is required by the ${kind} rollout`,
+          `give the model version the '${v.name}' variant serves, e.g. variantVersions: { ${v.name}: 'v2' }.`);
+      }
+      check.matches(`variantVersions.${v.name}`, version, VERSION, 'a version of letters, digits, ".", "_" or "-"');
+      return { ...v, version };
+    });
+  }
+}
+
+function pascal(name: string): string {
+  return name.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');
+}

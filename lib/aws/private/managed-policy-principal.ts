@@ -1,0 +1,35 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
+
+/**
+ * A principal that puts granted statements into a customer managed policy instead of the role's inline
+ * default policy (NIST 800-53 and HIPAA flag inline policies). It reports the role's account, so grants on
+ * resources of another stack in the same account go to this policy, never to the resource's policy (which
+ * would make the resource's stack depend on the role's).
+ */
+export class ManagedPolicyPrincipal extends iam.PrincipalBase {
+  public readonly assumeRoleAction: string;
+  public readonly principalAccount: string | undefined;
+
+  constructor(private readonly role: iam.IRole, private readonly policy: iam.ManagedPolicy) {
+    super();
+    this.assumeRoleAction = role.assumeRoleAction;
+    this.principalAccount = role.principalAccount;
+  }
+
+  public get policyFragment(): iam.PrincipalPolicyFragment {
+    return this.role.policyFragment;
+  }
+
+  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
+    this.policy.addStatements(statement);
+    return { statementAdded: true, policyDependable: this.policy };
+  }
+
+  public dedupeString(): string | undefined {
+    return undefined;
+  }
+
+  public toString(): string {
+    return `ManagedPolicyPrincipal(${this.role.node.path})`;
+  }
+}

@@ -1,0 +1,292 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { cfnLint, collectAcknowledgements, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
+import {
+  applyCompliancePacks, ArtifactStore, EnvironmentProfile, ExperimentTracking, ExperimentTrackingProps, MLFLOW_VERSION,
+  MlopsStack, ModelRegistry, PlatformNetwork,
+} from 'mlops-constructs';
+
+const CERT_ARN = 'arn:aws:acm:eu-west-1:111111111111:certificate/0f6a8a8e-1111-2222-3333-444444444444';
+
+type PropsFor = Partial<ExperimentTrackingProps> | ((stack: MlopsStack) => Partial<ExperimentTrackingProps>);
+
+function build(profile: EnvironmentProfile, propsFor: PropsFor = {}, app: App = newApp(), id = 'Env') {
+  const stack = new MlopsStack(app, id, { profile, project: 'p', env: { region: 'eu-west-1' } });
+  const props = typeof propsFor === 'function' ? propsFor(stack) : propsFor;
+  const network = new PlatformNetwork(stack, 'Network');
+  const registry = new ModelRegistry(stack, 'Registry', { vpc: network.vpc });
+  const artifactStore = new ArtifactStore(stack, 'Store');
+  const tracking = new ExperimentTracking(stack, 'Tracking', { vpc: network.vpc, registry, artifactStore, ...props });
+  return { app, stack, network, registry, artifactStore, tracking, template: () => Template.fromStack(stack) };
+}
+
+function command(template: Template): string {
+  const defs = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+  return JSON.stringify(defs[0].Properties.ContainerDefinitions[0].Command);
+}
+
+describe('ExperimentTracking', () => {
+  test('dev: pinned MLflow image on Fargate with the registry as backend store and the models bucket for artifacts', () => {
+    const template = build(EnvironmentProfile.dev()).template();
+    template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '1024',
+      Memory: '2048',
+      RequiresCompatibilities: ['FARGATE'],
+      ContainerDefinitions: [Match.objectLike({
+        Image: `ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}`,
+        EntryPoint: ['sh', '-c'],
+        PortMappings: [{ ContainerPort: 5000, Protocol: 'tcp' }],
+        Secrets: ['DB_USER', 'DB_PASSWORD', 'DB_HOST', 'DB_PORT'].map((name) => ({
+          Name: name,
+          ValueFrom: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('RegistryClusterSecretAttachment') }, Match.stringLikeRegexp('^:(username|password|host|port)::$')]] },
+        })),
+        HealthCheck: Match.objectLike({ Command: ['CMD-SHELL', Match.stringLikeRegexp('localhost:5000/health')] }),
+        LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
+      })],
+    });
+    const cmd = command(template);
+    expect(cmd).toContain('pip install --no-cache-dir --quiet psycopg2-binary==');
+    expect(cmd).toContain('--backend-store-uri \\"postgresql://$DB_USER:$DB_PASSWORD@$DB_HOST:$DB_PORT/registry\\"');
+    expect(cmd).toMatch(/--artifacts-destination \\"s3:\/\/",\{"Ref":"StoreModels[0-9A-F]+"\},"\/mlflow\/\\" --serve-artifacts/);
+    // No plain environment variables (AwsSolutions-ECS2): the backend URI is built from secrets in the container.
+    expect(JSON.stringify(template.findResources('AWS::ECS::TaskDefinition'))).not.toContain('"Environment"');
+  });
+
+  test('dev: one task in private subnets without public IPs, scaling 1-2 on 70% CPU', () => {
+    const template = build(EnvironmentProfile.dev()).template();
+    template.hasResourceProperties('AWS::ECS::Service', {
+      DesiredCount: 1,
+      LaunchType: 'FARGATE',
+      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: 'DISABLED', Subnets: [{ Ref: Match.stringLikeRegexp('PrivateSubnet1') }, { Ref: Match.stringLikeRegexp('PrivateSubnet2') }] }) },
+      DeploymentConfiguration: Match.objectLike({ DeploymentCircuitBreaker: { Enable: true, Rollback: true } }),
+    });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 2 });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        TargetValue: 70,
+        PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+      }),
+    });
+  });
+
+  test('prod: two tasks scaling to four, deletion-protected load balancer, logs retained a year', () => {
+    const template = build(EnvironmentProfile.prod()).template();
+    template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 2 });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 4 });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      LoadBalancerAttributes: Match.arrayWith([{ Key: 'deletion_protection.enabled', Value: 'true' }]),
+    });
+    template.hasResource('AWS::Logs::LogGroup', {
+      Properties: { RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('TrackingKey'), 'Arn'] } },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  test('internal load balancer: invalid headers dropped, access logs to the artifact store under alb/, HTTP 80 without a certificate', () => {
+    const template = build(EnvironmentProfile.dev()).template();
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Scheme: 'internal',
+      LoadBalancerAttributes: Match.arrayWith([
+        { Key: 'deletion_protection.enabled', Value: 'false' },
+        { Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' },
+        { Key: 'access_logs.s3.enabled', Value: 'true' },
+        { Key: 'access_logs.s3.bucket', Value: { Ref: Match.stringLikeRegexp('StoreAccessLogs') } },
+        { Key: 'access_logs.s3.prefix', Value: 'alb' },
+      ]),
+    });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP' });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      Port: 5000, Protocol: 'HTTP', HealthCheckPath: '/health', TargetType: 'ip',
+    });
+    // Only the private subnets reach the load balancer.
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      SecurityGroupIngress: [
+        { CidrIp: '10.0.16.0/20', Description: 'MLflow clients', FromPort: 80, IpProtocol: 'tcp', ToPort: 80 },
+        { CidrIp: '10.0.32.0/20', Description: 'MLflow clients', FromPort: 80, IpProtocol: 'tcp', ToPort: 80 },
+      ],
+    });
+  });
+
+  test('the tracking URI points at the load balancer', () => {
+    const { tracking, stack } = build(EnvironmentProfile.dev());
+    const uri = stack.resolve(tracking.trackingUri);
+    expect(uri['Fn::Join'][1][0]).toBe('http://');
+    expect(uri['Fn::Join'][1][1]['Fn::GetAtt']).toEqual([expect.stringMatching(/^TrackingLoadBalancer/), 'DNSName']);
+  });
+
+  test('a certificate gives an HTTPS listener on 443 with a TLS 1.3 policy', () => {
+    const { stack, tracking, template } = build(EnvironmentProfile.prod(), (st) => ({ certificate: acm.Certificate.fromCertificateArn(st, 'Cert', CERT_ARN) }));
+    template().hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Port: 443, Protocol: 'HTTPS', Certificates: [{ CertificateArn: CERT_ARN }], SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+    });
+    template().hasResourceProperties('AWS::EC2::SecurityGroup', {
+      SecurityGroupIngress: Match.arrayWith([Match.objectLike({ Description: 'MLflow clients', FromPort: 443, ToPort: 443 })]),
+    });
+    expect(stack.resolve(tracking.trackingUri)['Fn::Join'][1][0]).toBe('https://');
+  });
+
+  test('the backend store connection is allowed through the registry security group on its port', () => {
+    const template = build(EnvironmentProfile.dev()).template();
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('RegistrySecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('TrackingServiceSecurityGroup'), 'GroupId'] },
+      FromPort: 5433,
+      ToPort: 5433,
+      IpProtocol: 'tcp',
+    });
+  });
+
+  test('least privilege: managed policies only, the task role reaches models/mlflow/ only, the execution role only its logs and secret', () => {
+    const template = build(EnvironmentProfile.dev()).template();
+    expect(Object.keys(template.findResources('AWS::IAM::Policy')).filter((id) => id.startsWith('Tracking'))).toEqual([]);
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('TrackingTaskRole') }],
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          Match.objectLike({ Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('StoreModels'), 'Arn'] }, '/mlflow/*']] } }),
+          Match.objectLike({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['mlflow/*'] } } }),
+          Match.objectLike({ Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('StoreKey'), 'Arn'] } }),
+        ],
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('TrackingExecutionRole') }],
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('TrackingLogs'), 'Arn'] } },
+          { Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Effect: 'Allow', Resource: { Ref: Match.stringLikeRegexp('RegistryClusterSecretAttachment') } },
+        ],
+      },
+    });
+  });
+
+  test('a WAF web ACL with AWS managed rules protects the load balancer and logs to an encrypted log group', () => {
+    const template = build(EnvironmentProfile.dev()).template();
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      DefaultAction: { Allow: {} },
+      Rules: [
+        Match.objectLike({
+          Name: 'AWSManagedRulesCommonRuleSet',
+          Statement: { ManagedRuleGroupStatement: { VendorName: 'AWS', Name: 'AWSManagedRulesCommonRuleSet', RuleActionOverrides: [{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }] } },
+        }),
+        Match.objectLike({ Name: 'AWSManagedRulesKnownBadInputsRuleSet' }),
+      ],
+    });
+    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      ResourceArn: { Ref: Match.stringLikeRegexp('TrackingLoadBalancer') },
+      WebACLArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('TrackingWebAcl'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: Match.stringLikeRegexp('^aws-waf-logs-'), KmsKeyId: Match.anyValue(), RetentionInDays: 14,
+    });
+    template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+      LogDestinationConfigs: [{ 'Fn::Join': ['', [Match.stringLikeRegexp(':logs:eu-west-1:$'), { Ref: 'AWS::AccountId' }, Match.stringLikeRegexp('^:log-group:aws-waf-logs-')]] }],
+    });
+  });
+
+  test('options: image, database, size, task counts, CPU target, client ranges, web ACL and key', () => {
+    const app = newApp();
+    const stack = new MlopsStack(app, 'Env', { profile: EnvironmentProfile.dev(), project: 'p', env: { region: 'eu-west-1' } });
+    const network = new PlatformNetwork(stack, 'Network');
+    const registry = new ModelRegistry(stack, 'Registry', { vpc: network.vpc });
+    const artifactStore = new ArtifactStore(stack, 'Store');
+    const key = new kms.Key(stack, 'Given');
+    new ExperimentTracking(stack, 'Tracking', {
+      vpc: network.vpc,
+      registry,
+      artifactStore,
+      image: ecs.ContainerImage.fromRegistry('example.com/mlflow-pg:1.0'),
+      databaseName: 'mlflow',
+      cpu: 2048,
+      memoryLimitMiB: 4096,
+      minTasks: 3,
+      maxTasks: 9,
+      targetCpuPercent: 55,
+      allowedCidrs: ['10.50.0.0/16'],
+      webAclArn: 'arn:aws:wafv2:eu-west-1:111111111111:regional/webacl/shared/abc',
+      encryptionKey: key,
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '2048', Memory: '4096', ContainerDefinitions: [Match.objectLike({ Image: 'example.com/mlflow-pg:1.0' })],
+    });
+    const cmd = command(template);
+    expect(cmd).not.toContain('pip install');
+    expect(cmd).toContain('$DB_PORT/mlflow');
+    template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 3 });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 3, MaxCapacity: 9 });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 55 }),
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      SecurityGroupIngress: [{ CidrIp: '10.50.0.0/16', Description: 'MLflow clients', FromPort: 80, IpProtocol: 'tcp', ToPort: 80 }],
+    });
+    template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', { WebACLArn: 'arn:aws:wafv2:eu-west-1:111111111111:regional/webacl/shared/abc' });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Given'), 'Arn'] } });
+  });
+
+  test('acknowledges HTTP and deletion protection only where they apply', () => {
+    const acks = (profile: EnvironmentProfile, props: Partial<ExperimentTrackingProps> = {}) => {
+      const built = build(profile, props);
+      return collectAcknowledgements(built.app).filter((a) => a.path.startsWith('Tracking/')).map((a) => `${a.id} ${a.path}`).sort();
+    };
+    const dev = acks(EnvironmentProfile.dev());
+    expect(dev).toEqual(expect.arrayContaining([
+      'NIST.800.53.R5-ELBDeletionProtectionEnabled Tracking/LoadBalancer/Resource',
+      'HIPAA.Security-ELBDeletionProtectionEnabled Tracking/LoadBalancer/Resource',
+      'NIST.800.53.R5-ALBHttpToHttpsRedirection Tracking/LoadBalancer/Listener/Resource',
+      'NIST.800.53.R5-ELBv2ACMCertificateRequired Tracking/LoadBalancer/Listener/Resource',
+      'AwsSolutions-IAM5[Resource::<StoreModels7414EF8F.Arn>/mlflow/*] Tracking/TaskRole/Policy',
+    ]));
+    const { app } = build(EnvironmentProfile.prod(), (st) => ({ certificate: acm.Certificate.fromCertificateArn(st, 'Cert', CERT_ARN) }));
+    const prod = collectAcknowledgements(app).filter((a) => a.path.startsWith('Tracking/')).map((a) => a.id);
+    expect(prod).toEqual(['AwsSolutions-IAM5[Resource::<StoreModels7414EF8F.Arn>/mlflow/*]']);
+  });
+
+  describe('rejects bad input', () => {
+    const cases: Array<[string, Partial<ExperimentTrackingProps>, RegExp]> = [
+      ['a CPU size Fargate does not offer', { cpu: 300 }, /'cpu' must be one of 256, 512, 1024.*\(received 300\).*Fix: use a Fargate CPU size/],
+      ['too little memory', { memoryLimitMiB: 256 }, /'memoryLimitMiB' must be a whole number between 512 and 122880 \(received 256\)/],
+      ['memory Fargate does not pair with the CPU size', { cpu: 256, memoryLimitMiB: 4096 }, /'memoryLimitMiB' must be a whole number between 512 and 2048 \(received 4096\).*Fix: Fargate pairs 256 CPU units with 512-2048 MiB/],
+      ['zero tasks', { minTasks: 0 }, /'minTasks' must be a whole number between 1 and 100 \(received 0\)/],
+      ['min above max tasks', { minTasks: 5, maxTasks: 2 }, /'minTasks' must not be greater than 'maxTasks' \(2\) \(received 5\).*Fix: lower 'minTasks' or raise 'maxTasks'/],
+      ['CPU target of 95%', { targetCpuPercent: 95 }, /'targetCpuPercent' must be a number between 10 and 90 \(received 95\)/],
+      ['a malformed client range', { allowedCidrs: ['10.0.0.0/33'] }, /'allowedCidrs\[0\]' must be an IPv4 CIDR block.*"10.0.0.0\/33"/],
+      ['no client ranges', { allowedCidrs: [] }, /'allowedCidrs' must list at least one CIDR block.*Fix: leave it unset/],
+      ['a bad database name', { databaseName: 'my-db' }, /'databaseName' must be a PostgreSQL database name.*"my-db"/],
+    ];
+    test.each(cases)('%s', (_name, props, message) => {
+      expect(() => build(EnvironmentProfile.dev(), props)).toThrow(message);
+    });
+
+    test('a stack without a region', () => {
+      const app = newApp();
+      const stack = new MlopsStack(app, 'Env', { profile: EnvironmentProfile.dev(), project: 'p' });
+      const network = new PlatformNetwork(stack, 'Network');
+      expect(() => new ExperimentTracking(stack, 'Tracking', {
+        vpc: network.vpc,
+        registry: new ModelRegistry(stack, 'Registry', { vpc: network.vpc }),
+        artifactStore: new ArtifactStore(stack, 'Store'),
+      })).toThrow(/Env\/Tracking: 'env.region' must be known at synthesis.*Fix: give the stack a region/);
+    });
+  });
+
+  test('with only required props it is cfn-lint clean and cdk-nag clean (dev, prod, and prod with a certificate)', () => {
+    const app = newApp();
+    build(EnvironmentProfile.dev(), {}, app, 'dev');
+    build(EnvironmentProfile.prod(), {}, app, 'prod');
+    build(EnvironmentProfile.prod(), (st) => ({ certificate: acm.Certificate.fromCertificateArn(st, 'Cert', CERT_ARN) }), app, 'prodtls');
+    applyCompliancePacks(app);
+    const result = synthesizeWithPacks(app);
+    expect(describeFindings(result.findings)).toBe('');
+    expect(describeFindings(cfnLint(result.templates))).toBe('');
+  });
+});
