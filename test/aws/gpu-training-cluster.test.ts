@@ -515,7 +515,8 @@ describe('GpuTrainingCluster rejects bad input', () => {
 
 describe('GpuTrainingCluster compliance', () => {
   function environment(app: App, name: string, profile: EnvironmentProfile, props: ClusterOptions, multiNode: boolean) {
-    const stack = new MlopsStack(app, name, { profile, project: 'p' });
+    // GPU capacity must carry team and cost-center tags (MlopsChecks' MLOps-GpuCostTags).
+    const stack = new MlopsStack(app, name, { profile, project: 'p', team: 'ml', costCenter: 'cc-1' });
     const key = new PlatformKey(stack, 'PlatformKey');
     const network = new PlatformNetwork(stack, 'Network', { encryptionKey: key.key });
     const artifactStore = new ArtifactStore(stack, 'ArtifactStore', { encryptionKey: key.key });
@@ -528,7 +529,7 @@ describe('GpuTrainingCluster compliance', () => {
 
   test('with only required props it synthesizes cdk-nag clean and cfn-lint clean', () => {
     const app = newApp();
-    const stack = new MlopsStack(app, 'Minimal', { profile: EnvironmentProfile.prod(), project: 'p' });
+    const stack = new MlopsStack(app, 'Minimal', { profile: EnvironmentProfile.prod(), project: 'p', team: 'ml', costCenter: 'cc-1' });
     const network = new PlatformNetwork(stack, 'Network');
     new GpuTrainingCluster(stack, 'Training', { vpc: network.vpc, artifactStore: new ArtifactStore(stack, 'ArtifactStore') });
     environment(app, 'Dev', EnvironmentProfile.dev(), { teams: [{ name: 'fraud' }, { name: 'recsys' }] }, false);

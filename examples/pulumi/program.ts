@@ -1,0 +1,58 @@
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import { App } from 'cdk8s';
+import { EnvironmentProfile, GpuInstance } from 'mlops-constructs';
+import { Checkpoint, GpuTrainingJob, MlopsChart, TeamNamespace } from 'mlops-constructs/k8s';
+import { KubernetesWorkloads, MlopsPlatform } from 'mlops-constructs/pulumi';
+
+const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+
+/** What the program builds, for its stack outputs and for tests. */
+export interface DevEnvironment {
+  readonly platform: MlopsPlatform;
+  readonly workloads: KubernetesWorkloads;
+}
+
+/**
+ * A dev environment: the AWS platform from `MlopsPlatform` (scale to zero at night, small budget, destroyable
+ * data) and the fraud team's Kubernetes workloads, written once with the cdk8s constructs of `mlops-constructs/k8s`
+ * and deployed by Pulumi through `KubernetesWorkloads`.
+ */
+export function buildDevEnvironment(): DevEnvironment {
+  const config = new pulumi.Config('mlops');
+  const profile = EnvironmentProfile.dev();
+
+  const platform = new MlopsPlatform('dev', {
+    profile,
+    project: 'mlops-reference',
+    costCenter: 'ml-platform',
+    network: {
+      vpcId: config.require('vpcId'),
+      vpcCidrBlock: config.require('vpcCidrBlock'),
+      privateSubnetIds: config.requireObject<string[]>('privateSubnetIds'),
+      isolatedSubnetIds: config.requireObject<string[]>('isolatedSubnetIds'),
+    },
+    training: { instanceTypes: ['g5.xlarge', 'g6.xlarge', 'g6.2xlarge'], maxGpus: 4, teams: [{ name: 'fraud' }] },
+    inferenceFleets: {
+      fraud: { modelName: 'fraud-detector', modelVersion: 'v3', imageUri: `${REGISTRY}/fraud-scorer:2.2.0` },
+    },
+    costGuard: { notifyEmails: ['ml-platform@example.com'] },
+  });
+  platform.modelRegistry.addModelPackageGroup('fraud-detector', 'Card-payment fraud scoring models');
+
+  // The team's Kubernetes side, from the same constructs a cdk8s user synthesizes.
+  const chart = new MlopsChart(new App(), 'fraud', { profile, project: 'mlops-reference', costCenter: 'risk-ml' });
+  const namespace = new TeamNamespace(chart, 'Namespace', { team: 'fraud', quota: { gpus: 4, cpu: 32, memoryGiB: 128 } });
+  new GpuTrainingJob(chart, 'Train', {
+    namespace,
+    jobName: 'fraud-train',
+    image: `${REGISTRY}/fraud-trainer:2.3.0`,
+    args: ['python', 'train.py'],
+    instance: GpuInstance.of('g5.xlarge'),
+    checkpoint: Checkpoint.newVolumeClaim({ size: '50Gi', storageClassName: 'gp3' }),
+  });
+  const kubeconfig = config.get('kubeconfig');
+  const provider = kubeconfig ? new k8s.Provider('team-cluster', { kubeconfig }) : undefined;
+  const workloads = new KubernetesWorkloads('fraud-workloads', { chart, provider });
+  return { platform, workloads };
+}

@@ -1,0 +1,86 @@
+import { installMocks, mockArn, one, ofType, resourcesOf } from './support';
+import { ArtifactPurpose, DataClassification, EnvironmentProfile, MlopsTags, ValidationError } from 'mlops-constructs';
+import { ArtifactStore } from 'mlops-constructs/pulumi';
+
+installMocks();
+
+const dev = () => EnvironmentProfile.dev();
+const tags = (profile = dev()) => MlopsTags.of({ project: 'p', environment: profile.name });
+
+describe('Pulumi ArtifactStore', () => {
+  test('GIVEN dev WHEN created with defaults THEN every purpose bucket is versioned, KMS-encrypted with the store key, private, TLS-only and logged', async () => {
+    new ArtifactStore('store1', { profile: dev(), tags: tags() });
+    const resources = await resourcesOf('store1');
+    const key = one(resources, 'aws:kms/key:Key');
+    expect(key.inputs).toMatchObject({ enableKeyRotation: true, deletionWindowInDays: 7 });
+    expect(ofType(resources, 'aws:s3/bucket:Bucket')).toHaveLength(4);
+    for (const purpose of Object.values(ArtifactPurpose)) {
+      const id = `store1-${purpose}`;
+      expect(one(resources, 'aws:s3/bucketVersioning:BucketVersioning', `${purpose}-versioning`).inputs)
+        .toMatchObject({ bucket: `${id}-id`, versioningConfiguration: { status: 'Enabled' } });
+      expect(one(resources, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration', `${purpose}-encryption`).inputs.rules)
+        .toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'aws:kms', kmsMasterKeyId: mockArn(key.type, key.name) }, bucketKeyEnabled: true }]);
+      expect(one(resources, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock', `${purpose}-public-access-block`).inputs)
+        .toMatchObject({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+      expect(one(resources, 'aws:s3/bucketOwnershipControls:BucketOwnershipControls', `${purpose}-ownership`).inputs.rule)
+        .toEqual({ objectOwnership: 'BucketOwnerEnforced' });
+      const policy = JSON.parse(one(resources, 'aws:s3/bucketPolicy:BucketPolicy', `${purpose}-policy`).inputs.policy);
+      expect(policy.Statement.map((s: { Sid: string; Effect: string }) => `${s.Effect}:${s.Sid}`)).toEqual(['Deny:DenyInsecureTransport', 'Deny:DenyOutdatedTLS']);
+      expect(one(resources, 'aws:s3/bucketLogging:BucketLogging', `${purpose}-logging`).inputs)
+        .toMatchObject({ targetBucket: 'store1-access-logs-id', targetPrefix: `s3/${purpose}/` });
+      const lifecycle = one(resources, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', `${purpose}-lifecycle`).inputs.rules;
+      expect(lifecycle[0]).toMatchObject({
+        id: 'noncurrent-versions',
+        noncurrentVersionTransitions: [{ noncurrentDays: 30, storageClass: 'STANDARD_IA' }],
+        noncurrentVersionExpiration: { noncurrentDays: 90 },
+        abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+      });
+    }
+    // The access-log bucket is SSE-S3 (log delivery requires it) and expires logs after the profile's log retention.
+    expect(one(resources, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration', 'access-logs-encryption').inputs.rules[0]
+      .applyServerSideEncryptionByDefault).toEqual({ sseAlgorithm: 'AES256' });
+    expect(one(resources, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', 'access-logs-lifecycle').inputs.rules[0].expiration).toEqual({ days: 14 });
+  });
+
+  test('GIVEN a caller key WHEN created THEN buckets use it and no store key is made; tags carry the classification', async () => {
+    const { Key } = await import('@pulumi/aws/kms');
+    const platformKey = new Key('platform2', { enableKeyRotation: true });
+    new ArtifactStore('store2', { profile: dev(), tags: tags(), encryptionKey: platformKey, dataClassification: DataClassification.CONFIDENTIAL });
+    const resources = await resourcesOf('store2');
+    expect(ofType(resources, 'aws:kms/key:Key')).toHaveLength(0);
+    const sse = one(resources, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration', 'models-encryption');
+    expect(sse.inputs.rules[0].applyServerSideEncryptionByDefault.kmsMasterKeyId).toBe(mockArn('aws:kms/key:Key', 'platform2'));
+    expect(one(resources, 'aws:s3/bucket:Bucket', 'store2-models').inputs.tags).toEqual({
+      'mlops:project': 'p', 'mlops:environment': 'dev', 'mlops:data-classification': 'confidential',
+    });
+  });
+
+  test('GIVEN prod WHEN created THEN the profile lifecycle and a 30-day key window apply, and forceDestroy stays off', async () => {
+    const prod = EnvironmentProfile.prod();
+    new ArtifactStore('store3', { profile: prod, tags: tags(prod) });
+    const resources = await resourcesOf('store3');
+    expect(one(resources, 'aws:kms/key:Key').inputs.deletionWindowInDays).toBe(30);
+    expect(one(resources, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', 'datasets-lifecycle').inputs.rules[0].noncurrentVersionExpiration)
+      .toEqual({ noncurrentDays: 365 });
+    expect(one(resources, 'aws:s3/bucket:Bucket', 'store3-datasets').inputs.forceDestroy).toBe(false);
+  });
+
+  test('GIVEN object lock WHEN created THEN only the models bucket is locked with the given retention', async () => {
+    new ArtifactStore('store4', { profile: dev(), tags: tags(), objectLock: { mode: 'COMPLIANCE', retentionDays: 365 }, retentionDays: 400 });
+    const resources = await resourcesOf('store4');
+    expect(one(resources, 'aws:s3/bucket:Bucket', 'store4-models').inputs.objectLockEnabled).toBe(true);
+    expect(one(resources, 'aws:s3/bucket:Bucket', 'store4-datasets').inputs.objectLockEnabled).toBeUndefined();
+    expect(ofType(resources, 'aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration')).toHaveLength(1);
+    expect(one(resources, 'aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration').inputs.rule)
+      .toEqual({ defaultRetention: { mode: 'COMPLIANCE', days: 365 } });
+    expect(one(resources, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', 'models-lifecycle').inputs.rules[1])
+      .toMatchObject({ id: 'retention', expiration: { days: 400 } });
+  });
+
+  test('GIVEN autoDeleteObjects in prod WHEN created THEN a ValidationError names the prop and the fix', () => {
+    expect(() => new ArtifactStore('store5', { profile: EnvironmentProfile.prod(), autoDeleteObjects: true }))
+      .toThrow(ValidationError);
+    expect(() => new ArtifactStore('store6', { profile: EnvironmentProfile.prod(), autoDeleteObjects: true }))
+      .toThrow(/mlops:aws:ArtifactStore\(store6\): 'autoDeleteObjects' cannot be used .* Fix: remove 'autoDeleteObjects'/);
+  });
+});

@@ -1,0 +1,181 @@
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { errorOf, installMocks } from './support';
+import { newApp } from '../support/gate';
+import * as cdk from 'mlops-constructs';
+import { DataClassification, EnvironmentProfile, MlopsTags, ValidationError } from 'mlops-constructs';
+import * as pl from 'mlops-constructs/pulumi';
+
+/*
+ * The same bad input gives the same ValidationError from the CDK construct and from the Pulumi component: the same
+ * prop, value, problem and fix, and the same message after the scope (a construct path or a component name).
+ */
+
+installMocks();
+
+interface Case {
+  readonly name: string;
+  readonly profile?: EnvironmentProfile;
+  readonly cdk: (stack: cdk.MlopsStack, vpc: ec2.Vpc) => unknown;
+  readonly pulumi: (name: string, profile: EnvironmentProfile, tags: MlopsTags) => unknown;
+  readonly prop: string;
+}
+
+const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a'] };
+const fleet = { modelName: 'fraud', modelVersion: 'v3' };
+const fleetCdk = (stack: cdk.MlopsStack, vpc: ec2.Vpc) => ({
+  vpc, ...fleet, artifactStore: new cdk.ArtifactStore(stack, 'Store'), image: new cdk.ImageRepository(stack, 'Images'), imageTag: '1',
+});
+const fleetPulumi = { ...net, ...fleet, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1' };
+
+const CASES: Case[] = [
+  {
+    name: 'ArtifactStore: transition before 30 days',
+    prop: 'lifecycle.noncurrentVersionTransitionDays',
+    cdk: (s) => new cdk.ArtifactStore(s, 'X', { lifecycle: { noncurrentVersionTransitionDays: 10 } }),
+    pulumi: (n, profile, tags) => new pl.ArtifactStore(n, { profile, tags, lifecycle: { noncurrentVersionTransitionDays: 10 } }),
+  },
+  {
+    name: 'ArtifactStore: expiry not after transition',
+    prop: 'lifecycle.noncurrentVersionExpirationDays',
+    cdk: (s) => new cdk.ArtifactStore(s, 'X', { lifecycle: { noncurrentVersionExpirationDays: 20 } }),
+    pulumi: (n, profile, tags) => new pl.ArtifactStore(n, { profile, tags, lifecycle: { noncurrentVersionExpirationDays: 20 } }),
+  },
+  {
+    name: 'ArtifactStore: RESTRICTED data without retention',
+    prop: 'retentionDays',
+    cdk: (s) => new cdk.ArtifactStore(s, 'X', { dataClassification: DataClassification.RESTRICTED }),
+    pulumi: (n, profile, tags) => new pl.ArtifactStore(n, { profile, tags, dataClassification: DataClassification.RESTRICTED }),
+  },
+  {
+    name: 'ArtifactStore: autoDeleteObjects where data is retained',
+    prop: 'autoDeleteObjects',
+    profile: EnvironmentProfile.prod(),
+    cdk: (s) => new cdk.ArtifactStore(s, 'X', { autoDeleteObjects: true }),
+    pulumi: (n, profile, tags) => new pl.ArtifactStore(n, { profile, tags, autoDeleteObjects: true }),
+  },
+  {
+    name: 'ArtifactStore: Object Lock retention of 0 days',
+    prop: 'objectLock.retentionDays',
+    cdk: (s) => new cdk.ArtifactStore(s, 'X', { objectLock: { mode: 'GOVERNANCE' as never, retentionDays: 0 } }),
+    pulumi: (n, profile, tags) => new pl.ArtifactStore(n, { profile, tags, objectLock: { mode: 'GOVERNANCE', retentionDays: 0 } }),
+  },
+  {
+    name: 'ModelRegistry: backups beyond 35 days',
+    prop: 'backupRetentionDays',
+    cdk: (s, vpc) => new cdk.ModelRegistry(s, 'X', { vpc, backupRetentionDays: 40 }),
+    pulumi: (n, profile, tags) => new pl.ModelRegistry(n, { profile, tags, ...net, backupRetentionDays: 40 }),
+  },
+  {
+    name: 'ModelRegistry: capacity not a multiple of 0.5',
+    prop: 'minCapacity',
+    cdk: (s, vpc) => new cdk.ModelRegistry(s, 'X', { vpc, minCapacity: 0.7 }),
+    pulumi: (n, profile, tags) => new pl.ModelRegistry(n, { profile, tags, ...net, minCapacity: 0.7 }),
+  },
+  {
+    name: 'ModelRegistry: minimum above maximum',
+    prop: 'minCapacity',
+    cdk: (s, vpc) => new cdk.ModelRegistry(s, 'X', { vpc, minCapacity: 8, maxCapacity: 4 }),
+    pulumi: (n, profile, tags) => new pl.ModelRegistry(n, { profile, tags, ...net, minCapacity: 8, maxCapacity: 4 }),
+  },
+  {
+    name: 'ModelRegistry: privileged port',
+    prop: 'port',
+    cdk: (s, vpc) => new cdk.ModelRegistry(s, 'X', { vpc, port: 80 }),
+    pulumi: (n, profile, tags) => new pl.ModelRegistry(n, { profile, tags, ...net, port: 80 }),
+  },
+  {
+    name: 'ModelRegistry: model package group registered twice',
+    prop: 'modelPackageGroupName',
+    cdk: (s, vpc) => {
+      const registry = new cdk.ModelRegistry(s, 'X', { vpc });
+      registry.addModelPackageGroup('fraud');
+      registry.addModelPackageGroup('fraud');
+    },
+    pulumi: (n, profile, tags) => {
+      const registry = new pl.ModelRegistry(n, { profile, tags, ...net });
+      registry.addModelPackageGroup('fraud');
+      registry.addModelPackageGroup('fraud');
+    },
+  },
+  {
+    name: 'CostGuard: thresholds not ascending',
+    prop: 'alertThresholdsPercent',
+    cdk: (s) => new cdk.CostGuard(s, 'X', { alertThresholdsPercent: [80, 50] }),
+    pulumi: (n, profile, tags) => new pl.CostGuard(n, { profile, tags, alertThresholdsPercent: [80, 50] }),
+  },
+  {
+    name: 'CostGuard: not an email address',
+    prop: 'notifyEmails[0]',
+    cdk: (s) => new cdk.CostGuard(s, 'X', { notifyEmails: ['ml-platform'] }),
+    pulumi: (n, profile, tags) => new pl.CostGuard(n, { profile, tags, notifyEmails: ['ml-platform'] }),
+  },
+  {
+    name: 'CostGuard: team budget above the environment',
+    prop: 'monthlyLimitUsd',
+    cdk: (s) => new cdk.CostGuard(s, 'X').addTeamBudget('fraud', { monthlyLimitUsd: 5000 }),
+    pulumi: (n, profile, tags) => new pl.CostGuard(n, { profile, tags }).addTeamBudget('fraud', { monthlyLimitUsd: 5000 }),
+  },
+  {
+    name: 'GpuTrainingCluster: not an NVIDIA type',
+    prop: 'instanceTypes[0]',
+    cdk: (s, vpc) => new cdk.GpuTrainingCluster(s, 'X', { vpc, artifactStore: new cdk.ArtifactStore(s, 'Store'), instanceTypes: ['inf2.xlarge'] }),
+    pulumi: (n, profile, tags) => new pl.GpuTrainingCluster(n, { profile, tags, ...net, instanceTypes: ['inf2.xlarge'] }),
+  },
+  {
+    name: 'GpuTrainingCluster: GPU cap below the smallest type',
+    prop: 'maxGpus',
+    cdk: (s, vpc) => new cdk.GpuTrainingCluster(s, 'X', { vpc, artifactStore: new cdk.ArtifactStore(s, 'Store'), instanceTypes: ['g5.12xlarge'], maxGpus: 2 }),
+    pulumi: (n, profile, tags) => new pl.GpuTrainingCluster(n, { profile, tags, ...net, instanceTypes: ['g5.12xlarge'], maxGpus: 2 }),
+  },
+  {
+    name: 'GpuTrainingCluster: EFA on types without it',
+    prop: 'efa',
+    cdk: (s, vpc) => new cdk.GpuTrainingCluster(s, 'X', { vpc, artifactStore: new cdk.ArtifactStore(s, 'Store'), efa: true }),
+    pulumi: (n, profile, tags) => new pl.GpuTrainingCluster(n, { profile, tags, ...net, efa: true }),
+  },
+  {
+    name: 'InferenceFleet: minimum above maximum',
+    prop: 'minCapacity',
+    cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), minCapacity: 5, maxCapacity: 3 }),
+    pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, minCapacity: 5, maxCapacity: 3 }),
+  },
+  {
+    name: 'InferenceFleet: scale to zero off hours in an always-on profile',
+    prop: 'scaleToZeroOffHours',
+    profile: EnvironmentProfile.prod(),
+    cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), scaleToZeroOffHours: true }),
+    pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, scaleToZeroOffHours: true }),
+  },
+  {
+    name: 'InferenceFleet: internet-facing without a certificate',
+    prop: 'certificate',
+    cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), internetFacing: true }),
+    pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, internetFacing: true }),
+  },
+];
+
+describe('the same bad input gives the same ValidationError in CDK and Pulumi', () => {
+  test.each(CASES.map((c, i) => [c.name, c, i] as const))('%s', (_name, c, i) => {
+    const profile = c.profile ?? EnvironmentProfile.dev();
+    const stack = new cdk.MlopsStack(newApp(), 'Env', { profile, project: 'p' });
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      subnetConfiguration: [
+        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
+        { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        { name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      ],
+    });
+    const fromCdk = errorOf(() => c.cdk(stack, vpc));
+    const fromPulumi = errorOf(() => c.pulumi(`bad${i}`, profile, MlopsTags.of({ project: 'p', environment: profile.name })));
+    for (const error of [fromCdk, fromPulumi]) {
+      expect(ValidationError.isValidationError(error)).toBe(true);
+      expect(error.prop).toBe(c.prop);
+    }
+    expect({ value: fromPulumi.value, problem: fromPulumi.problem, fix: fromPulumi.fix })
+      .toEqual({ value: fromCdk.value, problem: fromCdk.problem, fix: fromCdk.fix });
+    const afterScope = (e: Error & { scope?: string }) => e.message.slice((e as ValidationError).scope.length);
+    expect(afterScope(fromPulumi)).toBe(afterScope(fromCdk));
+    expect(fromCdk.message.startsWith('Env/X')).toBe(true);
+    expect((fromPulumi as unknown as ValidationError).scope).toMatch(new RegExp(`^mlops:aws:[A-Za-z]+\\(bad${i}\\)$`));
+  });
+});

@@ -1,0 +1,111 @@
+import * as pulumi from '@pulumi/pulumi';
+import { App } from 'cdk8s';
+import { installMocks, one, ofType, promiseOf, resourcesOf } from './support';
+import { EnvironmentProfile, GpuInstance, TAG_KEYS, ValidationError } from 'mlops-constructs';
+import { GpuTrainingJob, MlopsChart, TeamNamespace } from 'mlops-constructs/k8s';
+import { KubernetesWorkloads, MlopsPlatform } from 'mlops-constructs/pulumi';
+
+installMocks();
+pulumi.runtime.setAllConfig({
+  'mlops:vpcId': 'vpc-example',
+  'mlops:vpcCidrBlock': '10.0.0.0/16',
+  'mlops:privateSubnetIds': '["subnet-p1","subnet-p2"]',
+  'mlops:isolatedSubnetIds': '["subnet-i1","subnet-i2"]',
+});
+
+const network = { vpcId: 'vpc-1', vpcCidrBlock: '10.1.0.0/16', privateSubnetIds: ['subnet-a', 'subnet-b'], isolatedSubnetIds: ['subnet-c', 'subnet-d'] };
+
+// Types whose resources carry AWS tags (configuration sub-resources such as BucketVersioning have none).
+const TAGGABLE = [
+  'aws:kms/key:Key', 'aws:s3/bucket:Bucket', 'aws:rds/cluster:Cluster', 'aws:rds/clusterInstance:ClusterInstance', 'aws:rds/subnetGroup:SubnetGroup',
+  'aws:ec2/securityGroup:SecurityGroup', 'aws:ec2/launchTemplate:LaunchTemplate', 'aws:iam/role:Role', 'aws:iam/policy:Policy',
+  'aws:iam/instanceProfile:InstanceProfile', 'aws:cloudwatch/logGroup:LogGroup', 'aws:batch/computeEnvironment:ComputeEnvironment',
+  'aws:batch/jobQueue:JobQueue', 'aws:batch/schedulingPolicy:SchedulingPolicy', 'aws:lb/loadBalancer:LoadBalancer', 'aws:lb/targetGroup:TargetGroup',
+  'aws:lb/listener:Listener', 'aws:budgets/budget:Budget', 'aws:budgets/budgetAction:BudgetAction', 'aws:sns/topic:Topic',
+  'aws:costexplorer/anomalyMonitor:AnomalyMonitor', 'aws:costexplorer/anomalySubscription:AnomalySubscription',
+  'aws:sagemaker/modelPackageGroup:ModelPackageGroup',
+];
+
+describe('Pulumi MlopsPlatform', () => {
+  test('GIVEN dev WHEN built THEN every piece exists, is encrypted with the platform key and every taggable resource carries the tags', async () => {
+    const platform = new MlopsPlatform('plat1', {
+      profile: EnvironmentProfile.dev(),
+      project: 'p',
+      costCenter: 'cc',
+      network,
+      inferenceFleets: { fraud: { modelName: 'fraud', modelVersion: 'v1', imageUri: 'repo/fraud:1' } },
+    });
+    const resources = await resourcesOf('plat1');
+    const keys = ofType(resources, 'aws:kms/key:Key');
+    // The platform key and the cost guard's topic key (Budgets must be allowed in its policy) only.
+    expect(keys.map((k) => k.name).sort()).toEqual(['plat1-cost-topic-key', 'plat1-key']);
+    const platformKeyArn = await promiseOf(platform.platformKey.arn);
+    expect(one(resources, 'aws:rds/cluster:Cluster').inputs.kmsKeyId).toBe(platformKeyArn);
+    expect(one(resources, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration', 'models-encryption').inputs
+      .rules[0].applyServerSideEncryptionByDefault.kmsMasterKeyId).toBe(platformKeyArn);
+    expect(one(resources, 'aws:ec2/launchTemplate:LaunchTemplate', 'training-lt').inputs.blockDeviceMappings[0].ebs.kmsKeyId).toBe(platformKeyArn);
+    expect(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'fraud-lb-sg').inputs.ingress[0].cidrBlocks).toEqual(['10.1.0.0/16']);
+
+    const tagged = resources.filter((r) => TAGGABLE.includes(r.type));
+    expect(new Set(tagged.map((r) => r.type)).size).toBeGreaterThanOrEqual(20);
+    for (const resource of tagged) {
+      expect({ name: resource.name, tags: resource.inputs.tags }).toEqual({
+        name: resource.name,
+        tags: expect.objectContaining({ [TAG_KEYS.project]: 'p', [TAG_KEYS.environment]: 'dev', [TAG_KEYS.costCenter]: 'cc' }),
+      });
+    }
+    // Training ceiling, registry capacity and the fleet, priced by the same core functions as the CDK MlopsPlatform.
+    expect(Object.keys(platform.costGuard.estimatedMonthlyCost.pieces)).toEqual(['training (max GPUs busy, spot)', 'model registry', 'model fraud']);
+    expect(platform.estimatedMonthlyCost.maxUsd).toBeGreaterThan(platform.estimatedMonthlyCost.minUsd);
+  });
+
+  test('GIVEN no profile WHEN built THEN a ValidationError asks for one', () => {
+    expect(() => new MlopsPlatform('plat2', { project: 'p', network } as never)).toThrow(ValidationError);
+    expect(() => new MlopsPlatform('plat3', { project: 'p', network } as never)).toThrow(/'profile' must be an EnvironmentProfile .*Fix: pass EnvironmentProfile.dev\(\)/);
+  });
+});
+
+describe('KubernetesWorkloads', () => {
+  test('GIVEN a cdk8s chart from mlops-constructs/k8s WHEN deployed THEN one resource per object, namespace first, same fields', async () => {
+    const chart = new MlopsChart(new App(), 'team', { profile: EnvironmentProfile.dev(), project: 'p' });
+    const namespace = new TeamNamespace(chart, 'Namespace', { team: 'fraud', quota: { gpus: 2 } });
+    new GpuTrainingJob(chart, 'Train', { namespace, jobName: 'train', image: 'repo/train:1', instance: GpuInstance.of('g5.xlarge') });
+    const manifests = chart.toJson() as Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }>;
+    const workloads = new KubernetesWorkloads('k1', { chart });
+    const all = await resourcesOf('k1');
+    expect(all.filter((r) => r.type === 'kubernetes:yaml:ConfigGroup').map((r) => r.name)).toEqual(['k1-foundations', 'k1-workloads']);
+    const resources = all.filter((r) => r.type.startsWith('kubernetes:') && r.type !== 'kubernetes:yaml:ConfigGroup');
+    expect(resources).toHaveLength(manifests.length);
+    expect(workloads.objectKeys).toHaveLength(manifests.length);
+    expect(resources[0].type).toBe('kubernetes:core/v1:Namespace');
+    expect(resources[0].name).toBe('k1-fraud');
+    for (const manifest of manifests) {
+      const [group, version] = manifest.apiVersion.includes('/') ? manifest.apiVersion.split('/') : ['core', manifest.apiVersion];
+      const match = resources.find((r) => r.type === `kubernetes:${group}/${version}:${manifest.kind}` && r.inputs.metadata.name === manifest.metadata.name);
+      expect(match?.inputs).toMatchObject(JSON.parse(JSON.stringify(manifest)));
+    }
+    const job = resources.find((r) => r.type === 'kubernetes:batch/v1:Job');
+    expect(job?.inputs.metadata.labels).toMatchObject({ 'mlops-constructs.io/environment': 'dev', 'mlops-constructs.io/project': 'p' });
+  });
+
+  test('GIVEN something that is not a chart WHEN deployed THEN a ValidationError names the prop', () => {
+    expect(() => new KubernetesWorkloads('k2', { chart: {} as never })).toThrow(/'chart' must be a cdk8s Chart/);
+    expect(() => new KubernetesWorkloads('k3', { chart: [{ kind: 'Pod' }] })).toThrow(/'chart\[0\]' is not a Kubernetes object/);
+  });
+});
+
+describe('examples/pulumi', () => {
+  test('GIVEN the example program WHEN run under mocks THEN it builds the dev platform and the team workloads', async () => {
+    const program = await import('../../examples/pulumi/index');
+    const buckets = await promiseOf(program.artifactBuckets);
+    expect(Object.keys(buckets).sort()).toEqual(['artifacts', 'datasets', 'models']);
+    expect(program.kubernetesObjects.length).toBeGreaterThan(3);
+    expect(program.estimatedMonthlyCostUsd.maxUsd).toBeGreaterThan(0);
+    const resources = await resourcesOf('dev');
+    expect(one(resources, 'aws:rds/cluster:Cluster').inputs.vpcSecurityGroupIds).toHaveLength(1);
+    expect(one(resources, 'aws:rds/subnetGroup:SubnetGroup').inputs.subnetIds).toEqual(['subnet-i1', 'subnet-i2']);
+    expect(one(resources, 'aws:autoscaling/group:Group').inputs.vpcZoneIdentifiers).toEqual(['subnet-p1', 'subnet-p2']);
+    expect(ofType(resources, 'aws:autoscaling/schedule:Schedule')).toHaveLength(2);
+    expect(ofType(resources, 'aws:sns/topicSubscription:TopicSubscription')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,87 @@
+import * as pulumi from '@pulumi/pulumi';
+
+/** One resource the engine asked the mocks to create. */
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly inputs: any;
+}
+
+export const ACCOUNT = '123456789012';
+export const REGION = 'us-east-1';
+
+const recorded: RecordedResource[] = [];
+
+/** A deterministic ARN for a mocked resource. */
+export function mockArn(type: string, name: string): string {
+  return `arn:aws:mock:${REGION}:${ACCOUNT}:${type.split(':')[1] ?? type}/${name}`;
+}
+
+/**
+ * Mocks that record every custom resource and echo its inputs back as its state, with a synthesized id (`<name>-id`),
+ * ARN and name, and answer the account, partition and region invokes. Call once per test file, before creating resources.
+ */
+export function installMocks(stack = 'dev'): void {
+  void pulumi.runtime.setMocks({
+    newResource: (args) => {
+      recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
+      const state = {
+        ...args.inputs, arn: mockArn(args.type, args.name), name: args.inputs.name ?? args.name, bucket: args.inputs.bucket ?? args.name,
+      };
+      return { id: `${args.name}-id`, state };
+    },
+    call: (args) => {
+      switch (args.token) {
+        case 'aws:index/getCallerIdentity:getCallerIdentity': return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/test`, userId: 'test', id: ACCOUNT };
+        case 'aws:index/getPartition:getPartition': return { partition: 'aws', dnsSuffix: 'amazonaws.com', id: 'aws' };
+        case 'aws:index/getRegion:getRegion': return { region: REGION, name: REGION, id: REGION };
+        default: return args.inputs;
+      }
+    },
+  }, 'mlops-test', stack, false);
+}
+
+/** The value of an output, once known. */
+export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((value) => { resolve(value); return value; }));
+}
+
+/**
+ * Waits until the engine has registered every resource created so far (mocks answer synchronously, so the
+ * count settles within a few ticks), then returns the resources whose names start with `prefix`.
+ */
+export async function resourcesOf(prefix: string): Promise<RecordedResource[]> {
+  let stable = 0;
+  let last = -1;
+  while (stable < 5) {
+    await new Promise((r) => setTimeout(r, 0));
+    if (recorded.length === last) {stable++;} else {
+      stable = 0;
+      last = recorded.length;
+    }
+  }
+  return recorded.filter((r) => r.name === prefix || r.name.startsWith(`${prefix}-`));
+}
+
+/** Resources of one type. */
+export function ofType(resources: RecordedResource[], type: string): RecordedResource[] {
+  return resources.filter((r) => r.type === type);
+}
+
+/** The single resource of one type whose name ends with `suffix`. */
+export function one(resources: RecordedResource[], type: string, suffix = ''): RecordedResource {
+  const found = ofType(resources, type).filter((r) => r.name.endsWith(suffix));
+  if (found.length !== 1) throw new Error(`expected one ${type} ending '${suffix}', found ${found.map((r) => r.name).join(', ') || 'none'}`);
+  return found[0];
+}
+
+/** Captures the ValidationError a function throws. */
+export function errorOf(fn: () => unknown): Error & { prop: string; problem: string; fix: string; value: unknown } {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error & { prop: string; problem: string; fix: string; value: unknown };
+  }
+  throw new Error('expected a ValidationError, none was thrown');
+}
