@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { EnvironmentProfile } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IModelRegistry } from './model-registry';
+import { newRotatingKey } from './private/keys';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 /** MLflow release the default image is pinned to. */
@@ -342,22 +343,7 @@ export class ExperimentTracking extends Construct {
   }
 
   private newLogsKey(profile: EnvironmentProfile): kms.Key {
-    const key = new kms.Key(this, 'Key', {
-      description: `MLflow tracking logs of ${this.node.path}`,
-      enableKeyRotation: true,
-      removalPolicy: statefulRemovalPolicy(profile),
-    });
-    const { region, account, partition } = Stack.of(this);
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowCloudWatchLogsInThisAccount',
-      principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
-      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-      resources: ['*'],
-      conditions: {
-        ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` },
-      },
-    }));
-    return key;
+    return newRotatingKey(this, `MLflow tracking logs of ${this.node.path}`, statefulRemovalPolicy(profile));
   }
 }
 

@@ -9,6 +9,7 @@ import { EnvironmentProfile, LOG_RETENTION_DAYS, TAG_KEYS } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { IModelRegistry } from './model-registry';
+import { newRotatingKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -503,21 +504,7 @@ export class MlopsGovernance extends Construct {
   }
 
   private newKey(removalPolicy: ReturnType<typeof statefulRemovalPolicy>): kms.Key {
-    const key = new kms.Key(this, 'Key', {
-      description: `mlops-constructs audit trail key at ${this.node.path}`,
-      enableKeyRotation: true,
-      pendingWindow: Duration.days(this.profile.allowDestroy ? 7 : 30),
-      removalPolicy,
-    });
-    const { region, account, partition } = Stack.of(this);
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowCloudWatchLogsInThisAccount',
-      principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
-      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-      resources: ['*'],
-      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` } },
-    }));
-    return key;
+    return newRotatingKey(this, `mlops-constructs audit trail key at ${this.node.path}`, removalPolicy, this.profile.allowDestroy ? 7 : 30);
   }
 
   private allowCloudTrailToUseKey(): void {

@@ -7,7 +7,8 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
-import { EnvironmentProfile, resolveModelRegistrySpec, SpecScope, validateDbUser, validateModelPackageGroup } from '../core';
+import { Check, EnvironmentProfile, resolveModelRegistrySpec, SpecScope, validateDbUser, validateModelPackageGroup } from '../core';
+import { newRotatingKey } from './private/keys';
 import { MlopsScope, statefulRemovalPolicy } from './scope';
 
 /** The model registry's database: what other constructs (experiment tracking, pipelines) connect to. */
@@ -20,6 +21,22 @@ export interface IModelRegistry extends IConstruct {
   allowConnectionsFrom(peer: ec2.IConnectable): void;
   /** Lets `grantee` connect as `dbUser` with IAM database authentication. */
   grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant;
+}
+
+/** Attributes of a model registry owned by another stack (a shared platform), for `ModelRegistry.fromModelRegistryAttributes`. */
+export interface ModelRegistryAttributes {
+  /** DB cluster identifier. */
+  readonly clusterIdentifier: string;
+  /** DB cluster resource id (`cluster-...`), which IAM database authentication names in `rds-db:connect`. */
+  readonly clusterResourceIdentifier: string;
+  /** Writer endpoint address. */
+  readonly clusterEndpointAddress: string;
+  /** Port the database listens on. */
+  readonly port: number;
+  /** Id of the database's security group (`allowConnectionsFrom` adds ingress rules to it). */
+  readonly securityGroupId: string;
+  /** Complete ARN of the admin credentials secret. */
+  readonly secretArn: string;
 }
 
 export interface ModelRegistryProps {
@@ -92,6 +109,11 @@ export interface ModelRegistryProps {
  * Nothing can connect until `allowConnectionsFrom(peer)` is called.
  */
 export class ModelRegistry extends Construct implements IModelRegistry {
+  /** Imports a registry owned by another stack, e.g. a team repo connecting to the shared platform's registry. */
+  public static fromModelRegistryAttributes(scope: Construct, id: string, attrs: ModelRegistryAttributes): IModelRegistry {
+    return new ImportedModelRegistry(scope, id, attrs);
+  }
+
   public readonly cluster: rds.DatabaseCluster;
   public readonly secret: secretsmanager.ISecret;
   public readonly connections: ec2.Connections;
@@ -273,21 +295,49 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   }
 
   private newKey(profile: EnvironmentProfile): kms.Key {
-    const key = new kms.Key(this, 'Key', {
-      description: `Model registry at ${this.node.path}`,
-      enableKeyRotation: true,
-      removalPolicy: statefulRemovalPolicy(profile),
+    return newRotatingKey(this, `Model registry at ${this.node.path}`, statefulRemovalPolicy(profile));
+  }
+}
+
+class ImportedModelRegistry extends Construct implements IModelRegistry {
+  public readonly cluster: rds.IDatabaseCluster;
+  public readonly secret: secretsmanager.ISecret;
+  public readonly connections: ec2.Connections;
+  private readonly port: number;
+
+  constructor(scope: Construct, id: string, attrs: ModelRegistryAttributes) {
+    super(scope, id);
+    const spec: SpecScope = { scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) };
+    const check = new Check(spec.scope, spec.isUnresolved);
+    check.matches('clusterResourceIdentifier', attrs.clusterResourceIdentifier ?? '', /^cluster-[A-Z0-9]+$/, "a DB cluster resource id such as 'cluster-ABCDEFGHIJKL234'");
+    check.matches('secretArn', attrs.secretArn ?? '', /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/,
+      'the complete ARN of a Secrets Manager secret (ending in its 6-character suffix)');
+    check.matches('securityGroupId', attrs.securityGroupId ?? '', /^sg-[0-9a-f]+$/, "a security group id such as 'sg-0123456789abcdef0'");
+    this.port = check.integerInRange('port', attrs.port, 1150, 65535) ?? attrs.port;
+    const securityGroup = ec2.SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', attrs.securityGroupId, { allowAllOutbound: false });
+    this.cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(this, 'Cluster', {
+      clusterIdentifier: attrs.clusterIdentifier,
+      clusterResourceIdentifier: attrs.clusterResourceIdentifier,
+      clusterEndpointAddress: attrs.clusterEndpointAddress,
+      port: this.port,
+      securityGroups: [securityGroup],
+      engine: rds.DatabaseClusterEngine.AURORA_POSTGRESQL,
     });
-    const { region, account, partition } = Stack.of(this);
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowCloudWatchLogsInThisAccount',
-      principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
-      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-      resources: ['*'],
-      conditions: {
-        ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` },
-      },
-    }));
-    return key;
+    this.secret = secretsmanager.Secret.fromSecretCompleteArn(this, 'Secret', attrs.secretArn);
+    this.connections = this.cluster.connections;
+  }
+
+  public allowConnectionsFrom(peer: ec2.IConnectable): void {
+    this.connections.allowFrom(peer, ec2.Port.tcp(this.port), `Model registry clients: ${peer instanceof Construct ? peer.node.path : 'peer'}`);
+  }
+
+  public grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant {
+    validateDbUser({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, dbUser);
+    const { partition, region, account } = Stack.of(this);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['rds-db:connect'],
+      resourceArns: [`arn:${partition}:rds-db:${region}:${account}:dbuser:${this.cluster.clusterResourceIdentifier}/${dbUser}`],
+    });
   }
 }

@@ -1,8 +1,8 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { EnvironmentProfile } from '../core';
+import { allowCloudWatchLogsToUseKey } from './private/keys';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 export interface PlatformKeyProps {
@@ -51,17 +51,6 @@ export class PlatformKey extends Construct {
       removalPolicy: statefulRemovalPolicy(profile),
     });
 
-    if (props.allowCloudWatchLogs ?? true) {
-      const { region, account, partition } = this.key.stack;
-      this.key.addToResourcePolicy(new iam.PolicyStatement({
-        sid: 'AllowCloudWatchLogsInThisAccount',
-        principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
-        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-        resources: ['*'],
-        conditions: {
-          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` },
-        },
-      }));
-    }
+    if (props.allowCloudWatchLogs ?? true) allowCloudWatchLogsToUseKey(this.key);
   }
 }

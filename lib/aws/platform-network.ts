@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EnvironmentProfile } from '../core';
+import { newRotatingKey } from './private/keys';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 export interface PlatformNetworkProps {
@@ -137,22 +138,7 @@ export class PlatformNetwork extends Construct {
   }
 
   private newLogsKey(profile: EnvironmentProfile): kms.Key {
-    const key = new kms.Key(this, 'Key', {
-      description: `Flow logs of ${this.node.path}`,
-      enableKeyRotation: true,
-      removalPolicy: statefulRemovalPolicy(profile),
-    });
-    const { region, account, partition } = Stack.of(this);
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowCloudWatchLogsInThisAccount',
-      principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
-      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-      resources: ['*'],
-      conditions: {
-        ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` },
-      },
-    }));
-    return key;
+    return newRotatingKey(this, `Flow logs of ${this.node.path}`, statefulRemovalPolicy(profile));
   }
 }
 
