@@ -1,5 +1,6 @@
 import { App, Duration } from 'aws-cdk-lib';
-import { EnvironmentProfile, MlopsPlatform, Rollout, ServedModelOptions, ServingBackend } from 'mlops-constructs';
+import { Schedule } from 'aws-cdk-lib/aws-events';
+import { ArtifactPurpose, EksGpuCluster, EnvironmentProfile, MlopsPlatform, Rollout, ServedModelOptions, ServingBackend } from 'mlops-constructs';
 
 /** The three environments of the reference app, each from a preset with the overrides a real team would set. */
 export const REFERENCE_PROFILES: readonly EnvironmentProfile[] = [
@@ -64,6 +65,34 @@ export function buildReferenceApp(app: App): MlopsPlatform[] {
       datasetPrefix: 'fraud/',
       command: ['python', 'train.py'],
     });
+    // Retraining of the recommender: weekly and on new data, gated on evaluation, fairness and approval.
+    const recsJob = (id: string, tag: string) => platform.trainingCluster.addJobDefinition(id, {
+      imageRepository: platform.trainingImages, imageTag: tag, datasetPrefix: 'recommender/',
+    });
+    platform.addModelPipeline('RecommenderPipeline', {
+      modelName: 'recommender',
+      servingImageUri: platform.servingImages.imageUri('recs-serve-2'),
+      validateJob: recsJob('RecsValidate', 'recs-validate-1'),
+      trainJob: recsJob('RecsTrain', 'recs-train-1'),
+      evaluateJob: recsJob('RecsEvaluate', 'recs-eval-1'),
+      triggers: { schedule: Schedule.rate(Duration.days(7)), onNewData: true },
+    });
+    if (profile.name === 'prod') {
+      // Prod also runs team workloads on Kubernetes (examples/k8s): a GPU EKS cluster whose team service accounts
+      // reach only their own prefixes of the artifact store through EKS Pod Identity.
+      const eks = new EksGpuCluster(platform.platformStack, 'Eks', {
+        vpc: platform.network.vpc,
+        encryptionKey: platform.platformKey.key,
+        personas: platform.governance,
+        teamNamespaces: platform.teams.map((t) => t.name),
+      });
+      for (const team of platform.teams) {
+        eks.addTeamServiceAccount(team.name, `${team.name}-workloads`, {
+          artifactStore: platform.artifactStore,
+          artifacts: [{ purpose: ArtifactPurpose.DATASETS, prefix: `${team.name}/` }, { purpose: ArtifactPurpose.MODELS, prefix: `${team.name}/`, write: true }],
+        });
+      }
+    }
     return platform;
   });
 }

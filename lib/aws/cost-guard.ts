@@ -165,10 +165,13 @@ export class CostGuard extends Construct {
   /** Adds roles whose GPU launches are denied when the environment budget reaches the deny threshold. */
   public denyGpuFor(...roles: iam.IRole[]): this {
     if (roles.length === 0) return this;
-    if (this.deniedRoles.length === 0) {
-      this.addAction('DenyGpuAction', this.budget, () => this.deniedRoles);
-    }
+    const before = chunkCount(this.deniedRoles.length);
     this.deniedRoles.push(...roles);
+    // Budgets takes at most 100 roles per action: each further 100 roles get their own action, so adding a
+    // role never moves the ones already listed (a platform adds one serving role per model).
+    for (let chunk = before; chunk < chunkCount(this.deniedRoles.length); chunk++) {
+      this.addAction(chunk === 0 ? 'DenyGpuAction' : `DenyGpuAction${chunk + 1}`, this.budget, () => chunkOf(this.deniedRoles, chunk));
+    }
     return this;
   }
 
@@ -194,7 +197,9 @@ export class CostGuard extends Construct {
     const id = `Team${team.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase())}`;
     const budget = this.addBudget(`${id}Budget`, options.monthlyLimitUsd, tagCostFilter(TAG_KEYS.team, team), team);
     const roles = options.denyGpuFor ?? [];
-    if (roles.length > 0) this.addAction(`${id}DenyGpuAction`, budget, () => roles);
+    for (let chunk = 0; chunk < chunkCount(roles.length); chunk++) {
+      this.addAction(chunk === 0 ? `${id}DenyGpuAction` : `${id}DenyGpuAction${chunk + 1}`, budget, () => chunkOf(roles, chunk));
+    }
     return budget;
   }
 
@@ -281,6 +286,17 @@ export class CostGuard extends Construct {
       subscribers: [{ type: 'SNS', address: this.alertTopic.topicArn }],
     });
   }
+}
+
+/** The most roles one AWS Budgets IAM action may name (`Definition.IamActionDefinition.Roles`). */
+const BUDGET_ACTION_MAX_ROLES = 100;
+
+function chunkCount(roles: number): number {
+  return Math.ceil(roles / BUDGET_ACTION_MAX_ROLES);
+}
+
+function chunkOf<T>(items: T[], chunk: number): T[] {
+  return items.slice(chunk * BUDGET_ACTION_MAX_ROLES, (chunk + 1) * BUDGET_ACTION_MAX_ROLES);
 }
 
 /**

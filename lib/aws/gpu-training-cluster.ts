@@ -7,7 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { CostModel, EnvironmentProfile, GpuInstance, PurchaseOption, validateIdentifier } from '../core';
+import { CostModel, EnvironmentProfile, GpuInstance, nvidiaTrainingInstance, resolveTrainingClusterSpec, SpecScope, validateIdentifier } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
@@ -102,7 +102,7 @@ export interface GpuTrainingClusterProps {
    */
   readonly priority?: number;
   /**
-   * Days the job log group keeps logs.
+   * Days the job log group keeps logs: one of the values CloudWatch Logs accepts (1 to 3653; never-expiring logs are not offered).
    * @default - the profile's `logRetentionDays`
    */
   readonly logRetentionDays?: number;
@@ -240,7 +240,6 @@ export interface TrainingCostCeiling {
   readonly onDemandUsd: number;
 }
 
-const DEFAULT_INSTANCE_TYPES = ['g5.xlarge', 'g5.2xlarge', 'g6.xlarge', 'g6.2xlarge'];
 const VCPUS_PER_GPU = 4;
 const MEMORY_MIB_PER_GPU = 14336;
 const EFA_DEVICE = '/dev/infiniband/uverbs0';
@@ -309,50 +308,21 @@ export class GpuTrainingCluster extends Construct {
     if (!props.artifactStore) {
       check.fail('artifactStore', props.artifactStore, 'is required', 'pass the ArtifactStore the jobs read datasets from and write checkpoints to.');
     }
-    const types = props.instanceTypes ?? DEFAULT_INSTANCE_TYPES;
-    if (!Array.isArray(types) || types.length === 0) {
-      check.fail('instanceTypes', types, 'must list at least one instance type', "list GPU types such as ['g5.xlarge', 'g6.xlarge'].");
-    }
-    this.instances = types.map((t, i) => this.gpuInstance(t, `instanceTypes[${i}]`));
-    if (new Set(types).size !== types.length) check.fail('instanceTypes', types, 'must not repeat a type', 'list each instance type once.');
-    const smallestGpus = Math.min(...this.instances.map((i) => i.gpus));
-    this.maxGpus = check.positiveInteger('maxGpus', props.maxGpus) ?? 8;
-    if (!Token.isUnresolved(this.maxGpus) && this.maxGpus < smallestGpus) {
-      check.fail('maxGpus', this.maxGpus, `must be at least the GPUs of the smallest allowed instance type (${smallestGpus})`,
-        `raise 'maxGpus' to ${smallestGpus} or more, or allow a type with fewer GPUs such as g5.xlarge.`);
-    }
-    this.efa = props.efa ?? false;
-    if (this.efa) {
-      const without = this.instances.filter((i) => !i.efa).map((i) => i.instanceType);
-      if (without.length > 0) {
-        check.fail('efa', true, `needs instance types that support EFA, but ${without.join(', ')} do not`,
-          `remove ${without.join(', ')} from 'instanceTypes' (EFA types include g5.8xlarge, g5.12xlarge, g6.12xlarge, p4d.24xlarge), or set 'efa: false'.`);
-      }
-    }
-    const usePlacementGroup = props.placementGroup ?? this.efa;
-    if (this.efa && !usePlacementGroup) {
-      check.fail('placementGroup', false, "cannot be false with 'efa'", "EFA instances must share a cluster placement group; remove 'placementGroup: false'.");
-    }
-    const rootVolumeSizeGiB = check.integerInRange('rootVolumeSizeGiB', props.rootVolumeSizeGiB, 30, 16384,
-      'the ECS GPU AMI needs at least 30 GiB and gp3 volumes hold at most 16384 GiB.') ?? 200;
+    // Defaults and validation shared with the Pulumi GpuTrainingCluster.
+    const spec = resolveTrainingClusterSpec(this.specScope(), props, profile);
+    this.instances = spec.instances;
+    this.maxGpus = spec.maxGpus;
+    this.maxvCpus = spec.maxvCpus;
+    this.costCeiling = spec.costCeiling;
+    this.efa = spec.efa;
+    this.teams = spec.teams.map((t) => t.name);
     const imageType = check.oneOf('machineImageType', props.machineImageType, NVIDIA_IMAGES,
       'use EcsMachineImageType.ECS_AL2023_NVIDIA or ECS_AL2_NVIDIA; other AMIs have no NVIDIA driver.') ?? batch.EcsMachineImageType.ECS_AL2023_NVIDIA;
-    const priority = check.integerInRange('priority', props.priority, 0, 1000) ?? 10;
-    const logRetentionDays = props.logRetentionDays ?? profile.logRetentionDays;
-    check.oneOf('logRetentionDays', logRetentionDays, Object.values(logs.RetentionDays).filter((d) => typeof d === 'number') as number[]);
-    const teams = this.validateTeams(props.teams);
-    this.teams = teams.map((t) => t.name);
-    const spot = props.spot ?? true;
-    const onDemand = !spot || (props.onDemandFallback ?? profile.multiAz);
 
     this.artifactStore = props.artifactStore;
     this.vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
-    // Batch caps vCPUs: the type with the most vCPUs per GPU needs the most vCPUs to reach maxGpus.
-    const widest = [...this.instances].sort((a, b) => b.vcpus / b.gpus - a.vcpus / a.gpus)[0];
-    this.maxvCpus = Math.ceil(this.maxGpus / widest.gpus) * widest.vcpus;
-    this.costCeiling = costCeiling(this.instances, this.maxGpus, props.costModel ?? CostModel.default());
 
-    this.encryptionKey = props.encryptionKey ?? this.newKey(profile);
+    this.encryptionKey = props.encryptionKey ?? this.newKey(profile, spec.keyPendingWindowDays);
     allowEbsEncryptionThroughEc2(this.encryptionKey);
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -380,7 +350,7 @@ export class GpuTrainingCluster extends Construct {
       httpPutResponseHopLimit: 2,
       blockDevices: [{
         deviceName: '/dev/xvda',
-        volume: ec2.BlockDeviceVolume.ebs(rootVolumeSizeGiB, {
+        volume: ec2.BlockDeviceVolume.ebs(spec.rootVolumeSizeGiB, {
           encrypted: true, kmsKey: this.encryptionKey, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true,
         }),
       }],
@@ -392,7 +362,7 @@ export class GpuTrainingCluster extends Construct {
       }]);
     }
 
-    if (usePlacementGroup) {
+    if (spec.placementGroup) {
       this.placementGroup = new ec2.PlacementGroup(this, 'PlacementGroup', { strategy: ec2.PlacementGroupStrategy.CLUSTER });
       // A cluster placement group lives in one availability zone.
       this.vpcSubnets = { ...this.vpcSubnets, availabilityZones: [props.vpc.availabilityZones[0]] };
@@ -420,7 +390,7 @@ export class GpuTrainingCluster extends Construct {
 
     this.logGroup = new logs.LogGroup(this, 'JobLogs', {
       encryptionKey: this.encryptionKey,
-      retention: logRetentionDays as logs.RetentionDays,
+      retention: spec.logRetentionDays as logs.RetentionDays,
       removalPolicy: statefulRemovalPolicy(profile),
     });
     this.executionPolicy.addStatements(new iam.PolicyStatement({
@@ -428,12 +398,6 @@ export class GpuTrainingCluster extends Construct {
       resources: [this.logGroup.logGroupArn],
     }));
 
-    // Warm capacity only where the profile asks for it (0 in every preset): an idle cluster runs no instance.
-    const warmVcpus = profile.minCapacity.trainingVcpus;
-    if (warmVcpus > this.maxvCpus) {
-      check.fail('profile.minCapacity.trainingVcpus', warmVcpus, `must not exceed the cluster's vCPU cap (${this.maxvCpus}, from 'maxGpus')`,
-        "lower 'minCapacity.trainingVcpus' in the profile, or raise 'maxGpus'.");
-    }
     const environmentProps = (spotEnvironment: boolean, first: boolean): batch.ManagedEc2EcsComputeEnvironmentProps => ({
       vpc: props.vpc,
       vpcSubnets: this.vpcSubnets,
@@ -444,26 +408,27 @@ export class GpuTrainingCluster extends Construct {
       instanceTypes: this.instances.map((i) => new ec2.InstanceType(i.instanceType)),
       useOptimalInstanceClasses: false,
       images: [{ imageType }],
-      minvCpus: first ? warmVcpus : 0,
+      // Warm capacity only where the profile asks for it (0 in every preset): an idle cluster runs no instance.
+      minvCpus: first ? spec.minvCpus : 0,
       maxvCpus: this.maxvCpus,
       launchTemplate: this.launchTemplate,
       placementGroup: this.placementGroup,
       instanceRole: this.instanceRole,
       updateToLatestImageVersion: true,
     });
-    if (spot) this.spotComputeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'SpotCompute', environmentProps(true, true));
-    if (onDemand) {
-      this.onDemandComputeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'OnDemandCompute', environmentProps(false, !spot));
+    if (spec.spot) this.spotComputeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'SpotCompute', environmentProps(true, true));
+    if (spec.onDemand) {
+      this.onDemandComputeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'OnDemandCompute', environmentProps(false, !spec.spot));
     }
 
-    if (teams.length > 0) {
+    if (spec.teams.length > 0) {
       this.schedulingPolicy = new batch.FairshareSchedulingPolicy(this, 'FairShare', {
         shareDecay: props.shareDecay,
-        shares: teams.map((t) => ({ shareIdentifier: t.name, weightFactor: Math.round(10000 / t.weight) / 10000 })),
+        shares: spec.teams.map((t) => ({ shareIdentifier: t.name, weightFactor: Math.round(10000 / t.weight) / 10000 })),
       });
     }
     this.jobQueue = new batch.JobQueue(this, 'JobQueue', {
-      priority,
+      priority: spec.priority,
       schedulingPolicy: this.schedulingPolicy,
       computeEnvironments: this.computeEnvironments.map((computeEnvironment, i) => ({ computeEnvironment, order: i + 1 })),
     });
@@ -531,7 +496,7 @@ export class GpuTrainingCluster extends Construct {
     }
     check.integerInRange('mainNode', options.mainNode, 0, options.nodes - 1, `set 'mainNode' to a node index from 0 to ${options.nodes - 1}.`);
     const instance = options.instanceType !== undefined
-      ? this.gpuInstance(options.instanceType, 'instanceType')
+      ? nvidiaTrainingInstance(this.specScope(), options.instanceType, 'instanceType')
       : [...this.instances].sort((a, b) => b.gpus - a.gpus)[0];
     if (!this.instances.some((i) => i.instanceType === instance.instanceType)) {
       check.fail('instanceType', instance.instanceType, 'is not one of the cluster\'s instance types',
@@ -692,35 +657,15 @@ export class GpuTrainingCluster extends Construct {
     }
   }
 
-  private gpuInstance(instanceType: string, prop: string): GpuInstance {
-    const instance = GpuInstance.accelerated(instanceType, prop, this.node.path);
-    if (!instance.isNvidiaGpu) {
-      checkFor(this).fail(prop, instanceType, `has ${instance.acceleratorModel} accelerators, not NVIDIA GPUs`,
-        'use an NVIDIA GPU type such as g5.xlarge or g6.xlarge; the ECS GPU AMI drives NVIDIA GPUs only.');
-    }
-    return instance;
+  private specScope(): SpecScope {
+    return { scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) };
   }
 
-  private validateTeams(teams: TrainingTeam[] | undefined): Array<{ name: string; weight: number }> {
-    const check = checkFor(this);
-    const out = (teams ?? []).map((team, i) => {
-      validateIdentifier(this.node.path, `teams[${i}].name`, team.name, 64);
-      const weight = check.positiveNumber(`teams[${i}].weight`, team.weight,
-        `set 'teams[${i}].weight' to a positive relative share, e.g. 1 (or 2 for twice the share).`) ?? 1;
-      check.numberInRange(`teams[${i}].weight`, weight, 0.001, 1000);
-      return { name: team.name, weight };
-    });
-    if (new Set(out.map((t) => t.name)).size !== out.length) {
-      check.fail('teams', out.map((t) => t.name), 'must not repeat a team name', 'list each team once.');
-    }
-    return out;
-  }
-
-  private newKey(profile: EnvironmentProfile): kms.Key {
+  private newKey(profile: EnvironmentProfile, pendingWindowDays: number): kms.Key {
     const key = new kms.Key(this, 'Key', {
       description: `mlops-constructs GPU training cluster key at ${this.node.path}`,
       enableKeyRotation: true,
-      pendingWindow: Duration.days(profile.allowDestroy ? 7 : 30),
+      pendingWindow: Duration.days(pendingWindowDays),
       removalPolicy: statefulRemovalPolicy(profile),
     });
     key.addToResourcePolicy(new iam.PolicyStatement({
@@ -743,12 +688,6 @@ const TRAINING_RETRY_STRATEGIES: batch.RetryStrategy[] = [
   batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.CANNOT_PULL_CONTAINER),
   batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
 ];
-
-function costCeiling(instances: readonly GpuInstance[], maxGpus: number, model: CostModel): TrainingCostCeiling {
-  const perType = (purchase: PurchaseOption) => Math.max(...instances.map((instance) =>
-    model.monthlyInstanceCost({ instance, count: Math.ceil(maxGpus / instance.gpus), purchase })));
-  return { spotUsd: perType(PurchaseOption.SPOT), onDemandUsd: perType(PurchaseOption.ON_DEMAND) };
-}
 
 /**
  * Instances launched by Batch (through EC2 Fleet, Spot Fleet or Auto Scaling service-linked roles) need the key

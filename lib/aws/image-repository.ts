@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct, IConstruct } from 'constructs';
 import { EnvironmentProfile } from '../core';
+import { checkImageTag } from './private/image-tag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 /** A container image repository for training or serving images, owned here or imported. */
@@ -50,13 +51,12 @@ export interface ImageRepositoryProps {
 
 // https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html#ECR-CreateRepository-request-repositoryName
 const REPOSITORY_NAME = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 abstract class ImageRepositoryBase extends Construct implements IImageRepository {
   public abstract readonly repository: ecr.IRepository;
 
   public imageUri(tag: string): string {
-    checkFor(this).matches('tag', tag, IMAGE_TAG, 'an image tag of 1-128 letters, digits, "_", "." or "-", not starting with "." or "-"');
+    checkImageTag(checkFor(this), 'tag', tag);
     return this.repository.repositoryUriForTag(tag);
   }
 

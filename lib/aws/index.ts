@@ -17,3 +17,6 @@ export * from './mlops-platform';
 export * from './mlops-governance';
 export * from './checks/mlops-checks';
 export * from './checks/tag-contract';
+export * from './model-pipeline';
+export * from './environment-pipeline';
+export * from './eks-gpu-cluster';

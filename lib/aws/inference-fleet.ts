@@ -10,11 +10,12 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
-  AcceleratorKind, CostModel, CURRENT_VARIANT, EnvironmentProfile, GpuInstance, HOURS_PER_MONTH_ALWAYS_ON, MonthlyCostRange, Rollout, RolloutKind,
-  roundUsd,
+  AcceleratorKind, CURRENT_VARIANT, EnvironmentProfile, GpuInstance, inferenceContainerDeviceFlags, INFERENCE_AMI_SSM_PARAMETERS,
+  MODEL_VERSION_PATTERN, MonthlyCostRange, resolveInferenceFleetSpec, Rollout, RolloutKind,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
+import { checkImageTag } from './private/image-tag';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope } from './scope';
@@ -43,15 +44,10 @@ export interface IServingMetrics {
 export const INFERENCE_GPU_METRICS_NAMESPACE = 'MLOps/Inference';
 
 /**
- * Public SSM parameters of the AMIs the fleet runs, by accelerator: the ECS GPU-optimized AL2023 AMI (NVIDIA driver
- * and container toolkit), the base Neuron DLAMI (Neuron driver and tools, meant for containers) and plain AL2023.
+ * Public SSM parameters of the AMIs the fleet runs, by accelerator.
+ * @deprecated use `INFERENCE_AMI_SSM_PARAMETERS`, the same table shared with the Pulumi InferenceFleet
  */
-export const INFERENCE_AMI_PARAMETERS: Readonly<Record<AcceleratorKind, string>> = Object.freeze({
-  [AcceleratorKind.NVIDIA_GPU]: '/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id',
-  [AcceleratorKind.INFERENTIA]: '/aws/service/neuron/dlami/base/amazon-linux-2023/latest/image_id',
-  [AcceleratorKind.TRAINIUM]: '/aws/service/neuron/dlami/base/amazon-linux-2023/latest/image_id',
-  [AcceleratorKind.NONE]: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
-});
+export const INFERENCE_AMI_PARAMETERS: Readonly<Record<AcceleratorKind, string>> = INFERENCE_AMI_SSM_PARAMETERS;
 
 export interface InferenceFleetProps {
   /** VPC the fleet runs in; instances go to the PRIVATE_WITH_EGRESS subnets. */
@@ -79,7 +75,7 @@ export interface InferenceFleetProps {
   readonly instanceType?: string;
   /**
    * AMI of the instances.
-   * @default - resolved at deploy time from the public SSM parameter for the accelerator (`INFERENCE_AMI_PARAMETERS`)
+   * @default - resolved at deploy time from the public SSM parameter for the accelerator (`INFERENCE_AMI_SSM_PARAMETERS`)
    */
   readonly machineImage?: ec2.IMachineImage;
   /**
@@ -192,8 +188,6 @@ export interface InferenceFleetVariant {
 }
 
 const SUPPORTED_ROLLOUTS = [RolloutKind.ALL_AT_ONCE, RolloutKind.CANARY, RolloutKind.LINEAR, RolloutKind.AB_TEST, RolloutKind.BLUE_GREEN];
-const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /**
  * A model served by EC2 Auto Scaling groups behind an Application Load Balancer: GPU, Inferentia or CPU
@@ -232,46 +226,29 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     const check = checkFor(this);
 
     // Validate everything before creating resources.
-    check.matches('modelName', props.modelName, NAME, 'a model name of lower-case letters, digits and hyphens (at most 63 characters)');
-    check.matches('modelVersion', props.modelVersion, VERSION, 'a version of letters, digits, ".", "_" or "-" (at most 128 characters)');
     for (const required of ['vpc', 'artifactStore', 'image', 'imageTag'] as const) {
       if (props[required] === undefined) check.fail(required, undefined, 'is required', `pass '${required}' to the InferenceFleet.`);
     }
-    this.instance = GpuInstance.of(props.instanceType ?? 'g5.xlarge', 'instanceType', this.node.path);
+    // Checked here so a bad tag is blamed on this prop, not on the image repository's `imageUri(tag)`.
+    checkImageTag(check, 'imageTag', props.imageTag);
     this.rollout = props.rollout ?? Rollout.allAtOnce();
     this.rollout.assertSupportedBy(this.node.path, 'rollout', 'InferenceFleet', SUPPORTED_ROLLOUTS,
       'use ModelEndpoint (SageMaker shadow variants) or the Kubernetes InferenceService (Gateway API mirrors) for shadow rollouts');
-    const containerPort = check.integerInRange('containerPort', props.containerPort, 1, 65535) ?? 8080;
-    const rootVolumeSizeGiB = check.integerInRange('rootVolumeSizeGiB', props.rootVolumeSizeGiB, 30, 16384) ?? 100;
-    const healthCheckPath = check.matches('healthCheckPath', props.healthCheckPath, /^\/[\x21-\x7e]{0,1023}$/, "a path starting with '/'") ?? '/ping';
-    const minCapacity = check.nonNegativeInteger('minCapacity', props.minCapacity) ?? profile.minCapacity.inferenceInstances;
-    const maxCapacity = check.positiveInteger('maxCapacity', props.maxCapacity) ?? Math.max(2, 2 * minCapacity);
-    check.notAbove('minCapacity', minCapacity, 'maxCapacity', maxCapacity);
-    if (minCapacity === 0 && profile.minCapacity.inferenceInstances > 0 && props.allowScaleToZero !== true) {
-      check.fail('minCapacity', 0, `scales the fleet to zero although the ${profile.name} profile keeps ${profile.minCapacity.inferenceInstances} instance(s) warm`,
-        "set 'allowScaleToZero: true' to confirm that requests may wait for a cold start, or raise 'minCapacity'.");
-    }
-    const schedule = profile.offHoursSchedule();
-    const scaleToZeroOffHours = props.scaleToZeroOffHours ?? schedule !== undefined;
-    if (scaleToZeroOffHours && !schedule) {
-      check.fail('scaleToZeroOffHours', true, `needs working hours, but the ${profile.name} profile is always on`,
-        "remove 'scaleToZeroOffHours', or give the profile 'workingHours'.");
-    }
-    const targetRequests = check.positiveInteger('targetRequestsPerInstancePerMinute', props.targetRequestsPerInstancePerMinute) ?? 300;
-    const targetGpu = check.integerInRange('targetGpuUtilizationPercent', props.targetGpuUtilizationPercent, 10, 95) ?? 70;
-    const minHealthyPercent = check.integerInRange('minHealthyPercent', props.minHealthyPercent, 0, 100) ?? 100;
-    const gracePeriod = props.healthCheckGracePeriod ?? Duration.minutes(10);
-    check.integerInRange('healthCheckGracePeriod', gracePeriod.toSeconds(), 0, 7200, 'give a grace period between 0 seconds and 2 hours.');
-    const internetFacing = props.internetFacing ?? false;
-    if (internetFacing && !props.certificate) {
-      check.fail('certificate', undefined, 'is required when \'internetFacing\' is true',
-        'pass an ACM certificate so the public listener serves HTTPS, or leave the load balancer internal.');
-    }
+    // Defaults, validation and cost shared with the Pulumi InferenceFleet.
+    const spec = resolveInferenceFleetSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, {
+      ...props,
+      healthCheckGracePeriodSeconds: props.healthCheckGracePeriod?.toSeconds(),
+      hasCertificate: props.certificate !== undefined,
+      variantCount: this.rollout.initialSplit().length,
+    }, profile);
+    const { containerPort, healthCheckPath, maxCapacity, minHealthyPercent, internetFacing } = spec;
+    const workingMin = spec.workingMinCapacity;
+    const gracePeriod = props.healthCheckGracePeriod ?? Duration.seconds(spec.healthCheckGracePeriodSeconds);
+    this.instance = spec.instance;
+    this.costEstimate = spec.costEstimate;
     const versions = this.resolveVersions(props);
-    this.minCapacity = minCapacity;
+    this.minCapacity = spec.minCapacity;
     this.maxCapacity = maxCapacity;
-    // Off-hours scale-down needs someone to bring capacity back: in working hours at least one instance runs.
-    const workingMin = scaleToZeroOffHours ? Math.max(1, minCapacity) : minCapacity;
 
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
       description: `mlops-constructs inference fleet volumes at ${this.node.path}`,
@@ -338,7 +315,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     });
 
     const machineImage = props.machineImage
-      ?? ec2.MachineImage.fromSsmParameter(INFERENCE_AMI_PARAMETERS[this.instance.acceleratorKind], { os: ec2.OperatingSystemType.LINUX });
+      ?? ec2.MachineImage.fromSsmParameter(INFERENCE_AMI_SSM_PARAMETERS[this.instance.acceleratorKind], { os: ec2.OperatingSystemType.LINUX });
     this.variants = versions.map(({ name, version, weight }) => {
       const modelUri = props.artifactStore.s3Uri(ArtifactPurpose.MODELS, `${props.modelName}/${version}/`);
       const variantScope = new Construct(this, `Variant${pascal(name)}`);
@@ -354,7 +331,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
         userData: this.userData(props.image.imageUri(props.imageTag), modelUri, containerPort),
         blockDevices: [{
           deviceName: '/dev/xvda',
-          volume: ec2.BlockDeviceVolume.ebs(rootVolumeSizeGiB, {
+          volume: ec2.BlockDeviceVolume.ebs(spec.rootVolumeSizeGiB, {
             encrypted: true, kmsKey: this.encryptionKey, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true,
           }),
         }],
@@ -394,7 +371,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       vpcSubnets: { subnetType: internetFacing ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroup: this.loadBalancerSecurityGroup,
       dropInvalidHeaderFields: true,
-      deletionProtection: profile.deletionProtection,
+      deletionProtection: spec.deletionProtection,
     });
     logAccessLogs(this.loadBalancer, props.artifactStore.accessLogBucket, 'alb');
     this.listener = this.loadBalancer.addListener('Listener', {
@@ -410,31 +387,28 @@ export class InferenceFleet extends Construct implements IServingMetrics {
 
     for (const variant of this.variants) {
       const asg = variant.autoScalingGroup;
-      const requests = asg.scaleOnRequestCount('RequestsPerTarget', { targetRequestsPerMinute: targetRequests });
-      // The policy's resource label already references the listener; CDK's extra DependsOn is redundant (cfn-lint W3005).
-      (requests.node.defaultChild as CfnResource).addDeletionOverride('DependsOn');
-      if (this.instance.isNvidiaGpu) {
-        asg.scaleToTrackMetric('GpuUtilization', { metric: this.gpuMetric(asg), targetValue: targetGpu });
+      // A fixed-size fleet (maxCapacity equal to the working minimum) has nothing to track, and CloudFormation rejects
+      // target tracking on a group whose MaxSize equals its MinSize (cfn-lint E3712).
+      if (maxCapacity > workingMin) {
+        const requests = asg.scaleOnRequestCount('RequestsPerTarget', { targetRequestsPerMinute: spec.targetRequestsPerInstancePerMinute });
+        // The policy's resource label already references the listener; CDK's extra DependsOn is redundant (cfn-lint W3005).
+        (requests.node.defaultChild as CfnResource).addDeletionOverride('DependsOn');
+        if (this.instance.isNvidiaGpu) {
+          asg.scaleToTrackMetric('GpuUtilization', { metric: this.gpuMetric(asg), targetValue: spec.targetGpuUtilizationPercent });
+        }
       }
       if (props.warmPool) asg.addWarmPool(props.warmPool);
-      if (scaleToZeroOffHours && schedule) {
-        const timeZone = schedule.timeZone;
+      if (spec.offHours) {
+        const { timeZone, scaleDown, scaleUp } = spec.offHours;
         asg.scaleOnSchedule('ScaleDownOffHours', {
-          schedule: autoscaling.Schedule.cron(schedule.scaleDown), timeZone, minCapacity: 0, maxCapacity: 0, desiredCapacity: 0,
+          schedule: autoscaling.Schedule.cron(scaleDown), timeZone, minCapacity: 0, maxCapacity: 0, desiredCapacity: 0,
         });
         asg.scaleOnSchedule('ScaleUpWorkingHours', {
-          schedule: autoscaling.Schedule.cron(schedule.scaleUp), timeZone, minCapacity: workingMin, maxCapacity, desiredCapacity: workingMin,
+          schedule: autoscaling.Schedule.cron(scaleUp), timeZone, minCapacity: workingMin, maxCapacity, desiredCapacity: workingMin,
         });
       }
     }
-    this.acknowledgeLoadBalancerFindings(profile.deletionProtection, props.certificate !== undefined);
-
-    const hours = scaleToZeroOffHours ? profile.scheduledHoursPerMonth : HOURS_PER_MONTH_ALWAYS_ON;
-    const costModel = CostModel.default();
-    const count = this.variants.length;
-    const instances = costModel.monthlyRange({ instance: this.instance, min: workingMin * count, max: maxCapacity * count, hoursPerMonth: hours });
-    const alb = costModel.monthlyHourly(costModel.unitPrices.albHour + costModel.unitPrices.albLcuHour);
-    this.costEstimate = { minUsd: roundUsd(instances.minUsd + alb), maxUsd: roundUsd(instances.maxUsd + alb) };
+    this.acknowledgeLoadBalancerFindings(spec.deletionProtection, props.certificate !== undefined);
   }
 
   /** Target response time at a percentile, in seconds. */
@@ -509,7 +483,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
         check.fail(`variantVersions.${variant}`, undefined, `is required by the ${this.rollout.kind} rollout`,
           `give the model version the '${variant}' variant serves, e.g. variantVersions: { ${variant}: 'v2' }.`);
       }
-      check.matches(`variantVersions.${variant}`, version, VERSION, 'a version of letters, digits, ".", "_" or "-"');
+      check.matches(`variantVersions.${variant}`, version, MODEL_VERSION_PATTERN, 'a version of letters, digits, ".", "_" or "-"');
       return { name: variant, version, weight: percent };
     });
   }
@@ -517,9 +491,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
   private userData(imageUri: string, modelUri: string, port: number): ec2.UserData {
     const userData = ec2.UserData.forLinux();
     const kind = this.instance.acceleratorKind;
-    const deviceFlags = kind === AcceleratorKind.NVIDIA_GPU
-      ? '--gpus all'
-      : kind === AcceleratorKind.NONE ? '' : '$(for d in /dev/neuron*; do printf -- "--device=%s " "$d"; done)';
+    const deviceFlags = inferenceContainerDeviceFlags(kind);
     userData.addCommands(
       'set -euo pipefail',
       'command -v docker >/dev/null || dnf install -y docker',

@@ -125,12 +125,16 @@ export class MlopsMonitoring extends Construct {
   private readonly action: cwActions.SnsAction;
   private readonly alarmIds = new Set<string>();
   private readonly rolloutHealth = new Map<string, cloudwatch.CompositeAlarm>();
+  private readonly dashboardName: string;
+  /** Dashboards of served models monitored in their own scope, keyed by that scope. */
+  private readonly modelDashboards = new Map<Construct, cloudwatch.Dashboard>();
 
   constructor(scope: Construct, id: string, props: MlopsMonitoringProps = {}) {
     super(scope, id);
     this.profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
     const emails = props.notifyEmails ?? [];
+    if (!Array.isArray(emails)) check.fail('notifyEmails', emails, 'must be a list of email addresses', "wrap the address in a list: ['ops@example.com'].");
     emails.forEach((e, i) => check.matches(`notifyEmails[${i}]`, e, EMAIL, 'an email address'));
 
     const key = props.encryptionKey ?? new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: `MLOps alarms (${this.profile.name})` });
@@ -152,8 +156,10 @@ export class MlopsMonitoring extends Construct {
     for (const email of emails) this.alarmTopic.addSubscription(new subs.EmailSubscription(email));
     this.action = new cwActions.SnsAction(this.alarmTopic);
 
+    check.matches('dashboardName', props.dashboardName, /^[A-Za-z0-9_-]{1,255}$/, '1-255 letters, digits, "-" or "_"');
+    this.dashboardName = props.dashboardName ?? `${Stack.of(this).stackName}-mlops`;
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: props.dashboardName ?? `${Stack.of(this).stackName}-mlops`,
+      dashboardName: this.dashboardName,
       defaultInterval: Duration.hours(24),
     });
 
@@ -283,6 +289,9 @@ export class MlopsMonitoring extends Construct {
   public monitorServing(model: string, serving: IServingMetrics, options: MonitorServingOptions = {}): ServedModelAlarms {
     validateIdentifier(this.node.path, 'model', model, 63);
     const scope = options.scope ?? this;
+    // A model monitored in its own scope (a platform's per-model nested stack) gets its own dashboard there: one
+    // environment dashboard with a row per model would pass CloudWatch's 500 widgets and bloat the parent template.
+    const dashboard = scope === this ? this.dashboard : this.modelDashboard(scope, model);
     const thresholds = this.profile.alarms;
     const latency = this.addAlarm(`Latency-${model}`, serving.metricLatency('p99'), {
       scope,
@@ -316,7 +325,7 @@ export class MlopsMonitoring extends Construct {
       });
     }
     const rolloutHealth = this.addRolloutHealthAlarm(model, [latency, errorRate], scope);
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: `${model}: latency (ms)`,
         left: (['p50', 'p90', 'p99'] as const).map((p) => serving.metricLatency(p)),
@@ -391,7 +400,20 @@ export class MlopsMonitoring extends Construct {
     const alarm = new cloudwatch.Alarm(scope ?? this, id, { metric, evaluationPeriods: 1, ...alarmOptions });
     alarm.addAlarmAction(this.action);
     alarm.addOkAction(this.action);
-    this.dashboard.addWidgets(new cloudwatch.AlarmWidget({ title: options.alarmDescription ?? id, alarm, width: 12 }));
+    const dashboard = (scope && this.modelDashboards.get(scope)) ?? this.dashboard;
+    dashboard.addWidgets(new cloudwatch.AlarmWidget({ title: options.alarmDescription ?? id, alarm, width: 12 }));
     return alarm;
+  }
+
+  private modelDashboard(scope: Construct, model: string): cloudwatch.Dashboard {
+    let dashboard = this.modelDashboards.get(scope);
+    if (!dashboard) {
+      dashboard = new cloudwatch.Dashboard(scope, `Dashboard-${model}`, {
+        dashboardName: Token.isUnresolved(this.dashboardName) ? `${this.dashboardName}-${model}` : `${this.dashboardName}-${model}`.slice(0, 255),
+        defaultInterval: Duration.hours(24),
+      });
+      this.modelDashboards.set(scope, dashboard);
+    }
+    return dashboard;
   }
 }

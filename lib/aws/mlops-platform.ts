@@ -2,7 +2,10 @@ import { Environment, NestedStack, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
-import { CostModel, EnvironmentProfile, MlopsTags, roundUsd, Rollout, UNIT_PRICES, validateIdentifier } from '../core';
+import {
+  EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, resolveModelRegistrySpec, roundUsd, Rollout, UNIT_PRICES, ValidationError,
+  validateIdentifier,
+} from '../core';
 import { ArtifactStore } from './artifact-store';
 import { CostGuard } from './cost-guard';
 import { ExperimentTracking } from './experiment-tracking';
@@ -14,6 +17,7 @@ import { MlopsMonitoring, ServedModelAlarms } from './mlops-monitoring';
 import { MlopsStack } from './mlops-stack';
 import { MlopsTagging } from './mlops-tagging';
 import { ModelEndpoint } from './model-endpoint';
+import { ModelPipeline, ModelPipelineProps } from './model-pipeline';
 import { ModelRegistry } from './model-registry';
 import { PlatformKey } from './platform-key';
 import { PlatformNetwork } from './platform-network';
@@ -153,7 +157,13 @@ export class MlopsPlatform extends Construct {
       check.fail('profile', props.profile, 'must be an EnvironmentProfile', 'pass EnvironmentProfile.dev(), .staging() or .prod().');
     }
     this.profile = props.profile;
-    this.teams = validateTeams(this.node.path, props.teams ?? []);
+    this.teams = validateTeams(this.node.path, props.teams ?? [], this.profile);
+    // Fail on a served model's own options before building two stacks (addServedModel checks them again).
+    const modelNames = new Set<string>();
+    for (const model of props.servedModels ?? []) {
+      this.checkServedModel(model, modelNames);
+      modelNames.add(model.name);
+    }
     const prefix = props.stackNamePrefix ?? `${props.project}-${props.profile.name}`;
     const stackProps = { profile: this.profile, project: props.project, costCenter: props.costCenter, env: props.env };
 
@@ -226,19 +236,7 @@ export class MlopsPlatform extends Construct {
    * GPU waste, rollout health) and cost estimate wired in.
    */
   public addServedModel(options: ServedModelOptions): InferenceFleet | ModelEndpoint {
-    const check = checkFor(this);
-    validateIdentifier(this.node.path, 'servedModels[].name', options.name, 40);
-    if (this.models.has(options.name)) {
-      check.fail('servedModels[].name', options.name, 'is served already', 'give each served model a unique name.');
-    }
-    check.oneOf(`servedModels(${options.name}).backend`, options.backend, Object.values(ServingBackend));
-    let team: PlatformTeam | undefined;
-    if (options.team !== undefined) {
-      team = this.teams.find((t) => t.name === options.team);
-      if (!team) {
-        check.fail(`servedModels(${options.name}).team`, options.team, 'is not a team of the platform', `add it to 'teams' or use one of: ${this.teams.map((t) => t.name).join(', ') || '(no teams)'}.`);
-      }
-    }
+    const team = this.checkServedModel(options, this.models);
     const stack = new NestedStack(this.platformStack, `Model-${options.name}`, {
       description: `Served model ${options.name} (${options.backend})`,
     });
@@ -273,6 +271,39 @@ export class MlopsPlatform extends Construct {
     return serving;
   }
 
+  /**
+   * Adds the retraining pipeline of a model family (`ModelPipeline`) to the platform stack, over the platform's registry,
+   * artifact store and key; approved versions roll out to the served model of the same name when it is an endpoint.
+   */
+  public addModelPipeline(id: string, options: Omit<ModelPipelineProps, 'registry' | 'artifactStore'>): ModelPipeline {
+    const serving = this.servedModel(options.modelName);
+    return new ModelPipeline(this.platformStack, id, {
+      registry: this.modelRegistry,
+      artifactStore: this.artifactStore,
+      encryptionKey: this.platformKey.key,
+      endpoint: serving instanceof ModelEndpoint ? serving : undefined,
+      ...options,
+    });
+  }
+
+  /** Checks a served model's own options (name, backend, team); returns its team. */
+  private checkServedModel(options: ServedModelOptions, served: { has(name: string): boolean }): PlatformTeam | undefined {
+    const check = checkFor(this);
+    validateIdentifier(this.node.path, 'servedModels[].name', options?.name, 40);
+    if (served.has(options.name)) {
+      check.fail('servedModels[].name', options.name, 'is served already', 'give each served model a unique name.');
+    }
+    check.oneOf(`servedModels(${options.name}).backend`, options.backend, Object.values(ServingBackend));
+    let team: PlatformTeam | undefined;
+    if (options.team !== undefined) {
+      team = this.teams.find((t) => t.name === options.team);
+      if (!team) {
+        check.fail(`servedModels(${options.name}).team`, options.team, 'is not a team of the platform', `add it to 'teams' or use one of: ${this.teams.map((t) => t.name).join(', ') || '(no teams)'}.`);
+      }
+    }
+    return team;
+  }
+
   /** A served model by name. */
   public servedModel(name: string): InferenceFleet | ModelEndpoint | undefined {
     return this.models.get(name)?.serving;
@@ -289,17 +320,30 @@ export class MlopsPlatform extends Construct {
   }
 }
 
-function validateTeams(scope: string, teams: PlatformTeam[]): PlatformTeam[] {
+function validateTeams(scope: string, teams: PlatformTeam[], profile: EnvironmentProfile): PlatformTeam[] {
   const check = checkFor({ node: { path: scope } } as unknown as Construct);
   const names = new Set<string>();
   teams.forEach((team, i) => {
     validateIdentifier(scope, `teams[${i}].name`, team.name, 32);
     if (names.has(team.name)) check.fail(`teams[${i}].name`, team.name, 'is a duplicate team name', 'give each team a unique name.');
     names.add(team.name);
-    MlopsTags.of({ project: 'x', environment: 'x', costCenter: team.costCenter }, scope);
     if (team.costCenter === undefined) check.fail(`teams[${i}].costCenter`, undefined, 'is required', 'give the team\'s cost center, e.g. "cc-1042".');
+    // Validated as the tag it becomes, but blamed on the team's prop rather than on 'tags.costCenter'.
+    try {
+      MlopsTags.of({ project: 'x', environment: 'x', costCenter: team.costCenter }, scope);
+    } catch (e) {
+      if (!ValidationError.isValidationError(e)) throw e;
+      check.fail(`teams[${i}].costCenter`, team.costCenter, e.problem, `use a cost center of ${e.problem.replace(/^must be /, '')}.`);
+    }
     check.numberInRange(`teams[${i}].gpuSharePercent`, team.gpuSharePercent, 1, 100);
-    if (team.monthlyBudgetUsd !== undefined) check.positiveNumber(`teams[${i}].monthlyBudgetUsd`, team.monthlyBudgetUsd);
+    if (team.monthlyBudgetUsd !== undefined) {
+      check.positiveNumber(`teams[${i}].monthlyBudgetUsd`, team.monthlyBudgetUsd);
+      // The CostGuard would reject it too, but blaming its own 'monthlyLimitUsd'; say which team prop to change.
+      if (team.monthlyBudgetUsd > profile.budget.monthlyLimitUsd) {
+        check.fail(`teams[${i}].monthlyBudgetUsd`, team.monthlyBudgetUsd, `must not exceed the environment budget (${profile.budget.monthlyLimitUsd})`,
+          `lower the budget of team '${team.name}' or raise the profile's 'budget.monthlyLimitUsd'.`);
+      }
+    }
   });
   if (teams.length > 0) {
     const total = teams.reduce((sum, t) => sum + t.gpuSharePercent, 0);
@@ -310,16 +354,11 @@ function validateTeams(scope: string, teams: PlatformTeam[]): PlatformTeam[] {
   return teams.map((t) => ({ ...t }));
 }
 
-/** Aurora Serverless v2 capacity: min ACU always on, max ACU all month, plus the reader in multi-AZ profiles. */
+/** Aurora Serverless v2 capacity: min ACU always on, max ACU all month, plus the reader in multi-AZ profiles (core's estimate). */
 function registryCost(profile: EnvironmentProfile, registry: ModelRegistry): { minUsd: number; maxUsd: number } {
-  const instances = profile.multiAz ? 2 : 1;
-  const model = CostModel.default();
-  const acuHour = model.unitPrices.auroraAcuHour;
   const scaling = Stack.of(registry).resolve((registry.cluster.node.defaultChild as rds.CfnDBCluster).serverlessV2ScalingConfiguration) ?? {};
-  return {
-    minUsd: model.monthlyHourly(acuHour * (scaling.minCapacity ?? 0), instances),
-    maxUsd: model.monthlyHourly(acuHour * (scaling.maxCapacity ?? 0), instances),
-  };
+  const capacity = { minCapacity: scaling.minCapacity, maxCapacity: scaling.maxCapacity };
+  return modelRegistryCostEstimate(resolveModelRegistrySpec({ scope: registry.node.path }, capacity, profile));
 }
 
 function natCost(network: PlatformNetwork): { minUsd: number; maxUsd: number } {

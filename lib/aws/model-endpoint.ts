@@ -15,6 +15,7 @@ import {
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { IServingMetrics, LatencyPercentile } from './inference-fleet';
+import { checkImageTag } from './private/image-tag';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope } from './scope';
@@ -169,6 +170,8 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     for (const required of ['vpc', 'artifactStore', 'image', 'imageTag'] as const) {
       if (props[required] === undefined) check.fail(required, undefined, 'is required', `pass '${required}' to the ModelEndpoint.`);
     }
+    // Checked here so a bad tag is blamed on this prop, not on the image repository's `imageUri(tag)`.
+    checkImageTag(check, 'imageTag', props.imageTag);
     this.instance = GpuInstance.of(props.instanceType ?? 'g5.xlarge', 'instanceType', this.node.path);
     this.rollout = props.rollout ?? Rollout.allAtOnce();
     const traffic = this.trafficRouting();

@@ -72,6 +72,8 @@ export class PlatformNetwork extends Construct {
     const natGateways = check.integerInRange('natGateways', props.natGateways, 1, maxAzs,
       `set 'natGateways' to a whole number from 1 to ${maxAzs} ('maxAzs'): the private subnets need a NAT gateway for egress.`)
       ?? (profile.multiAz ? maxAzs : 1);
+    // CDK passes any string through to the template, which CloudFormation then rejects at deploy time.
+    check.oneOf('flowLogTrafficType', props.flowLogTrafficType, Object.values(ec2.FlowLogTrafficType));
 
     const stack = Stack.of(this);
     // An environment-agnostic stack only knows two zones; name more from Fn::GetAZs so a multi-AZ profile

@@ -60,6 +60,9 @@ export function resolveCostGuardSpec(scope: SpecScope, input: CostGuardSpecInput
     check.fail('alertThresholdsPercent', thresholds, 'must be strictly ascending', 'sort the percentages and remove duplicates.');
   }
   const denyGpuAtPercent = check.numberInRange('denyGpuAtPercent', input.denyGpuAtPercent, 1, 1000) ?? profile.budget.denyGpuAtPercent;
+  if (input.notifyEmails !== undefined && !Array.isArray(input.notifyEmails)) {
+    check.fail('notifyEmails', input.notifyEmails, 'must be a list of email addresses', "wrap the address in a list: ['ops@example.com'].");
+  }
   const emails = [...(input.notifyEmails ?? [])];
   if (emails.length > 10) {
     check.fail('notifyEmails', emails.length, 'must list at most 10 addresses (an AWS Budgets limit per notification)', 'use a distribution list or subscribe more people to the alert topic.');

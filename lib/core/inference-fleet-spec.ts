@@ -48,22 +48,37 @@ export interface InferenceFleetSpec {
   readonly costEstimate: MonthlyCostRange;
 }
 
-/** Public SSM parameters of the AMIs an inference fleet runs, by accelerator (the same for every engine). */
+/**
+ * Public SSM parameters of the AMIs an inference fleet runs, by accelerator, the same for every engine: the ECS
+ * GPU-optimized AL2023 AMI (NVIDIA driver and container toolkit), the base Neuron DLAMI (Neuron driver and tools,
+ * meant for containers) and plain AL2023.
+ */
 export const INFERENCE_AMI_SSM_PARAMETERS: Readonly<Record<AcceleratorKind, string>> = Object.freeze({
   [AcceleratorKind.NVIDIA_GPU]: '/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id',
-  [AcceleratorKind.INFERENTIA]: '/aws/service/neuron/dlami/multi-framework/amazon-linux-2023/latest/image_id',
-  [AcceleratorKind.TRAINIUM]: '/aws/service/neuron/dlami/multi-framework/amazon-linux-2023/latest/image_id',
+  [AcceleratorKind.INFERENTIA]: '/aws/service/neuron/dlami/base/amazon-linux-2023/latest/image_id',
+  [AcceleratorKind.TRAINIUM]: '/aws/service/neuron/dlami/base/amazon-linux-2023/latest/image_id',
   [AcceleratorKind.NONE]: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
 });
 
+/**
+ * `docker run` flags that hand an instance's accelerators to the serving container: all NVIDIA GPUs, every Neuron
+ * device of an Inferentia or Trainium instance (enumerated on the instance), nothing on a CPU instance.
+ */
+export function inferenceContainerDeviceFlags(kind: AcceleratorKind): string {
+  if (kind === AcceleratorKind.NVIDIA_GPU) return '--gpus all';
+  if (kind === AcceleratorKind.NONE) return '';
+  return '$(for d in /dev/neuron*; do printf -- "--device=%s " "$d"; done)';
+}
+
 const MODEL_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const MODEL_VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** A model version: letters, digits, '.', '_' or '-', at most 128 characters (also used for rollout variants' versions). */
+export const MODEL_VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Validates an inference fleet's input and resolves its capacity, schedule and cost from the profile. */
 export function resolveInferenceFleetSpec(scope: SpecScope, input: InferenceFleetSpecInput, profile: EnvironmentProfile): InferenceFleetSpec {
   const check = specCheck(scope);
   check.matches('modelName', input.modelName, MODEL_NAME, 'a model name of lower-case letters, digits and hyphens (at most 63 characters)');
-  check.matches('modelVersion', input.modelVersion, MODEL_VERSION, 'a version of letters, digits, ".", "_" or "-" (at most 128 characters)');
+  check.matches('modelVersion', input.modelVersion, MODEL_VERSION_PATTERN, 'a version of letters, digits, ".", "_" or "-" (at most 128 characters)');
   const instance = GpuInstance.of(input.instanceType ?? 'g5.xlarge', 'instanceType', scope.scope);
   const containerPort = check.integerInRange('containerPort', input.containerPort, 1, 65535) ?? 8080;
   const rootVolumeSizeGiB = check.integerInRange('rootVolumeSizeGiB', input.rootVolumeSizeGiB, 30, 16384) ?? 100;

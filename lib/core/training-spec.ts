@@ -69,7 +69,7 @@ export function resolveTrainingClusterSpec(scope: SpecScope, input: TrainingClus
   if (!Array.isArray(types) || types.length === 0) {
     check.fail('instanceTypes', types, 'must list at least one instance type', "list GPU types such as ['g5.xlarge', 'g6.xlarge'].");
   }
-  const instances = types.map((t, i) => nvidiaInstance(scope, t, `instanceTypes[${i}]`));
+  const instances = types.map((t, i) => nvidiaTrainingInstance(scope, t, `instanceTypes[${i}]`));
   if (new Set(types).size !== types.length) check.fail('instanceTypes', types, 'must not repeat a type', 'list each instance type once.');
   const smallestGpus = Math.min(...instances.map((i) => i.gpus));
   const maxGpus = check.positiveInteger('maxGpus', input.maxGpus) ?? 8;
@@ -93,7 +93,8 @@ export function resolveTrainingClusterSpec(scope: SpecScope, input: TrainingClus
     'the ECS GPU AMI needs at least 30 GiB and gp3 volumes hold at most 16384 GiB.') ?? 200;
   const priority = check.integerInRange('priority', input.priority, 0, 1000) ?? 10;
   const logRetentionDays = input.logRetentionDays ?? profile.logRetentionDays;
-  check.oneOf('logRetentionDays', logRetentionDays, LOG_RETENTION_DAYS as readonly number[]);
+  check.oneOf('logRetentionDays', logRetentionDays, LOG_RETENTION_DAYS as readonly number[],
+    `use a value CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(', ')}.`);
   const teams = resolveTeams(scope, input.teams);
   const spot = input.spot ?? true;
   const onDemand = !spot || (input.onDemandFallback ?? profile.multiAz);
@@ -130,7 +131,8 @@ export function trainingCostCeiling(instances: readonly GpuInstance[], maxGpus: 
   return { spotUsd: perType(PurchaseOption.SPOT), onDemandUsd: perType(PurchaseOption.ON_DEMAND) };
 }
 
-function nvidiaInstance(scope: SpecScope, instanceType: string, prop: string): GpuInstance {
+/** A catalog instance type with NVIDIA GPUs (the ECS GPU AMI drives no other accelerator), or a ValidationError naming `prop`. */
+export function nvidiaTrainingInstance(scope: SpecScope, instanceType: string, prop: string): GpuInstance {
   const instance = GpuInstance.accelerated(instanceType, prop, scope.scope);
   if (!instance.isNvidiaGpu) {
     specCheck(scope).fail(prop, instanceType, `has ${instance.acceleratorModel} accelerators, not NVIDIA GPUs`,

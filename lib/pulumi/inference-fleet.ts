@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { CronFields, INFERENCE_AMI_SSM_PARAMETERS, InferenceFleetSpec, InferenceFleetSpecInput, resolveInferenceFleetSpec } from '../core';
+import { CronFields, inferenceContainerDeviceFlags, INFERENCE_AMI_SSM_PARAMETERS, InferenceFleetSpec, InferenceFleetSpecInput, resolveInferenceFleetSpec } from '../core';
 import { childOptions, componentSpecScope, MlopsComponentArgs, policyJson, resolveProfileAndTags } from './component-support';
 
 export interface InferenceFleetArgs extends MlopsComponentArgs, Omit<InferenceFleetSpecInput, 'hasCertificate' | 'variantCount'> {
@@ -75,7 +75,7 @@ export class InferenceFleet extends pulumi.ComponentResource {
     const instanceProfile = new aws.iam.InstanceProfile(`${name}-instance-profile`, { role: role.name, tags }, childOptions(this));
     const userData = pulumi.interpolate`#!/bin/bash
 set -euo pipefail
-docker run -d --restart always --gpus all -p ${spec.containerPort}:${spec.containerPort} ${args.imageUri}
+docker run -d --restart always ${inferenceContainerDeviceFlags(spec.instance.acceleratorKind)} -p ${spec.containerPort}:${spec.containerPort} ${args.imageUri}
 `.apply((s) => Buffer.from(s).toString('base64'));
     const launchTemplate = new aws.ec2.LaunchTemplate(`${name}-lt`, {
       imageId: `resolve:ssm:${INFERENCE_AMI_SSM_PARAMETERS[spec.instance.acceleratorKind]}`,

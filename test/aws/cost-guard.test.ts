@@ -168,3 +168,36 @@ describe('CostGuard', () => {
     }
   });
 });
+
+describe('CostGuard with many denied roles (found by the fuzz/bench suites)', () => {
+  test('notifyEmails given as one string, not a list, is rejected as such (was checked letter by letter)', () => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    expect(() => new CostGuard(stack, 'Cost', { notifyEmails: 'ops@example.com' as any }))
+      .toThrow(/'notifyEmails' must be a list of email addresses \(received "ops@example.com"\)\. Fix: wrap the address in a list/);
+  });
+
+  // Budgets rejects an IAM action naming more than 100 roles; a platform with 200 served models has 200 serving roles.
+  test('splits denied roles into actions of at most 100, appending so existing roles never move', () => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    const guard = new CostGuard(stack, 'Cost');
+    const roles = Array.from({ length: 205 }, (_, i) => new iam.Role(stack, `R${i}`, { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') }));
+    guard.denyGpuFor(roles[0]);
+    // The first action keeps the id it had with one role (a second app with one role would show the same id).
+    const firstAction = guard.node.findChild('DenyGpuAction');
+    guard.denyGpuFor(...roles.slice(1));
+    const actions = Template.fromStack(stack).findResources('AWS::Budgets::BudgetsAction');
+    const roleCounts = Object.values(actions).map((a: any) => a.Properties.Definition.IamActionDefinition.Roles.length);
+    expect(roleCounts).toEqual([100, 100, 5]);
+    const first = actions[stack.getLogicalId(firstAction as any)];
+    expect(first.Properties.Definition.IamActionDefinition.Roles[0]).toEqual({ Ref: stack.getLogicalId(roles[0].node.defaultChild as iam.CfnRole) });
+    expect(first.Properties.Definition.IamActionDefinition.Roles).toHaveLength(100);
+  });
+
+  test('a team budget action with more than 100 roles is split too', () => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    const roles = Array.from({ length: 101 }, (_, i) => new iam.Role(stack, `R${i}`, { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') }));
+    new CostGuard(stack, 'Cost').addTeamBudget('vision', { monthlyLimitUsd: 100, denyGpuFor: roles });
+    const actions = Template.fromStack(stack).findResources('AWS::Budgets::BudgetsAction');
+    expect(Object.values(actions).map((a: any) => a.Properties.Definition.IamActionDefinition.Roles.length)).toEqual([100, 1]);
+  });
+});

@@ -423,3 +423,25 @@ describe('InferenceFleet compliance', () => {
     expect(describeFindings(cfnLint(result.templates).filter((f) => f.rule !== 'W3010'))).toBe('');
   });
 });
+
+describe('InferenceFleet bad input found by the fuzz suite', () => {
+  test('a bad imageTag is blamed on \'imageTag\' (was blamed on the image repository\'s \'tag\')', () => {
+    expect(() => build(EnvironmentProfile.dev(), { imageTag: 'v1 (final)' }))
+      .toThrow(/Env\/Fleet: 'imageTag' must be an image tag of 1-128 letters.*received "v1 \(final\)"/);
+  });
+});
+
+describe('InferenceFleet fixed size (found by the fuzz suite)', () => {
+  test('minCapacity equal to maxCapacity gives a fixed-size group without target tracking, and lints clean', () => {
+    const { app, template } = build(EnvironmentProfile.prod(), { minCapacity: 3, maxCapacity: 3 });
+    const t = template();
+    t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '3', MaxSize: '3' });
+    t.resourceCountIs('AWS::AutoScaling::ScalingPolicy', 0);
+    const { templates } = synthesizeWithPacks(app);
+    expect(describeFindings(cfnLint(templates).filter((f) => f.rule === 'E3712'))).toBe('');
+  });
+
+  test('a fleet that can grow keeps its request and GPU target tracking', () => {
+    build(EnvironmentProfile.prod(), { minCapacity: 2, maxCapacity: 3 }).template().resourceCountIs('AWS::AutoScaling::ScalingPolicy', 2);
+  });
+});

@@ -1,4 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
 import { applyCompliancePacks, EnvironmentProfile, MlopsMonitoring, MlopsStack, QualityDirection, ValidationError } from 'mlops-constructs';
 
@@ -129,5 +131,57 @@ describe('MlopsMonitoring', () => {
     const result = synthesizeWithPacks(app);
     expect(describeFindings(result.findings)).toBe('');
     expect(describeFindings(cfnLint(result.templates))).toBe('');
+  });
+});
+
+describe('MlopsMonitoring bad input found by the fuzz suite', () => {
+  test('notifyEmails given as one string, not a list, is a ValidationError (was a TypeError)', () => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    expect(() => new MlopsMonitoring(stack, 'M', { notifyEmails: 'ops@example.com' as any }))
+      .toThrow(/'notifyEmails' must be a list of email addresses \(received "ops@example.com"\)\. Fix: wrap the address in a list/);
+  });
+
+  test('a dashboardName CloudWatch rejects is a ValidationError naming the prop (was a CDK error)', () => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    expect(() => new MlopsMonitoring(stack, 'M', { dashboardName: 'my dashboard!' })).toThrow(ValidationError);
+    expect(() => new MlopsMonitoring(stack, 'M2', { dashboardName: 'my dashboard!' })).toThrow(/'dashboardName' must be 1-255 letters, digits, "-" or "_"/);
+    new MlopsMonitoring(stack, 'M3', { dashboardName: 'team_a-dashboard' });
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'team_a-dashboard' });
+  });
+});
+
+describe('MlopsMonitoring per-model dashboards (found by the benchmark)', () => {
+  // One environment dashboard with a row per model passed CloudWatch's 500 widgets and ~800 KB of parent template
+  // at 100 models; a model monitored in its own scope now gets its own dashboard there.
+  const metric = (metricName: string) => new cloudwatch.Metric({ namespace: 'Test', metricName });
+  const serving = {
+    metricLatency: () => metric('Latency'),
+    metric5xx: () => metric('5xx'),
+    metricErrorRate: () => new cloudwatch.MathExpression({ expression: 'm', usingMetrics: { m: metric('5xx') } }),
+    metricInvocations: () => metric('Invocations'),
+    metricGpuUtilization: () => metric('Gpu'),
+  };
+
+  test('monitorServing with a scope puts the model\'s graphs and alarm widgets on a dashboard in that scope', () => {
+    const { stack } = stackFor(EnvironmentProfile.prod());
+    const m = new MlopsMonitoring(stack, 'Monitoring', { dashboardName: 'env' });
+    const modelScope = new Construct(stack, 'Model-fraud');
+    m.monitorServing('fraud', serving, { scope: modelScope });
+    const dashboards = Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard');
+    const byName = Object.fromEntries(Object.entries(dashboards)
+      .map(([id, d]: [string, any]) => [d.Properties.DashboardName, { id, body: JSON.stringify(d.Properties.DashboardBody) }]));
+    expect(Object.keys(byName).sort()).toEqual(['env', 'env-fraud']);
+    expect(byName['env-fraud'].id).toMatch(/^ModelfraudDashboardfraud/);
+    expect(byName['env-fraud'].body).toContain('fraud: latency (ms)');
+    expect(byName['env-fraud'].body).toContain('fraud: p99 latency above');
+    expect(byName.env.body).not.toContain('fraud');
+  });
+
+  test('without a scope the model stays on the environment dashboard', () => {
+    const { stack } = stackFor(EnvironmentProfile.prod());
+    new MlopsMonitoring(stack, 'Monitoring', { dashboardName: 'env' }).monitorServing('fraud', serving);
+    const dashboards = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    expect(JSON.stringify(dashboards[0].Properties.DashboardBody)).toContain('fraud: latency (ms)');
   });
 });

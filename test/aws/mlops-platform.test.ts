@@ -101,6 +101,25 @@ describe('MlopsPlatform', () => {
     plat.hasOutput('EstimatedMonthlyCostUsd', { Value: JSON.stringify(estimate) });
   });
 
+  test('addModelPipeline wires the registry, the store, the key and the endpoint of the same name', () => {
+    const p = platform(EnvironmentProfile.staging(), {
+      modelFamilies: ['recs'],
+      experimentTracking: false,
+      servedModels: [{ name: 'recs', backend: ServingBackend.ENDPOINT, modelVersion: 'v3', imageTag: 't1', team: 'recsys' }],
+    });
+    const job = (id: string) => p.trainingCluster.addJobDefinition(id, { imageUri: 'public.ecr.aws/acme/recs:1', datasetPrefix: 'recs/' });
+    const pipeline = p.addModelPipeline('RecsPipeline', {
+      modelName: 'recs', servingImageUri: 'public.ecr.aws/acme/serve:1', validateJob: job('V'), trainJob: job('T'), evaluateJob: job('E'),
+    });
+    expect(pipeline.node.scope).toBe(p.platformStack);
+    const t = Template.fromStack(p.platformStack);
+    t.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    const definition = JSON.stringify(t.findResources('AWS::StepFunctions::StateMachine'));
+    // Registers in the registry's model package group and rolls out to the served endpoint.
+    expect(definition).toContain('createModelPackage');
+    expect(definition).toContain('updateEndpoint');
+  });
+
   test('dev: destroyable data stack, no termination protection, automatic deny', () => {
     const dev = platform(EnvironmentProfile.dev(), { experimentTracking: false });
     expect(dev.dataStack.terminationProtection).toBe(false);
@@ -118,7 +137,7 @@ describe('MlopsPlatform', () => {
     ['a GPU share of 0', { teams: [{ ...TEAMS[0], gpuSharePercent: 0 }, { ...TEAMS[1], gpuSharePercent: 100 }] }, /'teams\[0\].gpuSharePercent'.*received 0/],
     ['a team budget not positive', { teams: [{ ...TEAMS[0], gpuSharePercent: 100, monthlyBudgetUsd: 0 }] }, /'teams\[0\].monthlyBudgetUsd' must be a number greater than 0/],
     ['a team name with capitals', { teams: [{ ...TEAMS[0], name: 'Fraud', gpuSharePercent: 100 }] }, /'teams\[0\].name' must be lower-case letters/],
-    ['a cost center with spaces', { teams: [{ ...TEAMS[0], costCenter: 'cc 1', gpuSharePercent: 100 }] }, /'tags.costCenter' must be 1-63 letters/],
+    ['a cost center with spaces', { teams: [{ ...TEAMS[0], costCenter: 'cc 1', gpuSharePercent: 100 }] }, /'teams\[0\].costCenter' must be 1-63 letters/],
     ['an email that is not an address', { notifyEmails: ['oncall'] }, /'notifyEmails\[0\]' must be an email address/],
     ['a served model of an unknown team', { servedModels: [{ name: 'm', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't', team: 'nlp' }] }, /'servedModels\(m\).team' is not a team of the platform \(received "nlp"\).*fraud, recsys/],
     ['two served models with one name', {
@@ -131,5 +150,29 @@ describe('MlopsPlatform', () => {
   ])('rejects %s', (_name, props, message) => {
     expect(() => platform(EnvironmentProfile.dev(), { experimentTracking: false, ...props })).toThrow(ValidationError);
     expect(() => platform(EnvironmentProfile.dev(), { experimentTracking: false, ...props })).toThrow(message);
+  });
+});
+
+describe('MlopsPlatform bad input found by the fuzz suite', () => {
+  test('a team cost center that is not a valid tag is blamed on the team (was \'tags.costCenter\')', () => {
+    expect(() => platform(EnvironmentProfile.dev(), { teams: [{ name: 'fraud', costCenter: 'risk & fraud', gpuSharePercent: 100 }] }))
+      .toThrow(/'teams\[0\]\.costCenter' must be 1-63 letters.*received "risk & fraud".*Fix: use a cost center of 1-63 letters/);
+  });
+
+  test('a team budget above the environment budget is blamed on the team (was the CostGuard\'s \'monthlyLimitUsd\')', () => {
+    expect(() => platform(EnvironmentProfile.dev(), { teams: [{ name: 'fraud', costCenter: 'cc-1', gpuSharePercent: 100, monthlyBudgetUsd: 5000 }] }))
+      .toThrow(/'teams\[0\]\.monthlyBudgetUsd' must not exceed the environment budget \(2000\) \(received 5000\).*raise the profile's 'budget.monthlyLimitUsd'/);
+  });
+
+  test('bad served model options fail before any stack is built', () => {
+    const app = newApp();
+    expect(() => new MlopsPlatform(app, 'p', {
+      profile: EnvironmentProfile.dev(),
+      project: 'acme',
+      costCenter: 'ml',
+      env: { region: 'us-east-1' },
+      servedModels: [{ name: 'fraud', backend: 'lambda' as any, modelVersion: 'v1', imageTag: 't' }],
+    })).toThrow(/'servedModels\(fraud\)\.backend' must be one of "fleet", "endpoint"/);
+    expect(app.node.findAll().filter((c) => c.node.id === 'Data')).toHaveLength(0);
   });
 });

@@ -334,3 +334,10 @@ describe('ModelEndpoint compliance', () => {
     expect(describeFindings(cfnLint(result.templates))).toBe('');
   });
 });
+
+describe('ModelEndpoint bad input found by the fuzz suite', () => {
+  test('a bad imageTag is blamed on \'imageTag\' (was blamed on the image repository\'s \'tag\')', () => {
+    expect(() => build(EnvironmentProfile.dev(), { imageTag: 'v1 (final)' }))
+      .toThrow(/Env\/Endpoint: 'imageTag' must be an image tag of 1-128 letters.*received "v1 \(final\)"/);
+  });
+});

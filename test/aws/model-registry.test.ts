@@ -263,3 +263,57 @@ describe('ModelRegistry', () => {
     expect(describeFindings(cfnLint(result.templates))).toBe('');
   });
 });
+
+describe('ModelRegistry.fromModelRegistryAttributes', () => {
+  const attrs = {
+    clusterIdentifier: 'mlops-prod-registry',
+    clusterResourceIdentifier: 'cluster-ABCDEFGHIJKL234',
+    clusterEndpointAddress: 'mlops-prod-registry.cluster-abc.us-east-1.rds.amazonaws.com',
+    port: 5433,
+    securityGroupId: 'sg-0123456789abcdef0',
+    secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:mlops-prod-registry-AbC123',
+  };
+
+  test('imports the cluster, secret and security group: grants name the resource id, ingress goes to the imported group', () => {
+    const app = newApp();
+    const stack = new MlopsStack(app, 'Team', { profile: EnvironmentProfile.prod(), project: 'p' });
+    const registry: IModelRegistry = ModelRegistry.fromModelRegistryAttributes(stack, 'Registry', attrs);
+    const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    registry.grantConnect(role, 'trainer');
+    const client = new ec2.SecurityGroup(stack, 'Client', { vpc: new ec2.Vpc(stack, 'Vpc', { restrictDefaultSecurityGroup: false }) });
+    registry.allowConnectionsFrom(client);
+    expect(registry.cluster.clusterIdentifier).toBe(attrs.clusterIdentifier);
+    expect(registry.cluster.clusterEndpoint.hostname).toBe(attrs.clusterEndpointAddress);
+    expect(registry.secret.secretArn).toBe(attrs.secretArn);
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::RDS::DBCluster', 0);
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [Match.objectLike({
+          Action: 'rds-db:connect',
+          Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds-db:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':dbuser:cluster-ABCDEFGHIJKL234/trainer']] },
+        })],
+      },
+    });
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { GroupId: attrs.securityGroupId, FromPort: 5433, ToPort: 5433, IpProtocol: 'tcp' });
+  });
+
+  test.each([
+    ['clusterResourceIdentifier', { clusterResourceIdentifier: 'mlops-prod-registry' }, /'clusterResourceIdentifier' must be a DB cluster resource id/],
+    ['secretArn', { secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:partial' }, /'secretArn' must be the complete ARN/],
+    ['securityGroupId', { securityGroupId: 'default' }, /'securityGroupId' must be a security group id/],
+    ['port', { port: 80 }, /'port' must be a whole number between 1150 and 65535/],
+  ])('rejects a bad %s', (_name, bad, message) => {
+    const app = newApp();
+    const stack = new MlopsStack(app, 'Team', { profile: EnvironmentProfile.prod(), project: 'p' });
+    expect(() => ModelRegistry.fromModelRegistryAttributes(stack, 'Registry', { ...attrs, ...bad })).toThrow(message);
+  });
+
+  test('grantConnect validates the database user', () => {
+    const app = newApp();
+    const stack = new MlopsStack(app, 'Team', { profile: EnvironmentProfile.prod(), project: 'p' });
+    const registry = ModelRegistry.fromModelRegistryAttributes(stack, 'Registry', attrs);
+    const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    expect(() => registry.grantConnect(role, 'Bad User')).toThrow(/dbUser/);
+  });
+});

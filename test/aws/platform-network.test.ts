@@ -154,3 +154,10 @@ describe('PlatformNetwork', () => {
     expect(describeFindings(cfnLint(result.templates))).toBe('');
   });
 });
+
+describe('PlatformNetwork bad input found by the fuzz suite', () => {
+  test('a flowLogTrafficType that is not ALL, ACCEPT or REJECT is a ValidationError (was passed to the template)', () => {
+    expect(() => build(EnvironmentProfile.dev(), { flowLogTrafficType: 'SOME' as ec2.FlowLogTrafficType }))
+      .toThrow(/'flowLogTrafficType' must be one of "ACCEPT", "ALL", "REJECT" \(received "SOME"\)/);
+  });
+});

@@ -1,5 +1,6 @@
 import {
-  EnvironmentProfile, modelRegistryCostEstimate, resolveCostGuardSpec, resolveInferenceFleetSpec, resolveModelRegistrySpec,
+  AcceleratorKind, EnvironmentProfile, INFERENCE_AMI_PARAMETERS, INFERENCE_AMI_SSM_PARAMETERS, inferenceContainerDeviceFlags,
+  modelRegistryCostEstimate, nvidiaTrainingInstance, resolveCostGuardSpec, resolveInferenceFleetSpec, resolveModelRegistrySpec,
   resolveTrainingClusterSpec,
 } from 'mlops-constructs';
 
@@ -24,6 +25,31 @@ describe('core specs', () => {
     const always = resolveInferenceFleetSpec(scope, { modelName: 'm', modelVersion: 'v1', scaleToZeroOffHours: false }, EnvironmentProfile.dev());
     expect(always.offHours).toBeUndefined();
     expect(always.costEstimate.maxUsd).toBeGreaterThan(spec.costEstimate.maxUsd);
+  });
+
+  test('training: defaults, log retention only from the CloudWatch list, NVIDIA types only', () => {
+    const spec = resolveTrainingClusterSpec(scope, {}, EnvironmentProfile.dev());
+    expect(spec.instances.map((i) => i.instanceType)).toEqual(['g5.xlarge', 'g5.2xlarge', 'g6.xlarge', 'g6.2xlarge']);
+    expect(spec).toMatchObject({
+      maxGpus: 8, maxvCpus: 64, rootVolumeSizeGiB: 200, priority: 10, logRetentionDays: 14, efa: false, placementGroup: false,
+    });
+    expect(() => resolveTrainingClusterSpec(scope, { logRetentionDays: 9999 }, EnvironmentProfile.dev()))
+      .toThrow(/^Spec: 'logRetentionDays' must be one of 1, 3, .*3653 \(received 9999\)\. Fix: use a value CloudWatch Logs accepts/);
+    expect(nvidiaTrainingInstance(scope, 'g6.xlarge', 'instanceType').gpus).toBe(1);
+    expect(() => nvidiaTrainingInstance(scope, 'trn1.2xlarge', 'instanceType')).toThrow(/^Spec: 'instanceType' has .* accelerators, not NVIDIA GPUs/);
+  });
+
+  test('inference: AMIs and container devices by accelerator; the CDK name of the AMI table is the same table', () => {
+    expect(INFERENCE_AMI_PARAMETERS).toBe(INFERENCE_AMI_SSM_PARAMETERS);
+    expect(INFERENCE_AMI_SSM_PARAMETERS[AcceleratorKind.INFERENTIA]).toBe('/aws/service/neuron/dlami/base/amazon-linux-2023/latest/image_id');
+    expect(inferenceContainerDeviceFlags(AcceleratorKind.NVIDIA_GPU)).toBe('--gpus all');
+    expect(inferenceContainerDeviceFlags(AcceleratorKind.TRAINIUM)).toMatch(/\/dev\/neuron/);
+    expect(inferenceContainerDeviceFlags(AcceleratorKind.NONE)).toBe('');
+    // Two variants (a canary) double the instances, not the load balancer.
+    const one = resolveInferenceFleetSpec(scope, { modelName: 'm', modelVersion: 'v1' }, EnvironmentProfile.prod()).costEstimate;
+    const two = resolveInferenceFleetSpec(scope, { modelName: 'm', modelVersion: 'v1', variantCount: 2 }, EnvironmentProfile.prod()).costEstimate;
+    expect(two.maxUsd).toBeGreaterThan(one.maxUsd);
+    expect(two.maxUsd).toBeLessThan(2 * one.maxUsd);
   });
 
   test('registry: cost of the Aurora capacity, doubled by the reader where multi-AZ', () => {

@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { errorOf, installMocks } from './support';
 import { newApp } from '../support/gate';
@@ -134,6 +135,47 @@ const CASES: Case[] = [
     pulumi: (n, profile, tags) => new pl.GpuTrainingCluster(n, { profile, tags, ...net, efa: true }),
   },
   {
+    name: 'GpuTrainingCluster: EFA without a placement group',
+    prop: 'placementGroup',
+    cdk: (s, vpc) => new cdk.GpuTrainingCluster(s, 'X', {
+      vpc, artifactStore: new cdk.ArtifactStore(s, 'Store'), instanceTypes: ['g5.12xlarge'], efa: true, placementGroup: false,
+    }),
+    pulumi: (n, profile, tags) => new pl.GpuTrainingCluster(n, { profile, tags, ...net, instanceTypes: ['g5.12xlarge'], efa: true, placementGroup: false }),
+  },
+  {
+    name: 'GpuTrainingCluster: a repeated team',
+    prop: 'teams',
+    cdk: (s, vpc) => new cdk.GpuTrainingCluster(s, 'X', { vpc, artifactStore: new cdk.ArtifactStore(s, 'Store'), teams: [{ name: 'fraud' }, { name: 'fraud' }] }),
+    pulumi: (n, profile, tags) => new pl.GpuTrainingCluster(n, { profile, tags, ...net, teams: [{ name: 'fraud' }, { name: 'fraud' }] }),
+  },
+  {
+    name: 'GpuTrainingCluster: a team weight of 0',
+    prop: 'teams[1].weight',
+    cdk: (s, vpc) => new cdk.GpuTrainingCluster(s, 'X', {
+      vpc, artifactStore: new cdk.ArtifactStore(s, 'Store'), teams: [{ name: 'fraud' }, { name: 'recsys', weight: 0 }],
+    }),
+    pulumi: (n, profile, tags) => new pl.GpuTrainingCluster(n, { profile, tags, ...net, teams: [{ name: 'fraud' }, { name: 'recsys', weight: 0 }] }),
+  },
+  {
+    name: 'GpuTrainingCluster: a log retention CloudWatch does not offer',
+    prop: 'logRetentionDays',
+    cdk: (s, vpc) => new cdk.GpuTrainingCluster(s, 'X', { vpc, artifactStore: new cdk.ArtifactStore(s, 'Store'), logRetentionDays: 10 }),
+    pulumi: (n, profile, tags) => new pl.GpuTrainingCluster(n, { profile, tags, ...net, logRetentionDays: 10 }),
+  },
+  {
+    name: 'GpuTrainingCluster: a root volume too small for the GPU AMI',
+    prop: 'rootVolumeSizeGiB',
+    cdk: (s, vpc) => new cdk.GpuTrainingCluster(s, 'X', { vpc, artifactStore: new cdk.ArtifactStore(s, 'Store'), rootVolumeSizeGiB: 20 }),
+    pulumi: (n, profile, tags) => new pl.GpuTrainingCluster(n, { profile, tags, ...net, rootVolumeSizeGiB: 20 }),
+  },
+  {
+    name: 'GpuTrainingCluster: warm vCPUs of the profile above the GPU cap',
+    prop: 'profile.minCapacity.trainingVcpus',
+    profile: EnvironmentProfile.dev({ minCapacity: { trainingVcpus: 1000 } }),
+    cdk: (s, vpc) => new cdk.GpuTrainingCluster(s, 'X', { vpc, artifactStore: new cdk.ArtifactStore(s, 'Store') }),
+    pulumi: (n, profile, tags) => new pl.GpuTrainingCluster(n, { profile, tags, ...net }),
+  },
+  {
     name: 'InferenceFleet: minimum above maximum',
     prop: 'minCapacity',
     cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), minCapacity: 5, maxCapacity: 3 }),
@@ -151,6 +193,37 @@ const CASES: Case[] = [
     prop: 'certificate',
     cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), internetFacing: true }),
     pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, internetFacing: true }),
+  },
+  {
+    name: 'InferenceFleet: scale to zero under a profile that keeps instances warm',
+    prop: 'minCapacity',
+    profile: EnvironmentProfile.prod(),
+    cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), minCapacity: 0 }),
+    pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, minCapacity: 0 }),
+  },
+  {
+    name: 'InferenceFleet: a model name with upper case',
+    prop: 'modelName',
+    cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), modelName: 'Fraud_Model' }),
+    pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, modelName: 'Fraud_Model' }),
+  },
+  {
+    name: 'InferenceFleet: an instance type not in the catalog',
+    prop: 'instanceType',
+    cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), instanceType: 'g5.3xlarge' }),
+    pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, instanceType: 'g5.3xlarge' }),
+  },
+  {
+    name: 'InferenceFleet: a health check grace period over 2 hours',
+    prop: 'healthCheckGracePeriod',
+    cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), healthCheckGracePeriod: Duration.hours(3) }),
+    pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, healthCheckGracePeriodSeconds: 3 * 3600 }),
+  },
+  {
+    name: 'InferenceFleet: a GPU utilization target above 95%',
+    prop: 'targetGpuUtilizationPercent',
+    cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), targetGpuUtilizationPercent: 99 }),
+    pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, targetGpuUtilizationPercent: 99 }),
   },
 ];
 

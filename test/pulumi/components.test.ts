@@ -185,4 +185,13 @@ describe('Pulumi InferenceFleet', () => {
     expect(one(resources, 'aws:autoscaling/group:Group').inputs).toMatchObject({ minSize: 2, maxSize: 4 });
     expect(one(resources, 'aws:lb/loadBalancer:LoadBalancer').inputs.enableDeletionProtection).toBe(true);
   });
+
+  test('GIVEN an Inferentia type WHEN created THEN the base Neuron DLAMI (as in CDK) and the Neuron devices, not --gpus, go to the container', async () => {
+    new InferenceFleet('fleet3', { ...fleetArgs, instanceType: 'inf2.xlarge', profile: dev(), tags: tags(dev()) });
+    const lt = one(await resourcesOf('fleet3'), 'aws:ec2/launchTemplate:LaunchTemplate').inputs;
+    expect(lt.imageId).toBe('resolve:ssm:/aws/service/neuron/dlami/base/amazon-linux-2023/latest/image_id');
+    const userData = Buffer.from(lt.userData, 'base64').toString();
+    expect(userData).toMatch(/docker run .*\/dev\/neuron.*--device=%s/);
+    expect(userData).not.toMatch(/--gpus/);
+  });
 });

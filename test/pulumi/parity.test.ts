@@ -188,7 +188,7 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
     expect(fromPulumi).toEqual(fromCdk);
   });
 
-  test('GpuTrainingCluster: spot compute scaling to zero, vCPU cap, instance types, queue, IMDSv2 and encrypted volumes, cost ceiling', () => {
+  test('GpuTrainingCluster: spot compute scaling to zero, vCPU cap, instance types, queue, IMDSv2, encrypted volumes and their size, log retention, no placement group, cost ceiling', () => {
     const environments = cfn('AWS::Batch::ComputeEnvironment').map((e) => e.props.ComputeResources);
     const [launchTemplate] = cfn('AWS::EC2::LaunchTemplate').map((l) => l.props.LaunchTemplateData).filter((d) => d.BlockDeviceMappings?.[0].Ebs.VolumeSize === 200);
     const ebs = launchTemplate.BlockDeviceMappings[0].Ebs;
@@ -198,7 +198,9 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
       })),
       priority: cfn('AWS::Batch::JobQueue')[0].props.Priority,
       imds: launchTemplate.MetadataOptions.HttpTokens,
-      volume: { encrypted: ebs.Encrypted, type: ebs.VolumeType, platformKey: isPlatformKey(ebs.KmsKeyId) },
+      volume: { encrypted: ebs.Encrypted, type: ebs.VolumeType, size: ebs.VolumeSize, platformKey: isPlatformKey(ebs.KmsKeyId) },
+      logRetentionDays: cfn('AWS::Logs::LogGroup').filter((g) => g.id.startsWith('TrainingJobLogs')).map((g) => g.props.RetentionInDays),
+      placementGroups: cfn('AWS::EC2::PlacementGroup').length,
       ceiling: cdkSide.training.costCeiling,
     };
     const r = pulumiSide.resources;
@@ -208,28 +210,46 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
         .map((e) => ({ type: e.type, allocation: e.allocationStrategy, min: e.minVcpus, max: e.maxVcpus, types: e.instanceTypes })),
       priority: one(r, 'aws:batch/jobQueue:JobQueue').inputs.priority,
       imds: lt.metadataOptions.httpTokens,
-      volume: { encrypted: lt.blockDeviceMappings[0].ebs.encrypted === 'true', type: lt.blockDeviceMappings[0].ebs.volumeType, platformKey: lt.blockDeviceMappings[0].ebs.kmsKeyId === pulumiSide.keyArn },
+      volume: {
+        encrypted: lt.blockDeviceMappings[0].ebs.encrypted === 'true',
+        type: lt.blockDeviceMappings[0].ebs.volumeType,
+        size: lt.blockDeviceMappings[0].ebs.volumeSize,
+        platformKey: lt.blockDeviceMappings[0].ebs.kmsKeyId === pulumiSide.keyArn,
+      },
+      logRetentionDays: [one(r, 'aws:cloudwatch/logGroup:LogGroup', 'training-job-logs').inputs.retentionInDays],
+      placementGroups: ofType(r, 'aws:ec2/placementGroup:PlacementGroup').length,
       ceiling: pulumiSide.training.spec.costCeiling,
     };
     expect(fromPulumi).toEqual(fromCdk);
   });
 
-  test('InferenceFleet: capacity, scale to zero off hours, internal load balancer, deletion protection and cost estimate', () => {
+  test('InferenceFleet: capacity, scale to zero off hours, internal load balancer, deletion protection, health checks, request target, root volume, AMI and cost estimate', () => {
     const [asg] = cfn('AWS::AutoScaling::AutoScalingGroup').map((g) => g.props);
     const schedules = cfn('AWS::AutoScaling::ScheduledAction').map((s) => s.props)
       .map((s) => ({ recurrence: s.Recurrence, min: s.MinSize, max: s.MaxSize, desired: s.DesiredCapacity, timeZone: s.TimeZone }));
     const [alb] = cfn('AWS::ElasticLoadBalancingV2::LoadBalancer').map((l) => l.props);
     const attribute = (key: string) => alb.LoadBalancerAttributes?.find((a: Json) => a.Key === key)?.Value;
+    const [targetGroup] = cfn('AWS::ElasticLoadBalancingV2::TargetGroup').map((t) => t.props);
+    const [requestsPolicy] = cfn('AWS::AutoScaling::ScalingPolicy').map((p) => p.props)
+      .filter((p) => p.TargetTrackingConfiguration?.PredefinedMetricSpecification?.PredefinedMetricType === 'ALBRequestCountPerTarget');
+    const [launchTemplate] = cfn('AWS::EC2::LaunchTemplate').map((l) => l.props.LaunchTemplateData).filter((d) => d.InstanceType === 'g5.xlarge');
     const fromCdk = {
       capacity: [Number(asg.MinSize), Number(asg.MaxSize)],
       schedules: schedules.sort((x, y) => x.min - y.min),
       internal: alb.Scheme === 'internal',
       deletionProtection: (attribute('deletion_protection.enabled') ?? 'false') === 'true',
+      gracePeriod: asg.HealthCheckGracePeriod,
+      targetGroup: { port: targetGroup.Port, path: targetGroup.HealthCheckPath },
+      requestsPerInstance: requestsPolicy.TargetTrackingConfiguration.TargetValue,
+      rootVolume: launchTemplate.BlockDeviceMappings[0].Ebs.VolumeSize,
+      ami: cdkSide.template.Parameters[launchTemplate.ImageId.Ref].Default,
       cost: cdkSide.fleet.costEstimate,
     };
     const r = pulumiSide.resources;
     const g = one(r, 'aws:autoscaling/group:Group').inputs;
     const lb = one(r, 'aws:lb/loadBalancer:LoadBalancer').inputs;
+    const tg = one(r, 'aws:lb/targetGroup:TargetGroup').inputs;
+    const flt = one(r, 'aws:ec2/launchTemplate:LaunchTemplate', 'fleet-lt').inputs;
     const fromPulumi = {
       capacity: [g.minSize, g.maxSize],
       schedules: ofType(r, 'aws:autoscaling/schedule:Schedule').map((s) => s.inputs)
@@ -237,6 +257,11 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
         .sort((x, y) => x.min - y.min),
       internal: lb.internal,
       deletionProtection: lb.enableDeletionProtection,
+      gracePeriod: g.healthCheckGracePeriod,
+      targetGroup: { port: tg.port, path: tg.healthCheck.path },
+      requestsPerInstance: one(r, 'aws:autoscaling/policy:Policy', 'fleet-requests').inputs.targetTrackingConfiguration.targetValue,
+      rootVolume: flt.blockDeviceMappings[0].ebs.volumeSize,
+      ami: flt.imageId.replace(/^resolve:ssm:/, ''),
       cost: pulumiSide.fleet.spec.costEstimate,
     };
     expect(fromPulumi).toEqual(fromCdk);

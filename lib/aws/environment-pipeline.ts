@@ -1,0 +1,395 @@
+import { CfnResource, Duration, Lazy, Stack, Stage, Token, Validations } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as codecommit from 'aws-cdk-lib/aws-codecommit';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as pipelines from 'aws-cdk-lib/pipelines';
+import { Construct } from 'constructs';
+import { Check, EnvironmentProfile } from '../core';
+import { nagResourceId } from './private/nag';
+import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
+
+/** Where the pipeline takes the app's source from. */
+export class PipelineSource {
+  /**
+   * A GitHub, GitHub Enterprise, GitLab or Bitbucket repository through a CodeStar (CodeConnections) connection.
+   * @param repo `owner/name`
+   * @param connectionArn ARN of the connection, created and authorized in the console once
+   */
+  public static connection(repo: string, branch: string, connectionArn: string): PipelineSource {
+    return new PipelineSource('connection', repo, branch, connectionArn);
+  }
+
+  /** A CodeCommit repository. */
+  public static codeCommit(repository: codecommit.IRepository, branch: string): PipelineSource {
+    return new PipelineSource('codecommit', repository, branch);
+  }
+
+  private constructor(
+    private readonly kind: 'connection' | 'codecommit',
+    private readonly repo: string | codecommit.IRepository,
+    private readonly branch: string,
+    private readonly connectionArn?: string,
+  ) {}
+
+  /** @internal */
+  public _bind(check: Check): pipelines.CodePipelineSource {
+    check.matches('source.branch', this.branch, /^[^\s~^:?*[\\]{1,255}$/, 'a git branch name');
+    if (this.kind === 'codecommit') return pipelines.CodePipelineSource.codeCommit(this.repo as codecommit.IRepository, this.branch);
+    check.matches('source.repo', this.repo as string, /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "'owner/name' (for example 'acme/ml-platform')");
+    check.matches('source.connectionArn', this.connectionArn, /^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection\/[0-9a-f-]{36}$/,
+      'the ARN of a CodeStar connection (arn:aws:codeconnections:<region>:<account>:connection/<id>)');
+    return pipelines.CodePipelineSource.connection(this.repo as string, this.branch, { connectionArn: this.connectionArn!, triggerOnPush: true });
+  }
+}
+
+/** One environment the pipeline deploys: a Stage (its own account and region) and the profile it runs under. */
+export interface PipelineEnvironment {
+  /** The environment's stacks, in a Stage whose `env` names the target account and region. */
+  readonly stage: Stage;
+  /** The environment's profile; protected profiles go after the ones that allow destroying data. */
+  readonly profile: EnvironmentProfile;
+  /**
+   * A person approves (after reading the review) before the stage deploys. Required for `prod`.
+   * @default - true for the profile named `prod`, false otherwise
+   */
+  readonly manualApproval?: boolean;
+  /**
+   * Stacks (id, name or stage prefix) whose data the review may see destroyed (`--disposable-stack`).
+   * @default - none
+   */
+  readonly disposableStacks?: string[];
+}
+
+export interface EnvironmentPipelineProps {
+  /** Where the app's source comes from. */
+  readonly source: PipelineSource;
+  /** Environments in deployment order, for example dev, staging, prod. */
+  readonly environments: PipelineEnvironment[];
+  /**
+   * Commands producing the cloud assembly in `cdk.out` (the synth step; cdk-nag packs run here when the app applies them).
+   * @default ['npm ci', 'npx cdk synth']
+   */
+  readonly synthCommands?: string[];
+  /**
+   * Commands of the gate before the first environment: unit tests, then cfn-lint over the synthesized templates in `cdk.out`.
+   * @default - `npm ci`, `npm test`, install cfn-lint, cfn-lint over every template of `cdk.out`
+   */
+  readonly gateCommands?: string[];
+  /**
+   * The review CLI, run against each environment's deployed assembly; its exit code 1 (data loss) blocks the stage.
+   * @default 'npx mlops-review'
+   */
+  readonly reviewCommand?: string;
+  /**
+   * Key of the artifact bucket (shared with the environments' deploy roles across accounts).
+   * @default - a new key with rotation
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Pipeline name.
+   * @default - generated
+   */
+  readonly pipelineName?: string;
+  /**
+   * Profile of the account the pipeline lives in (its bucket's retention).
+   * @default - the profile in scope (see `MlopsScope.profileOf`)
+   */
+  readonly profile?: EnvironmentProfile;
+}
+
+const DEPLOYED_PREFIX = 'deployed/';
+
+/**
+ * A CDK Pipelines pipeline that deploys the platform's environments in order: source, synth (with cdk-nag), a gate
+ * (tests, cfn-lint), then per environment a review of the change against the assembly last deployed there
+ * (`mlops-review`, exit code 1 on data loss blocks the stage), a manual approval where required (always before
+ * prod), the deployment, and a record of the deployed assembly for the next review. Each environment may live in its
+ * own account and region: the artifact bucket is KMS-encrypted with a rotated key the deploy roles may use, private,
+ * TLS-only and versioned.
+ */
+export class EnvironmentPipeline extends Construct {
+  public readonly pipeline: pipelines.CodePipeline;
+  public readonly artifactBucket: s3.Bucket;
+  public readonly accessLogBucket: s3.Bucket;
+  public readonly encryptionKey: kms.IKey;
+  /** Names of the environments in deployment order. */
+  public readonly environmentNames: string[];
+
+  constructor(scope: Construct, id: string, props: EnvironmentPipelineProps) {
+    super(scope, id);
+    const profile = props.profile ?? MlopsScope.profileOf(this);
+    const check = checkFor(this);
+    const environments = validateEnvironments(check, props.environments);
+    this.environmentNames = environments.map((e) => e.profile.name);
+    if (!(props.source instanceof PipelineSource)) {
+      check.fail('source', props.source, 'must be a PipelineSource', "use PipelineSource.connection('owner/repo', 'main', connectionArn) or PipelineSource.codeCommit(repo, 'main').");
+    }
+    const source = props.source._bind(check);
+    const reviewCommand = props.reviewCommand ?? 'npx mlops-review';
+    if (!reviewCommand.trim()) check.fail('reviewCommand', reviewCommand, 'must not be empty', "use 'npx mlops-review' or 'npm run review --'.");
+
+    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+      description: `Artifacts of the environment pipeline at ${this.node.path}`,
+      enableKeyRotation: true,
+      removalPolicy: statefulRemovalPolicy(profile),
+    });
+    const removalPolicy = statefulRemovalPolicy(profile);
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
+      ...secureBucket(),
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      lifecycleRules: [{ expiration: Duration.days(Math.max(profile.logRetentionDays, 1)), noncurrentVersionExpiration: Duration.days(30) }],
+      removalPolicy,
+    });
+    acknowledgeLogBucket(this.accessLogBucket);
+    this.artifactBucket = new s3.Bucket(this, 'Artifacts', {
+      ...secureBucket(),
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.encryptionKey,
+      bucketKeyEnabled: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'artifacts/',
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(profile.noncurrentVersionExpirationDays) }],
+      removalPolicy,
+    });
+    acknowledgeNoReplication(this.artifactBucket);
+
+    const synth = new pipelines.ShellStep('Synth', {
+      input: source,
+      commands: props.synthCommands ?? ['npm ci', 'npx cdk synth'],
+    });
+    this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
+      pipelineName: props.pipelineName,
+      pipelineType: codepipeline.PipelineType.V2,
+      synth,
+      artifactBucket: this.artifactBucket,
+      crossAccountKeys: true,
+      enableKeyRotation: true,
+      codeBuildDefaults: {
+        buildEnvironment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.MEDIUM },
+        timeout: Duration.hours(1),
+      },
+    });
+
+    const gate = new pipelines.CodeBuildStep('Gate', {
+      input: source,
+      additionalInputs: { 'cdk.out': synth },
+      commands: props.gateCommands ?? [
+        'npm ci',
+        'npm test',
+        'pip3 install --quiet "cfn-lint>=1,<2"',
+        'find cdk.out -name "*.template.json" -print0 | xargs -0 cfn-lint --',
+      ],
+    });
+
+    environments.forEach((env, i) => {
+      const name = env.profile.name;
+      const deployed = `${DEPLOYED_PREFIX}${name}/`;
+      const bucketUri = `s3://${this.artifactBucket.bucketName}/${deployed}`;
+      const disposable = (env.disposableStacks ?? []).map((s) => ` --disposable-stack ${shellQuote(s)}`).join('');
+      const head = `cdk.out/${env.stage.artifactId}`;
+      const review = new pipelines.CodeBuildStep(`Review-${name}`, {
+        input: synth,
+        commands: [
+          'mkdir -p base.out',
+          `aws s3 sync ${bucketUri} base.out/ --only-show-errors`,
+          // The first deployment of an environment has nothing to lose; afterwards exit code 1 (data loss) stops the stage.
+          `if [ -f base.out/manifest.json ]; then ${reviewCommand} --base base.out --head ${head}${disposable} --output review.md; `
+            + `status=$?; cat review.md; exit $status; else echo "First deployment of ${name}: nothing to review against."; fi`,
+        ],
+        rolePolicyStatements: [
+          new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.artifactBucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${deployed}*`] } } }),
+          new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.artifactBucket.arnForObjects(`${deployed}*`)] }),
+        ],
+      });
+      const record = new pipelines.CodeBuildStep(`Record-${name}`, {
+        input: synth,
+        commands: [`aws s3 sync ${head}/ ${bucketUri} --delete --only-show-errors`],
+        rolePolicyStatements: [
+          new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.artifactBucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${deployed}*`] } } }),
+          new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: [this.artifactBucket.arnForObjects(`${deployed}*`)] }),
+        ],
+      });
+      const pre: pipelines.Step[] = i === 0 ? [gate, review] : [review];
+      if (i === 0) review.addStepDependency(gate);
+      if (env.manualApproval ?? name === 'prod') {
+        const approval = new pipelines.ManualApprovalStep(`Approve-${name}`, {
+          comment: `Read the review of ${name} (Review-${name} logs), then approve the deployment.`,
+        });
+        approval.addStepDependency(review);
+        pre.push(approval);
+      }
+      this.pipeline.addStage(env.stage, { pre, post: [record] });
+    });
+    this.pipeline.buildPipeline();
+    // Every CodeBuild project (they run npm, pip and aws s3 with the artifact key) encrypts with it.
+    for (const project of this.pipeline.node.findAll().filter((c): c is codebuild.Project => c instanceof codebuild.Project)) {
+      (project.node.defaultChild as codebuild.CfnProject).encryptionKey = this.encryptionKey.keyArn;
+    }
+    this.tidyTemplate();
+    this.acknowledgeGeneratedPolicies();
+  }
+
+  /**
+   * CDK Pipelines renders cross-account role ARNs as `Fn::Join` with an empty delimiter (cfn-lint E3703 prefers `Fn::Sub`),
+   * and adds a DependsOn on the pipeline role that its `GetAtt` already implies (W3005).
+   */
+  private tidyTemplate(): void {
+    const stack = Stack.of(this);
+    const cfn = this.pipeline.pipeline.node.defaultChild as codepipeline.CfnPipeline;
+    const stages = cfn.stages;
+    cfn.stages = Lazy.any({ produce: () => joinsToSubs(stack.resolve(stages)) });
+    const rolePolicy = this.pipeline.pipeline.role.node.tryFindChild('DefaultPolicy')?.node.defaultChild;
+    if (rolePolicy instanceof CfnResource) cfn.addOverride('DependsOn', [stack.getLogicalId(rolePolicy)]);
+  }
+
+  /**
+   * CDK Pipelines generates one role per action with an inline default policy; their wildcards are the standard grant
+   * groups on the pipeline's own bucket and key, CodeBuild's own log groups and reports, and the bootstrap roles.
+   */
+  private acknowledgeGeneratedPolicies(): void {
+    const bucketObjects = nagResourceId(this, this.artifactBucket.arnForObjects('*'));
+    const inline = 'CDK Pipelines generates a role per pipeline action with an inline default policy scoped to that action\'s '
+      + 'artifacts, project and target roles; the roles are owned and replaced by the pipeline construct, not shared.';
+    for (const policy of this.pipeline.node.findAll().filter((c): c is iam.Policy => c instanceof iam.Policy)) {
+      const ids = new Map<string, string>();
+      for (const statement of policy.document.toJSON()?.Statement ?? []) {
+        for (const action of [statement.Action ?? []].flat() as string[]) {
+          if (!action.includes('*')) continue;
+          ids.set(`Action::${action}`, action.startsWith('kms:')
+            ? 'The encrypt/decrypt action groups CDK grants for the artifact key (kms:ReEncrypt*, kms:GenerateDataKey*), on that key only.'
+            : 'The S3 read/write action groups CDK grants for pipeline artifacts (GetObject*, GetBucket*, List*, DeleteObject*, Abort*), '
+              + 'on the pipeline artifact bucket and its objects only.');
+        }
+        for (const resource of [statement.Resource ?? []].flat() as string[]) {
+          if (!resource.includes('*')) continue;
+          const id = nagResourceId(this, resource);
+          ids.set(`Resource::${id}`, wildcardReason(id, bucketObjects));
+        }
+      }
+      const acknowledgements = [...ids].map(([id, reason]) => ({ id: `AwsSolutions-IAM5[${id}]`, reason }));
+      Validations.of(policy).acknowledge(
+        ...acknowledgements,
+        { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: inline },
+        { id: 'HIPAA.Security-IAMNoInlinePolicy', reason: inline },
+      );
+    }
+    for (const project of this.pipeline.node.findAll().filter((c): c is codebuild.CfnProject => c instanceof codebuild.CfnProject)) {
+      Validations.of(project).acknowledge({
+        id: 'HIPAA.Security-CodeBuildProjectSourceRepoUrl',
+        reason: 'The project\'s source is the pipeline (source type CODEPIPELINE), not a repository URL: the repository is read '
+          + 'once by the source action through the connection, which holds the OAuth authorization.',
+      });
+    }
+  }
+}
+
+function wildcardReason(id: string, bucketObjects: string): string {
+  if (id === bucketObjects) return 'Pipeline artifacts are objects with generated keys in the pipeline\'s own artifact bucket.';
+  if (id.startsWith(`${bucketObjects.slice(0, -1)}${DEPLOYED_PREFIX}`)) {
+    return 'The review and record steps of one environment read and write only that environment\'s deployed assembly prefix.';
+  }
+  if (id.includes(':log-group:/aws/codebuild/')) return 'CodeBuild writes log streams it names per build into the project\'s own log group.';
+  if (id.includes(':report-group/')) return 'CodeBuild creates test report groups named after the project when a build reports.';
+  if (id.includes(':role/')) {
+    return 'Self-mutation and asset publishing assume the CDK bootstrap roles of the target accounts; the statement is limited to roles '
+      + 'tagged aws-cdk:bootstrap-role by its condition.';
+  }
+  return 'cloudformation:DescribeStacks and s3:ListBucket (self-mutation) and codebuild:StartBuild on the asset projects are granted '
+    + 'by CDK Pipelines without resource scoping; they read stack state and start the pipeline\'s own builds.';
+}
+
+/** `{ Fn::Join: ['', [...strings, Refs and GetAtts]] }` as the equivalent `Fn::Sub`, recursively. */
+function joinsToSubs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(joinsToSubs);
+  if (typeof value !== 'object' || value === null) return value;
+  const obj = value as Record<string, unknown>;
+  const join = obj['Fn::Join'] as [string, unknown[]] | undefined;
+  if (join && join[0] === '' && Object.keys(obj).length === 1 && Array.isArray(join[1])) {
+    const parts = join[1].map((p) => {
+      if (typeof p === 'string') return p.replace(/\$\{/g, '${!');
+      const ref = (p as { Ref?: unknown }).Ref;
+      if (typeof ref === 'string') return `\${${ref}}`;
+      const getAtt = (p as { 'Fn::GetAtt'?: unknown })['Fn::GetAtt'];
+      if (Array.isArray(getAtt) && getAtt.every((x) => typeof x === 'string')) return `\${${getAtt.join('.')}}`;
+      return undefined;
+    });
+    if (parts.every((p) => p !== undefined)) return { 'Fn::Sub': parts.join('') };
+  }
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, joinsToSubs(v)]));
+}
+
+function validateEnvironments(check: Check, environments: PipelineEnvironment[] | undefined): PipelineEnvironment[] {
+  if (!Array.isArray(environments) || environments.length === 0) {
+    check.fail('environments', environments, 'must name at least one environment', 'add the Stages to deploy, e.g. dev, staging and prod, in that order.');
+  }
+  const names = new Set<string>();
+  let protectedSeen: string | undefined;
+  environments.forEach((env, i) => {
+    if (!Stage.isStage(env?.stage)) {
+      check.fail(`environments[${i}].stage`, env?.stage, 'must be a cdk Stage', 'wrap the environment\'s stacks in a Stage (new Stage(app, "Dev", { env })).');
+    }
+    if (typeof env.profile?.name !== 'string') {
+      check.fail(`environments[${i}].profile`, env.profile, 'must be an EnvironmentProfile', 'pass the profile the environment\'s stacks use.');
+    }
+    const name = env.profile.name;
+    if (names.has(name)) check.fail(`environments[${i}].profile`, name, 'names an environment the pipeline deploys already', 'deploy each environment once.');
+    names.add(name);
+    if (name === 'prod' && env.manualApproval === false) {
+      check.fail(`environments[${i}].manualApproval`, false, 'must not be false for prod', 'leave \'manualApproval\' unset or true: a person approves every production deployment.');
+    }
+    if (name === 'prod' && i === 0 && environments.length > 1) {
+      check.fail(`environments[${i}].profile`, name, 'deploys prod before the other environments', 'order the environments dev, staging, prod: prod goes last.');
+    }
+    if (env.profile.retainsData) {protectedSeen ??= name;} else if (protectedSeen) {
+      check.fail(`environments[${i}].profile`, name, `allows destroying data but comes after the protected '${protectedSeen}'`,
+        'deploy environments whose data may be destroyed (dev) before protected ones (staging, prod).');
+    }
+    const region = env.stage.region;
+    if (region !== undefined && !Token.isUnresolved(region)) {
+      check.matches(`environments[${i}].stage.region`, region, /^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as 'eu-west-1'");
+    }
+  });
+  return environments;
+}
+
+function secureBucket(): Partial<s3.BucketProps> {
+  return {
+    versioned: true,
+    enforceSSL: true,
+    minimumTLSVersion: 1.2,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+  };
+}
+
+function acknowledgeLogBucket(bucket: s3.Bucket): void {
+  const notLogged = 'Terminal access-log bucket of the pipeline artifact bucket: logging it to itself creates a log-of-logs loop; '
+    + 'it is versioned, TLS-only, private and expires logs after the profile log retention.';
+  const sseS3 = 'S3 server access logs can only be delivered to buckets encrypted with SSE-S3, not SSE-KMS; the bucket holds only those logs.';
+  const notReplicated = 'Access logs of the pipeline artifact bucket are regional operational records; the artifacts themselves are rebuilt from source.';
+  Validations.of(bucket.node.defaultChild as s3.CfnBucket).acknowledge(
+    { id: 'AwsSolutions-S1', reason: notLogged },
+    { id: 'NIST.800.53.R5-S3BucketLoggingEnabled', reason: notLogged },
+    { id: 'HIPAA.Security-S3BucketLoggingEnabled', reason: notLogged },
+    { id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: sseS3 },
+    { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: sseS3 },
+    { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: notReplicated },
+    { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: notReplicated },
+  );
+}
+
+function acknowledgeNoReplication(bucket: s3.Bucket): void {
+  const reason = 'Pipeline artifacts are rebuilt from the source repository on every run, and the deployed assemblies kept for '
+    + 'reviews are versioned in-region; replicating them to another region would add nothing that is not in git.';
+  Validations.of(bucket.node.defaultChild as s3.CfnBucket).acknowledge(
+    { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason },
+    { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason },
+  );
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, "'\\''")}'`;
+}

@@ -1,0 +1,682 @@
+import { Aws, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { EnvironmentProfile, METRIC_CONTRACT, RolloutKind, validateIdentifier } from '../core';
+import { ArtifactPurpose, IArtifactStore } from './artifact-store';
+import { TrainingJob } from './gpu-training-cluster';
+import { QualityDirection } from './mlops-monitoring';
+import { ModelEndpoint } from './model-endpoint';
+import { ModelRegistry } from './model-registry';
+import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
+import { nagResourceId } from './private/nag';
+import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
+
+/** How a registered model version is approved before it is rolled out. */
+export enum ModelApproval {
+  /** A person approves: the pipeline publishes a task token to the approval topic and waits for the callback. */
+  MANUAL = 'manual',
+  /** The pipeline approves every version that passed evaluation and the fairness check (dev only). */
+  AUTOMATIC = 'automatic',
+}
+
+/** What starts a retraining run. */
+export interface ModelPipelineTriggers {
+  /**
+   * Retrain on a schedule.
+   * @default - no schedule
+   */
+  readonly schedule?: events.Schedule;
+  /**
+   * Retrain when an object is created below the dataset prefix (S3 EventBridge notifications; switched on for
+   * the datasets bucket when it is owned by this app, otherwise the bucket must already send them).
+   * @default false
+   */
+  readonly onNewData?: boolean;
+  /**
+   * Retrain when one of these alarms (data drift, model quality) goes into ALARM.
+   * @default - none
+   */
+  readonly alarms?: cloudwatch.IAlarm[];
+}
+
+export interface ModelPipelineProps {
+  /** Model name: the model package group in the registry, `<modelName>/` in the datasets and models buckets. */
+  readonly modelName: string;
+  /** Registry holding the model package group `modelName` (add it with `addModelPackageGroup`). */
+  readonly registry: ModelRegistry;
+  /** Store of the datasets, the model artifacts and the step outputs (`pipelines/<modelName>/<run>/` in ARTIFACTS). */
+  readonly artifactStore: IArtifactStore;
+  /**
+   * Batch job validating the dataset; it writes `validation.json` (`datasetVersion`) to `$OUTPUT_URI`. A failure
+   * stops the run before training.
+   */
+  readonly validateJob: TrainingJob;
+  /**
+   * Batch job training the model; writes the model to `$MODEL_URI` and `training.json` (`imageDigest`, `codeVersion`)
+   * to `$OUTPUT_URI`. Spot reclamations are retried.
+   */
+  readonly trainJob: TrainingJob;
+  /**
+   * Batch job evaluating the candidate against the production model on the holdout; publishes to the metric
+   * contract (`METRIC_CONTRACT`) and writes `evaluation.json` (`candidate`, `baseline`, `fairnessGap`) to `$OUTPUT_URI`.
+   */
+  readonly evaluateJob: TrainingJob;
+  /** Image URI the registered model package serves with (for example `servingImages.imageUri(tag)`). */
+  readonly servingImageUri: string;
+  /**
+   * Quality metric the candidate is compared on (a metric name of `METRIC_CONTRACT.modelQuality`).
+   * @default 'auc'
+   */
+  readonly qualityMetric?: string;
+  /**
+   * Whether a higher or lower quality metric is better.
+   * @default QualityDirection.HIGHER_IS_BETTER
+   */
+  readonly qualityDirection?: QualityDirection;
+  /**
+   * Least improvement over the production model to register the candidate, 0-1 (passed to the evaluation job,
+   * which writes the resulting `threshold`).
+   * @default 0
+   */
+  readonly minImprovement?: number;
+  /**
+   * Largest fairness gap (0-1) a candidate may have to be rolled out.
+   * @default - the profile's `alarms.fairnessGap`
+   */
+  readonly fairnessGap?: number;
+  /**
+   * How registered versions are approved. AUTOMATIC only where the profile allows destroying data (dev).
+   * @default - AUTOMATIC where the profile allows destroying data (dev), MANUAL otherwise
+   */
+  readonly approval?: ModelApproval;
+  /**
+   * Longest a manual approval may wait, 1 hour to 7 days.
+   * @default Duration.days(3)
+   */
+  readonly approvalTimeout?: Duration;
+  /**
+   * Endpoint to roll approved versions out to, with its rollout and rollback alarms. It must serve `modelName`.
+   * @default - no rollout (versions are registered and approved only)
+   */
+  readonly endpoint?: ModelEndpoint;
+  /** @default - none */
+  readonly triggers?: ModelPipelineTriggers;
+  /**
+   * Key of the approval topic and the state machine's log group (it must allow CloudWatch Logs).
+   * @default - a new key with rotation, usable by CloudWatch Logs
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * @default - the profile in scope (see `MlopsScope.profileOf`)
+   */
+  readonly profile?: EnvironmentProfile;
+}
+
+/** Names of the states a run can end in, for alarms and tests. */
+export const MODEL_PIPELINE_OUTCOMES = Object.freeze({
+  dataInvalid: 'DataValidationFailed',
+  trainingFailed: 'TrainingFailed',
+  belowBaseline: 'BelowBaseline',
+  biasAboveThreshold: 'BiasAboveThreshold',
+  rejected: 'Rejected',
+  notRegistered: 'ModelVersionNotRegistered',
+  rolledBack: 'RolledBack',
+  succeeded: 'Succeeded',
+});
+
+const SPOT_RETRIES = 3;
+const OUT = MODEL_PIPELINE_OUTCOMES;
+
+/**
+ * The retraining pipeline of one model, a Step Functions state machine over the training cluster and the registry:
+ * validate the data, train (spot reclamations retried), evaluate against the production model on a holdout, check
+ * the fairness gap, register the version as PendingManualApproval with its lineage (dataset version, image digest,
+ * metrics), approve it (a person through a task token, or automatically in dev) and roll it out to the endpoint,
+ * whose rollout and rollback alarms guard the traffic shift. A run started with `{ "modelPackageArn": ... }` promotes
+ * an existing version: it checks the version exists in this environment before approval and rollout.
+ */
+export class ModelPipeline extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  /** Topic receiving manual approval requests (with the task token to answer with `SendTaskSuccess`). */
+  public readonly approvalTopic: sns.Topic;
+  public readonly logGroup: logs.LogGroup;
+  public readonly encryptionKey: kms.IKey;
+  public readonly approval: ModelApproval;
+  public readonly fairnessGap: number;
+  /** Rules starting runs (schedule, new data, alarms). */
+  public readonly triggerRules: events.Rule[] = [];
+  /** `s3://` prefix of the step outputs: `<prefix><execution name>/`. */
+  public readonly outputUri: string;
+
+  private readonly props: ModelPipelineProps;
+  private readonly stateMachineRole: ManagedPolicyRole;
+  private readonly outputPrefix: string;
+  private readonly packageArnPattern: string;
+
+  constructor(scope: Construct, id: string, props: ModelPipelineProps) {
+    super(scope, id);
+    const profile = props.profile ?? MlopsScope.profileOf(this);
+    const check = checkFor(this);
+    this.props = props;
+    validateIdentifier(this.node.path, 'modelName', props.modelName, 40);
+    if (!props.registry?.modelPackageGroups?.has(props.modelName)) {
+      check.fail('modelName', props.modelName, 'has no model package group in the registry',
+        `call registry.addModelPackageGroup('${props.modelName}') (or add it to MlopsPlatform 'modelFamilies') before building its pipeline.`);
+    }
+    for (const [name, job] of [['validateJob', props.validateJob], ['trainJob', props.trainJob], ['evaluateJob', props.evaluateJob]] as const) {
+      if (!job?.jobDefinition || !job.jobQueue) {
+        check.fail(name, job, 'must be a job added to the training cluster', `pass the result of trainingCluster.addJobDefinition(...) as '${name}'.`);
+      }
+    }
+    if (typeof props.servingImageUri !== 'string' || props.servingImageUri === '') {
+      check.fail('servingImageUri', props.servingImageUri, 'is required', 'pass the serving image, e.g. servingImages.imageUri(tag).');
+    }
+    check.numberInRange('minImprovement', props.minImprovement, 0, 1);
+    this.fairnessGap = check.numberInRange('fairnessGap', props.fairnessGap, 0.001, 1, "set 'fairnessGap' to a gap from 0.001 to 1 (0.1 allows a 10-point difference between groups).")
+      ?? profile.alarms.fairnessGap;
+    check.matches('qualityMetric', props.qualityMetric, /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a metric name of letters, digits, _ . -');
+    this.approval = check.oneOf('approval', props.approval, Object.values(ModelApproval))
+      ?? (profile.allowDestroy ? ModelApproval.AUTOMATIC : ModelApproval.MANUAL);
+    if (this.approval === ModelApproval.AUTOMATIC && !profile.allowDestroy) {
+      check.fail('approval', this.approval, `is not allowed in the '${profile.name}' profile`,
+        'use ModelApproval.MANUAL outside dev: a person approves what serves protected traffic.');
+    }
+    const approvalTimeout = props.approvalTimeout ?? Duration.days(3);
+    check.integerInRange('approvalTimeout', approvalTimeout.toSeconds(), 3600, 7 * 24 * 3600, 'give a duration from Duration.hours(1) to Duration.days(7).');
+    if (props.endpoint) this.checkEndpoint(props.endpoint);
+
+    this.encryptionKey = props.encryptionKey ?? this.newKey(profile);
+    this.outputPrefix = `pipelines/${props.modelName}/`;
+    this.outputUri = props.artifactStore.s3Uri(ArtifactPurpose.ARTIFACTS, this.outputPrefix);
+    const { partition, region, account } = Stack.of(this);
+    this.packageArnPattern = `arn:${partition}:sagemaker:${region}:${account}:model-package/${props.modelName}/*`;
+
+    this.approvalTopic = new sns.Topic(this, 'ApprovalTopic', {
+      displayName: `Approve ${props.modelName} versions (${profile.name})`,
+      masterKey: this.encryptionKey,
+      enforceSSL: true,
+    });
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      encryptionKey: this.encryptionKey,
+      retention: profile.logRetentionDays as logs.RetentionDays,
+      removalPolicy: statefulRemovalPolicy(profile),
+    });
+
+    this.stateMachineRole = new ManagedPolicyRole(this, 'Role', new iam.ServicePrincipal('states.amazonaws.com'),
+      `State machine of the ${props.modelName} pipeline: its jobs, registry group, run outputs and endpoint`);
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      role: this.stateMachineRole,
+      definitionBody: sfn.DefinitionBody.fromChainable(this.definition(approvalTimeout)),
+      comment: `Retrains, evaluates, registers and rolls out ${props.modelName} (${profile.name})`,
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      timeout: Duration.days(14),
+    });
+    // The state machine reads the role's ARN (GetAtt), which orders it after the role and, through the role's
+    // ManagedPolicyArns, after its policy: the explicit DependsOn StateMachine adds is redundant (cfn-lint W3005).
+    (this.stateMachine.node.defaultChild as sfn.CfnStateMachine).addDeletionOverride('DependsOn');
+    this.grantJobOutputs();
+    if (props.endpoint) {
+      props.endpoint.role.grantPassRole(this.stateMachineRole);
+      props.endpoint.encryptionKey.grant(this.stateMachineRole, 'kms:CreateGrant', 'kms:DescribeKey');
+    }
+    // The KMS side of the s3:GetObject the read states do.
+    props.artifactStore.encryptionKey.grantDecrypt(this.stateMachineRole);
+    this.acknowledgeStateMachine();
+    this.addTriggers(props.triggers ?? {});
+  }
+
+  /** Lets `grantee` answer approval requests (send the task token back). */
+  public grantApprove(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantTaskResponse(grantee);
+  }
+
+  private checkEndpoint(endpoint: ModelEndpoint): void {
+    const check = checkFor(this);
+    // The endpoint reads its artifacts from `<modelName>/<version>/` of the MODELS bucket (see ModelEndpoint).
+    const container = endpoint.variants[0]?.model.primaryContainer as { environment?: Record<string, string> } | undefined;
+    const uri = JSON.stringify(Stack.of(endpoint).resolve(container?.environment?.MODEL_URI));
+    if (!uri.includes(`/${this.props.modelName}/`)) {
+      check.fail('endpoint', endpoint.endpointName, `does not serve '${this.props.modelName}' (its artifacts are not below '${this.props.modelName}/')`,
+        `roll '${this.props.modelName}' out to an endpoint with modelName '${this.props.modelName}', or build a pipeline for the endpoint's model.`);
+    }
+    endpoint.rollout.assertSupportedBy(this.node.path, 'endpoint.rollout', 'ModelPipeline',
+      [RolloutKind.ALL_AT_ONCE, RolloutKind.CANARY, RolloutKind.LINEAR, RolloutKind.BLUE_GREEN],
+      'serve A/B tests and shadows with ModelEndpoint variants deployed by the environment pipeline');
+  }
+
+  private definition(approvalTimeout: Duration): sfn.IChainable {
+    const props = this.props;
+    const modelName = props.modelName;
+    const run = sfn.JsonPath.executionName;
+    const outputUri = sfn.JsonPath.format(`${this.outputUri}{}/`, run);
+    const modelUri = sfn.JsonPath.format(`${props.artifactStore.s3Uri(ArtifactPurpose.MODELS, `${modelName}/`)}{}/`, run);
+    const env = (extra: Record<string, string> = {}) => ({
+      OUTPUT_URI: outputUri, MODEL_NAME: modelName, MODEL_VERSION: run, MODEL_URI: modelUri, ...extra,
+    });
+    type Env = Record<string, string>;
+    const batchJob = (stateId: string, job: TrainingJob, environment: Env, resultPath: string) => new tasks.BatchSubmitJob(this, stateId, {
+      jobName: `${modelName}-${stateId.toLowerCase()}`,
+      jobDefinitionArn: job.jobDefinition.jobDefinitionArn,
+      jobQueueArn: job.jobQueue.jobQueueArn,
+      containerOverrides: { environment },
+      resultSelector: { 'jobId.$': '$.JobId', 'image.$': '$.Container.Image' },
+      resultPath,
+    });
+    const fail = (id: string, cause: string) => new sfn.Fail(this, id, { error: id, cause });
+
+    // 1. Validate: any failure stops the run.
+    const validate = batchJob('ValidateData', props.validateJob, env(), '$.validateJob');
+    validate.addCatch(fail(OUT.dataInvalid, 'The dataset failed validation; nothing was trained.'), { resultPath: '$.error' });
+    const readValidation = this.readOutput('ReadValidation', 'validation.json', '$.validation');
+
+    // 2. Train, retrying spot reclamations (Batch reports "Host EC2 ... terminated") a bounded number of times.
+    const train = batchJob('Train', props.trainJob, env(), '$.trainJob');
+    const trainingFailed = fail(OUT.trainingFailed, 'Training failed for a reason other than a spot interruption.');
+    const parseFailure = new sfn.Pass(this, 'ParseTrainingFailure', {
+      parameters: { 'reason.$': 'States.StringToJson($.error.Cause)', 'attempt.$': 'States.MathAdd($.spot.attempt, 1)' },
+      resultPath: '$.spot',
+    });
+    const spotRetry = new sfn.Choice(this, 'SpotInterrupted')
+      .when(sfn.Condition.and(
+        sfn.Condition.stringMatches('$.spot.reason.StatusReason', 'Host EC2*'),
+        sfn.Condition.numberLessThanEquals('$.spot.attempt', SPOT_RETRIES),
+      ), train)
+      .otherwise(trainingFailed);
+    // A failed Batch job's cause is its description (JSON, with StatusReason); timeouts and other errors are not retried.
+    train.addCatch(parseFailure.next(spotRetry), { errors: [sfn.Errors.TASKS_FAILED], resultPath: '$.error' });
+    train.addCatch(trainingFailed, { resultPath: '$.error' });
+    const initSpot = new sfn.Pass(this, 'InitSpotAttempts', { result: sfn.Result.fromObject({ attempt: 0 }), resultPath: '$.spot' });
+    const readTraining = this.readOutput('ReadTraining', 'training.json', '$.training');
+
+    // 3. Evaluate on the holdout against the production model.
+    const metric = props.qualityMetric ?? 'auc';
+    const higherIsBetter = (props.qualityDirection ?? QualityDirection.HIGHER_IS_BETTER) === QualityDirection.HIGHER_IS_BETTER;
+    const evaluate = batchJob('Evaluate', props.evaluateJob, env({
+      QUALITY_METRIC: metric,
+      HIGHER_IS_BETTER: String(higherIsBetter),
+      MIN_IMPROVEMENT: String(props.minImprovement ?? 0),
+      METRICS_NAMESPACE: METRIC_CONTRACT.modelQuality.namespace,
+      FAIRNESS_NAMESPACE: METRIC_CONTRACT.fairness.namespace,
+    }), '$.evaluateJob');
+    evaluate.addCatch(fail('EvaluationFailed', 'The evaluation job failed; the candidate was not registered.'), { resultPath: '$.error' });
+    const readEvaluation = this.readOutput('ReadEvaluation', 'evaluation.json', '$.evaluation');
+    const better = higherIsBetter
+      ? sfn.Condition.numberGreaterThanEqualsJsonPath('$.evaluation.candidate', '$.evaluation.threshold')
+      : sfn.Condition.numberLessThanEqualsJsonPath('$.evaluation.candidate', '$.evaluation.threshold');
+    const qualityGate = new sfn.Choice(this, 'BeatsProduction');
+    const fairnessGate = new sfn.Choice(this, 'FairnessWithinThreshold');
+
+    // 4. Register with lineage, pending approval.
+    const register = new tasks.CallAwsService(this, 'RegisterVersion', {
+      service: 'sagemaker',
+      action: 'createModelPackage',
+      iamAction: 'sagemaker:CreateModelPackage',
+      iamResources: [this.packageArnPattern],
+      parameters: {
+        ModelPackageGroupName: modelName,
+        ModelPackageDescription: sfn.JsonPath.format('Run {} of the {} pipeline', run, modelName),
+        ModelApprovalStatus: 'PendingManualApproval',
+        InferenceSpecification: {
+          Containers: [{ Image: props.servingImageUri, ModelDataUrl: sfn.JsonPath.format('{}model.tar.gz', modelUri) }],
+          SupportedContentTypes: ['application/json'],
+          SupportedResponseMIMETypes: ['application/json'],
+        },
+        CustomerMetadataProperties: {
+          run: run,
+          datasetVersion: sfn.JsonPath.stringAt('$.validation.datasetVersion'),
+          trainingImage: sfn.JsonPath.stringAt('$.trainJob.image'),
+          imageDigest: sfn.JsonPath.stringAt('$.training.imageDigest'),
+          codeVersion: sfn.JsonPath.stringAt('$.training.codeVersion'),
+          trainJobId: sfn.JsonPath.stringAt('$.trainJob.jobId'),
+          evaluateJobId: sfn.JsonPath.stringAt('$.evaluateJob.jobId'),
+          qualityMetric: metric,
+          candidate: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.evaluation.candidate')),
+          baseline: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.evaluation.baseline')),
+          fairnessGap: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.evaluation.fairnessGap')),
+        },
+      },
+      resultSelector: { 'arn.$': '$.ModelPackageArn' },
+      resultPath: '$.modelPackage',
+    });
+
+    // 5. The version must exist in this environment (promotions start here).
+    const notRegistered = fail(OUT.notRegistered, 'The model version is not registered in this environment; register it here before promoting it.');
+    const checkRegistered = new tasks.CallAwsService(this, 'CheckRegistered', {
+      service: 'sagemaker',
+      action: 'describeModelPackage',
+      iamAction: 'sagemaker:DescribeModelPackage',
+      iamResources: [this.packageArnPattern],
+      parameters: { ModelPackageName: sfn.JsonPath.stringAt('$.modelPackage.arn') },
+      resultSelector: { 'status.$': '$.ModelApprovalStatus', 'group.$': '$.ModelPackageGroupName' },
+      resultPath: '$.registered',
+    });
+    checkRegistered.addCatch(notRegistered, { resultPath: '$.error' });
+    const inGroup = new sfn.Choice(this, 'InModelPackageGroup')
+      .when(sfn.Condition.stringEquals('$.registered.group', modelName), this.approvalFlow(approvalTimeout))
+      .otherwise(notRegistered);
+
+    const promote = new sfn.Pass(this, 'Promote', {
+      parameters: { 'arn.$': '$.modelPackageArn' },
+      resultPath: '$.modelPackage',
+    });
+    const start = new sfn.Choice(this, 'PromoteOrRetrain')
+      .when(sfn.Condition.isPresent('$.modelPackageArn'), promote.next(checkRegistered))
+      .otherwise(validate);
+
+    validate.next(readValidation).next(initSpot).next(train);
+    train.next(readTraining).next(evaluate).next(readEvaluation).next(qualityGate);
+    qualityGate.when(better, fairnessGate).otherwise(fail(OUT.belowBaseline, `The candidate's ${metric} does not beat the production model.`));
+    fairnessGate
+      .when(sfn.Condition.numberLessThanEquals('$.evaluation.fairnessGap', this.fairnessGap), register)
+      .otherwise(fail(OUT.biasAboveThreshold, `The candidate's fairness gap is above ${this.fairnessGap}.`));
+    register.next(checkRegistered).next(inGroup);
+    return start;
+  }
+
+  /** Approval (manual task token or automatic), then the rollout. */
+  private approvalFlow(approvalTimeout: Duration): sfn.IChainable {
+    const setStatus = (id: string, status: string) => new tasks.CallAwsService(this, id, {
+      service: 'sagemaker',
+      action: 'updateModelPackage',
+      iamAction: 'sagemaker:UpdateModelPackage',
+      iamResources: [this.packageArnPattern],
+      parameters: { ModelPackageArn: sfn.JsonPath.stringAt('$.modelPackage.arn'), ModelApprovalStatus: status },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const approve = setStatus('MarkApproved', 'Approved');
+    approve.next(this.rolloutFlow());
+    if (this.approval === ModelApproval.AUTOMATIC) return approve;
+
+    const rejected = setStatus('MarkRejected', 'Rejected').next(new sfn.Fail(this, OUT.rejected, { error: OUT.rejected, cause: 'The version was rejected or not approved in time.' }));
+    const request = new tasks.SnsPublish(this, 'RequestApproval', {
+      topic: this.approvalTopic,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      subject: `Approve ${this.props.modelName}`,
+      message: sfn.TaskInput.fromObject({
+        model: this.props.modelName,
+        modelPackageArn: sfn.JsonPath.stringAt('$.modelPackage.arn'),
+        execution: sfn.JsonPath.executionId,
+        taskToken: sfn.JsonPath.taskToken,
+        answer: 'SendTaskSuccess with {"approved": true} or {"approved": false}',
+      }),
+      taskTimeout: sfn.Timeout.duration(approvalTimeout),
+      resultPath: '$.approval',
+    });
+    request.addCatch(rejected, { resultPath: '$.error' });
+    return request.next(new sfn.Choice(this, 'Approved')
+      .when(sfn.Condition.booleanEquals('$.approval.approved', true), approve)
+      .otherwise(rejected));
+  }
+
+  /** SageMaker deployment guardrails: a new endpoint config, traffic shifted by the rollout, rolled back on alarm. */
+  private rolloutFlow(): sfn.IChainable {
+    const done = new sfn.Succeed(this, OUT.succeeded);
+    const endpoint = this.props.endpoint;
+    if (!endpoint) return done;
+    const { partition, region, account } = Stack.of(this);
+    const arn = (type: string, name: string) => `arn:${partition}:sagemaker:${region}:${account}:${type}/${name}`;
+    const run = sfn.JsonPath.executionName;
+    const name = sfn.JsonPath.format(`${this.props.modelName}-{}`, run);
+    const variant = endpoint.variants[0];
+    const createModel = new tasks.CallAwsService(this, 'CreateModel', {
+      service: 'sagemaker',
+      action: 'createModel',
+      iamAction: 'sagemaker:CreateModel',
+      iamResources: [arn('model', `${this.props.modelName}-*`)],
+      parameters: {
+        ModelName: name,
+        ExecutionRoleArn: endpoint.role.roleArn,
+        PrimaryContainer: { ModelPackageName: sfn.JsonPath.stringAt('$.modelPackage.arn') },
+        EnableNetworkIsolation: true,
+        VpcConfig: endpointVpcConfig(endpoint),
+      },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const createConfig = new tasks.CallAwsService(this, 'CreateEndpointConfig', {
+      service: 'sagemaker',
+      action: 'createEndpointConfig',
+      iamAction: 'sagemaker:CreateEndpointConfig',
+      iamResources: [arn('endpoint-config', `${this.props.modelName}-*`)],
+      parameters: {
+        EndpointConfigName: name,
+        // As the endpoint's own config: no volume key on instance types with NVMe storage, the same data capture.
+        KmsKeyId: endpoint.endpointConfig.kmsKeyId,
+        DataCaptureConfig: pascalKeys(endpoint.endpointConfig.dataCaptureConfig),
+        ProductionVariants: [{
+          VariantName: variant.name,
+          ModelName: name,
+          InstanceType: `ml.${endpoint.instance.instanceType}`,
+          InitialInstanceCount: Math.max(endpoint.minCapacity, 1),
+        }],
+      },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const update = new tasks.CallAwsService(this, 'UpdateEndpoint', {
+      service: 'sagemaker',
+      action: 'updateEndpoint',
+      iamAction: 'sagemaker:UpdateEndpoint',
+      iamResources: [arn('endpoint', endpoint.endpointName.toLowerCase()), arn('endpoint-config', `${this.props.modelName}-*`)],
+      parameters: { EndpointName: endpoint.endpointName, EndpointConfigName: name, DeploymentConfig: deploymentConfig(endpoint) },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const wait = new sfn.Wait(this, 'WaitForRollout', { time: sfn.WaitTime.duration(Duration.minutes(1)) });
+    const describe = new tasks.CallAwsService(this, 'DescribeEndpoint', {
+      service: 'sagemaker',
+      action: 'describeEndpoint',
+      iamAction: 'sagemaker:DescribeEndpoint',
+      iamResources: [arn('endpoint', endpoint.endpointName.toLowerCase())],
+      parameters: { EndpointName: endpoint.endpointName },
+      resultSelector: { 'status.$': '$.EndpointStatus', 'config.$': '$.EndpointConfigName' },
+      resultPath: '$.endpoint',
+    });
+    const rolledBack = new sfn.Fail(this, OUT.rolledBack, { error: OUT.rolledBack, cause: 'A rollback alarm fired or the update failed; the endpoint serves the previous version.' });
+    const status = new sfn.Choice(this, 'RolloutStatus')
+      .when(sfn.Condition.stringEquals('$.endpoint.status', 'Failed'), rolledBack)
+      .when(sfn.Condition.and(
+        sfn.Condition.stringEquals('$.endpoint.status', 'InService'),
+        sfn.Condition.stringEqualsJsonPath('$.endpoint.config', '$.endpointConfigName'),
+      ), done)
+      .when(sfn.Condition.stringEquals('$.endpoint.status', 'InService'), rolledBack)
+      .otherwise(wait);
+    const remember = new sfn.Pass(this, 'RememberConfig', { parameters: { 'name.$': `States.Format('${this.props.modelName}-{}', $$.Execution.Name)` }, resultPath: '$.config' });
+    const configName = new sfn.Pass(this, 'ConfigName', { inputPath: '$.config.name', resultPath: '$.endpointConfigName' });
+    return createModel.next(createConfig).next(remember).next(configName).next(update).next(wait).next(describe).next(status);
+  }
+
+  /** Reads a step's JSON output from the run's output prefix. */
+  private readOutput(id: string, file: string, resultPath: string): sfn.IChainable {
+    const bucket = this.props.artifactStore.bucket(ArtifactPurpose.ARTIFACTS);
+    const get = new tasks.CallAwsService(this, id, {
+      service: 's3',
+      action: 'getObject',
+      iamAction: 's3:GetObject',
+      iamResources: [bucket.arnForObjects(`${this.outputPrefix}*`)],
+      parameters: { Bucket: bucket.bucketName, Key: sfn.JsonPath.format(`${this.outputPrefix}{}/${file}`, sfn.JsonPath.executionName) },
+      resultSelector: { 'value.$': 'States.StringToJson($.Body)' },
+      resultPath,
+    });
+    return get.next(new sfn.Pass(this, `${id}Value`, { inputPath: `${resultPath}.value`, resultPath }));
+  }
+
+  private grantJobOutputs(): void {
+    const { artifactStore, validateJob, trainJob, evaluateJob, modelName } = this.props;
+    const artifacts = artifactStore.bucket(ArtifactPurpose.ARTIFACTS);
+    const models = artifactStore.bucket(ArtifactPurpose.MODELS);
+    const steps: Array<[string, TrainingJob]> = [['Validate', validateJob], ['Train', trainJob], ['Evaluate', evaluateJob]];
+    for (const [id, job] of steps) {
+      // Each job reads its dataset through the cluster's grant (its `datasetPrefix`); here it gets the run outputs.
+      const policy = new iam.ManagedPolicy(this, `${id}JobPolicy`, {
+        description: `${id} step of the ${modelName} pipeline: write the run outputs${id === 'Validate' ? '' : ' and the model'}`,
+      });
+      policy.attachToRole(job.jobRole);
+      const grantee = { grantPrincipal: new ManagedPolicyPrincipal(job.jobRole, policy) };
+      artifactStore.grantWrite(grantee, ArtifactPurpose.ARTIFACTS, this.outputPrefix);
+      const arns = [artifacts.arnForObjects(`${this.outputPrefix}*`)];
+      if (id === 'Train') {
+        artifactStore.grantWrite(grantee, ArtifactPurpose.MODELS, `${modelName}/`);
+        arns.push(models.arnForObjects(`${modelName}/*`));
+      }
+      if (id === 'Evaluate') {
+        artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, `${modelName}/`);
+        arns.push(models.arnForObjects(`${modelName}/*`));
+        policy.addStatements(new iam.PolicyStatement({
+          actions: ['cloudwatch:PutMetricData'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'cloudwatch:namespace': [METRIC_CONTRACT.modelQuality.namespace, METRIC_CONTRACT.fairness.namespace] } },
+        }));
+        Validations.of(policy).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason: 'cloudwatch:PutMetricData has no resource-level permissions; the cloudwatch:namespace condition limits it to the '
+            + 'model quality and fairness namespaces of the metric contract.',
+        });
+      }
+      const reason = 'Object-level S3 permissions name objects by key prefix: the wildcards cover only this pipeline\'s run outputs '
+        + `(${this.outputPrefix}) and, for training and evaluation, the model's own prefix ${modelName}/ in the models bucket.`;
+      Validations.of(policy).acknowledge(...arns.map((arn) => ({ id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, arn)}]`, reason })));
+    }
+  }
+
+  private acknowledgeStateMachine(): void {
+    const artifacts = this.props.artifactStore.bucket(ArtifactPurpose.ARTIFACTS);
+    const { partition, region, account } = Stack.of(this);
+    const arn = (type: string, name: string) => `arn:${partition}:sagemaker:${region}:${account}:${type}/${name}`;
+    const ids = [
+      [nagResourceId(this, artifacts.arnForObjects(`${this.outputPrefix}*`)), `reads the step outputs below ${this.outputPrefix} only`],
+      [nagResourceId(this, this.packageArnPattern), 'model package versions get numbers at registration; limited to this model\'s group'],
+      [nagResourceId(this, `arn:${partition}:batch:${region}:${account}:job-definition/*`),
+        'Step Functions\' Batch integration grants batch:SubmitJob on job definitions by name and revision; submission is still '
+        + 'limited to the cluster\'s job queue'],
+      ['*', 'X-Ray trace segments and CloudWatch Logs vended log delivery (logs:CreateLogDelivery and related) have no resource-level '
+        + 'permissions; they are what tracing and execution logging of the state machine need'],
+    ];
+    if (this.props.endpoint) {
+      ids.push(
+        [nagResourceId(this, arn('model', `${this.props.modelName}-*`)), 'one SageMaker model per run, named <model>-<execution name>'],
+        [nagResourceId(this, arn('endpoint-config', `${this.props.modelName}-*`)), 'one endpoint config per run, named <model>-<execution name>'],
+      );
+    }
+    Validations.of(this.stateMachineRole.policy).acknowledge(...ids.map(([id, why]) => ({
+      id: `AwsSolutions-IAM5[Resource::${id}]`,
+      reason: `Wildcard of the ${this.props.modelName} pipeline state machine: ${why}.`,
+    })));
+  }
+
+  private addTriggers(triggers: ModelPipelineTriggers): void {
+    if (!triggers.schedule && !triggers.onNewData && (triggers.alarms ?? []).length === 0) return;
+    const role = new ManagedPolicyRole(this, 'TriggerRole', new iam.ServicePrincipal('events.amazonaws.com'), `Starts the ${this.props.modelName} pipeline`);
+    const target = (trigger: string) => new targets.SfnStateMachine(this.stateMachine, {
+      input: events.RuleTargetInput.fromObject({ trigger }), role,
+    });
+    if (triggers.schedule) {
+      this.triggerRules.push(new events.Rule(this, 'ScheduleTrigger', {
+        schedule: triggers.schedule, description: `Retrain ${this.props.modelName} on a schedule`, targets: [target('schedule')],
+      }));
+    }
+    if (triggers.onNewData) {
+      const bucket = this.props.artifactStore.bucket(ArtifactPurpose.DATASETS);
+      // Set on the bucket itself rather than through CDK's bucket-notifications custom resource (a Lambda function).
+      const cfnBucket = bucket.node.defaultChild;
+      if (cfnBucket instanceof s3.CfnBucket) cfnBucket.addPropertyOverride('NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled', true);
+      this.triggerRules.push(new events.Rule(this, 'NewDataTrigger', {
+        description: `Retrain ${this.props.modelName} when new data lands below ${this.props.modelName}/`,
+        eventPattern: {
+          source: ['aws.s3'],
+          detailType: ['Object Created'],
+          detail: { bucket: { name: [bucket.bucketName] }, object: { key: [{ prefix: `${this.props.modelName}/` }] } },
+        },
+        targets: [target('new-data')],
+      }));
+    }
+    const alarms = triggers.alarms ?? [];
+    if (alarms.length > 0) {
+      this.triggerRules.push(new events.Rule(this, 'AlarmTrigger', {
+        description: `Retrain ${this.props.modelName} when drift or quality alarms fire`,
+        eventPattern: {
+          source: ['aws.cloudwatch'],
+          detailType: ['CloudWatch Alarm State Change'],
+          resources: alarms.map((a) => a.alarmArn),
+          detail: { state: { value: ['ALARM'] } },
+        },
+        targets: [target('alarm')],
+      }));
+    }
+  }
+
+  private newKey(profile: EnvironmentProfile): kms.Key {
+    const key = new kms.Key(this, 'Key', {
+      description: `Model pipeline at ${this.node.path}`,
+      enableKeyRotation: true,
+      removalPolicy: statefulRemovalPolicy(profile),
+    });
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchLogsInThisAccount',
+      principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:*` } },
+    }));
+    return key;
+  }
+}
+
+function endpointVpcConfig(endpoint: ModelEndpoint): Record<string, unknown> | undefined {
+  const vpcConfig = endpoint.variants[0]?.model.vpcConfig as { subnets: string[]; securityGroupIds: string[] } | undefined;
+  return vpcConfig ? { Subnets: vpcConfig.subnets, SecurityGroupIds: vpcConfig.securityGroupIds } : undefined;
+}
+
+/** The endpoint's rollout as SageMaker deployment guardrails, rolled back by its rollback alarms. */
+function deploymentConfig(endpoint: ModelEndpoint): Record<string, unknown> {
+  const rollout = endpoint.rollout;
+  const steps = rollout.steps();
+  const capacity = (percent: number) => ({ Type: 'CAPACITY_PERCENT', Value: percent });
+  let routing: Record<string, unknown>;
+  switch (rollout.kind) {
+    case RolloutKind.CANARY:
+      routing = { Type: 'CANARY', CanarySize: capacity(rollout.candidatePercent), WaitIntervalInSeconds: steps[0].waitSeconds };
+      break;
+    case RolloutKind.LINEAR:
+      routing = { Type: 'LINEAR', LinearStepSize: capacity(rollout.candidatePercent), WaitIntervalInSeconds: steps[0].waitSeconds };
+      break;
+    default:
+      routing = { Type: 'ALL_AT_ONCE', WaitIntervalInSeconds: 0 };
+  }
+  const termination = rollout.kind === RolloutKind.BLUE_GREEN ? steps[0].waitSeconds : 0;
+  const alarms = endpoint.rollbackAlarms.map((a) => ({ AlarmName: a.alarmName }));
+  return {
+    BlueGreenUpdatePolicy: { TrafficRoutingConfiguration: routing, TerminationWaitInSeconds: Math.min(termination, 3600) },
+    ...(alarms.length > 0 ? { AutoRollbackConfiguration: { Alarms: alarms } } : {}),
+  };
+}
+
+/** A role whose grants go into one customer managed policy (NIST 800-53 and HIPAA flag inline policies). */
+class ManagedPolicyRole extends iam.Role {
+  public readonly policy: iam.ManagedPolicy;
+
+  constructor(scope: Construct, id: string, assumedBy: iam.IPrincipal, description: string) {
+    super(scope, id, { assumedBy, description });
+    this.policy = new iam.ManagedPolicy(scope, `${id}Policy`, { description });
+    this.addManagedPolicy(this.policy);
+  }
+
+  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
+    this.policy.addStatements(statement);
+    return { statementAdded: true, policyDependable: this.policy };
+  }
+}
+
+/** An L1 property value with the API's PascalCase keys (`enableCapture` → `EnableCapture`); tokens are kept as they are. */
+function pascalKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(pascalKeys);
+  if (typeof value !== 'object' || value === null || Token.isUnresolved(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.charAt(0).toUpperCase() + k.slice(1), pascalKeys(v)]));
+}

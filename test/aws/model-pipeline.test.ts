@@ -1,0 +1,408 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
+import {
+  applyCompliancePacks, ArtifactStore, EnvironmentProfile, GpuTrainingCluster, ImageRepository, MODEL_PIPELINE_OUTCOMES, MlopsStack,
+  ModelApproval, ModelEndpoint, ModelPipeline, ModelPipelineProps, ModelRegistry, PlatformKey, PlatformNetwork, QualityDirection, Rollout,
+} from 'mlops-constructs';
+
+interface Fixture {
+  readonly app: ReturnType<typeof newApp>;
+  readonly data: MlopsStack;
+  readonly stack: MlopsStack;
+  readonly base: Omit<ModelPipelineProps, 'modelName'> & { modelName: string };
+  readonly endpoint: ModelEndpoint;
+}
+
+/** Data and serving in one stack, the pipeline in another (as MlopsPlatform splits them). */
+interface FixtureOptions { readonly rollout?: Rollout; readonly endpointModel?: string; readonly variantVersions?: Record<string, string> }
+
+function fixture(profile: EnvironmentProfile, options: FixtureOptions = {}): Fixture {
+  const app = newApp();
+  const common = { profile, project: 'p', team: 'fraud', costCenter: 'cc-1' };
+  const data = new MlopsStack(app, 'Data', common);
+  const key = new PlatformKey(data, 'Key');
+  const network = new PlatformNetwork(data, 'Network', { encryptionKey: key.key });
+  const artifactStore = new ArtifactStore(data, 'Store', { encryptionKey: key.key });
+  const images = new ImageRepository(data, 'Images', { encryptionKey: key.key });
+  const registry = new ModelRegistry(data, 'Registry', { vpc: network.vpc, encryptionKey: key.key });
+  registry.addModelPackageGroup('fraud');
+  const stack = new MlopsStack(app, 'Pipeline', common);
+  const cluster = new GpuTrainingCluster(stack, 'Cluster', { vpc: network.vpc, artifactStore, encryptionKey: key.key, instanceTypes: ['g5.xlarge'], maxGpus: 4 });
+  const job = (id: string) => cluster.addJobDefinition(id, { imageRepository: images, imageTag: id.toLowerCase(), datasetPrefix: 'fraud/' });
+  const endpoint = new ModelEndpoint(stack, 'Endpoint', {
+    vpc: network.vpc,
+    artifactStore,
+    image: images,
+    imageTag: 'serve',
+    modelName: options.endpointModel ?? 'fraud',
+    modelVersion: 'v1',
+    encryptionKey: key.key,
+    rollout: options.rollout,
+    variantVersions: options.variantVersions,
+  });
+  const base = {
+    modelName: 'fraud',
+    registry,
+    artifactStore,
+    validateJob: job('Validate'),
+    trainJob: job('Train'),
+    evaluateJob: job('Evaluate'),
+    servingImageUri: images.imageUri('serve'),
+    encryptionKey: key.key,
+  };
+  return { app, data, stack, base, endpoint };
+}
+
+/** The state machine's definition as ASL, with every token replaced by a placeholder. */
+function asl(stack: Stack): any {
+  const machines = Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine');
+  const [machine] = Object.values(machines);
+  const definition = machine.Properties.DefinitionString;
+  const text = typeof definition === 'string' ? definition
+    : definition['Fn::Join'][1].map((part: unknown) => (typeof part === 'string' ? part : 'TOKEN')).join('');
+  return JSON.parse(text);
+}
+
+/**
+ * A small ASL interpreter: follows Next, Choice rules (against `facts`, keyed by JSONPath) and Catch (for the states
+ * `failures` names, with their error), and returns the states visited and the terminal state.
+ */
+function walk(definition: any, facts: Record<string, unknown>, failures: Record<string, string | ((visit: number) => string | undefined)> = {}) {
+  const visited: string[] = [];
+  const visits: Record<string, number> = {};
+  let current: string = definition.StartAt;
+  for (let step = 0; step < 200; step++) {
+    const state = definition.States[current];
+    if (!state) throw new Error(`no state ${current}`);
+    visited.push(current);
+    visits[current] = (visits[current] ?? 0) + 1;
+    if (state.Type === 'Succeed' || state.Type === 'Fail') return { visited, end: current, type: state.Type };
+    if (state.Type === 'Choice') {
+      const rule = state.Choices.find((c: any) => evaluate(c, facts));
+      current = rule ? rule.Next : state.Default;
+      if (!current) throw new Error(`Choice ${visited.at(-1)} has no matching rule and no default`);
+      continue;
+    }
+    const failure = typeof failures[current] === 'function' ? (failures[current] as (n: number) => string | undefined)(visits[current]) : failures[current] as string | undefined;
+    if (failure) {
+      const handler = (state.Catch ?? []).find((c: any) => c.ErrorEquals.includes(failure) || c.ErrorEquals.includes('States.ALL'));
+      if (!handler) return { visited, end: current, type: 'Error' };
+      current = handler.Next;
+      continue;
+    }
+    if (state.End) return { visited, end: current, type: 'End' };
+    current = state.Next;
+  }
+  throw new Error(`no end after 200 states: ${visited.join(' > ')}`);
+}
+
+function evaluate(rule: any, facts: Record<string, unknown>): boolean {
+  if (rule.And) return rule.And.every((r: any) => evaluate(r, facts));
+  if (rule.Or) return rule.Or.some((r: any) => evaluate(r, facts));
+  if (rule.Not) return !evaluate(rule.Not, facts);
+  const value = facts[rule.Variable];
+  const path = (key: string) => facts[rule[key]];
+  if ('IsPresent' in rule) return (value !== undefined) === rule.IsPresent;
+  if ('StringEquals' in rule) return value === rule.StringEquals;
+  if ('StringEqualsPath' in rule) return value === path('StringEqualsPath');
+  if ('StringMatches' in rule) return typeof value === 'string' && new RegExp(`^${rule.StringMatches.split('*').map(escape).join('.*')}$`).test(value);
+  if ('BooleanEquals' in rule) return value === rule.BooleanEquals;
+  if ('NumericLessThanEquals' in rule) return (value as number) <= rule.NumericLessThanEquals;
+  if ('NumericGreaterThanEqualsPath' in rule) return (value as number) >= (path('NumericGreaterThanEqualsPath') as number);
+  if ('NumericLessThanEqualsPath' in rule) return (value as number) <= (path('NumericLessThanEqualsPath') as number);
+  throw new Error(`operator not supported by the walker: ${JSON.stringify(rule)}`);
+}
+
+function escape(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Facts of a run whose every step succeeds. */
+const GOOD_RUN = {
+  '$.evaluation.candidate': 0.93,
+  '$.evaluation.threshold': 0.91,
+  '$.evaluation.fairnessGap': 0.05,
+  '$.registered.group': 'fraud',
+  '$.approval.approved': true,
+  '$.endpoint.status': 'InService',
+  '$.endpoint.config': 'fraud-run-1',
+  '$.endpointConfigName': 'fraud-run-1',
+};
+
+describe('ModelPipeline state machine paths (ASL walker)', () => {
+  const f = fixture(EnvironmentProfile.prod());
+  new ModelPipeline(f.stack, 'Fraud', { ...f.base, endpoint: f.endpoint });
+  const definition = asl(f.stack);
+
+  test('a good run validates, trains, evaluates, registers, waits for approval, approves and rolls out', () => {
+    const run = walk(definition, GOOD_RUN);
+    expect(run.end).toBe(MODEL_PIPELINE_OUTCOMES.succeeded);
+    const order = ['ValidateData', 'Train', 'Evaluate', 'BeatsProduction', 'FairnessWithinThreshold', 'RegisterVersion', 'CheckRegistered',
+      'RequestApproval', 'Approved', 'MarkApproved', 'CreateModel', 'CreateEndpointConfig', 'UpdateEndpoint', 'DescribeEndpoint'];
+    expect(order.map((s) => run.visited.indexOf(s))).toEqual([...order.map((s) => run.visited.indexOf(s))].sort((a, b) => a - b));
+    expect(order.every((s) => run.visited.includes(s))).toBe(true);
+  });
+
+  test('data validation fails → no training', () => {
+    const run = walk(definition, GOOD_RUN, { ValidateData: 'States.TaskFailed' });
+    expect(run.end).toBe(MODEL_PIPELINE_OUTCOMES.dataInvalid);
+    expect(run.visited).not.toContain('Train');
+  });
+
+  test('evaluation below the production model → no registration', () => {
+    const run = walk(definition, { ...GOOD_RUN, '$.evaluation.candidate': 0.9 });
+    expect(run.end).toBe(MODEL_PIPELINE_OUTCOMES.belowBaseline);
+    expect(run.visited).toContain('Evaluate');
+    expect(run.visited).not.toContain('RegisterVersion');
+  });
+
+  test('fairness gap above the threshold (prod default 0.1) → registered nowhere, no rollout', () => {
+    const run = walk(definition, { ...GOOD_RUN, '$.evaluation.fairnessGap': 0.11 });
+    expect(run.end).toBe(MODEL_PIPELINE_OUTCOMES.biasAboveThreshold);
+    expect(run.visited).not.toContain('RegisterVersion');
+    expect(run.visited).not.toContain('UpdateEndpoint');
+  });
+
+  test('approval rejected (answer false, SendTaskFailure or timeout) → marked Rejected, no rollout', () => {
+    for (const run of [
+      walk(definition, { ...GOOD_RUN, '$.approval.approved': false }),
+      walk(definition, GOOD_RUN, { RequestApproval: 'States.TaskFailed' }),
+      walk(definition, GOOD_RUN, { RequestApproval: 'States.Timeout' }),
+    ]) {
+      expect(run.end).toBe(MODEL_PIPELINE_OUTCOMES.rejected);
+      expect(run.visited).toContain('MarkRejected');
+      expect(run.visited).not.toContain('MarkApproved');
+      expect(run.visited).not.toContain('UpdateEndpoint');
+    }
+  });
+
+  test('spot interruption → training retried; application error or too many interruptions → TrainingFailed', () => {
+    const spot = { ...GOOD_RUN, '$.spot.reason.StatusReason': 'Host EC2 (instance i-0abc) terminated.', '$.spot.attempt': 1 };
+    const retried = walk(definition, spot, { Train: (n) => (n === 1 ? 'States.TaskFailed' : undefined) });
+    expect(retried.visited.filter((s) => s === 'Train')).toHaveLength(2);
+    expect(retried.end).toBe(MODEL_PIPELINE_OUTCOMES.succeeded);
+    const appError = walk(definition, { ...spot, '$.spot.reason.StatusReason': 'Essential container in task exited' }, { Train: 'States.TaskFailed' });
+    expect(appError.end).toBe(MODEL_PIPELINE_OUTCOMES.trainingFailed);
+    const exhausted = walk(definition, { ...spot, '$.spot.attempt': 4 }, { Train: 'States.TaskFailed' });
+    expect(exhausted.end).toBe(MODEL_PIPELINE_OUTCOMES.trainingFailed);
+    const timedOut = walk(definition, spot, { Train: 'States.Timeout' });
+    expect(timedOut.end).toBe(MODEL_PIPELINE_OUTCOMES.trainingFailed);
+    expect(timedOut.visited).not.toContain('ParseTrainingFailure');
+    expect(definition.States.SpotInterrupted.Choices[0].And).toEqual(expect.arrayContaining([
+      { Variable: '$.spot.reason.StatusReason', StringMatches: 'Host EC2*' },
+      { Variable: '$.spot.attempt', NumericLessThanEquals: 3 },
+    ]));
+  });
+
+  test('promotion: a version not registered in this environment is not approved or rolled out', () => {
+    const promote = { ...GOOD_RUN, '$.modelPackageArn': 'arn:aws:sagemaker:us-east-1:111111111111:model-package/fraud/3' };
+    const missing = walk(definition, promote, { CheckRegistered: 'SageMaker.SageMakerException' });
+    expect(missing.end).toBe(MODEL_PIPELINE_OUTCOMES.notRegistered);
+    expect(missing.visited).not.toContain('ValidateData');
+    expect(missing.visited).not.toContain('RequestApproval');
+    const otherGroup = walk(definition, { ...promote, '$.registered.group': 'recommender' });
+    expect(otherGroup.end).toBe(MODEL_PIPELINE_OUTCOMES.notRegistered);
+    const ok = walk(definition, promote);
+    expect(ok.visited).toEqual(expect.arrayContaining(['Promote', 'CheckRegistered', 'RequestApproval', 'UpdateEndpoint']));
+    expect(ok.visited).not.toContain('Train');
+  });
+
+  test('a rollback alarm during the rollout (endpoint back on the old config, or Failed) → RolledBack', () => {
+    expect(walk(definition, { ...GOOD_RUN, '$.endpoint.config': 'fraud-v1' }).end).toBe(MODEL_PIPELINE_OUTCOMES.rolledBack);
+    expect(walk(definition, { ...GOOD_RUN, '$.endpoint.status': 'Failed' }).end).toBe(MODEL_PIPELINE_OUTCOMES.rolledBack);
+  });
+});
+
+describe('ModelPipeline definition details', () => {
+  test('dev: automatic approval, no task token; dev fairness default 0.2; registration pending manual approval with lineage', () => {
+    const f = fixture(EnvironmentProfile.dev());
+    const pipeline = new ModelPipeline(f.stack, 'Fraud', f.base);
+    expect(pipeline.approval).toBe(ModelApproval.AUTOMATIC);
+    expect(pipeline.fairnessGap).toBe(0.2);
+    const d = asl(f.stack);
+    expect(d.States.RequestApproval).toBeUndefined();
+    expect(d.States.FairnessWithinThreshold.Choices[0]).toEqual({ Variable: '$.evaluation.fairnessGap', NumericLessThanEquals: 0.2, Next: 'RegisterVersion' });
+    expect(walk(d, GOOD_RUN).visited).toEqual(expect.arrayContaining(['RegisterVersion', 'MarkApproved', 'Succeeded']));
+    const register = d.States.RegisterVersion;
+    expect(register.Resource).toMatch(/:states:::aws-sdk:sagemaker:createModelPackage$/);
+    expect(register.Parameters.ModelApprovalStatus).toBe('PendingManualApproval');
+    expect(register.Parameters.ModelPackageGroupName).toBe('fraud');
+    expect(Object.keys(register.Parameters.CustomerMetadataProperties)).toEqual(expect.arrayContaining([
+      'datasetVersion.$', 'imageDigest.$', 'codeVersion.$', 'trainingImage.$', 'candidate.$', 'baseline.$', 'fairnessGap.$', 'run.$',
+    ]));
+    expect(register.Parameters.CustomerMetadataProperties['datasetVersion.$']).toBe('$.validation.datasetVersion');
+    expect(d.States.MarkApproved.Parameters.ModelApprovalStatus).toBe('Approved');
+  });
+
+  test('evaluation job gets the metric contract namespaces; lower-is-better metrics compare the other way', () => {
+    const f = fixture(EnvironmentProfile.dev());
+    new ModelPipeline(f.stack, 'Fraud', { ...f.base, qualityMetric: 'rmse', qualityDirection: QualityDirection.LOWER_IS_BETTER, minImprovement: 0.01 });
+    const d = asl(f.stack);
+    const env = d.States.Evaluate.Parameters.ContainerOverrides.Environment;
+    expect(env).toEqual(expect.arrayContaining([
+      { Name: 'METRICS_NAMESPACE', Value: 'MLOps/ModelQuality' },
+      { Name: 'FAIRNESS_NAMESPACE', Value: 'MLOps/Fairness' },
+      { Name: 'QUALITY_METRIC', Value: 'rmse' },
+      { Name: 'HIGHER_IS_BETTER', Value: 'false' },
+      { Name: 'MIN_IMPROVEMENT', Value: '0.01' },
+    ]));
+    expect(d.States.BeatsProduction.Choices[0]).toMatchObject({ Variable: '$.evaluation.candidate', NumericLessThanEqualsPath: '$.evaluation.threshold' });
+    expect(walk(d, { ...GOOD_RUN, '$.evaluation.candidate': 0.5, '$.evaluation.threshold': 0.6 }).visited).toContain('RegisterVersion');
+  });
+
+  test('batch steps run synchronously on the cluster queue; the train job writes the model below <model>/', () => {
+    const f = fixture(EnvironmentProfile.dev());
+    new ModelPipeline(f.stack, 'Fraud', f.base);
+    const d = asl(f.stack);
+    for (const s of ['ValidateData', 'Train', 'Evaluate']) expect(d.States[s].Resource).toMatch(/:states:::batch:submitJob.sync$/);
+    expect(d.States.ValidateData.Catch[0]).toMatchObject({ ErrorEquals: ['States.ALL'], Next: 'DataValidationFailed' });
+    const t = Template.fromStack(f.stack);
+    const trainPolicy = Object.values(t.findResources('AWS::IAM::ManagedPolicy')).find((p: any) => p.Properties.Description?.startsWith('Train step'));
+    expect(JSON.stringify(trainPolicy?.Properties.PolicyDocument)).toContain('/fraud/*');
+    expect(JSON.stringify(trainPolicy?.Properties.PolicyDocument)).toContain('/pipelines/fraud/*');
+    expect(JSON.stringify(trainPolicy?.Properties.PolicyDocument)).not.toContain('s3:DeleteObject');
+  });
+
+  test('prod rollout: SageMaker deployment guardrails with the endpoint canary and its rollback alarms', () => {
+    const f = fixture(EnvironmentProfile.prod(), { rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }) });
+    new ModelPipeline(f.stack, 'Fraud', { ...f.base, endpoint: f.endpoint });
+    const d = asl(f.stack);
+    const config = d.States.UpdateEndpoint.Parameters.DeploymentConfig;
+    expect(config.BlueGreenUpdatePolicy.TrafficRoutingConfiguration).toEqual({ Type: 'CANARY', CanarySize: { Type: 'CAPACITY_PERCENT', Value: 10 }, WaitIntervalInSeconds: 1800 });
+    expect(config.AutoRollbackConfiguration.Alarms.length).toBe(f.endpoint.rollbackAlarms.length);
+    expect(f.endpoint.rollbackAlarms.length).toBeGreaterThan(0);
+    expect(d.States.CreateModel.Parameters.EnableNetworkIsolation).toBe(true);
+    // g5 has NVMe instance storage: no volume key, as on the endpoint's own config; data capture kept.
+    expect(d.States.CreateEndpointConfig.Parameters.KmsKeyId).toBeUndefined();
+    const capture = d.States.CreateEndpointConfig.Parameters.DataCaptureConfig;
+    expect(capture).toMatchObject({ EnableCapture: true, InitialSamplingPercentage: expect.any(Number) });
+    expect(d.States.CreateEndpointConfig.Parameters.ProductionVariants).toEqual([
+      { 'VariantName': 'current', 'ModelName.$': "States.Format('fraud-{}', $$.Execution.Name)", 'InstanceType': 'ml.g5.xlarge', 'InitialInstanceCount': 2 },
+    ]);
+    expect(d.States.CreateModel.Parameters.PrimaryContainer['ModelPackageName.$']).toBe('$.modelPackage.arn');
+  });
+
+  test('state machine: logs ALL to an encrypted group, X-Ray tracing, approval topic encrypted', () => {
+    const f = fixture(EnvironmentProfile.prod());
+    new ModelPipeline(f.stack, 'Fraud', f.base);
+    const t = Template.fromStack(f.stack);
+    t.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+    });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: Match.anyValue(), RetentionInDays: 365 });
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  });
+});
+
+describe('ModelPipeline least privilege', () => {
+  test('registry actions only on the model package group; read only the run outputs; pass only the endpoint role', () => {
+    const f = fixture(EnvironmentProfile.prod());
+    const pipeline = new ModelPipeline(f.stack, 'Fraud', { ...f.base, endpoint: f.endpoint });
+    const t = Template.fromStack(f.stack);
+    const statements = Object.values(t.findResources('AWS::IAM::ManagedPolicy'))
+      .filter((p: any) => p.Properties.Description?.startsWith('State machine of the fraud pipeline'))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    expect(statements.length).toBeGreaterThan(5);
+    expect(Object.values(t.findResources('AWS::IAM::Policy')).filter((p: any) => JSON.stringify(p).includes('StateMachine'))).toHaveLength(0);
+    expect(pipeline.stateMachine.role).toBeDefined();
+    const byAction = (action: string) => statements.filter((s: any) => [s.Action].flat().includes(action));
+    for (const action of ['sagemaker:CreateModelPackage', 'sagemaker:UpdateModelPackage', 'sagemaker:DescribeModelPackage']) {
+      expect(JSON.stringify(byAction(action).map((s: any) => s.Resource))).toContain(':model-package/fraud/*');
+    }
+    expect(JSON.stringify(byAction('s3:GetObject').map((s: any) => s.Resource))).toContain('/pipelines/fraud/*');
+    expect(byAction('iam:PassRole')).toHaveLength(1);
+    expect(statements.some((s: any) => s.Resource === '*' && ![s.Action].flat().every((a: string) => a.startsWith('xray:') || a.startsWith('logs:')))).toBe(false);
+  });
+});
+
+describe('ModelPipeline triggers', () => {
+  test('schedule, new data below <model>/ in the datasets bucket (EventBridge on), and drift alarms going to ALARM', () => {
+    const f = fixture(EnvironmentProfile.dev());
+    const drift = new cloudwatch.Alarm(f.stack, 'Drift', {
+      metric: new cloudwatch.Metric({ namespace: 'MLOps/DataDrift', metricName: 'DriftScore', dimensionsMap: { Model: 'fraud', Feature: 'amount' } }),
+      threshold: 0.3,
+      evaluationPeriods: 1,
+    });
+    const pipeline = new ModelPipeline(f.stack, 'Fraud', {
+      ...f.base,
+      triggers: { schedule: events.Schedule.cron({ minute: '0', hour: '3', weekDay: 'SUN' }), onNewData: true, alarms: [drift] },
+    });
+    expect(pipeline.triggerRules).toHaveLength(3);
+    const t = Template.fromStack(f.stack);
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 3 ? * SUN *)' });
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'source': ['aws.s3'], 'detail-type': ['Object Created'], 'detail': Match.objectLike({ object: { key: [{ prefix: 'fraud/' }] } }) },
+      Targets: [Match.objectLike({ Input: JSON.stringify({ trigger: 'new-data' }) })],
+    });
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'source': ['aws.cloudwatch'], 'detail-type': ['CloudWatch Alarm State Change'], 'resources': [{ 'Fn::GetAtt': [Match.stringLikeRegexp('Drift'), 'Arn'] }], 'detail': { state: { value: ['ALARM'] } } },
+    });
+    Template.fromStack(f.data).hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: Match.absent(),
+      NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
+    });
+  });
+
+  test('no triggers by default', () => {
+    const f = fixture(EnvironmentProfile.dev());
+    expect(new ModelPipeline(f.stack, 'Fraud', f.base).triggerRules).toHaveLength(0);
+    Template.fromStack(f.stack).resourceCountIs('AWS::Events::Rule', 1); // the cluster's failed-jobs rule only
+  });
+});
+
+describe('ModelPipeline bad input', () => {
+  interface BadCase {
+    readonly name: string;
+    readonly props: Partial<ModelPipelineProps>;
+    readonly message: RegExp;
+    readonly prod?: boolean;
+    readonly otherEndpoint?: boolean;
+  }
+  const cases: BadCase[] = [
+    { name: 'a model with no package group (not registered)', props: { modelName: 'churn' }, message: /'modelName' has no model package group.*addModelPackageGroup\('churn'\)/ },
+    { name: 'an invalid model name', props: { modelName: 'Fraud Model' }, message: /'modelName'/ },
+    { name: 'fairnessGap above 1', props: { fairnessGap: 1.5 }, message: /'fairnessGap' must be a number between 0.001 and 1.*Fix: set 'fairnessGap'/ },
+    { name: 'fairnessGap 0', props: { fairnessGap: 0 }, message: /'fairnessGap' must be a number between 0.001 and 1/ },
+    { name: 'minImprovement negative', props: { minImprovement: -0.1 }, message: /'minImprovement' must be a number between 0 and 1/ },
+    { name: 'automatic approval in prod', props: { approval: ModelApproval.AUTOMATIC }, message: /'approval' is not allowed in the 'prod' profile.*ModelApproval.MANUAL/, prod: true },
+    { name: 'approval timeout of 10 days', props: { approvalTimeout: Duration.days(10) }, message: /'approvalTimeout'.*Duration.days\(7\)/ },
+    { name: 'a job that is not a cluster job', props: { trainJob: {} as any }, message: /'trainJob' must be a job added to the training cluster/ },
+    { name: 'no serving image', props: { servingImageUri: '' }, message: /'servingImageUri' is required/ },
+    { name: 'a rollout to an endpoint serving another (unregistered) model', props: {}, message: /'endpoint' does not serve 'fraud'.*Fix: roll 'fraud' out/, otherEndpoint: true },
+    { name: 'a quality metric with spaces', props: { qualityMetric: 'my metric' }, message: /'qualityMetric'/ },
+  ];
+  test.each(cases)('$name', ({ props, message, prod, otherEndpoint }) => {
+    const f = fixture(prod ? EnvironmentProfile.prod() : EnvironmentProfile.dev(), otherEndpoint ? { endpointModel: 'recommender' } : {});
+    const all = { ...f.base, ...(otherEndpoint ? { endpoint: f.endpoint } : {}), ...props };
+    let error: unknown;
+    try {
+      new ModelPipeline(f.stack, 'Fraud', all);
+    } catch (e) {
+      error = e;
+    }
+    expect((error as Error)?.name).toBe('ValidationError');
+    expect((error as Error).message).toMatch(message);
+  });
+
+  test('a shadow rollout on the endpoint is rejected (the pipeline shifts traffic, it does not mirror)', () => {
+    const f = fixture(EnvironmentProfile.prod(), { rollout: Rollout.shadow(), variantVersions: { candidate: 'v2' } });
+    expect(() => new ModelPipeline(f.stack, 'Fraud', { ...f.base, endpoint: f.endpoint })).toThrow(/'endpoint.rollout'.*ModelPipeline/);
+  });
+});
+
+describe('ModelPipeline compliance', () => {
+  test('prod with an endpoint and every trigger: cdk-nag (all packs) and cfn-lint clean', () => {
+    const f = fixture(EnvironmentProfile.prod(), { rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }) });
+    new ModelPipeline(f.stack, 'Fraud', {
+      ...f.base, endpoint: f.endpoint, triggers: { schedule: events.Schedule.rate(Duration.days(7)), onNewData: true },
+    });
+    applyCompliancePacks(f.app);
+    const result = synthesizeWithPacks(f.app);
+    expect(describeFindings(result.findings)).toBe('');
+    expect(describeFindings(cfnLint(result.templates))).toBe('');
+  });
+});
