@@ -102,7 +102,8 @@ const project = new typescript.TypeScriptProject({
     },
     include: ['lib/**/*.ts', 'test/**/*.ts', 'bin/**/*.ts', 'examples/**/*.ts', 'scripts/**/*.ts', '.projenrc.ts'],
   },
-  gitignore: ['cdk.out/', '.jest-results.json', '/.tmp/', 'examples/k8s/dist/'],
+  // cdk.context.json only ever holds emulator lookups here (the reference app is account-agnostic).
+  gitignore: ['cdk.out/', '.jest-results.json', '/.tmp/', 'examples/k8s/dist/', 'cdk.context.json', '.probe-*'],
 });
 
 // The registry here can lag @typescript-eslint releases by a patch; pin a published pair.
