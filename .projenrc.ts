@@ -162,6 +162,12 @@ project.addTask('docs:compliance', {
   exec: 'tsx --tsconfig tsconfig.dev.json scripts/compliance-doc.ts',
 });
 
+project.addTask('bench', {
+  description: 'Synthesis benchmark: 10/50/100/200 served models x 3 environments; writes docs/benchmarks.md',
+  exec: 'tsx --tsconfig tsconfig.dev.json scripts/bench.ts',
+});
+project.addTask('test:fuzz', { description: 'Property-based bad-input suite (FC_SEED to replay a run)', exec: 'jest test/fuzz' });
+
 project.addTask('synth:all', {
   description: 'Synthesize every reference environment with the cdk CLI (no AWS account needed).',
   exec: 'cdk synth --quiet',

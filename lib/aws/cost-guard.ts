@@ -1,4 +1,4 @@
-import { CfnOutput, Lazy, Stack, Token } from 'aws-cdk-lib';
+import { CfnOutput, Lazy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as budgets from 'aws-cdk-lib/aws-budgets';
 import * as ce from 'aws-cdk-lib/aws-ce';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,6 +10,7 @@ import {
   acceleratedEc2Patterns, acceleratedSageMakerPatterns, budgetNotifications, CostEstimateLedger, DENY_GPU_RULES, EnvironmentProfile, MonthlyCostRange,
   resolveCostGuardSpec, tagCostFilter, TAG_KEYS, validateTeamBudget,
 } from '../core';
+import { nagResourceId } from './private/nag';
 import { MlopsScope } from './scope';
 
 /** A budget for one team inside the environment, filtered on the `mlops:team` cost-allocation tag. */
@@ -102,7 +103,6 @@ export class CostGuard extends Construct {
   private readonly emails: string[];
   private readonly executionRole: iam.Role;
   private readonly deniedRoles: iam.IRole[] = [];
-  private readonly actionRoles: Array<() => iam.IRole[]> = [];
   private executionPolicy?: iam.ManagedPolicy;
   private readonly teamNames = new Set<string>();
   private readonly estimates: CostEstimateLedger;
@@ -252,21 +252,24 @@ export class CostGuard extends Construct {
     });
   }
 
-  private roleArns(): string[] {
-    return [...new Set(this.actionRoles.flatMap((produce) => produce()))].map((r) => r.roleArn);
-  }
-
   private addAction(id: string, budget: budgets.CfnBudget, roles: () => iam.IRole[]): void {
-    this.actionRoles.push(roles);
     if (!this.executionPolicy) {
-      // A managed policy naming each denied role: Budgets may attach only the deny policy, only to them.
+      // Budgets may attach and detach only the deny policy (the condition), which can only take permissions away.
+      // Roles are not listed one by one: a platform serving hundreds of models would pass the 6,144-character
+      // limit of a managed policy, which no synth-time check would catch.
+      const anyRole = Stack.of(this).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' });
       this.executionPolicy = new iam.ManagedPolicy(this, 'BudgetActionPolicy', {
         roles: [this.executionRole],
         statements: [new iam.PolicyStatement({
           actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
-          resources: Lazy.list({ produce: () => this.roleArns() }),
+          resources: [anyRole],
           conditions: { ArnEquals: { 'iam:PolicyARN': this.denyGpuPolicy.managedPolicyArn } },
         })],
+      });
+      Validations.of(this.executionPolicy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, anyRole)}]`,
+        reason: 'AWS Budgets may attach and detach only the deny-GPU policy (condition iam:PolicyARN), which can only remove '
+          + 'permissions; naming each denied role would overflow the managed policy size limit on large platforms.',
       });
     }
     new budgets.CfnBudgetsAction(this, id, {

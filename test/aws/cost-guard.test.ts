@@ -95,13 +95,13 @@ describe('CostGuard', () => {
         ]),
       },
     });
-    // Budgets may attach only this policy, only to the named roles.
+    // Budgets may attach and detach only this (deny) policy.
     template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
       Roles: [{ Ref: Match.stringLikeRegexp('CostBudgetActionRole') }],
       PolicyDocument: {
         Statement: [Match.objectLike({
           Action: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
-          Resource: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('AddedLater'), 'Arn'] }, { 'Fn::GetAtt': [Match.stringLikeRegexp('Trainer'), 'Arn'] }],
+          Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':role/*']] },
           Condition: { ArnEquals: { 'iam:PolicyARN': { Ref: Match.stringLikeRegexp('CostDenyGpuPolicy') } } },
         })],
       },
