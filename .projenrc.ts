@@ -162,6 +162,10 @@ project.addTask('docs:compliance', {
   exec: 'tsx --tsconfig tsconfig.dev.json scripts/compliance-doc.ts',
 });
 
+project.addTask('deploy:local', {
+  description: 'Deploy the dev environment on a local AWS emulator (moto) with the real cdk CLI; no AWS account (see docs/emulator.md).',
+  exec: 'tsx --tsconfig tsconfig.dev.json scripts/deploy-local.ts',
+});
 project.addTask('bench', {
   description: 'Synthesis benchmark: 10/50/100/200 served models x 3 environments; writes docs/benchmarks.md',
   exec: 'tsx --tsconfig tsconfig.dev.json scripts/bench.ts',
