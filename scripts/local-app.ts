@@ -3,7 +3,7 @@
 // lists every difference and why; scripts/emulator.ts adapts the synthesized templates to moto's CloudFormation.
 // Synthesized by `npm run deploy:local` and test/integ through the cdk CLI (scripts/emulator.ts writes the cdk.json).
 import { App } from 'aws-cdk-lib';
-import { REFERENCE_PROFILES, referenceModels } from '../examples/environments';
+import { REFERENCE_PROFILES, referenceModels, referencePlatformProps } from '../examples/environments';
 import { applyCompliancePacks, EnvironmentProfile, MlopsPlatform, ServedModelOptions, ServingBackend } from 'mlops-constructs';
 
 /** Context key selecting the changed version the integration test deploys over the first one. */
@@ -20,16 +20,8 @@ export const STAGING_CONTEXT = 'mlops-local:staging';
 export function buildLocalPlatform(app: App, profile: EnvironmentProfile, options: { change?: boolean; servedModels?: boolean } = {}): MlopsPlatform {
   const change = options.change ?? false;
   const platform = new MlopsPlatform(app, `mlops-${profile.name}`, {
-    profile,
-    project: 'mlops',
-    costCenter: 'ml-platform',
+    ...referencePlatformProps(profile),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION ?? 'us-east-1' },
-    teams: [
-      { name: 'fraud', costCenter: 'cc-risk', gpuSharePercent: 60, monthlyBudgetUsd: profile.budget.monthlyLimitUsd * 0.4 },
-      { name: 'recsys', costCenter: 'cc-growth', gpuSharePercent: 40, monthlyBudgetUsd: profile.budget.monthlyLimitUsd * 0.3 },
-    ],
-    modelFamilies: ['fraud-detector', 'recommender'],
-    notifyEmails: ['mlops-oncall@example.com'],
     servedModels: options.servedModels === false ? [] : referenceModels(profile).map((m) => changedModel(emulatorInstanceType(m), change)),
     experimentTracking: false,
   });

@@ -1,6 +1,8 @@
 import { App, Duration } from 'aws-cdk-lib';
 import { Schedule } from 'aws-cdk-lib/aws-events';
-import { ArtifactPurpose, EksGpuCluster, EnvironmentProfile, MlopsPlatform, Rollout, ServedModelOptions, ServingBackend } from 'mlops-constructs';
+import {
+  ArtifactPurpose, EksGpuCluster, EnvironmentProfile, MlopsPlatform, MlopsPlatformProps, Rollout, ServedModelOptions, ServingBackend,
+} from 'mlops-constructs';
 
 /** The three environments of the reference app, each from a preset with the overrides a real team would set. */
 export const REFERENCE_PROFILES: readonly EnvironmentProfile[] = [
@@ -40,6 +42,25 @@ export function referenceModels(profile: EnvironmentProfile): ServedModelOptions
 }
 
 /**
+ * The platform of one reference environment (without its account and region), shared by this app, the delivery
+ * pipeline example (examples/pipeline) and the emulator app (scripts/local-app.ts).
+ */
+export function referencePlatformProps(profile: EnvironmentProfile): MlopsPlatformProps {
+  return {
+    profile,
+    project: 'mlops',
+    costCenter: 'ml-platform',
+    teams: [
+      { name: 'fraud', costCenter: 'cc-risk', gpuSharePercent: 60, monthlyBudgetUsd: profile.budget.monthlyLimitUsd * 0.4 },
+      { name: 'recsys', costCenter: 'cc-growth', gpuSharePercent: 40, monthlyBudgetUsd: profile.budget.monthlyLimitUsd * 0.3 },
+    ],
+    modelFamilies: ['fraud-detector', 'recommender'],
+    notifyEmails: ['mlops-oncall@example.com'],
+    servedModels: referenceModels(profile),
+  };
+}
+
+/**
  * Adds one platform per reference environment to `app`: stacks `mlops-<env>-data` and `mlops-<env>-platform`,
  * with construct paths `mlops-<env>/Data` and `mlops-<env>/Platform`.
  */
@@ -47,17 +68,8 @@ export function buildReferenceApp(app: App): MlopsPlatform[] {
   const region = process.env.CDK_DEFAULT_REGION ?? 'us-east-1';
   return REFERENCE_PROFILES.map((profile) => {
     const platform = new MlopsPlatform(app, `mlops-${profile.name}`, {
-      profile,
-      project: 'mlops',
-      costCenter: 'ml-platform',
+      ...referencePlatformProps(profile),
       env: { account: process.env.CDK_DEFAULT_ACCOUNT, region },
-      teams: [
-        { name: 'fraud', costCenter: 'cc-risk', gpuSharePercent: 60, monthlyBudgetUsd: profile.budget.monthlyLimitUsd * 0.4 },
-        { name: 'recsys', costCenter: 'cc-growth', gpuSharePercent: 40, monthlyBudgetUsd: profile.budget.monthlyLimitUsd * 0.3 },
-      ],
-      modelFamilies: ['fraud-detector', 'recommender'],
-      notifyEmails: ['mlops-oncall@example.com'],
-      servedModels: referenceModels(profile),
     });
     platform.trainingCluster.addJobDefinition('FraudTrain', {
       imageRepository: platform.trainingImages,

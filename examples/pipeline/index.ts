@@ -1,6 +1,6 @@
 import { App, Stage, StageProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { REFERENCE_PROFILES, referenceModels } from '../environments';
+import { REFERENCE_PROFILES, referencePlatformProps } from '../environments';
 import { EnvironmentPipeline, EnvironmentProfile, MlopsPlatform, MlopsStack, PipelineSource } from 'mlops-constructs';
 
 /** Accounts of the pipeline and of each environment (one account per environment, as AWS recommends). */
@@ -22,19 +22,7 @@ export class ReferenceEnvironmentStage extends Stage {
 
   constructor(scope: Construct, id: string, profile: EnvironmentProfile, props: StageProps) {
     super(scope, id, props);
-    this.platform = new MlopsPlatform(this, 'Platform', {
-      profile,
-      project: 'mlops',
-      costCenter: 'ml-platform',
-      stackNamePrefix: `mlops-${profile.name}`,
-      teams: [
-        { name: 'fraud', costCenter: 'cc-risk', gpuSharePercent: 60, monthlyBudgetUsd: profile.budget.monthlyLimitUsd * 0.4 },
-        { name: 'recsys', costCenter: 'cc-growth', gpuSharePercent: 40, monthlyBudgetUsd: profile.budget.monthlyLimitUsd * 0.3 },
-      ],
-      modelFamilies: ['fraud-detector', 'recommender'],
-      notifyEmails: ['mlops-oncall@example.com'],
-      servedModels: referenceModels(profile),
-    });
+    this.platform = new MlopsPlatform(this, 'Platform', { ...referencePlatformProps(profile), stackNamePrefix: `mlops-${profile.name}` });
   }
 }
 

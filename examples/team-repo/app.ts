@@ -1,10 +1,9 @@
 import { App, Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { managedPolicyGrantee } from './managed-policy-grantee';
 import {
   ArtifactPurpose, ArtifactStore, ArtifactStoreAttributes, EnvironmentProfile, GpuTrainingCluster, ImageRepository, InferenceFleet,
-  MlopsMonitoring, MlopsStack, ModelRegistry, ModelRegistryAttributes, Rollout,
+  managedPolicyGrantee, MlopsMonitoring, MlopsStack, ModelRegistry, ModelRegistryAttributes, Rollout,
 } from 'mlops-constructs';
 
 /**

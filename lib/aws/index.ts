@@ -20,3 +20,4 @@ export * from './checks/tag-contract';
 export * from './model-pipeline';
 export * from './environment-pipeline';
 export * from './eks-gpu-cluster';
+export { managedPolicyGrantee } from './private/managed-policy-principal';

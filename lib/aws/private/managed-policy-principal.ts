@@ -33,3 +33,12 @@ export class ManagedPolicyPrincipal extends iam.PrincipalBase {
     return `ManagedPolicyPrincipal(${this.role.node.path})`;
   }
 }
+
+/**
+ * A grantee whose grants land in a customer managed policy attached to `role` instead of the role's inline default
+ * policy, which NIST 800-53 and HIPAA flag (IAMNoInlinePolicy). Use it for grants you add to roles the library made:
+ * `registry.grantConnect(managedPolicyGrantee(job.jobRole, policy), 'fraud_trainer')`.
+ */
+export function managedPolicyGrantee(role: iam.IRole, policy: iam.ManagedPolicy): iam.IGrantable {
+  return { grantPrincipal: new ManagedPolicyPrincipal(role, policy) };
+}
