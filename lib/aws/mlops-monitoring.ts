@@ -110,7 +110,6 @@ export interface MonitorServingOptions {
   readonly gpu?: boolean;
 }
 
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 /**
  * The environment's monitoring: one alarm topic (KMS, TLS-only), one dashboard, and alarms that all notify the
@@ -133,9 +132,7 @@ export class MlopsMonitoring extends Construct {
     super(scope, id);
     this.profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
-    const emails = props.notifyEmails ?? [];
-    if (!Array.isArray(emails)) check.fail('notifyEmails', emails, 'must be a list of email addresses', "wrap the address in a list: ['ops@example.com'].");
-    emails.forEach((e, i) => check.matches(`notifyEmails[${i}]`, e, EMAIL, 'an email address'));
+    const emails = check.emailList('notifyEmails', props.notifyEmails);
 
     const key = props.encryptionKey ?? new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: `MLOps alarms (${this.profile.name})` });
     key.addToResourcePolicy(new iam.PolicyStatement({

@@ -45,8 +45,6 @@ export interface CostGuardSpec {
   readonly anomalyThresholdExpression?: string;
 }
 
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
-
 /** Validates a cost guard's input and resolves its defaults from the profile's budget, for every engine. */
 export function resolveCostGuardSpec(scope: SpecScope, input: CostGuardSpecInput, profile: EnvironmentProfile): CostGuardSpec {
   const check = specCheck(scope);
@@ -60,14 +58,10 @@ export function resolveCostGuardSpec(scope: SpecScope, input: CostGuardSpecInput
     check.fail('alertThresholdsPercent', thresholds, 'must be strictly ascending', 'sort the percentages and remove duplicates.');
   }
   const denyGpuAtPercent = check.numberInRange('denyGpuAtPercent', input.denyGpuAtPercent, 1, 1000) ?? profile.budget.denyGpuAtPercent;
-  if (input.notifyEmails !== undefined && !Array.isArray(input.notifyEmails)) {
-    check.fail('notifyEmails', input.notifyEmails, 'must be a list of email addresses', "wrap the address in a list: ['ops@example.com'].");
-  }
-  const emails = [...(input.notifyEmails ?? [])];
+  const emails = check.emailList('notifyEmails', input.notifyEmails);
   if (emails.length > 10) {
     check.fail('notifyEmails', emails.length, 'must list at most 10 addresses (an AWS Budgets limit per notification)', 'use a distribution list or subscribe more people to the alert topic.');
   }
-  emails.forEach((e, i) => check.matches(`notifyEmails[${i}]`, e, EMAIL, 'an email address'));
   const automaticDeny = input.automaticDeny ?? profile.allowDestroy;
   const anomalyImpactUsd = (input.anomalyDetection ?? true)
     ? check.positiveNumber('anomalyImpactUsd', input.anomalyImpactUsd) ?? Math.max(10, roundUsd(monthlyLimitUsd / 10))

@@ -42,6 +42,8 @@ export class ValidationError extends Error {
 
 const VALIDATION_ERROR_SYMBOL = Symbol.for('mlops-constructs.ValidationError');
 
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
 /** Renders a received value for an error message, short and unambiguous. */
 export function formatValue(value: unknown): string {
   if (value === undefined) return 'undefined';
@@ -124,6 +126,16 @@ export class Check {
       this.fail(prop, value, `must be ${what}`, fix ?? `change '${prop}' to ${what}.`);
     }
     return value;
+  }
+
+  /** A list of email addresses (undefined means none). */
+  public emailList(prop: string, value: readonly string[] | undefined): string[] {
+    if (value === undefined) return [];
+    if (!Array.isArray(value)) {
+      this.fail(prop, value, 'must be a list of email addresses', "wrap the address in a list: ['ops@example.com'].");
+    }
+    value.forEach((e, i) => this.matches(`${prop}[${i}]`, e, EMAIL, 'an email address'));
+    return [...value];
   }
 
   public notAbove(propLow: string, low: number | undefined, propHigh: string, high: number | undefined): void {

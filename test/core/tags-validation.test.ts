@@ -1,4 +1,4 @@
-import { DataClassification, LABEL_KEYS, MlopsTags, TAG_KEYS, ValidationError, formatValue, physicalName, validateIdentifier } from 'mlops-constructs';
+import { Check, DataClassification, LABEL_KEYS, MlopsTags, TAG_KEYS, ValidationError, formatValue, physicalName, validateIdentifier } from 'mlops-constructs';
 
 describe('MlopsTags', () => {
   test('renders AWS tags and Kubernetes labels from one set of values', () => {
@@ -33,6 +33,14 @@ describe('ValidationError', () => {
     expect(e).toBeInstanceOf(Error);
     expect(ValidationError.isValidationError(e)).toBe(true);
     expect(ValidationError.isValidationError(new Error('x'))).toBe(false);
+  });
+
+  test('emailList: one check for every construct that notifies people', () => {
+    const check = new Check('S');
+    expect(check.emailList('notifyEmails', undefined)).toEqual([]);
+    expect(check.emailList('notifyEmails', ['a@b.io'])).toEqual(['a@b.io']);
+    expect(() => check.emailList('notifyEmails', 'a@b.io' as any)).toThrow(/S: 'notifyEmails' must be a list of email addresses.*Fix: wrap the address in a list/);
+    expect(() => check.emailList('notifyEmails', ['a@b.io', 'oncall'])).toThrow(/'notifyEmails\[1\]' must be an email address \(received "oncall"\)/);
   });
 
   test('formatValue keeps messages short and unambiguous', () => {
