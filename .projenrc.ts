@@ -45,6 +45,8 @@ const project = new typescript.TypeScriptProject({
     '@aws-cdk/cloudformation-diff@^2.187.0',
     'commander@^14.0.0',
     'yaml@^2.8.0',
+    // AWS Control Tower proactive controls (cfn-guard rules and binary), the fourth pack of applyCompliancePacks.
+    '@cdklabs/cdk-validator-cfnguard@^0.0.62',
   ],
   devDeps: [
     // projen asks for @types/node@ts5.9 when typescriptVersion is set; the registry lacks that tag.
@@ -62,6 +64,13 @@ const project = new typescript.TypeScriptProject({
     'kubernetes-models@^5.1.0',
     '@kubernetes-models/gateway-api@^2.0.0',
     '@kubernetes-models/prometheus-operator@^6.0.0',
+    '@kubernetes-models/argo-rollouts@^2.0.0',
+    '@kubernetes-models/keda@^2.0.0',
+    // Typed bindings of the CRDs in lib/k8s/imports/ (from committed CRD YAML; no URL fetches here).
+    'cdk8s-cli@^2.207.0',
+    // Step Functions definitions executed offline (needs Promise.withResolvers: polyfilled on Node 20 in tests).
+    'aws-local-stepfunctions@^3.0.0',
+    'asl-validator@^4.0.0',
   ],
 
   eslintOptions: { dirs: ['lib'], devdirs: ['test', 'bin', 'examples', 'scripts'], fileExtensions: ['.ts'] },
