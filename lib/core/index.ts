@@ -13,3 +13,4 @@ export * from './model-registry-spec';
 export * from './cost-guard-spec';
 export * from './training-spec';
 export * from './inference-fleet-spec';
+export * from './served-models';

@@ -1,0 +1,135 @@
+import { Check, ValidationError } from './validation';
+
+/**
+ * The one design of how a model version reaches production, shared by training, the model pipeline, promotion,
+ * both serving backends, the fleet rollout state machine, the review and both engines (docs/design/served-models.md).
+ *
+ * Models bucket layout:
+ * - `candidates/<model>/<run>/`: what a training run writes (training roles may write only their model's candidates);
+ * - `served/<model>/<version>/`: promoted versions, written once by the environment's promotion role only, under
+ *   Object Lock; serving reads exactly one version prefix, never the model's whole prefix.
+ */
+export const MODEL_ARTIFACT_LAYOUT = Object.freeze({
+  /** Key prefix of every candidate of a model. */
+  candidatesPrefix: (model: string): string => `candidates/${model}/`,
+  /** Key prefix a training run writes its candidate to. */
+  candidateRunPrefix: (model: string, run: string): string => `candidates/${model}/${run}/`,
+  /** Key prefix of every promoted (served) version of a model. */
+  servedPrefix: (model: string): string => `served/${model}/`,
+  /** Key prefix of one promoted version: what serving reads. */
+  servedVersionPrefix: (model: string, version: string): string => `served/${model}/${version}/`,
+  /** The model archive inside a candidate or served prefix (SageMaker's `ModelDataUrl` convention). */
+  archive: 'model.tar.gz',
+  /** The root of all served prefixes (bucket-policy scope of the write-once rule). */
+  servedRoot: 'served/',
+  /** The root of all candidate prefixes. */
+  candidatesRoot: 'candidates/',
+});
+
+/**
+ * SSM Parameter Store namespace of an environment: `/mlops/<environment prefix>/...`, where the environment prefix
+ * is the `MlopsPlatform` stack name prefix (`<project>-<env>` by default).
+ */
+export function platformParameterName(environmentPrefix: string, ...parts: string[]): string {
+  return ['', 'mlops', environmentPrefix, ...parts].join('/');
+}
+
+/** SSM parameter holding a served model's state (see `ServedState`). */
+export function servedStateParameterName(environmentPrefix: string, model: string): string {
+  return platformParameterName(environmentPrefix, 'served', model);
+}
+
+/** One variant of a served model: the version it serves and its share of live traffic. */
+export interface ServedVariantState {
+  readonly variant: string;
+  readonly version: string;
+  /** Share of live traffic, 0-100 (shadow variants: 0). */
+  readonly weight: number;
+}
+
+/**
+ * What a served model serves right now: versions and traffic weights per variant, in the template's variant order.
+ * The variant set is fixed by code (the rollout); versions and weights are owned by promotion and rollout state
+ * machines at run time, and read by the templates at deploy time, so a later deploy never reverts them.
+ *
+ * Encoded as `<variant>=<version>@<weight>` entries joined by `,`, e.g. `current=v7@90,candidate=v8@10`: a format
+ * CloudFormation can take apart with `Fn::Split`/`Fn::Select` and Step Functions can build with `States.Format`.
+ */
+export interface ServedState {
+  readonly variants: readonly ServedVariantState[];
+}
+
+const VARIANT = /^[a-z][a-z0-9-]{0,30}$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Largest SSM standard parameter value. */
+const MAX_ENCODED_LENGTH = 4096;
+
+/** Renders a served state as its SSM parameter value; validates it first. */
+export function encodeServedState(state: ServedState, scope = 'ServedState'): string {
+  checkServedState(state, scope);
+  const encoded = state.variants.map((v) => `${v.variant}=${v.version}@${v.weight}`).join(',');
+  if (encoded.length > MAX_ENCODED_LENGTH) {
+    new Check(scope).fail('variants', state.variants.length, `encode to more than ${MAX_ENCODED_LENGTH} characters`, 'serve fewer variants or shorter version names.');
+  }
+  return encoded;
+}
+
+/** Parses an SSM parameter value written by `encodeServedState` (or by a state machine in the same format). */
+export function parseServedState(value: string, scope = 'ServedState'): ServedState {
+  const check: Check = new Check(scope);
+  if (typeof value !== 'string' || value.length === 0) {
+    check.fail('value', value, 'is not a served state', 'write `<variant>=<version>@<weight>` entries joined by commas, e.g. "current=v7@100".');
+  }
+  const variants = value.split(',').map((entry) => {
+    const match = /^([^=@,]+)=([^=@,]+)@(\d{1,3})$/.exec(entry);
+    if (!match) {
+      check.fail('value', value, `has an entry that is not <variant>=<version>@<weight> ("${entry}")`, 'write entries like "candidate=v8@10".');
+    }
+    return { variant: match[1], version: match[2], weight: Number(match[3]) };
+  });
+  const state = { variants };
+  checkServedState(state, scope);
+  return state;
+}
+
+/** Validates variant names, versions and weights (whole percentages, 0-100, summing to 100). */
+export function checkServedState(state: ServedState, scope = 'ServedState'): void {
+  const check: Check = new Check(scope);
+  if (!state || !Array.isArray(state.variants) || state.variants.length === 0) {
+    check.fail('variants', state?.variants, 'must list at least one variant', 'give the served version of each variant, e.g. [{ variant: "current", version: "v7", weight: 100 }].');
+  }
+  const seen = new Set<string>();
+  state.variants.forEach((v, i) => {
+    for (const field of ['variant', 'version', 'weight'] as const) {
+      if (v?.[field] === undefined) check.fail(`variants[${i}].${field}`, undefined, 'is required', `give the ${field} of every variant.`);
+    }
+    check.matches(`variants[${i}].variant`, v.variant, VARIANT, 'lower-case letters, digits and hyphens, starting with a letter (at most 31)');
+    if (seen.has(v.variant)) check.fail(`variants[${i}].variant`, v.variant, 'is listed twice', 'list each variant once.');
+    seen.add(v.variant);
+    check.matches(`variants[${i}].version`, v.version, VERSION, 'a version of letters, digits, ".", "_" or "-" (at most 128 characters)');
+    check.integerInRange(`variants[${i}].weight`, v.weight, 0, 100);
+  });
+  const total = state.variants.reduce((sum, v) => sum + v.weight, 0);
+  if (total !== 100) {
+    throw new ValidationError({
+      scope,
+      prop: 'variants[].weight',
+      value: total,
+      problem: 'must sum to 100 across variants',
+      fix: `adjust the weights (${state.variants.map((v) => `${v.variant} ${v.weight}`).join(', ')}) so they add up to 100.`,
+    });
+  }
+}
+
+/** The state after traffic moved: `candidatePercent` to `candidate`, the rest to `current` (single-candidate rollouts). */
+export function shiftServedState(state: ServedState, candidate: string, candidatePercent: number, scope = 'ServedState'): ServedState {
+  const check: Check = new Check(scope);
+  check.integerInRange('candidatePercent', candidatePercent, 0, 100);
+  const others = state.variants.filter((v) => v.variant !== candidate);
+  if (others.length !== 1 || others.length === state.variants.length) {
+    check.fail('candidate', candidate, 'is not one of exactly two variants', 'shift traffic between the current and the candidate variant only.');
+  }
+  const next = { variants: state.variants.map((v) => ({ ...v, weight: v.variant === candidate ? candidatePercent : 100 - candidatePercent })) };
+  checkServedState(next, scope);
+  return next;
+}
