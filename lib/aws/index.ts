@@ -21,3 +21,4 @@ export * from './model-pipeline';
 export * from './environment-pipeline';
 export * from './eks-gpu-cluster';
 export { managedPolicyGrantee } from './private/managed-policy-principal';
+export { ServedStateParameter, ServedStateParameterProps, ServedStateReader } from './private/served-state';
