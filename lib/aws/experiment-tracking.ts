@@ -8,28 +8,16 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { EnvironmentProfile } from '../core';
+import {
+  EnvironmentProfile, MLFLOW_DEFAULT_IMAGE, MLFLOW_PORT, mlflowHealthCheckCommand, mlflowServerCommand, resolveExperimentTrackingSpec,
+} from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IModelRegistry } from './model-registry';
 import { newRotatingKey } from './private/keys';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
-/** MLflow release the default image is pinned to. */
-export const MLFLOW_VERSION = '2.22.0';
-/** Drivers the stock MLflow image lacks, pinned; installed at start only when the default image is used. */
-const DEFAULT_IMAGE_DRIVERS = ['psycopg2-binary==2.9.10', 'boto3==1.38.23'];
-const MLFLOW_PORT = 5000;
-const FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384] as const;
-/** Memory (MiB) Fargate accepts with each CPU size. */
-const FARGATE_MEMORY_RANGE: Record<typeof FARGATE_CPU[number], [number, number]> = {
-  256: [512, 2048],
-  512: [1024, 4096],
-  1024: [2048, 8192],
-  2048: [4096, 16384],
-  4096: [8192, 30720],
-  8192: [16384, 61440],
-  16384: [32768, 122880],
-};
+// Defined in core (shared with the Pulumi ExperimentTracking); re-exported where CDK users found it.
+export { MLFLOW_VERSION } from '../core';
 
 export interface ExperimentTrackingProps {
   /** VPC of the platform; the server and its load balancer run in its PRIVATE_WITH_EGRESS subnets. */
@@ -126,22 +114,12 @@ export class ExperimentTracking extends Construct {
     const profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
 
-    const cpu = check.oneOf('cpu', props.cpu, FARGATE_CPU, `use a Fargate CPU size: ${FARGATE_CPU.join(', ')}.`) ?? 1024;
-    const memoryLimitMiB = check.integerInRange('memoryLimitMiB', props.memoryLimitMiB, 512, 122880) ?? 2048;
-    const [memoryLow, memoryHigh] = FARGATE_MEMORY_RANGE[cpu as typeof FARGATE_CPU[number]];
-    check.integerInRange('memoryLimitMiB', memoryLimitMiB, memoryLow, memoryHigh,
-      `Fargate pairs ${cpu} CPU units with ${memoryLow}-${memoryHigh} MiB; change 'memoryLimitMiB' or 'cpu'.`);
-    const minTasks = check.integerInRange('minTasks', props.minTasks, 1, 100) ?? Math.max(1, profile.minCapacity.inferenceInstances);
-    const maxTasks = check.integerInRange('maxTasks', props.maxTasks, 1, 100) ?? minTasks * 2;
-    check.notAbove('minTasks', minTasks, 'maxTasks', maxTasks);
-    const targetCpuPercent = check.numberInRange('targetCpuPercent', props.targetCpuPercent, 10, 90) ?? 70;
-    (props.allowedCidrs ?? []).forEach((cidr, i) => check.matches(`allowedCidrs[${i}]`, cidr, IPV4_CIDR, "an IPv4 CIDR block such as '10.0.0.0/16'"));
-    if (props.allowedCidrs?.length === 0) {
-      check.fail('allowedCidrs', props.allowedCidrs, 'must list at least one CIDR block', 'leave it unset to admit the private subnets, or list the client ranges.');
-    }
-    const allowedCidrs = props.allowedCidrs ?? privateSubnetCidrs(props.vpc);
-    const databaseName = check.matches('databaseName', props.databaseName, /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/, 'a PostgreSQL database name')
-      ?? (props.registry as { databaseName?: string }).databaseName ?? 'postgres';
+    // Defaults and validation shared with the Pulumi ExperimentTracking.
+    const spec = resolveExperimentTrackingSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) },
+      { ...props, customImage: props.image !== undefined }, profile);
+    const { cpu, memoryLimitMiB, minTasks, maxTasks, targetCpuPercent } = spec;
+    const allowedCidrs = spec.allowedCidrs ?? privateSubnetCidrs(props.vpc);
+    const databaseName = spec.databaseName ?? (props.registry as { databaseName?: string }).databaseName ?? 'postgres';
 
     const region = Stack.of(this).region;
     if (Token.isUnresolved(region)) {
@@ -180,21 +158,14 @@ export class ExperimentTracking extends Construct {
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
 
-    const drivers = props.image ? '' : `pip install --no-cache-dir --quiet ${DEFAULT_IMAGE_DRIVERS.join(' ')} && `;
     const artifactsDestination = props.artifactStore.s3Uri(ArtifactPurpose.MODELS, 'mlflow/');
     // The backend URI is assembled in the container from ECS secrets, so the password never appears in the
     // task definition; the generated password excludes every character that would need URL escaping.
-    const server = [
-      'exec mlflow server',
-      `--host 0.0.0.0 --port ${MLFLOW_PORT}`,
-      `--backend-store-uri "postgresql://$DB_USER:$DB_PASSWORD@$DB_HOST:$DB_PORT/${databaseName}"`,
-      `--artifacts-destination "${artifactsDestination}" --serve-artifacts`,
-    ].join(' ');
     const secret = props.registry.secret;
     const container = this.taskDefinition.addContainer('mlflow', {
-      image: props.image ?? ecs.ContainerImage.fromRegistry(`ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}`),
+      image: props.image ?? ecs.ContainerImage.fromRegistry(MLFLOW_DEFAULT_IMAGE),
       entryPoint: ['sh', '-c'],
-      command: [`${drivers}${server}`],
+      command: [mlflowServerCommand(spec, databaseName, artifactsDestination)],
       secrets: {
         DB_USER: ecs.Secret.fromSecretsManager(secret, 'username'),
         DB_PASSWORD: ecs.Secret.fromSecretsManager(secret, 'password'),
@@ -204,7 +175,7 @@ export class ExperimentTracking extends Construct {
       portMappings: [{ containerPort: MLFLOW_PORT, protocol: ecs.Protocol.TCP }],
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'mlflow' }),
       healthCheck: {
-        command: ['CMD-SHELL', `python -c "import urllib.request; urllib.request.urlopen('http://localhost:${MLFLOW_PORT}/health')"`],
+        command: mlflowHealthCheckCommand(),
         interval: Duration.seconds(30),
         timeout: Duration.seconds(5),
         retries: 3,
@@ -346,8 +317,6 @@ export class ExperimentTracking extends Construct {
     return newRotatingKey(this, `MLflow tracking logs of ${this.node.path}`, statefulRemovalPolicy(profile));
   }
 }
-
-const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
 
 /**
  * A role whose granted permissions go into one customer managed policy instead of an inline default policy

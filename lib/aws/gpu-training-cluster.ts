@@ -7,7 +7,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { CostModel, EnvironmentProfile, GpuInstance, nvidiaTrainingInstance, resolveTrainingClusterSpec, SpecScope, validateIdentifier } from '../core';
+import {
+  CostModel, EFA_DEVICE, EnvironmentProfile, GpuInstance, resolveMultiNodeTrainingJobSpec, resolveTrainingClusterSpec, resolveTrainingJobSpec,
+  SpecScope, TrainingClusterSpec, TrainingJobSpec, TRAINING_RETRY_STRATEGIES as RETRY_RULES,
+} from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
@@ -240,9 +243,6 @@ export interface TrainingCostCeiling {
   readonly onDemandUsd: number;
 }
 
-const VCPUS_PER_GPU = 4;
-const MEMORY_MIB_PER_GPU = 14336;
-const EFA_DEVICE = '/dev/infiniband/uverbs0';
 const NVIDIA_IMAGES = [batch.EcsMachineImageType.ECS_AL2023_NVIDIA, batch.EcsMachineImageType.ECS_AL2_NVIDIA];
 
 /**
@@ -297,6 +297,7 @@ export class GpuTrainingCluster extends Construct {
   private readonly jobDefinitions: batch.IJobDefinition[] = [];
   private multiNodeJobQueue?: batch.JobQueue;
   private readonly vpcSubnets: ec2.SubnetSelection;
+  private readonly spec: TrainingClusterSpec;
 
   constructor(scope: Construct, id: string, props: GpuTrainingClusterProps) {
     super(scope, id);
@@ -310,6 +311,7 @@ export class GpuTrainingCluster extends Construct {
     }
     // Defaults and validation shared with the Pulumi GpuTrainingCluster.
     const spec = resolveTrainingClusterSpec(this.specScope(), props, profile);
+    this.spec = spec;
     this.instances = spec.instances;
     this.maxGpus = spec.maxGpus;
     this.maxvCpus = spec.maxvCpus;
@@ -459,19 +461,11 @@ export class GpuTrainingCluster extends Construct {
 
   /** Adds a single-node GPU job definition. */
   public addJobDefinition(id: string, options: TrainingJobOptions): TrainingJob {
-    const check = checkFor(this);
-    const gpus = check.positiveInteger('gpus', options.gpus) ?? 1;
-    const most = Math.max(...this.instances.map((i) => i.gpus));
-    if (gpus > most) {
-      check.fail('gpus', gpus, `is more than any allowed instance type has (${most})`,
-        `lower 'gpus' to ${most} or less, or allow a type with more GPUs (g5.12xlarge has 4, g5.48xlarge has 8); use addMultiNodeJobDefinition for more.`);
-    }
-    const vcpus = check.positiveInteger('vcpus', options.vcpus) ?? VCPUS_PER_GPU * gpus;
-    const memoryMiB = check.positiveInteger('memoryMiB', options.memoryMiB) ?? MEMORY_MIB_PER_GPU * gpus;
-    this.checkFits(gpus, vcpus, memoryMiB, 'vcpus', 'memoryMiB');
-    const job = this.prepareJob(id, options);
+    // Sizes and options validated as the Pulumi GpuTrainingCluster validates them.
+    const spec = resolveTrainingJobSpec(this.specScope(), this.spec, options, this.jobInput(id, options), this.jobNames);
+    const job = this.prepareJob(id, options, spec);
     const container = new batch.EcsEc2ContainerDefinition(job.scope, 'Container', {
-      ...job.containerProps, gpu: gpus, cpu: vcpus, memory: sizeMiB(memoryMiB),
+      ...job.containerProps, gpu: spec.gpus, cpu: spec.vcpus, memory: sizeMiB(spec.memoryMiB),
     });
     const jobDefinition = new batch.EcsJobDefinition(job.scope, 'Definition', {
       container, ...job.definitionProps,
@@ -486,47 +480,17 @@ export class GpuTrainingCluster extends Construct {
    * capacity only, so they go to a queue of the on-demand compute environment (`multiNodeQueue`).
    */
   public addMultiNodeJobDefinition(id: string, options: MultiNodeTrainingJobOptions): TrainingJob {
-    const check = checkFor(this);
-    check.integerInRange('nodes', options.nodes, 2, 1000, "set 'nodes' to 2 or more; use addJobDefinition for a single node.");
-    if (options.nodes === undefined) check.fail('nodes', undefined, 'is required', "set 'nodes' to 2 or more.");
+    const spec = resolveMultiNodeTrainingJobSpec(this.specScope(), this.spec, options, this.jobInput(id, options), this.jobNames);
     const onDemand = this.onDemandComputeEnvironment;
-    if (!onDemand) {
-      check.fail('onDemandFallback', false, 'must be true for multi-node jobs',
-        "Batch runs multi-node parallel jobs on on-demand capacity only; set 'onDemandFallback: true' or 'spot: false'.");
-    }
-    check.integerInRange('mainNode', options.mainNode, 0, options.nodes - 1, `set 'mainNode' to a node index from 0 to ${options.nodes - 1}.`);
-    const instance = options.instanceType !== undefined
-      ? nvidiaTrainingInstance(this.specScope(), options.instanceType, 'instanceType')
-      : [...this.instances].sort((a, b) => b.gpus - a.gpus)[0];
-    if (!this.instances.some((i) => i.instanceType === instance.instanceType)) {
-      check.fail('instanceType', instance.instanceType, 'is not one of the cluster\'s instance types',
-        `use one of ${this.instances.map((i) => i.instanceType).join(', ')}, or add it to the cluster's 'instanceTypes'.`);
-    }
-    const gpusPerNode = check.positiveInteger('gpusPerNode', options.gpusPerNode) ?? instance.gpus;
-    if (gpusPerNode > instance.gpus) {
-      check.fail('gpusPerNode', gpusPerNode, `is more than ${instance.instanceType} has (${instance.gpus})`,
-        `lower 'gpusPerNode' to ${instance.gpus} or less, or choose an 'instanceType' with more GPUs.`);
-    }
-    const nodesGpus = options.nodes * gpusPerNode;
-    if (nodesGpus > this.maxGpus) {
-      check.fail('nodes', options.nodes, `needs ${nodesGpus} GPUs, more than the cluster's 'maxGpus' (${this.maxGpus})`,
-        "lower 'nodes' or 'gpusPerNode', or raise the cluster's 'maxGpus'.");
-    }
-    const vcpus = check.positiveInteger('vcpusPerNode', options.vcpusPerNode) ?? Math.min(VCPUS_PER_GPU * gpusPerNode, instance.vcpus);
-    const memoryMiB = check.positiveInteger('memoryMiBPerNode', options.memoryMiBPerNode) ?? MEMORY_MIB_PER_GPU * gpusPerNode;
-    if (vcpus > instance.vcpus) check.fail('vcpusPerNode', vcpus, `is more than ${instance.instanceType} has (${instance.vcpus})`, `lower 'vcpusPerNode' to ${instance.vcpus} or less.`);
-    if (memoryMiB > instance.memoryGiB * 1024) {
-      check.fail('memoryMiBPerNode', memoryMiB, `is more than ${instance.instanceType} has (${instance.memoryGiB * 1024} MiB)`, "lower 'memoryMiBPerNode'.");
-    }
-    const job = this.prepareJob(id, options);
+    const job = this.prepareJob(id, options, spec);
     const container = new batch.EcsEc2ContainerDefinition(job.scope, 'Container', {
-      ...job.containerProps, gpu: gpusPerNode, cpu: vcpus, memory: sizeMiB(memoryMiB),
+      ...job.containerProps, gpu: spec.gpus, cpu: spec.vcpus, memory: sizeMiB(spec.memoryMiB),
     });
     const jobDefinition = new batch.MultiNodeJobDefinition(job.scope, 'Definition', {
       ...job.definitionProps,
-      instanceType: new ec2.InstanceType(instance.instanceType),
-      mainNode: options.mainNode ?? 0,
-      containers: [{ startNode: 0, endNode: options.nodes - 1, container }],
+      instanceType: new ec2.InstanceType(spec.instanceType!),
+      mainNode: spec.mainNode,
+      containers: [{ startNode: 0, endNode: spec.nodes! - 1, container }],
     });
     if (this.efa) passEfaDevice(jobDefinition, 'NodeProperties.NodeRangeProperties.0.Container');
     this.jobDefinitions.push(jobDefinition);
@@ -561,29 +525,20 @@ export class GpuTrainingCluster extends Construct {
     });
   }
 
-  private prepareJob(id: string, options: TrainingJobBaseOptions) {
-    const check = checkFor(this);
-    const jobName = options.jobName ?? kebab(id);
-    validateIdentifier(this.node.path, 'jobName', jobName, 64);
-    if (this.jobNames.has(jobName)) check.fail('jobName', jobName, 'is already used by another job of the cluster', 'give each job its own name; it separates their checkpoints.');
+  private jobInput(id: string, options: TrainingJobBaseOptions) {
+    return {
+      ...options,
+      jobName: options.jobName ?? kebab(id),
+      hasImageRepository: options.imageRepository !== undefined,
+      timeoutSeconds: options.timeout === undefined || Token.isUnresolved(options.timeout.toSeconds()) ? undefined : options.timeout.toSeconds(),
+    };
+  }
+
+  private prepareJob(id: string, options: TrainingJobBaseOptions, spec: TrainingJobSpec) {
+    const jobName = spec.jobName;
     this.jobNames.add(jobName);
-    if ((options.imageRepository === undefined) === (options.imageUri === undefined)) {
-      check.fail('imageUri', options.imageUri, "must be given exactly when 'imageRepository' is not",
-        "give either 'imageRepository' (with 'imageTag') or 'imageUri', not both and not neither.");
-    }
-    if (options.imageTag !== undefined && options.imageRepository === undefined) {
-      check.fail('imageTag', options.imageTag, "needs 'imageRepository'", "put the tag in 'imageUri', or give 'imageRepository'.");
-    }
-    const attempts = check.integerInRange('attempts', options.attempts, 1, 10) ?? 3;
-    const timeout = options.timeout ?? Duration.hours(24);
-    if (!Token.isUnresolved(timeout.toSeconds()) && timeout.toSeconds() < 60) {
-      check.fail('timeout', timeout.toHumanString(), 'must be at least 60 seconds', "Batch's shortest attempt timeout is 60 seconds; raise 'timeout'.");
-    }
-    for (const reserved of ['CHECKPOINT_URI', 'DATASETS_URI']) {
-      if (options.environment && reserved in options.environment) {
-        check.fail(`environment.${reserved}`, options.environment[reserved], 'is set by the cluster', `remove '${reserved}' from 'environment'.`);
-      }
-    }
+    const attempts = spec.attempts;
+    const timeout = options.timeout ?? Duration.seconds(spec.timeoutSeconds);
 
     const scope = new Construct(this, id);
     const jobRole = new iam.Role(scope, 'JobRole', {
@@ -593,7 +548,7 @@ export class GpuTrainingCluster extends Construct {
     // A customer managed policy instead of the inline default policy grants would create (NIST and HIPAA flag inline policies).
     const jobPolicy = new iam.ManagedPolicy(scope, 'JobPolicy', { roles: [jobRole], description: `Data access of training job ${jobName}` });
     const jobGrantee: iam.IGrantable = { grantPrincipal: new ManagedPolicyPrincipal(jobRole, jobPolicy) };
-    const checkpointPrefix = `checkpoints/${jobName}/`;
+    const checkpointPrefix = spec.checkpointPrefix;
     this.artifactStore.grantRead(jobGrantee, ArtifactPurpose.DATASETS, options.datasetPrefix);
     this.artifactStore.grantReadWrite(jobGrantee, ArtifactPurpose.MODELS, checkpointPrefix);
     const reason = 'Object-level S3 permissions name objects by key prefix: this wildcard covers only the objects below the job\'s '
@@ -646,17 +601,6 @@ export class GpuTrainingCluster extends Construct {
     repository.grantPull({ grantPrincipal: new ManagedPolicyPrincipal(this.executionRole, this.executionPolicy) });
   }
 
-  private checkFits(gpus: number, vcpus: number, memoryMiB: number, vcpusProp: string, memoryProp: string): void {
-    const candidates = this.instances.filter((i) => i.gpus >= gpus);
-    if (!candidates.some((i) => i.vcpus >= vcpus)) {
-      const most = Math.max(...candidates.map((i) => i.vcpus));
-      checkFor(this).fail(vcpusProp, vcpus, `is more than any allowed type with ${gpus} GPU(s) has (${most})`, `lower '${vcpusProp}' to ${most} or less, or allow a larger type.`);
-    }
-    if (!candidates.some((i) => i.vcpus >= vcpus && i.memoryGiB * 1024 >= memoryMiB)) {
-      checkFor(this).fail(memoryProp, memoryMiB, `does not fit any allowed type with ${gpus} GPU(s) and ${vcpus} vCPUs`, `lower '${memoryProp}', or allow a larger type.`);
-    }
-  }
-
   private specScope(): SpecScope {
     return { scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) };
   }
@@ -683,11 +627,10 @@ export class GpuTrainingCluster extends Construct {
  * starting `Host EC2`. A missing image or tag (`CannotPullContainerError`) is a configuration error the ECS agent
  * has already retried, so it exits like every other failure, and application errors are never retried.
  */
-const TRAINING_RETRY_STRATEGIES: batch.RetryStrategy[] = [
-  batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
-  batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.CANNOT_PULL_CONTAINER),
-  batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
-];
+const TRAINING_RETRY_STRATEGIES: batch.RetryStrategy[] = RETRY_RULES.map((rule) => batch.RetryStrategy.of(
+  rule.action === 'RETRY' ? batch.Action.RETRY : batch.Action.EXIT,
+  rule.onStatusReason !== undefined ? batch.Reason.custom({ onStatusReason: rule.onStatusReason }) : batch.Reason.custom({ onReason: rule.onReason }),
+));
 
 /**
  * Instances launched by Batch (through EC2 Fleet, Spot Fleet or Auto Scaling service-linked roles) need the key

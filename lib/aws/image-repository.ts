@@ -1,9 +1,9 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct, IConstruct } from 'constructs';
-import { EnvironmentProfile } from '../core';
+import { ECR_REPOSITORY_NAME_PATTERN, EnvironmentProfile, resolveImageRepositorySpec } from '../core';
 import { checkImageTag } from './private/image-tag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
@@ -49,9 +49,6 @@ export interface ImageRepositoryProps {
   readonly profile?: EnvironmentProfile;
 }
 
-// https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html#ECR-CreateRepository-request-repositoryName
-const REPOSITORY_NAME = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-
 abstract class ImageRepositoryBase extends Construct implements IImageRepository {
   public abstract readonly repository: ecr.IRepository;
 
@@ -90,17 +87,16 @@ export class ImageRepository extends ImageRepositoryBase {
   constructor(scope: Construct, id: string, props: ImageRepositoryProps = {}) {
     super(scope, id);
     const profile = props.profile ?? MlopsScope.profileOf(this);
-    const check = checkFor(this);
-    check.matches('repositoryName', props.repositoryName, REPOSITORY_NAME,
-      "an ECR repository name: 2-256 lower-case letters and digits, separated by single '.', '_', '-' or '/' (e.g. 'ml/training')");
-    const keepUntaggedImages = check.integerInRange('keepUntaggedImages', props.keepUntaggedImages, 1, 1000) ?? 10;
-    const expiryDays = check.positiveInteger('untaggedImageExpiryDays', props.untaggedImageExpiryDays);
+    // Defaults and validation shared with the Pulumi ImageRepository.
+    const spec = resolveImageRepositorySpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, props, profile);
+    const keepUntaggedImages = spec.keepUntaggedImages;
+    const expiryDays = spec.untaggedImageExpiryDays;
     const removalPolicy = statefulRemovalPolicy(profile);
 
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
       description: `mlops-constructs image repository key at ${this.node.path}`,
       enableKeyRotation: true,
-      pendingWindow: Duration.days(profile.allowDestroy ? 7 : 30),
+      pendingWindow: Duration.days(spec.keyPendingWindowDays),
       removalPolicy,
     });
 
@@ -111,7 +107,7 @@ export class ImageRepository extends ImageRepositoryBase {
       encryption: ecr.RepositoryEncryption.KMS,
       encryptionKey: this.encryptionKey,
       removalPolicy,
-      emptyOnDelete: profile.allowDestroy ? true : undefined,
+      emptyOnDelete: spec.emptyOnDelete ? true : undefined,
       lifecycleRules: [
         { rulePriority: 1, description: `Keep the last ${keepUntaggedImages} untagged images`, tagStatus: ecr.TagStatus.UNTAGGED, maxImageCount: keepUntaggedImages },
         ...(expiryDays === undefined ? [] : [{
@@ -130,7 +126,7 @@ class ImportedImageRepository extends ImageRepositoryBase {
 
   constructor(scope: Construct, id: string, repositoryName: string) {
     super(scope, id);
-    checkFor(this).matches('repositoryName', repositoryName ?? '', REPOSITORY_NAME, 'an ECR repository name');
+    checkFor(this).matches('repositoryName', repositoryName ?? '', ECR_REPOSITORY_NAME_PATTERN, 'an ECR repository name');
     this.repository = ecr.Repository.fromRepositoryName(this, 'Repository', repositoryName);
   }
 }

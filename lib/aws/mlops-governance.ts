@@ -5,7 +5,11 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
-import { EnvironmentProfile, LOG_RETENTION_DAYS, TAG_KEYS } from '../core';
+import {
+  AUDITOR_MANAGED_POLICY, auditorTrailStatements, boundaryStatements, denyTrailLogDeletionStatement, DENIED_OBJECT_READ_ACTIONS,
+  DENIED_REGISTRY_ACTIONS, EnvironmentProfile, operatorStatements, PERSONA_MFA_CONDITION, PERSONAS, PolicyStatementJson, protectBucketsStatement,
+  resolveGovernanceSpec,
+} from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { IModelRegistry } from './model-registry';
@@ -120,39 +124,6 @@ export interface PersonaResources {
   readonly servingImages?: IImageRepository;
 }
 
-/** Actions outside the allowed regions that stay allowed: these services are global (or answer from us-east-1). */
-const GLOBAL_SERVICE_ACTIONS = [
-  'iam:*', 'sts:*', 'organizations:*', 'account:*', 'cloudfront:*', 'route53:*', 'route53domains:*', 'support:*',
-  'budgets:*', 'ce:*', 'cur:*', 'health:*', 'trustedadvisor:*', 'waf:*', 'shield:*', 'globalaccelerator:*',
-  'sso:*', 'pricing:*', 's3:ListAllMyBuckets', 's3:GetBucketLocation',
-];
-
-/** Observing the platform: no data, no resource-level permissions in these services' authorization models. */
-const OPERATOR_OBSERVE_ACTIONS = [
-  'cloudwatch:DescribeAlarms', 'cloudwatch:DescribeAlarmHistory', 'cloudwatch:GetMetricData', 'cloudwatch:GetMetricStatistics',
-  'cloudwatch:ListMetrics', 'cloudwatch:GetDashboard', 'cloudwatch:ListDashboards',
-  'logs:DescribeLogGroups', 'logs:DescribeLogStreams', 'logs:GetLogEvents', 'logs:FilterLogEvents', 'logs:StartQuery',
-  'logs:GetQueryResults', 'logs:StopQuery',
-  'autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities', 'autoscaling:DescribeScheduledActions',
-  'batch:DescribeComputeEnvironments', 'batch:DescribeJobQueues', 'batch:DescribeJobDefinitions', 'batch:DescribeJobs', 'batch:ListJobs',
-  'sagemaker:DescribeEndpoint', 'sagemaker:DescribeEndpointConfig', 'sagemaker:ListEndpoints',
-  'ecs:DescribeClusters', 'ecs:DescribeServices', 'ecs:ListServices',
-  'rds:DescribeDBClusters', 'rds:DescribeDBInstances',
-  'ecr:DescribeRepositories', 'ecr:DescribeImages', 'ecr:ListImages', 'ecr:DescribeImageScanFindings',
-];
-
-/** Operating the platform: capacity, rollouts, jobs and alarms, only on resources tagged with this environment. */
-const OPERATOR_OPERATE_ACTIONS = [
-  'autoscaling:SetDesiredCapacity', 'autoscaling:UpdateAutoScalingGroup', 'autoscaling:StartInstanceRefresh', 'autoscaling:CancelInstanceRefresh',
-  'batch:UpdateComputeEnvironment', 'batch:UpdateJobQueue', 'batch:CancelJob', 'batch:TerminateJob',
-  'sagemaker:UpdateEndpointWeightsAndCapacities', 'ecs:UpdateService',
-  'cloudwatch:EnableAlarmActions', 'cloudwatch:DisableAlarmActions', 'cloudwatch:SetAlarmState',
-];
-
-const TRAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
-const DB_USER = /^[a-z_][a-z0-9_]{0,62}$/;
-
 /**
  * Governance of an MLOps environment: four persona roles (data scientist, ML engineer, platform operator, auditor)
  * with least-privilege access through the platform constructs' grant methods, a permission boundary that caps
@@ -194,28 +165,20 @@ export class MlopsGovernance extends Construct {
   constructor(scope: Construct, id: string, props: MlopsGovernanceProps = {}) {
     super(scope, id);
     this.profile = props.profile ?? MlopsScope.profileOf(this);
-    const check = checkFor(this);
     const stack = Stack.of(this);
     const removalPolicy = statefulRemovalPolicy(this.profile);
 
-    // Validate everything before creating resources.
+    // Validate everything before creating resources (shared with the Pulumi MlopsGovernance).
     const maxSessionHours = props.maxSessionDuration === undefined || Token.isUnresolved(props.maxSessionDuration.toSeconds())
       ? undefined : props.maxSessionDuration.toSeconds() / 3600;
-    check.numberInRange('maxSessionDuration', maxSessionHours, 1, 12, "set 'maxSessionDuration' to between Duration.hours(1) and Duration.hours(12).");
-    const trailRetentionDays = check.integerInRange('trailRetentionDays', props.trailRetentionDays, 1, 36500,
-      "set 'trailRetentionDays' to a whole number of days from 1 to 36500 (audit rules often ask for 2557, 7 years).")
-      ?? (this.profile.allowDestroy ? this.profile.logRetentionDays : 2557);
-    const logRetentionDays = check.oneOf('logRetentionDays', props.logRetentionDays, LOG_RETENTION_DAYS,
-      `use a value CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(', ')}.`) ?? this.profile.logRetentionDays;
-    const allowedRegions = props.allowedRegions ?? [stack.region];
-    if (allowedRegions.length === 0) {
-      check.fail('allowedRegions', allowedRegions, 'must name at least one region', "list the regions the platform runs in, e.g. ['eu-west-1'], or leave it out for the stack's region.");
-    }
-    allowedRegions.forEach((r, i) => check.matches(`allowedRegions[${i}]`, r, REGION, "a region name such as 'eu-west-1'"));
-    const trailName = props.trailName ?? `${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}-audit`;
-    check.matches('trailName', trailName, TRAIL_NAME, "3-128 letters, digits, '.', '_' or '-', starting with a letter or digit");
-    this.mlEngineerDatabaseUser = check.matches('mlEngineerDatabaseUser', props.mlEngineerDatabaseUser, DB_USER,
-      "a PostgreSQL user name of lower-case letters, digits and '_', starting with a letter or '_'") ?? 'ml_engineer';
+    const spec = resolveGovernanceSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, {
+      ...props,
+      maxSessionHours,
+      allowedRegions: props.allowedRegions ?? [stack.region],
+      trailName: props.trailName ?? `${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}-audit`,
+    }, this.profile);
+    const { trailRetentionDays, logRetentionDays, allowedRegions, trailName } = spec;
+    this.mlEngineerDatabaseUser = spec.mlEngineerDatabaseUser;
 
     const { partition, account, region } = stack;
     this.trailArn = `arn:${partition}:cloudtrail:${region}:${account}:trail/${trailName}`;
@@ -228,7 +191,7 @@ export class MlopsGovernance extends Construct {
     this.permissionBoundary = new iam.ManagedPolicy(this, 'PermissionBoundary', {
       managedPolicyName: boundaryName,
       description: `Permission boundary of every role of the MLOps platform (${this.profile.name})`,
-      statements: boundaryStatements(boundaryArn, allowedRegions, this.trailArn),
+      statements: boundaryStatements(boundaryArn, allowedRegions, this.trailArn, Aws.PARTITION).map(statementOf),
     });
     const boundaryReason = 'A permission boundary grants nothing: it caps what the identity policies of the roles it bounds may allow. Its '
       + 'allow statement (every action on every resource) must be as wide as any role it bounds; its deny statements do the protecting.';
@@ -279,13 +242,8 @@ export class MlopsGovernance extends Construct {
     acknowledgeNoReplication(this.trailBucket);
     this.protectedBuckets.add(this.trailBucket);
     this.permissionBoundary.addStatements(
-      protectBucketsStatement([this.trailBucket], this.protectedBuckets.size),
-      new iam.PolicyStatement({
-        sid: 'DenyDeletingTrailLogs',
-        effect: iam.Effect.DENY,
-        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutLifecycleConfiguration'],
-        resources: [this.trailBucket.bucketArn, this.trailBucket.arnForObjects('*')],
-      }),
+      statementOf(protectBucketsStatement([this.trailBucket.bucketArn], this.protectedBuckets.size)),
+      statementOf(denyTrailLogDeletionStatement(this.trailBucket.bucketArn)),
     );
 
     this.trailLogGroup = new logs.LogGroup(this, 'TrailLogs', {
@@ -318,7 +276,7 @@ export class MlopsGovernance extends Construct {
     this.trail.node.addDependency(this.trailBucket.policy!, deliveryPolicy);
 
     // Persona roles.
-    const trusted = props.trustedPrincipal ?? new iam.AccountRootPrincipal().withConditions({ Bool: { 'aws:MultiFactorAuthPresent': 'true' } });
+    const trusted = props.trustedPrincipal ?? new iam.AccountRootPrincipal().withConditions(PERSONA_MFA_CONDITION);
     const personas = props.personaPrincipals ?? {};
     const maxSessionDuration = props.maxSessionDuration ?? Duration.hours(1);
     const persona = (roleId: string, principal: iam.IPrincipal | undefined, description: string): iam.Role => {
@@ -326,10 +284,11 @@ export class MlopsGovernance extends Construct {
       this.personaIds.set(role, roleId);
       return role;
     };
-    this.dataScientist = persona('DataScientist', personas.dataScientist, 'data scientist persona: reads datasets, writes experiments');
-    this.mlEngineer = persona('MlEngineer', personas.mlEngineer, 'ML engineer persona: publishes models and images');
-    this.platformOperator = persona('PlatformOperator', personas.platformOperator, 'platform operator persona: operates, never reads data');
-    this.auditor = persona('Auditor', personas.auditor, 'auditor persona: reads configuration and the audit trail, never data');
+    const [dataScientist, mlEngineer, platformOperator, auditor] = PERSONAS.map((p) => persona(p.id, personas[p.key], p.description));
+    this.dataScientist = dataScientist;
+    this.mlEngineer = mlEngineer;
+    this.platformOperator = platformOperator;
+    this.auditor = auditor;
 
     this.grantOperator();
     this.grantAuditor();
@@ -381,7 +340,7 @@ export class MlopsGovernance extends Construct {
         new iam.PolicyStatement({
           sid: 'DenyArtifactObjectReads',
           effect: iam.Effect.DENY,
-          actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions'],
+          actions: [...DENIED_OBJECT_READ_ACTIONS],
           resources: [ArtifactPurpose.DATASETS, ArtifactPurpose.MODELS, ArtifactPurpose.ARTIFACTS]
             .flatMap((p) => [store.bucket(p).bucketArn, store.bucket(p).arnForObjects('*')]),
         }),
@@ -399,7 +358,7 @@ export class MlopsGovernance extends Construct {
         new iam.PolicyStatement({
           sid: 'DenyRegistryData',
           effect: iam.Effect.DENY,
-          actions: ['secretsmanager:GetSecretValue', 'rds-db:connect'],
+          actions: [...DENIED_REGISTRY_ACTIONS],
           resources: [registry.secret.secretArn, `arn:${Aws.PARTITION}:rds-db:*:*:dbuser:*/*`],
         }),
       ]);
@@ -430,15 +389,7 @@ export class MlopsGovernance extends Construct {
 
   private grantOperator(): void {
     const policy = this.policyOf(this.platformOperator);
-    policy.addStatements(
-      new iam.PolicyStatement({ sid: 'Observe', actions: OPERATOR_OBSERVE_ACTIONS, resources: ['*'] }),
-      new iam.PolicyStatement({
-        sid: 'OperateThisEnvironment',
-        actions: OPERATOR_OPERATE_ACTIONS,
-        resources: ['*'],
-        conditions: { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.environment}`]: this.profile.name } },
-      }),
-    );
+    policy.addStatements(...operatorStatements(this.profile.name).map(statementOf));
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'Describe, List, metric and log-query actions of CloudWatch, Logs, Auto Scaling, Batch, SageMaker, ECS, RDS and ECR are read-only '
@@ -448,7 +399,7 @@ export class MlopsGovernance extends Construct {
   }
 
   private grantAuditor(): void {
-    this.auditor.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('SecurityAudit'));
+    this.auditor.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName(AUDITOR_MANAGED_POLICY));
     Validations.of(this.auditor).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/SecurityAudit]',
       reason: 'SecurityAudit is the AWS maintained read-only set of configuration and metadata actions for security auditors; it contains no '
@@ -456,16 +407,7 @@ export class MlopsGovernance extends Construct {
     });
     const auditor = this.grantee(this.auditor);
     const policy = this.policyOf(this.auditor);
-    policy.addStatements(
-      new iam.PolicyStatement({ sid: 'ReadTrailBucket', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [this.trailBucket.arnForObjects('AWSLogs/*')] }),
-      new iam.PolicyStatement({ sid: 'ListTrailBucket', actions: ['s3:ListBucket', 's3:GetBucketLocation'], resources: [this.trailBucket.bucketArn] }),
-      new iam.PolicyStatement({
-        sid: 'ReadTrailLogs',
-        actions: ['logs:GetLogEvents', 'logs:FilterLogEvents', 'logs:DescribeLogStreams', 'logs:StartQuery'],
-        resources: [this.trailLogGroup.logGroupArn],
-      }),
-      new iam.PolicyStatement({ sid: 'LookupEvents', actions: ['cloudtrail:LookupEvents', 'logs:GetQueryResults', 'logs:StopQuery'], resources: ['*'] }),
-    );
+    policy.addStatements(...auditorTrailStatements(this.trailBucket.bucketArn, this.trailLogGroup.logGroupArn).map(statementOf));
     iam.Grant.addToPrincipal({
       grantee: auditor,
       actions: ['kms:Decrypt'],
@@ -490,7 +432,7 @@ export class MlopsGovernance extends Construct {
       .filter((b) => !this.protectedBuckets.has(b));
     if (added.length === 0) return;
     added.forEach((b) => this.protectedBuckets.add(b));
-    this.permissionBoundary.addStatements(protectBucketsStatement(added, this.protectedBuckets.size));
+    this.permissionBoundary.addStatements(statementOf(protectBucketsStatement(added.map((b) => b.bucketArn), this.protectedBuckets.size)));
   }
 
   private renderEventSelectors(): cloudtrail.CfnTrail.EventSelectorProperty[] {
@@ -592,80 +534,9 @@ function wildcardReason(flat: string): string {
     + 'ArtifactStore grants (or the trail bucket read of the auditor); KMS use is limited to S3 for that bucket.';
 }
 
-function boundaryStatements(boundaryArn: string, allowedRegions: string[], trailArn: string): iam.PolicyStatement[] {
-  const partition = Aws.PARTITION;
-  return [
-    // The Allow grants nothing by itself; it lets identity policies work up to the denies below.
-    new iam.PolicyStatement({ sid: 'AllowWhatIdentityPoliciesAllow', actions: ['*'], resources: ['*'] }),
-    new iam.PolicyStatement({
-      sid: 'DenyLongTermCredentials',
-      effect: iam.Effect.DENY,
-      actions: ['iam:CreateUser', 'iam:CreateAccessKey', 'iam:CreateLoginProfile'],
-      resources: ['*'],
-    }),
-    new iam.PolicyStatement({
-      sid: 'DenyPrincipalsWithoutTheBoundary',
-      effect: iam.Effect.DENY,
-      actions: ['iam:CreateRole', 'iam:PutRolePermissionsBoundary', 'iam:PutUserPermissionsBoundary'],
-      resources: ['*'],
-      conditions: { StringNotEquals: { 'iam:PermissionsBoundary': boundaryArn } },
-    }),
-    new iam.PolicyStatement({
-      sid: 'DenyRemovingTheBoundary',
-      effect: iam.Effect.DENY,
-      actions: ['iam:DeleteRolePermissionsBoundary', 'iam:DeleteUserPermissionsBoundary'],
-      resources: ['*'],
-    }),
-    new iam.PolicyStatement({
-      sid: 'DenyChangingTheBoundary',
-      effect: iam.Effect.DENY,
-      actions: ['iam:CreatePolicyVersion', 'iam:DeletePolicy', 'iam:DeletePolicyVersion', 'iam:SetDefaultPolicyVersion'],
-      resources: [boundaryArn],
-    }),
-    new iam.PolicyStatement({
-      sid: 'DenyWeakeningTheTrail',
-      effect: iam.Effect.DENY,
-      actions: ['cloudtrail:StopLogging', 'cloudtrail:DeleteTrail', 'cloudtrail:UpdateTrail', 'cloudtrail:PutEventSelectors', 'cloudtrail:PutInsightSelectors'],
-      resources: [trailArn],
-    }),
-    new iam.PolicyStatement({
-      sid: 'DenyDisablingAnyTrail',
-      effect: iam.Effect.DENY,
-      actions: ['cloudtrail:StopLogging', 'cloudtrail:DeleteTrail'],
-      resources: ['*'],
-    }),
-    new iam.PolicyStatement({
-      sid: 'DenyDeletingBuckets',
-      effect: iam.Effect.DENY,
-      actions: ['s3:DeleteBucket'],
-      resources: [`arn:${partition}:s3:::*`],
-    }),
-    new iam.PolicyStatement({
-      sid: 'DenyDeletingOrDisablingKeys',
-      effect: iam.Effect.DENY,
-      actions: ['kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:DisableKeyRotation'],
-      resources: ['*'],
-    }),
-    new iam.PolicyStatement({
-      sid: 'DenyOtherRegions',
-      effect: iam.Effect.DENY,
-      notActions: GLOBAL_SERVICE_ACTIONS,
-      resources: ['*'],
-      conditions: { StringNotEquals: { 'aws:RequestedRegion': allowedRegions } },
-    }),
-  ];
-}
-
-function protectBucketsStatement(buckets: s3.IBucket[], index: number): iam.PolicyStatement {
-  return new iam.PolicyStatement({
-    sid: `DenyWeakeningProtectedBuckets${index}`,
-    effect: iam.Effect.DENY,
-    actions: [
-      's3:PutBucketVersioning', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy', 's3:PutEncryptionConfiguration',
-      's3:PutBucketObjectLockConfiguration', 's3:BypassGovernanceRetention', 's3:PutBucketPublicAccessBlock', 's3:PutBucketOwnershipControls',
-    ],
-    resources: buckets.map((b) => b.bucketArn),
-  });
+/** A CDK statement from the engine-neutral JSON of core's governance spec. */
+function statementOf(json: PolicyStatementJson): iam.PolicyStatement {
+  return iam.PolicyStatement.fromJson(json);
 }
 
 function acknowledgeNoReplication(bucket: s3.Bucket): void {

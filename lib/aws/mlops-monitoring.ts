@@ -6,7 +6,11 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { EnvironmentProfile, METRIC_CONTRACT, validateIdentifier } from '../core';
+import {
+  AlarmSpec, driftAlarmSpec, estimatedChargesAlarmSpec, failedJobsAlarmSpec, fairnessAlarmSpec, MetricSpec, modelQualityAlarmSpec, QualityDirection,
+  registryAlarmSpecs, rolloutHealthAlarmId, servingAlarmSpecs, SpecScope, validateDashboardName, validateIdentifier, ALARM_PUBLISHER_SERVICES,
+  EnvironmentProfile,
+} from '../core';
 import { GpuTrainingCluster } from './gpu-training-cluster';
 import { IServingMetrics } from './inference-fleet';
 import { ModelRegistry } from './model-registry';
@@ -45,13 +49,8 @@ export interface AddAlarmOptions extends Omit<cloudwatch.CreateAlarmOptions, 'ev
   readonly scope?: Construct;
 }
 
-/** Which way a model quality metric goes wrong. */
-export enum QualityDirection {
-  /** Higher is better (accuracy, AUC): alarm below the threshold. */
-  HIGHER_IS_BETTER = 'higher-is-better',
-  /** Lower is better (RMSE, log loss): alarm above the threshold. */
-  LOWER_IS_BETTER = 'lower-is-better',
-}
+// Defined in core (shared with the Pulumi MlopsMonitoring); re-exported where CDK users found it.
+export { QualityDirection } from '../core';
 
 export interface ModelQualityAlarmOptions {
   /** Model name, as the evaluation job publishes it in the `Model` dimension. */
@@ -137,7 +136,7 @@ export class MlopsMonitoring extends Construct {
     const key = props.encryptionKey ?? new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: `MLOps alarms (${this.profile.name})` });
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'AllowAlarmPublishersToUseTheKey',
-      principals: ['cloudwatch.amazonaws.com', 'budgets.amazonaws.com', 'costalerts.amazonaws.com'].map((p) => new iam.ServicePrincipal(p)),
+      principals: ALARM_PUBLISHER_SERVICES.map((p) => new iam.ServicePrincipal(p)),
       actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
       resources: ['*'],
       conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
@@ -153,92 +152,39 @@ export class MlopsMonitoring extends Construct {
     for (const email of emails) this.alarmTopic.addSubscription(new subs.EmailSubscription(email));
     this.action = new cwActions.SnsAction(this.alarmTopic);
 
-    check.matches('dashboardName', props.dashboardName, /^[A-Za-z0-9_-]{1,255}$/, '1-255 letters, digits, "-" or "_"');
+    validateDashboardName(this.specScope(), props.dashboardName);
     this.dashboardName = props.dashboardName ?? `${Stack.of(this).stackName}-mlops`;
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: this.dashboardName,
       defaultInterval: Duration.hours(24),
     });
 
-    const chargesThreshold = check.positiveNumber('estimatedChargesThresholdUsd', props.estimatedChargesThresholdUsd) ?? this.profile.budget.monthlyLimitUsd;
+    // Defaults and validation shared with the Pulumi MlopsMonitoring.
+    const chargesAlarm = estimatedChargesAlarmSpec(this.specScope(), props.estimatedChargesThresholdUsd, this.profile);
     const region = Stack.of(this).region;
     if (!Token.isUnresolved(region) && region === 'us-east-1') {
-      const charges = new cloudwatch.Metric({
-        namespace: 'AWS/Billing', metricName: 'EstimatedCharges', dimensionsMap: { Currency: 'USD' }, statistic: 'Maximum', period: Duration.hours(6),
-      });
-      this.addAlarm('EstimatedCharges', charges, {
-        threshold: chargesThreshold,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        // Billing publishes a few times a day; a gap is not a signal.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `Estimated charges for the month above $${chargesThreshold}`,
-      });
+      const charges = metricOf(chargesAlarm.metric!);
+      this.addSpecAlarm(chargesAlarm, charges);
       this.dashboard.addWidgets(new cloudwatch.GraphWidget({ title: 'Estimated charges (USD)', left: [charges], width: 24 }));
     }
   }
 
   /** Alarm on a model quality metric published by an evaluation job (namespace `MLOps/ModelQuality`). */
   public addModelQualityAlarm(options: ModelQualityAlarmOptions): cloudwatch.Alarm {
-    validateIdentifier(this.node.path, 'model', options.model, 63);
-    checkFor(this).matches('metric', options.metric, /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/, 'a metric name of letters, digits, "_", "." or "-"');
-    checkFor(this).numberInRange('threshold', options.threshold, -1e9, 1e9);
-    const direction = options.direction ?? QualityDirection.HIGHER_IS_BETTER;
-    const metric = new cloudwatch.Metric({
-      namespace: METRIC_CONTRACT.modelQuality.namespace,
-      metricName: options.metric,
-      dimensionsMap: { Model: options.model },
-      statistic: direction === QualityDirection.HIGHER_IS_BETTER ? 'Minimum' : 'Maximum',
-      period: options.period ?? Duration.days(1),
-    });
-    return this.addAlarm(`Quality-${options.model}-${options.metric}`, metric, {
-      threshold: options.threshold,
-      comparisonOperator: direction === QualityDirection.HIGHER_IS_BETTER
-        ? cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
-        : cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      // Evaluations run on a schedule; a period without one is not a quality signal.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${options.model}: ${options.metric} ${direction === QualityDirection.HIGHER_IS_BETTER ? 'below' : 'above'} ${options.threshold}`,
-    });
+    const spec = modelQualityAlarmSpec(this.specScope(), { ...options, periodSeconds: options.period?.toSeconds() });
+    return this.addSpecAlarm(spec, metricOf(spec.metric!));
   }
 
   /** Alarm when a feature's drift score passes the threshold (namespace `MLOps/DataDrift`). */
   public addDriftAlarm(options: DriftAlarmOptions): cloudwatch.Alarm {
-    validateIdentifier(this.node.path, 'model', options.model, 63);
-    checkFor(this).matches('feature', options.feature, /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/, 'a feature name of letters, digits, "_", "." or "-"');
-    const threshold = checkFor(this).numberInRange('threshold', options.threshold, 0.001, 1) ?? this.profile.alarms.driftScore;
-    const metric = new cloudwatch.Metric({
-      namespace: METRIC_CONTRACT.dataDrift.namespace,
-      metricName: METRIC_CONTRACT.dataDrift.metricName,
-      dimensionsMap: { Model: options.model, Feature: options.feature },
-      statistic: 'Maximum',
-      period: options.period ?? Duration.days(1),
-    });
-    return this.addAlarm(`Drift-${options.model}-${options.feature}`, metric, {
-      threshold,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${options.model}: drift of feature ${options.feature} above ${threshold}`,
-    });
+    const spec = driftAlarmSpec(this.specScope(), { ...options, periodSeconds: options.period?.toSeconds() }, this.profile);
+    return this.addSpecAlarm(spec, metricOf(spec.metric!));
   }
 
   /** Alarm when a fairness gap passes the threshold (namespace `MLOps/Fairness`); can gate a rollout. */
   public addFairnessAlarm(options: FairnessAlarmOptions): cloudwatch.Alarm {
-    validateIdentifier(this.node.path, 'model', options.model, 63);
-    checkFor(this).matches('metric', options.metric, /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/, 'a metric name of letters, digits, "_", "." or "-"');
-    const threshold = checkFor(this).numberInRange('threshold', options.threshold, 0.001, 1) ?? this.profile.alarms.fairnessGap;
-    const metric = new cloudwatch.Metric({
-      namespace: METRIC_CONTRACT.fairness.namespace,
-      metricName: METRIC_CONTRACT.fairness.metricName,
-      dimensionsMap: { Model: options.model, Metric: options.metric },
-      statistic: 'Maximum',
-      period: options.period ?? Duration.days(1),
-    });
-    return this.addAlarm(`Fairness-${options.model}-${options.metric}`, metric, {
-      threshold,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${options.model}: ${options.metric} fairness gap above ${threshold}`,
-    });
+    const spec = fairnessAlarmSpec(this.specScope(), { ...options, periodSeconds: options.period?.toSeconds() }, this.profile);
+    return this.addSpecAlarm(spec, metricOf(spec.metric!));
   }
 
   /**
@@ -254,7 +200,7 @@ export class MlopsMonitoring extends Construct {
     if (existing) {
       checkFor(this).fail('model', model, 'already has a rollout health alarm', 'collect every alarm of the model and call addRolloutHealthAlarm once.');
     }
-    const composite = new cloudwatch.CompositeAlarm(scope, `RolloutHealth-${model}`, {
+    const composite = new cloudwatch.CompositeAlarm(scope, rolloutHealthAlarmId(model), {
       alarmRule: cloudwatch.AlarmRule.anyOf(...alarms.map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
       alarmDescription: `Rollout health of ${model}: any of its serving alarms`,
     });
@@ -289,38 +235,13 @@ export class MlopsMonitoring extends Construct {
     // A model monitored in its own scope (a platform's per-model nested stack) gets its own dashboard there: one
     // environment dashboard with a row per model would pass CloudWatch's 500 widgets and bloat the parent template.
     const dashboard = scope === this ? this.dashboard : this.modelDashboard(scope, model);
-    const thresholds = this.profile.alarms;
-    const latency = this.addAlarm(`Latency-${model}`, serving.metricLatency('p99'), {
-      scope,
-      threshold: thresholds.latencyP99Ms,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      // No requests means no latency to judge: an idle (or scaled-to-zero) model is not unhealthy.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${model}: p99 latency above ${thresholds.latencyP99Ms} ms`,
-    });
-    const errorRate = this.addAlarm(`Errors-${model}`, serving.metricErrorRate(), {
-      scope,
-      threshold: thresholds.errorRatePercent,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${model}: 5xx rate above ${thresholds.errorRatePercent}%`,
-    });
-    let gpuUnderused: cloudwatch.Alarm | undefined;
-    if (options.gpu ?? true) {
-      gpuUnderused = this.addAlarm(`GpuUnderused-${model}`, serving.metricGpuUtilization().with({ period: Duration.hours(1) }), {
-        scope,
-        threshold: thresholds.gpuUtilizationLowPercent,
-        evaluationPeriods: 6,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        // Scaled to zero means no instance reports: that is the cheap state, not waste.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${model}: GPU utilization below ${thresholds.gpuUtilizationLowPercent}% for 6 hours (wasted spend)`,
-      });
-    }
+    const specs = servingAlarmSpecs(this.specScope(), model, this.profile, options.gpu ?? true);
+    const latency = this.addSpecAlarm(specs.latency, serving.metricLatency('p99'), scope);
+    const errorRate = this.addSpecAlarm(specs.errorRate, serving.metricErrorRate(), scope);
+    const gpuUnderused = specs.gpuUnderused
+      ? this.addSpecAlarm(specs.gpuUnderused,
+        serving.metricGpuUtilization().with({ period: Duration.seconds(specs.gpuUnderused.periodSeconds!) }), scope)
+      : undefined;
     const rolloutHealth = this.addRolloutHealthAlarm(model, [latency, errorRate], scope);
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
@@ -336,52 +257,14 @@ export class MlopsMonitoring extends Construct {
 
   /** Failed training jobs (from the cluster's EventBridge rule) and a dashboard row. */
   public monitorTraining(cluster: GpuTrainingCluster): cloudwatch.Alarm {
-    const failed = new cloudwatch.Metric({
-      namespace: 'AWS/Events',
-      metricName: 'MatchedEvents',
-      dimensionsMap: { RuleName: cluster.failedJobsRule.ruleName },
-      statistic: 'Sum',
-      period: Duration.minutes(5),
-    });
-    const alarm = this.addAlarm(`FailedJobs-${cluster.node.id}`, failed, {
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      // EventBridge publishes only when a job fails.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${cluster.node.path}: a training job failed`,
-    });
-    return alarm;
+    const spec = failedJobsAlarmSpec(cluster.node.id, cluster.node.path, cluster.failedJobsRule.ruleName);
+    return this.addSpecAlarm(spec, metricOf(spec.metric!));
   }
 
   /** CPU, connections and free local storage of the registry database. */
   public monitorRegistry(registry: ModelRegistry): cloudwatch.Alarm[] {
-    const dims = { DBClusterIdentifier: registry.cluster.clusterIdentifier };
-    const metric = (metricName: string, statistic: string) => new cloudwatch.Metric({
-      namespace: 'AWS/RDS', metricName, dimensionsMap: dims, statistic, period: Duration.minutes(5),
-    });
-    const id = registry.node.id;
-    return [
-      this.addAlarm(`RegistryCpu-${id}`, metric('CPUUtilization', 'Average'), {
-        threshold: 80,
-        evaluationPeriods: 3,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        // A paused (0 ACU) registry reports nothing.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${registry.node.path}: CPU above 80%`,
-      }),
-      this.addAlarm(`RegistryConnections-${id}`, metric('DatabaseConnections', 'Maximum'), {
-        threshold: 500,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${registry.node.path}: more than 500 connections`,
-      }),
-      this.addAlarm(`RegistryStorage-${id}`, metric('FreeLocalStorage', 'Minimum'), {
-        threshold: 2 * 1024 ** 3,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${registry.node.path}: less than 2 GiB free local storage`,
-      }),
-    ];
+    return registryAlarmSpecs(registry.node.id, registry.node.path, registry.cluster.clusterIdentifier)
+      .map((spec) => this.addSpecAlarm(spec, metricOf(spec.metric!)));
   }
 
   /**
@@ -402,6 +285,23 @@ export class MlopsMonitoring extends Construct {
     return alarm;
   }
 
+  /** An alarm from its engine-neutral spec (the metric given by the caller where the spec has none). */
+  private addSpecAlarm(spec: AlarmSpec, metric: cloudwatch.IMetric, scope?: Construct): cloudwatch.Alarm {
+    return this.addAlarm(spec.id, metric, {
+      scope,
+      threshold: spec.threshold,
+      evaluationPeriods: spec.evaluationPeriods,
+      datapointsToAlarm: spec.datapointsToAlarm,
+      comparisonOperator: spec.comparisonOperator as cloudwatch.ComparisonOperator,
+      treatMissingData: spec.treatMissingData as cloudwatch.TreatMissingData,
+      alarmDescription: spec.description,
+    });
+  }
+
+  private specScope(): SpecScope {
+    return { scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) };
+  }
+
   private modelDashboard(scope: Construct, model: string): cloudwatch.Dashboard {
     let dashboard = this.modelDashboards.get(scope);
     if (!dashboard) {
@@ -413,4 +313,14 @@ export class MlopsMonitoring extends Construct {
     }
     return dashboard;
   }
+}
+
+function metricOf(spec: MetricSpec): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: spec.namespace,
+    metricName: spec.metricName,
+    dimensionsMap: { ...spec.dimensions },
+    statistic: spec.statistic,
+    period: Duration.seconds(spec.periodSeconds),
+  });
 }

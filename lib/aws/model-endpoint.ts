@@ -1,4 +1,4 @@
-import { Aws, Duration, Names, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Names, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -9,8 +9,7 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
-  CANDIDATE_VARIANT, CostModel, CURRENT_VARIANT, EnvironmentProfile, GpuInstance, HOURS_PER_MONTH_ALWAYS_ON, MonthlyCostRange, Rollout, RolloutKind,
-  roundUsd,
+  EndpointRollbackAlarmSpec, EnvironmentProfile, GpuInstance, MonthlyCostRange, resolveModelEndpointSpec, Rollout, SpecScope, validateEndpointModel,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -115,14 +114,7 @@ export interface ModelEndpointVariant {
   readonly model: sagemaker.CfnModel;
 }
 
-/** Instance families with NVMe instance storage, for which SageMaker refuses a volume KMS key. */
-const INSTANCE_STORE_FAMILIES = new Set(['g4dn', 'g5', 'g6', 'g6e', 'p4d', 'p5', 'trn1']);
-const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const ENDPOINT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 const SAGEMAKER_NAMESPACE = 'AWS/SageMaker';
-const MAX_WAIT_SECONDS = 3600;
-const MAX_EXECUTION_SECONDS = 14400;
 
 /**
  * A SageMaker real-time endpoint: one model per variant from the serving image and this model's artifacts,
@@ -165,35 +157,25 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     const check = checkFor(this);
 
     // Validate everything before creating resources.
-    check.matches('modelName', props.modelName, NAME, 'a model name of lower-case letters, digits and hyphens (at most 63 characters)');
-    check.matches('modelVersion', props.modelVersion, VERSION, 'a version of letters, digits, ".", "_" or "-" (at most 128 characters)');
+    validateEndpointModel(this.specScope(), props.modelName, props.modelVersion);
     for (const required of ['vpc', 'artifactStore', 'image', 'imageTag'] as const) {
       if (props[required] === undefined) check.fail(required, undefined, 'is required', `pass '${required}' to the ModelEndpoint.`);
     }
     // Checked here so a bad tag is blamed on this prop, not on the image repository's `imageUri(tag)`.
     checkImageTag(check, 'imageTag', props.imageTag);
-    this.instance = GpuInstance.of(props.instanceType ?? 'g5.xlarge', 'instanceType', this.node.path);
-    this.rollout = props.rollout ?? Rollout.allAtOnce();
-    const traffic = this.trafficRouting();
-    const defaultMin = Math.max(1, profile.minCapacity.inferenceInstances);
-    const minCapacity = check.integerInRange('minCapacity', props.minCapacity, 1, 1000,
-      'a real-time endpoint keeps at least 1 instance per variant; use InferenceFleet to scale to zero.') ?? defaultMin;
-    const maxCapacity = check.positiveInteger('maxCapacity', props.maxCapacity) ?? Math.max(2, 2 * minCapacity);
-    check.notAbove('minCapacity', minCapacity, 'maxCapacity', maxCapacity);
-    const targetInvocations = check.positiveInteger('targetInvocationsPerInstancePerMinute', props.targetInvocationsPerInstancePerMinute) ?? 300;
-    const capturePercent = check.integerInRange('dataCapturePercent', props.dataCapturePercent, 1, 100) ?? 100;
-    const schedule = profile.offHoursSchedule();
-    const scaleDownOffHours = props.scaleDownOffHours ?? schedule !== undefined;
-    if (scaleDownOffHours && !schedule) {
-      check.fail('scaleDownOffHours', true, `needs working hours, but the ${profile.name} profile is always on`,
-        "remove 'scaleDownOffHours', or give the profile 'workingHours'.");
-    }
-    if (props.rollbackAlarms !== undefined && props.rollbackAlarms.length > 10) {
-      check.fail('rollbackAlarms', props.rollbackAlarms.length, 'must name at most 10 alarms', 'SageMaker watches up to 10 alarms; combine them in a composite alarm.');
-    }
     this.endpointName = props.endpointName ?? Names.uniqueResourceName(this, { maxLength: 63, separator: '-' }).toLowerCase();
-    check.matches('endpointName', this.endpointName, ENDPOINT_NAME, 'letters, digits and hyphens, starting with a letter or digit, at most 63 characters');
-    const versions = this.resolveVersions(props);
+    // Defaults, validation, guardrails and cost shared with the Pulumi ModelEndpoint.
+    const spec = resolveModelEndpointSpec(this.specScope(), { ...props, rollbackAlarmCount: props.rollbackAlarms?.length },
+      this.endpointName, profile);
+    this.instance = spec.instance;
+    this.rollout = spec.rollout;
+    const traffic = { routing: spec.trafficRouting, maximumExecutionSeconds: spec.maximumExecutionTimeoutInSeconds };
+    const { minCapacity, maxCapacity } = spec;
+    const targetInvocations = spec.targetInvocationsPerInstancePerMinute;
+    const capturePercent = spec.dataCapturePercent;
+    const schedule = spec.offHours;
+    const scaleDownOffHours = schedule !== undefined;
+    const versions = spec.variants.map((v) => ({ name: v.name, version: v.version, weight: v.weight, shadow: v.shadow }));
     this.minCapacity = minCapacity;
     this.maxCapacity = maxCapacity;
 
@@ -208,7 +190,7 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     });
     const policy = new iam.ManagedPolicy(this, 'ExecutionPolicy', { roles: [this.role], description: `Permissions of endpoint ${this.endpointName}` });
     const grantee: iam.IGrantable = { grantPrincipal: new ManagedPolicyPrincipal(this.role, policy) };
-    const capturePrefix = `data-capture/${this.endpointName}/`;
+    const capturePrefix = spec.dataCapturePrefix;
     props.artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, `${props.modelName}/`);
     props.artifactStore.grantWrite(grantee, ArtifactPurpose.ARTIFACTS, capturePrefix);
     props.image.grantPull(grantee);
@@ -271,7 +253,7 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     });
 
     const instanceType = `ml.${this.instance.instanceType}`;
-    const hasInstanceStore = INSTANCE_STORE_FAMILIES.has(this.instance.family);
+    const hasInstanceStore = !spec.volumeKmsKey;
     const variantConfig = (v: ModelEndpointVariant) => ({
       variantName: v.name,
       modelName: v.model.attrModelName,
@@ -306,7 +288,7 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
       this.rollbackAlarms = [...props.rollbackAlarms];
     } else {
       const topic = props.alarmTopic ?? this.newAlarmTopic();
-      this.rollbackAlarms = production.flatMap((v) => this.defaultAlarms(v.name, profile, topic));
+      this.rollbackAlarms = production.flatMap((v) => this.defaultAlarms(v.name, spec.defaultRollbackAlarms, topic));
     }
 
     this.endpoint = new sagemaker.CfnEndpoint(this, 'Resource', {
@@ -350,15 +332,7 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
       return target;
     });
 
-    const variantCount = this.variants.length;
-    const costModel = CostModel.default();
-    const monthly = (working: number) => {
-      if (!scaleDownOffHours) return costModel.monthlyInstanceCost({ instance: this.instance, count: working * variantCount });
-      const hours = profile.scheduledHoursPerMonth;
-      return costModel.monthlyInstanceCost({ instance: this.instance, count: working * variantCount, hoursPerMonth: hours })
-        + costModel.monthlyInstanceCost({ instance: this.instance, count: variantCount, hoursPerMonth: HOURS_PER_MONTH_ALWAYS_ON - hours });
-    };
-    this.costEstimate = { minUsd: roundUsd(monthly(minCapacity)), maxUsd: roundUsd(monthly(maxCapacity)) };
+    this.costEstimate = spec.costEstimate;
   }
 
   /** Model latency at a percentile, in microseconds. */
@@ -432,89 +406,26 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     });
   }
 
-  private defaultAlarms(variant: string, profile: EnvironmentProfile, topic: sns.ITopic): cloudwatch.Alarm[] {
+  private defaultAlarms(variant: string, specs: readonly EndpointRollbackAlarmSpec[], topic: sns.ITopic): cloudwatch.Alarm[] {
     const id = pascal(variant);
-    const errorRate = new cloudwatch.Alarm(this, `ErrorRateAlarm${id}`, {
-      alarmDescription: `5xx rate of ${this.endpointName}/${variant} above ${profile.alarms.errorRatePercent}%: rolls a deployment back`,
-      metric: this.metricErrorRate(variant),
-      threshold: profile.alarms.errorRatePercent,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    const alarm = (construct: string, metric: cloudwatch.IMetric, spec: EndpointRollbackAlarmSpec) => new cloudwatch.Alarm(this, construct, {
+      alarmDescription: spec.description,
+      metric,
+      threshold: spec.threshold,
+      comparisonOperator: spec.comparisonOperator as cloudwatch.ComparisonOperator,
+      evaluationPeriods: spec.evaluationPeriods,
+      datapointsToAlarm: spec.datapointsToAlarm,
+      treatMissingData: spec.treatMissingData as cloudwatch.TreatMissingData,
     });
-    const latency = new cloudwatch.Alarm(this, `LatencyP99Alarm${id}`, {
-      alarmDescription: `p99 model latency of ${this.endpointName}/${variant} above ${profile.alarms.latencyP99Ms} ms: rolls a deployment back`,
-      metric: this.metricLatency('p99', variant),
-      // ModelLatency is in microseconds.
-      threshold: profile.alarms.latencyP99Ms * 1000,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    for (const alarm of [errorRate, latency]) alarm.addAlarmAction(new cwActions.SnsAction(topic));
+    const of = (kind: EndpointRollbackAlarmSpec['kind']) => specs.find((a) => a.variant === variant && a.kind === kind)!;
+    const errorRate = alarm(`ErrorRateAlarm${id}`, this.metricErrorRate(variant), of('error-rate'));
+    const latency = alarm(`LatencyP99Alarm${id}`, this.metricLatency('p99', variant), of('latency-p99'));
+    for (const a of [errorRate, latency]) a.addAlarmAction(new cwActions.SnsAction(topic));
     return [errorRate, latency];
   }
 
-  /** SageMaker guardrails from the core rollout; SageMaker waits at most an hour per step and four hours in all. */
-  private trafficRouting(): { routing: sagemaker.CfnEndpoint.TrafficRoutingConfigProperty; maximumExecutionSeconds: number } {
-    const check = checkFor(this);
-    const steps = this.rollout.steps();
-    for (const step of steps) {
-      if (step.waitSeconds > MAX_WAIT_SECONDS) {
-        check.fail('rollout', this.rollout.describe(), `waits ${step.waitSeconds} seconds in one step, more than SageMaker's 3600`,
-          'give the canary bake, linear interval or blue/green bake at most 60 minutes.');
-      }
-    }
-    const totalWait = steps.reduce((sum, s) => sum + s.waitSeconds, 0);
-    // Time to provision the new fleet comes on top of the waits.
-    const maximumExecutionSeconds = Math.max(600, Math.min(MAX_EXECUTION_SECONDS, totalWait + 1800));
-    if (totalWait + 600 > MAX_EXECUTION_SECONDS) {
-      check.fail('rollout', this.rollout.describe(), `waits ${totalWait} seconds in all, more than SageMaker's 4-hour deployment limit allows`,
-        'use fewer or shorter steps (a larger linear step or a shorter interval).');
-    }
-    const wait = steps[0]?.waitSeconds ?? 0;
-    const capacity = (value: number) => ({ type: 'CAPACITY_PERCENT', value });
-    switch (this.rollout.kind) {
-      case RolloutKind.CANARY:
-        return { routing: { type: 'CANARY', canarySize: capacity(this.rollout.candidatePercent), waitIntervalInSeconds: wait }, maximumExecutionSeconds };
-      case RolloutKind.LINEAR:
-        return { routing: { type: 'LINEAR', linearStepSize: capacity(this.rollout.candidatePercent), waitIntervalInSeconds: wait }, maximumExecutionSeconds };
-      case RolloutKind.BLUE_GREEN:
-        return { routing: { type: 'ALL_AT_ONCE', waitIntervalInSeconds: wait }, maximumExecutionSeconds };
-      default:
-        // All at once, A/B and shadow: the new configuration replaces the old in one step, still watched by the alarms.
-        return { routing: { type: 'ALL_AT_ONCE', waitIntervalInSeconds: 0 }, maximumExecutionSeconds };
-    }
-  }
-
-  private resolveVersions(props: ModelEndpointProps): Array<{ name: string; version: string; weight: number; shadow: boolean }> {
-    const check = checkFor(this);
-    const given = props.variantVersions ?? {};
-    const kind = this.rollout.kind;
-    // Progressive rollouts shift traffic between the old and new endpoint configuration: one variant serves.
-    const variants: Array<{ name: string; weight: number; shadow: boolean }> =
-      kind === RolloutKind.AB_TEST
-        ? this.rollout.initialSplit().map((s) => ({ name: s.variant, weight: s.percent, shadow: false }))
-        : kind === RolloutKind.SHADOW
-          ? [{ name: CURRENT_VARIANT, weight: 100, shadow: false }, { name: CANDIDATE_VARIANT, weight: this.rollout.mirrorPercent, shadow: true }]
-          : [{ name: CURRENT_VARIANT, weight: 1, shadow: false }];
-    for (const name of Object.keys(given)) {
-      if (!variants.some((v) => v.name === name)) {
-        check.fail(`variantVersions.${name}`, given[name], `names a variant the ${kind} rollout does not have on a SageMaker endpoint`,
-          `give versions only for ${variants.map((v) => v.name).join(', ')}; canary, linear and blue/green rollouts deploy 'modelVersion' with guardrails.`);
-      }
-    }
-    return variants.map((v) => {
-      const version = given[v.name] ?? (v.name === CURRENT_VARIANT ? props.modelVersion : undefined);
-      if (version === undefined) {
-        check.fail(`variantVersions.${v.name}`, undefined, `is required by the ${kind} rollout`,
-          `give the model version the '${v.name}' variant serves, e.g. variantVersions: { ${v.name}: 'v2' }.`);
-      }
-      check.matches(`variantVersions.${v.name}`, version, VERSION, 'a version of letters, digits, ".", "_" or "-"');
-      return { ...v, version };
-    });
+  private specScope(): SpecScope {
+    return { scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) };
   }
 }
 

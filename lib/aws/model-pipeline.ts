@@ -10,7 +10,10 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { EnvironmentProfile, METRIC_CONTRACT, RolloutKind, validateIdentifier } from '../core';
+import {
+  EnvironmentProfile, METRIC_CONTRACT, ModelApproval, MODEL_PIPELINE_OUTCOMES, MODEL_PIPELINE_SPOT_RETRIES, resolveModelPipelineSpec, RolloutKind,
+  validatePipelineModelName, validatePipelineRollout,
+} from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { TrainingJob } from './gpu-training-cluster';
 import { QualityDirection } from './mlops-monitoring';
@@ -20,13 +23,8 @@ import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
-/** How a registered model version is approved before it is rolled out. */
-export enum ModelApproval {
-  /** A person approves: the pipeline publishes a task token to the approval topic and waits for the callback. */
-  MANUAL = 'manual',
-  /** The pipeline approves every version that passed evaluation and the fairness check (dev only). */
-  AUTOMATIC = 'automatic',
-}
+// Defined in core (shared with the Pulumi ModelPipeline); re-exported where CDK users found them.
+export { ModelApproval, MODEL_PIPELINE_OUTCOMES } from '../core';
 
 /** What starts a retraining run. */
 export interface ModelPipelineTriggers {
@@ -121,19 +119,7 @@ export interface ModelPipelineProps {
   readonly profile?: EnvironmentProfile;
 }
 
-/** Names of the states a run can end in, for alarms and tests. */
-export const MODEL_PIPELINE_OUTCOMES = Object.freeze({
-  dataInvalid: 'DataValidationFailed',
-  trainingFailed: 'TrainingFailed',
-  belowBaseline: 'BelowBaseline',
-  biasAboveThreshold: 'BiasAboveThreshold',
-  rejected: 'Rejected',
-  notRegistered: 'ModelVersionNotRegistered',
-  rolledBack: 'RolledBack',
-  succeeded: 'Succeeded',
-});
-
-const SPOT_RETRIES = 3;
+const SPOT_RETRIES = MODEL_PIPELINE_SPOT_RETRIES;
 const OUT = MODEL_PIPELINE_OUTCOMES;
 
 /**
@@ -167,7 +153,7 @@ export class ModelPipeline extends Construct {
     const profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
     this.props = props;
-    validateIdentifier(this.node.path, 'modelName', props.modelName, 40);
+    validatePipelineModelName({ scope: this.node.path }, props.modelName);
     if (!props.registry?.modelPackageGroups?.has(props.modelName)) {
       check.fail('modelName', props.modelName, 'has no model package group in the registry',
         `call registry.addModelPackageGroup('${props.modelName}') (or add it to MlopsPlatform 'modelFamilies') before building its pipeline.`);
@@ -177,21 +163,13 @@ export class ModelPipeline extends Construct {
         check.fail(name, job, 'must be a job added to the training cluster', `pass the result of trainingCluster.addJobDefinition(...) as '${name}'.`);
       }
     }
-    if (typeof props.servingImageUri !== 'string' || props.servingImageUri === '') {
-      check.fail('servingImageUri', props.servingImageUri, 'is required', 'pass the serving image, e.g. servingImages.imageUri(tag).');
-    }
-    check.numberInRange('minImprovement', props.minImprovement, 0, 1);
-    this.fairnessGap = check.numberInRange('fairnessGap', props.fairnessGap, 0.001, 1, "set 'fairnessGap' to a gap from 0.001 to 1 (0.1 allows a 10-point difference between groups).")
-      ?? profile.alarms.fairnessGap;
-    check.matches('qualityMetric', props.qualityMetric, /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a metric name of letters, digits, _ . -');
-    this.approval = check.oneOf('approval', props.approval, Object.values(ModelApproval))
-      ?? (profile.allowDestroy ? ModelApproval.AUTOMATIC : ModelApproval.MANUAL);
-    if (this.approval === ModelApproval.AUTOMATIC && !profile.allowDestroy) {
-      check.fail('approval', this.approval, `is not allowed in the '${profile.name}' profile`,
-        'use ModelApproval.MANUAL outside dev: a person approves what serves protected traffic.');
-    }
-    const approvalTimeout = props.approvalTimeout ?? Duration.days(3);
-    check.integerInRange('approvalTimeout', approvalTimeout.toSeconds(), 3600, 7 * 24 * 3600, 'give a duration from Duration.hours(1) to Duration.days(7).');
+    // Defaults and validation shared with the Pulumi ModelPipeline.
+    const spec = resolveModelPipelineSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, {
+      ...props, approvalTimeoutSeconds: props.approvalTimeout?.toSeconds(),
+    }, profile);
+    this.fairnessGap = spec.fairnessGap;
+    this.approval = spec.approval;
+    const approvalTimeout = props.approvalTimeout ?? Duration.seconds(spec.approvalTimeoutSeconds);
     if (props.endpoint) this.checkEndpoint(props.endpoint);
 
     this.encryptionKey = props.encryptionKey ?? this.newKey(profile);
@@ -249,9 +227,7 @@ export class ModelPipeline extends Construct {
       check.fail('endpoint', endpoint.endpointName, `does not serve '${this.props.modelName}' (its artifacts are not below '${this.props.modelName}/')`,
         `roll '${this.props.modelName}' out to an endpoint with modelName '${this.props.modelName}', or build a pipeline for the endpoint's model.`);
     }
-    endpoint.rollout.assertSupportedBy(this.node.path, 'endpoint.rollout', 'ModelPipeline',
-      [RolloutKind.ALL_AT_ONCE, RolloutKind.CANARY, RolloutKind.LINEAR, RolloutKind.BLUE_GREEN],
-      'serve A/B tests and shadows with ModelEndpoint variants deployed by the environment pipeline');
+    validatePipelineRollout({ scope: this.node.path }, endpoint.rollout);
   }
 
   private definition(approvalTimeout: Duration): sfn.IChainable {

@@ -155,3 +155,175 @@ function resolveTeams(scope: SpecScope, teams: readonly TrainingTeamSpec[] | und
   }
   return out;
 }
+
+/** One `EvaluateOnExit` rule of a Batch retry strategy. */
+export interface TrainingRetryStrategy {
+  readonly action: 'RETRY' | 'EXIT';
+  readonly onStatusReason?: string;
+  readonly onReason?: string;
+}
+
+/** What a Batch training job retries: only spot reclamation and host failures, never a missing image or an application error. */
+export const TRAINING_RETRY_STRATEGIES: ReadonlyArray<TrainingRetryStrategy> = Object.freeze([
+  { action: 'RETRY', onStatusReason: 'Host EC2*' },
+  { action: 'EXIT', onReason: 'CannotPullContainerError:*' },
+  { action: 'EXIT', onReason: '*' },
+]);
+
+/** vCPUs and memory a job gets per GPU unless it says otherwise. */
+export const TRAINING_VCPUS_PER_GPU = 4;
+export const TRAINING_MEMORY_MIB_PER_GPU = 14336;
+/** The EFA device passed to jobs on EFA clusters. */
+export const EFA_DEVICE = '/dev/infiniband/uverbs0';
+/** Environment variables the cluster sets for every job. */
+export const TRAINING_RESERVED_ENVIRONMENT: readonly string[] = Object.freeze(['CHECKPOINT_URI', 'DATASETS_URI']);
+
+/** Engine-neutral options of a training job definition (single- or multi-node). */
+export interface TrainingJobSpecInput {
+  /** Job name; the engine derives the default from its id. */
+  readonly jobName: string;
+  readonly hasImageRepository: boolean;
+  readonly imageUri?: string;
+  readonly imageTag?: string;
+  readonly environment?: { readonly [key: string]: string };
+  readonly datasetPrefix?: string;
+  readonly timeoutSeconds?: number;
+  readonly attempts?: number;
+}
+
+/** The settings every engine renders for a training job definition. */
+export interface TrainingJobSpec {
+  readonly jobName: string;
+  readonly attempts: number;
+  readonly timeoutSeconds: number;
+  /** `checkpoints/<jobName>/` in the models bucket. */
+  readonly checkpointPrefix: string;
+  readonly datasetPrefix: string;
+  readonly gpus: number;
+  readonly vcpus: number;
+  readonly memoryMiB: number;
+  /** Multi-node jobs only. */
+  readonly nodes?: number;
+  readonly mainNode?: number;
+  readonly instanceType?: string;
+}
+
+/** Single-node sizes. */
+export interface TrainingJobSizeInput {
+  readonly gpus?: number;
+  readonly vcpus?: number;
+  readonly memoryMiB?: number;
+}
+
+/** Multi-node sizes. */
+export interface MultiNodeTrainingJobSizeInput {
+  readonly nodes: number;
+  readonly gpusPerNode?: number;
+  readonly instanceType?: string;
+  readonly vcpusPerNode?: number;
+  readonly memoryMiBPerNode?: number;
+  readonly mainNode?: number;
+}
+
+/** Validates a single-node job's size against the cluster's instance types, then its common options. */
+export function resolveTrainingJobSpec(
+  scope: SpecScope, cluster: TrainingClusterSpec, size: TrainingJobSizeInput, input: TrainingJobSpecInput, jobNames: ReadonlySet<string>,
+): TrainingJobSpec {
+  const check = specCheck(scope);
+  const gpus = check.positiveInteger('gpus', size.gpus) ?? 1;
+  const most = Math.max(...cluster.instances.map((i) => i.gpus));
+  if (gpus > most) {
+    check.fail('gpus', gpus, `is more than any allowed instance type has (${most})`,
+      `lower 'gpus' to ${most} or less, or allow a type with more GPUs (g5.12xlarge has 4, g5.48xlarge has 8); use addMultiNodeJobDefinition for more.`);
+  }
+  const vcpus = check.positiveInteger('vcpus', size.vcpus) ?? TRAINING_VCPUS_PER_GPU * gpus;
+  const memoryMiB = check.positiveInteger('memoryMiB', size.memoryMiB) ?? TRAINING_MEMORY_MIB_PER_GPU * gpus;
+  const candidates = cluster.instances.filter((i) => i.gpus >= gpus);
+  if (!candidates.some((i) => i.vcpus >= vcpus)) {
+    const widest = Math.max(...candidates.map((i) => i.vcpus));
+    check.fail('vcpus', vcpus, `is more than any allowed type with ${gpus} GPU(s) has (${widest})`, `lower 'vcpus' to ${widest} or less, or allow a larger type.`);
+  }
+  if (!candidates.some((i) => i.vcpus >= vcpus && i.memoryGiB * 1024 >= memoryMiB)) {
+    check.fail('memoryMiB', memoryMiB, `does not fit any allowed type with ${gpus} GPU(s) and ${vcpus} vCPUs`, "lower 'memoryMiB', or allow a larger type.");
+  }
+  return { ...resolveJobCommon(scope, input, jobNames), gpus, vcpus, memoryMiB };
+}
+
+/**
+ * Validates a multi-node parallel job (on-demand only, as Batch runs them) against the cluster, then its common
+ * options. The instance type defaults to the allowed type with the most GPUs.
+ */
+export function resolveMultiNodeTrainingJobSpec(
+  scope: SpecScope, cluster: TrainingClusterSpec, size: MultiNodeTrainingJobSizeInput, input: TrainingJobSpecInput, jobNames: ReadonlySet<string>,
+): TrainingJobSpec {
+  const check = specCheck(scope);
+  check.integerInRange('nodes', size.nodes, 2, 1000, "set 'nodes' to 2 or more; use addJobDefinition for a single node.");
+  if (size.nodes === undefined) check.fail('nodes', undefined, 'is required', "set 'nodes' to 2 or more.");
+  if (!cluster.onDemand) {
+    check.fail('onDemandFallback', false, 'must be true for multi-node jobs',
+      "Batch runs multi-node parallel jobs on on-demand capacity only; set 'onDemandFallback: true' or 'spot: false'.");
+  }
+  check.integerInRange('mainNode', size.mainNode, 0, size.nodes - 1, `set 'mainNode' to a node index from 0 to ${size.nodes - 1}.`);
+  const instance = size.instanceType !== undefined
+    ? nvidiaTrainingInstance(scope, size.instanceType, 'instanceType')
+    : [...cluster.instances].sort((a, b) => b.gpus - a.gpus)[0];
+  if (!cluster.instances.some((i) => i.instanceType === instance.instanceType)) {
+    check.fail('instanceType', instance.instanceType, 'is not one of the cluster\'s instance types',
+      `use one of ${cluster.instances.map((i) => i.instanceType).join(', ')}, or add it to the cluster's 'instanceTypes'.`);
+  }
+  const gpusPerNode = check.positiveInteger('gpusPerNode', size.gpusPerNode) ?? instance.gpus;
+  if (gpusPerNode > instance.gpus) {
+    check.fail('gpusPerNode', gpusPerNode, `is more than ${instance.instanceType} has (${instance.gpus})`,
+      `lower 'gpusPerNode' to ${instance.gpus} or less, or choose an 'instanceType' with more GPUs.`);
+  }
+  const nodesGpus = size.nodes * gpusPerNode;
+  if (nodesGpus > cluster.maxGpus) {
+    check.fail('nodes', size.nodes, `needs ${nodesGpus} GPUs, more than the cluster's 'maxGpus' (${cluster.maxGpus})`,
+      "lower 'nodes' or 'gpusPerNode', or raise the cluster's 'maxGpus'.");
+  }
+  const vcpus = check.positiveInteger('vcpusPerNode', size.vcpusPerNode) ?? Math.min(TRAINING_VCPUS_PER_GPU * gpusPerNode, instance.vcpus);
+  const memoryMiB = check.positiveInteger('memoryMiBPerNode', size.memoryMiBPerNode) ?? TRAINING_MEMORY_MIB_PER_GPU * gpusPerNode;
+  if (vcpus > instance.vcpus) check.fail('vcpusPerNode', vcpus, `is more than ${instance.instanceType} has (${instance.vcpus})`, `lower 'vcpusPerNode' to ${instance.vcpus} or less.`);
+  if (memoryMiB > instance.memoryGiB * 1024) {
+    check.fail('memoryMiBPerNode', memoryMiB, `is more than ${instance.instanceType} has (${instance.memoryGiB * 1024} MiB)`, "lower 'memoryMiBPerNode'.");
+  }
+  return {
+    ...resolveJobCommon(scope, input, jobNames),
+    gpus: gpusPerNode,
+    vcpus,
+    memoryMiB,
+    nodes: size.nodes,
+    mainNode: size.mainNode ?? 0,
+    instanceType: instance.instanceType,
+  };
+}
+
+function resolveJobCommon(scope: SpecScope, input: TrainingJobSpecInput, jobNames: ReadonlySet<string>) {
+  const check = specCheck(scope);
+  validateIdentifier(scope.scope, 'jobName', input.jobName, 64);
+  if (jobNames.has(input.jobName)) check.fail('jobName', input.jobName, 'is already used by another job of the cluster', 'give each job its own name; it separates their checkpoints.');
+  if (input.hasImageRepository === (input.imageUri !== undefined)) {
+    check.fail('imageUri', input.imageUri, "must be given exactly when 'imageRepository' is not",
+      "give either 'imageRepository' (with 'imageTag') or 'imageUri', not both and not neither.");
+  }
+  if (input.imageTag !== undefined && !input.hasImageRepository) {
+    check.fail('imageTag', input.imageTag, "needs 'imageRepository'", "put the tag in 'imageUri', or give 'imageRepository'.");
+  }
+  const attempts = check.integerInRange('attempts', input.attempts, 1, 10) ?? 3;
+  const timeoutSeconds = input.timeoutSeconds ?? 24 * 3600;
+  if (!specUnresolved(scope, timeoutSeconds) && timeoutSeconds < 60) {
+    check.fail('timeout', `${timeoutSeconds} seconds`, 'must be at least 60 seconds', "Batch's shortest attempt timeout is 60 seconds; raise 'timeout'.");
+  }
+  for (const reserved of TRAINING_RESERVED_ENVIRONMENT) {
+    if (input.environment && reserved in input.environment) {
+      check.fail(`environment.${reserved}`, input.environment[reserved], 'is set by the cluster', `remove '${reserved}' from 'environment'.`);
+    }
+  }
+  return {
+    jobName: input.jobName,
+    attempts,
+    timeoutSeconds,
+    checkpointPrefix: `checkpoints/${input.jobName}/`,
+    datasetPrefix: input.datasetPrefix ?? '',
+  };
+}

@@ -1,10 +1,7 @@
-import { Check } from '../../core';
+import { IMAGE_TAG_PATTERN, validateImageTag } from '../../core';
 
-/** ECR image tags: 1-128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`. */
-export const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const IMAGE_TAG_TEXT = 'an image tag of 1-128 letters, digits, "_", "." or "-", not starting with "." or "-"';
+/** ECR image tags: 1-128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-` (shared with the Pulumi components). */
+export const IMAGE_TAG = IMAGE_TAG_PATTERN;
 
 /** Checks an image tag under the prop name the caller's user wrote (`imageTag` on a fleet, `tag` on a repository). */
-export function checkImageTag(check: Check, prop: string, tag: string | undefined): string | undefined {
-  return check.matches(prop, tag, IMAGE_TAG, IMAGE_TAG_TEXT);
-}
+export const checkImageTag = validateImageTag;

@@ -1,0 +1,141 @@
+import { EnvironmentProfile } from './profiles';
+import { SpecScope, specCheck } from './spec-scope';
+
+/** MLflow release the default image is pinned to. */
+export const MLFLOW_VERSION = '2.22.0';
+/** The default MLflow image. */
+export const MLFLOW_DEFAULT_IMAGE = `ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}`;
+/** Drivers the stock MLflow image lacks, pinned; installed at start only when the default image is used. */
+export const MLFLOW_DEFAULT_IMAGE_DRIVERS: readonly string[] = Object.freeze(['psycopg2-binary==2.9.10', 'boto3==1.38.23']);
+/** Port the MLflow server listens on. */
+export const MLFLOW_PORT = 5000;
+/** CPU sizes Fargate offers. */
+export const FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384] as const;
+/** Memory (MiB) Fargate accepts with each CPU size. */
+const FARGATE_MEMORY_RANGE: Record<typeof FARGATE_CPU[number], [number, number]> = {
+  256: [512, 2048],
+  512: [1024, 4096],
+  1024: [2048, 8192],
+  2048: [4096, 16384],
+  4096: [8192, 30720],
+  8192: [16384, 61440],
+  16384: [32768, 122880],
+};
+const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
+
+/** Engine-neutral experiment tracking input. */
+export interface ExperimentTrackingSpecInput {
+  readonly cpu?: number;
+  readonly memoryLimitMiB?: number;
+  readonly minTasks?: number;
+  readonly maxTasks?: number;
+  readonly targetCpuPercent?: number;
+  readonly allowedCidrs?: readonly string[];
+  readonly databaseName?: string;
+  /** Whether the user brought an image (then no drivers are installed at start). */
+  readonly customImage?: boolean;
+}
+
+/** The AWS managed WAF rule groups on the tracking server's load balancer, with their rule overrides. */
+export interface WafManagedRuleSpec {
+  readonly name: string;
+  readonly priority: number;
+  /** Rules counted instead of blocked. */
+  readonly countRules: readonly string[];
+}
+
+/** The settings every engine renders for an MLflow tracking server. */
+export interface ExperimentTrackingSpec {
+  readonly cpu: number;
+  readonly memoryLimitMiB: number;
+  readonly minTasks: number;
+  readonly maxTasks: number;
+  readonly targetCpuPercent: number;
+  readonly scaleInCooldownSeconds: number;
+  readonly scaleOutCooldownSeconds: number;
+  /** Undefined: the engine admits its private subnets' CIDR blocks. */
+  readonly allowedCidrs?: readonly string[];
+  /** Undefined: the engine uses the registry's database name. */
+  readonly databaseName?: string;
+  readonly port: number;
+  /** `pip install` of the drivers before the server starts (empty with a custom image). */
+  readonly driverInstall: string;
+  readonly logRetentionDays: number;
+  readonly retainData: boolean;
+  readonly deletionProtection: boolean;
+  /** Deployments keep every task serving and roll back on failure. */
+  readonly deployment: { readonly minHealthyPercent: 100; readonly maxHealthyPercent: 200; readonly circuitBreakerRollback: true };
+  readonly healthCheckGracePeriodSeconds: number;
+  readonly healthCheckPath: string;
+  readonly wafRules: readonly WafManagedRuleSpec[];
+  /** TLS policy of an HTTPS listener. */
+  readonly sslPolicy: string;
+}
+
+/** The TLS policy every engine's HTTPS listeners use (TLS 1.2 and 1.3, CDK's `SslPolicy.RECOMMENDED_TLS`). */
+export const RECOMMENDED_TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
+
+/** Validates the tracking server's input and resolves its defaults from the profile, for every engine. */
+export function resolveExperimentTrackingSpec(
+  scope: SpecScope, input: ExperimentTrackingSpecInput, profile: EnvironmentProfile,
+): ExperimentTrackingSpec {
+  const check = specCheck(scope);
+  const cpu = check.oneOf('cpu', input.cpu, FARGATE_CPU, `use a Fargate CPU size: ${FARGATE_CPU.join(', ')}.`) ?? 1024;
+  const memoryLimitMiB = check.integerInRange('memoryLimitMiB', input.memoryLimitMiB, 512, 122880) ?? 2048;
+  const [memoryLow, memoryHigh] = FARGATE_MEMORY_RANGE[cpu as typeof FARGATE_CPU[number]];
+  check.integerInRange('memoryLimitMiB', memoryLimitMiB, memoryLow, memoryHigh,
+    `Fargate pairs ${cpu} CPU units with ${memoryLow}-${memoryHigh} MiB; change 'memoryLimitMiB' or 'cpu'.`);
+  const minTasks = check.integerInRange('minTasks', input.minTasks, 1, 100) ?? Math.max(1, profile.minCapacity.inferenceInstances);
+  const maxTasks = check.integerInRange('maxTasks', input.maxTasks, 1, 100) ?? minTasks * 2;
+  check.notAbove('minTasks', minTasks, 'maxTasks', maxTasks);
+  const targetCpuPercent = check.numberInRange('targetCpuPercent', input.targetCpuPercent, 10, 90) ?? 70;
+  (input.allowedCidrs ?? []).forEach((cidr, i) => check.matches(`allowedCidrs[${i}]`, cidr, IPV4_CIDR, "an IPv4 CIDR block such as '10.0.0.0/16'"));
+  if (input.allowedCidrs?.length === 0) {
+    check.fail('allowedCidrs', input.allowedCidrs, 'must list at least one CIDR block', 'leave it unset to admit the private subnets, or list the client ranges.');
+  }
+  const databaseName = check.matches('databaseName', input.databaseName, /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/, 'a PostgreSQL database name');
+  return {
+    cpu,
+    memoryLimitMiB,
+    minTasks,
+    maxTasks,
+    targetCpuPercent,
+    scaleInCooldownSeconds: 300,
+    scaleOutCooldownSeconds: 60,
+    allowedCidrs: input.allowedCidrs ? [...input.allowedCidrs] : undefined,
+    databaseName,
+    port: MLFLOW_PORT,
+    driverInstall: input.customImage ? '' : `pip install --no-cache-dir --quiet ${MLFLOW_DEFAULT_IMAGE_DRIVERS.join(' ')} && `,
+    logRetentionDays: profile.logRetentionDays,
+    retainData: profile.retainsData,
+    deletionProtection: profile.deletionProtection,
+    deployment: { minHealthyPercent: 100, maxHealthyPercent: 200, circuitBreakerRollback: true },
+    healthCheckGracePeriodSeconds: 180,
+    healthCheckPath: '/health',
+    wafRules: [
+      // Artifact uploads go through the server (--serve-artifacts): count, not block, large bodies.
+      { name: 'AWSManagedRulesCommonRuleSet', priority: 0, countRules: ['SizeRestrictions_BODY'] },
+      { name: 'AWSManagedRulesKnownBadInputsRuleSet', priority: 1, countRules: [] },
+    ],
+    sslPolicy: RECOMMENDED_TLS_POLICY,
+  };
+}
+
+/**
+ * The command the MLflow container runs. The backend URI is assembled in the container from the secret's fields
+ * (`DB_USER`, `DB_PASSWORD`, `DB_HOST`, `DB_PORT`), so the password never appears in the task definition.
+ */
+export function mlflowServerCommand(spec: ExperimentTrackingSpec, databaseName: string, artifactsDestination: string): string {
+  const server = [
+    'exec mlflow server',
+    `--host 0.0.0.0 --port ${spec.port}`,
+    `--backend-store-uri "postgresql://$DB_USER:$DB_PASSWORD@$DB_HOST:$DB_PORT/${databaseName}"`,
+    `--artifacts-destination "${artifactsDestination}" --serve-artifacts`,
+  ].join(' ');
+  return `${spec.driverInstall}${server}`;
+}
+
+/** The container health check of the MLflow server. */
+export function mlflowHealthCheckCommand(port: number = MLFLOW_PORT): string[] {
+  return ['CMD-SHELL', `python -c "import urllib.request; urllib.request.urlopen('http://localhost:${port}/health')"`];
+}

@@ -1,0 +1,126 @@
+import { METRIC_CONTRACT } from './metrics';
+import { QualityDirection } from './monitoring-spec';
+import { validateIdentifier } from './naming';
+import { EnvironmentProfile } from './profiles';
+import { Rollout, RolloutKind } from './rollout';
+import { SpecScope, specCheck } from './spec-scope';
+
+/** How a registered model version is approved before it is rolled out. */
+export enum ModelApproval {
+  /** A person approves: the pipeline publishes a task token to the approval topic and waits for the callback. */
+  MANUAL = 'manual',
+  /** The pipeline approves every version that passed evaluation and the fairness check (dev only). */
+  AUTOMATIC = 'automatic',
+}
+
+/** Names of the states a run can end in, for alarms and tests. */
+export const MODEL_PIPELINE_OUTCOMES = Object.freeze({
+  dataInvalid: 'DataValidationFailed',
+  trainingFailed: 'TrainingFailed',
+  belowBaseline: 'BelowBaseline',
+  biasAboveThreshold: 'BiasAboveThreshold',
+  rejected: 'Rejected',
+  notRegistered: 'ModelVersionNotRegistered',
+  rolledBack: 'RolledBack',
+  succeeded: 'Succeeded',
+});
+
+/** Spot reclamations a training step retries before the run fails. */
+export const MODEL_PIPELINE_SPOT_RETRIES = 3;
+
+/** Rollouts a pipeline can drive on an endpoint (A/B tests and shadows are deployed by the environment pipeline). */
+export const MODEL_PIPELINE_ROLLOUTS: readonly RolloutKind[] = Object.freeze([
+  RolloutKind.ALL_AT_ONCE, RolloutKind.CANARY, RolloutKind.LINEAR, RolloutKind.BLUE_GREEN,
+]);
+
+/** Engine-neutral retraining pipeline input. */
+export interface ModelPipelineSpecInput {
+  readonly modelName: string;
+  readonly servingImageUri: string;
+  readonly qualityMetric?: string;
+  readonly qualityDirection?: QualityDirection;
+  readonly minImprovement?: number;
+  readonly fairnessGap?: number;
+  readonly approval?: ModelApproval;
+  readonly approvalTimeoutSeconds?: number;
+}
+
+/** The settings every engine renders for a retraining pipeline. */
+export interface ModelPipelineSpec {
+  readonly modelName: string;
+  readonly qualityMetric: string;
+  readonly higherIsBetter: boolean;
+  readonly minImprovement: number;
+  readonly fairnessGap: number;
+  readonly approval: ModelApproval;
+  readonly approvalTimeoutSeconds: number;
+  /** `pipelines/<model>/` in the artifacts bucket: each run writes below `<prefix><execution name>/`. */
+  readonly outputPrefix: string;
+  /** The state machine logs every state with its data, is traced, and stops a run after 14 days. */
+  readonly logLevel: 'ALL';
+  readonly tracing: true;
+  readonly timeoutSeconds: number;
+  readonly logRetentionDays: number;
+  readonly retainData: boolean;
+  /** Environment of the evaluation job besides the run's outputs. */
+  readonly evaluationEnvironment: Readonly<Record<string, string>>;
+}
+
+/** Validates the model name of a pipeline (checked before the engine looks up its model package group). */
+export function validatePipelineModelName(scope: SpecScope, modelName: string): void {
+  validateIdentifier(scope.scope, 'modelName', modelName, 40);
+}
+
+/**
+ * Validates a retraining pipeline's options and resolves its defaults from the profile, for every engine:
+ * automatic approval only where the profile allows destroying data (dev), the fairness gate at the profile's gap.
+ */
+export function resolveModelPipelineSpec(scope: SpecScope, input: ModelPipelineSpecInput, profile: EnvironmentProfile): ModelPipelineSpec {
+  const check = specCheck(scope);
+  if (typeof input.servingImageUri !== 'string' || input.servingImageUri === '') {
+    check.fail('servingImageUri', input.servingImageUri, 'is required', 'pass the serving image, e.g. servingImages.imageUri(tag).');
+  }
+  check.numberInRange('minImprovement', input.minImprovement, 0, 1);
+  const fairnessGap = check.numberInRange('fairnessGap', input.fairnessGap, 0.001, 1,
+    "set 'fairnessGap' to a gap from 0.001 to 1 (0.1 allows a 10-point difference between groups).") ?? profile.alarms.fairnessGap;
+  check.matches('qualityMetric', input.qualityMetric, /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a metric name of letters, digits, _ . -');
+  const approval = check.oneOf('approval', input.approval, Object.values(ModelApproval))
+    ?? (profile.allowDestroy ? ModelApproval.AUTOMATIC : ModelApproval.MANUAL);
+  if (approval === ModelApproval.AUTOMATIC && !profile.allowDestroy) {
+    check.fail('approval', approval, `is not allowed in the '${profile.name}' profile`,
+      'use ModelApproval.MANUAL outside dev: a person approves what serves protected traffic.');
+  }
+  const approvalTimeoutSeconds = input.approvalTimeoutSeconds ?? 3 * 24 * 3600;
+  check.integerInRange('approvalTimeout', approvalTimeoutSeconds, 3600, 7 * 24 * 3600, 'give a duration from Duration.hours(1) to Duration.days(7).');
+  const qualityMetric = input.qualityMetric ?? 'auc';
+  const higherIsBetter = (input.qualityDirection ?? QualityDirection.HIGHER_IS_BETTER) === QualityDirection.HIGHER_IS_BETTER;
+  const minImprovement = input.minImprovement ?? 0;
+  return {
+    modelName: input.modelName,
+    qualityMetric,
+    higherIsBetter,
+    minImprovement,
+    fairnessGap,
+    approval,
+    approvalTimeoutSeconds,
+    outputPrefix: `pipelines/${input.modelName}/`,
+    logLevel: 'ALL',
+    tracing: true,
+    timeoutSeconds: 14 * 24 * 3600,
+    logRetentionDays: profile.logRetentionDays,
+    retainData: profile.retainsData,
+    evaluationEnvironment: {
+      QUALITY_METRIC: qualityMetric,
+      HIGHER_IS_BETTER: String(higherIsBetter),
+      MIN_IMPROVEMENT: String(minImprovement),
+      METRICS_NAMESPACE: METRIC_CONTRACT.modelQuality.namespace,
+      FAIRNESS_NAMESPACE: METRIC_CONTRACT.fairness.namespace,
+    },
+  };
+}
+
+/** Rejects an endpoint rollout a pipeline cannot drive. */
+export function validatePipelineRollout(scope: SpecScope, rollout: Rollout): void {
+  rollout.assertSupportedBy(scope.scope, 'endpoint.rollout', 'ModelPipeline', MODEL_PIPELINE_ROLLOUTS,
+    'serve A/B tests and shadows with ModelEndpoint variants deployed by the environment pipeline');
+}
