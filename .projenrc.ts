@@ -23,6 +23,9 @@ const project = new typescript.TypeScriptProject({
   projenrcTs: true,
   srcdir: 'lib',
   libdir: 'dist',
+  // The build is in dist/: "main" and "types" serve the root entry point to every module resolution.
+  entrypoint: 'dist/index.js',
+  entrypointTypes: 'dist/index.d.ts',
   minNodeVersion: '20.0.0',
   typescriptVersion: '~5.9.3',
 
@@ -145,6 +148,16 @@ project.package.addField('exports', {
   ),
   './package.json': './package.json',
 });
+// TypeScript's classic `node` (node10) resolution ignores "exports": map the subpath entry points for it.
+project.package.addField('typesVersions', {
+  '*': Object.fromEntries(
+    Object.entries(ENTRY_POINTS).filter(([name]) => name !== 'mlops-constructs')
+      .map(([name, file]) => [name.split('/')[1], [`dist/${file}.d.ts`]]),
+  ),
+});
+// What a user installs: the build, the docs the README links to and the examples it points users to
+// (test/consumer/package.test.ts checks the tarball).
+project.package.addField('files', ['dist/**/*.js', 'dist/**/*.d.ts', 'docs/*.md', 'examples/', '!examples/k8s/dist/']);
 
 // The gate: lint, type-check (library and everything that imports it), then jest.
 const test = project.tasks.tryFind('test')!;

@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
 import { ARTIFACT_PURPOSES, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, resolveArtifactStoreSpec, TAG_KEYS } from '../core';
 import { MLOPS_CHECK_TAGS } from './checks/tag-contract';
+import { relyOnFeatureFlags } from './private/feature-flags';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 // The purposes and the store's defaults and validation live in core, shared with the Pulumi ArtifactStore.
@@ -260,6 +261,7 @@ export class ArtifactStore extends ArtifactStoreBase {
 
   constructor(scope: Construct, id: string, props: ArtifactStoreProps = {}) {
     super(scope, id);
+    relyOnFeatureFlags(this, 'serverAccessLogsUseBucketPolicy');
     const profile = props.profile ?? MlopsScope.profileOf(this);
     const removalPolicy = statefulRemovalPolicy(profile);
 

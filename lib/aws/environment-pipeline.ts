@@ -8,6 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
 import { Check, EnvironmentProfile } from '../core';
+import { relyOnFeatureFlags } from './private/feature-flags';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
@@ -120,6 +121,7 @@ export class EnvironmentPipeline extends Construct {
 
   constructor(scope: Construct, id: string, props: EnvironmentPipelineProps) {
     super(scope, id);
+    relyOnFeatureFlags(this, 'serverAccessLogsUseBucketPolicy');
     const profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
     const environments = validateEnvironments(check, props.environments);

@@ -13,6 +13,7 @@ import {
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { IModelRegistry } from './model-registry';
+import { relyOnFeatureFlags } from './private/feature-flags';
 import { newRotatingKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
@@ -164,6 +165,7 @@ export class MlopsGovernance extends Construct {
 
   constructor(scope: Construct, id: string, props: MlopsGovernanceProps = {}) {
     super(scope, id);
+    relyOnFeatureFlags(this, 'serverAccessLogsUseBucketPolicy');
     this.profile = props.profile ?? MlopsScope.profileOf(this);
     const stack = Stack.of(this);
     const removalPolicy = statefulRemovalPolicy(this.profile);
