@@ -115,7 +115,9 @@ const project = new typescript.TypeScriptProject({
     include: ['lib/**/*.ts', 'test/**/*.ts', 'bin/**/*.ts', 'examples/**/*.ts', 'scripts/**/*.ts', '.projenrc.ts'],
   },
   // cdk.context.json only ever holds emulator lookups here (the reference app is account-agnostic).
-  gitignore: ['cdk.out/', '.jest-results.json', '/.tmp/', 'examples/k8s/dist/', 'cdk.context.json', '.probe-*'],
+  // `/node_modules` without a trailing slash: a node_modules symlink must never be committed either (checking one out
+  // replaces a worktree's installed node_modules).
+  gitignore: ['/node_modules', 'cdk.out/', '.jest-results.json', '/.tmp/', 'examples/k8s/dist/', 'cdk.context.json', '.probe-*'],
 });
 
 // The registry here can lag @typescript-eslint releases by a patch; pin a published pair.
