@@ -71,6 +71,8 @@ const project = new typescript.TypeScriptProject({
     '@kubernetes-models/keda@^2.0.0',
     // Typed bindings of the CRDs in lib/k8s/imports/ (from committed CRD YAML; no URL fetches here).
     'cdk8s-cli@^2.207.0',
+    // Validates every custom object against the openAPIV3Schema of its committed CRD (lib/k8s/crds/).
+    'ajv@^8',
     // Step Functions definitions executed offline (needs Promise.withResolvers: polyfilled on Node 20 in tests).
     'aws-local-stepfunctions@^3.0.0',
     'asl-validator@^4.0.0',
@@ -175,6 +177,10 @@ project.addTask('review', {
   description: 'Review a change for a PR: mlops-review --base <assembly> --head <assembly> (see README).',
   exec: 'tsx --tsconfig tsconfig.dev.json bin/mlops-review.ts',
   receiveArgs: true,
+});
+project.addTask('import:crds', {
+  description: 'Regenerate the typed CRD bindings in lib/k8s/imports/ from the CRD YAML committed in lib/k8s/crds/.',
+  exec: 'tsx --tsconfig tsconfig.dev.json scripts/import-crds.ts',
 });
 project.addTask('synth:k8s', {
   description: 'Synthesize the cdk8s example (two teams) to examples/k8s/dist/.',

@@ -79,13 +79,19 @@ describe('the checks themselves fail on bad objects', () => {
       { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: { name: 'p' }, spec: { groups: [{ name: 'g', rules: [{ alert: 'A' }] }] } },
       { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 's' }, spec: { endpoints: [{ port: 80 }] } },
     ]);
-    expect(errors).toHaveLength(6);
-    expect(errors[0]).toMatch(/^#1 apps\/v1\/Deployment .*replicas/);
-    expect(errors[1]).toMatch(/^#2 .*unknown kind/);
-    expect(errors[2]).toMatch(/^#3 .*unknown apiVersion/);
-    expect(errors[3]).toMatch(/^#4 .*HTTPRoute.*weight/);
-    expect(errors[4]).toMatch(/^#5 .*PrometheusRule.*expr/);
-    expect(errors[5]).toMatch(/^#6 .*ServiceMonitor/);
+    expect(errors).toEqual([
+      expect.stringMatching(/^#1 apps\/v1\/Deployment .*replicas must be integer/),
+      expect.stringMatching(/^#2 .*unknown kind/),
+      expect.stringMatching(/^#3 .*unknown apiVersion/),
+      // the committed CRD, then the npm model as a second opinion
+      '#4 gateway.networking.k8s.io/v1/HTTPRoute /r: /spec/rules/0/backendRefs/0/weight: must be integer',
+      expect.stringMatching(/^#4 .*\[@kubernetes-models\/gateway-api\] .*weight must be integer/),
+      "#5 monitoring.coreos.com/v1/PrometheusRule /p: /spec/groups/0/rules/0: must have required property 'expr'",
+      expect.stringMatching(/^#5 .*\[@kubernetes-models\/prometheus-operator\] .*expr/),
+      "#6 monitoring.coreos.com/v1/ServiceMonitor /s: /spec: must have required property 'selector'",
+      '#6 monitoring.coreos.com/v1/ServiceMonitor /s: /spec/endpoints/0/port: must be string',
+      expect.stringMatching(/^#6 .*\[@kubernetes-models\/prometheus-operator\] .*selector/),
+    ]);
   });
 
   test('restricted check: root, escalation, capabilities, seccomp, writable root, missing resources, undeclared volume', () => {

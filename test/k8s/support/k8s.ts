@@ -5,6 +5,7 @@ import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { EnvironmentProfile } from 'mlops-constructs';
 import { MlopsChart } from 'mlops-constructs/k8s';
+import { CrdSchemas } from './crd-schema';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Manifest = any;
@@ -35,26 +36,47 @@ export function one(manifests: Manifest[], kind: string, name?: string): Manifes
   return found[0];
 }
 
+let crds: CrdSchemas | undefined;
+
+/** The committed CRDs' schemas, compiled once per test file. */
+export function crdSchemas(): CrdSchemas {
+  return (crds ??= CrdSchemas.load());
+}
+
 /**
- * Validates manifests against the Kubernetes 1.32 schemas (kubernetes-models) and the Gateway API and
- * Prometheus Operator CRD models; returns one message per invalid or unknown object.
+ * Validates manifests: core objects against the Kubernetes 1.32 schemas (kubernetes-models), custom objects against
+ * the `openAPIV3Schema` of the CRD committed in lib/k8s/crds/ (and, where an npm model exists, that model too).
+ * Returns one message per problem; an object of an unknown API group or kind is a problem.
  */
 export function schemaErrors(manifests: Manifest[]): string[] {
+  const schemas = crdSchemas();
+  const errors: string[] = [];
+  manifests.forEach((obj, index) => {
+    const group = typeof obj?.apiVersion === 'string' && obj.apiVersion.includes('/') ? obj.apiVersion.split('/')[0] : '';
+    if (!schemas.groups().includes(group)) return;
+    const where = `#${index} ${obj.apiVersion}/${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`;
+    errors.push(...schemas.errors(obj).map((e) => `${where}: ${e}`));
+  });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-k8s-schema-'));
   const file = path.join(dir, 'manifests.json');
   fs.writeFileSync(file, JSON.stringify(manifests));
-  const result = spawnSync(process.execPath, [path.join(__dirname, 'validate-manifests.mjs'), file], { encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [path.join(__dirname, 'validate-manifests.mjs'), file, ...CRD_ONLY_GROUPS], { encoding: 'utf8' });
   fs.rmSync(dir, { recursive: true, force: true });
   if (result.status !== 0) throw new Error(`schema validator failed: ${result.stderr}`);
-  return JSON.parse(result.stdout);
+  errors.push(...JSON.parse(result.stdout));
+  // One order for both validators: by object index.
+  return errors.sort((a, b) => Number(/^#(\d+)/.exec(a)?.[1]) - Number(/^#(\d+)/.exec(b)?.[1]));
 }
+
+/** CRD groups without an npm model: only the committed CRD validates them. */
+const CRD_ONLY_GROUPS = ['kueue.x-k8s.io'];
 
 /**
  * Declares the closing test of a file: every manifest its tests synthesized through `synth()` is valid.
  * Call at the end of the file (jest runs tests in declaration order).
  */
 export function validatesEverySynthesizedManifest(): void {
-  test('every manifest synthesized in this file validates against the Kubernetes 1.32 and CRD schemas', () => {
+  test('every manifest synthesized in this file validates against the Kubernetes 1.32 schemas and the committed CRDs', () => {
     expect(recorded.length).toBeGreaterThan(0);
     expect(schemaErrors(recorded)).toEqual([]);
   });

@@ -1,0 +1,36 @@
+/**
+ * Regenerates the typed CRD bindings in lib/k8s/imports/ from the CRD YAML committed in lib/k8s/crds/ with
+ * `cdk8s import` (local files only; the build machines fetch nothing). Run with `npx projen import:crds`.
+ * A CRD file `<project>-v<version>-<resources>.yaml` becomes the module `<project>-<resources>-<group>.ts`.
+ * Pass an output folder to generate elsewhere (the drift test compares a fresh import with the committed one).
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const ROOT = path.join(__dirname, '..');
+export const CRD_DIR = path.join(ROOT, 'lib', 'k8s', 'crds');
+const CRD_FILE = /^(?<project>[a-z-]+?)-v\d+\.\d+\.\d+-(?<resources>[a-z]+)\.yaml$/;
+
+export function importCrds(outdir: string): string[] {
+  fs.rmSync(outdir, { recursive: true, force: true });
+  fs.mkdirSync(outdir, { recursive: true });
+  const cli = path.join(ROOT, 'node_modules', 'cdk8s-cli', 'bin', 'cdk8s');
+  const files = fs.readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml')).sort();
+  for (const file of files) {
+    const match = CRD_FILE.exec(file);
+    if (!match?.groups) throw new Error(`${file}: name it <project>-v<x.y.z>-<resources>.yaml`);
+    const spec = `${match.groups.project}-${match.groups.resources}:=${path.join(CRD_DIR, file)}`;
+    execFileSync(process.execPath, [cli, 'import', '--no-save', '--no-check-upgrade', '--language', 'typescript', '--output', outdir, spec], {
+      cwd: outdir,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+  return fs.readdirSync(outdir).sort();
+}
+
+if (require.main === module) {
+  const outdir = process.argv[2] ?? path.join(ROOT, 'lib', 'k8s', 'imports');
+  // eslint-disable-next-line no-console
+  console.log(importCrds(outdir).join('\n'));
+}
