@@ -2,7 +2,7 @@ import * as path from 'path';
 import { App, Duration, YamlOutputType } from 'cdk8s';
 import { EnvironmentProfile, GpuInstance, Rollout } from 'mlops-constructs';
 import {
-  Checkpoint, GpuTrainingJob, InferenceService, MlopsChart, MonitoringRules, ScalingMetric, TeamNamespace, WorkloadIdentity,
+  Checkpoint, GpuTrainingJob, InferenceService, MlopsChart, ModelSource, MonitoringRules, ScalingMetric, TeamNamespace, WorkloadIdentity,
 } from 'mlops-constructs/k8s';
 
 export interface K8sExampleOptions {
@@ -16,18 +16,27 @@ export interface K8sExampleOptions {
    * @default EnvironmentProfile.prod()
    */
   readonly profile?: EnvironmentProfile;
+  /**
+   * Versions of the images, as a release would bump them.
+   * @default - the versions below
+   */
+  readonly versions?: Partial<typeof VERSIONS>;
 }
+
+/** The image versions of the example, so a test can release a new one and compare the manifests. */
+export const VERSIONS = Object.freeze({ fraudTrainer: '2.3.0', fraudScorer: '2.2.0', fraudScorerCandidate: '2.3.0', rankerTrainer: '0.9.1' });
 
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 const PROMETHEUS = { release: 'kube-prometheus-stack' };
 
 /**
- * Two teams sharing one GPU cluster: each gets a TeamNamespace; the fraud team trains a model on two
- * nodes and serves it with a canary, the recommendations team trains on one node. Both are monitored
- * with the environment's alarm thresholds. One chart (one manifest file) per team.
+ * Two teams sharing one GPU cluster: each gets a TeamNamespace; the fraud team trains a model on two nodes
+ * (admitted whole by Kueue) and serves it with a canary, the recommendations team trains on one node. Both are
+ * monitored with the environment's alarm thresholds. One chart (one manifest file) per team.
  */
 export function buildK8sApp(options: K8sExampleOptions = {}): App {
   const profile = options.profile ?? EnvironmentProfile.prod();
+  const v = { ...VERSIONS, ...options.versions };
   const app = new App({
     outdir: options.outdir ?? path.join(__dirname, 'dist'),
     outputFileExtension: '.yaml',
@@ -46,14 +55,14 @@ export function buildK8sApp(options: K8sExampleOptions = {}): App {
     },
     identity: WorkloadIdentity.irsa('arn:aws:iam::123456789012:role/fraud-workloads'),
     artifactStoreUri: 's3://mlops-reference-artifacts/fraud',
+    queue: { clusterQueue: 'gpu-training' },
   });
   new GpuTrainingJob(fraud, 'TrainFraudModel', {
     namespace: fraudNamespace,
     jobName: 'fraud-train',
-    image: `${REGISTRY}/fraud-trainer:2.3.0`,
-    command: ['torchrun'],
-    args: ['--nnodes=$(WORLD_SIZE)', '--nproc-per-node=$(NPROC_PER_NODE)', '--node-rank=$(NODE_RANK)',
-      '--master-addr=$(MASTER_ADDR)', '--master-port=$(MASTER_PORT)', 'train.py'],
+    image: `${REGISTRY}/fraud-trainer:${v.fraudTrainer}`,
+    // torchrun reads its options from the PET_* variables the job sets (elastic c10d rendezvous on worker 0).
+    command: ['torchrun', 'train.py'],
     instance: GpuInstance.of('g5.12xlarge'),
     gpusPerWorker: 4,
     cpu: '40',
@@ -65,10 +74,14 @@ export function buildK8sApp(options: K8sExampleOptions = {}): App {
   new InferenceService(fraud, 'Scoring', {
     namespace: fraudNamespace,
     serviceName: 'fraud-scoring',
-    image: `${REGISTRY}/fraud-scorer:2.2.0`,
-    candidateImage: `${REGISTRY}/fraud-scorer:2.3.0`,
+    image: `${REGISTRY}/fraud-scorer:${v.fraudScorer}`,
+    candidateImage: `${REGISTRY}/fraud-scorer:${v.fraudScorerCandidate}`,
     rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }),
     scaleOn: ScalingMetric.requestsPerSecond(50),
+    // 2 variants x (3 + 1 surge) replicas x 1 GPU + 8 GPUs of training = the 16-GPU quota.
+    maxReplicas: 3,
+    modelSource: ModelSource.s3(`s3://mlops-reference-artifacts/fraud/models/${v.fraudScorer}/`),
+    candidateModelSource: ModelSource.s3(`s3://mlops-reference-artifacts/fraud/models/${v.fraudScorerCandidate}/`),
     hostnames: ['fraud.models.example.com'],
   });
   new MonitoringRules(fraud, 'Monitoring', { namespace: fraudNamespace, prometheusLabels: PROMETHEUS });
@@ -83,7 +96,7 @@ export function buildK8sApp(options: K8sExampleOptions = {}): App {
   new GpuTrainingJob(recs, 'TrainRanker', {
     namespace: recsNamespace,
     jobName: 'ranker-train',
-    image: `${REGISTRY}/ranker-trainer:0.9.1`,
+    image: `${REGISTRY}/ranker-trainer:${v.rankerTrainer}`,
     args: ['python', 'train.py', '--epochs=10'],
     checkpoint: Checkpoint.newVolumeClaim({ size: '100Gi', storageClassName: 'gp3' }),
   });

@@ -1,6 +1,9 @@
 import { k8s } from 'cdk8s-plus-32';
 import { Construct } from 'constructs';
-import { EnvironmentProfile, MlopsTags, validateIdentifier, ValidationError } from '../core';
+import { EnvironmentProfile, MlopsTags, ValidationError } from '../core';
+import { ENVOY_GATEWAY_NAMESPACE, GatewayTraffic } from './gateway-traffic';
+import { LocalQueueV1Beta2 } from './imports/kueue-localqueues-kueue.x-k8s.io';
+import { checkName } from './private/names';
 import { checkQuantity, GPU_RESOURCE } from './private/pod-security';
 import { checkFor, profileOf, tagsOf } from './private/scope';
 import { WorkloadIdentity, WorkloadIdentityKind } from './workload-identity';
@@ -34,6 +37,24 @@ export interface TeamQuota {
    * @default 100
    */
   readonly pods?: number;
+  /**
+   * Services of type LoadBalancer (each one a cloud load balancer, reachable from outside the cluster). Inference
+   * services are reached through the shared Gateway instead, which is why persona Roles may create Services.
+   * @default 0
+   */
+  readonly loadBalancers?: number;
+}
+
+/** Kueue admission for the team's jobs: a LocalQueue in the namespace pointing at a ClusterQueue. */
+export interface KueueQueue {
+  /** The ClusterQueue (cluster-scoped, owned by the platform team) the LocalQueue submits to. */
+  readonly clusterQueue: string;
+  /**
+   * Name of the LocalQueue. Kueue puts jobs that name no queue in a LocalQueue called `default` (LocalQueue
+   * defaulting, on by default since Kueue 0.13), so jobs submitted by hand are admitted the same way.
+   * @default 'default'
+   */
+  readonly name?: string;
 }
 
 /** Requests and limits a container gets when it declares none (LimitRange). */
@@ -122,10 +143,24 @@ export interface TeamNamespaceProps {
    */
   readonly artifactStoreUri?: string;
   /**
-   * Namespace of the inference gateway allowed to send traffic to the team's pods.
+   * Namespace of the Gateway API `Gateway` the team's routes attach to (their `parentRefs`).
    * @default 'inference-gateway'
    */
   readonly gatewayNamespace?: string;
+  /**
+   * Where the gateway's traffic comes from, for the NetworkPolicy that lets it in. Implementations differ (see
+   * `GatewayTraffic`); the default covers those whose proxies run in the Gateway's namespace (Istio, NGINX Gateway
+   * Fabric, Envoy Gateway's namespaced mode) and Envoy Gateway's default `envoy-gateway-system`.
+   * @default - [GatewayTraffic.fromNamespace(gatewayNamespace), GatewayTraffic.envoyGateway()]
+   */
+  readonly gatewayTraffic?: GatewayTraffic[];
+  /**
+   * Kueue admission: a LocalQueue, and every `GpuTrainingJob` in the namespace labelled with it, so a distributed
+   * job is admitted whole (all its GPUs) or waits, instead of holding some GPUs while its other workers are Pending.
+   * Needs Kueue 0.15 or later (API `kueue.x-k8s.io/v1beta2`).
+   * @default - no queue (jobs start when their pods can be scheduled)
+   */
+  readonly queue?: KueueQueue;
   /**
    * Namespace of Prometheus, allowed to scrape the team's pods.
    * @default 'monitoring'
@@ -150,8 +185,11 @@ const WORKLOAD_READ: Grant[] = [
   { apiGroup: 'batch', resources: ['jobs', 'cronjobs'], verbs: READ },
   { apiGroup: 'autoscaling', resources: ['horizontalpodautoscalers'], verbs: READ },
   { apiGroup: 'policy', resources: ['poddisruptionbudgets'], verbs: READ },
-  { apiGroup: 'gateway.networking.k8s.io', resources: ['httproutes'], verbs: READ },
+  { apiGroup: 'gateway.networking.k8s.io', resources: ['httproutes', 'grpcroutes'], verbs: READ },
   { apiGroup: 'monitoring.coreos.com', resources: ['servicemonitors', 'prometheusrules'], verbs: READ },
+  { apiGroup: 'argoproj.io', resources: ['rollouts', 'analysistemplates', 'analysisruns', 'experiments'], verbs: READ },
+  { apiGroup: 'keda.sh', resources: ['scaledobjects'], verbs: READ },
+  { apiGroup: 'kueue.x-k8s.io', resources: ['localqueues', 'workloads'], verbs: READ },
 ];
 const GOVERNANCE_READ: Grant[] = [
   { apiGroup: '', resources: ['serviceaccounts', 'resourcequotas', 'limitranges'], verbs: READ },
@@ -160,18 +198,23 @@ const GOVERNANCE_READ: Grant[] = [
 ];
 const DATA_SCIENTIST: Grant[] = [
   ...WORKLOAD_READ,
-  { apiGroup: '', resources: ['configmaps', 'persistentvolumeclaims'], verbs: WRITE },
+  // A distributed GpuTrainingJob brings a headless Service and a PodDisruptionBudget; the quota allows no
+  // LoadBalancer or NodePort Services, so creating Services exposes nothing outside the cluster.
+  { apiGroup: '', resources: ['configmaps', 'persistentvolumeclaims', 'services'], verbs: WRITE },
   { apiGroup: 'batch', resources: ['jobs'], verbs: WRITE },
+  { apiGroup: 'policy', resources: ['poddisruptionbudgets'], verbs: WRITE },
 ];
 const ML_ENGINEER: Grant[] = [
   ...DATA_SCIENTIST,
-  { apiGroup: '', resources: ['services'], verbs: WRITE },
   { apiGroup: 'apps', resources: ['deployments'], verbs: WRITE },
   { apiGroup: 'batch', resources: ['cronjobs'], verbs: WRITE },
   { apiGroup: 'autoscaling', resources: ['horizontalpodautoscalers'], verbs: WRITE },
-  { apiGroup: 'policy', resources: ['poddisruptionbudgets'], verbs: WRITE },
-  { apiGroup: 'gateway.networking.k8s.io', resources: ['httproutes'], verbs: WRITE },
+  { apiGroup: 'gateway.networking.k8s.io', resources: ['httproutes', 'grpcroutes'], verbs: WRITE },
   { apiGroup: 'monitoring.coreos.com', resources: ['servicemonitors', 'prometheusrules'], verbs: WRITE },
+  { apiGroup: 'argoproj.io', resources: ['rollouts', 'analysistemplates'], verbs: WRITE },
+  // Promoting or aborting a rollout (kubectl argo rollouts promote/abort) patches its status.
+  { apiGroup: 'argoproj.io', resources: ['rollouts/status'], verbs: ['get', 'update', 'patch'] },
+  { apiGroup: 'keda.sh', resources: ['scaledobjects'], verbs: WRITE },
 ];
 const PLATFORM_OPERATOR: Grant[] = [
   ...ML_ENGINEER,
@@ -226,8 +269,15 @@ export class TeamNamespace extends Construct {
   /** Labels every object of the team carries. */
   public readonly labels: Record<string, string>;
   public readonly identity?: WorkloadIdentity;
-  /** Namespace of the inference gateway allowed to reach the team's pods. */
+  /** Namespace of the Gateway the team's routes attach to. */
   public readonly gatewayNamespace: string;
+  /** CPU cores the quota allows at once. */
+  public readonly cpuQuota: number;
+  /** Memory the quota allows at once, in GiB. */
+  public readonly memoryQuotaGiB: number;
+  /** Name of the Kueue LocalQueue, when the namespace has one. */
+  public readonly queueName?: string;
+  private readonly claims: CapacityClaim[] = [];
 
   constructor(scope: Construct, id: string, props: TeamNamespaceProps) {
     super(scope, id);
@@ -235,10 +285,9 @@ export class TeamNamespace extends Construct {
     Object.defineProperty(this, TEAM_NAMESPACE, { value: true });
     const check = checkFor(this);
     this.profile = props.profile ?? profileOf(this);
-    this.team = validateIdentifier(this.node.path, 'team', props?.team, 40);
-    this.namespaceName = props.namespaceName === undefined
-      ? this.team
-      : validateIdentifier(this.node.path, 'namespaceName', props.namespaceName, 63);
+    if (props?.team === undefined) check.fail('team', undefined, 'is required', 'give the team name, e.g. \'fraud\'.');
+    this.team = checkName(check, 'team', props.team, 40)!;
+    this.namespaceName = checkName(check, 'namespaceName', props.namespaceName, 63) ?? this.team;
     const baseTags = props.tags ?? tagsOf(this);
     if (!baseTags) {
       throw new ValidationError({
@@ -251,16 +300,15 @@ export class TeamNamespace extends Construct {
     }
     this.tags = baseTags.with({ team: this.team }, this.node.path);
     this.labels = this.tags.toKubernetesLabels();
-    this.serviceAccountName = props.serviceAccountName === undefined
-      ? `${this.team}-workloads`
-      : validateIdentifier(this.node.path, 'serviceAccountName', props.serviceAccountName, 63);
+    this.serviceAccountName = checkName(check, 'serviceAccountName', props.serviceAccountName, 63) ?? `${this.team}-workloads`;
     this.identity = props.identity;
 
     const quota = props.quota ?? {};
     this.gpuQuota = check.nonNegativeInteger('quota.gpus', quota.gpus) ?? (this.profile.allowDestroy ? 2 : 8);
-    const cpu = check.positiveInteger('quota.cpu', quota.cpu) ?? 64;
-    const memoryGiB = check.positiveInteger('quota.memoryGiB', quota.memoryGiB) ?? 256;
+    const cpu = this.cpuQuota = check.positiveInteger('quota.cpu', quota.cpu) ?? 64;
+    const memoryGiB = this.memoryQuotaGiB = check.positiveInteger('quota.memoryGiB', quota.memoryGiB) ?? 256;
     const pods = check.integerInRange('quota.pods', quota.pods, 1, 10000) ?? 100;
+    const loadBalancers = check.integerInRange('quota.loadBalancers', quota.loadBalancers, 0, 100) ?? 0;
     const defaults = props.containerDefaults ?? {};
     const limitDefaults = {
       cpuRequest: checkQuantity(check, 'containerDefaults.cpuRequest', defaults.cpuRequest) ?? '250m',
@@ -268,12 +316,20 @@ export class TeamNamespace extends Construct {
       cpuLimit: checkQuantity(check, 'containerDefaults.cpuLimit', defaults.cpuLimit) ?? '1',
       memoryLimit: checkQuantity(check, 'containerDefaults.memoryLimit', defaults.memoryLimit) ?? '2Gi',
     };
-    const gatewayNamespace = this.gatewayNamespace = props.gatewayNamespace === undefined
-      ? DEFAULT_GATEWAY_NAMESPACE
-      : validateIdentifier(this.node.path, 'gatewayNamespace', props.gatewayNamespace, 63);
-    const monitoringNamespace = props.monitoringNamespace === undefined
-      ? DEFAULT_MONITORING_NAMESPACE
-      : validateIdentifier(this.node.path, 'monitoringNamespace', props.monitoringNamespace, 63);
+    const gatewayNamespace = this.gatewayNamespace = checkName(check, 'gatewayNamespace', props.gatewayNamespace, 63) ?? DEFAULT_GATEWAY_NAMESPACE;
+    const monitoringNamespace = checkName(check, 'monitoringNamespace', props.monitoringNamespace, 63) ?? DEFAULT_MONITORING_NAMESPACE;
+    if (props.gatewayTraffic !== undefined && (!Array.isArray(props.gatewayTraffic) || props.gatewayTraffic.length === 0
+      || props.gatewayTraffic.some((t) => !Array.isArray((t as GatewayTraffic)?.peers)))) {
+      check.fail('gatewayTraffic', props.gatewayTraffic, 'must be a non-empty list of GatewayTraffic', 'use e.g. [GatewayTraffic.envoyGateway()] or [GatewayTraffic.fromCidrs([vpcCidr])].');
+    }
+    const gatewayTraffic = props.gatewayTraffic ?? (gatewayNamespace === ENVOY_GATEWAY_NAMESPACE
+      ? [GatewayTraffic.envoyGateway()]
+      : [GatewayTraffic.fromNamespace(gatewayNamespace), GatewayTraffic.envoyGateway()]);
+    if (props.queue !== undefined) {
+      checkName(check, 'queue.clusterQueue', props.queue?.clusterQueue, 63);
+      if (!props.queue?.clusterQueue) check.fail('queue.clusterQueue', props.queue?.clusterQueue, 'is required', 'name the ClusterQueue the platform team set up for GPU jobs.');
+      this.queueName = checkName(check, 'queue.name', props.queue.name, 63) ?? 'default';
+    }
     if (props.artifactStoreUri !== undefined) {
       check.matches('artifactStoreUri', props.artifactStoreUri, /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, "an S3 URI such as 's3://bucket/prefix'");
     }
@@ -313,6 +369,8 @@ export class TeamNamespace extends Construct {
           'requests.memory': k8s.Quantity.fromString(`${memoryGiB}Gi`),
           'limits.memory': k8s.Quantity.fromString(`${memoryGiB}Gi`),
           'pods': k8s.Quantity.fromNumber(pods),
+          'services.loadbalancers': k8s.Quantity.fromNumber(loadBalancers),
+          'services.nodeports': k8s.Quantity.fromNumber(0),
         },
       },
     });
@@ -328,7 +386,11 @@ export class TeamNamespace extends Construct {
       },
     });
 
-    this.addNetworkPolicies(metadata, gatewayNamespace, monitoringNamespace, props.allowHttpsEgress ?? true);
+    this.addNetworkPolicies(metadata, gatewayTraffic, monitoringNamespace, props.allowHttpsEgress ?? true);
+
+    if (this.queueName !== undefined) {
+      new LocalQueueV1Beta2(this, 'Queue', { metadata: metadata(this.queueName), spec: { clusterQueue: props.queue!.clusterQueue } });
+    }
 
     const annotations: Record<string, string> = {};
     if (props.identity?.kind === WorkloadIdentityKind.IRSA) {
@@ -361,24 +423,42 @@ export class TeamNamespace extends Construct {
   }
 
   /**
-   * Throws a ValidationError naming `prop` when `gpus` (GPUs a workload requests at once) exceed the quota.
-   * @param requester construct path of the workload, for the message
+   * Records what a workload can hold at once (its largest scale, surge included) and throws a ValidationError
+   * naming every workload of the namespace when their sum passes the quota: the ResourceQuota would refuse pods
+   * of whichever workload scales last, or leave a distributed job half-scheduled.
+   * @param requester the workload, for the message
    */
-  public checkGpuRequest(requester: string, prop: string, gpus: number, what: string): void {
-    if (gpus > this.gpuQuota) {
+  public claimCapacity(requester: string, claim: CapacityClaimRequest): void {
+    this.claims.push({ requester, ...claim });
+    const checks: [keyof CapacityClaimRequest, number, string, string][] = [
+      ['gpus', this.gpuQuota, 'GPUs', 'quota.gpus'],
+      ['cpu', this.cpuQuota, 'CPU cores', 'quota.cpu'],
+      ['memoryGiB', this.memoryQuotaGiB, 'GiB of memory', 'quota.memoryGiB'],
+    ];
+    for (const [field, quota, unit, quotaProp] of checks) {
+      const total = this.claims.reduce((sum, c) => sum + (c[field] as number), 0);
+      if (total <= quota + 1e-9) continue;
+      const round = (n: number) => Math.round(n * 100) / 100;
+      const workloads = this.claims.filter((c) => (c[field] as number) > 0)
+        .map((c) => `${c.requester} (${c.description}: ${round(c[field] as number)} ${unit})`).join(', ');
       throw new ValidationError({
         scope: requester,
-        prop,
-        value: gpus,
-        problem: `asks for ${what} at once, more than the ${this.gpuQuota} GPUs of namespace '${this.namespaceName}' quota`,
-        fix: `lower '${prop}' or raise 'quota.gpus' of TeamNamespace '${this.node.path}' to at least ${gpus}.`,
+        prop: claim.prop,
+        value: claim[field],
+        problem: `brings the ${unit} namespace '${this.namespaceName}' can need at once to ${round(total)}, more than its quota of ${quota}: ${workloads}`,
+        fix: `raise '${quotaProp}' of TeamNamespace '${this.node.path}' to at least ${Math.ceil(total)}, or lower the workloads' size or maximum replicas.`,
       });
     }
   }
 
+  /** What workloads of the namespace claimed so far. */
+  public get capacityClaims(): readonly CapacityClaim[] {
+    return this.claims.map((c) => ({ ...c }));
+  }
+
   private addNetworkPolicies(
     metadata: (name: string) => k8s.ObjectMeta,
-    gatewayNamespace: string,
+    gatewayTraffic: GatewayTraffic[],
     monitoringNamespace: string,
     allowHttpsEgress: boolean,
   ): void {
@@ -410,7 +490,7 @@ export class TeamNamespace extends Construct {
     });
     new k8s.KubeNetworkPolicy(this, 'AllowGateway', {
       metadata: metadata('allow-inference-gateway'),
-      spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ namespaceSelector: inNamespace(gatewayNamespace) }] }] },
+      spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: gatewayTraffic.flatMap((t) => t.peers) }] },
     });
     new k8s.KubeNetworkPolicy(this, 'AllowMonitoring', {
       metadata: metadata('allow-monitoring'),
@@ -442,6 +522,23 @@ export class TeamNamespace extends Construct {
 }
 
 const TEAM_NAMESPACE = Symbol.for('mlops-constructs.TeamNamespace');
+
+/** What a workload can hold at once, for the namespace total. */
+export interface CapacityClaimRequest {
+  /** The workload's prop that sets the size, for the message (e.g. `maxReplicas`). */
+  readonly prop: string;
+  readonly gpus: number;
+  readonly cpu: number;
+  readonly memoryGiB: number;
+  /** How the numbers came about, e.g. `2 variants x (10 + 1 surge) replicas`. */
+  readonly description: string;
+}
+
+/** A recorded claim. */
+export interface CapacityClaim extends CapacityClaimRequest {
+  /** Construct path of the workload. */
+  readonly requester: string;
+}
 
 /** One PolicyRule per API group and verb set, resources merged, so Roles stay short and readable. */
 function mergeGrants(grants: Grant[]): k8s.PolicyRule[] {

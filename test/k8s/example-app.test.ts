@@ -45,9 +45,9 @@ describe('examples/k8s', () => {
 
   test('every pod template runs restricted, with requests and limits on every container', () => {
     const pods = podSpecs(example.manifests);
-    // two training jobs and two canary variants
-    expect(pods.map((p) => p.owner).sort()).toEqual([
-      'Deployment/fraud-scoring-candidate', 'Deployment/fraud-scoring-current', 'Job/fraud-train', 'Job/ranker-train',
+    // two training jobs (content-addressed names) and two canary variants, the current one under the base name
+    expect(pods.map((p) => p.owner.replace(/-[0-9a-f]{8}$/, '-<hash>')).sort()).toEqual([
+      'Deployment/fraud-scoring', 'Deployment/fraud-scoring-candidate', 'Job/fraud-train-<hash>', 'Job/ranker-train-<hash>',
     ]);
     expect(pods.flatMap((p) => restrictedViolations(p.owner, p.spec))).toEqual([]);
   });

@@ -1,7 +1,15 @@
 import { Duration, Testing } from 'cdk8s';
 import { newChart, ofKind, one, restrictedViolations, synth, validatesEverySynthesizedManifest } from './support/k8s';
 import { EnvironmentProfile, GpuInstance, ValidationError } from 'mlops-constructs';
-import { Checkpoint, GpuTrainingJob, GpuTrainingJobProps, TeamNamespace } from 'mlops-constructs/k8s';
+import { Checkpoint, GpuNodeSelection, GpuTrainingJob, GpuTrainingJobProps, TeamNamespace } from 'mlops-constructs/k8s';
+
+const CACHE_ENV = {
+  HOME: '/home/mlops',
+  XDG_CACHE_HOME: '/home/mlops/.cache',
+  HF_HOME: '/home/mlops/.cache/huggingface',
+  TORCH_HOME: '/home/mlops/.cache/torch',
+  TRITON_CACHE_DIR: '/home/mlops/.cache/triton',
+};
 
 const IMAGE = 'registry.example.com/trainer:1.0.0';
 
@@ -18,14 +26,16 @@ const envOf = (jobManifest: Parameters<typeof container>[0]) =>
   Object.fromEntries(container(jobManifest).env.map((e) => [e.name, e.value ?? e.valueFrom]));
 
 describe('GpuTrainingJob defaults', () => {
-  test('a single-pod Job with 1 GPU, GPU node selector and toleration, and Guaranteed resources', () => {
+  test('a single-pod Job with 1 GPU found by its request, the GPU toleration, and Guaranteed resources', () => {
     const { jobManifest, manifests, job } = build();
     expect(ofKind(manifests, 'Service')).toEqual([]);
     expect(jobManifest.spec.completionMode).toBeUndefined();
     expect(jobManifest.metadata.name).toBe(job.jobName);
+    expect(job.jobName).toMatch(new RegExp(`^${job.baseName}-[0-9a-f]{8}$`));
     const pod = jobManifest.spec.template.spec;
     expect(pod.restartPolicy).toBe('Never');
-    expect(pod.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
+    expect(pod.nodeSelector).toBeUndefined();
+    expect(pod.affinity).toBeUndefined();
     expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.serviceAccountName).toBeUndefined();
@@ -36,7 +46,7 @@ describe('GpuTrainingJob defaults', () => {
     });
   });
 
-  test('restricted security context with writable /tmp, /dev/shm and checkpoint volumes only', () => {
+  test('restricted security context with writable /tmp, home, /dev/shm and checkpoint volumes only', () => {
     const { jobManifest } = build();
     const pod = jobManifest.spec.template.spec;
     expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
@@ -49,29 +59,32 @@ describe('GpuTrainingJob defaults', () => {
       seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(container(jobManifest).volumeMounts).toEqual([
-      { name: 'tmp', mountPath: '/tmp' }, { name: 'dshm', mountPath: '/dev/shm' }, { name: 'checkpoints', mountPath: '/checkpoints' },
+      { name: 'tmp', mountPath: '/tmp' }, { name: 'home', mountPath: '/home/mlops' }, { name: 'dshm', mountPath: '/dev/shm' }, { name: 'checkpoints', mountPath: '/checkpoints' },
     ]);
     expect(pod.volumes).toEqual([
       { name: 'tmp', emptyDir: { sizeLimit: '10Gi' } },
-      { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: '2Gi' } },
+      { name: 'home', emptyDir: { sizeLimit: '20Gi' } },
+      { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: '4Gi' } },
       { name: 'checkpoints', emptyDir: { sizeLimit: '50Gi' } },
     ]);
-    expect(envOf(jobManifest)).toEqual({ CHECKPOINT_DIR: '/checkpoints', NPROC_PER_NODE: '1' });
+    expect(envOf(jobManifest)).toEqual({
+      ...CACHE_ENV, CHECKPOINT_DIR: '/checkpoints', NPROC_PER_NODE: '1', PET_NPROC_PER_NODE: '1',
+    });
     expect(restrictedViolations('Job', pod)).toEqual([]);
   });
 
-  test('prod: 3 retries, 24 h deadline, finished jobs kept 7 days', () => {
+  test('prod: 3 retries, 24 h deadline, finished jobs kept (a GitOps sync would recreate a deleted one)', () => {
     const { jobManifest } = build();
     expect(jobManifest.spec.backoffLimit).toBe(3);
     expect(jobManifest.spec.activeDeadlineSeconds).toBe(86400);
-    expect(jobManifest.spec.ttlSecondsAfterFinished).toBe(604800);
+    expect(jobManifest.spec.ttlSecondsAfterFinished).toBeUndefined();
   });
 
-  test('dev: 1 retry, finished jobs cleaned up after an hour', () => {
+  test('dev: 1 retry, 24 h deadline, finished jobs kept', () => {
     const { jobManifest } = build({}, EnvironmentProfile.dev());
     expect(jobManifest.spec.backoffLimit).toBe(1);
     expect(jobManifest.spec.activeDeadlineSeconds).toBe(86400);
-    expect(jobManifest.spec.ttlSecondsAfterFinished).toBe(3600);
+    expect(jobManifest.spec.ttlSecondsAfterFinished).toBeUndefined();
   });
 
   test('pod template carries the chart cost labels', () => {
@@ -92,18 +105,28 @@ describe('GpuTrainingJob options', () => {
     expect(service.spec).toEqual({
       clusterIP: 'None',
       publishNotReadyAddresses: true,
-      selector: { 'app.kubernetes.io/name': 'llm', 'app.kubernetes.io/component': 'training' },
+      selector: { 'app.kubernetes.io/instance': job.jobName, 'app.kubernetes.io/component': 'training' },
       ports: [{ name: 'rendezvous', port: 29500, targetPort: 29500, protocol: 'TCP' }],
     });
     expect(jobManifest.spec.template.spec.subdomain).toBe('llm-workers');
     expect(jobManifest.spec.template.metadata.labels).toEqual(expect.objectContaining(service.spec.selector));
+    const master = `${job.jobName}-0.llm-workers`;
     expect(envOf(jobManifest)).toEqual({
+      ...CACHE_ENV,
       CHECKPOINT_DIR: '/checkpoints',
-      MASTER_ADDR: 'llm-0.llm-workers',
+      MASTER_ADDR: master,
       MASTER_PORT: '29500',
-      WORLD_SIZE: '3',
+      // PyTorch's world size counts processes, not pods.
+      WORLD_SIZE: '12',
+      NNODES: '3',
       NODE_RANK: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } },
       NPROC_PER_NODE: '4',
+      PET_NNODES: '3',
+      PET_NPROC_PER_NODE: '4',
+      PET_RDZV_BACKEND: 'c10d',
+      PET_RDZV_ENDPOINT: `${master}:29500`,
+      PET_RDZV_ID: job.jobName,
+      PET_MAX_RESTARTS: '3',
     });
     expect(container(jobManifest).resources).toEqual(expect.objectContaining({ limits: { 'cpu': '4', 'memory': '16Gi', 'nvidia.com/gpu': 4 } }));
   });
@@ -117,6 +140,7 @@ describe('GpuTrainingJob options', () => {
   test('in a TeamNamespace: its namespace, ServiceAccount and labels', () => {
     const chart = newChart();
     const team = new TeamNamespace(chart, 'Team', { team: 'vision', quota: { gpus: 8 } });
+    expect(team.queueName).toBeUndefined();
     new GpuTrainingJob(chart, 'Train', { image: IMAGE, namespace: team, gpusPerWorker: 4, distributed: { workers: 2 } });
     const manifests = synth(chart);
     const job = one(manifests, 'Job');
@@ -132,7 +156,7 @@ describe('GpuTrainingJob options', () => {
     expect(jobManifest.spec.template.spec.serviceAccountName).toBe('trainer');
   });
 
-  test('instance type pins the node; resources, command, args, env, deadlines and UID can be set', () => {
+  test('instance type pins the node; resources, node selection, command, args, env, deadlines and UID can be set', () => {
     const { jobManifest } = build({
       instance: GpuInstance.of('p4d.24xlarge'),
       gpusPerWorker: 8,
@@ -142,7 +166,8 @@ describe('GpuTrainingJob options', () => {
       command: ['python'],
       args: ['train.py'],
       env: { EPOCHS: '3' },
-      nodeSelector: { 'karpenter.sh/capacity-type': 'on-demand' },
+      gpuNodes: GpuNodeSelection.gpuFeatureDiscovery(),
+      nodeSelector: { 'example.com/pool': 'training' },
       backoffLimit: 0,
       maxDuration: Duration.hours(2),
       keepFinishedFor: Duration.minutes(10),
@@ -150,13 +175,13 @@ describe('GpuTrainingJob options', () => {
     });
     const pod = jobManifest.spec.template.spec;
     expect(pod.nodeSelector).toEqual({
-      'nvidia.com/gpu.present': 'true', 'karpenter.sh/capacity-type': 'on-demand', 'node.kubernetes.io/instance-type': 'p4d.24xlarge',
+      'nvidia.com/gpu.present': 'true', 'example.com/pool': 'training', 'node.kubernetes.io/instance-type': 'p4d.24xlarge',
     });
     expect(container(jobManifest).command).toEqual(['python']);
     expect(container(jobManifest).args).toEqual(['train.py']);
     expect(envOf(jobManifest).EPOCHS).toBe('3');
     expect(container(jobManifest).resources).toEqual(expect.objectContaining({ requests: { 'cpu': '90', 'memory': '1000Gi', 'nvidia.com/gpu': 8 } }));
-    expect(pod.volumes[1]).toEqual({ name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: '64Gi' } });
+    expect(pod.volumes[2]).toEqual({ name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: '64Gi' } });
     expect(pod.securityContext.runAsUser).toBe(4242);
     expect(jobManifest.spec).toEqual(expect.objectContaining({ backoffLimit: 0, activeDeadlineSeconds: 7200, ttlSecondsAfterFinished: 600 }));
   });
@@ -165,7 +190,7 @@ describe('GpuTrainingJob options', () => {
     const { jobManifest } = build({ checkpoint: Checkpoint.objectStore('s3://bucket/ckpt/run-1') });
     expect(envOf(jobManifest).CHECKPOINT_URI).toBe('s3://bucket/ckpt/run-1');
     expect(envOf(jobManifest).CHECKPOINT_DIR).toBeUndefined();
-    expect(jobManifest.spec.template.spec.volumes.map((v: { name: string }) => v.name)).toEqual(['tmp', 'dshm']);
+    expect(jobManifest.spec.template.spec.volumes.map((v: { name: string }) => v.name)).toEqual(['tmp', 'home', 'dshm']);
   });
 
   test('new volume claim: ReadWriteOnce for one pod, ReadWriteMany for a distributed job', () => {
@@ -173,17 +198,17 @@ describe('GpuTrainingJob options', () => {
     const claim = one(single.manifests, 'PersistentVolumeClaim');
     expect(claim.metadata.name).toBe('one-checkpoints');
     expect(claim.spec).toEqual({ accessModes: ['ReadWriteOnce'], storageClassName: 'gp3', resources: { requests: { storage: '100Gi' } } });
-    expect(single.jobManifest.spec.template.spec.volumes[2]).toEqual({ name: 'checkpoints', persistentVolumeClaim: { claimName: 'one-checkpoints' } });
-    const multi = build({ jobName: 'two', distributed: { workers: 2 }, checkpoint: Checkpoint.newVolumeClaim({ size: '1Ti' }) });
+    expect(single.jobManifest.spec.template.spec.volumes[3]).toEqual({ name: 'checkpoints', persistentVolumeClaim: { claimName: 'one-checkpoints' } });
+    const multi = build({ jobName: 'two', distributed: { workers: 2 }, checkpoint: Checkpoint.newVolumeClaim({ size: '1Ti', storageClassName: 'efs-sc' }) });
     expect(one(multi.manifests, 'PersistentVolumeClaim').spec.accessModes).toEqual(['ReadWriteMany']);
   });
 
   test('existing claim and sized emptyDir', () => {
     const existing = build({ checkpoint: Checkpoint.existingClaim('shared-ckpt') });
     expect(ofKind(existing.manifests, 'PersistentVolumeClaim')).toEqual([]);
-    expect(existing.jobManifest.spec.template.spec.volumes[2]).toEqual({ name: 'checkpoints', persistentVolumeClaim: { claimName: 'shared-ckpt' } });
+    expect(existing.jobManifest.spec.template.spec.volumes[3]).toEqual({ name: 'checkpoints', persistentVolumeClaim: { claimName: 'shared-ckpt' } });
     const scratch = build({ checkpoint: Checkpoint.emptyDir({ sizeLimit: '5Gi' }) });
-    expect(scratch.jobManifest.spec.template.spec.volumes[2]).toEqual({ name: 'checkpoints', emptyDir: { sizeLimit: '5Gi' } });
+    expect(scratch.jobManifest.spec.template.spec.volumes[3]).toEqual({ name: 'checkpoints', emptyDir: { sizeLimit: '5Gi' } });
   });
 });
 
@@ -203,7 +228,8 @@ describe('GpuTrainingJob bad input', () => {
     ['fractional keep time', { keepFinishedFor: Duration.millis(1500) }, /'keepFinishedFor'.*whole seconds/],
     ['negative backoff', { backoffLimit: -1 }, /'backoffLimit'/],
     ['reserved env variable', { env: { MASTER_ADDR: 'x' } }, /'env.MASTER_ADDR' is set by the construct/],
-    ['job name too long for host names', { jobName: 'a'.repeat(60) }, /'jobName'.*at most 52 characters/],
+    ['job name too long for host names', { jobName: 'a'.repeat(44) }, /'jobName'.*at most 43 characters/],
+    ['job name ending in a hyphen', { jobName: 'train-' }, /'jobName' must be lower-case letters, digits and hyphens, starting with a letter and ending with a letter or digit/],
     ['bad node selector value', { nodeSelector: { pool: 'gpu pool' } }, /'nodeSelector.pool'/],
   ];
   test.each(cases)('%s', (_name, props, message) => {
@@ -215,7 +241,7 @@ describe('GpuTrainingJob bad input', () => {
     const chart = newChart();
     const team = new TeamNamespace(chart, 'Team', { team: 'small', quota: { gpus: 4 } });
     expect(() => new GpuTrainingJob(chart, 'Train', { image: IMAGE, namespace: team, gpusPerWorker: 4, distributed: { workers: 2 } }))
-      .toThrow(/test\/Train: 'gpusPerWorker' asks for 2 worker\(s\) x 4 GPU\(s\) = 8 GPUs at once, more than the 4 GPUs of namespace 'small' quota.*raise 'quota.gpus' of TeamNamespace 'test\/Team' to at least 8/);
+      .toThrow(/test\/Train: 'distributed.workers' brings the GPUs namespace 'small' can need at once to 8, more than its quota of 4: test\/Train \(2 worker\(s\) x 4 GPU\(s\), 4 CPU, 16Gi: 8 GPUs\).*raise 'quota.gpus' of TeamNamespace 'test\/Team' to at least 8/);
   });
 
   test.each([

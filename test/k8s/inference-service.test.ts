@@ -23,7 +23,7 @@ describe('InferenceService defaults (all at once)', () => {
     expect(route.metadata.name).toBe('scoring');
     expect(route.spec).toEqual({
       parentRefs: [{ name: 'inference', namespace: 'inference-gateway' }],
-      rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'scoring', port: 80 }] }],
+      rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'scoring', port: 80 }], timeouts: { request: '60s' } }],
     });
   });
 
@@ -38,18 +38,25 @@ describe('InferenceService defaults (all at once)', () => {
       requests: { 'cpu': '2', 'memory': '8Gi', 'nvidia.com/gpu': 1 },
       limits: { 'cpu': '2', 'memory': '8Gi', 'nvidia.com/gpu': 1 },
     });
-    expect(pod.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
+    // GPU nodes are found by the nvidia.com/gpu request alone; prod serving stays off spot nodes.
+    expect(pod.nodeSelector).toBeUndefined();
+    expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms).toEqual([{
+      matchExpressions: [
+        { key: 'karpenter.sh/capacity-type', operator: 'NotIn', values: ['spot'] },
+        { key: 'eks.amazonaws.com/capacityType', operator: 'NotIn', values: ['SPOT'] },
+      ],
+    }]);
     expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     expect(c.readinessProbe).toEqual({ httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5 });
     expect(c.livenessProbe).toEqual({ httpGet: { path: '/v2/health/live', port: 'http' }, periodSeconds: 20, failureThreshold: 3, timeoutSeconds: 5 });
     expect(c.startupProbe).toEqual(expect.objectContaining({ failureThreshold: 60 }));
-    expect(c.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toEqual(['/tmp', '/models']);
+    expect(c.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toEqual(['/tmp', '/home/mlops', '/models']);
     expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
     expect(one(manifests, 'Service').spec).toEqual({
       type: 'ClusterIP',
-      selector: { 'app.kubernetes.io/name': 'scoring', 'mlops-constructs.io/variant': 'current' },
-      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+      selector: { 'app.kubernetes.io/name': 'scoring', 'app.kubernetes.io/instance': 'scoring' },
+      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }, { name: 'metrics', port: 9090, targetPort: 'http', protocol: 'TCP' }],
     });
   });
 
@@ -64,15 +71,16 @@ describe('InferenceService defaults (all at once)', () => {
       behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
     });
     expect(service.minReplicas).toBe(2);
-    expect(one(manifests, 'Deployment').spec.replicas).toBe(2);
+    // The HPA owns the replica count: the Deployment does not state one a sync would reset.
+    expect(one(manifests, 'Deployment').spec.replicas).toBeUndefined();
     const spread = one(manifests, 'Deployment').spec.template.spec.topologySpreadConstraints;
     expect(spread).toEqual([
       expect.objectContaining({ topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', maxSkew: 1, matchLabelKeys: ['pod-template-hash'] }),
       expect.objectContaining({ topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway' }),
     ]);
-    expect(spread[0].labelSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'scoring', 'mlops-constructs.io/variant': 'current' } });
+    expect(spread[0].labelSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'scoring', 'app.kubernetes.io/instance': 'scoring' } });
     expect(one(manifests, 'PodDisruptionBudget').spec).toEqual({
-      maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'scoring', 'mlops-constructs.io/variant': 'current' } },
+      maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'scoring', 'app.kubernetes.io/instance': 'scoring' } },
     });
   });
 
@@ -89,12 +97,12 @@ describe('InferenceService rollouts', () => {
     const { manifests, route, service } = build({ candidateImage: NEXT, rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }) });
     expect(service.variants).toEqual(['current', 'candidate']);
     expect(ofKind(manifests, 'Deployment').map((d) => [d.metadata.name, d.spec.template.spec.containers[0].image])).toEqual([
-      ['scoring-current', IMAGE], ['scoring-candidate', NEXT],
+      ['scoring', IMAGE], ['scoring-candidate', NEXT],
     ]);
     expect(ofKind(manifests, 'HorizontalPodAutoscaler')).toHaveLength(2);
     expect(ofKind(manifests, 'PodDisruptionBudget')).toHaveLength(2);
     expect(route.spec.rules[0].backendRefs).toEqual([
-      { name: 'scoring-current', port: 80, weight: 90 },
+      { name: 'scoring', port: 80, weight: 90 },
       { name: 'scoring-candidate', port: 80, weight: 10 },
     ]);
     expect(route.spec.rules[0].filters).toBeUndefined();
@@ -114,7 +122,7 @@ describe('InferenceService rollouts', () => {
     const blue = build({ candidateImage: NEXT, rollout: Rollout.blueGreen() });
     expect(ofKind(blue.manifests, 'Deployment')).toHaveLength(2);
     expect(blue.route.spec.rules[0].backendRefs).toEqual([
-      { name: 'scoring-current', port: 80, weight: 100 },
+      { name: 'scoring', port: 80, weight: 100 },
       { name: 'scoring-candidate', port: 80, weight: 0 },
     ]);
     const green = build({ candidateImage: NEXT, rollout: Rollout.blueGreen(), promoted: true });
@@ -129,9 +137,10 @@ describe('InferenceService rollouts', () => {
     expect(service.variants).toEqual(['control', 'bert', 'gbm']);
     expect(ofKind(manifests, 'Deployment').map((d) => d.spec.template.spec.containers[0].image))
       .toEqual([IMAGE, 'registry.example.com/bert:2.0.0', 'registry.example.com/gbm:3.0.0']);
-    expect(ofKind(manifests, 'Service').map((s) => s.metadata.name)).toEqual(['scoring-control', 'scoring-bert', 'scoring-gbm']);
+    // The first variant serves `image` under the base name, so starting the test keeps the warm Deployment.
+    expect(ofKind(manifests, 'Service').map((s) => s.metadata.name)).toEqual(['scoring', 'scoring-bert', 'scoring-gbm']);
     expect(route.spec.rules[0].backendRefs).toEqual([
-      { name: 'scoring-control', port: 80, weight: 50 },
+      { name: 'scoring', port: 80, weight: 50 },
       { name: 'scoring-bert', port: 80, weight: 30 },
       { name: 'scoring-gbm', port: 80, weight: 20 },
     ]);
@@ -140,7 +149,7 @@ describe('InferenceService rollouts', () => {
   test('shadow: all live traffic on current, a RequestMirror filter with the percent to the candidate', () => {
     const { route, manifests } = build({ candidateImage: NEXT, rollout: Rollout.shadow({ mirrorPercent: 25 }) });
     expect(ofKind(manifests, 'Deployment')).toHaveLength(2);
-    expect(route.spec.rules[0].backendRefs).toEqual([{ name: 'scoring-current', port: 80, weight: 100 }]);
+    expect(route.spec.rules[0].backendRefs).toEqual([{ name: 'scoring', port: 80 }]);
     expect(route.spec.rules[0].filters).toEqual([
       { type: 'RequestMirror', requestMirror: { backendRef: { name: 'scoring-candidate', port: 80 }, percent: 25 } },
     ]);
@@ -180,18 +189,28 @@ describe('InferenceService options', () => {
     expect(c.ports[0].containerPort).toBe(9000);
     expect(c.readinessProbe.httpGet.path).toBe('/ready');
     expect(c.livenessProbe.httpGet.path).toBe('/alive');
-    expect(c.env).toEqual([{ name: 'LOG_LEVEL', value: 'debug' }, { name: 'MODEL_VARIANT', value: 'current' }, { name: 'PORT', value: '9000' }]);
+    expect(Object.fromEntries(c.env.map((e: { name: string; value: string }) => [e.name, e.value]))).toEqual({
+      HOME: '/home/mlops',
+      XDG_CACHE_HOME: '/home/mlops/.cache',
+      HF_HOME: '/home/mlops/.cache/huggingface',
+      TORCH_HOME: '/home/mlops/.cache/torch',
+      TRITON_CACHE_DIR: '/home/mlops/.cache/triton',
+      LOG_LEVEL: 'debug',
+      MODEL_VARIANT: 'current',
+      PORT: '9000',
+      METRICS_PORT: '9000',
+      MODEL_DIR: '/models',
+    });
     expect(route.spec.parentRefs).toEqual([{ name: 'public', namespace: 'edge', sectionName: 'https' }]);
     expect(route.spec.hostnames).toEqual(['api.example.com']);
     expect(route.spec.rules[0].matches).toEqual([{ path: { type: 'PathPrefix', value: '/score' } }]);
     const gpu = build({ instance: GpuInstance.of('g5.12xlarge'), gpusPerReplica: 4 });
-    expect(one(gpu.manifests, 'Deployment').spec.template.spec.nodeSelector)
-      .toEqual({ 'nvidia.com/gpu.present': 'true', 'node.kubernetes.io/instance-type': 'g5.12xlarge' });
+    expect(one(gpu.manifests, 'Deployment').spec.template.spec.nodeSelector).toEqual({ 'node.kubernetes.io/instance-type': 'g5.12xlarge' });
   });
 
   test('in a TeamNamespace: namespace, ServiceAccount, team labels and its gateway namespace', () => {
     const chart = newChart();
-    const team = new TeamNamespace(chart, 'Team', { team: 'search', gatewayNamespace: 'edge' });
+    const team = new TeamNamespace(chart, 'Team', { team: 'search', gatewayNamespace: 'edge', quota: { gpus: 16 } });
     new InferenceService(chart, 'Model', { image: IMAGE, namespace: team });
     const manifests = synth(chart);
     const deployment = one(manifests, 'Deployment');
@@ -248,11 +267,11 @@ describe('InferenceService bad input', () => {
     expect(() => ScalingMetric.requestsPerSecond(5, 'bad metric')).toThrow(/'scaleOn.metricName'/);
   });
 
-  test('GPU quota of the TeamNamespace below the minimum replicas\' GPUs', () => {
+  test('GPU quota of the TeamNamespace below the GPUs the variants can scale to', () => {
     const chart = newChart();
     const team = new TeamNamespace(chart, 'Team', { team: 'small', quota: { gpus: 3 } });
     expect(() => new InferenceService(chart, 'Model', { image: IMAGE, candidateImage: NEXT, namespace: team, rollout: canary }))
-      .toThrow(/'minReplicas' asks for 2 variant\(s\) x 2 replica\(s\) x 1 GPU\(s\) = 4 GPUs at once, more than the 3 GPUs.*raise 'quota.gpus'/);
+      .toThrow(/test\/Model: 'maxReplicas' brings the GPUs namespace 'small' can need at once to 22, more than its quota of 3: test\/Model \(2 variant\(s\) x \(10 \+ 1 surge\) replicas x 1 GPU\(s\), 2 CPU, 8Gi: 22 GPUs\).*Fix: raise 'quota.gpus' of TeamNamespace 'test\/Team' to at least 22/);
   });
 
   test('outside an MlopsChart the prod defaults apply', () => {

@@ -23,7 +23,7 @@ describe('MlopsChart', () => {
   test('constructs inside take their defaults from the chart\'s profile', () => {
     const chart = new MlopsChart(Testing.app(), 'team', { profile: EnvironmentProfile.dev(), project: 'p' });
     new GpuTrainingJob(chart, 'Train', { image: 'trainer:1.0.0' });
-    expect(one(synth(chart), 'Job').spec.ttlSecondsAfterFinished).toBe(3600);
+    expect(one(synth(chart), 'Job').spec.backoffLimit).toBe(1);
   });
 
   test('rejects a missing profile and a bad project name', () => {

@@ -46,6 +46,9 @@ describe('TeamNamespace defaults', () => {
       'requests.memory': '256Gi',
       'limits.memory': '256Gi',
       'pods': 100,
+      // No Service a persona creates can reach outside the cluster.
+      'services.loadbalancers': 0,
+      'services.nodeports': 0,
     });
     expect(ns.gpuQuota).toBe(8);
   });
@@ -78,7 +81,13 @@ describe('TeamNamespace defaults', () => {
     expect(policies['allow-same-namespace']).toEqual({
       podSelector: {}, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: [{ podSelector: {} }] }], egress: [{ to: [{ podSelector: {} }] }],
     });
-    expect(policies['allow-inference-gateway'].ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'inference-gateway' } } }] }]);
+    // The Gateway's namespace (Istio, NGINX Gateway Fabric, Envoy Gateway namespaced mode) and Envoy Gateway's default.
+    expect(policies['allow-inference-gateway'].ingress).toEqual([{
+      from: [
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'inference-gateway' } } },
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'envoy-gateway-system' } } },
+      ],
+    }]);
     expect(policies['allow-monitoring'].ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] }]);
     expect(policies['allow-https-egress'].egress).toEqual([{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }], ports: [{ protocol: 'TCP', port: 443 }] }]);
   });
@@ -186,13 +195,20 @@ describe('TeamNamespace options', () => {
     expect(one(manifests, 'ServiceAccount').metadata.name).toBe('runner');
     expect(ns.gatewayNamespace).toBe('edge');
     expect(one(manifests, 'ResourceQuota').spec.hard).toEqual({
-      'requests.nvidia.com/gpu': 0, 'requests.cpu': 8, 'limits.cpu': 8, 'requests.memory': '32Gi', 'limits.memory': '32Gi', 'pods': 10,
+      'requests.nvidia.com/gpu': 0,
+      'requests.cpu': 8,
+      'limits.cpu': 8,
+      'requests.memory': '32Gi',
+      'limits.memory': '32Gi',
+      'pods': 10,
+      'services.loadbalancers': 0,
+      'services.nodeports': 0,
     });
     expect(one(manifests, 'LimitRange').spec.limits[0]).toEqual({
       type: 'Container', defaultRequest: { cpu: '100m', memory: '128Mi' }, default: { cpu: '500m', memory: '1Gi' },
     });
-    expect(one(manifests, 'NetworkPolicy', 'allow-inference-gateway').spec.ingress[0].from[0].namespaceSelector.matchLabels)
-      .toEqual({ 'kubernetes.io/metadata.name': 'edge' });
+    expect(one(manifests, 'NetworkPolicy', 'allow-inference-gateway').spec.ingress[0].from.map((p: { namespaceSelector: { matchLabels: object } }) => p.namespaceSelector.matchLabels))
+      .toEqual([{ 'kubernetes.io/metadata.name': 'edge' }, { 'kubernetes.io/metadata.name': 'envoy-gateway-system' }]);
     expect(one(manifests, 'NetworkPolicy', 'allow-monitoring').spec.ingress[0].from[0].namespaceSelector.matchLabels)
       .toEqual({ 'kubernetes.io/metadata.name': 'observability' });
     expect(ofKind(manifests, 'NetworkPolicy', 'allow-https-egress')).toEqual([]);

@@ -8,8 +8,6 @@ export const DEFAULT_RUN_AS_USER = 1000;
 export const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
 export const QUANTITY_TEXT = 'a Kubernetes quantity such as "500m", "2", "512Mi" or "16Gi"';
 
-/** Label key the NVIDIA GPU feature discovery puts on nodes with a GPU. */
-export const GPU_NODE_LABEL = 'nvidia.com/gpu.present';
 /** Extended resource name the NVIDIA device plugin advertises. */
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 
@@ -36,15 +34,12 @@ export function restrictedContainerSecurityContext(): k8s.SecurityContext {
   };
 }
 
-/** The toleration GPU node groups are tainted with, so only GPU work lands there. */
-export function gpuToleration(): k8s.Toleration {
-  return { key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' };
-}
-
 export interface ContainerSize {
   readonly cpu: string;
   readonly memory: string;
   readonly gpus: number;
+  /** Other extended resources, e.g. `vpc.amazonaws.com/efa`. */
+  readonly extended?: Record<string, number>;
 }
 
 /** Requests and limits: CPU and memory requested as limited (Guaranteed QoS); GPUs only as limits. */
@@ -58,6 +53,10 @@ export function containerResources(size: ContainerSize): k8s.ResourceRequirement
     // Extended resources must have requests equal to limits; setting both keeps every container explicit.
     requests[GPU_RESOURCE] = k8s.Quantity.fromNumber(size.gpus);
     limits[GPU_RESOURCE] = k8s.Quantity.fromNumber(size.gpus);
+  }
+  for (const [name, count] of Object.entries(size.extended ?? {})) {
+    requests[name] = k8s.Quantity.fromNumber(count);
+    limits[name] = k8s.Quantity.fromNumber(count);
   }
   return { requests, limits };
 }
@@ -78,4 +77,32 @@ export function checkImage(check: Check, prop: string, image: string | undefined
     check.fail(prop, image, 'must be pinned to a version tag or digest', `append a version tag or digest, e.g. '${image.split(':')[0]}:1.0.0'.`);
   }
   return image;
+}
+
+const UNITS: Record<string, number> = {
+  '': 1, 'm': 1e-3, 'k': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12, 'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40,
+};
+
+/** The value of a quantity matching `QUANTITY` (cores for CPU, bytes for memory). */
+export function parseQuantity(quantity: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(quantity);
+  if (!match) throw new Error(`not a quantity: ${quantity}`);
+  return Number(match[1]) * UNITS[match[2] ?? ''];
+}
+
+/** Where the writable home directory and the framework caches live (the root filesystem is read-only). */
+export const HOME_DIR = '/home/mlops';
+
+/**
+ * HOME and the cache locations of the common ML frameworks, all inside the writable home volume, so HuggingFace,
+ * torch, Triton and pip caches work under a read-only root filesystem. Users' `env` may override them.
+ */
+export function cacheEnv(): Record<string, string> {
+  return {
+    HOME: HOME_DIR,
+    XDG_CACHE_HOME: `${HOME_DIR}/.cache`,
+    HF_HOME: `${HOME_DIR}/.cache/huggingface`,
+    TORCH_HOME: `${HOME_DIR}/.cache/torch`,
+    TRITON_CACHE_DIR: `${HOME_DIR}/.cache/triton`,
+  };
 }

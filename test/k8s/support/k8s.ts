@@ -3,9 +3,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
+import { CrdSchemas } from './crd-schema';
 import { EnvironmentProfile } from 'mlops-constructs';
 import { MlopsChart } from 'mlops-constructs/k8s';
-import { CrdSchemas } from './crd-schema';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Manifest = any;
