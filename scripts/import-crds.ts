@@ -4,7 +4,7 @@
  * A CRD file `<project>-v<version>-<resources>.yaml` becomes the module `<project>-<resources>-<group>.ts`.
  * Pass an output folder to generate elsewhere (the drift test compares a fresh import with the committed one).
  */
-import { execFileSync } from 'child_process';
+import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -12,25 +12,32 @@ const ROOT = path.join(__dirname, '..');
 export const CRD_DIR = path.join(ROOT, 'lib', 'k8s', 'crds');
 const CRD_FILE = /^(?<project>[a-z-]+?)-v\d+\.\d+\.\d+-(?<resources>[a-z]+)\.yaml$/;
 
-export function importCrds(outdir: string): string[] {
+export async function importCrds(outdir: string, parallel = 2): Promise<string[]> {
   fs.rmSync(outdir, { recursive: true, force: true });
   fs.mkdirSync(outdir, { recursive: true });
   const cli = path.join(ROOT, 'node_modules', 'cdk8s-cli', 'bin', 'cdk8s');
-  const files = fs.readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml')).sort();
-  for (const file of files) {
+  const specs = fs.readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml')).sort().map((file) => {
     const match = CRD_FILE.exec(file);
     if (!match?.groups) throw new Error(`${file}: name it <project>-v<x.y.z>-<resources>.yaml`);
-    const spec = `${match.groups.project}-${match.groups.resources}:=${path.join(CRD_DIR, file)}`;
-    execFileSync(process.execPath, [cli, 'import', '--no-save', '--no-check-upgrade', '--language', 'typescript', '--output', outdir, spec], {
-      cwd: outdir,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-  }
+    return `${match.groups.project}-${match.groups.resources}:=${path.join(CRD_DIR, file)}`;
+  });
+  const run = (spec: string) => new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, [cli, 'import', '--no-save', '--no-check-upgrade', '--language', 'typescript', '--output', outdir, spec],
+      { cwd: outdir }, (error, _stdout, stderr) => (error ? reject(new Error(`cdk8s import ${spec}: ${stderr}`)) : resolve()));
+  });
+  const queue = [...specs];
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    for (let spec = queue.shift(); spec !== undefined; spec = queue.shift()) await run(spec);
+  }));
   return fs.readdirSync(outdir).sort();
 }
 
 if (require.main === module) {
   const outdir = process.argv[2] ?? path.join(ROOT, 'lib', 'k8s', 'imports');
   // eslint-disable-next-line no-console
-  console.log(importCrds(outdir).join('\n'));
+  importCrds(outdir).then((files) => console.log(files.join('\n')), (e) => {
+    // eslint-disable-next-line no-console
+    console.error(e);
+    process.exitCode = 1;
+  });
 }

@@ -20,11 +20,19 @@ export interface K8sExampleOptions {
    * Versions of the images, as a release would bump them.
    * @default - the versions below
    */
-  readonly versions?: Partial<typeof VERSIONS>;
+  readonly versions?: Partial<ImageVersions>;
+}
+
+/** Image versions of the example's workloads. */
+export interface ImageVersions {
+  readonly fraudTrainer: string;
+  readonly fraudScorer: string;
+  readonly fraudScorerCandidate: string;
+  readonly rankerTrainer: string;
 }
 
 /** The image versions of the example, so a test can release a new one and compare the manifests. */
-export const VERSIONS = Object.freeze({ fraudTrainer: '2.3.0', fraudScorer: '2.2.0', fraudScorerCandidate: '2.3.0', rankerTrainer: '0.9.1' });
+export const VERSIONS: ImageVersions = Object.freeze({ fraudTrainer: '2.3.0', fraudScorer: '2.2.0', fraudScorerCandidate: '2.3.0', rankerTrainer: '0.9.1' });
 
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 const PROMETHEUS = { release: 'kube-prometheus-stack' };

@@ -70,7 +70,8 @@ export interface ShadowOptions {
 
 const SCOPE = 'Rollout';
 const MAX_BAKE_SECONDS = 7 * 24 * 3600;
-const VARIANT_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+// A DNS label: Kubernetes object names are built from it, so it may not end with a hyphen.
+const VARIANT_NAME = /^[a-z]([a-z0-9-]{0,29}[a-z0-9])?$/;
 
 /**
  * How a new model version takes traffic. Made once in core and rendered by each engine: ALB weights and
@@ -128,7 +129,7 @@ export class Rollout {
       check.fail('abTest.weights', weights, `must name 2 to 10 variants (got ${entries.length})`, 'name at least two variants to compare, at most ten.');
     }
     for (const [name, weight] of entries) {
-      check.matches(`abTest.weights.${name}`, name, VARIANT_NAME, 'a variant name of lower-case letters, digits and hyphens starting with a letter (at most 31 characters)');
+      check.matches(`abTest.weights.${name}`, name, VARIANT_NAME, 'a variant name of lower-case letters, digits and hyphens starting with a letter and ending with a letter or digit (at most 31 characters)');
       check.integerInRange(`abTest.weights.${name}`, weight, 0, 100);
     }
     const sum = entries.reduce((a, [, w]) => a + w, 0);

@@ -326,8 +326,8 @@ export class TeamNamespace extends Construct {
       ? [GatewayTraffic.envoyGateway()]
       : [GatewayTraffic.fromNamespace(gatewayNamespace), GatewayTraffic.envoyGateway()]);
     if (props.queue !== undefined) {
-      checkName(check, 'queue.clusterQueue', props.queue?.clusterQueue, 63);
       if (!props.queue?.clusterQueue) check.fail('queue.clusterQueue', props.queue?.clusterQueue, 'is required', 'name the ClusterQueue the platform team set up for GPU jobs.');
+      checkName(check, 'queue.clusterQueue', props.queue.clusterQueue, 63);
       this.queueName = checkName(check, 'queue.name', props.queue.name, 63) ?? 'default';
     }
     if (props.artifactStoreUri !== undefined) {

@@ -34,6 +34,10 @@ export function resolvePlacement(
     check.fail('namespace', namespace, 'must be a TeamNamespace or a namespace name', 'pass the TeamNamespace construct or its name.');
   }
   if (namespace !== undefined) validateIdentifier(scope.node.path, 'namespace', namespace, 63);
+  // A namespace named like a TeamNamespace of the same app is that namespace: its quota counts this workload too.
+  const named = namespace === undefined ? undefined : scope.node.root.node.findAll()
+    .find((c): c is TeamNamespace => TeamNamespace.isTeamNamespace(c) && c.namespaceName === namespace);
+  if (named) return resolvePlacement(scope, check, named, serviceAccountName);
   return {
     namespace: namespace ?? Chart.of(scope).namespace,
     labels: tagsOf(scope)?.toKubernetesLabels() ?? {},

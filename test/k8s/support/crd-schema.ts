@@ -1,4 +1,6 @@
+import { createHash } from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
@@ -12,7 +14,8 @@ type Schema = any;
 interface CrdVersion {
   readonly file: string;
   readonly deprecated: boolean;
-  readonly validate: ValidateFunction;
+  readonly schema: Schema;
+  validate?: ValidateFunction;
 }
 
 /**
@@ -26,21 +29,19 @@ export class CrdSchemas {
   public static load(dir: string = CRD_DIR): CrdSchemas {
     const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: re2 } });
     const versions = new Map<string, CrdVersion>();
-    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
-      for (const doc of parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8'))) {
-        const crd = doc.toJS();
+    for (const [file, docs] of parsedCrds(dir)) {
+      for (const crd of docs) {
         if (crd?.kind !== 'CustomResourceDefinition') continue;
         for (const v of crd.spec.versions) {
           if (!v.served) continue;
-          const schema = toJsonSchema(v.schema.openAPIV3Schema, true);
-          versions.set(key(`${crd.spec.group}/${v.name}`, crd.spec.names.kind), { file, deprecated: v.deprecated === true, validate: ajv.compile(schema) });
+          versions.set(key(`${crd.spec.group}/${v.name}`, crd.spec.names.kind), { file, deprecated: v.deprecated === true, schema: v.schema.openAPIV3Schema });
         }
       }
     }
-    return new CrdSchemas(versions);
+    return new CrdSchemas(versions, ajv);
   }
 
-  private constructor(private readonly versions: Map<string, CrdVersion>) {}
+  private constructor(private readonly versions: Map<string, CrdVersion>, private readonly ajv: Ajv) {}
 
   /** Whether a committed CRD serves `apiVersion`/`kind`. */
   public has(apiVersion: string, kind: string): boolean {
@@ -58,9 +59,28 @@ export class CrdSchemas {
     if (!version) return [`no committed CRD serves ${obj.apiVersion} ${obj.kind}`];
     const problems: string[] = [];
     if (version.deprecated) problems.push(`${obj.apiVersion} is deprecated in ${version.file}`);
-    if (!version.validate(obj)) problems.push(...(version.validate.errors ?? []).map(describe));
+    // Compiled on first use: the large schemas (Argo Rollouts) cost seconds.
+    const validate = version.validate ??= this.ajv.compile(toJsonSchema(version.schema, true));
+    if (!validate(obj)) problems.push(...(validate.errors ?? []).map(describe));
     return problems;
   }
+}
+
+/**
+ * The CRD files parsed, cached as JSON in the temp folder under a hash of their content: parsing a megabyte of
+ * YAML costs seconds, and every test file that validates manifests needs it.
+ */
+function parsedCrds(dir: string): [string, Schema[]][] {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  const texts = files.map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+  const hash = createHash('sha256').update(files.join('\n')).update(texts.join('\n')).digest('hex').slice(0, 16);
+  const cache = path.join(os.tmpdir(), `mlops-constructs-crds-${hash}.json`);
+  if (fs.existsSync(cache)) return JSON.parse(fs.readFileSync(cache, 'utf8'));
+  const parsed: [string, Schema[]][] = files.map((f, i) => [f, parseAllDocuments(texts[i]).map((d) => d.toJS())]);
+  const partial = `${cache}.${process.pid}`;
+  fs.writeFileSync(partial, JSON.stringify(parsed));
+  fs.renameSync(partial, cache);
+  return parsed;
 }
 
 /** CRD patterns are Go RE2: JavaScript lacks the inline `(?i)` flag, so it becomes the `i` flag. */
