@@ -90,7 +90,10 @@ describe('metrics port and gRPC', () => {
 
   test('gRPC: a GRPCRoute with weights, gRPC probes, h2c on the Service, and a required HTTP metrics port', () => {
     const manifests = service({
-      protocol: ServingProtocol.GRPC, port: 8001, metricsPort: 8002, candidateImage: NEXT,
+      protocol: ServingProtocol.GRPC,
+      port: 8001,
+      metricsPort: 8002,
+      candidateImage: NEXT,
       rollout: Rollout.linear({ stepPercent: 20, interval: Duration.minutes(10) }),
     });
     expect(manifests.filter((m) => m.kind === 'HTTPRoute')).toEqual([]);
