@@ -71,8 +71,6 @@ const project = new typescript.TypeScriptProject({
     '@kubernetes-models/keda@^2.0.0',
     // Typed bindings of the CRDs in lib/k8s/imports/ (from committed CRD YAML; no URL fetches here).
     'cdk8s-cli@^2.207.0',
-    // Validates every custom object against the openAPIV3Schema of its committed CRD (lib/k8s/crds/).
-    'ajv@^8',
     // Step Functions definitions executed offline (needs Promise.withResolvers: polyfilled on Node 20 in tests).
     'aws-local-stepfunctions@^3.0.0',
     'asl-validator@^4.0.0',

@@ -3,13 +3,14 @@ import { k8s } from 'cdk8s-plus-32';
 import { Construct } from 'constructs';
 import { EnvironmentProfile, GpuInstance } from '../core';
 import { Checkpoint, CheckpointKind } from './checkpoint';
-import { CapacityType, GpuNodeSelection, gpuScheduling } from './gpu-scheduling';
+import { CapacityType, GpuNodeSelection } from './gpu-scheduling';
 import { checkName, childName, shortHash } from './private/names';
 import { checkEnv, checkLabels, resolvePlacement } from './private/placement';
 import {
   cacheEnv, checkImage, checkQuantity, containerResources, DEFAULT_RUN_AS_USER, HOME_DIR, parseQuantity,
   restrictedContainerSecurityContext, restrictedPodSecurityContext,
 } from './private/pod-security';
+import { gpuScheduling } from './private/scheduling';
 import { checkFor, profileOf, wholeSeconds } from './private/scope';
 import { TeamNamespace } from './team-namespace';
 

@@ -2,7 +2,7 @@ import { Duration, Names } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-32';
 import { Construct } from 'constructs';
 import { CANDIDATE_VARIANT, CURRENT_VARIANT, EnvironmentProfile, GpuInstance, Rollout, RolloutKind } from '../core';
-import { CapacityType, GpuNodeSelection, gpuScheduling } from './gpu-scheduling';
+import { CapacityType, GpuNodeSelection } from './gpu-scheduling';
 import { AnalysisTemplate, AnalysisTemplateSpecMetrics, AnalysisTemplateSpecMetricsFailureLimit } from './imports/argo-rollouts-analysistemplates-argoproj.io';
 import {
   Rollout as ArgoRollout, RolloutSpecStrategy, RolloutSpecStrategyCanarySteps, RolloutSpecStrategyCanaryStepsPauseDuration,
@@ -21,6 +21,7 @@ import {
   cacheEnv, checkImage, checkQuantity, containerResources, DEFAULT_RUN_AS_USER, HOME_DIR, parseQuantity,
   restrictedContainerSecurityContext, restrictedPodSecurityContext,
 } from './private/pod-security';
+import { gpuScheduling } from './private/scheduling';
 import { checkFor, profileOf, wholeSeconds } from './private/scope';
 import { ProgressiveDelivery, ProgressiveDeliveryKind } from './progressive-delivery';
 import { ScaleToZero, ScaleToZeroKind } from './scale-to-zero';

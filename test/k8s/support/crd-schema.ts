@@ -1,9 +1,25 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
+import { createRequire } from 'module';
 import * as os from 'os';
 import * as path from 'path';
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
+
+// Ajv 8, the JSON Schema validator cdk8s-cli (a devDependency) itself uses to check imported CRDs. It is loaded
+// through cdk8s-cli's own resolution because the top-level `ajv` of this tree is eslint's Ajv 6, whose API differs;
+// the few types needed are declared here for the same reason.
+interface ErrorObject { readonly keyword: string; readonly instancePath: string; readonly message?: string; readonly params: object }
+interface ValidateFunction { (data: unknown): boolean; errors?: ErrorObject[] | null }
+interface Ajv { compile(schema: object): ValidateFunction }
+const AJV_MAJOR = 8;
+function loadAjv(options: object): Ajv {
+  const fromCli = createRequire(require.resolve('cdk8s-cli/package.json'));
+  const version: string = fromCli('ajv/package.json').version;
+  if (Number(version.split('.')[0]) !== AJV_MAJOR) throw new Error(`crd-schema needs Ajv ${AJV_MAJOR} (cdk8s-cli resolves Ajv ${version})`);
+  const mod = fromCli('ajv');
+  const AjvClass = (mod.default ?? mod) as new (o: object) => Ajv;
+  return new AjvClass(options);
+}
 
 /** The CRD YAML the library targets, committed beside the generated bindings. */
 export const CRD_DIR = path.join(__dirname, '..', '..', '..', 'lib', 'k8s', 'crds');
@@ -27,7 +43,7 @@ interface CrdVersion {
  */
 export class CrdSchemas {
   public static load(dir: string = CRD_DIR): CrdSchemas {
-    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: re2 } });
+    const ajv = loadAjv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: re2 } });
     const versions = new Map<string, CrdVersion>();
     for (const [file, docs] of parsedCrds(dir)) {
       for (const crd of docs) {
