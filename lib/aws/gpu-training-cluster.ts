@@ -239,8 +239,15 @@ export interface TrainingJob {
 
 /** Monthly cost with `maxGpus` GPUs busy all month. */
 export interface TrainingCostCeiling {
+  /** `maxGpus` busy all month on spot. */
   readonly spotUsd: number;
+  /** `maxGpus` busy all month on demand. */
   readonly onDemandUsd: number;
+  /**
+   * The most the cluster can spend in a month: each of its compute environments at its cap (`maxvCpus` is per
+   * environment), so spot plus the on-demand fallback where the cluster has both.
+   */
+  readonly maxUsd: number;
 }
 
 const NVIDIA_IMAGES = [batch.EcsMachineImageType.ECS_AL2023_NVIDIA, batch.EcsMachineImageType.ECS_AL2_NVIDIA];
@@ -282,7 +289,8 @@ export class GpuTrainingCluster extends Construct {
   public readonly failedJobsRule: events.Rule;
   /**
    * Monthly cost with `maxGpus` GPUs busy for 730 hours on the allowed type with the highest price per GPU
-   * (`ceil(maxGpus / gpusPerInstance)` instances), spot and on-demand, from the cost model.
+   * (`ceil(maxGpus / gpusPerInstance)` instances), spot and on-demand, from the cost model; `maxUsd` counts every
+   * compute environment the cluster has (the on-demand fallback included).
    */
   public readonly costCeiling: TrainingCostCeiling;
   /** Team names (fair-share identifiers). */

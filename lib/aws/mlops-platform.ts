@@ -207,7 +207,7 @@ export class MlopsPlatform extends Construct {
     this.costGuard.denyJobSubmissionTo(
       ...[this.trainingCluster.jobQueue, this.trainingCluster.multiNodeQueue].flatMap((q) => (q ? [q.jobQueueArn] : [])),
     );
-    this.costGuard.addCostEstimate('training (max GPUs busy, spot)', { minUsd: 0, maxUsd: this.trainingCluster.costCeiling.spotUsd });
+    this.costGuard.addCostEstimate('training (max GPUs busy, fallback included)', { minUsd: 0, maxUsd: this.trainingCluster.costCeiling.maxUsd });
     this.costGuard.addCostEstimate('model registry', registryCost(this.profile, this.modelRegistry));
     this.costGuard.addCostEstimate('network (NAT gateways)', natCost(this.network));
 

@@ -146,8 +146,8 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
   /** One scalable target per production variant. */
   public readonly scalableTargets: appscaling.ScalableTarget[];
   /**
-   * Monthly instance cost of all variants at minimum and at maximum capacity, from catalog EC2 prices
-   * (SageMaker's ml.* premium is not modelled).
+   * Monthly instance cost of all variants at minimum and at maximum capacity, at SageMaker's real-time inference
+   * rates for the `ml.*` type (`SAGEMAKER_HOSTING_HOURLY_USD`), not EC2's.
    */
   public readonly costEstimate: MonthlyCostRange;
 

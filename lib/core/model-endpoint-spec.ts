@@ -1,4 +1,4 @@
-import { CostModel, MonthlyCostRange, roundUsd } from './cost-model';
+import { ComputeService, CostModel, MonthlyCostRange, roundUsd } from './cost-model';
 import { GpuInstance } from './gpu-catalog';
 import { CronFields, EnvironmentProfile, HOURS_PER_MONTH_ALWAYS_ON } from './profiles';
 import { CANDIDATE_VARIANT, CURRENT_VARIANT, Rollout, RolloutKind } from './rollout';
@@ -79,6 +79,7 @@ export interface ModelEndpointSpec {
   readonly terminationWaitInSeconds: number;
   /** Error-rate and p99 latency alarms per production variant (used when no rollback alarms are given). */
   readonly defaultRollbackAlarms: readonly EndpointRollbackAlarmSpec[];
+  /** Monthly cost at minimum and maximum capacity, at SageMaker's `ml.*` rates. */
   readonly costEstimate: MonthlyCostRange;
 }
 
@@ -108,6 +109,10 @@ export function resolveModelEndpointSpec(
   const check = specCheck(scope);
   validateEndpointModel(scope, input.modelName, input.modelVersion);
   const instance = GpuInstance.of(input.instanceType ?? 'g5.xlarge', 'instanceType', scope.scope);
+  if (!instance.isSageMakerHosted) {
+    check.fail('instanceType', instance.instanceType, 'is not hosted by SageMaker real-time inference',
+      'use a type SageMaker hosts, such as g5.xlarge, g6.xlarge or inf2.xlarge (without the ml. prefix).');
+  }
   const rollout = input.rollout ?? Rollout.allAtOnce();
   const traffic = endpointTrafficRouting(scope, rollout);
   const defaultMin = Math.max(1, profile.minCapacity.inferenceInstances);
@@ -153,11 +158,13 @@ export function resolveModelEndpointSpec(
 
   const costModel = input.costModel ?? CostModel.default();
   const variantCount = variants.length;
+  // SageMaker bills endpoint instances at its own ml.* rates, not at EC2's.
+  const priced = { instance, service: ComputeService.SAGEMAKER };
   const monthly = (working: number) => {
-    if (!scaleDownOffHours) return costModel.monthlyInstanceCost({ instance, count: working * variantCount });
+    if (!scaleDownOffHours) return costModel.monthlyInstanceCost({ ...priced, count: working * variantCount });
     const hours = profile.scheduledHoursPerMonth;
-    return costModel.monthlyInstanceCost({ instance, count: working * variantCount, hoursPerMonth: hours })
-      + costModel.monthlyInstanceCost({ instance, count: variantCount, hoursPerMonth: HOURS_PER_MONTH_ALWAYS_ON - hours });
+    return costModel.monthlyInstanceCost({ ...priced, count: working * variantCount, hoursPerMonth: hours })
+      + costModel.monthlyInstanceCost({ ...priced, count: variantCount, hoursPerMonth: HOURS_PER_MONTH_ALWAYS_ON - hours });
   };
   const steps = rollout.steps();
   return {

@@ -1,4 +1,4 @@
-import { CostModel, PurchaseOption } from './cost-model';
+import { CostModel, PurchaseOption, roundUsd } from './cost-model';
 import { GpuInstance } from './gpu-catalog';
 import { validateIdentifier } from './naming';
 import { EnvironmentProfile, LOG_RETENTION_DAYS } from './profiles';
@@ -27,8 +27,16 @@ export interface TrainingClusterSpecInput {
 
 /** Monthly cost of running the cluster at its GPU cap all month, for the priciest allowed type. */
 export interface TrainingCostCeilingSpec {
+  /** `maxGpus` busy all month on spot capacity. */
   readonly spotUsd: number;
+  /** `maxGpus` busy all month on on-demand capacity. */
   readonly onDemandUsd: number;
+  /**
+   * The most the cluster can spend in a month: every compute environment it has at its cap. Spot only: `spotUsd`;
+   * on-demand only: `onDemandUsd`; spot with the on-demand fallback: both, because each compute environment may run
+   * `maxGpus` GPUs and the queue fills the fallback whenever the spot environment is full or has no capacity.
+   */
+  readonly maxUsd: number;
 }
 
 /** The settings every engine renders for a GPU training cluster. */
@@ -118,17 +126,24 @@ export function resolveTrainingClusterSpec(scope: SpecScope, input: TrainingClus
     priority,
     logRetentionDays,
     teams,
-    costCeiling: trainingCostCeiling(instances, maxGpus, input.costModel ?? CostModel.default()),
+    costCeiling: trainingCostCeiling(instances, maxGpus, input.costModel ?? CostModel.default(), { spot, onDemand }),
     retainData: profile.retainsData,
     keyPendingWindowDays: profile.allowDestroy ? 7 : 30,
   };
 }
 
-/** Monthly cost of `maxGpus` GPUs running all month on the priciest allowed type, spot and on-demand. */
-export function trainingCostCeiling(instances: readonly GpuInstance[], maxGpus: number, model: CostModel): TrainingCostCeilingSpec {
+/**
+ * Monthly cost of `maxGpus` GPUs running all month on the priciest allowed type, spot and on-demand, and the ceiling
+ * over the compute environments the cluster has (`environments`; default: spot with the on-demand fallback).
+ */
+export function trainingCostCeiling(instances: readonly GpuInstance[], maxGpus: number, model: CostModel,
+  environments: { readonly spot: boolean; readonly onDemand: boolean } = { spot: true, onDemand: true }): TrainingCostCeilingSpec {
   const perType = (purchase: PurchaseOption) => Math.max(...instances.map((instance) =>
     model.monthlyInstanceCost({ instance, count: Math.ceil(maxGpus / instance.gpus), purchase })));
-  return { spotUsd: perType(PurchaseOption.SPOT), onDemandUsd: perType(PurchaseOption.ON_DEMAND) };
+  const spotUsd = perType(PurchaseOption.SPOT);
+  const onDemandUsd = perType(PurchaseOption.ON_DEMAND);
+  const maxUsd = roundUsd((environments.spot ? spotUsd : 0) + (environments.onDemand ? onDemandUsd : 0));
+  return { spotUsd, onDemandUsd, maxUsd };
 }
 
 /** A catalog instance type with NVIDIA GPUs (the ECS GPU AMI drives no other accelerator), or a ValidationError naming `prop`. */

@@ -134,7 +134,7 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     this.inferenceFleets = fleets;
     this.costGuard = new CostGuard(`${name}-cost`, { ...common, ...args.costGuard }, { parent: this });
     // The same pieces and figures as the CDK MlopsPlatform (a bring-your-own VPC has no NAT gateways priced here).
-    if (this.training) this.costGuard.addCostEstimate('training (max GPUs busy, spot)', { minUsd: 0, maxUsd: this.training.spec.costCeiling.spotUsd });
+    if (this.training) this.costGuard.addCostEstimate('training (max GPUs busy, fallback included)', { minUsd: 0, maxUsd: this.training.spec.costCeiling.maxUsd });
     this.costGuard.addCostEstimate('model registry', modelRegistryCostEstimate(this.modelRegistry.spec));
     for (const [fleetName, fleet] of Object.entries(fleets)) this.costGuard.addCostEstimate(`model ${fleetName}`, fleet.spec.costEstimate);
     const total = this.costGuard.estimatedMonthlyCost;

@@ -1,4 +1,4 @@
-import { CostModel, GpuInstance, PurchaseOption, roundUsd } from '../core';
+import { ComputeService, CostModel, GpuInstance, PurchaseOption, roundUsd } from '../core';
 import { CfnResource, CfnTemplate } from './assembly';
 
 /** One priced thing in a template. */
@@ -73,7 +73,12 @@ export function templateCost(template: CfnTemplate, model: CostModel = CostModel
           const count = num(variant.InitialInstanceCount);
           if (variant.InstanceType === undefined) continue; // serverless variants have no instances
           priceInstances(`${logicalId}/${variant.VariantName ?? 'variant'}`, {
-            instanceType: stripMl(variant.InstanceType), min: count ?? 1, max: count ?? 1, purchase: PurchaseOption.ON_DEMAND, what: 'SageMaker variant',
+            instanceType: stripMl(variant.InstanceType),
+            min: count ?? 1,
+            max: count ?? 1,
+            purchase: PurchaseOption.ON_DEMAND,
+            what: 'SageMaker variant',
+            service: ComputeService.SAGEMAKER,
           }, model, items, unpriced);
         }
         break;
@@ -129,7 +134,6 @@ export function reviewCostAssumptions(model: CostModel = CostModel.default()): s
     ...model.assumptions(),
     'Minimum is every group at its minimum size (MinSize, MinvCpus, min ACU), maximum at its maximum, both running all month.',
     'Auto Scaling groups and Batch environments count as spot when they request spot (SPOT type, spot market options, 0% on-demand above base).',
-    'SageMaker ml.* instances are priced at the EC2 price of the same type (the SageMaker premium is not included).',
     'Each load balancer is priced at the ALB hourly rate plus one LCU.',
   ];
 }
@@ -140,17 +144,21 @@ interface Capacity {
   readonly max: number;
   readonly purchase: PurchaseOption;
   readonly what: string;
+  /** @default ComputeService.EC2 */
+  readonly service?: ComputeService;
 }
 
 function priceInstances(logicalId: string, capacity: Capacity | undefined, model: CostModel, items: CostLineItem[], unpriced: string[]): void {
   if (!capacity) return;
-  const { instanceType, min, max, purchase, what } = capacity;
-  if (!instanceType || !GpuInstance.isKnown(instanceType) || !Number.isInteger(min) || !Number.isInteger(max) || min < 0 || max < min) {
+  const { instanceType, min, max, purchase, what, service } = capacity;
+  const known = instanceType !== undefined && GpuInstance.isKnown(instanceType);
+  const hosted = service !== ComputeService.SAGEMAKER || (known && GpuInstance.of(instanceType).isSageMakerHosted);
+  if (!instanceType || !known || !hosted || !Number.isInteger(min) || !Number.isInteger(max) || min < 0 || max < min) {
     unpriced.push(`${logicalId} (${what}, instance type ${instanceType ?? 'unresolved'}, ${min}-${max})`);
     return;
   }
   const instance = GpuInstance.of(instanceType);
-  const range = model.monthlyRange({ instance, min, max, purchase });
+  const range = model.monthlyRange({ instance, min, max, purchase, service });
   items.push({
     logicalId,
     category: 'instances',

@@ -439,13 +439,25 @@ describe('GpuTrainingCluster cost ceiling', () => {
     // g5.xlarge:   ceil(4/1) = 4 instances * $1.006  * 730 h = $2937.52
     // g6.xlarge:   ceil(4/1) = 4 instances * $0.8048 * 730 h = $2350.02
     // g5.12xlarge: ceil(4/4) = 1 instance  * $5.672  * 730 h = $4140.56  <- highest
-    // spot at 35% of on-demand: 1 * 5.672 * 0.35 * 730 = $1449.196 -> $1449.20
-    expect(cluster.costCeiling).toEqual({ onDemandUsd: 4140.56, spotUsd: 1449.2 });
+    // spot, per family: g5 at 42% of on-demand: 1 * 5.672 * 0.42 * 730 = $1739.04; g6.xlarge at 51%: 4 * 0.8048 * 0.51 * 730 = $1198.51
+    // dev has no on-demand fallback: the ceiling is the spot environment alone.
+    expect(cluster.costCeiling).toEqual({ onDemandUsd: 4140.56, spotUsd: 1739.04, maxUsd: 1739.04 });
   });
 
   test('defaults: 8 GPUs, the priciest default type is g5.2xlarge', () => {
-    // 8 * $1.212 * 730 = $7078.08 on-demand; * 0.35 = $2477.328 -> $2477.33 spot
-    expect(build().cluster.costCeiling).toEqual({ onDemandUsd: 7078.08, spotUsd: 2477.33 });
+    // 8 * $1.212 * 730 = $7078.08 on-demand; * 0.42 (g5 spot) = $2972.79 spot
+    expect(build().cluster.costCeiling).toEqual({ onDemandUsd: 7078.08, spotUsd: 2972.79, maxUsd: 2972.79 });
+  });
+
+  test('with the on-demand fallback (prod) the ceiling counts both environments, each capped at maxGpus', () => {
+    const { cluster, template } = build(EnvironmentProfile.prod());
+    const environments = Object.values(template().findResources('AWS::Batch::ComputeEnvironment'));
+    expect(environments.map((e) => e.Properties.ComputeResources.MaxvCpus)).toEqual([cluster.maxvCpus, cluster.maxvCpus]);
+    expect(cluster.costCeiling).toEqual({ onDemandUsd: 7078.08, spotUsd: 2972.79, maxUsd: 10050.87 });
+  });
+
+  test('on-demand only: the on-demand figure', () => {
+    expect(build(EnvironmentProfile.prod(), { spot: false }).cluster.costCeiling.maxUsd).toBe(7078.08);
   });
 });
 

@@ -96,8 +96,14 @@ describe('MlopsPlatform', () => {
     // The data scientist and ML engineer personas, and the fleet's and the endpoint's roles (from the models' nested stacks).
     expect(actions[0].Properties.Definition.IamActionDefinition.Roles).toHaveLength(4);
     const estimate = prod.costGuard.estimatedMonthlyCost;
-    expect(Object.keys(estimate.pieces)).toEqual(['training (max GPUs busy, spot)', 'model registry', 'network (NAT gateways)', 'model fraud', 'model recs']);
+    expect(Object.keys(estimate.pieces)).toEqual(['training (max GPUs busy, fallback included)', 'model registry', 'network (NAT gateways)', 'model fraud', 'model recs']);
     expect(estimate.maxUsd).toBeGreaterThan(estimate.minUsd);
+    // The endpoint at SageMaker's ml.g5.xlarge rate ($1.408/h): 2-4 instances always on in prod.
+    expect(estimate.pieces['model recs']).toEqual({ minUsd: 2 * 1027.84, maxUsd: 4 * 1027.84 });
+    // Training counts the spot environment and its on-demand fallback, each at the GPU cap.
+    const ceiling = prod.trainingCluster.costCeiling;
+    expect(estimate.pieces['training (max GPUs busy, fallback included)']).toEqual({ minUsd: 0, maxUsd: ceiling.maxUsd });
+    expect(ceiling.maxUsd).toBeCloseTo(ceiling.spotUsd + ceiling.onDemandUsd, 2);
     plat.hasOutput('EstimatedMonthlyCostUsd', { Value: JSON.stringify(estimate) });
   });
 

@@ -150,13 +150,20 @@ describe('ModelEndpoint defaults', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: 1 });
   });
 
-  test('cost estimate: dev runs the floor at night, prod always on', () => {
+  test('cost estimate at SageMaker rates (ml.g5.xlarge $1.408/h, not EC2\'s $1.006): dev runs the floor at night, prod always on', () => {
     const hours = 12 * 5 * (52 / 12);
     const dev = build(EnvironmentProfile.dev()).endpoint.costEstimate;
-    expect(dev.minUsd).toBeCloseTo(1.006 * 730, 1);
-    expect(dev.maxUsd).toBeCloseTo(1.006 * (2 * hours + (730 - hours)), 1);
+    expect(dev.minUsd).toBeCloseTo(1.408 * 730, 1);
+    expect(dev.maxUsd).toBeCloseTo(1.408 * (2 * hours + (730 - hours)), 1);
     const prod = build(EnvironmentProfile.prod()).endpoint.costEstimate;
-    expect(prod).toEqual({ minUsd: 1468.76, maxUsd: 2937.52 });
+    // 2 and 4 instances x $1.408 x 730 h
+    expect(prod).toEqual({ minUsd: 2055.68, maxUsd: 4111.36 });
+  });
+
+  test('a type SageMaker does not host is a ValidationError naming the prop', () => {
+    expect(() => build(EnvironmentProfile.prod(), { instanceType: 'g4dn.metal' })).toThrow(
+      /Endpoint: 'instanceType' is not hosted by SageMaker real-time inference \(received "g4dn.metal"\)\. Fix: use a type SageMaker hosts/,
+    );
   });
 });
 
@@ -200,7 +207,7 @@ describe('ModelEndpoint rollouts', () => {
     t.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 2);
     t.resourceCountIs('AWS::CloudWatch::Alarm', 4);
     expect(deploymentConfig(t).BlueGreenUpdatePolicy.TrafficRoutingConfiguration.Type).toBe('ALL_AT_ONCE');
-    expect(endpoint.costEstimate.minUsd).toBeCloseTo(1.006 * 4 * 730, 1);
+    expect(endpoint.costEstimate.minUsd).toBeCloseTo(1.408 * 4 * 730, 1);
   });
 
   test('shadow: the candidate as a shadow variant mirroring the given share', () => {

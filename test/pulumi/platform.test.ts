@@ -55,7 +55,7 @@ describe('Pulumi MlopsPlatform', () => {
       });
     }
     // Training ceiling, registry capacity and the fleet, priced by the same core functions as the CDK MlopsPlatform.
-    expect(Object.keys(platform.costGuard.estimatedMonthlyCost.pieces)).toEqual(['training (max GPUs busy, spot)', 'model registry', 'model fraud']);
+    expect(Object.keys(platform.costGuard.estimatedMonthlyCost.pieces)).toEqual(['training (max GPUs busy, fallback included)', 'model registry', 'model fraud']);
     expect(platform.estimatedMonthlyCost.maxUsd).toBeGreaterThan(platform.estimatedMonthlyCost.minUsd);
   });
 

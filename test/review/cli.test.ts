@@ -60,7 +60,8 @@ describe('mlops-review on the reference app', () => {
     const { code, stdout, stderr } = await run(['--base', baseDir, '--head', headDir]);
     expect(stderr).toBe('');
     expect(code).toBe(1);
-    expect(fleetMax).toBe(514.07);
+    // 2 x g5.xlarge on spot at the g5 family's 42% of on-demand: 2 * 1.006 * 0.42 * 730
+    expect(fleetMax).toBe(616.88);
     const cost = reviewAssemblies(loadAssembly(baseDir), loadAssembly(headDir)).cost;
     expect(cost.deltaMinUsd).toBe(0);
     expect(cost.deltaMaxUsd).toBe(fleetMax);
@@ -70,16 +71,16 @@ describe('mlops-review on the reference app', () => {
     expect(stdout).toContain('- Stacks changed: 2 of 12');
     const range = (min: number, max: number) => (min === max ? usd(min) : `${usd(min)} – ${usd(max)}`);
     expect(stdout).toContain(`- Monthly cost: ${range(cost.baseMinUsd, cost.baseMaxUsd)} → ${range(cost.headMinUsd, cost.headMaxUsd)} `
-      + '($0.00 at minimum, +$514.07 at maximum capacity)');
+      + '($0.00 at minimum, +$616.88 at maximum capacity)');
     expect(stdout).toMatch(/### ⛔ Blocking\n\n- \*\*mlops-staging\/Data\*\* `mlops-staging\/Data\/Scratch\/Resource` \(Scratch\w+\) `AWS::S3::Bucket` orphaned: /);
     expect(stdout).toContain('### ML changes\n\n- **mlops-dev/Platform** gpu-capacity: GPUs at maximum capacity 8 → 10');
-    expect(stdout).toMatch(/\| mlops-dev\/Platform \| \$[\d,.]+( – \$[\d,.]+)? \| \$[\d,.]+ – \$[\d,.]+ \| \$0\.00 \| \+\$514\.07 \|/);
-    expect(stdout).toMatch(/\| \*\*Total\*\* \| .* \| \*\*\$0\.00\*\* \| \*\*\+\$514\.07\*\* \|/);
-    expect(stdout).toContain('Spot is assumed to cost 35% of on-demand');
+    expect(stdout).toMatch(/\| mlops-dev\/Platform \| \$[\d,.]+( – \$[\d,.]+)? \| \$[\d,.]+ – \$[\d,.]+ \| \$0\.00 \| \+\$616\.88 \|/);
+    expect(stdout).toMatch(/\| \*\*Total\*\* \| .* \| \*\*\$0\.00\*\* \| \*\*\+\$616\.88\*\* \|/);
+    expect(stdout).toContain('Spot is priced per family as a share of on-demand');
     expect(stdout).toContain('<details>\n<summary>mlops-dev/Platform: changed — 2 added</summary>');
     expect(stdout).toMatch(/<summary>mlops-staging\/Data: changed — [\d a-z,]*orphaned — ⛔ 1 blocking<\/summary>/);
     expect(stdout).not.toContain('<summary>mlops-prod');
-    expect(stdout).toContain('- GpuFleet: Auto Scaling group: 0-2 x g5.xlarge (spot), $0.00 – $514.07');
+    expect(stdout).toContain('- GpuFleet: Auto Scaling group: 0-2 x g5.xlarge (spot), $0.00 – $616.88');
   });
 
   test('--allow-destroy lets the intended removal through: exit code 0', async () => {
@@ -98,8 +99,8 @@ describe('mlops-review on the reference app', () => {
     const json = await run(['--base', baseDir, '--head', headDir, '--json']);
     const report = JSON.parse(json.stdout);
     expect(report.blocking).toHaveLength(1);
-    expect(report.cost).toMatchObject({ deltaMinUsd: 0, deltaMaxUsd: 514.07 });
-    expect(report.cost.headMaxUsd).toBeCloseTo(report.cost.baseMaxUsd + 514.07, 2);
+    expect(report.cost).toMatchObject({ deltaMinUsd: 0, deltaMaxUsd: 616.88 });
+    expect(report.cost.headMaxUsd).toBeCloseTo(report.cost.baseMaxUsd + 616.88, 2);
     const statuses = Object.fromEntries(report.stacks.map((s: any) => [s.id, s.status]));
     expect(Object.keys(statuses)).toHaveLength(12);
     expect(Object.entries(statuses).filter(([, status]) => status === 'changed').map(([id]) => id)).toEqual(['mlops-dev/Platform', 'mlops-staging/Data']);

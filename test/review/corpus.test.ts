@@ -358,7 +358,8 @@ describe('cost and ML meaning', () => {
       'EndpointConfig: variant weights canary 0.1→0.5, stable 0.9→0.5',
       'EndpointConfig: variant instance types stable=ml.g5.xlarge, canary=ml.g5.xlarge → stable=ml.g5.xlarge, canary=ml.g6.xlarge',
     ]);
-    expect(r.cost.deltaMaxUsd).toBe(Math.round((0.8048 - 1.006) * 730 * 100) / 100);
+    // At SageMaker's rates: ml.g6.xlarge $1.1267/h, ml.g5.xlarge $1.408/h.
+    expect(r.cost.deltaMaxUsd).toBe(Math.round((1.1267 - 1.408) * 730 * 100) / 100);
   });
 
   test('Batch spot compute environment: vCPU bounds and spot-priced cost', () => {

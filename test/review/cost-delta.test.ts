@@ -64,7 +64,7 @@ describe('templateCost', () => {
     expect(cost.unpriced).toEqual([]);
   });
 
-  test('SageMaker: ml. prefix stripped, serverless variants skipped', () => {
+  test('SageMaker: priced at the ml.* rate of the type, serverless variants skipped', () => {
     const cost = templateCost({
       Resources: {
         Ec: {
@@ -74,6 +74,8 @@ describe('templateCost', () => {
       },
     });
     expect(cost.items.map((i) => `${i.logicalId} ${i.description}`)).toEqual(['Ec/a SageMaker variant: 2 x inf2.xlarge']);
+    // 2 x ml.inf2.xlarge at $0.99/h
+    expect(cost.maxUsd).toBe(1445.4);
   });
 
   test('unit-priced resources: NAT, load balancer, Aurora ACUs per serverless instance, key, alarms, dashboard, secret', () => {
