@@ -1,10 +1,10 @@
-import { Duration, Names } from 'cdk8s';
+import { Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-32';
 import { Construct } from 'constructs';
 import { EnvironmentProfile, GpuInstance } from '../core';
 import { Checkpoint, CheckpointKind } from './checkpoint';
 import { CapacityType, GpuNodeSelection } from './gpu-scheduling';
-import { checkName, childName, shortHash } from './private/names';
+import { checkName, childName, defaultName, shortHash } from './private/names';
 import { checkEnv, checkLabels, resolvePlacement } from './private/placement';
 import {
   cacheEnv, checkImage, checkQuantity, containerResources, DEFAULT_RUN_AS_USER, HOME_DIR, parseQuantity,
@@ -262,7 +262,7 @@ export class GpuTrainingJob extends Construct {
     this.profile = props.profile ?? profileOf(this);
     const image = checkImage(check, 'image', props?.image);
     const placement = resolvePlacement(this, check, props.namespace, props.serviceAccountName);
-    this.baseName = checkName(check, 'jobName', props.jobName, MAX_BASE_NAME) ?? Names.toDnsLabel(this, { maxLen: MAX_BASE_NAME });
+    this.baseName = checkName(check, 'jobName', props.jobName, MAX_BASE_NAME) ?? defaultName(this, MAX_BASE_NAME);
     this.gpusPerWorker = check.integerInRange('gpusPerWorker', props.gpusPerWorker, 1, 16) ?? 1;
     const cpu = checkQuantity(check, 'cpu', props.cpu) ?? '4';
     const memory = checkQuantity(check, 'memory', props.memory) ?? '16Gi';

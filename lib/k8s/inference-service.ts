@@ -1,4 +1,4 @@
-import { Duration, Names } from 'cdk8s';
+import { Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-32';
 import { Construct } from 'constructs';
 import { CANDIDATE_VARIANT, CURRENT_VARIANT, EnvironmentProfile, GpuInstance, Rollout, RolloutKind } from '../core';
@@ -15,7 +15,7 @@ import {
 } from './imports/gateway-api-httproutes-gateway.networking.k8s.io';
 import { ScaledObject, ScaledObjectSpecTriggers } from './imports/keda-scaledobjects-keda.sh';
 import { MODEL_DIR, ModelSource } from './model-source';
-import { checkName, childName } from './private/names';
+import { checkName, childName, defaultName } from './private/names';
 import { checkEnv, resolvePlacement } from './private/placement';
 import {
   cacheEnv, checkImage, checkQuantity, containerResources, DEFAULT_RUN_AS_USER, HOME_DIR, parseQuantity,
@@ -328,7 +328,7 @@ export class InferenceService extends Construct {
       check.fail('progressiveDelivery', delivery, 'must be a ProgressiveDelivery', 'use ProgressiveDelivery.gatewayWeights() or .argoRollouts().');
     }
     const argo = delivery.kind === ProgressiveDeliveryKind.ARGO_ROLLOUTS;
-    this.serviceName = checkName(check, 'serviceName', props.serviceName, 40) ?? Names.toDnsLabel(this, { maxLen: 40 });
+    this.serviceName = checkName(check, 'serviceName', props.serviceName, 40) ?? defaultName(this, 40);
     this.protocol = check.oneOf('protocol', props.protocol, Object.values(ServingProtocol), 'use ServingProtocol.HTTP or ServingProtocol.GRPC.') ?? ServingProtocol.HTTP;
     const grpc = this.protocol === ServingProtocol.GRPC;
     const port = check.integerInRange('port', props.port, 1024, 65535, 'use an unprivileged port (1024-65535); the container runs as non-root.') ?? 8080;

@@ -1,8 +1,9 @@
-import { Duration, Lazy, Names } from 'cdk8s';
+import { Duration, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Check, EnvironmentProfile, METRIC_CONTRACT } from '../core';
 import { PrometheusRule, PrometheusRuleSpecGroupsRules, PrometheusRuleSpecGroupsRulesExpr } from './imports/prometheus-operator-prometheusrules-monitoring.coreos.com';
 import { ServiceMonitor, ServiceMonitorSpecEndpointsScheme } from './imports/prometheus-operator-servicemonitors-monitoring.coreos.com';
+import { defaultName } from './private/names';
 import { checkLabels, resolvePlacement } from './private/placement';
 import { checkFor, profileOf, wholeSeconds } from './private/scope';
 import { TeamNamespace } from './team-namespace';
@@ -153,7 +154,7 @@ export class MonitoringRules extends Construct {
     const labels = { ...placement.labels, ...props.prometheusLabels };
     this.baseLabels = { environment: this.profile.name, ...(placement.team ? { team: placement.team.team } : {}) };
     const metadata = (name: string) => ({ name, namespace: placement.namespace, labels });
-    this.serviceMonitorName = Names.toDnsLabel(this, { extra: ['models'] });
+    this.serviceMonitorName = defaultName(this, undefined, ['models']);
     new ServiceMonitor(this, 'ServiceMonitor', {
       metadata: metadata(this.serviceMonitorName),
       spec: {
@@ -178,7 +179,7 @@ export class MonitoringRules extends Construct {
     const gpuUtil = honorLabels
       ? `avg by (namespace, pod) (${DCGM_GPU_UTILIZATION}${sel('pod!=""', gpuNs)})`
       : `label_replace(label_replace(avg by (${gpuNs}, ${gpuPod}) (${DCGM_GPU_UTILIZATION}${sel(`${gpuPod}!=""`, gpuNs)}), "namespace", "$1", "${gpuNs}", "(.*)"), "pod", "$1", "${gpuPod}", "(.*)")`;
-    this.ruleName = Names.toDnsLabel(this, { extra: ['rules'] });
+    this.ruleName = defaultName(this, undefined, ['rules']);
     new PrometheusRule(this, 'Rules', {
       metadata: metadata(this.ruleName),
       spec: {

@@ -2,7 +2,7 @@
 // server accepts, for any valid input up to each prop's maximum length (issue #19 problem 7).
 import { Duration, Testing } from 'cdk8s';
 import * as fc from 'fast-check';
-import { Manifest } from './support/k8s';
+import { Manifest, schemaErrors } from './support/k8s';
 import { EnvironmentProfile, Rollout } from 'mlops-constructs';
 import {
   Checkpoint, GpuTrainingJob, InferenceService, MlopsChart, MonitoringRules, ProgressiveDelivery, ScaleToZero, TeamNamespace,
@@ -36,6 +36,9 @@ function namesOf(manifests: Manifest[], extra: [string, string][]): [string, str
   return out;
 }
 
+// Every run's manifests, validated together at the end: names at their maximum lengths must also pass the schemas.
+const synthesized: Manifest[] = [];
+
 test('names the constructs build are DNS labels and label values of at most 63 characters', () => {
   fc.assert(fc.property(
     dnsLabel(40), dnsLabel(63), dnsLabel(40), dnsLabel(43), fc.integer({ min: 2, max: 1000 }),
@@ -65,6 +68,7 @@ test('names the constructs build are DNS labels and label values of at most 63 c
       });
       new MonitoringRules(chart, 'Monitoring', { namespace: ns });
       const manifests = Testing.synth(chart);
+      synthesized.push(...manifests);
       // Worker pods are named, and resolvable as, <job>-<index>.<service>.
       const hosts: [string, string][] = [['worker host name', `${train.jobName}-${workers - 1}`], ['worker subdomain', train.serviceName!]];
       for (const [where, name] of namesOf(manifests, hosts)) {
@@ -78,4 +82,33 @@ test('names the constructs build are DNS labels and label values of at most 63 c
       if (new Set(byKindAndName).size !== byKindAndName.length) throw new Error(`duplicate objects: ${byKindAndName.join(', ')}`);
     },
   ), { numRuns: Number(process.env.FC_RUNS ?? 40), seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined });
+});
+
+test('names built from construct ids (no name given) are DNS labels too, whatever the ids: digits first, "_", ".", upper case', () => {
+  const id = fc.stringMatching(/^[A-Za-z0-9_.-]{1,30}$/).filter((s) => s.replace(/[^A-Za-z0-9]/g, '') !== '' && s !== 'Team' && !(s in Object.prototype)); // constructs keys children by id in a plain object
+  fc.assert(fc.property(id, fc.uniqueArray(id, { minLength: 2, maxLength: 3 }), (chartId, ids) => {
+    const chart = new MlopsChart(Testing.app(), chartId, { profile: EnvironmentProfile.dev(), project: 'p' });
+    const ns = new TeamNamespace(chart, 'Team', { team: 'a', quota: { gpus: 100 } });
+    ids.forEach((i) => {
+      new GpuTrainingJob(chart, `${i}:train`, { image: 'registry.example.com/t:1', namespace: ns, distributed: { workers: 2 } });
+      new InferenceService(chart, i, { image: 'registry.example.com/m:1', namespace: ns, minReplicas: 1, maxReplicas: 1, gpusPerReplica: 0 });
+      new MonitoringRules(chart, `${i}:monitoring`, { namespace: ns });
+    });
+    const manifests = Testing.synth(chart);
+    synthesized.push(...manifests);
+    for (const [where, name] of namesOf(manifests, [])) {
+      if (!where.includes('label') && !DNS_LABEL.test(name)) throw new Error(`${where}: '${name}' is not a DNS label (chart '${chartId}', ids ${ids.join(', ')})`);
+    }
+    const byKindAndName = manifests.map((m) => `${m.kind}/${m.metadata.namespace}/${m.metadata.name}`);
+    if (new Set(byKindAndName).size !== byKindAndName.length) throw new Error(`duplicate objects: ${byKindAndName.join(', ')}`);
+  }), { numRuns: Number(process.env.FC_RUNS ?? 40), seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined });
+  // The case that failed: a chart id starting with digits and holding an underscore.
+  const chart = new MlopsChart(Testing.app(), '2024-fraud_team', { profile: EnvironmentProfile.dev(), project: 'p' });
+  const scoring = new InferenceService(chart, 'Scoring', { image: 'registry.example.com/m:1', gpusPerReplica: 0 });
+  expect(scoring.serviceName).toMatch(/^x2024-fraud-team-scoring-[0-9a-f]{8}$/);
+});
+
+test('every manifest of the property runs validates against the Kubernetes 1.32 schemas and the committed CRDs', () => {
+  expect(synthesized.length).toBeGreaterThan(0);
+  expect(schemaErrors(synthesized)).toEqual([]);
 });

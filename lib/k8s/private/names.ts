@@ -1,4 +1,6 @@
 import { createHash } from 'crypto';
+import { Names } from 'cdk8s';
+import { IConstruct } from 'constructs';
 import { Check } from '../../core';
 
 /** A DNS-1035 label as Kubernetes requires for Service names: 1-63 lower-case letters, digits and "-", starting with a letter, not ending with "-". */
@@ -29,4 +31,19 @@ export function childName(base: string, suffix: string, maxLength = MAX_NAME): s
 /** First 8 hex characters of the SHA-256 of `text`. */
 export function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 8);
+}
+
+/**
+ * The name of an object a construct creates when the user gives none: cdk8s's `Names.toDnsLabel` (construct path and
+ * a hash of it), made a DNS-1035 label. cdk8s keeps "_" and "." from construct ids and may start with a digit (a chart
+ * id such as `2024-fraud_team`), which the API server rejects in Service names and label-based host names. Names
+ * that are already valid are returned unchanged, so objects already applied keep their names.
+ */
+export function defaultName(scope: IConstruct, maxLength = MAX_NAME, extra: string[] = []): string {
+  const name = Names.toDnsLabel(scope, { maxLen: maxLength, extra });
+  if (DNS_LABEL.test(name)) return name;
+  const cleaned = name.replace(/[^a-z0-9-]/g, '-').replace(/-{2,}/g, '-').replace(/^-+/, '').replace(/-+$/, '');
+  if (/^[a-z]/.test(cleaned)) return cleaned;
+  // Replace (not shift) the first character, so the hash at the end, which keeps names distinct, stays whole.
+  return `x${cleaned.length >= maxLength ? cleaned.slice(1) : cleaned}`;
 }
