@@ -777,8 +777,12 @@ export class InferenceService extends Construct {
       terminationGracePeriodSeconds: o.graceSeconds,
       ...o.scheduling,
       topologySpreadConstraints: [
-        // Multi-AZ profiles refuse to stack replicas in one zone; dev only prefers spreading.
-        spread('topology.kubernetes.io/zone', this.profile.multiAz ? 'DoNotSchedule' : 'ScheduleAnyway'),
+        // Multi-AZ profiles refuse to stack replicas in one zone; dev only prefers spreading. A zone counts as a
+        // spreading domain when any node there passes the pod's node selector and affinity: GPU pods placed by their
+        // resource request alone would count zones that hold only CPU nodes, and with GPU nodes in one zone a second
+        // replica would stay Pending. Refusal is therefore sound only where node labels restrict the domains to GPU nodes.
+        spread('topology.kubernetes.io/zone', this.profile.multiAz && (o.gpus === 0 || Object.keys(o.scheduling.nodeSelector ?? {}).length > 0)
+          ? 'DoNotSchedule' : 'ScheduleAnyway'),
         spread('kubernetes.io/hostname', 'ScheduleAnyway'),
       ],
       ...(o.modelSource ? {

@@ -1,7 +1,7 @@
 import { Duration, Testing } from 'cdk8s';
 import { newChart, ofKind, one, restrictedViolations, synth, validatesEverySynthesizedManifest } from './support/k8s';
 import { EnvironmentProfile, GpuInstance, Rollout, ValidationError } from 'mlops-constructs';
-import { InferenceService, InferenceServiceProps, ScalingMetric, TeamNamespace } from 'mlops-constructs/k8s';
+import { GpuNodeSelection, InferenceService, InferenceServiceProps, ScalingMetric, TeamNamespace } from 'mlops-constructs/k8s';
 
 const IMAGE = 'registry.example.com/model:1.0.0';
 const NEXT = 'registry.example.com/model:1.1.0';
@@ -60,8 +60,8 @@ describe('InferenceService defaults (all at once)', () => {
     });
   });
 
-  test('prod: 2 to 10 replicas, CPU 70%, zones strictly spread', () => {
-    const { manifests, service } = build();
+  test('prod: 2 to 10 replicas, CPU 70%, zones strictly spread (GPU nodes selected by label)', () => {
+    const { manifests, service } = build({ gpuNodes: GpuNodeSelection.gpuFeatureDiscovery() });
     const hpa = one(manifests, 'HorizontalPodAutoscaler');
     expect(hpa.spec).toEqual({
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'scoring' },

@@ -74,6 +74,17 @@ describe('1. scheduling: GPU nodes by resource request, optional node labels, ca
     expect(job({ capacityType: CapacityType.ON_DEMAND }).job.spec.template.spec.affinity.nodeAffinity).toBeDefined();
   });
 
+  test('prod GPU replicas are strictly spread over zones only where node labels limit the zones to those with GPU nodes', () => {
+    const zone = (s: ReturnType<typeof service>) => one(s.manifests, 'Deployment').spec.template.spec.topologySpreadConstraints
+      .find((c: Manifest) => c.topologyKey === 'topology.kubernetes.io/zone').whenUnsatisfiable;
+    // By resource request every zone with any node counts: GPU nodes in one zone would leave the second replica Pending.
+    expect(zone(service())).toBe('ScheduleAnyway');
+    expect(zone(service({ gpuNodes: GpuNodeSelection.karpenterNodePool('gpu') }))).toBe('DoNotSchedule');
+    expect(zone(service({ instance: GpuInstance.of('g5.2xlarge') }))).toBe('DoNotSchedule');
+    expect(zone(service({ gpusPerReplica: 0 }))).toBe('DoNotSchedule');
+    expect(zone(service({ gpuNodes: GpuNodeSelection.gpuFeatureDiscovery() }, EnvironmentProfile.dev()))).toBe('ScheduleAnyway');
+  });
+
   test('bad selections are ValidationErrors', () => {
     expect(() => GpuNodeSelection.karpenterNodePool('')).toThrow(/'gpuNodes.karpenterNodePool' is required/);
     expect(() => GpuNodeSelection.labels({})).toThrow(/'gpuNodes.labels' must name at least one label/);
