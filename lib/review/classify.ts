@@ -1,7 +1,8 @@
 import { fullDiff, ResourceDifference, ResourceImpact, TemplateDiff } from '@aws-cdk/cloudformation-diff';
-import { GpuInstance } from '../core';
+import { GpuInstance, TAG_KEYS } from '../core';
 import { CfnResource, CfnTemplate, StackTemplate } from './assembly';
 import { asArray, asgCapacity, batchCapacity, num, refOf, stripMl } from './cost-delta';
+import { describeWeakening, isDevelopmentEnvironment, isServedStateParameter, ProtectionWeakening, weakenedProtections } from './protective';
 
 /** What happens to a resource when the head is deployed over the base. */
 export enum ChangeKind {
@@ -32,8 +33,16 @@ export interface GuardFinding {
   readonly logicalId: string;
   readonly type: string;
   readonly path?: string;
-  readonly kind: ChangeKind | 'policy-weakened';
+  /** `protection-weakened`: the resource stays, but a protective property (retention, deletion protection, ...) is lowered. */
+  readonly kind: ChangeKind | 'protection-weakened';
   readonly reason: string;
+  /** The protective properties lowered, with before → after values. */
+  readonly weakened?: readonly ProtectionWeakening[];
+  /**
+   * Set for a weakened protection in a development environment (`mlops:environment` dev, development, sandbox):
+   * reported as a data-loss warning, not blocking. Staging, prod and unnamed environments block.
+   */
+  readonly warning?: boolean;
   /** Set when the change is let through: by `--allow-destroy` or because the stack is disposable. */
   readonly allowedBy?: 'allow-destroy' | 'disposable-stack';
 }
@@ -73,6 +82,8 @@ export const STATEFUL_TYPES: readonly string[] = [
   'AWS::SecretsManager::Secret',
   'AWS::Logs::LogGroup',
   'AWS::SageMaker::ModelPackageGroup',
+  'AWS::Backup::BackupVault',
+  'AWS::Kinesis::Stream',
 ];
 
 const RETAINING_POLICIES = ['Retain', 'RetainExceptOnCreate', 'Snapshot'];
@@ -114,22 +125,30 @@ export function resourceChanges(diff: TemplateDiff, base?: StackTemplate, head?:
   return out;
 }
 
-/** Whether a resource holds data: its type is stateful, or it is retained (or snapshotted) by policy. */
+/**
+ * Whether a resource holds data: its type is stateful, it is a served-state SSM parameter (written by promotion), or
+ * it is retained (or snapshotted) by policy.
+ */
 export function isStateful(resource: CfnResource): boolean {
   return STATEFUL_TYPES.includes(resource.Type)
+    || isServedStateParameter(resource)
     || RETAINING_POLICIES.includes(resource.DeletionPolicy ?? '')
     || RETAINING_POLICIES.includes(resource.UpdateReplacePolicy ?? '');
 }
 
 /**
- * The guard: replacing, maybe replacing, removing or orphaning a stateful resource, or weakening its
- * DeletionPolicy/UpdateReplacePolicy from Retain/Snapshot to Delete. Each finding blocks unless the resource is
- * allowed with `allowDestroy` or its stack is disposable (marked in the base, or named in `disposableStacks`).
+ * The guard: replacing, maybe replacing, removing or orphaning a stateful resource, or weakening one of its
+ * protections (DeletionPolicy/UpdateReplacePolicy from Retain/Snapshot to Delete, or a property of
+ * `PROTECTIVE_RULES`: retention, deletion protection, versioning, encryption, Object Lock, expiry, backups).
+ * One finding per resource. Each blocks unless the resource is allowed with `allowDestroy` or its stack is
+ * disposable (marked in the base, or named in `disposableStacks`); a weakened protection in a development
+ * environment is a warning.
  */
 export function guard(stackId: string, changes: readonly ResourceChange[], diff: TemplateDiff, stack: StackTemplate | undefined,
   options: GuardOptions): GuardFinding[] {
   const out: GuardFinding[] = [];
   const disposable = isDisposable(stackId, stack, options);
+  const development = isDevelopmentEnvironment(stack?.tags[TAG_KEYS.environment]);
   const allowedBy = (c: { logicalId: string; path?: string }): GuardFinding['allowedBy'] => {
     if (isAllowed(stackId, stack?.stackName, c.logicalId, c.path, options.allowDestroy ?? [])) return 'allow-destroy';
     return disposable ? 'disposable-stack' : undefined;
@@ -141,24 +160,41 @@ export function guard(stackId: string, changes: readonly ResourceChange[], diff:
       out.push({ stack: stackId, logicalId, type, path, kind, reason: destructiveReason(c), allowedBy: allowedBy(c) });
     }
   }
+  const destructiveIds = new Set(out.map((f) => f.logicalId));
   diff.resources.forEachDifference((logicalId: string, change: ResourceDifference) => {
     if (!change.oldValue || !change.newValue) return;
+    const before = change.oldValue as CfnResource;
+    const after = change.newValue as CfnResource;
+    const weakened: ProtectionWeakening[] = [];
     for (const attribute of ['DeletionPolicy', 'UpdateReplacePolicy']) {
-      const before = (change.oldValue as CfnResource)[attribute] as string | undefined;
-      const after = (change.newValue as CfnResource)[attribute] as string | undefined;
-      if (RETAINING_POLICIES.includes(before ?? '') && !RETAINING_POLICIES.includes(after ?? '')) {
-        const c = { logicalId, path: stack?.paths[logicalId] };
-        out.push({
-          stack: stackId,
-          logicalId,
-          type: change.oldResourceType ?? 'unknown',
-          path: c.path,
-          kind: 'policy-weakened',
-          reason: `${attribute} changes from ${before} to ${after ?? 'Delete (default)'}: deleting the stack or replacing the resource would now delete its data`,
-          allowedBy: allowedBy(c),
-        });
+      const b = before[attribute] as string | undefined;
+      const a = after[attribute] as string | undefined;
+      if (RETAINING_POLICIES.includes(b ?? '') && !RETAINING_POLICIES.includes(a ?? '')) {
+        weakened.push({ label: attribute, property: attribute, before: b!, after: a ?? 'Delete (default)' });
       }
     }
+    weakened.push(...weakenedProtections(before, after));
+    if (weakened.length === 0) return;
+    const text = weakened.map(describeWeakening).join('; ');
+    if (destructiveIds.has(logicalId)) {
+      // One finding per resource: a replaced or removed resource carries its weakened protections along.
+      const i = out.findIndex((f) => f.logicalId === logicalId);
+      out[i] = { ...out[i], reason: `${out[i].reason}; also ${text}`, weakened };
+      return;
+    }
+    const c = { logicalId, path: stack?.paths[logicalId] };
+    const policyOnly = weakened.every((w) => w.property === 'DeletionPolicy' || w.property === 'UpdateReplacePolicy');
+    out.push({
+      stack: stackId,
+      logicalId,
+      type: change.oldResourceType ?? 'unknown',
+      path: c.path,
+      kind: 'protection-weakened',
+      reason: `${text}${policyOnly ? ': deleting the stack or replacing the resource would now delete its data' : ''}`,
+      weakened,
+      allowedBy: allowedBy(c),
+      warning: development || undefined,
+    });
   });
   return out;
 }

@@ -5,3 +5,4 @@ export * from './kubernetes';
 export * from './review';
 export * from './render-markdown';
 export * from './cli';
+export * from './protective';

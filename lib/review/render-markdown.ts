@@ -43,7 +43,7 @@ const KIND_LABEL: Record<string, string> = {
   [ChangeKind.MAY_BE_REPLACED]: 'may be replaced',
   [ChangeKind.REMOVED]: 'removed',
   [ChangeKind.ORPHANED]: 'orphaned',
-  'policy-weakened': 'retention weakened',
+  'protection-weakened': 'protection weakened',
 };
 
 /** Renders the review as a PR comment: summary first, then one collapsible section per stack. */
@@ -76,6 +76,7 @@ function summarySections(report: ReviewReport): string {
   lines.push(report.blocking.length > 0
     ? `**⛔ ${report.blocking.length} blocking change(s)**: data would be lost. Allow each intended one with \`--allow-destroy <path>\` or mark the stack disposable.`
     : '**✅ No blocking changes.**');
+  if (report.warnings.length > 0) lines.push('', `**⚠️ ${report.warnings.length} data-loss warning(s)** in development environments.`);
   lines.push('');
   lines.push(`- Stacks changed: ${changed.length} of ${report.stacks.length}`);
   lines.push(`- Access broadened: ${broadening} change(s)`);
@@ -87,6 +88,11 @@ function summarySections(report: ReviewReport): string {
   if (report.blocking.length > 0) {
     lines.push('### ⛔ Blocking', '');
     for (const g of report.blocking) lines.push(`- **${g.stack}** ${where(g)} \`${g.type}\` ${KIND_LABEL[g.kind] ?? g.kind}: ${g.reason}`);
+    lines.push('');
+  }
+  if (report.warnings.length > 0) {
+    lines.push('### ⚠️ Data-loss warnings (development environments)', '');
+    for (const g of report.warnings) lines.push(`- **${g.stack}** ${where(g)} \`${g.type}\` ${KIND_LABEL[g.kind] ?? g.kind}: ${g.reason}`);
     lines.push('');
   }
   if (report.allowed.length > 0) {

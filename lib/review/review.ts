@@ -24,6 +24,8 @@ export interface StackReview {
   readonly changes: readonly ResourceChange[];
   /** Guard findings not let through. */
   readonly blocking: readonly GuardFinding[];
+  /** Protections weakened in a development environment: reported, not blocking. */
+  readonly warnings: readonly GuardFinding[];
   /** Guard findings let through by `allowDestroy` or a disposable stack. */
   readonly allowed: readonly GuardFinding[];
   readonly security: readonly SecurityFinding[];
@@ -38,6 +40,8 @@ export interface StackReview {
 export interface ReviewReport {
   readonly stacks: readonly StackReview[];
   readonly blocking: readonly GuardFinding[];
+  /** Protections weakened in development environments. */
+  readonly warnings: readonly GuardFinding[];
   readonly allowed: readonly GuardFinding[];
   readonly security: readonly SecurityFinding[];
   readonly ml: readonly MlChange[];
@@ -82,6 +86,7 @@ export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, opt
       disposable: (options.disposableStacks ?? []).includes(KUBERNETES_STACK_ID),
       changes: k8s.changes,
       blocking: k8s.guard.filter((g) => !g.allowedBy),
+      warnings: [],
       allowed: k8s.guard.filter((g) => g.allowedBy),
       security: k8s.security,
       ml: k8s.ml,
@@ -93,6 +98,7 @@ export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, opt
   return {
     stacks,
     blocking: all((s) => s.blocking),
+    warnings: all((s) => s.warnings),
     allowed: all((s) => s.allowed),
     security: sortSecurity(all((s) => s.security)),
     ml: all((s) => s.ml),
@@ -124,7 +130,8 @@ function reviewStack(id: string, base: StackTemplate | undefined, head: StackTem
     status,
     disposable: base?.disposable ?? false,
     changes,
-    blocking: guardFindings.filter((g) => !g.allowedBy),
+    blocking: guardFindings.filter((g) => !g.allowedBy && !g.warning),
+    warnings: guardFindings.filter((g) => !g.allowedBy && g.warning),
     allowed: guardFindings.filter((g) => g.allowedBy),
     security: securityFindings(id, diff),
     ml: mlChanges(id, base?.template, head?.template),

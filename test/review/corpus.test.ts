@@ -95,8 +95,10 @@ describe('guard: data loss is blocking', () => {
     const r = reviewPair((stack, side) => {
       new s3.Bucket(stack, 'Data', { removalPolicy: side === 'base' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY });
     });
-    expect(r.blocking.map((b) => b.kind)).toEqual(['policy-weakened', 'policy-weakened']);
-    expect(r.blocking[0].reason).toMatch(/DeletionPolicy changes from Retain to Delete/);
+    // One finding for the resource, naming both policies.
+    expect(r.blocking.map((b) => b.kind)).toEqual(['protection-weakened']);
+    expect(r.blocking[0].reason).toBe('DeletionPolicy Retain → Delete; UpdateReplacePolicy Retain → Delete: '
+      + 'deleting the stack or replacing the resource would now delete its data');
     expect(r.stacks[0].changes[0].kind).toBe(ChangeKind.UPDATED);
   });
 
