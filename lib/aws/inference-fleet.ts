@@ -10,8 +10,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
-  AcceleratorKind, CURRENT_VARIANT, EnvironmentProfile, GpuInstance, inferenceContainerDeviceFlags, INFERENCE_AMI_SSM_PARAMETERS,
-  MODEL_VERSION_PATTERN, MonthlyCostRange, resolveInferenceFleetSpec, Rollout, RolloutKind,
+  AcceleratorKind, assertFleetRollout, CURRENT_VARIANT, EnvironmentProfile, fleetUserDataCommands, GpuInstance, INFERENCE_AMI_SSM_PARAMETERS,
+  INFERENCE_GPU_METRICS_NAMESPACE, MonthlyCostRange, resolveFleetVariants, resolveInferenceFleetSpec, Rollout,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -37,11 +37,8 @@ export interface IServingMetrics {
   metricGpuUtilization(variant?: string): cloudwatch.Metric;
 }
 
-/**
- * Namespace of the GPU metrics the fleet's CloudWatch agent publishes (`nvidia_smi_utilization_gpu`,
- * `nvidia_smi_utilization_memory`), aggregated by `AutoScalingGroupName`.
- */
-export const INFERENCE_GPU_METRICS_NAMESPACE = 'MLOps/Inference';
+// Defined in core (shared with the Pulumi InferenceFleet); re-exported where CDK users found it.
+export { INFERENCE_GPU_METRICS_NAMESPACE } from '../core';
 
 /**
  * Public SSM parameters of the AMIs the fleet runs, by accelerator.
@@ -187,8 +184,6 @@ export interface InferenceFleetVariant {
   readonly autoScalingGroup: autoscaling.AutoScalingGroup;
 }
 
-const SUPPORTED_ROLLOUTS = [RolloutKind.ALL_AT_ONCE, RolloutKind.CANARY, RolloutKind.LINEAR, RolloutKind.AB_TEST, RolloutKind.BLUE_GREEN];
-
 /**
  * A model served by EC2 Auto Scaling groups behind an Application Load Balancer: GPU, Inferentia or CPU
  * instances from the catalog, IMDSv2 only, encrypted root volumes, a role that reads only this model's
@@ -232,8 +227,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     // Checked here so a bad tag is blamed on this prop, not on the image repository's `imageUri(tag)`.
     checkImageTag(check, 'imageTag', props.imageTag);
     this.rollout = props.rollout ?? Rollout.allAtOnce();
-    this.rollout.assertSupportedBy(this.node.path, 'rollout', 'InferenceFleet', SUPPORTED_ROLLOUTS,
-      'use ModelEndpoint (SageMaker shadow variants) or the Kubernetes InferenceService (Gateway API mirrors) for shadow rollouts');
+    assertFleetRollout({ scope: this.node.path }, this.rollout);
     // Defaults, validation and cost shared with the Pulumi InferenceFleet.
     const spec = resolveInferenceFleetSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, {
       ...props,
@@ -468,62 +462,13 @@ export class InferenceFleet extends Construct implements IServingMetrics {
   }
 
   private resolveVersions(props: InferenceFleetProps): Array<{ name: string; version: string; weight: number }> {
-    const check = checkFor(this);
-    const given = props.variantVersions ?? {};
-    const split = this.rollout.initialSplit();
-    for (const name of Object.keys(given)) {
-      if (!split.some((s) => s.variant === name)) {
-        check.fail(`variantVersions.${name}`, given[name], `names a variant the rollout does not have (${this.rollout.kind})`,
-          `give versions only for ${split.map((s) => s.variant).join(', ')}.`);
-      }
-    }
-    return split.map(({ variant, percent }) => {
-      const version = given[variant] ?? (variant === CURRENT_VARIANT || split.length === 1 ? props.modelVersion : undefined);
-      if (version === undefined) {
-        check.fail(`variantVersions.${variant}`, undefined, `is required by the ${this.rollout.kind} rollout`,
-          `give the model version the '${variant}' variant serves, e.g. variantVersions: { ${variant}: 'v2' }.`);
-      }
-      check.matches(`variantVersions.${variant}`, version, MODEL_VERSION_PATTERN, 'a version of letters, digits, ".", "_" or "-"');
-      return { name: variant, version, weight: percent };
-    });
+    return resolveFleetVariants({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, this.rollout, props.modelVersion,
+      props.variantVersions ?? {});
   }
 
   private userData(imageUri: string, modelUri: string, port: number): ec2.UserData {
     const userData = ec2.UserData.forLinux();
-    const kind = this.instance.acceleratorKind;
-    const deviceFlags = inferenceContainerDeviceFlags(kind);
-    userData.addCommands(
-      'set -euo pipefail',
-      'command -v docker >/dev/null || dnf install -y docker',
-      'systemctl enable --now docker',
-      'TOKEN=$(curl -sS -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
-      'REGION=$(curl -sS -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/placement/region)',
-      `IMAGE='${imageUri}'`,
-      `MODEL_URI='${modelUri}'`,
-      'aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "${IMAGE%%/*}"',
-      'docker pull "$IMAGE"',
-    );
-    if (kind === AcceleratorKind.NVIDIA_GPU) {
-      userData.addCommands(
-        // The ECS-optimized AMI starts the ECS agent; the model runs under plain Docker here.
-        'systemctl disable --now ecs || true',
-        'dnf install -y amazon-cloudwatch-agent',
-        "cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<'EOF'",
-        JSON.stringify({
-          metrics: {
-            namespace: INFERENCE_GPU_METRICS_NAMESPACE,
-            append_dimensions: { AutoScalingGroupName: '${aws:AutoScalingGroupName}' },
-            aggregation_dimensions: [['AutoScalingGroupName']],
-            metrics_collected: { nvidia_gpu: { measurement: ['utilization_gpu', 'utilization_memory'], metrics_collection_interval: 60 } },
-          },
-        }),
-        'EOF',
-        '/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json',
-      );
-    }
-    userData.addCommands(
-      `docker run -d --restart always --name model ${deviceFlags} -p ${port}:${port} -e PORT=${port} -e MODEL_URI="$MODEL_URI" -e AWS_REGION="$REGION" "$IMAGE"`,
-    );
+    userData.addCommands(...fleetUserDataCommands({ imageUri, modelUri, port, acceleratorKind: this.instance.acceleratorKind }));
     return userData;
   }
 

@@ -123,11 +123,18 @@ export function resolveExperimentTrackingSpec(
 
 /**
  * The command the MLflow container runs. The backend URI is assembled in the container from the secret's fields
- * (`DB_USER`, `DB_PASSWORD`, `DB_HOST`, `DB_PORT`), so the password never appears in the task definition.
+ * (`DB_USER`, `DB_PASSWORD`, `DB_HOST`, `DB_PORT`), so the password never appears in the task definition;
+ * `urlEncodePassword` escapes a password that may hold URL-reserved characters (an RDS-managed one).
  */
-export function mlflowServerCommand(spec: ExperimentTrackingSpec, databaseName: string, artifactsDestination: string): string {
+export function mlflowServerCommand(
+  spec: ExperimentTrackingSpec, databaseName: string, artifactsDestination: string, urlEncodePassword = false,
+): string {
+  // A password RDS generated may hold characters a URL must escape; the MLflow image has Python to escape it.
+  const encode = urlEncodePassword
+    ? 'DB_PASSWORD=$(python -c "import os, urllib.parse; print(urllib.parse.quote(os.environ[\'DB_PASSWORD\'], safe=\'\'))") && '
+    : '';
   const server = [
-    'exec mlflow server',
+    `${encode}exec mlflow server`,
     `--host 0.0.0.0 --port ${spec.port}`,
     `--backend-store-uri "postgresql://$DB_USER:$DB_PASSWORD@$DB_HOST:$DB_PORT/${databaseName}"`,
     `--artifacts-destination "${artifactsDestination}" --serve-artifacts`,

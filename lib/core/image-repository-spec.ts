@@ -55,11 +55,16 @@ export interface ImageRepositorySpec {
   readonly lifecycleRules: readonly EcrLifecycleRuleSpec[];
 }
 
+/** Validates an ECR repository name. */
+export function validateRepositoryName(scope: SpecScope, name: string | undefined): string | undefined {
+  return specCheck(scope).matches('repositoryName', name, ECR_REPOSITORY_NAME_PATTERN,
+    "an ECR repository name: 2-256 lower-case letters and digits, separated by single '.', '_', '-' or '/' (e.g. 'ml/training')");
+}
+
 /** Validates an image repository's input and resolves its defaults from the profile, for every engine. */
 export function resolveImageRepositorySpec(scope: SpecScope, input: ImageRepositorySpecInput, profile: EnvironmentProfile): ImageRepositorySpec {
   const check = specCheck(scope);
-  check.matches('repositoryName', input.repositoryName, ECR_REPOSITORY_NAME_PATTERN,
-    "an ECR repository name: 2-256 lower-case letters and digits, separated by single '.', '_', '-' or '/' (e.g. 'ml/training')");
+  validateRepositoryName(scope, input.repositoryName);
   const keepUntaggedImages = check.integerInRange('keepUntaggedImages', input.keepUntaggedImages, 1, 1000) ?? 10;
   const expiryDays = check.positiveInteger('untaggedImageExpiryDays', input.untaggedImageExpiryDays);
   const lifecycleRules: EcrLifecycleRuleSpec[] = [{

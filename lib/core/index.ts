@@ -20,3 +20,4 @@ export * from './monitoring-spec';
 export * from './governance-spec';
 export * from './experiment-tracking-spec';
 export * from './model-pipeline-spec';
+export * from './artifact-grants';

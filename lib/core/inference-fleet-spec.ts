@@ -1,6 +1,7 @@
 import { CostModel, MonthlyCostRange, roundUsd } from './cost-model';
 import { AcceleratorKind, GpuInstance } from './gpu-catalog';
 import { CronFields, EnvironmentProfile, HOURS_PER_MONTH_ALWAYS_ON } from './profiles';
+import { CURRENT_VARIANT, Rollout, RolloutKind } from './rollout';
 import { SpecScope, specCheck } from './spec-scope';
 
 /** Engine-neutral inference fleet input. */
@@ -139,4 +140,99 @@ export function inferenceFleetCostEstimate(
   });
   const alb = costModel.monthlyHourly(costModel.unitPrices.albHour + costModel.unitPrices.albLcuHour);
   return { minUsd: roundUsd(instances.minUsd + alb), maxUsd: roundUsd(instances.maxUsd + alb) };
+}
+
+/** Rollouts an inference fleet renders (as weighted target groups); shadows need mirroring, which an ALB cannot do. */
+export const FLEET_ROLLOUTS: readonly RolloutKind[] = Object.freeze([
+  RolloutKind.ALL_AT_ONCE, RolloutKind.CANARY, RolloutKind.LINEAR, RolloutKind.AB_TEST, RolloutKind.BLUE_GREEN,
+]);
+
+/** Rejects a rollout an inference fleet cannot perform, pointing to the backends that can. */
+export function assertFleetRollout(scope: SpecScope, rollout: Rollout): void {
+  rollout.assertSupportedBy(scope.scope, 'rollout', 'InferenceFleet', FLEET_ROLLOUTS,
+    'use ModelEndpoint (SageMaker shadow variants) or the Kubernetes InferenceService (Gateway API mirrors) for shadow rollouts');
+}
+
+/** One variant of a fleet: its model version and share of the listener's traffic. */
+export interface FleetVariantSpec {
+  readonly name: string;
+  readonly version: string;
+  readonly weight: number;
+}
+
+/**
+ * The variants a fleet serves for a rollout, each with its version: `current` defaults to `modelVersion`, every other
+ * variant of the rollout's initial split needs a version in `variantVersions`.
+ */
+export function resolveFleetVariants(scope: SpecScope, rollout: Rollout, modelVersion: string, given: Record<string, string>): FleetVariantSpec[] {
+  const check = specCheck(scope);
+  const split = rollout.initialSplit();
+  for (const name of Object.keys(given)) {
+    if (!split.some((s) => s.variant === name)) {
+      check.fail(`variantVersions.${name}`, given[name], `names a variant the rollout does not have (${rollout.kind})`,
+        `give versions only for ${split.map((s) => s.variant).join(', ')}.`);
+    }
+  }
+  return split.map(({ variant, percent }) => {
+    const version = given[variant] ?? (variant === CURRENT_VARIANT || split.length === 1 ? modelVersion : undefined);
+    if (version === undefined) {
+      check.fail(`variantVersions.${variant}`, undefined, `is required by the ${rollout.kind} rollout`,
+        `give the model version the '${variant}' variant serves, e.g. variantVersions: { ${variant}: 'v2' }.`);
+    }
+    check.matches(`variantVersions.${variant}`, version, MODEL_VERSION_PATTERN, 'a version of letters, digits, ".", "_" or "-"');
+    return { name: variant, version, weight: percent };
+  });
+}
+
+/**
+ * Namespace of the GPU metrics a fleet's CloudWatch agent publishes (`nvidia_smi_utilization_gpu`,
+ * `nvidia_smi_utilization_memory`), aggregated by `AutoScalingGroupName`.
+ */
+export const INFERENCE_GPU_METRICS_NAMESPACE = 'MLOps/Inference';
+
+/** The settings of a fleet's target groups and instances that every engine renders the same way. */
+export const FLEET_TARGET_GROUP = Object.freeze({
+  healthyHttpCodes: '200',
+  intervalSeconds: 15,
+  healthyThresholdCount: 2,
+  deregistrationDelaySeconds: 30,
+});
+
+/**
+ * The boot script of a fleet instance (shell lines): log in to ECR, pull the serving image, on NVIDIA instances run
+ * the CloudWatch agent publishing GPU utilization, then run the model container with the instance's accelerators.
+ */
+export function fleetUserDataCommands(input: { imageUri: string; modelUri: string; port: number; acceleratorKind: AcceleratorKind }): string[] {
+  const lines = [
+    'set -euo pipefail',
+    'command -v docker >/dev/null || dnf install -y docker',
+    'systemctl enable --now docker',
+    'TOKEN=$(curl -sS -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
+    'REGION=$(curl -sS -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/placement/region)',
+    `IMAGE='${input.imageUri}'`,
+    `MODEL_URI='${input.modelUri}'`,
+    'aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "${IMAGE%%/*}"',
+    'docker pull "$IMAGE"',
+  ];
+  if (input.acceleratorKind === AcceleratorKind.NVIDIA_GPU) {
+    lines.push(
+      // The ECS-optimized AMI starts the ECS agent; the model runs under plain Docker here.
+      'systemctl disable --now ecs || true',
+      'dnf install -y amazon-cloudwatch-agent',
+      "cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<'EOF'",
+      JSON.stringify({
+        metrics: {
+          namespace: INFERENCE_GPU_METRICS_NAMESPACE,
+          append_dimensions: { AutoScalingGroupName: '${aws:AutoScalingGroupName}' },
+          aggregation_dimensions: [['AutoScalingGroupName']],
+          metrics_collected: { nvidia_gpu: { measurement: ['utilization_gpu', 'utilization_memory'], metrics_collection_interval: 60 } },
+        },
+      }),
+      'EOF',
+      '/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json',
+    );
+  }
+  const deviceFlags = inferenceContainerDeviceFlags(input.acceleratorKind);
+  lines.push(`docker run -d --restart always --name model ${deviceFlags} -p ${input.port}:${input.port} -e PORT=${input.port} -e MODEL_URI="$MODEL_URI" -e AWS_REGION="$REGION" "$IMAGE"`);
+  return lines;
 }

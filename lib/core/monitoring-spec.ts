@@ -152,14 +152,23 @@ export interface ServingAlarmSpecs {
   readonly gpuUnderused?: AlarmSpec;
 }
 
-/** Latency, error-rate and GPU-waste alarms of a served model, at the profile's thresholds. */
-export function servingAlarmSpecs(scope: SpecScope, model: string, profile: EnvironmentProfile, gpu = true): ServingAlarmSpecs {
+/** Units a serving backend reports latency in: ALB target response time in seconds, SageMaker model latency in microseconds. */
+export type LatencyUnit = 'seconds' | 'milliseconds' | 'microseconds';
+const PER_MILLISECOND: Record<LatencyUnit, number> = { seconds: 0.001, milliseconds: 1, microseconds: 1000 };
+
+/**
+ * Latency, error-rate and GPU-waste alarms of a served model, at the profile's thresholds. The latency threshold is
+ * given in `latencyUnit`, the unit of the backend's latency metric.
+ */
+export function servingAlarmSpecs(
+  scope: SpecScope, model: string, profile: EnvironmentProfile, gpu = true, latencyUnit: LatencyUnit = 'milliseconds',
+): ServingAlarmSpecs {
   validateIdentifier(scope.scope, 'model', model, 63);
   const thresholds = profile.alarms;
   return {
     latency: {
       id: `Latency-${model}`,
-      threshold: thresholds.latencyP99Ms,
+      threshold: thresholds.latencyP99Ms * PER_MILLISECOND[latencyUnit],
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
       comparisonOperator: 'GreaterThanThreshold',
