@@ -1,9 +1,14 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ARTIFACT_PURPOSES, ArtifactPurpose, ArtifactStoreSpec, ArtifactStoreSpecInput, DataClassification, resolveArtifactStoreSpec,
+  ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PREFIX_PATTERN, ARTIFACT_PREFIX_TEXT, ARTIFACT_PURPOSES,
+  ARTIFACT_READ_OBJECT_ACTIONS, ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, ArtifactStoreSpecInput, Check,
+  DataClassification, REPLICATION_ACTIONS, resolveArtifactStoreSpec,
 } from '../core';
-import { childOptions, componentSpecScope, MlopsComponentArgs, policyJson, resolveProfileAndTags } from './component-support';
+import {
+  accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, MlopsComponentArgs, policyJson, PolicyStatement,
+  resolveProfileAndTags, serviceRole, deferred,
+} from './component-support';
 
 export interface ArtifactStoreArgs extends MlopsComponentArgs {
   /**
@@ -42,7 +47,16 @@ export interface ArtifactStoreArgs extends MlopsComponentArgs {
    * @default false
    */
   readonly autoDeleteObjects?: boolean;
+  /**
+   * Cross-region replication of all three purpose buckets (destination buckets and key in another region).
+   * @default - no replication
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication.html
+   */
+  readonly replication?: ArtifactStoreSpecInput['replication'];
 }
+
+/** What a role may do with a purpose bucket's objects. */
+export type ArtifactAccess = 'read' | 'write' | 'read-write';
 
 /** One purpose bucket and the configuration resources that secure it. */
 export interface ArtifactBucket {
@@ -60,7 +74,8 @@ export interface ArtifactBucket {
  * The Pulumi counterpart of the CDK `ArtifactStore`: one bucket each for datasets, models and artifacts plus an
  * access-log bucket, versioned, encrypted with a customer managed key (S3 Bucket Keys on), TLS 1.2+ only, private,
  * bucket-owner-enforced and logged, with the profile's noncurrent-version lifecycle. Defaults and errors come from
- * core's `resolveArtifactStoreSpec`, the same function the CDK construct calls. Cross-region replication is CDK-only.
+ * core's `resolveArtifactStoreSpec`, the same function the CDK construct calls; `replication` replicates every purpose
+ * bucket to another region. `grantStatements` gives roles prefix- and key-scoped access, as the CDK grants do.
  */
 export class ArtifactStore extends pulumi.ComponentResource {
   public static readonly TYPE = 'mlops:aws:ArtifactStore';
@@ -71,14 +86,23 @@ export class ArtifactStore extends pulumi.ComponentResource {
   /** The resolved settings (shared with the CDK construct). */
   public readonly spec: ArtifactStoreSpec;
   public readonly bucketNames: pulumi.Output<Record<ArtifactPurpose, string>>;
+  /** The replication role and configurations, when `replication` is set. */
+  public readonly replicationRole?: aws.iam.Role;
+  private readonly check: Check;
+  private readonly account: AccountContext;
+  private readonly logSources: Array<{ sourceBucketArn: pulumi.Input<string>; prefix: string }> = [];
 
   constructor(name: string, args: ArtifactStoreArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const { profile, tags: baseTags } = resolveProfileAndTags(args);
-    const spec = resolveArtifactStoreSpec(componentSpecScope(ArtifactStore.TYPE, name), args, profile, {
+    const scope = componentSpecScope(ArtifactStore.TYPE, name);
+    const spec = resolveArtifactStoreSpec(scope, args, profile, {
+      region: aws.config.region,
       inheritedClassification: baseTags.dataClassification,
     });
     super(ArtifactStore.TYPE, name, {}, opts);
     this.spec = spec;
+    this.check = new Check(scope.scope, scope.isUnresolved);
+    this.account = accountContext(this);
     const tags = baseTags.with({ dataClassification: spec.dataClassification }, `${ArtifactStore.TYPE}(${name})`).toAwsTags();
     const retain = spec.retainData;
 
@@ -91,7 +115,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
 
     // S3 server access logs can only be delivered to SSE-S3 buckets.
     this.accessLogBucket = new aws.s3.Bucket(`${name}-access-logs`, { forceDestroy: spec.autoDeleteObjects, tags }, childOptions(this, retain));
-    this.secureBucket(`${name}-access-logs`, this.accessLogBucket, { sseAlgorithm: 'AES256' }, false, [{
+    const accessLogs = this.secureBucket(`${name}-access-logs`, this.accessLogBucket, { sseAlgorithm: 'AES256' }, false, [{
       id: 'expire-logs',
       status: 'Enabled',
       filter: {},
@@ -117,7 +141,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
       }];
       if (spec.retentionDays !== undefined) rules.push({ id: 'retention', status: 'Enabled', filter: {}, expiration: { days: spec.retentionDays } });
       rules.push({ id: 'remove-expired-delete-markers', status: 'Enabled', filter: {}, expiration: { expiredObjectDeleteMarker: true } });
-      const secured = this.secureBucket(id, bucket, { sseAlgorithm: 'aws:kms', kmsMasterKeyId: this.encryptionKey.arn }, true, rules, retain);
+      const secured = this.secureBucket(id, bucket, { sseAlgorithm: 'aws:kms', kmsMasterKeyId: this.encryptionKey.arn }, true, rules, retain, []);
       const logging = new aws.s3.BucketLogging(`${id}-logging`, {
         bucket: bucket.id, targetBucket: this.accessLogBucket.id, targetPrefix: `s3/${purpose}/`,
       }, childOptions(this));
@@ -126,11 +150,47 @@ export class ArtifactStore extends pulumi.ComponentResource {
         objectLockEnabled: 'Enabled',
         rule: { defaultRetention: { mode: spec.objectLock!.mode, days: spec.objectLock!.retentionDays } },
       }, childOptions(this, retain)) : undefined;
-      buckets[purpose] = { bucket, ...secured, logging, objectLock };
+      buckets[purpose] = {
+        bucket,
+        versioning: secured.versioning,
+        encryption: secured.encryption,
+        publicAccessBlock: secured.publicAccessBlock,
+        policy: secured.policy!,
+        lifecycle: secured.lifecycle,
+        logging,
+        objectLock,
+      };
     }
     this.buckets = buckets as Record<ArtifactPurpose, ArtifactBucket>;
+    // Who may write to the access-log bucket: S3 server access logging of each purpose bucket, and Elastic Load
+    // Balancing (the region's log-delivery account) below `alb/` for the load balancers of fleets and tracking.
+    const elbAccount = aws.elb.getServiceAccountOutput({}, { parent: this });
+    accessLogs.setPolicy(deferred(() => [
+      ...ARTIFACT_PURPOSES.map((purpose): PolicyStatement & { Principal: unknown } => ({
+        Effect: 'Allow',
+        Principal: { Service: 'logging.s3.amazonaws.com' },
+        Action: 's3:PutObject',
+        Resource: pulumi.interpolate`${this.accessLogBucket.arn}/s3/${purpose}/*`,
+        Condition: { ArnLike: { 'aws:SourceArn': this.buckets[purpose].bucket.arn }, StringEquals: { 'aws:SourceAccount': this.account.accountId } },
+      })),
+      {
+        Effect: 'Allow',
+        Principal: { AWS: elbAccount.arn },
+        Action: 's3:PutObject',
+        Resource: pulumi.interpolate`${this.accessLogBucket.arn}/alb/AWSLogs/${this.account.accountId}/*`,
+      },
+      ...this.logSources.map(({ sourceBucketArn, prefix }): PolicyStatement & { Principal: unknown } => ({
+        Effect: 'Allow',
+        Principal: { Service: 'logging.s3.amazonaws.com' },
+        Action: 's3:PutObject',
+        Resource: pulumi.interpolate`${this.accessLogBucket.arn}/${prefix}*`,
+        Condition: { ArnLike: { 'aws:SourceArn': sourceBucketArn }, StringEquals: { 'aws:SourceAccount': this.account.accountId } },
+      })),
+    ]));
     this.bucketNames = pulumi.all(ARTIFACT_PURPOSES.map((p) => this.buckets[p].bucket.bucket))
       .apply((names) => Object.fromEntries(ARTIFACT_PURPOSES.map((p, i) => [p, names[i]])) as Record<ArtifactPurpose, string>);
+
+    if (spec.replication) this.replicationRole = this.replicate(name, spec.replication, tags, args.permissionsBoundary);
 
     this.registerOutputs({
       encryptionKeyArn: this.encryptionKey.arn,
@@ -149,11 +209,111 @@ export class ArtifactStore extends pulumi.ComponentResource {
     return pulumi.interpolate`s3://${this.bucket(purpose).bucket}/${prefix}`;
   }
 
+  /**
+   * Statements giving a role access to one purpose's objects below `prefix` (the whole bucket without one): object
+   * actions on the prefix, listing limited to it, and the key only through S3 in this region for this bucket, as the
+   * CDK `grantRead` / `grantWrite` / `grantReadWrite` render them.
+   */
+  public grantStatements(access: ArtifactAccess, purpose: ArtifactPurpose, prefix?: string): PolicyStatement[] {
+    if (!ARTIFACT_PURPOSES.includes(purpose)) {
+      this.check.fail('purpose', purpose, `is not one of ${ARTIFACT_PURPOSES.join(', ')}`, 'pass an ArtifactPurpose, e.g. ArtifactPurpose.MODELS.');
+    }
+    const keyPrefix = this.check.matches('prefix', prefix, ARTIFACT_PREFIX_PATTERN, ARTIFACT_PREFIX_TEXT) ?? '';
+    const bucketArn = this.bucket(purpose).arn;
+    const objects = pulumi.interpolate`${bucketArn}/${keyPrefix}*`;
+    const key = (actions: readonly string[]): PolicyStatement => ({
+      Effect: 'Allow',
+      Action: [...actions],
+      Resource: this.encryptionKey.arn,
+      Condition: {
+        StringEquals: { 'kms:ViaService': pulumi.interpolate`s3.${this.account.region}.amazonaws.com` },
+        StringLike: { 'kms:EncryptionContext:aws:s3:arn': [bucketArn, pulumi.interpolate`${bucketArn}/*`] },
+      },
+    });
+    const statements: PolicyStatement[] = [];
+    if (access !== 'write') {
+      statements.push(
+        { Effect: 'Allow', Action: [...ARTIFACT_READ_OBJECT_ACTIONS], Resource: objects },
+        {
+          Effect: 'Allow',
+          Action: [...ARTIFACT_LIST_ACTIONS],
+          Resource: bucketArn,
+          Condition: keyPrefix === '' ? undefined : { StringLike: { 's3:prefix': [`${keyPrefix}*`] } },
+        },
+        key(ARTIFACT_KMS_READ_ACTIONS),
+      );
+    }
+    if (access !== 'read') statements.push({ Effect: 'Allow', Action: [...ARTIFACT_WRITE_OBJECT_ACTIONS], Resource: objects }, key(ARTIFACT_KMS_WRITE_ACTIONS));
+    return statements;
+  }
+
+  /**
+   * Lets S3 deliver another bucket's server access logs to the store's access-log bucket below `prefix` (for example
+   * the audit trail bucket's, below `s3/cloudtrail/`).
+   */
+  public allowServerAccessLogsFrom(sourceBucketArn: pulumi.Input<string>, prefix: string): void {
+    this.check.matches('prefix', prefix, ARTIFACT_PREFIX_PATTERN, ARTIFACT_PREFIX_TEXT);
+    this.logSources.push({ sourceBucketArn, prefix });
+  }
+
+  private replicate(
+    name: string, replication: NonNullable<ArtifactStoreSpec['replication']>, tags: Record<string, string>, permissionsBoundary?: pulumi.Input<string>,
+  ): aws.iam.Role {
+    const role = serviceRole(`${name}-replication-role`, {
+      service: 's3.amazonaws.com',
+      description: `S3 cross-region replication of ${name} to ${replication.destinationRegion}`,
+      tags,
+      permissionsBoundary,
+    }, this);
+    const statements: PolicyStatement[] = [];
+    for (const purpose of ARTIFACT_PURPOSES) {
+      const source = this.buckets[purpose];
+      const destinationArn = replication.destinationBucketArns[purpose];
+      statements.push(
+        { Effect: 'Allow', Action: [...REPLICATION_ACTIONS.sourceBucket], Resource: source.bucket.arn },
+        { Effect: 'Allow', Action: [...REPLICATION_ACTIONS.sourceObjects], Resource: pulumi.interpolate`${source.bucket.arn}/*` },
+        { Effect: 'Allow', Action: [...REPLICATION_ACTIONS.destinationObjects], Resource: `${destinationArn}/*` },
+      );
+      new aws.s3.BucketReplicationConfig(`${name}-${purpose}-replication`, {
+        bucket: source.bucket.id,
+        role: role.arn,
+        rules: [{
+          id: `replicate-${purpose}`,
+          status: 'Enabled',
+          priority: 0,
+          filter: { prefix: '' },
+          deleteMarkerReplication: { status: 'Enabled' },
+          sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: 'Enabled' } },
+          destination: { bucket: destinationArn, encryptionConfiguration: { replicaKmsKeyId: replication.destinationKeyArn } },
+        }],
+      }, { parent: this, dependsOn: [source.versioning] });
+    }
+    // Decrypt sources and encrypt replicas only through S3, each in its own region.
+    statements.push(
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt'],
+        Resource: this.encryptionKey.arn,
+        Condition: { StringEquals: { 'kms:ViaService': pulumi.interpolate`s3.${this.account.region}.amazonaws.com` } },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Encrypt'],
+        Resource: replication.destinationKeyArn,
+        Condition: { StringEquals: { 'kms:ViaService': `s3.${replication.destinationRegion}.amazonaws.com` } },
+      },
+    );
+    attachStatements(`${name}-replication-policy`, role, statements, this, `Replication of ${name}`, tags);
+    return role;
+  }
+
   private secureBucket(
     id: string, bucket: aws.s3.Bucket,
     encryption: aws.types.input.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault, bucketKey: boolean,
-    rules: aws.types.input.s3.BucketLifecycleConfigurationRule[], retain: boolean,
-  ): Omit<ArtifactBucket, 'bucket' | 'logging' | 'objectLock'> {
+    rules: aws.types.input.s3.BucketLifecycleConfigurationRule[], retain: boolean, allows?: pulumi.Input<readonly PolicyStatement[]>,
+  ): Omit<ArtifactBucket, 'bucket' | 'logging' | 'objectLock' | 'policy'> & {
+    policy?: aws.s3.BucketPolicy; setPolicy(allows: pulumi.Input<readonly PolicyStatement[]>): void;
+  } {
     const versioning = new aws.s3.BucketVersioning(`${id}-versioning`, {
       bucket: bucket.id, versioningConfiguration: { status: 'Enabled' },
     }, childOptions(this, retain));
@@ -165,7 +325,8 @@ export class ArtifactStore extends pulumi.ComponentResource {
       bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true,
     }, childOptions(this, retain));
     new aws.s3.BucketOwnershipControls(`${id}-ownership`, { bucket: bucket.id, rule: { objectOwnership: 'BucketOwnerEnforced' } }, childOptions(this, retain));
-    const policy = new aws.s3.BucketPolicy(`${id}-policy`, {
+    // TLS-only, TLS 1.2+, plus the allow statements of the bucket's writers.
+    const newPolicy = (statements: pulumi.Input<readonly PolicyStatement[]>) => new aws.s3.BucketPolicy(`${id}-policy`, {
       bucket: bucket.id,
       policy: policyJson({
         Version: '2012-10-17',
@@ -187,9 +348,13 @@ export class ArtifactStore extends pulumi.ComponentResource {
             Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
           },
         ],
-      }),
+      }).apply((json) => pulumi.output(statements).apply((extra) => {
+        const document = JSON.parse(json);
+        return JSON.stringify({ ...document, Statement: [...document.Statement, ...extra] });
+      })),
     }, { parent: this, dependsOn: [publicAccessBlock] });
+    const policy = allows ? newPolicy(allows) : undefined;
     const lifecycle = new aws.s3.BucketLifecycleConfiguration(`${id}-lifecycle`, { bucket: bucket.id, rules }, { parent: this, dependsOn: [versioning] });
-    return { versioning, encryption: sse, publicAccessBlock, policy, lifecycle };
+    return { versioning, encryption: sse, publicAccessBlock, policy, lifecycle, setPolicy: (statements) => void newPolicy(statements) };
   }
 }

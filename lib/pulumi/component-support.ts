@@ -14,6 +14,25 @@ export interface MlopsComponentArgs {
    * @default - project from `pulumi.getProject()`, environment from the profile's name
    */
   readonly tags?: MlopsTags;
+  /**
+   * Permission boundary of every IAM role the component creates (e.g. `MlopsGovernance.permissionBoundary.arn`;
+   * `MlopsPlatform` passes its governance's boundary to every platform piece, as the CDK platform does).
+   * @default - no boundary
+   */
+  readonly permissionsBoundary?: pulumi.Input<string>;
+}
+
+/**
+ * An IAM policy statement whose values may be Pulumi inputs (ARNs of resources not created yet). Grant methods of
+ * the components return these; attach them to a role with `attachStatements`.
+ */
+export interface PolicyStatement {
+  readonly Sid?: string;
+  readonly Effect: 'Allow' | 'Deny';
+  readonly Action?: string | readonly string[];
+  readonly NotAction?: string | readonly string[];
+  readonly Resource: pulumi.Input<string> | ReadonlyArray<pulumi.Input<string>>;
+  readonly Condition?: pulumi.Input<Record<string, pulumi.Input<Record<string, unknown>>>>;
 }
 
 /** The profile and tags a component resolves from its args. */
@@ -52,4 +71,101 @@ export function accountContext(parent: pulumi.Resource): AccountContext {
     partition: aws.getPartitionOutput({}, { parent }).partition,
     region: aws.getRegionOutput({}, { parent }).region,
   };
+}
+
+/** A statement of a resource policy (key, bucket, topic policies name their principal). */
+export type KeyPolicyStatement = PolicyStatement & { readonly Principal: unknown };
+
+/** A policy document of statements that may hold outputs, as JSON. */
+export function statementsJson(statements: pulumi.Input<readonly PolicyStatement[]>): pulumi.Output<string> {
+  return policyJson({ Version: '2012-10-17', Statement: statements });
+}
+
+/** The trust policy letting an AWS service assume a role. */
+export function assumedBy(service: pulumi.Input<string>): pulumi.Output<string> {
+  return policyJson({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }] });
+}
+
+/** Options of a service role made by a component. */
+export interface ServiceRoleOptions {
+  readonly service: pulumi.Input<string>;
+  readonly description: string;
+  readonly tags: Record<string, string>;
+  readonly permissionsBoundary?: pulumi.Input<string>;
+  readonly managedPolicyArns?: pulumi.Input<string>[];
+}
+
+/** A role for an AWS service, with the component's boundary. */
+export function serviceRole(name: string, options: ServiceRoleOptions, parent: pulumi.Resource): aws.iam.Role {
+  return new aws.iam.Role(name, {
+    description: options.description,
+    assumeRolePolicy: assumedBy(options.service),
+    managedPolicyArns: options.managedPolicyArns,
+    permissionsBoundary: options.permissionsBoundary,
+    tags: options.tags,
+  }, { parent });
+}
+
+/**
+ * Attaches statements to a role through one customer managed policy (as the CDK constructs do: NIST 800-53 and
+ * HIPAA flag inline policies). Returns the policy, or undefined when there is nothing to attach.
+ */
+export function attachStatements(
+  name: string, role: aws.iam.Role, statements: pulumi.Input<readonly PolicyStatement[]>, parent: pulumi.Resource, description?: string,
+  tags?: Record<string, string>,
+): aws.iam.Policy | undefined {
+  if (Array.isArray(statements) && statements.length === 0) return undefined;
+  const policy = new aws.iam.Policy(name, { description, policy: statementsJson(statements), tags }, { parent });
+  new aws.iam.RolePolicyAttachment(`${name}-attachment`, { role: role.name, policyArn: policy.arn }, { parent });
+  return policy;
+}
+
+/** The key-policy statement letting CloudWatch Logs of this account and region use a key. */
+export function logsKeyStatement(account: AccountContext): KeyPolicyStatement {
+  return {
+    Sid: 'AllowCloudWatchLogsInThisAccount',
+    Effect: 'Allow',
+    Principal: { Service: pulumi.interpolate`logs.${account.region}.amazonaws.com` },
+    Action: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+    Resource: '*',
+    Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': pulumi.interpolate`arn:${account.partition}:logs:${account.region}:${account.accountId}:log-group:*` } },
+  };
+}
+
+/** The key-policy statement letting the account administer a key (what a key without a policy gets by default). */
+export function accountAdministersKeyStatement(account: AccountContext): KeyPolicyStatement {
+  return {
+    Sid: 'AccountAdministers',
+    Effect: 'Allow',
+    Principal: { AWS: pulumi.interpolate`arn:${account.partition}:iam::${account.accountId}:root` },
+    Action: 'kms:*',
+    Resource: '*',
+  };
+}
+
+/** A new rotating customer managed key whose policy is the account's plus `statements`. */
+export function rotatingKey(
+  name: string,
+  description: string,
+  options: { retain: boolean; pendingWindowDays: number; tags: Record<string, string>; statements?: readonly unknown[] },
+  parent: pulumi.Resource,
+): aws.kms.Key {
+  const account = accountContext(parent);
+  return new aws.kms.Key(name, {
+    description,
+    enableKeyRotation: true,
+    deletionWindowInDays: options.pendingWindowDays,
+    policy: policyJson({ Version: '2012-10-17', Statement: [accountAdministersKeyStatement(account), ...(options.statements ?? [])] }),
+    tags: options.tags,
+  }, childOptions(parent, options.retain));
+}
+
+/**
+ * A value computed once the program's synchronous part is done, so that what is added to a component after it was
+ * created (alarms on a dashboard, buckets a boundary protects) is included, as CDK's `Lazy` values are at synthesis.
+ * Whatever is added after an `await` in the program is not.
+ */
+export function deferred<T>(produce: () => pulumi.Input<T>): pulumi.Output<T> {
+  const programDone = pulumi.output(new Promise<string>((resolve) => setImmediate(() => resolve('done'))));
+  return programDone.apply(() => pulumi.output(produce())) as pulumi.Output<T>;
 }

@@ -1,7 +1,16 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { CronFields, inferenceContainerDeviceFlags, INFERENCE_AMI_SSM_PARAMETERS, InferenceFleetSpec, InferenceFleetSpecInput, resolveInferenceFleetSpec } from '../core';
-import { childOptions, componentSpecScope, MlopsComponentArgs, policyJson, resolveProfileAndTags } from './component-support';
+import {
+  ArtifactPurpose, assertFleetRollout, Check, CronFields, FLEET_TARGET_GROUP, FleetVariantSpec, fleetUserDataCommands, INFERENCE_AMI_SSM_PARAMETERS,
+  INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleetSpec, InferenceFleetSpecInput, resolveFleetVariants, resolveInferenceFleetSpec, Rollout,
+  RECOMMENDED_TLS_POLICY, validateImageTag,
+} from '../core';
+import { CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
+import { ArtifactStore } from './artifact-store';
+import {
+  attachStatements, childOptions, componentSpecScope, MlopsComponentArgs, PolicyStatement, resolveProfileAndTags, serviceRole,
+} from './component-support';
+import { IImageRepository } from './image-repository';
 
 export interface InferenceFleetArgs extends MlopsComponentArgs, Omit<InferenceFleetSpecInput, 'hasCertificate' | 'variantCount'> {
   readonly vpcId: pulumi.Input<string>;
@@ -9,53 +18,118 @@ export interface InferenceFleetArgs extends MlopsComponentArgs, Omit<InferenceFl
   readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
   /** CIDR blocks allowed to call the load balancer (the VPC's CIDR for an internal one). */
   readonly allowedCidrBlocks: pulumi.Input<string>[];
-  /** Container image the instances serve. */
-  readonly imageUri: pulumi.Input<string>;
+  /**
+   * Container image the instances serve. Give this or `image` with `imageTag`.
+   * @default - `image.imageUri(imageTag)`
+   */
+  readonly imageUri?: pulumi.Input<string>;
+  /**
+   * Repository of the serving image; the instances may pull from it.
+   * @default - `imageUri` must be given
+   */
+  readonly image?: IImageRepository;
+  /** Tag of the serving image in `image`. @default - `imageUri` must be given */
+  readonly imageTag?: string;
+  /**
+   * Where the model lives (`<modelName>/<version>/` of the MODELS bucket, read-only for the instances) and where the
+   * load balancer's access logs go (the store's access-log bucket, prefix `alb/`).
+   * @default - no model download grant and no access logs
+   */
+  readonly artifactStore?: ArtifactStore;
+  /**
+   * How a new model version takes traffic: one target group and Auto Scaling group per variant, weighted on the
+   * listener. Shadow rollouts are rejected (an ALB cannot mirror): use `ModelEndpoint`.
+   * @default Rollout.allAtOnce()
+   */
+  readonly rollout?: Rollout;
+  /** Model version per rollout variant (`candidate`, or every A/B variant). @default - only `modelVersion` */
+  readonly variantVersions?: Record<string, string>;
   /**
    * ACM certificate of an HTTPS listener; required with `internetFacing`.
    * @default - an HTTP listener on port 80 (internal load balancers only)
    */
   readonly certificateArn?: pulumi.Input<string>;
   /**
-   * ARN of the key encrypting root volumes.
+   * ARN of the key encrypting root volumes; its policy must let EC2 use it for this account's volumes.
    * @default - the AWS managed EBS key
    */
   readonly encryptionKeyArn?: pulumi.Input<string>;
+  /**
+   * Topic the Auto Scaling groups notify of launches, terminations and failures.
+   * @default - no notifications
+   */
+  readonly notificationTopicArn?: pulumi.Input<string>;
+}
+
+/** One variant of the fleet: its model version, target group and Auto Scaling group. */
+export interface InferenceFleetVariant extends FleetVariantSpec {
+  readonly targetGroup: aws.lb.TargetGroup;
+  readonly autoScalingGroup: aws.autoscaling.Group;
+  readonly launchTemplate: aws.ec2.LaunchTemplate;
 }
 
 /**
- * The Pulumi counterpart of the CDK `InferenceFleet` (single variant, all-at-once rollout): an Auto Scaling group of
- * GPU instances behind an internal Application Load Balancer, IMDSv2 only, encrypted root volumes, target tracking on
- * requests per instance, and in profiles with working hours a scale to zero after hours and back at the start of the
- * day. Capacity, schedule and cost estimate come from core's `resolveInferenceFleetSpec`, as in the CDK construct.
+ * The Pulumi counterpart of the CDK `InferenceFleet`: per rollout variant an Auto Scaling group of GPU (or Inferentia,
+ * or CPU) instances and a target group, weighted on the listener of an internal Application Load Balancer (canary,
+ * linear, A/B and blue/green rollouts; shadows are rejected as in CDK), IMDSv2 only, encrypted root volumes, an
+ * instance role that reads only this model's artifacts, target tracking on requests and GPU utilization, and in
+ * profiles with working hours a scale to zero after hours and back at the start of the day. Capacity, schedule,
+ * variants and cost estimate come from core, as in the CDK construct.
  */
-export class InferenceFleet extends pulumi.ComponentResource {
+export class InferenceFleet extends pulumi.ComponentResource implements ServingMetrics {
   public static readonly TYPE = 'mlops:aws:InferenceFleet';
 
   public readonly spec: InferenceFleetSpec;
+  public readonly rollout: Rollout;
+  public readonly modelName: string;
   public readonly loadBalancer: aws.lb.LoadBalancer;
+  public readonly listener: aws.lb.Listener;
+  public readonly role: aws.iam.Role;
+  public readonly variants: InferenceFleetVariant[];
+  /** The first variant's group (`current`, or the only one). */
   public readonly autoScalingGroup: aws.autoscaling.Group;
   public readonly scheduledActions: aws.autoscaling.Schedule[] = [];
+  /** ALB target response time is in seconds. */
+  public readonly latencyUnit = 'seconds' as const;
+  public readonly nvidiaGpu: boolean;
+  private readonly check: Check;
 
   constructor(name: string, args: InferenceFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     const { profile, tags: mlopsTags } = resolveProfileAndTags(args);
-    const specInput = { ...args, hasCertificate: args.certificateArn !== undefined };
-    const spec = resolveInferenceFleetSpec(componentSpecScope(InferenceFleet.TYPE, name), specInput, profile);
+    const scope = componentSpecScope(InferenceFleet.TYPE, name);
+    const check = new Check(scope.scope, scope.isUnresolved);
+    if ((args.imageUri === undefined) === (args.image === undefined)) {
+      check.fail('imageUri', args.imageUri, "must be given exactly when 'image' is not", "give either 'image' (with 'imageTag') or 'imageUri'.");
+    }
+    if (args.image) {
+      if (args.imageTag === undefined) check.fail('imageTag', undefined, "is required with 'image'", "give the tag of the serving image, e.g. imageTag: 'serve-1'.");
+      validateImageTag(check, 'imageTag', args.imageTag);
+    }
+    const rollout = args.rollout ?? Rollout.allAtOnce();
+    assertFleetRollout(scope, rollout);
+    const spec = resolveInferenceFleetSpec(scope, {
+      ...args, hasCertificate: args.certificateArn !== undefined, variantCount: rollout.initialSplit().length,
+    }, profile);
+    const versions = resolveFleetVariants(scope, rollout, args.modelVersion, args.variantVersions ?? {});
     super(InferenceFleet.TYPE, name, {}, opts);
     this.spec = spec;
-    const tags = mlopsTags.toAwsTags();
+    this.rollout = rollout;
+    this.modelName = args.modelName;
+    this.check = check;
+    this.nvidiaGpu = spec.instance.isNvidiaGpu;
+    const tags = { ...mlopsTags.toAwsTags(), 'mlops:model': args.modelName };
     const https = args.certificateArn !== undefined;
     const listenerPort = https ? 443 : 80;
 
     const lbSecurityGroup = new aws.ec2.SecurityGroup(`${name}-lb-sg`, {
       vpcId: args.vpcId,
-      description: `Load balancer of the ${spec.instance.instanceType} fleet ${name}`,
+      description: `Load balancer of the ${spec.instance.instanceType} fleet ${name}: only allowed peers on the listener port`,
       ingress: [{ protocol: 'tcp', fromPort: listenerPort, toPort: listenerPort, cidrBlocks: args.allowedCidrBlocks, description: 'Model clients' }],
       tags,
     }, childOptions(this));
     const instanceSecurityGroup = new aws.ec2.SecurityGroup(`${name}-instance-sg`, {
       vpcId: args.vpcId,
-      description: `Instances of the fleet ${name}`,
+      description: `Instances of the fleet ${name}: only the load balancer may connect`,
       ingress: [{ protocol: 'tcp', fromPort: spec.containerPort, toPort: spec.containerPort, securityGroups: [lbSecurityGroup.id], description: 'Load balancer' }],
       egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'], description: 'Images, models and AWS APIs' }],
       tags,
@@ -68,29 +142,22 @@ export class InferenceFleet extends pulumi.ComponentResource {
       toPort: spec.containerPort,
       tags,
     }, childOptions(this));
-    const role = new aws.iam.Role(`${name}-role`, {
-      assumeRolePolicy: policyJson({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-      tags,
-    }, childOptions(this));
-    const instanceProfile = new aws.iam.InstanceProfile(`${name}-instance-profile`, { role: role.name, tags }, childOptions(this));
-    const userData = pulumi.interpolate`#!/bin/bash
-set -euo pipefail
-docker run -d --restart always ${inferenceContainerDeviceFlags(spec.instance.acceleratorKind)} -p ${spec.containerPort}:${spec.containerPort} ${args.imageUri}
-`.apply((s) => Buffer.from(s).toString('base64'));
-    const launchTemplate = new aws.ec2.LaunchTemplate(`${name}-lt`, {
-      imageId: `resolve:ssm:${INFERENCE_AMI_SSM_PARAMETERS[spec.instance.acceleratorKind]}`,
-      instanceType: spec.instance.instanceType,
-      iamInstanceProfile: { arn: instanceProfile.arn },
-      vpcSecurityGroupIds: [instanceSecurityGroup.id],
-      metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 2 },
-      blockDeviceMappings: [{
-        deviceName: '/dev/xvda',
-        ebs: { encrypted: 'true', kmsKeyId: args.encryptionKeyArn, volumeType: 'gp3', volumeSize: spec.rootVolumeSizeGiB, deleteOnTermination: 'true' },
-      }],
-      userData,
-      tagSpecifications: [{ resourceType: 'instance', tags }, { resourceType: 'volume', tags }],
-      tags,
-    }, childOptions(this));
+
+    this.role = serviceRole(`${name}-role`, {
+      service: 'ec2.amazonaws.com', description: `Serves model ${args.modelName} (${name})`, tags, permissionsBoundary: args.permissionsBoundary,
+    }, this);
+    const statements: PolicyStatement[] = [];
+    if (args.artifactStore) statements.push(...args.artifactStore.grantStatements('read', ArtifactPurpose.MODELS, `${args.modelName}/`));
+    if (args.image) statements.push(...args.image.pullStatements());
+    if (spec.instance.isNvidiaGpu) {
+      // PutMetricData has no resource-level permissions; the namespace condition limits it to the fleet's namespace.
+      statements.push({
+        Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': INFERENCE_GPU_METRICS_NAMESPACE } },
+      });
+    }
+    attachStatements(`${name}-instance-policy`, this.role, statements, this, `Serving permissions of ${name}`, tags);
+    const instanceProfile = new aws.iam.InstanceProfile(`${name}-instance-profile`, { role: this.role.name, tags }, childOptions(this));
+    const imageUri = pulumi.output(args.image ? args.image.imageUri(args.imageTag!) : args.imageUri!);
 
     this.loadBalancer = new aws.lb.LoadBalancer(`${name}-alb`, {
       loadBalancerType: 'application',
@@ -99,62 +166,167 @@ docker run -d --restart always ${inferenceContainerDeviceFlags(spec.instance.acc
       securityGroups: [lbSecurityGroup.id],
       dropInvalidHeaderFields: true,
       enableDeletionProtection: spec.deletionProtection,
+      accessLogs: args.artifactStore ? { bucket: args.artifactStore.accessLogBucket.bucket, prefix: 'alb', enabled: true } : undefined,
       tags,
     }, childOptions(this));
-    const targetGroup = new aws.lb.TargetGroup(`${name}-tg`, {
-      vpcId: args.vpcId,
-      port: spec.containerPort,
-      protocol: 'HTTP',
-      targetType: 'instance',
-      healthCheck: { path: spec.healthCheckPath, port: String(spec.containerPort), protocol: 'HTTP' },
-      tags,
-    }, childOptions(this));
-    new aws.lb.Listener(`${name}-listener`, {
+
+    this.variants = versions.map((variant) => {
+      const id = `${name}-${variant.name}`;
+      const modelUri = args.artifactStore
+        ? args.artifactStore.s3Uri(ArtifactPurpose.MODELS, `${args.modelName}/${variant.version}/`)
+        : pulumi.output(`${args.modelName}/${variant.version}/`);
+      const userData = pulumi.all([imageUri, modelUri]).apply(([image, model]) => Buffer.from(`#!/bin/bash\n${fleetUserDataCommands({
+        imageUri: image, modelUri: model, port: spec.containerPort, acceleratorKind: spec.instance.acceleratorKind,
+      }).join('\n')}\n`).toString('base64'));
+      const launchTemplate = new aws.ec2.LaunchTemplate(`${id}-lt`, {
+        imageId: `resolve:ssm:${INFERENCE_AMI_SSM_PARAMETERS[spec.instance.acceleratorKind]}`,
+        instanceType: spec.instance.instanceType,
+        iamInstanceProfile: { arn: instanceProfile.arn },
+        vpcSecurityGroupIds: [instanceSecurityGroup.id],
+        metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 2 },
+        monitoring: { enabled: true },
+        blockDeviceMappings: [{
+          deviceName: '/dev/xvda',
+          ebs: { encrypted: 'true', kmsKeyId: args.encryptionKeyArn, volumeType: 'gp3', volumeSize: spec.rootVolumeSizeGiB, deleteOnTermination: 'true' },
+        }],
+        userData,
+        tagSpecifications: [{ resourceType: 'instance', tags }, { resourceType: 'volume', tags }],
+        tags,
+      }, childOptions(this));
+      const targetGroup = new aws.lb.TargetGroup(`${id}-tg`, {
+        vpcId: args.vpcId,
+        port: spec.containerPort,
+        protocol: 'HTTP',
+        targetType: 'instance',
+        deregistrationDelay: FLEET_TARGET_GROUP.deregistrationDelaySeconds,
+        healthCheck: {
+          path: spec.healthCheckPath,
+          port: String(spec.containerPort),
+          protocol: 'HTTP',
+          matcher: FLEET_TARGET_GROUP.healthyHttpCodes,
+          interval: FLEET_TARGET_GROUP.intervalSeconds,
+          healthyThreshold: FLEET_TARGET_GROUP.healthyThresholdCount,
+        },
+        tags: { ...tags, 'mlops:variant': variant.name },
+      }, childOptions(this));
+      // The group's own floor is the working-hours minimum; the off-hours schedule takes it to zero.
+      const autoScalingGroup = new aws.autoscaling.Group(`${id}-asg`, {
+        minSize: spec.workingMinCapacity,
+        maxSize: spec.maxCapacity,
+        vpcZoneIdentifiers: args.subnetIds,
+        launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
+        targetGroupArns: [targetGroup.arn],
+        healthCheckType: 'ELB',
+        healthCheckGracePeriod: spec.healthCheckGracePeriodSeconds,
+        instanceRefresh: { strategy: 'Rolling', preferences: { minHealthyPercentage: spec.minHealthyPercent } },
+        metricsGranularity: '1Minute',
+        enabledMetrics: ['GroupMinSize', 'GroupMaxSize', 'GroupDesiredCapacity', 'GroupInServiceInstances', 'GroupPendingInstances',
+          'GroupStandbyInstances', 'GroupTerminatingInstances', 'GroupTotalInstances'],
+        tags: Object.entries({ ...tags, 'mlops:variant': variant.name }).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+      }, childOptions(this));
+      if (args.notificationTopicArn) {
+        new aws.autoscaling.Notification(`${id}-notifications`, {
+          groupNames: [autoScalingGroup.name],
+          notifications: ['autoscaling:EC2_INSTANCE_LAUNCH', 'autoscaling:EC2_INSTANCE_LAUNCH_ERROR', 'autoscaling:EC2_INSTANCE_TERMINATE',
+            'autoscaling:EC2_INSTANCE_TERMINATE_ERROR'],
+          topicArn: args.notificationTopicArn,
+        }, childOptions(this));
+      }
+      return { ...variant, targetGroup, autoScalingGroup, launchTemplate };
+    });
+    this.autoScalingGroup = this.variants[0].autoScalingGroup;
+
+    this.listener = new aws.lb.Listener(`${name}-listener`, {
       loadBalancerArn: this.loadBalancer.arn,
       port: listenerPort,
       protocol: https ? 'HTTPS' : 'HTTP',
       certificateArn: args.certificateArn,
-      sslPolicy: https ? 'ELBSecurityPolicy-TLS13-1-2-2021-06' : undefined,
-      defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }],
+      sslPolicy: https ? RECOMMENDED_TLS_POLICY : undefined,
+      defaultActions: [this.variants.length === 1
+        ? { type: 'forward', targetGroupArn: this.variants[0].targetGroup.arn }
+        : { type: 'forward', forward: { targetGroups: this.variants.map((v) => ({ arn: v.targetGroup.arn, weight: v.weight })) } }],
       tags,
     }, childOptions(this));
 
-    // The group's own floor is the working-hours minimum; the off-hours schedule takes it to zero.
-    this.autoScalingGroup = new aws.autoscaling.Group(`${name}-asg`, {
-      minSize: spec.workingMinCapacity,
-      maxSize: spec.maxCapacity,
-      vpcZoneIdentifiers: args.subnetIds,
-      launchTemplate: { id: launchTemplate.id, version: '$Latest' },
-      targetGroupArns: [targetGroup.arn],
-      healthCheckType: 'ELB',
-      healthCheckGracePeriod: spec.healthCheckGracePeriodSeconds,
-      instanceRefresh: { strategy: 'Rolling', preferences: { minHealthyPercentage: spec.minHealthyPercent } },
-      tags: Object.entries(tags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
-    }, childOptions(this));
-    new aws.autoscaling.Policy(`${name}-requests`, {
-      autoscalingGroupName: this.autoScalingGroup.name,
-      policyType: 'TargetTrackingScaling',
-      targetTrackingConfiguration: {
-        targetValue: spec.targetRequestsPerInstancePerMinute,
-        predefinedMetricSpecification: {
-          predefinedMetricType: 'ALBRequestCountPerTarget',
-          resourceLabel: pulumi.interpolate`${this.loadBalancer.arnSuffix}/${targetGroup.arnSuffix}`,
-        },
-      },
-    }, childOptions(this));
-
-    if (spec.offHours) {
-      const { scaleDown, scaleUp, timeZone } = spec.offHours;
-      this.scheduledActions.push(this.schedule(`${name}-scale-to-zero`, scaleDown, timeZone, 0, 0),
-        this.schedule(`${name}-scale-up-working-hours`, scaleUp, timeZone, spec.workingMinCapacity, spec.maxCapacity));
+    for (const variant of this.variants) {
+      const id = `${name}-${variant.name}`;
+      const asg = variant.autoScalingGroup;
+      // A fixed-size fleet has nothing to track (AWS rejects target tracking when max equals min).
+      if (spec.maxCapacity > spec.workingMinCapacity) {
+        new aws.autoscaling.Policy(`${id}-requests`, {
+          autoscalingGroupName: asg.name,
+          policyType: 'TargetTrackingScaling',
+          targetTrackingConfiguration: {
+            targetValue: spec.targetRequestsPerInstancePerMinute,
+            predefinedMetricSpecification: {
+              predefinedMetricType: 'ALBRequestCountPerTarget',
+              resourceLabel: pulumi.interpolate`${this.loadBalancer.arnSuffix}/${variant.targetGroup.arnSuffix}`,
+            },
+          },
+        }, { parent: this, dependsOn: [this.listener] });
+        if (spec.instance.isNvidiaGpu) {
+          new aws.autoscaling.Policy(`${id}-gpu`, {
+            autoscalingGroupName: asg.name,
+            policyType: 'TargetTrackingScaling',
+            targetTrackingConfiguration: {
+              targetValue: spec.targetGpuUtilizationPercent,
+              customizedMetricSpecification: {
+                namespace: INFERENCE_GPU_METRICS_NAMESPACE,
+                metricName: 'nvidia_smi_utilization_gpu',
+                statistic: 'Average',
+                metricDimensions: [{ name: 'AutoScalingGroupName', value: asg.name }],
+              },
+            },
+          }, childOptions(this));
+        }
+      }
+      if (spec.offHours) {
+        const { scaleDown, scaleUp, timeZone } = spec.offHours;
+        this.scheduledActions.push(
+          this.schedule(`${id}-scale-to-zero`, asg, scaleDown, timeZone, 0, 0),
+          this.schedule(`${id}-scale-up-working-hours`, asg, scaleUp, timeZone, spec.workingMinCapacity, spec.maxCapacity),
+        );
+      }
     }
 
     this.registerOutputs({ loadBalancerDnsName: this.loadBalancer.dnsName, costEstimate: spec.costEstimate });
   }
 
-  private schedule(id: string, cron: CronFields, timeZone: string, min: number, max: number): aws.autoscaling.Schedule {
+  /** A variant by name; the `current` (or only) one when no name is given. */
+  public variant(name?: string): InferenceFleetVariant {
+    const found = name === undefined ? this.variants.find((v) => v.name === 'current') ?? this.variants[0] : this.variants.find((v) => v.name === name);
+    if (!found) return this.check.fail('variant', name, 'is not a variant of this fleet', `use one of ${this.variants.map((v) => v.name).join(', ')}.`);
+    return found;
+  }
+
+  /** Target response time at a percentile, in seconds. */
+  public metricLatency(percentile: 'p50' | 'p90' | 'p99' = 'p99'): CloudWatchMetric {
+    return this.albMetric('TargetResponseTime', percentile);
+  }
+
+  /** Share of requests answered with a 5xx by the targets. */
+  public metricErrorRate(): ErrorRateMetric {
+    return { errors: this.albMetric('HTTPCode_Target_5XX_Count', 'Sum'), requests: this.albMetric('RequestCount', 'Sum') };
+  }
+
+  /** GPU utilization of a variant's instances, in percent (published by the instances' CloudWatch agent). */
+  public metricGpuUtilization(variant?: string): CloudWatchMetric {
+    return {
+      namespace: INFERENCE_GPU_METRICS_NAMESPACE,
+      metricName: 'nvidia_smi_utilization_gpu',
+      dimensions: { AutoScalingGroupName: this.variant(variant).autoScalingGroup.name },
+      statistic: 'Average',
+      periodSeconds: 60,
+    };
+  }
+
+  private albMetric(metricName: string, statistic: string): CloudWatchMetric {
+    return { namespace: 'AWS/ApplicationELB', metricName, dimensions: { LoadBalancer: this.loadBalancer.arnSuffix }, statistic, periodSeconds: 60 };
+  }
+
+  private schedule(id: string, asg: aws.autoscaling.Group, cron: CronFields, timeZone: string, min: number, max: number): aws.autoscaling.Schedule {
     return new aws.autoscaling.Schedule(id, {
-      autoscalingGroupName: this.autoScalingGroup.name,
+      autoscalingGroupName: asg.name,
       scheduledActionName: id,
       recurrence: `${cron.minute} ${cron.hour} * * ${cron.weekDay}`,
       timeZone,

@@ -34,7 +34,8 @@ export class ModelRegistry extends pulumi.ComponentResource {
   public readonly modelPackageGroups = new Map<string, aws.sagemaker.ModelPackageGroup>();
   private readonly specScope: SpecScope;
   private readonly tags: Record<string, string>;
-  private readonly resourceName: string;
+  /** The component's resource name. */
+  public readonly resourceName: string;
 
   constructor(name: string, args: ModelRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     const { profile, tags } = resolveProfileAndTags(args);

@@ -174,7 +174,7 @@ describe('Pulumi InferenceFleet', () => {
       metadataOptions: { httpTokens: 'required' },
       blockDeviceMappings: [{ ebs: { encrypted: 'true', volumeSize: 100 } }],
     });
-    expect(one(resources, 'aws:autoscaling/policy:Policy').inputs.targetTrackingConfiguration.targetValue).toBe(300);
+    expect(one(resources, 'aws:autoscaling/policy:Policy', '-requests').inputs.targetTrackingConfiguration.targetValue).toBe(300);
     expect(fleet.spec.costEstimate.minUsd).toBeGreaterThan(0);
   });
 

@@ -249,7 +249,7 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
     const g = one(r, 'aws:autoscaling/group:Group').inputs;
     const lb = one(r, 'aws:lb/loadBalancer:LoadBalancer').inputs;
     const tg = one(r, 'aws:lb/targetGroup:TargetGroup').inputs;
-    const flt = one(r, 'aws:ec2/launchTemplate:LaunchTemplate', 'fleet-lt').inputs;
+    const flt = one(r, 'aws:ec2/launchTemplate:LaunchTemplate', 'fleet-candidate-lt').inputs;
     const fromPulumi = {
       capacity: [g.minSize, g.maxSize],
       schedules: ofType(r, 'aws:autoscaling/schedule:Schedule').map((s) => s.inputs)
@@ -259,7 +259,7 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
       deletionProtection: lb.enableDeletionProtection,
       gracePeriod: g.healthCheckGracePeriod,
       targetGroup: { port: tg.port, path: tg.healthCheck.path },
-      requestsPerInstance: one(r, 'aws:autoscaling/policy:Policy', 'fleet-requests').inputs.targetTrackingConfiguration.targetValue,
+      requestsPerInstance: one(r, 'aws:autoscaling/policy:Policy', 'fleet-candidate-requests').inputs.targetTrackingConfiguration.targetValue,
       rootVolume: flt.blockDeviceMappings[0].ebs.volumeSize,
       ami: flt.imageId.replace(/^resolve:ssm:/, ''),
       cost: pulumiSide.fleet.spec.costEstimate,

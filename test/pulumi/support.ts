@@ -10,6 +10,8 @@ export interface RecordedResource {
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';
+/** The Elastic Load Balancing log-delivery account of us-east-1 (what CDK's logAccessLogs names there too). */
+export const ELB_LOG_DELIVERY_ACCOUNT_ARN = 'arn:aws:iam::127311923021:root';
 
 const recorded: RecordedResource[] = [];
 
@@ -36,6 +38,7 @@ export function installMocks(stack = 'dev'): void {
         case 'aws:index/getCallerIdentity:getCallerIdentity': return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/test`, userId: 'test', id: ACCOUNT };
         case 'aws:index/getPartition:getPartition': return { partition: 'aws', dnsSuffix: 'amazonaws.com', id: 'aws' };
         case 'aws:index/getRegion:getRegion': return { region: REGION, name: REGION, id: REGION };
+        case 'aws:elb/getServiceAccount:getServiceAccount': return { arn: ELB_LOG_DELIVERY_ACCOUNT_ARN, id: '127311923021' };
         default: return args.inputs;
       }
     },

@@ -1,0 +1,259 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import {
+  ArtifactPurpose, ExperimentTrackingSpec, ExperimentTrackingSpecInput, MLFLOW_DEFAULT_IMAGE, mlflowHealthCheckCommand, mlflowServerCommand,
+  physicalName,
+  resolveExperimentTrackingSpec,
+} from '../core';
+import { ArtifactStore } from './artifact-store';
+import {
+  accountContext, attachStatements, childOptions, componentSpecScope, logsKeyStatement, MlopsComponentArgs, resolveProfileAndTags, rotatingKey,
+  serviceRole,
+} from './component-support';
+import { ModelRegistry } from './model-registry';
+
+export interface ExperimentTrackingArgs extends MlopsComponentArgs, Omit<ExperimentTrackingSpecInput, 'customImage'> {
+  readonly vpcId: pulumi.Input<string>;
+  /** Private subnets (with egress) the server and its internal load balancer run in. */
+  readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Address ranges allowed to reach the load balancer.
+   * @default - the VPC's CIDR block (`vpcCidrBlock`)
+   */
+  readonly allowedCidrs?: string[];
+  /** CIDR block of the VPC, admitted when `allowedCidrs` is not given. */
+  readonly vpcCidrBlock?: pulumi.Input<string>;
+  /** Model registry whose database is MLflow's backend store. */
+  readonly registry: ModelRegistry;
+  /** Artifact store: MLflow artifacts under `mlflow/` in MODELS, load balancer access logs to its log bucket. */
+  readonly artifactStore: ArtifactStore;
+  /** Certificate of an HTTPS listener on 443. @default - HTTP on an internal-only listener */
+  readonly certificateArn?: pulumi.Input<string>;
+  /** Image of the server (MLflow, psycopg2 and boto3). @default - the pinned MLflow image with pinned drivers installed at start */
+  readonly image?: pulumi.Input<string>;
+  /** ARN of an existing regional WAFv2 web ACL. @default - a new one with the AWS managed common and known-bad-inputs rule groups, logged */
+  readonly webAclArn?: pulumi.Input<string>;
+  /** ARN of the key of the log groups; CloudWatch Logs must be allowed to use it. @default - a new key with rotation that allows it */
+  readonly encryptionKeyArn?: pulumi.Input<string>;
+}
+
+/**
+ * The Pulumi counterpart of the CDK `ExperimentTracking`: an MLflow tracking server on ECS Fargate in private subnets
+ * behind an internal Application Load Balancer with a WAF web ACL, backend store on the model registry's database
+ * (credentials from its managed secret, never in the task definition), artifacts proxied to `mlflow/` of the models
+ * bucket, container insights, deployment circuit breaker with rollback, CPU autoscaling and KMS-encrypted logs.
+ * Sizes and defaults from core's `resolveExperimentTrackingSpec`, as in the CDK construct.
+ */
+export class ExperimentTracking extends pulumi.ComponentResource {
+  public static readonly TYPE = 'mlops:aws:ExperimentTracking';
+
+  public readonly spec: ExperimentTrackingSpec;
+  public readonly cluster: aws.ecs.Cluster;
+  public readonly service: aws.ecs.Service;
+  public readonly taskDefinition: aws.ecs.TaskDefinition;
+  public readonly loadBalancer: aws.lb.LoadBalancer;
+  public readonly listener: aws.lb.Listener;
+  public readonly logGroup: aws.cloudwatch.LogGroup;
+  public readonly taskRole: aws.iam.Role;
+  public readonly executionRole: aws.iam.Role;
+  public readonly serviceSecurityGroup: aws.ec2.SecurityGroup;
+  /** URL clients set as `MLFLOW_TRACKING_URI`. */
+  public readonly trackingUri: pulumi.Output<string>;
+  public readonly webAclArn: pulumi.Output<string>;
+
+  constructor(name: string, args: ExperimentTrackingArgs, opts?: pulumi.ComponentResourceOptions) {
+    const { profile, tags: mlopsTags } = resolveProfileAndTags(args);
+    const scope = componentSpecScope(ExperimentTracking.TYPE, name);
+    const spec = resolveExperimentTrackingSpec(scope, { ...args, customImage: args.image !== undefined }, profile);
+    super(ExperimentTracking.TYPE, name, {}, opts);
+    this.spec = spec;
+    const tags = mlopsTags.toAwsTags();
+    const account = accountContext(this);
+    const registry = args.registry;
+    const store = args.artifactStore;
+    const databaseName = spec.databaseName ?? registry.spec.databaseName;
+    const boundary = args.permissionsBoundary;
+
+    const keyArn = args.encryptionKeyArn ?? rotatingKey(`${name}-key`, `MLflow tracking logs of ${name}`, {
+      retain: spec.retainData, pendingWindowDays: profile.allowDestroy ? 7 : 30, tags, statements: [logsKeyStatement(account)],
+    }, this).arn;
+    this.logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { kmsKeyId: keyArn, retentionInDays: spec.logRetentionDays, tags }, childOptions(this, spec.retainData));
+    this.cluster = new aws.ecs.Cluster(`${name}-cluster`, { settings: [{ name: 'containerInsights', value: 'enabled' }], tags }, childOptions(this));
+
+    const secretArn = registry.cluster.masterUserSecrets.apply((s) => s?.[0]?.secretArn ?? '');
+    const secretKeyArn = registry.cluster.masterUserSecrets.apply((s) => s?.[0]?.kmsKeyId ?? '');
+    this.executionRole = serviceRole(`${name}-execution-role`, {
+      service: 'ecs-tasks.amazonaws.com', description: `Starts the MLflow tracking server of ${name} (logs, database secret)`, tags, permissionsBoundary: boundary,
+    }, this);
+    attachStatements(`${name}-execution-policy`, this.executionRole, [
+      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: pulumi.interpolate`${this.logGroup.arn}:*` },
+      { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: secretArn },
+      {
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: secretKeyArn,
+        Condition: { StringEquals: { 'kms:ViaService': pulumi.interpolate`secretsmanager.${account.region}.amazonaws.com` } },
+      },
+    ], this, `Permissions of the MLflow execution role of ${name}`, tags);
+    this.taskRole = serviceRole(`${name}-task-role`, {
+      service: 'ecs-tasks.amazonaws.com', description: `MLflow tracking server of ${name} (artifact store access)`, tags, permissionsBoundary: boundary,
+    }, this);
+    attachStatements(`${name}-task-policy`, this.taskRole, store.grantStatements('read-write', ArtifactPurpose.MODELS, 'mlflow/'), this,
+      `Artifact store access of the MLflow server of ${name}`, tags);
+
+    const command = store.s3Uri(ArtifactPurpose.MODELS, 'mlflow/').apply((destination) => mlflowServerCommand(spec, databaseName, destination, true));
+    this.taskDefinition = new aws.ecs.TaskDefinition(`${name}-task`, {
+      family: physicalName([pulumi.getProject(), pulumi.getStack(), name, 'mlflow'], { maxLength: 255 }),
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: String(spec.cpu),
+      memory: String(spec.memoryLimitMiB),
+      executionRoleArn: this.executionRole.arn,
+      taskRoleArn: this.taskRole.arn,
+      runtimePlatform: { cpuArchitecture: 'X86_64', operatingSystemFamily: 'LINUX' },
+      containerDefinitions: pulumi.jsonStringify([{
+        name: 'mlflow',
+        image: args.image ?? MLFLOW_DEFAULT_IMAGE,
+        essential: true,
+        entryPoint: ['sh', '-c'],
+        command: [command],
+        secrets: [
+          { name: 'DB_USER', valueFrom: pulumi.interpolate`${secretArn}:username::` },
+          { name: 'DB_PASSWORD', valueFrom: pulumi.interpolate`${secretArn}:password::` },
+        ],
+        environment: [{ name: 'DB_HOST', value: registry.cluster.endpoint }, { name: 'DB_PORT', value: String(registry.spec.port) }],
+        portMappings: [{ containerPort: spec.port, protocol: 'tcp' }],
+        logConfiguration: {
+          logDriver: 'awslogs',
+          options: { 'awslogs-group': this.logGroup.name, 'awslogs-region': account.region, 'awslogs-stream-prefix': 'mlflow' },
+        },
+        healthCheck: { command: mlflowHealthCheckCommand(spec.port), interval: 30, timeout: 5, retries: 3, startPeriod: 120 },
+      }]),
+      tags,
+    }, childOptions(this));
+
+    const https = args.certificateArn !== undefined;
+    const listenerPort = https ? 443 : 80;
+    const allowedCidrs: pulumi.Input<string>[] = spec.allowedCidrs ? [...spec.allowedCidrs] : (args.vpcCidrBlock ? [args.vpcCidrBlock] : []);
+    const lbSecurityGroup = new aws.ec2.SecurityGroup(`${name}-lb-sg`, {
+      vpcId: args.vpcId,
+      description: `Load balancer of the MLflow server ${name}: MLflow clients only`,
+      ingress: [{ protocol: 'tcp', fromPort: listenerPort, toPort: listenerPort, cidrBlocks: allowedCidrs, description: 'MLflow clients' }],
+      tags,
+    }, childOptions(this));
+    this.serviceSecurityGroup = new aws.ec2.SecurityGroup(`${name}-service-sg`, {
+      vpcId: args.vpcId,
+      description: `MLflow tasks of ${name}: only the load balancer may connect`,
+      ingress: [{ protocol: 'tcp', fromPort: spec.port, toPort: spec.port, securityGroups: [lbSecurityGroup.id], description: 'Load balancer' }],
+      egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'], description: 'Database, S3 and image registry' }],
+      tags,
+    }, childOptions(this));
+    new aws.vpc.SecurityGroupEgressRule(`${name}-lb-to-service`, {
+      securityGroupId: lbSecurityGroup.id, referencedSecurityGroupId: this.serviceSecurityGroup.id, ipProtocol: 'tcp', fromPort: spec.port, toPort: spec.port, tags,
+    }, childOptions(this));
+    registry.allowConnectionsFrom(`${name}-to-registry`, this.serviceSecurityGroup.id);
+
+    this.loadBalancer = new aws.lb.LoadBalancer(`${name}-alb`, {
+      loadBalancerType: 'application',
+      internal: true,
+      subnets: args.subnetIds,
+      securityGroups: [lbSecurityGroup.id],
+      dropInvalidHeaderFields: true,
+      enableDeletionProtection: spec.deletionProtection,
+      accessLogs: { bucket: store.accessLogBucket.bucket, prefix: 'alb', enabled: true },
+      tags,
+    }, childOptions(this));
+    const targetGroup = new aws.lb.TargetGroup(`${name}-tg`, {
+      vpcId: args.vpcId,
+      port: spec.port,
+      protocol: 'HTTP',
+      targetType: 'ip',
+      deregistrationDelay: 30,
+      healthCheck: { path: spec.healthCheckPath, matcher: '200', interval: 30 },
+      tags,
+    }, childOptions(this));
+    this.listener = new aws.lb.Listener(`${name}-listener`, {
+      loadBalancerArn: this.loadBalancer.arn,
+      port: listenerPort,
+      protocol: https ? 'HTTPS' : 'HTTP',
+      certificateArn: args.certificateArn,
+      sslPolicy: https ? spec.sslPolicy : undefined,
+      defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }],
+      tags,
+    }, childOptions(this));
+
+    this.service = new aws.ecs.Service(`${name}-service`, {
+      cluster: this.cluster.arn,
+      taskDefinition: this.taskDefinition.arn,
+      launchType: 'FARGATE',
+      desiredCount: spec.minTasks,
+      deploymentMinimumHealthyPercent: spec.deployment.minHealthyPercent,
+      deploymentMaximumPercent: spec.deployment.maxHealthyPercent,
+      deploymentCircuitBreaker: { enable: true, rollback: spec.deployment.circuitBreakerRollback },
+      healthCheckGracePeriodSeconds: spec.healthCheckGracePeriodSeconds,
+      networkConfiguration: { subnets: args.subnetIds, securityGroups: [this.serviceSecurityGroup.id], assignPublicIp: false },
+      loadBalancers: [{ targetGroupArn: targetGroup.arn, containerName: 'mlflow', containerPort: spec.port }],
+      propagateTags: 'SERVICE',
+      tags,
+    }, { parent: this, dependsOn: [this.listener] });
+    const scaling = new aws.appautoscaling.Target(`${name}-scaling`, {
+      serviceNamespace: 'ecs',
+      resourceId: pulumi.interpolate`service/${this.cluster.name}/${this.service.name}`,
+      scalableDimension: 'ecs:service:DesiredCount',
+      minCapacity: spec.minTasks,
+      maxCapacity: spec.maxTasks,
+      tags,
+    }, childOptions(this));
+    new aws.appautoscaling.Policy(`${name}-cpu`, {
+      policyType: 'TargetTrackingScaling',
+      resourceId: scaling.resourceId,
+      scalableDimension: scaling.scalableDimension,
+      serviceNamespace: scaling.serviceNamespace,
+      targetTrackingScalingPolicyConfiguration: {
+        predefinedMetricSpecification: { predefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+        targetValue: spec.targetCpuPercent,
+        scaleInCooldown: spec.scaleInCooldownSeconds,
+        scaleOutCooldown: spec.scaleOutCooldownSeconds,
+      },
+    }, childOptions(this));
+
+    this.webAclArn = pulumi.output(args.webAclArn ?? this.newWebAcl(name, spec, keyArn, tags));
+    new aws.wafv2.WebAclAssociation(`${name}-waf-association`, { resourceArn: this.loadBalancer.arn, webAclArn: this.webAclArn }, childOptions(this));
+    this.trackingUri = pulumi.interpolate`${https ? 'https' : 'http'}://${this.loadBalancer.dnsName}`;
+    this.registerOutputs({ trackingUri: this.trackingUri, webAclArn: this.webAclArn });
+  }
+
+  private newWebAcl(name: string, spec: ExperimentTrackingSpec, keyArn: pulumi.Input<string>, tags: Record<string, string>): pulumi.Output<string> {
+    const metricName = physicalName([name, 'waf'], { maxLength: 100, lowerCase: false });
+    const webAcl = new aws.wafv2.WebAcl(`${name}-waf`, {
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      description: `MLflow tracking server ${name}`,
+      visibilityConfig: { cloudwatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName },
+      rules: spec.wafRules.map((rule) => ({
+        name: rule.name,
+        priority: rule.priority,
+        overrideAction: { none: {} },
+        statement: {
+          managedRuleGroupStatement: {
+            vendorName: 'AWS',
+            name: rule.name,
+            ruleActionOverrides: rule.countRules.length === 0 ? undefined : rule.countRules.map((r) => ({ name: r, actionToUse: { count: {} } })),
+          },
+        },
+        visibilityConfig: { cloudwatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: `${metricName}-${rule.name}`.slice(-128) },
+      })),
+      tags,
+    }, childOptions(this));
+    const wafLogs = new aws.cloudwatch.LogGroup(`${name}-waf-logs`, {
+      name: `aws-waf-logs-${physicalName([pulumi.getProject(), pulumi.getStack(), name], { maxLength: 100 })}`,
+      kmsKeyId: keyArn,
+      retentionInDays: spec.logRetentionDays,
+      tags,
+    }, childOptions(this, spec.retainData));
+    new aws.wafv2.WebAclLoggingConfiguration(`${name}-waf-logging`, {
+      resourceArn: webAcl.arn, logDestinationConfigs: [wafLogs.arn],
+    }, childOptions(this));
+    return webAcl.arn;
+  }
+}

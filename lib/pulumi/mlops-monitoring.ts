@@ -1,0 +1,269 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import {
+  ALARM_PUBLISHER_SERVICES, Check, driftAlarmSpec, DriftAlarmInput, EnvironmentProfile, estimatedChargesAlarmSpec, failedJobsAlarmSpec,
+  fairnessAlarmSpec, FairnessAlarmInput, modelQualityAlarmSpec, ModelQualityAlarmInput, physicalName, registryAlarmSpecs, rolloutHealthAlarmId,
+  servingAlarmSpecs, SpecScope, validateDashboardName, validateIdentifier,
+} from '../core';
+import { alarmFromSpec, CloudWatchMetric, ErrorRateMetric, metricFromSpec, ServingMetrics } from './alarms';
+import {
+  accountContext, childOptions, componentSpecScope, deferred, MlopsComponentArgs, policyJson, resolveProfileAndTags, rotatingKey,
+} from './component-support';
+import { GpuTrainingCluster } from './gpu-training-cluster';
+import { ModelRegistry } from './model-registry';
+
+export interface MlopsMonitoringArgs extends MlopsComponentArgs {
+  /**
+   * ARN of the key of the alarm topic; CloudWatch, Budgets and Cost Anomaly Detection must be allowed to use it
+   * (`alarmPublisherKeyStatement` gives the statement).
+   * @default - a new key with rotation that they may use
+   */
+  readonly encryptionKeyArn?: pulumi.Input<string>;
+  /** Email addresses subscribed to the alarm topic. @default - none */
+  readonly notifyEmails?: string[];
+  /** @default - `<project>-<stack>-<name>` */
+  readonly dashboardName?: string;
+  /**
+   * Alarm when AWS's estimated charges for the month pass this many dollars (only where the provider's region is
+   * us-east-1, where billing metrics live).
+   * @default - the profile's monthly budget
+   */
+  readonly estimatedChargesThresholdUsd?: number;
+}
+
+/** The alarms of one served model. */
+export interface ServedModelAlarms {
+  readonly latency: aws.cloudwatch.MetricAlarm;
+  readonly errorRate: aws.cloudwatch.MetricAlarm;
+  readonly gpuUnderused?: aws.cloudwatch.MetricAlarm;
+  /** Any serving alarm: what rollouts roll back on. */
+  readonly rolloutHealth: aws.cloudwatch.CompositeAlarm;
+  readonly dashboard: aws.cloudwatch.Dashboard;
+}
+
+/** The key-policy statement letting the alarm publishers of this account use a topic key. */
+export function alarmPublisherKeyStatement(accountId: pulumi.Input<string>): Record<string, unknown> {
+  return {
+    Sid: 'AllowAlarmPublishersToUseTheKey',
+    Effect: 'Allow',
+    Principal: { Service: [...ALARM_PUBLISHER_SERVICES] },
+    Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+    Resource: '*',
+    Condition: { StringEquals: { 'aws:SourceAccount': accountId } },
+  };
+}
+
+/**
+ * The Pulumi counterpart of the CDK `MlopsMonitoring`: one alarm topic (KMS, TLS-only, CloudWatch may publish), an
+ * environment dashboard and one per served model, and alarms that all notify the topic on ALARM and OK with a
+ * deliberate missing-data treatment: served models (p99 latency, 5xx rate, GPU waste, a rollout-health composite),
+ * model quality, drift and fairness on the metric contract, failed training jobs, the registry database and the
+ * month's estimated charges. Thresholds and validation come from core's alarm specs, as in the CDK construct.
+ */
+export class MlopsMonitoring extends pulumi.ComponentResource {
+  public static readonly TYPE = 'mlops:aws:MlopsMonitoring';
+
+  public readonly profile: EnvironmentProfile;
+  public readonly alarmTopic: aws.sns.Topic;
+  public readonly dashboard: aws.cloudwatch.Dashboard;
+  public readonly dashboardName: string;
+  /** Every alarm, by its id (`Latency-<model>`, `Drift-<model>-<feature>`, ...). */
+  public readonly alarms = new Map<string, aws.cloudwatch.MetricAlarm>();
+  private readonly rolloutHealth = new Map<string, aws.cloudwatch.CompositeAlarm>();
+  private readonly widgets: Array<pulumi.Output<Widget>> = [];
+  private readonly scope: SpecScope;
+  private readonly tags: Record<string, string>;
+  private readonly resourceName: string;
+
+  constructor(name: string, args: MlopsMonitoringArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+    const { profile, tags: mlopsTags } = resolveProfileAndTags(args);
+    const scope = componentSpecScope(MlopsMonitoring.TYPE, name);
+    const emails = new Check(scope.scope).emailList('notifyEmails', args.notifyEmails);
+    validateDashboardName(scope, args.dashboardName);
+    const chargesAlarm = estimatedChargesAlarmSpec(scope, args.estimatedChargesThresholdUsd, profile);
+    super(MlopsMonitoring.TYPE, name, {}, opts);
+    this.profile = profile;
+    this.scope = scope;
+    this.resourceName = name;
+    this.tags = mlopsTags.toAwsTags();
+    const account = accountContext(this);
+
+    const keyArn = args.encryptionKeyArn ?? rotatingKey(`${name}-topic-key`, `MLOps alarms (${profile.name})`, {
+      retain: false, pendingWindowDays: 30, tags: this.tags, statements: [alarmPublisherKeyStatement(account.accountId)],
+    }, this).arn;
+    this.alarmTopic = new aws.sns.Topic(`${name}-alarms`, { kmsMasterKeyId: keyArn, displayName: `MLOps alarms (${profile.name})`, tags: this.tags }, childOptions(this));
+    new aws.sns.TopicPolicy(`${name}-alarms-policy`, {
+      arn: this.alarmTopic.arn,
+      policy: policyJson({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'AllowCloudWatchAlarmsToPublish',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: this.alarmTopic.arn,
+            Condition: { StringEquals: { 'aws:SourceAccount': account.accountId } },
+          },
+          {
+            Sid: 'DenyInsecureTransport',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'sns:Publish',
+            Resource: this.alarmTopic.arn,
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      }),
+    }, childOptions(this));
+    emails.forEach((email, i) => new aws.sns.TopicSubscription(`${name}-email-${i}`, {
+      topic: this.alarmTopic.arn, protocol: 'email', endpoint: email,
+    }, childOptions(this)));
+
+    this.dashboardName = args.dashboardName ?? physicalName([pulumi.getProject(), pulumi.getStack(), name], { maxLength: 200, lowerCase: false });
+    // The environment dashboard shows every alarm added while the program runs: its body is rendered once the
+    // program's synchronous part is done (alarms added after an `await` go to the models' own dashboards only).
+    this.dashboard = new aws.cloudwatch.Dashboard(`${name}-dashboard`, {
+      dashboardName: this.dashboardName,
+      dashboardBody: deferred(() => pulumi.output(this.widgets)).apply((widgets) => JSON.stringify({ start: '-PT24H', widgets: layout(widgets as never) })),
+    }, childOptions(this));
+
+    if (aws.config.region === 'us-east-1') {
+      const charges = metricFromSpec(chargesAlarm.metric!);
+      this.addAlarmFromSpec(chargesAlarm, charges);
+      this.widgets.push(graph('Estimated charges (USD)', [charges], 24));
+    }
+    this.registerOutputs({ alarmTopicArn: this.alarmTopic.arn, dashboardName: this.dashboardName });
+  }
+
+  /** Alarm on a model quality metric published by an evaluation job (namespace `MLOps/ModelQuality`). */
+  public addModelQualityAlarm(options: ModelQualityAlarmInput): aws.cloudwatch.MetricAlarm {
+    const spec = modelQualityAlarmSpec(this.scope, options);
+    return this.addAlarmFromSpec(spec, metricFromSpec(spec.metric!));
+  }
+
+  /** Alarm when a feature's drift score passes the threshold (namespace `MLOps/DataDrift`). */
+  public addDriftAlarm(options: DriftAlarmInput): aws.cloudwatch.MetricAlarm {
+    const spec = driftAlarmSpec(this.scope, options, this.profile);
+    return this.addAlarmFromSpec(spec, metricFromSpec(spec.metric!));
+  }
+
+  /** Alarm when a fairness gap passes the threshold (namespace `MLOps/Fairness`). */
+  public addFairnessAlarm(options: FairnessAlarmInput): aws.cloudwatch.MetricAlarm {
+    const spec = fairnessAlarmSpec(this.scope, options, this.profile);
+    return this.addAlarmFromSpec(spec, metricFromSpec(spec.metric!));
+  }
+
+  /**
+   * p99 latency (threshold converted to the backend's latency unit) and 5xx-rate alarms at the profile's thresholds, a
+   * GPU-waste alarm on NVIDIA instances, a rollout-health composite and a dashboard for one served model.
+   */
+  public monitorServing(serving: ServingMetrics): ServedModelAlarms {
+    const model = serving.modelName;
+    const specs = servingAlarmSpecs(this.scope, model, this.profile, serving.nvidiaGpu, serving.latencyUnit);
+    const latency = this.addAlarmFromSpec(specs.latency, serving.metricLatency('p99'));
+    const errorRate = this.addAlarmFromSpec(specs.errorRate, serving.metricErrorRate());
+    const gpuUnderused = specs.gpuUnderused
+      ? this.addAlarmFromSpec(specs.gpuUnderused, serving.metricGpuUtilization(), specs.gpuUnderused.periodSeconds)
+      : undefined;
+    const rolloutHealth = this.addRolloutHealthAlarm(model, [latency, errorRate]);
+    const errors = serving.metricErrorRate();
+    const dashboard = new aws.cloudwatch.Dashboard(`${this.resourceName}-${model}-dashboard`, {
+      dashboardName: `${this.dashboardName}-${model}`.slice(0, 255),
+      dashboardBody: pulumi.output([
+        graph(`${model}: latency`, (['p50', 'p90', 'p99'] as const).map((p) => serving.metricLatency(p)), 8),
+        graph(`${model}: requests and 5xx`, [errors.requests, errors.errors], 8),
+        graph(`${model}: GPU utilization %`, [serving.metricGpuUtilization()], 8),
+        ...[latency, errorRate, ...(gpuUnderused ? [gpuUnderused] : [])].map((a) => alarmWidget(a)),
+      ]).apply((widgets) => JSON.stringify({ start: '-PT24H', widgets: layout(widgets as never) })),
+    }, childOptions(this));
+    return { latency, errorRate, gpuUnderused, rolloutHealth, dashboard };
+  }
+
+  /** Failed training jobs of a cluster (from its EventBridge rule). */
+  public monitorTraining(cluster: GpuTrainingCluster): aws.cloudwatch.MetricAlarm {
+    const spec = failedJobsAlarmSpec(cluster.resourceName, cluster.resourceName, '');
+    return this.addAlarmFromSpec(spec, { ...metricFromSpec(spec.metric!), dimensions: { RuleName: cluster.failedJobsRule.name } });
+  }
+
+  /** CPU, connections and free local storage of the registry database. */
+  public monitorRegistry(registry: ModelRegistry): aws.cloudwatch.MetricAlarm[] {
+    return registryAlarmSpecs(registry.resourceName, registry.resourceName, '').map((spec) =>
+      this.addAlarmFromSpec(spec, { ...metricFromSpec(spec.metric!), dimensions: { DBClusterIdentifier: registry.cluster.clusterIdentifier } }));
+  }
+
+  /** The composite alarm rollouts of `model` roll back on: in alarm when any of `alarms` is. */
+  public addRolloutHealthAlarm(model: string, alarms: aws.cloudwatch.MetricAlarm[]): aws.cloudwatch.CompositeAlarm {
+    validateIdentifier(this.scope.scope, 'model', model, 63);
+    const check = new Check(this.scope.scope);
+    if (alarms.length === 0) check.fail('alarms', alarms, 'must name at least one alarm', 'pass the latency and error alarms of the served model.');
+    if (this.rolloutHealth.has(model)) {
+      check.fail('model', model, 'already has a rollout health alarm', 'collect every alarm of the model and call addRolloutHealthAlarm once.');
+    }
+    const composite = new aws.cloudwatch.CompositeAlarm(`${this.resourceName}-${rolloutHealthAlarmId(model)}`, {
+      alarmName: physicalName([pulumi.getProject(), pulumi.getStack(), this.resourceName, rolloutHealthAlarmId(model)],
+        { maxLength: 255, lowerCase: false }),
+      alarmDescription: `Rollout health of ${model}: any of its serving alarms`,
+      alarmRule: pulumi.all(alarms.map((a) => a.name)).apply((names) => names.map((n) => `ALARM("${n}")`).join(' OR ')),
+      alarmActions: [this.alarmTopic.arn],
+      tags: this.tags,
+    }, childOptions(this));
+    this.rolloutHealth.set(model, composite);
+    return composite;
+  }
+
+  /** The rollout health alarm of a served model, if one was added. */
+  public rolloutHealthAlarm(model: string): aws.cloudwatch.CompositeAlarm | undefined {
+    return this.rolloutHealth.get(model);
+  }
+
+  /** Creates an alarm that notifies the topic (ALARM and OK) and shows on the environment dashboard. */
+  private addAlarmFromSpec(
+    spec: Parameters<typeof alarmFromSpec>[1], metric: CloudWatchMetric | ErrorRateMetric, periodSeconds?: number,
+  ): aws.cloudwatch.MetricAlarm {
+    if (this.alarms.has(spec.id)) {
+      new Check(this.scope.scope).fail('alarm', spec.id, 'already exists', 'each model/metric pair gets one alarm; change the threshold on the existing one.');
+    }
+    const alarm = alarmFromSpec(`${this.resourceName}-${spec.id}`, spec, metric, {
+      actions: [this.alarmTopic.arn], okActions: true, tags: this.tags, parent: this, periodSeconds,
+    });
+    this.alarms.set(spec.id, alarm);
+    this.widgets.push(alarmWidget(alarm, spec.description));
+    return alarm;
+  }
+}
+
+/** A dashboard widget as CloudWatch's dashboard body spells it. */
+interface Widget {
+  readonly type: string;
+  readonly width: number;
+  readonly height: number;
+  readonly properties: unknown;
+}
+
+function graph(title: string, metrics: CloudWatchMetric[], width: number): pulumi.Output<Widget> {
+  return pulumi.output(metrics.map((m) => pulumi.output(m.dimensions).apply((dims) => [
+    m.namespace, m.metricName, ...Object.entries(dims).flat(), { stat: m.statistic, period: m.periodSeconds },
+  ]))).apply((rows): Widget => ({ type: 'metric', width, height: 6, properties: { title, view: 'timeSeries', metrics: rows } }));
+}
+
+function alarmWidget(alarm: aws.cloudwatch.MetricAlarm, title?: string): pulumi.Output<Widget> {
+  return pulumi.all([alarm.arn, alarm.alarmDescription]).apply(([arn, description]): Widget => ({
+    type: 'metric', width: 12, height: 6, properties: { title: title ?? description ?? arn, annotations: { alarms: [arn] } },
+  }));
+}
+
+/** Places widgets left to right in rows of 24 columns. */
+function layout(widgets: Array<{ width: number; height: number }>): unknown[] {
+  let x = 0;
+  let y = 0;
+  return widgets.map((w) => {
+    if (x + w.width > 24) {
+      x = 0;
+      y += 6;
+    }
+    const placed = { ...w, x, y };
+    x += w.width;
+    return placed;
+  });
+}

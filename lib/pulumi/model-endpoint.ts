@@ -1,0 +1,328 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import {
+  ArtifactPurpose, Check, CronFields, EndpointRollbackAlarmSpec, ModelEndpointSpec, ModelEndpointSpecInput, physicalName, resolveModelEndpointSpec,
+  validateEndpointModel, validateImageTag,
+} from '../core';
+import { alarmFromSpec, CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
+import { ArtifactStore } from './artifact-store';
+import {
+  accountContext, attachStatements, childOptions, componentSpecScope, MlopsComponentArgs, policyJson, resolveProfileAndTags, rotatingKey, serviceRole,
+} from './component-support';
+import { IImageRepository } from './image-repository';
+
+export interface ModelEndpointArgs extends MlopsComponentArgs, Omit<ModelEndpointSpecInput, 'rollbackAlarmCount' | 'costModel'> {
+  readonly vpcId: pulumi.Input<string>;
+  /** Private subnets the model containers run in. */
+  readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** Where the model artifacts live (MODELS) and where requests and responses are captured (ARTIFACTS). */
+  readonly artifactStore: ArtifactStore;
+  /** Repository of the serving image. */
+  readonly image: IImageRepository;
+  /** Tag of the serving image. */
+  readonly imageTag: string;
+  /**
+   * Endpoint name (also the data capture prefix `data-capture/<endpointName>/`).
+   * @default - a name unique to the project, stack and component
+   */
+  readonly endpointName?: string;
+  /**
+   * ARN of the key for the endpoint's storage volumes (not for types with NVMe instance storage, which SageMaker
+   * encrypts itself) and its alarm topic.
+   * @default - a new key with rotation on, usable by CloudWatch alarms
+   */
+  readonly encryptionKeyArn?: pulumi.Input<string>;
+  /**
+   * Names of the alarms that roll a deployment back (at most 10).
+   * @default - an error-rate and a p99 model-latency alarm per production variant, thresholds from the profile
+   */
+  readonly rollbackAlarmNames?: pulumi.Input<string>[];
+  /**
+   * Topic the default rollback alarms notify.
+   * @default - a new topic encrypted with the key, TLS only
+   */
+  readonly alarmTopicArn?: pulumi.Input<string>;
+}
+
+/** One model variant of the endpoint. */
+export interface ModelEndpointVariant {
+  readonly name: string;
+  readonly modelVersion: string;
+  readonly weight: number;
+  readonly shadow: boolean;
+  readonly model: aws.sagemaker.Model;
+}
+
+const SAGEMAKER_NAMESPACE = 'AWS/SageMaker';
+
+/**
+ * The Pulumi counterpart of the CDK `ModelEndpoint`: a SageMaker real-time endpoint with one model per variant (A/B
+ * production variants, or a shadow), network isolation in private subnets, request/response capture to the artifact
+ * store encrypted with its key, invocations-per-instance autoscaling with an off-hours floor of one instance in dev,
+ * and deployment guardrails (canary, linear or blue/green) that roll back on the rollback alarms. Variants, guardrails,
+ * capacity, alarms and cost come from core's `resolveModelEndpointSpec`, as in the CDK construct.
+ */
+export class ModelEndpoint extends pulumi.ComponentResource implements ServingMetrics {
+  public static readonly TYPE = 'mlops:aws:ModelEndpoint';
+
+  public readonly spec: ModelEndpointSpec;
+  public readonly modelName: string;
+  public readonly endpointName: string;
+  public readonly endpoint: aws.sagemaker.Endpoint;
+  public readonly endpointConfig: aws.sagemaker.EndpointConfiguration;
+  public readonly variants: ModelEndpointVariant[];
+  /** Execution role: reads `<modelName>/` of MODELS, writes the capture prefix of ARTIFACTS, pulls the image. */
+  public readonly role: aws.iam.Role;
+  public readonly securityGroup: aws.ec2.SecurityGroup;
+  public readonly encryptionKeyArn: pulumi.Output<string>;
+  /** The default rollback alarms (none when `rollbackAlarmNames` is given). */
+  public readonly rollbackAlarms: aws.cloudwatch.MetricAlarm[] = [];
+  public readonly dataCaptureUri: pulumi.Output<string>;
+  public readonly scalableTargets: aws.appautoscaling.Target[];
+  /** SageMaker model latency is in microseconds. */
+  public readonly latencyUnit = 'microseconds' as const;
+  public readonly nvidiaGpu: boolean;
+  private readonly check: Check;
+
+  constructor(name: string, args: ModelEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
+    const { profile, tags: mlopsTags } = resolveProfileAndTags(args);
+    const scope = componentSpecScope(ModelEndpoint.TYPE, name);
+    const check = new Check(scope.scope, scope.isUnresolved);
+    validateEndpointModel(scope, args.modelName, args.modelVersion);
+    for (const required of ['artifactStore', 'image', 'imageTag'] as const) {
+      if (args[required] === undefined) check.fail(required, undefined, 'is required', `pass '${required}' to the ModelEndpoint.`);
+    }
+    validateImageTag(check, 'imageTag', args.imageTag);
+    const endpointName = args.endpointName ?? physicalName([pulumi.getProject(), pulumi.getStack(), name], { maxLength: 63 });
+    const spec = resolveModelEndpointSpec(scope, { ...args, rollbackAlarmCount: args.rollbackAlarmNames?.length }, endpointName, profile);
+    super(ModelEndpoint.TYPE, name, {}, opts);
+    this.spec = spec;
+    this.check = check;
+    this.modelName = args.modelName;
+    this.endpointName = endpointName;
+    this.nvidiaGpu = spec.instance.isNvidiaGpu;
+    const tags = { ...mlopsTags.toAwsTags(), 'mlops:model': args.modelName };
+    const account = accountContext(this);
+    const store = args.artifactStore;
+
+    this.encryptionKeyArn = pulumi.output(args.encryptionKeyArn ?? rotatingKey(`${name}-key`, `SageMaker endpoint ${endpointName}`, {
+      retain: false,
+      pendingWindowDays: 30,
+      tags,
+      statements: [{
+        Sid: 'AllowCloudWatchAlarmsToEncryptedTopics',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceAccount': account.accountId } },
+      }],
+    }, this).arn);
+
+    this.role = serviceRole(`${name}-execution-role`, {
+      service: 'sagemaker.amazonaws.com', description: `Execution role of SageMaker endpoint ${endpointName}`, tags, permissionsBoundary: args.permissionsBoundary,
+    }, this);
+    const policy = attachStatements(`${name}-execution-policy`, this.role, [
+      ...store.grantStatements('read', ArtifactPurpose.MODELS, `${args.modelName}/`),
+      ...store.grantStatements('write', ArtifactPurpose.ARTIFACTS, spec.dataCapturePrefix),
+      ...args.image.pullStatements(),
+      {
+        // SageMaker attaches the model containers to the VPC; these EC2 actions have no resource-level scoping.
+        Effect: 'Allow',
+        Action: [
+          'ec2:CreateNetworkInterface', 'ec2:CreateNetworkInterfacePermission', 'ec2:DeleteNetworkInterface', 'ec2:DeleteNetworkInterfacePermission',
+          'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DescribeDhcpOptions', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups',
+        ],
+        Resource: '*',
+      },
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        Resource: pulumi.interpolate`arn:${account.partition}:logs:${account.region}:${account.accountId}:log-group:/aws/sagemaker/Endpoints/${endpointName}:*`,
+      },
+    ], this, `Permissions of endpoint ${endpointName}`, tags)!;
+
+    this.securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
+      vpcId: args.vpcId,
+      description: `Model containers of SageMaker endpoint ${endpointName}: no inbound access`,
+      egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'], description: 'Model artifacts, images and AWS APIs' }],
+      tags,
+    }, childOptions(this));
+    const imageUri = args.image.imageUri(args.imageTag);
+
+    this.variants = spec.variants.map((v) => {
+      const modelUri = store.s3Uri(ArtifactPurpose.MODELS, `${args.modelName}/${v.version}/`);
+      const model = new aws.sagemaker.Model(`${name}-${v.name}-model`, {
+        executionRoleArn: this.role.arn,
+        enableNetworkIsolation: true,
+        vpcConfig: { subnets: args.subnetIds, securityGroupIds: [this.securityGroup.id] },
+        primaryContainer: {
+          image: imageUri,
+          modelDataSource: { s3DataSources: [{ s3Uri: modelUri, s3DataType: 'S3Prefix', compressionType: 'None' }] },
+          environment: { MODEL_URI: modelUri },
+        },
+        tags,
+      }, { parent: this, dependsOn: [policy] });
+      return { name: v.name, modelVersion: v.version, weight: v.weight, shadow: v.shadow, model };
+    });
+
+    const variantConfig = (v: ModelEndpointVariant) => ({
+      variantName: v.name,
+      modelName: v.model.name,
+      initialInstanceCount: spec.minCapacity,
+      instanceType: spec.mlInstanceType,
+      initialVariantWeight: v.weight,
+    });
+    this.dataCaptureUri = store.s3Uri(ArtifactPurpose.ARTIFACTS, spec.dataCapturePrefix);
+    const shadows = this.variants.filter((v) => v.shadow);
+    this.endpointConfig = new aws.sagemaker.EndpointConfiguration(`${name}-config`, {
+      productionVariants: this.variants.filter((v) => !v.shadow).map(variantConfig),
+      shadowProductionVariants: shadows.length > 0 ? shadows.map(variantConfig) : undefined,
+      kmsKeyArn: spec.volumeKmsKey ? this.encryptionKeyArn : undefined,
+      dataCaptureConfig: {
+        enableCapture: true,
+        initialSamplingPercentage: spec.dataCapturePercent,
+        destinationS3Uri: this.dataCaptureUri,
+        kmsKeyId: store.encryptionKey.arn,
+        captureOptions: [{ captureMode: 'Input' }, { captureMode: 'Output' }],
+      },
+      tags,
+    }, childOptions(this));
+
+    let rollbackAlarmNames: pulumi.Input<string>[];
+    if (args.rollbackAlarmNames) {
+      rollbackAlarmNames = [...args.rollbackAlarmNames];
+    } else {
+      const topicArn = args.alarmTopicArn ?? this.newAlarmTopic(name, tags);
+      for (const alarm of spec.defaultRollbackAlarms) this.rollbackAlarms.push(this.rollbackAlarm(name, alarm, topicArn, tags));
+      rollbackAlarmNames = this.rollbackAlarms.map((a) => a.name);
+    }
+
+    this.endpoint = new aws.sagemaker.Endpoint(`${name}-endpoint`, {
+      name: endpointName,
+      endpointConfigName: this.endpointConfig.name,
+      deploymentConfig: {
+        blueGreenUpdatePolicy: {
+          trafficRoutingConfiguration: { ...spec.trafficRouting },
+          maximumExecutionTimeoutInSeconds: spec.maximumExecutionTimeoutInSeconds,
+        },
+        autoRollbackConfiguration: rollbackAlarmNames.length === 0 ? undefined : { alarms: rollbackAlarmNames.map((alarmName) => ({ alarmName })) },
+      },
+      tags,
+    }, childOptions(this));
+
+    const scalingRoleArn = pulumi.interpolate`arn:${account.partition}:iam::${account.accountId}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint`;
+    this.scalableTargets = this.variants.filter((v) => !v.shadow).map((v) => {
+      const id = `${name}-${v.name}-scaling`;
+      const target = new aws.appautoscaling.Target(id, {
+        serviceNamespace: 'sagemaker',
+        resourceId: pulumi.interpolate`endpoint/${this.endpoint.name}/variant/${v.name}`,
+        scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        minCapacity: spec.minCapacity,
+        maxCapacity: spec.maxCapacity,
+        roleArn: scalingRoleArn,
+        tags,
+      }, childOptions(this));
+      new aws.appautoscaling.Policy(`${id}-invocations`, {
+        policyType: 'TargetTrackingScaling',
+        resourceId: target.resourceId,
+        scalableDimension: target.scalableDimension,
+        serviceNamespace: target.serviceNamespace,
+        targetTrackingScalingPolicyConfiguration: {
+          predefinedMetricSpecification: { predefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
+          targetValue: spec.targetInvocationsPerInstancePerMinute,
+          scaleInCooldown: spec.scaleInCooldownSeconds,
+          scaleOutCooldown: spec.scaleOutCooldownSeconds,
+        },
+      }, childOptions(this));
+      if (spec.offHours) {
+        const { scaleDown, scaleUp, timeZone } = spec.offHours;
+        this.scheduledAction(`${id}-scale-down-off-hours`, target, scaleDown, timeZone, 1, 1);
+        this.scheduledAction(`${id}-scale-up-working-hours`, target, scaleUp, timeZone, spec.minCapacity, spec.maxCapacity);
+      }
+      return target;
+    });
+
+    this.registerOutputs({ endpointName: this.endpoint.name, dataCaptureUri: this.dataCaptureUri, costEstimate: spec.costEstimate });
+  }
+
+  /** Model latency of a variant at a percentile, in microseconds. */
+  public metricLatency(percentile: 'p50' | 'p90' | 'p99' = 'p99', variant?: string): CloudWatchMetric {
+    return this.metric('ModelLatency', percentile, variant);
+  }
+
+  /** Share of a variant's invocations answered with a 5xx. */
+  public metricErrorRate(variant?: string): ErrorRateMetric {
+    return { errors: this.metric('Invocation5XXErrors', 'Sum', variant), requests: this.metric('Invocations', 'Sum', variant) };
+  }
+
+  /** GPU utilization of a variant's instances (summed over an instance's GPUs). */
+  public metricGpuUtilization(variant?: string): CloudWatchMetric {
+    return {
+      namespace: '/aws/sagemaker/Endpoints',
+      metricName: 'GPUUtilization',
+      dimensions: { EndpointName: this.endpointName, VariantName: this.variant(variant).name },
+      statistic: 'Average',
+      periodSeconds: 60,
+    };
+  }
+
+  /** A variant by name; the first production variant when no name is given. */
+  public variant(name?: string): ModelEndpointVariant {
+    const found = name === undefined ? this.variants.find((v) => !v.shadow) : this.variants.find((v) => v.name === name);
+    if (!found) return this.check.fail('variant', name, 'is not a variant of this endpoint', `use one of ${this.variants.map((v) => v.name).join(', ')}.`);
+    return found;
+  }
+
+  private metric(metricName: string, statistic: string, variant?: string): CloudWatchMetric {
+    return {
+      namespace: SAGEMAKER_NAMESPACE,
+      metricName,
+      dimensions: { EndpointName: this.endpointName, VariantName: this.variant(variant).name },
+      statistic,
+      periodSeconds: 60,
+    };
+  }
+
+  private rollbackAlarm(
+    name: string, spec: EndpointRollbackAlarmSpec, topicArn: pulumi.Input<string>, tags: Record<string, string>,
+  ): aws.cloudwatch.MetricAlarm {
+    const metric = spec.kind === 'error-rate' ? this.metricErrorRate(spec.variant) : this.metricLatency('p99', spec.variant);
+    return alarmFromSpec(`${name}-${spec.variant}-${spec.kind}`, { ...spec, id: `${spec.kind}-${spec.variant}` }, metric, { actions: [topicArn], tags, parent: this });
+  }
+
+  private newAlarmTopic(name: string, tags: Record<string, string>): pulumi.Output<string> {
+    const topic = new aws.sns.Topic(`${name}-alarm-topic`, {
+      displayName: `Rollback alarms of ${this.endpointName}`.slice(0, 100),
+      kmsMasterKeyId: this.encryptionKeyArn,
+      tags,
+    }, childOptions(this));
+    new aws.sns.TopicPolicy(`${name}-alarm-topic-policy`, {
+      arn: topic.arn,
+      policy: policyJson({
+        Version: '2012-10-17',
+        Statement: [{
+          Sid: 'DenyInsecureTransport',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'sns:Publish',
+          Resource: topic.arn,
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }],
+      }),
+    }, childOptions(this));
+    return topic.arn;
+  }
+
+  private scheduledAction(id: string, target: aws.appautoscaling.Target, cron: CronFields, timeZone: string, min: number, max: number): void {
+    new aws.appautoscaling.ScheduledAction(id, {
+      name: id,
+      serviceNamespace: target.serviceNamespace,
+      resourceId: target.resourceId,
+      scalableDimension: target.scalableDimension,
+      schedule: `cron(${cron.minute} ${cron.hour} ? * ${cron.weekDay} *)`,
+      timezone: timeZone,
+      scalableTargetAction: { minCapacity: min, maxCapacity: max },
+    }, childOptions(this));
+  }
+}

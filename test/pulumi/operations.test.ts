@@ -1,0 +1,227 @@
+import { errorOf, installMocks, mockArn, one, ofType, promiseOf, resourcesOf } from './support';
+import { ArtifactPurpose, EnvironmentProfile, MlopsTags, ValidationError } from 'mlops-constructs';
+import {
+  ArtifactStore, ExperimentTracking, GpuTrainingCluster, ImageRepository, InferenceFleet, MlopsGovernance, MlopsMonitoring, ModelRegistry,
+} from 'mlops-constructs/pulumi';
+
+installMocks();
+
+const dev = () => EnvironmentProfile.dev();
+const prod = () => EnvironmentProfile.prod();
+const tags = (profile: EnvironmentProfile) => MlopsTags.of({ project: 'p', environment: profile.name, team: 'fraud' });
+const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a', 'subnet-b'] };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Statement = { Effect: string; Action: string | string[]; Resource: any; Condition?: any; Sid?: string };
+const statementsOf = (policyJson: string): Statement[] => JSON.parse(policyJson).Statement;
+const actions = (s: Statement) => [s.Action].flat();
+const resourcesIn = (s: Statement): string[] => [s.Resource].flat();
+
+describe('Pulumi MlopsMonitoring', () => {
+  test('GIVEN a fleet WHEN monitored THEN latency (in the ALB\'s seconds), 5xx-rate and GPU alarms notify an encrypted TLS-only topic, with a rollout-health composite', async () => {
+    const profile = dev();
+    const monitoring = new MlopsMonitoring('mon1', { profile, tags: tags(profile), notifyEmails: ['ops@example.com'] });
+    const fleet = new InferenceFleet('mon1-fleet', { ...net, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3', profile });
+    const alarms = monitoring.monitorServing(fleet);
+    const resources = await resourcesOf('mon1');
+    const key = one(resources, 'aws:kms/key:Key', 'topic-key');
+    const topic = one(resources, 'aws:sns/topic:Topic');
+    expect(topic.inputs.kmsMasterKeyId).toBe(mockArn(key.type, key.name));
+    const topicPolicy = statementsOf(one(resources, 'aws:sns/topicPolicy:TopicPolicy').inputs.policy);
+    expect(topicPolicy.find((s) => s.Effect === 'Deny')?.Condition).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
+    expect(topicPolicy.find((s) => s.Effect === 'Allow')?.Condition).toEqual({ StringEquals: { 'aws:SourceAccount': '123456789012' } });
+    expect(one(resources, 'aws:sns/topicSubscription:TopicSubscription').inputs).toMatchObject({ protocol: 'email', endpoint: 'ops@example.com' });
+
+    const latency = one(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm', 'Latency-fraud').inputs;
+    expect(latency).toMatchObject({ namespace: 'AWS/ApplicationELB', metricName: 'TargetResponseTime', extendedStatistic: 'p99' });
+    expect(latency.threshold).toBeCloseTo(profile.alarms.latencyP99Ms / 1000);
+    const errorRate = one(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm', 'Errors-fraud').inputs;
+    expect(errorRate.metricQueries[0].expression).toBe('100 * FILL(errors, 0) / requests');
+    for (const alarm of [latency, errorRate]) {
+      expect(alarm.alarmActions).toEqual([mockArn(topic.type, topic.name)]);
+      expect(alarm.okActions).toEqual([mockArn(topic.type, topic.name)]);
+    }
+    expect(alarms.gpuUnderused).toBeDefined();
+    const composite = one(resources, 'aws:cloudwatch/compositeAlarm:CompositeAlarm').inputs;
+    expect(composite.alarmRule).toMatch(/^ALARM\(".+Latency-fraud.*"\) OR ALARM\(".+Errors-fraud.*"\)$/);
+    expect(composite.alarmActions).toEqual([mockArn(topic.type, topic.name)]);
+    expect(monitoring.rolloutHealthAlarm('fraud')).toBe(alarms.rolloutHealth);
+  });
+
+  test('GIVEN quality, drift and fairness alarms WHEN added THEN they alarm on the metric contract and show on the environment dashboard', async () => {
+    const monitoring = new MlopsMonitoring('mon2', { profile: prod(), tags: tags(prod()) });
+    monitoring.addModelQualityAlarm({ model: 'fraud', metric: 'auc', threshold: 0.9 });
+    monitoring.addDriftAlarm({ model: 'fraud', feature: 'amount' });
+    monitoring.addFairnessAlarm({ model: 'fraud', metric: 'demographic-parity' });
+    const resources = await resourcesOf('mon2');
+    const namespaces = ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm').map((a) => a.inputs.namespace).sort();
+    expect(namespaces).toEqual(['MLOps/DataDrift', 'MLOps/Fairness', 'MLOps/ModelQuality']);
+    const quality = ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm').find((a) => a.inputs.namespace === 'MLOps/ModelQuality')!.inputs;
+    expect(quality).toMatchObject({ threshold: 0.9, comparisonOperator: 'LessThanThreshold' });
+    const body = JSON.parse(one(resources, 'aws:cloudwatch/dashboard:Dashboard').inputs.dashboardBody);
+    expect(body.widgets.filter((w: { properties: { annotations?: unknown } }) => w.properties.annotations)).toHaveLength(3);
+  });
+
+  test('GIVEN a duplicate alarm or a bad email WHEN added THEN a ValidationError', () => {
+    const monitoring = new MlopsMonitoring('mon3', { profile: dev(), tags: tags(dev()) });
+    monitoring.addDriftAlarm({ model: 'fraud', feature: 'amount' });
+    expect(errorOf(() => monitoring.addDriftAlarm({ model: 'fraud', feature: 'amount' })).prop).toBe('alarm');
+    const email = errorOf(() => new MlopsMonitoring('mon4', { profile: dev(), notifyEmails: ['not-an-email'] }));
+    expect(email).toBeInstanceOf(ValidationError);
+    expect(email.prop).toMatch(/^notifyEmails/);
+  });
+});
+
+describe('Pulumi MlopsGovernance', () => {
+  test('GIVEN governance over a store WHEN created THEN a validated, encrypted, multi-region trail logs the store\'s data events, and the boundary protects trail and buckets', async () => {
+    const store = new ArtifactStore('gov1-store', { profile: prod(), tags: tags(prod()) });
+    const governance = new MlopsGovernance('gov1', { profile: prod(), tags: tags(prod()), artifactStore: store, allowedRegions: ['us-east-1'] });
+    const resources = await resourcesOf('gov1');
+    const trail = one(resources, 'aws:cloudtrail/trail:Trail').inputs;
+    expect(trail).toMatchObject({ enableLogFileValidation: true, isMultiRegionTrail: true, includeGlobalServiceEvents: true, enableLogging: true });
+    expect(trail.kmsKeyId).toBe(mockArn('aws:kms/key:Key', 'gov1-key'));
+    expect(trail.eventSelectors[0].dataResources[0].values.sort()).toEqual([
+      `${mockArn('aws:s3/bucket:Bucket', 'gov1-store-datasets')}/`, `${mockArn('aws:s3/bucket:Bucket', 'gov1-store-models')}/`,
+    ]);
+    const boundary = statementsOf(one(resources, 'aws:iam/policy:Policy', 'gov1-boundary').inputs.policy);
+    const sids = boundary.map((s) => s.Sid);
+    expect(sids).toEqual(expect.arrayContaining([
+      'DenyLongTermCredentials', 'DenyPrincipalsWithoutTheBoundary', 'DenyRemovingTheBoundary', 'DenyDisablingAnyTrail', 'DenyOtherRegions',
+    ]));
+    const protectedArns = boundary.filter((s) => s.Effect === 'Deny').flatMap(resourcesIn);
+    expect(protectedArns).toEqual(expect.arrayContaining([
+      mockArn('aws:s3/bucket:Bucket', 'gov1-store-models'), mockArn('aws:s3/bucket:Bucket', 'gov1-trail-bucket'),
+    ]));
+    // Every persona role and the trail's delivery role carry the boundary; the auditor has read-only AWS access.
+    const roles = ofType(resources, 'aws:iam/role:Role');
+    expect(roles).toHaveLength(5);
+    for (const role of roles) expect(role.inputs.permissionsBoundary).toBe(mockArn('aws:iam/policy:Policy', 'gov1-boundary'));
+    expect(one(resources, 'aws:iam/role:Role', 'Auditor').inputs.managedPolicyArns).toEqual(['arn:aws:iam::aws:policy/SecurityAudit']);
+    expect(await promiseOf(governance.trailArn)).toMatch(/:trail\//);
+    const bucketPolicy = statementsOf(one(resources, 'aws:s3/bucketPolicy:BucketPolicy', 'trail-bucket-policy').inputs.policy);
+    expect(bucketPolicy.find((s) => s.Sid === 'AllowCloudTrailWrite')?.Condition.StringEquals['aws:SourceArn']).toMatch(/:trail\//);
+    expect(bucketPolicy.find((s) => s.Sid === 'DenyInsecureTransport')?.Effect).toBe('Deny');
+  });
+
+  test('GIVEN personas without principals WHEN created THEN only this account with MFA may assume them', async () => {
+    new MlopsGovernance('gov2', { profile: dev(), tags: tags(dev()) });
+    const trust = JSON.parse(one(await resourcesOf('gov2'), 'aws:iam/role:Role', 'DataScientist').inputs.assumeRolePolicy).Statement[0];
+    expect(trust.Principal).toEqual({ AWS: 'arn:aws:iam::123456789012:root' });
+    expect(JSON.stringify(trust.Condition)).toContain('aws:MultiFactorAuthPresent');
+  });
+
+  test('GIVEN grantPersonas WHEN granted THEN the data scientist writes only experiments/, the ML engineer pushes images, operator and auditor are denied object reads', async () => {
+    const store = new ArtifactStore('gov3-store', { profile: dev(), tags: tags(dev()) });
+    const images = ImageRepository.fromRepositoryName('gov3-images', 'ml/training');
+    const governance = new MlopsGovernance('gov3', { profile: dev(), tags: tags(dev()) });
+    governance.grantPersonas({ artifactStore: store, trainingImages: images });
+    const resources = await resourcesOf('gov3');
+    const grants = (persona: string) => statementsOf(one(resources, 'aws:iam/policy:Policy', `${persona}-grants-1`).inputs.policy);
+    const writes = grants('DataScientist').filter((s) => actions(s).includes('s3:PutObject')).flatMap(resourcesIn);
+    expect(writes).toEqual([`${mockArn('aws:s3/bucket:Bucket', 'gov3-store-artifacts')}/experiments/*`]);
+    expect(grants('DataScientist').flatMap(actions)).not.toContain('ecr:PutImage');
+    expect(grants('MlEngineer').flatMap(actions)).toContain('ecr:PutImage');
+    for (const persona of ['PlatformOperator', 'Auditor']) {
+      const deny = grants(persona).find((s) => s.Sid === 'DenyArtifactObjectReads')!;
+      expect(deny.Effect).toBe('Deny');
+      expect(actions(deny)).toContain('s3:GetObject');
+    }
+    expect(errorOf(() => governance.grantPersonas({})).prop).toBe('resources');
+  });
+});
+
+describe('Pulumi ExperimentTracking', () => {
+  test('GIVEN dev WHEN created THEN MLflow on Fargate behind an internal ALB with WAF, the password from the registry secret, artifacts under mlflow/ only', async () => {
+    const profile = dev();
+    const store = new ArtifactStore('exp1-store', { profile, tags: tags(profile) });
+    const registry = new ModelRegistry('exp1-registry', { ...net, profile, tags: tags(profile) });
+    const tracking = new ExperimentTracking('exp1', { ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: store, profile, tags: tags(profile) });
+    const resources = await resourcesOf('exp1');
+    expect(one(resources, 'aws:lb/loadBalancer:LoadBalancer').inputs).toMatchObject({ internal: true, dropInvalidHeaderFields: true });
+    expect(one(resources, 'aws:wafv2/webAclAssociation:WebAclAssociation').inputs.webAclArn).toBe(mockArn('aws:wafv2/webAcl:WebAcl', 'exp1-waf'));
+    expect(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'lb-sg').inputs.ingress[0]).toMatchObject({ cidrBlocks: ['10.0.0.0/16'], fromPort: 80 });
+    const container = JSON.parse(one(resources, 'aws:ecs/taskDefinition:TaskDefinition').inputs.containerDefinitions)[0];
+    expect(container.secrets.map((s: { name: string }) => s.name)).toEqual(['DB_USER', 'DB_PASSWORD']);
+    expect(JSON.stringify(container.environment)).not.toMatch(/PASSWORD/);
+    expect(container.command[0]).toContain('urllib.parse.quote');
+    const task = statementsOf(one(resources, 'aws:iam/policy:Policy', 'task-policy').inputs.policy);
+    const objects = task.filter((s) => actions(s).includes('s3:PutObject')).flatMap(resourcesIn);
+    expect(objects).toEqual([`${mockArn('aws:s3/bucket:Bucket', 'exp1-store-models')}/mlflow/*`]);
+    expect(one(resources, 'aws:ecs/service:Service').inputs).toMatchObject({ deploymentCircuitBreaker: { enable: true }, networkConfiguration: { assignPublicIp: false } });
+    expect(await promiseOf(tracking.trackingUri)).toMatch(/^http:\/\//);
+  });
+
+  test('GIVEN a certificate WHEN created THEN the listener is HTTPS with the recommended TLS policy', async () => {
+    const profile = prod();
+    const store = new ArtifactStore('exp2-store', { profile, tags: tags(profile) });
+    const registry = new ModelRegistry('exp2-registry', { ...net, profile, tags: tags(profile) });
+    new ExperimentTracking('exp2', {
+      ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: store, profile, tags: tags(profile), certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/x',
+    });
+    const listener = one(await resourcesOf('exp2'), 'aws:lb/listener:Listener').inputs;
+    expect(listener).toMatchObject({ port: 443, protocol: 'HTTPS' });
+    expect(listener.sslPolicy).toMatch(/TLS13/);
+  });
+});
+
+describe('Pulumi ArtifactStore replication', () => {
+  test('GIVEN replication WHEN created THEN every purpose bucket replicates KMS objects to its destination, and the role decrypts and encrypts only through S3 in each region', async () => {
+    const destinationKeyArn = 'arn:aws:kms:eu-west-1:123456789012:key/dest';
+    new ArtifactStore('repl1', {
+      profile: prod(), tags: tags(prod()), replication: { destinationRegion: 'eu-west-1', destinationKeyArn, destinationBucketNamePattern: 'dr-{purpose}' },
+    });
+    const resources = await resourcesOf('repl1');
+    const configs = ofType(resources, 'aws:s3/bucketReplicationConfig:BucketReplicationConfig');
+    expect(configs.map((c) => c.inputs.rules[0].destination.bucket).sort())
+      .toEqual(Object.values(ArtifactPurpose).map((p) => `arn:aws:s3:::dr-${p}`).sort());
+    for (const c of configs) {
+      expect(c.inputs.rules[0]).toMatchObject({
+        status: 'Enabled',
+        sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: 'Enabled' } },
+        destination: { encryptionConfiguration: { replicaKmsKeyId: destinationKeyArn } },
+      });
+    }
+    const statements = statementsOf(one(resources, 'aws:iam/policy:Policy', 'replication-policy').inputs.policy);
+    const kms = statements.filter((s) => actions(s).some((a) => a.startsWith('kms:')));
+    expect(kms.map((s) => s.Condition.StringEquals['kms:ViaService']).sort()).toEqual(['s3.eu-west-1.amazonaws.com', 's3.us-east-1.amazonaws.com']);
+    for (const s of statements) expect(resourcesIn(s)).not.toContain('*');
+  });
+});
+
+describe('Pulumi GpuTrainingCluster job definitions', () => {
+  test('GIVEN single- and multi-node jobs WHEN added THEN each role reads datasets and writes only its own checkpoints; multi-node runs on the on-demand queue', async () => {
+    const profile = prod();
+    const store = new ArtifactStore('jobs1-store', { profile, tags: tags(profile) });
+    const images = ImageRepository.fromRepositoryName('jobs1-images', 'ml/training');
+    const cluster = new GpuTrainingCluster('jobs1', { ...net, profile, tags: tags(profile), artifactStore: store, teams: [{ name: 'fraud' }] });
+    const single = cluster.addJobDefinition('train', { imageRepository: images, imageTag: 'train-1', gpus: 1 });
+    const multi = cluster.addMultiNodeJobDefinition('dist', { imageRepository: images, imageTag: 'train-1', nodes: 2, instanceType: 'g5.2xlarge' });
+    const resources = await resourcesOf('jobs1');
+    const definition = one(resources, 'aws:batch/jobDefinition:JobDefinition', 'jobs1-train').inputs;
+    const container = JSON.parse(definition.containerProperties);
+    expect(container.resourceRequirements).toContainEqual({ type: 'GPU', value: '1' });
+    expect(container.environment).toContainEqual({ name: 'CHECKPOINT_URI', value: 's3://jobs1-store-models/checkpoints/train/' });
+    expect(definition.retryStrategy.attempts).toBe(3);
+    expect(definition.retryStrategy.evaluateOnExits.at(-1)).toMatchObject({ action: 'EXIT' });
+    const policy = statementsOf(one(resources, 'aws:iam/policy:Policy', 'jobs1-train-job-policy').inputs.policy);
+    expect(policy.filter((s) => actions(s).includes('s3:PutObject')).flatMap(resourcesIn))
+      .toEqual([`${mockArn('aws:s3/bucket:Bucket', 'jobs1-store-models')}/checkpoints/train/*`]);
+    expect(JSON.parse(one(resources, 'aws:batch/jobDefinition:JobDefinition', 'jobs1-dist').inputs.nodeProperties).numNodes).toBe(2);
+    expect(multi.jobQueue).toBe(cluster.multiNodeQueue);
+    expect(one(resources, 'aws:batch/jobQueue:JobQueue', 'multi-node-queue').inputs.computeEnvironmentOrders[0].computeEnvironment)
+      .toBe(mockArn('aws:batch/computeEnvironment:ComputeEnvironment', 'jobs1-on-demand'));
+    const submit = cluster.submitJobStatements('fraud')[0];
+    expect(submit.Condition).toEqual({ StringEquals: { 'batch:ShareIdentifier': 'fraud' } });
+    expect(single.jobQueue).toBe(cluster.jobQueue);
+  });
+
+  test('GIVEN a cluster without a store, a duplicate job or an unknown team WHEN used THEN a ValidationError', () => {
+    const bare = new GpuTrainingCluster('jobs2', { ...net, profile: dev(), tags: tags(dev()) });
+    expect(errorOf(() => bare.addJobDefinition('train', { imageUri: 'repo/train:1' })).prop).toBe('artifactStore');
+    expect(errorOf(() => bare.submitJobStatements()).prop).toBe('jobDefinitions');
+    const store = new ArtifactStore('jobs3-store', { profile: dev(), tags: tags(dev()) });
+    const cluster = new GpuTrainingCluster('jobs3', { ...net, profile: dev(), tags: tags(dev()), artifactStore: store });
+    cluster.addJobDefinition('train', { imageUri: 'repo/train:1' });
+    expect(errorOf(() => cluster.addJobDefinition('train', { imageUri: 'repo/train:1' })).message).toContain('train');
+    expect(errorOf(() => cluster.submitJobStatements('nobody')).prop).toBe('team');
+  });
+});
