@@ -3,7 +3,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
-import { ARTIFACT_PURPOSES, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, resolveArtifactStoreSpec, TAG_KEYS } from '../core';
+import {
+  ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PURPOSES, ARTIFACT_READ_OBJECT_ACTIONS,
+  ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, REPLICATION_ACTIONS, resolveArtifactStoreSpec, TAG_KEYS,
+} from '../core';
 import { MLOPS_CHECK_TAGS } from './checks/tag-contract';
 import { relyOnFeatureFlags } from './private/feature-flags';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -153,12 +156,12 @@ export interface ArtifactStoreAttributes {
   readonly accessLogBucketName: string;
 }
 
-const READ_OBJECT_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion'];
-const WRITE_OBJECT_ACTIONS = ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'];
-const LIST_ACTIONS = ['s3:ListBucket'];
-const KMS_READ_ACTIONS = ['kms:Decrypt'];
-// S3 needs kms:Decrypt for multipart uploads with SSE-KMS; via S3 only, it does not let the writer read objects.
-const KMS_WRITE_ACTIONS = ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt'];
+// The actions of the grants are core's, shared with the Pulumi ArtifactStore's grantStatements.
+const READ_OBJECT_ACTIONS = [...ARTIFACT_READ_OBJECT_ACTIONS];
+const WRITE_OBJECT_ACTIONS = [...ARTIFACT_WRITE_OBJECT_ACTIONS];
+const LIST_ACTIONS = [...ARTIFACT_LIST_ACTIONS];
+const KMS_READ_ACTIONS = [...ARTIFACT_KMS_READ_ACTIONS];
+const KMS_WRITE_ACTIONS = [...ARTIFACT_KMS_WRITE_ACTIONS];
 
 abstract class ArtifactStoreBase extends Construct implements IArtifactStore {
   public abstract readonly encryptionKey: kms.IKey;
@@ -358,12 +361,12 @@ export class ArtifactStore extends ArtifactStoreBase {
       // Literal ARNs (partition from the destination key) keep the acknowledgements naming them exact.
       const destinationArn = replication.destinationBucketArns[purpose];
       policy.addStatements(
-        new iam.PolicyStatement({ actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'], resources: [source.bucketArn] }),
+        new iam.PolicyStatement({ actions: [...REPLICATION_ACTIONS.sourceBucket], resources: [source.bucketArn] }),
         new iam.PolicyStatement({
-          actions: ['s3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging'],
+          actions: [...REPLICATION_ACTIONS.sourceObjects],
           resources: [source.arnForObjects('*')],
         }),
-        new iam.PolicyStatement({ actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags'], resources: [`${destinationArn}/*`] }),
+        new iam.PolicyStatement({ actions: [...REPLICATION_ACTIONS.destinationObjects], resources: [`${destinationArn}/*`] }),
       );
       const cfnBucket = source.node.defaultChild as s3.CfnBucket;
       cfnBucket.replicationConfiguration = {
