@@ -7,7 +7,7 @@ import {
 } from '../core';
 import {
   accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, MlopsComponentArgs, policyJson, PolicyStatement,
-  resolveProfileAndTags, serviceRole, deferred,
+  resolveProfileAndTags, serviceRole, deferred, tlsOnlyBucketStatements,
 } from './component-support';
 
 export interface ArtifactStoreArgs extends MlopsComponentArgs {
@@ -331,22 +331,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
       policy: policyJson({
         Version: '2012-10-17',
         Statement: [
-          {
-            Sid: 'DenyInsecureTransport',
-            Effect: 'Deny',
-            Principal: { AWS: '*' },
-            Action: 's3:*',
-            Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          },
-          {
-            Sid: 'DenyOutdatedTLS',
-            Effect: 'Deny',
-            Principal: { AWS: '*' },
-            Action: 's3:*',
-            Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
-            Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
-          },
+          ...tlsOnlyBucketStatements(bucket.arn),
         ],
       }).apply((json) => pulumi.output(statements).apply((extra) => {
         const document = JSON.parse(json);

@@ -169,3 +169,17 @@ export function deferred<T>(produce: () => pulumi.Input<T>): pulumi.Output<T> {
   const programDone = pulumi.output(new Promise<string>((resolve) => setImmediate(() => resolve('done'))));
   return programDone.apply(() => pulumi.output(produce())) as pulumi.Output<T>;
 }
+
+/** The bucket-policy statements refusing requests without TLS or with TLS older than 1.2. */
+export function tlsOnlyBucketStatements(bucketArn: pulumi.Input<string>): KeyPolicyStatement[] {
+  const resources = [bucketArn, pulumi.interpolate`${bucketArn}/*`];
+  return [
+    { Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:*', Resource: resources, Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+    { Sid: 'DenyOutdatedTLS', Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:*', Resource: resources, Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } },
+  ];
+}
+
+/** The topic-policy statement refusing publications without TLS. */
+export function denyInsecureTopicStatement(topicArn: pulumi.Input<string>): KeyPolicyStatement {
+  return { Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: topicArn, Condition: { Bool: { 'aws:SecureTransport': 'false' } } };
+}

@@ -4,7 +4,9 @@ import {
   acceleratedEc2Patterns, acceleratedSageMakerPatterns, budgetNotifications, CostEstimateLedger, CostGuardSpec, CostGuardSpecInput, DENY_GPU_RULES,
   MonthlyCostRange, resolveCostGuardSpec, SpecScope, tagCostFilter, TAG_KEYS, validateTeamBudget,
 } from '../core';
-import { accountContext, childOptions, componentSpecScope, MlopsComponentArgs, policyJson, resolveProfileAndTags } from './component-support';
+import {
+  accountContext, childOptions, componentSpecScope, denyInsecureTopicStatement, MlopsComponentArgs, policyJson, resolveProfileAndTags,
+} from './component-support';
 
 /** A role whose GPU launches the budget action denies. */
 export interface DeniedRole {
@@ -178,14 +180,7 @@ export class CostGuard extends pulumi.ComponentResource {
             Resource: topic.arn,
             Condition: { StringEquals: { 'aws:SourceAccount': account.accountId } },
           },
-          {
-            Sid: 'DenyInsecureTransport',
-            Effect: 'Deny',
-            Principal: '*',
-            Action: 'sns:Publish',
-            Resource: topic.arn,
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          },
+          denyInsecureTopicStatement(topic.arn),
         ],
       }),
     }, childOptions(this));

@@ -9,7 +9,7 @@ import { ArtifactStore } from './artifact-store';
 import {
   accountContext, AccountContext, attachStatements, KeyPolicyStatement, childOptions, componentSpecScope, deferred, logsKeyStatement,
   MlopsComponentArgs, policyJson,
-  PolicyStatement, resolveProfileAndTags, rotatingKey, statementsJson,
+  PolicyStatement, resolveProfileAndTags, rotatingKey, statementsJson, tlsOnlyBucketStatements,
 } from './component-support';
 import { IImageRepository } from './image-repository';
 import { ModelRegistry } from './model-registry';
@@ -177,22 +177,7 @@ export class MlopsGovernance extends pulumi.ComponentResource {
       policy: policyJson({
         Version: '2012-10-17',
         Statement: [
-          {
-            Sid: 'DenyInsecureTransport',
-            Effect: 'Deny',
-            Principal: { AWS: '*' },
-            Action: 's3:*',
-            Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          },
-          {
-            Sid: 'DenyOutdatedTLS',
-            Effect: 'Deny',
-            Principal: { AWS: '*' },
-            Action: 's3:*',
-            Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
-            Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
-          },
+          ...tlsOnlyBucketStatements(bucket.arn),
           {
             Sid: 'AllowCloudTrailAclCheck',
             Effect: 'Allow',

@@ -7,7 +7,8 @@ import {
 } from '../core';
 import { alarmFromSpec, CloudWatchMetric, ErrorRateMetric, metricFromSpec, ServingMetrics } from './alarms';
 import {
-  accountContext, childOptions, componentSpecScope, deferred, MlopsComponentArgs, policyJson, resolveProfileAndTags, rotatingKey,
+  accountContext, childOptions, componentSpecScope, deferred, denyInsecureTopicStatement, MlopsComponentArgs, policyJson, resolveProfileAndTags,
+  rotatingKey,
 } from './component-support';
 import { GpuTrainingCluster } from './gpu-training-cluster';
 import { ModelRegistry } from './model-registry';
@@ -105,14 +106,7 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
             Resource: this.alarmTopic.arn,
             Condition: { StringEquals: { 'aws:SourceAccount': account.accountId } },
           },
-          {
-            Sid: 'DenyInsecureTransport',
-            Effect: 'Deny',
-            Principal: '*',
-            Action: 'sns:Publish',
-            Resource: this.alarmTopic.arn,
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          },
+          denyInsecureTopicStatement(this.alarmTopic.arn),
         ],
       }),
     }, childOptions(this));

@@ -7,7 +7,8 @@ import {
 import { alarmFromSpec, CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
 import { ArtifactStore } from './artifact-store';
 import {
-  accountContext, attachStatements, childOptions, componentSpecScope, MlopsComponentArgs, policyJson, resolveProfileAndTags, rotatingKey, serviceRole,
+  accountContext, attachStatements, childOptions, componentSpecScope, denyInsecureTopicStatement, MlopsComponentArgs, policyJson,
+  resolveProfileAndTags, rotatingKey, serviceRole,
 } from './component-support';
 import { IImageRepository } from './image-repository';
 
@@ -301,14 +302,7 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
       arn: topic.arn,
       policy: policyJson({
         Version: '2012-10-17',
-        Statement: [{
-          Sid: 'DenyInsecureTransport',
-          Effect: 'Deny',
-          Principal: '*',
-          Action: 'sns:Publish',
-          Resource: topic.arn,
-          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-        }],
+        Statement: [denyInsecureTopicStatement(topic.arn)],
       }),
     }, childOptions(this));
     return topic.arn;
