@@ -11,7 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
   AcceleratorKind, assertFleetRollout, CURRENT_VARIANT, EnvironmentProfile, fleetUserDataCommands, GpuInstance, INFERENCE_AMI_SSM_PARAMETERS,
-  INFERENCE_GPU_METRICS_NAMESPACE, MonthlyCostRange, resolveFleetVariants, resolveInferenceFleetSpec, Rollout,
+  INFERENCE_GPU_METRICS_NAMESPACE, LatencyUnit, MonthlyCostRange, resolveFleetVariants, resolveInferenceFleetSpec, Rollout,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -25,6 +25,12 @@ export type LatencyPercentile = 'p50' | 'p90' | 'p99';
 
 /** The serving metrics monitoring alarms on, the same on every AWS serving backend. */
 export interface IServingMetrics {
+  /**
+   * Unit of `metricLatency` (ALB target response time is in seconds, SageMaker model latency in microseconds); latency
+   * alarms convert the profile's threshold (milliseconds) to it.
+   * @default 'milliseconds'
+   */
+  readonly latencyUnit?: LatencyUnit;
   /** Latency of model responses at a percentile. */
   metricLatency(percentile?: LatencyPercentile): cloudwatch.Metric;
   /** Requests answered with a 5xx. */
@@ -210,6 +216,10 @@ export class InferenceFleet extends Construct implements IServingMetrics {
   public readonly notificationTopic: sns.ITopic;
   public readonly instance: GpuInstance;
   public readonly rollout: Rollout;
+  /** The served model's name (what `MlopsMonitoring.monitor` names its alarms after). */
+  public readonly modelName: string;
+  /** ALB target response time is in seconds. */
+  public readonly latencyUnit: LatencyUnit = 'seconds';
   public readonly minCapacity: number;
   public readonly maxCapacity: number;
   /** Monthly cost of all variants' instances and the load balancer at minimum and at maximum capacity. */
@@ -227,6 +237,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     // Checked here so a bad tag is blamed on this prop, not on the image repository's `imageUri(tag)`.
     checkImageTag(check, 'imageTag', props.imageTag);
     this.rollout = props.rollout ?? Rollout.allAtOnce();
+    this.modelName = props.modelName;
     assertFleetRollout({ scope: this.node.path }, this.rollout);
     // Defaults, validation and cost shared with the Pulumi InferenceFleet.
     const spec = resolveInferenceFleetSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, {

@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import {
   AlarmSpec, driftAlarmSpec, estimatedChargesAlarmSpec, failedJobsAlarmSpec, fairnessAlarmSpec, MetricSpec, modelQualityAlarmSpec, QualityDirection,
   registryAlarmSpecs, rolloutHealthAlarmId, servingAlarmSpecs, SpecScope, validateDashboardName, validateIdentifier, ALARM_PUBLISHER_SERVICES,
-  EnvironmentProfile,
+  EnvironmentProfile, LatencyUnit,
 } from '../core';
 import { GpuTrainingCluster } from './gpu-training-cluster';
 import { IServingMetrics } from './inference-fleet';
@@ -40,6 +40,8 @@ export interface MlopsMonitoringProps {
   /** @default - the profile in scope */
   readonly profile?: EnvironmentProfile;
 }
+
+const LATENCY_UNIT_LABEL: Record<LatencyUnit, string> = { seconds: 's', milliseconds: 'ms', microseconds: 'µs' };
 
 /** Options of `MlopsMonitoring.addAlarm`. */
 export interface AddAlarmOptions extends Omit<cloudwatch.CreateAlarmOptions, 'evaluationPeriods'> {
@@ -235,7 +237,7 @@ export class MlopsMonitoring extends Construct {
     // A model monitored in its own scope (a platform's per-model nested stack) gets its own dashboard there: one
     // environment dashboard with a row per model would pass CloudWatch's 500 widgets and bloat the parent template.
     const dashboard = scope === this ? this.dashboard : this.modelDashboard(scope, model);
-    const specs = servingAlarmSpecs(this.specScope(), model, this.profile, options.gpu ?? true);
+    const specs = servingAlarmSpecs(this.specScope(), model, this.profile, options.gpu ?? true, serving.latencyUnit ?? 'milliseconds');
     const latency = this.addSpecAlarm(specs.latency, serving.metricLatency('p99'), scope);
     const errorRate = this.addSpecAlarm(specs.errorRate, serving.metricErrorRate(), scope);
     const gpuUnderused = specs.gpuUnderused
@@ -245,7 +247,7 @@ export class MlopsMonitoring extends Construct {
     const rolloutHealth = this.addRolloutHealthAlarm(model, [latency, errorRate], scope);
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
-        title: `${model}: latency (ms)`,
+        title: `${model}: latency (${LATENCY_UNIT_LABEL[serving.latencyUnit ?? 'milliseconds']})`,
         left: (['p50', 'p90', 'p99'] as const).map((p) => serving.metricLatency(p)),
         width: 8,
       }),

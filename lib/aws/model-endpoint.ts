@@ -9,7 +9,8 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
-  EndpointRollbackAlarmSpec, EnvironmentProfile, GpuInstance, MonthlyCostRange, resolveModelEndpointSpec, Rollout, SpecScope, validateEndpointModel,
+  EndpointRollbackAlarmSpec, EnvironmentProfile, GpuInstance, LatencyUnit, MonthlyCostRange, resolveModelEndpointSpec, Rollout, SpecScope,
+  validateEndpointModel,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -137,6 +138,10 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
   public readonly encryptionKey: kms.IKey;
   public readonly instance: GpuInstance;
   public readonly rollout: Rollout;
+  /** The served model's name (what `MlopsMonitoring.monitor` names its alarms after). */
+  public readonly modelName: string;
+  /** SageMaker model latency is in microseconds. */
+  public readonly latencyUnit: LatencyUnit = 'microseconds';
   /** The alarms that roll a deployment back. */
   public readonly rollbackAlarms: cloudwatch.IAlarm[];
   /** `s3://` URI request and response data is captured to. */
@@ -163,6 +168,7 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     }
     // Checked here so a bad tag is blamed on this prop, not on the image repository's `imageUri(tag)`.
     checkImageTag(check, 'imageTag', props.imageTag);
+    this.modelName = props.modelName;
     this.endpointName = props.endpointName ?? Names.uniqueResourceName(this, { maxLength: 63, separator: '-' }).toLowerCase();
     // Defaults, validation, guardrails and cost shared with the Pulumi ModelEndpoint.
     const spec = resolveModelEndpointSpec(this.specScope(), { ...props, rollbackAlarmCount: props.rollbackAlarms?.length },
