@@ -3,8 +3,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import {
-  EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, resolveModelRegistrySpec, roundUsd, Rollout, UNIT_PRICES, ValidationError,
-  validateIdentifier,
+  EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, resolveModelRegistrySpec, roundUsd, Rollout, UNIT_PRICES,
+  validateIdentifier, validatePlatformTeams,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import { CostGuard } from './cost-guard';
@@ -157,7 +157,8 @@ export class MlopsPlatform extends Construct {
       check.fail('profile', props.profile, 'must be an EnvironmentProfile', 'pass EnvironmentProfile.dev(), .staging() or .prod().');
     }
     this.profile = props.profile;
-    this.teams = validateTeams(this.node.path, props.teams ?? [], this.profile);
+    // Validated in core, as the Pulumi MlopsPlatform validates its teams.
+    this.teams = validatePlatformTeams(this.node.path, props.teams ?? [], this.profile);
     // Fail on a served model's own options before building two stacks (addServedModel checks them again).
     const modelNames = new Set<string>();
     for (const model of props.servedModels ?? []) {
@@ -318,40 +319,6 @@ export class MlopsPlatform extends Construct {
   public get servedModelNames(): string[] {
     return [...this.models.keys()];
   }
-}
-
-function validateTeams(scope: string, teams: PlatformTeam[], profile: EnvironmentProfile): PlatformTeam[] {
-  const check = checkFor({ node: { path: scope } } as unknown as Construct);
-  const names = new Set<string>();
-  teams.forEach((team, i) => {
-    validateIdentifier(scope, `teams[${i}].name`, team.name, 32);
-    if (names.has(team.name)) check.fail(`teams[${i}].name`, team.name, 'is a duplicate team name', 'give each team a unique name.');
-    names.add(team.name);
-    if (team.costCenter === undefined) check.fail(`teams[${i}].costCenter`, undefined, 'is required', 'give the team\'s cost center, e.g. "cc-1042".');
-    // Validated as the tag it becomes, but blamed on the team's prop rather than on 'tags.costCenter'.
-    try {
-      MlopsTags.of({ project: 'x', environment: 'x', costCenter: team.costCenter }, scope);
-    } catch (e) {
-      if (!ValidationError.isValidationError(e)) throw e;
-      check.fail(`teams[${i}].costCenter`, team.costCenter, e.problem, `use a cost center of ${e.problem.replace(/^must be /, '')}.`);
-    }
-    check.numberInRange(`teams[${i}].gpuSharePercent`, team.gpuSharePercent, 1, 100);
-    if (team.monthlyBudgetUsd !== undefined) {
-      check.positiveNumber(`teams[${i}].monthlyBudgetUsd`, team.monthlyBudgetUsd);
-      // The CostGuard would reject it too, but blaming its own 'monthlyLimitUsd'; say which team prop to change.
-      if (team.monthlyBudgetUsd > profile.budget.monthlyLimitUsd) {
-        check.fail(`teams[${i}].monthlyBudgetUsd`, team.monthlyBudgetUsd, `must not exceed the environment budget (${profile.budget.monthlyLimitUsd})`,
-          `lower the budget of team '${team.name}' or raise the profile's 'budget.monthlyLimitUsd'.`);
-      }
-    }
-  });
-  if (teams.length > 0) {
-    const total = teams.reduce((sum, t) => sum + t.gpuSharePercent, 0);
-    if (Math.abs(total - 100) > 1e-9) {
-      check.fail('teams[].gpuSharePercent', total, 'must sum to 100 across teams', `adjust the shares (${teams.map((t) => `${t.name} ${t.gpuSharePercent}`).join(', ')}) so they add up to 100.`);
-    }
-  }
-  return teams.map((t) => ({ ...t }));
 }
 
 /** Aurora Serverless v2 capacity: min ACU always on, max ACU all month, plus the reader in multi-AZ profiles (core's estimate). */

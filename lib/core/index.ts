@@ -21,3 +21,4 @@ export * from './governance-spec';
 export * from './experiment-tracking-spec';
 export * from './model-pipeline-spec';
 export * from './artifact-grants';
+export * from './platform-teams';

@@ -1,0 +1,55 @@
+import { validateIdentifier } from './naming';
+import { EnvironmentProfile } from './profiles';
+import { MlopsTags } from './tags';
+import { Check, ValidationError } from './validation';
+
+/** A team using a platform, as both engines' `MlopsPlatform` take it. */
+export interface PlatformTeamSpec {
+  /** Team name (lower-case letters, digits, hyphens); the `mlops:team` tag and the fair-share identifier. */
+  readonly name: string;
+  /** Cost center tag of the team's resources. */
+  readonly costCenter: string;
+  /** Share of training GPUs under contention, in percent; the shares of all teams sum to 100. */
+  readonly gpuSharePercent: number;
+  /** Monthly budget of the team, filtered on its `mlops:team` tag. @default - no team budget */
+  readonly monthlyBudgetUsd?: number;
+}
+
+/**
+ * Validates a platform's teams (unique names, cost centers valid as tags, GPU shares summing to 100, team budgets within
+ * the environment's), blaming each team's own prop; returns copies.
+ */
+export function validatePlatformTeams<T extends PlatformTeamSpec>(scope: string, teams: readonly T[], profile: EnvironmentProfile): T[] {
+  const check = new Check(scope);
+  const names = new Set<string>();
+  teams.forEach((team, i) => {
+    validateIdentifier(scope, `teams[${i}].name`, team.name, 32);
+    if (names.has(team.name)) check.fail(`teams[${i}].name`, team.name, 'is a duplicate team name', 'give each team a unique name.');
+    names.add(team.name);
+    if (team.costCenter === undefined) check.fail(`teams[${i}].costCenter`, undefined, 'is required', 'give the team\'s cost center, e.g. "cc-1042".');
+    // Validated as the tag it becomes, but blamed on the team's prop rather than on 'tags.costCenter'.
+    try {
+      MlopsTags.of({ project: 'x', environment: 'x', costCenter: team.costCenter }, scope);
+    } catch (e) {
+      if (!ValidationError.isValidationError(e)) throw e;
+      check.fail(`teams[${i}].costCenter`, team.costCenter, e.problem, `use a cost center of ${e.problem.replace(/^must be /, '')}.`);
+    }
+    check.numberInRange(`teams[${i}].gpuSharePercent`, team.gpuSharePercent, 1, 100);
+    if (team.monthlyBudgetUsd !== undefined) {
+      check.positiveNumber(`teams[${i}].monthlyBudgetUsd`, team.monthlyBudgetUsd);
+      // The CostGuard would reject it too, but blaming its own 'monthlyLimitUsd'; say which team prop to change.
+      if (team.monthlyBudgetUsd > profile.budget.monthlyLimitUsd) {
+        check.fail(`teams[${i}].monthlyBudgetUsd`, team.monthlyBudgetUsd, `must not exceed the environment budget (${profile.budget.monthlyLimitUsd})`,
+          `lower the budget of team '${team.name}' or raise the profile's 'budget.monthlyLimitUsd'.`);
+      }
+    }
+  });
+  if (teams.length > 0) {
+    const total = teams.reduce((sum, t) => sum + t.gpuSharePercent, 0);
+    if (Math.abs(total - 100) > 1e-9) {
+      check.fail('teams[].gpuSharePercent', total, 'must sum to 100 across teams',
+        `adjust the shares (${teams.map((t) => `${t.name} ${t.gpuSharePercent}`).join(', ')}) so they add up to 100.`);
+    }
+  }
+  return teams.map((t) => ({ ...t }));
+}
