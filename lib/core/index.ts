@@ -22,3 +22,4 @@ export * from './experiment-tracking-spec';
 export * from './model-pipeline-spec';
 export * from './artifact-grants';
 export * from './platform-teams';
+export * from './engine-parity';

@@ -1,15 +1,19 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { installMocks, mockArn, one, ofType, RecordedResource, resourcesOf } from './support';
 import { newApp } from '../support/gate';
 import * as cdk from 'mlops-constructs';
-import { EnvironmentProfile, MlopsTags } from 'mlops-constructs';
+import { ENGINE_PARITY, EngineParityRow, EnvironmentProfile, MlopsTags, renderEngineParityTable, Rollout } from 'mlops-constructs';
 import * as pl from 'mlops-constructs/pulumi';
 
 /*
  * The same dev environment built with the CDK constructs and with the Pulumi components: the security- and
  * cost-relevant settings of each piece, read from the CloudFormation template and from the resources Pulumi was
- * asked to create, must be equal.
+ * asked to create, must be equal. Which settings are compared is core's ENGINE_PARITY table (README shows it): every
+ * 'both' row names settings extracted below, and every extracted setting is named by a row.
  */
 
 installMocks();
@@ -18,17 +22,20 @@ installMocks();
 type Json = any;
 const profile = EnvironmentProfile.dev();
 const tags = MlopsTags.of({ project: 'p', environment: 'dev' });
+const REPLICATION = { destinationRegion: 'eu-west-1', destinationKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/dr', destinationBucketNamePattern: 'dr-{purpose}' };
+const canary = () => Rollout.canary({ percent: 10, bake: Duration.minutes(30) });
 
 function buildCdk() {
   const app = newApp();
   const stack = new cdk.MlopsStack(app, 'Dev', { profile, project: 'p', env: { account: '123456789012', region: 'us-east-1' } });
   const platformKey = new cdk.PlatformKey(stack, 'PlatformKey');
-  const store = new cdk.ArtifactStore(stack, 'Store', { encryptionKey: platformKey.key });
+  const store = new cdk.ArtifactStore(stack, 'Store', { encryptionKey: platformKey.key, replication: REPLICATION });
   const vpc = new cdk.PlatformNetwork(stack, 'Network', { encryptionKey: platformKey.key }).vpc;
   new cdk.ModelRegistry(stack, 'Registry', { vpc, encryptionKey: platformKey.key });
   const trainer = new iam.Role(stack, 'Trainer', { assumedBy: new iam.ServicePrincipal('batch.amazonaws.com') });
   new cdk.CostGuard(stack, 'Cost', { denyGpuFor: [trainer] });
   const training = new cdk.GpuTrainingCluster(stack, 'Training', { vpc, artifactStore: store, maxGpus: 4, encryptionKey: platformKey.key });
+  training.addJobDefinition('Train', { jobName: 'train', imageUri: 'repo/train:1', gpus: 1 });
   const image = new cdk.ImageRepository(stack, 'Images', { encryptionKey: platformKey.key });
   const fleet = new cdk.InferenceFleet(stack, 'Fleet', {
     vpc, artifactStore: store, image, imageTag: '1', modelName: 'fraud', modelVersion: 'v3', encryptionKey: platformKey.key,
@@ -38,32 +45,123 @@ function buildCdk() {
   return { template, platformKeyId, training, fleet };
 }
 
+/** Serving, monitoring, governance and tracking, in a stack of their own (a second fleet would blur the first one's checks). */
+function buildCdkOperations() {
+  const app = newApp();
+  const stack = new cdk.MlopsStack(app, 'DevOps', { profile, project: 'p', env: { account: '123456789012', region: 'us-east-1' } });
+  const platformKey = new cdk.PlatformKey(stack, 'PlatformKey');
+  const store = new cdk.ArtifactStore(stack, 'Store', { encryptionKey: platformKey.key });
+  const vpc = new cdk.PlatformNetwork(stack, 'Network', { encryptionKey: platformKey.key }).vpc;
+  const registry = new cdk.ModelRegistry(stack, 'Registry', { vpc, encryptionKey: platformKey.key });
+  const image = new cdk.ImageRepository(stack, 'Images', { encryptionKey: platformKey.key });
+  const fleet = new cdk.InferenceFleet(stack, 'Fleet', {
+    vpc, artifactStore: store, image, imageTag: '1', modelName: 'fraud', modelVersion: 'v3', rollout: canary(), variantVersions: { candidate: 'v4' },
+  });
+  const endpoint = new cdk.ModelEndpoint(stack, 'Endpoint', {
+    vpc, artifactStore: store, image, imageTag: '1', modelName: 'churn', modelVersion: 'v1', rollout: canary(),
+  });
+  const monitoring = new cdk.MlopsMonitoring(stack, 'Monitoring');
+  // Through monitor(), as a user would: the served model's name and latency unit come from the fleet and the endpoint.
+  monitoring.monitor(fleet);
+  monitoring.monitor(endpoint);
+  new cdk.MlopsGovernance(stack, 'Governance', { artifactStore: store });
+  new cdk.ExperimentTracking(stack, 'Tracking', { vpc, registry, artifactStore: store });
+  return { template: Template.fromStack(stack).toJSON(), endpoint };
+}
+
 let cdkSide: ReturnType<typeof buildCdk>;
 let pulumiSide: { resources: RecordedResource[]; training: pl.GpuTrainingCluster; fleet: pl.InferenceFleet; keyArn: string };
+let cdkOps: ReturnType<typeof buildCdkOperations>;
+let pulumiOps: { resources: RecordedResource[]; endpoint: pl.ModelEndpoint; storeKeyArn: string };
 
 beforeAll(async () => {
   cdkSide = buildCdk();
   const { Key } = await import('@pulumi/aws/kms');
   const key = new Key('par-key', { enableKeyRotation: true });
   const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a', 'subnet-b'] };
-  new pl.ArtifactStore('par-store', { profile, tags, encryptionKey: key });
+  const store = new pl.ArtifactStore('par-store', { profile, tags, encryptionKey: key, replication: REPLICATION });
   new pl.ModelRegistry('par-registry', { profile, tags, ...net, encryptionKeyArn: key.arn });
   new pl.CostGuard('par-cost', { profile, tags, denyGpuFor: [{ name: 'trainer', arn: 'arn:aws:iam::123456789012:role/trainer' }] });
-  const training = new pl.GpuTrainingCluster('par-training', { profile, tags, ...net, maxGpus: 4, encryptionKeyArn: key.arn });
+  const training = new pl.GpuTrainingCluster('par-training', { profile, tags, ...net, maxGpus: 4, encryptionKeyArn: key.arn, artifactStore: store });
+  training.addJobDefinition('train', { imageUri: 'repo/train:1', gpus: 1 });
+  new pl.ImageRepository('par-images', { profile, tags, encryptionKeyArn: key.arn });
   const fleet = new pl.InferenceFleet('par-fleet', {
     profile, tags, ...net, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3', encryptionKeyArn: key.arn,
   });
   pulumiSide = { resources: await resourcesOf('par'), training, fleet, keyArn: mockArn('aws:kms/key:Key', 'par-key') };
+
+  cdkOps = buildCdkOperations();
+  const opsStore = new pl.ArtifactStore('pas-store', { profile, tags });
+  const registry = new pl.ModelRegistry('pas-registry', { profile, tags, ...net });
+  const image = pl.ImageRepository.fromRepositoryName('pas-images', 'ml/serving');
+  const opsFleet = new pl.InferenceFleet('pas-fleet', {
+    profile,
+    tags,
+    ...net,
+    allowedCidrBlocks: ['10.0.0.0/16'],
+    artifactStore: opsStore,
+    image,
+    imageTag: '1',
+    modelName: 'fraud',
+    modelVersion: 'v3',
+    rollout: canary(),
+    variantVersions: { candidate: 'v4' },
+  });
+  const endpoint = new pl.ModelEndpoint('pas-endpoint', {
+    profile, tags, ...net, artifactStore: opsStore, image, imageTag: '1', modelName: 'churn', modelVersion: 'v1', rollout: canary(),
+  });
+  const monitoring = new pl.MlopsMonitoring('pas-monitoring', { profile, tags });
+  monitoring.monitorServing(opsFleet);
+  monitoring.monitorServing(endpoint);
+  new pl.MlopsGovernance('pas-governance', { profile, tags, artifactStore: opsStore, allowedRegions: ['us-east-1'] });
+  new pl.ExperimentTracking('pas-tracking', { profile, tags, ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: opsStore });
+  pulumiOps = { resources: await resourcesOf('pas'), endpoint, storeKeyArn: mockArn('aws:kms/key:Key', 'pas-store-key') };
 });
 
-function cfn(type: string): Array<{ id: string; props: Json }> {
-  return Object.entries(cdkSide.template.Resources as Record<string, { Type: string; Properties: Json }>)
+function cfn(type: string, template: Json = cdkSide.template): Array<{ id: string; props: Json }> {
+  return Object.entries(template.Resources as Record<string, { Type: string; Properties: Json }>)
     .filter(([, r]) => r.Type === type).map(([id, r]) => ({ id, props: r.Properties ?? {} }));
 }
 const isPlatformKey = (value: Json) => JSON.stringify(value).includes(cdkSide.platformKeyId);
 
-describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
-  test('ArtifactStore: versioning, encryption with the platform key, public access, ownership, TLS and lifecycle of every purpose bucket', () => {
+/** CloudFormation's PascalCase keys in Pulumi's camelCase, deeply. */
+function camel(value: Json): Json {
+  if (Array.isArray(value)) return value.map(camel);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k[0].toLowerCase() + k.slice(1), camel(v)]));
+  return value;
+}
+
+function replicationOf(rule: Json) {
+  return {
+    status: rule.status,
+    destination: rule.destination.bucket,
+    replicaKey: rule.destination.encryptionConfiguration.replicaKmsKeyID ?? rule.destination.encryptionConfiguration.replicaKmsKeyId,
+    kmsObjects: rule.sourceSelectionCriteria.sseKmsEncryptedObjects.status,
+    deleteMarkers: rule.deleteMarkerReplication.status,
+  };
+}
+
+/** `<purpose>:<key pattern>` of every object an IAM statement lets a role put. */
+function writePrefixes(statements: Json[]): string[] {
+  return statements.filter((s) => [s.Action].flat().includes('s3:PutObject')).flatMap((s) => [s.Resource].flat()).map((resource: Json) => {
+    const text = JSON.stringify(resource);
+    const purpose = /(datasets|models|artifacts)/i.exec(text)![1].toLowerCase();
+    const tail = typeof resource === 'string' ? resource.slice(resource.indexOf(`-${purpose}/`) + purpose.length + 2) : resource['Fn::Join'][1].at(-1).replace(/^\//, '');
+    return `${purpose}:${tail}`;
+  }).sort();
+}
+
+/** The boundary's statement ids, without the numbers of the protected-bucket groups (each engine numbers its own way). */
+const boundarySids = (statements: Json[]) => statements.map((st) => `${st.Effect}:${st.Sid.replace(/\d+$/, '')}`).sort();
+
+/** Per-bucket settings as one list per setting. */
+function byKey(list: Array<Record<string, Json>>): Record<string, Json> {
+  return Object.fromEntries(Object.keys(list[0]).map((key) => [key, list.map((item) => item[key])]));
+}
+
+/** For each construct, its settings as each engine rendered them (the names are the `checks` of the table's rows). */
+const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Record<string, Json> }> = {
+  ArtifactStore: () => {
     const cdkBuckets = cfn('AWS::S3::Bucket').filter((b) => b.props.BucketEncryption?.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm === 'aws:kms');
     const policies = cfn('AWS::S3::BucketPolicy');
     const fromCdk = cdkBuckets.map((b) => {
@@ -78,6 +176,7 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
         ownership: b.props.OwnershipControls.Rules[0].ObjectOwnership,
         denies: policy.filter((s: Json) => s.Effect === 'Deny').map((s: Json) => Object.keys(Object.values(s.Condition)[0] as object)[0]).sort(),
         logPrefix: b.props.LoggingConfiguration.LogFilePrefix,
+        replication: replicationOf(camel(b.props.ReplicationConfiguration.Rules[0])),
         lifecycle: [
           lifecycle.NoncurrentVersionTransitions[0].TransitionInDays, lifecycle.NoncurrentVersionExpiration.NoncurrentDays,
           lifecycle.AbortIncompleteMultipartUpload.DaysAfterInitiation,
@@ -104,6 +203,7 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
         ownership: one(r, 'aws:s3/bucketOwnershipControls:BucketOwnershipControls', `store-${purpose}-ownership`).inputs.rule.objectOwnership,
         denies: policy.map((s: Json) => Object.keys(Object.values(s.Condition)[0] as object)[0]).sort(),
         logPrefix: one(r, 'aws:s3/bucketLogging:BucketLogging', `store-${purpose}-logging`).inputs.targetPrefix,
+        replication: replicationOf(one(r, 'aws:s3/bucketReplicationConfig:BucketReplicationConfig', `store-${purpose}-replication`).inputs.rules[0]),
         lifecycle: [
           lifecycle.noncurrentVersionTransitions[0].noncurrentDays, lifecycle.noncurrentVersionExpiration.noncurrentDays,
           lifecycle.abortIncompleteMultipartUpload.daysAfterInitiation,
@@ -112,10 +212,10 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
     });
     expect(fromCdk).toHaveLength(3);
     expect(fromPulumi[0].platformKey).toBe(true);
-    expect(fromPulumi).toEqual(fromCdk);
-  });
+    return { cdk: byKey(fromCdk), pulumi: byKey(fromPulumi) };
+  },
 
-  test('ModelRegistry: capacity, backups, encryption, IAM auth, protection, port, logs and instances', () => {
+  ModelRegistry: () => {
     const [cluster] = cfn('AWS::RDS::DBCluster').map((c) => c.props);
     const instances = cfn('AWS::RDS::DBInstance').map((i) => i.props);
     const fromCdk = {
@@ -153,10 +253,10 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
       monitoringInterval: pInstances.map((i) => i.monitoringInterval),
       performanceInsights: pInstances.map((i) => i.performanceInsightsEnabled),
     };
-    expect(fromPulumi).toEqual(fromCdk);
-  });
+    return { cdk: fromCdk, pulumi: fromPulumi };
+  },
 
-  test('CostGuard: limit, tag filter, thresholds, deny-GPU action and policy, anomaly threshold', () => {
+  CostGuard: () => {
     const [budget] = cfn('AWS::Budgets::Budget').map((b) => b.props);
     const [action] = cfn('AWS::Budgets::BudgetsAction').map((a) => a.props);
     const denyPolicy = cfn('AWS::IAM::ManagedPolicy').map((p) => p.props).find((p) => p.PolicyDocument.Statement.some((s: Json) => s.Sid === 'DenyAcceleratedEc2'));
@@ -185,10 +285,10 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
       deny: statements(JSON.parse(one(r, 'aws:iam/policy:Policy', 'deny-gpu').inputs.policy).Statement),
       anomaly: one(r, 'aws:costexplorer/anomalySubscription:AnomalySubscription').inputs.thresholdExpression.dimension,
     };
-    expect(fromPulumi).toEqual(fromCdk);
-  });
+    return { cdk: fromCdk, pulumi: fromPulumi };
+  },
 
-  test('GpuTrainingCluster: spot compute scaling to zero, vCPU cap, instance types, queue, IMDSv2, encrypted volumes and their size, log retention, no placement group, cost ceiling', () => {
+  GpuTrainingCluster: () => {
     const environments = cfn('AWS::Batch::ComputeEnvironment').map((e) => e.props.ComputeResources);
     const [launchTemplate] = cfn('AWS::EC2::LaunchTemplate').map((l) => l.props.LaunchTemplateData).filter((d) => d.BlockDeviceMappings?.[0].Ebs.VolumeSize === 200);
     const ebs = launchTemplate.BlockDeviceMappings[0].Ebs;
@@ -202,9 +302,12 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
       logRetentionDays: cfn('AWS::Logs::LogGroup').filter((g) => g.id.startsWith('TrainingJobLogs')).map((g) => g.props.RetentionInDays),
       placementGroups: cfn('AWS::EC2::PlacementGroup').length,
       ceiling: cdkSide.training.costCeiling,
+      jobCheckpointWrites: writePrefixes(cfn('AWS::IAM::ManagedPolicy').filter((p) => p.id.startsWith('TrainingTrain')).flatMap((p) => p.props.PolicyDocument.Statement)),
+      jobRetries: camel(cfn('AWS::Batch::JobDefinition')[0].props.RetryStrategy),
     };
     const r = pulumiSide.resources;
     const lt = one(r, 'aws:ec2/launchTemplate:LaunchTemplate', 'training-lt').inputs;
+    const jobDefinition = one(r, 'aws:batch/jobDefinition:JobDefinition').inputs;
     const fromPulumi = {
       environments: ofType(r, 'aws:batch/computeEnvironment:ComputeEnvironment').map((e) => e.inputs.computeResources)
         .map((e) => ({ type: e.type, allocation: e.allocationStrategy, min: e.minVcpus, max: e.maxVcpus, types: e.instanceTypes })),
@@ -219,11 +322,13 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
       logRetentionDays: [one(r, 'aws:cloudwatch/logGroup:LogGroup', 'training-job-logs').inputs.retentionInDays],
       placementGroups: ofType(r, 'aws:ec2/placementGroup:PlacementGroup').length,
       ceiling: pulumiSide.training.spec.costCeiling,
+      jobCheckpointWrites: writePrefixes(JSON.parse(one(r, 'aws:iam/policy:Policy', 'training-train-job-policy').inputs.policy).Statement),
+      jobRetries: { attempts: jobDefinition.retryStrategy.attempts, evaluateOnExit: jobDefinition.retryStrategy.evaluateOnExits },
     };
-    expect(fromPulumi).toEqual(fromCdk);
-  });
+    return { cdk: fromCdk, pulumi: fromPulumi };
+  },
 
-  test('InferenceFleet: capacity, scale to zero off hours, internal load balancer, deletion protection, health checks, request target, root volume, AMI and cost estimate', () => {
+  InferenceFleet: () => {
     const [asg] = cfn('AWS::AutoScaling::AutoScalingGroup').map((g) => g.props);
     const schedules = cfn('AWS::AutoScaling::ScheduledAction').map((s) => s.props)
       .map((s) => ({ recurrence: s.Recurrence, min: s.MinSize, max: s.MaxSize, desired: s.DesiredCapacity, timeZone: s.TimeZone }));
@@ -244,6 +349,8 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
       rootVolume: launchTemplate.BlockDeviceMappings[0].Ebs.VolumeSize,
       ami: cdkSide.template.Parameters[launchTemplate.ImageId.Ref].Default,
       cost: cdkSide.fleet.costEstimate,
+      variantWeights: cfn('AWS::ElasticLoadBalancingV2::Listener', cdkOps.template).filter((l) => l.id.startsWith('Fleet'))
+        .map((l) => l.props.DefaultActions[0].ForwardConfig.TargetGroups.map((t: Json) => t.Weight)),
     };
     const r = pulumiSide.resources;
     const g = one(r, 'aws:autoscaling/group:Group').inputs;
@@ -263,7 +370,226 @@ describe('parity of the CDK constructs and the Pulumi components (dev)', () => {
       rootVolume: flt.blockDeviceMappings[0].ebs.volumeSize,
       ami: flt.imageId.replace(/^resolve:ssm:/, ''),
       cost: pulumiSide.fleet.spec.costEstimate,
+      variantWeights: [one(pulumiOps.resources, 'aws:lb/listener:Listener', 'fleet-listener').inputs.defaultActions[0].forward.targetGroups.map((t: Json) => t.weight)],
     };
-    expect(fromPulumi).toEqual(fromCdk);
+    return { cdk: fromCdk, pulumi: fromPulumi };
+  },
+
+  ImageRepository: () => {
+    const [repo] = cfn('AWS::ECR::Repository').map((x) => x.props);
+    const r = pulumiSide.resources;
+    const p = one(r, 'aws:ecr/repository:Repository', 'par-images-repository').inputs;
+    return {
+      cdk: {
+        tagMutability: repo.ImageTagMutability,
+        scanOnPush: repo.ImageScanningConfiguration.ScanOnPush,
+        encryption: { type: repo.EncryptionConfiguration.EncryptionType, platformKey: isPlatformKey(repo.EncryptionConfiguration.KmsKey) },
+        lifecycle: JSON.parse(repo.LifecyclePolicy.LifecyclePolicyText).rules,
+      },
+      pulumi: {
+        tagMutability: p.imageTagMutability,
+        scanOnPush: p.imageScanningConfiguration.scanOnPush,
+        encryption: { type: p.encryptionConfigurations[0].encryptionType, platformKey: p.encryptionConfigurations[0].kmsKey === pulumiSide.keyArn },
+        lifecycle: JSON.parse(one(r, 'aws:ecr/lifecyclePolicy:LifecyclePolicy', 'par-images-lifecycle').inputs.policy).rules,
+      },
+    };
+  },
+
+  ModelEndpoint: () => {
+    const t = cdkOps.template;
+    const [config] = cfn('AWS::SageMaker::EndpointConfig', t).map((x) => x.props);
+    const [endpoint] = cfn('AWS::SageMaker::Endpoint', t).map((x) => x.props);
+    const storeKeyId = /"Fn::GetAtt":\["(\w+)"/.exec(JSON.stringify(cfn('AWS::S3::Bucket', t).find((b) => b.id.startsWith('StoreModels'))!.props.BucketEncryption))![1];
+    const alarmIds = endpoint.DeploymentConfig.AutoRollbackConfiguration.Alarms.map((a: Json) => a.AlarmName.Ref);
+    const cdkAlarms = alarmIds.map((id: string) => t.Resources[id].Properties.Threshold).sort();
+    const [target] = cfn('AWS::ApplicationAutoScaling::ScalableTarget', t).filter((x) => x.props.ServiceNamespace === 'sagemaker').map((x) => x.props);
+    const [policy] = cfn('AWS::ApplicationAutoScaling::ScalingPolicy', t)
+      .filter((x) => x.props.TargetTrackingScalingPolicyConfiguration?.PredefinedMetricSpecification?.PredefinedMetricType === 'SageMakerVariantInvocationsPerInstance')
+      .map((x) => x.props);
+    const r = pulumiOps.resources;
+    const pConfig = one(r, 'aws:sagemaker/endpointConfiguration:EndpointConfiguration').inputs;
+    const pEndpoint = one(r, 'aws:sagemaker/endpoint:Endpoint').inputs;
+    const pTarget = one(r, 'aws:appautoscaling/target:Target', 'endpoint-current-scaling').inputs;
+    const capture = (c: Json, storeKey: boolean) => ({
+      enableCapture: c.enableCapture, initialSamplingPercentage: c.initialSamplingPercentage, captureOptions: c.captureOptions, storeKey,
+    });
+    return {
+      cdk: {
+        networkIsolation: cfn('AWS::SageMaker::Model', t).map((m) => m.props.EnableNetworkIsolation),
+        dataCapture: capture(camel(config.DataCaptureConfig), JSON.stringify(config.DataCaptureConfig.KmsKeyId).includes(storeKeyId)),
+        trafficRouting: camel(endpoint.DeploymentConfig.BlueGreenUpdatePolicy.TrafficRoutingConfiguration),
+        rollbackAlarms: cdkAlarms,
+        instanceType: config.ProductionVariants.map((v: Json) => v.InstanceType),
+        capacity: [target.MinCapacity, target.MaxCapacity],
+        invocationsTarget: policy.TargetTrackingScalingPolicyConfiguration.TargetValue,
+        cost: cdkOps.endpoint.costEstimate,
+      },
+      pulumi: {
+        networkIsolation: ofType(r, 'aws:sagemaker/model:Model').map((m) => m.inputs.enableNetworkIsolation),
+        dataCapture: capture(pConfig.dataCaptureConfig, pConfig.dataCaptureConfig.kmsKeyId === pulumiOps.storeKeyArn),
+        trafficRouting: pEndpoint.deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration,
+        rollbackAlarms: ofType(r, 'aws:cloudwatch/metricAlarm:MetricAlarm').filter((a) => a.name.startsWith('pas-endpoint-')).map((a) => a.inputs.threshold).sort(),
+        instanceType: pConfig.productionVariants.map((v: Json) => v.instanceType),
+        capacity: [pTarget.minCapacity, pTarget.maxCapacity],
+        invocationsTarget: one(r, 'aws:appautoscaling/policy:Policy', 'endpoint-current-scaling-invocations').inputs.targetTrackingScalingPolicyConfiguration.targetValue,
+        cost: pulumiOps.endpoint.spec.costEstimate,
+      },
+    };
+  },
+
+  MlopsMonitoring: () => {
+    const t = cdkOps.template;
+    const cdkTopic = cfn('AWS::SNS::Topic', t).find((x) => x.id.startsWith('Monitoring'))!.props;
+    const cdkTopicPolicy = cfn('AWS::SNS::TopicPolicy', t).find((x) => x.id.startsWith('Monitoring'))!.props.PolicyDocument.Statement;
+    const serving = /^Monitoring(Latency|Errors|GpuUnderused)(fraud|churn)/;
+    const cdkThresholds = cfn('AWS::CloudWatch::Alarm', t).filter((a) => serving.test(a.id))
+      .map((a) => `${serving.exec(a.id)![1]}-${serving.exec(a.id)![2]}:${a.props.Threshold}`).sort();
+    const r = pulumiOps.resources;
+    const pTopic = one(r, 'aws:sns/topic:Topic', 'monitoring-alarms').inputs;
+    const pTopicPolicy = JSON.parse(one(r, 'aws:sns/topicPolicy:TopicPolicy', 'monitoring-alarms-policy').inputs.policy).Statement;
+    const pThresholds = ofType(r, 'aws:cloudwatch/metricAlarm:MetricAlarm').filter((a) => a.name.startsWith('pas-monitoring-'))
+      .map((a) => `${a.name.replace('pas-monitoring-', '')}:${a.inputs.threshold}`).sort();
+    const policyShape = (statements: Json[]) => statements.map((st) => `${st.Effect}:${Object.keys(Object.values(st.Condition ?? {})[0] ?? {})[0] ?? '-'}`).sort();
+    return {
+      cdk: { topicEncrypted: cdkTopic.KmsMasterKeyId !== undefined, topicPolicy: policyShape(cdkTopicPolicy), servingThresholds: cdkThresholds },
+      pulumi: { topicEncrypted: pTopic.kmsMasterKeyId !== undefined, topicPolicy: policyShape(pTopicPolicy), servingThresholds: pThresholds },
+    };
+  },
+
+  MlopsGovernance: () => {
+    const t = cdkOps.template;
+    const [trail] = cfn('AWS::CloudTrail::Trail', t).map((x) => x.props);
+    const boundary = cfn('AWS::IAM::ManagedPolicy', t).map((x) => x.props).find((p) => p.PolicyDocument.Statement.some((st: Json) => st.Sid === 'DenyLongTermCredentials'));
+    const personaRoles = cfn('AWS::IAM::Role', t).filter((x) => /persona/.test(x.props.Description ?? '')).map((x) => x.props)
+      .map((role) => ({
+        description: role.Description,
+        maxSessionHours: role.MaxSessionDuration / 3600,
+        mfa: JSON.stringify(role.AssumeRolePolicyDocument).includes('aws:MultiFactorAuthPresent'),
+        managed: (role.ManagedPolicyArns ?? []).map((a: Json) => JSON.stringify(a).replace(/.*policy\/(\w+).*/, '$1')),
+        bounded: role.PermissionsBoundary !== undefined,
+      })).sort((a, b) => a.description.localeCompare(b.description));
+    const r = pulumiOps.resources;
+    const pTrail = one(r, 'aws:cloudtrail/trail:Trail').inputs;
+    const pBoundary = JSON.parse(one(r, 'aws:iam/policy:Policy', 'governance-boundary').inputs.policy).Statement;
+    const pPersonas = ofType(r, 'aws:iam/role:Role').filter((x) => x.name.startsWith('pas-governance-') && /persona/.test(x.inputs.description ?? '')).map((x) => x.inputs)
+      .map((role) => ({
+        description: role.description,
+        maxSessionHours: role.maxSessionDuration / 3600,
+        mfa: role.assumeRolePolicy.includes('aws:MultiFactorAuthPresent'),
+        managed: (role.managedPolicyArns ?? []).map((a: string) => a.replace(/.*policy\/(\w+).*/, '$1')),
+        bounded: role.permissionsBoundary !== undefined,
+      })).sort((a, b) => a.description.localeCompare(b.description));
+    return {
+      cdk: {
+        trail: {
+          multiRegion: trail.IsMultiRegionTrail,
+          validation: trail.EnableLogFileValidation,
+          global: trail.IncludeGlobalServiceEvents,
+          encrypted: trail.KMSKeyId !== undefined,
+          toLogs: trail.CloudWatchLogsLogGroupArn !== undefined,
+        },
+        boundary: boundarySids(boundary.PolicyDocument.Statement),
+        personas: personaRoles,
+      },
+      pulumi: {
+        trail: {
+          multiRegion: pTrail.isMultiRegionTrail,
+          validation: pTrail.enableLogFileValidation,
+          global: pTrail.includeGlobalServiceEvents,
+          encrypted: pTrail.kmsKeyId !== undefined,
+          toLogs: pTrail.cloudWatchLogsGroupArn !== undefined,
+        },
+        boundary: boundarySids(pBoundary),
+        personas: pPersonas,
+      },
+    };
+  },
+
+  ExperimentTracking: () => {
+    const t = cdkOps.template;
+    const alb = cfn('AWS::ElasticLoadBalancingV2::LoadBalancer', t).find((x) => x.id.startsWith('Tracking'))!.props;
+    const attribute = (key: string) => alb.LoadBalancerAttributes?.find((a: Json) => a.Key === key)?.Value;
+    const [acl] = cfn('AWS::WAFv2::WebACL', t).map((x) => x.props);
+    const [service] = cfn('AWS::ECS::Service', t).map((x) => x.props);
+    const [task] = cfn('AWS::ECS::TaskDefinition', t).map((x) => x.props);
+    const [target] = cfn('AWS::ApplicationAutoScaling::ScalableTarget', t).filter((x) => x.props.ServiceNamespace === 'ecs').map((x) => x.props);
+    const r = pulumiOps.resources;
+    const pAlb = one(r, 'aws:lb/loadBalancer:LoadBalancer', 'tracking-alb').inputs;
+    const pService = one(r, 'aws:ecs/service:Service').inputs;
+    const pTask = one(r, 'aws:ecs/taskDefinition:TaskDefinition').inputs;
+    const pTarget = one(r, 'aws:appautoscaling/target:Target', 'tracking-scaling').inputs;
+    return {
+      cdk: {
+        internal: alb.Scheme === 'internal',
+        dropInvalidHeaders: attribute('routing.http.drop_invalid_header_fields.enabled') === 'true',
+        wafRules: acl.Rules.map((rule: Json) => `${rule.Priority}:${rule.Name}`).sort(),
+        publicIp: service.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp === 'ENABLED',
+        taskSize: [task.Cpu, task.Memory],
+        tasks: [target.MinCapacity, target.MaxCapacity],
+        circuitBreaker: camel(service.DeploymentConfiguration.DeploymentCircuitBreaker),
+        logRetentionDays: cfn('AWS::Logs::LogGroup', t).filter((g) => g.id.startsWith('Tracking')).map((g) => g.props.RetentionInDays).sort(),
+      },
+      pulumi: {
+        internal: pAlb.internal,
+        dropInvalidHeaders: pAlb.dropInvalidHeaderFields,
+        wafRules: one(r, 'aws:wafv2/webAcl:WebAcl').inputs.rules.map((rule: Json) => `${rule.priority}:${rule.name}`).sort(),
+        publicIp: pService.networkConfiguration.assignPublicIp,
+        taskSize: [pTask.cpu, pTask.memory],
+        tasks: [pTarget.minCapacity, pTarget.maxCapacity],
+        circuitBreaker: pService.deploymentCircuitBreaker,
+        logRetentionDays: ofType(r, 'aws:cloudwatch/logGroup:LogGroup').filter((g) => g.name.startsWith('pas-tracking-')).map((g) => g.inputs.retentionInDays).sort(),
+      },
+    };
+  },
+};
+
+const pick = (settings: Record<string, Json>, keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, settings[k]]));
+const rowName = (row: EngineParityRow) => `${row.construct}: ${row.setting}`;
+
+describe('parity of the CDK constructs and the Pulumi components (dev), row by row of ENGINE_PARITY', () => {
+  const rows = ENGINE_PARITY.filter((row) => row.status === 'both');
+  test.each(rows.map((row) => [rowName(row), row] as const))('%s', (_name, row) => {
+    const extract = extractors[row.construct];
+    expect(extract).toBeDefined();
+    const { cdk: fromCdk, pulumi: fromPulumi } = extract();
+    for (const key of row.checks) {
+      expect(Object.keys(fromCdk)).toContain(key);
+      expect(fromCdk[key]).toBeDefined();
+      // A setting found nowhere on either side would compare equal and prove nothing.
+      expect([key, JSON.stringify(fromCdk[key])]).not.toEqual([key, '[]']);
+    }
+    expect(pick(fromPulumi, row.checks)).toEqual(pick(fromCdk, row.checks));
+  });
+});
+
+describe('the parity table', () => {
+  test('every setting the parity test extracts is a row of the table, and every construct extracted has rows', () => {
+    for (const [construct, extract] of Object.entries(extractors)) {
+      const { cdk: fromCdk, pulumi: fromPulumi } = extract();
+      expect(Object.keys(fromPulumi).sort()).toEqual(Object.keys(fromCdk).sort());
+      const named = ENGINE_PARITY.filter((row) => row.construct === construct).flatMap((row) => row.checks);
+      expect([construct, ...Object.keys(fromCdk).sort()]).toEqual([construct, ...[...new Set(named)].sort()]);
+    }
+  });
+
+  test('every row is compared by the test or says what is missing; no component of the Pulumi side has only cdk-only rows', () => {
+    for (const row of ENGINE_PARITY) {
+      if (row.status === 'both') {
+        expect([rowName(row), Object.keys(extractors)]).toEqual([rowName(row), expect.arrayContaining([row.construct])]);
+        expect(row.checks.length).toBeGreaterThan(0);
+      } else {
+        expect(row.checks).toEqual([]);
+        expect(row.note).toMatch(/^not yet: /);
+      }
+    }
+    const pulumiComponents = Object.keys(pl).filter((name) => typeof (pl as Json)[name]?.TYPE === 'string');
+    for (const component of pulumiComponents.filter((c) => !['MlopsPlatform', 'KubernetesWorkloads'].includes(c))) {
+      expect([component, ENGINE_PARITY.some((row) => row.construct === component && row.status === 'both')]).toEqual([component, true]);
+    }
+  });
+
+  test('README shows the table as core renders it', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    expect(readme).toContain(renderEngineParityTable());
   });
 });

@@ -1,0 +1,122 @@
+/**
+ * Which security- and cost-relevant settings both engines (the CDK constructs and the Pulumi components) render.
+ *
+ * This table is the one place the parity is written down: README shows it (rendered by `renderEngineParityTable`), and
+ * the parity test (test/pulumi/parity.test.ts) builds the same environment with both engines and compares, for every
+ * `both` row, the settings named in `checks`. A setting the parity test extracts must be named by a row, and every
+ * `both` row must name settings the test extracts, so a setting cannot be added to one engine (or dropped from the
+ * table) without the test failing.
+ */
+
+/** Why a setting matters. */
+export type ParityConcern = 'security' | 'cost';
+
+/**
+ * `both`: rendered the same by both engines (compared by the parity test). `cdk-only`: not yet rendered by the Pulumi
+ * components (`note` says what is missing and which issue changes it on the CDK side).
+ */
+export type ParityStatus = 'both' | 'cdk-only';
+
+/** One setting of one construct. */
+export interface EngineParityRow {
+  /** The construct / component (same name in both engines). */
+  readonly construct: string;
+  /** What the setting is, in words. */
+  readonly setting: string;
+  readonly concern: ParityConcern;
+  readonly status: ParityStatus;
+  /** Names of the settings the parity test extracts from both engines' output for this row (empty for `cdk-only`). */
+  readonly checks: readonly string[];
+  /** What is missing (for `cdk-only`), or how the engines differ in form but not in effect. */
+  readonly note?: string;
+}
+
+const both = (construct: string, concern: ParityConcern, setting: string, checks: string[], note?: string): EngineParityRow =>
+  ({ construct, setting, concern, status: 'both', checks, note });
+const cdkOnly = (construct: string, concern: ParityConcern, setting: string, note: string): EngineParityRow =>
+  ({ construct, setting, concern, status: 'cdk-only', checks: [], note });
+
+/** The parity table. */
+export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
+  both('ArtifactStore', 'security', 'versioning, SSE-KMS with the platform key and bucket keys on every purpose bucket', ['versioning', 'sse', 'bucketKey', 'platformKey']),
+  both('ArtifactStore', 'security', 'public access blocked, bucket-owner-enforced ownership', ['publicAccess', 'ownership']),
+  both('ArtifactStore', 'security', 'TLS-only, TLS 1.2+ bucket policy; server access logs per purpose', ['denies', 'logPrefix']),
+  both('ArtifactStore', 'cost', 'noncurrent versions to Standard-IA, then expired; incomplete uploads aborted', ['lifecycle']),
+  both('ArtifactStore', 'security', 'cross-region replication of KMS-encrypted objects, role limited to S3 in each region', ['replication']),
+  cdkOnly('ArtifactStore', 'security', 'immutable served models: served/<model>/<version>/ written once by the promotion role, Object Lock by default',
+    'not yet: #15 / docs/design/served-models.md change the models layout on the CDK side; Pulumi still serves <model>/<version>/'),
+
+  both('ModelRegistry', 'security', 'storage encrypted with the platform key, IAM authentication, no public instances', [
+    'storageEncrypted', 'platformKey', 'iamAuth', 'publiclyAccessible',
+  ]),
+  both('ModelRegistry', 'security', 'deletion protection, backups, engine version, port, log exports, enhanced monitoring', [
+    'deletionProtection', 'backupDays', 'engineVersion', 'port', 'databaseName', 'logExports', 'monitoringInterval', 'performanceInsights',
+  ]),
+  both('ModelRegistry', 'cost', 'Serverless v2 capacity range and instance count', ['capacity', 'instances']),
+
+  both('CostGuard', 'cost', 'monthly limit, cost-allocation tag filter, actual and forecast notifications', ['limit', 'filter', 'notifications']),
+  both('CostGuard', 'cost', 'deny-GPU budget action: approval model, threshold and the deny policy', ['approval', 'threshold', 'deny']),
+  both('CostGuard', 'cost', 'cost anomaly subscription threshold', ['anomaly']),
+  cdkOnly('CostGuard', 'cost', 'budget brake that stops GPU capacity (compute environments, fleets, scheduled scale-ups)',
+    'not yet: #15 builds the brake on the CDK side'),
+
+  both('GpuTrainingCluster', 'cost', 'spot first, scale to zero vCPUs, vCPU cap from maxGpus, allowed instance types', ['environments']),
+  both('GpuTrainingCluster', 'security', 'IMDSv2 only, encrypted gp3 root volumes with the platform key', ['imds', 'volume']),
+  both('GpuTrainingCluster', 'cost', 'queue priority, job log retention, no placement group in dev, cost ceiling', [
+    'priority', 'logRetentionDays', 'placementGroups', 'ceiling',
+  ]),
+  both('GpuTrainingCluster', 'security', 'job definitions: job role reads datasets and writes only its checkpoints; retries only on spot and host failures', [
+    'jobCheckpointWrites', 'jobRetries',
+  ]),
+  cdkOnly('GpuTrainingCluster', 'security', 'metadata hop limit 1 so job containers cannot reach the instance role',
+    'not yet: #15 changes the CDK launch template; both engines still use hop limit 2'),
+
+  both('InferenceFleet', 'cost', 'capacity, scale to zero off hours and back in working hours, requests-per-instance target', [
+    'capacity', 'schedules', 'requestsPerInstance', 'cost',
+  ]),
+  both('InferenceFleet', 'security', 'internal load balancer, deletion protection, health checks, encrypted root volume, AMI', [
+    'internal', 'deletionProtection', 'gracePeriod', 'targetGroup', 'rootVolume', 'ami',
+  ]),
+  both('InferenceFleet', 'security', 'rollout variants and their initial traffic weights', ['variantWeights']),
+  cdkOnly('InferenceFleet', 'security', 'HTTPS required outside dev (certificate prop, redirect from port 80)',
+    'not yet: #15 requires TLS on the CDK side; the Pulumi fleet takes certificateArn but does not require it'),
+  cdkOnly('InferenceFleet', 'security', 'rollouts stepped and rolled back by the fleet rollout state machine (served state in SSM)',
+    'not yet: #17 / docs/design/served-models.md; the Pulumi fleet renders the initial split only'),
+
+  both('ImageRepository', 'security', 'immutable tags, scan on push, KMS encryption with the platform key', ['tagMutability', 'scanOnPush', 'encryption']),
+  both('ImageRepository', 'cost', 'untagged images expire (tagged images are kept)', ['lifecycle']),
+
+  both('ModelEndpoint', 'security', 'network isolation, request and response capture encrypted with the store key', ['networkIsolation', 'dataCapture']),
+  both('ModelEndpoint', 'security', 'deployment guardrails and the alarms that roll a deployment back', ['trafficRouting', 'rollbackAlarms']),
+  both('ModelEndpoint', 'cost', 'instance type, capacity range, invocations target and cost estimate', ['instanceType', 'capacity', 'invocationsTarget', 'cost']),
+
+  both('MlopsMonitoring', 'security', 'alarm topic encrypted, TLS only, publishable by CloudWatch of this account only', ['topicEncrypted', 'topicPolicy']),
+  both('MlopsMonitoring', 'cost', 'serving alarms: latency (in the backend\'s unit), 5xx rate and GPU waste thresholds', ['servingThresholds']),
+
+  both('MlopsGovernance', 'security', 'multi-region trail with log file validation, encrypted, to CloudWatch Logs', ['trail']),
+  both('MlopsGovernance', 'security', 'permission boundary statements', ['boundary']),
+  both('MlopsGovernance', 'security', 'persona roles: session length, MFA trust, auditor managed policy, all bounded', ['personas']),
+  cdkOnly('MlopsGovernance', 'security', 'boundary as an allow-list cap with privilege-escalation denies',
+    'not yet: #15 rewrites the boundary on the CDK side; both engines render today\'s boundary'),
+
+  both('ExperimentTracking', 'security', 'internal load balancer dropping invalid headers, WAF managed rules, no public IP', [
+    'internal', 'dropInvalidHeaders', 'wafRules', 'publicIp',
+  ]),
+  both('ExperimentTracking', 'cost', 'task size, task count range, deployment circuit breaker, log retention', ['taskSize', 'tasks', 'circuitBreaker', 'logRetentionDays']),
+  cdkOnly('ExperimentTracking', 'security', 'TLS and authentication outside dev, own database user, pinned non-root image',
+    'not yet: #15 changes MLflow on the CDK side'),
+
+  cdkOnly('ModelPipeline', 'security', 'retraining pipeline (Step Functions: train, evaluate, approve, deploy)', 'not yet: no Pulumi ModelPipeline'),
+  cdkOnly('MlopsPlatform', 'security', 'served models read their versions and weights from the served state (SSM)',
+    'not yet: docs/design/served-models.md; the Pulumi platform passes versions as inputs'),
+]);
+
+/** The table as Markdown, as README shows it. */
+export function renderEngineParityTable(rows: readonly EngineParityRow[] = ENGINE_PARITY): string {
+  const lines = ['| Construct | Setting | Concern | CDK | Pulumi |', '|---|---|---|---|---|'];
+  for (const row of rows) {
+    const pulumi = row.status === 'both' ? 'yes' : `not yet${row.note ? ` (${row.note.replace(/^not yet: /, '')})` : ''}`;
+    lines.push(`| ${row.construct} | ${row.setting.replace(/\|/g, '\\|')} | ${row.concern} | yes | ${pulumi.replace(/\|/g, '\\|')} |`);
+  }
+  return lines.join('\n');
+}
