@@ -1,7 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { App } from 'cdk8s';
-import { EnvironmentProfile, GpuInstance } from 'mlops-constructs';
+import { EnvironmentProfile, GpuInstance, Rollout } from 'mlops-constructs';
 import { Checkpoint, GpuTrainingJob, MlopsChart, TeamNamespace } from 'mlops-constructs/k8s';
 import { KubernetesWorkloads, MlopsPlatform } from 'mlops-constructs/pulumi';
 
@@ -14,9 +14,11 @@ export interface DevEnvironment {
 }
 
 /**
- * A dev environment: the AWS platform from `MlopsPlatform` (scale to zero at night, small budget, destroyable
- * data) and the fraud team's Kubernetes workloads, written once with the cdk8s constructs of `mlops-constructs/k8s`
- * and deployed by Pulumi through `KubernetesWorkloads`.
+ * A dev environment: the AWS platform from `MlopsPlatform` (data, images, registry and MLflow; governance with personas,
+ * boundary and trail; monitoring; a GPU training cluster shared by two teams; a model served on an inference fleet and
+ * one on a SageMaker endpoint; budgets, a team budget included; scale to zero at night, destroyable data) and the fraud
+ * team's Kubernetes workloads, written once with the cdk8s constructs of `mlops-constructs/k8s` and deployed by Pulumi
+ * through `KubernetesWorkloads`.
  */
 export function buildDevEnvironment(): DevEnvironment {
   const config = new pulumi.Config('mlops');
@@ -32,13 +34,29 @@ export function buildDevEnvironment(): DevEnvironment {
       privateSubnetIds: config.requireObject<string[]>('privateSubnetIds'),
       isolatedSubnetIds: config.requireObject<string[]>('isolatedSubnetIds'),
     },
-    training: { instanceTypes: ['g5.xlarge', 'g6.xlarge', 'g6.2xlarge'], maxGpus: 4, teams: [{ name: 'fraud' }] },
-    inferenceFleets: {
-      fraud: { modelName: 'fraud-detector', modelVersion: 'v3', imageUri: `${REGISTRY}/fraud-scorer:2.2.0` },
-    },
-    costGuard: { notifyEmails: ['ml-platform@example.com'] },
+    teams: [
+      { name: 'fraud', costCenter: 'risk-ml', gpuSharePercent: 60, monthlyBudgetUsd: 500 },
+      { name: 'recs', costCenter: 'growth-ml', gpuSharePercent: 40 },
+    ],
+    training: { instanceTypes: ['g5.xlarge', 'g6.xlarge', 'g6.2xlarge'], maxGpus: 4 },
+    modelFamilies: ['fraud-detector', 'recommender'],
+    servedModels: [
+      // Fleet: EC2 GPU instances behind an internal ALB; a canary of v4 takes 10% of the requests.
+      {
+        name: 'fraud-detector',
+        backend: 'fleet',
+        modelVersion: 'v3',
+        imageTag: 'serve-2.2.0',
+        team: 'fraud',
+        // bake: anything with toSeconds(), e.g. CDK's Duration.minutes(30).
+        rollout: Rollout.canary({ percent: 10, bake: { toSeconds: () => 30 * 60 } }),
+        variantVersions: { candidate: 'v4' },
+      },
+      // Endpoint: SageMaker, data capture and deployment guardrails that roll back on the serving alarms.
+      { name: 'recommender', backend: 'endpoint', modelVersion: 'v7', imageTag: 'serve-1.4.0', team: 'recs' },
+    ],
+    notifyEmails: ['ml-platform@example.com'],
   });
-  platform.modelRegistry.addModelPackageGroup('fraud-detector', 'Card-payment fraud scoring models');
 
   // The team's Kubernetes side, from the same constructs a cdk8s user synthesizes.
   const chart = new MlopsChart(new App(), 'fraud', { profile, project: 'mlops-reference', costCenter: 'risk-ml' });

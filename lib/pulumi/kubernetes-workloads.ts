@@ -1,4 +1,6 @@
-import * as k8s from '@pulumi/kubernetes';
+// Types only: @pulumi/kubernetes is an optional peer dependency, loaded when a KubernetesWorkloads is created, so
+// `mlops-constructs/pulumi` imports without it.
+import type * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { ValidationError } from '../core';
 
@@ -45,6 +47,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
   public readonly objectKeys: readonly string[];
 
   constructor(name: string, args: KubernetesWorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
+    const kubernetes = loadKubernetes(name);
     const objects = renderObjects(name, args.chart);
     super(KubernetesWorkloads.TYPE, name, {}, opts);
     const keys = objects.map(objectKey);
@@ -55,13 +58,30 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
     this.objectKeys = keys;
     // Plain JSON copies: ConfigGroup may transform the objects it is given.
     const copy = (list: KubeObject[]) => list.map((o) => JSON.parse(JSON.stringify(o)));
-    this.foundations = new k8s.yaml.ConfigGroup(`${name}-foundations`, {
+    this.foundations = new kubernetes.yaml.ConfigGroup(`${name}-foundations`, {
       objs: copy(objects.filter((o) => FOUNDATION_KINDS.has(o.kind))), resourcePrefix: name,
     }, { parent: this, provider: args.provider });
-    this.workloads = new k8s.yaml.ConfigGroup(`${name}-workloads`, {
+    this.workloads = new kubernetes.yaml.ConfigGroup(`${name}-workloads`, {
       objs: copy(objects.filter((o) => !FOUNDATION_KINDS.has(o.kind))), resourcePrefix: name,
     }, { parent: this, provider: args.provider, dependsOn: [this.foundations] });
     this.registerOutputs({ objects: keys });
+  }
+}
+
+/** `@pulumi/kubernetes`, or a ValidationError saying how to install it. */
+function loadKubernetes(name: string): typeof k8s {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@pulumi/kubernetes');
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND') throw e;
+    throw new ValidationError({
+      scope: `${KubernetesWorkloads.TYPE}(${name})`,
+      prop: '@pulumi/kubernetes',
+      value: undefined,
+      problem: 'is not installed (KubernetesWorkloads deploys through it)',
+      fix: 'npm install @pulumi/kubernetes: an optional peer dependency of mlops-constructs/pulumi, needed only for KubernetesWorkloads.',
+    });
   }
 }
 

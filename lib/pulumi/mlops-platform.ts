@@ -1,11 +1,19 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { DataClassification, EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, ValidationError } from '../core';
+import {
+  Check, DataClassification, EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, PlatformTeamSpec, Rollout, validateIdentifier,
+  validatePlatformTeams, ValidationError,
+} from '../core';
 import { ArtifactStore, ArtifactStoreArgs } from './artifact-store';
 import { childOptions } from './component-support';
 import { CostGuard, CostGuardArgs } from './cost-guard';
+import { ExperimentTracking } from './experiment-tracking';
 import { GpuTrainingCluster, GpuTrainingClusterArgs } from './gpu-training-cluster';
+import { ImageRepository } from './image-repository';
 import { InferenceFleet, InferenceFleetArgs } from './inference-fleet';
+import { MlopsGovernance, MlopsGovernanceArgs } from './mlops-governance';
+import { alarmPublisherKeyStatement, MlopsMonitoring, ServedModelAlarms } from './mlops-monitoring';
+import { ModelEndpoint } from './model-endpoint';
 import { ModelRegistry, ModelRegistryArgs } from './model-registry';
 
 type PieceArgs<T> = Omit<T, 'profile' | 'tags' | 'vpcId' | 'subnetIds' | 'encryptionKey' | 'encryptionKeyArn'>;
@@ -27,6 +35,29 @@ export interface PlatformNetworkArgs {
   readonly isolatedSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
 }
 
+/** A model the platform serves, on an inference fleet or a SageMaker endpoint (as the CDK platform's `servedModels`). */
+export interface PlatformServedModelArgs {
+  /** Model name (lower-case letters, digits, hyphens); its artifacts are under `<name>/<version>/` in the models bucket. */
+  readonly name: string;
+  /** `fleet` (EC2 Auto Scaling groups behind an ALB, `InferenceFleet`) or `endpoint` (SageMaker, `ModelEndpoint`). */
+  readonly backend: 'fleet' | 'endpoint';
+  readonly modelVersion: string;
+  /** Tag of the serving image in the platform's serving image repository. */
+  readonly imageTag: string;
+  /** @default g5.xlarge */
+  readonly instanceType?: string;
+  /** @default - all at once */
+  readonly rollout?: Rollout;
+  /** Versions of the other variants of the rollout (`candidate`, or the A/B variant names). @default - none */
+  readonly variantVersions?: Record<string, string>;
+  /** @default - the profile's minimum */
+  readonly minCapacity?: number;
+  /** @default - the backend's default */
+  readonly maxCapacity?: number;
+  /** Team that owns the model: its resources carry the team's tags. @default - platform-owned */
+  readonly team?: string;
+}
+
 export interface MlopsPlatformArgs {
   /** The environment's profile. */
   readonly profile: EnvironmentProfile;
@@ -45,14 +76,29 @@ export interface MlopsPlatformArgs {
   readonly costGuard?: PieceArgs<CostGuardArgs>;
   /** @default - a GpuTrainingCluster with its defaults; `false` for none */
   readonly training?: PieceArgs<GpuTrainingClusterArgs> | false;
-  /** Inference fleets by name. @default - none */
+  /** Inference fleets by name, with any image (see `servedModels` for models served from the platform's images). @default - none */
   readonly inferenceFleets?: Record<string, PlatformInferenceFleetArgs>;
+  /** Models served from the platform's serving images, on fleets or endpoints, monitored and budgeted. @default - none */
+  readonly servedModels?: PlatformServedModelArgs[];
+  /** Teams: fair share of the training GPUs, team budgets, tags of the models they own. @default - none */
+  readonly teams?: PlatformTeamSpec[];
+  /** Model package groups created in the registry. @default - none */
+  readonly modelFamilies?: string[];
+  /** Who gets alarm and budget e-mails. @default - nobody */
+  readonly notifyEmails?: string[];
+  /** An MLflow tracking server on the registry's database. @default true */
+  readonly experimentTracking?: boolean;
+  /** Personas' principals, trail settings, allowed regions. @default - MlopsGovernance defaults */
+  readonly governance?: Omit<PieceArgs<MlopsGovernanceArgs>, 'artifactStore' | 'permissionsBoundary'>;
 }
 
 /**
- * A whole environment with Pulumi: the platform key, artifact store, model registry, GPU training cluster,
- * inference fleets and a cost guard whose estimate sums every priced piece. Every piece gets the profile, the
- * tags and the platform key.
+ * A whole environment with Pulumi, composed as the CDK `MlopsPlatform`: the platform key, artifact store, training and
+ * serving image repositories, model registry, MLflow experiment tracking, governance (personas with their grants, a
+ * permission boundary on every role of the training and serving pieces, an audit trail with the store's data events),
+ * monitoring (training, registry and every served model), a GPU training cluster shared by the teams, served models on
+ * fleets and endpoints, and a cost guard (team budgets included) whose estimate sums every priced piece. Every piece
+ * gets the profile, the tags and the platform key.
  */
 export class MlopsPlatform extends pulumi.ComponentResource {
   public static readonly TYPE = 'mlops:aws:MlopsPlatform';
@@ -65,6 +111,16 @@ export class MlopsPlatform extends pulumi.ComponentResource {
   public readonly training?: GpuTrainingCluster;
   public readonly inferenceFleets: Readonly<Record<string, InferenceFleet>>;
   public readonly costGuard: CostGuard;
+  public readonly trainingImages: ImageRepository;
+  public readonly servingImages: ImageRepository;
+  public readonly experimentTracking?: ExperimentTracking;
+  public readonly governance: MlopsGovernance;
+  public readonly monitoring: MlopsMonitoring;
+  public readonly teams: readonly PlatformTeamSpec[];
+  /** Served models by name (fleets and endpoints). */
+  public readonly servedModels: Readonly<Record<string, InferenceFleet | ModelEndpoint>>;
+  /** Alarms of each served model by name. */
+  public readonly servedModelAlarms: Readonly<Record<string, ServedModelAlarms>>;
   /** Estimated monthly cost (USD) at minimum and maximum capacity. */
   public readonly estimatedMonthlyCost: { minUsd: number; maxUsd: number };
 
@@ -78,6 +134,9 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         fix: 'pass EnvironmentProfile.dev(), .staging() or .prod() (with overrides if needed).',
       });
     }
+    const scope = `${MlopsPlatform.TYPE}(${name})`;
+    const teams = validatePlatformTeams(scope, args.teams ?? [], args.profile);
+    checkServedModels(scope, args.servedModels ?? [], teams);
     const tags = MlopsTags.of({
       project: args.project, environment: args.profile.name, costCenter: args.costCenter, dataClassification: args.dataClassification,
     }, `${MlopsPlatform.TYPE}(${name})`);
@@ -106,19 +165,64 @@ export class MlopsPlatform extends pulumi.ComponentResource {
             Resource: '*',
             Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': pulumi.interpolate`arn:${partition}:logs:${region}:${caller.accountId}:log-group:*` } },
           },
+          // The alarm topic is encrypted with this key.
+          alarmPublisherKeyStatement(caller.accountId),
         ],
       }),
       tags: tags.toAwsTags(),
     }, childOptions(this, args.profile.retainsData));
 
+    this.teams = teams;
+    const keyArn = this.platformKey.arn;
+
+    // Data: the store, images, registry and tracking (their service roles stay as their components made them).
     this.artifactStore = new ArtifactStore(`${name}-artifacts`, { ...common, ...args.artifactStore, encryptionKey: this.platformKey }, { parent: this });
-    this.modelRegistry = new ModelRegistry(`${name}-registry`, {
-      ...common, ...args.modelRegistry, vpcId: net.vpcId, subnetIds: net.isolatedSubnetIds, encryptionKeyArn: this.platformKey.arn,
+    const repositoryPrefix = `${args.project}-${args.profile.name}`;
+    this.trainingImages = new ImageRepository(`${name}-training-images`, {
+      ...common, repositoryName: `${repositoryPrefix}/training`, encryptionKeyArn: keyArn,
     }, { parent: this });
-    if (args.training !== false) {
-      this.training = new GpuTrainingCluster(`${name}-training`, {
-        ...common, ...args.training, vpcId: net.vpcId, subnetIds: net.privateSubnetIds, encryptionKeyArn: this.platformKey.arn,
+    this.servingImages = new ImageRepository(`${name}-serving-images`, {
+      ...common, repositoryName: `${repositoryPrefix}/serving`, encryptionKeyArn: keyArn,
+    }, { parent: this });
+    this.modelRegistry = new ModelRegistry(`${name}-registry`, {
+      ...common, ...args.modelRegistry, vpcId: net.vpcId, subnetIds: net.isolatedSubnetIds, encryptionKeyArn: keyArn,
+    }, { parent: this });
+    for (const family of args.modelFamilies ?? []) this.modelRegistry.addModelPackageGroup(family);
+    if (args.experimentTracking ?? true) {
+      this.experimentTracking = new ExperimentTracking(`${name}-tracking`, {
+        ...common,
+        vpcId: net.vpcId,
+        subnetIds: net.privateSubnetIds,
+        vpcCidrBlock: net.vpcCidrBlock,
+        registry: this.modelRegistry,
+        artifactStore: this.artifactStore,
+        encryptionKeyArn: keyArn,
       }, { parent: this });
+    }
+
+    // Governance first: its boundary goes on every role of the training and serving pieces.
+    this.governance = new MlopsGovernance(`${name}-governance`, {
+      ...common, ...args.governance, encryptionKeyArn: keyArn, artifactStore: this.artifactStore,
+    }, { parent: this });
+    const permissionsBoundary = this.governance.permissionBoundary.arn;
+    this.monitoring = new MlopsMonitoring(`${name}-monitoring`, { ...common, notifyEmails: args.notifyEmails, encryptionKeyArn: keyArn }, { parent: this });
+    this.monitoring.monitorRegistry(this.modelRegistry);
+
+    if (args.training !== false) {
+      const sharedTags = tags.with({ team: 'shared' }, scope);
+      this.training = new GpuTrainingCluster(`${name}-training`, {
+        ...common,
+        // The cluster is shared by the teams (fair share): its GPU capacity is charged to the platform.
+        tags: sharedTags,
+        teams: teams.length > 0 ? teams.map((t) => ({ name: t.name, weight: t.gpuSharePercent })) : undefined,
+        ...args.training,
+        vpcId: net.vpcId,
+        subnetIds: net.privateSubnetIds,
+        encryptionKeyArn: keyArn,
+        artifactStore: this.artifactStore,
+        permissionsBoundary,
+      }, { parent: this });
+      this.monitoring.monitorTraining(this.training);
     }
     const fleets: Record<string, InferenceFleet> = {};
     for (const [fleetName, fleetArgs] of Object.entries(args.inferenceFleets ?? {})) {
@@ -127,16 +231,69 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         ...fleetArgs,
         vpcId: net.vpcId,
         subnetIds: net.privateSubnetIds,
-        encryptionKeyArn: this.platformKey.arn,
+        encryptionKeyArn: keyArn,
         allowedCidrBlocks: fleetArgs.allowedCidrBlocks ?? [net.vpcCidrBlock],
+        permissionsBoundary,
       }, { parent: this });
     }
     this.inferenceFleets = fleets;
-    this.costGuard = new CostGuard(`${name}-cost`, { ...common, ...args.costGuard }, { parent: this });
+
+    const served: Record<string, InferenceFleet | ModelEndpoint> = {};
+    const servedAlarms: Record<string, ServedModelAlarms> = {};
+    for (const model of args.servedModels ?? []) {
+      const team = teams.find((t) => t.name === model.team);
+      const modelTags = team ? tags.with({ team: team.name, costCenter: team.costCenter }, scope) : tags;
+      const modelArgs = {
+        profile: args.profile,
+        tags: modelTags,
+        vpcId: net.vpcId,
+        subnetIds: net.privateSubnetIds,
+        modelName: model.name,
+        modelVersion: model.modelVersion,
+        variantVersions: model.variantVersions,
+        artifactStore: this.artifactStore,
+        image: this.servingImages,
+        imageTag: model.imageTag,
+        instanceType: model.instanceType,
+        minCapacity: model.minCapacity,
+        maxCapacity: model.maxCapacity,
+        rollout: model.rollout,
+        encryptionKeyArn: keyArn,
+        permissionsBoundary,
+      };
+      const serving = model.backend === 'fleet'
+        ? new InferenceFleet(`${name}-model-${model.name}`, {
+          ...modelArgs, allowedCidrBlocks: [net.vpcCidrBlock], notificationTopicArn: this.monitoring.alarmTopic.arn,
+        }, { parent: this })
+        : new ModelEndpoint(`${name}-model-${model.name}`, { ...modelArgs, alarmTopicArn: this.monitoring.alarmTopic.arn }, { parent: this });
+      served[model.name] = serving;
+      servedAlarms[model.name] = this.monitoring.monitorServing(serving);
+    }
+    this.servedModels = served;
+    this.servedModelAlarms = servedAlarms;
+
+    this.governance.grantPersonas({
+      artifactStore: this.artifactStore, modelRegistry: this.modelRegistry, trainingImages: this.trainingImages, servingImages: this.servingImages,
+    });
+    this.costGuard = new CostGuard(`${name}-cost`, {
+      ...common,
+      // Its own topic: the alarm topic's policy admits CloudWatch only, budgets and anomaly alerts need theirs.
+      notifyEmails: args.notifyEmails,
+      // The personas cannot launch GPU capacity once the budget action runs.
+      denyGpuFor: [
+        { name: this.governance.dataScientist.name, arn: this.governance.dataScientist.arn },
+        { name: this.governance.mlEngineer.name, arn: this.governance.mlEngineer.arn },
+      ],
+      ...args.costGuard,
+    }, { parent: this });
+    for (const team of teams) {
+      if (team.monthlyBudgetUsd !== undefined) this.costGuard.addTeamBudget(team.name, { monthlyLimitUsd: team.monthlyBudgetUsd });
+    }
     // The same pieces and figures as the CDK MlopsPlatform (a bring-your-own VPC has no NAT gateways priced here).
     if (this.training) this.costGuard.addCostEstimate('training (max GPUs busy, fallback included)', { minUsd: 0, maxUsd: this.training.spec.costCeiling.maxUsd });
     this.costGuard.addCostEstimate('model registry', modelRegistryCostEstimate(this.modelRegistry.spec));
     for (const [fleetName, fleet] of Object.entries(fleets)) this.costGuard.addCostEstimate(`model ${fleetName}`, fleet.spec.costEstimate);
+    for (const [modelName, serving] of Object.entries(served)) this.costGuard.addCostEstimate(`model ${modelName}`, serving.spec.costEstimate);
     const total = this.costGuard.estimatedMonthlyCost;
     this.estimatedMonthlyCost = { minUsd: total.minUsd, maxUsd: total.maxUsd };
 
@@ -145,5 +302,21 @@ export class MlopsPlatform extends pulumi.ComponentResource {
       artifactBuckets: this.artifactStore.bucketNames,
       estimatedMonthlyCostUsd: total,
     });
+  }
+}
+
+/** Each served model's own options: a unique name, a known backend, a team of the platform. */
+function checkServedModels(scope: string, models: readonly PlatformServedModelArgs[], teams: readonly PlatformTeamSpec[]): void {
+  const check = new Check(scope);
+  const names = new Set<string>();
+  for (const model of models) {
+    validateIdentifier(scope, 'servedModels[].name', model?.name, 40);
+    if (names.has(model.name)) check.fail('servedModels[].name', model.name, 'is served already', 'give each served model a unique name.');
+    names.add(model.name);
+    check.oneOf(`servedModels(${model.name}).backend`, model.backend, ['fleet', 'endpoint']);
+    if (model.team !== undefined && !teams.some((t) => t.name === model.team)) {
+      check.fail(`servedModels(${model.name}).team`, model.team, 'is not a team of the platform',
+        `add it to 'teams' or use one of: ${teams.map((t) => t.name).join(', ') || '(no teams)'}.`);
+    }
   }
 }

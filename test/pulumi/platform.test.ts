@@ -88,6 +88,20 @@ describe('KubernetesWorkloads', () => {
     expect(job?.inputs.metadata.labels).toMatchObject({ 'mlops-constructs.io/environment': 'dev', 'mlops-constructs.io/project': 'p' });
   });
 
+  test('GIVEN @pulumi/kubernetes is not installed WHEN mlops-constructs/pulumi is imported THEN it loads, and only KubernetesWorkloads asks for the package', () => {
+    jest.isolateModules(() => {
+      jest.doMock('@pulumi/kubernetes', () => {
+        throw Object.assign(new Error("Cannot find module '@pulumi/kubernetes'"), { code: 'MODULE_NOT_FOUND' });
+      });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const isolated = require('mlops-constructs/pulumi') as typeof import('mlops-constructs/pulumi');
+      expect(typeof isolated.MlopsPlatform).toBe('function');
+      expect(() => new isolated.KubernetesWorkloads('k-missing', { chart: [] }))
+        .toThrow(/'@pulumi\/kubernetes' is not installed .*Fix: npm install @pulumi\/kubernetes/);
+    });
+    jest.dontMock('@pulumi/kubernetes');
+  });
+
   test('GIVEN something that is not a chart WHEN deployed THEN a ValidationError names the prop', () => {
     expect(() => new KubernetesWorkloads('k2', { chart: {} as never })).toThrow(/'chart' must be a cdk8s Chart/);
     expect(() => new KubernetesWorkloads('k3', { chart: [{ kind: 'Pod' }] })).toThrow(/'chart\[0\]' is not a Kubernetes object/);
@@ -95,7 +109,7 @@ describe('KubernetesWorkloads', () => {
 });
 
 describe('examples/pulumi', () => {
-  test('GIVEN the example program WHEN run under mocks THEN it builds the dev platform and the team workloads', async () => {
+  test('GIVEN the example program WHEN run under mocks THEN it builds a whole dev environment: data, training, serving on both backends, monitoring, governance, budgets, team workloads', async () => {
     const program = await import('../../examples/pulumi/index');
     const buckets = await promiseOf(program.artifactBuckets);
     expect(Object.keys(buckets).sort()).toEqual(['artifacts', 'datasets', 'models']);
@@ -104,8 +118,24 @@ describe('examples/pulumi', () => {
     const resources = await resourcesOf('dev');
     expect(one(resources, 'aws:rds/cluster:Cluster').inputs.vpcSecurityGroupIds).toHaveLength(1);
     expect(one(resources, 'aws:rds/subnetGroup:SubnetGroup').inputs.subnetIds).toEqual(['subnet-i1', 'subnet-i2']);
-    expect(one(resources, 'aws:autoscaling/group:Group').inputs.vpcZoneIdentifiers).toEqual(['subnet-p1', 'subnet-p2']);
-    expect(ofType(resources, 'aws:autoscaling/schedule:Schedule')).toHaveLength(2);
-    expect(ofType(resources, 'aws:sns/topicSubscription:TopicSubscription')).toHaveLength(1);
+    // Serving on both backends: the fraud model's canary on a fleet (two groups in the private subnets), the recommender on SageMaker.
+    const groups = ofType(resources, 'aws:autoscaling/group:Group');
+    expect(groups).toHaveLength(2);
+    for (const group of groups) expect(group.inputs.vpcZoneIdentifiers).toEqual(['subnet-p1', 'subnet-p2']);
+    expect(ofType(resources, 'aws:autoscaling/schedule:Schedule')).toHaveLength(4);
+    expect(ofType(resources, 'aws:sagemaker/endpoint:Endpoint')).toHaveLength(1);
+    // Data and training: store, both image repositories, registry with two model families, MLflow, the GPU cluster.
+    expect(ofType(resources, 'aws:ecr/repository:Repository').map((r) => r.inputs.name).sort())
+      .toEqual(['mlops-reference-dev/serving', 'mlops-reference-dev/training']);
+    expect(ofType(resources, 'aws:sagemaker/modelPackageGroup:ModelPackageGroup')).toHaveLength(2);
+    expect(ofType(resources, 'aws:ecs/service:Service')).toHaveLength(1);
+    expect(ofType(resources, 'aws:batch/jobQueue:JobQueue')).toHaveLength(1);
+    // Monitoring and governance: serving alarms of both models, a trail, the personas.
+    expect(ofType(resources, 'aws:cloudwatch/compositeAlarm:CompositeAlarm')).toHaveLength(2);
+    expect(ofType(resources, 'aws:cloudtrail/trail:Trail')).toHaveLength(1);
+    expect(ofType(resources, 'aws:iam/role:Role').filter((r) => /-governance-(DataScientist|MlEngineer|PlatformOperator|Auditor)$/.test(r.name))).toHaveLength(4);
+    // Budgets: the environment's and the fraud team's; alarm and budget e-mails to the platform team.
+    expect(ofType(resources, 'aws:budgets/budget:Budget').map((b) => b.inputs.limitAmount).sort()).toEqual(['2000', '500']);
+    expect(ofType(resources, 'aws:sns/topicSubscription:TopicSubscription').map((s) => s.inputs.endpoint)).toEqual(['ml-platform@example.com', 'ml-platform@example.com']);
   });
 });

@@ -1,0 +1,91 @@
+import { errorOf, installMocks, mockArn, ofType, resourcesOf } from './support';
+import { EnvironmentProfile, Rollout, ValidationError } from 'mlops-constructs';
+import { InferenceFleet, MlopsPlatform, ModelEndpoint } from 'mlops-constructs/pulumi';
+
+installMocks();
+
+const network = { vpcId: 'vpc-1', vpcCidrBlock: '10.0.0.0/16', privateSubnetIds: ['subnet-p1', 'subnet-p2'], isolatedSubnetIds: ['subnet-i1', 'subnet-i2'] };
+const teams = [
+  { name: 'fraud', costCenter: 'risk-ml', gpuSharePercent: 60, monthlyBudgetUsd: 500 },
+  { name: 'recs', costCenter: 'growth-ml', gpuSharePercent: 40 },
+];
+const bake = { toSeconds: () => 1800 };
+
+describe('Pulumi MlopsPlatform composing the whole platform', () => {
+  let platform: MlopsPlatform;
+  let resources: Awaited<ReturnType<typeof resourcesOf>>;
+  beforeAll(async () => {
+    platform = new MlopsPlatform('whole', {
+      profile: EnvironmentProfile.prod(),
+      project: 'acme',
+      costCenter: 'ml-platform',
+      network,
+      teams,
+      modelFamilies: ['fraud', 'recs'],
+      servedModels: [
+        { name: 'fraud', backend: 'fleet', modelVersion: 'v3', imageTag: 'serve-1', team: 'fraud', rollout: Rollout.canary({ percent: 10, bake }), variantVersions: { candidate: 'v4' } },
+        { name: 'recs', backend: 'endpoint', modelVersion: 'v7', imageTag: 'serve-2', team: 'recs' },
+      ],
+      notifyEmails: ['ops@example.com'],
+    });
+    resources = await resourcesOf('whole');
+  });
+
+  test('GIVEN served models of both backends WHEN built THEN each is served from the serving images, monitored, and priced', () => {
+    expect(platform.servedModels.fraud).toBeInstanceOf(InferenceFleet);
+    expect(platform.servedModels.recs).toBeInstanceOf(ModelEndpoint);
+    const serving = platform.servingImages.repositoryUrl;
+    expect(serving).toBeDefined();
+    // The fleet's canary: two groups, 90/10 on the listener.
+    expect(ofType(resources, 'aws:autoscaling/group:Group').map((g) => g.name).sort()).toEqual(['whole-model-fraud-candidate-asg', 'whole-model-fraud-current-asg']);
+    // Serving alarms of both, in the backend's unit (prod p99 500 ms: 0.5 s on the ALB, 500000 µs on SageMaker).
+    const alarm = (id: string) => ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm').find((a) => a.name === `whole-monitoring-${id}`)!.inputs;
+    expect(alarm('Latency-fraud').threshold).toBeCloseTo(0.5);
+    expect(alarm('Latency-recs').threshold).toBe(500_000);
+    expect(ofType(resources, 'aws:cloudwatch/compositeAlarm:CompositeAlarm')).toHaveLength(2);
+    // Training and registry alarms too.
+    expect(ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm').some((a) => a.name.startsWith('whole-monitoring-FailedJobs'))).toBe(true);
+    expect(ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm').some((a) => a.name.startsWith('whole-monitoring-RegistryCpu'))).toBe(true);
+    expect(Object.keys(platform.costGuard.estimatedMonthlyCost.pieces)).toEqual(expect.arrayContaining(['model fraud', 'model recs', 'model registry']));
+    expect(platform.estimatedMonthlyCost.maxUsd).toBeGreaterThan(platform.servedModels.recs.spec.costEstimate.maxUsd);
+  });
+
+  test('GIVEN governance WHEN built THEN every role of training and serving carries the boundary, and the personas may not launch GPUs past the budget', () => {
+    const boundary = mockArn('aws:iam/policy:Policy', 'whole-governance-boundary');
+    const bounded = ofType(resources, 'aws:iam/role:Role')
+      .filter((r) => /^whole-(training|model-|governance-)/.test(r.name));
+    expect(bounded.length).toBeGreaterThan(8);
+    for (const role of bounded) expect([role.name, role.inputs.permissionsBoundary]).toEqual([role.name, boundary]);
+    const denyAction = ofType(resources, 'aws:budgets/budgetAction:BudgetAction').find((a) => a.name === 'whole-cost-deny-gpu-action')!;
+    expect(denyAction.inputs.definition.iamActionDefinition.roles.sort())
+      .toEqual(['whole-governance-DataScientist', 'whole-governance-MlEngineer']);
+    expect(ofType(resources, 'aws:cloudtrail/trail:Trail')).toHaveLength(1);
+    // Personas got their grants on the platform's store, registry and images.
+    expect(ofType(resources, 'aws:iam/policy:Policy').filter((p) => /whole-governance-.*-grants-1$/.test(p.name))).toHaveLength(4);
+  });
+
+  test('GIVEN teams WHEN built THEN fair share on the training queue, a team budget, team tags on the models they own', () => {
+    const policy = ofType(resources, 'aws:batch/schedulingPolicy:SchedulingPolicy')[0].inputs;
+    expect(policy.fairSharePolicy.shareDistributions.map((d: { shareIdentifier: string }) => d.shareIdentifier).sort()).toEqual(['fraud', 'recs']);
+    const budgets = ofType(resources, 'aws:budgets/budget:Budget');
+    expect(budgets.map((b) => b.inputs.limitAmount).sort()).toEqual([String(EnvironmentProfile.prod().budget.monthlyLimitUsd), '500'].sort());
+    const endpoint = ofType(resources, 'aws:sagemaker/endpoint:Endpoint')[0].inputs;
+    expect(endpoint.tags).toMatchObject({ 'mlops:team': 'recs', 'mlops:cost-center': 'growth-ml', 'mlops:model': 'recs' });
+    const cluster = ofType(resources, 'aws:batch/jobQueue:JobQueue')[0].inputs;
+    expect(cluster.tags).toMatchObject({ 'mlops:team': 'shared' });
+    expect(ofType(resources, 'aws:ecs/service:Service')).toHaveLength(1);
+    expect(ofType(resources, 'aws:sagemaker/modelPackageGroup:ModelPackageGroup')).toHaveLength(2);
+  });
+
+  test('GIVEN a served model of an unknown team, a duplicate name or an unknown backend WHEN built THEN a ValidationError names the model\'s prop', () => {
+    const base = { profile: EnvironmentProfile.dev(), project: 'acme', network, teams };
+    const model = { name: 'm', backend: 'fleet' as const, modelVersion: 'v1', imageTag: 't1' };
+    const unknownTeam = errorOf(() => new MlopsPlatform('bad1', { ...base, servedModels: [{ ...model, team: 'nobody' }] }));
+    expect(unknownTeam).toBeInstanceOf(ValidationError);
+    expect(unknownTeam.prop).toBe('servedModels(m).team');
+    expect(unknownTeam.fix).toContain('fraud, recs');
+    expect(errorOf(() => new MlopsPlatform('bad2', { ...base, servedModels: [model, model] })).prop).toBe('servedModels[].name');
+    expect(errorOf(() => new MlopsPlatform('bad3', { ...base, servedModels: [{ ...model, backend: 'lambda' as never }] })).prop).toBe('servedModels(m).backend');
+    expect(errorOf(() => new MlopsPlatform('bad4', { ...base, teams: [{ ...teams[0], gpuSharePercent: 50 }] })).prop).toBe('teams[].gpuSharePercent');
+  });
+});
