@@ -1,7 +1,7 @@
 import { fullDiff, ResourceDifference, ResourceImpact, TemplateDiff } from '@aws-cdk/cloudformation-diff';
 import { GpuInstance, TAG_KEYS } from '../core';
 import { CfnResource, CfnTemplate, StackTemplate } from './assembly';
-import { asArray, asgCapacity, batchCapacity, num, refOf, stripMl } from './cost-delta';
+import { asArray, asgCapacity, batchCapacity, joined, num, refOf, stripMl, variantScaling } from './cost-delta';
 import { describeWeakening, isDevelopmentEnvironment, isServedStateParameter, ProtectionWeakening, weakenedProtections } from './protective';
 
 /** What happens to a resource when the head is deployed over the base. */
@@ -57,7 +57,7 @@ export interface SecurityFinding {
 /** A change that means something for models: rollout weights, scaling bounds, GPU capacity, instance types. */
 export interface MlChange {
   readonly stack: string;
-  readonly kind: 'rollout' | 'scaling' | 'gpu-capacity' | 'instance-type';
+  readonly kind: 'rollout' | 'scaling' | 'gpu-capacity' | 'instance-type' | 'deployment' | 'served-model' | 'model-version' | 'replacement';
   readonly line: string;
 }
 
@@ -335,6 +335,15 @@ export function mlChanges(stackId: string, base: CfnTemplate | undefined, head: 
       const key = type.endsWith('Listener') ? 'DefaultActions' : 'Actions';
       const w = weightChange(listenerWeights(before?.Properties?.[key]), listenerWeights(after?.Properties?.[key]));
       if (w) line('rollout', `${id}: traffic weights ${w}`);
+    } else if (type === 'AWS::SageMaker::Endpoint') {
+      const name = modelName(after ?? before!, id);
+      if (!before) {line('served-model', `served model added: ${name}`);} else if (!after) {line('served-model', `served model removed: ${name} (endpoint ${id} is deleted, its traffic fails)`);} else {
+        const d = deploymentChange(before.Properties?.DeploymentConfig, after.Properties?.DeploymentConfig);
+        if (d) line('deployment', `${id}: deployment ${d}`);
+      }
+    } else if (type === 'AWS::SageMaker::Model' && before && after) {
+      const artifact = (r: CfnResource) => modelArtifact(r);
+      if (artifact(before) !== artifact(after)) line('model-version', `${modelName(after, id)}: model ${artifact(before)} → ${artifact(after)}`);
     } else if (type === 'AWS::SageMaker::EndpointConfig') {
       const weights = (r?: CfnResource) => Object.fromEntries(asArray(r?.Properties?.ProductionVariants)
         .map((v) => [String(v.VariantName), num(v.InitialVariantWeight) ?? 1]));
@@ -384,13 +393,14 @@ function describeType(instanceType: string | undefined): string {
   return i.accelerators > 0 ? `${instanceType} (${i.accelerators} x ${i.acceleratorModel})` : instanceType;
 }
 
-/** NVIDIA GPUs at maximum capacity over ASGs, Batch environments and SageMaker variants. */
+/** NVIDIA GPUs at maximum capacity over ASGs, Batch environments and SageMaker variants (at their autoscaling maximum). */
 export function totalGpus(resources: Record<string, CfnResource>): number {
   let total = 0;
+  const scaling = variantScaling(resources);
   const add = (type: string | undefined, count: number) => {
     if (type && GpuInstance.isKnown(type)) total += GpuInstance.of(type).gpus * count;
   };
-  for (const r of Object.values(resources)) {
+  for (const [id, r] of Object.entries(resources)) {
     if (r.Type === 'AWS::AutoScaling::AutoScalingGroup') {
       const c = asgCapacity(r, resources);
       add(c.instanceType, c.max);
@@ -398,7 +408,9 @@ export function totalGpus(resources: Record<string, CfnResource>): number {
       const c = batchCapacity(r.Properties ?? {});
       if (c) add(c.instanceType, c.max);
     } else if (r.Type === 'AWS::SageMaker::EndpointConfig') {
-      for (const v of asArray(r.Properties?.ProductionVariants)) add(stripMl(v.InstanceType), num(v.InitialInstanceCount) ?? 0);
+      for (const v of asArray(r.Properties?.ProductionVariants)) {
+        add(stripMl(v.InstanceType), scaling.get(`${id}/${v.VariantName}`)?.max ?? num(v.InitialInstanceCount) ?? 0);
+      }
     }
   }
   return total;
@@ -423,4 +435,56 @@ export function weightChange(before: Record<string, number>, after: Record<strin
   const changed = names.filter((n) => before[n] !== after[n]);
   if (changed.length === 0 || Object.keys(before).length === 0 || Object.keys(after).length === 0) return undefined;
   return names.map((n) => `${n} ${before[n] ?? '-'}→${after[n] ?? '-'}`).join(', ');
+}
+
+/** The served model's name: its `mlops:model` tag, else the logical id. */
+function modelName(r: CfnResource, id: string): string {
+  const tag = asArray(r.Properties?.Tags).find((t) => t?.Key === 'mlops:model')?.Value;
+  return typeof tag === 'string' ? tag : id;
+}
+
+/** What a SageMaker model serves: its artifact (ModelDataUrl) or image, as the template states it. */
+function modelArtifact(r: CfnResource): string {
+  const containers = [r.Properties?.PrimaryContainer, ...asArray(r.Properties?.Containers)].filter((c) => c);
+  const show = (v: unknown) => (v === undefined ? '-' : joined(v, (ref) => `{${ref}}`) ?? 'a deploy-time value');
+  return containers.map((c) => show(c.ModelDataUrl ?? c.ModelDataSource?.S3DataSource?.S3Uri ?? c.Image)).join(', ') || '-';
+}
+
+/** `canary 10% → 25%, bake 600s → 300s, rollback alarms 2 → 0`: what a SageMaker endpoint's deployment config changes. */
+export function deploymentChange(before: any, after: any): string | undefined {
+  const describe = (d: any) => {
+    const bg = d?.BlueGreenUpdatePolicy;
+    const t = bg?.TrafficRoutingConfiguration;
+    const size = (s: any) => (s ? `${s.Value}${s.Type === 'CAPACITY_PERCENT' ? '%' : ' instance(s)'}` : '-');
+    const rolling = d?.RollingUpdatePolicy;
+    return {
+      'traffic routing': t?.Type ?? (rolling ? 'ROLLING' : 'ALL_AT_ONCE'),
+      'canary': size(t?.CanarySize),
+      'linear step': size(t?.LinearStepSize),
+      'rolling batch': size(rolling?.MaximumBatchSize),
+      'bake': t?.WaitIntervalInSeconds !== undefined ? `${t.WaitIntervalInSeconds}s` : rolling?.WaitIntervalInSeconds !== undefined ? `${rolling.WaitIntervalInSeconds}s` : '-',
+      'termination wait': bg?.TerminationWaitInSeconds !== undefined ? `${bg.TerminationWaitInSeconds}s` : '-',
+      'timeout': (bg ?? rolling)?.MaximumExecutionTimeoutInSeconds !== undefined ? `${(bg ?? rolling).MaximumExecutionTimeoutInSeconds}s` : '-',
+      'rollback alarms': String(asArray(d?.AutoRollbackConfiguration?.Alarms).length),
+    } as Record<string, string>;
+  };
+  const b = describe(before);
+  const a = describe(after);
+  const changed = Object.keys(b).filter((k) => b[k] !== a[k]).map((k) => `${k} ${b[k]} → ${a[k]}`);
+  return changed.length > 0 ? changed.join(', ') : undefined;
+}
+
+/** Replacements that lose no data (the guard reports the others), one line per resource type. */
+export function replacementChanges(stackId: string, changes: readonly ResourceChange[]): MlChange[] {
+  const byType = new Map<string, ResourceChange[]>();
+  for (const c of changes) {
+    if (c.stateful || (c.kind !== ChangeKind.REPLACED && c.kind !== ChangeKind.MAY_BE_REPLACED)) continue;
+    byType.set(c.type, [...byType.get(c.type) ?? [], c]);
+  }
+  return [...byType].map(([type, list]) => ({
+    stack: stackId,
+    kind: 'replacement' as const,
+    line: `${list.length} ${type} ${list.every((c) => c.kind === ChangeKind.MAY_BE_REPLACED) ? 'may be replaced' : 'replaced'} (no data held): `
+      + list.map((c) => c.logicalId).join(', '),
+  }));
 }

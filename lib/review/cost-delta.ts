@@ -56,6 +56,7 @@ export function templateCost(template: CfnTemplate, model: CostModel = CostModel
   const items: CostLineItem[] = [];
   const unpriced: string[] = [];
   const u = model.unitPrices;
+  const autoscaling = variantScaling(resources);
   const fixed = (logicalId: string, category: string, description: string, usd: number): void => {
     items.push({ logicalId, category, description, minUsd: usd, maxUsd: usd });
   };
@@ -72,10 +73,12 @@ export function templateCost(template: CfnTemplate, model: CostModel = CostModel
         for (const variant of asArray(p.ProductionVariants)) {
           const count = num(variant.InitialInstanceCount);
           if (variant.InstanceType === undefined) continue; // serverless variants have no instances
+          // Autoscaling bounds the variant's instances; without it, the initial count is all there is.
+          const bounds = autoscaling.get(`${logicalId}/${variant.VariantName}`);
           priceInstances(`${logicalId}/${variant.VariantName ?? 'variant'}`, {
             instanceType: stripMl(variant.InstanceType),
-            min: count ?? 1,
-            max: count ?? 1,
+            min: bounds?.min ?? count ?? 1,
+            max: bounds?.max ?? count ?? 1,
             purchase: PurchaseOption.ON_DEMAND,
             what: 'SageMaker variant',
             service: ComputeService.SAGEMAKER,
@@ -132,7 +135,8 @@ export function templateCost(template: CfnTemplate, model: CostModel = CostModel
 export function reviewCostAssumptions(model: CostModel = CostModel.default()): string[] {
   return [
     ...model.assumptions(),
-    'Minimum is every group at its minimum size (MinSize, MinvCpus, min ACU), maximum at its maximum, both running all month.',
+    'Minimum is every group at its minimum size (MinSize, MinvCpus, min ACU, an endpoint variant\'s autoscaling minimum), '
+      + 'maximum at its maximum (an endpoint variant without autoscaling at its initial instance count), both running all month.',
     'Auto Scaling groups and Batch environments count as spot when they request spot (SPOT type, spot market options, 0% on-demand above base).',
     'Each load balancer is priced at the ALB hourly rate plus one LCU.',
   ];
@@ -210,6 +214,38 @@ export function batchCapacity(p: Record<string, any>): Capacity | undefined {
   if (!instanceType || !GpuInstance.isKnown(instanceType)) return { instanceType, min: minVcpus, max: maxVcpus, purchase, what: 'Batch compute environment' };
   const vcpus = GpuInstance.of(instanceType).vcpus;
   return { instanceType, min: Math.ceil(minVcpus / vcpus), max: Math.ceil(maxVcpus / vcpus), purchase, what: 'Batch compute environment' };
+}
+
+/**
+ * Autoscaling bounds of SageMaker variants, by `<endpoint config logical id>/<variant name>`: Application Auto
+ * Scaling targets in the `sagemaker` namespace whose `endpoint/<name>/variant/<variant>` resource id names an
+ * endpoint of the template (by its literal EndpointName or a Ref/GetAtt to it).
+ */
+export function variantScaling(resources: Record<string, CfnResource>): Map<string, { min: number; max: number }> {
+  const out = new Map<string, { min: number; max: number }>();
+  const endpoints = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SageMaker::Endpoint');
+  for (const target of Object.values(resources)) {
+    const p = target.Properties ?? {};
+    if (target.Type !== 'AWS::ApplicationAutoScaling::ScalableTarget' || p.ServiceNamespace !== 'sagemaker') continue;
+    const id = joined(p.ResourceId, (ref) => `@${ref}`);
+    const m = id && /^endpoint\/(.+)\/variant\/([^/]+)$/.exec(id);
+    if (!m) continue;
+    const endpoint = endpoints.find(([logicalId, r]) => m[1] === `@${logicalId}` || (typeof r.Properties?.EndpointName === 'string' && r.Properties.EndpointName === m[1]));
+    const config = endpoint && refOf(endpoint[1].Properties?.EndpointConfigName);
+    const min = num(p.MinCapacity);
+    const max = num(p.MaxCapacity);
+    if (config && min !== undefined && max !== undefined) out.set(`${config}/${m[2]}`, { min, max });
+  }
+  return out;
+}
+
+/** A string or an `Fn::Join` of strings and references (rendered by `ref`); undefined for anything else. */
+export function joined(value: unknown, ref: (logicalId: string) => string): string | undefined {
+  if (typeof value === 'string') return value;
+  const join = (value as any)?.['Fn::Join'];
+  if (!Array.isArray(join) || typeof join[0] !== 'string' || !Array.isArray(join[1])) return undefined;
+  const parts = join[1].map((x: unknown) => (typeof x === 'string' ? x : refOf(x) !== undefined ? ref(refOf(x)!) : undefined));
+  return parts.every((x: unknown) => typeof x === 'string') ? parts.join(join[0]) : undefined;
 }
 
 /** Aurora Serverless v2 (`db.serverless`) instances that belong to a cluster. */

@@ -80,6 +80,12 @@ function summarySections(report: ReviewReport): string {
   lines.push('');
   lines.push(`- Stacks changed: ${changed.length} of ${report.stacks.length}`);
   lines.push(`- Access broadened: ${broadening} change(s)`);
+  const replaced = report.stacks.flatMap((s) => s.changes)
+    .filter((c) => !c.stateful && (c.kind === ChangeKind.REPLACED || c.kind === ChangeKind.MAY_BE_REPLACED));
+  if (replaced.length > 0) {
+    const types = [...new Set(replaced.map((c) => c.type))].map((t) => `${replaced.filter((c) => c.type === t).length} ${t}`);
+    lines.push(`- Replaced without data loss: ${replaced.length} resource(s) (${types.join(', ')})`);
+  }
   lines.push(`- Monthly cost: ${range(report.cost.baseMinUsd, report.cost.baseMaxUsd)} → ${range(report.cost.headMinUsd, report.cost.headMaxUsd)} `
     + `(${signedUsd(report.cost.deltaMinUsd)} at minimum, ${signedUsd(report.cost.deltaMaxUsd)} at maximum capacity)`);
   lines.push(`- New compliance findings: ${report.newFindings.length}`);

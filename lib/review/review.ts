@@ -1,6 +1,6 @@
 import { CostModel, roundUsd } from '../core';
 import { ComplianceFinding, LoadedAssembly, StackTemplate } from './assembly';
-import { diffStack, GuardFinding, sortSecurity, GuardOptions, guard, MlChange, mlChanges, ResourceChange, resourceChanges, SecurityFinding, securityFindings } from './classify';
+import { replacementChanges, diffStack, GuardFinding, sortSecurity, GuardOptions, guard, MlChange, mlChanges, ResourceChange, resourceChanges, SecurityFinding, securityFindings } from './classify';
 import { costDelta, reviewCostAssumptions, StackCostDelta } from './cost-delta';
 import { KUBERNETES_STACK_ID, reviewKubernetes } from './kubernetes';
 
@@ -134,7 +134,7 @@ function reviewStack(id: string, base: StackTemplate | undefined, head: StackTem
     warnings: guardFindings.filter((g) => !g.allowedBy && g.warning),
     allowed: guardFindings.filter((g) => g.allowedBy),
     security: securityFindings(id, diff),
-    ml: mlChanges(id, base?.template, head?.template),
+    ml: [...mlChanges(id, base?.template, head?.template), ...replacementChanges(id, changes)],
     cost: costDelta(base?.template, head?.template, model),
     newFindings,
   };

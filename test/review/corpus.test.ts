@@ -359,6 +359,8 @@ describe('cost and ML meaning', () => {
     expect(r.ml.map((m) => m.line)).toEqual([
       'EndpointConfig: variant weights canary 0.1→0.5, stable 0.9→0.5',
       'EndpointConfig: variant instance types stable=ml.g5.xlarge, canary=ml.g5.xlarge → stable=ml.g5.xlarge, canary=ml.g6.xlarge',
+      // A new endpoint config replaces the old one: listed, it holds no data.
+      '1 AWS::SageMaker::EndpointConfig replaced (no data held): EndpointConfig',
     ]);
     // At SageMaker's rates: ml.g6.xlarge $1.1267/h, ml.g5.xlarge $1.408/h.
     expect(r.cost.deltaMaxUsd).toBe(Math.round((1.1267 - 1.408) * 730 * 100) / 100);
