@@ -61,7 +61,7 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     'not yet: #15 builds the brake on the CDK side'),
 
   both('GpuTrainingCluster', 'cost', 'spot first, scale to zero vCPUs, vCPU cap from maxGpus, allowed instance types', ['environments']),
-  both('GpuTrainingCluster', 'security', 'IMDSv2 only, encrypted gp3 root volumes with the platform key', ['imds', 'volume']),
+  both('GpuTrainingCluster', 'security', 'IMDSv2 only (and its hop limit), encrypted gp3 root volumes with the platform key', ['imds', 'volume']),
   both('GpuTrainingCluster', 'cost', 'queue priority, job log retention, no placement group in dev, cost ceiling', [
     'priority', 'logRetentionDays', 'placementGroups', 'ceiling',
   ]),
@@ -78,6 +78,9 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     'internal', 'deletionProtection', 'gracePeriod', 'targetGroup', 'rootVolume', 'ami',
   ]),
   both('InferenceFleet', 'security', 'rollout variants and their initial traffic weights', ['variantWeights']),
+  both('InferenceFleet', 'security', 'IMDSv2 only and its hop limit; the instance role reads only its model\'s prefix and writes nothing', [
+    'imds', 'instanceReads', 'instanceWrites',
+  ]),
   cdkOnly('InferenceFleet', 'security', 'HTTPS required outside dev (certificate prop, redirect from port 80)',
     'not yet: #15 requires TLS on the CDK side; the Pulumi fleet takes certificateArn but does not require it'),
   cdkOnly('InferenceFleet', 'security', 'rollouts stepped and rolled back by the fleet rollout state machine (served state in SSM)',
@@ -89,6 +92,7 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('ModelEndpoint', 'security', 'network isolation, request and response capture encrypted with the store key', ['networkIsolation', 'dataCapture']),
   both('ModelEndpoint', 'security', 'deployment guardrails and the alarms that roll a deployment back', ['trafficRouting', 'rollbackAlarms']),
   both('ModelEndpoint', 'cost', 'instance type, capacity range, invocations target and cost estimate', ['instanceType', 'capacity', 'invocationsTarget', 'cost']),
+  both('ModelEndpoint', 'security', 'the execution role reads only its model\'s prefix and writes only the capture prefix', ['executionReads', 'executionWrites']),
 
   both('MlopsMonitoring', 'security', 'alarm topic encrypted, TLS only, publishable by CloudWatch of this account only', ['topicEncrypted', 'topicPolicy']),
   both('MlopsMonitoring', 'cost', 'serving alarms: latency (in the backend\'s unit), 5xx rate and GPU waste thresholds', ['servingThresholds']),
@@ -103,6 +107,7 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     'internal', 'dropInvalidHeaders', 'wafRules', 'publicIp',
   ]),
   both('ExperimentTracking', 'cost', 'task size, task count range, deployment circuit breaker, log retention', ['taskSize', 'tasks', 'circuitBreaker', 'logRetentionDays']),
+  both('ExperimentTracking', 'security', 'the task role writes only below mlflow/ of the models bucket', ['taskWrites']),
   cdkOnly('ExperimentTracking', 'security', 'TLS and authentication outside dev, own database user, pinned non-root image',
     'not yet: #15 changes MLflow on the CDK side'),
 

@@ -58,7 +58,7 @@ function buildCdkOperations() {
     vpc, artifactStore: store, image, imageTag: '1', modelName: 'fraud', modelVersion: 'v3', rollout: canary(), variantVersions: { candidate: 'v4' },
   });
   const endpoint = new cdk.ModelEndpoint(stack, 'Endpoint', {
-    vpc, artifactStore: store, image, imageTag: '1', modelName: 'churn', modelVersion: 'v1', rollout: canary(),
+    vpc, artifactStore: store, image, imageTag: '1', modelName: 'churn', modelVersion: 'v1', rollout: canary(), endpointName: 'churn-endpoint',
   });
   const monitoring = new cdk.MlopsMonitoring(stack, 'Monitoring');
   // Through monitor(), as a user would: the served model's name and latency unit come from the fleet and the endpoint.
@@ -108,7 +108,7 @@ beforeAll(async () => {
     variantVersions: { candidate: 'v4' },
   });
   const endpoint = new pl.ModelEndpoint('pas-endpoint', {
-    profile, tags, ...net, artifactStore: opsStore, image, imageTag: '1', modelName: 'churn', modelVersion: 'v1', rollout: canary(),
+    profile, tags, ...net, artifactStore: opsStore, image, imageTag: '1', modelName: 'churn', modelVersion: 'v1', rollout: canary(), endpointName: 'churn-endpoint',
   });
   const monitoring = new pl.MlopsMonitoring('pas-monitoring', { profile, tags });
   monitoring.monitorServing(opsFleet);
@@ -141,14 +141,20 @@ function replicationOf(rule: Json) {
   };
 }
 
-/** `<purpose>:<key pattern>` of every object an IAM statement lets a role put. */
-function writePrefixes(statements: Json[]): string[] {
-  return statements.filter((s) => [s.Action].flat().includes('s3:PutObject')).flatMap((s) => [s.Resource].flat()).map((resource: Json) => {
+/** `<purpose>:<key pattern>` of every object IAM statements let a role put (or, with `s3:GetObject`, read). */
+function writePrefixes(statements: Json[], action = 's3:PutObject'): string[] {
+  return statements.filter((s) => [s.Action].flat().includes(action)).flatMap((s) => [s.Resource].flat()).map((resource: Json) => {
     const text = JSON.stringify(resource);
     const purpose = /(datasets|models|artifacts)/i.exec(text)![1].toLowerCase();
     const tail = typeof resource === 'string' ? resource.slice(resource.indexOf(`-${purpose}/`) + purpose.length + 2) : resource['Fn::Join'][1].at(-1).replace(/^\//, '');
     return `${purpose}:${tail}`;
   }).sort();
+}
+
+/** The statements of every CDK policy whose logical id starts with `prefix` (a construct's roles' policies). */
+function cdkStatements(template: Json, prefix: string): Json[] {
+  return [...cfn('AWS::IAM::Policy', template), ...cfn('AWS::IAM::ManagedPolicy', template)].filter((p) => p.id.startsWith(prefix))
+    .flatMap((p) => p.props.PolicyDocument.Statement);
 }
 
 /** The boundary's statement ids, without the numbers of the protected-bucket groups (each engine numbers its own way). */
@@ -297,7 +303,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         type: e.Type, allocation: e.AllocationStrategy, min: e.MinvCpus, max: e.MaxvCpus, types: e.InstanceTypes,
       })),
       priority: cfn('AWS::Batch::JobQueue')[0].props.Priority,
-      imds: launchTemplate.MetadataOptions.HttpTokens,
+      imds: { tokens: launchTemplate.MetadataOptions.HttpTokens, hopLimit: launchTemplate.MetadataOptions.HttpPutResponseHopLimit },
       volume: { encrypted: ebs.Encrypted, type: ebs.VolumeType, size: ebs.VolumeSize, platformKey: isPlatformKey(ebs.KmsKeyId) },
       logRetentionDays: cfn('AWS::Logs::LogGroup').filter((g) => g.id.startsWith('TrainingJobLogs')).map((g) => g.props.RetentionInDays),
       placementGroups: cfn('AWS::EC2::PlacementGroup').length,
@@ -312,7 +318,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       environments: ofType(r, 'aws:batch/computeEnvironment:ComputeEnvironment').map((e) => e.inputs.computeResources)
         .map((e) => ({ type: e.type, allocation: e.allocationStrategy, min: e.minVcpus, max: e.maxVcpus, types: e.instanceTypes })),
       priority: one(r, 'aws:batch/jobQueue:JobQueue').inputs.priority,
-      imds: lt.metadataOptions.httpTokens,
+      imds: { tokens: lt.metadataOptions.httpTokens, hopLimit: lt.metadataOptions.httpPutResponseHopLimit },
       volume: {
         encrypted: lt.blockDeviceMappings[0].ebs.encrypted === 'true',
         type: lt.blockDeviceMappings[0].ebs.volumeType,
@@ -347,6 +353,10 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       targetGroup: { port: targetGroup.Port, path: targetGroup.HealthCheckPath },
       requestsPerInstance: requestsPolicy.TargetTrackingConfiguration.TargetValue,
       rootVolume: launchTemplate.BlockDeviceMappings[0].Ebs.VolumeSize,
+      imds: { tokens: launchTemplate.MetadataOptions.HttpTokens, hopLimit: launchTemplate.MetadataOptions.HttpPutResponseHopLimit },
+      instanceReads: writePrefixes(cdkStatements(cdkOps.template, 'Fleet'), 's3:GetObject'),
+      // How many object patterns the instance role may put (none).
+      instanceWrites: writePrefixes(cdkStatements(cdkOps.template, 'Fleet')).length,
       ami: cdkSide.template.Parameters[launchTemplate.ImageId.Ref].Default,
       cost: cdkSide.fleet.costEstimate,
       variantWeights: cfn('AWS::ElasticLoadBalancingV2::Listener', cdkOps.template).filter((l) => l.id.startsWith('Fleet'))
@@ -368,6 +378,9 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       targetGroup: { port: tg.port, path: tg.healthCheck.path },
       requestsPerInstance: one(r, 'aws:autoscaling/policy:Policy', 'fleet-candidate-requests').inputs.targetTrackingConfiguration.targetValue,
       rootVolume: flt.blockDeviceMappings[0].ebs.volumeSize,
+      imds: { tokens: flt.metadataOptions.httpTokens, hopLimit: flt.metadataOptions.httpPutResponseHopLimit },
+      instanceReads: writePrefixes(JSON.parse(one(pulumiOps.resources, 'aws:iam/policy:Policy', 'fleet-instance-policy').inputs.policy).Statement, 's3:GetObject'),
+      instanceWrites: writePrefixes(JSON.parse(one(pulumiOps.resources, 'aws:iam/policy:Policy', 'fleet-instance-policy').inputs.policy).Statement).length,
       ami: flt.imageId.replace(/^resolve:ssm:/, ''),
       cost: pulumiSide.fleet.spec.costEstimate,
       variantWeights: [one(pulumiOps.resources, 'aws:lb/listener:Listener', 'fleet-listener').inputs.defaultActions[0].forward.targetGroups.map((t: Json) => t.weight)],
@@ -423,6 +436,8 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         capacity: [target.MinCapacity, target.MaxCapacity],
         invocationsTarget: policy.TargetTrackingScalingPolicyConfiguration.TargetValue,
         cost: cdkOps.endpoint.costEstimate,
+        executionReads: writePrefixes(cdkStatements(t, 'Endpoint'), 's3:GetObject'),
+        executionWrites: writePrefixes(cdkStatements(t, 'Endpoint')),
       },
       pulumi: {
         networkIsolation: ofType(r, 'aws:sagemaker/model:Model').map((m) => m.inputs.enableNetworkIsolation),
@@ -433,6 +448,8 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         capacity: [pTarget.minCapacity, pTarget.maxCapacity],
         invocationsTarget: one(r, 'aws:appautoscaling/policy:Policy', 'endpoint-current-scaling-invocations').inputs.targetTrackingScalingPolicyConfiguration.targetValue,
         cost: pulumiOps.endpoint.spec.costEstimate,
+        executionReads: writePrefixes(JSON.parse(one(r, 'aws:iam/policy:Policy', 'endpoint-execution-policy').inputs.policy).Statement, 's3:GetObject'),
+        executionWrites: writePrefixes(JSON.parse(one(r, 'aws:iam/policy:Policy', 'endpoint-execution-policy').inputs.policy).Statement),
       },
     };
   },
@@ -528,6 +545,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         tasks: [target.MinCapacity, target.MaxCapacity],
         circuitBreaker: camel(service.DeploymentConfiguration.DeploymentCircuitBreaker),
         logRetentionDays: cfn('AWS::Logs::LogGroup', t).filter((g) => g.id.startsWith('Tracking')).map((g) => g.props.RetentionInDays).sort(),
+        taskWrites: writePrefixes(cdkStatements(t, 'Tracking')),
       },
       pulumi: {
         internal: pAlb.internal,
@@ -538,6 +556,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         tasks: [pTarget.minCapacity, pTarget.maxCapacity],
         circuitBreaker: pService.deploymentCircuitBreaker,
         logRetentionDays: ofType(r, 'aws:cloudwatch/logGroup:LogGroup').filter((g) => g.name.startsWith('pas-tracking-')).map((g) => g.inputs.retentionInDays).sort(),
+        taskWrites: writePrefixes(JSON.parse(one(r, 'aws:iam/policy:Policy', 'tracking-task-policy').inputs.policy).Statement),
       },
     };
   },
