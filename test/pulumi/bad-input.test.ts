@@ -27,6 +27,19 @@ const fleetCdk = (stack: cdk.MlopsStack, vpc: ec2.Vpc) => ({
   vpc, ...fleet, artifactStore: new cdk.ArtifactStore(stack, 'Store'), image: new cdk.ImageRepository(stack, 'Images'), imageTag: '1',
 });
 const fleetPulumi = { ...net, ...fleet, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1' };
+const endpointPulumi = (n: string, profile: EnvironmentProfile, tags: MlopsTags) => ({
+  ...net,
+  ...fleet,
+  artifactStore: new pl.ArtifactStore(`${n}-store`, { profile, tags }),
+  image: pl.ImageRepository.fromRepositoryName(`${n}-images`, 'ml/serving'),
+  imageTag: '1',
+});
+const trackingCdk = (stack: cdk.MlopsStack, vpc: ec2.Vpc) => ({
+  vpc, registry: new cdk.ModelRegistry(stack, 'Registry', { vpc }), artifactStore: new cdk.ArtifactStore(stack, 'Store'),
+});
+const trackingPulumi = (n: string, profile: EnvironmentProfile, tags: MlopsTags) => ({
+  ...net, registry: new pl.ModelRegistry(`${n}-registry`, { profile, tags, ...net }), artifactStore: new pl.ArtifactStore(`${n}-store`, { profile, tags }),
+});
 
 const CASES: Case[] = [
   {
@@ -224,6 +237,69 @@ const CASES: Case[] = [
     prop: 'targetGpuUtilizationPercent',
     cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), targetGpuUtilizationPercent: 99 }),
     pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, targetGpuUtilizationPercent: 99 }),
+  },
+  {
+    name: 'ImageRepository: a name with spaces and capitals',
+    prop: 'repositoryName',
+    cdk: (s) => new cdk.ImageRepository(s, 'X', { repositoryName: 'ML Serving' }),
+    pulumi: (n, profile, tags) => new pl.ImageRepository(n, { profile, tags, repositoryName: 'ML Serving' }),
+  },
+  {
+    name: 'ImageRepository: keeping no untagged image',
+    prop: 'keepUntaggedImages',
+    cdk: (s) => new cdk.ImageRepository(s, 'X', { keepUntaggedImages: 0 }),
+    pulumi: (n, profile, tags) => new pl.ImageRepository(n, { profile, tags, keepUntaggedImages: 0 }),
+  },
+  {
+    name: 'ModelEndpoint: capturing no request',
+    prop: 'dataCapturePercent',
+    cdk: (s, vpc) => new cdk.ModelEndpoint(s, 'X', { ...fleetCdk(s, vpc), dataCapturePercent: 0 }),
+    pulumi: (n, profile, tags) => new pl.ModelEndpoint(n, { profile, tags, ...endpointPulumi(n, profile, tags), dataCapturePercent: 0 }),
+  },
+  {
+    name: 'ModelEndpoint: more instances at least than at most',
+    prop: 'minCapacity',
+    cdk: (s, vpc) => new cdk.ModelEndpoint(s, 'X', { ...fleetCdk(s, vpc), minCapacity: 4, maxCapacity: 2 }),
+    pulumi: (n, profile, tags) => new pl.ModelEndpoint(n, { profile, tags, ...endpointPulumi(n, profile, tags), minCapacity: 4, maxCapacity: 2 }),
+  },
+  {
+    name: 'ModelEndpoint: scaling down off hours in an always-on profile',
+    prop: 'scaleDownOffHours',
+    profile: EnvironmentProfile.prod(),
+    cdk: (s, vpc) => new cdk.ModelEndpoint(s, 'X', { ...fleetCdk(s, vpc), scaleDownOffHours: true }),
+    pulumi: (n, profile, tags) => new pl.ModelEndpoint(n, { profile, tags, ...endpointPulumi(n, profile, tags), scaleDownOffHours: true }),
+  },
+  {
+    name: 'MlopsMonitoring: a drift threshold above 1',
+    prop: 'threshold',
+    cdk: (s) => new cdk.MlopsMonitoring(s, 'X').addDriftAlarm({ model: 'fraud', feature: 'amount', threshold: 2 }),
+    pulumi: (n, profile, tags) => new pl.MlopsMonitoring(n, { profile, tags }).addDriftAlarm({ model: 'fraud', feature: 'amount', threshold: 2 }),
+  },
+  {
+    name: 'MlopsGovernance: sessions of 20 hours',
+    prop: 'maxSessionDuration',
+    cdk: (s) => new cdk.MlopsGovernance(s, 'X', { maxSessionDuration: Duration.hours(20) }),
+    pulumi: (n, profile, tags) => new pl.MlopsGovernance(n, { profile, tags, maxSessionHours: 20 }),
+  },
+  {
+    name: 'MlopsGovernance: no allowed region',
+    prop: 'allowedRegions',
+    cdk: (s) => new cdk.MlopsGovernance(s, 'X', { allowedRegions: [] }),
+    pulumi: (n, profile, tags) => new pl.MlopsGovernance(n, { profile, tags, allowedRegions: [] }),
+  },
+  {
+    name: 'ExperimentTracking: a CPU size Fargate does not offer',
+    prop: 'cpu',
+    cdk: (s, vpc) => new cdk.ExperimentTracking(s, 'X', { ...trackingCdk(s, vpc), cpu: 3000 }),
+    pulumi: (n, profile, tags) => new pl.ExperimentTracking(n, { profile, tags, ...trackingPulumi(n, profile, tags), cpu: 3000 }),
+  },
+  {
+    name: 'GpuTrainingCluster: a job wanting more GPUs than any allowed type has',
+    prop: 'gpus',
+    cdk: (s, vpc) => new cdk.GpuTrainingCluster(s, 'X', { vpc, artifactStore: new cdk.ArtifactStore(s, 'Store') })
+      .addJobDefinition('Train', { imageUri: 'repo/train:1', gpus: 16 }),
+    pulumi: (n, profile, tags) => new pl.GpuTrainingCluster(n, { profile, tags, ...net, artifactStore: new pl.ArtifactStore(`${n}-store`, { profile, tags }) })
+      .addJobDefinition('train', { imageUri: 'repo/train:1', gpus: 16 }),
   },
 ];
 
