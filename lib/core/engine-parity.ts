@@ -5,7 +5,8 @@
  * the parity test (test/pulumi/parity.test.ts) builds the same environment with both engines and compares, for every
  * `both` row, the settings named in `checks`. A setting the parity test extracts must be named by a row, and every
  * `both` row must name settings the test extracts, so a setting cannot be added to one engine (or dropped from the
- * table) without the test failing.
+ * table) without the test failing. A CDK change that makes a `both` row fail is followed in the Pulumi component in the
+ * same change, or its row becomes `cdk-only` with a `not yet: #<issue> ...` note (README shows it).
  */
 
 /** Why a setting matters. */
