@@ -76,6 +76,9 @@ export function buildK8sApp(options: K8sExampleOptions = {}): App {
     cpu: '40',
     memory: '160Gi',
     distributed: { workers: 2 },
+    // On spot nodes, losing worker 0 (which hosts the rendezvous store) makes worker 1's torchrun exit with 1:
+    // a retry from the last checkpoint rather than a failed job.
+    retriableExitCodes: [1],
     checkpoint: Checkpoint.objectStore('s3://mlops-reference-artifacts/fraud/checkpoints/fraud-train'),
     maxDuration: Duration.hours(12),
   });

@@ -25,6 +25,7 @@ export function teamChart(app: App): Chart {
     command: ['torchrun', 'train.py'], // PET_* variables configure torchrun's elastic rendezvous
     gpusPerWorker: 4,
     distributed: { workers: 2 },
+    retriableExitCodes: [1], // on spot, losing worker 0 (the rendezvous store) restarts from the checkpoint
     checkpoint: Checkpoint.objectStore('s3://payments-artifacts/fraud/checkpoints'),
   });
   new InferenceService(chart, 'Scoring', {

@@ -140,6 +140,11 @@ export interface GpuTrainingJobProps {
    * Exit codes of the trainer that mean "try again" (counted against `backoffLimit`). Every other non-zero exit
    * fails the job without rerunning it on all GPUs: a bug fails the same way again, and torchrun already restarts
    * workers in place (`distributed.maxRestarts`).
+   *
+   * torchrun's c10d rendezvous store lives in worker 0: when worker 0's node is lost (a spot reclaim), the other
+   * workers' torchrun exits with code 1, which fails the job. A multi-node job on spot capacity should list 1 here,
+   * so that the job restarts from its last checkpoint instead (a bug that exits with 1 is then retried too, up to
+   * `backoffLimit`), or run on `CapacityType.ON_DEMAND`.
    * @default - none
    */
   readonly retriableExitCodes?: number[];
