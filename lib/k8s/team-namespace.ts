@@ -513,8 +513,9 @@ export class TeamNamespace extends Construct {
         spec: {
           podSelector: {},
           policyTypes: ['Egress'],
-          // The EKS Pod Identity agent serves credentials on the node at this link-local address.
-          egress: [{ to: [{ ipBlock: { cidr: '169.254.170.23/32' } }], ports: [tcp(80)] }],
+          // The EKS Pod Identity agent serves credentials on the node at these link-local addresses (IPv4 and IPv6
+          // clusters). CNIs that see the host network as an entity (Cilium) need their own policy for it.
+          egress: [{ to: [{ ipBlock: { cidr: '169.254.170.23/32' } }, { ipBlock: { cidr: 'fd00:ec2::23/128' } }], ports: [tcp(80)] }],
         },
       });
     }

@@ -163,7 +163,7 @@ describe('TeamNamespace options', () => {
     const annotations = one(manifests, 'ServiceAccount').metadata.annotations;
     expect(annotations).toEqual({ 'mlops-constructs.io/pod-identity-role-arn': ROLE_ARN });
     expect(one(manifests, 'NetworkPolicy', 'allow-pod-identity-agent').spec.egress).toEqual([
-      { to: [{ ipBlock: { cidr: '169.254.170.23/32' } }], ports: [{ protocol: 'TCP', port: 80 }] },
+      { to: [{ ipBlock: { cidr: '169.254.170.23/32' } }, { ipBlock: { cidr: 'fd00:ec2::23/128' } }], ports: [{ protocol: 'TCP', port: 80 }] },
     ]);
   });
 
