@@ -52,7 +52,34 @@ export interface SecurityFinding {
   readonly stack: string;
   readonly broadening: boolean;
   readonly description: string;
+  /** A grant that only points at renamed resources: the same access as before. */
+  readonly repointed?: boolean;
+  /** A wildcard the service requires (`REQUIRED_WILDCARDS`): expected, not broadening. */
+  readonly required?: RequiredWildcard;
 }
+
+/** An action that can only be granted on `*`, and why. */
+export interface RequiredWildcard {
+  readonly actions: readonly string[];
+  readonly why: string;
+}
+
+/**
+ * Actions that IAM only accepts on `Resource: *` (no resource-level permissions), which the library's roles need.
+ * A statement made only of these, on `*`, is shown once as expected, not as broadening.
+ */
+export const REQUIRED_WILDCARDS: readonly RequiredWildcard[] = [
+  { actions: ['ecr:GetAuthorizationToken'], why: 'the registry login token is account-wide; ECR has no resource for it' },
+  {
+    actions: ['ec2:CreateNetworkInterface', 'ec2:CreateNetworkInterfacePermission', 'ec2:DeleteNetworkInterface', 'ec2:DeleteNetworkInterfacePermission',
+      'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DescribeDhcpOptions', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
+    why: 'SageMaker jobs and endpoints in a VPC create their network interfaces; EC2 Describe* and interface creation take no resource ARN',
+  },
+  { actions: ['cloudwatch:PutMetricData'], why: 'metrics have no ARN; the library scopes it with a cloudwatch:namespace condition instead' },
+  { actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], why: 'X-Ray traces have no resource ARN' },
+  { actions: ['logs:DescribeLogGroups'], why: 'listing log groups takes no resource ARN' },
+  { actions: ['sagemaker:ListModelPackageGroups', 'sagemaker:ListEndpoints'], why: 'SageMaker List* actions take no resource ARN' },
+];
 
 /** A change that means something for models: rollout weights, scaling bounds, GPU capacity, instance types. */
 export interface MlChange {
@@ -230,27 +257,58 @@ export function isAllowed(stackId: string, stackName: string | undefined, logica
  * IAM, security-group and public-exposure changes, from `TemplateDiff.iamChanges` and `securityGroupChanges`
  * plus load balancer schemes and S3 public access blocks.
  */
-export function securityFindings(stackId: string, diff: TemplateDiff): SecurityFinding[] {
+export function securityFindings(stackId: string, diff: TemplateDiff, base?: CfnTemplate, head?: CfnTemplate): SecurityFinding[] {
   const out: SecurityFinding[] = [];
   const iam = diff.iamChanges;
+  // A statement removed and one added that differ only in the logical ids they point to (ids of the same types), where
+  // the removed one named a resource gone from the head, is the same grant re-pointed (a construct renamed or moved):
+  // unchanged access.
+  const typeOf = (id: string) => head?.Resources?.[id]?.Type ?? base?.Resources?.[id]?.Type ?? id;
+  const removedKeys = new Map<string, number>();
+  for (const s of iam.statements.removals) {
+    if (!namedIds(s).some((id) => head?.Resources?.[id] === undefined)) continue; // nothing it named was renamed
+    const key = repointKey(s, typeOf);
+    removedKeys.set(key, (removedKeys.get(key) ?? 0) + 1);
+  }
+  const repointed = new Map<string, number>();
   for (const s of iam.statements.additions) {
+    const key = repointKey(s, typeOf);
+    if ((removedKeys.get(key) ?? 0) > 0) {
+      removedKeys.set(key, removedKeys.get(key)! - 1);
+      repointed.set(key, (repointed.get(key) ?? 0) + 1);
+      out.push({ stack: stackId, broadening: false, repointed: true, description: 'IAM statement re-pointed to renamed resources (unchanged access)' });
+      continue;
+    }
+    if (isTlsDeny(s)) continue; // hardening: requests without TLS are refused
     const r = flat(s.render());
+    const allow = s.effect === 'Allow';
+    const required = allow ? requiredWildcard(s) : undefined;
+    if (required) {
+      out.push({ stack: stackId, broadening: false, required, description: `required wildcard: ${s.actions.values.join(', ')} on *` });
+      continue;
+    }
     const flags: string[] = [];
-    if (s.actions.values.some((a) => a === '*' || /:\*$/.test(a))) flags.push('wildcard action');
-    if (s.resources.values.includes('*')) flags.push('wildcard resource');
-    if (s.principals.values.some((p) => p === '*' || p === 'AWS:*')) flags.push('any principal');
-    const broadening = s.effect === 'Allow';
-    const what = broadening ? 'grants' : 'adds a deny of';
+    if (allow && s.actions.values.some((a) => a === '*' || /:\*$/.test(a))) flags.push('wildcard action');
+    if (allow && s.resources.values.some(isWildcardResource)) flags.push('wildcard resource');
+    if (allow && s.principals.values.some((p) => p === '*' || p === 'AWS:*')) flags.push('any principal');
+    const what = allow ? 'grants' : 'adds a deny of';
+    const condition = conditionText(s.condition);
     out.push({
       stack: stackId,
-      broadening,
+      broadening: allow,
       description: `${flags.length > 0 ? `**${flags.join(', ')}**: ` : ''}IAM statement ${what} ${r.action} on ${r.resource}`
-        + `${s.principals.values.length > 0 ? ` to ${r.principal}` : ''}${r.condition ? ` when ${r.condition.replace(/\s+/g, ' ')}` : ''}`,
+        + `${s.principals.values.length > 0 ? ` to ${r.principal}` : ''}${condition ? ` when ${condition}` : ''}`,
     });
   }
   for (const s of iam.statements.removals) {
+    const key = repointKey(s, typeOf);
+    if ((repointed.get(key) ?? 0) > 0) {
+      repointed.set(key, repointed.get(key)! - 1);
+      continue;
+    }
     const r = flat(s.render());
-    out.push({ stack: stackId, broadening: s.effect === 'Deny', description: `IAM statement removed: ${r.effect} ${r.action} on ${r.resource}` });
+    const condition = conditionText(s.condition);
+    out.push({ stack: stackId, broadening: s.effect === 'Deny', description: `IAM statement removed: ${r.effect} ${r.action} on ${r.resource}${condition ? ` when ${condition}` : ''}` });
   }
   for (const m of iam.managedPolicies.additions) {
     out.push({ stack: stackId, broadening: true, description: `Managed policy ${m.managedPolicyArn} attached to ${m.identityArn}` });
@@ -284,6 +342,58 @@ export function securityFindings(stackId: string, diff: TemplateDiff): SecurityF
 export function sortSecurity(findings: SecurityFinding[]): SecurityFinding[] {
   const rank = (f: SecurityFinding) => (f.broadening ? (f.description.startsWith('**') ? 0 : 1) : 2);
   return findings.map((f, i) => [f, i] as const).sort(([a, i], [b, j]) => rank(a) - rank(b) || i - j).map(([f]) => f);
+}
+
+function requiredWildcard(s: { actions: { values: string[] }; resources: { values: string[] } }): RequiredWildcard | undefined {
+  if (s.resources.values.some((r) => r !== '*') || s.actions.values.length === 0) return undefined;
+  const rules = s.actions.values.map((a) => REQUIRED_WILDCARDS.find((w) => w.actions.includes(a)));
+  if (rules.some((w) => !w)) return undefined;
+  return { actions: s.actions.values, why: [...new Set(rules.map((w) => w!.why))].join('; ') };
+}
+
+/** A deny of requests without TLS (`aws:SecureTransport` false): hardening, never broadening. */
+function isTlsDeny(s: { effect: string; condition?: any }): boolean {
+  return s.effect === 'Deny' && ['false', false].includes(s.condition?.Bool?.['aws:SecureTransport']);
+}
+
+/**
+ * `*` as a resource, or in an ARN where it widens beyond one resource: the account, region or resource name
+ * (`arn:aws:s3:::*\/*`, `arn:aws:ecr:us-east-1:*:repository/*`); an object-key pattern under a named bucket or prefix
+ * (`arn:aws:s3:::models/served/*`) is not.
+ */
+export function isWildcardResource(resource: string): boolean {
+  if (resource === '*') return true;
+  if (!resource.startsWith('arn:')) return false;
+  const parts = resource.split(':');
+  if (parts.slice(0, 5).some((p) => p.includes('*'))) return true;
+  const rest = parts.slice(5).join(':');
+  const [first, second] = rest.split('/');
+  if (parts[2] === 's3') return first.includes('*');
+  return first.includes('*') || (second !== undefined && second.startsWith('*'));
+}
+
+/** `s3:prefix StringLike mlflow/*` for an IAM condition block; undefined when there is none. */
+export function conditionText(condition: unknown): string | undefined {
+  if (typeof condition !== 'object' || condition === null) return undefined;
+  const parts: string[] = [];
+  for (const [operator, keys] of Object.entries(condition as Record<string, any>)) {
+    if (typeof keys !== 'object' || keys === null) continue;
+    for (const [key, value] of Object.entries(keys)) {
+      const values = (Array.isArray(value) ? value : [value]).map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+      parts.push(`${key} ${operator} ${values.join(' or ')}`);
+    }
+  }
+  return parts.length > 0 ? parts.join(' and ') : undefined;
+}
+
+/** A statement with the logical ids it names blanked: equal keys mean the same grant on renamed resources. */
+function repointKey(s: { render: () => object }, typeOf: (logicalId: string) => string): string {
+  return JSON.stringify(s.render()).replace(/\$\{([^}.]*)([^}]*)\}/g, (_m, id: string, attr: string) => `\${${typeOf(id)}${attr}}`);
+}
+
+/** The logical ids a rendered statement names (`${Id}`, `${Id.Arn}`). */
+function namedIds(s: { render: () => object }): string[] {
+  return [...JSON.stringify(s.render()).matchAll(/\$\{([^}.]*)[^}]*\}/g)].map((m) => m[1]);
 }
 
 /** A rendered statement on one line (the diff library joins lists with newlines). */

@@ -34,6 +34,7 @@ interface CliOptions {
   readonly disposableStack: string[];
   readonly json?: boolean;
   readonly output?: string;
+  readonly fullReport?: string;
   readonly maxChars: number;
   readonly synthCommand: string;
   readonly repo: string;
@@ -64,6 +65,8 @@ function program(io: CliIo): Command {
       + '"kubernetes-manifests" for the Kubernetes objects; repeatable', collect, [])
     .option('--json', 'print the report as JSON instead of Markdown')
     .option('--output <file>', 'write the report to a file instead of standard output')
+    .option('--full-report <dir>', 'also write the whole report, never shortened, as review.md and review.json into this directory '
+      + '(the workflow uploads it as an artifact; the comment refers to it when a section is shortened)')
     .option('--max-chars <n>', 'longest Markdown to produce; per-stack sections are dropped with a note to fit', positiveInt, DEFAULT_MAX_MARKDOWN_CHARS)
     .option('--synth-command <command>', 'command that synthesizes the base in its worktree ({out} is the output directory)', DEFAULT_SYNTH_COMMAND)
     .option('--repo <dir>', 'git repository the --base-ref is resolved in', '.')
@@ -109,6 +112,11 @@ export async function main(argv: readonly string[], io: CliIo = PROCESS_IO): Pro
     const base = loadAssembly(baseDir!);
     const report = reviewAssemblies(base, head, { allowDestroy: options.allowDestroy, disposableStacks: options.disposableStack });
     const text = options.json ? `${JSON.stringify(report, undefined, 2)}\n` : renderMarkdown(report, { maxChars: options.maxChars });
+    if (options.fullReport) {
+      fs.mkdirSync(options.fullReport, { recursive: true });
+      fs.writeFileSync(path.join(options.fullReport, 'review.md'), renderMarkdown(report, { maxChars: Number.MAX_SAFE_INTEGER }));
+      fs.writeFileSync(path.join(options.fullReport, 'review.json'), `${JSON.stringify(report, undefined, 2)}\n`);
+    }
     if (options.output) fs.writeFileSync(options.output, text);
     else io.stdout(text);
     return report.blocking.length > 0 ? EXIT_BLOCKING : EXIT_OK;

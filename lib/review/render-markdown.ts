@@ -46,30 +46,153 @@ const KIND_LABEL: Record<string, string> = {
   'protection-weakened': 'protection weakened',
 };
 
-/** Renders the review as a PR comment: summary first, then one collapsible section per stack. */
+/** One line of a section, with the stack it comes from; lines equal after `normalize` are grouped. */
+interface Entry {
+  readonly stack: string;
+  readonly text: string;
+}
+
+/** Where the full report is, for the notes that say what a section left out. */
+const FULL_REPORT = 'the full report (`--full-report <dir>`: review.md and review.json, uploaded by the workflow)';
+
+/**
+ * Renders the review as a PR comment that always fits: the header, then sections in priority order (blocking,
+ * data-loss warnings, allowed, security, ML changes, cost, compliance), each within its own budget and saying what
+ * it left out, never cutting a finding; findings that differ only in environment, model or stack are one line with a
+ * count; per-stack details fill what is left.
+ */
 export function renderMarkdown(report: ReviewReport, options: RenderOptions = {}): string {
   const maxChars = options.maxChars ?? DEFAULT_MAX_MARKDOWN_CHARS;
-  const head = summarySections(report);
+  const normalize = normalizer(report.groupingNames);
+  const header = headerLines(report, normalize).join('\n') + '\n';
+  const sections: Array<{ title: string; minimum: number; render: (budget: number) => string }> = [
+    { title: '### ⛔ Blocking', minimum: 6000, render: (b) => findingSection('### ⛔ Blocking', report.blocking.map(guardEntry), normalize, b) },
+    {
+      title: '### ⚠️ Data-loss warnings',
+      minimum: 3000,
+      render: (b) => findingSection('### ⚠️ Data-loss warnings (development environments)', report.warnings.map(guardEntry), normalize, b),
+    },
+    {
+      title: '### Allowed',
+      minimum: 1500,
+      render: (b) => findingSection('### Allowed destructive changes', report.allowed.map((g) => ({ stack: g.stack, text: `${where(g)} \`${g.type}\` ${KIND_LABEL[g.kind] ?? g.kind} (allowed by ${g.allowedBy}): ${g.reason}` })), normalize, b),
+    },
+    { title: '### Security', minimum: 6000, render: (b) => securitySection(report, normalize, b) },
+    { title: '### ML changes', minimum: 6000, render: (b) => findingSection('### ML changes', report.ml.map((m) => ({ stack: m.stack, text: `${m.kind}: ${m.line}` })), normalize, b) },
+    { title: '### Monthly cost', minimum: 5000, render: (b) => fitLines(costSection(report), b, 'cost rows') },
+    {
+      title: '### New compliance',
+      minimum: 3000,
+      render: (b) => findingSection('### New compliance findings', report.newFindings.map((f) => ({ stack: '', text: `\`${f.rule}\` (${f.plugin}) on \`${f.resource}\`: ${escapeCell(f.description).slice(0, 200)}` })), normalize, b),
+    },
+  ];
+  const reserve = 400;
+  let out = header;
+  sections.forEach((section, i) => {
+    const later = sections.slice(i + 1).reduce((sum, x) => sum + x.minimum, 0);
+    const budget = Math.max(section.minimum, maxChars - reserve - out.length - later);
+    out += section.render(Math.min(budget, maxChars - reserve - out.length));
+  });
   const details = report.stacks.filter((s) => s.status !== 'unchanged').map(stackDetails);
   const note = (dropped: number) => `\n> **Truncated:** ${dropped} stack section(s) left out to stay under ${maxChars.toLocaleString('en-US')} characters; `
-    + 'run `mlops-review --json` for the full report.\n';
-  let out = head;
+    + `see ${FULL_REPORT}.\n`;
   let included = 0;
   for (const d of details) {
-    const reserve = included < details.length - 1 ? note(details.length).length : 0;
-    if (out.length + d.length + reserve > maxChars) break;
+    if (out.length + d.length + note(details.length).length > maxChars) break;
     out += d;
     included++;
   }
   if (included < details.length) out += note(details.length - included);
   if (out.length > maxChars) {
-    const cut = '\n\n> **Truncated:** the summary alone is too long; run `mlops-review --json` for the full report.\n';
-    out = out.slice(0, maxChars - cut.length) + cut;
+    // Only when maxChars is smaller than the header itself: cut at a line boundary.
+    const cut = `\n> **Truncated:** the summary alone is too long; see ${FULL_REPORT}.\n`;
+    const keep = out.slice(0, Math.max(0, maxChars - cut.length));
+    out = keep.slice(0, Math.max(0, keep.lastIndexOf('\n'))) + cut;
   }
   return out;
 }
 
-function summarySections(report: ReviewReport): string {
+function guardEntry(g: GuardFinding): Entry {
+  return { stack: g.stack, text: `${where(g)} \`${g.type}\` ${KIND_LABEL[g.kind] ?? g.kind}: ${g.reason}` };
+}
+
+/**
+ * A function that blanks what repeats per environment, model and stack in a line: environment and model names,
+ * and the 8-hex-digit hashes CDK appends to logical ids.
+ */
+export function normalizer(names: readonly string[]): (text: string) => string {
+  const escaped = names.filter((n) => n.length > 1).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const pascal = names.filter((n) => n.length > 1).map((n) => n.split(/[-_.]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(''))
+    .map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const byName = escaped.length > 0 ? new RegExp(`(?<![A-Za-z0-9])(${escaped.join('|')})(?![a-z0-9])`, 'g') : undefined;
+  const byPascal = pascal.length > 0 ? new RegExp(`(${pascal.join('|')})(?![a-z])`, 'g') : undefined;
+  return (text) => {
+    let t = text.replace(/([A-Za-z])[0-9A-F]{8}(?![0-9A-Za-z])/g, '$1');
+    if (byName) t = t.replace(byName, '{…}');
+    if (byPascal) t = t.replace(byPascal, '{…}');
+    return t;
+  };
+}
+
+/** Groups entries equal after normalizing: one line per group, with a count and the stacks behind `<details>`. */
+export function groupLines(entries: readonly Entry[], normalize: (text: string) => string): string[] {
+  const groups = new Map<string, Entry[]>();
+  for (const e of entries) {
+    const key = normalize(e.text);
+    groups.set(key, [...groups.get(key) ?? [], e]);
+  }
+  return [...groups].map(([key, list]) => {
+    if (list.length === 1) return `- ${list[0].stack ? `**${list[0].stack}** ` : ''}${list[0].text}`;
+    const stacks = [...new Set(list.map((e) => e.stack).filter((x) => x))];
+    const shown = list.slice(0, 20).map((e) => `${e.stack ? `${escapeHtml(e.stack)}: ` : ''}${escapeHtml(e.text)}`).join('<br>');
+    const more = list.length > 20 ? `<br>… and ${list.length - 20} more` : '';
+    return `- ${key} — **×${list.length}**${stacks.length > 1 ? ` in ${stacks.length} stacks` : ''} `
+      + `<details><summary>where</summary>${shown}${more}</details>`;
+  });
+}
+
+/** A section's lines within `budget` characters: whole lines only, then a note of what was left out. */
+function fitLines(lines: readonly string[], budget: number, what: string): string {
+  const full = `${lines.join('\n')}\n`;
+  if (full.length <= budget) return full;
+  const out: string[] = [];
+  let size = 0;
+  const note = (n: number) => `- … ${n} more ${what} left out to fit the comment; see ${FULL_REPORT}.`;
+  for (let i = 0; i < lines.length; i++) {
+    if (size + lines[i].length + 1 + note(lines.length - i).length + 2 > budget) {
+      out.push(note(lines.length - i), '');
+      break;
+    }
+    out.push(lines[i]);
+    size += lines[i].length + 1;
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function findingSection(title: string, entries: readonly Entry[], normalize: (text: string) => string, budget: number): string {
+  if (entries.length === 0) return '';
+  return fitLines([title, '', ...groupLines(entries, normalize), ''], budget, 'grouped finding(s)');
+}
+
+function securitySection(report: ReviewReport, normalize: (text: string) => string, budget: number): string {
+  const shown = report.security.filter((s) => !s.required && !s.repointed);
+  const required = report.security.filter((s) => s.required);
+  const repointed = report.security.filter((s) => s.repointed).length;
+  if (shown.length === 0 && required.length === 0 && repointed === 0) return '';
+  const lines = ['### Security', ''];
+  if (repointed > 0) lines.push(`- Unchanged access: ${repointed} IAM statement(s) re-pointed to renamed resources.`);
+  if (required.length > 0) {
+    const actions = [...new Map(required.map((r) => [r.required!.actions.join(', '), r.required!.why])).entries()];
+    lines.push(`- Required wildcards (expected, not broadening): ${required.length} statement(s) in `
+      + `${new Set(required.map((r) => r.stack)).size} stack(s) <details><summary>actions and why they take \`*\`</summary>`
+      + `${actions.map(([a, why]) => `${escapeHtml(a)}: ${escapeHtml(why)}`).join('<br>')}</details>`);
+  }
+  const entries = shown.map((s) => ({ stack: s.stack, text: `${s.broadening ? '⚠️ ' : ''}${s.description}` }));
+  lines.push(...groupLines(entries, normalize), '');
+  return fitLines(lines, budget, 'grouped access change(s)');
+}
+
+function headerLines(report: ReviewReport, normalize: (text: string) => string): string[] {
   const lines: string[] = [REVIEW_COMMENT_MARKER, '## MLOps infrastructure review', ''];
   const changed = report.stacks.filter((s) => s.status !== 'unchanged');
   const broadening = report.security.filter((s) => s.broadening).length;
@@ -78,8 +201,12 @@ function summarySections(report: ReviewReport): string {
     : '**✅ No blocking changes.**');
   if (report.warnings.length > 0) lines.push('', `**⚠️ ${report.warnings.length} data-loss warning(s)** in development environments.`);
   lines.push('');
-  lines.push(`- Stacks changed: ${changed.length} of ${report.stacks.length}`);
-  lines.push(`- Access broadened: ${broadening} change(s)`);
+  const tagOnly = changed.length > 0 && changed.every((s) => s.status === 'changed' && s.changes.length > 0
+    && s.changes.every((c) => c.kind === ChangeKind.UPDATED && c.changedProperties.every((p) => p === 'Tags')));
+  if (tagOnly) lines.push(`- Tag-only change: tags of ${changed.reduce((n, s) => n + s.changes.length, 0)} resource(s) in ${changed.length} stack(s), nothing else.`);
+  else lines.push(`- Stacks changed: ${changed.length} of ${report.stacks.length}`);
+  const distinct = new Set(report.security.filter((s) => s.broadening).map((s) => normalize(s.description))).size;
+  lines.push(`- Access broadened: ${broadening} change(s)${distinct < broadening ? ` (${distinct} distinct, grouped below)` : ''}`);
   const replaced = report.stacks.flatMap((s) => s.changes)
     .filter((c) => !c.stateful && (c.kind === ChangeKind.REPLACED || c.kind === ChangeKind.MAY_BE_REPLACED));
   if (replaced.length > 0) {
@@ -90,52 +217,21 @@ function summarySections(report: ReviewReport): string {
     + `(${signedUsd(report.cost.deltaMinUsd)} at minimum, ${signedUsd(report.cost.deltaMaxUsd)} at maximum capacity)`);
   lines.push(`- New compliance findings: ${report.newFindings.length}`);
   lines.push('');
-
-  if (report.blocking.length > 0) {
-    lines.push('### ⛔ Blocking', '');
-    for (const g of report.blocking) lines.push(`- **${g.stack}** ${where(g)} \`${g.type}\` ${KIND_LABEL[g.kind] ?? g.kind}: ${g.reason}`);
-    lines.push('');
-  }
-  if (report.warnings.length > 0) {
-    lines.push('### ⚠️ Data-loss warnings (development environments)', '');
-    for (const g of report.warnings) lines.push(`- **${g.stack}** ${where(g)} \`${g.type}\` ${KIND_LABEL[g.kind] ?? g.kind}: ${g.reason}`);
-    lines.push('');
-  }
-  if (report.allowed.length > 0) {
-    lines.push('### Allowed destructive changes', '');
-    for (const g of report.allowed) {
-      lines.push(`- **${g.stack}** ${where(g)} \`${g.type}\` ${KIND_LABEL[g.kind] ?? g.kind} (allowed by ${g.allowedBy}): ${g.reason}`);
-    }
-    lines.push('');
-  }
-  if (report.security.length > 0) {
-    lines.push('### Security', '');
-    for (const s of report.security) lines.push(`- ${s.broadening ? '⚠️ ' : ''}**${s.stack}**: ${s.description}`);
-    lines.push('');
-  }
-  if (report.ml.length > 0) {
-    lines.push('### ML changes', '');
-    for (const m of report.ml) lines.push(`- **${m.stack}** ${m.kind}: ${m.line}`);
-    lines.push('');
-  }
-  lines.push(...costSection(report));
-  if (report.newFindings.length > 0) {
-    lines.push('### New compliance findings', '');
-    for (const f of report.newFindings.slice(0, 50)) lines.push(`- \`${f.rule}\` (${f.plugin}) on \`${f.resource}\`: ${escapeCell(f.description).slice(0, 200)}`);
-    if (report.newFindings.length > 50) lines.push(`- … and ${report.newFindings.length - 50} more`);
-    lines.push('');
-  }
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 function costSection(report: ReviewReport): string[] {
-  const priced = report.stacks.filter((s) => s.cost && (s.cost.base.items.length > 0 || s.cost.head.items.length > 0));
+  // Stacks whose estimate changed, largest change first; unchanged ones are in the totals.
+  const priced = report.stacks.filter((s) => s.cost && (s.cost.deltaMinUsd !== 0 || s.cost.deltaMaxUsd !== 0))
+    .sort((a, b) => Math.abs(b.cost!.deltaMaxUsd) - Math.abs(a.cost!.deltaMaxUsd));
   const lines = ['### Monthly cost estimate', ''];
   lines.push('| Stack | Base | Head | Δ at min | Δ at max |', '| --- | ---: | ---: | ---: | ---: |');
-  for (const s of priced) {
+  const rows = priced.slice(0, 25);
+  for (const s of rows) {
     const c = s.cost!;
     lines.push(`| ${escapeCell(s.id)} | ${range(c.base.minUsd, c.base.maxUsd)} | ${range(c.head.minUsd, c.head.maxUsd)} | ${signedUsd(c.deltaMinUsd)} | ${signedUsd(c.deltaMaxUsd)} |`);
   }
+  if (priced.length > rows.length) lines.push(`| … ${priced.length - rows.length} more stack(s) | | | | |`);
   const t = report.cost;
   lines.push(`| **Total** | ${range(t.baseMinUsd, t.baseMaxUsd)} | ${range(t.headMinUsd, t.headMaxUsd)} | **${signedUsd(t.deltaMinUsd)}** | **${signedUsd(t.deltaMaxUsd)}** |`);
   lines.push('', 'Assumptions:', '');

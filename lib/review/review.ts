@@ -1,7 +1,7 @@
 import { CostModel, roundUsd } from '../core';
 import { ComplianceFinding, LoadedAssembly, StackTemplate } from './assembly';
 import { replacementChanges, diffStack, GuardFinding, sortSecurity, GuardOptions, guard, MlChange, mlChanges, ResourceChange, resourceChanges, SecurityFinding, securityFindings } from './classify';
-import { costDelta, reviewCostAssumptions, StackCostDelta } from './cost-delta';
+import { costDelta, refOf, reviewCostAssumptions, StackCostDelta } from './cost-delta';
 import { KUBERNETES_STACK_ID, reviewKubernetes } from './kubernetes';
 
 /** Options of `reviewAssemblies`. */
@@ -59,6 +59,11 @@ export interface ReviewReport {
   readonly assumptions: readonly string[];
   /** Resources the cost model could not price. */
   readonly unpriced: readonly string[];
+  /**
+   * Environment names (`mlops:environment` stack tags) and model names (`mlops:model` resource tags) of both
+   * versions: findings that differ only in these are grouped into one line.
+   */
+  readonly groupingNames: readonly string[];
 }
 
 /** Compares two synthesized versions of an app. */
@@ -74,8 +79,10 @@ export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, opt
     if (byPath) return byPath.id;
     return ids.filter((id) => f.resource === id || f.resource.startsWith(`${id}/`)).sort((a, b) => b.length - a.length)[0];
   };
+  const imports = importLabels([...base.stacks, ...head.stacks]);
   const stacks: StackReview[] = ids.map((id) => reviewStack(id, baseStacks.get(id), headStacks.get(id),
-    newFindings.filter((f) => ownerOf(f) === id), options, model));
+    newFindings.filter((f) => ownerOf(f) === id), options, model))
+    .map((s) => ({ ...s, security: s.security.map((f) => ({ ...f, description: imports(f.description) })) }));
 
   const k8s = reviewKubernetes(base.manifests, head.manifests, options);
   if (k8s.changes.length > 0) {
@@ -112,6 +119,7 @@ export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, opt
       deltaMaxUsd: sum((c) => c.deltaMaxUsd),
     },
     assumptions: reviewCostAssumptions(model),
+    groupingNames: groupingNames([...base.stacks, ...head.stacks]),
     unpriced: [...new Set(all((s) => s.cost?.head.unpriced ?? []))],
   };
 }
@@ -133,9 +141,42 @@ function reviewStack(id: string, base: StackTemplate | undefined, head: StackTem
     blocking: guardFindings.filter((g) => !g.allowedBy && !g.warning),
     warnings: guardFindings.filter((g) => !g.allowedBy && g.warning),
     allowed: guardFindings.filter((g) => g.allowedBy),
-    security: securityFindings(id, diff),
+    security: securityFindings(id, diff, base?.template, head?.template),
     ml: [...mlChanges(id, base?.template, head?.template), ...replacementChanges(id, changes)],
     cost: costDelta(base?.template, head?.template, model),
     newFindings,
   };
+}
+
+/**
+ * Rewrites `{"Fn::ImportValue":"<export>"}` in rendered text as `import of <stack>: <construct path>` for exports
+ * of the assembly's stacks, and `import of <export>` otherwise.
+ */
+export function importLabels(stacks: readonly StackTemplate[]): (text: string) => string {
+  const labels = new Map<string, string>();
+  for (const s of stacks) {
+    for (const output of Object.values<any>(s.template.Outputs ?? {})) {
+      const name = output?.Export?.Name;
+      const id = refOf(output?.Value);
+      if (typeof name !== 'string' || !id) continue;
+      const where = (s.paths[id] ?? id).replace(/\/(Resource|Default)$/, '');
+      labels.set(name, `${s.id}: ${where.startsWith(`${s.id}/`) ? where.slice(s.id.length + 1) : where}`);
+    }
+  }
+  return (text) => text.replace(/\{\\?"Fn::ImportValue\\?":\\?"([^"\\]+)\\?"\}/g, (_m, name: string) => `import of ${labels.get(name) ?? name}`);
+}
+
+/** Environment and model names of an app: what findings that repeat per environment or model differ in. */
+function groupingNames(stacks: readonly StackTemplate[]): string[] {
+  const names = new Set<string>();
+  for (const s of stacks) {
+    const env = s.tags['mlops:environment'];
+    if (env) names.add(env);
+    for (const r of Object.values(s.template.Resources ?? {})) {
+      for (const tag of Array.isArray(r?.Properties?.Tags) ? r.Properties!.Tags : []) {
+        if (tag?.Key === 'mlops:model' && typeof tag.Value === 'string') names.add(tag.Value);
+      }
+    }
+  }
+  return [...names].sort((a, b) => b.length - a.length || a.localeCompare(b));
 }

@@ -207,7 +207,9 @@ describe('examples/github/mlops-review.yml', () => {
     expect(workflow.permissions).toEqual({ 'contents': 'read', 'pull-requests': 'write' });
     expect(steps.find((s) => s.name === 'Synthesize head').run).toContain('npx cdk synth --quiet -o "$RUNNER_TEMP/head.out"');
     const review = steps.find((s) => s.name === 'Review');
-    expect(review.run).toContain('args=(--base-ref "$BASE_SHA" --head "$RUNNER_TEMP/head.out" --output "$RUNNER_TEMP/review.md")');
+    expect(review.run).toContain('args=(--base-ref "$BASE_SHA" --head "$RUNNER_TEMP/head.out" --output "$RUNNER_TEMP/review.md" '
+      + '--full-report "$RUNNER_TEMP/review-full")');
+    expect(steps.find((s) => s.name === 'Upload the full report (review.md, review.json)').with).toEqual({ name: 'mlops-review-full-report', path: '${{ runner.temp }}/review-full' });
     expect(review.run).toContain('args+=(--allow-destroy "${BASH_REMATCH[1]}")');
     expect(steps.find((s) => s.name === 'Fail on blocking changes').if).toBe("steps.review.outputs.code == '1'");
   });

@@ -47,6 +47,7 @@ export interface TemplateStack {
   readonly environment?: string;
   readonly resources: Record<string, unknown>;
   readonly parameters?: Record<string, unknown>;
+  readonly outputs?: Record<string, unknown>;
 }
 
 /**
@@ -59,7 +60,7 @@ export function writeAssembly(stacks: readonly TemplateStack[]): string {
   for (const s of stacks) {
     const artifactId = s.id.replace(/[^A-Za-z0-9-]/g, '');
     const templateFile = `${artifactId}.template.json`;
-    fs.writeFileSync(path.join(dir, templateFile), JSON.stringify({ Parameters: s.parameters, Resources: s.resources }));
+    fs.writeFileSync(path.join(dir, templateFile), JSON.stringify({ Parameters: s.parameters, Resources: s.resources, Outputs: s.outputs }));
     artifacts[artifactId] = {
       type: 'aws:cloudformation:stack',
       environment: 'aws://123456789012/us-east-1',
