@@ -5,7 +5,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
 import {
   ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PURPOSES, ARTIFACT_READ_OBJECT_ACTIONS,
-  ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, REPLICATION_ACTIONS, resolveArtifactStoreSpec, TAG_KEYS,
+  ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, REPLICATION_ACTIONS,
+  resolveArtifactStoreSpec, TAG_KEYS,
 } from '../core';
 import { MLOPS_CHECK_TAGS } from './checks/tag-contract';
 import { relyOnFeatureFlags } from './private/feature-flags';
