@@ -14,6 +14,7 @@ import {
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IModelRegistry } from './model-registry';
 import { newRotatingKey } from './private/keys';
+import { ManagedPolicyRole } from './private/managed-policy-role';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 // Defined in core (shared with the Pulumi ExperimentTracking); re-exported where CDK users found it.
@@ -315,22 +316,6 @@ export class ExperimentTracking extends Construct {
 
   private newLogsKey(profile: EnvironmentProfile): kms.Key {
     return newRotatingKey(this, `MLflow tracking logs of ${this.node.path}`, statefulRemovalPolicy(profile));
-  }
-}
-
-/**
- * A role whose granted permissions go into one customer managed policy instead of an inline default policy
- * (NIST 800-53 and HIPAA flag inline policies). The policy is created with the first statement.
- */
-class ManagedPolicyRole extends iam.Role {
-  private policy?: iam.ManagedPolicy;
-
-  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
-    if (!this.policy) {
-      this.policy = new iam.ManagedPolicy(this, 'Policy', { roles: [this], description: `Permissions of ${this.node.path}` });
-    }
-    this.policy.addStatements(statement);
-    return { statementAdded: true, policyDependable: this.policy };
   }
 }
 

@@ -15,6 +15,8 @@ export * from './experiment-tracking';
 export * from './model-endpoint';
 export * from './mlops-platform';
 export * from './mlops-governance';
+export * from './permission-boundary';
+export * from './gpu-brake';
 export * from './checks/mlops-checks';
 export * from './checks/tag-contract';
 export * from './model-pipeline';

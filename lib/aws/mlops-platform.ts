@@ -19,6 +19,7 @@ import { MlopsTagging } from './mlops-tagging';
 import { ModelEndpoint } from './model-endpoint';
 import { ModelPipeline, ModelPipelineProps } from './model-pipeline';
 import { ModelRegistry } from './model-registry';
+import { PermissionBoundary } from './permission-boundary';
 import { PlatformKey } from './platform-key';
 import { PlatformNetwork } from './platform-network';
 import { checkFor } from './scope';
@@ -135,6 +136,8 @@ export class MlopsPlatform extends Construct {
   public readonly profile: EnvironmentProfile;
   public readonly dataStack: MlopsStack;
   public readonly platformStack: MlopsStack;
+  /** The permission boundary (a cap) of every role of both stacks. */
+  public readonly permissionBoundary: PermissionBoundary;
   public readonly platformKey: PlatformKey;
   public readonly network: PlatformNetwork;
   public readonly artifactStore: ArtifactStore;
@@ -171,6 +174,9 @@ export class MlopsPlatform extends Construct {
     // Stateful resources: their stack is retained and termination-protected outside dev.
     this.dataStack = new MlopsStack(this, 'Data', { ...stackProps, stackName: `${prefix}-data`, description: `MLOps data (${this.profile.name}): key, network, artifacts, images, registry` });
     this.baseTags = this.dataStack.mlopsTags;
+    // The cap of every role of the environment, data stack included (created first: roles of both stacks name it).
+    this.permissionBoundary = new PermissionBoundary(this.dataStack, 'PermissionBoundary', { roleNamePrefix: prefix });
+    this.permissionBoundary.applyTo(this.dataStack);
     this.platformKey = new PlatformKey(this.dataStack, 'PlatformKey');
     const key = this.platformKey.key;
     this.network = new PlatformNetwork(this.dataStack, 'Network', { encryptionKey: key });
@@ -190,7 +196,9 @@ export class MlopsPlatform extends Construct {
     this.platformStack = new MlopsStack(this, 'Platform', { ...stackProps, stackName: `${prefix}-platform`, description: `MLOps platform (${this.profile.name}): tracking, training, serving, monitoring, budgets` });
     this.platformStack.addStackDependency(this.dataStack);
     this.monitoring = new MlopsMonitoring(this.platformStack, 'Monitoring', { notifyEmails: props.notifyEmails, encryptionKey: key });
-    this.costGuard = new CostGuard(this.platformStack, 'CostGuard', { alertTopic: this.monitoring.alarmTopic, notifyEmails: props.notifyEmails });
+    this.costGuard = new CostGuard(this.platformStack, 'CostGuard', {
+      alertTopic: this.monitoring.alarmTopic, encryptionKey: key, notifyEmails: props.notifyEmails, environmentPrefix: prefix,
+    });
 
     const small = !this.profile.multiAz;
     this.trainingCluster = new GpuTrainingCluster(this.platformStack, 'TrainingCluster', {
@@ -212,9 +220,10 @@ export class MlopsPlatform extends Construct {
     this.costGuard.addCostEstimate('model registry', registryCost(this.profile, this.modelRegistry));
     this.costGuard.addCostEstimate('network (NAT gateways)', natCost(this.network));
 
-    // Personas, a trail with data events on the datasets and models buckets, and a permission boundary on every
-    // role of the platform stack (the data stack's service roles stay as their constructs made them).
-    this.governance = new MlopsGovernance(this.platformStack, 'Governance', { encryptionKey: key, artifactStore: this.artifactStore });
+    // Personas, a trail with data events on the datasets and models buckets, and the boundary on every role.
+    this.governance = new MlopsGovernance(this.platformStack, 'Governance', {
+      encryptionKey: key, artifactStore: this.artifactStore, permissionBoundary: this.permissionBoundary,
+    });
     this.governance.grantPersonas({
       artifactStore: this.artifactStore,
       modelRegistry: this.modelRegistry,
@@ -222,7 +231,11 @@ export class MlopsPlatform extends Construct {
       servingImages: this.servingImages,
     });
     this.governance.applyBoundaryTo(this.platformStack);
-    this.costGuard.denyGpuFor(this.governance.dataScientist, this.governance.mlEngineer);
+    // The brake denies GPU growth to the personas who could cause it; operators approve and release it.
+    const { dataScientist, mlEngineer, platformOperator } = this.governance;
+    this.costGuard.denyGpuFor(dataScientist, mlEngineer, platformOperator);
+    this.costGuard.brake.grantApprove(this.governance.personaGrantee(platformOperator));
+    this.costGuard.brake.grantRelease(this.governance.personaGrantee(platformOperator));
 
     for (const team of this.teams) {
       if (team.monthlyBudgetUsd !== undefined) {
@@ -267,7 +280,6 @@ export class MlopsPlatform extends Construct {
       : new ModelEndpoint(stack, 'Endpoint', { ...common, alarmTopic: this.monitoring.alarmTopic });
     const alarms = this.monitoring.monitorServing(options.name, serving, { scope: stack, gpu: serving.instance.isNvidiaGpu });
     this.costGuard.addCostEstimate(`model ${options.name}`, serving.costEstimate);
-    this.costGuard.denyGpuFor(serving.role);
     this.models.set(options.name, { serving, alarms });
     return serving;
   }
@@ -278,13 +290,16 @@ export class MlopsPlatform extends Construct {
    */
   public addModelPipeline(id: string, options: Omit<ModelPipelineProps, 'registry' | 'artifactStore'>): ModelPipeline {
     const serving = this.servedModel(options.modelName);
-    return new ModelPipeline(this.platformStack, id, {
+    const pipeline = new ModelPipeline(this.platformStack, id, {
       registry: this.modelRegistry,
       artifactStore: this.artifactStore,
       encryptionKey: this.platformKey.key,
       endpoint: serving instanceof ModelEndpoint ? serving : undefined,
       ...options,
     });
+    // The pipeline updates endpoints and submits training: denied while the GPU brake is on.
+    this.costGuard.denyGpuFor(pipeline.stateMachine.role);
+    return pipeline;
   }
 
   /** Checks a served model's own options (name, backend, team); returns its team. */

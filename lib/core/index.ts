@@ -23,3 +23,4 @@ export * from './model-pipeline-spec';
 export * from './artifact-grants';
 export * from './platform-teams';
 export * from './engine-parity';
+export * from './brake-definition';
