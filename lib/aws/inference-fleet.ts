@@ -16,6 +16,7 @@ import {
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { checkImageTag } from './private/image-tag';
+import { allowLaunchingServicesToUseKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope } from './scope';
@@ -259,7 +260,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       description: `mlops-constructs inference fleet volumes at ${this.node.path}`,
       enableKeyRotation: true,
     });
-    allowEc2VolumeEncryption(this.encryptionKey);
+    allowLaunchingServicesToUseKey(this.encryptionKey);
 
     this.role = new iam.Role(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
@@ -530,20 +531,6 @@ function logAccessLogs(lb: elbv2.ApplicationLoadBalancer, bucket: s3.IBucket, pr
   const policy = bucket.policy?.node.defaultChild;
   if (CfnResource.isCfnResource(policy)) (lb.node.defaultChild as CfnResource).addResourceDependency(policy);
 }
-
-/** Lets EC2 and SNS use the key on behalf of this account (Auto Scaling's launches and notifications), as AWS managed keys do. */
-function allowEc2VolumeEncryption(key: kms.IKey): void {
-  const { account, region } = Stack.of(key);
-  key.addToResourcePolicy(new iam.PolicyStatement({
-    sid: 'AllowEbsVolumesOfThisAccount',
-    principals: [new iam.AnyPrincipal()],
-    actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:CreateGrant', 'kms:DescribeKey'],
-    resources: ['*'],
-    // EC2 for the root volumes Auto Scaling launches, SNS for its notifications to an encrypted topic.
-    conditions: { StringEquals: { 'kms:CallerAccount': account, 'kms:ViaService': [`ec2.${region}.amazonaws.com`, `sns.${region}.amazonaws.com`] } },
-  }), true);
-}
-
 
 function pascal(name: string): string {
   return name.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');

@@ -205,7 +205,14 @@ export class ModelPipeline extends Construct {
     this.grantJobOutputs();
     if (props.endpoint) {
       props.endpoint.role.grantPassRole(this.stateMachineRole);
-      props.endpoint.encryptionKey.grant(this.stateMachineRole, 'kms:CreateGrant', 'kms:DescribeKey');
+      // SageMaker creates grants on the endpoint's key for the volumes of the instances it launches: grants for AWS
+      // resources only, never one the role could hand to a principal of its choice.
+      this.stateMachineRole.addToPrincipalPolicy(new iam.PolicyStatement({
+        actions: ['kms:CreateGrant'],
+        resources: [props.endpoint.encryptionKey.keyArn],
+        conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+      }));
+      props.endpoint.encryptionKey.grant(this.stateMachineRole, 'kms:DescribeKey');
     }
     // The KMS side of the s3:GetObject the read states do.
     props.artifactStore.encryptionKey.grantDecrypt(this.stateMachineRole);

@@ -53,7 +53,7 @@ describe('InferenceFleet defaults', () => {
     expect(params).toContain('/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id');
     t.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowEbsVolumesOfThisAccount', Condition: Match.objectLike({}) })]) },
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowLaunchingServiceLinkedRolesToEncryptVolumes', Condition: Match.objectLike({ ArnLike: Match.anyValue() }) })]) },
     });
   });
 
@@ -268,7 +268,7 @@ describe('InferenceFleet options', () => {
       }),
     });
     t.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowEbsVolumesOfThisAccount' })]) },
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowLaunchingServiceLinkedRolesToEncryptVolumes' })]) },
     });
     expect(Object.keys(t.findResources('AWS::KMS::Key')).filter((id) => id.startsWith('FleetKey'))).toEqual([]);
   });
