@@ -27,7 +27,14 @@ export interface FakeCompute { arn: string; name: string; min: number; max: numb
 export interface FakeTarget { resourceId: string; min: number; max: number; scheduledSuspended: boolean }
 export interface FakeEndpoint { name: string; arn: string; variants: string[]; tags: FakeTags }
 export interface FakeNodeGroup {
-  cluster: string; name: string; arn: string; min: number; max: number; desired: number; labels: FakeTags; tags: FakeTags;
+  cluster: string;
+  name: string;
+  arn: string;
+  min: number;
+  max: number;
+  desired: number;
+  labels: FakeTags;
+  tags: FakeTags;
   taints: Array<{ Key: string; Value: string; Effect: string }>;
 }
 

@@ -284,6 +284,23 @@ const KNOWN_AWS_POLICIES: Record<string, Statement[]> = {
     ],
     Resource: ['*'],
   }, { Effect: 'Allow', Action: ['ecs:TagResource'], Resource: ['*'], Condition: { StringEquals: { 'ecs:CreateAction': ['CreateCluster', 'RegisterContainerInstance'] } } }],
+  'policy/AmazonEKSWorkerNodePolicy': [{
+    Effect: 'Allow',
+    Action: [
+      'ec2:DescribeInstances', 'ec2:DescribeInstanceTypes', 'ec2:DescribeRouteTables', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets',
+      'ec2:DescribeVolumes', 'ec2:DescribeVolumesModifications', 'ec2:DescribeVpcs', 'eks:DescribeCluster', 'eks-auth:AssumeRoleForPodIdentity',
+    ],
+    Resource: ['*'],
+  }],
+  'policy/AmazonEKS_CNI_Policy': [{
+    Effect: 'Allow',
+    Action: [
+      'ec2:AssignIpv6Addresses', 'ec2:AssignPrivateIpAddresses', 'ec2:AttachNetworkInterface', 'ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface',
+      'ec2:DescribeInstances', 'ec2:DescribeTags', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeInstanceTypes', 'ec2:DescribeSubnets',
+      'ec2:DetachNetworkInterface', 'ec2:ModifyNetworkInterfaceAttribute', 'ec2:UnassignPrivateIpAddresses',
+    ],
+    Resource: ['*'],
+  }, { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: ['arn:aws:ec2:*:*:network-interface/*'] }],
 };
 
 /** AWS managed policies whose contents are known to grant nothing the claims care about (read-only or node basics). */

@@ -1,0 +1,140 @@
+import { App } from 'aws-cdk-lib';
+import { buildReferenceApp } from '../../examples/environments';
+import { newApp } from '../support/gate';
+import { environmentTemplates, IamWalk, REGION, RoleInfo, Statement } from '../support/iam-walk';
+import { BRAKE, EnvironmentProfile, gpuGrowthActions, MlopsPlatform, ServingBackend } from 'mlops-constructs';
+
+/**
+ * The governance claims of issue #15, tested on what CloudFormation will create: every template of an environment
+ * (data, platform and nested stacks), walked as IAM evaluates requests. Each claim failed on the templates before.
+ */
+function environment(build: (app: App) => void, artifactPrefix: string): IamWalk {
+  const app = newApp();
+  build(app);
+  const outdir = app.synth().directory;
+  return new IamWalk(environmentTemplates(outdir, [artifactPrefix]));
+}
+
+const ENVIRONMENTS: Array<[string, () => IamWalk]> = [
+  ['reference app, prod', () => environment((app) => buildReferenceApp(app), 'mlopsprod')],
+  ['reference app, dev', () => environment((app) => buildReferenceApp(app), 'mlopsdev')],
+  ['a platform built with defaults (staging)', () => environment((app) => new MlopsPlatform(app, 'acme-staging', {
+    profile: EnvironmentProfile.staging(),
+    project: 'acme',
+    costCenter: 'cc',
+    env: { region: REGION },
+    servedModels: [
+      { name: 'fleet-model', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't1' },
+      { name: 'endpoint-model', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 't1' },
+    ],
+  }), 'acmestaging')],
+];
+
+const isBrakeController = (role: RoleInfo) => role.tags[BRAKE.controllerTagKey] === 'true';
+const IN_REGION = { 'aws:RequestedRegion': REGION };
+
+describe.each(ENVIRONMENTS)('governance claims: %s', (_name, build) => {
+  let walk: IamWalk;
+  beforeAll(() => {
+    walk = build();
+  });
+
+  test('every role the library creates, data stack included, carries the permission boundary, and the boundary is a cap', () => {
+    expect(walk.roles.length).toBeGreaterThan(10);
+    const unbounded = walk.roles.filter((r) => r.boundary === undefined || r.boundary.length === 0).map((r) => r.id);
+    expect(unbounded).toEqual([]);
+    // A cap: no statement of the boundary allows every action.
+    for (const role of walk.roles) {
+      const allowAll = role.boundary!.filter((s) => s.Effect === 'Allow' && (s.NotAction !== undefined || (s.Action ?? []).includes('*')));
+      expect([role.id, allowAll]).toEqual([role.id, []]);
+    }
+  });
+
+  test('no role can escalate: write policies or trust, attach policies, pass another environment\'s role, detach the brake', () => {
+    const roleArn = 'arn:aws:iam::123456789012:role/someone-else';
+    const denyPolicyArn = `arn:aws:iam::123456789012:policy${BRAKE.policyPath}deny`;
+    for (const role of walk.roles) {
+      const can = (action: string, resource = '*', context = {}) => walk.allows(role, action, resource, { ...IN_REGION, ...context });
+      const escalations = [
+        ['iam:PutRolePolicy', roleArn], ['iam:AttachRolePolicy', roleArn, { 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AdministratorAccess' }],
+        ['iam:UpdateAssumeRolePolicy', roleArn], ['iam:CreateRole', roleArn], ['iam:CreatePolicyVersion', '*'], ['iam:DeleteRolePermissionsBoundary', roleArn],
+        ['iam:PassRole', roleArn], ['sts:AssumeRole', roleArn], ['iam:CreateAccessKey', '*'],
+        ['cloudwatch:DisableAlarmActions', '*'], ['cloudwatch:SetAlarmState', '*'],
+      ] as Array<[string, string, Record<string, string>?]>;
+      for (const [action, resource, context] of escalations) {
+        expect([role.id, action, can(action, resource, context)]).toEqual([role.id, action, false]);
+      }
+      if (!isBrakeController(role)) {
+        expect([role.id, can('iam:DetachRolePolicy', roleArn, { 'iam:PolicyARN': denyPolicyArn })]).toEqual([role.id, false]);
+      }
+    }
+  });
+
+  test('after the brake, no role can grow GPU capacity; no role can create GPU capacity at all', () => {
+    // The roles the engage state machine attaches the deny policy to, and the deny policy itself.
+    const machines = walk.resources('AWS::StepFunctions::StateMachine').filter((m) => /BrakeEngage/.test(m.logicalId));
+    expect(machines).toHaveLength(1);
+    const engage = JSON.parse(walk.render(machines[0].template, machines[0].properties.DefinitionString));
+    const denied: string[] = engage.States.Brake.Branches.find((b: any) => b.StartAt === 'DeniedRoles').States.DeniedRoles.Result;
+    const denyPolicy = walk.resources('AWS::IAM::ManagedPolicy').find((p) => p.properties.Path === BRAKE.policyPath)!;
+    const denyStatements: Statement[] = walk.statements(denyPolicy.template, denyPolicy.properties.PolicyDocument);
+    // Every role the brake denies exists in the environment (a typo'd name would deny nothing).
+    for (const name of denied) expect(walk.roles.map((r) => r.name)).toContain(name);
+
+    const braked = { ...IN_REGION, [`aws:ResourceTag/${BRAKE.tagKey}`]: BRAKE.engagedValue };
+    const creates = ['autoscaling:CreateAutoScalingGroup', 'batch:CreateComputeEnvironment', 'sagemaker:CreateEndpoint', 'eks:CreateNodegroup'];
+    const failures: string[] = [];
+    for (const role of walk.roles.filter((r) => !isBrakeController(r))) {
+      const extra = denied.includes(role.name) ? denyStatements : [];
+      for (const action of gpuGrowthActions()) {
+        if (walk.allows(role, action, '*', braked, extra)) failures.push(`${role.id} ${action} on braked capacity`);
+      }
+      for (const action of creates) if (walk.allows(role, action, '*', IN_REGION)) failures.push(`${role.id} ${action}`);
+      const gpuInstance = { ...IN_REGION, 'ec2:InstanceType': 'g5.xlarge' };
+      if (walk.allows(role, 'ec2:RunInstances', 'arn:aws:ec2:us-east-1:123456789012:instance/*', gpuInstance)) failures.push(`${role.id} ec2:RunInstances`);
+    }
+    expect(failures).toEqual([]);
+    // The roles that can launch or update GPU capacity by their own policies (pipelines, personas) are the ones denied.
+    // Not the EKS control plane's role (AmazonEKSClusterPolicy may update Auto Scaling groups): denying it would break the
+    // cluster; it is bounded (the first claim: nothing braked) and node groups are capped through the EKS API.
+    const eksControlPlane = (r: RoleInfo) => JSON.stringify(r.trust).includes('"eks.amazonaws.com"');
+    const updaters = walk.roles.filter((r) => !isBrakeController(r) && !eksControlPlane(r)
+      && ['sagemaker:UpdateEndpoint', 'batch:SubmitJob', 'autoscaling:UpdateAutoScalingGroup'].some((a) => walk.allows(r, a, '*', IN_REGION)));
+    for (const role of updaters) expect([role.id, denied.includes(role.name)]).toEqual([role.id, true]);
+  });
+
+  test('KMS: no key policy lets any principal use a key through a service; every CreateGrant is for AWS resources only', () => {
+    const failures: string[] = [];
+    for (const key of walk.resources('AWS::KMS::Key')) {
+      for (const s of walk.statements(key.template, key.properties.KeyPolicy)) {
+        const principal = JSON.stringify(s.Principal);
+        if (s.Effect === 'Allow' && (principal === '"*"' || principal === '{"AWS":"*"}')) failures.push(`${key.logicalId} ${s.Sid} allows principal *`);
+        if (s.Effect === 'Allow' && (s.Action ?? []).some((a) => /^kms:(CreateGrant|\*)$/.test(a)) && !/root/.test(principal ?? '')) {
+          if (s.Condition?.Bool?.['kms:GrantIsForAWSResource'] !== 'true') failures.push(`${key.logicalId} ${s.Sid} CreateGrant without GrantIsForAWSResource`);
+        }
+      }
+    }
+    for (const role of walk.roles) {
+      for (const s of role.identity) {
+        if (s.Effect === 'Allow' && (s.Action ?? []).some((a) => /^kms:(CreateGrant|\*)$/.test(a)) && s.Condition?.Bool?.['kms:GrantIsForAWSResource'] !== 'true') {
+          failures.push(`${role.id} ${s.Sid ?? ''} CreateGrant without GrantIsForAWSResource`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  test('Batch job containers cannot reach the instance role (metadata hop limit 1); the S3 endpoint admits only the account\'s buckets', () => {
+    const batchTemplates = walk.resources('AWS::EC2::LaunchTemplate').filter((t) => /TrainingCluster/.test(t.logicalId));
+    expect(batchTemplates.length).toBeGreaterThan(0);
+    for (const t of batchTemplates) expect(t.properties.LaunchTemplateData.MetadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
+    const endpoints = walk.resources('AWS::EC2::VPCEndpoint').filter((e) => JSON.stringify(e.properties.ServiceName).includes('.s3'));
+    expect(endpoints).toHaveLength(1);
+    const statements = walk.statements(endpoints[0].template, endpoints[0].properties.PolicyDocument);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const s of statements) {
+      const scoped = s.Condition?.StringEquals?.['aws:ResourceAccount'] !== undefined || (s.Resource ?? []).every((r) => r !== '*');
+      expect([s.Sid, scoped]).toEqual([s.Sid, true]);
+    }
+  });
+});
