@@ -88,14 +88,14 @@ describe('MlopsPlatform', () => {
     });
   });
 
-  test('budgets: environment and team budgets, a deny-GPU action on the serving roles, the estimate as an output', () => {
+  test('budgets: environment and team budgets, the GPU brake denying the personas, the estimate as an output', () => {
     plat.hasResourceProperties('AWS::Budgets::Budget', { Budget: Match.objectLike({ BudgetLimit: { Amount: 50000, Unit: 'USD' } }) });
     plat.hasResourceProperties('AWS::Budgets::Budget', { Budget: Match.objectLike({ BudgetName: 'acme-prod-platform-fraud', BudgetLimit: { Amount: 400, Unit: 'USD' } }) });
-    const actions = Object.values(plat.findResources('AWS::Budgets::BudgetsAction'));
-    expect(actions).toHaveLength(1);
-    expect(actions[0].Properties.ApprovalModel).toBe('MANUAL');
-    // The data scientist and ML engineer personas, and the fleet's and the endpoint's roles (from the models' nested stacks).
-    expect(actions[0].Properties.Definition.IamActionDefinition.Roles).toHaveLength(4);
+    // No Budgets IAM action (it denied roles that launch nothing): the environment budget starts the brake, which asks first in prod.
+    plat.resourceCountIs('AWS::Budgets::BudgetsAction', 0);
+    expect(prod.costGuard.brake.automatic).toBe(false);
+    const { dataScientist, mlEngineer, platformOperator } = prod.governance;
+    expect(prod.costGuard.brake.deniedRoleList).toEqual([dataScientist, mlEngineer, platformOperator]);
     const estimate = prod.costGuard.estimatedMonthlyCost;
     expect(Object.keys(estimate.pieces)).toEqual(['training (max GPUs busy, fallback included)', 'model registry', 'network (NAT gateways)', 'model fraud', 'model recs']);
     expect(estimate.maxUsd).toBeGreaterThan(estimate.minUsd);
@@ -120,8 +120,11 @@ describe('MlopsPlatform', () => {
     });
     expect(pipeline.node.scope).toBe(p.platformStack);
     const t = Template.fromStack(p.platformStack);
-    t.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
-    const definition = JSON.stringify(t.findResources('AWS::StepFunctions::StateMachine'));
+    // The pipeline's state machine (besides the brake's two), whose role the brake denies.
+    const machines = Object.values(t.findResources('AWS::StepFunctions::StateMachine')).filter((m) => JSON.stringify(m).includes('createModelPackage'));
+    expect(machines).toHaveLength(1);
+    expect(p.costGuard.brake.deniedRoleList).toContain(pipeline.stateMachine.role);
+    const definition = JSON.stringify(machines);
     // Registers in the registry's model package group and rolls out to the served endpoint.
     expect(definition).toContain('createModelPackage');
     expect(definition).toContain('updateEndpoint');
