@@ -24,3 +24,4 @@ export * from './environment-pipeline';
 export * from './eks-gpu-cluster';
 export { managedPolicyGrantee } from './private/managed-policy-principal';
 export { ServedStateParameter, ServedStateParameterProps, ServedStateReader } from './private/served-state';
+export * from './organization-gpu-brake';

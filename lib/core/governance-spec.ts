@@ -1,3 +1,4 @@
+import { DENY_GPU_RULES } from './cost-guard-spec';
 import { EnvironmentProfile, LOG_RETENTION_DAYS } from './profiles';
 import { platformParameterName } from './served-models';
 import { SpecScope, specCheck } from './spec-scope';
@@ -381,4 +382,77 @@ export function boundaryStatements(input: BoundaryStatementsInput): PolicyStatem
       Condition: { StringNotEquals: { 'aws:RequestedRegion': [...input.allowedRegions] } },
     },
   ];
+}
+
+/** What the organization brake (a service control policy) is rendered from. */
+export interface OrganizationBrakeStatementsInput {
+  /** Principals (ARN patterns) the policy never denies: a break-glass role. The brake's own roles are exempt by their tag. */
+  readonly exemptPrincipalArns: readonly string[];
+  /**
+   * Also deny every GPU growth action and accelerated launch to everyone else, whatever the resource's tags: the
+   * brake engaged for the whole account (or organizational unit), as long as the policy is attached.
+   */
+  readonly denyAllGpuGrowth: boolean;
+  /** Accelerated EC2 instance type patterns (`g5.*`). */
+  readonly acceleratedEc2: readonly string[];
+  /** Accelerated SageMaker instance type patterns (`ml.g5.*`). */
+  readonly acceleratedSageMaker: readonly string[];
+}
+
+/**
+ * The organization brake, a service control policy: what the permission boundary guarantees for the platform's roles,
+ * for every principal of the accounts it is attached to (administrators and the CloudFormation deploy role included,
+ * service-linked roles excepted, as for every SCP): no one but the brake's own roles (tag `mlops:brake-controller`)
+ * and the exempt principals raises capacity the brake capped, changes the brake's tag or detaches the brake's deny
+ * policy. With `denyAllGpuGrowth`, GPU growth and accelerated launches are denied outright while it is attached.
+ */
+export function organizationBrakeStatements(input: OrganizationBrakeStatementsInput): PolicyStatementJson[] {
+  const unlessExempt: Record<string, Record<string, unknown>> = {
+    StringNotEquals: { [`aws:PrincipalTag/${BRAKE.controllerTagKey}`]: 'true' },
+    ...(input.exemptPrincipalArns.length > 0 ? { ArnNotLike: { 'aws:PrincipalArn': [...input.exemptPrincipalArns] } } : {}),
+  };
+  const statements: PolicyStatementJson[] = [
+    {
+      Sid: 'DenyRaisingBrakedCapacity',
+      Effect: 'Deny',
+      Action: [...BRAKED_RESOURCE_ACTIONS],
+      Resource: '*',
+      Condition: { ...unlessExempt, StringEquals: { [`aws:ResourceTag/${BRAKE.tagKey}`]: BRAKE.engagedValue } },
+    },
+    {
+      Sid: 'DenyChangingTheBrakeTag',
+      Effect: 'Deny',
+      Action: [...TAGGING_ACTIONS],
+      Resource: '*',
+      Condition: { ...unlessExempt, 'ForAnyValue:StringEquals': { 'aws:TagKeys': [BRAKE.tagKey] } },
+    },
+    {
+      Sid: 'DenyDetachingTheBrake',
+      Effect: 'Deny',
+      Action: ['iam:DetachRolePolicy', 'iam:DeletePolicy', 'iam:CreatePolicyVersion', 'iam:DeletePolicyVersion', 'iam:SetDefaultPolicyVersion'],
+      Resource: '*',
+      Condition: { ...unlessExempt, ArnLike: { 'iam:PolicyARN': `arn:*:iam::*:policy${BRAKE.policyPath}*` } },
+    },
+  ];
+  if (input.denyAllGpuGrowth) {
+    const { ec2, sageMaker } = DENY_GPU_RULES;
+    statements.push(
+      { Sid: 'DenyGpuGrowth', Effect: 'Deny', Action: gpuGrowthActions(), Resource: '*', Condition: unlessExempt },
+      {
+        Sid: ec2.sid,
+        Effect: 'Deny',
+        Action: [...ec2.actions],
+        Resource: 'arn:*:ec2:*:*:instance/*',
+        Condition: { ...unlessExempt, [ec2.operator]: { [ec2.conditionKey]: [...input.acceleratedEc2] } },
+      },
+      {
+        Sid: sageMaker.sid,
+        Effect: 'Deny',
+        Action: [...sageMaker.actions],
+        Resource: '*',
+        Condition: { ...unlessExempt, [sageMaker.operator]: { [sageMaker.conditionKey]: [...input.acceleratedSageMaker] } },
+      },
+    );
+  }
+  return statements;
 }

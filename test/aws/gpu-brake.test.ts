@@ -3,8 +3,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { FakeAccount } from '../support/brake-fakes';
 import { newApp } from '../support/gate';
-import { IamWalk } from '../support/iam-walk';
-import { BRAKE, CostGuard, EnvironmentProfile, MlopsStack } from 'mlops-constructs';
+import { IamWalk, RoleInfo } from '../support/iam-walk';
+import { BRAKE, CostGuard, EnvironmentProfile, MlopsStack, OrganizationGpuBrake, OrganizationGpuBrakeProps } from 'mlops-constructs';
 
 /**
  * The brake's state machines, as CostGuard deploys them (the synthesized definitions, references rendered
@@ -173,5 +173,62 @@ describe('GPU brake, executed offline', () => {
     const resources = JSON.stringify([b.engage, b.release]).match(/"Resource":"[^"]+"/g)!;
     for (const r of resources) expect(r).toMatch(/arn:aws:states:::(aws-sdk:|sns:publish)/);
     expect(Stack.of(b.guard).resolve(b.guard.brake.automatic)).toBe(false);
+  });
+});
+
+describe('OrganizationGpuBrake (the SCP form)', () => {
+  function scp(props: Partial<OrganizationGpuBrakeProps> = {}) {
+    const app = newApp();
+    const stack = new Stack(app, 'Management');
+    const brake = new OrganizationGpuBrake(stack, 'GpuBrake', { targetIds: ['ou-ab12-cdef3456'], exemptPrincipalArns: ['arn:aws:iam::*:role/break-glass'], ...props });
+    const resource = Template.fromStack(stack).findResources('AWS::Organizations::Policy');
+    const walkRole = (name: string, tags: Record<string, string> = {}): RoleInfo => ({
+      id: name,
+      template: 'x',
+      logicalId: name,
+      arn: `arn:aws:iam::123456789012:role/${name}`,
+      name,
+      tags,
+      trust: [],
+      identity: [{ Effect: 'Allow', Action: ['*'], Resource: ['*'] }],
+      opaquePolicies: [],
+      // The SCP caps like a boundary: an allow-all plus its denies.
+      boundary: [{ Effect: 'Allow', Action: ['*'], Resource: ['*'] }, ...new IamWalk([]).statements('x', Object.values(resource)[0].Properties.Content)],
+    });
+    return { brake, resource: Object.values(resource)[0], walkRole };
+  }
+  const walk = new IamWalk([]);
+  const braked = { 'aws:RequestedRegion': 'us-east-1', [`aws:ResourceTag/${BRAKE.tagKey}`]: BRAKE.engagedValue };
+
+  test('an administrator (or the deploy role) cannot raise braked capacity, untag it or detach the brake; the brake and break-glass can', () => {
+    const { resource, walkRole } = scp();
+    expect(resource.Properties).toEqual(expect.objectContaining({ Type: 'SERVICE_CONTROL_POLICY', TargetIds: ['ou-ab12-cdef3456'], Name: 'mlops-gpu-brake' }));
+    const admin = walkRole('Admin');
+    for (const action of ['autoscaling:UpdateAutoScalingGroup', 'batch:UpdateComputeEnvironment', 'sagemaker:UpdateEndpoint', 'eks:UpdateNodegroupConfig']) {
+      expect([action, walk.allows(admin, action, '*', braked)]).toEqual([action, false]);
+      expect([action, walk.allows(admin, action, '*', { 'aws:RequestedRegion': 'us-east-1' })]).toEqual([action, true]);
+      expect(walk.allows(walkRole('break-glass'), action, '*', braked)).toBe(true);
+      expect(walk.allows(walkRole('Brake', { [BRAKE.controllerTagKey]: 'true' }), action, '*', braked)).toBe(true);
+    }
+    expect(walk.allows(admin, 'autoscaling:DeleteTags', '*', { 'aws:TagKeys': [BRAKE.tagKey] })).toBe(false);
+    expect(walk.allows(admin, 'iam:DetachRolePolicy', 'arn:aws:iam::123456789012:role/p', { 'iam:PolicyARN': `arn:aws:iam::123456789012:policy${BRAKE.policyPath}x` })).toBe(false);
+    // Not engaged for the whole account: GPU launches stay allowed.
+    expect(walk.allows(admin, 'ec2:RunInstances', 'arn:aws:ec2:us-east-1:123456789012:instance/*', { 'ec2:InstanceType': 'g5.xlarge' })).toBe(true);
+  });
+
+  test('denyAllGpuGrowth: no GPU growth or accelerated launch for anyone but the exempt', () => {
+    const { walkRole } = scp({ denyAllGpuGrowth: true });
+    const admin = walkRole('Admin');
+    expect(walk.allows(admin, 'ec2:RunInstances', 'arn:aws:ec2:us-east-1:123456789012:instance/i-1', { 'ec2:InstanceType': 'g5.xlarge' })).toBe(false);
+    expect(walk.allows(admin, 'ec2:RunInstances', 'arn:aws:ec2:us-east-1:123456789012:instance/i-1', { 'ec2:InstanceType': 'm7i.large' })).toBe(true);
+    expect(walk.allows(admin, 'sagemaker:CreateEndpointConfig', '*', { 'sagemaker:InstanceTypes': ['ml.g5.xlarge'] })).toBe(false);
+    expect(walk.allows(admin, 'autoscaling:SetDesiredCapacity', '*')).toBe(false);
+    expect(walk.allows(walkRole('break-glass'), 'autoscaling:SetDesiredCapacity', '*')).toBe(true);
+  });
+
+  test('bad input names the prop and the fix', () => {
+    expect(() => scp({ targetIds: [] })).toThrow(/'targetIds' must name at least one account, organizational unit or root.*Fix: give the OU/);
+    expect(() => scp({ targetIds: ['my-ou'] })).toThrow(/'targetIds\[0\]'.*\(received "my-ou"\)/);
+    expect(() => scp({ exemptPrincipalArns: ['break-glass'] })).toThrow(/'exemptPrincipalArns\[0\]'.*\(received "break-glass"\)/);
   });
 });
