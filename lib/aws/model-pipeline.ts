@@ -203,6 +203,7 @@ export class ModelPipeline extends Construct {
     // ManagedPolicyArns, after its policy: the explicit DependsOn StateMachine adds is redundant (cfn-lint W3005).
     (this.stateMachine.node.defaultChild as sfn.CfnStateMachine).addDeletionOverride('DependsOn');
     this.grantJobOutputs();
+    this.limitSubmissionsToItsJobs();
     if (props.endpoint) {
       props.endpoint.role.grantPassRole(this.stateMachineRole);
       // SageMaker creates grants on the endpoint's key for the volumes of the instances it launches: grants for AWS
@@ -527,6 +528,21 @@ export class ModelPipeline extends Construct {
         + `(${this.outputPrefix}) and, for training and evaluation, the model's own prefix ${modelName}/ in the models bucket.`;
       Validations.of(policy).acknowledge(...arns.map((arn) => ({ id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, arn)}]`, reason })));
     }
+  }
+
+  /**
+   * Step Functions' Batch integration grants batch:SubmitJob on every job definition of the account (`job-definition/*`):
+   * an explicit deny keeps this pipeline to its own three job definitions and their queues, never another team's.
+   */
+  private limitSubmissionsToItsJobs(): void {
+    const jobs = [this.props.validateJob, this.props.trainJob, this.props.evaluateJob];
+    const unique = (arns: string[]) => arns.filter((a, i) => arns.indexOf(a) === i);
+    this.stateMachineRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'SubmitOnlyThisPipelinesJobs',
+      effect: iam.Effect.DENY,
+      actions: ['batch:SubmitJob'],
+      notResources: [...unique(jobs.map((j) => j.jobDefinition.jobDefinitionArn)), ...unique(jobs.map((j) => j.jobQueue.jobQueueArn))],
+    }));
   }
 
   private acknowledgeStateMachine(): void {

@@ -103,6 +103,18 @@ describe.each(ENVIRONMENTS)('governance claims: %s', (_name, build) => {
     for (const role of updaters) expect([role.id, denied.includes(role.name)]).toEqual([role.id, true]);
   });
 
+  test('a model pipeline submits only its own job definitions, never another team\'s', () => {
+    const pipelines = walk.roles.filter((r) => /PipelineRole/.test(r.logicalId));
+    if (pipelines.length === 0) return;
+    for (const role of pipelines) {
+      const other = 'arn:aws:batch:us-east-1:123456789012:job-definition/other-team-train:1';
+      expect([role.id, walk.allows(role, 'batch:SubmitJob', other, IN_REGION)]).toEqual([role.id, false]);
+      const deny = role.identity.find((s) => s.Sid === 'SubmitOnlyThisPipelinesJobs')!;
+      const jobDefinitions = walk.resources('AWS::Batch::JobDefinition').map((j) => `{${j.template}:${j.logicalId}}`);
+      expect(deny.NotResource!.filter((r) => r.includes('JobDefinition') || jobDefinitions.includes(r))).toHaveLength(3);
+    }
+  });
+
   test('KMS: no key policy lets any principal use a key through a service; every CreateGrant is for AWS resources only', () => {
     const failures: string[] = [];
     for (const key of walk.resources('AWS::KMS::Key')) {
