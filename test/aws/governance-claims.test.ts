@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { buildReferenceApp } from '../../examples/environments';
 import { newApp } from '../support/gate';
-import { environmentTemplates, IamWalk, REGION, RoleInfo, Statement } from '../support/iam-walk';
+import { environmentTemplates, IamWalk, REGION, RoleInfo, Statement, wildcard } from '../support/iam-walk';
 import { BRAKE, EnvironmentProfile, gpuGrowthActions, MlopsPlatform, ServingBackend } from 'mlops-constructs';
 
 /**
@@ -113,6 +113,43 @@ describe.each(ENVIRONMENTS)('governance claims: %s', (_name, build) => {
       const jobDefinitions = walk.resources('AWS::Batch::JobDefinition').map((j) => `{${j.template}:${j.logicalId}}`);
       expect(deny.NotResource!.filter((r) => r.includes('JobDefinition') || jobDefinitions.includes(r))).toHaveLength(3);
     }
+  });
+
+  test('the boundary lets the brake do everything its state machines call (a cap that stopped the brake would stop nothing)', () => {
+    const brake = walk.roles.filter(isBrakeController).filter((r) => r.trust.some((t) => JSON.stringify(t.Principal).includes('states.amazonaws.com')));
+    expect(brake).toHaveLength(1);
+    const role = brake[0];
+    const machines = walk.resources('AWS::StepFunctions::StateMachine').filter((m) => /Brake(Engage|Release)/.test(m.logicalId));
+    const definitions = machines.map((m) => walk.render(m.template, m.properties.DefinitionString)).join('\n');
+    const service: Record<string, string> = { resourcegroupstaggingapi: 'tag', applicationautoscaling: 'application-autoscaling' };
+    const actions = [...new Set([...definitions.matchAll(/arn:aws:states:::aws-sdk:([a-z]+):(\w+)/g)]
+      .map(([, svc, api]) => `${service[svc] ?? svc}:${api.charAt(0).toUpperCase()}${api.slice(1)}`))];
+    expect(actions.length).toBeGreaterThan(15);
+    const failures: string[] = [];
+    for (const action of [...actions, 'sns:Publish']) {
+      // The brake's own policy grants it with a resource and conditions: satisfy those, then ask the boundary too.
+      const grant = role.identity.find((st) => st.Effect === 'Allow' && (st.Action ?? []).some((a) => wildcard(a, action, true)));
+      if (!grant) {
+        failures.push(`${action}: not granted`);
+        continue;
+      }
+      const resource = (grant.Resource ?? ['*'])[0].replace(/\*/g, 'x');
+      const context: Record<string, string> = { ...IN_REGION, [`aws:ResourceTag/${BRAKE.tagKey}`]: BRAKE.engagedValue };
+      for (const byKey of Object.values(grant.Condition ?? {})) {
+        for (const [key, value] of Object.entries(byKey)) context[key] = String([value].flat()[0]).replace(/\*/g, 'x');
+      }
+      if (action.startsWith('iam:')) {
+        // The grant names the deny policy by reference; the boundary by its path (/mlops-brake/), which the policy has.
+        const denyPolicy = walk.resources('AWS::IAM::ManagedPolicy').find((mp) => `{${mp.template}:${mp.logicalId}}` === context['iam:PolicyARN']);
+        expect(denyPolicy?.properties.Path).toBe(BRAKE.policyPath);
+        const boundaryOnly = { ...role, identity: [{ Effect: 'Allow' as const, Action: ['*'], Resource: ['*'] }], opaquePolicies: [] };
+        const policyArn = `arn:aws:iam::123456789012:policy${BRAKE.policyPath}${denyPolicy?.logicalId}`;
+        if (!walk.allows(boundaryOnly, action, resource, { ...context, 'iam:PolicyARN': policyArn })) failures.push(`${action} (boundary)`);
+      } else if (!walk.allows(role, action, resource, context)) {
+        failures.push(`${action} on ${resource}`);
+      }
+    }
+    expect(failures).toEqual([]);
   });
 
   test('KMS: no key policy lets any principal use a key through a service; every CreateGrant is for AWS resources only', () => {
