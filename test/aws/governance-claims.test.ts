@@ -152,6 +152,46 @@ describe.each(ENVIRONMENTS)('governance claims: %s', (_name, build) => {
     expect(failures).toEqual([]);
   });
 
+  test('no persona gets through Kubernetes what its IAM role forbids (access entries x namespaces x Pod Identity roles)', () => {
+    const entries = walk.resources('AWS::EKS::AccessEntry');
+    const associations = walk.resources('AWS::EKS::PodIdentityAssociation');
+    if (entries.length === 0) return;
+    expect(associations.length).toBeGreaterThan(0);
+    // Access policies that let a principal create pods (and so run them as any service account of the namespace).
+    const runsPods = (policyArn: string) => /AmazonEKS(ClusterAdmin|Admin|Edit)Policy$/.test(policyArn);
+    const failures: string[] = [];
+    let checked = 0;
+    for (const entry of entries) {
+      const principal = walk.render(entry.template, entry.properties.PrincipalArn);
+      const persona = walk.roles.find((r) => r.arn === principal);
+      expect(persona).toBeDefined();
+      for (const policy of entry.properties.AccessPolicies ?? []) {
+        if (!runsPods(walk.render(entry.template, policy.PolicyArn))) continue;
+        const scope = policy.AccessScope;
+        for (const association of associations) {
+          const namespace = association.properties.Namespace;
+          if (scope.Type === 'namespace' && !scope.Namespaces.includes(namespace)) continue;
+          const podRole = walk.roles.find((r) => r.arn === walk.render(association.template, association.properties.RoleArn))!;
+          for (const st of podRole.identity.filter((x) => x.Effect === 'Allow')) {
+            for (const action of st.Action ?? []) {
+              for (const resource of st.Resource ?? []) {
+                checked++;
+                // The request the pod could make: within the service account role's own conditions.
+                const context: Record<string, string> = { ...IN_REGION };
+                for (const byKey of Object.values(st.Condition ?? {})) {
+                  for (const [key, value] of Object.entries(byKey)) context[key] = String([value].flat()[0]).replace(/\*/g, 'x');
+                }
+                if (!walk.allows(persona!, action, resource, context)) failures.push(`${persona!.logicalId} -> ${namespace}/${association.properties.ServiceAccount}: ${action} ${resource}`);
+              }
+            }
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+    expect(failures).toEqual([]);
+  });
+
   test('KMS: no key policy lets any principal use a key through a service; every CreateGrant is for AWS resources only', () => {
     const failures: string[] = [];
     for (const key of walk.resources('AWS::KMS::Key')) {
