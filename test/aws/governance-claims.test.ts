@@ -115,6 +115,29 @@ describe.each(ENVIRONMENTS)('governance claims: %s', (_name, build) => {
     }
   });
 
+  test('the brake finds every GPU capacity resource: each carries the environment tags its listings filter on', () => {
+    const tagsOf = (tags: unknown, template: string): Record<string, string> => (Array.isArray(tags)
+      ? Object.fromEntries(tags.map((t: any) => [t.Key, walk.render(template, t.Value)]))
+      : Object.fromEntries(Object.entries((tags ?? {}) as Record<string, unknown>).map(([k, v]) => [k, walk.render(template, v)])));
+    const capacity = ['AWS::AutoScaling::AutoScalingGroup', 'AWS::Batch::ComputeEnvironment', 'AWS::SageMaker::Endpoint', 'AWS::EKS::Nodegroup']
+      .flatMap((type) => walk.resources(type).map((r) => ({ type, ...r })));
+    expect(capacity.length).toBeGreaterThan(0);
+    const environments = new Set<string>();
+    for (const r of capacity) {
+      const tags = tagsOf(r.properties.Tags, r.template);
+      expect([r.type, r.logicalId, typeof tags['mlops:environment'], typeof tags['mlops:project']])
+        .toEqual([r.type, r.logicalId, 'string', 'string']);
+      environments.add(`${tags['mlops:project']}/${tags['mlops:environment']}`);
+    }
+    // One environment per walk: the brake's filters (project and environment) match all of it.
+    expect(environments.size).toBe(1);
+    // Scheduled scale-ups are Auto Scaling scheduled actions of those groups, which the brake suspends.
+    for (const action of walk.resources('AWS::AutoScaling::ScheduledAction')) {
+      const group = walk.render(action.template, action.properties.AutoScalingGroupName);
+      expect(capacity.some((c) => `{${c.template}:${c.logicalId}}` === group)).toBe(true);
+    }
+  });
+
   test('the boundary lets the brake do everything its state machines call (a cap that stopped the brake would stop nothing)', () => {
     const brake = walk.roles.filter(isBrakeController).filter((r) => r.trust.some((t) => JSON.stringify(t.Principal).includes('states.amazonaws.com')));
     expect(brake).toHaveLength(1);
