@@ -83,7 +83,13 @@ export function renderMarkdown(report: ReviewReport, options: RenderOptions = {}
     {
       title: '### New compliance',
       minimum: 3000,
-      render: (b) => findingSection('### New compliance findings', report.newFindings.map((f) => ({ stack: '', text: `\`${f.rule}\` (${f.plugin}) on \`${f.resource}\`: ${escapeCell(f.description).slice(0, 200)}` })), normalize, b),
+      render: (b) => findingSection('### New compliance findings', [
+        ...report.newFindings.map((f) => ({ stack: '', text: `\`${f.rule}\` (${f.plugin}) on \`${f.resource}\`: ${escapeCell(f.description).slice(0, 200)}` })),
+        ...report.newAcknowledgements.map((f) => ({
+          stack: '',
+          text: `acknowledged in this change: \`${f.rule}\` (${f.plugin}) on \`${f.resource}\`, reason: ${escapeCell(f.acknowledgedReason || '(none given)').slice(0, 200)}`,
+        })),
+      ], normalize, b),
     },
   ];
   const reserve = 400;
@@ -215,7 +221,9 @@ function headerLines(report: ReviewReport, normalize: (text: string) => string):
   }
   lines.push(`- Monthly cost: ${range(report.cost.baseMinUsd, report.cost.baseMaxUsd)} → ${range(report.cost.headMinUsd, report.cost.headMaxUsd)} `
     + `(${signedUsd(report.cost.deltaMinUsd)} at minimum, ${signedUsd(report.cost.deltaMaxUsd)} at maximum capacity)`);
-  lines.push(`- New compliance findings: ${report.newFindings.length}`);
+  const acknowledged = report.newAcknowledgements.length;
+  lines.push(`- New compliance findings: ${report.newFindings.length + acknowledged}`
+    + `${acknowledged > 0 ? ` (${acknowledged} of them acknowledged in this change)` : ''}`);
   lines.push('');
   return lines;
 }

@@ -47,6 +47,8 @@ export interface ReviewReport {
   readonly ml: readonly MlChange[];
   /** cdk-nag findings present in head and not in base, over the whole app. */
   readonly newFindings: readonly ComplianceFinding[];
+  /** Findings acknowledged in head and not in base: suppressed in this change, for a reviewer to agree with. */
+  readonly newAcknowledgements: readonly ComplianceFinding[];
   /** Monthly estimates of all stacks. */
   readonly cost: {
     readonly baseMinUsd: number;
@@ -74,6 +76,8 @@ export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, opt
   const ids = [...new Set([...base.stacks.map((s) => s.id), ...head.stacks.map((s) => s.id)])];
   const baseFindingKeys = new Set(base.findings.map((f) => `${f.rule}|${f.resource}`));
   const newFindings = head.findings.filter((f) => !baseFindingKeys.has(`${f.rule}|${f.resource}`));
+  const baseAcknowledged = new Set((base.acknowledged ?? []).map((f) => `${f.rule}|${f.resource}`));
+  const newAcknowledgements = (head.acknowledged ?? []).filter((f) => !baseAcknowledged.has(`${f.rule}|${f.resource}`));
   const ownerOf = (f: ComplianceFinding): string | undefined => {
     const byPath = head.stacks.find((s) => Object.values(s.paths).includes(f.resource) || s.template.Resources?.[f.resource] !== undefined);
     if (byPath) return byPath.id;
@@ -110,6 +114,7 @@ export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, opt
     security: sortSecurity(all((s) => s.security)),
     ml: all((s) => s.ml),
     newFindings,
+    newAcknowledgements,
     cost: {
       baseMinUsd: sum((c) => c.base.minUsd),
       baseMaxUsd: sum((c) => c.base.maxUsd),
