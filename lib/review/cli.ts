@@ -58,8 +58,8 @@ function program(io: CliIo): Command {
     .option('--base <dir>', 'cloud assembly of the base version (output of `cdk synth -o <dir>`)')
     .option('--base-ref <ref>', 'git ref of the base version; it is synthesized in a temporary worktree that reuses this checkout\'s node_modules')
     .requiredOption('--head <dir>', 'cloud assembly of the head version (the pull request)')
-    .option('--allow-destroy <id>', 'let an intended replacement/removal through: logical id, <stack>/<logical id>, a construct path '
-      + '(or a prefix of one), or for Kubernetes <Kind>/<name>; repeatable', collect, [])
+    .option('--allow-destroy <id>', 'let an intended replacement/removal through: <stack>/<logical id>, a construct path '
+      + '(or a prefix of one), or for Kubernetes <Kind>/<name>; a bare logical id is refused and one that matches nothing exits 2; repeatable', collect, [])
     .option('--disposable-stack <name>', 'treat a stack (id, name or stage prefix) as disposable: its data may be destroyed; '
       + 'stacks tagged mlops:disposable=true (or with that template metadata) in the base are disposable already; '
       + '"kubernetes-manifests" for the Kubernetes objects; repeatable', collect, [])

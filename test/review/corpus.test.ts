@@ -214,12 +214,15 @@ describe('guard: intended destruction is let through', () => {
     expect(r.allowed).toMatchObject([{ type: 'AWS::S3::Bucket', kind: ChangeKind.ORPHANED, allowedBy: 'allow-destroy' }]);
   });
 
-  test('--allow-destroy by logical id and by stack/logicalId', () => {
+  test('--allow-destroy by stack/logicalId; a bare logical id is refused with the qualified paths; a typo names the nearest', () => {
     const base = reviewPair(removeBucket);
     const logicalId = base.blocking[0].logicalId;
-    expect(reviewPair(removeBucket, {}, { allowDestroy: [logicalId] }).blocking).toEqual([]);
     expect(reviewPair(removeBucket, {}, { allowDestroy: [`Svc/${logicalId}`] }).blocking).toEqual([]);
-    expect(reviewPair(removeBucket, {}, { allowDestroy: ['Svc/Other'] }).blocking).toHaveLength(1);
+    expect(() => reviewPair(removeBucket, {}, { allowDestroy: [logicalId] }))
+      .toThrow(`--allow-destroy ${logicalId}: a bare logical id is refused (it would allow the change in every environment); `
+        + `qualify it with its stack or construct path: Svc/${logicalId}.`);
+    expect(() => reviewPair(removeBucket, {}, { allowDestroy: ['Svc/Scrach'] }))
+      .toThrow(`--allow-destroy Svc/Scrach matches no destructive change; nearest: Svc/Scratch, Svc/${logicalId}.`);
   });
 
   test('a stack tagged mlops:disposable=true lets it through', () => {
