@@ -122,6 +122,8 @@ function cfn(type: string, template: Json = cdkSide.template): Array<{ id: strin
   return Object.entries(template.Resources as Record<string, { Type: string; Properties: Json }>)
     .filter(([, r]) => r.Type === type).map(([id, r]) => ({ id, props: r.Properties ?? {} }));
 }
+/** What a deny statement keys on: its first condition key, or its Sid when unconditional. */
+const denyKey = (s: Json): string => (s.Condition ? Object.keys(Object.values(s.Condition)[0] as object)[0] : s.Sid);
 const isPlatformKey = (value: Json) => JSON.stringify(value).includes(cdkSide.platformKeyId);
 
 /** CloudFormation's PascalCase keys in Pulumi's camelCase, deeply. */
@@ -180,7 +182,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         platformKey: isPlatformKey(b.props.BucketEncryption),
         publicAccess: b.props.PublicAccessBlockConfiguration,
         ownership: b.props.OwnershipControls.Rules[0].ObjectOwnership,
-        denies: policy.filter((s: Json) => s.Effect === 'Deny').map((s: Json) => Object.keys(Object.values(s.Condition)[0] as object)[0]).sort(),
+        denies: policy.filter((s: Json) => s.Effect === 'Deny').map(denyKey).sort(),
         logPrefix: b.props.LoggingConfiguration.LogFilePrefix,
         replication: replicationOf(camel(b.props.ReplicationConfiguration.Rules[0])),
         lifecycle: [
@@ -207,7 +209,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
           RestrictPublicBuckets: pab.restrictPublicBuckets,
         },
         ownership: one(r, 'aws:s3/bucketOwnershipControls:BucketOwnershipControls', `store-${purpose}-ownership`).inputs.rule.objectOwnership,
-        denies: policy.map((s: Json) => Object.keys(Object.values(s.Condition)[0] as object)[0]).sort(),
+        denies: policy.map(denyKey).sort(),
         logPrefix: one(r, 'aws:s3/bucketLogging:BucketLogging', `store-${purpose}-logging`).inputs.targetPrefix,
         replication: replicationOf(one(r, 'aws:s3/bucketReplicationConfig:BucketReplicationConfig', `store-${purpose}-replication`).inputs.rules[0]),
         lifecycle: [
