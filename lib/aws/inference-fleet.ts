@@ -11,7 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
   AcceleratorKind, assertFleetRollout, CURRENT_VARIANT, EnvironmentProfile, fleetUserDataCommands, GpuInstance, INFERENCE_AMI_SSM_PARAMETERS,
-  INFERENCE_GPU_METRICS_NAMESPACE, LatencyUnit, MonthlyCostRange, resolveFleetVariants, resolveInferenceFleetSpec, Rollout,
+  INFERENCE_GPU_METRICS_NAMESPACE, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveFleetVariants, resolveInferenceFleetSpec, Rollout,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -56,7 +56,7 @@ export const INFERENCE_AMI_PARAMETERS: Readonly<Record<AcceleratorKind, string>>
 export interface InferenceFleetProps {
   /** VPC the fleet runs in; instances go to the PRIVATE_WITH_EGRESS subnets. */
   readonly vpc: ec2.IVpc;
-  /** Model name: the model's artifacts are read from `<modelName>/` in the store's MODELS bucket. */
+  /** Model name: the fleet serves `served/<modelName>/<version>/model.tar.gz` of the store's MODELS bucket (promoted by ModelPromotion). */
   readonly modelName: string;
   /** Model version served by the `current` variant (and by the only variant of an all-at-once rollout). */
   readonly modelVersion: string;
@@ -183,7 +183,7 @@ export interface InferenceFleetProps {
 export interface InferenceFleetVariant {
   readonly name: string;
   readonly modelVersion: string;
-  /** `s3://` URI of the model, passed to the container as `MODEL_URI`. */
+  /** `s3://` URI of the promoted model archive (`served/<model>/<version>/model.tar.gz`), passed to the container as `MODEL_URI`. */
   readonly modelUri: string;
   /** Share of listener traffic, in percent. */
   readonly weight: number;
@@ -268,7 +268,9 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     });
     const policy = new iam.ManagedPolicy(this, 'InstancePolicy', { roles: [this.role], description: `Serving permissions of ${this.node.path}` });
     const grantee: iam.IGrantable = { grantPrincipal: new ManagedPolicyPrincipal(this.role, policy) };
-    props.artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, `${props.modelName}/`);
+    // Every promoted (immutable) version of this model, so instances of the previous version still start during a rollout.
+    const servedPrefix = MODEL_ARTIFACT_LAYOUT.servedPrefix(props.modelName);
+    props.artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, servedPrefix);
     props.image.grantPull(grantee);
     if (this.instance.isNvidiaGpu) {
       // PutMetricData has no resource-level permissions; the namespace condition limits it to the fleet's namespace.
@@ -278,12 +280,12 @@ export class InferenceFleet extends Construct implements IServingMetrics {
         conditions: { StringEquals: { 'cloudwatch:namespace': INFERENCE_GPU_METRICS_NAMESPACE } },
       }));
     }
-    const wildcards = 'The instances read every object below this model\'s prefix (a model is many files whose names the '
-      + 'training job chooses); ecr:GetAuthorizationToken is registry-wide by design; cloudwatch:PutMetricData has no resource-level '
+    const wildcards = 'The instances read the promoted versions below this model\'s served/ prefix (each version is written once by '
+      + 'the promotion role and never changes); ecr:GetAuthorizationToken is registry-wide by design; cloudwatch:PutMetricData has no resource-level '
       + 'permissions and is limited to the fleet namespace by a condition.';
     Validations.of(policy).acknowledge(
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: wildcards },
-      { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, props.artifactStore.bucket(ArtifactPurpose.MODELS).arnForObjects(`${props.modelName}/*`))}]`, reason: wildcards },
+      { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, props.artifactStore.bucket(ArtifactPurpose.MODELS).arnForObjects(`${servedPrefix}*`))}]`, reason: wildcards },
     );
 
     this.instanceSecurityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
@@ -323,7 +325,8 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     const machineImage = props.machineImage
       ?? ec2.MachineImage.fromSsmParameter(INFERENCE_AMI_SSM_PARAMETERS[this.instance.acceleratorKind], { os: ec2.OperatingSystemType.LINUX });
     this.variants = versions.map(({ name, version, weight }) => {
-      const modelUri = props.artifactStore.s3Uri(ArtifactPurpose.MODELS, `${props.modelName}/${version}/`);
+      // Exactly one promoted version: its archive below served/, which only promotion writes, once.
+      const modelUri = props.artifactStore.servedModelUri(props.modelName, version);
       const variantScope = new Construct(this, `Variant${pascal(name)}`);
       const launchTemplate = new ec2.LaunchTemplate(variantScope, 'LaunchTemplate', {
         instanceType: new ec2.InstanceType(this.instance.instanceType),
