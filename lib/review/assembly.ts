@@ -94,12 +94,21 @@ const STACK_ARTIFACT = 'aws:cloudformation:stack';
 const NESTED_ASSEMBLY_ARTIFACT = 'cdk:cloud-assembly';
 const VALIDATION_REPORTS = ['policy-validation-report.json', 'validation-report.json'];
 
+/** How much of an assembly `loadAssembly` reads. */
+export interface LoadAssemblyOptions {
+  /**
+   * Read the stacks of nested cloud assemblies (CDK Stages) too.
+   * @default true
+   */
+  readonly nestedAssemblies?: boolean;
+}
+
 /**
  * Reads a cloud assembly directory (`cdk synth -o dir`): every stack of every nested assembly, every nested stack
  * template referenced by an `AWS::CloudFormation::Stack`, Kubernetes YAML manifests anywhere below the directory,
  * and cdk-nag findings from the validation reports. Throws `ReviewInputError` when the directory is not an assembly.
  */
-export function loadAssembly(directory: string): LoadedAssembly {
+export function loadAssembly(directory: string, options: LoadAssemblyOptions = {}): LoadedAssembly {
   const dir = path.resolve(directory);
   if (!fs.existsSync(dir)) throw new ReviewInputError(`${directory}: directory not found; pass the output of 'cdk synth -o <dir>'.`);
   if (!fs.statSync(dir).isDirectory()) throw new ReviewInputError(`${directory}: not a directory; pass the output of 'cdk synth -o <dir>'.`);
@@ -108,7 +117,7 @@ export function loadAssembly(directory: string): LoadedAssembly {
   }
   const stacks: StackTemplate[] = [];
   const findings: ComplianceFinding[] = [];
-  readAssembly(dir, dir, stacks, findings);
+  readAssembly(dir, dir, stacks, findings, options.nestedAssemblies ?? true);
   const acknowledged = dedupeFindings([...findings.filter((f) => f.acknowledgedReason !== undefined),
     ...stacks.flatMap((st) => [...st.acknowledgements ?? [], ...templateAcknowledgements(st)])]);
   const open = findings.filter((f) => f.acknowledgedReason === undefined);
@@ -160,7 +169,7 @@ function readJson(file: string, what: string): any {
   }
 }
 
-function readAssembly(root: string, dir: string, stacks: StackTemplate[], findings: ComplianceFinding[]): void {
+function readAssembly(root: string, dir: string, stacks: StackTemplate[], findings: ComplianceFinding[], nestedAssemblies: boolean): void {
   const manifest = readJson(path.join(dir, 'manifest.json'), 'the cloud assembly manifest');
   if (typeof manifest !== 'object' || manifest === null || typeof manifest.artifacts !== 'object') {
     // An assembly with no stacks has no artifacts; an unrelated manifest.json has no version either.
@@ -169,8 +178,9 @@ function readAssembly(root: string, dir: string, stacks: StackTemplate[], findin
   }
   for (const [artifactId, artifact] of Object.entries<any>(manifest.artifacts ?? {})) {
     if (artifact.type === NESTED_ASSEMBLY_ARTIFACT) {
+      if (!nestedAssemblies) continue;
       const sub = path.join(dir, artifact.properties?.directoryName ?? artifactId);
-      if (fs.existsSync(path.join(sub, 'manifest.json'))) readAssembly(root, sub, stacks, findings);
+      if (fs.existsSync(path.join(sub, 'manifest.json'))) readAssembly(root, sub, stacks, findings, nestedAssemblies);
     } else if (artifact.type === STACK_ARTIFACT) {
       readStack(dir, artifactId, artifact, stacks);
     }
