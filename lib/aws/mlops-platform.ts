@@ -149,6 +149,7 @@ export class MlopsPlatform extends Construct {
   public readonly monitoring: MlopsMonitoring;
   public readonly costGuard: CostGuard;
   public readonly governance: MlopsGovernance;
+  private readonly notifyEmails?: string[];
   public readonly teams: readonly PlatformTeam[];
   private readonly models = new Map<string, { serving: InferenceFleet | ModelEndpoint; alarms: ServedModelAlarms }>();
   private readonly baseTags: MlopsTags;
@@ -195,6 +196,7 @@ export class MlopsPlatform extends Construct {
 
     this.platformStack = new MlopsStack(this, 'Platform', { ...stackProps, stackName: `${prefix}-platform`, description: `MLOps platform (${this.profile.name}): tracking, training, serving, monitoring, budgets` });
     this.platformStack.addStackDependency(this.dataStack);
+    this.notifyEmails = props.notifyEmails;
     this.monitoring = new MlopsMonitoring(this.platformStack, 'Monitoring', { notifyEmails: props.notifyEmails, encryptionKey: key });
     this.costGuard = new CostGuard(this.platformStack, 'CostGuard', {
       alertTopic: this.monitoring.alarmTopic, encryptionKey: key, notifyEmails: props.notifyEmails, environmentPrefix: prefix,
@@ -287,6 +289,8 @@ export class MlopsPlatform extends Construct {
   /**
    * Adds the retraining pipeline of a model family (`ModelPipeline`) to the platform stack, over the platform's registry,
    * artifact store and key; approved versions roll out to the served model of the same name when it is an endpoint.
+   * Manual approvals go to the platform's `notifyEmails` and may be answered by the ML engineer persona unless
+   * `approvers` says otherwise.
    */
   public addModelPipeline(id: string, options: Omit<ModelPipelineProps, 'registry' | 'artifactStore'>): ModelPipeline {
     const serving = this.servedModel(options.modelName);
@@ -295,6 +299,7 @@ export class MlopsPlatform extends Construct {
       artifactStore: this.artifactStore,
       encryptionKey: this.platformKey.key,
       endpoint: serving instanceof ModelEndpoint ? serving : undefined,
+      approvers: { emails: this.notifyEmails, grantees: [this.governance.mlEngineer] },
       ...options,
     });
     // The pipeline updates endpoints and submits training: denied while the GPU brake is on.

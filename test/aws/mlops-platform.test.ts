@@ -113,6 +113,7 @@ describe('MlopsPlatform', () => {
       modelFamilies: ['recs'],
       experimentTracking: false,
       servedModels: [{ name: 'recs', backend: ServingBackend.ENDPOINT, modelVersion: 'v3', imageTag: 't1', team: 'recsys' }],
+      notifyEmails: ['ml-oncall@example.com'],
     });
     const job = (id: string) => p.trainingCluster.addJobDefinition(id, { imageUri: 'public.ecr.aws/acme/recs:1', datasetPrefix: 'recs/' });
     const pipeline = p.addModelPipeline('RecsPipeline', {
@@ -128,6 +129,10 @@ describe('MlopsPlatform', () => {
     // Registers in the registry's model package group and rolls out to the served endpoint.
     expect(definition).toContain('createModelPackage');
     expect(definition).toContain('updateEndpoint');
+    // Approval requests go to the platform's notifyEmails; the ML engineer persona may answer them.
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ml-oncall@example.com' });
+    const approver = Object.values(t.findResources('AWS::IAM::ManagedPolicy')).find((x: any) => x.Properties.Description?.startsWith('Answer approval requests')) as any;
+    expect(approver.Properties.Roles).toEqual([{ Ref: p.platformStack.getLogicalId(p.governance.mlEngineer.node.defaultChild as any) }]);
   });
 
   test('dev: destroyable data stack, no termination protection, automatic deny', () => {
