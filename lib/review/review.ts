@@ -20,6 +20,8 @@ export interface StackReview {
   /** The parent's id, for nested stacks. */
   readonly parentId?: string;
   readonly status: 'added' | 'removed' | 'changed' | 'unchanged';
+  /** The stack's `mlops:environment` tag. */
+  readonly environment?: string;
   readonly disposable: boolean;
   readonly changes: readonly ResourceChange[];
   /** Guard findings not let through. */
@@ -142,6 +144,7 @@ function reviewStack(id: string, base: StackTemplate | undefined, head: StackTem
     stackName: (head ?? base)!.stackName,
     parentId: (head ?? base)!.parentId,
     status,
+    environment: (head ?? base)!.tags['mlops:environment'],
     disposable: base?.disposable ?? false,
     changes,
     blocking: guardFindings.filter((g) => !g.allowedBy && !g.warning),
