@@ -13,6 +13,7 @@ import {
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IModelRegistry } from './model-registry';
+import { logAlbAccessLogs } from './private/alb-access-logs';
 import { newRotatingKey } from './private/keys';
 import { ManagedPolicyRole } from './private/managed-policy-role';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -113,7 +114,6 @@ export class ExperimentTracking extends Construct {
   constructor(scope: Construct, id: string, props: ExperimentTrackingProps) {
     super(scope, id);
     const profile = props.profile ?? MlopsScope.profileOf(this);
-    const check = checkFor(this);
 
     // Defaults and validation shared with the Pulumi ExperimentTracking.
     const spec = resolveExperimentTrackingSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) },
@@ -121,12 +121,6 @@ export class ExperimentTracking extends Construct {
     const { cpu, memoryLimitMiB, minTasks, maxTasks, targetCpuPercent } = spec;
     const allowedCidrs = spec.allowedCidrs ?? privateSubnetCidrs(props.vpc);
     const databaseName = spec.databaseName ?? (props.registry as { databaseName?: string }).databaseName ?? 'postgres';
-
-    const region = Stack.of(this).region;
-    if (Token.isUnresolved(region)) {
-      check.fail('env.region', region, 'must be known at synthesis: ALB access-log delivery is granted to a different principal in each region',
-        "give the stack a region, e.g. new MlopsStack(app, 'Prod', { env: { region: 'eu-west-1' }, ... }).");
-    }
 
     const encryptionKey = props.encryptionKey ?? this.newLogsKey(profile);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -211,7 +205,7 @@ export class ExperimentTracking extends Construct {
       dropInvalidHeaderFields: true,
       deletionProtection: profile.deletionProtection,
     });
-    this.loadBalancer.logAccessLogs(props.artifactStore.accessLogBucket, 'alb');
+    logAlbAccessLogs(this.loadBalancer, props.artifactStore.accessLogBucket, 'alb');
 
     const https = props.certificate !== undefined;
     const port = https ? 443 : 80;

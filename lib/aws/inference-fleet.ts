@@ -6,7 +6,6 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
@@ -15,6 +14,7 @@ import {
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
+import { logAlbAccessLogs } from './private/alb-access-logs';
 import { checkImageTag } from './private/image-tag';
 import { allowLaunchingServicesToUseKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
@@ -382,7 +382,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       dropInvalidHeaderFields: true,
       deletionProtection: spec.deletionProtection,
     });
-    logAccessLogs(this.loadBalancer, props.artifactStore.accessLogBucket, 'alb');
+    logAlbAccessLogs(this.loadBalancer, props.artifactStore.accessLogBucket, 'alb');
     this.listener = this.loadBalancer.addListener('Listener', {
       port: listenerPort,
       protocol: props.certificate ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP,
@@ -510,29 +510,6 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       );
     }
   }
-}
-
-/**
- * ALB access logs to `<prefix>/`. CDK needs the region to pick the log-delivery principal; in a
- * region-agnostic stack the log-delivery service principal is used, which regions launched before
- * August 2022 do not accept: give those stacks an `env`.
- */
-function logAccessLogs(lb: elbv2.ApplicationLoadBalancer, bucket: s3.IBucket, prefix: string): void {
-  const stack = Stack.of(lb);
-  if (!Token.isUnresolved(stack.region)) {
-    lb.logAccessLogs(bucket, prefix);
-    return;
-  }
-  lb.setAttribute('access_logs.s3.enabled', 'true');
-  lb.setAttribute('access_logs.s3.bucket', bucket.bucketName);
-  lb.setAttribute('access_logs.s3.prefix', prefix);
-  bucket.addToResourcePolicy(new iam.PolicyStatement({
-    actions: ['s3:PutObject'],
-    principals: [new iam.ServicePrincipal('logdelivery.elasticloadbalancing.amazonaws.com')],
-    resources: [bucket.arnForObjects(`${prefix}/AWSLogs/${stack.account}/*`)],
-  }));
-  const policy = bucket.policy?.node.defaultChild;
-  if (CfnResource.isCfnResource(policy)) (lb.node.defaultChild as CfnResource).addResourceDependency(policy);
 }
 
 function pascal(name: string): string {
