@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { EnvironmentProfile, GpuInstance, MODEL_ARTIFACT_LAYOUT, validateIdentifier } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { allowLaunchingServicesToUseKey, newRotatingKey } from './private/keys';
+import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -262,6 +263,7 @@ export class EksGpuCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: EksGpuClusterProps) {
     super(scope, id);
+    chargeUnownedCapacityToPlatform(this);
     this.profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
     const removalPolicy = statefulRemovalPolicy(this.profile);

@@ -14,6 +14,7 @@ import {
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { allowLaunchingServicesToUseKey } from './private/keys';
+import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -310,6 +311,7 @@ export class GpuTrainingCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: GpuTrainingClusterProps) {
     super(scope, id);
+    chargeUnownedCapacityToPlatform(this);
     const profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
 

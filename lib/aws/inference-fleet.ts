@@ -15,10 +15,12 @@ import {
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { logAlbAccessLogs } from './private/alb-access-logs';
+import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
 import { checkImageTag } from './private/image-tag';
 import { allowLaunchingServicesToUseKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
+import { vpcCidrFor } from './private/vpc-cidr';
 import { checkFor, MlopsScope } from './scope';
 
 /** Percentile of a latency metric. */
@@ -206,6 +208,8 @@ export interface InferenceFleetVariant {
 export class InferenceFleet extends Construct implements IServingMetrics {
   public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   public readonly listener: elbv2.ApplicationListener;
+  /** Name of the model served (what `MlopsMonitoring.monitor(fleet)` names its alarms after). */
+  public readonly modelName: string;
   /** The variants, in rollout order (`current` before `candidate`). */
   public readonly variants: InferenceFleetVariant[];
   /** Role of the instances: reads `<modelName>/` of the MODELS bucket and pulls the serving image. */
@@ -228,6 +232,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
 
   constructor(scope: Construct, id: string, props: InferenceFleetProps) {
     super(scope, id);
+    chargeUnownedCapacityToPlatform(this);
     const profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
 
@@ -250,6 +255,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     const { containerPort, healthCheckPath, maxCapacity, minHealthyPercent, internetFacing } = spec;
     const workingMin = spec.workingMinCapacity;
     const gracePeriod = props.healthCheckGracePeriod ?? Duration.seconds(spec.healthCheckGracePeriodSeconds);
+    this.modelName = props.modelName;
     this.instance = spec.instance;
     this.costEstimate = spec.costEstimate;
     const versions = this.resolveVersions(props);
@@ -299,7 +305,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       allowAllOutbound: false,
     });
     const listenerPort = props.certificate ? 443 : 80;
-    const peers = props.allowedPeers ?? [internetFacing ? ec2.Peer.anyIpv4() : ec2.Peer.ipv4(props.vpc.vpcCidrBlock)];
+    const peers = props.allowedPeers ?? [internetFacing ? ec2.Peer.anyIpv4() : ec2.Peer.ipv4(vpcCidrFor(check, props.vpc, "'allowedPeers'"))];
     if (peers.length === 0) check.fail('allowedPeers', peers, 'must name at least one peer', 'list the CIDR blocks or security groups that call the model.');
     for (const peer of peers) {
       this.loadBalancerSecurityGroup.addIngressRule(peer, ec2.Port.tcp(listenerPort), `Listener port from ${peer.uniqueId}`);

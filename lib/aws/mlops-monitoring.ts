@@ -221,9 +221,10 @@ export class MlopsMonitoring extends Construct {
    * cluster or the model registry. Returns this, so calls chain.
    */
   public monitor(target: GpuTrainingCluster | ModelRegistry | (IServingMetrics & { readonly modelName: string })): this {
-    if (target instanceof GpuTrainingCluster) this.monitorTraining(target);
-    else if (target instanceof ModelRegistry) this.monitorRegistry(target);
-    else this.monitorServing(target.modelName, target);
+    if (target instanceof GpuTrainingCluster) {this.monitorTraining(target);} else if (target instanceof ModelRegistry) {this.monitorRegistry(target);} else if (typeof target?.modelName === 'string' && typeof (target as Partial<IServingMetrics>).metricLatency === 'function') {this.monitorServing(target.modelName, target);} else {
+      checkFor(this).fail('monitor(target)', describeTarget(target), 'is not an InferenceFleet, ModelEndpoint, GpuTrainingCluster or ModelRegistry',
+        'pass one of those constructs, or call monitorServing(modelName, metrics) for other serving metrics.');
+    }
     return this;
   }
 
@@ -325,4 +326,10 @@ function metricOf(spec: MetricSpec): cloudwatch.Metric {
     statistic: spec.statistic,
     period: Duration.seconds(spec.periodSeconds),
   });
+}
+
+/** A monitor() target as a user would recognise it in an error: its construct path, else its type. */
+function describeTarget(target: unknown): string {
+  if (target instanceof Construct) return target.node.path;
+  return target === null ? 'null' : typeof target === 'object' ? (target as object).constructor?.name ?? 'object' : typeof target;
 }

@@ -3,7 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import {
-  EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, resolveModelRegistrySpec, roundUsd, Rollout, UNIT_PRICES,
+  Check, EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, resolveModelRegistrySpec, roundUsd, Rollout, UNIT_PRICES,
   validateIdentifier, validatePlatformTeams,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
@@ -15,7 +15,7 @@ import { InferenceFleet } from './inference-fleet';
 import { MlopsGovernance } from './mlops-governance';
 import { MlopsMonitoring, ServedModelAlarms } from './mlops-monitoring';
 import { MlopsStack } from './mlops-stack';
-import { MlopsTagging } from './mlops-tagging';
+import { MlopsTagging, SHARED_TEAM } from './mlops-tagging';
 import { ModelEndpoint } from './model-endpoint';
 import { ModelPipeline, ModelPipelineProps } from './model-pipeline';
 import { ModelRegistry } from './model-registry';
@@ -29,8 +29,6 @@ const MODEL_TAGGED_TYPES = [
   'AWS::SageMaker::Endpoint', 'AWS::SageMaker::EndpointConfig', 'AWS::SageMaker::Model',
 ];
 
-/** The `mlops:team` tag of shared GPU capacity (the training cluster), charged to the platform's cost center. */
-export const SHARED_TEAM = 'shared';
 
 /** A team using the platform. */
 export interface PlatformTeam {
@@ -161,6 +159,7 @@ export class MlopsPlatform extends Construct {
       check.fail('profile', props.profile, 'must be an EnvironmentProfile', 'pass EnvironmentProfile.dev(), .staging() or .prod().');
     }
     this.profile = props.profile;
+    checkPlatformShape(check, props);
     // Validated in core, as the Pulumi MlopsPlatform validates its teams.
     this.teams = validatePlatformTeams(this.node.path, props.teams ?? [], this.profile);
     // Fail on a served model's own options before building two stacks (addServedModel checks them again).
@@ -339,6 +338,30 @@ export class MlopsPlatform extends Construct {
   public get servedModelNames(): string[] {
     return [...this.models.keys()];
   }
+}
+
+/**
+ * Props a JavaScript caller (or a first try) gets wrong before any construct could say so in its own terms: lists that
+ * are not lists, and names that become stack names or model package groups.
+ */
+function checkPlatformShape(check: Check, props: MlopsPlatformProps): void {
+  for (const list of ['teams', 'servedModels', 'modelFamilies', 'notifyEmails'] as const) {
+    if (props[list] !== undefined && !Array.isArray(props[list])) {
+      check.fail(list, props[list], 'must be a list', `wrap the value in a list: ${list}: [...].`);
+    }
+  }
+  const stackName = /^[A-Za-z][A-Za-z0-9-]{0,99}$/;
+  const stackNameText = 'letters, digits and hyphens, starting with a letter';
+  if (props.stackNamePrefix !== undefined) {
+    check.matches('stackNamePrefix', props.stackNamePrefix, stackName, `${stackNameText} (it begins the stack names)`);
+  } else {
+    check.matches('project', props.project, stackName, `${stackNameText} (it begins the stack names <project>-<env>-data and -platform)`,
+      "use a name such as 'fraud', or set stackNamePrefix to name the stacks yourself.");
+  }
+  (props.modelFamilies ?? []).forEach((family, i) => {
+    check.matches(`modelFamilies[${i}]`, family, /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/,
+      '1-63 letters, digits or hyphens, starting and ending with a letter or digit (a SageMaker model package group name)');
+  });
 }
 
 /** Aurora Serverless v2 capacity: min ACU always on, max ACU all month, plus the reader in multi-AZ profiles (core's estimate). */

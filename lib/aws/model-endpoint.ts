@@ -16,6 +16,7 @@ import {
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { IServingMetrics, LatencyPercentile } from './inference-fleet';
+import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
 import { checkImageTag } from './private/image-tag';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
@@ -132,6 +133,8 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
   public readonly endpoint: sagemaker.CfnEndpoint;
   public readonly endpointConfig: sagemaker.CfnEndpointConfig;
   public readonly endpointName: string;
+  /** Name of the model served (what `MlopsMonitoring.monitor(endpoint)` names its alarms after). */
+  public readonly modelName: string;
   public readonly variants: ModelEndpointVariant[];
   /** Execution role: reads `served/<modelName>/` of MODELS, writes the capture prefix of ARTIFACTS, pulls the image. */
   public readonly role: iam.Role;
@@ -159,6 +162,7 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
 
   constructor(scope: Construct, id: string, props: ModelEndpointProps) {
     super(scope, id);
+    chargeUnownedCapacityToPlatform(this);
     const profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
 

@@ -28,9 +28,9 @@ function evaluateIn(template: any, region: string, value: unknown): any {
       case 'Fn::Join': return ev(arg[1]).join(arg[0]);
       case 'Fn::FindInMap': {
         const [map, key, attr] = ev(arg);
-        const value = template.Mappings?.[map]?.[key]?.[attr];
-        if (value === undefined) throw new Error(`no ${map}.${key}.${attr}`);
-        return value;
+        const found = template.Mappings?.[map]?.[key]?.[attr];
+        if (found === undefined) throw new Error(`no ${map}.${key}.${attr}`);
+        return found;
       }
       case 'Fn::Equals': return ev(arg[0]) === ev(arg[1]);
       case 'Fn::Not': return !ev(arg[0]);
@@ -88,4 +88,19 @@ test('a region-bound stack keeps aws-cdk-lib\'s own grant for its region', () =>
   const template = Template.fromStack(s.stack).toJSON();
   expect(template.Mappings?.MlopsElbLogDeliveryAccounts).toBeUndefined();
   expect(albLogWriters(template, 'eu-west-1')).toContain(`arn:aws:iam::${RegionInfo.get('eu-west-1').elbv2Account}:root`);
+});
+
+test('a fleet in another stack than the access-log bucket: the mapping and condition go with the bucket policy', () => {
+  const s = agnosticStack();
+  const serving = new MlopsStack(s.stack.node.scope as App, 'Serving', { profile: EnvironmentProfile.dev(), project: 'p', costCenter: 'cc-1' });
+  new InferenceFleet(serving, 'Fleet', {
+    vpc: s.network.vpc, artifactStore: s.store, image: new ImageRepository(s.stack, 'Images'), imageTag: 't', modelName: 'm', modelVersion: 'v1',
+  });
+  const data = Template.fromStack(s.stack).toJSON();
+  expect(albLogWriters(data, 'us-east-1')).toEqual(['arn:aws:iam::127311923021:root', 'logdelivery.elasticloadbalancing.amazonaws.com']);
+  const fleet = Template.fromStack(serving).toJSON();
+  expect(fleet.Mappings).toBeUndefined();
+  expect(fleet.Conditions).toBeUndefined();
+  // The load balancer is created after the policy that lets it deliver: the serving stack deploys after the data stack.
+  expect(serving.dependencies).toContain(s.stack);
 });

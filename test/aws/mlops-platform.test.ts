@@ -162,6 +162,13 @@ describe('MlopsPlatform', () => {
     }, /'servedModels\[\].name' is served already \(received "m"\)/],
     ['an unknown backend', { servedModels: [{ name: 'm', backend: 'lambda' as any, modelVersion: 'v1', imageTag: 't' }] }, /'servedModels\(m\).backend' must be one of "fleet", "endpoint"/],
     ['shadow on a fleet', { servedModels: [{ name: 'm', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't', rollout: Rollout.shadow() }] }, /'rollout' is a rollout InferenceFleet cannot perform/],
+    ['an empty project', { project: '' }, /'project' must be letters, digits and hyphens, starting with a letter \(it begins the stack names.*\(received ""\)\. Fix: use a name such as 'fraud', or set stackNamePrefix/],
+    ['a project with a space', { project: 'Fraud Team' }, /'project' must be letters, digits and hyphens.*\(received "Fraud Team"\)/],
+    ['a stack name prefix with an underscore', { stackNamePrefix: 'fraud_dev' }, /'stackNamePrefix' must be letters, digits and hyphens.*\(received "fraud_dev"\)/],
+    ['a model family that is no package group name', { modelFamilies: ['Fraud_Detector'] }, /'modelFamilies\[0\]' must be 1-63 letters, digits or hyphens.*\(received "Fraud_Detector"\)/],
+    ['served models given as one object', { servedModels: { name: 'm', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't' } as any },
+      /'servedModels' must be a list \(received \{"name":"m".*\)\. Fix: wrap the value in a list: servedModels: \[\.\.\.\]/],
+    ['teams given as one object', { teams: TEAMS[0] as any }, /'teams' must be a list/],
   ])('rejects %s', (_name, props, message) => {
     expect(() => platform(EnvironmentProfile.dev(), { experimentTracking: false, ...props })).toThrow(ValidationError);
     expect(() => platform(EnvironmentProfile.dev(), { experimentTracking: false, ...props })).toThrow(message);

@@ -43,8 +43,10 @@ const training = new MlopsStack(app, 'Training', stackProps);
 const cluster = new GpuTrainingCluster(training, 'Cluster', { vpc, artifactStore });
 const job = (id: string) => cluster.addJobDefinition(id, { imageRepository: image, imageTag: id.toLowerCase() });
 const serving = { vpc, modelName: 'fraud', modelVersion: 'v1', artifactStore, image, imageTag: 'serve-1' };
-new InferenceFleet(new MlopsStack(app, 'Fleet', stackProps), 'Fleet', serving);
-new ModelEndpoint(new MlopsStack(app, 'Endpoint', stackProps), 'Endpoint', serving);
+const fleet = new InferenceFleet(new MlopsStack(app, 'Fleet', stackProps), 'Fleet', serving);
+const endpoint = new ModelEndpoint(new MlopsStack(app, 'Endpoint', stackProps), 'Endpoint', { ...serving, modelName: 'churn' });
+// One monitoring for everything, as the README documents it (monitor() takes each construct as it is).
+new MlopsMonitoring(new MlopsStack(app, 'Monitoring', stackProps), 'Monitoring').monitor(fleet).monitor(endpoint).monitor(cluster).monitor(registry);
 new ModelPipeline(training, 'Pipeline', {
   modelName: 'fraud', registry, artifactStore, validateJob: job('Validate'), trainJob: job('Train'), evaluateJob: job('Evaluate'),
   servingImageUri: image.imageUri('serve-1'),

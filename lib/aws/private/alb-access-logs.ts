@@ -27,8 +27,10 @@ export function logAlbAccessLogs(lb: elbv2.ApplicationLoadBalancer, bucket: s3.I
   lb.setAttribute('access_logs.s3.bucket', bucket.bucketName);
   lb.setAttribute('access_logs.s3.prefix', prefix);
   const logs = bucket.arnForObjects(`${prefix}/AWSLogs/${stack.account}/*`);
-  const elbAccount = Fn.findInMap(elbAccountMapping(stack).logicalId, Aws.REGION, 'account');
-  const regionalAccount = Fn.conditionIf(elbAccountCondition(stack, elbAccount).logicalId,
+  // The mapping and condition belong to the template of the bucket policy, which may be another stack's.
+  const policyStack = Stack.of(bucket);
+  const elbAccount = Fn.findInMap(elbAccountMapping(policyStack).logicalId, Aws.REGION, 'account');
+  const regionalAccount = Fn.conditionIf(elbAccountCondition(policyStack, elbAccount).logicalId,
     `arn:${Aws.PARTITION}:iam::${elbAccount}:root`, `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:root`);
   bucket.addToResourcePolicy(new iam.PolicyStatement({
     actions: ['s3:PutObject'],
