@@ -1,4 +1,4 @@
-import { Tags } from 'aws-cdk-lib';
+import { Aspects, IAspect, ITaggable, TagManager } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { TAG_KEYS } from '../../core';
 import { SHARED_TEAM } from '../mlops-tagging';
@@ -16,5 +16,12 @@ const DEFAULT_TEAM_PRIORITY = 50;
 export function chargeUnownedCapacityToPlatform(capacity: IConstruct): void {
   const tags = MlopsScope.tagsOf(capacity);
   if (tags === undefined || tags.team !== undefined) return;
-  Tags.of(capacity).add(TAG_KEYS.team, SHARED_TEAM, { priority: DEFAULT_TEAM_PRIORITY });
+  Aspects.of(capacity).add(new DefaultTeamTag());
+}
+
+/** The resources MlopsTagging tags (ITaggable), so the team tag lands exactly where the stack's other tags do. */
+class DefaultTeamTag implements IAspect {
+  public visit(node: IConstruct): void {
+    if (TagManager.isTaggable(node)) (node as ITaggable).tags.setTag(TAG_KEYS.team, SHARED_TEAM, DEFAULT_TEAM_PRIORITY, true);
+  }
 }
