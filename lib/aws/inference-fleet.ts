@@ -208,8 +208,6 @@ export interface InferenceFleetVariant {
 export class InferenceFleet extends Construct implements IServingMetrics {
   public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   public readonly listener: elbv2.ApplicationListener;
-  /** Name of the model served (what `MlopsMonitoring.monitor(fleet)` names its alarms after). */
-  public readonly modelName: string;
   /** The variants, in rollout order (`current` before `candidate`). */
   public readonly variants: InferenceFleetVariant[];
   /** Role of the instances: reads `<modelName>/` of the MODELS bucket and pulls the serving image. */
@@ -255,7 +253,6 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     const { containerPort, healthCheckPath, maxCapacity, minHealthyPercent, internetFacing } = spec;
     const workingMin = spec.workingMinCapacity;
     const gracePeriod = props.healthCheckGracePeriod ?? Duration.seconds(spec.healthCheckGracePeriodSeconds);
-    this.modelName = props.modelName;
     this.instance = spec.instance;
     this.costEstimate = spec.costEstimate;
     const versions = this.resolveVersions(props);

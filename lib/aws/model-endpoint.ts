@@ -133,8 +133,6 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
   public readonly endpoint: sagemaker.CfnEndpoint;
   public readonly endpointConfig: sagemaker.CfnEndpointConfig;
   public readonly endpointName: string;
-  /** Name of the model served (what `MlopsMonitoring.monitor(endpoint)` names its alarms after). */
-  public readonly modelName: string;
   public readonly variants: ModelEndpointVariant[];
   /** Execution role: reads `served/<modelName>/` of MODELS, writes the capture prefix of ARTIFACTS, pulls the image. */
   public readonly role: iam.Role;
