@@ -13,8 +13,8 @@ import {
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
-import { allowLaunchingServicesToUseKey } from './private/keys';
 import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
+import { allowLaunchingServicesToUseKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';

@@ -1,4 +1,4 @@
-import { CfnResource, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CfnResource, Duration, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
