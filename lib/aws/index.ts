@@ -9,6 +9,7 @@ export * from './image-repository';
 export * from './model-registry';
 export * from './cost-guard';
 export * from './inference-fleet';
+export * from './fleet-rollout';
 export * from './gpu-training-cluster';
 export * from './mlops-monitoring';
 export * from './experiment-tracking';

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import {
   AcceleratorKind, assertFleetRollout, CURRENT_VARIANT, EnvironmentProfile, fleetUserDataCommands, GpuInstance, INFERENCE_AMI_SSM_PARAMETERS,
   INFERENCE_GPU_METRICS_NAMESPACE, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveFleetVariants, resolveInferenceFleetSpec, Rollout,
+  ServedState,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -20,6 +21,7 @@ import { checkImageTag } from './private/image-tag';
 import { allowLaunchingServicesToUseKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
+import { ServedStateParameter } from './private/served-state';
 import { vpcCidrFor } from './private/vpc-cidr';
 import { checkFor, MlopsScope } from './scope';
 
@@ -176,6 +178,14 @@ export interface InferenceFleetProps {
    */
   readonly rollout?: Rollout;
   /**
+   * The model's served state (docs/design/served-models.md), created in a stack that deploys before this one: the
+   * variants' versions and listener weights are read from it at deploy time, so a deploy renders what promotion and
+   * the rollout state machine last wrote instead of resetting it. Its initial state must be
+   * `InferenceFleet.initialServedState(props)` (the same variants, versions and weights).
+   * @default - versions and weights owned by the template (`modelVersion`, `variantVersions`, the rollout's initial split)
+   */
+  readonly servedState?: ServedStateParameter;
+  /**
    * @default - the profile in scope (see `MlopsScope.profileOf`)
    */
   readonly profile?: EnvironmentProfile;
@@ -206,6 +216,17 @@ export interface InferenceFleetVariant {
  * });
  */
 export class InferenceFleet extends Construct implements IServingMetrics {
+  /**
+   * What a fleet serves first: the rollout's variants in order, each with its version (`variantVersions`, `current`
+   * and single variants taking `modelVersion`) and its share of the rollout's initial split. The initial state of a
+   * fleet's `servedState`.
+   */
+  public static initialServedState(props: Pick<InferenceFleetProps, 'modelVersion' | 'variantVersions' | 'rollout'>, scope = 'InferenceFleet'): ServedState {
+    const versions = resolveFleetVariants({ scope, isUnresolved: (x) => Token.isUnresolved(x) }, props.rollout ?? Rollout.allAtOnce(),
+      props.modelVersion, props.variantVersions ?? {});
+    return { variants: versions.map((v) => ({ variant: v.name, version: v.version, weight: v.weight })) };
+  }
+
   public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   public readonly listener: elbv2.ApplicationListener;
   /** The variants, in rollout order (`current` before `candidate`). */
@@ -227,6 +248,8 @@ export class InferenceFleet extends Construct implements IServingMetrics {
   public readonly maxCapacity: number;
   /** Monthly cost of all variants' instances and the load balancer at minimum and at maximum capacity. */
   public readonly costEstimate: MonthlyCostRange;
+  /** The served state the fleet reads its versions and weights from, if it was given one. */
+  public readonly servedState?: ServedStateParameter;
 
   constructor(scope: Construct, id: string, props: InferenceFleetProps) {
     super(scope, id);
@@ -255,7 +278,9 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     const gracePeriod = props.healthCheckGracePeriod ?? Duration.seconds(spec.healthCheckGracePeriodSeconds);
     this.instance = spec.instance;
     this.costEstimate = spec.costEstimate;
-    const versions = this.resolveVersions(props);
+    const initial = this.resolveVersions(props);
+    const versions = props.servedState ? this.readServedState(props.servedState, props.modelName, initial) : initial;
+    this.servedState = props.servedState;
     this.minCapacity = spec.minCapacity;
     this.maxCapacity = maxCapacity;
 
@@ -479,9 +504,27 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     });
   }
 
-  private resolveVersions(props: InferenceFleetProps): Array<{ name: string; version: string; weight: number }> {
+  private resolveVersions(props: InferenceFleetProps): FleetVersion[] {
     return resolveFleetVariants({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, this.rollout, props.modelVersion,
       props.variantVersions ?? {});
+  }
+
+  /** The variants' versions and weights as the served state holds them at deploy time; its initial state must match the code. */
+  private readServedState(state: ServedStateParameter, modelName: string, initial: FleetVersion[]): FleetVersion[] {
+    const check = checkFor(this);
+    if (!ServedStateParameter.isServedStateParameter(state)) {
+      check.fail('servedState', state, 'must be a ServedStateParameter', 'create one with new ServedStateParameter(dataStack, id, { ... }) or omit it.');
+    }
+    if (state.model !== modelName) {
+      check.fail('servedState', state.model, `is the served state of another model (this fleet serves '${modelName}')`, 'pass the served state of this model.');
+    }
+    const expected = initial.map((v) => `${v.name}=${v.version}@${v.weight}`).join(',');
+    if (state.initialValue !== expected) {
+      check.fail('servedState', state.initialValue, `starts from another state than this fleet's rollout and versions (${expected})`,
+        'create the served state with initialState: InferenceFleet.initialServedState(props), so the variant set and versions agree.');
+    }
+    const reader = state.readIn(this);
+    return initial.map((v) => ({ name: v.name, version: reader.version(v.name), weight: reader.weight(v.name) }));
   }
 
   private userData(imageUri: string, modelUri: string, port: number): ec2.UserData {
@@ -513,6 +556,13 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       );
     }
   }
+}
+
+/** A variant with the version it serves and its share of traffic (literal, or read from the served state). */
+interface FleetVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly weight: number;
 }
 
 function pascal(name: string): string {

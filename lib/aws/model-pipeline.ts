@@ -20,7 +20,7 @@ import { TrainingJob } from './gpu-training-cluster';
 import { QualityDirection } from './mlops-monitoring';
 import { ModelEndpoint } from './model-endpoint';
 import { ModelRegistry } from './model-registry';
-import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
+import { ManagedPolicyPrincipal, ManagedPolicyRole } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
@@ -800,22 +800,6 @@ function deploymentConfig(endpoint: ModelEndpoint): Record<string, unknown> {
     BlueGreenUpdatePolicy: { TrafficRoutingConfiguration: routing, TerminationWaitInSeconds: Math.min(termination, 3600) },
     ...(alarms.length > 0 ? { AutoRollbackConfiguration: { Alarms: alarms } } : {}),
   };
-}
-
-/** A role whose grants go into one customer managed policy (NIST 800-53 and HIPAA flag inline policies). */
-class ManagedPolicyRole extends iam.Role {
-  public readonly policy: iam.ManagedPolicy;
-
-  constructor(scope: Construct, id: string, assumedBy: iam.IPrincipal, description: string) {
-    super(scope, id, { assumedBy, description });
-    this.policy = new iam.ManagedPolicy(scope, `${id}Policy`, { description });
-    this.addManagedPolicy(this.policy);
-  }
-
-  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
-    this.policy.addStatements(statement);
-    return { statementAdded: true, policyDependable: this.policy };
-  }
 }
 
 /** An L1 property value with the API's PascalCase keys (`enableCapture` → `EnableCapture`); tokens are kept as they are. */

@@ -24,3 +24,4 @@ export * from './artifact-grants';
 export * from './platform-teams';
 export * from './engine-parity';
 export * from './brake-definition';
+export * from './placement';

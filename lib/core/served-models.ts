@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { Check, ValidationError } from './validation';
 
 /**
@@ -195,4 +196,29 @@ export function servedModelsBucketPolicy<T>(input: ServedModelsPolicyInput<T>): 
       ...(input.emptiesBucketArn === undefined ? {} : { Condition: { ArnNotLike: { 'aws:PrincipalArn': input.emptiesBucketArn } } }),
     },
   ];
+}
+
+/**
+ * The metric a fleet rollout state machine records at every step: the candidate's share of traffic (0 after a
+ * rollback, 100 when rolled out), one series per model.
+ */
+export const FLEET_ROLLOUT_METRIC = Object.freeze({
+  namespace: 'MLOps/Rollouts',
+  metricName: 'CandidateTrafficPercent',
+  dimension: 'Model',
+});
+
+/** Step Functions' longest state machine name. */
+const MAX_STATE_MACHINE_NAME = 80;
+
+/**
+ * Name of a fleet's rollout state machine, `<environment prefix>-<model>-rollout`, so promotion can start it by a
+ * name-built ARN (`arn:<partition>:states:<region>:<account>:stateMachine:<name>`). Names longer than Step Functions'
+ * 80 characters keep their start and end a hash of the whole name.
+ */
+export function fleetRolloutStateMachineName(environmentPrefix: string, model: string): string {
+  const name = `${environmentPrefix}-${model}-rollout`;
+  if (name.length <= MAX_STATE_MACHINE_NAME) return name;
+  const suffix = `-${createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 8)}-rollout`;
+  return `${name.slice(0, MAX_STATE_MACHINE_NAME - suffix.length)}${suffix}`;
 }

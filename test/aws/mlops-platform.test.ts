@@ -2,7 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { newApp } from '../support/gate';
 import {
-  EnvironmentProfile, InferenceFleet, MlopsPlatform, MlopsPlatformProps, ModelEndpoint, Rollout, ServingBackend, SHARED_TEAM, ValidationError,
+  EnvironmentProfile, InferenceFleet, MlopsPlatform, MlopsPlatformProps, ModelEndpoint, Rollout, ServingBackend, servingShardOf, SHARED_TEAM,
+  ValidationError,
 } from 'mlops-constructs';
 
 const TEAMS = [
@@ -37,7 +38,7 @@ describe('MlopsPlatform', () => {
   const data = Template.fromStack(prod.dataStack);
   const plat = Template.fromStack(prod.platformStack);
 
-  test('splits an environment into a retained data stack and a platform stack with a nested stack per model', () => {
+  test('splits an environment into a retained data stack, a platform stack and serving shards with a nested stack per model', () => {
     expect(prod.dataStack.stackName).toBe('acme-prod-data');
     expect(prod.platformStack.stackName).toBe('acme-prod-platform');
     expect(prod.dataStack.terminationProtection).toBe(true);
@@ -46,8 +47,24 @@ describe('MlopsPlatform', () => {
     data.resourceCountIs('AWS::RDS::DBCluster', 1);
     data.resourceCountIs('AWS::ECR::Repository', 2);
     data.resourceCountIs('AWS::SageMaker::ModelPackageGroup', 1);
-    plat.resourceCountIs('AWS::CloudFormation::Stack', 2);
+    plat.resourceCountIs('AWS::CloudFormation::Stack', 0);
     plat.resourceCountIs('AWS::Batch::JobQueue', 1);
+    // Each model in the shard its name hashes to (16 shards by default), as a nested stack there.
+    const shardOf = (name: string) => `acme-prod-serving-${String(servingShardOf(name, 16)).padStart(2, '0')}`;
+    expect(prod.servingStackOf('fraud')!.stackName).toBe(shardOf('fraud'));
+    expect(prod.servingStackOf('recs')!.stackName).toBe(shardOf('recs'));
+    expect(prod.servingStacks.map((s) => s.stackName).sort()).toEqual([...new Set([shardOf('fraud'), shardOf('recs')])].sort());
+    for (const shard of prod.servingStacks) {
+      expect(shard.dependencies).toEqual(expect.arrayContaining([prod.dataStack, prod.platformStack]));
+      expect(shard.terminationProtection).toBe(true);
+    }
+    expect(prod.servedModel('fraud')!.node.scope!.node.id).toBe('Model-fraud');
+    // The fleet's served state is in a nested stack of the data stack; the endpoint has none here.
+    data.resourceCountIs('AWS::CloudFormation::Stack', 1);
+    const state = (prod.servedModel('fraud') as InferenceFleet).servedState!;
+    expect(state.parameterName).toBe('/mlops/acme-prod/served/fraud');
+    expect(state.initialValue).toBe('current=v1@90,candidate=v2@10');
+    Template.fromStack(state.parameter.stack).hasResourceProperties('AWS::SSM::Parameter', { Name: '/mlops/acme-prod/served/fraud', Value: 'current=v1@90,candidate=v2@10' });
     expect(prod.servedModelNames).toEqual(['fraud', 'recs']);
     expect(prod.servedModel('fraud')).toBeInstanceOf(InferenceFleet);
     expect(prod.servedModel('recs')).toBeInstanceOf(ModelEndpoint);
@@ -62,7 +79,8 @@ describe('MlopsPlatform', () => {
         // In the backend's unit: ALB target response time is in seconds, SageMaker model latency in microseconds.
         Threshold: name === 'fraud' ? 0.5 : 500_000,
         TreatMissingData: 'notBreaching',
-        AlarmActions: [{ Ref: Match.stringLikeRegexp('referenceto') }],
+        // The environment's alarm topic, imported from the platform stack by the model's nested stack.
+        AlarmActions: [{ 'Fn::ImportValue': Match.stringLikeRegexp('AlarmTopic') }],
       });
       nested.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: `${name}: 5xx rate above 1%`, Threshold: 1 });
       nested.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp(`${name}: GPU utilization below 20%`) });
@@ -119,9 +137,11 @@ describe('MlopsPlatform', () => {
     const pipeline = p.addModelPipeline('RecsPipeline', {
       modelName: 'recs', servingImageUri: 'public.ecr.aws/acme/serve:1', validateJob: job('V'), trainJob: job('T'), evaluateJob: job('E'),
     });
-    expect(pipeline.node.scope).toBe(p.platformStack);
-    const t = Template.fromStack(p.platformStack);
-    // The pipeline's state machine (besides the brake's two), whose role the brake denies.
+    // Beside the endpoint it rolls out to, in the model's serving shard (the platform stack never depends on a shard).
+    expect(pipeline.node.scope).toBe(p.servingStackOf('recs'));
+    expect(p.platformStack.dependencies).not.toContain(p.servingStackOf('recs'));
+    const t = Template.fromStack(p.servingStackOf('recs')!);
+    // The pipeline's state machine, whose role the brake denies.
     const machines = Object.values(t.findResources('AWS::StepFunctions::StateMachine')).filter((m) => JSON.stringify(m).includes('createModelPackage'));
     expect(machines).toHaveLength(1);
     expect(p.costGuard.brake.deniedRoleList).toContain(pipeline.stateMachine.role);
@@ -161,6 +181,8 @@ describe('MlopsPlatform', () => {
       ],
     }, /'servedModels\[\].name' is served already \(received "m"\)/],
     ['an unknown backend', { servedModels: [{ name: 'm', backend: 'lambda' as any, modelVersion: 'v1', imageTag: 't' }] }, /'servedModels\(m\).backend' must be one of "fleet", "endpoint"/],
+    ['a shard outside the environment\'s shards', { servedModels: [{ name: 'm', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 't', shard: 16 }] }, /'servedModels\(m\).shard' must be a whole number between 0 and 15 \(received 16\)/],
+    ['a shard count of 0', { servingShards: 0 }, /'servingShards' must be a whole number between 1 and 64 \(received 0\).*changing it moves most models/],
     ['shadow on a fleet', { servedModels: [{ name: 'm', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't', rollout: Rollout.shadow() }] }, /'rollout' is a rollout InferenceFleet cannot perform/],
     ['an empty project', { project: '' }, /'project' must be letters, digits and hyphens, starting with a letter \(it begins the stack names.*\(received ""\)\. Fix: use a name such as 'fraud', or set stackNamePrefix/],
     ['a project with a space', { project: 'Fraud Team' }, /'project' must be letters, digits and hyphens.*\(received "Fraud Team"\)/],
