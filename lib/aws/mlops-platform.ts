@@ -1,5 +1,7 @@
+import { createHash } from 'crypto';
 import { Environment, NestedStack, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import {
@@ -433,8 +435,17 @@ export class MlopsPlatform extends Construct {
       approvers: { emails: this.notifyEmails, grantees: [this.governance.mlEngineer] },
       ...options,
     });
-    // The pipeline updates endpoints and submits training: denied while the GPU brake is on.
-    this.costGuard.denyGpuFor(pipeline.stateMachine.role);
+    // The pipeline updates endpoints and submits training: denied while the GPU brake is on. The brake is in the
+    // platform stack, which must not reference a serving shard: a pipeline there gets a role name the brake names.
+    const role = pipeline.stateMachine.role;
+    const cfnRole = role.node.defaultChild;
+    if (Stack.of(pipeline) !== this.platformStack && cfnRole instanceof iam.CfnRole) {
+      const name = pipelineRoleName(this.stackNamePrefix, options.modelName);
+      cfnRole.roleName = name;
+      this.costGuard.denyGpuFor(iam.Role.fromRoleName(this.platformStack, `${id}BrakeRole`, name));
+    } else {
+      this.costGuard.denyGpuFor(role);
+    }
     return pipeline;
   }
 
@@ -517,4 +528,12 @@ function natCost(network: PlatformNetwork): { minUsd: number; maxUsd: number } {
   const natGateways = network.vpc.node.findAll().filter((c) => c instanceof ec2.CfnNatGateway).length;
   const usd = roundUsd(UNIT_PRICES.natGatewayHour * 730 * natGateways);
   return { minUsd: usd, maxUsd: usd };
+}
+
+/** `<environment prefix>-<model>-pipeline`, shortened with a hash past IAM's 64 characters. */
+function pipelineRoleName(prefix: string, model: string): string {
+  const name = `${prefix}-${model}-pipeline`;
+  if (name.length <= 64) return name;
+  const hash = createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 8);
+  return `${name.slice(0, 64 - 18)}-${hash}-pipeline`;
 }

@@ -144,7 +144,9 @@ describe('MlopsPlatform', () => {
     // The pipeline's state machine, whose role the brake denies.
     const machines = Object.values(t.findResources('AWS::StepFunctions::StateMachine')).filter((m) => JSON.stringify(m).includes('createModelPackage'));
     expect(machines).toHaveLength(1);
-    expect(p.costGuard.brake.deniedRoleList).toContain(pipeline.stateMachine.role);
+    // Denied by the brake (in the platform stack) by its literal name: no reference from the platform stack to the shard.
+    t.hasResourceProperties('AWS::IAM::Role', { RoleName: 'acme-staging-recs-pipeline' });
+    expect(p.costGuard.brake.deniedRoleList.map((r) => r.roleName)).toContain('acme-staging-recs-pipeline');
     const definition = JSON.stringify(machines);
     // Registers in the registry's model package group and rolls out to the served endpoint.
     expect(definition).toContain('createModelPackage');
