@@ -154,7 +154,9 @@ describe('MlopsPlatform', () => {
     // Approval requests go to the platform's notifyEmails; the ML engineer persona may answer them.
     t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ml-oncall@example.com' });
     const approver = Object.values(t.findResources('AWS::IAM::ManagedPolicy')).find((x: any) => x.Properties.Description?.startsWith('Answer approval requests')) as any;
-    expect(approver.Properties.Roles).toEqual([{ Ref: p.platformStack.getLogicalId(p.governance.mlEngineer.node.defaultChild as any) }]);
+    // The ML engineer persona (in the platform stack), imported by the pipeline's serving shard.
+    const mlEngineer = p.platformStack.getLogicalId(p.governance.mlEngineer.node.defaultChild as any);
+    expect(approver.Properties.Roles).toEqual([{ 'Fn::ImportValue': expect.stringMatching(new RegExp(`^acme-staging-platform:ExportsOutputRef${mlEngineer}`)) }]);
   });
 
   test('dev: destroyable data stack, no termination protection, automatic deny', () => {
