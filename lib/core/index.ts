@@ -23,5 +23,3 @@ export * from './model-pipeline-spec';
 export * from './artifact-grants';
 export * from './platform-teams';
 export * from './engine-parity';
-export * from './brake-definition';
-export * from './placement';

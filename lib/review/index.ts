@@ -6,4 +6,3 @@ export * from './review';
 export * from './render-markdown';
 export * from './cli';
 export * from './protective';
-export * from './deployed';
