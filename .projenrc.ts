@@ -195,7 +195,7 @@ project.addTask('deploy:local', {
   exec: 'tsx --tsconfig tsconfig.dev.json scripts/deploy-local.ts',
 });
 project.addTask('bench', {
-  description: 'Synthesis benchmark: 10/50/100/200 served models x 3 environments; writes docs/benchmarks.md',
+  description: 'Synthesis benchmark: 10/50/100/200 served models x 3 environments, 500/1,000 in one environment; writes docs/benchmarks.md',
   exec: 'tsx --tsconfig tsconfig.dev.json scripts/bench.ts',
 });
 project.addTask('test:fuzz', { description: 'Property-based bad-input suite (FC_SEED to replay a run)', exec: 'jest test/fuzz' });

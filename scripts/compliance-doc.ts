@@ -13,7 +13,7 @@ export function complianceTable(app: App): string {
   const rows = new Map<string, { rule: string; path: string; envs: Set<string>; details: Set<string>; reason: string }>();
   for (const ack of collectAcknowledgements(app)) {
     const rule = ack.id.split('[')[0];
-    const env = ack.stack.replace(/^mlops-/, '').replace(/-(data|platform)$/, '');
+    const env = ack.stack.replace(/^mlops-/, '').replace(/-(data|platform|serving-\d+)$/, '');
     const generic = ack.path.replace(/mlops-(dev|staging|prod)/g, 'mlops-<env>');
     const key = `${rule}|${generic}|${ack.reason}`;
     const row = rows.get(key) ?? { rule, path: generic, envs: new Set(), details: new Set(), reason: ack.reason };

@@ -18,10 +18,11 @@ async function main(): Promise<void> {
     say(`synthesized; ${adaptations.length} template adaptations for the emulator (docs/emulator.md)`);
     const outputsFile = path.join(emulator.workDir, 'outputs.json');
     emulator.deploy(assembly, ['mlops-dev/*'], outputsFile);
-    const resources = ['mlops-dev-data', 'mlops-dev-platform'].flatMap((s) => emulator.stackResources(s));
+    const stacks = ['mlops-dev-data', 'mlops-dev-platform', 'mlops-dev-serving-07'];
+    const resources = stacks.flatMap((s) => emulator.stackResources(s));
     emulator.applySkippedBucketSettings(assembly, 'mlopsdev', resources);
     const report = deployReport(assembly, 'mlopsdev', resources);
-    say('deployed mlops-dev-data and mlops-dev-platform');
+    say(`deployed ${stacks.join(', ')}`);
     const table = (counts: Record<string, number>) => Object.entries(counts).sort().map(([t, n]) => `  ${String(n).padStart(3)}  ${t}`).join('\n');
     process.stdout.write(`\nCreated on the emulator:\n${table(report.created)}\n\nSkipped by the emulator:\n${table(report.skipped)}\n`);
     const outputs = JSON.parse(fs.readFileSync(outputsFile, 'utf8')) as Record<string, Record<string, string>>;

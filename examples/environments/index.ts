@@ -1,7 +1,8 @@
 import { App, Duration } from 'aws-cdk-lib';
 import { Schedule } from 'aws-cdk-lib/aws-events';
 import {
-  ArtifactPurpose, EksGpuCluster, EnvironmentProfile, MlopsPlatform, MlopsPlatformProps, Rollout, ServedModelOptions, ServingBackend,
+  ArtifactPurpose, EksGpuCluster, EnvironmentProfile, MlopsPlatform, MlopsPlatformProps, MODEL_ARTIFACT_LAYOUT, Rollout, ServedModelOptions,
+  ServingBackend,
 } from 'mlops-constructs';
 
 /** The three environments of the reference app, each from a preset with the overrides a real team would set. */
@@ -99,9 +100,14 @@ export function buildReferenceApp(app: App): MlopsPlatform[] {
         teamNamespaces: platform.teams.map((t) => t.name),
       });
       for (const team of platform.teams) {
+        // A team's pods read its datasets and write candidates of its models; only promotion writes what is served.
+        const models = referenceModels(profile).filter((m) => m.team === team.name);
         eks.addTeamServiceAccount(team.name, `${team.name}-workloads`, {
           artifactStore: platform.artifactStore,
-          artifacts: [{ purpose: ArtifactPurpose.DATASETS, prefix: `${team.name}/` }, { purpose: ArtifactPurpose.MODELS, prefix: `${team.name}/`, write: true }],
+          artifacts: [
+            { purpose: ArtifactPurpose.DATASETS, prefix: `${team.name}/` },
+            ...models.map((m) => ({ purpose: ArtifactPurpose.MODELS, prefix: MODEL_ARTIFACT_LAYOUT.candidatesPrefix(m.name), write: true })),
+          ],
         });
       }
     }

@@ -1,12 +1,12 @@
-import { CfnResource, Duration, Stack, Tags, Token, Validations } from 'aws-cdk-lib';
+import { Aws, CfnResource, Duration, Names, Stack, Tags, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
 import {
   ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PURPOSES, ARTIFACT_READ_OBJECT_ACTIONS,
-  ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, REPLICATION_ACTIONS,
-  resolveArtifactStoreSpec, TAG_KEYS,
+  ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, MODEL_ARTIFACT_LAYOUT,
+  REPLICATION_ACTIONS, resolveArtifactStoreSpec, servedModelsBucketPolicy, TAG_KEYS,
 } from '../core';
 import { MLOPS_CHECK_TAGS } from './checks/tag-contract';
 import { relyOnFeatureFlags } from './private/feature-flags';
@@ -22,6 +22,11 @@ export interface IArtifactStore extends IConstruct {
   /** Customer managed key the purpose buckets are encrypted with. */
   readonly encryptionKey: kms.IKey;
   /**
+   * Name of the only role that may write `served/` in the models bucket (the environment's `ModelPromotion`), where
+   * the store enforces it; undefined for an imported store that did not say.
+   */
+  readonly promotionRoleName?: string;
+  /**
    * Bucket for S3 server access logs and load balancer access logs (SSE-S3, as those log deliveries
    * require; prefixes `s3/` and `alb/`).
    */
@@ -36,6 +41,10 @@ export interface IArtifactStore extends IConstruct {
   grantWrite(grantee: iam.IGrantable, purpose: ArtifactPurpose, prefix?: string): iam.Grant;
   /** `grantRead` and `grantWrite` together. */
   grantReadWrite(grantee: iam.IGrantable, purpose: ArtifactPurpose, prefix?: string): iam.Grant;
+  /** `s3://` URI of the archive of a promoted (served) model version: `served/<model>/<version>/model.tar.gz`. */
+  servedModelUri(model: string, version: string): string;
+  /** `s3://` URI of a training run's candidate prefix: `candidates/<model>/<run>/`. */
+  candidateUri(model: string, run: string): string;
 }
 
 /** Lifecycle of object versions in the purpose buckets. */
@@ -95,6 +104,13 @@ export interface ArtifactStoreReplication {
 
 export interface ArtifactStoreProps {
   /**
+   * Name of the only role that may write below `served/` in the models bucket: the role `ModelPromotion` creates.
+   * The bucket policy denies every other principal puts there, denies everyone deletes and retention changes there,
+   * and accepts only write-once puts (`If-None-Match: *`), so a promoted version never changes.
+   * @default - `<unique name of this store>-promotion` (at most 64 characters)
+   */
+  readonly promotionRoleName?: string;
+  /**
    * Customer managed key for the purpose buckets (for example the environment's `PlatformKey.key`).
    * @default - a new key with rotation on, retained like the data outside dev
    */
@@ -109,8 +125,11 @@ export interface ArtifactStoreProps {
    */
   readonly lifecycle?: ArtifactStoreLifecycle;
   /**
-   * S3 Object Lock default retention (WORM), set at bucket creation only.
-   * @default - no Object Lock
+   * S3 Object Lock default retention (WORM). Turning it on for an existing bucket updates it in place; it cannot be
+   * turned off again. Writers of a locked bucket must send a checksum (AWS SDKs and the AWS CLI do by default since
+   * early 2025; older ones need Content-MD5).
+   * @default - the models bucket in GOVERNANCE mode for the noncurrent-version expiry days (the profile's, 90 in dev,
+   *   365 in prod), so the lock costs no storage the lifecycle would not keep anyway; none with `autoDeleteObjects`
    * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
    */
   readonly objectLock?: ArtifactStoreObjectLock;
@@ -155,6 +174,11 @@ export interface ArtifactStoreAttributes {
   readonly encryptionKeyArn: string;
   /** Name of the access-log bucket. */
   readonly accessLogBucketName: string;
+  /**
+   * Name of the promotion role the store's bucket policy lets write `served/` (see `ArtifactStore.promotionRoleName`).
+   * @default - unknown: a `ModelPromotion` cannot use the imported store
+   */
+  readonly promotionRoleName?: string;
 }
 
 // The actions of the grants are core's, shared with the Pulumi ArtifactStore's grantStatements.
@@ -164,10 +188,20 @@ const LIST_ACTIONS = [...ARTIFACT_LIST_ACTIONS];
 const KMS_READ_ACTIONS = [...ARTIFACT_KMS_READ_ACTIONS];
 const KMS_WRITE_ACTIONS = [...ARTIFACT_KMS_WRITE_ACTIONS];
 
+
 abstract class ArtifactStoreBase extends Construct implements IArtifactStore {
   public abstract readonly encryptionKey: kms.IKey;
   public abstract readonly accessLogBucket: s3.IBucket;
+  public abstract readonly promotionRoleName?: string;
   protected abstract readonly buckets: Readonly<Record<ArtifactPurpose, s3.IBucket>>;
+
+  public servedModelUri(model: string, version: string): string {
+    return this.s3Uri(ArtifactPurpose.MODELS, `${MODEL_ARTIFACT_LAYOUT.servedVersionPrefix(model, version)}${MODEL_ARTIFACT_LAYOUT.archive}`);
+  }
+
+  public candidateUri(model: string, run: string): string {
+    return this.s3Uri(ArtifactPurpose.MODELS, MODEL_ARTIFACT_LAYOUT.candidateRunPrefix(model, run));
+  }
 
   public bucket(purpose: ArtifactPurpose): s3.IBucket {
     const bucket = this.buckets[purpose];
@@ -192,6 +226,10 @@ abstract class ArtifactStoreBase extends Construct implements IArtifactStore {
   public grantWrite(grantee: iam.IGrantable, purpose: ArtifactPurpose, prefix?: string): iam.Grant {
     const bucket = this.bucket(purpose);
     const keyPrefix = this.checkPrefix(prefix);
+    if (purpose === ArtifactPurpose.MODELS && !Token.isUnresolved(keyPrefix) && keyPrefix.startsWith(MODEL_ARTIFACT_LAYOUT.servedRoot)) {
+      checkFor(this).fail('prefix', keyPrefix, `is below '${MODEL_ARTIFACT_LAYOUT.servedRoot}', which only the promotion role writes`,
+        `write candidates to '${MODEL_ARTIFACT_LAYOUT.candidatesRoot}<model>/' and promote them with ModelPromotion (the bucket policy denies every other writer).`);
+    }
     return iam.Grant.addToPrincipal({ grantee, actions: WRITE_OBJECT_ACTIONS, resourceArns: [bucket.arnForObjects(`${keyPrefix}*`)] })
       .combine(this.grantKey(grantee, bucket, KMS_WRITE_ACTIONS));
   }
@@ -236,8 +274,10 @@ abstract class ArtifactStoreBase extends Construct implements IArtifactStore {
  * Bucket Keys), TLS 1.2+ only, private, bucket-owner-enforced and logged; noncurrent versions move to
  * Standard-IA and expire on the profile's schedule. Buckets are retained outside dev.
  *
- * Object Lock (`objectLock`) locks the models bucket by default, for audit-grade model lineage; datasets
- * are not locked by default because privacy rules (GDPR art. 17, CCPA) require erasing personal data on
+ * Models bucket layout (`MODEL_ARTIFACT_LAYOUT`): training writes candidates below `candidates/<model>/<run>/`;
+ * `served/<model>/<version>/` holds promoted versions, which the bucket policy lets only the promotion role create
+ * (write-once) and nobody delete. Object Lock (`objectLock`) locks the models bucket by default (GOVERNANCE mode);
+ * datasets are not locked by default because privacy rules (GDPR art. 17, CCPA) require erasing personal data on
  * request. RESTRICTED data (`dataClassification`) must say how long it may be kept (`retentionDays`,
  * GDPR's storage limitation), or opt out explicitly with `allowIndefiniteRetention: true`. Expired objects
  * become noncurrent versions and are deleted `noncurrentVersionExpirationDays` later.
@@ -249,7 +289,7 @@ abstract class ArtifactStoreBase extends Construct implements IArtifactStore {
  * @example
  * const store = new ArtifactStore(stack, 'ArtifactStore', { encryptionKey: platformKey.key });
  * store.grantRead(trainingRole, ArtifactPurpose.DATASETS, 'fraud/');
- * store.grantWrite(trainingRole, ArtifactPurpose.MODELS, 'fraud/');
+ * store.grantWrite(trainingRole, ArtifactPurpose.MODELS, 'candidates/fraud/');
  */
 export class ArtifactStore extends ArtifactStoreBase {
   /** Imports a store owned by another stack, e.g. a team repo using the shared platform's buckets. */
@@ -259,6 +299,10 @@ export class ArtifactStore extends ArtifactStoreBase {
 
   public readonly encryptionKey: kms.IKey;
   public readonly accessLogBucket: s3.Bucket;
+  /** Name of the only role that may write `served/` in the models bucket (created by `ModelPromotion`). */
+  public readonly promotionRoleName: string;
+  /** ARN of that role, as the bucket policy names it. */
+  public readonly promotionRoleArn: string;
   /** The classification tagged on the store's resources. */
   public readonly dataClassification: DataClassification;
   protected readonly buckets: Readonly<Record<ArtifactPurpose, s3.Bucket>>;
@@ -335,6 +379,12 @@ export class ArtifactStore extends ArtifactStoreBase {
     }
     this.buckets = buckets as Record<ArtifactPurpose, s3.Bucket>;
 
+    this.promotionRoleName = props.promotionRoleName ?? `${Names.uniqueResourceName(this, { maxLength: 54, separator: '-' })}-promotion`;
+    checkFor(this).matches('promotionRoleName', this.promotionRoleName, /^[\w+=,.@-]{1,64}$/, 'an IAM role name (at most 64 letters, digits and +=,.@_-)');
+    // A literal name in the ARN (no reference to the promotion's stack, which deploys after this one).
+    this.promotionRoleArn = `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/${this.promotionRoleName}`;
+    this.protectServedModels(this.buckets[ArtifactPurpose.MODELS]);
+
     if (spec.replication) {
       this.replicate(spec.replication);
     } else {
@@ -348,6 +398,19 @@ export class ArtifactStore extends ArtifactStoreBase {
   /** The bucket holding one purpose's data. */
   public bucket(purpose: ArtifactPurpose): s3.Bucket {
     return super.bucket(purpose) as s3.Bucket;
+  }
+
+  /** The models bucket's served-models statements (core's `servedModelsBucketPolicy`, shared with Pulumi). */
+  private protectServedModels(models: s3.Bucket): void {
+    // With autoDeleteObjects (dev only) CDK's auto-delete function must still empty the bucket when the stack goes.
+    const autoDelete = Stack.of(this).node.tryFindChild(AUTO_DELETE_PROVIDER) as { roleArn?: string } | undefined;
+    for (const statement of servedModelsBucketPolicy({
+      servedObjectsArn: models.arnForObjects(`${MODEL_ARTIFACT_LAYOUT.servedRoot}*`),
+      promotionRoleArn: this.promotionRoleArn,
+      emptiesBucketArn: autoDelete?.roleArn,
+    })) {
+      models.addToResourcePolicy(iam.PolicyStatement.fromJson(statement));
+    }
   }
 
   private replicate(replication: NonNullable<ArtifactStoreSpec['replication']>): void {
@@ -412,6 +475,7 @@ export class ArtifactStore extends ArtifactStoreBase {
 class ImportedArtifactStore extends ArtifactStoreBase {
   public readonly encryptionKey: kms.IKey;
   public readonly accessLogBucket: s3.IBucket;
+  public readonly promotionRoleName?: string;
   protected readonly buckets: Readonly<Record<ArtifactPurpose, s3.IBucket>>;
 
   constructor(scope: Construct, id: string, attrs: ArtifactStoreAttributes) {
@@ -420,6 +484,7 @@ class ImportedArtifactStore extends ArtifactStoreBase {
     check.matches('encryptionKeyArn', attrs.encryptionKeyArn ?? '', /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/.+$/, 'a KMS key ARN');
     check.matches('accessLogBucketName', attrs.accessLogBucketName ?? '', BUCKET_NAME, 'a bucket name (3-63 lower-case letters, digits, dots and hyphens)');
     this.encryptionKey = kms.Key.fromKeyArn(this, 'Key', attrs.encryptionKeyArn);
+    this.promotionRoleName = attrs.promotionRoleName;
     this.accessLogBucket = s3.Bucket.fromBucketName(this, 'AccessLogs', attrs.accessLogBucketName);
     const buckets: Partial<Record<ArtifactPurpose, s3.IBucket>> = {};
     for (const purpose of PURPOSES) {
@@ -435,6 +500,8 @@ class ImportedArtifactStore extends ArtifactStoreBase {
 }
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** The construct id of CDK's stack-wide auto-delete-objects provider. */
+const AUTO_DELETE_PROVIDER = 'Custom::S3AutoDeleteObjectsCustomResourceProvider';
 
 function secureBucketBasics(): Partial<s3.BucketProps> {
   return {
@@ -488,7 +555,7 @@ function acknowledgeNoReplication(bucket: s3.Bucket): void {
  * already implies, which cfn-lint reports (W3005); drop the redundant one so opted-in stacks lint clean.
  */
 function tidyAutoDeleteProvider(scope: Construct): void {
-  const provider = Stack.of(scope).node.tryFindChild('Custom::S3AutoDeleteObjectsCustomResourceProvider');
+  const provider = Stack.of(scope).node.tryFindChild(AUTO_DELETE_PROVIDER);
   const handler = provider?.node.tryFindChild('Handler');
   const role = provider?.node.tryFindChild('Role');
   if (handler instanceof CfnResource && role instanceof CfnResource) handler.removeResourceDependency(role);

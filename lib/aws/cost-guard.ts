@@ -1,4 +1,4 @@
-import { CfnOutput, Lazy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Lazy, Stack, Tags, Token, Validations } from 'aws-cdk-lib';
 import * as budgets from 'aws-cdk-lib/aws-budgets';
 import * as ce from 'aws-cdk-lib/aws-ce';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,9 +7,10 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import {
-  acceleratedEc2Patterns, acceleratedSageMakerPatterns, budgetNotifications, CostEstimateLedger, DENY_GPU_RULES, EnvironmentProfile, MonthlyCostRange,
-  resolveCostGuardSpec, tagCostFilter, TAG_KEYS, validateTeamBudget,
+  BRAKE, budgetNotifications, CostEstimateLedger, EnvironmentProfile, MonthlyCostRange, resolveCostGuardSpec, tagCostFilter, TAG_KEYS,
+  validateTeamBudget,
 } from '../core';
+import { GpuBrake } from './gpu-brake';
 import { nagResourceId } from './private/nag';
 import { MlopsScope } from './scope';
 
@@ -18,7 +19,8 @@ export interface TeamBudgetOptions {
   /** Monthly limit in US dollars. */
   readonly monthlyLimitUsd: number;
   /**
-   * Roles of this team whose GPU launches are denied when the team's budget reaches the deny threshold.
+   * Roles of this team whose GPU launches are denied when the team's budget reaches the deny threshold (a Budgets
+   * action attaches the brake's deny policy to them; the environment's capacity is capped by the environment budget).
    * @default - none: the team is notified only
    */
   readonly denyGpuFor?: iam.IRole[];
@@ -36,20 +38,22 @@ export interface CostGuardProps {
    */
   readonly alertThresholdsPercent?: number[];
   /**
-   * Percentage of the limit at which new GPU capacity is denied.
+   * Percentage of the limit (actual spend) at which the GPU brake engages (`GpuBrake`): GPU capacity found by the
+   * environment's tags is capped and GPU growth is denied until someone releases the brake.
    * @default - profile.budget.denyGpuAtPercent
    */
   readonly denyGpuAtPercent?: number;
   /**
-   * Roles whose GPU launches (EC2, SageMaker, Batch job submission) are denied when spend reaches
-   * `denyGpuAtPercent`: the budget attaches the deny policy to them by itself.
+   * Roles denied GPU growth and accelerated launches while the brake is on (the brake attaches its deny policy to them).
+   * Give the roles that could raise capacity: personas, pipelines.
    * @default - none; add later with `denyGpuFor()`
    */
   readonly denyGpuFor?: iam.IRole[];
   /**
-   * Whether the deny action runs by itself or waits for someone to approve it in the Budgets console.
-   * @default - automatic where the profile destroys data (dev); manual approval elsewhere, so a
-   * production fleet is never cut off without a human deciding
+   * Whether the brake engages by itself or asks a person first (the approval request, with the command to approve,
+   * goes to the alert topic).
+   * @default - automatic where the profile destroys data (dev); approval elsewhere, so a production fleet is never
+   * capped without a human deciding
    */
   readonly automaticDeny?: boolean;
   /**
@@ -65,10 +69,16 @@ export interface CostGuardProps {
    */
   readonly alertTopic?: sns.ITopic;
   /**
-   * Key for the new alert topic. Budgets is allowed to use it.
-   * @default - a new key with rotation
+   * Key for the new alert topic (Budgets is allowed to use it), or the key `alertTopic` is encrypted with (the brake
+   * publishes to the topic).
+   * @default - a new key with rotation for a new topic; none for a given topic
    */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * Prefix of the environment's names, for the brake's state parameter `/mlops/<prefix>/brake`.
+   * @default - `<project>-<environment>` from the tags in scope, else the stack name
+   */
+  readonly environmentPrefix?: string;
   /**
    * Daily cost anomaly detection on the environment's tagged spend, alerting when an anomaly's total
    * impact reaches this many dollars.
@@ -86,13 +96,16 @@ export interface CostGuardProps {
 
 /**
  * Budgets as code that act: a monthly cost budget for the environment (filtered on the `mlops:environment`
- * cost-allocation tag), notifications at each threshold and on a forecast overrun, and a Budgets action that
- * attaches a deny-GPU policy to the given roles when spend reaches the deny threshold. Team budgets filter on
- * the `mlops:team` tag. Activate the `mlops:*` tags as cost-allocation tags in the Billing console once.
+ * cost-allocation tag), notifications at each threshold and on a forecast overrun, and a GPU brake (`GpuBrake`) the
+ * budget starts at the deny threshold: it caps the environment's GPU capacity (fleets, endpoints, training, EKS GPU
+ * node groups) and denies GPU growth to the given roles until released. Team budgets filter on the `mlops:team` tag.
+ * Activate the `mlops:*` tags as cost-allocation tags in the Billing console once.
  */
 export class CostGuard extends Construct {
-  /** The policy the budget action attaches: denies launching accelerated capacity. */
+  /** The policy the brake attaches: denies GPU growth and launching accelerated capacity (`brake.denyPolicy`). */
   public readonly denyGpuPolicy: iam.ManagedPolicy;
+  /** The GPU brake the environment budget starts. */
+  public readonly brake: GpuBrake;
   public readonly alertTopic: sns.ITopic;
   public readonly budget: budgets.CfnBudget;
   public readonly monthlyLimitUsd: number;
@@ -101,10 +114,10 @@ export class CostGuard extends Construct {
   private readonly thresholds: number[];
   private readonly automaticDeny: boolean;
   private readonly emails: string[];
-  private readonly executionRole: iam.Role;
-  private readonly deniedRoles: iam.IRole[] = [];
+  private executionRole?: iam.Role;
   private executionPolicy?: iam.ManagedPolicy;
   private readonly teamNames = new Set<string>();
+  private topicKey?: kms.IKey;
   private readonly estimates: CostEstimateLedger;
 
   constructor(scope: Construct, id: string, props: CostGuardProps = {}) {
@@ -128,15 +141,15 @@ export class CostGuard extends Construct {
       resources: [this.alertTopic.topicArn],
       conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
     }));
-    this.denyGpuPolicy = new iam.ManagedPolicy(this, 'DenyGpuPolicy', {
-      description: `Attached by the ${this.profile.name} budget at ${this.denyThreshold}% of the limit: denies new accelerated capacity`,
-      statements: denyGpuStatements(Stack.of(this)),
+    this.brake = new GpuBrake(this, 'Brake', {
+      notificationTopic: this.alertTopic,
+      notificationTopicKey: props.alertTopic ? props.encryptionKey : this.topicKey,
+      automatic: this.automaticDeny,
+      environmentPrefix: props.environmentPrefix,
+      profile: this.profile,
     });
-    this.executionRole = new iam.Role(this, 'BudgetActionRole', {
-      assumedBy: new iam.ServicePrincipal('budgets.amazonaws.com'),
-      description: 'Lets AWS Budgets attach and detach the deny-GPU policy',
-    });
-    this.budget = this.addBudget('Budget', this.monthlyLimitUsd, spec.environmentCostFilter);
+    this.denyGpuPolicy = this.brake.denyPolicy;
+    this.budget = this.addBudget('Budget', this.monthlyLimitUsd, spec.environmentCostFilter, undefined, this.brake.triggerTopic);
     this.denyGpuFor(...(props.denyGpuFor ?? []));
     if (spec.anomalyThresholdExpression !== undefined) {
       this.addAnomalyDetection(spec.anomalyMonitorSpecification, spec.anomalyThresholdExpression);
@@ -162,22 +175,15 @@ export class CostGuard extends Construct {
     return this.estimates.total();
   }
 
-  /** Adds roles whose GPU launches are denied when the environment budget reaches the deny threshold. */
+  /** Adds roles denied GPU growth and accelerated launches while the brake is on (personas, pipelines). */
   public denyGpuFor(...roles: iam.IRole[]): this {
-    if (roles.length === 0) return this;
-    const before = chunkCount(this.deniedRoles.length);
-    this.deniedRoles.push(...roles);
-    // Budgets takes at most 100 roles per action: each further 100 roles get their own action, so adding a
-    // role never moves the ones already listed (a platform adds one serving role per model).
-    for (let chunk = before; chunk < chunkCount(this.deniedRoles.length); chunk++) {
-      this.addAction(chunk === 0 ? 'DenyGpuAction' : `DenyGpuAction${chunk + 1}`, this.budget, () => chunkOf(this.deniedRoles, chunk));
-    }
+    this.brake.denyFor(...roles);
     return this;
   }
 
   /**
-   * Also denies submitting jobs to these Batch job queues (GPU training) once the deny threshold is reached:
-   * Batch launches instances with its own service role, which an EC2 deny on user roles does not stop.
+   * Also denies the brake's roles submitting jobs to these Batch job queues while the brake is on (the brake sets the
+   * compute environments to 0 vCPUs, so jobs would only queue).
    */
   public denyJobSubmissionTo(...jobQueueArns: string[]): this {
     if (jobQueueArns.length === 0) return this;
@@ -205,6 +211,7 @@ export class CostGuard extends Construct {
 
   private createTopic(encryptionKey?: kms.IKey): sns.Topic {
     const key = encryptionKey ?? new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: `Budget alerts (${this.profile.name})` });
+    this.topicKey = key;
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'AllowBudgetsToPublishEncrypted',
       principals: [new iam.ServicePrincipal('budgets.amazonaws.com'), new iam.ServicePrincipal('costalerts.amazonaws.com')],
@@ -217,12 +224,19 @@ export class CostGuard extends Construct {
     return topic;
   }
 
-  private addBudget(id: string, limit: number, costFilter: string, team?: string): budgets.CfnBudget {
-    const subscribers = [
-      { subscriptionType: 'SNS', address: this.alertTopic.topicArn },
-      ...this.emails.map((address) => ({ subscriptionType: 'EMAIL', address })),
-    ];
-    const notifications = budgetNotifications(this.thresholds).map((notification) => ({ notification, subscribers }));
+  private addBudget(id: string, limit: number, costFilter: string, team?: string, brakeTopic?: sns.ITopic): budgets.CfnBudget {
+    const emails = this.emails.map((address) => ({ subscriptionType: 'EMAIL', address }));
+    const subscribers = [{ subscriptionType: 'SNS', address: this.alertTopic.topicArn }, ...emails];
+    // A notification has one SNS subscriber: at the deny threshold it is the brake's topic (the brake tells the alert topic).
+    const brakeSubscribers = brakeTopic ? [{ subscriptionType: 'SNS', address: brakeTopic.topicArn }, ...emails] : subscribers;
+    const atDeny = (n: { notificationType: string; threshold: number }) => n.notificationType === 'ACTUAL' && n.threshold === this.denyThreshold;
+    const specs = budgetNotifications(this.thresholds);
+    if (brakeTopic && !specs.some(atDeny)) {
+      specs.push({ notificationType: 'ACTUAL', comparisonOperator: 'GREATER_THAN', threshold: this.denyThreshold, thresholdType: 'PERCENTAGE' });
+    }
+    const notifications = specs.map((notification) => ({
+      notification, subscribers: brakeTopic && atDeny(notification) ? brakeSubscribers : subscribers,
+    }));
     const stackName = Stack.of(this).stackName;
     return new budgets.CfnBudget(this, id, {
       budget: {
@@ -253,13 +267,22 @@ export class CostGuard extends Construct {
   }
 
   private addAction(id: string, budget: budgets.CfnBudget, roles: () => iam.IRole[]): void {
+    if (!this.executionRole) {
+      this.executionRole = new iam.Role(this, 'BudgetActionRole', {
+        assumedBy: new iam.ServicePrincipal('budgets.amazonaws.com'),
+        description: 'Lets AWS Budgets attach and detach the brake\'s deny policy to team roles',
+      });
+      // The permission boundary lets only roles with this tag attach or detach the brake's deny policy.
+      Tags.of(this.executionRole).add(BRAKE.controllerTagKey, 'true');
+    }
+    const executionRole = this.executionRole;
     if (!this.executionPolicy) {
       // Budgets may attach and detach only the deny policy (the condition), which can only take permissions away.
       // Roles are not listed one by one: a platform serving hundreds of models would pass the 6,144-character
       // limit of a managed policy, which no synth-time check would catch.
       const anyRole = Stack.of(this).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' });
       this.executionPolicy = new iam.ManagedPolicy(this, 'BudgetActionPolicy', {
-        roles: [this.executionRole],
+        roles: [executionRole],
         statements: [new iam.PolicyStatement({
           actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
           resources: [anyRole],
@@ -278,7 +301,7 @@ export class CostGuard extends Construct {
       actionThreshold: { type: 'PERCENTAGE', value: this.denyThreshold },
       approvalModel: this.automaticDeny ? 'AUTOMATIC' : 'MANUAL',
       notificationType: 'ACTUAL',
-      executionRoleArn: this.executionRole.roleArn,
+      executionRoleArn: executionRole.roleArn,
       definition: {
         iamActionDefinition: {
           policyArn: this.denyGpuPolicy.managedPolicyArn,
@@ -300,28 +323,4 @@ function chunkCount(roles: number): number {
 
 function chunkOf<T>(items: T[], chunk: number): T[] {
   return items.slice(chunk * BUDGET_ACTION_MAX_ROLES, (chunk + 1) * BUDGET_ACTION_MAX_ROLES);
-}
-
-/**
- * Deny statements for new accelerated capacity: EC2 instances (which also stops Auto Scaling and Batch from
- * launching them for roles they act as), SageMaker endpoints and training jobs on accelerated ML instances.
- */
-function denyGpuStatements(stack: Stack): iam.PolicyStatement[] {
-  const { ec2, sageMaker } = DENY_GPU_RULES;
-  return [
-    new iam.PolicyStatement({
-      sid: ec2.sid,
-      effect: iam.Effect.DENY,
-      actions: [...ec2.actions],
-      resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
-      conditions: { [ec2.operator]: { [ec2.conditionKey]: acceleratedEc2Patterns() } },
-    }),
-    new iam.PolicyStatement({
-      sid: sageMaker.sid,
-      effect: iam.Effect.DENY,
-      actions: [...sageMaker.actions],
-      resources: [stack.formatArn({ service: 'sagemaker', resource: '*' })],
-      conditions: { [sageMaker.operator]: { [sageMaker.conditionKey]: acceleratedSageMakerPatterns() } },
-    }),
-  ];
 }

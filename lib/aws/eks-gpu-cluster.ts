@@ -1,13 +1,14 @@
-import { CfnResource, Lazy, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CfnResource, Lazy, Names, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { EnvironmentProfile, GpuInstance, validateIdentifier } from '../core';
+import { EnvironmentProfile, GpuInstance, MODEL_ARTIFACT_LAYOUT, validateIdentifier } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
-import { newRotatingKey } from './private/keys';
+import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
+import { allowLaunchingServicesToUseKey, newRotatingKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -88,10 +89,16 @@ export interface SystemNodeGroupOptions {
   readonly maxSize?: number;
 }
 
-/** IAM roles of the platform personas (for example `MlopsGovernance`'s roles), each given an access entry. */
+/**
+ * IAM roles of the platform personas (for example `MlopsGovernance`'s roles), each given an access entry. No persona
+ * gets through Kubernetes what its IAM role forbids: whoever may create pods in a namespace may run them as that
+ * namespace's service accounts, so only personas allowed everything those service accounts' roles allow (ML
+ * engineers, for team service accounts limited to datasets and model candidates) edit team namespaces.
+ */
 export interface EksPersonaRoles {
   /**
-   * Cluster admin.
+   * Administers `systemNamespaces` (add-ons, controllers) and views the rest of the cluster (secrets excluded): an
+   * operator never reads data, so never runs pods as a team's service account.
    * @default - no access entry
    */
   readonly platformOperator?: iam.IRole;
@@ -101,7 +108,7 @@ export interface EksPersonaRoles {
    */
   readonly mlEngineer?: iam.IRole;
   /**
-   * Edit in `teamNamespaces`.
+   * `dataScientistAccess` in `teamNamespaces`.
    * @default - no access entry
    */
   readonly dataScientist?: iam.IRole;
@@ -173,16 +180,27 @@ export interface EksGpuClusterProps {
    */
   readonly gpuNodeGroups?: GpuNodeGroupOptions[];
   /**
-   * Persona roles given access entries: operator cluster admin, ML engineers and data scientists edit in
-   * `teamNamespaces`, auditor view. More with `grantAccess`.
+   * Persona roles given access entries: operator admin of `systemNamespaces` and view elsewhere, ML engineers edit in
+   * `teamNamespaces`, data scientists `dataScientistAccess` there, auditor view. More with `grantAccess`.
    * @default - no access entries (the creator gets none either)
    */
   readonly personas?: EksPersonaRoles;
   /**
-   * Namespaces ML engineers and data scientists may edit (the k8s side's `TeamNamespace` names).
+   * Namespaces ML engineers (and data scientists, see `dataScientistAccess`) may edit (the k8s side's `TeamNamespace` names).
    * @default - none; required when `personas.mlEngineer` or `personas.dataScientist` is given
    */
   readonly teamNamespaces?: string[];
+  /**
+   * What data scientists may do in `teamNamespaces`: `EksAccessLevel.VIEW` (read objects other than secrets) or
+   * `EksAccessLevel.EDIT` (run workloads, and so act as the namespaces' service accounts).
+   * @default - EDIT where the profile allows destroying data (dev), VIEW elsewhere
+   */
+  readonly dataScientistAccess?: EksAccessLevel;
+  /**
+   * Namespaces the platform operator administers (add-ons and controllers; never a team's namespace).
+   * @default ['kube-system']
+   */
+  readonly systemNamespaces?: string[];
   /**
    * @default - the profile in scope (see `MlopsScope.profileOf`)
    */
@@ -211,7 +229,8 @@ const DEFAULT_GPU_NODE_GROUPS: GpuNodeGroupOptions[] = [
 /**
  * An EKS cluster for GPU workloads (aws-eks-v2: no kubectl Lambda function, no custom resources): private API
  * endpoint only, every control-plane log type in a KMS-encrypted log group with the profile's retention, Kubernetes
- * secrets envelope-encrypted with a customer managed key, authentication by EKS access entries only.
+ * secrets envelope-encrypted with a customer managed key, authentication by EKS access entries only: per persona and
+ * per team namespace (see `EksPersonaRoles`), so nobody gets through Kubernetes what their IAM persona forbids.
  *
  * Capacity: an on-demand system node group for add-ons, and GPU managed node groups (spot and on-demand) that scale
  * from zero, tainted `nvidia.com/gpu=true:NoSchedule` (only pods tolerating it land there, as the k8s side's jobs and
@@ -244,6 +263,7 @@ export class EksGpuCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: EksGpuClusterProps) {
     super(scope, id);
+    chargeUnownedCapacityToPlatform(this);
     this.profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
     const removalPolicy = statefulRemovalPolicy(this.profile);
@@ -271,6 +291,17 @@ export class EksGpuCluster extends Construct {
       check.fail('teamNamespaces', props.teamNamespaces, 'must name at least one namespace when ML engineers or data scientists get access',
         "list the team namespaces they may edit, e.g. teamNamespaces: ['fraud', 'recsys'].");
     }
+    const dataScientistAccess = check.oneOf('dataScientistAccess', props.dataScientistAccess, [EksAccessLevel.VIEW, EksAccessLevel.EDIT],
+      'use EksAccessLevel.VIEW or EksAccessLevel.EDIT; data scientists never administer a namespace.')
+      ?? (this.profile.allowDestroy ? EksAccessLevel.EDIT : EksAccessLevel.VIEW);
+    const systemNamespaces = props.systemNamespaces ?? ['kube-system'];
+    if (systemNamespaces.length === 0) check.fail('systemNamespaces', systemNamespaces, 'must name at least one namespace', "leave it out for ['kube-system'].");
+    systemNamespaces.forEach((ns, i) => {
+      check.matches(`systemNamespaces[${i}]`, ns, NAMESPACE, 'a Kubernetes namespace name (DNS label)');
+      if (teamNamespaces.includes(ns)) {
+        check.fail(`systemNamespaces[${i}]`, ns, 'is also a team namespace', 'the operator administers system namespaces only; keep team namespaces out of systemNamespaces.');
+      }
+    });
     const gpuGroups = props.gpuNodeGroups ?? DEFAULT_GPU_NODE_GROUPS;
     if (gpuGroups.length === 0) check.fail('gpuNodeGroups', gpuGroups, 'must have at least one node group', 'leave it out for the defaults or add one.');
     gpuGroups.forEach((g, i) => validateGpuNodeGroup(check, `gpuNodeGroups[${i}]`, g, this.node.path));
@@ -278,19 +309,9 @@ export class EksGpuCluster extends Construct {
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate !== undefined) check.fail('gpuNodeGroups[].name', duplicate, 'is a duplicate node group name', 'give each GPU node group a unique name.');
 
-    const { partition, account } = Stack.of(this);
     this.encryptionKey = props.encryptionKey ?? this.newKey(removalPolicy);
-    // Node volumes are encrypted by the Auto Scaling service-linked role on launch. Named by a condition, not as the
-    // principal, so the key can be created before the role exists in the account.
-    this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowAutoScalingToUseTheKeyForNodeVolumes',
-      principals: [new iam.AccountRootPrincipal()],
-      actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey', 'kms:CreateGrant'],
-      resources: ['*'],
-      conditions: {
-        ArnEquals: { 'aws:PrincipalArn': `arn:${partition}:iam::${account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling` },
-      },
-    }));
+    // Node volumes are encrypted by the Auto Scaling service-linked role on launch.
+    allowLaunchingServicesToUseKey(this.encryptionKey);
 
     // Created before the cluster so EKS writes into an encrypted group with retention instead of creating its own.
     this.logGroup = new logs.LogGroup(this, 'ControlPlaneLogs', {
@@ -364,9 +385,22 @@ export class EksGpuCluster extends Construct {
     });
     for (const group of gpuGroups) this.createGpuNodeGroup(group);
 
-    if (personas.platformOperator) this.grantAccess('PlatformOperator', personas.platformOperator, EksAccessLevel.CLUSTER_ADMIN);
+    if (personas.platformOperator) {
+      // One entry, two policies: admin of the system namespaces, view of everything else.
+      this.accessEntries.add('PlatformOperator');
+      new eks.AccessEntry(this, 'AccessPlatformOperator', {
+        cluster: this.cluster,
+        principal: personas.platformOperator.roleArn,
+        accessPolicies: [
+          eks.AccessPolicy.fromAccessPolicyName(POLICY_OF[EksAccessLevel.NAMESPACE_ADMIN], {
+            accessScopeType: eks.AccessScopeType.NAMESPACE, namespaces: systemNamespaces,
+          }),
+          eks.AccessPolicy.fromAccessPolicyName(POLICY_OF[EksAccessLevel.VIEW], { accessScopeType: eks.AccessScopeType.CLUSTER }),
+        ],
+      });
+    }
     if (personas.mlEngineer) this.grantAccess('MlEngineer', personas.mlEngineer, EksAccessLevel.EDIT, teamNamespaces);
-    if (personas.dataScientist) this.grantAccess('DataScientist', personas.dataScientist, EksAccessLevel.EDIT, teamNamespaces);
+    if (personas.dataScientist) this.grantAccess('DataScientist', personas.dataScientist, dataScientistAccess, teamNamespaces);
     if (personas.auditor) this.grantAccess('Auditor', personas.auditor, EksAccessLevel.VIEW);
   }
 
@@ -426,7 +460,15 @@ export class EksGpuCluster extends Construct {
     if (!Array.isArray(grants.artifacts) || grants.artifacts.length === 0) {
       check.fail('grants.artifacts', grants.artifacts, 'must grant at least one purpose', "give e.g. [{ purpose: ArtifactPurpose.DATASETS, prefix: 'fraud/' }].");
     }
-    grants.artifacts.forEach((a, i) => check.oneOf(`grants.artifacts[${i}].purpose`, a.purpose, Object.values(ArtifactPurpose)));
+    grants.artifacts.forEach((a, i) => {
+      check.oneOf(`grants.artifacts[${i}].purpose`, a.purpose, Object.values(ArtifactPurpose));
+      // Only the promotion role writes what production serves: pods write model candidates, never served versions.
+      const candidates = MODEL_ARTIFACT_LAYOUT.candidatesRoot;
+      if (a.write && a.purpose === ArtifactPurpose.MODELS && !(a.prefix ?? '').startsWith(candidates)) {
+        check.fail(`grants.artifacts[${i}].prefix`, a.prefix, `lets pods write models outside '${candidates}'`,
+          `write model candidates only, e.g. prefix: '${MODEL_ARTIFACT_LAYOUT.candidatesPrefix('fraud-detector')}'; promotion copies them to 'served/'.`);
+      }
+    });
 
     const id = pascal(`${namespace}-${serviceAccount}`);
     const role = new iam.Role(this, `${id}Role`, {

@@ -1,4 +1,4 @@
-import { CfnResource, Duration, Lazy, Stack, Stage, Token, Validations } from 'aws-cdk-lib';
+import { CfnResource, DefaultStackSynthesizer, Duration, Fn, Lazy, Stack, Stage, Token, Validations } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codecommit from 'aws-cdk-lib/aws-codecommit';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
@@ -75,13 +75,16 @@ export interface EnvironmentPipelineProps {
    */
   readonly synthCommands?: string[];
   /**
-   * Commands of the gate before the first environment: unit tests, then cfn-lint over the synthesized templates in `cdk.out`.
-   * @default - `npm ci`, `npm test`, install cfn-lint, cfn-lint over every template of `cdk.out`
+   * Commands of the gate, run in the synth step after `synthCommands` (so before self-mutation and every environment):
+   * unit tests, then cfn-lint over the synthesized templates in `cdk.out`.
+   * @default - `npm test`, install cfn-lint, cfn-lint over every template of `cdk.out`
    */
   readonly gateCommands?: string[];
   /**
-   * The review CLI, run against each environment's deployed assembly; its exit code 1 (data loss) blocks the stage.
-   * @default 'npx mlops-review'
+   * The review CLI, run from the source after `npm ci` (the project's own pinned version), with `--deployed` against what
+   * is deployed in each environment and in the synth step against the deployed pipeline stack; exit code 1 (data loss)
+   * or 2 (what is deployed cannot be read) stops the pipeline. An `npx` that may fetch from the registry is refused.
+   * @default 'node_modules/.bin/mlops-review'
    */
   readonly reviewCommand?: string;
   /**
@@ -101,13 +104,21 @@ export interface EnvironmentPipelineProps {
   readonly profile?: EnvironmentProfile;
 }
 
-const DEPLOYED_PREFIX = 'deployed/';
+/** The project's own `mlops-review`, installed from its lock file by `npm ci` (never fetched from the registry). */
+export const DEFAULT_REVIEW_COMMAND = 'node_modules/.bin/mlops-review';
+
+const DEFAULT_GATE_COMMANDS = [
+  'npm test',
+  'pip3 install --quiet "cfn-lint>=1,<2"',
+  'find cdk.out -name "*.template.json" -print0 | xargs -0 cfn-lint --',
+];
 
 /**
- * A CDK Pipelines pipeline that deploys the platform's environments in order: source, synth (with cdk-nag), a gate
- * (tests, cfn-lint), then per environment a review of the change against the assembly last deployed there
- * (`mlops-review`, exit code 1 on data loss blocks the stage), a manual approval where required (always before
- * prod), the deployment, and a record of the deployed assembly for the next review. Each environment may live in its
+ * A CDK Pipelines pipeline that deploys the platform's environments in order: source; synth (with cdk-nag), the gate
+ * (tests, cfn-lint) and a review of the pipeline's own change, all before self-mutation; then per environment a review
+ * of the change against what is deployed there (`mlops-review --deployed`: CloudFormation's templates read with the
+ * account's CDK lookup role; data loss or an unreadable base stops the stage), a manual approval where required
+ * (always before prod, linking the review), then the change sets are prepared and executed stack by stack. Each environment may live in its
  * own account and region: the artifact bucket is KMS-encrypted with a rotated key the deploy roles may use, private,
  * TLS-only and versioned.
  */
@@ -130,8 +141,12 @@ export class EnvironmentPipeline extends Construct {
       check.fail('source', props.source, 'must be a PipelineSource', "use PipelineSource.connection('owner/repo', 'main', connectionArn) or PipelineSource.codeCommit(repo, 'main').");
     }
     const source = props.source._bind(check);
-    const reviewCommand = props.reviewCommand ?? 'npx mlops-review';
-    if (!reviewCommand.trim()) check.fail('reviewCommand', reviewCommand, 'must not be empty', "use 'npx mlops-review' or 'npm run review --'.");
+    const reviewCommand = props.reviewCommand ?? DEFAULT_REVIEW_COMMAND;
+    if (!reviewCommand.trim()) check.fail('reviewCommand', reviewCommand, 'must not be empty', `use '${DEFAULT_REVIEW_COMMAND}' or 'npm run review --'.`);
+    if (/^\s*npx\s+(?!--no\b|--no-install\b)/.test(reviewCommand)) {
+      check.fail('reviewCommand', reviewCommand, 'may fetch an unpinned package from the registry (npx installs what is not installed)',
+        `run the project's own review: '${DEFAULT_REVIEW_COMMAND}' (add mlops-constructs to the project's dependencies) or 'npx --no mlops-review'.`);
+    }
 
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
       description: `Artifacts of the environment pipeline at ${this.node.path}`,
@@ -158,9 +173,19 @@ export class EnvironmentPipeline extends Construct {
     });
     acknowledgeNoReplication(this.artifactBucket);
 
-    const synth = new pipelines.ShellStep('Synth', {
+    // The gate (tests, cfn-lint) and the review of the pipeline's own change run in the synth step, before
+    // self-mutation (UpdatePipeline): a commit that edits the pipeline (its review command, its disposable stacks)
+    // changes it only once it passed them.
+    const pipelineReview = `${reviewCommand} --deployed --top-level --head cdk.out --output pipeline-review.md; `
+      + 'status=$?; cat pipeline-review.md 2>/dev/null; exit $status';
+    const synth = new pipelines.CodeBuildStep('Synth', {
       input: source,
-      commands: props.synthCommands ?? ['npm ci', 'npx cdk synth'],
+      commands: [
+        ...(props.synthCommands ?? ['npm ci', 'npx cdk synth']),
+        ...(props.gateCommands ?? DEFAULT_GATE_COMMANDS),
+        pipelineReview,
+      ],
+      rolePolicyStatements: [assumeLookupRoles([Stack.of(this)], `the pipeline stack ${Stack.of(this).stackName}`, check)],
     });
     this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
       pipelineName: props.pipelineName,
@@ -175,55 +200,34 @@ export class EnvironmentPipeline extends Construct {
       },
     });
 
-    const gate = new pipelines.CodeBuildStep('Gate', {
-      input: source,
-      additionalInputs: { 'cdk.out': synth },
-      commands: props.gateCommands ?? [
-        'npm ci',
-        'npm test',
-        'pip3 install --quiet "cfn-lint>=1,<2"',
-        'find cdk.out -name "*.template.json" -print0 | xargs -0 cfn-lint --',
-      ],
-    });
-
-    environments.forEach((env, i) => {
+    environments.forEach((env) => {
       const name = env.profile.name;
-      const deployed = `${DEPLOYED_PREFIX}${name}/`;
-      const bucketUri = `s3://${this.artifactBucket.bucketName}/${deployed}`;
       const disposable = (env.disposableStacks ?? []).map((s) => ` --disposable-stack ${shellQuote(s)}`).join('');
       const head = `cdk.out/${env.stage.artifactId}`;
+      const stacks = env.stage.node.findAll().filter((c): c is Stack => Stack.isStack(c) && !c.nested);
+      // The source (with the project's own, lock-file pinned mlops-review) plus the synthesized assembly; the base is
+      // what is deployed in the environment's account, read with its read-only CDK lookup role. Exit code 1 (data
+      // loss) or 2 (what is deployed cannot be read) fails the stage before anything deploys.
       const review = new pipelines.CodeBuildStep(`Review-${name}`, {
-        input: synth,
+        input: source,
+        additionalInputs: { 'cdk.out': synth },
+        installCommands: ['npm ci'],
         commands: [
-          'mkdir -p base.out',
-          `aws s3 sync ${bucketUri} base.out/ --only-show-errors`,
-          // The first deployment of an environment has nothing to lose; afterwards exit code 1 (data loss) stops the stage.
-          `if [ -f base.out/manifest.json ]; then ${reviewCommand} --base base.out --head ${head}${disposable} --output review.md; `
-            + `status=$?; cat review.md; exit $status; else echo "First deployment of ${name}: nothing to review against."; fi`,
+          `${reviewCommand} --deployed --head ${head}${disposable} --output review.md; status=$?; cat review.md 2>/dev/null; exit $status`,
         ],
-        rolePolicyStatements: [
-          new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.artifactBucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${deployed}*`] } } }),
-          new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.artifactBucket.arnForObjects(`${deployed}*`)] }),
-        ],
+        rolePolicyStatements: [assumeLookupRoles(stacks, `environment ${name}`, check)],
       });
-      const record = new pipelines.CodeBuildStep(`Record-${name}`, {
-        input: synth,
-        commands: [`aws s3 sync ${head}/ ${bucketUri} --delete --only-show-errors`],
-        rolePolicyStatements: [
-          new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.artifactBucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${deployed}*`] } } }),
-          new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: [this.artifactBucket.arnForObjects(`${deployed}*`)] }),
-        ],
-      });
-      const pre: pipelines.Step[] = i === 0 ? [gate, review] : [review];
-      if (i === 0) review.addStepDependency(gate);
+      const pre: pipelines.Step[] = [review];
       if (env.manualApproval ?? name === 'prod') {
         const approval = new pipelines.ManualApprovalStep(`Approve-${name}`, {
-          comment: `Read the review of ${name} (Review-${name} logs), then approve the deployment.`,
+          comment: `Read the review of ${name} (the Review-${name} build log: what deploying this commit changes against what is deployed), `
+            + 'then approve the deployment.',
+          reviewUrl: Lazy.string({ produce: () => this.reviewUrl(name) }),
         });
         approval.addStepDependency(review);
         pre.push(approval);
       }
-      this.pipeline.addStage(env.stage, { pre, post: [record] });
+      this.pipeline.addStage(env.stage, { pre });
     });
     this.pipeline.buildPipeline();
     // Every CodeBuild project (they run npm, pip and aws s3 with the artifact key) encrypts with it.
@@ -232,6 +236,13 @@ export class EnvironmentPipeline extends Construct {
     }
     this.tidyTemplate();
     this.acknowledgeGeneratedPolicies();
+  }
+
+  /** Console page of the review build of one environment (linked from its approval). */
+  private reviewUrl(name: string): string {
+    const project = this.pipeline.node.findAll().find((c): c is codebuild.Project => c instanceof codebuild.Project && c.node.path.includes(`/Review-${name}/`));
+    if (!project) return `https://console.aws.amazon.com/codesuite/codepipeline/pipelines/${this.pipeline.pipeline.pipelineName}/view`;
+    return `https://console.aws.amazon.com/codesuite/codebuild/projects/${project.projectName}/history?region=${Stack.of(this).region}`;
   }
 
   /**
@@ -290,9 +301,6 @@ export class EnvironmentPipeline extends Construct {
 
 function wildcardReason(id: string, bucketObjects: string): string {
   if (id === bucketObjects) return 'Pipeline artifacts are objects with generated keys in the pipeline\'s own artifact bucket.';
-  if (id.startsWith(`${bucketObjects.slice(0, -1)}${DEPLOYED_PREFIX}`)) {
-    return 'The review and record steps of one environment read and write only that environment\'s deployed assembly prefix.';
-  }
   if (id.includes(':log-group:/aws/codebuild/')) return 'CodeBuild writes log streams it names per build into the project\'s own log group.';
   if (id.includes(':report-group/')) return 'CodeBuild creates test report groups named after the project when a build reports.';
   if (id.includes(':role/')) {
@@ -321,6 +329,23 @@ function joinsToSubs(value: unknown): unknown {
     if (parts.every((p) => p !== undefined)) return { 'Fn::Sub': parts.join('') };
   }
   return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, joinsToSubs(v)]));
+}
+
+/**
+ * Lets a review step assume the CDK bootstrap lookup role (read-only: ReadOnlyAccess minus decryption) of every
+ * account and region `stacks` deploy to, to read the deployed templates (`cloudformation:GetTemplate`).
+ */
+function assumeLookupRoles(stacks: Stack[], what: string, check: Check): iam.PolicyStatement {
+  const arns = new Set<string>();
+  for (const stack of stacks) {
+    const role = stack.synthesizer instanceof DefaultStackSynthesizer ? stack.synthesizer.lookupRole : undefined;
+    if (!role) {
+      check.fail('environments', stack.stackName, `has no CDK bootstrap lookup role (${what}), so the review cannot read what is deployed`,
+        'use the DefaultStackSynthesizer (modern bootstrap) and bootstrap the account with --trust <pipeline account>.');
+    }
+    arns.add(role);
+  }
+  return new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [...arns].sort().map((arn) => Fn.sub(arn)) });
 }
 
 function validateEnvironments(check: Check, environments: PipelineEnvironment[] | undefined): PipelineEnvironment[] {

@@ -6,14 +6,19 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import {
-  EnvironmentProfile, MLFLOW_DEFAULT_IMAGE, MLFLOW_PORT, mlflowHealthCheckCommand, mlflowServerCommand, resolveExperimentTrackingSpec,
+  Check, EnvironmentProfile, MLFLOW_DEFAULT_IMAGE, MLFLOW_PORT, mlflowHealthCheckCommand, mlflowServerCommand, resolveExperimentTrackingSpec,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IModelRegistry } from './model-registry';
+import { logAlbAccessLogs } from './private/alb-access-logs';
 import { newRotatingKey } from './private/keys';
+import { ManagedPolicyRole } from './private/managed-policy-role';
+import { nagResourceId } from './private/nag';
+import { vpcCidrFor } from './private/vpc-cidr';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 // Defined in core (shared with the Pulumi ExperimentTracking); re-exported where CDK users found it.
@@ -112,20 +117,13 @@ export class ExperimentTracking extends Construct {
   constructor(scope: Construct, id: string, props: ExperimentTrackingProps) {
     super(scope, id);
     const profile = props.profile ?? MlopsScope.profileOf(this);
-    const check = checkFor(this);
 
     // Defaults and validation shared with the Pulumi ExperimentTracking.
     const spec = resolveExperimentTrackingSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) },
       { ...props, customImage: props.image !== undefined }, profile);
     const { cpu, memoryLimitMiB, minTasks, maxTasks, targetCpuPercent } = spec;
-    const allowedCidrs = spec.allowedCidrs ?? privateSubnetCidrs(props.vpc);
+    const allowedCidrs = spec.allowedCidrs ?? privateSubnetCidrs(checkFor(this), props.vpc);
     const databaseName = spec.databaseName ?? (props.registry as { databaseName?: string }).databaseName ?? 'postgres';
-
-    const region = Stack.of(this).region;
-    if (Token.isUnresolved(region)) {
-      check.fail('env.region', region, 'must be known at synthesis: ALB access-log delivery is granted to a different principal in each region',
-        "give the stack a region, e.g. new MlopsStack(app, 'Prod', { env: { region: 'eu-west-1' }, ... }).");
-    }
 
     const encryptionKey = props.encryptionKey ?? this.newLogsKey(profile);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -161,7 +159,7 @@ export class ExperimentTracking extends Construct {
     const artifactsDestination = props.artifactStore.s3Uri(ArtifactPurpose.MODELS, 'mlflow/');
     // The backend URI is assembled in the container from ECS secrets, so the password never appears in the
     // task definition; the generated password excludes every character that would need URL escaping.
-    const secret = props.registry.secret;
+    const secret = this.registrySecret(props.registry, executionRole);
     const container = this.taskDefinition.addContainer('mlflow', {
       image: props.image ?? ecs.ContainerImage.fromRegistry(MLFLOW_DEFAULT_IMAGE),
       entryPoint: ['sh', '-c'],
@@ -210,7 +208,7 @@ export class ExperimentTracking extends Construct {
       dropInvalidHeaderFields: true,
       deletionProtection: profile.deletionProtection,
     });
-    this.loadBalancer.logAccessLogs(props.artifactStore.accessLogBucket, 'alb');
+    logAlbAccessLogs(this.loadBalancer, props.artifactStore.accessLogBucket, 'alb');
 
     const https = props.certificate !== undefined;
     const port = https ? 443 : 80;
@@ -263,9 +261,9 @@ export class ExperimentTracking extends Construct {
         { id: 'HIPAA.Security-ELBv2ACMCertificateRequired', reason },
       );
     }
-    const objects = nagReference(Stack.of(this).resolve(artifactStore.bucket(ArtifactPurpose.MODELS).arnForObjects('mlflow/*')));
+    const objects = nagResourceId(this, artifactStore.bucket(ArtifactPurpose.MODELS).arnForObjects('mlflow/*'));
     const policy = this.taskRole.node.tryFindChild('Policy');
-    if (objects && policy) {
+    if (policy) {
       Validations.of(policy).acknowledge({
         id: `AwsSolutions-IAM5[Resource::${objects}]`,
         reason: 'MLflow writes one object per run artifact under keys it generates; the wildcard is limited to the mlflow/ '
@@ -313,38 +311,40 @@ export class ExperimentTracking extends Construct {
     return webAcl;
   }
 
+  /**
+   * The registry's secret as the execution role reads it. In another stack than the registry, the grant goes into the
+   * role's own policy (the secret read and a decrypt through Secrets Manager only), not into the registry key's
+   * policy: naming the role there would make the registry's stack depend on this one, a cycle with this stack's
+   * references to the registry.
+   */
+  private registrySecret(registry: IModelRegistry, executionRole: iam.IGrantable): secretsmanager.ISecret {
+    const secret = registry.secret;
+    if (Stack.of(secret) === Stack.of(this) || !secret.encryptionKey) return secret;
+    const key = secret.encryptionKey;
+    executionRole.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.${Stack.of(this).urlSuffix}` } },
+    }));
+    return secretsmanager.Secret.fromSecretAttributes(this, 'RegistrySecret', { secretCompleteArn: secret.secretArn });
+  }
+
   private newLogsKey(profile: EnvironmentProfile): kms.Key {
     return newRotatingKey(this, `MLflow tracking logs of ${this.node.path}`, statefulRemovalPolicy(profile));
   }
 }
 
-/**
- * A role whose granted permissions go into one customer managed policy instead of an inline default policy
- * (NIST 800-53 and HIPAA flag inline policies). The policy is created with the first statement.
- */
-class ManagedPolicyRole extends iam.Role {
-  private policy?: iam.ManagedPolicy;
-
-  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
-    if (!this.policy) {
-      this.policy = new iam.ManagedPolicy(this, 'Policy', { roles: [this], description: `Permissions of ${this.node.path}` });
-    }
-    this.policy.addStatements(statement);
-    return { statementAdded: true, policyDependable: this.policy };
-  }
-}
-
 
 /** The CIDR blocks of the VPC's private subnets, or the VPC's block when they are not known. */
-function privateSubnetCidrs(vpc: ec2.IVpc): string[] {
+function privateSubnetCidrs(check: Check, vpc: ec2.IVpc): string[] {
   const subnets = vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnets;
   try {
     const cidrs = subnets.map((s) => s.ipv4CidrBlock);
-    return cidrs.length > 0 ? cidrs : [vpc.vpcCidrBlock];
+    if (cidrs.length > 0) return cidrs;
   } catch {
     // Imported subnets without `ipv4CidrBlock` throw when asked for it.
-    return [vpc.vpcCidrBlock];
   }
+  return [vpcCidrFor(check, vpc, "'allowedCidrs'")];
 }
 
 /**
@@ -361,18 +361,4 @@ function dropRedundantTargetGroupDependency(service: ecs.FargateService, targetG
       .map((d) => d.logicalId)
       .sort(),
   }));
-}
-
-/** How cdk-nag writes a resolved resource in a finding id: intrinsics become `<LogicalId>` / `<LogicalId.Attr>`. */
-function nagReference(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (typeof value !== 'object' || value === null) return undefined;
-  const v = value as Record<string, any>;
-  if (typeof v.Ref === 'string') return `<${v.Ref}>`;
-  if (Array.isArray(v['Fn::GetAtt'])) return `<${v['Fn::GetAtt'].join('.')}>`;
-  if (Array.isArray(v['Fn::Join']) && v['Fn::Join'][0] === '') {
-    const parts = (v['Fn::Join'][1] as unknown[]).map(nagReference);
-    return parts.every((p) => p !== undefined) ? parts.join('') : undefined;
-  }
-  return undefined;
 }

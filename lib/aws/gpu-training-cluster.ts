@@ -13,6 +13,8 @@ import {
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
+import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
+import { allowLaunchingServicesToUseKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -309,6 +311,7 @@ export class GpuTrainingCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: GpuTrainingClusterProps) {
     super(scope, id);
+    chargeUnownedCapacityToPlatform(this);
     const profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
 
@@ -333,7 +336,7 @@ export class GpuTrainingCluster extends Construct {
     this.vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
 
     this.encryptionKey = props.encryptionKey ?? this.newKey(profile, spec.keyPendingWindowDays);
-    allowEbsEncryptionThroughEc2(this.encryptionKey);
+    allowLaunchingServicesToUseKey(this.encryptionKey);
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -356,8 +359,10 @@ export class GpuTrainingCluster extends Construct {
 
     this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       requireImdsv2: true,
-      // Containers reach IMDSv2 through one more network hop.
-      httpPutResponseHopLimit: 2,
+      // One hop: the ECS agent on the host reaches the instance metadata, job containers (bridge network, one hop more)
+      // cannot take the instance role shared by every team's jobs; they use their job role through the ECS task
+      // credentials endpoint.
+      httpPutResponseHopLimit: 1,
       blockDevices: [{
         deviceName: '/dev/xvda',
         volume: ec2.BlockDeviceVolume.ebs(spec.rootVolumeSizeGiB, {
@@ -639,20 +644,6 @@ const TRAINING_RETRY_STRATEGIES: batch.RetryStrategy[] = RETRY_RULES.map((rule) 
   rule.action === 'RETRY' ? batch.Action.RETRY : batch.Action.EXIT,
   rule.onStatusReason !== undefined ? batch.Reason.custom({ onStatusReason: rule.onStatusReason }) : batch.Reason.custom({ onReason: rule.onReason }),
 ));
-
-/**
- * Instances launched by Batch (through EC2 Fleet, Spot Fleet or Auto Scaling service-linked roles) need the key
- * to create their encrypted root volumes; allow it only through EC2 in this account, as the AWS managed EBS key does.
- */
-function allowEbsEncryptionThroughEc2(key: kms.IKey): void {
-  key.addToResourcePolicy(new iam.PolicyStatement({
-    principals: [new iam.AnyPrincipal()],
-    actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:CreateGrant', 'kms:DescribeKey'],
-    resources: ['*'],
-    conditions: { StringEquals: { 'kms:CallerAccount': Aws.ACCOUNT_ID, 'kms:ViaService': `ec2.${Aws.REGION}.amazonaws.com` } },
-  }));
-}
-
 
 /** Passes the EFA device to a job's containers (upper-case permissions as the Batch API documents them). */
 function passEfaDevice(jobDefinition: batch.EcsJobDefinition | batch.MultiNodeJobDefinition, containerPath: string): void {

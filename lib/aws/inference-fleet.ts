@@ -1,4 +1,4 @@
-import { CfnResource, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CfnResource, Duration, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -6,18 +6,23 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
   AcceleratorKind, assertFleetRollout, CURRENT_VARIANT, EnvironmentProfile, fleetUserDataCommands, GpuInstance, INFERENCE_AMI_SSM_PARAMETERS,
-  INFERENCE_GPU_METRICS_NAMESPACE, LatencyUnit, MonthlyCostRange, resolveFleetVariants, resolveInferenceFleetSpec, Rollout,
+  INFERENCE_GPU_METRICS_NAMESPACE, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveFleetVariants, resolveInferenceFleetSpec, Rollout,
+  ServedState,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
+import { logAlbAccessLogs } from './private/alb-access-logs';
+import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
 import { checkImageTag } from './private/image-tag';
+import { allowLaunchingServicesToUseKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
+import { ServedStateParameter } from './private/served-state';
+import { vpcCidrFor } from './private/vpc-cidr';
 import { checkFor, MlopsScope } from './scope';
 
 /** Percentile of a latency metric. */
@@ -55,7 +60,7 @@ export const INFERENCE_AMI_PARAMETERS: Readonly<Record<AcceleratorKind, string>>
 export interface InferenceFleetProps {
   /** VPC the fleet runs in; instances go to the PRIVATE_WITH_EGRESS subnets. */
   readonly vpc: ec2.IVpc;
-  /** Model name: the model's artifacts are read from `<modelName>/` in the store's MODELS bucket. */
+  /** Model name: the fleet serves `served/<modelName>/<version>/model.tar.gz` of the store's MODELS bucket (promoted by ModelPromotion). */
   readonly modelName: string;
   /** Model version served by the `current` variant (and by the only variant of an all-at-once rollout). */
   readonly modelVersion: string;
@@ -173,6 +178,14 @@ export interface InferenceFleetProps {
    */
   readonly rollout?: Rollout;
   /**
+   * The model's served state (docs/design/served-models.md), created in a stack that deploys before this one: the
+   * variants' versions and listener weights are read from it at deploy time, so a deploy renders what promotion and
+   * the rollout state machine last wrote instead of resetting it. Its initial state must be
+   * `InferenceFleet.initialServedState(props)` (the same variants, versions and weights).
+   * @default - versions and weights owned by the template (`modelVersion`, `variantVersions`, the rollout's initial split)
+   */
+  readonly servedState?: ServedStateParameter;
+  /**
    * @default - the profile in scope (see `MlopsScope.profileOf`)
    */
   readonly profile?: EnvironmentProfile;
@@ -182,7 +195,7 @@ export interface InferenceFleetProps {
 export interface InferenceFleetVariant {
   readonly name: string;
   readonly modelVersion: string;
-  /** `s3://` URI of the model, passed to the container as `MODEL_URI`. */
+  /** `s3://` URI of the promoted model archive (`served/<model>/<version>/model.tar.gz`), passed to the container as `MODEL_URI`. */
   readonly modelUri: string;
   /** Share of listener traffic, in percent. */
   readonly weight: number;
@@ -203,6 +216,17 @@ export interface InferenceFleetVariant {
  * });
  */
 export class InferenceFleet extends Construct implements IServingMetrics {
+  /**
+   * What a fleet serves first: the rollout's variants in order, each with its version (`variantVersions`, `current`
+   * and single variants taking `modelVersion`) and its share of the rollout's initial split. The initial state of a
+   * fleet's `servedState`.
+   */
+  public static initialServedState(props: Pick<InferenceFleetProps, 'modelVersion' | 'variantVersions' | 'rollout'>, scope = 'InferenceFleet'): ServedState {
+    const versions = resolveFleetVariants({ scope, isUnresolved: (x) => Token.isUnresolved(x) }, props.rollout ?? Rollout.allAtOnce(),
+      props.modelVersion, props.variantVersions ?? {});
+    return { variants: versions.map((v) => ({ variant: v.name, version: v.version, weight: v.weight })) };
+  }
+
   public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   public readonly listener: elbv2.ApplicationListener;
   /** The variants, in rollout order (`current` before `candidate`). */
@@ -224,9 +248,12 @@ export class InferenceFleet extends Construct implements IServingMetrics {
   public readonly maxCapacity: number;
   /** Monthly cost of all variants' instances and the load balancer at minimum and at maximum capacity. */
   public readonly costEstimate: MonthlyCostRange;
+  /** The served state the fleet reads its versions and weights from, if it was given one. */
+  public readonly servedState?: ServedStateParameter;
 
   constructor(scope: Construct, id: string, props: InferenceFleetProps) {
     super(scope, id);
+    chargeUnownedCapacityToPlatform(this);
     const profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
 
@@ -251,7 +278,9 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     const gracePeriod = props.healthCheckGracePeriod ?? Duration.seconds(spec.healthCheckGracePeriodSeconds);
     this.instance = spec.instance;
     this.costEstimate = spec.costEstimate;
-    const versions = this.resolveVersions(props);
+    const initial = this.resolveVersions(props);
+    const versions = props.servedState ? this.readServedState(props.servedState, props.modelName, initial) : initial;
+    this.servedState = props.servedState;
     this.minCapacity = spec.minCapacity;
     this.maxCapacity = maxCapacity;
 
@@ -259,7 +288,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       description: `mlops-constructs inference fleet volumes at ${this.node.path}`,
       enableKeyRotation: true,
     });
-    allowEc2VolumeEncryption(this.encryptionKey);
+    allowLaunchingServicesToUseKey(this.encryptionKey);
 
     this.role = new iam.Role(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
@@ -267,7 +296,9 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     });
     const policy = new iam.ManagedPolicy(this, 'InstancePolicy', { roles: [this.role], description: `Serving permissions of ${this.node.path}` });
     const grantee: iam.IGrantable = { grantPrincipal: new ManagedPolicyPrincipal(this.role, policy) };
-    props.artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, `${props.modelName}/`);
+    // Every promoted (immutable) version of this model, so instances of the previous version still start during a rollout.
+    const servedPrefix = MODEL_ARTIFACT_LAYOUT.servedPrefix(props.modelName);
+    props.artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, servedPrefix);
     props.image.grantPull(grantee);
     if (this.instance.isNvidiaGpu) {
       // PutMetricData has no resource-level permissions; the namespace condition limits it to the fleet's namespace.
@@ -277,12 +308,12 @@ export class InferenceFleet extends Construct implements IServingMetrics {
         conditions: { StringEquals: { 'cloudwatch:namespace': INFERENCE_GPU_METRICS_NAMESPACE } },
       }));
     }
-    const wildcards = 'The instances read every object below this model\'s prefix (a model is many files whose names the '
-      + 'training job chooses); ecr:GetAuthorizationToken is registry-wide by design; cloudwatch:PutMetricData has no resource-level '
+    const wildcards = 'The instances read the promoted versions below this model\'s served/ prefix (each version is written once by '
+      + 'the promotion role and never changes); ecr:GetAuthorizationToken is registry-wide by design; cloudwatch:PutMetricData has no resource-level '
       + 'permissions and is limited to the fleet namespace by a condition.';
     Validations.of(policy).acknowledge(
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: wildcards },
-      { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, props.artifactStore.bucket(ArtifactPurpose.MODELS).arnForObjects(`${props.modelName}/*`))}]`, reason: wildcards },
+      { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, props.artifactStore.bucket(ArtifactPurpose.MODELS).arnForObjects(`${servedPrefix}*`))}]`, reason: wildcards },
     );
 
     this.instanceSecurityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
@@ -296,7 +327,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       allowAllOutbound: false,
     });
     const listenerPort = props.certificate ? 443 : 80;
-    const peers = props.allowedPeers ?? [internetFacing ? ec2.Peer.anyIpv4() : ec2.Peer.ipv4(props.vpc.vpcCidrBlock)];
+    const peers = props.allowedPeers ?? [internetFacing ? ec2.Peer.anyIpv4() : ec2.Peer.ipv4(vpcCidrFor(check, props.vpc, "'allowedPeers'"))];
     if (peers.length === 0) check.fail('allowedPeers', peers, 'must name at least one peer', 'list the CIDR blocks or security groups that call the model.');
     for (const peer of peers) {
       this.loadBalancerSecurityGroup.addIngressRule(peer, ec2.Port.tcp(listenerPort), `Listener port from ${peer.uniqueId}`);
@@ -322,7 +353,8 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     const machineImage = props.machineImage
       ?? ec2.MachineImage.fromSsmParameter(INFERENCE_AMI_SSM_PARAMETERS[this.instance.acceleratorKind], { os: ec2.OperatingSystemType.LINUX });
     this.variants = versions.map(({ name, version, weight }) => {
-      const modelUri = props.artifactStore.s3Uri(ArtifactPurpose.MODELS, `${props.modelName}/${version}/`);
+      // Exactly one promoted version: its archive below served/, which only promotion writes, once.
+      const modelUri = props.artifactStore.servedModelUri(props.modelName, version);
       const variantScope = new Construct(this, `Variant${pascal(name)}`);
       const launchTemplate = new ec2.LaunchTemplate(variantScope, 'LaunchTemplate', {
         instanceType: new ec2.InstanceType(this.instance.instanceType),
@@ -378,7 +410,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       dropInvalidHeaderFields: true,
       deletionProtection: spec.deletionProtection,
     });
-    logAccessLogs(this.loadBalancer, props.artifactStore.accessLogBucket, 'alb');
+    logAlbAccessLogs(this.loadBalancer, props.artifactStore.accessLogBucket, 'alb');
     this.listener = this.loadBalancer.addListener('Listener', {
       port: listenerPort,
       protocol: props.certificate ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP,
@@ -472,9 +504,27 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     });
   }
 
-  private resolveVersions(props: InferenceFleetProps): Array<{ name: string; version: string; weight: number }> {
+  private resolveVersions(props: InferenceFleetProps): FleetVersion[] {
     return resolveFleetVariants({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, this.rollout, props.modelVersion,
       props.variantVersions ?? {});
+  }
+
+  /** The variants' versions and weights as the served state holds them at deploy time; its initial state must match the code. */
+  private readServedState(state: ServedStateParameter, modelName: string, initial: FleetVersion[]): FleetVersion[] {
+    const check = checkFor(this);
+    if (!ServedStateParameter.isServedStateParameter(state)) {
+      check.fail('servedState', state, 'must be a ServedStateParameter', 'create one with new ServedStateParameter(dataStack, id, { ... }) or omit it.');
+    }
+    if (state.model !== modelName) {
+      check.fail('servedState', state.model, `is the served state of another model (this fleet serves '${modelName}')`, 'pass the served state of this model.');
+    }
+    const expected = initial.map((v) => `${v.name}=${v.version}@${v.weight}`).join(',');
+    if (state.initialValue !== expected) {
+      check.fail('servedState', state.initialValue, `starts from another state than this fleet's rollout and versions (${expected})`,
+        'create the served state with initialState: InferenceFleet.initialServedState(props), so the variant set and versions agree.');
+    }
+    const reader = state.readIn(this);
+    return initial.map((v) => ({ name: v.name, version: reader.version(v.name), weight: reader.weight(v.name) }));
   }
 
   private userData(imageUri: string, modelUri: string, port: number): ec2.UserData {
@@ -508,42 +558,12 @@ export class InferenceFleet extends Construct implements IServingMetrics {
   }
 }
 
-/**
- * ALB access logs to `<prefix>/`. CDK needs the region to pick the log-delivery principal; in a
- * region-agnostic stack the log-delivery service principal is used, which regions launched before
- * August 2022 do not accept: give those stacks an `env`.
- */
-function logAccessLogs(lb: elbv2.ApplicationLoadBalancer, bucket: s3.IBucket, prefix: string): void {
-  const stack = Stack.of(lb);
-  if (!Token.isUnresolved(stack.region)) {
-    lb.logAccessLogs(bucket, prefix);
-    return;
-  }
-  lb.setAttribute('access_logs.s3.enabled', 'true');
-  lb.setAttribute('access_logs.s3.bucket', bucket.bucketName);
-  lb.setAttribute('access_logs.s3.prefix', prefix);
-  bucket.addToResourcePolicy(new iam.PolicyStatement({
-    actions: ['s3:PutObject'],
-    principals: [new iam.ServicePrincipal('logdelivery.elasticloadbalancing.amazonaws.com')],
-    resources: [bucket.arnForObjects(`${prefix}/AWSLogs/${stack.account}/*`)],
-  }));
-  const policy = bucket.policy?.node.defaultChild;
-  if (CfnResource.isCfnResource(policy)) (lb.node.defaultChild as CfnResource).addResourceDependency(policy);
+/** A variant with the version it serves and its share of traffic (literal, or read from the served state). */
+interface FleetVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly weight: number;
 }
-
-/** Lets EC2 and SNS use the key on behalf of this account (Auto Scaling's launches and notifications), as AWS managed keys do. */
-function allowEc2VolumeEncryption(key: kms.IKey): void {
-  const { account, region } = Stack.of(key);
-  key.addToResourcePolicy(new iam.PolicyStatement({
-    sid: 'AllowEbsVolumesOfThisAccount',
-    principals: [new iam.AnyPrincipal()],
-    actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:CreateGrant', 'kms:DescribeKey'],
-    resources: ['*'],
-    // EC2 for the root volumes Auto Scaling launches, SNS for its notifications to an encrypted topic.
-    conditions: { StringEquals: { 'kms:CallerAccount': account, 'kms:ViaService': [`ec2.${region}.amazonaws.com`, `sns.${region}.amazonaws.com`] } },
-  }), true);
-}
-
 
 function pascal(name: string): string {
   return name.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');

@@ -6,13 +6,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
 import {
-  AUDITOR_MANAGED_POLICY, auditorTrailStatements, boundaryStatements, denyTrailLogDeletionStatement, DENIED_OBJECT_READ_ACTIONS,
-  DENIED_REGISTRY_ACTIONS, EnvironmentProfile, operatorStatements, PERSONA_MFA_CONDITION, PERSONAS, PolicyStatementJson, protectBucketsStatement,
-  resolveGovernanceSpec,
+  AUDITOR_MANAGED_POLICY, auditorTrailStatements, DENIED_OBJECT_READ_ACTIONS, DENIED_REGISTRY_ACTIONS, EnvironmentProfile,
+  MODEL_ARTIFACT_LAYOUT, operatorStatements, PERSONA_MFA_CONDITION, PERSONAS, PolicyStatementJson, resolveGovernanceSpec,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { IModelRegistry } from './model-registry';
+import { PermissionBoundary } from './permission-boundary';
 import { relyOnFeatureFlags } from './private/feature-flags';
 import { newRotatingKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
@@ -58,8 +58,8 @@ export interface MlopsGovernanceProps {
    */
   readonly encryptionKey?: kms.IKey;
   /**
-   * Artifact store whose datasets and models buckets get S3 data events in the trail and are protected by the
-   * permission boundary. The same as calling `addS3DataEvents(artifactStore)`.
+   * Artifact store whose datasets and models buckets get S3 data events in the trail. The same as calling
+   * `addS3DataEvents(artifactStore)`.
    * @default - no data events; add them with `addS3DataEvents`
    */
   readonly artifactStore?: IArtifactStore;
@@ -79,8 +79,15 @@ export interface MlopsGovernanceProps {
    */
   readonly logRetentionDays?: number;
   /**
-   * Regions platform roles may act in; requests to other regions are denied by the permission boundary
-   * (global services such as IAM, STS, CloudFront, Route 53, Organizations, Budgets and Cost Explorer excepted).
+   * The permission boundary of the personas and of every role `applyBoundaryTo` bounds. `MlopsPlatform` creates it
+   * in the data stack, so the data stack's roles are bounded by the same cap.
+   * @default - a new `PermissionBoundary` with `allowedRegions`
+   */
+  readonly permissionBoundary?: PermissionBoundary;
+  /**
+   * Regions platform roles may act in when the governance creates its own boundary; requests to other regions are
+   * denied by it (global services such as IAM, STS, CloudFront, Route 53, Organizations, Budgets and Cost Explorer
+   * excepted). Ignored when `permissionBoundary` is given (set it there).
    * @default - the stack's region
    */
   readonly allowedRegions?: string[];
@@ -131,11 +138,10 @@ export interface PersonaResources {
  * every role the platform creates, and an organization-grade CloudTrail trail (multi-region, KMS-encrypted,
  * file validation, CloudWatch Logs delivery) with S3 data events on the datasets and models buckets.
  *
- * The boundary allows everything except: creating roles or users without the boundary, removing or changing
- * the boundary, stopping, deleting or changing trails, deleting buckets, weakening the protected buckets,
- * deleting trail log files, scheduling KMS key deletion or disabling keys, and acting outside the allowed
- * regions. It grants nothing by itself: a role can do only what its own policies allow and the boundary does
- * not deny. Apply it to more of the platform with `applyBoundaryTo(scope)`.
+ * The boundary (`PermissionBoundary`) is a cap: it allows only the services and verbs the platform uses and denies
+ * privilege escalation (see its documentation). It grants nothing by itself: a role can do only what its own
+ * policies allow and the boundary allows. Apply it to more of the platform with `applyBoundaryTo(scope)`.
+ * Trail log files cannot be deleted by anyone (a bucket-policy deny); the lifecycle rule expires them.
  *
  * @example
  * const governance = new MlopsGovernance(stack, 'Governance', { encryptionKey: platformKey.key, artifactStore });
@@ -147,7 +153,9 @@ export class MlopsGovernance extends Construct {
   public readonly mlEngineer: iam.Role;
   public readonly platformOperator: iam.Role;
   public readonly auditor: iam.Role;
-  /** The permission boundary of every platform role (`applyBoundaryTo`). */
+  /** The permission boundary (a cap) of every platform role (`applyBoundaryTo`). */
+  public readonly boundary: PermissionBoundary;
+  /** The boundary's managed policy. */
   public readonly permissionBoundary: iam.ManagedPolicy;
   public readonly trail: cloudtrail.CfnTrail;
   /** ARN of the trail. */
@@ -160,7 +168,6 @@ export class MlopsGovernance extends Construct {
   private readonly policies = new Map<iam.Role, iam.ManagedPolicy>();
   private readonly personaIds = new Map<iam.Role, string>();
   private readonly dataEventBuckets: s3.IBucket[] = [];
-  private readonly protectedBuckets = new Set<s3.IBucket>();
   private readonly mlEngineerDatabaseUser: string;
 
   constructor(scope: Construct, id: string, props: MlopsGovernanceProps = {}) {
@@ -182,26 +189,14 @@ export class MlopsGovernance extends Construct {
     const { trailRetentionDays, logRetentionDays, allowedRegions, trailName } = spec;
     this.mlEngineerDatabaseUser = spec.mlEngineerDatabaseUser;
 
+    // The cap every role of the platform carries; checked (and created) before any resource of this construct.
+    this.boundary = props.permissionBoundary ?? new PermissionBoundary(this, 'PermissionBoundary', { allowedRegions: [...allowedRegions] });
+    this.permissionBoundary = this.boundary.policy;
+
     const { partition, account, region } = stack;
     this.trailArn = `arn:${partition}:cloudtrail:${region}:${account}:trail/${trailName}`;
     this.encryptionKey = props.encryptionKey ?? this.newKey(removalPolicy);
     this.allowCloudTrailToUseKey();
-
-    // Permission boundary, named so it can refer to its own ARN without a circular reference.
-    const boundaryName = `${Names.uniqueResourceName(this, { maxLength: 96, separator: '-' })}-boundary`;
-    const boundaryArn = `arn:${partition}:iam::${account}:policy/${boundaryName}`;
-    this.permissionBoundary = new iam.ManagedPolicy(this, 'PermissionBoundary', {
-      managedPolicyName: boundaryName,
-      description: `Permission boundary of every role of the MLOps platform (${this.profile.name})`,
-      statements: boundaryStatements(boundaryArn, allowedRegions, this.trailArn, Aws.PARTITION).map(statementOf),
-    });
-    const boundaryReason = 'A permission boundary grants nothing: it caps what the identity policies of the roles it bounds may allow. Its '
-      + 'allow statement (every action on every resource) must be as wide as any role it bounds; its deny statements do the protecting.';
-    Validations.of(this.permissionBoundary).acknowledge(
-      ...['AwsSolutions-IAM5[Action::*]', 'AwsSolutions-IAM5[Resource::*]',
-        'NIST.800.53.R5-IAMPolicyNoStatementsWithAdminAccess', 'NIST.800.53.R5-IAMPolicyNoStatementsWithFullAccess',
-        'HIPAA.Security-IAMPolicyNoStatementsWithAdminAccess', 'HIPAA.Security-IAMPolicyNoStatementsWithFullAccess'].map((ruleId) => ({ id: ruleId, reason: boundaryReason })),
-    );
 
     // Trail bucket and log group.
     const accessLogBucket = props.accessLogBucket ?? props.artifactStore?.accessLogBucket ?? this.newAccessLogBucket(removalPolicy);
@@ -241,12 +236,15 @@ export class MlopsGovernance extends Construct {
       resources: [this.trailBucket.arnForObjects(`AWSLogs/${account}/*`)],
       conditions: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', 'aws:SourceArn': this.trailArn } },
     }));
+    // Nobody deletes trail log files (the lifecycle rule expires them): a bucket-policy deny holds for every principal.
+    this.trailBucket.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'DenyDeletingTrailLogs',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+      resources: [this.trailBucket.arnForObjects('*')],
+    }));
     acknowledgeNoReplication(this.trailBucket);
-    this.protectedBuckets.add(this.trailBucket);
-    this.permissionBoundary.addStatements(
-      statementOf(protectBucketsStatement([this.trailBucket.bucketArn], this.protectedBuckets.size)),
-      statementOf(denyTrailLogDeletionStatement(this.trailBucket.bucketArn)),
-    );
 
     this.trailLogGroup = new logs.LogGroup(this, 'TrailLogs', {
       encryptionKey: this.encryptionKey,
@@ -296,31 +294,27 @@ export class MlopsGovernance extends Construct {
     this.grantAuditor();
     if (props.artifactStore) this.addS3DataEvents(props.artifactStore);
 
-    iam.PermissionsBoundary.of(this).apply(this.permissionBoundary);
+    this.boundary.applyTo(this);
   }
 
   /** Applies the permission boundary to every IAM role and user below `scope`, including ones added later. */
   public applyBoundaryTo(scope: IConstruct): void {
-    iam.PermissionsBoundary.of(scope).apply(this.permissionBoundary);
+    this.boundary.applyTo(scope);
   }
 
-  /**
-   * Logs S3 data events (object reads and writes) of the store's datasets and models buckets to the trail, and
-   * protects the store's buckets with the permission boundary.
-   */
+  /** Logs S3 data events (object reads and writes) of the store's datasets and models buckets to the trail. */
   public addS3DataEvents(artifactStore: IArtifactStore): void {
     for (const purpose of [ArtifactPurpose.DATASETS, ArtifactPurpose.MODELS]) {
       const bucket = artifactStore.bucket(purpose);
       if (!this.dataEventBuckets.includes(bucket)) this.dataEventBuckets.push(bucket);
     }
-    this.protect(artifactStore);
   }
 
   /**
    * Gives the personas least-privilege access to the platform's pieces through their grant methods:
    * the data scientist reads datasets, reads and writes artifacts below `experiments/` and pulls images; the ML
-   * engineer reads datasets, reads and writes models, pushes and pulls images and connects to the registry as
-   * `mlEngineerDatabaseUser`. The operator and the auditor are explicitly denied object reads, the registry's
+   * engineer reads datasets and models and writes candidates (`candidates/`, never `served/`: only the promotion role
+   * writes what production serves), pushes and pulls images and connects to the registry as `mlEngineerDatabaseUser`. The operator and the auditor are explicitly denied object reads, the registry's
    * secret and database connections.
    */
   public grantPersonas(resources: PersonaResources): void {
@@ -329,15 +323,15 @@ export class MlopsGovernance extends Construct {
       check.fail('resources', resources, 'must name at least one of artifactStore, modelRegistry, trainingImages, servingImages',
         'pass the pieces of the platform the personas work with, e.g. grantPersonas({ artifactStore, modelRegistry }).');
     }
-    const scientist = this.grantee(this.dataScientist);
-    const engineer = this.grantee(this.mlEngineer);
+    const scientist = this.personaGrantee(this.dataScientist);
+    const engineer = this.personaGrantee(this.mlEngineer);
     const store = resources.artifactStore;
     if (store) {
       store.grantRead(scientist, ArtifactPurpose.DATASETS);
       store.grantReadWrite(scientist, ArtifactPurpose.ARTIFACTS, 'experiments/');
       store.grantRead(engineer, ArtifactPurpose.DATASETS);
-      store.grantReadWrite(engineer, ArtifactPurpose.MODELS);
-      this.protect(store);
+      store.grantRead(engineer, ArtifactPurpose.MODELS);
+      store.grantWrite(engineer, ArtifactPurpose.MODELS, MODEL_ARTIFACT_LAYOUT.candidatesRoot);
       this.denyDataReads([
         new iam.PolicyStatement({
           sid: 'DenyArtifactObjectReads',
@@ -368,7 +362,14 @@ export class MlopsGovernance extends Construct {
     this.acknowledgeGrants();
   }
 
-  private grantee(role: iam.Role): iam.IGrantable {
+  /**
+   * A grantee whose grants land in the persona's customer managed policy (never an inline one), for grants other
+   * constructs make to a persona: `brake.grantRelease(governance.personaGrantee(governance.platformOperator))`.
+   */
+  public personaGrantee(role: iam.Role): iam.IGrantable {
+    if (!this.personaIds.has(role)) {
+      checkFor(this).fail('role', role?.node?.path, 'is not a persona of this governance', 'pass dataScientist, mlEngineer, platformOperator or auditor.');
+    }
     // The policy is created on the first grant, so a persona that gets nothing has no empty policy.
     const policyOf = () => this.policyOf(role);
     return {
@@ -407,7 +408,7 @@ export class MlopsGovernance extends Construct {
       reason: 'SecurityAudit is the AWS maintained read-only set of configuration and metadata actions for security auditors; it contains no '
         + 'object, secret or database reads, and AWS extends it as services are added, which a hand-written copy would miss.',
     });
-    const auditor = this.grantee(this.auditor);
+    const auditor = this.personaGrantee(this.auditor);
     const policy = this.policyOf(this.auditor);
     policy.addStatements(...auditorTrailStatements(this.trailBucket.bucketArn, this.trailLogGroup.logGroupArn).map(statementOf));
     iam.Grant.addToPrincipal({
@@ -424,17 +425,6 @@ export class MlopsGovernance extends Construct {
 
   private denyDataReads(statements: iam.PolicyStatement[]): void {
     for (const role of [this.platformOperator, this.auditor]) this.policyOf(role).addStatements(...statements);
-  }
-
-  /** Adds the store's buckets to the boundary's protected buckets (no deletion, no weakening). */
-  private protect(store: IArtifactStore): void {
-    const added = [ArtifactPurpose.DATASETS, ArtifactPurpose.MODELS, ArtifactPurpose.ARTIFACTS]
-      .map((p) => store.bucket(p))
-      .concat(store.accessLogBucket)
-      .filter((b) => !this.protectedBuckets.has(b));
-    if (added.length === 0) return;
-    added.forEach((b) => this.protectedBuckets.add(b));
-    this.permissionBoundary.addStatements(statementOf(protectBucketsStatement(added.map((b) => b.bucketArn), this.protectedBuckets.size)));
   }
 
   private renderEventSelectors(): cloudtrail.CfnTrail.EventSelectorProperty[] {

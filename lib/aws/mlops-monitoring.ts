@@ -49,6 +49,11 @@ export interface AddAlarmOptions extends Omit<cloudwatch.CreateAlarmOptions, 'ev
   readonly evaluationPeriods?: number;
   /** Where to create the alarm. @default - the monitoring construct */
   readonly scope?: Construct;
+  /**
+   * Put an alarm widget for it on the dashboard (the scope's own dashboard, else the environment's).
+   * @default true
+   */
+  readonly dashboardWidget?: boolean;
 }
 
 // Defined in core (shared with the Pulumi MlopsMonitoring); re-exported where CDK users found it.
@@ -109,6 +114,105 @@ export interface MonitorServingOptions {
   readonly scope?: Construct;
   /** Whether the model runs on NVIDIA GPUs (adds the under-used GPU alarm). @default true */
   readonly gpu?: boolean;
+  /**
+   * A dashboard shared by many models (`MlopsMonitoring.addServingDashboard`): the model gets one compact graph there
+   * and its rollout health alarm joins the dashboard's alarm status rows, instead of a dashboard of its own.
+   * @default - the model's own dashboard in `scope`, or the environment dashboard without a scope
+   */
+  readonly dashboard?: ServingDashboard;
+  /** More metrics for the model's graph on a shared dashboard (right axis, e.g. a rollout's candidate traffic %). @default - none */
+  readonly extraMetrics?: cloudwatch.IMetric[];
+}
+
+/** The most alarms one CloudWatch alarm status widget shows. */
+const ALARMS_PER_STATUS_WIDGET = 100;
+/** Height of one alarm status widget, in grid units. */
+const ALARM_STATUS_HEIGHT = 6;
+
+/**
+ * Alarm status rows that list alarms added after the widget was placed: one alarm status widget (full width) per 100
+ * alarms, rendered at synthesis, so a dashboard can take models one by one.
+ */
+class GrowingAlarmStatus implements cloudwatch.IWidget {
+  public readonly width = 24;
+  public readonly warnings: string[] = [];
+  public readonly alarms: cloudwatch.IAlarm[] = [];
+  private x = 0;
+  private y = 0;
+
+  constructor(private readonly title: string) {}
+
+  public get height(): number {
+    return ALARM_STATUS_HEIGHT * Math.max(1, Math.ceil(this.alarms.length / ALARMS_PER_STATUS_WIDGET));
+  }
+
+  public position(x: number, y: number): void {
+    this.x = x;
+    this.y = y;
+  }
+
+  public toJson(): any[] {
+    const chunks = Math.max(1, Math.ceil(this.alarms.length / ALARMS_PER_STATUS_WIDGET));
+    return Array.from({ length: chunks }, (_, i) => {
+      const alarms = this.alarms.slice(i * ALARMS_PER_STATUS_WIDGET, (i + 1) * ALARMS_PER_STATUS_WIDGET);
+      return {
+        type: 'alarm',
+        width: this.width,
+        height: ALARM_STATUS_HEIGHT,
+        x: this.x,
+        y: this.y + i * ALARM_STATUS_HEIGHT,
+        properties: { title: chunks > 1 ? `${this.title} (${i + 1}/${chunks})` : this.title, alarms: alarms.map((a) => a.alarmArn), sortBy: 'stateUpdatedTimestamp' },
+      };
+    });
+  }
+}
+
+/**
+ * A dashboard shared by many served models (for example one per serving shard of a platform): one graph per model
+ * (p99 latency, 5xx rate and any extra metric such as a rollout's progress) and alarm status rows of their rollout
+ * health alarms. About 1 widget and 4 metrics per model, so 150 models stay far inside CloudWatch's 500 widgets and
+ * 2,500 metrics per dashboard; one dashboard per model would cost $3 a month each.
+ */
+export class ServingDashboard extends Construct {
+  public readonly dashboard: cloudwatch.Dashboard;
+  private readonly status: GrowingAlarmStatus;
+  private models = 0;
+  private metrics = 0;
+
+  constructor(scope: Construct, id: string, props: { readonly dashboardName: string; readonly title: string }) {
+    super(scope, id);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Resource', { dashboardName: props.dashboardName, defaultInterval: Duration.hours(24) });
+    this.status = new GrowingAlarmStatus(`${props.title}: rollout health`);
+    this.dashboard.addWidgets(this.status);
+  }
+
+  /** Number of models on the dashboard. */
+  public get modelCount(): number {
+    return this.models;
+  }
+
+  /** Number of metrics the dashboard's graphs show. */
+  public get metricCount(): number {
+    return this.metrics;
+  }
+
+  /** Adds a model's graph and its rollout health alarm. */
+  public addModel(model: string, serving: IServingMetrics, rolloutHealth: cloudwatch.IAlarm, extraMetrics: cloudwatch.IMetric[] = []): void {
+    const right = [serving.metricErrorRate(), ...extraMetrics];
+    const unit = LATENCY_UNIT_LABEL[serving.latencyUnit ?? 'milliseconds'];
+    this.dashboard.addWidgets(new cloudwatch.GraphWidget({
+      title: `${model}: p99 latency (${unit}), 5xx % and rollout %`,
+      left: [serving.metricLatency('p99').with({ label: `p99 latency (${unit})` })],
+      right,
+      rightYAxis: { min: 0, max: 100, showUnits: false },
+      width: 8,
+      height: 6,
+    }));
+    this.status.alarms.push(rolloutHealth);
+    this.models += 1;
+    // The error rate is an expression over two metrics.
+    this.metrics += 1 + 3 + extraMetrics.length;
+  }
 }
 
 
@@ -221,9 +325,10 @@ export class MlopsMonitoring extends Construct {
    * cluster or the model registry. Returns this, so calls chain.
    */
   public monitor(target: GpuTrainingCluster | ModelRegistry | (IServingMetrics & { readonly modelName: string })): this {
-    if (target instanceof GpuTrainingCluster) this.monitorTraining(target);
-    else if (target instanceof ModelRegistry) this.monitorRegistry(target);
-    else this.monitorServing(target.modelName, target);
+    if (target instanceof GpuTrainingCluster) {this.monitorTraining(target);} else if (target instanceof ModelRegistry) {this.monitorRegistry(target);} else if (typeof target?.modelName === 'string' && typeof (target as Partial<IServingMetrics>).metricLatency === 'function') {this.monitorServing(target.modelName, target);} else {
+      checkFor(this).fail('monitor(target)', describeTarget(target), 'is not an InferenceFleet, ModelEndpoint, GpuTrainingCluster or ModelRegistry',
+        'pass one of those constructs, or call monitorServing(modelName, metrics) for other serving metrics.');
+    }
     return this;
   }
 
@@ -234,18 +339,25 @@ export class MlopsMonitoring extends Construct {
   public monitorServing(model: string, serving: IServingMetrics, options: MonitorServingOptions = {}): ServedModelAlarms {
     validateIdentifier(this.node.path, 'model', model, 63);
     const scope = options.scope ?? this;
-    // A model monitored in its own scope (a platform's per-model nested stack) gets its own dashboard there: one
-    // environment dashboard with a row per model would pass CloudWatch's 500 widgets and bloat the parent template.
-    const dashboard = scope === this ? this.dashboard : this.modelDashboard(scope, model);
+    const shared = options.dashboard;
+    // A model monitored in its own scope (a platform's per-model nested stack) gets its own dashboard there unless it
+    // shares one: one environment dashboard with a row per model would pass CloudWatch's 500 widgets and bloat the
+    // parent template.
+    const dashboard = shared ? undefined : (scope === this ? this.dashboard : this.modelDashboard(scope, model));
+    const widget = shared === undefined;
     const specs = servingAlarmSpecs(this.specScope(), model, this.profile, options.gpu ?? true, serving.latencyUnit ?? 'milliseconds');
-    const latency = this.addSpecAlarm(specs.latency, serving.metricLatency('p99'), scope);
-    const errorRate = this.addSpecAlarm(specs.errorRate, serving.metricErrorRate(), scope);
+    const latency = this.addSpecAlarm(specs.latency, serving.metricLatency('p99'), scope, widget);
+    const errorRate = this.addSpecAlarm(specs.errorRate, serving.metricErrorRate(), scope, widget);
     const gpuUnderused = specs.gpuUnderused
       ? this.addSpecAlarm(specs.gpuUnderused,
-        serving.metricGpuUtilization().with({ period: Duration.seconds(specs.gpuUnderused.periodSeconds!) }), scope)
+        serving.metricGpuUtilization().with({ period: Duration.seconds(specs.gpuUnderused.periodSeconds!) }), scope, widget)
       : undefined;
     const rolloutHealth = this.addRolloutHealthAlarm(model, [latency, errorRate], scope);
-    dashboard.addWidgets(
+    if (shared) {
+      shared.addModel(model, serving, rolloutHealth, options.extraMetrics);
+      return { latency, errorRate, gpuUnderused, rolloutHealth };
+    }
+    dashboard!.addWidgets(
       new cloudwatch.GraphWidget({
         title: `${model}: latency (${LATENCY_UNIT_LABEL[serving.latencyUnit ?? 'milliseconds']})`,
         left: (['p50', 'p90', 'p99'] as const).map((p) => serving.metricLatency(p)),
@@ -278,19 +390,31 @@ export class MlopsMonitoring extends Construct {
       checkFor(this).fail('alarm', id, 'already exists', 'each model/metric pair gets one alarm; change the threshold on the existing one.');
     }
     this.alarmIds.add(id);
-    const { scope, ...alarmOptions } = options;
+    const { scope, dashboardWidget, ...alarmOptions } = options;
     const alarm = new cloudwatch.Alarm(scope ?? this, id, { metric, evaluationPeriods: 1, ...alarmOptions });
     alarm.addAlarmAction(this.action);
     alarm.addOkAction(this.action);
-    const dashboard = (scope && this.modelDashboards.get(scope)) ?? this.dashboard;
-    dashboard.addWidgets(new cloudwatch.AlarmWidget({ title: options.alarmDescription ?? id, alarm, width: 12 }));
+    if (dashboardWidget ?? true) {
+      const dashboard = (scope && this.modelDashboards.get(scope)) ?? this.dashboard;
+      dashboard.addWidgets(new cloudwatch.AlarmWidget({ title: options.alarmDescription ?? id, alarm, width: 12 }));
+    }
     return alarm;
   }
 
+  /**
+   * A dashboard for many served models (`monitorServing(..., { dashboard })`), named `<environment dashboard>-<suffix>`.
+   */
+  public addServingDashboard(scope: Construct, id: string, suffix: string): ServingDashboard {
+    checkFor(this).matches('suffix', suffix, /^[A-Za-z0-9_-]{1,40}$/, '1-40 letters, digits, "-" or "_"');
+    const dashboardName = Token.isUnresolved(this.dashboardName) ? `${this.dashboardName}-${suffix}` : `${this.dashboardName}-${suffix}`.slice(0, 255);
+    return new ServingDashboard(scope, id, { dashboardName, title: suffix });
+  }
+
   /** An alarm from its engine-neutral spec (the metric given by the caller where the spec has none). */
-  private addSpecAlarm(spec: AlarmSpec, metric: cloudwatch.IMetric, scope?: Construct): cloudwatch.Alarm {
+  private addSpecAlarm(spec: AlarmSpec, metric: cloudwatch.IMetric, scope?: Construct, dashboardWidget = true): cloudwatch.Alarm {
     return this.addAlarm(spec.id, metric, {
       scope,
+      dashboardWidget,
       threshold: spec.threshold,
       evaluationPeriods: spec.evaluationPeriods,
       datapointsToAlarm: spec.datapointsToAlarm,
@@ -325,4 +449,10 @@ function metricOf(spec: MetricSpec): cloudwatch.Metric {
     statistic: spec.statistic,
     period: Duration.seconds(spec.periodSeconds),
   });
+}
+
+/** A monitor() target as a user would recognise it in an error: its construct path, else its type. */
+function describeTarget(target: unknown): string {
+  if (target instanceof Construct) return target.node.path;
+  return target === null ? 'null' : typeof target === 'object' ? (target as object).constructor?.name ?? 'object' : typeof target;
 }

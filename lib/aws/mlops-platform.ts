@@ -1,26 +1,31 @@
+import { createHash } from 'crypto';
 import { Environment, NestedStack, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import {
-  EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, resolveModelRegistrySpec, roundUsd, Rollout, UNIT_PRICES,
-  validateIdentifier, validatePlatformTeams,
+  Check, checkServingShardCount, EnvironmentProfile, fleetRolloutStateMachineName, MlopsTags, modelRegistryCostEstimate, resolveModelRegistrySpec,
+  roundUsd, Rollout, SERVING_SHARDS, servingShardLabel, servingShardOf, UNIT_PRICES, validateIdentifier, validatePlatformTeams,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import { CostGuard } from './cost-guard';
 import { ExperimentTracking } from './experiment-tracking';
+import { FleetRollout } from './fleet-rollout';
 import { GpuTrainingCluster } from './gpu-training-cluster';
 import { ImageRepository } from './image-repository';
 import { InferenceFleet } from './inference-fleet';
 import { MlopsGovernance } from './mlops-governance';
-import { MlopsMonitoring, ServedModelAlarms } from './mlops-monitoring';
-import { MlopsStack } from './mlops-stack';
-import { MlopsTagging } from './mlops-tagging';
+import { MlopsMonitoring, ServedModelAlarms, ServingDashboard } from './mlops-monitoring';
+import { MlopsStack, MlopsStackProps } from './mlops-stack';
+import { MlopsTagging, SHARED_TEAM } from './mlops-tagging';
 import { ModelEndpoint } from './model-endpoint';
 import { ModelPipeline, ModelPipelineProps } from './model-pipeline';
 import { ModelRegistry } from './model-registry';
+import { PermissionBoundary } from './permission-boundary';
 import { PlatformKey } from './platform-key';
 import { PlatformNetwork } from './platform-network';
+import { ServedStateParameter } from './private/served-state';
 import { checkFor } from './scope';
 
 const MODEL_TAGGED_TYPES = [
@@ -28,8 +33,6 @@ const MODEL_TAGGED_TYPES = [
   'AWS::SageMaker::Endpoint', 'AWS::SageMaker::EndpointConfig', 'AWS::SageMaker::Model',
 ];
 
-/** The `mlops:team` tag of shared GPU capacity (the training cluster), charged to the platform's cost center. */
-export const SHARED_TEAM = 'shared';
 
 /** A team using the platform. */
 export interface PlatformTeam {
@@ -80,6 +83,12 @@ export interface ServedModelOptions {
    * @default - platform-owned
    */
   readonly team?: string;
+  /**
+   * Serving shard of the model, 0 to `servingShards` - 1: pins the model to a shard instead of the one its name hashes
+   * to, e.g. to place a new model outside a full shard. Changing it later moves the model (its resources are replaced).
+   * @default - the shard its name hashes to (`servingShardOf(name, servingShards)`), stable whatever other models do
+   */
+  readonly shard?: number;
 }
 
 export interface TrainingOptions {
@@ -120,21 +129,52 @@ export interface MlopsPlatformProps {
   readonly notifyEmails?: string[];
   /** @default true */
   readonly experimentTracking?: boolean;
+  /**
+   * Number of serving shards: served models are placed by a hash of their name into up to this many stacks
+   * `<prefix>-serving-<nn>` (each model a nested stack there), so a model never moves when others are added, removed
+   * or reordered. A shard holds at most 150 models (CloudFormation's 200 parameters per stack): the default serves
+   * about 1,800 models. Keep the number an environment started with; changing it moves most models.
+   * @default 16
+   */
+  readonly servingShards?: number;
+}
+
+/** A served model of the platform: what serves it, its alarms, and where it lives. */
+interface ServedModel {
+  readonly serving: InferenceFleet | ModelEndpoint;
+  readonly alarms: ServedModelAlarms;
+  /** The fleet's rollout state machine (fleets with a stepped rollout). */
+  readonly rollout?: FleetRollout;
+  readonly shard: number;
+  readonly stack: NestedStack;
+}
+
+/** The stacks of one serving shard. */
+interface ServingShard {
+  readonly stack: MlopsStack;
+  /** Nested stack of the data stack holding the shard's served states (created with the shard's first fleet). */
+  stateStack?: NestedStack;
+  readonly dashboard: ServingDashboard;
+  readonly models: string[];
 }
 
 /**
- * A whole MLOps environment from one profile, in two stacks:
+ * A whole MLOps environment from one profile:
  * - `<prefix>-data`: everything stateful (key, network, artifact store, image repositories, model registry) and
- *   the experiment tracking server that lives on the registry; retained and protected outside dev, changed rarely;
- * - `<prefix>-platform`: the training cluster, monitoring and the cost guard, with each
- *   served model in its own nested stack, so the platform grows by one nested stack per model and never moves
- *   an existing model's resources, whatever the number of models.
+ *   the experiment tracking server that lives on the registry, plus the served models' served states (SSM parameters,
+ *   one nested stack per shard); retained and protected outside dev, changed rarely;
+ * - `<prefix>-platform`: the training cluster, monitoring, governance and the cost guard;
+ * - `<prefix>-serving-<nn>`: the serving shards, each served model a nested stack in the shard its name hashes to,
+ *   with one dashboard per shard; a model never moves when others are added, removed or reordered, and every stack
+ *   stays within CloudFormation's limits up to about 1,800 models (`servingShards`).
  * Grants, alarms and budgets are wired automatically.
  */
 export class MlopsPlatform extends Construct {
   public readonly profile: EnvironmentProfile;
   public readonly dataStack: MlopsStack;
   public readonly platformStack: MlopsStack;
+  /** The permission boundary (a cap) of every role of both stacks. */
+  public readonly permissionBoundary: PermissionBoundary;
   public readonly platformKey: PlatformKey;
   public readonly network: PlatformNetwork;
   public readonly artifactStore: ArtifactStore;
@@ -146,9 +186,16 @@ export class MlopsPlatform extends Construct {
   public readonly monitoring: MlopsMonitoring;
   public readonly costGuard: CostGuard;
   public readonly governance: MlopsGovernance;
+  private readonly notifyEmails?: string[];
   public readonly teams: readonly PlatformTeam[];
-  private readonly models = new Map<string, { serving: InferenceFleet | ModelEndpoint; alarms: ServedModelAlarms }>();
+  /** Number of serving shards (`servingShards`). */
+  public readonly servingShardCount: number;
+  /** The stack name prefix: `<prefix>-data`, `<prefix>-platform`, `<prefix>-serving-<nn>`; the served states' namespace. */
+  public readonly stackNamePrefix: string;
+  private readonly models = new Map<string, ServedModel>();
+  private readonly shards = new Map<number, ServingShard>();
   private readonly baseTags: MlopsTags;
+  private readonly stackProps: Omit<MlopsStackProps, 'stackName' | 'description'>;
 
   constructor(scope: Construct, id: string, props: MlopsPlatformProps) {
     super(scope, id);
@@ -157,20 +204,27 @@ export class MlopsPlatform extends Construct {
       check.fail('profile', props.profile, 'must be an EnvironmentProfile', 'pass EnvironmentProfile.dev(), .staging() or .prod().');
     }
     this.profile = props.profile;
+    checkPlatformShape(check, props);
     // Validated in core, as the Pulumi MlopsPlatform validates its teams.
     this.teams = validatePlatformTeams(this.node.path, props.teams ?? [], this.profile);
-    // Fail on a served model's own options before building two stacks (addServedModel checks them again).
+    this.servingShardCount = checkServingShardCount(this.node.path, 'servingShards', props.servingShards);
+    // Fail on a served model's own options before building the stacks (addServedModel checks them again).
     const modelNames = new Set<string>();
     for (const model of props.servedModels ?? []) {
       this.checkServedModel(model, modelNames);
       modelNames.add(model.name);
     }
     const prefix = props.stackNamePrefix ?? `${props.project}-${props.profile.name}`;
+    this.stackNamePrefix = prefix;
     const stackProps = { profile: this.profile, project: props.project, costCenter: props.costCenter, env: props.env };
+    this.stackProps = stackProps;
 
     // Stateful resources: their stack is retained and termination-protected outside dev.
     this.dataStack = new MlopsStack(this, 'Data', { ...stackProps, stackName: `${prefix}-data`, description: `MLOps data (${this.profile.name}): key, network, artifacts, images, registry` });
     this.baseTags = this.dataStack.mlopsTags;
+    // The cap of every role of the environment, data stack included (created first: roles of both stacks name it).
+    this.permissionBoundary = new PermissionBoundary(this.dataStack, 'PermissionBoundary', { roleNamePrefix: prefix });
+    this.permissionBoundary.applyTo(this.dataStack);
     this.platformKey = new PlatformKey(this.dataStack, 'PlatformKey');
     const key = this.platformKey.key;
     this.network = new PlatformNetwork(this.dataStack, 'Network', { encryptionKey: key });
@@ -189,8 +243,11 @@ export class MlopsPlatform extends Construct {
 
     this.platformStack = new MlopsStack(this, 'Platform', { ...stackProps, stackName: `${prefix}-platform`, description: `MLOps platform (${this.profile.name}): tracking, training, serving, monitoring, budgets` });
     this.platformStack.addStackDependency(this.dataStack);
+    this.notifyEmails = props.notifyEmails;
     this.monitoring = new MlopsMonitoring(this.platformStack, 'Monitoring', { notifyEmails: props.notifyEmails, encryptionKey: key });
-    this.costGuard = new CostGuard(this.platformStack, 'CostGuard', { alertTopic: this.monitoring.alarmTopic, notifyEmails: props.notifyEmails });
+    this.costGuard = new CostGuard(this.platformStack, 'CostGuard', {
+      alertTopic: this.monitoring.alarmTopic, encryptionKey: key, notifyEmails: props.notifyEmails, environmentPrefix: prefix,
+    });
 
     const small = !this.profile.multiAz;
     this.trainingCluster = new GpuTrainingCluster(this.platformStack, 'TrainingCluster', {
@@ -212,9 +269,10 @@ export class MlopsPlatform extends Construct {
     this.costGuard.addCostEstimate('model registry', registryCost(this.profile, this.modelRegistry));
     this.costGuard.addCostEstimate('network (NAT gateways)', natCost(this.network));
 
-    // Personas, a trail with data events on the datasets and models buckets, and a permission boundary on every
-    // role of the platform stack (the data stack's service roles stay as their constructs made them).
-    this.governance = new MlopsGovernance(this.platformStack, 'Governance', { encryptionKey: key, artifactStore: this.artifactStore });
+    // Personas, a trail with data events on the datasets and models buckets, and the boundary on every role.
+    this.governance = new MlopsGovernance(this.platformStack, 'Governance', {
+      encryptionKey: key, artifactStore: this.artifactStore, permissionBoundary: this.permissionBoundary,
+    });
     this.governance.grantPersonas({
       artifactStore: this.artifactStore,
       modelRegistry: this.modelRegistry,
@@ -222,7 +280,11 @@ export class MlopsPlatform extends Construct {
       servingImages: this.servingImages,
     });
     this.governance.applyBoundaryTo(this.platformStack);
-    this.costGuard.denyGpuFor(this.governance.dataScientist, this.governance.mlEngineer);
+    // The brake denies GPU growth to the personas who could cause it; operators approve and release it.
+    const { dataScientist, mlEngineer, platformOperator } = this.governance;
+    this.costGuard.denyGpuFor(dataScientist, mlEngineer, platformOperator);
+    this.costGuard.brake.grantApprove(this.governance.personaGrantee(platformOperator));
+    this.costGuard.brake.grantRelease(this.governance.personaGrantee(platformOperator));
 
     for (const team of this.teams) {
       if (team.monthlyBudgetUsd !== undefined) {
@@ -233,12 +295,22 @@ export class MlopsPlatform extends Construct {
   }
 
   /**
-   * Serves a model in its own nested stack of the platform stack, with its grants, alarms (latency, errors,
-   * GPU waste, rollout health) and cost estimate wired in.
+   * Serves a model in its own nested stack of its serving shard (`<prefix>-serving-<nn>`), with its grants, alarms
+   * (latency, errors, GPU waste, rollout health), a graph on the shard's dashboard and its cost estimate wired in.
+   * A fleet reads its versions and weights from its served state (in the data stack), which its rollout state
+   * machine and promotion write, so a deploy never resets them.
    */
   public addServedModel(options: ServedModelOptions): InferenceFleet | ModelEndpoint {
     const team = this.checkServedModel(options, this.models);
-    const stack = new NestedStack(this.platformStack, `Model-${options.name}`, {
+    const shardIndex = options.shard ?? servingShardOf(options.name, this.servingShardCount);
+    const shard = this.shard(shardIndex);
+    if (shard.models.length >= SERVING_SHARDS.maxModelsPerShard) {
+      const emptiest = this.emptiestShard();
+      checkFor(this).fail(`servedModels(${options.name}).shard`, shardIndex,
+        `is full: serving shard ${servingShardLabel(shardIndex)} holds ${SERVING_SHARDS.maxModelsPerShard} models already (CloudFormation allows 200 parameters per stack)`,
+        `pin the model to a shard with room, e.g. shard: ${emptiest} (it holds ${this.shards.get(emptiest)?.models.length ?? 0}); raising 'servingShards' would move most models.`);
+    }
+    const stack = new NestedStack(shard.stack, `Model-${options.name}`, {
       description: `Served model ${options.name} (${options.backend})`,
     });
     if (team) {
@@ -262,29 +334,119 @@ export class MlopsPlatform extends Construct {
       maxCapacity: options.maxCapacity,
       rollout: options.rollout,
     };
-    const serving = options.backend === ServingBackend.FLEET
-      ? new InferenceFleet(stack, 'Fleet', { ...common, notificationTopic: this.monitoring.alarmTopic })
-      : new ModelEndpoint(stack, 'Endpoint', { ...common, alarmTopic: this.monitoring.alarmTopic });
-    const alarms = this.monitoring.monitorServing(options.name, serving, { scope: stack, gpu: serving.instance.isNvidiaGpu });
+    let serving: InferenceFleet | ModelEndpoint;
+    if (options.backend === ServingBackend.FLEET) {
+      const servedState = new ServedStateParameter(this.stateStackOf(shardIndex, shard), options.name, {
+        environmentPrefix: this.stackNamePrefix,
+        model: options.name,
+        initialState: InferenceFleet.initialServedState(options, `${this.node.path}/servedModels(${options.name})`),
+      });
+      serving = new InferenceFleet(stack, 'Fleet', { ...common, servedState, notificationTopic: this.monitoring.alarmTopic });
+    } else {
+      serving = new ModelEndpoint(stack, 'Endpoint', { ...common, alarmTopic: this.monitoring.alarmTopic });
+    }
+    const stepped = serving instanceof InferenceFleet && FleetRollout.appliesTo(serving.rollout);
+    const alarms = this.monitoring.monitorServing(options.name, serving, {
+      scope: stack,
+      gpu: serving.instance.isNvidiaGpu,
+      dashboard: shard.dashboard,
+      // The rollout's progress on the model's graph.
+      extraMetrics: stepped ? [FleetRollout.progressMetric(options.name)] : undefined,
+    });
+    const rollout = stepped ? new FleetRollout(stack, 'Rollout', {
+      fleet: serving as InferenceFleet,
+      alarmTopic: this.monitoring.alarmTopic,
+      alarms: [alarms.latency, alarms.errorRate, alarms.rolloutHealth],
+      stateMachineName: fleetRolloutStateMachineName(this.stackNamePrefix, options.name),
+    }) : undefined;
     this.costGuard.addCostEstimate(`model ${options.name}`, serving.costEstimate);
-    this.costGuard.denyGpuFor(serving.role);
-    this.models.set(options.name, { serving, alarms });
+    shard.models.push(options.name);
+    this.models.set(options.name, { serving, alarms, rollout, shard: shardIndex, stack });
     return serving;
   }
 
+  /** The serving shard stacks, in shard order (only shards that hold a model exist). */
+  public get servingStacks(): MlopsStack[] {
+    return [...this.shards.entries()].sort(([a], [b]) => a - b).map(([, shard]) => shard.stack);
+  }
+
+  /** The serving shard stack holding a served model. */
+  public servingStackOf(model: string): MlopsStack | undefined {
+    const served = this.models.get(model);
+    return served ? this.shards.get(served.shard)?.stack : undefined;
+  }
+
+  /** The shard stacks of one serving shard, created with its first model. */
+  private shard(index: number): ServingShard {
+    const existing = this.shards.get(index);
+    if (existing) return existing;
+    const label = servingShardLabel(index);
+    const stack = new MlopsStack(this, `Serving${label}`, {
+      ...this.stackProps,
+      stackName: `${this.stackNamePrefix}-serving-${label}`,
+      description: `MLOps serving shard ${label} (${this.profile.name}): served models whose name hashes to this shard`,
+    });
+    stack.addStackDependency(this.platformStack);
+    const dashboard = this.monitoring.addServingDashboard(stack, 'Dashboard', `serving-${label}`);
+    this.governance.applyBoundaryTo(stack);
+    const shard: ServingShard = { stack, dashboard, models: [] };
+    this.shards.set(index, shard);
+    return shard;
+  }
+
   /**
-   * Adds the retraining pipeline of a model family (`ModelPipeline`) to the platform stack, over the platform's registry,
-   * artifact store and key; approved versions roll out to the served model of the same name when it is an endpoint.
+   * Served states live beside the data, in a nested stack of the data stack per shard, so the data stack grows by one
+   * resource per shard (never an empty nested stack: CloudFormation rejects templates without resources).
+   */
+  private stateStackOf(index: number, shard: ServingShard): NestedStack {
+    shard.stateStack ??= new NestedStack(this.dataStack, `ServedState${servingShardLabel(index)}`, {
+      description: `Served states (versions and traffic weights) of the models of serving shard ${servingShardLabel(index)}`,
+    });
+    return shard.stateStack;
+  }
+
+  private emptiestShard(): number {
+    let best = 0;
+    let fewest = Number.MAX_SAFE_INTEGER;
+    for (let i = 0; i < this.servingShardCount; i++) {
+      const count = this.shards.get(i)?.models.length ?? 0;
+      if (count < fewest) {
+        best = i;
+        fewest = count;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Adds the retraining pipeline of a model family (`ModelPipeline`), over the platform's registry, artifact store and
+   * key; approved versions roll out to the served model of the same name when it is an endpoint. The pipeline goes to
+   * that model's serving shard stack, or to the platform stack when no model of that name is served. Manual approvals
+   * go to the platform's `notifyEmails` and may be answered by the ML engineer persona unless `approvers` says otherwise.
    */
   public addModelPipeline(id: string, options: Omit<ModelPipelineProps, 'registry' | 'artifactStore'>): ModelPipeline {
     const serving = this.servedModel(options.modelName);
-    return new ModelPipeline(this.platformStack, id, {
+    // Beside the model it rolls out to: the platform stack must not depend on a serving shard (shards depend on it).
+    const pipeline = new ModelPipeline(this.servingStackOf(options.modelName) ?? this.platformStack, id, {
       registry: this.modelRegistry,
       artifactStore: this.artifactStore,
       encryptionKey: this.platformKey.key,
       endpoint: serving instanceof ModelEndpoint ? serving : undefined,
+      approvers: { emails: this.notifyEmails, grantees: [this.governance.mlEngineer] },
       ...options,
     });
+    // The pipeline updates endpoints and submits training: denied while the GPU brake is on. The brake is in the
+    // platform stack, which must not reference a serving shard: a pipeline there gets a role name the brake names.
+    const role = pipeline.stateMachine.role;
+    const cfnRole = role.node.defaultChild;
+    if (Stack.of(pipeline) !== this.platformStack && cfnRole instanceof iam.CfnRole) {
+      const name = pipelineRoleName(this.stackNamePrefix, options.modelName);
+      cfnRole.roleName = name;
+      this.costGuard.denyGpuFor(iam.Role.fromRoleName(this.platformStack, `${id}BrakeRole`, name));
+    } else {
+      this.costGuard.denyGpuFor(role);
+    }
+    return pipeline;
   }
 
   /** Checks a served model's own options (name, backend, team); returns its team. */
@@ -295,6 +457,8 @@ export class MlopsPlatform extends Construct {
       check.fail('servedModels[].name', options.name, 'is served already', 'give each served model a unique name.');
     }
     check.oneOf(`servedModels(${options.name}).backend`, options.backend, Object.values(ServingBackend));
+    check.integerInRange(`servedModels(${options.name}).shard`, options.shard, 0, this.servingShardCount - 1,
+      `pin the model to a shard from 0 to ${this.servingShardCount - 1} (this environment has ${this.servingShardCount} serving shards), or omit 'shard'.`);
     let team: PlatformTeam | undefined;
     if (options.team !== undefined) {
       team = this.teams.find((t) => t.name === options.team);
@@ -315,10 +479,42 @@ export class MlopsPlatform extends Construct {
     return this.models.get(name)?.alarms;
   }
 
+  /**
+   * The rollout state machine of a served fleet with a canary, linear, blue/green or A/B rollout: promotion starts it
+   * (`stateMachine.stateMachineArn`, or the ARN built from `fleetRolloutStateMachineName(stackNamePrefix, model)`).
+   */
+  public fleetRolloutOf(name: string): FleetRollout | undefined {
+    return this.models.get(name)?.rollout;
+  }
+
   /** Names of the served models, in the order they were added. */
   public get servedModelNames(): string[] {
     return [...this.models.keys()];
   }
+}
+
+/**
+ * Props a JavaScript caller (or a first try) gets wrong before any construct could say so in its own terms: lists that
+ * are not lists, and names that become stack names or model package groups.
+ */
+function checkPlatformShape(check: Check, props: MlopsPlatformProps): void {
+  for (const list of ['teams', 'servedModels', 'modelFamilies', 'notifyEmails'] as const) {
+    if (props[list] !== undefined && !Array.isArray(props[list])) {
+      check.fail(list, props[list], 'must be a list', `wrap the value in a list: ${list}: [...].`);
+    }
+  }
+  const stackName = /^[A-Za-z][A-Za-z0-9-]{0,99}$/;
+  const stackNameText = 'letters, digits and hyphens, starting with a letter';
+  if (props.stackNamePrefix !== undefined) {
+    check.matches('stackNamePrefix', props.stackNamePrefix, stackName, `${stackNameText} (it begins the stack names)`);
+  } else {
+    check.matches('project', props.project, stackName, `${stackNameText} (it begins the stack names <project>-<env>-data and -platform)`,
+      "use a name such as 'fraud', or set stackNamePrefix to name the stacks yourself.");
+  }
+  (props.modelFamilies ?? []).forEach((family, i) => {
+    check.matches(`modelFamilies[${i}]`, family, /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/,
+      '1-63 letters, digits or hyphens, starting and ending with a letter or digit (a SageMaker model package group name)');
+  });
 }
 
 /** Aurora Serverless v2 capacity: min ACU always on, max ACU all month, plus the reader in multi-AZ profiles (core's estimate). */
@@ -332,4 +528,12 @@ function natCost(network: PlatformNetwork): { minUsd: number; maxUsd: number } {
   const natGateways = network.vpc.node.findAll().filter((c) => c instanceof ec2.CfnNatGateway).length;
   const usd = roundUsd(UNIT_PRICES.natGatewayHour * 730 * natGateways);
   return { minUsd: usd, maxUsd: usd };
+}
+
+/** `<environment prefix>-<model>-pipeline`, shortened with a hash past IAM's 64 characters. */
+function pipelineRoleName(prefix: string, model: string): string {
+  const name = `${prefix}-${model}-pipeline`;
+  if (name.length <= 64) return name;
+  const hash = createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 8);
+  return `${name.slice(0, 64 - 18)}-${hash}-pipeline`;
 }

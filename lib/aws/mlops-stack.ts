@@ -1,4 +1,4 @@
-import { Stack, StackProps } from 'aws-cdk-lib';
+import { Environment, Stack, StackProps, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { DataClassification, EnvironmentProfile, MlopsTags, ValidationError } from '../core';
 import { MlopsTagging } from './mlops-tagging';
@@ -59,6 +59,7 @@ export class MlopsStack extends Stack {
         fix: 'pass EnvironmentProfile.dev(), .staging() or .prod() (with overrides if needed).',
       });
     }
+    validateEnvironment(this.node.path, props.env);
     this.profile = props.profile;
     this.mlopsTags = MlopsTags.of({
       project: props.project,
@@ -73,3 +74,18 @@ export class MlopsStack extends Stack {
 }
 
 const MLOPS_STACK = Symbol.for('mlops-constructs.MlopsStack');
+
+/**
+ * A literal account or region is checked where the user wrote it: a typo such as `us-east1` would otherwise surface
+ * as an error about a prop the user never set, deep in a construct that reads the region.
+ */
+function validateEnvironment(scope: string, env: Environment | undefined): void {
+  const region = env?.region;
+  if (region !== undefined && !Token.isUnresolved(region) && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+    throw new ValidationError({ scope, prop: 'env.region', value: region, problem: 'is not an AWS region code', fix: "use a region code such as 'us-east-1' or 'eu-west-1'." });
+  }
+  const account = env?.account;
+  if (account !== undefined && !Token.isUnresolved(account) && !/^\d{12}$/.test(account)) {
+    throw new ValidationError({ scope, prop: 'env.account', value: account, problem: 'is not an AWS account id', fix: 'use the 12-digit account id, e.g. \'123456789012\'.' });
+  }
+}

@@ -3,6 +3,12 @@ import { IConstruct } from 'constructs';
 import { MlopsTags } from '../core';
 
 /**
+ * The `mlops:team` tag of platform-owned GPU capacity (a platform's training cluster, and capacity in an MlopsStack
+ * that names no team), charged to the platform's cost center.
+ */
+export const SHARED_TEAM = 'shared';
+
+/**
  * Applies the cost-allocation and data-classification tags to every taggable resource below the scope it
  * is added to, including resources added after it (it runs at synthesis). Tags set closer to a resource
  * (a team's tags on its own construct) win over tags set higher up, as with CDK's own `Tags`.

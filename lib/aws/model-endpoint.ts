@@ -9,12 +9,14 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
-  EndpointRollbackAlarmSpec, EnvironmentProfile, GpuInstance, LatencyUnit, MonthlyCostRange, resolveModelEndpointSpec, Rollout, SpecScope,
+  EndpointRollbackAlarmSpec, EnvironmentProfile, GpuInstance, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveModelEndpointSpec, Rollout,
+  SpecScope,
   validateEndpointModel,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { IServingMetrics, LatencyPercentile } from './inference-fleet';
+import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
 import { checkImageTag } from './private/image-tag';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
@@ -23,7 +25,7 @@ import { checkFor, MlopsScope } from './scope';
 export interface ModelEndpointProps {
   /** VPC the model containers run in (PRIVATE_WITH_EGRESS subnets). */
   readonly vpc: ec2.IVpc;
-  /** Model name: the model's artifacts are read from `<modelName>/<version>/` in the store's MODELS bucket. */
+  /** Model name: the endpoint serves `served/<modelName>/<version>/model.tar.gz` of the store's MODELS bucket (promoted by ModelPromotion). */
   readonly modelName: string;
   /**
    * Model version the endpoint serves. With a canary, linear or blue/green rollout, changing it updates the
@@ -132,7 +134,7 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
   public readonly endpointConfig: sagemaker.CfnEndpointConfig;
   public readonly endpointName: string;
   public readonly variants: ModelEndpointVariant[];
-  /** Execution role: reads `<modelName>/` of MODELS, writes the capture prefix of ARTIFACTS, pulls the image. */
+  /** Execution role: reads `served/<modelName>/` of MODELS, writes the capture prefix of ARTIFACTS, pulls the image. */
   public readonly role: iam.Role;
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly encryptionKey: kms.IKey;
@@ -158,6 +160,7 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
 
   constructor(scope: Construct, id: string, props: ModelEndpointProps) {
     super(scope, id);
+    chargeUnownedCapacityToPlatform(this);
     const profile = props.profile ?? MlopsScope.profileOf(this);
     const check = checkFor(this);
 
@@ -197,7 +200,9 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     const policy = new iam.ManagedPolicy(this, 'ExecutionPolicy', { roles: [this.role], description: `Permissions of endpoint ${this.endpointName}` });
     const grantee: iam.IGrantable = { grantPrincipal: new ManagedPolicyPrincipal(this.role, policy) };
     const capturePrefix = spec.dataCapturePrefix;
-    props.artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, `${props.modelName}/`);
+    // Every promoted version of this model (immutable), so instances of the previous version still start during an update.
+    const servedPrefix = MODEL_ARTIFACT_LAYOUT.servedPrefix(props.modelName);
+    props.artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, servedPrefix);
     props.artifactStore.grantWrite(grantee, ArtifactPurpose.ARTIFACTS, capturePrefix);
     props.image.grantPull(grantee);
     const { partition, account } = Stack.of(this);
@@ -217,13 +222,13 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
         resources: [logGroupArn],
       }),
     );
-    const wildcards = 'SageMaker reads every object below this model\'s prefix and writes captures below the endpoint\'s capture prefix; '
+    const wildcards = 'SageMaker reads the promoted (immutable) versions below this model\'s served/ prefix and writes captures below the endpoint\'s capture prefix; '
       + 'ecr:GetAuthorizationToken is registry-wide by design; the VPC network-interface actions SageMaker needs have no resource-level '
       + 'permissions; log streams of the endpoint\'s own log group are named by SageMaker.';
     const artifacts = props.artifactStore;
     Validations.of(policy).acknowledge(
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: wildcards },
-      { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, artifacts.bucket(ArtifactPurpose.MODELS).arnForObjects(`${props.modelName}/*`))}]`, reason: wildcards },
+      { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, artifacts.bucket(ArtifactPurpose.MODELS).arnForObjects(`${servedPrefix}*`))}]`, reason: wildcards },
       { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, artifacts.bucket(ArtifactPurpose.ARTIFACTS).arnForObjects(`${capturePrefix}*`))}]`, reason: wildcards },
       { id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, logGroupArn)}]`, reason: wildcards },
     );
@@ -241,16 +246,11 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
         executionRoleArn: this.role.roleArn,
         enableNetworkIsolation: true,
         vpcConfig: { subnets: subnets.subnetIds, securityGroupIds: [this.securityGroup.securityGroupId] },
+        // Exactly one promoted version: its archive below served/, which only promotion writes, once.
         primaryContainer: {
           image: imageUri,
-          modelDataSource: {
-            s3DataSource: {
-              s3Uri: artifacts.s3Uri(ArtifactPurpose.MODELS, `${props.modelName}/${version}/`),
-              s3DataType: 'S3Prefix',
-              compressionType: 'None',
-            },
-          },
-          environment: { MODEL_URI: artifacts.s3Uri(ArtifactPurpose.MODELS, `${props.modelName}/${version}/`) },
+          modelDataUrl: artifacts.servedModelUri(props.modelName, version),
+          environment: { MODEL_URI: artifacts.servedModelUri(props.modelName, version) },
         },
       });
       // The role's policy must exist before SageMaker checks it can pull the image and read the model.

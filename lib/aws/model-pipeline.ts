@@ -7,19 +7,20 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import {
-  EnvironmentProfile, METRIC_CONTRACT, ModelApproval, MODEL_PIPELINE_OUTCOMES, MODEL_PIPELINE_SPOT_RETRIES, resolveModelPipelineSpec, RolloutKind,
-  validatePipelineModelName, validatePipelineRollout,
+  EnvironmentProfile, METRIC_CONTRACT, MODEL_ARTIFACT_LAYOUT, ModelApproval, MODEL_PIPELINE_OUTCOMES, MODEL_PIPELINE_SPOT_RETRIES,
+  resolveModelPipelineSpec, RolloutKind, validatePipelineModelName, validatePipelineRollout,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { TrainingJob } from './gpu-training-cluster';
 import { QualityDirection } from './mlops-monitoring';
 import { ModelEndpoint } from './model-endpoint';
 import { ModelRegistry } from './model-registry';
-import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
+import { ManagedPolicyPrincipal, ManagedPolicyRole } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
@@ -34,8 +35,10 @@ export interface ModelPipelineTriggers {
    */
   readonly schedule?: events.Schedule;
   /**
-   * Retrain when an object is created below the dataset prefix (S3 EventBridge notifications; switched on for
-   * the datasets bucket when it is owned by this app, otherwise the bucket must already send them).
+   * Retrain when a completion marker (`NEW_DATA_MARKER`, e.g. `<model>/2026-12-01/_SUCCESS`) is created below the
+   * model's dataset prefix, not on every object: a data drop of many files starts one run. S3 EventBridge
+   * notifications are switched on for the datasets bucket when it is owned by this app, otherwise the bucket must
+   * already send them.
    * @default false
    */
   readonly onNewData?: boolean;
@@ -46,6 +49,28 @@ export interface ModelPipelineTriggers {
   readonly alarms?: cloudwatch.IAlarm[];
 }
 
+/** Who hears of an approval request and who may answer it. */
+export interface ModelPipelineApprovers {
+  /**
+   * Addresses the request (with the task token) is emailed to (SNS email subscriptions, confirmed once each).
+   * @default - none; give `emails` or `subscriptions`
+   */
+  readonly emails?: string[];
+  /**
+   * Other subscriptions of the approval topic (e.g. a chat integration).
+   * @default - none
+   */
+  readonly subscriptions?: sns.ITopicSubscription[];
+  /**
+   * Who may answer: granted `states:SendTaskSuccess`/`SendTaskFailure` on this state machine only (e.g. the ML engineer
+   * persona). CloudTrail records the caller of each answer; the `approver` it names is written to the model package.
+   */
+  readonly grantees: iam.IGrantable[];
+}
+
+/** Key suffix of the marker object that announces a complete data drop (`triggers.onNewData`). */
+export const NEW_DATA_MARKER = '_SUCCESS';
+
 export interface ModelPipelineProps {
   /** Model name: the model package group in the registry, `<modelName>/` in the datasets and models buckets. */
   readonly modelName: string;
@@ -54,18 +79,22 @@ export interface ModelPipelineProps {
   /** Store of the datasets, the model artifacts and the step outputs (`pipelines/<modelName>/<run>/` in ARTIFACTS). */
   readonly artifactStore: IArtifactStore;
   /**
-   * Batch job validating the dataset; it writes `validation.json` (`datasetVersion`) to `$OUTPUT_URI`. A failure
-   * stops the run before training.
+   * Batch job validating the dataset; it writes `validation.json` (`datasetVersion`) and `manifest.json` (the exact
+   * objects and versions of the run's training and holdout data) to `$OUTPUT_URI`. Training and evaluation get that
+   * manifest as `$DATASET_MANIFEST_URI` (a prefix they cannot write). A failure stops the run before training.
    */
   readonly validateJob: TrainingJob;
   /**
-   * Batch job training the model; writes the model to `$MODEL_URI` and `training.json` (`imageDigest`, `codeVersion`)
-   * to `$OUTPUT_URI`. Spot reclamations are retried.
+   * Batch job training the model; writes the candidate to `$MODEL_URI` (`candidates/<model>/<run>/`, archive
+   * `model.tar.gz`) and `training.json` (`imageDigest`, `codeVersion`) to `$OUTPUT_URI`; checkpoints go to the run's own
+   * `$CHECKPOINT_URI` (`checkpoints/<job>/<run>/`). Spot reclamations are retried.
    */
   readonly trainJob: TrainingJob;
   /**
-   * Batch job evaluating the candidate against the production model on the holdout; publishes to the metric
-   * contract (`METRIC_CONTRACT`) and writes `evaluation.json` (`candidate`, `baseline`, `fairnessGap`) to `$OUTPUT_URI`.
+   * Batch job evaluating the candidate (`$MODEL_URI`) against the production model (`$PRODUCTION_MODEL_URI` when the
+   * pipeline has an endpoint; every served version is readable below `$SERVED_MODELS_URI`) on the holdout of
+   * `$DATASET_MANIFEST_URI`; publishes to the metric contract (`METRIC_CONTRACT`) and writes `evaluation.json`
+   * (`candidate`, `baseline`, `threshold`, `fairnessGap`) to its own `$OUTPUT_URI`, which the training job cannot write.
    */
   readonly evaluateJob: TrainingJob;
   /** Image URI the registered model package serves with (for example `servingImages.imageUri(tag)`). */
@@ -96,6 +125,12 @@ export interface ModelPipelineProps {
    * @default - AUTOMATIC where the profile allows destroying data (dev), MANUAL otherwise
    */
   readonly approval?: ModelApproval;
+  /**
+   * Who is asked to approve and who may answer. Required with MANUAL approval: a request nobody hears or can answer
+   * ends every run Rejected when it times out.
+   * @default - none (AUTOMATIC approval only)
+   */
+  readonly approvers?: ModelPipelineApprovers;
   /**
    * Longest a manual approval may wait, 1 hour to 7 days.
    * @default Duration.days(3)
@@ -140,7 +175,7 @@ export class ModelPipeline extends Construct {
   public readonly fairnessGap: number;
   /** Rules starting runs (schedule, new data, alarms). */
   public readonly triggerRules: events.Rule[] = [];
-  /** `s3://` prefix of the step outputs: `<prefix><execution name>/`. */
+  /** `s3://` prefix of the step outputs: `<prefix><step>/<execution name>/` (step: validate, train, evaluate). */
   public readonly outputUri: string;
 
   private readonly props: ModelPipelineProps;
@@ -171,6 +206,7 @@ export class ModelPipeline extends Construct {
     this.approval = spec.approval;
     const approvalTimeout = props.approvalTimeout ?? Duration.seconds(spec.approvalTimeoutSeconds);
     if (props.endpoint) this.checkEndpoint(props.endpoint);
+    if (this.approval === ModelApproval.MANUAL) this.checkApprovers(props.approvers);
 
     this.encryptionKey = props.encryptionKey ?? this.newKey(profile);
     this.outputPrefix = `pipelines/${props.modelName}/`;
@@ -183,6 +219,8 @@ export class ModelPipeline extends Construct {
       masterKey: this.encryptionKey,
       enforceSSL: true,
     });
+    for (const email of props.approvers?.emails ?? []) this.approvalTopic.addSubscription(new subscriptions.EmailSubscription(email));
+    for (const subscription of props.approvers?.subscriptions ?? []) this.approvalTopic.addSubscription(subscription);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       encryptionKey: this.encryptionKey,
       retention: profile.logRetentionDays as logs.RetentionDays,
@@ -203,9 +241,19 @@ export class ModelPipeline extends Construct {
     // ManagedPolicyArns, after its policy: the explicit DependsOn StateMachine adds is redundant (cfn-lint W3005).
     (this.stateMachine.node.defaultChild as sfn.CfnStateMachine).addDeletionOverride('DependsOn');
     this.grantJobOutputs();
+    this.limitSubmissionsToItsJobs();
+    this.grantRunLock();
+    if (this.approval === ModelApproval.MANUAL) this.grantApprovers(props.approvers!.grantees);
     if (props.endpoint) {
       props.endpoint.role.grantPassRole(this.stateMachineRole);
-      props.endpoint.encryptionKey.grant(this.stateMachineRole, 'kms:CreateGrant', 'kms:DescribeKey');
+      // SageMaker creates grants on the endpoint's key for the volumes of the instances it launches: grants for AWS
+      // resources only, never one the role could hand to a principal of its choice.
+      this.stateMachineRole.addToPrincipalPolicy(new iam.PolicyStatement({
+        actions: ['kms:CreateGrant'],
+        resources: [props.endpoint.encryptionKey.keyArn],
+        conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+      }));
+      props.endpoint.encryptionKey.grant(this.stateMachineRole, 'kms:DescribeKey');
     }
     // The KMS side of the s3:GetObject the read states do.
     props.artifactStore.encryptionKey.grantDecrypt(this.stateMachineRole);
@@ -216,6 +264,47 @@ export class ModelPipeline extends Construct {
   /** Lets `grantee` answer approval requests (send the task token back). */
   public grantApprove(grantee: iam.IGrantable): iam.Grant {
     return this.stateMachine.grantTaskResponse(grantee);
+  }
+
+  /**
+   * The approvers answer through one customer managed policy (SendTaskSuccess/SendTaskFailure on this state machine),
+   * attached to their roles; other grantees (users, groups, imported principals) get the same grant on their own policy.
+   */
+  private grantApprovers(grantees: iam.IGrantable[]): void {
+    const policy = new iam.ManagedPolicy(this, 'ApproverPolicy', {
+      description: `Answer approval requests of the ${this.props.modelName} pipeline`,
+      statements: [new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: [this.stateMachine.stateMachineArn] })],
+    });
+    for (const grantee of grantees) {
+      const principal = grantee.grantPrincipal;
+      if (principal instanceof iam.Role) policy.attachToRole(principal);
+      else if (principal instanceof iam.User) policy.attachToUser(principal);
+      else if (principal instanceof iam.Group) policy.attachToGroup(principal);
+      else iam.Grant.addToPrincipal({ grantee, actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resourceArns: [this.stateMachine.stateMachineArn] });
+    }
+  }
+
+  private checkApprovers(approvers: ModelPipelineApprovers | undefined): void {
+    const check = checkFor(this);
+    if ((approvers?.grantees ?? []).length === 0) {
+      check.fail('approvers.grantees', approvers?.grantees, 'must name who may approve (MANUAL approval)',
+        'pass the role of the people who approve, e.g. approvers: { grantees: [governance.mlEngineer], emails: [...] }.');
+    }
+    if ((approvers?.emails ?? []).length === 0 && (approvers?.subscriptions ?? []).length === 0) {
+      check.fail('approvers.emails', approvers?.emails, 'must reach someone (MANUAL approval: nobody is told of a request otherwise)',
+        "give the approvers' addresses (approvers.emails, or MlopsPlatform's notifyEmails) or another subscription (approvers.subscriptions).");
+    }
+    for (const email of approvers?.emails ?? []) check.matches('approvers.emails', email, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an email address');
+  }
+
+  /** One active run per model: a run that finds another one running fails at once (`AnotherRunActive`). */
+  private grantRunLock(): void {
+    // Attached to the role from outside (Roles), so the state machine does not depend on a policy naming its own ARN.
+    new iam.ManagedPolicy(this, 'RunLockPolicy', {
+      description: `Run lock of the ${this.props.modelName} pipeline: list its own running executions`,
+      roles: [this.stateMachineRole],
+      statements: [new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.stateMachine.stateMachineArn] })],
+    });
   }
 
   private checkEndpoint(endpoint: ModelEndpoint): void {
@@ -234,29 +323,32 @@ export class ModelPipeline extends Construct {
     const props = this.props;
     const modelName = props.modelName;
     const run = sfn.JsonPath.executionName;
-    const outputUri = sfn.JsonPath.format(`${this.outputUri}{}/`, run);
-    const modelUri = sfn.JsonPath.format(`${props.artifactStore.s3Uri(ArtifactPurpose.MODELS, `${modelName}/`)}{}/`, run);
-    const env = (extra: Record<string, string> = {}) => ({
-      OUTPUT_URI: outputUri, MODEL_NAME: modelName, MODEL_VERSION: run, MODEL_URI: modelUri, ...extra,
+    const stepOutput = (step: string) => sfn.JsonPath.format(`${this.outputUri}${step}/{}/`, run);
+    // The candidate of this run, below candidates/ (training never writes served/).
+    const modelUri = sfn.JsonPath.format(`${props.artifactStore.candidateUri(modelName, '{}')}`, run);
+    const manifestUri = sfn.JsonPath.format(`${this.outputUri}validate/{}/manifest.json`, run);
+    const env = (step: string, extra: Record<string, string> = {}) => ({
+      OUTPUT_URI: stepOutput(step), MODEL_NAME: modelName, MODEL_VERSION: run, MODEL_URI: modelUri, ...extra,
     });
     type Env = Record<string, string>;
     const batchJob = (stateId: string, job: TrainingJob, environment: Env, resultPath: string) => new tasks.BatchSubmitJob(this, stateId, {
       jobName: `${modelName}-${stateId.toLowerCase()}`,
       jobDefinitionArn: job.jobDefinition.jobDefinitionArn,
       jobQueueArn: job.jobQueue.jobQueueArn,
-      containerOverrides: { environment },
+      // Each run checkpoints below its own prefix: a new run never resumes another run's checkpoint.
+      containerOverrides: { environment: { CHECKPOINT_URI: sfn.JsonPath.format(`${job.checkpointUri}{}/`, run), ...environment } },
       resultSelector: { 'jobId.$': '$.JobId', 'image.$': '$.Container.Image' },
       resultPath,
     });
     const fail = (id: string, cause: string) => new sfn.Fail(this, id, { error: id, cause });
 
     // 1. Validate: any failure stops the run.
-    const validate = batchJob('ValidateData', props.validateJob, env(), '$.validateJob');
+    const validate = batchJob('ValidateData', props.validateJob, env('validate'), '$.validateJob');
     validate.addCatch(fail(OUT.dataInvalid, 'The dataset failed validation; nothing was trained.'), { resultPath: '$.error' });
-    const readValidation = this.readOutput('ReadValidation', 'validation.json', '$.validation');
+    const readValidation = this.readOutput('ReadValidation', 'validate', 'validation.json', '$.validation');
 
     // 2. Train, retrying spot reclamations (Batch reports "Host EC2 ... terminated") a bounded number of times.
-    const train = batchJob('Train', props.trainJob, env(), '$.trainJob');
+    const train = batchJob('Train', props.trainJob, env('train', { DATASET_MANIFEST_URI: manifestUri }), '$.trainJob');
     const trainingFailed = fail(OUT.trainingFailed, 'Training failed for a reason other than a spot interruption.');
     const parseFailure = new sfn.Pass(this, 'ParseTrainingFailure', {
       parameters: { 'reason.$': 'States.StringToJson($.error.Cause)', 'attempt.$': 'States.MathAdd($.spot.attempt, 1)' },
@@ -272,12 +364,16 @@ export class ModelPipeline extends Construct {
     train.addCatch(parseFailure.next(spotRetry), { errors: [sfn.Errors.TASKS_FAILED], resultPath: '$.error' });
     train.addCatch(trainingFailed, { resultPath: '$.error' });
     const initSpot = new sfn.Pass(this, 'InitSpotAttempts', { result: sfn.Result.fromObject({ attempt: 0 }), resultPath: '$.spot' });
-    const readTraining = this.readOutput('ReadTraining', 'training.json', '$.training');
+    const readTraining = this.readOutput('ReadTraining', 'train', 'training.json', '$.training');
 
     // 3. Evaluate on the holdout against the production model.
     const metric = props.qualityMetric ?? 'auc';
     const higherIsBetter = (props.qualityDirection ?? QualityDirection.HIGHER_IS_BETTER) === QualityDirection.HIGHER_IS_BETTER;
-    const evaluate = batchJob('Evaluate', props.evaluateJob, env({
+    const production = props.endpoint?.variants[0]?.model.primaryContainer as { modelDataUrl?: string } | undefined;
+    const evaluate = batchJob('Evaluate', props.evaluateJob, env('evaluate', {
+      DATASET_MANIFEST_URI: manifestUri,
+      SERVED_MODELS_URI: props.artifactStore.s3Uri(ArtifactPurpose.MODELS, MODEL_ARTIFACT_LAYOUT.servedPrefix(modelName)),
+      ...(production?.modelDataUrl ? { PRODUCTION_MODEL_URI: production.modelDataUrl } : {}),
       QUALITY_METRIC: metric,
       HIGHER_IS_BETTER: String(higherIsBetter),
       MIN_IMPROVEMENT: String(props.minImprovement ?? 0),
@@ -285,10 +381,15 @@ export class ModelPipeline extends Construct {
       FAIRNESS_NAMESPACE: METRIC_CONTRACT.fairness.namespace,
     }), '$.evaluateJob');
     evaluate.addCatch(fail('EvaluationFailed', 'The evaluation job failed; the candidate was not registered.'), { resultPath: '$.error' });
-    const readEvaluation = this.readOutput('ReadEvaluation', 'evaluation.json', '$.evaluation');
+    const readEvaluation = this.readOutput('ReadEvaluation', 'evaluate', 'evaluation.json', '$.evaluation');
+    // The threshold the job derived from MIN_IMPROVEMENT, and never worse than the baseline, checked here.
     const better = higherIsBetter
-      ? sfn.Condition.numberGreaterThanEqualsJsonPath('$.evaluation.candidate', '$.evaluation.threshold')
-      : sfn.Condition.numberLessThanEqualsJsonPath('$.evaluation.candidate', '$.evaluation.threshold');
+      ? sfn.Condition.and(
+        sfn.Condition.numberGreaterThanEqualsJsonPath('$.evaluation.candidate', '$.evaluation.threshold'),
+        sfn.Condition.numberGreaterThanEqualsJsonPath('$.evaluation.candidate', '$.evaluation.baseline'))
+      : sfn.Condition.and(
+        sfn.Condition.numberLessThanEqualsJsonPath('$.evaluation.candidate', '$.evaluation.threshold'),
+        sfn.Condition.numberLessThanEqualsJsonPath('$.evaluation.candidate', '$.evaluation.baseline'));
     const qualityGate = new sfn.Choice(this, 'BeatsProduction');
     const fairnessGate = new sfn.Choice(this, 'FairnessWithinThreshold');
 
@@ -303,7 +404,7 @@ export class ModelPipeline extends Construct {
         ModelPackageDescription: sfn.JsonPath.format('Run {} of the {} pipeline', run, modelName),
         ModelApprovalStatus: 'PendingManualApproval',
         InferenceSpecification: {
-          Containers: [{ Image: props.servingImageUri, ModelDataUrl: sfn.JsonPath.format('{}model.tar.gz', modelUri) }],
+          Containers: [{ Image: props.servingImageUri, ModelDataUrl: sfn.JsonPath.format(`{}${MODEL_ARTIFACT_LAYOUT.archive}`, modelUri) }],
           SupportedContentTypes: ['application/json'],
           SupportedResponseMIMETypes: ['application/json'],
         },
@@ -348,30 +449,60 @@ export class ModelPipeline extends Construct {
     const start = new sfn.Choice(this, 'PromoteOrRetrain')
       .when(sfn.Condition.isPresent('$.modelPackageArn'), promote.next(checkRegistered))
       .otherwise(validate);
+    // One active run per model: the execution lists its own state machine's running executions (itself included).
+    const lock = new sfn.CustomState(this, 'CheckRunLock', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::aws-sdk:sfn:listExecutions`,
+        Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', 'StatusFilter': 'RUNNING', 'MaxResults': 2 },
+        ResultSelector: { 'running.$': 'States.ArrayLength($.Executions)' },
+        ResultPath: '$.lock',
+        Retry: [{ ErrorEquals: ['Sfn.SfnException', 'States.TaskFailed'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 }],
+      },
+    });
+    const anotherRun = fail(OUT.anotherRunActive, 'Another run of this pipeline is active; this one stopped before doing anything.');
+    lock.next(new sfn.Choice(this, 'OnlyActiveRun').when(sfn.Condition.numberGreaterThan('$.lock.running', 1), anotherRun).otherwise(start));
 
     validate.next(readValidation).next(initSpot).next(train);
-    train.next(readTraining).next(evaluate).next(readEvaluation).next(qualityGate);
+    // Every number the gates compare must be there (a Choice on a missing path fails the run with States.Runtime).
+    const numbers = ['candidate', 'baseline', 'threshold', 'fairnessGap'].map((k) => `$.evaluation.${k}`);
+    const incomplete = fail('EvaluationIncomplete', 'evaluation.json lacks a number the gates compare (candidate, baseline, threshold, fairnessGap).');
+    const complete = new sfn.Choice(this, 'EvaluationComplete')
+      .when(sfn.Condition.and(...numbers.map((p) => sfn.Condition.isPresent(p))), new sfn.Choice(this, 'EvaluationNumeric')
+        .when(sfn.Condition.and(...numbers.map((p) => sfn.Condition.isNumeric(p))), qualityGate)
+        .otherwise(incomplete))
+      .otherwise(incomplete);
+    train.next(readTraining).next(evaluate).next(readEvaluation).next(complete);
     qualityGate.when(better, fairnessGate).otherwise(fail(OUT.belowBaseline, `The candidate's ${metric} does not beat the production model.`));
     fairnessGate
       .when(sfn.Condition.numberLessThanEquals('$.evaluation.fairnessGap', this.fairnessGap), register)
       .otherwise(fail(OUT.biasAboveThreshold, `The candidate's fairness gap is above ${this.fairnessGap}.`));
     register.next(checkRegistered).next(inGroup);
-    return start;
+    return lock;
   }
 
   /** Approval (manual task token or automatic), then the rollout. */
   private approvalFlow(approvalTimeout: Duration): sfn.IChainable {
-    const setStatus = (id: string, status: string) => new tasks.CallAwsService(this, id, {
+    const setStatus = (id: string, status: string, approvedBy?: string) => new tasks.CallAwsService(this, id, {
       service: 'sagemaker',
       action: 'updateModelPackage',
       iamAction: 'sagemaker:UpdateModelPackage',
       iamResources: [this.packageArnPattern],
-      parameters: { ModelPackageArn: sfn.JsonPath.stringAt('$.modelPackage.arn'), ModelApprovalStatus: status },
+      parameters: {
+        ModelPackageArn: sfn.JsonPath.stringAt('$.modelPackage.arn'),
+        ModelApprovalStatus: status,
+        ...(approvedBy ? { ApprovalDescription: sfn.JsonPath.format('Approved by {}', approvedBy), CustomerMetadataProperties: { approvedBy } } : {}),
+      },
       resultPath: sfn.JsonPath.DISCARD,
     });
-    const approve = setStatus('MarkApproved', 'Approved');
+    if (this.approval === ModelApproval.AUTOMATIC) {
+      const automatic = setStatus('MarkApproved', 'Approved', 'automatic approval (dev profile)');
+      automatic.next(this.rolloutFlow());
+      return automatic;
+    }
+    // The answer names its approver; CloudTrail records who sent it (states:SendTaskSuccess), the package keeps the name.
+    const approve = setStatus('MarkApproved', 'Approved', sfn.JsonPath.stringAt('$.approval.approver'));
     approve.next(this.rolloutFlow());
-    if (this.approval === ModelApproval.AUTOMATIC) return approve;
 
     const rejected = setStatus('MarkRejected', 'Rejected').next(new sfn.Fail(this, OUT.rejected, { error: OUT.rejected, cause: 'The version was rejected or not approved in time.' }));
     const request = new tasks.SnsPublish(this, 'RequestApproval', {
@@ -383,14 +514,23 @@ export class ModelPipeline extends Construct {
         modelPackageArn: sfn.JsonPath.stringAt('$.modelPackage.arn'),
         execution: sfn.JsonPath.executionId,
         taskToken: sfn.JsonPath.taskToken,
-        answer: 'SendTaskSuccess with {"approved": true} or {"approved": false}',
+        answer: 'aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved": true, "approver": "<your name>"}\' '
+          + '(or "approved": false); only the approvers\' role may answer',
       }),
       taskTimeout: sfn.Timeout.duration(approvalTimeout),
       resultPath: '$.approval',
     });
     request.addCatch(rejected, { resultPath: '$.error' });
-    return request.next(new sfn.Choice(this, 'Approved')
-      .when(sfn.Condition.booleanEquals('$.approval.approved', true), approve)
+    // A Choice rule on a path that does not exist fails the run (States.Runtime): presence is checked first.
+    const approved = new sfn.Choice(this, 'Approved')
+      .when(sfn.Condition.and(
+        sfn.Condition.isBoolean('$.approval.approved'),
+        sfn.Condition.booleanEquals('$.approval.approved', true),
+        sfn.Condition.isString('$.approval.approver'),
+      ), approve)
+      .otherwise(rejected);
+    return request.next(new sfn.Choice(this, 'Answered')
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.approval.approved'), sfn.Condition.isPresent('$.approval.approver')), approved)
       .otherwise(rejected));
   }
 
@@ -470,14 +610,14 @@ export class ModelPipeline extends Construct {
   }
 
   /** Reads a step's JSON output from the run's output prefix. */
-  private readOutput(id: string, file: string, resultPath: string): sfn.IChainable {
+  private readOutput(id: string, step: string, file: string, resultPath: string): sfn.IChainable {
     const bucket = this.props.artifactStore.bucket(ArtifactPurpose.ARTIFACTS);
     const get = new tasks.CallAwsService(this, id, {
       service: 's3',
       action: 'getObject',
       iamAction: 's3:GetObject',
       iamResources: [bucket.arnForObjects(`${this.outputPrefix}*`)],
-      parameters: { Bucket: bucket.bucketName, Key: sfn.JsonPath.format(`${this.outputPrefix}{}/${file}`, sfn.JsonPath.executionName) },
+      parameters: { Bucket: bucket.bucketName, Key: sfn.JsonPath.format(`${this.outputPrefix}${step}/{}/${file}`, sfn.JsonPath.executionName) },
       resultSelector: { 'value.$': 'States.StringToJson($.Body)' },
       resultPath,
     });
@@ -489,22 +629,33 @@ export class ModelPipeline extends Construct {
     const artifacts = artifactStore.bucket(ArtifactPurpose.ARTIFACTS);
     const models = artifactStore.bucket(ArtifactPurpose.MODELS);
     const steps: Array<[string, TrainingJob]> = [['Validate', validateJob], ['Train', trainJob], ['Evaluate', evaluateJob]];
+    const candidates = MODEL_ARTIFACT_LAYOUT.candidatesPrefix(modelName);
+    const served = MODEL_ARTIFACT_LAYOUT.servedPrefix(modelName);
     for (const [id, job] of steps) {
-      // Each job reads its dataset through the cluster's grant (its `datasetPrefix`); here it gets the run outputs.
+      // Each job reads its dataset through the cluster's grant (its `datasetPrefix`); here it gets its own step outputs
+      // (no job can write another step's, so the evaluation the gates read is not the training job's).
+      const step = id.toLowerCase();
       const policy = new iam.ManagedPolicy(this, `${id}JobPolicy`, {
-        description: `${id} step of the ${modelName} pipeline: write the run outputs${id === 'Validate' ? '' : ' and the model'}`,
+        description: `${id} step of the ${modelName} pipeline: write its step outputs${id === 'Train' ? ' and candidates' : ''}`,
       });
       policy.attachToRole(job.jobRole);
       const grantee = { grantPrincipal: new ManagedPolicyPrincipal(job.jobRole, policy) };
-      artifactStore.grantWrite(grantee, ArtifactPurpose.ARTIFACTS, this.outputPrefix);
-      const arns = [artifacts.arnForObjects(`${this.outputPrefix}*`)];
+      artifactStore.grantWrite(grantee, ArtifactPurpose.ARTIFACTS, `${this.outputPrefix}${step}/`);
+      const arns = [artifacts.arnForObjects(`${this.outputPrefix}${step}/*`)];
+      if (id !== 'Validate') {
+        // The run's dataset manifest, written by the validation step.
+        artifactStore.grantRead(grantee, ArtifactPurpose.ARTIFACTS, `${this.outputPrefix}validate/`);
+        arns.push(artifacts.arnForObjects(`${this.outputPrefix}validate/*`));
+      }
       if (id === 'Train') {
-        artifactStore.grantWrite(grantee, ArtifactPurpose.MODELS, `${modelName}/`);
-        arns.push(models.arnForObjects(`${modelName}/*`));
+        artifactStore.grantWrite(grantee, ArtifactPurpose.MODELS, candidates);
+        arns.push(models.arnForObjects(`${candidates}*`));
       }
       if (id === 'Evaluate') {
-        artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, `${modelName}/`);
-        arns.push(models.arnForObjects(`${modelName}/*`));
+        // The candidates and the production model it is compared with (read only).
+        artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, candidates);
+        artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, served);
+        arns.push(models.arnForObjects(`${candidates}*`), models.arnForObjects(`${served}*`));
         policy.addStatements(new iam.PolicyStatement({
           actions: ['cloudwatch:PutMetricData'],
           resources: ['*'],
@@ -516,10 +667,26 @@ export class ModelPipeline extends Construct {
             + 'model quality and fairness namespaces of the metric contract.',
         });
       }
-      const reason = 'Object-level S3 permissions name objects by key prefix: the wildcards cover only this pipeline\'s run outputs '
-        + `(${this.outputPrefix}) and, for training and evaluation, the model's own prefix ${modelName}/ in the models bucket.`;
+      const reason = 'Object-level S3 permissions name objects by key prefix: the wildcards cover only this step\'s outputs '
+        + `(${this.outputPrefix}${step}/), the run manifests, and for training this model's candidates (${candidates}), for evaluation `
+        + 'its candidates and served versions (read only).';
       Validations.of(policy).acknowledge(...arns.map((arn) => ({ id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, arn)}]`, reason })));
     }
+  }
+
+  /**
+   * Step Functions' Batch integration grants batch:SubmitJob on every job definition of the account (`job-definition/*`):
+   * an explicit deny keeps this pipeline to its own three job definitions and their queues, never another team's.
+   */
+  private limitSubmissionsToItsJobs(): void {
+    const jobs = [this.props.validateJob, this.props.trainJob, this.props.evaluateJob];
+    const unique = (arns: string[]) => arns.filter((a, i) => arns.indexOf(a) === i);
+    this.stateMachineRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'SubmitOnlyThisPipelinesJobs',
+      effect: iam.Effect.DENY,
+      actions: ['batch:SubmitJob'],
+      notResources: [...unique(jobs.map((j) => j.jobDefinition.jobDefinitionArn)), ...unique(jobs.map((j) => j.jobQueue.jobQueueArn))],
+    }));
   }
 
   private acknowledgeStateMachine(): void {
@@ -564,11 +731,12 @@ export class ModelPipeline extends Construct {
       const cfnBucket = bucket.node.defaultChild;
       if (cfnBucket instanceof s3.CfnBucket) cfnBucket.addPropertyOverride('NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled', true);
       this.triggerRules.push(new events.Rule(this, 'NewDataTrigger', {
-        description: `Retrain ${this.props.modelName} when new data lands below ${this.props.modelName}/`,
+        description: `Retrain ${this.props.modelName} when a data drop below ${this.props.modelName}/ is complete (${NEW_DATA_MARKER} marker)`,
         eventPattern: {
           source: ['aws.s3'],
           detailType: ['Object Created'],
-          detail: { bucket: { name: [bucket.bucketName] }, object: { key: [{ prefix: `${this.props.modelName}/` }] } },
+          // One run per data drop: only the completion marker starts it, not each object of the drop.
+          detail: { bucket: { name: [bucket.bucketName] }, object: { key: [{ wildcard: `${this.props.modelName}/*${NEW_DATA_MARKER}` }] } },
         },
         targets: [target('new-data')],
       }));
@@ -632,22 +800,6 @@ function deploymentConfig(endpoint: ModelEndpoint): Record<string, unknown> {
     BlueGreenUpdatePolicy: { TrafficRoutingConfiguration: routing, TerminationWaitInSeconds: Math.min(termination, 3600) },
     ...(alarms.length > 0 ? { AutoRollbackConfiguration: { Alarms: alarms } } : {}),
   };
-}
-
-/** A role whose grants go into one customer managed policy (NIST 800-53 and HIPAA flag inline policies). */
-class ManagedPolicyRole extends iam.Role {
-  public readonly policy: iam.ManagedPolicy;
-
-  constructor(scope: Construct, id: string, assumedBy: iam.IPrincipal, description: string) {
-    super(scope, id, { assumedBy, description });
-    this.policy = new iam.ManagedPolicy(scope, `${id}Policy`, { description });
-    this.addManagedPolicy(this.policy);
-  }
-
-  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
-    this.policy.addStatements(statement);
-    return { statementAdded: true, policyDependable: this.policy };
-  }
 }
 
 /** An L1 property value with the API's PascalCase keys (`enableCapture` → `EnableCapture`); tokens are kept as they are. */

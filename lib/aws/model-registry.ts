@@ -208,7 +208,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   }
 
   public allowConnectionsFrom(peer: ec2.IConnectable): void {
-    this.connections.allowFrom(peer, ec2.Port.tcp(this.port), `Model registry clients: ${peer instanceof Construct ? peer.node.path : 'peer'}`);
+    allowClient(this, peer, this.port);
   }
 
   public grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant {
@@ -328,7 +328,7 @@ class ImportedModelRegistry extends Construct implements IModelRegistry {
   }
 
   public allowConnectionsFrom(peer: ec2.IConnectable): void {
-    this.connections.allowFrom(peer, ec2.Port.tcp(this.port), `Model registry clients: ${peer instanceof Construct ? peer.node.path : 'peer'}`);
+    allowClient(this, peer, this.port);
   }
 
   public grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant {
@@ -339,5 +339,28 @@ class ImportedModelRegistry extends Construct implements IModelRegistry {
       actions: ['rds-db:connect'],
       resourceArns: [`arn:${partition}:rds-db:${region}:${account}:dbuser:${this.cluster.clusterResourceIdentifier}/${dbUser}`],
     });
+  }
+}
+
+/**
+ * Lets `peer` reach the database. A peer in another stack than the registry's security group gets the rules in its own
+ * stack (aws-cdk-lib's remote-rule placement), so a client stack depends on the registry's stack and never the reverse:
+ * an ingress rule in the registry's stack naming the client's security group would make the data stack depend on every
+ * client, a cycle as soon as the client references the registry. Within one stack: aws-cdk-lib's `allowFrom`.
+ */
+function allowClient(registry: IModelRegistry & Construct, peer: ec2.IConnectable, port: number): void {
+  const tcp = ec2.Port.tcp(port);
+  const description = `Model registry clients: ${peer instanceof Construct ? peer.node.path : 'peer'}`;
+  const remote = peer.connections.securityGroups.filter((sg) => Stack.of(sg) !== Stack.of(registry));
+  if (remote.length === 0) {
+    registry.connections.allowFrom(peer, tcp, description);
+    return;
+  }
+  for (const peerGroup of peer.connections.securityGroups) {
+    for (const registryGroup of registry.connections.securityGroups) {
+      registryGroup.addIngressRule(peerGroup, tcp, description, true);
+      // The peer's own egress, in its own stack; a group that allows all outbound traffic needs none.
+      if (!peerGroup.allowAllOutbound) peerGroup.addEgressRule(registryGroup, tcp, description);
+    }
   }
 }

@@ -38,9 +38,25 @@ export interface PlatformNetworkProps {
    */
   readonly flowLogTrafficType?: ec2.FlowLogTrafficType;
   /**
+   * More S3 object ARNs (outside this account) the VPC may reach through its S3 gateway endpoint, e.g. a partner's
+   * dataset bucket `arn:aws:s3:::partner-datasets/*`. The endpoint allows the account's own buckets and the AWS-owned
+   * buckets instances need (ECR image layers, Amazon Linux and SSM agent repositories) and nothing else.
+   * @default - none
+   */
+  readonly additionalS3Resources?: string[];
+  /**
    * @default - the profile in scope (see `MlopsScope.profileOf`)
    */
   readonly profile?: EnvironmentProfile;
+}
+
+/** AWS-owned buckets instances of the platform read from (ECR layers, OS packages, the SSM agent), per region. */
+function awsOwnedBuckets(region: string): string[] {
+  return [
+    `prod-${region}-starport-layer-bucket`, `al2023-repos-${region}-*`, `amazonlinux-2-repos-${region}`, `amazonlinux.${region}.amazonaws.com`,
+    `repo.${region}.amazonaws.com`, `packages.${region}.amazonaws.com`, `amazon-ssm-${region}`, `amazon-ssm-packages-${region}`,
+    `aws-ssm-${region}`, `${region}-birdwatcher-prod`, `aws-ssm-document-attachments-${region}`,
+  ];
 }
 
 /** Subnet group names, also the names `SubnetSelection.subnetGroupName` accepts. */
@@ -51,11 +67,14 @@ const ISOLATED = 'Isolated';
 /**
  * The platform's network: a VPC with public subnets (NAT gateways only; no instance gets a public IP),
  * private subnets with egress (training, serving, tracking) and isolated subnets (databases), flow logs of
- * all traffic to an encrypted log group, an S3 gateway endpoint so data does not cross the NAT gateways,
- * and the default security group stripped of its rules.
+ * all traffic to an encrypted log group, an S3 gateway endpoint so data does not cross the NAT gateways (its policy
+ * admits only the account's buckets and the AWS-owned buckets instances need), and the default security group
+ * stripped of its rules.
  */
 export class PlatformNetwork extends Construct {
   public readonly vpc: ec2.Vpc;
+  /** The S3 gateway endpoint: its policy admits the account's buckets and the AWS-owned buckets instances need. */
+  public readonly s3Endpoint: ec2.GatewayVpcEndpoint;
   /** The encrypted log group the VPC flow logs are delivered to. */
   public readonly flowLogGroup: logs.LogGroup;
   /** Key the flow-log group is encrypted with. */
@@ -81,6 +100,8 @@ export class PlatformNetwork extends Construct {
     const agnostic = Token.isUnresolved(stack.account) || Token.isUnresolved(stack.region);
     const zones = agnostic ? Array.from({ length: maxAzs }, (_, i) => Fn.select(i, Fn.getAzs())) : undefined;
 
+    (props.additionalS3Resources ?? []).forEach((arn, i) => check.matches(`additionalS3Resources[${i}]`, arn, /^arn:aws[a-z-]*:s3:::[^/]+\/.*$/,
+      "an S3 object ARN such as 'arn:aws:s3:::partner-datasets/*'"));
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(cidr),
       ...(zones ? { availabilityZones: zones } : { maxAzs }),
@@ -96,6 +117,22 @@ export class PlatformNetwork extends Construct {
       },
     });
 
+    this.s3Endpoint = this.vpc.node.findChild('S3') as ec2.GatewayVpcEndpoint;
+    // The endpoint is the VPC's only path to S3 that does not cross a NAT gateway: it reaches the account's buckets and
+    // what AWS needs, so a compromised workload cannot copy data to a bucket of another account through it.
+    this.s3Endpoint.addToPolicy(new iam.PolicyStatement({
+      sid: 'AllowThisAccountsBuckets',
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:*'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:ResourceAccount': stack.account } },
+    }));
+    this.s3Endpoint.addToPolicy(new iam.PolicyStatement({
+      sid: 'AllowAwsOwnedBucketsInstancesNeed',
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:GetObject'],
+      resources: [...awsOwnedBuckets(stack.region).map((b) => `arn:${stack.partition}:s3:::${b}/*`), ...(props.additionalS3Resources ?? [])],
+    }));
     this.encryptionKey = props.encryptionKey ?? this.newLogsKey(profile);
     this.flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
       encryptionKey: this.encryptionKey,

@@ -98,7 +98,16 @@ export function resolveArtifactStoreSpec(
   }
   const abortDays = check.positiveInteger('lifecycle.abortIncompleteMultipartUploadDays', lifecycle.abortIncompleteMultipartUploadDays) ?? 7;
   const retentionDays = check.positiveInteger('retentionDays', input.retentionDays);
-  const objectLock = resolveObjectLock(scope, input.objectLock);
+  const autoDeleteObjects = input.autoDeleteObjects ?? false;
+  // Served model versions must never change (docs/design/served-models.md): the models bucket is locked by default,
+  // in GOVERNANCE mode for as long as the lifecycle keeps noncurrent versions anyway, so the lock adds no storage.
+  // Only a store whose objects are deleted with the stack (autoDeleteObjects, dev) goes without it.
+  const objectLock = resolveObjectLock(scope, input.objectLock)
+    ?? (autoDeleteObjects ? undefined : { mode: 'GOVERNANCE', retentionDays: expirationDays, purposes: [ArtifactPurpose.MODELS] });
+  if (input.objectLock !== undefined && autoDeleteObjects) {
+    check.fail('objectLock', input.objectLock.mode, 'cannot be combined with autoDeleteObjects',
+      "remove 'objectLock' (locked versions cannot be deleted with the stack) or 'autoDeleteObjects'.");
+  }
   const replication = resolveReplication(scope, input.replication, context.region);
 
   const dataClassification = input.dataClassification ?? context.inheritedClassification ?? DataClassification.INTERNAL;
@@ -107,7 +116,6 @@ export function resolveArtifactStoreSpec(
     check.fail('retentionDays', undefined, 'is required for RESTRICTED data',
       "set 'retentionDays' to how long personal data may be kept (GDPR/CCPA storage limitation), or set 'allowIndefiniteRetention: true' if erasure is handled elsewhere.");
   }
-  const autoDeleteObjects = input.autoDeleteObjects ?? false;
   if (autoDeleteObjects && !profile.allowDestroy) {
     check.fail('autoDeleteObjects', true, `cannot be used when the profile (${profile.name}) retains data`,
       "remove 'autoDeleteObjects', or use a profile with 'allowDestroy: true' (dev).");

@@ -56,21 +56,20 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('ModelRegistry', 'cost', 'Serverless v2 capacity range and instance count', ['capacity', 'instances']),
 
   both('CostGuard', 'cost', 'monthly limit, cost-allocation tag filter, actual and forecast notifications', ['limit', 'filter', 'notifications']),
-  both('CostGuard', 'cost', 'deny-GPU budget action: approval model, threshold and the deny policy', ['approval', 'threshold', 'deny']),
   both('CostGuard', 'cost', 'cost anomaly subscription threshold', ['anomaly']),
-  cdkOnly('CostGuard', 'cost', 'budget brake that stops GPU capacity (compute environments, fleets, scheduled scale-ups)',
-    'not yet: #15 builds the brake on the CDK side'),
+  cdkOnly('CostGuard', 'cost', 'GPU brake at the deny threshold (fleets, endpoints, training, EKS node groups capped; personas and pipelines denied; approval outside dev)',
+    'not yet: #15 built the CDK GpuBrake (state machines from core\'s brakeEngageDefinition); the Pulumi CostGuard still attaches the deny-GPU policy with a Budgets IAM action, which stops no GPU spend'),
 
   both('GpuTrainingCluster', 'cost', 'spot first, scale to zero vCPUs, vCPU cap from maxGpus, allowed instance types', ['environments']),
-  both('GpuTrainingCluster', 'security', 'IMDSv2 only (and its hop limit), encrypted gp3 root volumes with the platform key', ['imds', 'volume']),
+  both('GpuTrainingCluster', 'security', 'IMDSv2 only with hop limit 1 (job containers cannot reach the instance role), encrypted gp3 root volumes with the platform key', [
+    'imds', 'volume',
+  ]),
   both('GpuTrainingCluster', 'cost', 'queue priority, job log retention, no placement group in dev, cost ceiling', [
     'priority', 'logRetentionDays', 'placementGroups', 'ceiling',
   ]),
   both('GpuTrainingCluster', 'security', 'job definitions: job role reads datasets and writes only its checkpoints; retries only on spot and host failures', [
     'jobCheckpointWrites', 'jobRetries',
   ]),
-  cdkOnly('GpuTrainingCluster', 'security', 'metadata hop limit 1 so job containers cannot reach the instance role',
-    'not yet: #15 changes the CDK launch template; both engines still use hop limit 2'),
 
   both('InferenceFleet', 'cost', 'capacity, scale to zero off hours and back in working hours, requests-per-instance target', [
     'capacity', 'schedules', 'requestsPerInstance', 'cost',
@@ -99,10 +98,8 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('MlopsMonitoring', 'cost', 'serving alarms: latency (in the backend\'s unit), 5xx rate and GPU waste thresholds', ['servingThresholds']),
 
   both('MlopsGovernance', 'security', 'multi-region trail with log file validation, encrypted, to CloudWatch Logs', ['trail']),
-  both('MlopsGovernance', 'security', 'permission boundary statements', ['boundary']),
+  both('MlopsGovernance', 'security', 'permission boundary: an allow-list cap with privilege-escalation denies (same statements)', ['boundary']),
   both('MlopsGovernance', 'security', 'persona roles: session length, MFA trust, auditor managed policy, all bounded', ['personas']),
-  cdkOnly('MlopsGovernance', 'security', 'boundary as an allow-list cap with privilege-escalation denies',
-    'not yet: #15 rewrites the boundary on the CDK side; both engines render today\'s boundary'),
 
   both('ExperimentTracking', 'security', 'internal load balancer dropping invalid headers, WAF managed rules, no public IP', [
     'internal', 'dropInvalidHeaders', 'wafRules', 'publicIp',

@@ -130,6 +130,13 @@ export class GpuInstance implements InstanceSpec {
   public static of(instanceType: string, prop = 'instanceType', scope = 'GpuInstance'): GpuInstance {
     const spec = CATALOG.get(instanceType);
     if (!spec) {
+      // SageMaker writes instance types with an `ml.` prefix; the catalog (and every prop taking a type) does not.
+      const bare = typeof instanceType === 'string' && instanceType.startsWith('ml.') ? instanceType.slice(3) : undefined;
+      if (bare !== undefined && CATALOG.has(bare)) {
+        throw new ValidationError({
+          scope, prop, value: instanceType, problem: 'is not in the instance catalog', fix: `drop the 'ml.' prefix: '${bare}' (the library adds it for SageMaker).`,
+        });
+      }
       const family = typeof instanceType === 'string' ? instanceType.split('.')[0] : '';
       const sameFamily = [...CATALOG.keys()].filter((k) => k.startsWith(`${family}.`));
       throw new ValidationError({

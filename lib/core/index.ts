@@ -23,3 +23,5 @@ export * from './model-pipeline-spec';
 export * from './artifact-grants';
 export * from './platform-teams';
 export * from './engine-parity';
+export * from './brake-definition';
+export * from './placement';

@@ -15,6 +15,7 @@ export enum ModelApproval {
 
 /** Names of the states a run can end in, for alarms and tests. */
 export const MODEL_PIPELINE_OUTCOMES = Object.freeze({
+  anotherRunActive: 'AnotherRunActive',
   dataInvalid: 'DataValidationFailed',
   trainingFailed: 'TrainingFailed',
   belowBaseline: 'BelowBaseline',

@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { Check, ValidationError } from './validation';
 
 /**
@@ -132,4 +133,92 @@ export function shiftServedState(state: ServedState, candidate: string, candidat
   const next = { variants: state.variants.map((v) => ({ ...v, weight: v.variant === candidate ? candidatePercent : 100 - candidatePercent })) };
   checkServedState(next, scope);
   return next;
+}
+
+/**
+ * Actions that change what a served URI returns: an object put, a delete (of the object or one of its versions), a
+ * lock change, or a replication over it. Only `s3:PutObject` is ever allowed below `served/`, to the promotion role.
+ */
+export const SERVED_WRITE_ACTIONS: readonly string[] = Object.freeze([
+  's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectRetention', 's3:PutObjectLegalHold',
+  's3:BypassGovernanceRetention', 's3:ReplicateObject', 's3:ReplicateDelete',
+]);
+
+/** Sids of the statements `servedModelsBucketPolicy` renders, for tests and reviews. */
+export const SERVED_MODELS_POLICY_SIDS = Object.freeze({
+  onlyPromotion: 'OnlyPromotionWritesServedModels',
+  writeOnce: 'ServedModelsAreWriteOnce',
+  immutable: 'ServedModelsAreNeverDeletedOrUnlocked',
+});
+
+/** Where the served-models statements apply and who is exempt, in the engine's own value type (a token or an Output). */
+export interface ServedModelsPolicyInput<T> {
+  /** ARN pattern of the objects below `served/` of the models bucket (`<bucket arn>/served/*`). */
+  readonly servedObjectsArn: T;
+  /** ARN (or ARN pattern) of the promotion role, the only principal that may create objects there. */
+  readonly promotionRoleArn: T;
+  /** ARN of a principal that must still empty the bucket when it is deleted (dev's auto-delete function). @default - none */
+  readonly emptiesBucketArn?: T;
+}
+
+/**
+ * The models bucket's policy statements that make promoted versions immutable (docs/design/served-models.md, claims 1
+ * and 2), as IAM JSON both engines render: below `served/` only the promotion role creates objects, only with
+ * `If-None-Match: *` (multipart parts are exempt as S3 requires, their completion is not), and nobody deletes, unlocks
+ * or replicates over a served version. An identity policy cannot grant around an explicit deny.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html
+ */
+export function servedModelsBucketPolicy<T>(input: ServedModelsPolicyInput<T>): Array<Record<string, unknown>> {
+  const puts: string[] = ['s3:PutObject'];
+  return [
+    {
+      Sid: SERVED_MODELS_POLICY_SIDS.onlyPromotion,
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: puts,
+      Resource: input.servedObjectsArn,
+      Condition: { ArnNotLike: { 'aws:PrincipalArn': input.promotionRoleArn } },
+    },
+    {
+      Sid: SERVED_MODELS_POLICY_SIDS.writeOnce,
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: puts,
+      Resource: input.servedObjectsArn,
+      Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+    },
+    {
+      Sid: SERVED_MODELS_POLICY_SIDS.immutable,
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: SERVED_WRITE_ACTIONS.filter((a) => !puts.includes(a)),
+      Resource: input.servedObjectsArn,
+      ...(input.emptiesBucketArn === undefined ? {} : { Condition: { ArnNotLike: { 'aws:PrincipalArn': input.emptiesBucketArn } } }),
+    },
+  ];
+}
+
+/**
+ * The metric a fleet rollout state machine records at every step: the candidate's share of traffic (0 after a
+ * rollback, 100 when rolled out), one series per model.
+ */
+export const FLEET_ROLLOUT_METRIC = Object.freeze({
+  namespace: 'MLOps/Rollouts',
+  metricName: 'CandidateTrafficPercent',
+  dimension: 'Model',
+});
+
+/** Step Functions' longest state machine name. */
+const MAX_STATE_MACHINE_NAME = 80;
+
+/**
+ * Name of a fleet's rollout state machine, `<environment prefix>-<model>-rollout`, so promotion can start it by a
+ * name-built ARN (`arn:<partition>:states:<region>:<account>:stateMachine:<name>`). Names longer than Step Functions'
+ * 80 characters keep their start and end a hash of the whole name.
+ */
+export function fleetRolloutStateMachineName(environmentPrefix: string, model: string): string {
+  const name = `${environmentPrefix}-${model}-rollout`;
+  if (name.length <= MAX_STATE_MACHINE_NAME) return name;
+  const suffix = `-${createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 8)}-rollout`;
+  return `${name.slice(0, MAX_STATE_MACHINE_NAME - suffix.length)}${suffix}`;
 }

@@ -49,6 +49,8 @@ export function formatValue(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  // A function's source is noise; its name says what was passed (often a factory that was not called).
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   try {
     const json = JSON.stringify(value);
     return json.length > 120 ? `${json.slice(0, 117)}...` : json;

@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PREFIX_PATTERN, ARTIFACT_PREFIX_TEXT, ARTIFACT_PURPOSES,
   ARTIFACT_READ_OBJECT_ACTIONS, ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, ArtifactStoreSpecInput, Check,
-  DataClassification, REPLICATION_ACTIONS, resolveArtifactStoreSpec,
+  DataClassification, MODEL_ARTIFACT_LAYOUT, REPLICATION_ACTIONS, resolveArtifactStoreSpec, servedModelsBucketPolicy,
 } from '../core';
 import {
   accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, MlopsComponentArgs, policyJson, PolicyStatement,
@@ -23,7 +23,7 @@ export interface ArtifactStoreArgs extends MlopsComponentArgs {
   readonly lifecycle?: ArtifactStoreSpecInput['lifecycle'];
   /**
    * S3 Object Lock default retention (`mode` 'GOVERNANCE' or 'COMPLIANCE').
-   * @default - no Object Lock
+   * @default - the models bucket in GOVERNANCE mode for the noncurrent-version expiry days; none with `autoDeleteObjects`
    */
   readonly objectLock?: ArtifactStoreSpecInput['objectLock'];
   /**
@@ -53,6 +53,12 @@ export interface ArtifactStoreArgs extends MlopsComponentArgs {
    * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication.html
    */
   readonly replication?: ArtifactStoreSpecInput['replication'];
+  /**
+   * Name of the only role (in the store's account) that may create objects below `served/` of the models bucket, as in
+   * the CDK `ArtifactStore`: the bucket policy denies every other principal, and everyone deletes and lock changes there.
+   * @default `<name>-promotion`
+   */
+  readonly promotionRoleName?: string;
 }
 
 /** What a role may do with a purpose bucket's objects. */
@@ -91,6 +97,8 @@ export class ArtifactStore extends pulumi.ComponentResource {
   private readonly check: Check;
   private readonly account: AccountContext;
   private readonly logSources: Array<{ sourceBucketArn: pulumi.Input<string>; prefix: string }> = [];
+  /** Name of the only role that may write `served/` in the models bucket. */
+  public readonly promotionRoleName: string;
 
   constructor(name: string, args: ArtifactStoreArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const { profile, tags: baseTags } = resolveProfileAndTags(args);
@@ -124,6 +132,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
       abortIncompleteMultipartUpload: { daysAfterInitiation: spec.abortIncompleteMultipartUploadDays },
     }, { id: 'remove-expired-delete-markers', status: 'Enabled', filter: {}, expiration: { expiredObjectDeleteMarker: true } }], retain);
 
+    this.promotionRoleName = args.promotionRoleName ?? `${name}-promotion`;
     const buckets: Partial<Record<ArtifactPurpose, ArtifactBucket>> = {};
     for (const purpose of ARTIFACT_PURPOSES) {
       const id = `${name}-${purpose}`;
@@ -141,7 +150,13 @@ export class ArtifactStore extends pulumi.ComponentResource {
       }];
       if (spec.retentionDays !== undefined) rules.push({ id: 'retention', status: 'Enabled', filter: {}, expiration: { days: spec.retentionDays } });
       rules.push({ id: 'remove-expired-delete-markers', status: 'Enabled', filter: {}, expiration: { expiredObjectDeleteMarker: true } });
-      const secured = this.secureBucket(id, bucket, { sseAlgorithm: 'aws:kms', kmsMasterKeyId: this.encryptionKey.arn }, true, rules, retain, []);
+      // Promoted versions are immutable: only the promotion role creates them, once; nobody deletes them (core's policy).
+      const served = purpose === ArtifactPurpose.MODELS ? servedModelsBucketPolicy<pulumi.Input<string>>({
+        servedObjectsArn: pulumi.interpolate`${bucket.arn}/${MODEL_ARTIFACT_LAYOUT.servedRoot}*`,
+        promotionRoleArn: `arn:*:iam::*:role/${this.promotionRoleName}`,
+      }) : [];
+      const sse = { sseAlgorithm: 'aws:kms', kmsMasterKeyId: this.encryptionKey.arn };
+      const secured = this.secureBucket(id, bucket, sse, true, rules, retain, served as unknown as PolicyStatement[]);
       const logging = new aws.s3.BucketLogging(`${id}-logging`, {
         bucket: bucket.id, targetBucket: this.accessLogBucket.id, targetPrefix: `s3/${purpose}/`,
       }, childOptions(this));

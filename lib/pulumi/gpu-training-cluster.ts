@@ -134,7 +134,8 @@ export class GpuTrainingCluster extends pulumi.ComponentResource {
       tags,
     }, childOptions(this));
     this.launchTemplate = new aws.ec2.LaunchTemplate(`${name}-lt`, {
-      metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 2 },
+      // One hop: job containers cannot reach the instance role every team's jobs share (they use their job role).
+      metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 1 },
       blockDeviceMappings: [{
         deviceName: '/dev/xvda',
         ebs: { encrypted: 'true', kmsKeyId: keyArn, volumeType: 'gp3', volumeSize: spec.rootVolumeSizeGiB, deleteOnTermination: 'true' },

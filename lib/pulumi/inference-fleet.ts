@@ -2,8 +2,8 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   ArtifactPurpose, assertFleetRollout, Check, CronFields, FLEET_TARGET_GROUP, FleetVariantSpec, fleetUserDataCommands, INFERENCE_AMI_SSM_PARAMETERS,
-  INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleetSpec, InferenceFleetSpecInput, resolveFleetVariants, resolveInferenceFleetSpec, Rollout,
-  RECOMMENDED_TLS_POLICY, validateImageTag,
+  INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleetSpec, InferenceFleetSpecInput, MODEL_ARTIFACT_LAYOUT, resolveFleetVariants,
+  resolveInferenceFleetSpec, Rollout, RECOMMENDED_TLS_POLICY, validateImageTag,
 } from '../core';
 import { CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
 import { ArtifactStore } from './artifact-store';
@@ -147,7 +147,8 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
       service: 'ec2.amazonaws.com', description: `Serves model ${args.modelName} (${name})`, tags, permissionsBoundary: args.permissionsBoundary,
     }, this);
     const statements: PolicyStatement[] = [];
-    if (args.artifactStore) statements.push(...args.artifactStore.grantStatements('read', ArtifactPurpose.MODELS, `${args.modelName}/`));
+    // Every promoted (immutable) version of this model below served/, as the CDK InferenceFleet.
+    if (args.artifactStore) statements.push(...args.artifactStore.grantStatements('read', ArtifactPurpose.MODELS, MODEL_ARTIFACT_LAYOUT.servedPrefix(args.modelName)));
     if (args.image) statements.push(...args.image.pullStatements());
     if (spec.instance.isNvidiaGpu) {
       // PutMetricData has no resource-level permissions; the namespace condition limits it to the fleet's namespace.
@@ -172,9 +173,8 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
 
     this.variants = versions.map((variant) => {
       const id = `${name}-${variant.name}`;
-      const modelUri = args.artifactStore
-        ? args.artifactStore.s3Uri(ArtifactPurpose.MODELS, `${args.modelName}/${variant.version}/`)
-        : pulumi.output(`${args.modelName}/${variant.version}/`);
+      const archive = `${MODEL_ARTIFACT_LAYOUT.servedVersionPrefix(args.modelName, variant.version)}${MODEL_ARTIFACT_LAYOUT.archive}`;
+      const modelUri = args.artifactStore ? args.artifactStore.s3Uri(ArtifactPurpose.MODELS, archive) : pulumi.output(archive);
       const userData = pulumi.all([imageUri, modelUri]).apply(([image, model]) => Buffer.from(`#!/bin/bash\n${fleetUserDataCommands({
         imageUri: image, modelUri: model, port: spec.containerPort, acceleratorKind: spec.instance.acceleratorKind,
       }).join('\n')}\n`).toString('base64'));

@@ -1,9 +1,9 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ArtifactPurpose, ARTIFACT_PURPOSES, AUDITOR_MANAGED_POLICY, auditorTrailStatements, boundaryStatements, Check, denyTrailLogDeletionStatement,
-  DENIED_OBJECT_READ_ACTIONS, DENIED_REGISTRY_ACTIONS, GovernanceSpec, operatorStatements, PERSONA_MFA_CONDITION, PERSONAS, physicalName,
-  protectBucketsStatement, resolveGovernanceSpec,
+  ArtifactPurpose, ARTIFACT_PURPOSES, AUDITOR_MANAGED_POLICY, auditorTrailStatements, BOUNDARY_ALLOWED_ACTIONS, boundaryStatements, Check,
+  DENIED_OBJECT_READ_ACTIONS, DENIED_REGISTRY_ACTIONS, GovernanceSpec, MODEL_ARTIFACT_LAYOUT, operatorStatements, PERSONA_MFA_CONDITION, PERSONAS,
+  physicalName, resolveGovernanceSpec,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import {
@@ -110,8 +110,6 @@ export class MlopsGovernance extends pulumi.ComponentResource {
   public readonly trailLogGroup: aws.cloudwatch.LogGroup;
   public readonly encryptionKeyArn: pulumi.Output<string>;
   private readonly dataEventBucketArns: Array<pulumi.Output<string>> = [];
-  private readonly protectedBucketGroups: Array<Array<pulumi.Output<string>>> = [];
-  private readonly protectedStores = new Set<ArtifactStore>();
   private readonly roles: Record<PersonaKey, aws.iam.Role>;
   private readonly tags: Record<string, string>;
   private readonly resourceName: string;
@@ -194,23 +192,33 @@ export class MlopsGovernance extends pulumi.ComponentResource {
             Resource: pulumi.interpolate`${bucket.arn}/AWSLogs/${account.accountId}/*`,
             Condition: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', 'aws:SourceArn': this.trailArn } },
           },
+          {
+            // Nobody deletes trail log files (the lifecycle rule expires them), as on the CDK side.
+            Sid: 'DenyDeletingTrailLogs',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+            Resource: pulumi.interpolate`${bucket.arn}/*`,
+          },
         ],
       }),
     }, { parent: this, dependsOn: [publicAccessBlock] });
 
-    // Permission boundary, named so it can refer to its own ARN; protected buckets are added until the program ends.
+    // Permission boundary, a cap (the same statements as the CDK PermissionBoundary, from core): only the services
+    // the platform uses, no privilege escalation; roles of this environment are passable by name prefix or by tags.
     const boundaryName = physicalName([pulumi.getProject(), pulumi.getStack(), name, 'boundary'], { maxLength: 128, lowerCase: false });
-    const boundaryArn = pulumi.interpolate`arn:${account.partition}:iam::${account.accountId}:policy/${boundaryName}`;
-    this.protectedBucketGroups.push([bucket.arn]);
     this.permissionBoundary = new aws.iam.Policy(`${name}-boundary`, {
       name: boundaryName,
-      description: `Permission boundary of every role of the MLOps platform (${profile.name})`,
-      policy: deferred(() => pulumi.all([boundaryArn, this.trailArn, account.partition, bucket.arn, pulumi.output(this.protectedBucketGroups)])
-        .apply(([boundary, trail, partition, trailBucketArn, groups]) => statementsJson([
-          ...boundaryStatements(boundary, spec.allowedRegions, trail, partition),
-          ...groups.map((arns, i) => protectBucketsStatement(arns, i + 1)),
-          denyTrailLogDeletionStatement(trailBucketArn),
-        ] as PolicyStatement[]))),
+      description: `Permission boundary (a cap) of every role of the MLOps platform (${profile.name})`,
+      policy: pulumi.all([account.partition, account.accountId]).apply(([partition, accountId]) => statementsJson(boundaryStatements({
+        partition,
+        account: accountId,
+        allowedActions: BOUNDARY_ALLOWED_ACTIONS,
+        allowedRegions: spec.allowedRegions,
+        roleNamePrefix: name,
+        environment: mlopsTags.environment,
+        project: mlopsTags.project,
+      }) as PolicyStatement[])),
       tags,
     }, childOptions(this));
 
@@ -291,7 +299,6 @@ export class MlopsGovernance extends pulumi.ComponentResource {
       const arn = store.bucket(purpose).arn;
       if (!this.dataEventBucketArns.includes(arn)) this.dataEventBucketArns.push(arn);
     }
-    this.protect(store);
   }
 
   /**
@@ -310,8 +317,9 @@ export class MlopsGovernance extends pulumi.ComponentResource {
     const store = resources.artifactStore;
     if (store) {
       statements.dataScientist.push(...store.grantStatements('read', ArtifactPurpose.DATASETS), ...store.grantStatements('read-write', ArtifactPurpose.ARTIFACTS, 'experiments/'));
-      statements.mlEngineer.push(...store.grantStatements('read', ArtifactPurpose.DATASETS), ...store.grantStatements('read-write', ArtifactPurpose.MODELS));
-      this.protect(store);
+      // Models: read all, write candidates only (never what production serves), as on the CDK side.
+      statements.mlEngineer.push(...store.grantStatements('read', ArtifactPurpose.DATASETS), ...store.grantStatements('read', ArtifactPurpose.MODELS),
+        ...store.grantStatements('write', ArtifactPurpose.MODELS, MODEL_ARTIFACT_LAYOUT.candidatesRoot));
       denies.push({
         Sid: 'DenyArtifactObjectReads',
         Effect: 'Deny',
@@ -358,10 +366,4 @@ export class MlopsGovernance extends pulumi.ComponentResource {
     ]);
   }
 
-  /** Adds the store's buckets to the boundary's protected buckets (no deletion, no weakening). */
-  private protect(store: ArtifactStore): void {
-    if (this.protectedStores.has(store)) return;
-    this.protectedStores.add(store);
-    this.protectedBucketGroups.push([...ARTIFACT_PURPOSES.map((p) => store.bucket(p).arn), store.accessLogBucket.arn]);
-  }
 }

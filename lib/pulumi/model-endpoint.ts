@@ -1,8 +1,8 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ArtifactPurpose, Check, CronFields, EndpointRollbackAlarmSpec, ModelEndpointSpec, ModelEndpointSpecInput, physicalName, resolveModelEndpointSpec,
-  validateEndpointModel, validateImageTag,
+  ArtifactPurpose, Check, CronFields, EndpointRollbackAlarmSpec, MODEL_ARTIFACT_LAYOUT, ModelEndpointSpec, ModelEndpointSpecInput, physicalName,
+  resolveModelEndpointSpec, validateEndpointModel, validateImageTag,
 } from '../core';
 import { alarmFromSpec, CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
 import { ArtifactStore } from './artifact-store';
@@ -124,7 +124,7 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
       service: 'sagemaker.amazonaws.com', description: `Execution role of SageMaker endpoint ${endpointName}`, tags, permissionsBoundary: args.permissionsBoundary,
     }, this);
     const policy = attachStatements(`${name}-execution-policy`, this.role, [
-      ...store.grantStatements('read', ArtifactPurpose.MODELS, `${args.modelName}/`),
+      ...store.grantStatements('read', ArtifactPurpose.MODELS, MODEL_ARTIFACT_LAYOUT.servedPrefix(args.modelName)),
       ...store.grantStatements('write', ArtifactPurpose.ARTIFACTS, spec.dataCapturePrefix),
       ...args.image.pullStatements(),
       {
@@ -152,14 +152,15 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
     const imageUri = args.image.imageUri(args.imageTag);
 
     this.variants = spec.variants.map((v) => {
-      const modelUri = store.s3Uri(ArtifactPurpose.MODELS, `${args.modelName}/${v.version}/`);
+      // Exactly one promoted version: its archive below served/, which only promotion writes, once (as the CDK ModelEndpoint).
+      const modelUri = store.s3Uri(ArtifactPurpose.MODELS, `${MODEL_ARTIFACT_LAYOUT.servedVersionPrefix(args.modelName, v.version)}${MODEL_ARTIFACT_LAYOUT.archive}`);
       const model = new aws.sagemaker.Model(`${name}-${v.name}-model`, {
         executionRoleArn: this.role.arn,
         enableNetworkIsolation: true,
         vpcConfig: { subnets: args.subnetIds, securityGroupIds: [this.securityGroup.id] },
         primaryContainer: {
           image: imageUri,
-          modelDataSource: { s3DataSources: [{ s3Uri: modelUri, s3DataType: 'S3Prefix', compressionType: 'None' }] },
+          modelDataUrl: modelUri,
           environment: { MODEL_URI: modelUri },
         },
         tags,

@@ -39,6 +39,8 @@ export interface StackTemplate {
   readonly parentId?: string;
   /** Logical id of the `AWS::CloudFormation::Stack` resource in the parent, for nested stacks. */
   readonly nestedLogicalId?: string;
+  /** Rules acknowledged on constructs of the stack (`Validations.of(scope).acknowledge()`), from the assembly metadata. */
+  readonly acknowledgements?: readonly ComplianceFinding[];
 }
 
 /** A Kubernetes manifest file found in the app's output. */
@@ -63,6 +65,8 @@ export interface ComplianceFinding {
   /** Construct path or logical id of the resource it concerns. */
   readonly resource: string;
   readonly description: string;
+  /** For an acknowledged (suppressed) finding: the reason given with `Validations.of(scope).acknowledge()`. */
+  readonly acknowledgedReason?: string;
 }
 
 /** Everything the review reads from one synthesized version of the app. */
@@ -71,6 +75,8 @@ export interface LoadedAssembly {
   readonly stacks: readonly StackTemplate[];
   readonly manifests: readonly KubernetesManifest[];
   readonly findings: readonly ComplianceFinding[];
+  /** Findings the app acknowledges (the report's `suppressedViolations`). */
+  readonly acknowledged?: readonly ComplianceFinding[];
 }
 
 /** Bad input from the user (missing directory, not an assembly, unknown ref): the CLI prints it and exits with 2. */
@@ -88,12 +94,21 @@ const STACK_ARTIFACT = 'aws:cloudformation:stack';
 const NESTED_ASSEMBLY_ARTIFACT = 'cdk:cloud-assembly';
 const VALIDATION_REPORTS = ['policy-validation-report.json', 'validation-report.json'];
 
+/** How much of an assembly `loadAssembly` reads. */
+export interface LoadAssemblyOptions {
+  /**
+   * Read the stacks of nested cloud assemblies (CDK Stages) too.
+   * @default true
+   */
+  readonly nestedAssemblies?: boolean;
+}
+
 /**
  * Reads a cloud assembly directory (`cdk synth -o dir`): every stack of every nested assembly, every nested stack
  * template referenced by an `AWS::CloudFormation::Stack`, Kubernetes YAML manifests anywhere below the directory,
  * and cdk-nag findings from the validation reports. Throws `ReviewInputError` when the directory is not an assembly.
  */
-export function loadAssembly(directory: string): LoadedAssembly {
+export function loadAssembly(directory: string, options: LoadAssemblyOptions = {}): LoadedAssembly {
   const dir = path.resolve(directory);
   if (!fs.existsSync(dir)) throw new ReviewInputError(`${directory}: directory not found; pass the output of 'cdk synth -o <dir>'.`);
   if (!fs.statSync(dir).isDirectory()) throw new ReviewInputError(`${directory}: not a directory; pass the output of 'cdk synth -o <dir>'.`);
@@ -102,8 +117,48 @@ export function loadAssembly(directory: string): LoadedAssembly {
   }
   const stacks: StackTemplate[] = [];
   const findings: ComplianceFinding[] = [];
-  readAssembly(dir, dir, stacks, findings);
-  return { directory: dir, stacks, manifests: readManifests(dir), findings };
+  readAssembly(dir, dir, stacks, findings, options.nestedAssemblies ?? true);
+  const acknowledged = dedupeFindings([...findings.filter((f) => f.acknowledgedReason !== undefined),
+    ...stacks.flatMap((st) => [...st.acknowledgements ?? [], ...templateAcknowledgements(st)])]);
+  const open = findings.filter((f) => f.acknowledgedReason === undefined);
+  return { directory: dir, stacks, manifests: readManifests(dir), findings: open, acknowledged };
+}
+
+/**
+ * Rules acknowledged on a stack's resources, as cdk-nag writes them into each resource's template metadata
+ * (`cdk_nag.rules_to_suppress`, from `Validations.of(scope).acknowledge()` on it or an ancestor).
+ */
+function templateAcknowledgements(stack: StackTemplate): ComplianceFinding[] {
+  const out: ComplianceFinding[] = [];
+  for (const [logicalId, resource] of Object.entries(stack.template.Resources ?? {})) {
+    const rules = (resource?.Metadata?.cdk_nag as { rules_to_suppress?: unknown } | undefined)?.rules_to_suppress;
+    for (const rule of Array.isArray(rules) ? rules : []) {
+      if (typeof rule?.id !== 'string') continue;
+      out.push({
+        plugin: rule.id.split('-')[0],
+        rule: rule.id,
+        resource: stack.paths[logicalId] ?? `${stack.id}/${logicalId}`,
+        description: '',
+        acknowledgedReason: String(rule.reason ?? ''),
+      });
+    }
+  }
+  return out;
+}
+
+/** `aws:cdk:acknowledged-rules` entries of a stack's metadata, by construct path. */
+function metadataAcknowledgements(metadata: Record<string, any[]>): ComplianceFinding[] {
+  const out: ComplianceFinding[] = [];
+  for (const [constructPath, entries] of Object.entries(metadata)) {
+    for (const entry of entries ?? []) {
+      if (entry?.type !== 'aws:cdk:acknowledged-rules' || typeof entry.data !== 'object' || entry.data === null) continue;
+      for (const [key, reason] of Object.entries<unknown>(entry.data)) {
+        const rule = key.replace(/^annotation::/i, '');
+        out.push({ plugin: rule.split('-')[0], rule, resource: constructPath.replace(/^\//, ''), description: '', acknowledgedReason: String(reason ?? '') });
+      }
+    }
+  }
+  return out;
 }
 
 function readJson(file: string, what: string): any {
@@ -114,7 +169,7 @@ function readJson(file: string, what: string): any {
   }
 }
 
-function readAssembly(root: string, dir: string, stacks: StackTemplate[], findings: ComplianceFinding[]): void {
+function readAssembly(root: string, dir: string, stacks: StackTemplate[], findings: ComplianceFinding[], nestedAssemblies: boolean): void {
   const manifest = readJson(path.join(dir, 'manifest.json'), 'the cloud assembly manifest');
   if (typeof manifest !== 'object' || manifest === null || typeof manifest.artifacts !== 'object') {
     // An assembly with no stacks has no artifacts; an unrelated manifest.json has no version either.
@@ -123,8 +178,9 @@ function readAssembly(root: string, dir: string, stacks: StackTemplate[], findin
   }
   for (const [artifactId, artifact] of Object.entries<any>(manifest.artifacts ?? {})) {
     if (artifact.type === NESTED_ASSEMBLY_ARTIFACT) {
+      if (!nestedAssemblies) continue;
       const sub = path.join(dir, artifact.properties?.directoryName ?? artifactId);
-      if (fs.existsSync(path.join(sub, 'manifest.json'))) readAssembly(root, sub, stacks, findings);
+      if (fs.existsSync(path.join(sub, 'manifest.json'))) readAssembly(root, sub, stacks, findings, nestedAssemblies);
     } else if (artifact.type === STACK_ARTIFACT) {
       readStack(dir, artifactId, artifact, stacks);
     }
@@ -150,6 +206,7 @@ function readStack(dir: string, artifactId: string, artifact: any, stacks: Stack
     paths: logicalIdPaths(template, metadata),
     tags,
     disposable,
+    acknowledgements: metadataAcknowledgements(metadata),
   };
   stacks.push(stack);
   readNestedStacks(dir, stack, metadata, stacks);
@@ -236,14 +293,16 @@ function readValidationReports(dir: string): ComplianceFinding[] {
     const report = readJson(file, 'a validation report');
     for (const plugin of report.pluginReports ?? []) {
       const pluginName = plugin.summary?.pluginName ?? plugin.pluginName ?? 'unknown';
-      for (const violation of plugin.violations ?? []) {
+      const suppressed: any[] = plugin.suppressedViolations ?? [];
+      for (const violation of [...plugin.violations ?? [], ...suppressed]) {
         const targets = [...violation.violatingResources ?? [], ...violation.violatingConstructs ?? []];
         for (const target of targets) {
           out.push({
             plugin: pluginName,
             rule: violation.ruleName,
-            resource: target.constructPath ?? target.resourceLogicalId ?? 'unknown',
+            resource: target.constructPath || target.resourceLogicalId || 'unknown',
             description: violation.description ?? '',
+            ...suppressed.includes(violation) ? { acknowledgedReason: String(violation.reason ?? '') } : {},
           });
         }
       }
@@ -255,7 +314,7 @@ function readValidationReports(dir: string): ComplianceFinding[] {
 function dedupeFindings(findings: ComplianceFinding[]): ComplianceFinding[] {
   const seen = new Set<string>();
   return findings.filter((f) => {
-    const key = `${f.rule}|${f.resource}`;
+    const key = `${f.rule}|${f.resource}|${f.acknowledgedReason !== undefined}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

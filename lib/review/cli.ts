@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadAssembly, ReviewInputError } from './assembly';
+import { fetchDeployedBase } from './deployed';
 import { DEFAULT_MAX_MARKDOWN_CHARS, renderMarkdown } from './render-markdown';
 import { reviewAssemblies } from './review';
 
@@ -29,6 +30,8 @@ export const DEFAULT_SYNTH_COMMAND = 'npx cdk synth --quiet -o {out}';
 interface CliOptions {
   readonly base?: string;
   readonly baseRef?: string;
+  readonly deployed?: boolean;
+  readonly topLevel?: boolean;
   readonly head: string;
   readonly allowDestroy: string[];
   readonly disposableStack: string[];
@@ -57,9 +60,12 @@ function program(io: CliIo): Command {
       + 'ML rollout/scaling/GPU changes, new cdk-nag findings and the monthly cost delta. Works offline, without an AWS account.')
     .option('--base <dir>', 'cloud assembly of the base version (output of `cdk synth -o <dir>`)')
     .option('--base-ref <ref>', 'git ref of the base version; it is synthesized in a temporary worktree that reuses this checkout\'s node_modules')
+    .option('--deployed', 'review against what is deployed: the CloudFormation template of each stack of the head (and its nested '
+      + 'stacks), read with the stack\'s CDK bootstrap lookup role through the AWS CLI; fails (exit 2) when a template cannot be read')
+    .option('--top-level', 'review only the stacks at the top of the assemblies, not those of their Stages (nested assemblies)')
     .requiredOption('--head <dir>', 'cloud assembly of the head version (the pull request)')
-    .option('--allow-destroy <id>', 'let an intended replacement/removal through: logical id, <stack>/<logical id>, a construct path '
-      + '(or a prefix of one), or for Kubernetes <Kind>/<name>; repeatable', collect, [])
+    .option('--allow-destroy <id>', 'let an intended replacement/removal through: <stack>/<logical id>, a construct path '
+      + '(or a prefix of one), or for Kubernetes <Kind>/<name>; a bare logical id is refused and one that matches nothing exits 2; repeatable', collect, [])
     .option('--disposable-stack <name>', 'treat a stack (id, name or stage prefix) as disposable: its data may be destroyed; '
       + 'stacks tagged mlops:disposable=true (or with that template metadata) in the base are disposable already; '
       + '"kubernetes-manifests" for the Kubernetes objects; repeatable', collect, [])
@@ -72,11 +78,12 @@ function program(io: CliIo): Command {
     .option('--repo <dir>', 'git repository the --base-ref is resolved in', '.')
     .addHelpText('after', [
       '',
-      'Exit codes: 0 nothing blocks, 1 a change would lose data (see the Blocking section), 2 usage error.',
+      'Exit codes: 0 nothing blocks, 1 a change would lose data (see the Blocking section), 2 usage error, or (--deployed) what is deployed could not be read.',
       '',
       'Examples:',
       '  $ npx cdk synth -o head.out && mlops-review --base-ref origin/main --head head.out > review.md',
       '  $ mlops-review --base base.out --head head.out --allow-destroy mlops-dev/Store --json',
+      '  $ mlops-review --deployed --head cdk.out/assembly-mlops-prod --output review.md',
     ].join('\n'))
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(text) });
@@ -99,17 +106,25 @@ export async function main(argv: readonly string[], io: CliIo = PROCESS_IO): Pro
   const options = cmd.opts<CliOptions>();
   let cleanup: (() => void) | undefined;
   try {
-    if ((options.base === undefined) === (options.baseRef === undefined)) {
-      throw new ReviewInputError('give exactly one of --base <dir> and --base-ref <git ref>.');
+    if ([options.base, options.baseRef, options.deployed].filter((x) => x !== undefined).length !== 1) {
+      throw new ReviewInputError('give exactly one of --base <dir>, --base-ref <git ref> and --deployed.');
     }
-    const head = loadAssembly(options.head);
+    const loadOptions = { nestedAssemblies: !options.topLevel };
+    const head = loadAssembly(options.head, loadOptions);
     let baseDir = options.base;
-    if (options.baseRef !== undefined) {
+    if (options.deployed) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-review-deployed-'));
+      cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+      const deployed = fetchDeployedBase(options.head, dir, loadOptions);
+      io.stderr(`mlops-review: base is what is deployed: ${deployed.read.length} stack(s) read`
+        + `${deployed.notDeployed.length > 0 ? `; not deployed yet (reviewed as new): ${deployed.notDeployed.join(', ')}` : ''}.\n`);
+      baseDir = dir;
+    } else if (options.baseRef !== undefined) {
       const synthesized = synthesizeRef(options.baseRef, options.repo, options.synthCommand);
       cleanup = synthesized.cleanup;
       baseDir = synthesized.outdir;
     }
-    const base = loadAssembly(baseDir!);
+    const base = loadAssembly(baseDir!, loadOptions);
     const report = reviewAssemblies(base, head, { allowDestroy: options.allowDestroy, disposableStacks: options.disposableStack });
     const text = options.json ? `${JSON.stringify(report, undefined, 2)}\n` : renderMarkdown(report, { maxChars: options.maxChars });
     if (options.fullReport) {

@@ -6,3 +6,4 @@ export * from './review';
 export * from './render-markdown';
 export * from './cli';
 export * from './protective';
+export * from './deployed';

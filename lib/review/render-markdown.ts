@@ -83,11 +83,19 @@ export function renderMarkdown(report: ReviewReport, options: RenderOptions = {}
     {
       title: '### New compliance',
       minimum: 3000,
-      render: (b) => findingSection('### New compliance findings', report.newFindings.map((f) => ({ stack: '', text: `\`${f.rule}\` (${f.plugin}) on \`${f.resource}\`: ${escapeCell(f.description).slice(0, 200)}` })), normalize, b),
+      render: (b) => findingSection('### New compliance findings', [
+        ...report.newFindings.map((f) => ({ stack: '', text: `\`${f.rule}\` (${f.plugin}) on \`${f.resource}\`: ${escapeCell(f.description).slice(0, 200)}` })),
+        ...report.newAcknowledgements.map((f) => ({
+          stack: '',
+          text: `acknowledged in this change: \`${f.rule}\` (${f.plugin}) on \`${f.resource}\`, reason: ${escapeCell(f.acknowledgedReason || '(none given)').slice(0, 200)}`,
+        })),
+      ], normalize, b),
     },
   ];
   const reserve = 400;
-  let out = header;
+  // The diagram goes in only when it leaves every section its minimum.
+  const diagram = blastRadius(report);
+  let out = header.length + diagram.length + reserve + sections.reduce((n, x) => n + x.minimum, 0) <= maxChars ? header + diagram : header;
   sections.forEach((section, i) => {
     const later = sections.slice(i + 1).reduce((sum, x) => sum + x.minimum, 0);
     const budget = Math.max(section.minimum, maxChars - reserve - out.length - later);
@@ -110,6 +118,37 @@ export function renderMarkdown(report: ReviewReport, options: RenderOptions = {}
     out = keep.slice(0, Math.max(0, keep.lastIndexOf('\n'))) + cut;
   }
   return out;
+}
+
+const DIAGRAM_STACKS = 12;
+const DIAGRAM_RESOURCES = 6;
+
+/**
+ * A Mermaid diagram of what the change touches: environment → stack → changed resources, red where it blocks,
+ * amber for warnings, grey otherwise; capped at 12 stacks (those with blocking findings first) and 6 resources each.
+ */
+export function blastRadius(report: ReviewReport): string {
+  const changed = report.stacks.filter((s) => s.status !== 'unchanged' && s.changes.length > 0)
+    .sort((a, b) => b.blocking.length - a.blocking.length || b.warnings.length - a.warnings.length);
+  if (changed.length === 0) return '';
+  const id = (() => { let n = 0; const ids = new Map<string, string>(); return (k: string) => ids.get(k) ?? (ids.set(k, `n${n++}`), ids.get(k)!); })();
+  const label = (t: string) => t.replace(/["<>{}\[\]|]/g, ' ').slice(0, 60);
+  const lines = ['```mermaid', 'flowchart LR', '  classDef block fill:#f8d7da,stroke:#c00', '  classDef warn fill:#fff3cd,stroke:#c90', '  classDef change fill:#eee,stroke:#999'];
+  for (const s of changed.slice(0, DIAGRAM_STACKS)) {
+    const env = s.environment ?? s.id.split('/')[0];
+    lines.push(`  ${id(`env:${env}`)}["${label(env)}"]`, `  ${id(`env:${env}`)} --> ${id(`stack:${s.id}`)}["${label(s.id)}"]`);
+    const blocked = new Set(s.blocking.map((g) => g.logicalId));
+    const warned = new Set(s.warnings.map((g) => g.logicalId));
+    const ordered = [...s.changes].sort((a, b) => Number(blocked.has(b.logicalId)) - Number(blocked.has(a.logicalId)));
+    for (const c of ordered.slice(0, DIAGRAM_RESOURCES)) {
+      const cls = blocked.has(c.logicalId) ? 'block' : warned.has(c.logicalId) ? 'warn' : 'change';
+      lines.push(`  ${id(`stack:${s.id}`)} --> ${id(`res:${s.id}/${c.logicalId}`)}["${label(`${c.logicalId} ${c.kind}`)}"]:::${cls}`);
+    }
+    if (s.changes.length > DIAGRAM_RESOURCES) lines.push(`  ${id(`stack:${s.id}`)} --> ${id(`more:${s.id}`)}["… ${s.changes.length - DIAGRAM_RESOURCES} more"]:::change`);
+  }
+  if (changed.length > DIAGRAM_STACKS) lines.push(`  ${id('more')}["… ${changed.length - DIAGRAM_STACKS} more changed stacks"]:::change`);
+  lines.push('```', '');
+  return `${lines.join('\n')}\n`;
 }
 
 function guardEntry(g: GuardFinding): Entry {
@@ -215,7 +254,9 @@ function headerLines(report: ReviewReport, normalize: (text: string) => string):
   }
   lines.push(`- Monthly cost: ${range(report.cost.baseMinUsd, report.cost.baseMaxUsd)} → ${range(report.cost.headMinUsd, report.cost.headMaxUsd)} `
     + `(${signedUsd(report.cost.deltaMinUsd)} at minimum, ${signedUsd(report.cost.deltaMaxUsd)} at maximum capacity)`);
-  lines.push(`- New compliance findings: ${report.newFindings.length}`);
+  const acknowledged = report.newAcknowledgements.length;
+  lines.push(`- New compliance findings: ${report.newFindings.length + acknowledged}`
+    + `${acknowledged > 0 ? ` (${acknowledged} of them acknowledged in this change)` : ''}`);
   lines.push('');
   return lines;
 }

@@ -1,6 +1,6 @@
 import { CostModel, roundUsd } from '../core';
-import { ComplianceFinding, LoadedAssembly, StackTemplate } from './assembly';
-import { replacementChanges, diffStack, GuardFinding, sortSecurity, GuardOptions, guard, MlChange, mlChanges, ResourceChange, resourceChanges, SecurityFinding, securityFindings } from './classify';
+import { ComplianceFinding, LoadedAssembly, ReviewInputError, StackTemplate } from './assembly';
+import { isAllowed, replacementChanges, diffStack, GuardFinding, sortSecurity, GuardOptions, guard, MlChange, mlChanges, ResourceChange, resourceChanges, SecurityFinding, securityFindings } from './classify';
 import { costDelta, refOf, reviewCostAssumptions, StackCostDelta } from './cost-delta';
 import { KUBERNETES_STACK_ID, reviewKubernetes } from './kubernetes';
 
@@ -20,6 +20,8 @@ export interface StackReview {
   /** The parent's id, for nested stacks. */
   readonly parentId?: string;
   readonly status: 'added' | 'removed' | 'changed' | 'unchanged';
+  /** The stack's `mlops:environment` tag. */
+  readonly environment?: string;
   readonly disposable: boolean;
   readonly changes: readonly ResourceChange[];
   /** Guard findings not let through. */
@@ -47,6 +49,8 @@ export interface ReviewReport {
   readonly ml: readonly MlChange[];
   /** cdk-nag findings present in head and not in base, over the whole app. */
   readonly newFindings: readonly ComplianceFinding[];
+  /** Findings acknowledged in head and not in base: suppressed in this change, for a reviewer to agree with. */
+  readonly newAcknowledgements: readonly ComplianceFinding[];
   /** Monthly estimates of all stacks. */
   readonly cost: {
     readonly baseMinUsd: number;
@@ -74,6 +78,8 @@ export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, opt
   const ids = [...new Set([...base.stacks.map((s) => s.id), ...head.stacks.map((s) => s.id)])];
   const baseFindingKeys = new Set(base.findings.map((f) => `${f.rule}|${f.resource}`));
   const newFindings = head.findings.filter((f) => !baseFindingKeys.has(`${f.rule}|${f.resource}`));
+  const baseAcknowledged = new Set((base.acknowledged ?? []).map((f) => `${f.rule}|${f.resource}`));
+  const newAcknowledgements = (head.acknowledged ?? []).filter((f) => !baseAcknowledged.has(`${f.rule}|${f.resource}`));
   const ownerOf = (f: ComplianceFinding): string | undefined => {
     const byPath = head.stacks.find((s) => Object.values(s.paths).includes(f.resource) || s.template.Resources?.[f.resource] !== undefined);
     if (byPath) return byPath.id;
@@ -101,6 +107,7 @@ export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, opt
     });
   }
   const all = <T>(pick: (s: StackReview) => readonly T[]): T[] => stacks.flatMap(pick);
+  checkAllowDestroy(options.allowDestroy ?? [], stacks);
   const sum = (pick: (c: StackCostDelta) => number) => roundUsd(stacks.reduce((s, st) => s + (st.cost ? pick(st.cost) : 0), 0));
   return {
     stacks,
@@ -110,6 +117,7 @@ export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, opt
     security: sortSecurity(all((s) => s.security)),
     ml: all((s) => s.ml),
     newFindings,
+    newAcknowledgements,
     cost: {
       baseMinUsd: sum((c) => c.base.minUsd),
       baseMaxUsd: sum((c) => c.base.maxUsd),
@@ -136,6 +144,7 @@ function reviewStack(id: string, base: StackTemplate | undefined, head: StackTem
     stackName: (head ?? base)!.stackName,
     parentId: (head ?? base)!.parentId,
     status,
+    environment: (head ?? base)!.tags['mlops:environment'],
     disposable: base?.disposable ?? false,
     changes,
     blocking: guardFindings.filter((g) => !g.allowedBy && !g.warning),
@@ -179,4 +188,42 @@ function groupingNames(stacks: readonly StackTemplate[]): string[] {
     }
   }
   return [...names].sort((a, b) => b.length - a.length || a.localeCompare(b));
+}
+
+/**
+ * Every `--allow-destroy` entry must be qualified (`<stack>/<logical id>`, a construct path, or `<Kind>/<name>` for
+ * Kubernetes) and let at least one change through: a bare logical id would allow the deletion in every environment
+ * at once, and an entry that matches nothing is a typo or a stale allow. Both throw `ReviewInputError` (exit 2)
+ * naming the paths it could have meant.
+ */
+export function checkAllowDestroy(allow: readonly string[], stacks: readonly StackReview[]): void {
+  const candidates = stacks.flatMap((s) => [...s.blocking, ...s.warnings, ...s.allowed].map((g) => ({ g, s })));
+  const pathsOf = (g: GuardFinding) => (g.stack === KUBERNETES_STACK_ID ? [`${g.type}/${g.logicalId.split('/').pop()}`] : [`${g.stack}/${g.logicalId}`, ...g.path ? [g.path.replace(/\/Resource$/, '')] : []]);
+  const all = [...new Set(candidates.flatMap(({ g }) => pathsOf(g)))];
+  for (const raw of allow) {
+    const a = raw.replace(/^\//, '').replace(/\/$/, '');
+    if (!a.includes('/')) {
+      const matching = all.filter((p) => p.endsWith(`/${a}`));
+      throw new ReviewInputError(`--allow-destroy ${raw}: a bare logical id is refused (it would allow the change in every environment); `
+        + `qualify it with its stack or construct path${matching.length > 0 ? `: ${matching.join(', ')}` : ''}.`);
+    }
+    const matched = candidates.some(({ g, s }) => (g.stack === KUBERNETES_STACK_ID
+      ? pathsOf(g).includes(a) || a === g.logicalId
+      : isAllowed(g.stack, s.stackName, g.logicalId, g.path, [a])));
+    if (!matched) {
+      const nearest = [...all].sort((x, y) => distance(a, x) - distance(a, y)).slice(0, 3);
+      throw new ReviewInputError(`--allow-destroy ${raw} matches no destructive change${nearest.length > 0 ? `; nearest: ${nearest.join(', ')}` : ' (there is none)'}.`);
+    }
+  }
+}
+
+/** Levenshtein distance, for suggesting the path an allow meant. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
 }

@@ -152,6 +152,90 @@ describe('ArtifactStore defaults', () => {
   });
 });
 
+describe('ArtifactStore served models: write-once, by the promotion role only, never deleted (claims 1 and 2)', () => {
+  const stack = prodStack();
+  const store = new ArtifactStore(stack, 'Store');
+  const models = bucketResource(stack, store.bucket(ArtifactPurpose.MODELS));
+  const policy = Object.values(Template.fromStack(stack).findResources('AWS::S3::BucketPolicy'))
+    .find((p: any) => JSON.stringify(p.Properties.Bucket) === JSON.stringify({ Ref: logicalId(store.bucket(ArtifactPurpose.MODELS)) })) as any;
+  const statement = (sid: string) => policy.Properties.PolicyDocument.Statement.find((st: any) => st.Sid === sid);
+  const served = objectsOf(logicalId(store.bucket(ArtifactPurpose.MODELS)), '/served/*');
+
+  test('only the promotion role may create objects below served/', () => {
+    expect(statement('OnlyPromotionWritesServedModels')).toEqual({
+      Sid: 'OnlyPromotionWritesServedModels',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 's3:PutObject',
+      Resource: served,
+      Condition: { ArnNotLike: { 'aws:PrincipalArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, `:role/${store.promotionRoleName}`]] } } },
+    });
+    expect(store.promotionRoleName).toMatch(/^Prod-Store-[A-Za-z0-9]+-promotion$/);
+    expect(store.promotionRoleName.length).toBeLessThanOrEqual(64);
+  });
+
+  test('every put below served/ must be conditional (If-None-Match), so a served key is never overwritten; multipart parts are exempt', () => {
+    expect(statement('ServedModelsAreWriteOnce')).toEqual({
+      Sid: 'ServedModelsAreWriteOnce',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 's3:PutObject',
+      Resource: served,
+      Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+    });
+  });
+
+  test('nobody deletes, unlocks or replicates over a served version', () => {
+    expect(statement('ServedModelsAreNeverDeletedOrUnlocked')).toEqual({
+      Sid: 'ServedModelsAreNeverDeletedOrUnlocked',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: ['s3:BypassGovernanceRetention', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectLegalHold', 's3:PutObjectRetention',
+        's3:ReplicateDelete', 's3:ReplicateObject'],
+      Resource: served,
+    });
+  });
+
+  test('the models bucket is Object Lock-ed by default: GOVERNANCE for the profile\'s noncurrent expiry (365 days in prod, 90 in dev)', () => {
+    expect(models.Properties).toEqual(expect.objectContaining({
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 365 } } },
+    }));
+    const dev = devStack();
+    const devStore = new ArtifactStore(dev, 'Store');
+    expect(bucketResource(dev, devStore.bucket(ArtifactPurpose.MODELS)).Properties.ObjectLockConfiguration.Rule.DefaultRetention).toEqual({ Mode: 'GOVERNANCE', Days: 90 });
+    for (const purpose of [ArtifactPurpose.DATASETS, ArtifactPurpose.ARTIFACTS]) {
+      expect(bucketResource(dev, devStore.bucket(purpose)).Properties.ObjectLockEnabled).toBeUndefined();
+    }
+  });
+
+  test('with autoDeleteObjects (dev): no lock, and the auto-delete function alone may empty served/ when the stack goes', () => {
+    const dev = devStack();
+    const devStore = new ArtifactStore(dev, 'Store', { autoDeleteObjects: true });
+    expect(bucketResource(dev, devStore.bucket(ArtifactPurpose.MODELS)).Properties.ObjectLockEnabled).toBeUndefined();
+    const devPolicy = Object.values(Template.fromStack(dev).findResources('AWS::S3::BucketPolicy'))
+      .map((p: any) => p.Properties.PolicyDocument.Statement).flat().find((st: any) => st.Sid === 'ServedModelsAreNeverDeletedOrUnlocked');
+    expect(devPolicy.Condition).toEqual({ ArnNotLike: { 'aws:PrincipalArn': { 'Fn::GetAtt': [expect.stringMatching(/^CustomS3AutoDeleteObjectsCustomResourceProviderRole/), 'Arn'] } } });
+  });
+
+  test('a custom promotion role name; URIs of served versions and candidates follow the layout', () => {
+    const other = prodStack();
+    const custom = new ArtifactStore(other, 'Store', { promotionRoleName: 'fraud-prod-promotion' });
+    expect(custom.promotionRoleName).toBe('fraud-prod-promotion');
+    const bucket = { Ref: logicalId(custom.bucket(ArtifactPurpose.MODELS)) };
+    expect(other.resolve(custom.servedModelUri('fraud', 'v3'))).toEqual({ 'Fn::Join': ['', ['s3://', bucket, '/served/fraud/v3/model.tar.gz']] });
+    expect(other.resolve(custom.candidateUri('fraud', 'run-1'))).toEqual({ 'Fn::Join': ['', ['s3://', bucket, '/candidates/fraud/run-1/']] });
+  });
+
+  test('a grant to write below served/ is refused at synth time; candidates may be granted', () => {
+    const role = new iam.Role(stack, 'Trainer', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+    expect(() => store.grantWrite(role, ArtifactPurpose.MODELS, 'served/fraud/')).toThrow(
+      /Prod\/Store: 'prefix' is below 'served\/', which only the promotion role writes \(received "served\/fraud\/"\)\. Fix: write candidates to 'candidates\/<model>\/' and promote them with ModelPromotion/);
+    expect(() => store.grantReadWrite(role, ArtifactPurpose.MODELS, 'served/')).toThrow(/'prefix' is below 'served\/'/);
+    expect(() => store.grantWrite(role, ArtifactPurpose.MODELS, 'candidates/fraud/')).not.toThrow();
+  });
+});
+
 describe('ArtifactStore per profile', () => {
   test('dev destroys buckets and key with the stack; prod retains them', () => {
     const dev = devStack();
@@ -217,7 +301,7 @@ describe('ArtifactStore options', () => {
     }));
   });
 
-  test('Object Lock locks the models bucket by default', () => {
+  test('Object Lock: the given retention, on the models bucket when no purposes are named', () => {
     const stack = prodStack();
     const store = new ArtifactStore(stack, 'Store', { objectLock: { mode: s3.ObjectLockMode.GOVERNANCE, retentionDays: 365 } });
     expect(bucketResource(stack, store.bucket(ArtifactPurpose.MODELS)).Properties).toEqual(expect.objectContaining({
@@ -448,6 +532,9 @@ describe('ArtifactStore bad input', () => {
       /'replication\.destinationBucketArns\.datasets' is required.*destinationBucketNamePattern/],
     ['pattern without placeholder', { replication: { destinationRegion: 'eu-west-1', destinationKeyArn: DEST_KEY, destinationBucketNamePattern: 'replica' } },
       /'replication\.destinationBucketNamePattern' must contain the '\{purpose\}' placeholder/],
+    ['Object Lock with autoDeleteObjects', { objectLock: { mode: s3.ObjectLockMode.GOVERNANCE, retentionDays: 5 }, autoDeleteObjects: true },
+      /'objectLock' cannot be combined with autoDeleteObjects \(received "GOVERNANCE"\).*Fix: remove 'objectLock'/],
+    ['a promotion role name IAM refuses', { promotionRoleName: 'fraud promotion' }, /'promotionRoleName' must be an IAM role name.*received "fraud promotion"/],
     ['restricted without retention', { dataClassification: DataClassification.RESTRICTED },
       /'retentionDays' is required for RESTRICTED data.*GDPR\/CCPA.*allowIndefiniteRetention: true/],
   ];

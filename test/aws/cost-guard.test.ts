@@ -1,7 +1,18 @@
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
+import { IamWalk } from '../support/iam-walk';
 import { applyCompliancePacks, CostGuard, EnvironmentProfile, MlopsStack, ValidationError } from 'mlops-constructs';
+
+/** A state machine's definition as deployed, references rendered `{<stack>:<LogicalId>}`. */
+function definitionOf(stack: Stack, machine: { node: { defaultChild?: unknown } }): any {
+  const json = Template.fromStack(stack).toJSON();
+  const id = stack.resolve((machine.node.defaultChild as any).logicalId);
+  return JSON.parse(new IamWalk([{ name: stack.stackName, json }]).render(stack.stackName, json.Resources[id].Properties.DefinitionString));
+}
+
+const ref = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => `{${stack.stackName}:${stack.resolve((construct.node.defaultChild as any).logicalId)}}`;
 
 function stackFor(profile: EnvironmentProfile, id = 'Env') {
   const app = newApp();
@@ -25,13 +36,14 @@ describe('CostGuard', () => {
       },
       NotificationsWithSubscribers: [50, 80, 100].map((threshold) => Match.objectLike({
         Notification: { NotificationType: 'ACTUAL', ComparisonOperator: 'GREATER_THAN', Threshold: threshold, ThresholdType: 'PERCENTAGE' },
-        Subscribers: [{ SubscriptionType: 'SNS', Address: Match.anyValue() }],
+        // At the deny threshold (100% in dev) Budgets notifies the brake, which tells the alert topic.
+        Subscribers: [{ SubscriptionType: 'SNS', Address: threshold === 100 ? { Ref: Match.stringLikeRegexp('CostBrakeTrigger') } : { Ref: Match.stringLikeRegexp('CostAlertTopic') } }],
       })).concat([Match.objectLike({
         Notification: { NotificationType: 'FORECASTED', ComparisonOperator: 'GREATER_THAN', Threshold: 100, ThresholdType: 'PERCENTAGE' },
       })]),
     });
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
-    // No roles to deny yet: no action.
+    // The brake replaces the Budgets IAM action (which stopped no GPU spend).
     template.resourceCountIs('AWS::Budgets::BudgetsAction', 0);
     // Cost anomaly detection on the environment's tagged spend, alerting at 10% of the limit.
     template.hasResourceProperties('AWS::CE::AnomalyMonitor', {
@@ -66,7 +78,7 @@ describe('CostGuard', () => {
     expect(() => guard.addCostEstimate('x', { minUsd: 5, maxUsd: 1 })).toThrow(/'estimate\(x\).maxUsd' must be a number between 5/);
   });
 
-  test('the deny-GPU action attaches a policy that denies accelerated EC2 and SageMaker capacity', () => {
+  test('the budget starts the GPU brake: Budgets → SNS → SQS → Pipe → the engage state machine, which denies the given roles', () => {
     const { stack } = stackFor(EnvironmentProfile.dev());
     const trainer = new iam.Role(stack, 'Trainer', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
     const guard = new CostGuard(stack, 'Cost', { denyGpuFor: [trainer] });
@@ -74,16 +86,26 @@ describe('CostGuard', () => {
     guard.denyGpuFor(late);
     guard.denyJobSubmissionTo('arn:aws:batch:us-east-1:111111111111:job-queue/gpu');
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::Budgets::BudgetsAction', {
-      ActionType: 'APPLY_IAM_POLICY',
-      ActionThreshold: { Type: 'PERCENTAGE', Value: 100 },
-      ApprovalModel: 'AUTOMATIC',
-      NotificationType: 'ACTUAL',
-      Definition: { IamActionDefinition: { PolicyArn: { Ref: Match.stringLikeRegexp('CostDenyGpuPolicy') }, Roles: [{ Ref: Match.stringLikeRegexp('Trainer') }, { Ref: Match.stringLikeRegexp('AddedLater') }] } },
+    const brake = guard.brake;
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'sqs', TopicArn: { Ref: Match.stringLikeRegexp('CostBrakeTrigger') }, Endpoint: { 'Fn::GetAtt': [Match.stringLikeRegexp('CostBrakeTriggerQueue'), 'Arn'] },
     });
+    template.hasResourceProperties('AWS::Pipes::Pipe', {
+      Source: { 'Fn::GetAtt': [Match.stringLikeRegexp('CostBrakeTriggerQueue'), 'Arn'] },
+      Target: { Ref: Match.stringLikeRegexp('CostBrakeEngage') },
+      TargetParameters: { StepFunctionStateMachineParameters: { InvocationType: 'FIRE_AND_FORGET' } },
+    });
+    // Dev engages at once; the roles denied are the ones given, including one added later.
+    const engage = definitionOf(stack, brake.engageStateMachine);
+    expect(engage.StartAt).toBe('MarkEngaged');
+    const rolesBranch = engage.States.Brake.Branches.find((b: any) => b.StartAt === 'DeniedRoles');
+    expect(rolesBranch.States.DeniedRoles.Result).toEqual([ref(stack, trainer), ref(stack, late)]);
+    expect(brake.deniedRoleList).toEqual([trainer, late]);
     template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      Path: '/mlops-brake/',
       PolicyDocument: {
         Statement: Match.arrayWith([
+          Match.objectLike({ Sid: 'DenyGpuGrowth', Effect: 'Deny', Action: Match.arrayWith(['autoscaling:SetDesiredCapacity', 'batch:UpdateComputeEnvironment', 'sagemaker:UpdateEndpoint']) }),
           Match.objectLike({
             Sid: 'DenyAcceleratedEc2',
             Effect: 'Deny',
@@ -95,43 +117,63 @@ describe('CostGuard', () => {
         ]),
       },
     });
-    // Budgets may attach and detach only this (deny) policy.
+    expect(guard.denyGpuPolicy).toBe(brake.denyPolicy);
+    // The brake's own role carries the controller tag the permission boundary trusts, and may attach only its deny policy.
+    const role = Template.fromStack(stack).toJSON().Resources[stack.resolve((brake.role.node.defaultChild as any).logicalId)];
+    expect(role.Properties.Tags).toEqual(expect.arrayContaining([{ Key: 'mlops:brake-controller', Value: 'true' }]));
     template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
-      Roles: [{ Ref: Match.stringLikeRegexp('CostBudgetActionRole') }],
+      Roles: [{ Ref: Match.stringLikeRegexp('CostBrakeRole') }],
       PolicyDocument: {
-        Statement: [Match.objectLike({
+        Statement: Match.arrayWith([Match.objectLike({
+          Sid: 'AttachAndDetachTheDenyPolicy',
           Action: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
-          Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':role/*']] },
-          Condition: { ArnEquals: { 'iam:PolicyARN': { Ref: Match.stringLikeRegexp('CostDenyGpuPolicy') } } },
-        })],
+          Condition: { ArnEquals: { 'iam:PolicyARN': { Ref: Match.stringLikeRegexp('CostBrakeDenyPolicy') } } },
+        })]),
       },
     });
   });
 
-  test('prod: manual approval, 110% deny threshold, 50/80/90/100% alerts, team budgets', () => {
+  test('prod: the brake asks for approval, 110% deny threshold, 50/80/90/100% alerts, team budgets', () => {
     const { stack } = stackFor(EnvironmentProfile.prod());
     const role = new iam.Role(stack, 'Serving', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
     const guard = new CostGuard(stack, 'Cost', { denyGpuFor: [role], notifyEmails: ['finops@example.com'] });
     guard.addTeamBudget('vision', { monthlyLimitUsd: 8000, denyGpuFor: [role] });
     const template = Template.fromStack(stack);
+    const engage = definitionOf(stack, guard.brake.engageStateMachine);
+    expect(engage.StartAt).toBe('RequestApproval');
+    expect(engage.States.RequestApproval).toEqual(expect.objectContaining({
+      Resource: 'arn:aws:states:::sns:publish.waitForTaskToken', TimeoutSeconds: 86400, Next: 'MarkEngaged',
+    }));
+    expect(engage.States.RequestApproval.Parameters.TopicArn).toBe(ref(stack, guard.alertTopic as any));
+    // The team budget's own action attaches the brake's deny policy to the team's roles, by a role the boundary trusts.
     template.hasResourceProperties('AWS::Budgets::BudgetsAction', { ApprovalModel: 'MANUAL', ActionThreshold: { Type: 'PERCENTAGE', Value: 110 } });
-    template.resourceCountIs('AWS::Budgets::BudgetsAction', 2);
+    template.resourceCountIs('AWS::Budgets::BudgetsAction', 1);
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'budgets.amazonaws.com' } })] }),
+      Tags: Match.arrayWith([{ Key: 'mlops:brake-controller', Value: 'true' }]),
+    });
     template.hasResourceProperties('AWS::Budgets::Budget', {
       Budget: Match.objectLike({ BudgetName: 'Env-vision', BudgetLimit: { Amount: 8000, Unit: 'USD' }, CostFilters: { TagKeyValue: ['user:mlops:team$vision'] } }),
     });
     const budget = Object.values(template.findResources('AWS::Budgets::Budget'))[0];
-    expect(budget.Properties.NotificationsWithSubscribers.map((n: any) => n.Notification.Threshold)).toEqual([50, 80, 90, 100, 100]);
+    // The deny threshold (110%) is not an alert threshold: a notification is added for the brake.
+    expect(budget.Properties.NotificationsWithSubscribers.map((n: any) => n.Notification.Threshold)).toEqual([50, 80, 90, 100, 100, 110]);
+    expect(budget.Properties.NotificationsWithSubscribers[5].Subscribers[0]).toEqual({ SubscriptionType: 'SNS', Address: { Ref: expect.stringMatching(/CostBrakeTrigger/) } });
     expect(budget.Properties.NotificationsWithSubscribers[0].Subscribers).toContainEqual({ SubscriptionType: 'EMAIL', Address: 'finops@example.com' });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'finops@example.com' });
   });
 
   test('props override the profile', () => {
     const { stack } = stackFor(EnvironmentProfile.staging());
-    new CostGuard(stack, 'Cost', { monthlyLimitUsd: 1234, alertThresholdsPercent: [90], denyGpuAtPercent: 95, automaticDeny: true });
+    const guard = new CostGuard(stack, 'Cost', { monthlyLimitUsd: 1234, alertThresholdsPercent: [90], denyGpuAtPercent: 95, automaticDeny: true });
     Template.fromStack(stack).hasResourceProperties('AWS::Budgets::Budget', {
       Budget: Match.objectLike({ BudgetLimit: { Amount: 1234, Unit: 'USD' } }),
-      NotificationsWithSubscribers: [Match.objectLike({ Notification: Match.objectLike({ Threshold: 90 }) }), Match.anyValue()],
+      NotificationsWithSubscribers: [
+        Match.objectLike({ Notification: Match.objectLike({ Threshold: 90 }) }), Match.anyValue(),
+        Match.objectLike({ Notification: Match.objectLike({ NotificationType: 'ACTUAL', Threshold: 95 }) }),
+      ],
     });
+    expect(definitionOf(stack, guard.brake.engageStateMachine).StartAt).toBe('MarkEngaged');
   });
 
   test.each([
@@ -176,21 +218,16 @@ describe('CostGuard with many denied roles (found by the fuzz/bench suites)', ()
       .toThrow(/'notifyEmails' must be a list of email addresses \(received "ops@example.com"\)\. Fix: wrap the address in a list/);
   });
 
-  // Budgets rejects an IAM action naming more than 100 roles; a platform with 200 served models has 200 serving roles.
-  test('splits denied roles into actions of at most 100, appending so existing roles never move', () => {
+  // Budgets rejected an IAM action naming more than 100 roles; the brake has no such limit and appends.
+  test('the brake denies any number of roles, in the order they were added', () => {
     const { stack } = stackFor(EnvironmentProfile.dev());
     const guard = new CostGuard(stack, 'Cost');
     const roles = Array.from({ length: 205 }, (_, i) => new iam.Role(stack, `R${i}`, { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') }));
     guard.denyGpuFor(roles[0]);
-    // The first action keeps the id it had with one role (a second app with one role would show the same id).
-    const firstAction = guard.node.findChild('DenyGpuAction');
-    guard.denyGpuFor(...roles.slice(1));
-    const actions = Template.fromStack(stack).findResources('AWS::Budgets::BudgetsAction');
-    const roleCounts = Object.values(actions).map((a: any) => a.Properties.Definition.IamActionDefinition.Roles.length);
-    expect(roleCounts).toEqual([100, 100, 5]);
-    const first = actions[stack.getLogicalId(firstAction as any)];
-    expect(first.Properties.Definition.IamActionDefinition.Roles[0]).toEqual({ Ref: stack.getLogicalId(roles[0].node.defaultChild as iam.CfnRole) });
-    expect(first.Properties.Definition.IamActionDefinition.Roles).toHaveLength(100);
+    guard.denyGpuFor(...roles.slice(1), roles[0]);
+    const engage = definitionOf(stack, guard.brake.engageStateMachine);
+    const denied = engage.States.Brake.Branches.find((b: any) => b.StartAt === 'DeniedRoles').States.DeniedRoles.Result;
+    expect(denied).toEqual(roles.map((r) => ref(stack, r)));
   });
 
   test('a team budget action with more than 100 roles is split too', () => {

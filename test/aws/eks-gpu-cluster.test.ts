@@ -91,9 +91,13 @@ describe('EksGpuCluster control plane', () => {
       Labels: { 'mlops-constructs/node-group': 'system' },
     });
     expect(system.Taints).toBeUndefined();
-    // The Auto Scaling service-linked role may encrypt node volumes with the given key.
+    // The launching service-linked roles (Auto Scaling included) may encrypt node volumes with the given key, grants only for AWS resources.
     t.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowAutoScalingToUseTheKeyForNodeVolumes', Action: Match.arrayWith(['kms:CreateGrant']) })]) },
+      KeyPolicy: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Sid: 'AllowLaunchingServiceLinkedRolesToGrantForVolumes', Action: 'kms:CreateGrant', Condition: Match.objectLike({ Bool: { 'kms:GrantIsForAWSResource': 'true' } }),
+        })]),
+      },
     });
   });
 });
@@ -168,9 +172,12 @@ describe('EksGpuCluster GPU node groups', () => {
 });
 
 describe('EksGpuCluster access', () => {
-  test('personas: operator cluster admin, ML engineer and data scientist edit in team namespaces, auditor view', () => {
+  test.each([
+    ['dev', EnvironmentProfile.dev(), 'AmazonEKSEditPolicy'],
+    ['prod', EnvironmentProfile.prod(), 'AmazonEKSViewPolicy'],
+  ])('personas (%s): operator admin of kube-system only, ML engineer edit in team namespaces, data scientist edit in dev and view elsewhere, auditor view', (_name, profile, scientistPolicy) => {
     const app = newApp();
-    const stack = new MlopsStack(app, 'Env', { profile: EnvironmentProfile.dev(), project: 'p' });
+    const stack = new MlopsStack(app, 'Env', { profile, project: 'p' });
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1, restrictDefaultSecurityGroup: false });
     const governance = new MlopsGovernance(stack, 'Governance');
     new EksGpuCluster(stack, 'Eks', { vpc, personas: governance, teamNamespaces: ['fraud', 'recsys'] });
@@ -179,10 +186,13 @@ describe('EksGpuCluster access', () => {
     const policyArn = (name: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks::aws:cluster-access-policy/${name}`]] });
     const entries = Object.values(t.findResources('AWS::EKS::AccessEntry')).map((r) => r.Properties);
     const of = (role: iam.Role) => entries.find((e) => JSON.stringify(e.PrincipalArn) === JSON.stringify(stack.resolve(role.roleArn)));
-    expect(of(governance.platformOperator)?.AccessPolicies).toEqual([{ PolicyArn: policyArn('AmazonEKSClusterAdminPolicy'), AccessScope: { Type: 'cluster' } }]);
-    for (const role of [governance.mlEngineer, governance.dataScientist]) {
-      expect(of(role)?.AccessPolicies).toEqual([{ PolicyArn: policyArn('AmazonEKSEditPolicy'), AccessScope: { Type: 'namespace', Namespaces: ['fraud', 'recsys'] } }]);
-    }
+    // The operator never reads data: no cluster admin (which would bypass its denied object reads through the team service accounts).
+    expect(of(governance.platformOperator)?.AccessPolicies).toEqual([
+      { PolicyArn: policyArn('AmazonEKSAdminPolicy'), AccessScope: { Type: 'namespace', Namespaces: ['kube-system'] } },
+      { PolicyArn: policyArn('AmazonEKSViewPolicy'), AccessScope: { Type: 'cluster' } },
+    ]);
+    expect(of(governance.mlEngineer)?.AccessPolicies).toEqual([{ PolicyArn: policyArn('AmazonEKSEditPolicy'), AccessScope: { Type: 'namespace', Namespaces: ['fraud', 'recsys'] } }]);
+    expect(of(governance.dataScientist)?.AccessPolicies).toEqual([{ PolicyArn: policyArn(scientistPolicy), AccessScope: { Type: 'namespace', Namespaces: ['fraud', 'recsys'] } }]);
     expect(of(governance.auditor)?.AccessPolicies).toEqual([{ PolicyArn: policyArn('AmazonEKSViewPolicy'), AccessScope: { Type: 'cluster' } }]);
   });
 
@@ -201,8 +211,12 @@ describe('EksGpuCluster access', () => {
     const store = new ArtifactStore(stack, 'Store');
     const role = eks.addTeamServiceAccount('fraud', 'fraud-workloads', {
       artifactStore: store,
-      artifacts: [{ purpose: ArtifactPurpose.DATASETS, prefix: 'fraud/' }, { purpose: ArtifactPurpose.MODELS, prefix: 'fraud/', write: true }],
+      artifacts: [{ purpose: ArtifactPurpose.DATASETS, prefix: 'fraud/' }, { purpose: ArtifactPurpose.MODELS, prefix: 'candidates/fraud-detector/', write: true }],
     });
+    // Pods never write what production serves.
+    expect(() => eks.addTeamServiceAccount('fraud', 'other', {
+      artifactStore: store, artifacts: [{ purpose: ArtifactPurpose.MODELS, prefix: 'fraud/', write: true }],
+    })).toThrow(/'grants.artifacts\[0\].prefix' lets pods write models outside 'candidates\/' \(received "fraud\/"\)\. Fix: write model candidates only/);
     const t = template();
     t.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
       ClusterName: stack.resolve(eks.cluster.clusterName), Namespace: 'fraud', ServiceAccount: 'fraud-workloads', RoleArn: stack.resolve(role.roleArn),
@@ -308,7 +322,7 @@ describe('EksGpuCluster gate', () => {
     for (const team of platform.teams) {
       eks.addTeamServiceAccount(team.name, `${team.name}-workloads`, {
         artifactStore: platform.artifactStore,
-        artifacts: [{ purpose: ArtifactPurpose.DATASETS, prefix: `${team.name}/` }, { purpose: ArtifactPurpose.MODELS, prefix: `${team.name}/`, write: true }],
+        artifacts: [{ purpose: ArtifactPurpose.DATASETS, prefix: `${team.name}/` }, { purpose: ArtifactPurpose.MODELS, prefix: `candidates/${team.name}-model/`, write: true }],
       });
     }
     applyCompliancePacks(app);

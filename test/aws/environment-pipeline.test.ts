@@ -1,9 +1,12 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { CfnWaitConditionHandle, Stack, Stage } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as codecommit from 'aws-cdk-lib/aws-codecommit';
 import { buildPipelineApp } from '../../examples/pipeline';
-import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
+import { FakeAwsState, writeFakeAws } from '../support/fake-aws';
+import { cfnLint, describe as describeFindings, newApp, REPO_ROOT, synthesizeWithPacks, tempDir } from '../support/gate';
 import {
   applyCompliancePacks, EnvironmentPipeline, EnvironmentPipelineProps, EnvironmentProfile, MlopsStack, PipelineEnvironment, PipelineSource,
 } from 'mlops-constructs';
@@ -60,35 +63,39 @@ describe('EnvironmentPipeline stages', () => {
     expect(all[0].Actions[0].Configuration).toMatchObject({ ConnectionArn: CONNECTION, FullRepositoryId: 'acme/ml-platform', BranchName: 'main' });
   });
 
-  test('the gate (tests, cfn-lint) runs before the first review and deployment', () => {
-    const dev = all[3].Actions;
-    const order = (name: string) => dev.find((a) => a.Name === name)!.RunOrder;
-    expect(order('Gate')).toBeLessThan(order('Review-dev'));
-    expect(Math.max(...dev.filter((a) => a.ActionTypeId.Category === 'Deploy').map((a) => a.RunOrder))).toBeLessThan(order('Record-dev'));
-    expect(Math.min(...dev.filter((a) => a.ActionTypeId.Category === 'Deploy').map((a) => a.RunOrder))).toBeGreaterThan(order('Review-dev'));
-    const gate = buildSpecOf(t, 'Gate');
-    expect(gate).toContain('npm test');
-    expect(gate).toMatch(/cfn-lint --/);
-    expect(all.slice(4).flatMap((s) => s.Actions).some((a) => a.Name === 'Gate')).toBe(false);
+  test('the gate (tests, cfn-lint) and the review of the pipeline stack run in the synth step, before self-mutation', () => {
+    // Claim: a commit changes the pipeline (self-mutation, stage UpdatePipeline) only after tests, cfn-lint and a review
+    // of the pipeline stack against the deployed one passed: they are commands of the Build stage, which precedes it.
+    const synth = buildSpecOf(t, 'Synth');
+    const order = ['npx cdk synth', 'npm test', 'cfn-lint --', 'node_modules/.bin/mlops-review --deployed --top-level --head cdk.out'].map((c) => synth.indexOf(c));
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(all.findIndex((s) => s.Name === 'Build')).toBeLessThan(all.findIndex((s) => s.Name === 'UpdatePipeline'));
+    // The synth role may read the deployed pipeline stack through the tooling account's lookup role only.
+    const assume = statementsOf(t, 'Synth').filter((s) => [s.Action].flat().includes('sts:AssumeRole'));
+    expect(JSON.stringify(assume)).toContain(':iam::111111111111:role/cdk-hnb659fds-lookup-role-111111111111-eu-west-1');
+    expect(all.slice(3).flatMap((s) => s.Actions).some((a) => a.Name === 'Gate')).toBe(false);
   });
 
-  test('manual approval before prod only, after the review and before any prod deployment', () => {
+  test('manual approval before prod only, after the review (linked) and before any prod change set or deployment', () => {
     const approvals = all.flatMap((s) => s.Actions.filter((a) => a.ActionTypeId.Category === 'Approval').map((a) => `${s.Name}/${a.Name}`));
     expect(approvals).toEqual(['p-prod/Approve-prod']);
     const prod = all[5].Actions;
-    const approval = prod.find((a) => a.Name === 'Approve-prod')!.RunOrder;
-    expect(prod.find((a) => a.Name === 'Review-prod')!.RunOrder).toBeLessThan(approval);
-    for (const deploy of prod.filter((a) => a.ActionTypeId.Category === 'Deploy')) expect(deploy.RunOrder).toBeGreaterThan(approval);
+    const approval = prod.find((a) => a.Name === 'Approve-prod')!;
+    expect(prod.find((a) => a.Name === 'Review-prod')!.RunOrder).toBeLessThan(approval.RunOrder);
+    for (const deploy of prod.filter((a) => a.ActionTypeId.Category === 'Deploy')) expect(deploy.RunOrder).toBeGreaterThan(approval.RunOrder);
+    expect(JSON.stringify(approval.Configuration)).toMatch(/codebuild\/projects\/.*\/history/);
   });
 
-  test('each review runs mlops-review against the assembly last deployed there; exit code 1 (data loss) fails the stage', () => {
+  test('each review runs the project\'s pinned mlops-review (after npm ci) against what is deployed; no record step', () => {
     for (const env of ['dev', 'staging', 'prod']) {
-      const spec = buildSpecOf(t, `Review-${env}`);
-      expect(spec).toContain(`/deployed/${env}/ base.out/`);
-      expect(spec).toContain(`npx mlops-review --base base.out --head cdk.out/assembly-p-${env} --output review.md`);
-      expect(spec).toContain('status=$?; cat review.md; exit $status');
-      expect(buildSpecOf(t, `Record-${env}`)).toContain(`aws s3 sync cdk.out/assembly-p-${env}/ s3://`);
+      const spec = JSON.parse(JSON.parse(buildSpecOf(t, `Review-${env}`)));
+      expect(spec.phases.install.commands).toContain('npm ci');
+      expect(spec.phases.build.commands.join('\n')).toContain(
+        `node_modules/.bin/mlops-review --deployed --head cdk.out/assembly-p-${env} --output review.md; status=$?; cat review.md 2>/dev/null; exit $status`);
+      expect(JSON.stringify(spec)).not.toMatch(/npx mlops-review|aws s3 sync/);
     }
+    expect(all.flatMap((s) => s.Actions).some((a) => a.Name.startsWith('Record-'))).toBe(false);
   });
 
   test('cross-account deployments: each stage deploys with its own account\'s bootstrap roles', () => {
@@ -129,19 +136,19 @@ describe('EnvironmentPipeline security', () => {
 
   test('every CodeBuild project encrypts with the pipeline key', () => {
     const projects = Object.values(t.findResources('AWS::CodeBuild::Project'));
-    expect(projects.length).toBeGreaterThan(5);
+    expect(projects.length).toBeGreaterThanOrEqual(5);
     const keyRef = stack.resolve((stack.node.findAll().find((c) => c.node.path.endsWith('Pipeline/Key/Resource')) as any).attrArn);
     for (const p of projects) expect(p.Properties.EncryptionKey).toEqual(keyRef);
   });
 
-  test('least privilege: a review reads only its environment\'s deployed prefix; a record writes only there', () => {
-    const review = statementsOf(t, 'Review-staging');
-    const reviewS3 = review.filter((s) => [s.Action].flat().some((a: string) => a === 's3:GetObject' || a === 's3:ListBucket'));
-    expect(JSON.stringify(reviewS3)).toContain('deployed/staging/');
-    expect(JSON.stringify(review)).not.toContain('s3:PutObject"');
-    const record = statementsOf(t, 'Record-staging').filter((s) => [s.Action].flat().includes('s3:PutObject'));
-    expect(record).toHaveLength(1);
-    expect(JSON.stringify(record[0].Resource)).toContain('/deployed/staging/*');
+  test('least privilege: a review may assume only the read-only CDK lookup role of its own environment\'s account', () => {
+    for (const env of ['dev', 'staging', 'prod']) {
+      const review = statementsOf(t, `Review-${env}`);
+      const assume = review.filter((s) => [s.Action].flat().includes('sts:AssumeRole'));
+      expect(assume).toHaveLength(1);
+      expect(assume[0].Resource).toEqual({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::${ACCOUNTS[env]}:role/cdk-hnb659fds-lookup-role-${ACCOUNTS[env]}-eu-west-1` });
+      expect(JSON.stringify(review)).not.toMatch(/s3:PutObject"|s3:DeleteObject"/);
+    }
   });
 });
 
@@ -165,8 +172,8 @@ describe('EnvironmentPipeline options', () => {
     const t = Template.fromStack(stack);
     const approvals = stages(t).flatMap((s) => s.Actions.filter((a) => a.ActionTypeId.Category === 'Approval').map((a) => a.Name));
     expect(approvals).toEqual(['Approve-staging', 'Approve-prod']);
-    expect(buildSpecOf(t, 'Review-dev')).toContain("npm run review -- --base base.out --head cdk.out/assembly-q-dev --disposable-stack 'q-dev/Service'");
-    expect(buildSpecOf(t, 'Gate')).toContain('npx jest');
+    expect(buildSpecOf(t, 'Review-dev')).toContain("npm run review -- --deployed --head cdk.out/assembly-q-dev --disposable-stack 'q-dev/Service' --output review.md");
+    expect(buildSpecOf(t, 'Synth')).toMatch(/npx cdk synth -q.*npm ci.*npx jest.*npm run review -- --deployed --top-level/);
     expect(stages(t)[0].Actions[0].Configuration).toMatchObject({ RepositoryName: { 'Fn::GetAtt': [expect.stringMatching(/^Repo/), 'Name'] }, BranchName: 'main' });
   });
 });
@@ -190,6 +197,7 @@ describe('EnvironmentPipeline bad input', () => {
     { name: 'a connection ARN that is not one', run: () => build({ source: PipelineSource.connection('acme/ml', 'main', 'arn:aws:iam::111111111111:role/x') }), message: /'source.connectionArn' must be the ARN of a CodeStar connection/ },
     { name: 'a branch with spaces', run: () => build({ source: PipelineSource.connection('acme/ml', 'my branch', CONNECTION) }), message: /'source.branch' must be a git branch name/ },
     { name: 'an empty review command', run: () => build({ reviewCommand: ' ' }), message: /'reviewCommand' must not be empty/ },
+    { name: 'a review fetched by npx', run: () => build({ reviewCommand: 'npx mlops-review' }), message: /'reviewCommand' may fetch an unpinned package.*Fix: run the project's own review/ },
     { name: 'a source that is not a PipelineSource', run: () => build({ source: 'acme/ml' as any }), message: /'source' must be a PipelineSource/ },
   ];
   test.each(cases)('$name', ({ run, message }) => {
@@ -225,5 +233,80 @@ describe('examples/pipeline: the reference environments delivered by a pipeline'
     expect(describeFindings(cfnLint(pipelineTemplate))).toBe('');
     const names = stages(Template.fromStack(pipelineStack)).map((s) => s.Name);
     expect(names.slice(-3)).toEqual(['mlops-dev', 'mlops-staging', 'mlops-prod']);
+  });
+});
+
+describe('Review-<env> run locally as CodeBuild runs it (primary input: the source; cdk.out: the synth output)', () => {
+  // The buildspec of the synthesized project is executed in a directory laid out as CodePipeline lays out the action's
+  // inputs, with the project's own mlops-review in node_modules/.bin and a fake AWS CLI answering for the accounts.
+  const { app, template } = build();
+  const cloudAssembly = app.synth().directory;
+  const spec = JSON.parse(JSON.parse(buildSpecOf(template(), 'Review-staging')));
+  const stageDir = path.join(cloudAssembly, 'assembly-p-staging');
+  const [serviceArtifact] = Object.values<any>(JSON.parse(fs.readFileSync(path.join(stageDir, 'manifest.json'), 'utf8')).artifacts)
+    .filter((a) => a.type === 'aws:cloudformation:stack');
+  const headTemplate = JSON.parse(fs.readFileSync(path.join(stageDir, serviceArtifact.properties.templateFile), 'utf8'));
+  const lookupRole = `arn:aws:iam::${ACCOUNTS.staging}:role/cdk-hnb659fds-lookup-role-${ACCOUNTS.staging}-eu-west-1`;
+
+  function runReview(state: FakeAwsState) {
+    const work = tempDir('review-action');
+    const src = path.join(work, 'src');
+    fs.mkdirSync(path.join(src, 'node_modules', '.bin'), { recursive: true });
+    // What `npm ci` installs from the project's lock file: the package's own bin.
+    fs.writeFileSync(path.join(src, 'node_modules', '.bin', 'mlops-review'),
+      `#!/bin/sh\nexec "${path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx')}" "${path.join(REPO_ROOT, 'lib', 'review', 'bin.ts')}" "$@"\n`, { mode: 0o755 });
+    const bin = path.join(work, 'bin');
+    fs.mkdirSync(bin);
+    writeFakeAws(bin);
+    fs.writeFileSync(path.join(work, 'state.json'), JSON.stringify(state));
+    const env: Record<string, string> = {
+      ...process.env as Record<string, string>,
+      PATH: `${bin}:${process.env.PATH}`,
+      FAKE_AWS_STATE: path.join(work, 'state.json'),
+      FAKE_AWS_LOG: path.join(work, 'calls.log'),
+    };
+    const install: string[] = spec.phases.install.commands;
+    for (const variable of install.join('\n').match(/CODEBUILD_SRC_DIR_\w+/g) ?? []) env[variable] = cloudAssembly;
+    // npm ci needs the registry; the test installs the bin above instead.
+    // CodeBuild stops at the first command (line) that exits non-zero; commands within a line run as the shell runs them.
+    const script = [...install.filter((c) => c !== 'npm ci'), ...spec.phases.build.commands]
+      .map((c) => `${c}\nrc=$?; if [ $rc -ne 0 ]; then exit $rc; fi`).join('\n');
+    const r = spawnSync('bash', ['-c', script], { cwd: src, env, encoding: 'utf8' });
+    const calls = fs.existsSync(env.FAKE_AWS_LOG) ? fs.readFileSync(env.FAKE_AWS_LOG, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr, calls };
+  }
+
+  const deployed = (deployedTemplate: object): FakeAwsState => ({
+    roles: { [lookupRole]: { account: ACCOUNTS.staging } },
+    stacks: { [ACCOUNTS.staging]: { 'p-staging-Service': deployedTemplate } },
+  });
+
+  test('installs with npm ci, then reviews against the deployed template read in the staging account; no change passes', () => {
+    expect(spec.phases.install.commands).toContain('npm ci');
+    const r = runReview(deployed(headTemplate));
+    expect(r.stderr).toContain('base is what is deployed: 1 stack(s) read');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/review/i);
+    expect(r.calls.map((c) => `${c.args.slice(0, 2).join(' ')}@${c.account ?? '-'}`)).toEqual(['sts assume-role@-', `cloudformation get-template@${ACCOUNTS.staging}`]);
+    expect(r.calls[1].args).toEqual(expect.arrayContaining(['--stack-name', 'p-staging-Service', '--template-stage', 'Original', '--region', 'eu-west-1']));
+  });
+
+  test('a change that drops deployed data blocks the stage (exit 1), though the pipeline never recorded a base', () => {
+    const withData = { ...headTemplate, Resources: { ...headTemplate.Resources, Data: { Type: 'AWS::S3::Bucket', DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' } } };
+    const r = runReview(deployed(withData));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('Data');
+  });
+
+  test('fails closed (exit 2) when the deployed templates cannot be read', () => {
+    const r = runReview({ roles: {}, stacks: { [ACCOUNTS.staging]: { 'p-staging-Service': headTemplate } } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/fails closed when it cannot read what is deployed/);
+  });
+
+  test('a stack CloudFormation says does not exist is reviewed as new (first deployment)', () => {
+    const r = runReview({ roles: { [lookupRole]: { account: ACCOUNTS.staging } }, stacks: {} });
+    expect(r.stderr).toContain('not deployed yet (reviewed as new): p-staging/Service');
+    expect(r.code).toBe(0);
   });
 });

@@ -128,12 +128,12 @@ describe('GpuTrainingCluster compute', () => {
 });
 
 describe('GpuTrainingCluster launch template, key and logs', () => {
-  test('IMDSv2 required with hop limit 2; 200 GiB gp3 root volume encrypted with the cluster key', () => {
+  test('IMDSv2 required with hop limit 1 (job containers cannot reach the shared instance role); 200 GiB gp3 root volume encrypted with the cluster key', () => {
     const { template, cluster, stack } = build();
     const t = template();
     t.hasResourceProperties('AWS::EC2::LaunchTemplate', {
       LaunchTemplateData: Match.objectLike({
-        MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
+        MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
         BlockDeviceMappings: [{
           DeviceName: '/dev/xvda',
           Ebs: { Encrypted: true, KmsKeyId: stack.resolve(cluster.encryptionKey.keyArn), VolumeSize: 200, VolumeType: 'gp3', DeleteOnTermination: true },
@@ -164,20 +164,18 @@ describe('GpuTrainingCluster launch template, key and logs', () => {
     expect(Object.keys(t.findResources('AWS::KMS::Key', { Properties: { Description: Match.stringLikeRegexp('GPU training') } }))).toEqual([]);
   });
 
-  test('the key lets EC2 in this account create encrypted volumes for Batch-launched instances', () => {
+  test('the key lets only the launching service-linked roles use it for volumes, and grants only for AWS resources', () => {
     const { template } = build();
-    template().hasResourceProperties('AWS::KMS::Key', {
-      Description: Match.stringLikeRegexp('GPU training cluster key'),
-      KeyPolicy: {
-        Statement: Match.arrayWith([{
-          Effect: 'Allow',
-          Principal: { AWS: '*' },
-          Action: ['kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'],
-          Resource: '*',
-          Condition: { StringEquals: { 'kms:CallerAccount': { Ref: 'AWS::AccountId' }, 'kms:ViaService': { 'Fn::Join': ['', ['ec2.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
-        }]),
-      },
-    });
+    const key = Object.values(template().findResources('AWS::KMS::Key')).find((k: any) => /GPU training cluster key/.test(k.Properties.Description)) as any;
+    const statements: any[] = key.Properties.KeyPolicy.Statement;
+    // No statement lets any principal of the account (or '*') use the key through a service.
+    for (const s of statements) expect([s.Sid, s.Principal]).not.toEqual([s.Sid, { AWS: '*' }]);
+    const grants = statements.filter((s) => [s.Action].flat().includes('kms:CreateGrant'));
+    expect(grants).toEqual([expect.objectContaining({
+      Sid: 'AllowLaunchingServiceLinkedRolesToGrantForVolumes',
+      Condition: expect.objectContaining({ Bool: { 'kms:GrantIsForAWSResource': 'true' } }),
+    })]);
+    expect(JSON.stringify(grants[0].Condition.ArnLike)).toMatch(/AWSServiceRoleForBatch/);
   });
 
   test('job logs: KMS-encrypted log group with the profile retention (dev 14, prod 365) or logRetentionDays', () => {

@@ -53,7 +53,7 @@ describe('InferenceFleet defaults', () => {
     expect(params).toContain('/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id');
     t.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowEbsVolumesOfThisAccount', Condition: Match.objectLike({}) })]) },
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowLaunchingServiceLinkedRolesToEncryptVolumes', Condition: Match.objectLike({ ArnLike: Match.anyValue() }) })]) },
     });
   });
 
@@ -67,7 +67,7 @@ describe('InferenceFleet defaults', () => {
     expect(userData).toContain(INFERENCE_GPU_METRICS_NAMESPACE);
   });
 
-  test('the role reads only this model\'s prefix, pulls the image, and uses a managed policy', () => {
+  test('the role reads only this model\'s promoted versions (served/fraud/), pulls the image, and uses a managed policy', () => {
     const t = build(EnvironmentProfile.dev()).template();
     t.resourceCountIs('AWS::IAM::Policy', 0);
     t.hasResourceProperties('AWS::IAM::ManagedPolicy', {
@@ -75,9 +75,9 @@ describe('InferenceFleet defaults', () => {
         Statement: Match.arrayWith([
           Match.objectLike({
             Action: ['s3:GetObject', 's3:GetObjectVersion'],
-            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('StoreModels'), 'Arn'] }, '/fraud/*']] },
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('StoreModels'), 'Arn'] }, '/served/fraud/*']] },
           }),
-          Match.objectLike({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['fraud/*'] } } }),
+          Match.objectLike({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['served/fraud/*'] } } }),
           Match.objectLike({ Action: Match.arrayWith(['ecr:BatchGetImage']) }),
           Match.objectLike({ Action: 'cloudwatch:PutMetricData', Condition: { StringEquals: { 'cloudwatch:namespace': INFERENCE_GPU_METRICS_NAMESPACE } } }),
         ]),
@@ -268,7 +268,7 @@ describe('InferenceFleet options', () => {
       }),
     });
     t.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowEbsVolumesOfThisAccount' })]) },
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowLaunchingServiceLinkedRolesToEncryptVolumes' })]) },
     });
     expect(Object.keys(t.findResources('AWS::KMS::Key')).filter((id) => id.startsWith('FleetKey'))).toEqual([]);
   });
@@ -303,8 +303,8 @@ describe('InferenceFleet rollouts', () => {
     expect(listenerWeights(t)[0].tg).toMatch(/FleetVariantCurrentTargetGroup/);
     t.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 2);
     const userData = userDataOf(t);
-    expect(userData.some((u) => u.includes('/fraud/v1/'))).toBe(true);
-    expect(userData.some((u) => u.includes('/fraud/v2/'))).toBe(true);
+    expect(userData.some((u) => u.includes('/served/fraud/v1/model.tar.gz'))).toBe(true);
+    expect(userData.some((u) => u.includes('/served/fraud/v2/model.tar.gz'))).toBe(true);
     expect(fleet.costEstimate.minUsd).toBeCloseTo(1.006 * 4 * 730 + 22.27, 1);
   });
 

@@ -2,7 +2,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
-import { applyCompliancePacks, EnvironmentProfile, MlopsMonitoring, MlopsStack, QualityDirection, ValidationError } from 'mlops-constructs';
+import {
+  applyCompliancePacks, ArtifactStore, EnvironmentProfile, ImageRepository, InferenceFleet, MlopsMonitoring, MlopsStack, ModelEndpoint,
+  PlatformNetwork,
+  QualityDirection, ValidationError,
+} from 'mlops-constructs';
 
 function stackFor(profile: EnvironmentProfile, region = 'us-east-1', id = 'Env') {
   const app = newApp();
@@ -183,5 +187,30 @@ describe('MlopsMonitoring per-model dashboards (found by the benchmark)', () => 
     const dashboards = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'));
     expect(dashboards).toHaveLength(1);
     expect(JSON.stringify(dashboards[0].Properties.DashboardBody)).toContain('fraud: latency (ms)');
+  });
+});
+
+describe('MlopsMonitoring.monitor', () => {
+  test('takes an InferenceFleet and a ModelEndpoint as they are (their modelName names the alarms)', () => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    const network = new PlatformNetwork(stack, 'Network');
+    const serving = {
+      vpc: network.vpc, artifactStore: new ArtifactStore(stack, 'Store'), image: new ImageRepository(stack, 'Images'), imageTag: 't', modelVersion: 'v1',
+    };
+    const fleet = new InferenceFleet(stack, 'Fleet', { ...serving, modelName: 'fraud' });
+    const endpoint = new ModelEndpoint(stack, 'Endpoint', { ...serving, modelName: 'churn' });
+    expect([fleet.modelName, endpoint.modelName]).toEqual(['fraud', 'churn']);
+    const monitoring = new MlopsMonitoring(stack, 'Monitoring');
+    monitoring.monitor(fleet).monitor(endpoint);
+    expect(monitoring.rolloutHealthAlarm('fraud')).toBeDefined();
+    expect(monitoring.rolloutHealthAlarm('churn')).toBeDefined();
+  });
+
+  test('rejects what it cannot monitor with the prop, the value and the fix (JavaScript callers)', () => {
+    const { stack } = stackFor(EnvironmentProfile.dev());
+    const monitoring = new MlopsMonitoring(stack, 'Monitoring');
+    expect(() => monitoring.monitor(new Construct(stack, 'Other') as any)).toThrow(ValidationError);
+    expect(() => monitoring.monitor(new Construct(stack, 'Other2') as any))
+      .toThrow(/'monitor\(target\)' is not an InferenceFleet, ModelEndpoint, GpuTrainingCluster or ModelRegistry \(received "Env\/Other2"\)\. Fix: pass one of those constructs/);
   });
 });

@@ -2,7 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { newApp } from '../support/gate';
 import {
-  EnvironmentProfile, InferenceFleet, MlopsPlatform, MlopsPlatformProps, ModelEndpoint, Rollout, ServingBackend, SHARED_TEAM, ValidationError,
+  EnvironmentProfile, InferenceFleet, MlopsPlatform, MlopsPlatformProps, ModelEndpoint, Rollout, ServingBackend, servingShardOf, SHARED_TEAM,
+  ValidationError,
 } from 'mlops-constructs';
 
 const TEAMS = [
@@ -37,7 +38,7 @@ describe('MlopsPlatform', () => {
   const data = Template.fromStack(prod.dataStack);
   const plat = Template.fromStack(prod.platformStack);
 
-  test('splits an environment into a retained data stack and a platform stack with a nested stack per model', () => {
+  test('splits an environment into a retained data stack, a platform stack and serving shards with a nested stack per model', () => {
     expect(prod.dataStack.stackName).toBe('acme-prod-data');
     expect(prod.platformStack.stackName).toBe('acme-prod-platform');
     expect(prod.dataStack.terminationProtection).toBe(true);
@@ -46,8 +47,24 @@ describe('MlopsPlatform', () => {
     data.resourceCountIs('AWS::RDS::DBCluster', 1);
     data.resourceCountIs('AWS::ECR::Repository', 2);
     data.resourceCountIs('AWS::SageMaker::ModelPackageGroup', 1);
-    plat.resourceCountIs('AWS::CloudFormation::Stack', 2);
+    plat.resourceCountIs('AWS::CloudFormation::Stack', 0);
     plat.resourceCountIs('AWS::Batch::JobQueue', 1);
+    // Each model in the shard its name hashes to (16 shards by default), as a nested stack there.
+    const shardOf = (name: string) => `acme-prod-serving-${String(servingShardOf(name, 16)).padStart(2, '0')}`;
+    expect(prod.servingStackOf('fraud')!.stackName).toBe(shardOf('fraud'));
+    expect(prod.servingStackOf('recs')!.stackName).toBe(shardOf('recs'));
+    expect(prod.servingStacks.map((s) => s.stackName).sort()).toEqual([...new Set([shardOf('fraud'), shardOf('recs')])].sort());
+    for (const shard of prod.servingStacks) {
+      expect(shard.dependencies).toEqual(expect.arrayContaining([prod.dataStack, prod.platformStack]));
+      expect(shard.terminationProtection).toBe(true);
+    }
+    expect(prod.servedModel('fraud')!.node.scope!.node.id).toBe('Model-fraud');
+    // The fleet's served state is in a nested stack of the data stack; the endpoint has none here.
+    data.resourceCountIs('AWS::CloudFormation::Stack', 1);
+    const state = (prod.servedModel('fraud') as InferenceFleet).servedState!;
+    expect(state.parameterName).toBe('/mlops/acme-prod/served/fraud');
+    expect(state.initialValue).toBe('current=v1@90,candidate=v2@10');
+    Template.fromStack(state.parameter.stack).hasResourceProperties('AWS::SSM::Parameter', { Name: '/mlops/acme-prod/served/fraud', Value: 'current=v1@90,candidate=v2@10' });
     expect(prod.servedModelNames).toEqual(['fraud', 'recs']);
     expect(prod.servedModel('fraud')).toBeInstanceOf(InferenceFleet);
     expect(prod.servedModel('recs')).toBeInstanceOf(ModelEndpoint);
@@ -62,7 +79,8 @@ describe('MlopsPlatform', () => {
         // In the backend's unit: ALB target response time is in seconds, SageMaker model latency in microseconds.
         Threshold: name === 'fraud' ? 0.5 : 500_000,
         TreatMissingData: 'notBreaching',
-        AlarmActions: [{ Ref: Match.stringLikeRegexp('referenceto') }],
+        // The environment's alarm topic, imported from the platform stack by the model's nested stack.
+        AlarmActions: [{ 'Fn::ImportValue': Match.stringLikeRegexp('AlarmTopic') }],
       });
       nested.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: `${name}: 5xx rate above 1%`, Threshold: 1 });
       nested.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp(`${name}: GPU utilization below 20%`) });
@@ -88,14 +106,14 @@ describe('MlopsPlatform', () => {
     });
   });
 
-  test('budgets: environment and team budgets, a deny-GPU action on the serving roles, the estimate as an output', () => {
+  test('budgets: environment and team budgets, the GPU brake denying the personas, the estimate as an output', () => {
     plat.hasResourceProperties('AWS::Budgets::Budget', { Budget: Match.objectLike({ BudgetLimit: { Amount: 50000, Unit: 'USD' } }) });
     plat.hasResourceProperties('AWS::Budgets::Budget', { Budget: Match.objectLike({ BudgetName: 'acme-prod-platform-fraud', BudgetLimit: { Amount: 400, Unit: 'USD' } }) });
-    const actions = Object.values(plat.findResources('AWS::Budgets::BudgetsAction'));
-    expect(actions).toHaveLength(1);
-    expect(actions[0].Properties.ApprovalModel).toBe('MANUAL');
-    // The data scientist and ML engineer personas, and the fleet's and the endpoint's roles (from the models' nested stacks).
-    expect(actions[0].Properties.Definition.IamActionDefinition.Roles).toHaveLength(4);
+    // No Budgets IAM action (it denied roles that launch nothing): the environment budget starts the brake, which asks first in prod.
+    plat.resourceCountIs('AWS::Budgets::BudgetsAction', 0);
+    expect(prod.costGuard.brake.automatic).toBe(false);
+    const { dataScientist, mlEngineer, platformOperator } = prod.governance;
+    expect(prod.costGuard.brake.deniedRoleList).toEqual([dataScientist, mlEngineer, platformOperator]);
     const estimate = prod.costGuard.estimatedMonthlyCost;
     expect(Object.keys(estimate.pieces)).toEqual(['training (max GPUs busy, fallback included)', 'model registry', 'network (NAT gateways)', 'model fraud', 'model recs']);
     expect(estimate.maxUsd).toBeGreaterThan(estimate.minUsd);
@@ -113,18 +131,32 @@ describe('MlopsPlatform', () => {
       modelFamilies: ['recs'],
       experimentTracking: false,
       servedModels: [{ name: 'recs', backend: ServingBackend.ENDPOINT, modelVersion: 'v3', imageTag: 't1', team: 'recsys' }],
+      notifyEmails: ['ml-oncall@example.com'],
     });
     const job = (id: string) => p.trainingCluster.addJobDefinition(id, { imageUri: 'public.ecr.aws/acme/recs:1', datasetPrefix: 'recs/' });
     const pipeline = p.addModelPipeline('RecsPipeline', {
       modelName: 'recs', servingImageUri: 'public.ecr.aws/acme/serve:1', validateJob: job('V'), trainJob: job('T'), evaluateJob: job('E'),
     });
-    expect(pipeline.node.scope).toBe(p.platformStack);
-    const t = Template.fromStack(p.platformStack);
-    t.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
-    const definition = JSON.stringify(t.findResources('AWS::StepFunctions::StateMachine'));
+    // Beside the endpoint it rolls out to, in the model's serving shard (the platform stack never depends on a shard).
+    expect(pipeline.node.scope).toBe(p.servingStackOf('recs'));
+    expect(p.platformStack.dependencies).not.toContain(p.servingStackOf('recs'));
+    const t = Template.fromStack(p.servingStackOf('recs')!);
+    // The pipeline's state machine, whose role the brake denies.
+    const machines = Object.values(t.findResources('AWS::StepFunctions::StateMachine')).filter((m) => JSON.stringify(m).includes('createModelPackage'));
+    expect(machines).toHaveLength(1);
+    // Denied by the brake (in the platform stack) by its literal name: no reference from the platform stack to the shard.
+    t.hasResourceProperties('AWS::IAM::Role', { RoleName: 'acme-staging-recs-pipeline' });
+    expect(p.costGuard.brake.deniedRoleList.map((r) => r.roleName)).toContain('acme-staging-recs-pipeline');
+    const definition = JSON.stringify(machines);
     // Registers in the registry's model package group and rolls out to the served endpoint.
     expect(definition).toContain('createModelPackage');
     expect(definition).toContain('updateEndpoint');
+    // Approval requests go to the platform's notifyEmails; the ML engineer persona may answer them.
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ml-oncall@example.com' });
+    const approver = Object.values(t.findResources('AWS::IAM::ManagedPolicy')).find((x: any) => x.Properties.Description?.startsWith('Answer approval requests')) as any;
+    // The ML engineer persona (in the platform stack), imported by the pipeline's serving shard.
+    const mlEngineer = p.platformStack.getLogicalId(p.governance.mlEngineer.node.defaultChild as any);
+    expect(approver.Properties.Roles).toEqual([{ 'Fn::ImportValue': expect.stringMatching(new RegExp(`^acme-staging-platform:ExportsOutputRef${mlEngineer}`)) }]);
   });
 
   test('dev: destroyable data stack, no termination protection, automatic deny', () => {
@@ -153,7 +185,16 @@ describe('MlopsPlatform', () => {
       ],
     }, /'servedModels\[\].name' is served already \(received "m"\)/],
     ['an unknown backend', { servedModels: [{ name: 'm', backend: 'lambda' as any, modelVersion: 'v1', imageTag: 't' }] }, /'servedModels\(m\).backend' must be one of "fleet", "endpoint"/],
+    ['a shard outside the environment\'s shards', { servedModels: [{ name: 'm', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 't', shard: 16 }] }, /'servedModels\(m\).shard' must be a whole number between 0 and 15 \(received 16\)/],
+    ['a shard count of 0', { servingShards: 0 }, /'servingShards' must be a whole number between 1 and 64 \(received 0\).*changing it moves most models/],
     ['shadow on a fleet', { servedModels: [{ name: 'm', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't', rollout: Rollout.shadow() }] }, /'rollout' is a rollout InferenceFleet cannot perform/],
+    ['an empty project', { project: '' }, /'project' must be letters, digits and hyphens, starting with a letter \(it begins the stack names.*\(received ""\)\. Fix: use a name such as 'fraud', or set stackNamePrefix/],
+    ['a project with a space', { project: 'Fraud Team' }, /'project' must be letters, digits and hyphens.*\(received "Fraud Team"\)/],
+    ['a stack name prefix with an underscore', { stackNamePrefix: 'fraud_dev' }, /'stackNamePrefix' must be letters, digits and hyphens.*\(received "fraud_dev"\)/],
+    ['a model family that is no package group name', { modelFamilies: ['Fraud_Detector'] }, /'modelFamilies\[0\]' must be 1-63 letters, digits or hyphens.*\(received "Fraud_Detector"\)/],
+    ['served models given as one object', { servedModels: { name: 'm', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't' } as any },
+      /'servedModels' must be a list \(received \{"name":"m".*\)\. Fix: wrap the value in a list: servedModels: \[\.\.\.\]/],
+    ['teams given as one object', { teams: TEAMS[0] as any }, /'teams' must be a list/],
   ])('rejects %s', (_name, props, message) => {
     expect(() => platform(EnvironmentProfile.dev(), { experimentTracking: false, ...props })).toThrow(ValidationError);
     expect(() => platform(EnvironmentProfile.dev(), { experimentTracking: false, ...props })).toThrow(message);

@@ -71,6 +71,22 @@ describe('MlopsStack', () => {
       .toThrow(/BadTeam2: 'tags.team' must be 1-63 letters.*received "Team A"/);
   });
 
+  test('rejects a profile factory that was not called, naming the factory rather than printing its source', () => {
+    expect(() => new MlopsStack(newApp(), 'Uncalled', { profile: EnvironmentProfile.dev as any, project: 'p' }))
+      .toThrow(/Uncalled: 'profile' must be an EnvironmentProfile \(received function dev\)\. Fix: pass EnvironmentProfile\.dev\(\)/);
+  });
+
+  test('rejects a mistyped region or account where the user wrote it', () => {
+    const app = newApp();
+    expect(() => new MlopsStack(app, 'Region', { profile: EnvironmentProfile.dev(), project: 'p', env: { region: 'us-east1' } }))
+      .toThrow(/Region: 'env.region' is not an AWS region code \(received "us-east1"\)\. Fix: use a region code such as 'us-east-1'/);
+    expect(() => new MlopsStack(app, 'Account', { profile: EnvironmentProfile.dev(), project: 'p', env: { account: '1234', region: 'us-east-1' } }))
+      .toThrow(/Account: 'env.account' is not an AWS account id \(received "1234"\)/);
+    for (const region of ['us-east-1', 'us-gov-west-1', 'cn-northwest-1', 'us-isob-east-1', 'ap-southeast-5']) {
+      expect(() => new MlopsStack(app, `Ok-${region}`, { profile: EnvironmentProfile.dev(), project: 'p', env: { region } })).not.toThrow();
+    }
+  });
+
   test('MlopsTags validation is shared with other engines', () => {
     expect(MlopsTags.of({ project: 'p', environment: 'dev' }).dataClassification).toBe('internal');
   });

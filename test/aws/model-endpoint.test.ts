@@ -26,7 +26,7 @@ function deploymentConfig(template: Template): any {
   return endpoints[0].Properties.DeploymentConfig;
 }
 
-const modelUri = (version: string) => ({ 'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('StoreModels') }, `/fraud/${version}/`]] });
+const modelUri = (version: string) => ({ 'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('StoreModels') }, `/served/fraud/${version}/model.tar.gz`]] });
 
 describe('ModelEndpoint defaults', () => {
   test('model: image, model data from this model\'s prefix, network isolation in private subnets', () => {
@@ -40,7 +40,7 @@ describe('ModelEndpoint defaults', () => {
       },
       PrimaryContainer: {
         Image: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
-        ModelDataSource: { S3DataSource: { S3Uri: modelUri('v1'), S3DataType: 'S3Prefix', CompressionType: 'None' } },
+        ModelDataUrl: modelUri('v1'),
         Environment: { MODEL_URI: modelUri('v1') },
       },
     });
@@ -83,7 +83,7 @@ describe('ModelEndpoint defaults', () => {
         Statement: Match.arrayWith([
           Match.objectLike({
             Action: ['s3:GetObject', 's3:GetObjectVersion'],
-            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('StoreModels'), 'Arn'] }, '/fraud/*']] },
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('StoreModels'), 'Arn'] }, '/served/fraud/*']] },
           }),
           Match.objectLike({
             Action: Match.arrayWith(['s3:PutObject']),

@@ -1,8 +1,10 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
+import { stateMachineDefinition } from '../support/state-machines';
 import {
   applyCompliancePacks, ArtifactStore, EnvironmentProfile, GpuTrainingCluster, ImageRepository, MODEL_PIPELINE_OUTCOMES, MlopsStack,
   ModelApproval, ModelEndpoint, ModelPipeline, ModelPipelineProps, ModelRegistry, PlatformKey, PlatformNetwork, QualityDirection, Rollout,
@@ -52,19 +54,12 @@ function fixture(profile: EnvironmentProfile, options: FixtureOptions = {}): Fix
     evaluateJob: job('Evaluate'),
     servingImageUri: images.imageUri('serve'),
     encryptionKey: key.key,
+    approvers: { emails: ['ml-approvers@example.com'], grantees: [new iam.Role(stack, 'Approver', { assumedBy: new iam.AccountRootPrincipal() })] },
   };
   return { app, data, stack, base, endpoint };
 }
 
-/** The state machine's definition as ASL, with every token replaced by a placeholder. */
-function asl(stack: Stack): any {
-  const machines = Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine');
-  const [machine] = Object.values(machines);
-  const definition = machine.Properties.DefinitionString;
-  const text = typeof definition === 'string' ? definition
-    : definition['Fn::Join'][1].map((part: unknown) => (typeof part === 'string' ? part : 'TOKEN')).join('');
-  return JSON.parse(text);
-}
+const asl = stateMachineDefinition;
 
 /**
  * A small ASL interpreter: follows Next, Choice rules (against `facts`, keyed by JSONPath) and Catch (for the states
@@ -106,6 +101,10 @@ function evaluate(rule: any, facts: Record<string, unknown>): boolean {
   const value = facts[rule.Variable];
   const path = (key: string) => facts[rule[key]];
   if ('IsPresent' in rule) return (value !== undefined) === rule.IsPresent;
+  if ('IsBoolean' in rule) return (typeof value === 'boolean') === rule.IsBoolean;
+  if ('IsString' in rule) return (typeof value === 'string') === rule.IsString;
+  if ('IsNumeric' in rule) return (typeof value === 'number') === rule.IsNumeric;
+  if ('NumericGreaterThan' in rule) return (value as number) > rule.NumericGreaterThan;
   if ('StringEquals' in rule) return value === rule.StringEquals;
   if ('StringEqualsPath' in rule) return value === path('StringEqualsPath');
   if ('StringMatches' in rule) return typeof value === 'string' && new RegExp(`^${rule.StringMatches.split('*').map(escape).join('.*')}$`).test(value);
@@ -122,7 +121,10 @@ function escape(s: string): string {
 
 /** Facts of a run whose every step succeeds. */
 const GOOD_RUN = {
+  '$.lock.running': 1,
   '$.evaluation.candidate': 0.93,
+  '$.evaluation.baseline': 0.9,
+  '$.approval.approver': 'alice',
   '$.evaluation.threshold': 0.91,
   '$.evaluation.fairnessGap': 0.05,
   '$.registered.group': 'fraud',
@@ -249,8 +251,13 @@ describe('ModelPipeline definition details', () => {
       { Name: 'HIGHER_IS_BETTER', Value: 'false' },
       { Name: 'MIN_IMPROVEMENT', Value: '0.01' },
     ]));
-    expect(d.States.BeatsProduction.Choices[0]).toMatchObject({ Variable: '$.evaluation.candidate', NumericLessThanEqualsPath: '$.evaluation.threshold' });
-    expect(walk(d, { ...GOOD_RUN, '$.evaluation.candidate': 0.5, '$.evaluation.threshold': 0.6 }).visited).toContain('RegisterVersion');
+    expect(d.States.BeatsProduction.Choices[0].And).toEqual([
+      { Variable: '$.evaluation.candidate', NumericLessThanEqualsPath: '$.evaluation.threshold' },
+      { Variable: '$.evaluation.candidate', NumericLessThanEqualsPath: '$.evaluation.baseline' },
+    ]);
+    expect(walk(d, { ...GOOD_RUN, '$.evaluation.candidate': 0.5, '$.evaluation.threshold': 0.6, '$.evaluation.baseline': 0.55 }).visited).toContain('RegisterVersion');
+    // The job's own threshold cannot let a candidate worse than production through.
+    expect(walk(d, { ...GOOD_RUN, '$.evaluation.candidate': 0.5, '$.evaluation.threshold': 0.6, '$.evaluation.baseline': 0.45 }).end).toBe(MODEL_PIPELINE_OUTCOMES.belowBaseline);
   });
 
   test('batch steps run synchronously on the cluster queue; the train job writes the model below <model>/', () => {
@@ -261,8 +268,11 @@ describe('ModelPipeline definition details', () => {
     expect(d.States.ValidateData.Catch[0]).toMatchObject({ ErrorEquals: ['States.ALL'], Next: 'DataValidationFailed' });
     const t = Template.fromStack(f.stack);
     const trainPolicy = Object.values(t.findResources('AWS::IAM::ManagedPolicy')).find((p: any) => p.Properties.Description?.startsWith('Train step'));
-    expect(JSON.stringify(trainPolicy?.Properties.PolicyDocument)).toContain('/fraud/*');
-    expect(JSON.stringify(trainPolicy?.Properties.PolicyDocument)).toContain('/pipelines/fraud/*');
+    // Claim: training writes its candidates and its own step outputs only: never served/, never the evaluation's outputs.
+    const trainWrites = JSON.stringify(trainPolicy?.Properties.PolicyDocument.Statement.filter((st: any) => [st.Action].flat().includes('s3:PutObject')));
+    expect(trainWrites).toContain('/candidates/fraud/*');
+    expect(trainWrites).toContain('/pipelines/fraud/train/*');
+    expect(trainWrites).not.toMatch(/served\/|pipelines\/fraud\/evaluate|pipelines\/fraud\/\*/);
     expect(JSON.stringify(trainPolicy?.Properties.PolicyDocument)).not.toContain('s3:DeleteObject');
   });
 
@@ -295,6 +305,63 @@ describe('ModelPipeline definition details', () => {
     });
     t.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: Match.anyValue(), RetentionInDays: 365 });
     t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  });
+});
+
+describe('ModelPipeline approval, run lock, pinned inputs', () => {
+  const f = fixture(EnvironmentProfile.prod());
+  const pipeline = new ModelPipeline(f.stack, 'Fraud', { ...f.base, endpoint: f.endpoint });
+  const t = Template.fromStack(f.stack);
+  const d = asl(f.stack);
+
+  test('the approval request reaches a person (email subscription) and only the approvers may answer, on this state machine', () => {
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ml-approvers@example.com', TopicArn: { Ref: Match.stringLikeRegexp('FraudApprovalTopic') } });
+    const approver = Object.values(t.findResources('AWS::IAM::ManagedPolicy')).find((p: any) => p.Properties.Description?.startsWith('Answer approval requests'))!;
+    expect(approver.Properties.PolicyDocument.Statement).toEqual([{
+      Effect: 'Allow', Action: ['states:SendTaskFailure', 'states:SendTaskSuccess'], Resource: { Ref: Match.anyValue() },
+    }].map((x) => expect.objectContaining({ ...x, Resource: { Ref: expect.stringMatching(/^FraudStateMachine/) } })));
+    expect(approver.Properties.Roles).toEqual([{ Ref: expect.stringMatching(/^Approver/) }]);
+    // Nobody else may answer: no other policy in the stack grants SendTaskSuccess.
+    const granting = [...Object.values(t.findResources('AWS::IAM::ManagedPolicy')), ...Object.values(t.findResources('AWS::IAM::Policy'))]
+      .filter((p: any) => JSON.stringify(p.Properties.PolicyDocument).includes('SendTaskSuccess'));
+    expect(granting).toHaveLength(1);
+  });
+
+  test('an approval without a named approver is a rejection; the approver is written to the model package', () => {
+    const run = walk(d, { ...GOOD_RUN, '$.approval.approver': undefined });
+    expect(run.end).toBe(MODEL_PIPELINE_OUTCOMES.rejected);
+    expect(d.States.MarkApproved.Parameters).toMatchObject({
+      'ModelApprovalStatus': 'Approved',
+      'ApprovalDescription.$': "States.Format('Approved by {}', $.approval.approver)",
+      'CustomerMetadataProperties': { 'approvedBy.$': '$.approval.approver' },
+    });
+    expect(d.States.RequestApproval.Parameters.Message.answer).toContain('send-task-success');
+  });
+
+  test('one active run per model: a run that finds another running stops before any job (AnotherRunActive)', () => {
+    expect(d.StartAt).toBe('CheckRunLock');
+    expect(d.States.CheckRunLock.Parameters).toEqual({ 'StateMachineArn.$': '$$.StateMachine.Id', 'StatusFilter': 'RUNNING', 'MaxResults': 2 });
+    const run = walk(d, { ...GOOD_RUN, '$.lock.running': 2 });
+    expect(run.end).toBe(MODEL_PIPELINE_OUTCOMES.anotherRunActive);
+    expect(run.visited).not.toContain('ValidateData');
+    const lock = Object.values(t.findResources('AWS::IAM::ManagedPolicy')).find((p: any) => p.Properties.Description?.startsWith('Run lock'))!;
+    expect(lock.Properties.PolicyDocument.Statement).toEqual([expect.objectContaining({ Action: 'states:ListExecutions', Resource: { Ref: expect.stringMatching(/^FraudStateMachine/) } })]);
+    expect(lock.Properties.Roles).toEqual([{ Ref: expect.stringMatching(/^FraudRole/) }]);
+    expect(pipeline.stateMachine).toBeDefined();
+  });
+
+  test('per-run data manifest and checkpoint prefix; evaluation reads the production model and writes where training cannot', () => {
+    const envOf = (state: string) => Object.fromEntries(d.States[state].Parameters.ContainerOverrides.Environment.map((e: any) => [e.Name, e['Value.$'] ?? e.Value]));
+    for (const state of ['ValidateData', 'Train', 'Evaluate']) expect(envOf(state).CHECKPOINT_URI).toMatch(/^States\.Format\('s3:\/\/TOKEN\/checkpoints\/.*\/\{\}\/', \$\$\.Execution\.Name\)$/);
+    for (const state of ['Train', 'Evaluate']) expect(envOf(state).DATASET_MANIFEST_URI).toBe("States.Format('s3://TOKEN/pipelines/fraud/validate/{}/manifest.json', $$.Execution.Name)");
+    expect(envOf('Train').MODEL_URI).toBe("States.Format('s3://TOKEN/candidates/fraud/{}/', $$.Execution.Name)");
+    expect(envOf('Evaluate').OUTPUT_URI).toBe("States.Format('s3://TOKEN/pipelines/fraud/evaluate/{}/', $$.Execution.Name)");
+    expect(envOf('Evaluate').PRODUCTION_MODEL_URI).toMatch(/^s3:\/\/TOKEN\/served\/fraud\/v1\/model\.tar\.gz$/);
+    expect(d.States.ReadEvaluation.Parameters['Key.$']).toBe("States.Format('pipelines/fraud/evaluate/{}/evaluation.json', $$.Execution.Name)");
+    const evaluatePolicy = Object.values(t.findResources('AWS::IAM::ManagedPolicy')).find((p: any) => p.Properties.Description?.startsWith('Evaluate step'))!;
+    const reads = JSON.stringify(evaluatePolicy.Properties.PolicyDocument.Statement.filter((st: any) => [st.Action].flat().includes('s3:GetObject')));
+    expect(reads).toContain('/served/fraud/*');
+    expect(reads).toContain('/candidates/fraud/*');
   });
 });
 
@@ -335,7 +402,7 @@ describe('ModelPipeline triggers', () => {
     const t = Template.fromStack(f.stack);
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 3 ? * SUN *)' });
     t.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { 'source': ['aws.s3'], 'detail-type': ['Object Created'], 'detail': Match.objectLike({ object: { key: [{ prefix: 'fraud/' }] } }) },
+      EventPattern: { 'source': ['aws.s3'], 'detail-type': ['Object Created'], 'detail': Match.objectLike({ object: { key: [{ wildcard: 'fraud/*_SUCCESS' }] } }) },
       Targets: [Match.objectLike({ Input: JSON.stringify({ trigger: 'new-data' }) })],
     });
     t.hasResourceProperties('AWS::Events::Rule', {
@@ -355,6 +422,15 @@ describe('ModelPipeline triggers', () => {
 });
 
 describe('ModelPipeline bad input', () => {
+  test.each([
+    [{ approvers: undefined }, /'approvers.grantees' must name who may approve.*Fix: pass the role of the people who approve/],
+    [{ approvers: { grantees: [] } }, /'approvers.grantees' must name who may approve/],
+    [{ approvers: { grantees: [new iam.AnyPrincipal() as any] } }, /'approvers.emails' must reach someone/],
+  ])('manual approval nobody hears or can answer: %#', (override, message) => {
+    const f = fixture(EnvironmentProfile.prod());
+    expect(() => new ModelPipeline(f.stack, 'Fraud', { ...f.base, ...override } as any)).toThrow(message);
+  });
+
   interface BadCase {
     readonly name: string;
     readonly props: Partial<ModelPipelineProps>;
@@ -404,5 +480,152 @@ describe('ModelPipeline compliance', () => {
     const result = synthesizeWithPacks(f.app);
     expect(describeFindings(result.findings)).toBe('');
     expect(describeFindings(cfnLint(result.templates))).toBe('');
+  });
+});
+
+// The synthesized definition executed by aws-local-stepfunctions (real JSONPath, intrinsic functions, Retry/Catch,
+// Choice rules and task tokens), with a fake of every service call it makes, and checked by asl-validator.
+// aws-local-stepfunctions 3 uses Promise.withResolvers (Node 22); Node 20 needs this polyfill.
+if (!(Promise as any).withResolvers) {
+  (Promise as any).withResolvers = () => {
+    let resolve!: (v: unknown) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise((a, b) => { resolve = a; reject = b; });
+    return { promise, resolve, reject };
+  };
+}
+// Loaded after the polyfill above.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const aslValidator = require('asl-validator');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { StateMachine } = require('aws-local-stepfunctions');
+
+type Handler = (input: any) => Promise<unknown>;
+
+/** Fakes of every Task state of the prod pipeline with an endpoint, answering as the services would for a good run. */
+function services(overrides: Record<string, Handler> = {}): { handlers: Record<string, Handler>; calls: Array<[string, any]> } {
+  const calls: Array<[string, any]> = [];
+  const body = (value: object) => async () => ({ Body: JSON.stringify(value) });
+  const defaults: Record<string, Handler> = {
+    CheckRunLock: async () => ({ Executions: [{ name: 'run-1' }] }),
+    ValidateData: async () => ({ JobId: 'job-validate', Container: { Image: 'validate@sha256:1' } }),
+    ReadValidation: body({ datasetVersion: 'd-2026-12-01' }),
+    Train: async () => ({ JobId: 'job-train', Container: { Image: 'train@sha256:2' } }),
+    ReadTraining: body({ imageDigest: 'sha256:2', codeVersion: 'abc123' }),
+    Evaluate: async () => ({ JobId: 'job-evaluate', Container: { Image: 'evaluate@sha256:3' } }),
+    ReadEvaluation: body({ candidate: 0.93, baseline: 0.9, threshold: 0.91, fairnessGap: 0.05 }),
+    RegisterVersion: async () => ({ ModelPackageArn: 'arn:aws:sagemaker:eu-west-1:111111111111:model-package/fraud/7' }),
+    CheckRegistered: async () => ({ ModelApprovalStatus: 'PendingManualApproval', ModelPackageGroupName: 'fraud' }),
+    RequestApproval: async () => ({ approved: true, approver: 'alice' }),
+    MarkApproved: async () => ({}),
+    MarkRejected: async () => ({}),
+    CreateModel: async () => ({}),
+    CreateEndpointConfig: async () => ({}),
+    UpdateEndpoint: async () => ({}),
+    DescribeEndpoint: async () => ({ EndpointStatus: 'InService', EndpointConfigName: 'fraud-run-1' }),
+    ...overrides,
+  };
+  const handlers = Object.fromEntries(Object.entries(defaults).map(([state, handler]) => [state, async (input: any) => {
+    calls.push([state, input]);
+    return handler(input);
+  }]));
+  return { handlers, calls };
+}
+
+describe('ModelPipeline executed from its synthesized definition (aws-local-stepfunctions, asl-validator)', () => {
+  const f = fixture(EnvironmentProfile.prod());
+  new ModelPipeline(f.stack, 'Fraud', { ...f.base, endpoint: f.endpoint });
+  const definition = asl(f.stack);
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: false, checkPaths: true } });
+
+  async function execute(overrides: Record<string, Handler> = {}, name = 'run-1') {
+    const { handlers, calls } = services(overrides);
+    const execution = machine.run({ trigger: 'schedule' }, {
+      overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: { WaitForRollout: 0 }, retryIntervalOverrides: {} },
+      context: { Execution: { Name: name, Id: `arn:aws:states:eu-west-1:111111111111:execution:fraud:${name}` }, StateMachine: { Id: 'arn:aws:states:eu-west-1:111111111111:stateMachine:fraud' }, Task: { Token: 'token-1' } },
+    });
+    try {
+      return { output: await execution.result, error: undefined as string | undefined, calls, states: calls.map(([s]) => s) };
+    } catch (e: any) {
+      return { output: undefined, error: (e.cause?.name ?? e.name) as string, calls, states: calls.map(([s]) => s) };
+    }
+  }
+
+  test('asl-validator accepts the definition', () => {
+    const { isValid, errorsText } = aslValidator(definition, { checkArn: false, checkPaths: true });
+    expect(errorsText('\n')).toBe('');
+    expect(isValid).toBe(true);
+  });
+
+  test('happy path: every call in order, with the run\'s own prefixes, the pinned manifest and the approver recorded', async () => {
+    const run = await execute();
+    expect(run.error).toBeUndefined();
+    expect(run.states).toEqual(['CheckRunLock', 'ValidateData', 'ReadValidation', 'Train', 'ReadTraining', 'Evaluate', 'ReadEvaluation', 'RegisterVersion',
+      'CheckRegistered', 'RequestApproval', 'MarkApproved', 'CreateModel', 'CreateEndpointConfig', 'UpdateEndpoint', 'DescribeEndpoint']);
+    const input = (state: string) => run.calls.find(([s]) => s === state)![1];
+    const env = (state: string) => Object.fromEntries(input(state).ContainerOverrides.Environment.map((e: any) => [e.Name, e.Value]));
+    expect(env('Train')).toMatchObject({
+      MODEL_URI: 's3://TOKEN/candidates/fraud/run-1/',
+      OUTPUT_URI: 's3://TOKEN/pipelines/fraud/train/run-1/',
+      DATASET_MANIFEST_URI: 's3://TOKEN/pipelines/fraud/validate/run-1/manifest.json',
+    });
+    expect(env('Train').CHECKPOINT_URI).toMatch(/\/checkpoints\/.*\/run-1\/$/);
+    expect(env('Evaluate')).toMatchObject({ OUTPUT_URI: 's3://TOKEN/pipelines/fraud/evaluate/run-1/', PRODUCTION_MODEL_URI: expect.stringMatching(/served\/fraud\/v1\/model\.tar\.gz$/) });
+    expect(input('ReadEvaluation').Key).toBe('pipelines/fraud/evaluate/run-1/evaluation.json');
+    expect(input('RegisterVersion').InferenceSpecification.Containers[0].ModelDataUrl).toBe('s3://TOKEN/candidates/fraud/run-1/model.tar.gz');
+    expect(input('RegisterVersion').CustomerMetadataProperties).toMatchObject({ datasetVersion: 'd-2026-12-01', candidate: '0.93', baseline: '0.9' });
+    expect(input('RequestApproval').Message).toMatchObject({ taskToken: 'token-1', modelPackageArn: expect.stringContaining('model-package/fraud/7') });
+    expect(input('MarkApproved')).toMatchObject({ ModelApprovalStatus: 'Approved', ApprovalDescription: 'Approved by alice', CustomerMetadataProperties: { approvedBy: 'alice' } });
+  });
+
+  test('a rejected gate (candidate worse than production although above the job\'s threshold): nothing registered', async () => {
+    const worse = { candidate: 0.93, baseline: 0.95, threshold: 0.5, fairnessGap: 0.05 };
+    const run = await execute({ ReadEvaluation: async () => ({ Body: JSON.stringify(worse) }) });
+    expect(run.error).toBe(MODEL_PIPELINE_OUTCOMES.belowBaseline);
+    expect(run.states).not.toContain('RegisterVersion');
+  });
+
+  test('an evaluation.json without the production baseline ends EvaluationIncomplete (not a States.Runtime error)', async () => {
+    const run = await execute({ ReadEvaluation: async () => ({ Body: JSON.stringify({ candidate: 0.93, threshold: 0.5, fairnessGap: 0.05 }) }) });
+    expect(run.error).toBe('EvaluationIncomplete');
+    expect(run.states).not.toContain('RegisterVersion');
+  });
+
+  test('approval timeout, a "no", or a yes without an approver: the package is marked Rejected, nothing rolls out', async () => {
+    const timeout = async () => {
+      const e = new Error('no answer in time');
+      e.name = 'States.Timeout';
+      throw e;
+    };
+    for (const answer of [timeout, async () => ({ approved: false, approver: 'bob' }), async () => ({ approved: true })]) {
+      const run = await execute({ RequestApproval: answer });
+      expect(run.error).toBe(MODEL_PIPELINE_OUTCOMES.rejected);
+      expect(run.states.slice(-2)).toEqual(['RequestApproval', 'MarkRejected']);
+      expect(run.states).not.toContain('UpdateEndpoint');
+    }
+  });
+
+  test('a failed rollout ends RolledBack', async () => {
+    const run = await execute({ DescribeEndpoint: async () => ({ EndpointStatus: 'Failed', EndpointConfigName: 'fraud-v1' }) });
+    expect(run.error).toBe(MODEL_PIPELINE_OUTCOMES.rolledBack);
+  });
+
+  test('two overlapping runs: the second stops at the run lock, before any job; the first completes', async () => {
+    const running: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const lock = (name: string) => async () => {
+      running.push(name);
+      return { Executions: running.map((n) => ({ name: n })) };
+    };
+    const first = execute({ CheckRunLock: lock('run-1'), ValidateData: async () => { await held; return { JobId: 'j', Container: { Image: 'i' } }; } }, 'run-1');
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await execute({ CheckRunLock: lock('run-2') }, 'run-2');
+    expect(second.error).toBe(MODEL_PIPELINE_OUTCOMES.anotherRunActive);
+    expect(second.states).toEqual(['CheckRunLock']);
+    release();
+    const done = await first;
+    expect(done.error).toBeUndefined();
+    expect(done.states.filter((s) => s === 'ValidateData')).toHaveLength(1);
   });
 });

@@ -1,4 +1,4 @@
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -117,6 +117,25 @@ describe('ModelRegistry', () => {
       SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Client'), 'GroupId'] },
       Description: 'Model registry clients: Env/Client',
     });
+  });
+
+  test('a client in another stack carries the ingress rule: the client stack depends on the registry, never the reverse', () => {
+    const { app, stack, registry, network } = build(EnvironmentProfile.dev());
+    const clientStack = new MlopsStack(app, 'Client', { profile: EnvironmentProfile.dev(), project: 'p' });
+    const client = new ec2.SecurityGroup(clientStack, 'Client', { vpc: network.vpc });
+    registry.allowConnectionsFrom(client);
+    Template.fromStack(stack).resourceCountIs('AWS::EC2::SecurityGroupIngress', 1); // the rotation function's only
+    Template.fromStack(clientStack).hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: 5433,
+      ToPort: 5433,
+      GroupId: { 'Fn::ImportValue': Match.stringLikeRegexp('RegistrySecurityGroup') },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Client'), 'GroupId'] },
+    });
+    expect(clientStack.dependencies).toContain(stack);
+    expect(stack.dependencies).not.toContain(clientStack);
+    // The client's group allows all outbound traffic: no egress rule, and no warning about one.
+    Annotations.fromStack(clientStack).hasNoWarning('*', Match.anyValue());
+    Template.fromStack(clientStack).resourceCountIs('AWS::EC2::SecurityGroupEgress', 0);
   });
 
   test('grantConnect allows rds-db:connect on the cluster resource id and that user only', () => {

@@ -68,8 +68,9 @@ describe('ServedStateParameter', () => {
     expect(passed).toHaveLength(1);
     // The nested stack takes it as a plain String parameter (CloudFormation resolved it in the parent).
     expect(nestedTemplate.toJSON().Parameters[passed[0][0]].Type).toBe('String');
-    // Reading it again in the same top-level stack reuses the parameter.
-    expect(built.state.readIn(built.serving)).toBe(built.reader);
+    expect(passed[0][0]).toMatch(/^ServedStatescoring/);
+    // Reading it again in the same stack reuses the parameter.
+    expect(built.state.readIn(built.nested)).toBe(built.reader);
   });
 
   test('versions and weights resolve from whatever value Parameter Store holds at deploy time', () => {

@@ -1,58 +1,87 @@
-// Placement of served models: adding a model never moves an existing model's resources (same logical ids in the
-// same stack or nested stack), and the stacks stay within CloudFormation's limits at a moderate size.
+// Placement of served models: inserting a model in the middle, removing one or reordering them never moves an
+// existing model's resources (same logical id in the same top-level and nested stack), in the serving shards and in
+// the data stack's served states alike.
 import { App, CfnResource, Stack } from 'aws-cdk-lib';
-import { benchModels, benchTeams, MAX_RESOURCES, MAX_TEMPLATE_BYTES, stackSizes } from '../../scripts/bench';
+import { benchModel, benchTeams } from '../../scripts/bench';
 import { newApp } from '../support/gate';
-import { EnvironmentProfile, MlopsPlatform } from 'mlops-constructs';
+import { EnvironmentProfile, MlopsPlatform, ServedModelOptions, servingShardOf, ValidationError } from 'mlops-constructs';
 
-function platform(models: number, profile = EnvironmentProfile.prod()): MlopsPlatform {
-  return new MlopsPlatform(newApp(), 'env', {
+function platform(models: ServedModelOptions[], profile = EnvironmentProfile.prod(), app: App = newApp()): MlopsPlatform {
+  return new MlopsPlatform(app, 'env', {
     profile,
     project: 'bench',
     costCenter: 'ml-platform',
     env: { region: 'us-east-1' },
     teams: benchTeams(profile.budget.monthlyLimitUsd),
-    servedModels: benchModels(models),
+    servedModels: models,
+    experimentTracking: false,
   });
 }
 
-/** Every CloudFormation resource of the platform: construct path -> "<stack path> <logical id>". */
+/** Every CloudFormation resource of the environment: construct path -> "<top-level stack> / <stack> <logical id>". */
 function placement(p: MlopsPlatform): Map<string, string> {
   const out = new Map<string, string>();
-  for (const root of [p.dataStack, p.platformStack]) {
-    for (const c of root.node.findAll()) {
-      if (!CfnResource.isCfnResource(c)) continue;
-      const stack = Stack.of(c);
-      out.set(c.node.path, `${stack.node.path} ${stack.resolve(stack.getLogicalId(c))}`);
-    }
+  for (const c of p.node.findAll()) {
+    if (!CfnResource.isCfnResource(c)) continue;
+    const stack = Stack.of(c);
+    let top = stack;
+    while (top.nestedStackParent) top = top.nestedStackParent;
+    out.set(c.node.path, `${top.stackName} / ${stack.node.path} ${stack.resolve(stack.getLogicalId(c))}`);
   }
   return out;
 }
 
+/** The resources of one model (its nested stack and its served state). */
+function ofModel(where: Map<string, string>, model: string): Array<[string, string]> {
+  return [...where].filter(([path]) => path.includes(`/Model-${model}/`) || path.endsWith(`/${model}/Resource`));
+}
+
 describe('served model placement', () => {
-  test('adding a model (and then another) moves none of the existing resources', () => {
-    const before = placement(platform(4));
-    const after = placement(platform(5));
-    const afterTwo = placement(platform(6));
-    expect(before.size).toBeGreaterThan(100);
-    const moved = [...before].filter(([path, where]) => after.get(path) !== where || afterTwo.get(path) !== where);
-    expect(moved).toEqual([]);
-    // The new model's resources are all in its own nested stack.
-    const added = [...after.keys()].filter((path) => !before.has(path));
-    expect(added.length).toBeGreaterThan(5);
-    expect(added.filter((path) => !path.includes('/Model-model-4'))).toEqual([]);
+  // Ten models: fleets (with served states) and endpoints, some with canary rollouts.
+  const base = Array.from({ length: 10 }, (_, i) => benchModel(i));
+  const names = base.map((m) => m.name);
+  let before: Map<string, string>;
+  beforeAll(() => {
+    before = placement(platform(base));
   });
 
-  test('at 60 models the platform stack stays under 400 resources and every template under 800 KB', () => {
-    const p = platform(60);
-    const sizes = stackSizes((p.node.root as App).synth().directory);
-    const platformStack = sizes.find((s) => !s.nested && s.name === p.platformStack.artifactId);
-    expect(platformStack).toBeDefined();
-    expect(platformStack!.resources).toBeLessThan(MAX_RESOURCES);
-    // Each model adds one nested stack resource to the parent, nothing else.
-    expect(platformStack!.resources).toBeLessThan(200);
-    expect(sizes.filter((s) => s.nested)).toHaveLength(60);
-    const over = sizes.filter((s) => s.resources >= MAX_RESOURCES || s.bytes >= MAX_TEMPLATE_BYTES);
-    expect(over).toEqual([]);
+  test('the baseline spreads the models over several shards', () => {
+    const shards = new Set(names.map((n) => servingShardOf(n, 16)));
+    expect(shards.size).toBeGreaterThan(3);
+    for (const name of names) expect(ofModel(before, name).length).toBeGreaterThan(5);
+  });
+
+  test.each<[string, () => ServedModelOptions[], string[]]>([
+    ['inserting a model in the middle', () => [...base.slice(0, 5), benchModel(100), ...base.slice(5)], names],
+    ['removing a model', () => base.filter((m) => m.name !== 'model-4'), names.filter((n) => n !== 'model-4')],
+    ['reordering the models', () => [...base].reverse(), names],
+  ])('%s moves no resource of another model', (_name, models, kept) => {
+    const after = placement(platform(models()));
+    for (const name of kept) {
+      const moved = ofModel(before, name).filter(([path, where]) => after.get(path) !== where);
+      expect(moved).toEqual([]);
+    }
+  });
+
+  test('a model pinned to a shard stays there and moves nothing else', () => {
+    const pinned = base.map((m) => (m.name === 'model-3' ? { ...m, shard: 15 } : m));
+    const p = platform(pinned);
+    expect(p.servingStackOf('model-3')!.stackName).toBe('bench-prod-serving-15');
+    const after = placement(p);
+    for (const name of names.filter((n) => n !== 'model-3')) {
+      expect(ofModel(before, name).filter(([path, where]) => after.get(path) !== where)).toEqual([]);
+    }
+  });
+
+  test('a full shard is refused with the shard to pin the model to', () => {
+    // 151 models hashing to one shard of 16: found by name, as a user would hit it.
+    const full = Array.from({ length: 5000 }, (_, i) => `m-${i}`).filter((n) => servingShardOf(n, 16) === 7).slice(0, 151);
+    const app = newApp();
+    const p = platform([], EnvironmentProfile.dev(), app);
+    const add = (name: string) => p.addServedModel({ name, backend: 'endpoint' as any, modelVersion: 'v1', imageTag: 't' });
+    full.slice(0, 150).forEach(add);
+    expect(() => add(full[150])).toThrow(ValidationError);
+    expect(() => add(full[150])).toThrow(new RegExp(`'servedModels\\(${full[150]}\\)\\.shard' is full: serving shard 07 holds 150 models already.*`
+      + 'pin the model to a shard with room, e.g. shard: 0 \\(it holds 0\\)'));
   });
 });

@@ -135,4 +135,11 @@ describe('GpuInstance catalog', () => {
     );
     expect(() => GpuInstance.accelerated('m7i.xlarge')).toThrow(/'instanceType' has no GPU or other accelerator \(received "m7i.xlarge"\)/);
   });
+
+  test("a SageMaker-style 'ml.' type is rejected with the type to write instead", () => {
+    expect(() => GpuInstance.of('ml.g5.xlarge', 'instanceType', 'Stack/Endpoint')).toThrow(
+      /Stack\/Endpoint: 'instanceType' is not in the instance catalog \(received "ml.g5.xlarge"\)\. Fix: drop the 'ml.' prefix: 'g5.xlarge'/,
+    );
+    expect(() => GpuInstance.of('ml.x9.large')).toThrow(/Fix: use a type of the families/);
+  });
 });

@@ -10,17 +10,17 @@ import { applyCompliancePacks } from 'mlops-constructs';
 describe('reference app (examples/environments)', () => {
   const app = newApp();
   const platforms = buildReferenceApp(app);
-  const stacks = platforms.flatMap((p) => [p.dataStack, p.platformStack]);
+  const stacks = platforms.flatMap((p) => [p.dataStack, p.platformStack, ...p.servingStacks]);
   applyCompliancePacks(app);
   const result = synthesizeWithPacks(app);
 
-  test('builds a data and a platform stack per environment, each served model in a nested stack', () => {
-    expect(stacks.map((s) => s.stackName)).toEqual([
-      'mlops-dev-data', 'mlops-dev-platform', 'mlops-staging-data', 'mlops-staging-platform', 'mlops-prod-data', 'mlops-prod-platform',
-    ]);
+  test('builds a data, a platform and a serving shard stack per environment, each served model in a nested stack', () => {
+    // Both reference models hash to serving shard 07.
+    expect(stacks.map((s) => s.stackName)).toEqual(['dev', 'staging', 'prod'].flatMap((env) => [`mlops-${env}-data`, `mlops-${env}-platform`, `mlops-${env}-serving-07`]));
     const names = result.templates.map((t) => path.basename(t));
-    expect(names.filter((n) => !n.includes('.nested.'))).toHaveLength(6);
-    expect(names.filter((n) => n.includes('.nested.'))).toHaveLength(6);
+    expect(names.filter((n) => !n.includes('.nested.'))).toHaveLength(9);
+    // Per environment: the two models' nested stacks and the fleet's served state in a nested stack of the data stack.
+    expect(names.filter((n) => n.includes('.nested.'))).toHaveLength(9);
   });
 
   test('has no unacknowledged cdk-nag finding', () => {
@@ -55,6 +55,6 @@ describe('reference app (examples/environments)', () => {
   test('turns termination protection on where the profile protects data', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(result.outdir, 'manifest.json'), 'utf8'));
     const protection = (stack: { artifactId: string }) => manifest.artifacts[stack.artifactId].properties.terminationProtection ?? false;
-    expect(stacks.map(protection)).toEqual([false, false, true, true, true, true]);
+    expect(stacks.map(protection)).toEqual([false, false, false, true, true, true, true, true, true]);
   });
 });

@@ -10,7 +10,8 @@ import {
 
 jest.setTimeout(6 * 60_000);
 
-const DEV_STACKS = ['mlops-dev-data', 'mlops-dev-platform'];
+// Both reference models (and the changed version's third) hash to serving shard 07.
+const DEV_STACKS = ['mlops-dev-data', 'mlops-dev-platform', 'mlops-dev-serving-07'];
 const DEV = 'mlopsdev';
 
 let emulator: Emulator | undefined;
@@ -73,7 +74,9 @@ test('the dev environment deploys: every resource of a type the emulator creates
     'AWS::S3::Bucket': 5,
     'AWS::KMS::Key': 1,
     'AWS::ECR::Repository': 2,
-    'AWS::CloudFormation::Stack': 2,
+    // The two models' nested stacks in the serving shard, and the fleet's served state in a nested stack of the data stack.
+    'AWS::CloudFormation::Stack': 3,
+    'AWS::SSM::Parameter': 1,
     'AWS::Batch::ComputeEnvironment': 1,
     'AWS::Batch::JobQueue': 1,
     'AWS::AutoScaling::AutoScalingGroup': 1,
@@ -107,9 +110,10 @@ test('the changed version updates the stacks in place and loses nothing', () => 
   lap('changed version deployed');
   const after = devResources();
 
-  // Same stacks, updated in place (the data stack had no change).
+  // Same stacks, updated in place (the data stack only gained the new fleet's served state).
   for (const s of DEV_STACKS) expect(describeStack(s).StackId).toEqual(stackIds[s]);
   expect(describeStack('mlops-dev-platform').StackStatus).toEqual('UPDATE_COMPLETE');
+  expect(describeStack('mlops-dev-serving-07').StackStatus).toEqual('UPDATE_COMPLETE');
   // No stateful resource changed physical id, nor did the unchanged model's nested stack. (moto re-creates a
   // modified nested stack, which AWS updates in place: the fraud detector's, whose bounds changed, holds no data.)
   const keep = before.filter((r) => STATEFUL_TYPES.has(r.type) || r.logicalId.startsWith('Modelrecommender'));
@@ -140,20 +144,22 @@ test('the changed version updates the stacks in place and loses nothing', () => 
 });
 
 test('cdk diff after the deploy shows no differences', () => {
-  const diff = emu().cdk(['diff', '--app', v2, 'mlops-dev/Data', 'mlops-dev/Platform', '--change-set=false'], { allowFailure: true });
+  const diff = emu().cdk(['diff', '--app', v2, 'mlops-dev/Data', 'mlops-dev/Platform', 'mlops-dev/Serving07', '--change-set=false'], { allowFailure: true });
   lap('diffed');
   const text = `${diff.stdout}\n${diff.stderr}`;
   expect(diff.status).toEqual(0);
-  for (const id of ['Data', 'Platform']) {
-    expect(text).toMatch(new RegExp(`Stack mlops-dev/${id} \\(mlops-dev-${id.toLowerCase()}\\)[^\\n]*\\nThere were no differences`));
+  for (const [id, name] of [['Data', 'data'], ['Platform', 'platform'], ['Serving07', 'serving-07']]) {
+    expect(text).toMatch(new RegExp(`Stack mlops-dev/${id} \\(mlops-dev-${name}\\)[^\\n]*\\nThere were no differences`));
   }
   // moto's DescribeStacks does not find nested stacks by name, so cdk diff shows them as new: diff each nested
   // template with the same engine against the template the emulator holds.
   const nested = devResources().filter((r) => r.type === 'AWS::CloudFormation::Stack');
-  expect(nested).toHaveLength(3);
+  // Three models' nested stacks in the shard and the two fleets' served states in one nested stack of the data stack.
+  expect(nested).toHaveLength(4);
   const files = templateFiles(v2, DEV).filter((f) => f.endsWith('.nested.template.json'));
+  const parentArtifact: Record<string, string> = { 'mlops-dev-data': 'mlopsdevData', 'mlops-dev-serving-07': 'mlopsdevServing07' };
   for (const r of nested) {
-    const file = files.find((f) => f.startsWith(`mlopsdevPlatform${r.logicalId.replace(/NestedStack.*$/, '')}`));
+    const file = files.find((f) => f.startsWith(`${parentArtifact[r.stack]}${r.logicalId.replace(/NestedStack.*$/, '')}`));
     expect(file).toBeDefined();
     const deployed = emu().aws(['cloudformation', 'get-template', '--stack-name', r.physicalId]).TemplateBody;
     const local = JSON.parse(fs.readFileSync(path.join(v2, file!), 'utf8'));

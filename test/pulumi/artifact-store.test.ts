@@ -25,7 +25,14 @@ describe('Pulumi ArtifactStore', () => {
       expect(one(resources, 'aws:s3/bucketOwnershipControls:BucketOwnershipControls', `${purpose}-ownership`).inputs.rule)
         .toEqual({ objectOwnership: 'BucketOwnerEnforced' });
       const policy = JSON.parse(one(resources, 'aws:s3/bucketPolicy:BucketPolicy', `${purpose}-policy`).inputs.policy);
-      expect(policy.Statement.map((s: { Sid: string; Effect: string }) => `${s.Effect}:${s.Sid}`)).toEqual(['Deny:DenyInsecureTransport', 'Deny:DenyOutdatedTLS']);
+      const served = purpose === ArtifactPurpose.MODELS
+        ? ['Deny:OnlyPromotionWritesServedModels', 'Deny:ServedModelsAreWriteOnce', 'Deny:ServedModelsAreNeverDeletedOrUnlocked'] : [];
+      expect(policy.Statement.map((s: { Sid: string; Effect: string }) => `${s.Effect}:${s.Sid}`)).toEqual(['Deny:DenyInsecureTransport', 'Deny:DenyOutdatedTLS', ...served]);
+      if (purpose === ArtifactPurpose.MODELS) {
+        expect(policy.Statement[2]).toMatchObject({
+          Resource: `${mockArn('aws:s3/bucket:Bucket', 'store1-models')}/served/*`, Condition: { ArnNotLike: { 'aws:PrincipalArn': 'arn:*:iam::*:role/store1-promotion' } },
+        });
+      }
       expect(one(resources, 'aws:s3/bucketLogging:BucketLogging', `${purpose}-logging`).inputs)
         .toMatchObject({ targetBucket: 'store1-access-logs-id', targetPrefix: `s3/${purpose}/` });
       const lifecycle = one(resources, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', `${purpose}-lifecycle`).inputs.rules;

@@ -128,7 +128,7 @@ describe('Pulumi GpuTrainingCluster', () => {
     });
     const key = one(resources, 'aws:kms/key:Key');
     expect(one(resources, 'aws:ec2/launchTemplate:LaunchTemplate').inputs).toMatchObject({
-      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 2 },
+      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1 },
       blockDeviceMappings: [{ ebs: { encrypted: 'true', kmsKeyId: mockArn(key.type, key.name), volumeType: 'gp3', volumeSize: 200 } }],
     });
     expect(one(resources, 'aws:batch/jobQueue:JobQueue').inputs).toMatchObject({ priority: 10, state: 'ENABLED' });

@@ -122,6 +122,8 @@ function cfn(type: string, template: Json = cdkSide.template): Array<{ id: strin
   return Object.entries(template.Resources as Record<string, { Type: string; Properties: Json }>)
     .filter(([, r]) => r.Type === type).map(([id, r]) => ({ id, props: r.Properties ?? {} }));
 }
+/** What a deny statement keys on: its first condition key, or its Sid when unconditional. */
+const denyKey = (s: Json): string => (s.Condition ? Object.keys(Object.values(s.Condition)[0] as object)[0] : s.Sid);
 const isPlatformKey = (value: Json) => JSON.stringify(value).includes(cdkSide.platformKeyId);
 
 /** CloudFormation's PascalCase keys in Pulumi's camelCase, deeply. */
@@ -180,7 +182,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         platformKey: isPlatformKey(b.props.BucketEncryption),
         publicAccess: b.props.PublicAccessBlockConfiguration,
         ownership: b.props.OwnershipControls.Rules[0].ObjectOwnership,
-        denies: policy.filter((s: Json) => s.Effect === 'Deny').map((s: Json) => Object.keys(Object.values(s.Condition)[0] as object)[0]).sort(),
+        denies: policy.filter((s: Json) => s.Effect === 'Deny').map(denyKey).sort(),
         logPrefix: b.props.LoggingConfiguration.LogFilePrefix,
         replication: replicationOf(camel(b.props.ReplicationConfiguration.Rules[0])),
         lifecycle: [
@@ -207,7 +209,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
           RestrictPublicBuckets: pab.restrictPublicBuckets,
         },
         ownership: one(r, 'aws:s3/bucketOwnershipControls:BucketOwnershipControls', `store-${purpose}-ownership`).inputs.rule.objectOwnership,
-        denies: policy.map((s: Json) => Object.keys(Object.values(s.Condition)[0] as object)[0]).sort(),
+        denies: policy.map(denyKey).sort(),
         logPrefix: one(r, 'aws:s3/bucketLogging:BucketLogging', `store-${purpose}-logging`).inputs.targetPrefix,
         replication: replicationOf(one(r, 'aws:s3/bucketReplicationConfig:BucketReplicationConfig', `store-${purpose}-replication`).inputs.rules[0]),
         lifecycle: [
@@ -264,31 +266,19 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
 
   CostGuard: () => {
     const [budget] = cfn('AWS::Budgets::Budget').map((b) => b.props);
-    const [action] = cfn('AWS::Budgets::BudgetsAction').map((a) => a.props);
-    const denyPolicy = cfn('AWS::IAM::ManagedPolicy').map((p) => p.props).find((p) => p.PolicyDocument.Statement.some((s: Json) => s.Sid === 'DenyAcceleratedEc2'));
     const [anomaly] = cfn('AWS::CE::AnomalySubscription').map((a) => JSON.parse(a.props.ThresholdExpression).Dimensions);
-    const statements = (list: Json[]) => list.map((s) => ({
-      sid: s.Sid, effect: s.Effect, actions: [...s.Action].sort(), condition: Object.values(Object.values(s.Condition)[0] as object)[0],
-    }));
     const fromCdk = {
       limit: Number(budget.Budget.BudgetLimit.Amount),
       filter: budget.Budget.CostFilters.TagKeyValue,
       notifications: budget.NotificationsWithSubscribers.map((n: Json) => `${n.Notification.NotificationType}:${n.Notification.Threshold}`),
-      approval: action.ApprovalModel,
-      threshold: action.ActionThreshold.Value,
-      deny: statements(denyPolicy.PolicyDocument.Statement),
       anomaly: { key: anomaly.Key, values: anomaly.Values, matchOptions: anomaly.MatchOptions },
     };
     const r = pulumiSide.resources;
     const b = one(r, 'aws:budgets/budget:Budget').inputs;
-    const a = one(r, 'aws:budgets/budgetAction:BudgetAction').inputs;
     const fromPulumi = {
       limit: Number(b.limitAmount),
       filter: b.costFilters[0].values,
       notifications: b.notifications.map((n: Json) => `${n.notificationType}:${n.threshold}`),
-      approval: a.approvalModel,
-      threshold: a.actionThreshold.actionThresholdValue,
-      deny: statements(JSON.parse(one(r, 'aws:iam/policy:Policy', 'deny-gpu').inputs.policy).Statement),
       anomaly: one(r, 'aws:costexplorer/anomalySubscription:AnomalySubscription').inputs.thresholdExpression.dimension,
     };
     return { cdk: fromCdk, pulumi: fromPulumi };
@@ -476,7 +466,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
   MlopsGovernance: () => {
     const t = cdkOps.template;
     const [trail] = cfn('AWS::CloudTrail::Trail', t).map((x) => x.props);
-    const boundary = cfn('AWS::IAM::ManagedPolicy', t).map((x) => x.props).find((p) => p.PolicyDocument.Statement.some((st: Json) => st.Sid === 'DenyLongTermCredentials'));
+    const boundary = cfn('AWS::IAM::ManagedPolicy', t).map((x) => x.props).find((p) => p.PolicyDocument.Statement.some((st: Json) => st.Sid === 'AllowPlatformServices'));
     const personaRoles = cfn('AWS::IAM::Role', t).filter((x) => /persona/.test(x.props.Description ?? '')).map((x) => x.props)
       .map((role) => ({
         description: role.Description,

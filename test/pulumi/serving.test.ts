@@ -74,7 +74,8 @@ describe('Pulumi ModelEndpoint', () => {
     const resources = await resourcesOf('ep1');
     const model = one(resources, 'aws:sagemaker/model:Model');
     expect(model.inputs).toMatchObject({ enableNetworkIsolation: true, vpcConfig: { subnets: ['subnet-a', 'subnet-b'] } });
-    expect(model.inputs.primaryContainer.modelDataSource.s3DataSources[0].s3Uri).toBe('s3://ep1-store-models/fraud/v3/');
+    // The promoted archive below served/ (only the promotion role writes it, once), as the CDK ModelEndpoint serves it.
+    expect(model.inputs.primaryContainer.modelDataUrl).toBe('s3://ep1-store-models/served/fraud/v3/model.tar.gz');
     const config = one(resources, 'aws:sagemaker/endpointConfiguration:EndpointConfiguration').inputs;
     expect(config.dataCaptureConfig).toMatchObject({
       enableCapture: true,
@@ -103,7 +104,7 @@ describe('Pulumi ModelEndpoint', () => {
     new ModelEndpoint('ep2', endpointArgs('ep2', dev()));
     const statements = statementsOf(one(await resourcesOf('ep2'), 'aws:iam/policy:Policy', 'execution-policy').inputs.policy);
     const s3Reads = statements.filter((s) => actions(s).includes('s3:GetObject'));
-    expect(s3Reads.flatMap((s) => [s.Resource].flat())).toEqual([`${mockArn('aws:s3/bucket:Bucket', 'ep2-store-models')}/fraud/*`]);
+    expect(s3Reads.flatMap((s) => [s.Resource].flat())).toEqual([`${mockArn('aws:s3/bucket:Bucket', 'ep2-store-models')}/served/fraud/*`]);
     const s3Writes = statements.filter((s) => actions(s).includes('s3:PutObject'));
     expect(s3Writes.flatMap((s) => [s.Resource].flat())).toEqual([expect.stringMatching(/ep2-store-artifacts\/data-capture\/.+\/\*$/)]);
     for (const s of statements) {
@@ -120,7 +121,7 @@ describe('Pulumi ModelEndpoint', () => {
     expect(config.productionVariants.map((v: { variantName: string }) => v.variantName)).toEqual(['current']);
     expect(config.shadowProductionVariants.map((v: { variantName: string }) => v.variantName)).toEqual(['candidate']);
     expect(ofType(resources, 'aws:sagemaker/model:Model').map((m) => m.inputs.primaryContainer.environment.MODEL_URI).sort())
-      .toEqual(['s3://ep3-store-models/fraud/v3/', 's3://ep3-store-models/fraud/v4/']);
+      .toEqual(['s3://ep3-store-models/served/fraud/v3/model.tar.gz', 's3://ep3-store-models/served/fraud/v4/model.tar.gz']);
     // Prod has no off-hours floor.
     expect(ofType(resources, 'aws:appautoscaling/scheduledAction:ScheduledAction')).toHaveLength(0);
   });
@@ -151,8 +152,8 @@ describe('Pulumi InferenceFleet rollouts', () => {
     const resources = await resourcesOf('roll1');
     expect(ofType(resources, 'aws:autoscaling/group:Group').map((g) => g.name).sort()).toEqual(['roll1-candidate-asg', 'roll1-current-asg']);
     const userData = (variant: string) => Buffer.from(one(resources, 'aws:ec2/launchTemplate:LaunchTemplate', `${variant}-lt`).inputs.userData, 'base64').toString();
-    expect(userData('current')).toContain("MODEL_URI='fraud/v3/'");
-    expect(userData('candidate')).toContain("MODEL_URI='fraud/v4/'");
+    expect(userData('current')).toContain("MODEL_URI='served/fraud/v3/model.tar.gz'");
+    expect(userData('candidate')).toContain("MODEL_URI='served/fraud/v4/model.tar.gz'");
     const forward = one(resources, 'aws:lb/listener:Listener').inputs.defaultActions[0].forward.targetGroups;
     expect(forward).toEqual([
       { arn: mockArn('aws:lb/targetGroup:TargetGroup', 'roll1-current-tg'), weight: 90 },

@@ -164,7 +164,7 @@ describe('mlops-review usage', () => {
     const { code, stdout } = await run(['--help']);
     expect(code).toBe(0);
     for (const option of ['--base <dir>', '--base-ref <ref>', '--head <dir>', '--allow-destroy <id>', '--disposable-stack <name>', '--json',
-      '--output <file>', '--max-chars <n>', '--synth-command <command>', '--repo <dir>', '-h, --help']) {
+      '--output <file>', '--max-chars <n>', '--synth-command <command>', '--repo <dir>', '--deployed', '--top-level', '-h, --help']) {
       expect(stdout).toContain(option);
     }
     expect(stdout).toContain('Exit codes: 0 nothing blocks, 1 a change would lose data');
@@ -174,8 +174,8 @@ describe('mlops-review usage', () => {
     [['--base', assembly], /^error: required option '--head <dir>' not specified\n$/],
     [['--base', '/nonexistent/base', '--head', assembly], /^mlops-review: \/nonexistent\/base: directory not found; pass the output of 'cdk synth -o <dir>'\.\n$/],
     [['--base', REPO_ROOT + '/lib', '--head', assembly], /^mlops-review: .*\/lib: not a cloud assembly \(no manifest\.json\); pass the output of 'cdk synth -o <dir>'\.\n$/],
-    [['--head', assembly], /^mlops-review: give exactly one of --base <dir> and --base-ref <git ref>\.\n$/],
-    [['--base', assembly, '--base-ref', 'main', '--head', assembly], /^mlops-review: give exactly one of --base <dir> and --base-ref <git ref>\.\n$/],
+    [['--head', assembly], /^mlops-review: give exactly one of --base <dir>, --base-ref <git ref> and --deployed\.\n$/],
+    [['--base', assembly, '--base-ref', 'main', '--head', assembly], /^mlops-review: give exactly one of --base <dir>, --base-ref <git ref> and --deployed\.\n$/],
     [['--base-ref', 'no-such-ref-d41d8cd9', '--repo', REPO_ROOT, '--head', assembly],
       /^mlops-review: unknown git ref 'no-such-ref-d41d8cd9'; fetch it first \(git fetch origin no-such-ref-d41d8cd9\) or pass --base <dir>\.\n$/],
     [['--base-ref', 'main', '--repo', tempDir('norepo'), '--head', assembly], /^mlops-review: .*: not a git repository; run from your checkout or pass --repo <dir>\.\n$/],

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { CfnWaitConditionHandle, NestedStack, RemovalPolicy, Stage, Tags } from 'aws-cdk-lib';
+import { CfnWaitConditionHandle, NestedStack, RemovalPolicy, Stage, Tags, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -20,7 +20,7 @@ import { newApp, synthesizeWithPacks } from '../support/gate';
 import {
   applyCompliancePacks, ArtifactStore, CostModel, EnvironmentProfile, ImageRepository, MlopsStack, ModelRegistry, PlatformKey, PurchaseOption,
 } from 'mlops-constructs';
-import { ChangeKind, KUBERNETES_STACK_ID, loadAssembly, ReviewReport, reviewAssemblies } from 'mlops-constructs/review';
+import { ChangeKind, KUBERNETES_STACK_ID, loadAssembly, renderMarkdown, ReviewReport, reviewAssemblies } from 'mlops-constructs/review';
 
 // A corpus of base/head pairs built from the library's constructs (and aws-cdk-lib ones inside an MlopsStack
 // where the library has none yet), each with the verdict a reviewer expects.
@@ -214,12 +214,15 @@ describe('guard: intended destruction is let through', () => {
     expect(r.allowed).toMatchObject([{ type: 'AWS::S3::Bucket', kind: ChangeKind.ORPHANED, allowedBy: 'allow-destroy' }]);
   });
 
-  test('--allow-destroy by logical id and by stack/logicalId', () => {
+  test('--allow-destroy by stack/logicalId; a bare logical id is refused with the qualified paths; a typo names the nearest', () => {
     const base = reviewPair(removeBucket);
     const logicalId = base.blocking[0].logicalId;
-    expect(reviewPair(removeBucket, {}, { allowDestroy: [logicalId] }).blocking).toEqual([]);
     expect(reviewPair(removeBucket, {}, { allowDestroy: [`Svc/${logicalId}`] }).blocking).toEqual([]);
-    expect(reviewPair(removeBucket, {}, { allowDestroy: ['Svc/Other'] }).blocking).toHaveLength(1);
+    expect(() => reviewPair(removeBucket, {}, { allowDestroy: [logicalId] }))
+      .toThrow(`--allow-destroy ${logicalId}: a bare logical id is refused (it would allow the change in every environment); `
+        + `qualify it with its stack or construct path: Svc/${logicalId}.`);
+    expect(() => reviewPair(removeBucket, {}, { allowDestroy: ['Svc/Scrach'] }))
+      .toThrow(`--allow-destroy Svc/Scrach matches no destructive change; nearest: Svc/Scratch, Svc/${logicalId}.`);
   });
 
   test('a stack tagged mlops:disposable=true lets it through', () => {
@@ -458,5 +461,24 @@ describe('compliance', () => {
     expect(r.newFindings.map((f) => f.rule)).toContain('AwsSolutions-S10');
     expect(r.stacks[0].newFindings).toEqual(r.newFindings);
     expect(reviewAssemblies(base, base).newFindings).toEqual([]);
+  });
+
+  test('a finding acknowledged in the same change is counted as a new compliance finding, with its reason', () => {
+    const synth = (side: Side) => {
+      const app = newApp();
+      const stack = new MlopsStack(app, 'Svc', { profile: EnvironmentProfile.prod(), project: 'p' });
+      new PlatformKey(stack, 'PlatformKey');
+      const bucket = new s3.Bucket(stack, 'Loose');
+      if (side === 'head') Validations.of(bucket).acknowledge({ id: 'AwsSolutions-S10', reason: 'clients inside the VPC only' });
+      applyCompliancePacks(app);
+      return loadAssembly(synthesizeWithPacks(app).outdir);
+    };
+    const r = reviewAssemblies(synth('base'), synth('head'));
+    expect(r.newFindings).toEqual([]);
+    expect(r.newAcknowledgements.map((f) => `${f.rule} ${f.resource} ${f.acknowledgedReason}`))
+      .toEqual([expect.stringMatching(/^AwsSolutions-S10 Svc\/Loose\S* clients inside the VPC only$/)]);
+    const md = renderMarkdown(r);
+    expect(md).toContain('- New compliance findings: 1 (1 of them acknowledged in this change)');
+    expect(md).toMatch(/- acknowledged in this change: `AwsSolutions-S10` \(\S+\) on `Svc\/Loose\S*`, reason: clients inside the VPC only/);
   });
 });

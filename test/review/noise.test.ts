@@ -129,6 +129,11 @@ describe('a PR adding 100 models to each of three environments that serve 20', (
     const md = fs.readFileSync(out, 'utf8');
     expect(md.length).toBeLessThanOrEqual(65_536);
     expect(md).toContain('- Access broadened: 600 change(s) (2 distinct, grouped below)');
+    // The blast radius: a Mermaid diagram capped at 12 stacks, the rest counted.
+    const diagram = md.slice(md.indexOf('```mermaid'), md.indexOf('```', md.indexOf('```mermaid') + 3) + 3);
+    expect(diagram).toContain('flowchart LR');
+    expect(diagram).toContain('["… 288 more changed stacks"]:::change');
+    expect(diagram.length).toBeLessThan(6000);
     for (const section of ['**✅ No blocking changes.**', '### Security', '### ML changes', '### Monthly cost estimate', 'Assumptions:']) expect(md).toContain(section);
     // The required wildcards of 300 new model roles: one line, not 900.
     expect(md.match(/Required wildcards/g)).toHaveLength(1);
@@ -168,6 +173,7 @@ describe('noise', () => {
     expect(r.blocking).toHaveLength(3);
     const md = renderMarkdown(r);
     expect(md).toContain('- `Logs` `AWS::Logs::LogGroup` protection weakened: log retention 365 days → 7 days — **×3** in 3 stacks');
+    expect(md).toMatch(/--> n\d+\["Logs updated"\]:::block/);
   });
 
   test('a construct rename re-points existing grants: unchanged access, not broadening', () => {

@@ -202,6 +202,13 @@ describe('through the library and the CLI', () => {
         { stdout: () => undefined, stderr: () => undefined });
       return { code, md: fs.readFileSync(out, 'utf8') };
     };
+    // An allow that matches nothing is a usage error: exit 2 with the nearest path.
+    let stderr = '';
+    const typo = await main(['--base', writeAssembly([{ id: 'mlops-prod/Data', resources: db(true, 30) }]), '--head',
+      writeAssembly([{ id: 'mlops-prod/Data', resources: db(false, 1) }]), '--allow-destroy', 'mlops-prod/Data/Registy'],
+    { stdout: () => undefined, stderr: (t) => { stderr += t; } });
+    expect(typo).toBe(2);
+    expect(stderr).toBe('mlops-review: --allow-destroy mlops-prod/Data/Registy matches no destructive change; nearest: mlops-prod/Data/Registry.\n');
     const prod = await run('prod');
     expect(prod.code).toBe(1);
     expect(prod.md).toContain('- **mlops-prod/Data** `Registry` `AWS::RDS::DBCluster` protection weakened: deletion protection on → off; backup retention 30 days → 1 day');

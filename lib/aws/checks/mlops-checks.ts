@@ -3,17 +3,18 @@ import { NagMessageLevel, NagPack, NagPackProps } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { dataCaptureEncrypted } from './rules/data-capture-encrypted';
 import { gpuCostTags } from './rules/gpu-cost-tags';
+import { onlyPromotionWritesServedModels } from './rules/only-promotion-writes-served-models';
 import { restrictedDataRetention } from './rules/restricted-data-retention';
 import { servedModelAlarms } from './rules/served-model-alarms';
 import { statefulRetained } from './rules/stateful-retained';
-import { trainingCannotWriteProdModels } from './rules/training-cannot-write-prod-models';
 import { versionedArtifactBuckets } from './rules/versioned-artifact-buckets';
+import { clearServedWritesCache } from './served-writes';
 import { clearRenderCache } from './template';
 
 /**
  * The MLOps rule pack for cdk-nag 3: what an ML platform must get right beyond general security packs
  * (versioned datasets and models, alarms on served models, attributable GPU spend, retained state outside dev,
- * training that cannot publish production models, encrypted data capture, bounded retention of restricted data).
+ * only the promotion role publishing what production serves, encrypted data capture, bounded retention of restricted data).
  * Rule ids are `MLOps-<Name>`; acknowledge one like any cdk-nag finding, with
  * `Validations.of(construct).acknowledge({ id: 'MLOps-GpuCostTags', reason })`.
  *
@@ -30,10 +31,12 @@ export class MlopsChecks extends NagPack {
 
   public validateScope(scope: IConstruct): PolicyValidationPluginReport {
     clearRenderCache();
+    clearServedWritesCache();
     try {
       return super.validateScope(scope);
     } finally {
       clearRenderCache();
+      clearServedWritesCache();
     }
   }
 
@@ -75,12 +78,14 @@ export class MlopsChecks extends NagPack {
       node,
     });
     this.applyRule({
-      ruleSuffixOverride: 'TrainingCannotWriteProdModels',
-      info: 'A training role (tag mlops:role=training) may write objects below prod/ in a models bucket.',
-      explanation: 'Production models are published by a reviewed promotion step, not by training code; a training job that can write '
-        + 'prod/ can replace a served model without review.',
+      ruleSuffixOverride: 'OnlyPromotionWritesServedModels',
+      info: 'The role can put, delete or unlock an object that a served model reads (across every stack of the app), and the models '
+        + 'bucket policy does not designate it as the promotion role.',
+      explanation: 'Production models are published by a reviewed promotion step (ModelPromotion), not by training code, pipelines or '
+        + 'people; a role that can write a served URI can replace a model in production without review. ArtifactStore denies every '
+        + 'principal but its promotion role these writes below served/.',
       level: NagMessageLevel.ERROR,
-      rule: trainingCannotWriteProdModels,
+      rule: onlyPromotionWritesServedModels,
       node,
     });
     this.applyRule({

@@ -29,3 +29,39 @@ export function newRotatingKey(scope: Construct, description: string, removalPol
   allowCloudWatchLogsToUseKey(key);
   return key;
 }
+
+/** Service-linked roles that launch instances (and publish their notifications) for the platform. */
+const LAUNCHING_SERVICE_LINKED_ROLES = [
+  'autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling',
+  'batch.amazonaws.com/AWSServiceRoleForBatch',
+  'ec2fleet.amazonaws.com/AWSServiceRoleForEC2Fleet',
+  'spotfleet.amazonaws.com/AWSServiceRoleForEC2SpotFleet',
+];
+const slrAllowed = new WeakSet<kms.IKey>();
+
+/**
+ * Lets the service-linked roles that launch the platform's instances (Auto Scaling, Batch, EC2 Fleet, Spot Fleet)
+ * encrypt their EBS volumes and encrypted notifications with the key, by role ARN (as AWS documents for customer
+ * managed keys), never `*` through a service: grants only for AWS resources (`kms:GrantIsForAWSResource`). The roles
+ * are named by a condition, not as principals, so the key can exist before a role does. Idempotent per key.
+ */
+export function allowLaunchingServicesToUseKey(key: kms.IKey): void {
+  if (slrAllowed.has(key)) return;
+  slrAllowed.add(key);
+  const { account, partition } = Stack.of(key);
+  const roles = { 'aws:PrincipalArn': LAUNCHING_SERVICE_LINKED_ROLES.map((r) => `arn:${partition}:iam::${account}:role/aws-service-role/${r}`) };
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    sid: 'AllowLaunchingServiceLinkedRolesToEncryptVolumes',
+    principals: [new iam.AccountRootPrincipal()],
+    actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'],
+    resources: ['*'],
+    conditions: { ArnLike: roles },
+  }), true);
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    sid: 'AllowLaunchingServiceLinkedRolesToGrantForVolumes',
+    principals: [new iam.AccountRootPrincipal()],
+    actions: ['kms:CreateGrant'],
+    resources: ['*'],
+    conditions: { ArnLike: roles, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+  }), true);
+}

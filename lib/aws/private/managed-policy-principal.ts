@@ -1,4 +1,5 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
 
 /**
  * A principal that puts granted statements into a customer managed policy instead of the role's inline
@@ -41,4 +42,20 @@ export class ManagedPolicyPrincipal extends iam.PrincipalBase {
  */
 export function managedPolicyGrantee(role: iam.IRole, policy: iam.ManagedPolicy): iam.IGrantable {
   return { grantPrincipal: new ManagedPolicyPrincipal(role, policy) };
+}
+
+/** A role whose grants go into one customer managed policy (NIST 800-53 and HIPAA flag inline policies). */
+export class ManagedPolicyRole extends iam.Role {
+  public readonly policy: iam.ManagedPolicy;
+
+  constructor(scope: Construct, id: string, assumedBy: iam.IPrincipal, description: string) {
+    super(scope, id, { assumedBy, description });
+    this.policy = new iam.ManagedPolicy(scope, `${id}Policy`, { description });
+    this.addManagedPolicy(this.policy);
+  }
+
+  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
+    this.policy.addStatements(statement);
+    return { statementAdded: true, policyDependable: this.policy };
+  }
 }

@@ -97,35 +97,48 @@ export class ServedStateParameter extends Construct {
 
   /**
    * The served state as the serving resources under `consumer` see it at deploy time. Declares one CloudFormation
-   * parameter of type `AWS::SSM::Parameter::Value<String>` on the top-level stack that holds `consumer` (CDK passes it
-   * into nested stacks) and makes that stack deploy after the parameter's stack. Calling it again for the same
-   * top-level stack returns the same reader.
+   * parameter of type `AWS::SSM::Parameter::Value<String>` on the top-level stack that holds `consumer`, makes that
+   * stack deploy after the parameter's stack, and passes the resolved value down as a String parameter of each nested
+   * stack between it and `consumer`. Calling it again in the same stack returns the same reader.
    */
   public readIn(consumer: IConstruct): ServedStateReader {
-    const top = topLevelStack(consumer);
-    const own = topLevelStack(this);
-    if (top === own) {
-      checkFor(this).fail('scope', this.node.path,
-        `is in the stack that serves the model (${top.node.path}); CloudFormation resolves the parameter before it creates it`,
-        'create the served state in a stack that deploys before the serving stack, e.g. the environment\'s data stack or a nested stack of it.');
+    return this.readerFor(Stack.of(consumer));
+  }
+
+  private readerFor(stack: Stack): ServedStateReader {
+    const existing = this.readers.get(stack);
+    if (existing) return existing;
+    // A scope per stack keeps the parameters apart from resources and gives each a hashed, unique logical id.
+    const holder = (stack.node.tryFindChild(SERVED_STATE_SCOPE) as Construct | undefined) ?? new Construct(stack, SERVED_STATE_SCOPE);
+    if (holder.node.tryFindChild(this.model)) {
+      checkFor(this).fail('model', this.model, `already has a served-state parameter read in ${stack.node.path}`,
+        'create one ServedStateParameter per model and environment.');
     }
-    let reader = this.readers.get(top);
-    if (!reader) {
-      // A scope per top-level stack keeps the parameters apart from resources and gives each a hashed, unique logical id.
-      const holder = (top.node.tryFindChild(SERVED_STATE_SCOPE) as Construct | undefined) ?? new Construct(top, SERVED_STATE_SCOPE);
-      if (holder.node.tryFindChild(this.model)) {
-        checkFor(this).fail('model', this.model, `already has a served-state parameter read in ${top.node.path}`,
-          'create one ServedStateParameter per model and environment.');
+    let parameter: CfnParameter;
+    const parent = stack.nestedStackParent;
+    if (NestedStack.isNestedStack(stack) && parent) {
+      // Resolved once in the top-level stack, passed down by value: nested stacks take it as a plain String.
+      const outer = this.readerFor(parent);
+      parameter = new CfnParameter(holder, this.model, {
+        type: 'String',
+        description: `Served state of model ${this.model} (resolved from Parameter Store by the top-level stack)`,
+      });
+      stack.setParameter(stack.resolve(stack.getLogicalId(parameter)), outer.value);
+    } else {
+      if (stack === topLevelStack(this)) {
+        checkFor(this).fail('scope', this.node.path,
+          `is in the stack that serves the model (${stack.node.path}); CloudFormation resolves the parameter before it creates it`,
+          'create the served state in a stack that deploys before the serving stack, e.g. the environment\'s data stack or a nested stack of it.');
       }
-      const parameter = new CfnParameter(holder, this.model, {
+      parameter = new CfnParameter(holder, this.model, {
         type: SSM_STRING_VALUE_TYPE,
         default: this.parameterName,
         description: `Served state of model ${this.model} (resolved from Parameter Store on every deploy)`,
       });
-      top.addDependency(own, `the served state of ${this.model} must exist before it is read`);
-      reader = new ServedStateReader(this, parameter);
-      this.readers.set(top, reader);
+      stack.addStackDependency(topLevelStack(this), `the served state of ${this.model} must exist before it is read`);
     }
+    const reader = new ServedStateReader(this, parameter);
+    this.readers.set(stack, reader);
     return reader;
   }
 
@@ -148,7 +161,7 @@ export class ServedStateReader {
   constructor(
     /** The served state read. */
     public readonly state: ServedStateParameter,
-    /** The CloudFormation parameter (on the top-level stack) CloudFormation resolves from Parameter Store. */
+    /** The template parameter of the reading stack: SSM-typed on a top-level stack, a String passed down in a nested one. */
     public readonly templateParameter: CfnParameter,
   ) {}
 

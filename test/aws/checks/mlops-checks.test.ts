@@ -1,4 +1,4 @@
-import { App, Duration, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
+import { App, Duration, NestedStack, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -9,7 +9,7 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
 import { newApp, NagFinding, synthesizeWithPacks } from '../../support/gate';
 import {
-  ArtifactStore, DataClassification, EnvironmentProfile, MLOPS_CHECK_TAGS, MlopsChecks, MlopsStack,
+  ArtifactPurpose, ArtifactStore, DataClassification, EnvironmentProfile, MLOPS_CHECK_TAGS, MlopsChecks, MlopsStack,
 } from 'mlops-constructs';
 
 /** Runs only the MLOps pack over an app built by `build`, returning its findings. */
@@ -191,40 +191,73 @@ describe('MLOps-StatefulRetained', () => {
   });
 });
 
-describe('MLOps-TrainingCannotWriteProdModels', () => {
+describe('MLOps-OnlyPromotionWritesServedModels', () => {
+  const RULE = 'MLOps-OnlyPromotionWritesServedModels';
   function models(stack: Stack): s3.Bucket {
     const bucket = new s3.Bucket(stack, 'Models', { versioned: true, removalPolicy: RemovalPolicy.RETAIN });
     Tags.of(bucket).add(MLOPS_CHECK_TAGS.purpose, 'models');
     return bucket;
   }
-  function role(stack: Construct, id: string, tagged: boolean): iam.Role {
-    const r = new iam.Role(stack, id, { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
-    if (tagged) Tags.of(r).add(MLOPS_CHECK_TAGS.role, 'training');
-    return r;
+  function role(scope: Construct, id: string, roleName?: string): iam.Role {
+    return new iam.Role(scope, id, { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'), roleName });
   }
-
-  test('compliant: a training role writing its checkpoints prefix; a promotion role writing prod/', () => {
-    const result = findings((app) => {
-      const stack = plainStack(app);
-      const bucket = models(stack);
-      bucket.grantPut(role(stack, 'Job', true), 'checkpoints/*');
-      bucket.grantPut(role(stack, 'Promotion', false), 'prod/*');
+  /** A SageMaker model serving `uri` (what ModelEndpoint renders), in `scope`. */
+  function serve(scope: Construct, uri: string): void {
+    new sagemaker.CfnModel(scope, 'Served', {
+      executionRoleArn: 'arn:aws:iam::111111111111:role/x',
+      primaryContainer: { image: 'img', modelDataUrl: uri, environment: { MODEL_URI: uri } },
     });
-    expect(rulesOf(result)).not.toContain('MLOps-TrainingCannotWriteProdModels');
+  }
+  const put = (resources: string[], actions = ['s3:PutObject']) => new iam.PolicyStatement({ actions, resources });
+
+  test('compliant: writers of candidates, and the promotion role the ArtifactStore designates (writing served/ from another stack)', () => {
+    const result = findings((app) => {
+      const data = mlopsStack(app, EnvironmentProfile.prod());
+      const store = new ArtifactStore(data, 'Store');
+      const serving = new Stack(app, 'Serving', { env: { region: 'us-east-1' } });
+      serve(serving, store.servedModelUri('fraud', 'v3'));
+      const bucket = store.bucket(ArtifactPurpose.MODELS);
+      new iam.ManagedPolicy(serving, 'Train', { roles: [role(serving, 'Trainer')], statements: [put([bucket.arnForObjects('candidates/fraud/*')])] });
+      const promotion = role(serving, 'Promotion', store.promotionRoleName);
+      new iam.ManagedPolicy(serving, 'Promote', { roles: [promotion], statements: [put([bucket.arnForObjects('served/*')])] });
+      // Allowed everything by its own policy, denied below served/ by the bucket policy.
+      new iam.ManagedPolicy(serving, 'AdminPolicy', { roles: [role(serving, 'Admin')], statements: [put(['*'], ['s3:*'])] });
+    });
+    expect(result.filter((f) => f.rule === RULE)).toEqual([]);
   });
 
-  test('non-compliant: a tagged training role writing prod/, and a role under a Training path writing the whole bucket', () => {
+  test('non-compliant: any role that can write a served URI of a bucket without the promotion policy, in any stack, nested ones included', () => {
     const result = findings((app) => {
-      const stack = plainStack(app);
-      const bucket = models(stack);
-      bucket.grantPut(role(stack, 'Job', true), 'prod/fraud/*');
-      const cluster = new Construct(stack, 'TrainingCluster');
-      const pathRole = role(cluster, 'InstanceRole', false);
-      new iam.ManagedPolicy(stack, 'Wide', { roles: [pathRole], statements: [new iam.PolicyStatement({ actions: ['s3:Put*'], resources: [bucket.arnForObjects('*')] })] });
+      const data = plainStack(app, 'Data');
+      const bucket = models(data);
+      const serving = new NestedStack(new Stack(app, 'Platform', { env: { region: 'us-east-1' } }), 'Model');
+      serve(serving, `s3://${bucket.bucketName}/fraud/v3/model.tar.gz`);
+      // The old layout: training writes the model's prefix, which is what production serves.
+      bucket.grantPut(role(data, 'Trainer'), 'fraud/*');
+      const platform = Stack.of(serving).nestedStackParent!;
+      new iam.ManagedPolicy(platform, 'Engineer', { roles: [role(platform, 'MlEngineer')], statements: [put([bucket.arnForObjects('*')], ['s3:Put*'])] });
+      new iam.ManagedPolicy(platform, 'Deleter', { roles: [role(platform, 'Janitor')], statements: [put([bucket.arnForObjects('fraud/v3/*')], ['s3:DeleteObject'])] });
+      // Not writers: another model's prefix, a read-only role, a write explicitly denied.
+      bucket.grantPut(role(data, 'OtherModel'), 'recommender/*');
+      bucket.grantRead(role(data, 'Reader'));
+      const denied = role(data, 'Denied');
+      bucket.grantPut(denied);
+      denied.addToPrincipalPolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['s3:*'], resources: [bucket.arnForObjects('fraud/*')] }));
     });
-    expect(result.filter((f) => f.rule === 'MLOps-TrainingCannotWriteProdModels').map((f) => f.resource).sort()).toEqual([
-      'Plain/Job/Resource', 'Plain/TrainingCluster/InstanceRole/Resource',
+    expect(result.filter((f) => f.rule === RULE).map((f) => f.resource).sort()).toEqual([
+      'Data/Trainer/Resource', 'Platform/Janitor/Resource', 'Platform/MlEngineer/Resource',
     ]);
+  });
+
+  test('non-compliant: the promotion role of a store with the policy writing a served URI of another, unprotected bucket', () => {
+    const result = findings((app) => {
+      const stack = mlopsStack(app, EnvironmentProfile.prod());
+      const store = new ArtifactStore(stack, 'Store');
+      const loose = models(stack);
+      serve(stack, `s3://${loose.bucketName}/served/fraud/v1/model.tar.gz`);
+      loose.grantPut(role(stack, 'Promotion', store.promotionRoleName), 'served/*');
+    });
+    expect(result.filter((f) => f.rule === RULE).map((f) => f.resource)).toEqual(['prod/Promotion/Resource']);
   });
 });
 

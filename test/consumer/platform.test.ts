@@ -1,0 +1,49 @@
+// MlopsPlatform as a newcomer first writes it: only profile, project and costCenter, with and without an `env`, served
+// models of both backends owned by no team; in a plain `new App()` and under every flag aws-cdk-lib recommends, with
+// the compliance packs applied and no acknowledgement of the user's own.
+import { FLAG_STATES, UserProject, UserSynth } from './support/user-project';
+
+const PLATFORMS = `
+import { App } from 'aws-cdk-lib';
+import { applyCompliancePacks, EnvironmentProfile, MlopsPlatform, ServingBackend } from 'mlops-constructs';
+
+const app = new App();
+const models = [
+  { name: 'fraud', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 'serve-1' },
+  { name: 'churn', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 'serve-1' },
+];
+// Environment-agnostic (no env: the most common first try), with served models that name no team.
+new MlopsPlatform(app, 'fraud-dev', { profile: EnvironmentProfile.dev(), project: 'fraud', costCenter: 'cc-1042', servedModels: models });
+new MlopsPlatform(app, 'fraud-prod', { profile: EnvironmentProfile.prod(), project: 'fraud', costCenter: 'cc-1042', servedModels: models });
+// Region-bound.
+new MlopsPlatform(app, 'fraud-staging', {
+  profile: EnvironmentProfile.staging(), project: 'fraud', costCenter: 'cc-1042', env: { account: '123456789012', region: 'eu-west-1' },
+});
+applyCompliancePacks(app);
+`;
+
+describe.each(FLAG_STATES)('MlopsPlatform with only its required props (feature flags: %s)', (flags) => {
+  let result: UserSynth;
+  beforeAll(() => {
+    result = UserProject.get().synth(`platforms-${flags}`, PLATFORMS, { flags });
+  });
+
+  test('synthesizes with no compliance finding, environment-agnostic or not', () => {
+    expect(result.failure()).toBe('');
+    expect(Object.values(result.stackNames()).sort()).toEqual([
+      'fraud-dev-data', 'fraud-dev-platform', 'fraud-prod-data', 'fraud-prod-platform', 'fraud-staging-data', 'fraud-staging-platform',
+    ]);
+  });
+
+  test('platform-owned GPU capacity (served models of no team, the training cluster) is charged to the platform', () => {
+    const gpu = Object.values(result.templates()).flatMap((t) => Object.values(t.Resources as Record<string, any>))
+      .filter((r) => ['AWS::EC2::LaunchTemplate', 'AWS::SageMaker::EndpointConfig', 'AWS::Batch::ComputeEnvironment'].includes(r.Type));
+    // 3 platforms' training clusters (on-demand and spot) + a fleet's launch template and an endpoint config in 2 of them.
+    expect(gpu.length).toBeGreaterThanOrEqual(10);
+    const tagged = (r: any, key: string, value: string) => {
+      const json = JSON.stringify(r.Properties);
+      return json.includes(`{"Key":"${key}","Value":"${value}"}`) || json.includes(`"${key}":"${value}"`);
+    };
+    for (const r of gpu) expect([r.Type, tagged(r, 'mlops:team', 'shared'), tagged(r, 'mlops:cost-center', 'cc-1042')]).toEqual([r.Type, true, true]);
+  });
+});

@@ -1,0 +1,12 @@
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+
+/** The definition of the only state machine of `stack` as ASL, with every token replaced by the string `TOKEN`. */
+export function stateMachineDefinition(stack: Stack): any {
+  const machines = Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine');
+  const [machine] = Object.values(machines);
+  const definition = machine.Properties.DefinitionString;
+  const text = typeof definition === 'string' ? definition
+    : definition['Fn::Join'][1].map((part: unknown) => (typeof part === 'string' ? part : 'TOKEN')).join('');
+  return JSON.parse(text);
+}
