@@ -47,9 +47,17 @@ const fleet = new InferenceFleet(new MlopsStack(app, 'Fleet', stackProps), 'Flee
 const endpoint = new ModelEndpoint(new MlopsStack(app, 'Endpoint', stackProps), 'Endpoint', { ...serving, modelName: 'churn' });
 // One monitoring for everything, as the README documents it (monitor() takes each construct as it is).
 new MlopsMonitoring(new MlopsStack(app, 'Monitoring', stackProps), 'Monitoring').monitor(fleet).monitor(endpoint).monitor(cluster).monitor(registry);
-new ModelPipeline(training, 'Pipeline', {
+const pipelineProps = {
   modelName: 'fraud', registry, artifactStore, validateJob: job('Validate'), trainJob: job('Train'), evaluateJob: job('Evaluate'),
   servingImageUri: image.imageUri('serve-1'),
+};
+// Outside dev approval is manual, and a request nobody hears or may answer would end every run Rejected: the
+// approvers are required there (a clear ValidationError otherwise, tested in test/aws/model-pipeline.test.ts).
+const approvers = new MlopsGovernance(new MlopsStack(app, 'Approvers', stackProps), 'Governance').mlEngineer;
+new ModelPipeline(training, 'Pipeline', { ...pipelineProps, approvers: { grantees: [approvers], emails: ['ml-oncall@example.com'] } });
+// In dev (automatic approval) the required props are all a pipeline needs.
+new ModelPipeline(new MlopsStack(app, 'DevTraining', { ...stackProps, profile: EnvironmentProfile.dev() }), 'Pipeline', {
+  ...pipelineProps, validateJob: job('DevValidate'), trainJob: job('DevTrain'), evaluateJob: job('DevEvaluate'),
 });
 new EksGpuCluster(new MlopsStack(app, 'Eks', stackProps), 'Eks', { vpc });
 

@@ -31,7 +31,10 @@ describe.each(FLAG_STATES)('MlopsPlatform with only its required props (feature 
   test('synthesizes with no compliance finding, environment-agnostic or not', () => {
     expect(result.failure()).toBe('');
     expect(Object.values(result.stackNames()).sort()).toEqual([
-      'fraud-dev-data', 'fraud-dev-platform', 'fraud-prod-data', 'fraud-prod-platform', 'fraud-staging-data', 'fraud-staging-platform',
+      // The two served models hash to shards 13 (fraud) and 14 (churn); staging serves none, so has no shard.
+      'fraud-dev-data', 'fraud-dev-platform', 'fraud-dev-serving-13', 'fraud-dev-serving-14',
+      'fraud-prod-data', 'fraud-prod-platform', 'fraud-prod-serving-13', 'fraud-prod-serving-14',
+      'fraud-staging-data', 'fraud-staging-platform',
     ]);
   });
 

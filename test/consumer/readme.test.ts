@@ -48,7 +48,9 @@ describe('the README for users', () => {
     const result = project.synth('readme/platform', find('addModelPipeline'));
     expect(result.failure()).toBe('');
     const listed = project.cdk(['ls', '--app', result.outdir]);
-    expect(listed.stdout.split('\n').filter(Boolean).sort()).toEqual(['fraud-dev/Data (fraud-dev-data)', 'fraud-dev/Platform (fraud-dev-platform)']);
+    expect(listed.stdout.split('\n').filter(Boolean).sort()).toEqual([
+      'fraud-dev/Data (fraud-dev-data)', 'fraud-dev/Platform (fraud-dev-platform)', 'fraud-dev/Serving13 (fraud-dev-serving-13)',
+    ]);
     const selected = project.cdk(['synth', 'fraud-dev/Data', '--app', result.outdir, '--quiet']);
     expect(selected.stderr).not.toMatch(/No stacks match/);
     expect(selected.status).toBe(0);

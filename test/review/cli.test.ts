@@ -68,7 +68,7 @@ describe('mlops-review on the reference app', () => {
     const usd = (n: number) => `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
     expect(stdout.startsWith(`${REVIEW_COMMENT_MARKER}\n## MLOps infrastructure review`)).toBe(true);
     expect(stdout).toContain('**⛔ 1 blocking change(s)**');
-    expect(stdout).toContain('- Stacks changed: 2 of 12');
+    expect(stdout).toContain('- Stacks changed: 2 of 18');
     const range = (min: number, max: number) => (min === max ? usd(min) : `${usd(min)} – ${usd(max)}`);
     expect(stdout).toContain(`- Monthly cost: ${range(cost.baseMinUsd, cost.baseMaxUsd)} → ${range(cost.headMinUsd, cost.headMaxUsd)} `
       + '($0.00 at minimum, +$616.88 at maximum capacity)');
@@ -102,7 +102,8 @@ describe('mlops-review on the reference app', () => {
     expect(report.cost).toMatchObject({ deltaMinUsd: 0, deltaMaxUsd: 616.88 });
     expect(report.cost.headMaxUsd).toBeCloseTo(report.cost.baseMaxUsd + 616.88, 2);
     const statuses = Object.fromEntries(report.stacks.map((s: any) => [s.id, s.status]));
-    expect(Object.keys(statuses)).toHaveLength(12);
+    // Per environment: Data, its served-state nested stack, Platform, one serving shard and its two model nested stacks.
+    expect(Object.keys(statuses)).toHaveLength(18);
     expect(Object.entries(statuses).filter(([, status]) => status === 'changed').map(([id]) => id)).toEqual(['mlops-dev/Platform', 'mlops-staging/Data']);
 
     const file = path.join(tempDir('review'), 'review.md');
@@ -114,7 +115,7 @@ describe('mlops-review on the reference app', () => {
   test('an unchanged app: no blocking, nothing changed, exit code 0', async () => {
     const { code, stdout } = await run(['--base', baseDir, '--head', baseDir]);
     expect(code).toBe(0);
-    expect(stdout).toContain('- Stacks changed: 0 of 12');
+    expect(stdout).toContain('- Stacks changed: 0 of 18');
     expect(stdout).not.toContain('<details>');
   });
 

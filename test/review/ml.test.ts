@@ -145,7 +145,7 @@ describe('ML changes through ModelEndpoint', () => {
     const lines = r.ml.map((m) => `${m.kind}: ${m.line}`);
     expect(lines).toEqual(expect.arrayContaining([
       expect.stringMatching(/^deployment: Endpoint\w+: deployment canary 10% → 25%$/),
-      expect.stringMatching(/^model-version: EndpointModelCurrent\w+: model s3:\/\/\{Store\w+\}\/fraud\/v1\/ → s3:\/\/\{Store\w+\}\/fraud\/v2\/$/),
+      expect.stringMatching(/^model-version: EndpointModelCurrent\w+: model s3:\/\/\{Store\w+\}\/served\/fraud\/v1\/model\.tar\.gz → s3:\/\/\{Store\w+\}\/served\/fraud\/v2\/model\.tar\.gz$/),
       expect.stringMatching(/^scaling: Endpoint\w+: scalable target capacity 2-4 → 2-6$/),
       'gpu-capacity: GPUs at maximum capacity 4 → 6',
     ]));

@@ -67,9 +67,14 @@ export function servedUris(scope: IConstruct): ServedUri[] {
   return modelsBuckets(resources).flatMap((bucket) => urisIn(bucket, sameStage(bucket, resources)));
 }
 
+/**
+ * The resources that can reference `bucket`: same stage and same environment (CloudFormation references do not cross
+ * environments, and resolving another environment's resource in the bucket's stack throws CannotUseCrossEnvironment).
+ */
 function sameStage(bucket: CfnResource, resources: CfnResource[]): CfnResource[] {
   const stage = Stage.of(bucket);
-  return resources.filter((r) => Stage.of(r) === stage);
+  const environment = Stack.of(bucket).environment;
+  return resources.filter((r) => Stage.of(r) === stage && Stack.of(r).environment === environment);
 }
 
 function analyse(root: IConstruct): ServedWrite[] {
