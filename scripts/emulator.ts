@@ -63,6 +63,27 @@ export const STATEFUL_TYPES = new Set([
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/**
+ * `--parameters <stack>:<name>=<default>` for every parameter with a default of the selected stacks (a serving shard's
+ * served-state parameters, for instance): on update, cdk asks CloudFormation to reuse previous values, which moto
+ * cannot do for these (it fails with a server error), so each is passed again with its default.
+ */
+export function defaultParameterArgs(assemblyDir: string, selectors: string[]): string[] {
+  const manifest = JSON.parse(fs.readFileSync(path.join(assemblyDir, 'manifest.json'), 'utf8'));
+  const patterns = selectors.map((sel) => new RegExp(`^${sel.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`));
+  const args: string[] = [];
+  for (const artifact of Object.values(manifest.artifacts ?? {}) as Json[]) {
+    if (artifact.type !== 'aws:cloudformation:stack' || !patterns.some((p) => p.test(artifact.displayName ?? ''))) continue;
+    const template = JSON.parse(fs.readFileSync(path.join(assemblyDir, artifact.properties.templateFile), 'utf8'));
+    const stackName = artifact.properties.stackName;
+    for (const [name, parameter] of Object.entries(template.Parameters ?? {}) as Array<[string, Json]>) {
+      if (name === 'BootstrapVersion' || parameter.Default === undefined) continue;
+      args.push('--parameters', `${stackName}:${name}=${parameter.Default}`);
+    }
+  }
+  return args;
+}
+
 /** One change the adapter made to a template, for the report. */
 export interface Adaptation {
   readonly template: string;
@@ -106,6 +127,10 @@ export function adaptTemplate(name: string, template: Json): Adaptation[] {
     if (res.Type === 'AWS::KMS::Key' && props.Tags) {
       delete props.Tags;
       note(id, 'Tags left off (moto fails on tagged keys and then reports an empty stack as complete)');
+    } else if (res.Type === 'AWS::SSM::Parameter' && props.Tags && !Array.isArray(props.Tags)) {
+      // CloudFormation's schema makes them a map; moto's handler reads a list of {Key, Value} and fails on a map.
+      props.Tags = Object.entries(props.Tags).map(([Key, Value]) => ({ Key, Value }));
+      note(id, 'Tags given as a list of {Key, Value} (moto fails on the map CloudFormation takes)');
     } else if (res.Type.startsWith('Custom::') || (res.Type === 'AWS::RDS::DBInstance' && props.DBClusterIdentifier)) {
       res.Condition = CONDITION;
       skipped.add(id);
@@ -327,7 +352,7 @@ export class Emulator {
    */
   public deploy(assemblyDir: string, selectors: string[], outputsFile?: string): CommandResult {
     return this.cdk(['deploy', '--app', assemblyDir, ...selectors, '--method=direct', '--require-approval', 'never',
-      '--parameters', 'BootstrapVersion=/cdk-bootstrap/hnb659fds/version', '--progress', 'events',
+      '--parameters', 'BootstrapVersion=/cdk-bootstrap/hnb659fds/version', ...defaultParameterArgs(assemblyDir, selectors), '--progress', 'events',
       ...(outputsFile ? ['--outputs-file', outputsFile] : [])]);
   }
 

@@ -72,11 +72,13 @@ test('the dev environment deploys: every resource of a type the emulator creates
   expect(report.missing).toEqual([]);
   expect(report.created).toEqual(expect.objectContaining({
     'AWS::S3::Bucket': 5,
-    'AWS::KMS::Key': 1,
+    // The platform key (data stack) and the GPU brake's key (platform stack).
+    'AWS::KMS::Key': 2,
     'AWS::ECR::Repository': 2,
     // The two models' nested stacks in the serving shard, and the fleet's served state in a nested stack of the data stack.
     'AWS::CloudFormation::Stack': 3,
-    'AWS::SSM::Parameter': 1,
+    // The fleet's served state and the GPU brake's state.
+    'AWS::SSM::Parameter': 2,
     'AWS::Batch::ComputeEnvironment': 1,
     'AWS::Batch::JobQueue': 1,
     'AWS::AutoScaling::AutoScalingGroup': 1,
@@ -173,7 +175,8 @@ test('deleting a stack leaves its retained resources in place (staging platform 
   const resources = emu().stackResources('mlops-staging-platform');
   const template = JSON.parse(fs.readFileSync(path.join(v1, templateFiles(v1, 'mlopsstagingPlatform').find((f) => !f.includes('Model'))!), 'utf8'));
   const retained = resources.filter((r) => template.Resources[r.logicalId]?.DeletionPolicy === 'Retain');
-  expect([...new Set(retained.map((r) => r.type))].sort()).toEqual(['AWS::Logs::LogGroup', 'AWS::S3::Bucket']);
+  // The trail's bucket and logs, the job logs, and the GPU brake's key, logs and ledger (the capacities to restore).
+  expect([...new Set(retained.map((r) => r.type))].sort()).toEqual(['AWS::DynamoDB::Table', 'AWS::KMS::Key', 'AWS::Logs::LogGroup', 'AWS::S3::Bucket']);
   const bucket = physicalId(resources, 'AWS::S3::Bucket', 'GovernanceTrailBucket');
   const file = path.join(emu().workDir, 'trail.json');
   fs.writeFileSync(file, '{"Records":[]}');
@@ -195,8 +198,14 @@ test('deleting a stack leaves its retained resources in place (staging platform 
   expect(stacks.map((s: { StackStatus: string }) => s.StackStatus)).toEqual(['DELETE_COMPLETE']);
   const buckets = emu().aws(['s3api', 'list-buckets']).Buckets.map((b: { Name: string }) => b.Name);
   const groups = emu().aws(['logs', 'describe-log-groups']).logGroups.map((g: { logGroupName: string }) => g.logGroupName);
+  const tables: string[] = emu().aws(['dynamodb', 'list-tables']).TableNames;
+  // (moto's DescribeKey fails on keys CloudFormation created: it stores their policy as an object; ListKeys works.)
+  const keys: string[] = emu().aws(['kms', 'list-keys']).Keys.map((k: { KeyId: string }) => k.KeyId);
   for (const r of retained) {
-    const present = r.type === 'AWS::S3::Bucket' ? buckets.includes(r.physicalId) : groups.includes(r.physicalId);
+    const present = r.type === 'AWS::S3::Bucket' ? buckets.includes(r.physicalId)
+      : r.type === 'AWS::DynamoDB::Table' ? tables.includes(r.physicalId)
+        : r.type === 'AWS::KMS::Key' ? keys.includes(r.physicalId)
+          : groups.includes(r.physicalId);
     expect({ resource: r.logicalId, present }).toEqual({ resource: r.logicalId, present: true });
   }
   const out = path.join(emu().workDir, 'trail.out');

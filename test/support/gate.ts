@@ -19,8 +19,8 @@ export function tempDir(prefix: string): string {
 }
 
 /** An App with cdk.json's context writing to a temp directory. */
-export function newApp(context: Record<string, unknown> = {}): App {
-  return new App({ outdir: tempDir('cdkout'), context: { ...cdkJsonContext(), ...context } });
+export function newApp(context: Record<string, unknown> = {}, outdir: string = tempDir('cdkout')): App {
+  return new App({ outdir, context: { ...cdkJsonContext(), ...context } });
 }
 
 export interface NagFinding {
