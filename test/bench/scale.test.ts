@@ -1,13 +1,13 @@
 // 1,000 served models in one environment (#17): every stack, nested ones included, and everything else that grows
 // per model stays inside CloudFormation's and the services' limits. Synthesized once for the whole file.
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
+import { SCALE_MODELS, ScaleAppResult } from './scale-app';
 import {
   benchModels, MAX_OUTPUTS, MAX_PARAMETERS, MAX_PEAK_RSS_MB, MAX_RESOURCES, MAX_TEMPLATE_BYTES, StackSize, stackSizes,
 } from '../../scripts/bench';
 import { REPO_ROOT, tempDir } from '../support/gate';
-import { SCALE_MODELS, ScaleAppResult } from './scale-app';
 import { fleetRolloutStateMachineName, SERVING_SHARDS } from 'mlops-constructs';
 
 const MODELS = SCALE_MODELS;
