@@ -10,6 +10,7 @@ export * from './model-registry';
 export * from './cost-guard';
 export * from './inference-fleet';
 export * from './fleet-rollout';
+export * from './model-promotion';
 export * from './gpu-training-cluster';
 export * from './mlops-monitoring';
 export * from './experiment-tracking';

@@ -21,6 +21,7 @@ import { MlopsStack, MlopsStackProps } from './mlops-stack';
 import { MlopsTagging, SHARED_TEAM } from './mlops-tagging';
 import { ModelEndpoint } from './model-endpoint';
 import { ModelPipeline, ModelPipelineProps } from './model-pipeline';
+import { ModelPromotion, PROMOTION_TARGET_TAG, PromotionMode, promotionTargetTagValue } from './model-promotion';
 import { ModelRegistry } from './model-registry';
 import { PermissionBoundary } from './permission-boundary';
 import { PlatformKey } from './platform-key';
@@ -186,6 +187,11 @@ export class MlopsPlatform extends Construct {
   public readonly monitoring: MlopsMonitoring;
   public readonly costGuard: CostGuard;
   public readonly governance: MlopsGovernance;
+  /**
+   * The environment's promotion: THE promotion role (the only writer of `served/`) and its state machine
+   * (`<prefix>-promotion`); the ML engineer persona may start it.
+   */
+  public readonly modelPromotion: ModelPromotion;
   private readonly notifyEmails?: string[];
   public readonly teams: readonly PlatformTeam[];
   /** Number of serving shards (`servingShards`). */
@@ -286,6 +292,11 @@ export class MlopsPlatform extends Construct {
     this.costGuard.brake.grantApprove(this.governance.personaGrantee(platformOperator));
     this.costGuard.brake.grantRelease(this.governance.personaGrantee(platformOperator));
 
+    this.modelPromotion = new ModelPromotion(this.platformStack, 'ModelPromotion', {
+      artifactStore: this.artifactStore, environmentPrefix: prefix, alarmTopic: this.monitoring.alarmTopic, encryptionKey: key,
+    });
+    this.modelPromotion.grantStart(this.governance.personaGrantee(mlEngineer));
+
     for (const team of this.teams) {
       if (team.monthlyBudgetUsd !== undefined) {
         this.costGuard.addTeamBudget(team.name, { monthlyLimitUsd: team.monthlyBudgetUsd });
@@ -359,6 +370,12 @@ export class MlopsPlatform extends Construct {
       alarms: [alarms.latency, alarms.errorRate, alarms.rolloutHealth],
       stateMachineName: fleetRolloutStateMachineName(this.stackNamePrefix, options.name),
     }) : undefined;
+    if (serving instanceof InferenceFleet && serving.servedState) {
+      // Where ModelPromotion finds the model: its serving shard stack and rollout (A/B tests are not promoted).
+      const mode = rollout ? (serving.rollout.isProgressive ? PromotionMode.ROLLOUT : PromotionMode.NONE) : PromotionMode.DIRECT;
+      Tags.of(serving.servedState.parameter).add(PROMOTION_TARGET_TAG,
+        promotionTargetTagValue(mode, shard.stack.stackName, rollout?.stateMachineName));
+    }
     this.costGuard.addCostEstimate(`model ${options.name}`, serving.costEstimate);
     shard.models.push(options.name);
     this.models.set(options.name, { serving, alarms, rollout, shard: shardIndex, stack });

@@ -110,6 +110,8 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     'not yet: #15 changes MLflow on the CDK side'),
 
   cdkOnly('ModelPipeline', 'security', 'retraining pipeline (Step Functions: train, evaluate, approve, deploy)', 'not yet: no Pulumi ModelPipeline'),
+  cdkOnly('ModelPromotion', 'security', 'the promotion role (the only writer of served/) and its state machine: lock, write-once copy, served state, shard stack update, fleet rollout',
+    'not yet: #15 / #20; no Pulumi ModelPromotion (the Pulumi platform creates no promotion role, so nothing writes served/ there)'),
   cdkOnly('MlopsPlatform', 'security', 'served models read their versions and weights from the served state (SSM)',
     'not yet: docs/design/served-models.md; the Pulumi platform passes versions as inputs'),
 ]);

@@ -6,22 +6,13 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { evaluate } from '../support/cfn-eval';
 import { newApp } from '../support/gate';
+import { polyfillPromiseWithResolvers } from '../support/state-machines';
 import {
   ArtifactStore, EnvironmentProfile, FLEET_ROLLOUT_METRIC, FleetRollout, fleetRolloutStateMachineName, ImageRepository, InferenceFleet,
   MlopsMonitoring, MlopsPlatform, MlopsStack, Rollout, ServedStateParameter, ServingBackend, ValidationError,
 } from 'mlops-constructs';
 
-// aws-local-stepfunctions 3 uses Promise.withResolvers (Node 22); the gate runs Node 20.
-const promiseStatics = Promise as unknown as { withResolvers?: () => unknown };
-promiseStatics.withResolvers ??= () => {
-  let resolve: unknown;
-  let reject: unknown;
-  const promise = new Promise((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-};
+polyfillPromiseWithResolvers();
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: () => string };
 

@@ -10,3 +10,17 @@ export function stateMachineDefinition(stack: Stack): any {
     : definition['Fn::Join'][1].map((part: unknown) => (typeof part === 'string' ? part : 'TOKEN')).join('');
   return JSON.parse(text);
 }
+
+/** aws-local-stepfunctions 3 uses Promise.withResolvers (Node 22); the gate runs Node 20. Call before running a machine. */
+export function polyfillPromiseWithResolvers(): void {
+  const promiseStatics = Promise as unknown as { withResolvers?: () => unknown };
+  promiseStatics.withResolvers ??= () => {
+    let resolve: unknown;
+    let reject: unknown;
+    const promise = new Promise((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}

@@ -1,0 +1,442 @@
+// ModelPromotion (#15 "immutable served models", #20 items 4 and 9): THE promotion role and its state machine, on a
+// platform a newcomer builds in a plain App. IAM claims on the synthesized templates; the definition executed offline
+// with aws-local-stepfunctions against fakes of every service call (S3 enforcing the models bucket's write-once rule).
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { servedWrites } from '../../lib/aws/checks/served-writes';
+import { evaluate } from '../support/cfn-eval';
+import { newApp } from '../support/gate';
+import { environmentTemplates, IamWalk, REGION } from '../support/iam-walk';
+import { polyfillPromiseWithResolvers } from '../support/state-machines';
+import {
+  EnvironmentProfile, MlopsPlatform, ModelPromotion, PROMOTION_TARGET_TAG, Rollout, SERVED_MODELS_POLICY_SIDS, servedModelsBucketPolicy,
+  ServingBackend, ValidationError,
+} from 'mlops-constructs';
+
+polyfillPromiseWithResolvers();
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: () => string };
+
+const SERVED_MODELS = [
+  { name: 'fraud', backend: ServingBackend.FLEET, modelVersion: 'v7', variantVersions: { candidate: 'v7' }, imageTag: 'serve-1', rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }) },
+  { name: 'churn', backend: ServingBackend.FLEET, modelVersion: 'v2', imageTag: 'serve-1' },
+  { name: 'recs', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 'serve-1' },
+];
+
+function platformIn(app: App, profile = EnvironmentProfile.prod()): MlopsPlatform {
+  return new MlopsPlatform(app, `acme-${profile.name}`, {
+    profile, project: 'acme', costCenter: 'cc-1', env: { region: REGION }, servedModels: SERVED_MODELS,
+  });
+}
+
+describe('the promotion role: IAM claims on the synthesized templates (prod platform with defaults)', () => {
+  const app = newApp();
+  const platform = platformIn(app);
+  const outdir = app.synth().directory;
+  const walk = new IamWalk(environmentTemplates(outdir, ['acmeprod']));
+  const promotionRole = walk.role(/^ModelPromotionRole[0-9A-F]{8}$/);
+  const models = walk.symbol('AWS::S3::Bucket', /ArtifactStoreModels/, 'Arn');
+  const datasets = walk.symbol('AWS::S3::Bucket', /ArtifactStoreDatasets/, 'Arn');
+  const can = (role: typeof promotionRole, action: string, resource: string) => walk.allows(role, action, resource, { 'aws:RequestedRegion': REGION });
+
+  test('the promotion role is the role the models bucket policy designates (its name), and the only role that writes served/', () => {
+    expect(walk.resources('AWS::IAM::Role').find((r) => r.logicalId === promotionRole.logicalId)!.properties.RoleName)
+      .toBe(platform.artifactStore.promotionRoleName);
+    const writes = servedWrites(app);
+    expect(writes.filter((w) => !w.designated).map((w) => `${w.role.node.path} ${w.action}`)).toEqual([]);
+    // The claim is not empty: the promotion role's writes are found, and they are designated.
+    const writers = new Set(writes.map((w) => w.role.node.path));
+    expect([...writers]).toEqual([platform.modelPromotion.role.node.defaultChild!.node.path]);
+    expect(writes.map((w) => w.action)).toContain('s3:PutObject');
+    // Every role of the environment, walked: none but the promotion role may put below served/.
+    const writersByWalk = walk.roles.filter((r) => can(r, 's3:PutObject', `${models}/served/fraud/v8/model.tar.gz`)).map((r) => r.logicalId);
+    expect(writersByWalk).toEqual([promotionRole.logicalId]);
+  });
+
+  test('the promotion role writes nothing else of the models bucket, deletes nothing, and cannot read the datasets bucket', () => {
+    expect(can(promotionRole, 's3:PutObject', `${models}/served/fraud/v8/model.tar.gz`)).toBe(true);
+    expect(can(promotionRole, 's3:GetObject', `${models}/candidates/fraud/run-1/model.tar.gz`)).toBe(true);
+    for (const key of ['candidates/fraud/run-1/model.tar.gz', 'mlflow/1/x', 'fraud/v1/model.tar.gz']) {
+      expect([key, can(promotionRole, 's3:PutObject', `${models}/${key}`)]).toEqual([key, false]);
+    }
+    for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectRetention', 's3:BypassGovernanceRetention', 's3:PutBucketPolicy']) {
+      expect([action, can(promotionRole, action, `${models}/served/fraud/v8/model.tar.gz`)]).toEqual([action, false]);
+    }
+    for (const action of ['s3:GetObject', 's3:ListBucket', 's3:PutObject']) {
+      expect([action, can(promotionRole, action, `${datasets}/fraud/train.csv`), can(promotionRole, action, datasets)]).toEqual([action, false, false]);
+    }
+  });
+
+  test('only the promotion state machine can assume the promotion role, and no role can repoint a state machine at it', () => {
+    const trust = promotionRole.trust;
+    expect(trust).toHaveLength(1);
+    expect(trust[0]).toMatchObject({ Effect: 'Allow', Action: ['sts:AssumeRole'], Principal: { Service: 'states.amazonaws.com' } });
+    const machine = walk.resources('AWS::StepFunctions::StateMachine').find((m) => m.logicalId.startsWith('ModelPromotionStateMachine'))!;
+    expect(machine.properties.StateMachineName).toBe('acme-prod-promotion');
+    expect(walk.render(machine.template, machine.properties.RoleArn)).toBe(promotionRole.arn);
+    expect(JSON.stringify(trust[0].Condition)).toContain('"aws:SourceArn":"arn:aws:states:us-east-1:123456789012:stateMachine:acme-prod-promotion"');
+    expect(JSON.stringify(trust[0].Condition)).toContain('"aws:SourceAccount":"123456789012"');
+    // The only state machine that may carry the role: no role may create or update state machines, or pass the role.
+    for (const role of walk.roles) {
+      for (const action of ['states:CreateStateMachine', 'states:UpdateStateMachine', 'sts:AssumeRole']) {
+        expect([role.logicalId, action, can(role, action, '*')]).toEqual([role.logicalId, action, false]);
+      }
+    }
+  });
+
+  test('the ML engineer persona can start a promotion (the documented manual path) but cannot write served/ itself', () => {
+    const engineer = walk.role(/MlEngineer/);
+    const machine = walk.symbol('AWS::StepFunctions::StateMachine', /^ModelPromotionStateMachine/);
+    expect(can(engineer, 'states:StartExecution', machine)).toBe(true);
+    expect(can(engineer, 's3:PutObject', `${models}/served/fraud/v8/model.tar.gz`)).toBe(false);
+  });
+
+  test('the served states of fleets carry where promotion finds them; endpoints are not tagged (not promotable yet)', () => {
+    const tags: Record<string, string> = {};
+    for (const r of walk.resources('AWS::SSM::Parameter')) {
+      const name = r.properties.Name as string;
+      if (name?.startsWith('/mlops/acme-prod/served/')) tags[name] = r.properties.Tags?.[PROMOTION_TARGET_TAG];
+    }
+    const fraudShard = platform.servingStackOf('fraud')!.stackName;
+    const churnShard = platform.servingStackOf('churn')!.stackName;
+    expect(tags).toEqual({
+      '/mlops/acme-prod/served/fraud': `rollout ${fraudShard} acme-prod-fraud-rollout`,
+      '/mlops/acme-prod/served/churn': `direct ${churnShard} none`,
+    });
+    expect(platform.fleetRolloutOf('fraud')!.stateMachineName).toBe('acme-prod-fraud-rollout');
+  });
+});
+
+describe('ModelPromotion, bad input', () => {
+  test('an imported artifact store without a promotion role name is refused, naming the prop and the fix', () => {
+    const app = new App();
+    const platform = platformIn(app, EnvironmentProfile.dev());
+    const stack = new Stack(app, 'Other');
+    const imported = { ...platform.artifactStore, promotionRoleName: undefined, node: platform.artifactStore.node } as never;
+    expect(() => new ModelPromotion(stack, 'P', { artifactStore: imported, environmentPrefix: 'acme-dev', alarmTopic: platform.monitoring.alarmTopic }))
+      .toThrow(ValidationError);
+    expect(() => new ModelPromotion(stack, 'Q', { artifactStore: imported, environmentPrefix: 'acme-dev', alarmTopic: platform.monitoring.alarmTopic }))
+      .toThrow(/artifactStore.*names no promotion role.*promotionRoleName/);
+  });
+});
+
+// ---- Executing the definition ----
+
+/** The promotion state machine's definition as CloudFormation deploys it (references resolved to stand-ins). */
+function deployedDefinition(platform: MlopsPlatform): any {
+  const template = Template.fromStack(platform.platformStack).toJSON();
+  const [id] = Object.keys(template.Resources).filter((k) => k.startsWith('ModelPromotionStateMachine') && template.Resources[k].Type === 'AWS::StepFunctions::StateMachine');
+  const withoutImports = JSON.parse(JSON.stringify(template.Resources[id].Properties.DefinitionString), (_k, v) =>
+    (v && typeof v === 'object' && 'Fn::ImportValue' in v ? 'models-bucket' : v));
+  const refs = Object.fromEntries([...Object.keys(template.Resources), ...Object.keys(template.Parameters ?? {})].map((k) => [k, `ref:${k}`]));
+  const attributes = new Proxy({}, { has: () => true, get: (_t, key) => `att:${String(key)}` }) as Record<string, string>;
+  return JSON.parse(evaluate(withoutImports, refs, { 'AWS::Region': 'us-east-1', 'AWS::AccountId': '111111111111' }, attributes));
+}
+
+class TaskError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** The models bucket's write-once rule as S3 evaluates it for one call (the Deny of `servedModelsBucketPolicy`). */
+function writeOnceDenies(key: string, context: { 's3:if-none-match'?: string; 's3:ObjectCreationOperation': boolean }): boolean {
+  const statement = servedModelsBucketPolicy({ servedObjectsArn: 'arn:aws:s3:::models-bucket/served/*', promotionRoleArn: 'promotion' })
+    .find((s) => s.Sid === SERVED_MODELS_POLICY_SIDS.writeOnce) as any;
+  if (!key.startsWith('served/')) return false;
+  const nullClause = Object.entries<string>(statement.Condition.Null).every(([k, v]) => (context[k as 's3:if-none-match'] === undefined) === (v === 'true'));
+  const boolClause = Object.entries<string>(statement.Condition.Bool).every(([k, v]) => String(context[k as 's3:ObjectCreationOperation']) === v);
+  return nullClause && boolClause;
+}
+
+/** One environment's AWS as promotion sees it. */
+class FakeAws {
+  public calls: string[] = [];
+  public notifications: any[] = [];
+  public objects = new Map<string, string>([['candidates/fraud/run-42/model.tar.gz', 'archive-42'], ['candidates/churn/run-9/model.tar.gz', 'archive-9']]);
+  public locks = new Map<string, string>();
+  public servedStates: Record<string, string> = { fraud: 'current=v7@100,candidate=v7@0', churn: 'current=v2@100' };
+  public stackStatuses: string[] = ['UPDATE_IN_PROGRESS', 'UPDATE_COMPLETE'];
+  public rolloutOutcome: 'SUCCEEDED' | 'RolledBack' = 'SUCCEEDED';
+  public stackUpdates: any[] = [];
+  public rolloutsStarted: any[] = [];
+  private uploads = new Map<string, { key: string; parts: string[] }>();
+
+  constructor(private readonly shards: Record<string, string>) {}
+
+  public handlers(definition: any): Record<string, (input: any) => any> {
+    const out: Record<string, (input: any) => any> = {};
+    for (const [name, state] of Object.entries<any>(definition.States)) {
+      if (state.Type !== 'Task') continue;
+      const op = String(state.Resource).replace(/^arn:aws:states:::(aws-sdk:)?/, '');
+      const handler = (this as any)[op] as ((input: any) => any) | undefined;
+      if (!handler) throw new Error(`no fake for ${name} (${state.Resource})`);
+      out[name] = (input) => handler.call(this, input);
+    }
+    return out;
+  }
+
+  public 'dynamodb:putItem'(input: any) {
+    const model = input.Item.model.S;
+    expect(input.ConditionExpression).toBe('attribute_not_exists(model)');
+    this.calls.push(`lock ${model}`);
+    if (this.locks.has(model)) throw new TaskError('DynamoDB.ConditionalCheckFailedException', 'The conditional request failed');
+    this.locks.set(model, input.Item.execution.S);
+    return {};
+  }
+
+  public 'dynamodb:deleteItem'(input: any) {
+    const model = input.Key.model.S;
+    this.calls.push(`release ${model}`);
+    if (this.locks.get(model) !== input.ExpressionAttributeValues[':me'].S) throw new TaskError('DynamoDB.ConditionalCheckFailedException', 'not our lock');
+    this.locks.delete(model);
+    return {};
+  }
+
+  public 'resourcegroupstaggingapi:getResources'(input: any) {
+    const [arn] = input.ResourceARNList;
+    const model = /parameter\/mlops\/acme-prod\/served\/(.+)$/.exec(arn)?.[1];
+    const shard = model && this.shards[model];
+    return {
+      ResourceTagMappingList: shard ? [{ ResourceARN: arn, Tags: [{ Key: 'mlops:environment', Value: 'prod' }, { Key: PROMOTION_TARGET_TAG, Value: shard }] }] : [],
+    };
+  }
+
+  public 'ssm:getParameter'(input: any) {
+    const model = input.Name.split('/').pop();
+    return { Parameter: { Name: input.Name, Value: this.servedStates[model] } };
+  }
+
+  public 'ssm:putParameter'(input: any) {
+    expect(input.Overwrite).toBe(true);
+    this.servedStates[input.Name.split('/').pop()] = input.Value;
+    this.calls.push(`state ${input.Value}`);
+    return {};
+  }
+
+  public 's3:createMultipartUpload'(input: any) {
+    expect(input.Bucket).toBe('models-bucket');
+    if (writeOnceDenies(input.Key, { 's3:ObjectCreationOperation': false })) throw new TaskError('S3.S3Exception', 'Access Denied (403)');
+    const id = `upload-${this.uploads.size + 1}`;
+    this.uploads.set(id, { key: input.Key, parts: [] });
+    return { Bucket: input.Bucket, Key: input.Key, UploadId: id };
+  }
+
+  public 's3:uploadPartCopy'(input: any) {
+    if (writeOnceDenies(input.Key, { 's3:ObjectCreationOperation': false })) throw new TaskError('S3.S3Exception', 'Access Denied (403)');
+    const source = String(input.CopySource).replace(/^models-bucket\//, '');
+    const body = this.objects.get(source);
+    if (body === undefined) throw new TaskError('S3.NoSuchKeyException', `no ${source}`);
+    this.uploads.get(input.UploadId)!.parts[input.PartNumber - 1] = body;
+    return { CopyPartResult: { ETag: `"etag-${body}"`, ChecksumSHA256: `sha-${body}` } };
+  }
+
+  public 's3:completeMultipartUpload'(input: any) {
+    const upload = this.uploads.get(input.UploadId)!;
+    if (writeOnceDenies(input.Key, { 's3:ObjectCreationOperation': true, 's3:if-none-match': input.IfNoneMatch })) {
+      throw new TaskError('S3.S3Exception', 'Access Denied (403): the bucket policy denies unconditional writes below served/');
+    }
+    if (input.IfNoneMatch === '*' && this.objects.has(input.Key)) throw new TaskError('S3.S3Exception', 'At least one of the pre-conditions you specified did not hold (412)');
+    expect(input.MultipartUpload.Parts).toEqual([{ PartNumber: 1, ETag: `"etag-${upload.parts[0]}"`, ChecksumSHA256: `sha-${upload.parts[0]}` }]);
+    this.objects.set(input.Key, upload.parts.join(''));
+    this.uploads.delete(input.UploadId);
+    this.calls.push(`copy ${input.Key}`);
+    return { Bucket: input.Bucket, Key: input.Key, ChecksumSHA256: `sha-${upload.parts[0]}-1` };
+  }
+
+  public 's3:abortMultipartUpload'(input: any) {
+    this.uploads.delete(input.UploadId);
+    this.calls.push(`abort ${input.Key}`);
+    return {};
+  }
+
+  public 'cloudformation:describeStacks'(input: any) {
+    const status = this.stackStatuses.length > 1 ? this.stackStatuses.shift()! : this.stackStatuses[0];
+    return {
+      Stacks: [{
+        StackName: input.StackName,
+        StackStatus: status,
+        Parameters: [
+          { ParameterKey: 'BootstrapVersion', ParameterValue: '/cdk-bootstrap/hnb659fds/version', ResolvedValue: '21' },
+          { ParameterKey: 'ServedStatefraudABCD1234', ParameterValue: '/mlops/acme-prod/served/fraud', ResolvedValue: 'stale' },
+        ],
+      }],
+    };
+  }
+
+  public 'cloudformation:updateStack'(input: any) {
+    this.stackUpdates.push(input);
+    this.calls.push(`update ${input.StackName}`);
+    return { StackId: 'arn:stack' };
+  }
+
+  public 'states:startExecution.sync:2'(input: any) {
+    this.rolloutsStarted.push(input);
+    this.calls.push(`rollout ${input.StateMachineArn.split(':').pop()}`);
+    if (this.rolloutOutcome !== 'SUCCEEDED') throw new TaskError('States.TaskFailed', JSON.stringify({ Status: 'FAILED', Error: 'RolledBack' }));
+    return { Status: 'SUCCEEDED', Output: '{}' };
+  }
+
+  public 'sns:publish'(input: any) {
+    this.notifications.push(typeof input.Message === 'string' ? JSON.parse(input.Message) : input.Message);
+    this.calls.push('notify');
+    return {};
+  }
+}
+
+async function run(definition: any, aws: FakeAws, input: Record<string, unknown>): Promise<{ ok: boolean; error?: string; cause?: string }> {
+  const waits = Object.fromEntries(Object.entries<any>(definition.States).filter(([, s]) => s.Type === 'Wait').map(([n]) => [n, 0]));
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
+  const execution = machine.run(input as any, {
+    overrides: { taskResourceLocalHandlers: aws.handlers(definition), waitTimeOverrides: waits },
+    context: {
+      Execution: { Id: 'arn:aws:states:us-east-1:111111111111:execution:acme-prod-promotion:run-1', StartTime: '2026-12-01T05:00:00.000Z' },
+      StateMachine: { Id: 'arn:sm' },
+    } as any,
+  });
+  try {
+    await execution.result;
+    return { ok: true };
+  } catch (e) {
+    // ExecutionError wraps what failed the run: a Fail state's error and cause, or the error that escaped.
+    const failed = (e as Error).cause as Error | undefined;
+    return { ok: false, error: failed?.name ?? (e as Error).name, cause: failed?.message ?? (e as Error).message };
+  }
+}
+
+describe('the promotion state machine, executed offline', () => {
+  const app = new App();
+  const platform = platformIn(app);
+  app.synth();
+  const definition = deployedDefinition(platform);
+  const shards = {
+    fraud: `rollout ${platform.servingStackOf('fraud')!.stackName} acme-prod-fraud-rollout`,
+    churn: `direct ${platform.servingStackOf('churn')!.stackName} none`,
+  };
+  const promote = { model: 'fraud', version: 'v8', candidate: 'run-42' };
+
+  test('a valid definition (asl-validator), SDK and optimized integrations only, no Lambda; Retry on throttling and Catch on every Task', () => {
+    expect(aslValidator(definition).errorsText()).toBe('');
+    const tasks = Object.entries<any>(definition.States).filter(([, s]) => s.Type === 'Task');
+    expect(tasks.length).toBeGreaterThan(10);
+    for (const [name, task] of tasks) {
+      expect([name, task.Resource]).toEqual([name, expect.stringMatching(/^arn:aws:states:::(aws-sdk:[a-z0-9]+:[A-Za-z]+|sns:publish|dynamodb:(putItem|deleteItem)|states:startExecution\.sync:2)$/)]);
+      expect([name, (task.Retry ?? []).some((r: any) => r.ErrorEquals.includes('ThrottlingException'))]).toEqual([name, true]);
+      // Every Task but the last notification catches every error (the notification itself catches into the Fail).
+      expect([name, (task.Catch ?? []).some((c: any) => c.ErrorEquals.includes('States.ALL'))]).toEqual([name, true]);
+    }
+    expect(JSON.stringify(definition)).not.toMatch(/lambda/i);
+  });
+
+  test('the write-once copy is the one S3 lets through the bucket policy: a multipart copy completed with If-None-Match', () => {
+    const states = definition.States;
+    expect(states.StartCopy.Resource).toMatch(/:s3:createMultipartUpload$/);
+    expect(states.CopyCandidate.Resource).toMatch(/:s3:uploadPartCopy$/);
+    expect(states.FinishCopy.Resource).toMatch(/:s3:completeMultipartUpload$/);
+    expect(states.FinishCopy.Parameters.IfNoneMatch).toBe('*');
+    // CopyObject would be refused below served/ (403 without If-None-Match, 501 with it): never used.
+    expect(Object.values<any>(states).some((s) => /copyObject|putObject$/i.test(String(s.Resource)))).toBe(false);
+    // And the fake S3 refuses a completion without the header, as the bucket policy does.
+    expect(writeOnceDenies('served/fraud/v8/model.tar.gz', { 's3:ObjectCreationOperation': true })).toBe(true);
+    expect(writeOnceDenies('served/fraud/v8/model.tar.gz', { 's3:ObjectCreationOperation': true, 's3:if-none-match': '*' })).toBe(false);
+    expect(writeOnceDenies('served/fraud/v8/model.tar.gz', { 's3:ObjectCreationOperation': false })).toBe(false);
+  });
+
+  test('happy path (stepped fleet): lock, write-once copy, served state, stack update with previous template and values, rollout, release', async () => {
+    const aws = new FakeAws(shards);
+    expect(await run(definition, aws, promote)).toEqual({ ok: true });
+    const shard = platform.servingStackOf('fraud')!.stackName;
+    expect(aws.calls).toEqual([
+      'lock fraud',
+      'copy served/fraud/v8/model.tar.gz',
+      'state current=v7@100,candidate=v8@0',
+      `update ${shard}`,
+      'rollout acme-prod-fraud-rollout',
+      'release fraud',
+    ]);
+    expect(aws.objects.get('served/fraud/v8/model.tar.gz')).toBe('archive-42');
+    expect(aws.stackUpdates[0]).toMatchObject({
+      StackName: shard,
+      UsePreviousTemplate: true,
+      // Every parameter keeps its value: for SSM-typed ones that is the parameter's name, resolved again by CloudFormation.
+      Parameters: [{ ParameterKey: 'BootstrapVersion', UsePreviousValue: true }, { ParameterKey: 'ServedStatefraudABCD1234', UsePreviousValue: true }],
+    });
+    expect(aws.stackUpdates[0].Parameters.every((p: any) => p.ParameterValue === undefined)).toBe(true);
+    expect(aws.rolloutsStarted[0].StateMachineArn).toBe('arn:aws:states:us-east-1:111111111111:stateMachine:acme-prod-fraud-rollout');
+    expect(aws.locks.size).toBe(0);
+    expect(aws.notifications).toEqual([]);
+  });
+
+  test('after a finished rollout the candidate\'s version is the stable one; an all-at-once fleet serves the new version at once', async () => {
+    const aws = new FakeAws(shards);
+    aws.servedStates.fraud = 'current=v7@0,candidate=v7b@100';
+    expect(await run(definition, aws, promote)).toEqual({ ok: true });
+    expect(aws.servedStates.fraud).toBe('current=v7b@100,candidate=v8@0');
+    const direct = new FakeAws(shards);
+    expect(await run(definition, direct, { model: 'churn', version: 'v3', candidate: 'run-9' })).toEqual({ ok: true });
+    expect(direct.servedStates.churn).toBe('current=v3@100');
+    expect(direct.calls.some((c) => c.startsWith('rollout'))).toBe(false);
+  });
+
+  test('the lock is held by another promotion of the model: nothing is copied or written, the other lock stays, the topic is told', async () => {
+    const aws = new FakeAws(shards);
+    aws.locks.set('fraud', 'arn:other-execution');
+    const result = await run(definition, aws, promote);
+    expect(result).toMatchObject({ ok: false, error: 'PromotionInProgress' });
+    expect(aws.calls).toEqual(['lock fraud', 'notify']);
+    expect(aws.locks.get('fraud')).toBe('arn:other-execution');
+    expect(aws.notifications[0]).toMatchObject({ event: 'promotion-failed', model: 'fraud', version: 'v8', error: 'PromotionInProgress' });
+  });
+
+  test('the version exists already: S3 refuses the copy (write-once), the upload is aborted, nothing else changes', async () => {
+    const aws = new FakeAws(shards);
+    aws.objects.set('served/fraud/v8/model.tar.gz', 'the-promoted-one');
+    const result = await run(definition, aws, promote);
+    expect(result).toMatchObject({ ok: false, error: 'VersionExists' });
+    expect(aws.objects.get('served/fraud/v8/model.tar.gz')).toBe('the-promoted-one');
+    expect(aws.calls).toEqual(['lock fraud', 'abort served/fraud/v8/model.tar.gz', 'release fraud', 'notify']);
+    expect(aws.servedStates.fraud).toBe('current=v7@100,candidate=v7@0');
+  });
+
+  test('a missing candidate fails before anything is served', async () => {
+    const aws = new FakeAws(shards);
+    const result = await run(definition, aws, { ...promote, candidate: 'run-missing' });
+    expect(result).toMatchObject({ ok: false, error: 'CandidateNotFound' });
+    expect(aws.calls).toEqual(['lock fraud', 'abort served/fraud/v8/model.tar.gz', 'release fraud', 'notify']);
+  });
+
+  test('a failed stack update: the previous served state is restored, the lock released, the topic told', async () => {
+    const aws = new FakeAws(shards);
+    aws.stackStatuses = ['UPDATE_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE'];
+    const result = await run(definition, aws, promote);
+    expect(result).toMatchObject({ ok: false, error: 'StackUpdateFailed' });
+    expect(aws.calls.slice(2)).toEqual([
+      'state current=v7@100,candidate=v8@0', `update ${platform.servingStackOf('fraud')!.stackName}`,
+      'state current=v7@100,candidate=v7@0', 'release fraud', 'notify',
+    ]);
+    expect(aws.servedStates.fraud).toBe('current=v7@100,candidate=v7@0');
+    expect(aws.calls.some((c) => c.startsWith('rollout'))).toBe(false);
+  });
+
+  test('a rolled-back fleet rollout: the promotion fails with RolledBack and restores the previous served state', async () => {
+    const aws = new FakeAws(shards);
+    aws.rolloutOutcome = 'RolledBack';
+    const result = await run(definition, aws, promote);
+    expect(result).toMatchObject({ ok: false, error: 'RolledBack' });
+    expect(aws.calls.slice(-4)).toEqual(['rollout acme-prod-fraud-rollout', 'state current=v7@100,candidate=v7@0', 'release fraud', 'notify']);
+    expect(aws.notifications[0]).toMatchObject({ error: 'RolledBack', model: 'fraud' });
+    // The version stays promoted (written once): a later promotion of the same version is refused, a new one goes.
+    expect(aws.objects.has('served/fraud/v8/model.tar.gz')).toBe(true);
+  });
+
+  test('a model this environment does not promote (an endpoint, or unknown) and malformed input are refused', async () => {
+    const aws = new FakeAws(shards);
+    expect(await run(definition, aws, { model: 'recs', version: 'v2', candidate: 'run-1' })).toMatchObject({ ok: false, error: 'NotPromotable' });
+    expect(aws.calls).toEqual(['lock recs', 'release recs', 'notify']);
+    const bad = new FakeAws(shards);
+    expect(await run(definition, bad, { model: 'fraud', version: 'v8' })).toMatchObject({ ok: false, error: 'InvalidInput' });
+    expect(bad.calls).toEqual([]);
+  });
+});
