@@ -22,10 +22,16 @@ export interface CfnResource {
 /** A stack (or nested stack) of a cloud assembly, as the review compares it. */
 export interface StackTemplate {
   /**
-   * Identity used to pair base and head: the stack's display path (`mlops-dev`, `Prod/Api`), or for a nested
-   * stack the construct path of the nested stack (`mlops-dev/Training`).
+   * What the report calls the stack: its display path (`mlops-dev/Data`, `Prod/Api`), or for a nested stack the
+   * construct path of the nested stack (`mlops-dev/Training`).
    */
   readonly id: string;
+  /**
+   * Deployed identity, what pairs base and head as CloudFormation does: `<account>/<region>/<stack name>` (an
+   * environment-agnostic stack is `unknown-account/unknown-region/<stack name>`), for a nested stack its parent's
+   * identity and the logical id of its `AWS::CloudFormation::Stack` resource. Construct ids and paths are not part of it.
+   */
+  readonly identity: string;
   /** CloudFormation stack name (for nested stacks, the id). */
   readonly stackName: string;
   readonly template: CfnTemplate;
@@ -199,9 +205,11 @@ function readStack(dir: string, artifactId: string, artifact: any, stacks: Stack
   const tags: Record<string, string> = { ...artifact.properties?.tags };
   const id: string = artifact.displayName ?? artifactId;
   const disposable = isMarked(tags[DISPOSABLE_MARKER]) || isMarked(template.Metadata?.[DISPOSABLE_MARKER]);
+  const stackName: string = artifact.properties?.stackName ?? artifactId;
   const stack: StackTemplate = {
     id,
-    stackName: artifact.properties?.stackName ?? artifactId,
+    identity: `${environmentOf(artifact)}/${stackName}`,
+    stackName,
     template,
     paths: logicalIdPaths(template, metadata),
     tags,
@@ -210,6 +218,12 @@ function readStack(dir: string, artifactId: string, artifact: any, stacks: Stack
   };
   stacks.push(stack);
   readNestedStacks(dir, stack, metadata, stacks);
+}
+
+/** `<account>/<region>` of a stack artifact (`aws://<account>/<region>`); environment-agnostic stacks are `unknown-account/unknown-region`. */
+function environmentOf(artifact: any): string {
+  const match = /^aws:\/\/([^/]+)\/([^/]+)$/.exec(String(artifact.environment ?? ''));
+  return match ? `${match[1]}/${match[2]}` : 'unknown-account/unknown-region';
 }
 
 function isMarked(value: unknown): boolean {
@@ -253,6 +267,7 @@ function readNestedStacks(dir: string, parent: StackTemplate, metadata: Record<s
     const id = templatePathsByFile.get(file) ?? `${parent.id}/${logicalId}`;
     const nested: StackTemplate = {
       id,
+      identity: `${parent.identity}/${logicalId}`,
       stackName: id,
       template,
       paths: logicalIdPaths(template, metadata),

@@ -101,7 +101,9 @@ export function renderMarkdown(report: ReviewReport, options: RenderOptions = {}
     const budget = Math.max(section.minimum, maxChars - reserve - out.length - later);
     out += section.render(Math.min(budget, maxChars - reserve - out.length));
   });
-  const details = report.stacks.filter((s) => s.status !== 'unchanged').map(stackDetails);
+  // Stacks sharing a construct path (a stack name changed) are told apart by their stack names.
+  const shared = new Set(report.stacks.filter((s, i) => report.stacks.findIndex((t) => t.id === s.id) !== i).map((s) => s.id));
+  const details = report.stacks.filter((s) => s.status !== 'unchanged').map((s) => stackDetails(s, shared.has(s.id)));
   const note = (dropped: number) => `\n> **Truncated:** ${dropped} stack section(s) left out to stay under ${maxChars.toLocaleString('en-US')} characters; `
     + `see ${FULL_REPORT}.\n`;
   let included = 0;
@@ -242,6 +244,7 @@ function headerLines(report: ReviewReport, normalize: (text: string) => string):
   lines.push('');
   const tagOnly = changed.length > 0 && changed.every((s) => s.status === 'changed' && s.changes.length > 0
     && s.changes.every((c) => c.kind === ChangeKind.UPDATED && c.changedProperties.every((p) => p === 'Tags')));
+  lines.push(...movedLines(report));
   if (tagOnly) lines.push(`- Tag-only change: tags of ${changed.reduce((n, s) => n + s.changes.length, 0)} resource(s) in ${changed.length} stack(s), nothing else.`);
   else lines.push(`- Stacks changed: ${changed.length} of ${report.stacks.length}`);
   const distinct = new Set(report.security.filter((s) => s.broadening).map((s) => normalize(s.description))).size;
@@ -258,6 +261,35 @@ function headerLines(report: ReviewReport, normalize: (text: string) => string):
   lines.push(`- New compliance findings: ${report.newFindings.length + acknowledged}`
     + `${acknowledged > 0 ? ` (${acknowledged} of them acknowledged in this change)` : ''}`);
   lines.push('');
+  return lines;
+}
+
+/**
+ * One line per construct-path change of stacks whose deployed identity stayed (a construct id renamed): the renamed
+ * part of the path (`fraud-dev` → `fraud-dev-v2`) and how many stacks it moved.
+ */
+function movedLines(report: ReviewReport): string[] {
+  const renames = new Map<string, number>();
+  for (const s of report.stacks) {
+    if (!s.previousId) continue;
+    const before = s.previousId.split('/');
+    const after = s.id.split('/');
+    while (before.length > 1 && after.length > 1 && before[before.length - 1] === after[after.length - 1]) {
+      before.pop();
+      after.pop();
+    }
+    const key = `\`${before.join('/')}\` → \`${after.join('/')}\``;
+    renames.set(key, (renames.get(key) ?? 0) + 1);
+  }
+  const lines = [...renames].map(([rename, n]) => `- Construct path changed, same deployed stacks (matched by stack name, account and region): ${rename} (${n} stack(s))`);
+  // The same construct path deployed under another stack name is another stack: the old one is deleted.
+  for (const removed of report.stacks.filter((s) => s.status === 'removed' && !s.parentId)) {
+    const added = report.stacks.find((s) => s.status === 'added' && !s.parentId && s.id === removed.id);
+    if (added) {
+      lines.push(`- Stack name changed: \`${removed.stackName}\` → \`${added.stackName}\` (${removed.id}): CloudFormation creates a new stack `
+        + 'and deletes the old one with every resource it does not retain');
+    }
+  }
   return lines;
 }
 
@@ -282,9 +314,9 @@ function costSection(report: ReviewReport): string[] {
   return lines;
 }
 
-function stackDetails(s: StackReview): string {
+function stackDetails(s: StackReview, named: boolean): string {
   const counts = Object.values(ChangeKind).map((k) => [k, s.changes.filter((c) => c.kind === k).length] as const).filter(([, n]) => n > 0);
-  const summary = `${s.id}${s.parentId ? ' (nested)' : ''}: ${s.status}`
+  const summary = `${s.previousId ? `${s.previousId} → ` : ''}${s.id}${s.parentId ? ' (nested)' : named ? ` (stack ${s.stackName})` : ''}: ${s.status}`
     + `${counts.length > 0 ? ` — ${counts.map(([k, n]) => `${n} ${k}`).join(', ')}` : ''}${s.blocking.length > 0 ? ` — ⛔ ${s.blocking.length} blocking` : ''}`;
   const lines = ['<details>', `<summary>${escapeHtml(summary)}</summary>`, ''];
   if (s.disposable) lines.push('_Stack marked disposable (`mlops:disposable=true`)._', '');

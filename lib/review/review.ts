@@ -15,7 +15,13 @@ export interface ReviewOptions extends GuardOptions {
 
 /** The review of one stack (or nested stack, or the Kubernetes manifests). */
 export interface StackReview {
+  /** Construct path of the stack in the head (in the base, for a removed stack). */
   readonly id: string;
+  /**
+   * Construct path in the base, when the stack moved in the construct tree (a construct id renamed) while its deployed
+   * identity (stack name, account, region; parent and logical id for a nested stack) stayed: the same stack.
+   */
+  readonly previousId?: string;
   readonly stackName: string;
   /** The parent's id, for nested stacks. */
   readonly parentId?: string;
@@ -73,12 +79,18 @@ export interface ReviewReport {
 /** Compares two synthesized versions of an app. */
 export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, options: ReviewOptions = {}): ReviewReport {
   const model = options.costModel ?? CostModel.default();
-  const baseStacks = new Map(base.stacks.map((s) => [s.id, s]));
-  const headStacks = new Map(head.stacks.map((s) => [s.id, s]));
-  const ids = [...new Set([...base.stacks.map((s) => s.id), ...head.stacks.map((s) => s.id)])];
-  const baseFindingKeys = new Set(base.findings.map((f) => `${f.rule}|${f.resource}`));
+  const pairs = pairStacks(base.stacks, head.stacks);
+  const ids = pairs.map((p) => p.id);
+  // Construct paths of the base as the head names them, so that a stack moved in the construct tree does not make
+  // every finding on it new.
+  const moved = pairs.filter((p) => p.previousId).sort((a, b) => b.previousId!.length - a.previousId!.length);
+  const inHead = (f: ComplianceFinding): ComplianceFinding => {
+    const p = moved.find((m) => f.resource === m.previousId || f.resource.startsWith(`${m.previousId}/`));
+    return p ? { ...f, resource: p.id + f.resource.slice(p.previousId!.length) } : f;
+  };
+  const baseFindingKeys = new Set(base.findings.map(inHead).map((f) => `${f.rule}|${f.resource}`));
   const newFindings = head.findings.filter((f) => !baseFindingKeys.has(`${f.rule}|${f.resource}`));
-  const baseAcknowledged = new Set((base.acknowledged ?? []).map((f) => `${f.rule}|${f.resource}`));
+  const baseAcknowledged = new Set((base.acknowledged ?? []).map(inHead).map((f) => `${f.rule}|${f.resource}`));
   const newAcknowledgements = (head.acknowledged ?? []).filter((f) => !baseAcknowledged.has(`${f.rule}|${f.resource}`));
   const ownerOf = (f: ComplianceFinding): string | undefined => {
     const byPath = head.stacks.find((s) => Object.values(s.paths).includes(f.resource) || s.template.Resources?.[f.resource] !== undefined);
@@ -86,8 +98,7 @@ export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, opt
     return ids.filter((id) => f.resource === id || f.resource.startsWith(`${id}/`)).sort((a, b) => b.length - a.length)[0];
   };
   const imports = importLabels([...base.stacks, ...head.stacks]);
-  const stacks: StackReview[] = ids.map((id) => reviewStack(id, baseStacks.get(id), headStacks.get(id),
-    newFindings.filter((f) => ownerOf(f) === id), options, model))
+  const stacks: StackReview[] = pairs.map((p) => reviewStack(p, p.head ? newFindings.filter((f) => ownerOf(f) === p.id) : [], options, model))
     .map((s) => ({ ...s, security: s.security.map((f) => ({ ...f, description: imports(f.description) })) }));
 
   const k8s = reviewKubernetes(base.manifests, head.manifests, options);
@@ -132,7 +143,43 @@ export function reviewAssemblies(base: LoadedAssembly, head: LoadedAssembly, opt
   };
 }
 
-function reviewStack(id: string, base: StackTemplate | undefined, head: StackTemplate | undefined, newFindings: readonly ComplianceFinding[],
+/** A stack of the base and of the head with the same deployed identity (one side missing when added or removed). */
+interface StackPair {
+  /** The head's construct path (the base's when the stack is removed): what the report names the stack by. */
+  readonly id: string;
+  /** The base's construct path, when it differs from the head's. */
+  readonly previousId?: string;
+  readonly base?: StackTemplate;
+  readonly head?: StackTemplate;
+}
+
+/**
+ * Pairs the stacks of base and head by deployed identity (stack name, account and region; nested stacks by their
+ * parent and logical id), as CloudFormation does: moving a stack in the construct tree (a renamed construct id) keeps
+ * it, a changed stack name replaces it. Head order, then removed stacks in base order.
+ */
+function pairStacks(base: readonly StackTemplate[], head: readonly StackTemplate[]): StackPair[] {
+  // Two stacks of one side with the same identity (the same name deployed twice to one environment would fail)
+  // are told apart by their construct path.
+  const keyed = (stacks: readonly StackTemplate[]) => {
+    const count = new Map<string, number>();
+    for (const s of stacks) count.set(s.identity, (count.get(s.identity) ?? 0) + 1);
+    return new Map(stacks.map((s) => [count.get(s.identity)! > 1 ? `${s.identity}#${s.id}` : s.identity, s]));
+  };
+  const baseByKey = keyed(base);
+  const headByKey = keyed(head);
+  const pairs: StackPair[] = [];
+  for (const [key, h] of headByKey) {
+    const b = baseByKey.get(key);
+    pairs.push({ id: h.id, previousId: b && b.id !== h.id ? b.id : undefined, base: b, head: h });
+  }
+  for (const [key, b] of baseByKey) {
+    if (!headByKey.has(key)) pairs.push({ id: b.id, base: b });
+  }
+  return pairs;
+}
+
+function reviewStack({ id, previousId, base, head }: StackPair, newFindings: readonly ComplianceFinding[],
   options: GuardOptions, model: CostModel): StackReview {
   const diff = diffStack(base, head);
   const changes = resourceChanges(diff, base, head);
@@ -141,6 +188,7 @@ function reviewStack(id: string, base: StackTemplate | undefined, head: StackTem
   const status = !base ? 'added' : !head ? 'removed' : changes.length > 0 || !diff.isEmpty ? 'changed' : 'unchanged';
   return {
     id,
+    ...previousId ? { previousId } : {},
     stackName: (head ?? base)!.stackName,
     parentId: (head ?? base)!.parentId,
     status,

@@ -45,6 +45,10 @@ export interface TemplateStack {
   readonly id: string;
   /** `mlops:environment` stack tag. @default 'prod' */
   readonly environment?: string;
+  /** CloudFormation stack name. @default - the id without its non-alphanumeric characters */
+  readonly stackName?: string;
+  /** Manifest environment. @default 'aws://123456789012/us-east-1' */
+  readonly env?: string;
   readonly resources: Record<string, unknown>;
   readonly parameters?: Record<string, unknown>;
   readonly outputs?: Record<string, unknown>;
@@ -63,9 +67,9 @@ export function writeAssembly(stacks: readonly TemplateStack[]): string {
     fs.writeFileSync(path.join(dir, templateFile), JSON.stringify({ Parameters: s.parameters, Resources: s.resources, Outputs: s.outputs }));
     artifacts[artifactId] = {
       type: 'aws:cloudformation:stack',
-      environment: 'aws://123456789012/us-east-1',
+      environment: s.env ?? 'aws://123456789012/us-east-1',
       displayName: s.id,
-      properties: { templateFile, stackName: artifactId, tags: { 'mlops:environment': s.environment ?? 'prod', 'mlops:project': 'p' } },
+      properties: { templateFile, stackName: s.stackName ?? artifactId, tags: { 'mlops:environment': s.environment ?? 'prod', 'mlops:project': 'p' } },
     };
   }
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ version: '48.0.0', artifacts }));
