@@ -254,68 +254,52 @@ export function isAllowed(stackId: string, stackName: string | undefined, logica
 }
 
 /**
- * IAM, security-group and public-exposure changes, from `TemplateDiff.iamChanges` and `securityGroupChanges`
- * plus load balancer schemes and S3 public access blocks.
+ * IAM, security-group and public-exposure changes, from `@aws-cdk/cloudformation-diff`'s IAM and security-group
+ * analysis plus load balancer schemes and S3 public access blocks. IAM changes are one finding per resource they
+ * concern (the role, user or group a policy is attached to; the bucket, queue, topic or secret a resource policy is
+ * on; the resource itself for its own policies), listing every policy that changed on it.
  */
 export function securityFindings(stackId: string, diff: TemplateDiff, base?: CfnTemplate, head?: CfnTemplate): SecurityFinding[] {
   const out: SecurityFinding[] = [];
-  const iam = diff.iamChanges;
+  const changes = iamChangesByResource(diff, base, head);
   // A statement removed and one added that differ only in the logical ids they point to (ids of the same types), where
   // the removed one named a resource gone from the head, is the same grant re-pointed (a construct renamed or moved):
   // unchanged access.
   const typeOf = (id: string) => head?.Resources?.[id]?.Type ?? base?.Resources?.[id]?.Type ?? id;
   const removedKeys = new Map<string, number>();
-  for (const s of iam.statements.removals) {
-    if (!namedIds(s).some((id) => head?.Resources?.[id] === undefined)) continue; // nothing it named was renamed
-    const key = repointKey(s, typeOf);
+  for (const { statement } of changes.filter((c) => c.change === 'removed' && c.statement)) {
+    if (!namedIds(statement!).some((id) => head?.Resources?.[id] === undefined)) continue; // nothing it named was renamed
+    const key = repointKey(statement!, typeOf);
     removedKeys.set(key, (removedKeys.get(key) ?? 0) + 1);
   }
   const repointed = new Map<string, number>();
-  for (const s of iam.statements.additions) {
-    const key = repointKey(s, typeOf);
-    if ((removedKeys.get(key) ?? 0) > 0) {
-      removedKeys.set(key, removedKeys.get(key)! - 1);
+  const take = (counts: Map<string, number>, key: string) => {
+    if ((counts.get(key) ?? 0) === 0) return false;
+    counts.set(key, counts.get(key)! - 1);
+    return true;
+  };
+  const kept: IamChange[] = [];
+  for (const c of changes.filter((x) => x.change === 'added' && x.statement)) {
+    const key = repointKey(c.statement!, typeOf);
+    if (take(removedKeys, key)) {
       repointed.set(key, (repointed.get(key) ?? 0) + 1);
       out.push({ stack: stackId, broadening: false, repointed: true, description: 'IAM statement re-pointed to renamed resources (unchanged access)' });
       continue;
     }
-    if (isTlsDeny(s)) continue; // hardening: requests without TLS are refused
-    const r = flat(s.render());
-    const allow = s.effect === 'Allow';
-    const required = allow ? requiredWildcard(s) : undefined;
+    if (isTlsDeny(c.statement!)) continue; // hardening: requests without TLS are refused
+    const required = c.statement!.effect === 'Allow' ? requiredWildcard(c.statement!) : undefined;
     if (required) {
-      out.push({ stack: stackId, broadening: false, required, description: `required wildcard: ${s.actions.values.join(', ')} on *` });
+      out.push({ stack: stackId, broadening: false, required, description: `required wildcard: ${c.statement!.actions.values.join(', ')} on *` });
       continue;
     }
-    const flags: string[] = [];
-    if (allow && s.actions.values.some((a) => a === '*' || /:\*$/.test(a))) flags.push('wildcard action');
-    if (allow && s.resources.values.some(isWildcardResource)) flags.push('wildcard resource');
-    if (allow && s.principals.values.some((p) => p === '*' || p === 'AWS:*')) flags.push('any principal');
-    const what = allow ? 'grants' : 'adds a deny of';
-    const condition = conditionText(s.condition);
-    out.push({
-      stack: stackId,
-      broadening: allow,
-      description: `${flags.length > 0 ? `**${flags.join(', ')}**: ` : ''}IAM statement ${what} ${r.action} on ${r.resource}`
-        + `${s.principals.values.length > 0 ? ` to ${r.principal}` : ''}${condition ? ` when ${condition}` : ''}`,
-    });
+    kept.push(c);
   }
-  for (const s of iam.statements.removals) {
-    const key = repointKey(s, typeOf);
-    if ((repointed.get(key) ?? 0) > 0) {
-      repointed.set(key, repointed.get(key)! - 1);
-      continue;
-    }
-    const r = flat(s.render());
-    const condition = conditionText(s.condition);
-    out.push({ stack: stackId, broadening: s.effect === 'Deny', description: `IAM statement removed: ${r.effect} ${r.action} on ${r.resource}${condition ? ` when ${condition}` : ''}` });
+  for (const c of changes) {
+    if (c.change === 'added' && c.statement) continue; // taken above
+    if (c.change === 'removed' && c.statement && take(repointed, repointKey(c.statement, typeOf))) continue;
+    kept.push(c);
   }
-  for (const m of iam.managedPolicies.additions) {
-    out.push({ stack: stackId, broadening: true, description: `Managed policy ${m.managedPolicyArn} attached to ${m.identityArn}` });
-  }
-  for (const m of iam.managedPolicies.removals) {
-    out.push({ stack: stackId, broadening: false, description: `Managed policy ${m.managedPolicyArn} detached from ${m.identityArn}` });
-  }
+  out.push(...iamFindings(stackId, kept, typeOf));
   const sg = diff.securityGroupChanges;
   for (const [direction, rules, added] of [
     ['ingress', sg.ingress.additions, true], ['egress', sg.egress.additions, true],
@@ -336,6 +320,187 @@ export function securityFindings(stackId: string, diff: TemplateDiff, base?: Cfn
   }
   out.push(...exposureFindings(stackId, diff));
   return sortSecurity(out);
+}
+
+type IamStatement = TemplateDiff['iamChanges']['statements']['additions'][number];
+
+/** One statement or managed policy attachment added or removed by one resource of the template. */
+interface IamChange {
+  readonly change: 'added' | 'removed';
+  /** Logical id of the resource whose properties hold the policy (an `AWS::IAM::Policy`, a bucket policy, a role...). */
+  readonly source: string;
+  /** The resource the access concerns: the identity a policy is attached to, the resource a resource policy is on. */
+  readonly target: string;
+  readonly statement?: IamStatement;
+  /** A managed policy attached to or detached from the target. */
+  readonly managedPolicyArn?: string;
+}
+
+/** Resource policies: the property naming the resource they are on. */
+const POLICY_TARGET_PROPERTIES = ['Bucket', 'Queues', 'Topics', 'SecretId', 'FunctionName', 'ResourceArn'];
+
+/**
+ * The IAM changes of a stack, each with the resource that holds it: every changed resource is diffed alone, so that a
+ * statement is known by its policy. A managed policy attached only through roles' `ManagedPolicyArns` is read as
+ * attached to those roles (the diff library sees no principal for it).
+ */
+function iamChangesByResource(diff: TemplateDiff, base?: CfnTemplate, head?: CfnTemplate): IamChange[] {
+  const out: IamChange[] = [];
+  diff.resources.forEachDifference((logicalId: string, change: ResourceDifference) => {
+    const before = change.oldValue as CfnResource | undefined;
+    const after = change.newValue as CfnResource | undefined;
+    if (!mayHoldPolicy(before) && !mayHoldPolicy(after)) return;
+    const alone = (r: CfnResource | undefined, template?: CfnTemplate) => ({
+      Resources: r ? { [logicalId]: attachedManagedPolicy(logicalId, r, template) } : {},
+    });
+    const iam = fullDiff(alone(before, base), alone(after, head)).iamChanges;
+    const type = (after ?? before)!.Type;
+    const identityPolicy = type === 'AWS::IAM::Policy' || type === 'AWS::IAM::ManagedPolicy';
+    const resourceTarget = policyTarget(logicalId, (after ?? before)!);
+    const targetOf = (s: IamStatement) => (identityPolicy ? s.principals.values.map((p) => p.replace(/^AWS:/, '').replace(/^\$\{([^}.]*)\}$/, '$1')).join(', ') : resourceTarget);
+    for (const [list, kind] of [[iam.statements.additions, 'added'], [iam.statements.removals, 'removed']] as const) {
+      for (const statement of list) out.push({ change: kind, source: logicalId, target: targetOf(statement), statement });
+    }
+    for (const [list, kind] of [[iam.managedPolicies.additions, 'added'], [iam.managedPolicies.removals, 'removed']] as const) {
+      for (const m of list) out.push({ change: kind, source: logicalId, target: m.identityArn.replace(/^\$\{([^}.]*)\}$/, '$1'), managedPolicyArn: m.managedPolicyArn });
+    }
+  });
+  return out;
+}
+
+function mayHoldPolicy(r: CfnResource | undefined): boolean {
+  if (!r) return false;
+  const text = JSON.stringify(r.Properties ?? {});
+  return text.includes('"Statement"') || text.includes('"ManagedPolicyArns"') || r.Type === 'AWS::Lambda::Permission';
+}
+
+/** A managed policy with no Roles, Users or Groups, given as its Roles those of the template that list it in ManagedPolicyArns. */
+function attachedManagedPolicy(logicalId: string, r: CfnResource, template?: CfnTemplate): CfnResource {
+  const p = r.Properties ?? {};
+  if (r.Type !== 'AWS::IAM::ManagedPolicy' || p.Roles || p.Users || p.Groups) return r;
+  const roles = Object.entries(template?.Resources ?? {})
+    .filter(([, x]) => x?.Type === 'AWS::IAM::Role' && asArray(x.Properties?.ManagedPolicyArns).some((a) => refOf(a) === logicalId))
+    .map(([id]) => ({ Ref: id }));
+  return { ...r, Properties: { ...p, Roles: roles.length > 0 ? roles : [{ Ref: logicalId }] } };
+}
+
+/** The resource a resource policy is on (`Bucket`, `Queues`, ...), else the resource itself (its own policy). */
+function policyTarget(logicalId: string, r: CfnResource): string {
+  const key = POLICY_TARGET_PROPERTIES.find((k) => r.Properties?.[k] !== undefined);
+  if (!key) return logicalId;
+  const value = r.Properties![key];
+  return (Array.isArray(value) ? value : [value]).map((v) => refOf(v) ?? (typeof v === 'string' ? v : JSON.stringify(v))).join(', ');
+}
+
+/** What a policy is called in a finding: its logical id, or for a policy held by the target itself what kind it is. */
+function policyLabel(c: IamChange, typeOf: (id: string) => string): string {
+  if (c.source !== c.target) return c.source;
+  if (c.managedPolicyArn) return 'managed policies';
+  const type = typeOf(c.target);
+  if (['AWS::IAM::Role', 'AWS::IAM::User', 'AWS::IAM::Group'].includes(type)) {
+    return c.statement!.principals.values.every((p) => p === `AWS:\${${c.target}}`) ? 'inline policies' : 'trust policy';
+  }
+  return `${type.split('::').pop()!.toLowerCase()} policy`;
+}
+
+/** A statement (or part of one) added or removed, as a finding lists it. */
+interface IamPart {
+  readonly change: 'added' | 'removed';
+  readonly effect: string;
+  readonly actions: readonly string[];
+  readonly resources: readonly string[];
+  readonly principals: readonly string[];
+  readonly condition?: unknown;
+}
+
+function partOf(c: IamChange): IamPart {
+  const s = c.statement!;
+  return {
+    change: c.change,
+    effect: s.effect,
+    condition: s.condition,
+    actions: s.actions.values,
+    resources: s.resources.values,
+    principals: s.principals.values,
+  };
+}
+
+/**
+ * A statement replaced by one that differs only in its actions (or only in its resources), as what was added and what
+ * was removed: CDK merges statements, so a grant of one more action replaces a statement.
+ */
+function splitReplaced(added: IamPart, removed: IamPart): IamPart[] | undefined {
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
+  if (added.effect !== removed.effect || !same(added.principals, removed.principals)
+    || JSON.stringify(added.condition ?? null) !== JSON.stringify(removed.condition ?? null)) return undefined;
+  const minus = (a: readonly string[], b: readonly string[]) => a.filter((x) => !b.includes(x));
+  const field = same(added.resources, removed.resources) ? 'actions' : same(added.actions, removed.actions) ? 'resources' : undefined;
+  if (!field) return undefined;
+  return [
+    { ...added, [field]: minus(added[field], removed[field]) },
+    { ...removed, [field]: minus(removed[field], added[field]) },
+  ].filter((p) => p[field].length > 0);
+}
+
+/**
+ * One finding per target: the policies that changed on it and what each statement grants or no longer grants. A
+ * statement moved between two policies of the same target is no change.
+ */
+function iamFindings(stackId: string, changes: readonly IamChange[], typeOf: (id: string) => string): SecurityFinding[] {
+  const byTarget = new Map<string, IamChange[]>();
+  for (const c of changes) byTarget.set(c.target, [...byTarget.get(c.target) ?? [], c]);
+  const out: SecurityFinding[] = [];
+  for (const [target, list] of byTarget) {
+    const key = (c: IamChange) => (c.statement ? JSON.stringify(c.statement.render()) : `managed:${c.managedPolicyArn}`);
+    const added = list.filter((c) => c.change === 'added');
+    const removed = list.filter((c) => c.change === 'removed');
+    const moved = new Set<IamChange>();
+    for (const a of added) {
+      const r = removed.find((x) => !moved.has(x) && key(x) === key(a));
+      if (r) moved.add(a).add(r);
+    }
+    const real = list.filter((c) => !moved.has(c));
+    if (real.length === 0) continue;
+    const statements = real.filter((c) => c.statement);
+    const parts: IamPart[] = [];
+    const paired = new Set<IamChange>();
+    for (const a of statements.filter((c) => c.change === 'added')) {
+      for (const r of statements.filter((c) => c.change === 'removed' && !paired.has(c))) {
+        const split = splitReplaced(partOf(a), partOf(r));
+        if (!split) continue;
+        parts.push(...split);
+        paired.add(a).add(r);
+        break;
+      }
+      if (!paired.has(a)) parts.push(partOf(a));
+    }
+    parts.push(...statements.filter((c) => c.change === 'removed' && !paired.has(c)).map(partOf));
+    const flags = new Set<string>();
+    const own = `AWS:\${${target}}`;
+    const texts = parts.map((p) => {
+      const allow = p.effect === 'Allow';
+      const condition = conditionText(p.condition);
+      const principal = p.principals.length > 0 && !p.principals.every((x) => x === own) ? ` to ${p.principals.join(', ')}` : '';
+      const where = `${p.actions.join(', ')} on ${p.resources.join(', ')}${principal}${condition ? ` when ${condition}` : ''}`;
+      if (p.change === 'removed') return `removes ${p.effect} ${where}`;
+      if (allow && p.actions.some((a) => a === '*' || /:\*$/.test(a))) flags.add('wildcard action');
+      if (allow && p.resources.some(isWildcardResource)) flags.add('wildcard resource');
+      if (allow && p.principals.some((x) => x === '*' || x === 'AWS:*')) flags.add('any principal');
+      return `${allow ? 'grants' : 'adds a deny of'} ${where}`;
+    });
+    for (const c of real.filter((x) => x.managedPolicyArn)) texts.push(`${c.change === 'added' ? 'attaches' : 'detaches'} managed policy ${c.managedPolicyArn}`);
+    const broadening = parts.some((p) => (p.change === 'added') === (p.effect === 'Allow'))
+      || real.some((c) => c.managedPolicyArn && c.change === 'added');
+    const sources = [...new Set(real.map((c) => policyLabel(c, typeOf)))];
+    const kind = typeOf(target).includes('::') ? `${typeOf(target).split('::').pop()!.toLowerCase()} ` : '';
+    out.push({
+      stack: stackId,
+      broadening,
+      description: `${flags.size > 0 ? `**${[...flags].join(', ')}**: ` : ''}IAM on ${kind}${target} `
+        + `(${sources.length > 1 ? 'policies' : 'policy'}: ${sources.join(', ')}): ${texts.join('; ')}`,
+    });
+  }
+  return out;
 }
 
 /** Flagged broadening (wildcards, open to the internet, public exposure) first, then other broadening, then the rest. */
@@ -394,11 +559,6 @@ function repointKey(s: { render: () => object }, typeOf: (logicalId: string) => 
 /** The logical ids a rendered statement names (`${Id}`, `${Id.Arn}`). */
 function namedIds(s: { render: () => object }): string[] {
   return [...JSON.stringify(s.render()).matchAll(/\$\{([^}.]*)[^}]*\}/g)].map((m) => m[1]);
-}
-
-/** A rendered statement on one line (the diff library joins lists with newlines). */
-function flat<T extends object>(rendered: T): T {
-  return Object.fromEntries(Object.entries(rendered).map(([k, v]) => [k, typeof v === 'string' ? v.split('\n').join(', ') : v])) as T;
 }
 
 function prefixLength(cidr: string): number {

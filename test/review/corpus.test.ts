@@ -308,6 +308,72 @@ describe('security', () => {
   });
 });
 
+describe('IAM: one finding per resource, with all the policies that changed on it', () => {
+  test('two policies of one role changed: one finding for the role, listing both', () => {
+    const r = reviewPair((stack, side) => {
+      const role = new iam.Role(stack, 'TrainingRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
+      const datasets = new iam.Policy(stack, 'Datasets', { roles: [role], statements: [new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::datasets/*'] })] });
+      const models = new iam.Policy(stack, 'Models', { roles: [role], statements: [new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::models/*'] })] });
+      if (side === 'head') {
+        datasets.addStatements(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: ['arn:aws:s3:::datasets/*'] }));
+        models.addStatements(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: ['*'] }));
+      }
+    });
+    expect(r.security).toHaveLength(1);
+    expect(r.security[0]).toMatchObject({ broadening: true });
+    expect(r.security[0].description).toMatch(/^\*\*wildcard resource\*\*: IAM on role TrainingRole\w+ \(policies: Datasets\w+, Models\w+\): /);
+    expect(r.security[0].description).toContain('grants s3:PutObject on arn:aws:s3:::datasets/*');
+    expect(r.security[0].description).toContain('grants kms:Decrypt on *');
+    // A review that lists each statement separately would have said this twice; the role is the unit a reviewer judges.
+    expect(renderMarkdown(r)).toContain('- Access broadened: 1 change(s)');
+  });
+
+  test('a statement moved from one policy of a role to another is no access change; to another role it is', () => {
+    const statement = () => new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::models/*'] });
+    const build = (target: (roles: { a: iam.Role; b: iam.Role }, side: Side) => { role: iam.Role; policy: string }) => reviewPair((stack, side) => {
+      const roles = {
+        a: new iam.Role(stack, 'A', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') }),
+        b: new iam.Role(stack, 'B', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') }),
+      };
+      const { role, policy } = target(roles, side);
+      new iam.Policy(stack, policy, { roles: [role], statements: [statement()] });
+    });
+    expect(build(({ a }, side) => ({ role: a, policy: side === 'base' ? 'First' : 'Second' })).security).toEqual([]);
+    const moved = build(({ a, b }, side) => ({ role: side === 'base' ? a : b, policy: 'First' })).security;
+    expect(moved.map((f) => [f.broadening, f.description.replace(/([A-Za-z])[0-9A-F]{8}\b/g, '$1')])).toEqual([
+      [true, 'IAM on role B (policy: First): grants s3:GetObject on arn:aws:s3:::models/*'],
+      [false, 'IAM on role A (policy: First): removes Allow s3:GetObject on arn:aws:s3:::models/*'],
+    ]);
+  });
+
+  test('a managed policy attached through the role (ManagedPolicyArns) is read as the role\'s: its new statement is reported', () => {
+    const r = reviewPair((stack, side) => {
+      const role = new iam.Role(stack, 'ServingRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
+      const policy = new iam.ManagedPolicy(stack, 'Serving', { statements: [new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::models/*'] })] });
+      if (side === 'head') policy.addStatements(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: ['arn:aws:s3:::models/*'] }));
+      role.addManagedPolicy(policy);
+    });
+    expect(r.security.map((f) => f.description.replace(/([A-Za-z])[0-9A-F]{8}\b/g, '$1'))).toEqual([
+      'IAM on role ServingRole (policy: Serving): grants s3:DeleteObject on arn:aws:s3:::models/*',
+    ]);
+  });
+
+  test('a bucket policy and a role policy changed together: one finding each, the bucket policy naming who gets access', () => {
+    const r = reviewPair((stack, side) => {
+      const bucket = new s3.Bucket(stack, 'Models', { enforceSSL: true });
+      const role = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
+      if (side === 'head') {
+        bucket.addToResourcePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects('*')], principals: [new iam.AccountPrincipal('210987654321')] }));
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+      }
+    });
+    const descriptions = r.security.map((f) => f.description.replace(/([A-Za-z])[0-9A-F]{8}\b/g, '$1'));
+    expect(descriptions).toHaveLength(2);
+    expect(descriptions).toContainEqual(expect.stringMatching(/^IAM on bucket Models \(policy: ModelsPolicy\): grants s3:GetObject on \$\{Models\.Arn\}\/\* to AWS:arn:\$\{AWS::Partition\}:iam::210987654321:root$/));
+    expect(descriptions).toContainEqual('IAM on role Reader (policy: ReaderDefaultPolicy): grants s3:ListBucket on ${Models.Arn}');
+  });
+});
+
 describe('cost and ML meaning', () => {
   test('ASG max raised: cost up at maximum only, scaling line', () => {
     const r = reviewPair((stack, side) => gpuFleet(stack, 'g5.xlarge', 1, side === 'base' ? 2 : 4));

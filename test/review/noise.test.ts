@@ -128,7 +128,8 @@ describe('a PR adding 100 models to each of three environments that serve 20', (
     expect(elapsed).toBeLessThan(30_000);
     const md = fs.readFileSync(out, 'utf8');
     expect(md.length).toBeLessThanOrEqual(65_536);
-    expect(md).toContain('- Access broadened: 600 change(s) (2 distinct, grouped below)');
+    // One finding per new role: its trust policy and its policy's grant.
+    expect(md).toContain('- Access broadened: 300 change(s) (1 distinct, grouped below)');
     // The blast radius: a Mermaid diagram capped at 12 stacks, the rest counted.
     const diagram = md.slice(md.indexOf('```mermaid'), md.indexOf('```', md.indexOf('```mermaid') + 3) + 3);
     expect(diagram).toContain('flowchart LR');
@@ -140,7 +141,8 @@ describe('a PR adding 100 models to each of three environments that serve 20', (
     expect(md).toContain('- Required wildcards (expected, not broadening): 900 statement(s) in 300 stack(s)');
     expect(md).not.toMatch(/ecr:GetAuthorizationToken on \*/);
     // The model-specific grant: one line for 300 stacks, with the import rendered as the data stack's bucket.
-    expect(md).toContain('- ⚠️ IAM statement grants s3:GetObject on import of fraud-{…}-data: Models/served/{…}/* to AWS:${Role} — **×300** in 300 stacks');
+    expect(md).toContain('- ⚠️ IAM on role Role (policies: trust policy, RoleDefaultPolicy): grants sts:AssumeRole on ${Role.Arn} to Service:sagemaker.amazonaws.com; '
+      + 'grants s3:GetObject on import of fraud-{…}-data: Models/served/{…}/* — **×300** in 300 stacks');
     expect(md).toContain('- served-model: served model added: {…} — **×300** in 300 stacks');
     // Whole findings only: every line of the comment is complete Markdown (no line cut in a word or a tag).
     for (const line of md.split('\n')) {
@@ -209,8 +211,8 @@ describe('noise', () => {
       { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::tracking', Condition: { StringLike: { 's3:prefix': ['mlflow/*'] } } },
     ])]);
     expect(r.security.map((s) => s.description)).toEqual([
-      '**wildcard resource**: IAM statement grants s3:GetObject on arn:aws:s3:::*/* to AWS:${Role}',
-      'IAM statement grants s3:ListBucket on arn:aws:s3:::tracking to AWS:${Role} when s3:prefix StringLike mlflow/*',
+      '**wildcard resource**: IAM on role Role (policy: Policy): grants s3:GetObject on arn:aws:s3:::*/*; '
+        + 'grants s3:ListBucket on arn:aws:s3:::tracking when s3:prefix StringLike mlflow/*',
     ]);
     expect(isWildcardResource('arn:aws:s3:::models/served/*')).toBe(false);
     expect(isWildcardResource('arn:aws:ecr:us-east-1:*:repository/serve')).toBe(true);
