@@ -449,6 +449,9 @@ export class MlopsPlatform extends Construct {
       artifactStore: this.artifactStore,
       encryptionKey: this.platformKey.key,
       endpoint: serving instanceof ModelEndpoint ? serving : undefined,
+      // Fleets promote through the environment's promotion (served state, shard update, rollout); endpoints keep the
+      // pipeline's own rollout until they read a served state (docs/design/served-models.md, "As built").
+      promotion: serving instanceof InferenceFleet ? this.modelPromotion : undefined,
       approvers: { emails: this.notifyEmails, grantees: [this.governance.mlEngineer] },
       ...options,
     });

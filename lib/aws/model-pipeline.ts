@@ -19,6 +19,7 @@ import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { TrainingJob } from './gpu-training-cluster';
 import { QualityDirection } from './mlops-monitoring';
 import { ModelEndpoint } from './model-endpoint';
+import { ModelPromotion } from './model-promotion';
 import { ModelRegistry } from './model-registry';
 import { ManagedPolicyPrincipal, ManagedPolicyRole } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
@@ -141,6 +142,14 @@ export interface ModelPipelineProps {
    * @default - no rollout (versions are registered and approved only)
    */
   readonly endpoint?: ModelEndpoint;
+  /**
+   * The environment's promotion: an approved version is promoted through it (`startExecution.sync` of
+   * `{ "model": <modelName>, "version": <run>, "candidate": <run> }`, the run being the package's `run` metadata, i.e.
+   * the execution that trained it) instead of being rolled out to `endpoint` directly. The run ends `RolledBack` when
+   * the promotion fails. `MlopsPlatform.addModelPipeline` passes the platform's for models served by a fleet.
+   * @default - approved versions are rolled out to `endpoint` (UpdateEndpoint), or only approved when there is none
+   */
+  readonly promotion?: ModelPromotion;
   /** @default - none */
   readonly triggers?: ModelPipelineTriggers;
   /**
@@ -537,6 +546,7 @@ export class ModelPipeline extends Construct {
   /** SageMaker deployment guardrails: a new endpoint config, traffic shifted by the rollout, rolled back on alarm. */
   private rolloutFlow(): sfn.IChainable {
     const done = new sfn.Succeed(this, OUT.succeeded);
+    if (this.props.promotion) return this.promotionFlow(this.props.promotion, done);
     const endpoint = this.props.endpoint;
     if (!endpoint) return done;
     const { partition, region, account } = Stack.of(this);
@@ -607,6 +617,55 @@ export class ModelPipeline extends Construct {
     const remember = new sfn.Pass(this, 'RememberConfig', { parameters: { 'name.$': `States.Format('${this.props.modelName}-{}', $$.Execution.Name)` }, resultPath: '$.config' });
     const configName = new sfn.Pass(this, 'ConfigName', { inputPath: '$.config.name', resultPath: '$.endpointConfigName' });
     return createModel.next(createConfig).next(remember).next(configName).next(update).next(wait).next(describe).next(status);
+  }
+
+  /** Promotion through the environment's ModelPromotion, of the run that trained the approved package. */
+  private promotionFlow(promotion: ModelPromotion, done: sfn.Succeed): sfn.IChainable {
+    const failed = new sfn.Fail(this, OUT.rolledBack, {
+      error: OUT.rolledBack, cause: 'The promotion failed or rolled back (its execution and the alarm topic say why); production serves the previous version.',
+    });
+    const readRun = new tasks.CallAwsService(this, 'ReadPromotedRun', {
+      service: 'sagemaker',
+      action: 'describeModelPackage',
+      iamAction: 'sagemaker:DescribeModelPackage',
+      iamResources: [this.packageArnPattern],
+      parameters: { ModelPackageName: sfn.JsonPath.stringAt('$.modelPackage.arn') },
+      resultSelector: { 'run.$': '$.CustomerMetadataProperties.run' },
+      resultPath: '$.promoted',
+    });
+    readRun.addCatch(failed, { resultPath: '$.error' });
+    const promote = new sfn.CustomState(this, 'StartPromotion', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::states:startExecution.sync:2`,
+        Parameters: {
+          StateMachineArn: promotion.stateMachineArn,
+          Input: {
+            'model': this.props.modelName,
+            'version.$': '$.promoted.run',
+            'candidate.$': '$.promoted.run',
+            'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id',
+          },
+        },
+        ResultSelector: { 'status.$': '$.Status' },
+        ResultPath: '$.promotion',
+        Retry: [{ ErrorEquals: ['Sfn.ThrottlingException', 'StepFunctions.SfnException', 'States.Timeout'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 }],
+      },
+    });
+    promote.addCatch(failed, { resultPath: '$.error' });
+    const { partition, region, account } = Stack.of(this);
+    const executions = `arn:${partition}:states:${region}:${account}:execution:${promotion.stateMachineName}:*`;
+    this.stateMachineRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [promotion.stateMachineArn] }));
+    this.stateMachineRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [executions] }));
+    this.stateMachineRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+      resources: [Stack.of(this).formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForStepFunctionsExecutionRule' })],
+    }));
+    Validations.of(this.stateMachineRole.policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, executions)}]`,
+      reason: `Wildcard of the ${this.props.modelName} pipeline state machine: the executions of ${promotion.stateMachineName} it starts and follows (startExecution.sync).`,
+    });
+    return readRun.next(promote).next(done);
   }
 
   /** Reads a step's JSON output from the run's output prefix. */

@@ -1,13 +1,15 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
 import { stateMachineDefinition } from '../support/state-machines';
 import {
   applyCompliancePacks, ArtifactStore, EnvironmentProfile, GpuTrainingCluster, ImageRepository, MODEL_PIPELINE_OUTCOMES, MlopsStack,
-  ModelApproval, ModelEndpoint, ModelPipeline, ModelPipelineProps, ModelRegistry, PlatformKey, PlatformNetwork, QualityDirection, Rollout,
+  MlopsPlatform, ModelApproval, ModelEndpoint, ModelPipeline, ModelPipelineProps, ModelPromotion, ModelRegistry, PlatformKey, PlatformNetwork,
+  QualityDirection, Rollout, ServingBackend,
 } from 'mlops-constructs';
 
 interface Fixture {
@@ -627,5 +629,86 @@ describe('ModelPipeline executed from its synthesized definition (aws-local-step
     const done = await first;
     expect(done.error).toBeUndefined();
     expect(done.states.filter((s) => s === 'ValidateData')).toHaveLength(1);
+  });
+});
+
+describe('ModelPipeline with a promotion: an approved version is promoted through ModelPromotion, never UpdateEndpoint (#20.4)', () => {
+  const f = fixture(EnvironmentProfile.prod());
+  const promotion = new ModelPromotion(f.data, 'Promotion', {
+    artifactStore: f.base.artifactStore, environmentPrefix: 'p-prod', alarmTopic: new sns.Topic(f.data, 'Alarms'),
+  });
+  new ModelPipeline(f.stack, 'Fraud', { ...f.base, promotion });
+  const definition = asl(f.stack);
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: false, checkPaths: true } });
+  const PACKAGE = { ModelApprovalStatus: 'Approved', ModelPackageGroupName: 'fraud', CustomerMetadataProperties: { run: 'run-1' } };
+
+  async function execute(overrides: Record<string, Handler> = {}, input: Record<string, unknown> = { trigger: 'schedule' }) {
+    const { handlers, calls } = services({ ReadPromotedRun: async () => PACKAGE, StartPromotion: async () => ({ Status: 'SUCCEEDED' }), ...overrides });
+    const execution = machine.run(input, {
+      overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: {} },
+      context: { Execution: { Name: 'run-1', Id: 'arn:aws:states:eu-west-1:111111111111:execution:fraud:run-1' }, StateMachine: { Id: 'arn:sm' }, Task: { Token: 'token-1' } },
+    });
+    try {
+      await execution.result;
+      return { error: undefined as string | undefined, calls, states: calls.map(([s]) => s) };
+    } catch (e: any) {
+      return { error: (e.cause?.name ?? e.name) as string, calls, states: calls.map(([s]) => s) };
+    }
+  }
+
+  test('the promotion step is startExecution.sync of the promotion state machine (by its name-built ARN); no endpoint call at all', () => {
+    expect(definition.States.StartPromotion.Resource).toMatch(/^arn:TOKEN:states:::states:startExecution\.sync:2$/);
+    expect(definition.States.StartPromotion.Parameters.StateMachineArn).toMatch(/^arn:TOKEN:states:TOKEN:TOKEN:stateMachine:p-prod-promotion$/);
+    expect(JSON.stringify(definition)).not.toMatch(/updateEndpoint|createEndpointConfig/);
+    const policy = JSON.stringify(Template.fromStack(f.stack).findResources('AWS::IAM::ManagedPolicy'));
+    expect(policy).toContain('stateMachine:p-prod-promotion');
+    expect(policy).not.toContain('sagemaker:UpdateEndpoint');
+  });
+
+  test('approved: promotes the run that trained the package ({model, version, candidate}) and succeeds when the promotion does', async () => {
+    const run = await execute();
+    expect(run.error).toBeUndefined();
+    expect(run.states.slice(-4)).toEqual(['RequestApproval', 'MarkApproved', 'ReadPromotedRun', 'StartPromotion']);
+    const promote = run.calls.find(([s]) => s === 'StartPromotion')![1];
+    expect(promote.Input).toMatchObject({ model: 'fraud', version: 'run-1', candidate: 'run-1' });
+  });
+
+  test('a failed or rolled-back promotion ends the run RolledBack; a rejected version is never promoted', async () => {
+    const failed = async () => {
+      const e = new Error('{"Error":"RolledBack"}');
+      e.name = 'States.TaskFailed';
+      throw e;
+    };
+    expect((await execute({ StartPromotion: failed })).error).toBe(MODEL_PIPELINE_OUTCOMES.rolledBack);
+    const rejected = await execute({ RequestApproval: async () => ({ approved: false, approver: 'bob' }) });
+    expect(rejected.error).toBe(MODEL_PIPELINE_OUTCOMES.rejected);
+    expect(rejected.states).not.toContain('StartPromotion');
+  });
+
+  test('MlopsPlatform.addModelPipeline passes the platform\'s promotion for a fleet (and keeps the endpoint rollout for an endpoint)', () => {
+    const app = newApp();
+    const p = new MlopsPlatform(app, 'acme-staging', {
+      profile: EnvironmentProfile.staging(),
+      project: 'acme',
+      costCenter: 'cc',
+      modelFamilies: ['fraud', 'recs'],
+      experimentTracking: false,
+      notifyEmails: ['ml-oncall@example.com'],
+      servedModels: [
+        { name: 'fraud', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't1' },
+        { name: 'recs', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 't1' },
+      ],
+    });
+    const job = (id: string) => p.trainingCluster.addJobDefinition(id, { imageUri: 'public.ecr.aws/acme/train:1', datasetPrefix: 'fraud/' });
+    const jobs = (m: string) => ({ validateJob: job(`${m}V`), trainJob: job(`${m}T`), evaluateJob: job(`${m}E`) });
+    const fleet = p.addModelPipeline('FraudPipeline', { modelName: 'fraud', servingImageUri: 'public.ecr.aws/acme/serve:1', ...jobs('F') });
+    const endpoint = p.addModelPipeline('RecsPipeline', { modelName: 'recs', servingImageUri: 'public.ecr.aws/acme/serve:1', ...jobs('R') });
+    const text = (pipeline: ModelPipeline) => JSON.stringify(Template.fromStack(Stack.of(pipeline)).toJSON().Resources[
+      Stack.of(pipeline).getLogicalId(pipeline.stateMachine.node.defaultChild as never)].Properties.DefinitionString);
+    expect(text(fleet)).toContain('startExecution.sync:2');
+    expect(text(fleet)).toContain('stateMachine:acme-staging-promotion');
+    expect(text(fleet)).not.toContain('updateEndpoint');
+    expect(text(endpoint)).toContain('updateEndpoint');
+    expect(text(endpoint)).not.toContain('acme-staging-promotion');
   });
 });
