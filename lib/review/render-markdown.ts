@@ -282,6 +282,10 @@ function movedLines(report: ReviewReport): string[] {
     renames.set(key, (renames.get(key) ?? 0) + 1);
   }
   const lines = [...renames].map(([rename, n]) => `- Construct path changed, same deployed stacks (matched by stack name, account and region): ${rename} (${n} stack(s))`);
+  for (const s of report.stacks.filter((x) => x.environmentChange)) {
+    lines.push(`- Environment of \`${s.stackName}\` (${s.id}) set: ${s.environmentChange}; reviewed as the same stack, which it is `
+      + 'where the environment-agnostic stack was deployed with that account and region');
+  }
   // The same construct path deployed under another stack name is another stack: the old one is deleted.
   for (const removed of report.stacks.filter((s) => s.status === 'removed' && !s.parentId)) {
     const added = report.stacks.find((s) => s.status === 'added' && !s.parentId && s.id === removed.id);

@@ -22,6 +22,12 @@ export interface StackReview {
    * identity (stack name, account, region; parent and logical id for a nested stack) stayed: the same stack.
    */
   readonly previousId?: string;
+  /**
+   * `<account>/<region> → <account>/<region>` when an environment-agnostic stack (`unknown-account`, `unknown-region`)
+   * was given an environment, or lost it: paired as the same stack, which it is when deployed with the CLI's account
+   * and region.
+   */
+  readonly environmentChange?: string;
   readonly stackName: string;
   /** The parent's id, for nested stacks. */
   readonly parentId?: string;
@@ -151,6 +157,8 @@ interface StackPair {
   readonly previousId?: string;
   readonly base?: StackTemplate;
   readonly head?: StackTemplate;
+  /** `<account>/<region> → <account>/<region>`, when an environment-agnostic stack's environment was pinned (or unpinned). */
+  readonly environmentChange?: string;
 }
 
 /**
@@ -159,19 +167,41 @@ interface StackPair {
  * it, a changed stack name replaces it. Head order, then removed stacks in base order.
  */
 function pairStacks(base: readonly StackTemplate[], head: readonly StackTemplate[]): StackPair[] {
+  // An environment-agnostic stack deploys to the account and region the CLI runs with: pinning its environment to
+  // them keeps the stack. Without an exact match, a stack of the same name whose account and region agree where both
+  // are known is the same stack (when it is the only one); its nested stacks follow.
+  const environment = (s: StackTemplate) => s.identity.split('/').slice(0, 2);
+  const compatible = (a: StackTemplate, b: StackTemplate) => a.stackName === b.stackName
+    && environment(a).every((part, i) => part === environment(b)[i] || part.startsWith('unknown-') || environment(b)[i].startsWith('unknown-'));
+  const baseIdentities = new Set(base.map((s) => s.identity));
+  const headIdentities = new Set(head.map((s) => s.identity));
+  const aliases = new Map<string, string>();
+  const environments = new Map<StackTemplate, string>();
+  for (const h of head.filter((s) => !s.parentId && !baseIdentities.has(s.identity))) {
+    const candidates = base.filter((b) => !b.parentId && !headIdentities.has(b.identity) && compatible(b, h));
+    const others = head.filter((x) => !x.parentId && x !== h && candidates.some((b) => compatible(b, x)));
+    if (candidates.length !== 1 || others.length > 0 || aliases.has(candidates[0].identity)) continue;
+    aliases.set(candidates[0].identity, h.identity);
+    environments.set(h, `${environment(candidates[0]).join('/')} → ${environment(h).join('/')}`);
+  }
+  const identityOf = (s: StackTemplate) => {
+    const root = s.identity.split('/').slice(0, 3).join('/');
+    const alias = aliases.get(root);
+    return alias ? alias + s.identity.slice(root.length) : s.identity;
+  };
   // Two stacks of one side with the same identity (the same name deployed twice to one environment would fail)
   // are told apart by their construct path.
-  const keyed = (stacks: readonly StackTemplate[]) => {
+  const keyed = (stacks: readonly StackTemplate[], identity: (s: StackTemplate) => string) => {
     const count = new Map<string, number>();
-    for (const s of stacks) count.set(s.identity, (count.get(s.identity) ?? 0) + 1);
-    return new Map(stacks.map((s) => [count.get(s.identity)! > 1 ? `${s.identity}#${s.id}` : s.identity, s]));
+    for (const s of stacks) count.set(identity(s), (count.get(identity(s)) ?? 0) + 1);
+    return new Map(stacks.map((s) => [count.get(identity(s))! > 1 ? `${identity(s)}#${s.id}` : identity(s), s]));
   };
-  const baseByKey = keyed(base);
-  const headByKey = keyed(head);
+  const baseByKey = keyed(base, identityOf);
+  const headByKey = keyed(head, (s) => s.identity);
   const pairs: StackPair[] = [];
   for (const [key, h] of headByKey) {
     const b = baseByKey.get(key);
-    pairs.push({ id: h.id, previousId: b && b.id !== h.id ? b.id : undefined, base: b, head: h });
+    pairs.push({ id: h.id, previousId: b && b.id !== h.id ? b.id : undefined, base: b, head: h, environmentChange: environments.get(h) });
   }
   for (const [key, b] of baseByKey) {
     if (!headByKey.has(key)) pairs.push({ id: b.id, base: b });
@@ -179,7 +209,7 @@ function pairStacks(base: readonly StackTemplate[], head: readonly StackTemplate
   return pairs;
 }
 
-function reviewStack({ id, previousId, base, head }: StackPair, newFindings: readonly ComplianceFinding[],
+function reviewStack({ id, previousId, base, head, environmentChange }: StackPair, newFindings: readonly ComplianceFinding[],
   options: GuardOptions, model: CostModel): StackReview {
   const diff = diffStack(base, head);
   const changes = resourceChanges(diff, base, head);
@@ -189,6 +219,7 @@ function reviewStack({ id, previousId, base, head }: StackPair, newFindings: rea
   return {
     id,
     ...previousId ? { previousId } : {},
+    ...environmentChange ? { environmentChange } : {},
     stackName: (head ?? base)!.stackName,
     parentId: (head ?? base)!.parentId,
     status,

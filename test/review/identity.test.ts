@@ -1,4 +1,5 @@
-import { App } from 'aws-cdk-lib';
+import { App, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { reviewTemplates, synthSide, TemplateStack } from './support';
 import { referencePlatformProps, REFERENCE_PROFILES } from '../../examples/environments';
 import { MlopsPlatform } from 'mlops-constructs';
@@ -98,6 +99,29 @@ describe('deployed identity: stack name, account and region', () => {
     const agnostic = 'aws://unknown-account/unknown-region';
     const r = reviewTemplates([stack('Old/Data', agnostic)], [stack('New/Data', agnostic)]);
     expect(r.stacks.map((s) => [s.id, s.previousId, s.status])).toEqual([['New/Data', 'Old/Data', 'unchanged']]);
+    expect(r.blocking).toEqual([]);
+  });
+
+  test('an environment-agnostic stack given an environment is the same stack (it deployed to the CLI\'s account and region), said in one line', () => {
+    const r = reviewTemplates([stack('App/Data', 'aws://unknown-account/unknown-region')], [stack('App/Data', 'aws://123456789012/eu-west-1')]);
+    expect(r.stacks.map((s) => [s.id, s.status, s.environmentChange])).toEqual([['App/Data', 'unchanged', 'unknown-account/unknown-region → 123456789012/eu-west-1']]);
+    expect(r.blocking).toEqual([]);
+    expect(renderMarkdown(r)).toContain('- Environment of `models-data` (App/Data) set: unknown-account/unknown-region → 123456789012/eu-west-1; '
+      + 'reviewed as the same stack, which it is where the environment-agnostic stack was deployed with that account and region');
+    // Pinned to two regions at once: which one it was is unknown, so neither is taken for it.
+    const split = reviewTemplates([stack('App/Data', 'aws://unknown-account/unknown-region')],
+      [stack('App/Data', 'aws://123456789012/eu-west-1'), stack('App/DataUs', 'aws://123456789012/us-east-1')]);
+    expect(split.stacks.map((s) => s.status)).toEqual(['added', 'added', 'removed']);
+    expect(split.blocking.map((b) => b.stack)).toEqual(['App/Data']);
+  });
+
+  test('the nested stacks of a stack given an environment follow it', () => {
+    const side = (env?: { account: string; region: string }) => synthSide((app) => {
+      const parent = new Stack(app, 'Parent', { stackName: 'models-parent', env });
+      new s3.Bucket(new NestedStack(parent, 'Store'), 'Models', { removalPolicy: RemovalPolicy.RETAIN });
+    });
+    const r = reviewAssemblies(side(), side({ account: '123456789012', region: 'eu-west-1' }));
+    expect(r.stacks.map((s) => [s.id, s.status === 'added' || s.status === 'removed'])).toEqual([['Parent', false], ['Parent/Store', false]]);
     expect(r.blocking).toEqual([]);
   });
 
