@@ -1,72 +1,35 @@
 import { App, Duration } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import {
-  ArtifactPurpose, ArtifactStore, ArtifactStoreAttributes, EnvironmentProfile, GpuTrainingCluster, ImageRepository, InferenceFleet,
-  managedPolicyGrantee, MlopsMonitoring, MlopsStack, ModelRegistry, ModelRegistryAttributes, Rollout,
+  EnvironmentProfile, GpuTrainingCluster, InferenceFleet, managedPolicyGrantee, MlopsMonitoring, MlopsPlatform, MlopsStack, Rollout,
 } from 'mlops-constructs';
 
 /**
- * What the platform team publishes about one environment (for example as stack outputs or SSM parameters copied
- * into the team's repository): names and ARNs only, so the team's app never owns, replaces or deletes shared data.
+ * Which shared environment the team deploys against: the platform's project and profile name it (its data stack
+ * `mlops-prod-data` publishes every attribute under `/mlops/mlops-prod/shared/...` in Parameter Store), and the
+ * account and region it lives in. Nothing else: bucket, key, database, subnet and repository names are read from
+ * those parameters when the team's stack deploys.
  */
-export interface SharedPlatformAttributes {
+export interface SharedEnvironment {
+  readonly project: string;
   readonly profile: EnvironmentProfile;
   readonly account: string;
   readonly region: string;
-  readonly vpc: ec2.VpcAttributes;
-  readonly artifactStore: ArtifactStoreAttributes;
-  readonly modelRegistry: ModelRegistryAttributes;
-  /** ECR repository names of the platform's images. */
-  readonly trainingImagesRepositoryName: string;
-  readonly servingImagesRepositoryName: string;
 }
 
-/** The fraud team's view of the shared prod platform (`mlops-prod-data`), as the platform team published it. */
-export const SHARED_PROD_PLATFORM: SharedPlatformAttributes = {
-  profile: EnvironmentProfile.prod(),
-  account: '123456789012',
-  region: 'us-east-1',
-  vpc: {
-    vpcId: 'vpc-0a1b2c3d4e5f60718',
-    vpcCidrBlock: '10.40.0.0/16',
-    availabilityZones: ['us-east-1a', 'us-east-1b'],
-    privateSubnetIds: ['subnet-0aa00000000000001', 'subnet-0aa00000000000002'],
-    privateSubnetRouteTableIds: ['rtb-0aa00000000000001', 'rtb-0aa00000000000002'],
-    isolatedSubnetIds: ['subnet-0bb00000000000001', 'subnet-0bb00000000000002'],
-    isolatedSubnetRouteTableIds: ['rtb-0bb00000000000001', 'rtb-0bb00000000000002'],
-  },
-  artifactStore: {
-    bucketNames: {
-      [ArtifactPurpose.DATASETS]: 'mlops-prod-datasets-123456789012',
-      [ArtifactPurpose.MODELS]: 'mlops-prod-models-123456789012',
-      [ArtifactPurpose.ARTIFACTS]: 'mlops-prod-artifacts-123456789012',
-    },
-    encryptionKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
-    accessLogBucketName: 'mlops-prod-access-logs-123456789012',
-  },
-  modelRegistry: {
-    clusterIdentifier: 'mlops-prod-data-modelregistry',
-    clusterResourceIdentifier: 'cluster-7QJ3X2KQ4ZB6YHT5RWDMNC2ESA',
-    clusterEndpointAddress: 'mlops-prod-data-modelregistry.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com',
-    port: 5433,
-    securityGroupId: 'sg-0cc00000000000001',
-    secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:mlops-prod-data-registry-Ab12Cd',
-  },
-  trainingImagesRepositoryName: 'mlops-prod/training',
-  servingImagesRepositoryName: 'mlops-prod/serving',
-};
+/** The fraud team's shared prod environment. */
+export const SHARED_PROD: SharedEnvironment = { project: 'mlops', profile: EnvironmentProfile.prod(), account: '123456789012', region: 'us-east-1' };
 
 /** The team's own settings. */
 export const TEAM = { name: 'fraud', costCenter: 'cc-risk', project: 'mlops' } as const;
 
 /**
- * The fraud team's CDK app: one stack (`fraud-<env>`) with the team's tags, using the shared platform's VPC,
- * artifact store, model registry and image repositories by attribute, and owning only what the team runs: a
- * GPU training queue whose jobs read `fraud/` datasets and write `fraud/` models, a model fleet serving
- * `fraud-detector` from the shared models bucket, and their alarms.
+ * The fraud team's CDK app: one stack (`fraud-<env>`) with the team's tags, in the shared environment's account and
+ * region, using its VPC, artifact store, model registry and image repositories through `MlopsPlatform.fromEnvironment`
+ * and owning only what the team runs: a GPU training queue whose jobs read `fraud/` datasets and write their
+ * checkpoints, a model fleet serving `fraud-detector` from the shared models bucket, and their alarms.
  */
-export function buildTeamApp(app: App, shared: SharedPlatformAttributes = SHARED_PROD_PLATFORM): MlopsStack {
+export function buildTeamApp(app: App, shared: SharedEnvironment = SHARED_PROD): MlopsStack {
   const profile = shared.profile;
   const stack = new MlopsStack(app, `${TEAM.name}-${profile.name}`, {
     profile,
@@ -77,13 +40,10 @@ export function buildTeamApp(app: App, shared: SharedPlatformAttributes = SHARED
     description: `Team ${TEAM.name} (${profile.name}): training queue and served models on the shared MLOps platform`,
   });
 
-  // Imported, never owned: nothing here can change or delete the platform's data.
-  const vpc = ec2.Vpc.fromVpcAttributes(stack, 'SharedVpc', shared.vpc);
-  const artifactStore = ArtifactStore.fromArtifactStoreAttributes(stack, 'SharedArtifactStore', shared.artifactStore);
-  const registry = ModelRegistry.fromModelRegistryAttributes(stack, 'SharedModelRegistry', shared.modelRegistry);
-  const trainingImages = ImageRepository.fromRepositoryName(stack, 'SharedTrainingImages', shared.trainingImagesRepositoryName);
-  const servingImages = ImageRepository.fromRepositoryName(stack, 'SharedServingImages', shared.servingImagesRepositoryName);
-  const key = artifactStore.encryptionKey;
+  // Imported, never owned: nothing here can change or delete the platform's data. Each attribute the team's resources
+  // use becomes a template parameter that CloudFormation reads from Parameter Store on deploy.
+  const platform = MlopsPlatform.fromEnvironment(stack, 'SharedPlatform', { project: shared.project, profile });
+  const { vpc, artifactStore, encryptionKey: key, modelRegistry: registry, trainingImages, servingImages } = platform;
 
   const monitoring = new MlopsMonitoring(stack, 'Monitoring', { encryptionKey: key });
 

@@ -16,6 +16,7 @@ export * from './mlops-monitoring';
 export * from './experiment-tracking';
 export * from './model-endpoint';
 export * from './mlops-platform';
+export { ISharedPlatform, SharedPlatformImportProps } from './shared-platform';
 export * from './mlops-governance';
 export * from './permission-boundary';
 export * from './gpu-brake';

@@ -5,8 +5,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import {
-  Check, checkServingShardCount, EnvironmentProfile, fleetRolloutStateMachineName, MlopsTags, modelRegistryCostEstimate, resolveModelRegistrySpec,
-  roundUsd, Rollout, SERVING_SHARDS, servingShardLabel, servingShardOf, UNIT_PRICES, validateIdentifier, validatePlatformTeams,
+  Check, checkServingShardCount, ENVIRONMENT_PREFIX_PATTERN, EnvironmentProfile, fleetRolloutStateMachineName, MlopsTags, modelRegistryCostEstimate,
+  resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel, servingShardOf, SharedPlatformParameterNames, UNIT_PRICES,
+  validateIdentifier, validatePlatformTeams,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import { CostGuard } from './cost-guard';
@@ -27,7 +28,9 @@ import { PermissionBoundary } from './permission-boundary';
 import { PlatformKey } from './platform-key';
 import { PlatformNetwork } from './platform-network';
 import { ServedStateParameter } from './private/served-state';
+import { SharedPlatformParameters } from './private/shared-platform-parameters';
 import { checkFor } from './scope';
+import { ImportedSharedPlatform, ISharedPlatform, SharedPlatformImportProps } from './shared-platform';
 
 const MODEL_TAGGED_TYPES = [
   'AWS::AutoScaling::AutoScalingGroup', 'AWS::ElasticLoadBalancingV2::LoadBalancer', 'AWS::ElasticLoadBalancingV2::TargetGroup',
@@ -171,6 +174,20 @@ interface ServingShard {
  * Grants, alarms and budgets are wired automatically.
  */
 export class MlopsPlatform extends Construct {
+  /**
+   * Imports an environment a platform team deployed, in one call: its VPC, artifact store, key, model registry and image
+   * repositories, from the SSM parameters its data stack writes (`sharedPlatformParameterNames(<project>-<env>)`),
+   * resolved at deploy time, so a team's app synthesizes without an AWS account and never hard-codes a generated
+   * name. The team's stack deploys in the environment's account and region, after its data stack.
+   *
+   * @example
+   * const shared = MlopsPlatform.fromEnvironment(stack, 'Shared', { project: 'mlops', profile: EnvironmentProfile.prod() });
+   * shared.artifactStore.grantRead(trainingRole, ArtifactPurpose.DATASETS, 'fraud/');
+   */
+  public static fromEnvironment(scope: Construct, id: string, props: SharedPlatformImportProps): ISharedPlatform {
+    return new ImportedSharedPlatform(scope, id, props);
+  }
+
   public readonly profile: EnvironmentProfile;
   public readonly dataStack: MlopsStack;
   public readonly platformStack: MlopsStack;
@@ -183,6 +200,11 @@ export class MlopsPlatform extends Construct {
   public readonly servingImages: ImageRepository;
   public readonly modelRegistry: ModelRegistry;
   public readonly experimentTracking?: ExperimentTracking;
+  /**
+   * Names of the SSM parameters of the data stack that tell a team repository what it needs (read by
+   * `MlopsPlatform.fromEnvironment`): `sharedPlatformParameterNames(stackNamePrefix)`, one per attribute.
+   */
+  public readonly sharedParameterNames: SharedPlatformParameterNames;
   public readonly trainingCluster: GpuTrainingCluster;
   public readonly monitoring: MlopsMonitoring;
   public readonly costGuard: CostGuard;
@@ -239,6 +261,16 @@ export class MlopsPlatform extends Construct {
     this.servingImages = new ImageRepository(this.dataStack, 'ServingImages', { repositoryName: `${prefix}/serving`, encryptionKey: key });
     this.modelRegistry = new ModelRegistry(this.dataStack, 'ModelRegistry', { vpc: this.network.vpc, encryptionKey: key });
     for (const family of props.modelFamilies ?? []) this.modelRegistry.addModelPackageGroup(family);
+    // The contract team repositories import (MlopsPlatform.fromEnvironment): named from the prefix only.
+    this.sharedParameterNames = new SharedPlatformParameters(this.dataStack, 'SharedPlatformParameters', {
+      environmentPrefix: prefix,
+      profile: this.profile,
+      vpc: this.network.vpc,
+      artifactStore: this.artifactStore,
+      modelRegistry: this.modelRegistry,
+      trainingImages: this.trainingImages,
+      servingImages: this.servingImages,
+    }).names;
     if (props.experimentTracking ?? true) {
       // Beside the registry it uses: its task roles read the registry secret, whose key policy then names them,
       // which from another stack would make the data stack depend on it.
@@ -523,7 +555,8 @@ function checkPlatformShape(check: Check, props: MlopsPlatformProps): void {
       check.fail(list, props[list], 'must be a list', `wrap the value in a list: ${list}: [...].`);
     }
   }
-  const stackName = /^[A-Za-z][A-Za-z0-9-]{0,99}$/;
+  // The same rule as the import's (MlopsPlatform.fromEnvironment): the prefix also begins the shared parameter names.
+  const stackName = ENVIRONMENT_PREFIX_PATTERN;
   const stackNameText = 'letters, digits and hyphens, starting with a letter';
   if (props.stackNamePrefix !== undefined) {
     check.matches('stackNamePrefix', props.stackNamePrefix, stackName, `${stackNameText} (it begins the stack names)`);

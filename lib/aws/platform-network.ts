@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { EnvironmentProfile } from '../core';
+import { defaultNetworkZoneCount, EnvironmentProfile } from '../core';
 import { newRotatingKey } from './private/keys';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
@@ -87,7 +87,7 @@ export class PlatformNetwork extends Construct {
 
     const cidr = props.cidr ?? '10.0.0.0/16';
     check.matches('cidr', cidr, CIDR_16_OR_17, 'an IPv4 CIDR block with a /16 or /17 prefix, such as \'10.0.0.0/16\'');
-    const maxAzs = check.integerInRange('maxAzs', props.maxAzs, 1, 6) ?? (profile.multiAz ? 3 : 2);
+    const maxAzs = check.integerInRange('maxAzs', props.maxAzs, 1, 6) ?? defaultNetworkZoneCount(profile);
     const natGateways = check.integerInRange('natGateways', props.natGateways, 1, maxAzs,
       `set 'natGateways' to a whole number from 1 to ${maxAzs} ('maxAzs'): the private subnets need a NAT gateway for egress.`)
       ?? (profile.multiAz ? maxAzs : 1);

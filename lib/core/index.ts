@@ -25,3 +25,4 @@ export * from './platform-teams';
 export * from './engine-parity';
 export * from './brake-definition';
 export * from './placement';
+export * from './shared-platform-parameters';

@@ -4,6 +4,9 @@ import { SpecScope, specCheck, specUnresolved } from './spec-scope';
 import { Check } from './validation';
 
 /** Engine-neutral model registry input. */
+/** The model registry database's port unless set: not PostgreSQL's 5432, so scans for it find nothing. */
+export const DEFAULT_MODEL_REGISTRY_PORT = 5433;
+
 export interface ModelRegistrySpecInput {
   readonly minCapacity?: number;
   readonly maxCapacity?: number;
@@ -55,7 +58,7 @@ export function resolveModelRegistrySpec(scope: SpecScope, input: ModelRegistryS
   const maxCapacity = acu(scope, check, 'maxCapacity', input.maxCapacity, 1) ?? (profile.allowDestroy ? 4 : 16);
   check.notAbove('minCapacity', minCapacity, 'maxCapacity', maxCapacity);
   const rotationDays = check.integerInRange('rotationDays', input.rotationDays, 1, 365) ?? 30;
-  const port = check.integerInRange('port', input.port, 1150, 65535) ?? 5433;
+  const port = check.integerInRange('port', input.port, 1150, 65535) ?? DEFAULT_MODEL_REGISTRY_PORT;
   const databaseName = check.matches('databaseName', input.databaseName, /^[a-zA-Z][a-zA-Z0-9_]{0,62}$/,
     'a letter followed by up to 62 letters, digits or underscores') ?? 'registry';
   return {

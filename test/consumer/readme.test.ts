@@ -24,12 +24,12 @@ describe('the README for users', () => {
     return block;
   };
 
-  test('comes before the contributor material and shows install, a stack, a test, a platform with a pipeline and k8s', () => {
+  test('comes before the contributor material and shows install, a stack, a test, a platform with a pipeline, k8s and a team stack', () => {
     const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
     expect(readme.indexOf(SECTION)).toBeGreaterThan(0);
     expect(readme.indexOf(SECTION)).toBeLessThan(readme.indexOf('## Contributing'));
     expect(readme).toContain('npm install mlops-constructs aws-cdk-lib constructs');
-    expect(blocks).toHaveLength(4);
+    expect(blocks).toHaveLength(5);
     expect(project.typeCheck(blocks.map((b, i) => project.write(`readme/snippet-${i}.ts`, b)))).toEqual([]);
   });
 
@@ -54,6 +54,17 @@ describe('the README for users', () => {
     const selected = project.cdk(['synth', 'fraud-dev/Data', '--app', result.outdir, '--quiet']);
     expect(selected.stderr).not.toMatch(/No stacks match/);
     expect(selected.status).toBe(0);
+  });
+
+  test("a team's stack on the shared environment synthesizes with no finding and reads the environment's parameters", () => {
+    const result = project.synth('readme/team-repo', find('MlopsPlatform.fromEnvironment'), { flags: 'recommended' });
+    expect(result.failure()).toBe('');
+    const read = Object.values(result.template('fraud-prod').Parameters as Record<string, { Type: string; Default: string }>)
+      .filter((p) => p.Type === 'AWS::SSM::Parameter::Value<String>').map((p) => p.Default);
+    expect(read).toEqual(expect.arrayContaining([
+      '/mlops/mlops-prod/shared/artifact-store/bucket-names/datasets', '/mlops/mlops-prod/shared/artifact-store/encryption-key-arn',
+      '/mlops/mlops-prod/shared/images/training-repository-name', '/mlops/mlops-prod/shared/network/private-subnet-ids',
+    ]));
   });
 
   test('the Kubernetes snippet writes the manifests', () => {

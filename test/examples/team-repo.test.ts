@@ -1,7 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import { buildTeamApp, SHARED_PROD_PLATFORM, TEAM } from '../../examples/team-repo/app';
+import { buildTeamApp, SHARED_PROD, TEAM } from '../../examples/team-repo/app';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
-import { applyCompliancePacks, ArtifactPurpose } from 'mlops-constructs';
+import { applyCompliancePacks, sharedPlatformParameterNames } from 'mlops-constructs';
 
 describe('examples/team-repo', () => {
   const app = newApp();
@@ -26,21 +26,21 @@ describe('examples/team-repo', () => {
     }
   });
 
-  test('uses the imported names and ARNs (datasets and models buckets, key, log bucket, registry, images, subnets)', () => {
-    const shared = SHARED_PROD_PLATFORM;
+  test('hard-codes no shared name: it reads the environment\'s published parameters (buckets, key, log bucket, registry, images, subnets)', () => {
+    const names = sharedPlatformParameterNames(`${SHARED_PROD.project}-${SHARED_PROD.profile.name}`);
+    const parameters = template.toJSON().Parameters as Record<string, { Type: string; Default: string }>;
+    const read = Object.entries(parameters).filter(([, p]) => p.Type === 'AWS::SSM::Parameter::Value<String>' && p.Default.startsWith('/mlops/'));
+    const used = (name: string) => {
+      const entry = read.find(([, p]) => p.Default === name);
+      return entry !== undefined && json.includes(`{"Ref":"${entry[0]}"}`);
+    };
     const expected = [
-      shared.artifactStore.bucketNames[ArtifactPurpose.DATASETS],
-      shared.artifactStore.bucketNames[ArtifactPurpose.MODELS],
-      shared.artifactStore.encryptionKeyArn,
-      shared.artifactStore.accessLogBucketName,
-      `dbuser:${shared.modelRegistry.clusterResourceIdentifier}/fraud_trainer`,
-      shared.modelRegistry.securityGroupId,
-      `/${shared.trainingImagesRepositoryName}:fraud-train-4`,
-      `/${shared.servingImagesRepositoryName}:fraud-serve-2`,
-      shared.vpc.vpcId,
-      ...shared.vpc.privateSubnetIds!,
+      names.artifactStore.bucketNames.datasets, names.artifactStore.bucketNames.models, names.artifactStore.encryptionKeyArn,
+      names.artifactStore.accessLogBucketName, names.modelRegistry.clusterResourceIdentifier, names.modelRegistry.securityGroupId,
+      names.images.trainingRepositoryName, names.images.servingRepositoryName, names.network.vpcId, names.network.privateSubnetIds,
     ];
-    expect(expected.filter((value) => !json.includes(value))).toEqual([]);
+    expect(expected.filter((name) => !used(name))).toEqual([]);
+    expect(json).not.toMatch(/mlops-prod-(datasets|models|access-logs)|vpc-0|subnet-0|sg-0|cluster-[A-Z0-9]{10}/);
   });
 
   test('adds the team model fleet and training queue, tagged with the team', () => {

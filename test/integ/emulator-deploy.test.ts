@@ -77,8 +77,8 @@ test('the dev environment deploys: every resource of a type the emulator creates
     'AWS::ECR::Repository': 2,
     // The two models' nested stacks in the serving shard, and the fleet's served state in a nested stack of the data stack.
     'AWS::CloudFormation::Stack': 3,
-    // The fleet's served state and the GPU brake's state.
-    'AWS::SSM::Parameter': 2,
+    // The fleet's served state, the GPU brake's state and the 23 shared attributes team repositories read.
+    'AWS::SSM::Parameter': 25,
     'AWS::Batch::ComputeEnvironment': 1,
     'AWS::Batch::JobQueue': 1,
     'AWS::AutoScaling::AutoScalingGroup': 1,
@@ -87,6 +87,12 @@ test('the dev environment deploys: every resource of a type the emulator creates
   stackIds = Object.fromEntries(DEV_STACKS.map((s) => [s, describeStack(s).StackId]));
   modelsBucket = physicalId(before, 'AWS::S3::Bucket', 'ArtifactStoreModels');
   jobLogGroup = physicalId(before, 'AWS::Logs::LogGroup', 'TrainingClusterJobLogs');
+  // What a team repository reads (MlopsPlatform.fromEnvironment) names the deployed resources.
+  const shared = (name: string) => emu().aws(['ssm', 'get-parameter', '--name', `/mlops/mlops-dev/shared/${name}`]).Parameter.Value;
+  expect(shared('artifact-store/bucket-names/models')).toEqual(modelsBucket);
+  expect(shared('images/serving-repository-name')).toEqual('mlops-dev/serving');
+  expect(shared('network/vpc-id')).toEqual(physicalId(before, 'AWS::EC2::VPC', 'NetworkVpc'));
+  expect(shared('network/private-subnet-ids').split(',')).toHaveLength(2);
   // The buckets' VersioningConfiguration, which moto ignores, is applied from the templates.
   expect(emu().applySkippedBucketSettings(v1, DEV, before)).toContain(modelsBucket);
 });
