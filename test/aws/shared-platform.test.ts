@@ -2,7 +2,7 @@
 // SSM parameter per attribute, named from the environment prefix only; `MlopsPlatform.fromEnvironment` reads each of
 // them at deploy time; a team stack built on the import grants, connects and serves with no compliance finding.
 import { App, CfnResource, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
@@ -86,6 +86,18 @@ describe('the data stack publishes the shared attributes', () => {
     expect(Object.keys(publishedParameters(prefixed.dataStack, 'risk-eu')).sort()).toEqual(allSharedPlatformParameterNames('risk-eu').sort());
     expect(prefixed.sharedParameterNames).toEqual(sharedPlatformParameterNames('risk-eu'));
   });
+});
+
+test('a data stack whose network has fewer zones than its profile says warns that teams must pass availabilityZoneCount', () => {
+  // A region with two zones (as the context of a real lookup would say) under the multi-AZ prod profile.
+  const app = new App({ context: { 'availability-zones:account=123456789012:region=us-west-1': ['us-west-1a', 'us-west-1c'] } });
+  const twoZones = new MlopsPlatform(app, 'fraud-prod', {
+    profile: EnvironmentProfile.prod(), project: 'fraud', costCenter: 'cc', experimentTracking: false, env: { account: '123456789012', region: 'us-west-1' },
+  });
+  const warnings = Annotations.fromStack(twoZones.dataStack).findWarning('*', Match.stringLikeRegexp('availabilityZoneCount: 2'));
+  expect(warnings.map((w) => w.entry.data)).toEqual([expect.stringContaining("where a 'prod' environment normally has 3")]);
+  // The default network of each profile needs no such warning.
+  expect(Annotations.fromStack(platform('fraud-prod').dataStack).findWarning('*', Match.stringLikeRegexp('availabilityZoneCount'))).toEqual([]);
 });
 
 describe('a team stack on MlopsPlatform.fromEnvironment', () => {
