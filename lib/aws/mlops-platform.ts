@@ -386,7 +386,16 @@ export class MlopsPlatform extends Construct {
       });
       serving = new InferenceFleet(stack, 'Fleet', { ...common, servedState, notificationTopic: this.monitoring.alarmTopic });
     } else {
-      serving = new ModelEndpoint(stack, 'Endpoint', { ...common, alarmTopic: this.monitoring.alarmTopic });
+      // One production variant (all at once, canary, linear, blue/green): promotion owns its version through a served
+      // state and SageMaker guardrails shift the traffic on the shard update. Shadow and A/B endpoints keep template versions.
+      const initial = ModelEndpoint.initialServedState(options, `${this.node.path}/servedModels(${options.name})`);
+      const servedState = initial.variants.length === 1 ? new ServedStateParameter(this.stateStackOf(shardIndex, shard), options.name, {
+        environmentPrefix: this.stackNamePrefix, model: options.name, initialState: initial,
+      }) : undefined;
+      serving = new ModelEndpoint(stack, 'Endpoint', { ...common, alarmTopic: this.monitoring.alarmTopic, servedState });
+      if (servedState) {
+        Tags.of(servedState.parameter).add(PROMOTION_TARGET_TAG, promotionTargetTagValue(PromotionMode.DIRECT, shard.stack.stackName));
+      }
     }
     const stepped = serving instanceof InferenceFleet && FleetRollout.appliesTo(serving.rollout);
     const alarms = this.monitoring.monitorServing(options.name, serving, {
@@ -481,9 +490,9 @@ export class MlopsPlatform extends Construct {
       artifactStore: this.artifactStore,
       encryptionKey: this.platformKey.key,
       endpoint: serving instanceof ModelEndpoint ? serving : undefined,
-      // Fleets promote through the environment's promotion (served state, shard update, rollout); endpoints keep the
-      // pipeline's own rollout until they read a served state (docs/design/served-models.md, "As built").
-      promotion: serving instanceof InferenceFleet ? this.modelPromotion : undefined,
+      // Models with a served state promote through the environment's promotion (served state, shard update, rollout or
+      // guardrails); shadow and A/B endpoints keep the pipeline's own rollout (docs/design/served-models.md, "As built").
+      promotion: serving instanceof InferenceFleet || serving?.servedState ? this.modelPromotion : undefined,
       approvers: { emails: this.notifyEmails, grantees: [this.governance.mlEngineer] },
       ...options,
     });

@@ -9,9 +9,8 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
-  EndpointRollbackAlarmSpec, EnvironmentProfile, GpuInstance, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveModelEndpointSpec, Rollout,
-  SpecScope,
-  validateEndpointModel,
+  EndpointRollbackAlarmSpec, EnvironmentProfile, GpuInstance, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveEndpointVariants,
+  resolveModelEndpointSpec, Rollout, ServedState, SpecScope, validateEndpointModel,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -20,6 +19,7 @@ import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
 import { checkImageTag } from './private/image-tag';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
+import { ServedStateParameter } from './private/served-state';
 import { checkFor, MlopsScope } from './scope';
 
 export interface ModelEndpointProps {
@@ -102,6 +102,14 @@ export interface ModelEndpointProps {
    */
   readonly dataCapturePercent?: number;
   /**
+   * Where the endpoint reads the version of each variant at deploy time (a `ServedStateParameter` created with
+   * `ModelEndpoint.initialServedState(props)`, in a stack that deploys first), so promotion owns the version: it writes
+   * the served state and updates the stack, and SageMaker deployment guardrails shift the traffic; a later deploy
+   * keeps the promoted version. The served state's weights are not used (SageMaker owns endpoint traffic).
+   * @default - the version is the template's (`modelVersion`, `variantVersions`)
+   */
+  readonly servedState?: ServedStateParameter;
+  /**
    * @default - the profile in scope (see `MlopsScope.profileOf`)
    */
   readonly profile?: EnvironmentProfile;
@@ -130,6 +138,21 @@ const SAGEMAKER_NAMESPACE = 'AWS/SageMaker';
  * scales down to one instance, not to zero, outside working hours.
  */
 export class ModelEndpoint extends Construct implements IServingMetrics {
+  /**
+   * The served state an endpoint with these props starts from: its variants in order, each with its version; weights
+   * are the production split (one variant: 100) and 0 for a shadow.
+   */
+  public static initialServedState(props: Pick<ModelEndpointProps, 'modelVersion' | 'variantVersions' | 'rollout'>, scope = 'ModelEndpoint'): ServedState {
+    const variants = resolveEndpointVariants({ scope, isUnresolved: (x) => Token.isUnresolved(x) }, props.rollout ?? Rollout.allAtOnce(),
+      props.modelVersion, props.variantVersions ?? {});
+    const production = variants.filter((v) => !v.shadow);
+    return {
+      variants: variants.map((v) => ({
+        variant: v.name, version: v.version, weight: v.shadow ? 0 : production.length === 1 ? 100 : v.weight,
+      })),
+    };
+  }
+
   public readonly endpoint: sagemaker.CfnEndpoint;
   public readonly endpointConfig: sagemaker.CfnEndpointConfig;
   public readonly endpointName: string;
@@ -142,6 +165,8 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
   public readonly rollout: Rollout;
   /** The served model's name (what `MlopsMonitoring.monitor` names its alarms after). */
   public readonly modelName: string;
+  /** The served state the endpoint reads its versions from (`servedState`), if any. */
+  public readonly servedState?: ServedStateParameter;
   /** SageMaker model latency is in microseconds. */
   public readonly latencyUnit: LatencyUnit = 'microseconds';
   /** The alarms that roll a deployment back. */
@@ -172,6 +197,7 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     // Checked here so a bad tag is blamed on this prop, not on the image repository's `imageUri(tag)`.
     checkImageTag(check, 'imageTag', props.imageTag);
     this.modelName = props.modelName;
+    this.servedState = props.servedState;
     this.endpointName = props.endpointName ?? Names.uniqueResourceName(this, { maxLength: 63, separator: '-' }).toLowerCase();
     // Defaults, validation, guardrails and cost shared with the Pulumi ModelEndpoint.
     const spec = resolveModelEndpointSpec(this.specScope(), { ...props, rollbackAlarmCount: props.rollbackAlarms?.length },
@@ -241,7 +267,18 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     const subnets = props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
     const imageUri = props.image.imageUri(props.imageTag);
 
-    this.variants = versions.map(({ name, version, weight, shadow }) => {
+    let versionOf = (_name: string, version: string) => version;
+    if (props.servedState) {
+      const names = versions.map((v) => v.name);
+      if (props.servedState.variantNames.join(',') !== names.join(',')) {
+        check.fail('servedState', props.servedState.variantNames.join(','), `does not list the endpoint's variants (${names.join(',')}) in order`,
+          'create it with ModelEndpoint.initialServedState(props) of the same rollout and versions.');
+      }
+      const reader = props.servedState.readIn(this);
+      versionOf = (name) => reader.version(name);
+    }
+    this.variants = versions.map(({ name, version: templateVersion, weight, shadow }) => {
+      const version = versionOf(name, templateVersion);
       const model = new sagemaker.CfnModel(this, `Model${pascal(name)}`, {
         executionRoleArn: this.role.roleArn,
         enableNetworkIsolation: true,

@@ -253,7 +253,8 @@ export class ModelPipeline extends Construct {
     this.limitSubmissionsToItsJobs();
     this.grantRunLock();
     if (this.approval === ModelApproval.MANUAL) this.grantApprovers(props.approvers!.grantees);
-    if (props.endpoint) {
+    // Rolling out to the endpoint itself (no promotion): SageMaker models and configs of its own, the endpoint's role.
+    if (props.endpoint && !props.promotion) {
       props.endpoint.role.grantPassRole(this.stateMachineRole);
       // SageMaker creates grants on the endpoint's key for the volumes of the instances it launches: grants for AWS
       // resources only, never one the role could hand to a principal of its choice.
@@ -663,7 +664,7 @@ export class ModelPipeline extends Construct {
     }));
     Validations.of(this.stateMachineRole.policy).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, executions)}]`,
-      reason: `Wildcard of the ${this.props.modelName} pipeline state machine: the executions of ${promotion.stateMachineName} it starts and follows (startExecution.sync).`,
+      reason: `Wildcard of the ${this.props.modelName} pipeline state machine: the executions of the environment's promotion state machine it starts and follows (startExecution.sync).`,
     });
     return readRun.next(promote).next(done);
   }
@@ -761,7 +762,7 @@ export class ModelPipeline extends Construct {
       ['*', 'X-Ray trace segments and CloudWatch Logs vended log delivery (logs:CreateLogDelivery and related) have no resource-level '
         + 'permissions; they are what tracing and execution logging of the state machine need'],
     ];
-    if (this.props.endpoint) {
+    if (this.props.endpoint && !this.props.promotion) {
       ids.push(
         [nagResourceId(this, arn('model', `${this.props.modelName}-*`)), 'one SageMaker model per run, named <model>-<execution name>'],
         [nagResourceId(this, arn('endpoint-config', `${this.props.modelName}-*`)), 'one endpoint config per run, named <model>-<execution name>'],

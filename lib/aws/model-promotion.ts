@@ -18,7 +18,8 @@ import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
  * Tag of a served state parameter telling promotion how to promote its model:
  * `<mode> <serving stack name> <rollout state machine name | none>`, where mode is `rollout` (a stepped fleet: the new
  * version becomes the `candidate` at weight 0, the fleet's rollout state machine moves the traffic), `direct` (a
- * fleet served all at once: `current` takes the version) or `none` (not promotable, e.g. an A/B test).
+ * fleet served all at once, or an endpoint with one production variant: `current` takes the version) or `none` (not
+ * promotable, e.g. an A/B test).
  */
 export const PROMOTION_TARGET_TAG = 'mlops:promotion';
 
@@ -26,9 +27,9 @@ export const PROMOTION_TARGET_TAG = 'mlops:promotion';
 export enum PromotionMode {
   /** Stepped fleet rollout: candidate at weight 0, then the fleet's rollout state machine. */
   ROLLOUT = 'rollout',
-  /** All at once: `current` takes the version with all traffic. */
+  /** All at once (fleets) or through SageMaker guardrails (endpoints): `current` takes the version with all traffic. */
   DIRECT = 'direct',
-  /** Promotion refuses the model (A/B tests: which variant would take the version is a decision of code). */
+  /** Promotion refuses the model (A/B tests and shadows: which variant would take the version is a decision of code). */
   NONE = 'none',
 }
 
@@ -96,7 +97,8 @@ const THROTTLING_ERRORS = [...THROTTLING, ...SERVICES.flatMap((s) => THROTTLING.
  *    version makes S3 refuse it (412), and the upload is aborted. Archives up to 5 GB (one part);
  * 4. writes the served state: a stepped fleet serves its stable version as `current` with all traffic and the new
  *    version as `candidate` at 0 (`shiftServedState` semantics, rendered with `States.Format`); a fleet served all at
- *    once serves the new version as `current`;
+ *    once, and an endpoint with one production variant, serve the new version as `current` (the endpoint's traffic
+ *    shift is SageMaker's deployment guardrails, during the stack update; guardrails rolling back fail the update);
  * 5. updates the serving shard stack (`UpdateStack` with `UsePreviousTemplate` and every parameter `UsePreviousValue`:
  *    the value CloudFormation keeps for an `AWS::SSM::Parameter::Value<String>` parameter is the SSM parameter's name,
  *    which it resolves again on every stack operation, so the new served state is the only change) and polls
@@ -107,7 +109,7 @@ const THROTTLING_ERRORS = [...THROTTLING, ...SERVICES.flatMap((s) => THROTTLING.
  *
  * Every failure releases the lock, notifies `alarmTopic` and fails the execution with `PromotionInProgress`,
  * `NotPromotable`, `CandidateNotFound`, `VersionExists`, `StackUpdateFailed`, `RolledBack` or `PromotionFailed`.
- * Models served by SageMaker endpoints are not promotable yet (their version is the template's `modelVersion`).
+ * Shadow and A/B models (several versions served at once) are not promotable: which variant takes the version is code.
  *
  * @example
  * const promotion = new ModelPromotion(platformStack, 'Promotion', {
@@ -324,7 +326,7 @@ export class ModelPromotion extends Construct {
       resultPath: '$.target',
     });
     const notPromotable = failure('NotServed', 'NotPromotable',
-      'The model has no served state tagged for promotion in this environment (not served, served by an endpoint, or an A/B test).', releaseOnFailure);
+      'The model has no served state tagged for promotion in this environment (not served here, or an A/B test or shadow).', releaseOnFailure);
     const readState = catchAll(this.sdk('ReadServedState', 'ssm', 'getParameter', 'ssm:GetParameter', [this.arns.states], { Name: stateName }, {
       resultSelector: { 'previous.$': '$.Parameter.Value', 'entries.$': "States.StringSplit($.Parameter.Value, ',')" },
       resultPath: '$.served',

@@ -59,8 +59,9 @@ describe('MlopsPlatform', () => {
       expect(shard.terminationProtection).toBe(true);
     }
     expect(prod.servedModel('fraud')!.node.scope!.node.id).toBe('Model-fraud');
-    // The fleet's served state is in a nested stack of the data stack; the endpoint has none here.
-    data.resourceCountIs('AWS::CloudFormation::Stack', 1);
+    // Served states (the fleet's and the one-variant endpoint's) are in nested stacks of the data stack, one per shard.
+    data.resourceCountIs('AWS::CloudFormation::Stack', prod.servingStacks.length);
+    expect((prod.servedModel('recs') as ModelEndpoint).servedState!.initialValue).toBe('current=v3@100');
     const state = (prod.servedModel('fraud') as InferenceFleet).servedState!;
     expect(state.parameterName).toBe('/mlops/acme-prod/served/fraud');
     expect(state.initialValue).toBe('current=v1@90,candidate=v2@10');
@@ -148,9 +149,11 @@ describe('MlopsPlatform', () => {
     t.hasResourceProperties('AWS::IAM::Role', { RoleName: 'acme-staging-recs-pipeline' });
     expect(p.costGuard.brake.deniedRoleList.map((r) => r.roleName)).toContain('acme-staging-recs-pipeline');
     const definition = JSON.stringify(machines);
-    // Registers in the registry's model package group and rolls out to the served endpoint.
+    // Registers in the registry's model package group and promotes through the environment's promotion (the endpoint
+    // reads its version from its served state; SageMaker guardrails shift the traffic on the shard update).
     expect(definition).toContain('createModelPackage');
-    expect(definition).toContain('updateEndpoint');
+    expect(definition).toContain('stateMachine:acme-staging-promotion');
+    expect(definition).not.toContain('updateEndpoint');
     // Approval requests go to the platform's notifyEmails; the ML engineer persona may answer them.
     t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ml-oncall@example.com' });
     const approver = Object.values(t.findResources('AWS::IAM::ManagedPolicy')).find((x: any) => x.Properties.Description?.startsWith('Answer approval requests')) as any;

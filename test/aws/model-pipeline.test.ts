@@ -685,18 +685,19 @@ describe('ModelPipeline with a promotion: an approved version is promoted throug
     expect(rejected.states).not.toContain('StartPromotion');
   });
 
-  test('MlopsPlatform.addModelPipeline passes the platform\'s promotion for a fleet (and keeps the endpoint rollout for an endpoint)', () => {
+  test('MlopsPlatform.addModelPipeline passes the platform\'s promotion (fleets and one-variant endpoints alike)', () => {
     const app = newApp();
     const p = new MlopsPlatform(app, 'acme-staging', {
       profile: EnvironmentProfile.staging(),
       project: 'acme',
       costCenter: 'cc',
-      modelFamilies: ['fraud', 'recs'],
+      modelFamilies: ['fraud', 'recs', 'shadowed'],
       experimentTracking: false,
       notifyEmails: ['ml-oncall@example.com'],
       servedModels: [
         { name: 'fraud', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't1' },
-        { name: 'recs', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 't1' },
+        { name: 'recs', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 't1', rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(10) }) },
+        { name: 'shadowed', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 't1', rollout: Rollout.shadow({ mirrorPercent: 20 }), variantVersions: { candidate: 'v2' } },
       ],
     });
     const job = (id: string) => p.trainingCluster.addJobDefinition(id, { imageUri: 'public.ecr.aws/acme/train:1', datasetPrefix: 'fraud/' });
@@ -708,7 +709,9 @@ describe('ModelPipeline with a promotion: an approved version is promoted throug
     expect(text(fleet)).toContain('startExecution.sync:2');
     expect(text(fleet)).toContain('stateMachine:acme-staging-promotion');
     expect(text(fleet)).not.toContain('updateEndpoint');
-    expect(text(endpoint)).toContain('updateEndpoint');
-    expect(text(endpoint)).not.toContain('acme-staging-promotion');
+    expect(text(endpoint)).toContain('stateMachine:acme-staging-promotion');
+    expect(text(endpoint)).not.toContain('updateEndpoint');
+    // A shadow endpoint (which no pipeline rolls out to) keeps template-owned versions: no served state, not promotable.
+    expect((p.servedModel('shadowed') as ModelEndpoint).servedState).toBeUndefined();
   });
 });

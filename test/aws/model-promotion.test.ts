@@ -10,8 +10,8 @@ import { newApp } from '../support/gate';
 import { environmentTemplates, IamWalk, REGION } from '../support/iam-walk';
 import { polyfillPromiseWithResolvers } from '../support/state-machines';
 import {
-  EnvironmentProfile, MlopsPlatform, ModelPromotion, PROMOTION_TARGET_TAG, Rollout, SERVED_MODELS_POLICY_SIDS, servedModelsBucketPolicy,
-  ServingBackend, ValidationError,
+  EnvironmentProfile, InferenceFleet, MlopsPlatform, ModelEndpoint, ModelPromotion, PROMOTION_TARGET_TAG, Rollout, SERVED_MODELS_POLICY_SIDS,
+  servedModelsBucketPolicy, ServingBackend, ValidationError,
 } from 'mlops-constructs';
 
 polyfillPromiseWithResolvers();
@@ -92,7 +92,7 @@ describe('the promotion role: IAM claims on the synthesized templates (prod plat
     expect(can(engineer, 's3:PutObject', `${models}/served/fraud/v8/model.tar.gz`)).toBe(false);
   });
 
-  test('the served states of fleets carry where promotion finds them; endpoints are not tagged (not promotable yet)', () => {
+  test('the served states carry where promotion finds them: stepped fleets roll out, the rest are updated directly', () => {
     const tags: Record<string, string> = {};
     for (const r of walk.resources('AWS::SSM::Parameter')) {
       const name = r.properties.Name as string;
@@ -103,6 +103,7 @@ describe('the promotion role: IAM claims on the synthesized templates (prod plat
     expect(tags).toEqual({
       '/mlops/acme-prod/served/fraud': `rollout ${fraudShard} acme-prod-fraud-rollout`,
       '/mlops/acme-prod/served/churn': `direct ${churnShard} none`,
+      '/mlops/acme-prod/served/recs': `direct ${platform.servingStackOf('recs')!.stackName} none`,
     });
     expect(platform.fleetRolloutOf('fraud')!.stateMachineName).toBe('acme-prod-fraud-rollout');
   });
@@ -118,6 +119,36 @@ describe('ModelPromotion, bad input', () => {
       .toThrow(ValidationError);
     expect(() => new ModelPromotion(stack, 'Q', { artifactStore: imported, environmentPrefix: 'acme-dev', alarmTopic: platform.monitoring.alarmTopic }))
       .toThrow(/artifactStore.*names no promotion role.*promotionRoleName/);
+  });
+});
+
+describe('ModelEndpoint reading its version from a served state (promotion owns it; a deploy keeps it)', () => {
+  test('the model archive is the served state\'s version, resolved at deploy time from the SSM-typed parameter of its stack', () => {
+    const app = new App();
+    const platform = platformIn(app, EnvironmentProfile.dev());
+    const endpoint = platform.servedModel('recs') as ModelEndpoint;
+    expect(endpoint.servedState!.initialValue).toBe('current=v1@100');
+    const url = JSON.stringify(Stack.of(endpoint).resolve(endpoint.variants[0].model.primaryContainer));
+    expect(url).toMatch(/served\/recs\/",\{"Fn::Select":\[0,\{"Fn::Split":\["@",\{"Fn::Select":\[1,\{"Fn::Split":\["=",\{"Fn::Select":\[0,\{"Fn::Split":\[",",\{"Ref":"/);
+    expect(url).not.toContain('/v1/');
+  });
+
+  test('a served state that does not list the endpoint\'s variants is refused, naming the prop and the fix', () => {
+    expect(ModelEndpoint.initialServedState({ modelVersion: 'v1', rollout: Rollout.shadow({ mirrorPercent: 20 }), variantVersions: { candidate: 'v2' } }))
+      .toEqual({ variants: [{ variant: 'current', version: 'v1', weight: 100 }, { variant: 'candidate', version: 'v2', weight: 0 }] });
+    const app = new App();
+    const platform = platformIn(app, EnvironmentProfile.dev());
+    const state = (platform.servedModel('fraud') as InferenceFleet).servedState!;
+    const stack = new Stack(app, 'Other');
+    expect(() => new ModelEndpoint(stack, 'E', {
+      vpc: platform.network.vpc,
+      artifactStore: platform.artifactStore,
+      image: platform.servingImages,
+      imageTag: 't',
+      modelName: 'fraud',
+      modelVersion: 'v1',
+      servedState: state,
+    })).toThrow(/E: 'servedState' does not list the endpoint's variants \(current\) in order.*initialServedState/);
   });
 });
 
@@ -431,10 +462,10 @@ describe('the promotion state machine, executed offline', () => {
     expect(aws.objects.has('served/fraud/v8/model.tar.gz')).toBe(true);
   });
 
-  test('a model this environment does not promote (an endpoint, or unknown) and malformed input are refused', async () => {
+  test('a model this environment does not serve and malformed input are refused', async () => {
     const aws = new FakeAws(shards);
-    expect(await run(definition, aws, { model: 'recs', version: 'v2', candidate: 'run-1' })).toMatchObject({ ok: false, error: 'NotPromotable' });
-    expect(aws.calls).toEqual(['lock recs', 'release recs', 'notify']);
+    expect(await run(definition, aws, { model: 'ghost', version: 'v2', candidate: 'run-1' })).toMatchObject({ ok: false, error: 'NotPromotable' });
+    expect(aws.calls).toEqual(['lock ghost', 'release ghost', 'notify']);
     const bad = new FakeAws(shards);
     expect(await run(definition, bad, { model: 'fraud', version: 'v8' })).toMatchObject({ ok: false, error: 'InvalidInput' });
     expect(bad.calls).toEqual([]);

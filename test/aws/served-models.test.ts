@@ -34,11 +34,11 @@ describe.each([EnvironmentProfile.dev(), EnvironmentProfile.prod()])('served mod
 
   test('every served model reads exactly one promoted version: served/<model>/<version>/model.tar.gz', () => {
     const keys = servedUris(app).map((u) => `${Stack.of(u.servedBy).nestedStackParent ? 'nested' : 'top'}:${u.key}`);
-    // The endpoint names its version; the fleet's version is one path segment (`*`) resolved at deploy time from its
-    // served state, which the fleet rollout and promotion move (next test).
+    // The version is one path segment (`*`) resolved at deploy time from the model's served state, which promotion
+    // (and a fleet's rollout) moves (next test).
     expect(new Set(keys)).toEqual(new Set([
       'nested:served/fraud-detector/*/model.tar.gz',
-      'nested:served/recommender/v7/model.tar.gz',
+      'nested:served/recommender/*/model.tar.gz',
     ]));
   });
 
@@ -51,7 +51,7 @@ describe.each([EnvironmentProfile.dev(), EnvironmentProfile.prod()])('served mod
       expect(userData).toMatch(/served\/fraud-detector\/",\{"Fn::Select":\[0,\{"Fn::Split":\["@",\{"Fn::Select":\[1,\{"Fn::Split":\["=",\{"Fn::Select":\[[01],\{"Fn::Split":\[",",\{"Ref":"ServedStatefrauddetector[0-9A-F]{8}"\}/);
     }
     const states = app.node.findAll().filter(ServedStateParameter.isServedStateParameter);
-    expect(states.map((state) => `${state.model} ${state.initialValue}`)).toEqual([expect.stringMatching(/^fraud-detector (\w+=v3@\d+,?)+$/)]);
+    expect(states.map((state) => `${state.model} ${state.initialValue}`)).toEqual([expect.stringMatching(/^fraud-detector (\w+=v3@\d+,?)+$/), 'recommender current=v7@100']);
   });
 
   test('no role of any stack can put, delete or unlock what production serves (ML engineer, training, serving roles included)', () => {
@@ -85,7 +85,7 @@ describe('platforms of several environments in one app (environment-agnostic and
   test("the analysis covers every environment's served models without throwing, and finds no undesignated writer", () => {
     const uris = servedUris(app).map((u) => `${Stack.of(u.bucket).stackName} ${u.key}`);
     for (const env of ['dev', 'staging', 'prod']) {
-      expect(uris).toEqual(expect.arrayContaining([`fraud-${env}-data served/churn/v2/model.tar.gz`, `fraud-${env}-data served/fraud/*/model.tar.gz`]));
+      expect(uris).toEqual(expect.arrayContaining([`fraud-${env}-data served/churn/*/model.tar.gz`, `fraud-${env}-data served/fraud/*/model.tar.gz`]));
     }
     expect(servedWrites(app).filter((w) => !w.designated).map((w) => w.role.node.path)).toEqual([]);
   });

@@ -70,7 +70,7 @@ describe(`${MODELS} served models in one environment`, () => {
       const template = synthesized.templates.find((t) => t.file === `${artifactId}.template.json`)!.template;
       const nestedStacks = Object.values(template.Resources).filter((r: any) => r.Type === 'AWS::CloudFormation::Stack').length;
       expect(nestedStacks).toBeLessThanOrEqual(SERVING_SHARDS.maxModelsPerShard * 0.7);
-      // Per model: its nested stack; per fleet: its served-state parameter; the shard's own: dashboard and bootstrap.
+      // Per model: its nested stack and its served-state parameter; the shard's own: dashboard and bootstrap.
       expect(size.resources).toBeLessThanOrEqual(nestedStacks + 2);
       expect(size.parameters).toBeLessThanOrEqual(nestedStacks + 1);
     }
@@ -132,11 +132,12 @@ describe(`${MODELS} served models in one environment`, () => {
     ].sort());
   });
 
-  test('served states: one SSM parameter per fleet, in nested stacks of the data stack, at most 150 each', () => {
-    const fleets = benchModels(MODELS).filter((m) => m.backend === 'fleet');
+  test('served states: one SSM parameter per model (fleets and one-variant endpoints), in nested stacks of the data stack, at most 150 each', () => {
+    // Every bench endpoint serves one variant (no shadow or A/B), so promotion owns its version too.
+    const models = benchModels(MODELS);
     const parameters = resources('AWS::SSM::Parameter').filter(({ resource }) => /\/served\//.test(resource.Properties.Name));
-    expect(parameters).toHaveLength(fleets.length);
-    expect(new Set(parameters.map(({ resource }) => resource.Properties.Name)).size).toBe(fleets.length);
+    expect(parameters).toHaveLength(models.length);
+    expect(new Set(parameters.map(({ resource }) => resource.Properties.Name)).size).toBe(models.length);
     const perFile = new Map<string, number>();
     for (const { file } of parameters) perFile.set(file, (perFile.get(file) ?? 0) + 1);
     expect(Math.max(...perFile.values())).toBeLessThanOrEqual(SERVING_SHARDS.maxModelsPerShard);
