@@ -75,10 +75,10 @@ test('the dev environment deploys: every resource of a type the emulator creates
     // The platform key (data stack) and the GPU brake's key (platform stack).
     'AWS::KMS::Key': 2,
     'AWS::ECR::Repository': 2,
-    // The two models' nested stacks in the serving shard, and the fleet's served state in a nested stack of the data stack.
+    // The two models' nested stacks in the serving shard, and the served states in a nested stack of the data stack.
     'AWS::CloudFormation::Stack': 3,
-    // The fleet's served state, the GPU brake's state and the 23 shared attributes team repositories read.
-    'AWS::SSM::Parameter': 25,
+    // The fleet's and the endpoint's served states, the GPU brake's state and the 23 shared attributes team repositories read.
+    'AWS::SSM::Parameter': 26,
     'AWS::Batch::ComputeEnvironment': 1,
     'AWS::Batch::JobQueue': 1,
     'AWS::AutoScaling::AutoScalingGroup': 1,
