@@ -134,6 +134,10 @@ jestConfig.addOverride('jest.transform', { '^.+\\.tsx?$': '@swc/jest' });
 jestConfig.addOverride('jest.testMatch', ['<rootDir>/test/**/*.test.ts']);
 jestConfig.addOverride('jest.collectCoverage', false);
 jestConfig.addOverride('jest.reporters', ['default']);
+// With one worker jest runs every file in its own main process, one after the other; that process kept what the
+// files loaded (aws-cdk-lib, synthesized apps) and ran out of its 4 GB heap on a clean clone. With a memory limit
+// jest runs the files in a worker process instead and replaces the worker once it holds more than this after a file.
+jestConfig.addOverride('jest.workerIdleMemoryLimit', '1536MB');
 
 // Pulumi users install @pulumi/aws and @pulumi/kubernetes; CDK-only users need not.
 project.package.addField('peerDependenciesMeta', {
