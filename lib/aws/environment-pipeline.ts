@@ -5,6 +5,7 @@ import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
 import { Check, EnvironmentProfile } from '../core';
@@ -53,7 +54,7 @@ export interface PipelineEnvironment {
   /** The environment's profile; protected profiles go after the ones that allow destroying data. */
   readonly profile: EnvironmentProfile;
   /**
-   * A person approves (after reading the review) before the stage deploys. Required for `prod`.
+   * A person approves each reviewed change set (after reading its review) before it executes. Required for `prod`.
    * @default - true for the profile named `prod`, false otherwise
    */
   readonly manualApproval?: boolean;
@@ -81,9 +82,10 @@ export interface EnvironmentPipelineProps {
    */
   readonly gateCommands?: string[];
   /**
-   * The review CLI, run from the source after `npm ci` (the project's own pinned version), with `--deployed` against what
-   * is deployed in each environment and in the synth step against the deployed pipeline stack; exit code 1 (data loss)
-   * or 2 (what is deployed cannot be read) stops the pipeline. An `npx` that may fetch from the registry is refused.
+   * The review CLI, run from the source after `npm ci` (the project's own pinned version): in each environment with
+   * `--deployed --change-set PipelineChange --stack <name>` after the change sets are prepared, and in the synth step
+   * with `--deployed --top-level` against the deployed pipeline stack; exit code 1 (data loss) or 2 (what is deployed
+   * or the change set cannot be read, or the change set is not the synthesized template) stops the pipeline. An `npx` that may fetch from the registry is refused.
    * @default 'node_modules/.bin/mlops-review'
    */
   readonly reviewCommand?: string;
@@ -104,6 +106,9 @@ export interface EnvironmentPipelineProps {
   readonly profile?: EnvironmentProfile;
 }
 
+/** The change set CDK Pipelines prepares for each stack (Prepare) and executes (Deploy); the review reads it. */
+export const CHANGE_SET_NAME = 'PipelineChange';
+
 /** The project's own `mlops-review`, installed from its lock file by `npm ci` (never fetched from the registry). */
 export const DEFAULT_REVIEW_COMMAND = 'node_modules/.bin/mlops-review';
 
@@ -115,12 +120,12 @@ const DEFAULT_GATE_COMMANDS = [
 
 /**
  * A CDK Pipelines pipeline that deploys the platform's environments in order: source; synth (with cdk-nag), the gate
- * (tests, cfn-lint) and a review of the pipeline's own change, all before self-mutation; then per environment a review
- * of the change against what is deployed there (`mlops-review --deployed`: CloudFormation's templates read with the
- * account's CDK lookup role; data loss or an unreadable base stops the stage), a manual approval where required
- * (always before prod, linking the review), then the change sets are prepared and executed stack by stack. Each environment may live in its
- * own account and region: the artifact bucket is KMS-encrypted with a rotated key the deploy roles may use, private,
- * TLS-only and versioned.
+ * (tests, cfn-lint) and a review of the pipeline's own change, all before self-mutation; then per environment, stack by
+ * stack in dependency order: the change set is prepared, reviewed (`mlops-review --deployed --change-set`: what is
+ * deployed against the prepared change set, checked to hold the synthesized template, read with the account's CDK
+ * lookup role; data loss or anything unreadable stops the stage), approved by a person where required (always in prod,
+ * the approval linking the review), then executed. Each environment may live in its own account and region: the
+ * artifact bucket is KMS-encrypted with a rotated key the deploy roles may use, private, TLS-only and versioned.
  */
 export class EnvironmentPipeline extends Construct {
   public readonly pipeline: pipelines.CodePipeline;
@@ -204,30 +209,41 @@ export class EnvironmentPipeline extends Construct {
       const name = env.profile.name;
       const disposable = (env.disposableStacks ?? []).map((s) => ` --disposable-stack ${shellQuote(s)}`).join('');
       const head = `cdk.out/${env.stage.artifactId}`;
-      const stacks = env.stage.node.findAll().filter((c): c is Stack => Stack.isStack(c) && !c.nested);
-      // The source (with the project's own, lock-file pinned mlops-review) plus the synthesized assembly; the base is
-      // what is deployed in the environment's account, read with its read-only CDK lookup role. Exit code 1 (data
-      // loss) or 2 (what is deployed cannot be read) fails the stage before anything deploys.
-      const review = new pipelines.CodeBuildStep(`Review-${name}`, {
-        input: source,
-        additionalInputs: { 'cdk.out': synth },
-        installCommands: ['npm ci'],
-        commands: [
-          `${reviewCommand} --deployed --head ${head}${disposable} --output review.md; status=$?; cat review.md 2>/dev/null; exit $status`,
-        ],
-        rolePolicyStatements: [assumeLookupRoles(stacks, `environment ${name}`, check)],
-      });
-      const pre: pipelines.Step[] = [review];
-      if (env.manualApproval ?? name === 'prod') {
-        const approval = new pipelines.ManualApprovalStep(`Approve-${name}`, {
-          comment: `Read the review of ${name} (the Review-${name} build log: what deploying this commit changes against what is deployed), `
-            + 'then approve the deployment.',
-          reviewUrl: Lazy.string({ produce: () => this.reviewUrl(name) }),
+      const approve = env.manualApproval ?? name === 'prod';
+      const layers = deploymentLayers(env.stage);
+      const stackSteps: pipelines.StackSteps[] = [];
+      for (const layer of layers) {
+        const stackNames = layer.map((stack) => stack.stackName);
+        // Runs after CDK Pipelines prepared the change set of every stack of the layer (changeSet steps come after
+        // Prepare and before Deploy, which executes that change set). The source (with the project's own, lock-file
+        // pinned mlops-review) plus the synthesized assembly; the base is what is deployed in the environment's account,
+        // read with its read-only CDK lookup role, and the head is the prepared change set, checked to hold the
+        // synthesized template. Exit code 1 (data loss) or 2 (what is deployed or the change set cannot be read, or the
+        // change set is another version) fails the stage before the change set executes.
+        // CDK Pipelines names the actions after the first stack of the layer: `data.Review-prod`, `data.Approve-prod`.
+        const review = new pipelines.CodeBuildStep(`Review-${name}`, {
+          input: source,
+          additionalInputs: { 'cdk.out': synth },
+          installCommands: ['npm ci'],
+          commands: [
+            `${reviewCommand} --deployed --change-set ${CHANGE_SET_NAME}${stackNames.map((s) => ` --stack ${shellQuote(s)}`).join('')} `
+              + `--head ${head}${disposable} --output review.md; status=$?; cat review.md 2>/dev/null; exit $status`,
+          ],
+          rolePolicyStatements: [assumeLookupRoles(layer, `environment ${name}`, check)],
         });
-        approval.addStepDependency(review);
-        pre.push(approval);
+        const steps: pipelines.Step[] = [review];
+        if (approve) {
+          const approval = new pipelines.ManualApprovalStep(`Approve-${name}`, {
+            comment: `Read the review of the change sets of ${stackNames.join(', ')} in ${name} (the linked Review-${name} build: what `
+              + 'executing them changes against what is deployed), then approve: approving executes exactly these change sets.',
+            reviewUrl: Lazy.string({ produce: () => reviewUrl(review) }),
+          });
+          approval.addStepDependency(review);
+          steps.push(approval);
+        }
+        stackSteps.push(...layer.map((stack) => ({ stack, changeSet: steps })));
       }
-      this.pipeline.addStage(env.stage, { pre });
+      this.pipeline.addStage(env.stage, { stackSteps });
     });
     this.pipeline.buildPipeline();
     // Every CodeBuild project (they run npm, pip and aws s3 with the artifact key) encrypts with it.
@@ -236,13 +252,6 @@ export class EnvironmentPipeline extends Construct {
     }
     this.tidyTemplate();
     this.acknowledgeGeneratedPolicies();
-  }
-
-  /** Console page of the review build of one environment (linked from its approval). */
-  private reviewUrl(name: string): string {
-    const project = this.pipeline.node.findAll().find((c): c is codebuild.Project => c instanceof codebuild.Project && c.node.path.includes(`/Review-${name}/`));
-    if (!project) return `https://console.aws.amazon.com/codesuite/codepipeline/pipelines/${this.pipeline.pipeline.pipelineName}/view`;
-    return `https://console.aws.amazon.com/codesuite/codebuild/projects/${project.projectName}/history?region=${Stack.of(this).region}`;
   }
 
   /**
@@ -299,6 +308,12 @@ export class EnvironmentPipeline extends Construct {
   }
 }
 
+/** Console page of the builds of a review step (linked from its approval). */
+function reviewUrl(review: pipelines.CodeBuildStep): string {
+  const project = review.project;
+  return `https://console.aws.amazon.com/codesuite/codebuild/projects/${project.projectName}/history?region=${Stack.of(project).region}`;
+}
+
 function wildcardReason(id: string, bucketObjects: string): string {
   if (id === bucketObjects) return 'Pipeline artifacts are objects with generated keys in the pipeline\'s own artifact bucket.';
   if (id.includes(':log-group:/aws/codebuild/')) return 'CodeBuild writes log streams it names per build into the project\'s own log group.';
@@ -346,6 +361,34 @@ function assumeLookupRoles(stacks: Stack[], what: string, check: Check): iam.Pol
     arns.add(role);
   }
   return new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [...arns].sort().map((arn) => Fn.sub(arn)) });
+}
+
+/**
+ * The top-level stacks of `stage` in deployment layers: each layer's stacks depend only on stacks of earlier layers.
+ * CDK Pipelines prepares a stack's change set only after the stacks it depends on are deployed (a change set that
+ * imports a new export cannot be created before), so a review and approval that gate several stacks' change sets can
+ * cover only stacks that do not depend on each other: one review (and approval) per layer.
+ */
+function deploymentLayers(stage: Stage): Stack[][] {
+  const assembly = stage.synth({ validateOnSynthesis: true });
+  const stacks = new Map(stage.node.findAll().filter((c): c is Stack => Stack.isStack(c) && !c.nested && Stage.of(c) === stage)
+    .map((stack) => [stack.artifactId, stack]));
+  const dependsOn = new Map(assembly.stacks.map((artifact) => [artifact.id,
+    artifact.dependencies.filter((d) => d instanceof cxapi.CloudFormationStackArtifact && stacks.has(d.id)).map((d) => d.id)]));
+  const layerOf = new Map<string, number>();
+  const visit = (id: string): number => {
+    const known = layerOf.get(id);
+    if (known !== undefined) return known;
+    const layer = Math.max(-1, ...(dependsOn.get(id) ?? []).map(visit)) + 1;
+    layerOf.set(id, layer);
+    return layer;
+  };
+  const layers: Stack[][] = [];
+  for (const artifact of assembly.stacks) {
+    const stack = stacks.get(artifact.id);
+    if (stack) (layers[visit(artifact.id)] ??= []).push(stack);
+  }
+  return layers.filter((layer) => layer !== undefined);
 }
 
 function validateEnvironments(check: Check, environments: PipelineEnvironment[] | undefined): PipelineEnvironment[] {

@@ -31,6 +31,8 @@ interface CliOptions {
   readonly base?: string;
   readonly baseRef?: string;
   readonly deployed?: boolean;
+  readonly changeSet?: string;
+  readonly stack: string[];
   readonly topLevel?: boolean;
   readonly head: string;
   readonly allowDestroy: string[];
@@ -62,6 +64,10 @@ function program(io: CliIo): Command {
     .option('--base-ref <ref>', 'git ref of the base version; it is synthesized in a temporary worktree that reuses this checkout\'s node_modules')
     .option('--deployed', 'review against what is deployed: the CloudFormation template of each stack of the head (and its nested '
       + 'stacks), read with the stack\'s CDK bootstrap lookup role through the AWS CLI; fails (exit 2) when a template cannot be read')
+    .option('--change-set <name>', 'with --deployed: review the change set of this name prepared for each stack (CDK Pipelines: '
+      + 'PipelineChange), the change that executes: it must exist, be ready to execute (or contain no change) and hold the head\'s '
+      + 'template, else exit 2; a stack it creates is reviewed as new')
+    .option('--stack <name>', 'review only this stack of the head (stack name, display path or artifact id); repeatable', collect, [])
     .option('--top-level', 'review only the stacks at the top of the assemblies, not those of their Stages (nested assemblies)')
     .requiredOption('--head <dir>', 'cloud assembly of the head version (the pull request)')
     .option('--allow-destroy <id>', 'let an intended replacement/removal through: <stack>/<logical id>, a construct path '
@@ -84,6 +90,7 @@ function program(io: CliIo): Command {
       '  $ npx cdk synth -o head.out && mlops-review --base-ref origin/main --head head.out > review.md',
       '  $ mlops-review --base base.out --head head.out --allow-destroy mlops-dev/Store --json',
       '  $ mlops-review --deployed --head cdk.out/assembly-mlops-prod --output review.md',
+      '  $ mlops-review --deployed --change-set PipelineChange --stack mlops-prod-data --head cdk.out/assembly-mlops-prod',
     ].join('\n'))
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(text) });
@@ -109,21 +116,31 @@ export async function main(argv: readonly string[], io: CliIo = PROCESS_IO): Pro
     if ([options.base, options.baseRef, options.deployed].filter((x) => x !== undefined).length !== 1) {
       throw new ReviewInputError('give exactly one of --base <dir>, --base-ref <git ref> and --deployed.');
     }
+    if (options.changeSet !== undefined && !options.deployed) throw new ReviewInputError('--change-set reviews a prepared change set against what is deployed: add --deployed.');
     const loadOptions = { nestedAssemblies: !options.topLevel };
-    const head = loadAssembly(options.head, loadOptions);
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-review-'));
+    cleanup = () => fs.rmSync(work, { recursive: true, force: true });
+    const headDir = options.stack.length > 0 ? selectStacks(options.head, options.stack, path.join(work, 'head')) : options.head;
+    const head = loadAssembly(headDir, loadOptions);
     let baseDir = options.base;
     if (options.deployed) {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-review-deployed-'));
-      cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
-      const deployed = fetchDeployedBase(options.head, dir, loadOptions);
+      const dir = path.join(work, 'deployed');
+      const deployed = fetchDeployedBase(headDir, dir, { ...loadOptions, changeSet: options.changeSet });
       io.stderr(`mlops-review: base is what is deployed: ${deployed.read.length} stack(s) read`
-        + `${deployed.notDeployed.length > 0 ? `; not deployed yet (reviewed as new): ${deployed.notDeployed.join(', ')}` : ''}.\n`);
+        + `${options.changeSet !== undefined ? `; head is change set ${options.changeSet}, checked to hold the synthesized templates` : ''}`
+        + `${deployed.notDeployed.length > 0 ? `; not deployed yet (reviewed as new): ${deployed.notDeployed.join(', ')}` : ''}`
+        + `${deployed.unchanged.length > 0 ? `; no change (CloudFormation): ${deployed.unchanged.join(', ')}` : ''}.\n`);
       baseDir = dir;
     } else if (options.baseRef !== undefined) {
       const synthesized = synthesizeRef(options.baseRef, options.repo, options.synthCommand);
-      cleanup = synthesized.cleanup;
+      const removeWork = cleanup;
+      cleanup = () => {
+        synthesized.cleanup();
+        removeWork();
+      };
       baseDir = synthesized.outdir;
     }
+    if (options.stack.length > 0 && !options.deployed) baseDir = selectStacks(baseDir!, options.stack, path.join(work, 'base'), { inBase: true });
     const base = loadAssembly(baseDir!, loadOptions);
     const report = reviewAssemblies(base, head, { allowDestroy: options.allowDestroy, disposableStacks: options.disposableStack });
     const text = options.json ? `${JSON.stringify(report, undefined, 2)}\n` : renderMarkdown(report, { maxChars: options.maxChars });
@@ -144,6 +161,48 @@ export async function main(argv: readonly string[], io: CliIo = PROCESS_IO): Pro
   } finally {
     cleanup?.();
   }
+}
+
+/**
+ * A copy of the assembly `head` (files linked, manifests rewritten into `out`) holding only the stacks named in `names`
+ * (stack name, display path or artifact id), in every nested assembly. A name that matches no stack is an error, except
+ * in a base (`inBase`: the stack is new).
+ */
+export function selectStacks(head: string, names: readonly string[], out: string, options: { inBase?: boolean } = {}): string {
+  const found = new Set<string>();
+  const available: string[] = [];
+  const copy = (from: string, to: string): void => {
+    const manifestFile = path.join(from, 'manifest.json');
+    if (!fs.existsSync(manifestFile)) throw new ReviewInputError(`${from}: not a cloud assembly (no manifest.json); pass the output of 'cdk synth -o <dir>'.`);
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+    fs.mkdirSync(to, { recursive: true });
+    const nested = new Set<string>();
+    const artifacts: Record<string, any> = {};
+    for (const [id, artifact] of Object.entries<any>(manifest.artifacts ?? {})) {
+      if (artifact.type === 'cdk:cloud-assembly') {
+        nested.add(artifact.properties?.directoryName ?? id);
+      } else if (artifact.type === 'aws:cloudformation:stack') {
+        const aliases = [id, artifact.displayName, artifact.properties?.stackName].filter((a): a is string => typeof a === 'string');
+        available.push(artifact.properties?.stackName ?? id);
+        const match = names.find((n) => aliases.includes(n));
+        if (match === undefined) continue;
+        found.add(match);
+      }
+      artifacts[id] = artifact;
+    }
+    for (const entry of fs.readdirSync(from)) {
+      if (entry === 'manifest.json') continue;
+      if (nested.has(entry)) copy(path.join(from, entry), path.join(to, entry));
+      else fs.symlinkSync(path.join(from, entry), path.join(to, entry));
+    }
+    fs.writeFileSync(path.join(to, 'manifest.json'), JSON.stringify({ ...manifest, artifacts }, undefined, 1));
+  };
+  copy(path.resolve(head), out);
+  const missing = names.filter((n) => !found.has(n));
+  if (missing.length > 0 && !options.inBase) {
+    throw new ReviewInputError(`--stack ${missing.join(', ')}: no such stack in ${head} (stacks: ${available.join(', ') || 'none'}).`);
+  }
+  return out;
 }
 
 function git(repo: string, args: string[]): { ok: boolean; stdout: string; stderr: string } {

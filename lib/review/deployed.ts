@@ -1,6 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { isDeepStrictEqual } from 'util';
 import { parse as parseYaml } from 'yaml';
 import { CfnTemplate, ReviewInputError } from './assembly';
 
@@ -20,6 +21,24 @@ export interface DeployedBase {
   readonly read: string[];
   /** Stacks of the head that CloudFormation says do not exist: new stacks, reviewed as additions. */
   readonly notDeployed: string[];
+  /** With `changeSet`: stacks whose prepared change set contains no change (CloudFormation's FAILED "no changes"). */
+  readonly unchanged: string[];
+}
+
+/** How `fetchDeployedBase` reads. */
+export interface DeployedBaseOptions {
+  /** Read the stacks of nested cloud assemblies (Stages) too. @default true */
+  readonly nestedAssemblies?: boolean;
+  /** The AWS CLI (tests pass a fake). @default the `aws` command on PATH */
+  readonly aws?: AwsCli;
+  /**
+   * Name of the change set prepared for every stack of the head (CDK Pipelines' Prepare action: `PipelineChange`): the
+   * review is then of that change set. Each stack must have it, ready to execute (or empty: no changes), and its
+   * template must be the head's template; otherwise the review fails closed. A stack the change set creates
+   * (CloudFormation's REVIEW_IN_PROGRESS) is reviewed as new.
+   * @default - no change set: the head's templates against what is deployed
+   */
+  readonly changeSet?: string;
 }
 
 const STACK_ARTIFACT = 'aws:cloudformation:stack';
@@ -34,14 +53,14 @@ const NESTED_ASSEMBLY_ARTIFACT = 'cdk:cloud-assembly';
  * Fails closed: the only answer taken as "nothing deployed" is CloudFormation saying the stack does not exist; a role
  * that cannot be assumed, a denied or failed call, or an unreadable template throws `ReviewInputError`.
  */
-export function fetchDeployedBase(head: string, out: string, options: { nestedAssemblies?: boolean; aws?: AwsCli } = {}): DeployedBase {
-  const result: DeployedBase = { read: [], notDeployed: [] };
+export function fetchDeployedBase(head: string, out: string, options: DeployedBaseOptions = {}): DeployedBase {
+  const result: DeployedBase = { read: [], notDeployed: [], unchanged: [] };
   const session = new Sessions(options.aws ?? AWS_CLI);
-  copyAssembly(path.resolve(head), path.resolve(out), session, result, options.nestedAssemblies ?? true);
+  copyAssembly(path.resolve(head), path.resolve(out), session, result, options.nestedAssemblies ?? true, options.changeSet);
   return result;
 }
 
-function copyAssembly(headDir: string, outDir: string, session: Sessions, result: DeployedBase, nestedAssemblies: boolean): void {
+function copyAssembly(headDir: string, outDir: string, session: Sessions, result: DeployedBase, nestedAssemblies: boolean, changeSet?: string): void {
   const manifestFile = path.join(headDir, 'manifest.json');
   if (!fs.existsSync(manifestFile)) throw new ReviewInputError(`${headDir}: not a cloud assembly (no manifest.json); pass the output of 'cdk synth -o <dir>'.`);
   const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
@@ -51,19 +70,22 @@ function copyAssembly(headDir: string, outDir: string, session: Sessions, result
     if (artifact.type === NESTED_ASSEMBLY_ARTIFACT) {
       if (!nestedAssemblies) continue;
       const dirName = artifact.properties?.directoryName ?? artifactId;
-      if (fs.existsSync(path.join(headDir, dirName, 'manifest.json'))) copyAssembly(path.join(headDir, dirName), path.join(outDir, dirName), session, result, true);
+      if (fs.existsSync(path.join(headDir, dirName, 'manifest.json'))) copyAssembly(path.join(headDir, dirName), path.join(outDir, dirName), session, result, true, changeSet);
       artifacts[artifactId] = artifact;
     } else if (artifact.type === STACK_ARTIFACT) {
       const name: string = artifact.properties?.stackName ?? artifactId;
       const display: string = artifact.displayName ?? artifactId;
       const target = stackTarget(artifact, display);
       const credentials = session.credentialsFor(target.roleArn, display);
-      const template = getTemplate(session.aws, name, target.region, credentials, display);
+      const templateFile: string = artifact.properties?.templateFile ?? `${artifactId}.template.json`;
+      const prepared = changeSet === undefined ? undefined
+        : checkChangeSet(session.aws, name, changeSet, target.region, credentials, display, path.join(headDir, templateFile));
+      if (prepared === 'unchanged') result.unchanged.push(display);
+      const template = prepared === 'new' ? undefined : getTemplate(session.aws, name, target.region, credentials, display);
       if (template === undefined) {
         result.notDeployed.push(display);
         continue;
       }
-      const templateFile: string = artifact.properties?.templateFile ?? `${artifactId}.template.json`;
       writeNested(template, name, templateFile, outDir, target.region, credentials, session.aws, display, result);
       fs.writeFileSync(path.join(outDir, templateFile), JSON.stringify(template, undefined, 1));
       if (artifact.additionalMetadataFile && fs.existsSync(path.join(headDir, artifact.additionalMetadataFile))) {
@@ -99,6 +121,50 @@ function writeNested(template: CfnTemplate, parent: string, parentFile: string, 
     (resource as { Metadata?: Record<string, unknown> }).Metadata = { ...resource.Metadata, 'aws:asset:path': file };
     result.read.push(where);
   }
+}
+
+/** CloudFormation's reason on a change set it could not create because the template changes nothing. */
+const NO_CHANGES = /didn't contain changes|No updates are to be performed/;
+
+/**
+ * Checks that `stack` has the change set `name`, ready to execute, whose template is the head's (`headTemplateFile`):
+ * the change the review is of is the one that executes. Returns 'new' when the change set creates the stack
+ * (REVIEW_IN_PROGRESS: nothing deployed), 'unchanged' when CloudFormation found no change, else 'update'.
+ */
+function checkChangeSet(aws: AwsCli, stack: string, name: string, region: string, credentials: Credentials, display: string,
+  headTemplateFile: string): 'new' | 'update' | 'unchanged' {
+  const where = `${display}: change set ${name} of ${stack}`;
+  const status = describeStackStatus(aws, stack, region, credentials, display);
+  if (status === undefined) {
+    throw new ReviewInputError(`${where}: the stack does not exist, so no change set was prepared; run the review after the pipeline's Prepare action.`);
+  }
+  const described = call(aws, ['cloudformation', 'describe-change-set', '--stack-name', stack, '--change-set-name', name, '--region', region,
+    '--output', 'json'], credentials, display);
+  if (described?.Status === 'FAILED' && NO_CHANGES.test(String(described.StatusReason ?? ''))) return 'unchanged';
+  if (described?.Status !== 'CREATE_COMPLETE' || described?.ExecutionStatus !== 'AVAILABLE') {
+    throw new ReviewInputError(`${where} is ${described?.Status}/${described?.ExecutionStatus} (${described?.StatusReason ?? 'no reason given'}), `
+      + 'not ready to execute (CREATE_COMPLETE/AVAILABLE); nothing to review.');
+  }
+  const r = aws(['cloudformation', 'get-template', '--stack-name', stack, '--change-set-name', name, '--template-stage', 'Original',
+    '--region', region, '--output', 'json'], credentials);
+  const body = parseOutput(r, ['cloudformation', 'get-template'], display)?.TemplateBody;
+  const prepared = typeof body === 'string' ? parseTemplate(body, stack, display) : body;
+  const head = JSON.parse(fs.readFileSync(headTemplateFile, 'utf8'));
+  if (!isDeepStrictEqual(prepared, head)) {
+    throw new ReviewInputError(`${where} is not the synthesized template under review (${path.basename(headTemplateFile)}): it was prepared `
+      + 'from another version, so this review is not of the change that would execute.');
+  }
+  return status === 'REVIEW_IN_PROGRESS' ? 'new' : 'update';
+}
+
+/** The stack's status, or undefined when CloudFormation says it does not exist. */
+function describeStackStatus(aws: AwsCli, stack: string, region: string, credentials: Credentials, display: string): string | undefined {
+  const args = ['cloudformation', 'describe-stacks', '--stack-name', stack, '--region', region, '--output', 'json'];
+  const r = aws(args, credentials);
+  if (r.status !== 0 && /ValidationError[\s\S]*does not exist/.test(r.stderr)) return undefined;
+  const status = parseOutput(r, args, display)?.Stacks?.[0]?.StackStatus;
+  if (typeof status !== 'string') throw new ReviewInputError(`${display}: CloudFormation returned no status for ${stack}.`);
+  return status;
 }
 
 function stackTarget(artifact: any, display: string): { region: string; roleArn?: string } {
@@ -142,14 +208,16 @@ function getTemplate(aws: AwsCli, stack: string, region: string, credentials: Cr
   if (r.status !== 0 && /ValidationError[\s\S]*does not exist/.test(r.stderr)) return undefined;
   const body = parseOutput(r, args, display)?.TemplateBody;
   if (body && typeof body === 'object') return body as CfnTemplate;
-  if (typeof body === 'string') {
-    try {
-      return parseYaml(body) as CfnTemplate;
-    } catch (e) {
-      throw new ReviewInputError(`${display}: the deployed template of ${stack} is not JSON or YAML (${(e as Error).message}).`);
-    }
-  }
+  if (typeof body === 'string') return parseTemplate(body, stack, display);
   throw new ReviewInputError(`${display}: CloudFormation returned no template for ${stack}; cannot review against what is deployed.`);
+}
+
+function parseTemplate(body: string, stack: string, display: string): CfnTemplate {
+  try {
+    return parseYaml(body) as CfnTemplate;
+  } catch (e) {
+    throw new ReviewInputError(`${display}: the template of ${stack} is not JSON or YAML (${(e as Error).message}).`);
+  }
 }
 
 function call(aws: AwsCli, args: string[], credentials: Credentials, display: string): any {

@@ -5,7 +5,7 @@ import { CfnWaitConditionHandle, Stack, Stage } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as codecommit from 'aws-cdk-lib/aws-codecommit';
 import { buildPipelineApp } from '../../examples/pipeline';
-import { FakeAwsState, writeFakeAws } from '../support/fake-aws';
+import { FakeAwsState, FakeChangeSet, writeFakeAws } from '../support/fake-aws';
 import { cfnLint, describe as describeFindings, newApp, REPO_ROOT, synthesizeWithPacks, tempDir } from '../support/gate';
 import {
   applyCompliancePacks, EnvironmentPipeline, EnvironmentPipelineProps, EnvironmentProfile, MlopsStack, PipelineEnvironment, PipelineSource,
@@ -77,14 +77,18 @@ describe('EnvironmentPipeline stages', () => {
     expect(all.slice(3).flatMap((s) => s.Actions).some((a) => a.Name === 'Gate')).toBe(false);
   });
 
-  test('manual approval before prod only, after the review (linked) and before any prod change set or deployment', () => {
+  test('per environment: prepare the change set, review it, approve (prod only, review linked), execute it', () => {
     const approvals = all.flatMap((s) => s.Actions.filter((a) => a.ActionTypeId.Category === 'Approval').map((a) => `${s.Name}/${a.Name}`));
     expect(approvals).toEqual(['p-prod/Approve-prod']);
-    const prod = all[5].Actions;
-    const approval = prod.find((a) => a.Name === 'Approve-prod')!;
-    expect(prod.find((a) => a.Name === 'Review-prod')!.RunOrder).toBeLessThan(approval.RunOrder);
-    for (const deploy of prod.filter((a) => a.ActionTypeId.Category === 'Deploy')) expect(deploy.RunOrder).toBeGreaterThan(approval.RunOrder);
+    for (const [i, env] of ['dev', 'staging', 'prod'].entries()) {
+      const order = [...all[3 + i].Actions].sort((a, b) => a.RunOrder - b.RunOrder).map((a) => `${a.RunOrder} ${a.Name}`);
+      expect(order).toEqual(env === 'prod'
+        ? ['1 Prepare', '2 Review-prod', '3 Approve-prod', '4 Deploy']
+        : ['1 Prepare', `2 Review-${env}`, '3 Deploy']);
+    }
+    const approval = all[5].Actions.find((a) => a.Name === 'Approve-prod')!;
     expect(JSON.stringify(approval.Configuration)).toMatch(/codebuild\/projects\/.*\/history/);
+    expect(JSON.stringify(approval.Configuration)).toContain('approving executes exactly these change sets');
   });
 
   test('each review runs the project\'s pinned mlops-review (after npm ci) against what is deployed; no record step', () => {
@@ -92,7 +96,8 @@ describe('EnvironmentPipeline stages', () => {
       const spec = JSON.parse(JSON.parse(buildSpecOf(t, `Review-${env}`)));
       expect(spec.phases.install.commands).toContain('npm ci');
       expect(spec.phases.build.commands.join('\n')).toContain(
-        `node_modules/.bin/mlops-review --deployed --head cdk.out/assembly-p-${env} --output review.md; status=$?; cat review.md 2>/dev/null; exit $status`);
+        `node_modules/.bin/mlops-review --deployed --change-set PipelineChange --stack 'p-${env}-Service' --head cdk.out/assembly-p-${env} `
+        + '--output review.md; status=$?; cat review.md 2>/dev/null; exit $status');
       expect(JSON.stringify(spec)).not.toMatch(/npx mlops-review|aws s3 sync/);
     }
     expect(all.flatMap((s) => s.Actions).some((a) => a.Name.startsWith('Record-'))).toBe(false);
@@ -172,7 +177,8 @@ describe('EnvironmentPipeline options', () => {
     const t = Template.fromStack(stack);
     const approvals = stages(t).flatMap((s) => s.Actions.filter((a) => a.ActionTypeId.Category === 'Approval').map((a) => a.Name));
     expect(approvals).toEqual(['Approve-staging', 'Approve-prod']);
-    expect(buildSpecOf(t, 'Review-dev')).toContain("npm run review -- --deployed --head cdk.out/assembly-q-dev --disposable-stack 'q-dev/Service' --output review.md");
+    expect(buildSpecOf(t, 'Review-dev')).toContain(
+      "npm run review -- --deployed --change-set PipelineChange --stack 'q-dev-Service' --head cdk.out/assembly-q-dev --disposable-stack 'q-dev/Service' --output review.md");
     expect(buildSpecOf(t, 'Synth')).toMatch(/npx cdk synth -q.*npm ci.*npx jest.*npm run review -- --deployed --top-level/);
     expect(stages(t)[0].Actions[0].Configuration).toMatchObject({ RepositoryName: { 'Fn::GetAtt': [expect.stringMatching(/^Repo/), 'Name'] }, BranchName: 'main' });
   });
@@ -213,26 +219,76 @@ describe('EnvironmentPipeline bad input', () => {
 });
 
 describe('examples/pipeline: the reference environments delivered by a pipeline', () => {
+  const app = newApp();
+  const { pipelineStack, stages: envStages } = buildPipelineApp(app, {
+    pipelineAccount: '111111111111',
+    region: 'eu-west-1',
+    accounts: ACCOUNTS,
+    repo: 'acme/mlops',
+    branch: 'main',
+    connectionArn: CONNECTION,
+  });
+  applyCompliancePacks(app);
+  const result = synthesizeWithPacks(app);
+  const t = Template.fromStack(pipelineStack);
+
   test('synthesizes; the pipeline stack is cdk-nag (all packs) and cfn-lint clean', () => {
-    const app = newApp();
-    const { pipelineStack, stages: envStages } = buildPipelineApp(app, {
-      pipelineAccount: '111111111111',
-      region: 'eu-west-1',
-      accounts: ACCOUNTS,
-      repo: 'acme/mlops',
-      branch: 'main',
-      connectionArn: CONNECTION,
-    });
     expect(envStages.map((s) => s.stageName)).toEqual(['mlops-dev', 'mlops-staging', 'mlops-prod']);
     expect(envStages.map((s) => s.account)).toEqual([ACCOUNTS.dev, ACCOUNTS.staging, ACCOUNTS.prod]);
-    applyCompliancePacks(app);
-    const result = synthesizeWithPacks(app);
     expect(describeFindings(result.findings)).toBe('');
     const pipelineTemplate = result.templates.filter((f) => path.basename(f) === `${pipelineStack.artifactId}.template.json`);
     expect(pipelineTemplate).toHaveLength(1);
     expect(describeFindings(cfnLint(pipelineTemplate))).toBe('');
-    const names = stages(Template.fromStack(pipelineStack)).map((s) => s.Name);
-    expect(names.slice(-3)).toEqual(['mlops-dev', 'mlops-staging', 'mlops-prod']);
+    expect(stages(t).map((s) => s.Name).slice(-3)).toEqual(['mlops-dev', 'mlops-staging', 'mlops-prod']);
+  });
+
+  test('no prod stack executes but through its prepared change set, after a passing review of that change set and an approval', () => {
+    // Claim, walked on the synthesized CodePipeline: for every prod stack, the only action that changes it is the
+    // execution of change set PipelineChange, in the stage mlops-prod, after (runOrder) the Prepare that creates that
+    // change set from the synthesized template, the review build that reads exactly that change set (and fails the
+    // stage, stopping the later actions, when it exits non-zero), and the manual approval that links that review.
+    const all = stages(t);
+    const projects = t.findResources('AWS::CodeBuild::Project');
+    const prodStacks = envStages[2].node.findAll().filter((c): c is Stack => Stack.isStack(c) && !c.nested).map((s) => s.stackName);
+    expect(prodStacks.length).toBeGreaterThanOrEqual(3);
+    const prod = all.find((s) => s.Name === 'mlops-prod')!;
+    for (const stackName of prodStacks) {
+      const touching = all.flatMap((s) => s.Actions.filter((a) => a.ActionTypeId.Category === 'Deploy' && a.Configuration?.StackName === stackName)
+        .map((a) => ({ stage: s.Name, action: a })));
+      expect(touching.map((x) => `${x.stage}:${x.action.Configuration!.ActionMode}:${x.action.Configuration!.ChangeSetName}`))
+        .toEqual(['mlops-prod:CHANGE_SET_REPLACE:PipelineChange', 'mlops-prod:CHANGE_SET_EXECUTE:PipelineChange']);
+      const [prepare, execute] = touching.map((x) => x.action);
+      const [artifact, templatePath] = String(prepare.Configuration!.TemplatePath).split('::');
+      expect(templatePath).toMatch(/^assembly-mlops-prod\/[^/]+\.template\.json$/);
+      const reviews = prod.Actions.filter((a) => a.ActionTypeId.Category === 'Build').filter((a) => {
+        const spec = String(projects[(a.Configuration!.ProjectName as { Ref: string }).Ref].Properties.Source.BuildSpec);
+        return spec.includes(`--stack '${stackName}'`);
+      });
+      expect(reviews).toHaveLength(1);
+      const review = reviews[0] as Action & { InputArtifacts: Array<{ Name: string }> };
+      const spec = JSON.parse(projects[(review.Configuration!.ProjectName as { Ref: string }).Ref].Properties.Source.BuildSpec);
+      // The review's cdk.out is the artifact the change set was prepared from; it reviews that stack's change set.
+      expect(review.InputArtifacts.map((i) => i.Name)).toContain(artifact);
+      expect(spec.phases.install.commands.join('\n')).toContain(`ln -s -- "$CODEBUILD_SRC_DIR_${artifact}" "cdk.out"`);
+      const command = spec.phases.build.commands.join('\n');
+      expect(command).toContain(`--deployed --change-set ${prepare.Configuration!.ChangeSetName} --stack '${stackName}' --head cdk.out/assembly-mlops-prod `);
+      expect(command).toMatch(/; exit \$status$/);
+      const approvals = prod.Actions.filter((a) => a.ActionTypeId.Category === 'Approval'
+        && JSON.stringify(a.Configuration).includes(`\${${(review.Configuration!.ProjectName as { Ref: string }).Ref}}`));
+      expect(approvals).toHaveLength(1);
+      expect(approvals[0].Configuration!.CustomData).toContain(stackName);
+      expect([prepare.RunOrder, review.RunOrder, approvals[0].RunOrder, execute.RunOrder]).toEqual(
+        [prepare.RunOrder, prepare.RunOrder + 1, prepare.RunOrder + 2, prepare.RunOrder + 3]);
+    }
+    // Staging and dev execute their change sets after their review too, without an approval.
+    for (const name of ['mlops-dev', 'mlops-staging']) {
+      const env = all.find((s) => s.Name === name)!;
+      expect(env.Actions.some((a) => a.ActionTypeId.Category === 'Approval')).toBe(false);
+      for (const execute of env.Actions.filter((a) => a.Configuration?.ActionMode === 'CHANGE_SET_EXECUTE')) {
+        const review = env.Actions.find((a) => a.Name === `${execute.Name.split('.')[0]}.Review-${name.slice(6)}`)!;
+        expect(review.RunOrder).toBe(execute.RunOrder - 1);
+      }
+    }
   });
 });
 
@@ -276,36 +332,73 @@ describe('Review-<env> run locally as CodeBuild runs it (primary input: the sour
     return { code: r.status, stdout: r.stdout, stderr: r.stderr, calls };
   }
 
-  const deployed = (deployedTemplate: object): FakeAwsState => ({
+  const CHANGE_SET = 'PipelineChange';
+  /** The staging account after the pipeline's Prepare action: `deployedTemplate` deployed (or nothing), the change set of `prepared`. */
+  const prepared = (deployedTemplate: object | undefined, changeSet: Partial<FakeChangeSet> = {}): FakeAwsState => ({
     roles: { [lookupRole]: { account: ACCOUNTS.staging } },
-    stacks: { [ACCOUNTS.staging]: { 'p-staging-Service': deployedTemplate } },
+    stacks: { [ACCOUNTS.staging]: deployedTemplate ? { 'p-staging-Service': deployedTemplate } : {} },
+    changeSets: { [ACCOUNTS.staging]: { 'p-staging-Service': { name: CHANGE_SET, template: headTemplate, ...changeSet } } },
+  });
+  const withData = { ...headTemplate, Resources: { ...headTemplate.Resources, Data: { Type: 'AWS::S3::Bucket', DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' } } };
+
+  test('installs with npm ci, then reviews the prepared change set against the deployed template, both read in the staging account', () => {
+    expect(spec.phases.install.commands).toContain('npm ci');
+    const r = runReview(prepared(withData));
+    expect(r.stderr).toContain('base is what is deployed: 1 stack(s) read; head is change set PipelineChange, checked to hold the synthesized templates');
+    expect(r.calls.map((c) => `${c.args.slice(0, 2).join(' ')}@${c.account ?? '-'}`)).toEqual(['sts assume-role@-',
+      ...['describe-stacks', 'describe-change-set', 'get-template', 'get-template'].map((op) => `cloudformation ${op}@${ACCOUNTS.staging}`)]);
+    expect(r.calls[3].args).toEqual(expect.arrayContaining(['--stack-name', 'p-staging-Service', '--change-set-name', CHANGE_SET, '--region', 'eu-west-1']));
+    expect(r.calls[4].args).toEqual(expect.arrayContaining(['--stack-name', 'p-staging-Service', '--template-stage', 'Original']));
+    expect(r.calls[4].args).not.toContain('--change-set-name');
   });
 
-  test('installs with npm ci, then reviews against the deployed template read in the staging account; no change passes', () => {
-    expect(spec.phases.install.commands).toContain('npm ci');
-    const r = runReview(deployed(headTemplate));
-    expect(r.stderr).toContain('base is what is deployed: 1 stack(s) read');
+  test('a change set that changes nothing passes (exit 0)', () => {
+    const r = runReview(prepared(headTemplate));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/review/i);
-    expect(r.calls.map((c) => `${c.args.slice(0, 2).join(' ')}@${c.account ?? '-'}`)).toEqual(['sts assume-role@-', `cloudformation get-template@${ACCOUNTS.staging}`]);
-    expect(r.calls[1].args).toEqual(expect.arrayContaining(['--stack-name', 'p-staging-Service', '--template-stage', 'Original', '--region', 'eu-west-1']));
   });
 
-  test('a change that drops deployed data blocks the stage (exit 1), though the pipeline never recorded a base', () => {
-    const withData = { ...headTemplate, Resources: { ...headTemplate.Resources, Data: { Type: 'AWS::S3::Bucket', DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' } } };
-    const r = runReview(deployed(withData));
+  test('a change set that drops deployed data blocks the stage (exit 1), though the pipeline never recorded a base', () => {
+    const r = runReview(prepared(withData));
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('Data');
   });
 
   test('fails closed (exit 2) when the deployed templates cannot be read', () => {
-    const r = runReview({ roles: {}, stacks: { [ACCOUNTS.staging]: { 'p-staging-Service': headTemplate } } });
+    const r = runReview({ ...prepared(headTemplate), roles: {} });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/fails closed when it cannot read what is deployed/);
   });
 
-  test('a stack CloudFormation says does not exist is reviewed as new (first deployment)', () => {
-    const r = runReview({ roles: { [lookupRole]: { account: ACCOUNTS.staging } }, stacks: {} });
+  test('fails closed (exit 2) when no change set was prepared, or one not ready to execute', () => {
+    const none = runReview({ ...prepared(headTemplate), changeSets: {} });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('ChangeSetNotFound');
+    const failed = runReview(prepared(headTemplate, { status: 'FAILED', executionStatus: 'UNAVAILABLE', statusReason: 'Template format error' }));
+    expect(failed.code).toBe(2);
+    expect(failed.stderr).toContain('is FAILED/UNAVAILABLE (Template format error), not ready to execute');
+  });
+
+  test('fails closed (exit 2) when the prepared change set holds another template than the one reviewed', () => {
+    // E.g. a change set prepared from another commit: the review would not be of the change that executes.
+    const r = runReview(prepared(withData, { template: withData }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/change set PipelineChange of p-staging-Service is not the synthesized template under review/);
+  });
+
+  test('a change set CloudFormation found empty (no changes) passes', () => {
+    const r = runReview(prepared(headTemplate, {
+      status: 'FAILED',
+      executionStatus: 'UNAVAILABLE',
+      template: {},
+      statusReason: "The submitted information didn't contain changes. Submit different information to create a change set.",
+    }));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('no change (CloudFormation): p-staging/Service');
+  });
+
+  test('a stack the change set creates (REVIEW_IN_PROGRESS) is reviewed as new (first deployment)', () => {
+    const r = runReview(prepared(undefined));
     expect(r.stderr).toContain('not deployed yet (reviewed as new): p-staging/Service');
     expect(r.code).toBe(0);
   });

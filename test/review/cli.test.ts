@@ -95,6 +95,16 @@ describe('mlops-review on the reference app', () => {
     expect(code).toBe(0);
   });
 
+  test('--stack reviews only the named stacks, of base and head', async () => {
+    const staging = await run(['--base', baseDir, '--head', headDir, '--stack', 'mlops-staging-data']);
+    expect(staging.code).toBe(1);
+    const dev = await run(['--base', baseDir, '--head', headDir, '--stack', 'mlops-dev-platform', '--json']);
+    expect(dev.code).toBe(0);
+    const ids: string[] = JSON.parse(dev.stdout).stacks.map((s: { id: string }) => s.id);
+    expect(ids).toContain('mlops-dev/Platform');
+    expect(ids.filter((id) => !id.startsWith('mlops-dev/Platform'))).toEqual([]);
+  });
+
   test('--json prints the report for machines; --output writes it to a file', async () => {
     const json = await run(['--base', baseDir, '--head', headDir, '--json']);
     const report = JSON.parse(json.stdout);
@@ -165,7 +175,8 @@ describe('mlops-review usage', () => {
     const { code, stdout } = await run(['--help']);
     expect(code).toBe(0);
     for (const option of ['--base <dir>', '--base-ref <ref>', '--head <dir>', '--allow-destroy <id>', '--disposable-stack <name>', '--json',
-      '--output <file>', '--max-chars <n>', '--synth-command <command>', '--repo <dir>', '--deployed', '--top-level', '-h, --help']) {
+      '--output <file>', '--max-chars <n>', '--synth-command <command>', '--repo <dir>', '--deployed', '--change-set <name>', '--stack <name>',
+      '--top-level', '-h, --help']) {
       expect(stdout).toContain(option);
     }
     expect(stdout).toContain('Exit codes: 0 nothing blocks, 1 a change would lose data');
@@ -182,6 +193,9 @@ describe('mlops-review usage', () => {
     [['--base-ref', 'main', '--repo', tempDir('norepo'), '--head', assembly], /^mlops-review: .*: not a git repository; run from your checkout or pass --repo <dir>\.\n$/],
     [['--base', assembly, '--head', assembly, '--max-chars', 'ten'], /^error: option '--max-chars <n>' argument 'ten' is invalid\. must be a whole number of at least 1000\.\n$/],
     [['--base', assembly, '--head', assembly, '--colour'], /^error: unknown option '--colour'/],
+    [['--base', assembly, '--head', assembly, '--change-set', 'PipelineChange'],
+      /^mlops-review: --change-set reviews a prepared change set against what is deployed: add --deployed\.\n$/],
+    [['--base', assembly, '--head', assembly, '--stack', 'no-such-stack'], /^mlops-review: --stack no-such-stack: no such stack in .* \(stacks: mlops-dev-data, /],
   ])('bad input %j: one-line error, exit code 2', async (argv, message) => {
     const { code, stdout, stderr } = await run(argv as string[]);
     expect(code).toBe(2);
