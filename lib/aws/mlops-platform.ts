@@ -494,6 +494,7 @@ export class MlopsPlatform extends Construct {
       // guardrails); shadow and A/B endpoints keep the pipeline's own rollout (docs/design/served-models.md, "As built").
       promotion: serving instanceof InferenceFleet || serving?.servedState ? this.modelPromotion : undefined,
       approvers: { emails: this.notifyEmails, grantees: [this.governance.mlEngineer] },
+      alarmTopic: this.monitoring.alarmTopic,
       ...options,
     });
     // The pipeline updates endpoints and submits training: denied while the GPU brake is on. The brake is in the

@@ -1,5 +1,7 @@
+import { createHash } from 'crypto';
 import { Aws, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -23,6 +25,7 @@ import { ModelPromotion } from './model-promotion';
 import { ModelRegistry } from './model-registry';
 import { ManagedPolicyPrincipal, ManagedPolicyRole } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
+import { failureMessage, transientServiceErrors } from './private/state-machine-errors';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 // Defined in core (shared with the Pulumi ModelPipeline); re-exported where CDK users found them.
@@ -153,6 +156,12 @@ export interface ModelPipelineProps {
   /** @default - none */
   readonly triggers?: ModelPipelineTriggers;
   /**
+   * Topic told of every failed run (`{ "event": "model-pipeline-failed", model, error, cause, execution }`) and of the
+   * failed-runs alarm (`failedRunsAlarm`). `MlopsPlatform.addModelPipeline` passes the environment's alarm topic.
+   * @default - a new topic encrypted with `encryptionKey`, subscribed by `approvers.emails`
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
    * Key of the approval topic and the state machine's log group (it must allow CloudWatch Logs).
    * @default - a new key with rotation, usable by CloudWatch Logs
    */
@@ -165,6 +174,45 @@ export interface ModelPipelineProps {
 
 const SPOT_RETRIES = MODEL_PIPELINE_SPOT_RETRIES;
 const OUT = MODEL_PIPELINE_OUTCOMES;
+/** What every Task retries: throttling and server errors of the services the state machine calls. */
+const TRANSIENT_ERRORS = transientServiceErrors(['Batch', 'S3', 'SageMaker', 'Sfn', 'SFN', 'StepFunctions', 'Sns', 'SNS']);
+/** Endpoint states an update does not leave by itself: the rollout stops polling and fails. */
+const ENDPOINT_STATES_NOT_SERVING = ['UpdateRollbackFailed', 'OutOfService', 'Deleting'];
+/** Longest SageMaker model and endpoint config name. */
+const SAGEMAKER_NAME_LENGTH = 63;
+/** An MD5 in hex, the run part of the SageMaker names a rollout creates. */
+const RUN_HASH_LENGTH = 32;
+
+/** Where the failures of a run go (see `ModelPipeline.failurePaths`). */
+interface FailurePaths {
+  /** Records `{ error, cause }` (cause: the caught `$.error` unless given), stops the run's jobs, notifies, fails. */
+  failed(id: string, error: string, cause?: string): sfn.IChainable;
+  /** The same, after marking the approved package Rejected again. */
+  failedAfterApproval(id: string, error: string, cause?: string): sfn.IChainable;
+  /** Records `{ error, cause }`, notifies and fails, without stopping jobs (the cleanup branch's own failures). */
+  notified(id: string, error: string, cause?: string): sfn.IChainable;
+}
+
+/**
+ * Prefix of the SageMaker model and endpoint config names a rollout creates (`<prefix>-<MD5 of the run name>`): the
+ * model name when it fits in 30 characters, else its first 21 and 8 hex of its SHA-256, so names never exceed 63.
+ */
+function sageMakerNamePrefix(modelName: string): string {
+  const room = SAGEMAKER_NAME_LENGTH - RUN_HASH_LENGTH - 1;
+  if (modelName.length <= room) return modelName;
+  return `${modelName.slice(0, room - 9)}-${createHash('sha256').update(modelName).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * How often and how long the rollout is polled: its steps' waits, the blue/green termination wait and an hour for
+ * instances, at most 1,500 polls (an execution's history holds 25,000 events).
+ */
+function rolloutPolling(endpoint: ModelEndpoint): { interval: Duration; polls: number } {
+  const steps = endpoint.rollout.steps();
+  const seconds = steps.reduce((sum, step) => sum + step.waitSeconds, 0) + 3600 + 3600;
+  const interval = Math.max(60, Math.ceil(seconds / 1500));
+  return { interval: Duration.seconds(interval), polls: Math.ceil(seconds / interval) };
+}
 
 /**
  * The retraining pipeline of one model, a Step Functions state machine over the training cluster and the registry:
@@ -178,6 +226,12 @@ export class ModelPipeline extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   /** Topic receiving manual approval requests (with the task token to answer with `SendTaskSuccess`). */
   public readonly approvalTopic: sns.Topic;
+  /** Topic told of failed runs and of `failedRunsAlarm` (`alarmTopic`, or the pipeline's own). */
+  public readonly alarmTopic: sns.ITopic;
+  /** In ALARM when a run fails, times out or is stopped (ExecutionsFailed + ExecutionsTimedOut + ExecutionsAborted). */
+  public readonly failedRunsAlarm: cloudwatch.Alarm;
+  /** Starts a cleanup run (terminating the Batch jobs) when a run is stopped or times out: no Catch runs then. */
+  public readonly cleanupRule: events.Rule;
   public readonly logGroup: logs.LogGroup;
   public readonly encryptionKey: kms.IKey;
   public readonly approval: ModelApproval;
@@ -230,6 +284,7 @@ export class ModelPipeline extends Construct {
     });
     for (const email of props.approvers?.emails ?? []) this.approvalTopic.addSubscription(new subscriptions.EmailSubscription(email));
     for (const subscription of props.approvers?.subscriptions ?? []) this.approvalTopic.addSubscription(subscription);
+    this.alarmTopic = props.alarmTopic ?? this.newAlarmTopic(profile, props.approvers?.emails ?? []);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       encryptionKey: this.encryptionKey,
       retention: profile.logRetentionDays as logs.RetentionDays,
@@ -267,8 +322,70 @@ export class ModelPipeline extends Construct {
     }
     // The KMS side of the s3:GetObject the read states do.
     props.artifactStore.encryptionKey.grantDecrypt(this.stateMachineRole);
+    // And of the publications to the (encrypted) approval and alarm topics.
+    for (const key of [this.approvalTopic.masterKey, this.alarmTopic.masterKey]) key?.grant(this.stateMachineRole, 'kms:Decrypt', 'kms:GenerateDataKey');
     this.acknowledgeStateMachine();
     this.addTriggers(props.triggers ?? {});
+    this.failedRunsAlarm = this.alarmOnFailedRuns();
+    // A stopped or timed-out run runs no Catch: its status change starts a cleanup run (the CleanUpOrRun branch).
+    this.cleanupRule = new events.Rule(this, 'CleanupTrigger', {
+      description: `Terminate the Batch jobs of a ${props.modelName} pipeline run that was stopped or timed out`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['ABORTED', 'TIMED_OUT'], stateMachineArn: [this.stateMachine.stateMachineArn] },
+      },
+      targets: [new targets.SfnStateMachine(this.stateMachine, { role: this.triggerRole })],
+    });
+  }
+
+  /** Role of the rules that start runs (triggers and the cleanup rule). */
+  private get triggerRole(): iam.IRole {
+    const existing = this.node.tryFindChild('TriggerRole') as iam.IRole | undefined;
+    return existing ?? new ManagedPolicyRole(this, 'TriggerRole', new iam.ServicePrincipal('events.amazonaws.com'), `Starts the ${this.props.modelName} pipeline`);
+  }
+
+  /** Failed, timed-out and stopped runs, summed over 5 minutes: any one puts the alarm in ALARM and tells the alarm topic. */
+  private alarmOnFailedRuns(): cloudwatch.Alarm {
+    const period = Duration.minutes(5);
+    const alarm = new cloudwatch.Alarm(this, 'FailedRunsAlarm', {
+      alarmDescription: `A run of the ${this.props.modelName} pipeline failed, timed out or was stopped (gate outcomes such as BelowBaseline `
+        + 'count too): the execution\'s error and the failure notification say which.',
+      metric: new cloudwatch.MathExpression({
+        expression: 'failed + timedOut + aborted',
+        usingMetrics: {
+          failed: this.stateMachine.metricFailed({ period, statistic: 'Sum' }),
+          timedOut: this.stateMachine.metricTimedOut({ period, statistic: 'Sum' }),
+          aborted: this.stateMachine.metricAborted({ period, statistic: 'Sum' }),
+        },
+        period,
+        label: 'Failed, timed-out and stopped runs',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
+    return alarm;
+  }
+
+  /** The pipeline's own alarm topic (no `alarmTopic` given), on its key, which CloudWatch alarms may use to publish. */
+  private newAlarmTopic(profile: EnvironmentProfile, emails: string[]): sns.Topic {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `${this.props.modelName} pipeline failures (${profile.name})`,
+      masterKey: this.encryptionKey,
+      enforceSSL: true,
+    });
+    this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarmsToPublishEncrypted',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+    }));
+    for (const email of emails) topic.addSubscription(new subscriptions.EmailSubscription(email));
+    return topic;
   }
 
   /** Lets `grantee` answer approval requests (send the task token back). */
@@ -329,10 +446,104 @@ export class ModelPipeline extends Construct {
     validatePipelineRollout({ scope: this.node.path }, endpoint.rollout);
   }
 
+  /** A SageMaker call (`action` as the SDK names it) on this model's package group, retried. */
+  private packageCall(id: string, action: string, props: Omit<tasks.CallAwsServiceProps, 'service' | 'action' | 'iamAction' | 'iamResources'>): tasks.CallAwsService {
+    const iamAction = `sagemaker:${action.charAt(0).toUpperCase()}${action.slice(1)}`;
+    return this.retried(new tasks.CallAwsService(this, id, { service: 'sagemaker', action, iamAction, iamResources: [this.packageArnPattern], ...props }));
+  }
+
+  /** Retries the throttling and server errors of the services the state machine calls, with backoff and jitter. */
+  private retried<T extends sfn.TaskStateBase | sfn.CustomState>(task: T): T {
+    task.addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    return task;
+  }
+
+  /**
+   * Where failures go: `$.failure` records the error and its cause, the run's Batch jobs are terminated, the alarm topic
+   * is told, and the run fails with the recorded error. After approval the package is first marked Rejected again.
+   */
+  private failurePaths(): FailurePaths {
+    const modelName = this.props.modelName;
+    const fail = new sfn.Fail(this, OUT.failed, { errorPath: '$.failure.error', causePath: '$.failure.cause' });
+    const notify = this.retried(new tasks.SnsPublish(this, 'NotifyFailure', {
+      topic: this.alarmTopic,
+      subject: `${modelName} pipeline run failed`,
+      message: failureMessage('model-pipeline-failed', { model: modelName }),
+      resultPath: sfn.JsonPath.DISCARD,
+    }));
+    notify.addCatch(fail, { resultPath: '$.notifyError' });
+    notify.next(fail);
+    const stop = this.stopJobs('Failed', sfn.JsonPath.executionName, 'The pipeline run failed', notify, notify);
+    const unapprove = this.packageCall('Unapprove', 'updateModelPackage', {
+      parameters: {
+        ModelPackageArn: sfn.JsonPath.stringAt('$.modelPackage.arn'),
+        ModelApprovalStatus: 'Rejected',
+        ApprovalDescription: sfn.JsonPath.format('Rejected again: run {} failed after approval ({})', sfn.JsonPath.executionName, sfn.JsonPath.stringAt('$.failure.error')),
+      },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    unapprove.addCatch(stop, { resultPath: '$.unapproveError' });
+    unapprove.next(stop);
+    const record = (then: sfn.IChainable) => (id: string, error: string, cause?: string) => new sfn.Pass(this, id, {
+      parameters: { error, cause: cause ?? sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.error')) },
+      resultPath: '$.failure',
+    }).next(then);
+    return { failed: record(stop), failedAfterApproval: record(unapprove), notified: record(notify) };
+  }
+
+  /**
+   * Terminates the Batch jobs of a run (its job names start with `<model>-<MD5 of the run's name>-`): ListJobs on each
+   * queue the pipeline submits to, TerminateJob on each job found (a job that has ended is left as it is), then `then`;
+   * a call that still fails after its retries goes to `onError`.
+   */
+  private stopJobs(id: string, runName: string, reason: string, then: sfn.IChainable, onError: sfn.IChainable): sfn.IChainable {
+    const jobs = [this.props.validateJob, this.props.trainJob, this.props.evaluateJob];
+    const queues = jobs.map((j) => j.jobQueue.jobQueueArn).filter((q, i, all) => all.indexOf(q) === i);
+    const { partition, region, account } = Stack.of(this);
+    const names = new sfn.Pass(this, `${id}RunJobs`, {
+      parameters: { names: sfn.JsonPath.array(sfn.JsonPath.format(`${this.props.modelName}-{}-*`, sfn.JsonPath.hash(runName, 'MD5'))) },
+      resultPath: '$.cleanup',
+    });
+    let chain = sfn.Chain.start(names);
+    queues.forEach((queue, i) => {
+      const n = i === 0 ? '' : String(i + 1);
+      const list = this.retried(new tasks.CallAwsService(this, `${id}ListJobs${n}`, {
+        service: 'batch',
+        action: 'listJobs',
+        iamAction: 'batch:ListJobs',
+        iamResources: ['*'],
+        parameters: { JobQueue: queue, Filters: [{ Name: 'JOB_NAME', Values: sfn.JsonPath.listAt('$.cleanup.names') }], MaxResults: 100 },
+        resultSelector: { 'JobSummaryList.$': '$.JobSummaryList' },
+        resultPath: '$.cleanup.jobs',
+      }));
+      list.addCatch(onError, { resultPath: '$.cleanupError' });
+      const terminate = this.retried(new tasks.CallAwsService(this, `${id}TerminateJob${n}`, {
+        service: 'batch',
+        action: 'terminateJob',
+        iamAction: 'batch:TerminateJob',
+        iamResources: [`arn:${partition}:batch:${region}:${account}:job/*`],
+        parameters: { JobId: sfn.JsonPath.stringAt('$.id'), Reason: reason },
+        resultPath: sfn.JsonPath.DISCARD,
+      }));
+      const each = new sfn.Map(this, `${id}TerminateJobs${n}`, {
+        itemsPath: '$.cleanup.jobs.JobSummaryList',
+        itemSelector: { id: sfn.JsonPath.stringAt('$$.Map.Item.Value.JobId') },
+        maxConcurrency: 10,
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      each.itemProcessor(terminate);
+      // A job that could not be terminated fails the Map (the Task inside has no Catch of its own): people are told.
+      each.addCatch(onError, { resultPath: '$.cleanupError' });
+      chain = chain.next(list).next(each);
+    });
+    return chain.next(then);
+  }
+
   private definition(approvalTimeout: Duration): sfn.IChainable {
     const props = this.props;
     const modelName = props.modelName;
     const run = sfn.JsonPath.executionName;
+    const paths = this.failurePaths();
     const stepOutput = (step: string) => sfn.JsonPath.format(`${this.outputUri}${step}/{}/`, run);
     // The candidate of this run, below candidates/ (training never writes served/).
     const modelUri = sfn.JsonPath.format(`${props.artifactStore.candidateUri(modelName, '{}')}`, run);
@@ -341,25 +552,27 @@ export class ModelPipeline extends Construct {
       OUTPUT_URI: stepOutput(step), MODEL_NAME: modelName, MODEL_VERSION: run, MODEL_URI: modelUri, ...extra,
     });
     type Env = Record<string, string>;
-    const batchJob = (stateId: string, job: TrainingJob, environment: Env, resultPath: string) => new tasks.BatchSubmitJob(this, stateId, {
-      jobName: `${modelName}-${stateId.toLowerCase()}`,
+    const batchJob = (id: string, job: TrainingJob, environment: Env, resultPath: string) => this.retried(new tasks.BatchSubmitJob(this, id, {
+      // Named after the run (the MD5 of its name: Batch job names take letters, digits, - and _ only), so a failed or
+      // stopped run finds its jobs to terminate them.
+      jobName: sfn.JsonPath.format(`${modelName}-{}-${id.toLowerCase()}`, sfn.JsonPath.hash(run, 'MD5')),
       jobDefinitionArn: job.jobDefinition.jobDefinitionArn,
       jobQueueArn: job.jobQueue.jobQueueArn,
       // Each run checkpoints below its own prefix: a new run never resumes another run's checkpoint.
       containerOverrides: { environment: { CHECKPOINT_URI: sfn.JsonPath.format(`${job.checkpointUri}{}/`, run), ...environment } },
       resultSelector: { 'jobId.$': '$.JobId', 'image.$': '$.Container.Image' },
       resultPath,
-    });
+    }));
     const fail = (id: string, cause: string) => new sfn.Fail(this, id, { error: id, cause });
 
     // 1. Validate: any failure stops the run.
     const validate = batchJob('ValidateData', props.validateJob, env('validate'), '$.validateJob');
-    validate.addCatch(fail(OUT.dataInvalid, 'The dataset failed validation; nothing was trained.'), { resultPath: '$.error' });
-    const readValidation = this.readOutput('ReadValidation', 'validate', 'validation.json', '$.validation');
+    validate.addCatch(paths.failed('ValidateDataFailed', OUT.dataInvalid), { resultPath: '$.error' });
+    const readValidation = this.readOutput('ReadValidation', 'validate', 'validation.json', '$.validation', paths);
 
     // 2. Train, retrying spot reclamations (Batch reports "Host EC2 ... terminated") a bounded number of times.
     const train = batchJob('Train', props.trainJob, env('train', { DATASET_MANIFEST_URI: manifestUri }), '$.trainJob');
-    const trainingFailed = fail(OUT.trainingFailed, 'Training failed for a reason other than a spot interruption.');
+    const trainingFailed = paths.failed('TrainFailed', OUT.trainingFailed);
     const parseFailure = new sfn.Pass(this, 'ParseTrainingFailure', {
       parameters: { 'reason.$': 'States.StringToJson($.error.Cause)', 'attempt.$': 'States.MathAdd($.spot.attempt, 1)' },
       resultPath: '$.spot',
@@ -370,11 +583,19 @@ export class ModelPipeline extends Construct {
         sfn.Condition.numberLessThanEquals('$.spot.attempt', SPOT_RETRIES),
       ), train)
       .otherwise(trainingFailed);
-    // A failed Batch job's cause is its description (JSON, with StatusReason); timeouts and other errors are not retried.
-    train.addCatch(parseFailure.next(spotRetry), { errors: [sfn.Errors.TASKS_FAILED], resultPath: '$.error' });
-    train.addCatch(trainingFailed, { resultPath: '$.error' });
+    // A failed Batch job's cause is its description (JSON, with StatusReason); timeouts and the service's own errors
+    // (whose cause is a message) are not retried. A Choice on a missing path fails the run: presence first.
+    const jobFailure = new sfn.Choice(this, 'TrainJobFailed')
+      .when(sfn.Condition.and(
+        sfn.Condition.stringEquals('$.error.Error', sfn.Errors.TASKS_FAILED),
+        sfn.Condition.stringMatches('$.error.Cause', '{*"StatusReason"*'),
+      ), parseFailure.next(spotRetry))
+      .otherwise(trainingFailed);
+    train.addCatch(new sfn.Choice(this, 'TrainFailureHasCause')
+      .when(sfn.Condition.and(sfn.Condition.isString('$.error.Error'), sfn.Condition.isString('$.error.Cause')), jobFailure)
+      .otherwise(trainingFailed), { resultPath: '$.error' });
     const initSpot = new sfn.Pass(this, 'InitSpotAttempts', { result: sfn.Result.fromObject({ attempt: 0 }), resultPath: '$.spot' });
-    const readTraining = this.readOutput('ReadTraining', 'train', 'training.json', '$.training');
+    const readTraining = this.readOutput('ReadTraining', 'train', 'training.json', '$.training', paths);
 
     // 3. Evaluate on the holdout against the production model.
     const metric = props.qualityMetric ?? 'auc';
@@ -390,8 +611,8 @@ export class ModelPipeline extends Construct {
       METRICS_NAMESPACE: METRIC_CONTRACT.modelQuality.namespace,
       FAIRNESS_NAMESPACE: METRIC_CONTRACT.fairness.namespace,
     }), '$.evaluateJob');
-    evaluate.addCatch(fail('EvaluationFailed', 'The evaluation job failed; the candidate was not registered.'), { resultPath: '$.error' });
-    const readEvaluation = this.readOutput('ReadEvaluation', 'evaluate', 'evaluation.json', '$.evaluation');
+    evaluate.addCatch(paths.failed('EvaluateFailed', OUT.evaluationFailed), { resultPath: '$.error' });
+    const readEvaluation = this.readOutput('ReadEvaluation', 'evaluate', 'evaluation.json', '$.evaluation', paths);
     // The threshold the job derived from MIN_IMPROVEMENT, and never worse than the baseline, checked here.
     const better = higherIsBetter
       ? sfn.Condition.and(
@@ -403,18 +624,16 @@ export class ModelPipeline extends Construct {
     const qualityGate = new sfn.Choice(this, 'BeatsProduction');
     const fairnessGate = new sfn.Choice(this, 'FairnessWithinThreshold');
 
-    // 4. Register with lineage, pending approval.
-    const register = new tasks.CallAwsService(this, 'RegisterVersion', {
-      service: 'sagemaker',
-      action: 'createModelPackage',
-      iamAction: 'sagemaker:CreateModelPackage',
-      iamResources: [this.packageArnPattern],
+    // 4. Register with lineage, pending approval. The package serves the archive its container is told to read.
+    const archiveUri = sfn.JsonPath.format(`{}${MODEL_ARTIFACT_LAYOUT.archive}`, modelUri);
+    const register = this.packageCall('RegisterVersion', 'createModelPackage', {
       parameters: {
         ModelPackageGroupName: modelName,
         ModelPackageDescription: sfn.JsonPath.format('Run {} of the {} pipeline', run, modelName),
         ModelApprovalStatus: 'PendingManualApproval',
         InferenceSpecification: {
-          Containers: [{ Image: props.servingImageUri, ModelDataUrl: sfn.JsonPath.format(`{}${MODEL_ARTIFACT_LAYOUT.archive}`, modelUri) }],
+          // MODEL_URI is what the serving container loads (as on ModelEndpoint's and InferenceFleet's own models).
+          Containers: [{ Image: props.servingImageUri, ModelDataUrl: archiveUri, Environment: { MODEL_URI: archiveUri } }],
           SupportedContentTypes: ['application/json'],
           SupportedResponseMIMETypes: ['application/json'],
         },
@@ -435,22 +654,19 @@ export class ModelPipeline extends Construct {
       resultSelector: { 'arn.$': '$.ModelPackageArn' },
       resultPath: '$.modelPackage',
     });
+    register.addCatch(paths.failed('RegisterVersionFailed', OUT.failed), { resultPath: '$.error' });
 
     // 5. The version must exist in this environment (promotions start here).
-    const notRegistered = fail(OUT.notRegistered, 'The model version is not registered in this environment; register it here before promoting it.');
-    const checkRegistered = new tasks.CallAwsService(this, 'CheckRegistered', {
-      service: 'sagemaker',
-      action: 'describeModelPackage',
-      iamAction: 'sagemaker:DescribeModelPackage',
-      iamResources: [this.packageArnPattern],
+    const checkRegistered = this.packageCall('CheckRegistered', 'describeModelPackage', {
       parameters: { ModelPackageName: sfn.JsonPath.stringAt('$.modelPackage.arn') },
       resultSelector: { 'status.$': '$.ModelApprovalStatus', 'group.$': '$.ModelPackageGroupName' },
       resultPath: '$.registered',
     });
-    checkRegistered.addCatch(notRegistered, { resultPath: '$.error' });
+    checkRegistered.addCatch(paths.failed('CheckRegisteredFailed', OUT.notRegistered), { resultPath: '$.error' });
     const inGroup = new sfn.Choice(this, 'InModelPackageGroup')
-      .when(sfn.Condition.stringEquals('$.registered.group', modelName), this.approvalFlow(approvalTimeout))
-      .otherwise(notRegistered);
+      .when(sfn.Condition.stringEquals('$.registered.group', modelName), this.approvalFlow(approvalTimeout, paths))
+      .otherwise(paths.failed('NotInModelPackageGroup', OUT.notRegistered,
+        `The model package is not a version of ${modelName} in this environment; register it here before promoting it.`));
 
     const promote = new sfn.Pass(this, 'Promote', {
       parameters: { 'arn.$': '$.modelPackageArn' },
@@ -460,23 +676,24 @@ export class ModelPipeline extends Construct {
       .when(sfn.Condition.isPresent('$.modelPackageArn'), promote.next(checkRegistered))
       .otherwise(validate);
     // One active run per model: the execution lists its own state machine's running executions (itself included).
-    const lock = new sfn.CustomState(this, 'CheckRunLock', {
+    const lock = this.retried(new sfn.CustomState(this, 'CheckRunLock', {
       stateJson: {
         Type: 'Task',
         Resource: `arn:${Stack.of(this).partition}:states:::aws-sdk:sfn:listExecutions`,
         Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', 'StatusFilter': 'RUNNING', 'MaxResults': 2 },
         ResultSelector: { 'running.$': 'States.ArrayLength($.Executions)' },
         ResultPath: '$.lock',
-        Retry: [{ ErrorEquals: ['Sfn.SfnException', 'States.TaskFailed'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 }],
       },
-    });
+    }));
+    lock.addCatch(paths.failed('CheckRunLockFailed', OUT.failed), { resultPath: '$.error' });
     const anotherRun = fail(OUT.anotherRunActive, 'Another run of this pipeline is active; this one stopped before doing anything.');
     lock.next(new sfn.Choice(this, 'OnlyActiveRun').when(sfn.Condition.numberGreaterThan('$.lock.running', 1), anotherRun).otherwise(start));
 
     validate.next(readValidation).next(initSpot).next(train);
     // Every number the gates compare must be there (a Choice on a missing path fails the run with States.Runtime).
     const numbers = ['candidate', 'baseline', 'threshold', 'fairnessGap'].map((k) => `$.evaluation.${k}`);
-    const incomplete = fail('EvaluationIncomplete', 'evaluation.json lacks a number the gates compare (candidate, baseline, threshold, fairnessGap).');
+    const incomplete = paths.failed('EvaluationLacksNumbers', OUT.evaluationIncomplete,
+      'evaluation.json lacks a number the gates compare (candidate, baseline, threshold, fairnessGap).');
     const complete = new sfn.Choice(this, 'EvaluationComplete')
       .when(sfn.Condition.and(...numbers.map((p) => sfn.Condition.isPresent(p))), new sfn.Choice(this, 'EvaluationNumeric')
         .when(sfn.Condition.and(...numbers.map((p) => sfn.Condition.isNumeric(p))), qualityGate)
@@ -488,34 +705,46 @@ export class ModelPipeline extends Construct {
       .when(sfn.Condition.numberLessThanEquals('$.evaluation.fairnessGap', this.fairnessGap), register)
       .otherwise(fail(OUT.biasAboveThreshold, `The candidate's fairness gap is above ${this.fairnessGap}.`));
     register.next(checkRegistered).next(inGroup);
-    return lock;
+
+    // A run stopped from outside (or timed out) runs no Catch: the cleanup rule starts this state machine with the
+    // status change event, and this branch terminates that run's Batch jobs.
+    const cleanedUp = new sfn.Succeed(this, OUT.cleanedUp);
+    return new sfn.Choice(this, 'CleanUpOrRun')
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.detail.name'), sfn.Condition.isPresent('$.detail.stateMachineArn')),
+        this.stopJobs('Stopped', sfn.JsonPath.stringAt('$.detail.name'), 'The pipeline run was stopped or timed out', cleanedUp,
+          paths.notified('CleanupFailed', OUT.failed, 'The Batch jobs of a stopped or timed-out run could not all be terminated: stop them by hand.')))
+      .otherwise(lock);
   }
 
   /** Approval (manual task token or automatic), then the rollout. */
-  private approvalFlow(approvalTimeout: Duration): sfn.IChainable {
-    const setStatus = (id: string, status: string, approvedBy?: string) => new tasks.CallAwsService(this, id, {
-      service: 'sagemaker',
-      action: 'updateModelPackage',
-      iamAction: 'sagemaker:UpdateModelPackage',
-      iamResources: [this.packageArnPattern],
-      parameters: {
-        ModelPackageArn: sfn.JsonPath.stringAt('$.modelPackage.arn'),
-        ModelApprovalStatus: status,
-        ...(approvedBy ? { ApprovalDescription: sfn.JsonPath.format('Approved by {}', approvedBy), CustomerMetadataProperties: { approvedBy } } : {}),
-      },
-      resultPath: sfn.JsonPath.DISCARD,
-    });
+  private approvalFlow(approvalTimeout: Duration, paths: FailurePaths): sfn.IChainable {
+    const setStatus = (id: string, status: string, approvedBy?: string) => {
+      const task = this.packageCall(id, 'updateModelPackage', {
+        parameters: {
+          ModelPackageArn: sfn.JsonPath.stringAt('$.modelPackage.arn'),
+          ModelApprovalStatus: status,
+          ...(approvedBy ? { ApprovalDescription: sfn.JsonPath.format('Approved by {}', approvedBy), CustomerMetadataProperties: { approvedBy } } : {}),
+        },
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      task.addCatch(paths.failed(`${id}Failed`, OUT.failed), { resultPath: '$.error' });
+      return task;
+    };
     if (this.approval === ModelApproval.AUTOMATIC) {
       const automatic = setStatus('MarkApproved', 'Approved', 'automatic approval (dev profile)');
-      automatic.next(this.rolloutFlow());
+      automatic.next(this.rolloutFlow(paths));
       return automatic;
     }
     // The answer names its approver; CloudTrail records who sent it (states:SendTaskSuccess), the package keeps the name.
     const approve = setStatus('MarkApproved', 'Approved', sfn.JsonPath.stringAt('$.approval.approver'));
-    approve.next(this.rolloutFlow());
+    approve.next(this.rolloutFlow(paths));
 
-    const rejected = setStatus('MarkRejected', 'Rejected').next(new sfn.Fail(this, OUT.rejected, { error: OUT.rejected, cause: 'The version was rejected or not approved in time.' }));
-    const request = new tasks.SnsPublish(this, 'RequestApproval', {
+    // A "no" ends the run at once; no answer in time (or SendTaskFailure) is also told to the alarm topic.
+    const answeredNo = new sfn.Fail(this, OUT.rejected, { error: OUT.rejected, cause: 'The version was rejected.' });
+    const rejected = setStatus('MarkRejected', 'Rejected').next(new sfn.Choice(this, 'RejectedByAnswer')
+      .when(sfn.Condition.isPresent('$.error'), paths.failed('ApprovalNotGiven', OUT.rejected))
+      .otherwise(answeredNo));
+    const request = this.retried(new tasks.SnsPublish(this, 'RequestApproval', {
       topic: this.approvalTopic,
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       subject: `Approve ${this.props.modelName}`,
@@ -529,7 +758,7 @@ export class ModelPipeline extends Construct {
       }),
       taskTimeout: sfn.Timeout.duration(approvalTimeout),
       resultPath: '$.approval',
-    });
+    }));
     request.addCatch(rejected, { resultPath: '$.error' });
     // A Choice rule on a path that does not exist fails the run (States.Runtime): presence is checked first.
     const approved = new sfn.Choice(this, 'Approved')
@@ -544,22 +773,34 @@ export class ModelPipeline extends Construct {
       .otherwise(rejected));
   }
 
-  /** SageMaker deployment guardrails: a new endpoint config, traffic shifted by the rollout, rolled back on alarm. */
-  private rolloutFlow(): sfn.IChainable {
+  /**
+   * SageMaker deployment guardrails: a new model and endpoint config (named `<model prefix>-<MD5 of the run>`, at most
+   * 63 characters), traffic shifted by the rollout, rolled back on alarm; polled until the endpoint is in service on
+   * the new config, back on the old one, or in a state it does not recover from by itself.
+   */
+  private rolloutFlow(paths: FailurePaths): sfn.IChainable {
     const done = new sfn.Succeed(this, OUT.succeeded);
-    if (this.props.promotion) return this.promotionFlow(this.props.promotion, done);
+    if (this.props.promotion) return this.promotionFlow(this.props.promotion, done, paths);
     const endpoint = this.props.endpoint;
     if (!endpoint) return done;
     const { partition, region, account } = Stack.of(this);
     const arn = (type: string, name: string) => `arn:${partition}:sagemaker:${region}:${account}:${type}/${name}`;
-    const run = sfn.JsonPath.executionName;
-    const name = sfn.JsonPath.format(`${this.props.modelName}-{}`, run);
+    const prefix = sageMakerNamePrefix(this.props.modelName);
+    const name = sfn.JsonPath.stringAt('$.rollout.name');
     const variant = endpoint.variants[0];
-    const createModel = new tasks.CallAwsService(this, 'CreateModel', {
+    const catchAfterApproval = (task: sfn.TaskStateBase) => {
+      task.addCatch(paths.failedAfterApproval(`${task.node.id}Failed`, OUT.failed), { resultPath: '$.error' });
+      return task;
+    };
+    const naming = new sfn.Pass(this, 'NameRollout', {
+      parameters: { name: sfn.JsonPath.format(`${prefix}-{}`, sfn.JsonPath.hash(sfn.JsonPath.executionName, 'MD5')), polls: 0 },
+      resultPath: '$.rollout',
+    });
+    const createModel = catchAfterApproval(this.retried(new tasks.CallAwsService(this, 'CreateModel', {
       service: 'sagemaker',
       action: 'createModel',
       iamAction: 'sagemaker:CreateModel',
-      iamResources: [arn('model', `${this.props.modelName}-*`)],
+      iamResources: [arn('model', `${prefix}-*`)],
       parameters: {
         ModelName: name,
         ExecutionRoleArn: endpoint.role.roleArn,
@@ -568,12 +809,12 @@ export class ModelPipeline extends Construct {
         VpcConfig: endpointVpcConfig(endpoint),
       },
       resultPath: sfn.JsonPath.DISCARD,
-    });
-    const createConfig = new tasks.CallAwsService(this, 'CreateEndpointConfig', {
+    })));
+    const createConfig = catchAfterApproval(this.retried(new tasks.CallAwsService(this, 'CreateEndpointConfig', {
       service: 'sagemaker',
       action: 'createEndpointConfig',
       iamAction: 'sagemaker:CreateEndpointConfig',
-      iamResources: [arn('endpoint-config', `${this.props.modelName}-*`)],
+      iamResources: [arn('endpoint-config', `${prefix}-*`)],
       parameters: {
         EndpointConfigName: name,
         // As the endpoint's own config: no volume key on instance types with NVMe storage, the same data capture.
@@ -587,17 +828,18 @@ export class ModelPipeline extends Construct {
         }],
       },
       resultPath: sfn.JsonPath.DISCARD,
-    });
-    const update = new tasks.CallAwsService(this, 'UpdateEndpoint', {
+    })));
+    const update = catchAfterApproval(this.retried(new tasks.CallAwsService(this, 'UpdateEndpoint', {
       service: 'sagemaker',
       action: 'updateEndpoint',
       iamAction: 'sagemaker:UpdateEndpoint',
-      iamResources: [arn('endpoint', endpoint.endpointName.toLowerCase()), arn('endpoint-config', `${this.props.modelName}-*`)],
+      iamResources: [arn('endpoint', endpoint.endpointName.toLowerCase()), arn('endpoint-config', `${prefix}-*`)],
       parameters: { EndpointName: endpoint.endpointName, EndpointConfigName: name, DeploymentConfig: deploymentConfig(endpoint) },
       resultPath: sfn.JsonPath.DISCARD,
-    });
-    const wait = new sfn.Wait(this, 'WaitForRollout', { time: sfn.WaitTime.duration(Duration.minutes(1)) });
-    const describe = new tasks.CallAwsService(this, 'DescribeEndpoint', {
+    })));
+    const { interval, polls } = rolloutPolling(endpoint);
+    const wait = new sfn.Wait(this, 'WaitForRollout', { time: sfn.WaitTime.duration(interval) });
+    const describe = catchAfterApproval(this.retried(new tasks.CallAwsService(this, 'DescribeEndpoint', {
       service: 'sagemaker',
       action: 'describeEndpoint',
       iamAction: 'sagemaker:DescribeEndpoint',
@@ -605,37 +847,40 @@ export class ModelPipeline extends Construct {
       parameters: { EndpointName: endpoint.endpointName },
       resultSelector: { 'status.$': '$.EndpointStatus', 'config.$': '$.EndpointConfigName' },
       resultPath: '$.endpoint',
+    })));
+    const count = new sfn.Pass(this, 'CountRolloutPoll', {
+      parameters: { 'name.$': '$.rollout.name', 'polls.$': 'States.MathAdd($.rollout.polls, 1)' },
+      resultPath: '$.rollout',
     });
-    const rolledBack = new sfn.Fail(this, OUT.rolledBack, { error: OUT.rolledBack, cause: 'A rollback alarm fired or the update failed; the endpoint serves the previous version.' });
-    const status = new sfn.Choice(this, 'RolloutStatus')
-      .when(sfn.Condition.stringEquals('$.endpoint.status', 'Failed'), rolledBack)
+    const status = sfn.JsonPath.stringAt('$.endpoint.status');
+    const statusChoice = new sfn.Choice(this, 'RolloutStatus')
+      .when(sfn.Condition.stringEquals('$.endpoint.status', 'Failed'), paths.failedAfterApproval('EndpointUpdateFailed', OUT.rolledBack,
+        'The endpoint update failed (SageMaker rolled it back); the endpoint serves the previous version.'))
+      .when(sfn.Condition.or(...ENDPOINT_STATES_NOT_SERVING.map((s) => sfn.Condition.stringEquals('$.endpoint.status', s))),
+        paths.failedAfterApproval('EndpointNotServing', OUT.rolloutFailed, sfn.JsonPath.format('The endpoint ended the update {}: it needs an operator.', status)))
       .when(sfn.Condition.and(
         sfn.Condition.stringEquals('$.endpoint.status', 'InService'),
-        sfn.Condition.stringEqualsJsonPath('$.endpoint.config', '$.endpointConfigName'),
+        sfn.Condition.stringEqualsJsonPath('$.endpoint.config', '$.rollout.name'),
       ), done)
-      .when(sfn.Condition.stringEquals('$.endpoint.status', 'InService'), rolledBack)
-      .otherwise(wait);
-    const remember = new sfn.Pass(this, 'RememberConfig', { parameters: { 'name.$': `States.Format('${this.props.modelName}-{}', $$.Execution.Name)` }, resultPath: '$.config' });
-    const configName = new sfn.Pass(this, 'ConfigName', { inputPath: '$.config.name', resultPath: '$.endpointConfigName' });
-    return createModel.next(createConfig).next(remember).next(configName).next(update).next(wait).next(describe).next(status);
+      .when(sfn.Condition.stringEquals('$.endpoint.status', 'InService'), paths.failedAfterApproval('EndpointRolledBack', OUT.rolledBack,
+        'A rollback alarm fired: the endpoint is back on its previous config and serves the previous version.'))
+      // Not finished in the rollout's time: the package stays Approved (the update may still finish), people are told.
+      .when(sfn.Condition.numberGreaterThanEquals('$.rollout.polls', polls), paths.failed('RolloutNotFinished', OUT.rolloutTimedOut,
+        sfn.JsonPath.format('The endpoint is still {} after the rollout\'s time; the package stays Approved until someone decides.', status)))
+      .otherwise(count);
+    count.next(wait);
+    return naming.next(createModel).next(createConfig).next(update).next(wait).next(describe).next(statusChoice);
   }
 
   /** Promotion through the environment's ModelPromotion, of the run that trained the approved package. */
-  private promotionFlow(promotion: ModelPromotion, done: sfn.Succeed): sfn.IChainable {
-    const failed = new sfn.Fail(this, OUT.rolledBack, {
-      error: OUT.rolledBack, cause: 'The promotion failed or rolled back (its execution and the alarm topic say why); production serves the previous version.',
-    });
-    const readRun = new tasks.CallAwsService(this, 'ReadPromotedRun', {
-      service: 'sagemaker',
-      action: 'describeModelPackage',
-      iamAction: 'sagemaker:DescribeModelPackage',
-      iamResources: [this.packageArnPattern],
+  private promotionFlow(promotion: ModelPromotion, done: sfn.Succeed, paths: FailurePaths): sfn.IChainable {
+    const readRun = this.packageCall('ReadPromotedRun', 'describeModelPackage', {
       parameters: { ModelPackageName: sfn.JsonPath.stringAt('$.modelPackage.arn') },
       resultSelector: { 'run.$': '$.CustomerMetadataProperties.run' },
       resultPath: '$.promoted',
     });
-    readRun.addCatch(failed, { resultPath: '$.error' });
-    const promote = new sfn.CustomState(this, 'StartPromotion', {
+    readRun.addCatch(paths.failedAfterApproval('ReadPromotedRunFailed', OUT.failed), { resultPath: '$.error' });
+    const promote = this.retried(new sfn.CustomState(this, 'StartPromotion', {
       stateJson: {
         Type: 'Task',
         Resource: `arn:${Stack.of(this).partition}:states:::states:startExecution.sync:2`,
@@ -650,10 +895,10 @@ export class ModelPipeline extends Construct {
         },
         ResultSelector: { 'status.$': '$.Status' },
         ResultPath: '$.promotion',
-        Retry: [{ ErrorEquals: ['Sfn.ThrottlingException', 'StepFunctions.SfnException', 'States.Timeout'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 }],
       },
-    });
-    promote.addCatch(failed, { resultPath: '$.error' });
+    }));
+    // The promotion failed or rolled back (its execution and the alarm topic say why): production serves the previous version.
+    promote.addCatch(paths.failedAfterApproval('PromotionFailed', OUT.rolledBack), { resultPath: '$.error' });
     const { partition, region, account } = Stack.of(this);
     const executions = `arn:${partition}:states:${region}:${account}:execution:${promotion.stateMachineName}:*`;
     this.stateMachineRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [promotion.stateMachineArn] }));
@@ -670,9 +915,9 @@ export class ModelPipeline extends Construct {
   }
 
   /** Reads a step's JSON output from the run's output prefix. */
-  private readOutput(id: string, step: string, file: string, resultPath: string): sfn.IChainable {
+  private readOutput(id: string, step: string, file: string, resultPath: string, paths: FailurePaths): sfn.IChainable {
     const bucket = this.props.artifactStore.bucket(ArtifactPurpose.ARTIFACTS);
-    const get = new tasks.CallAwsService(this, id, {
+    const get = this.retried(new tasks.CallAwsService(this, id, {
       service: 's3',
       action: 'getObject',
       iamAction: 's3:GetObject',
@@ -680,7 +925,8 @@ export class ModelPipeline extends Construct {
       parameters: { Bucket: bucket.bucketName, Key: sfn.JsonPath.format(`${this.outputPrefix}${step}/{}/${file}`, sfn.JsonPath.executionName) },
       resultSelector: { 'value.$': 'States.StringToJson($.Body)' },
       resultPath,
-    });
+    }));
+    get.addCatch(paths.failed(`${id}Failed`, OUT.failed), { resultPath: '$.error' });
     return get.next(new sfn.Pass(this, `${id}Value`, { inputPath: `${resultPath}.value`, resultPath }));
   }
 
@@ -759,13 +1005,16 @@ export class ModelPipeline extends Construct {
       [nagResourceId(this, `arn:${partition}:batch:${region}:${account}:job-definition/*`),
         'Step Functions\' Batch integration grants batch:SubmitJob on job definitions by name and revision; submission is still '
         + 'limited to the cluster\'s job queue'],
-      ['*', 'X-Ray trace segments and CloudWatch Logs vended log delivery (logs:CreateLogDelivery and related) have no resource-level '
-        + 'permissions; they are what tracing and execution logging of the state machine need'],
+      ['*', 'X-Ray trace segments, CloudWatch Logs vended log delivery (logs:CreateLogDelivery and related) and batch:ListJobs have no '
+        + 'resource-level permissions; they are what tracing, execution logging and finding a failed run\'s jobs need'],
+      [nagResourceId(this, `arn:${partition}:batch:${region}:${account}:job/*`),
+        'Batch job ARNs name jobs by id, known only at run time: a failed or stopped run terminates the jobs it finds by its job names'],
     ];
     if (this.props.endpoint && !this.props.promotion) {
+      const prefix = sageMakerNamePrefix(this.props.modelName);
       ids.push(
-        [nagResourceId(this, arn('model', `${this.props.modelName}-*`)), 'one SageMaker model per run, named <model>-<execution name>'],
-        [nagResourceId(this, arn('endpoint-config', `${this.props.modelName}-*`)), 'one endpoint config per run, named <model>-<execution name>'],
+        [nagResourceId(this, arn('model', `${prefix}-*`)), 'one SageMaker model per run, named <model prefix>-<MD5 of the execution name>'],
+        [nagResourceId(this, arn('endpoint-config', `${prefix}-*`)), 'one endpoint config per run, named <model prefix>-<MD5 of the execution name>'],
       );
     }
     Validations.of(this.stateMachineRole.policy).acknowledge(...ids.map(([id, why]) => ({
@@ -776,7 +1025,7 @@ export class ModelPipeline extends Construct {
 
   private addTriggers(triggers: ModelPipelineTriggers): void {
     if (!triggers.schedule && !triggers.onNewData && (triggers.alarms ?? []).length === 0) return;
-    const role = new ManagedPolicyRole(this, 'TriggerRole', new iam.ServicePrincipal('events.amazonaws.com'), `Starts the ${this.props.modelName} pipeline`);
+    const role = this.triggerRole;
     const target = (trigger: string) => new targets.SfnStateMachine(this.stateMachine, {
       input: events.RuleTargetInput.fromObject({ trigger }), role,
     });

@@ -12,6 +12,7 @@ import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { allowCloudWatchLogsToUseKey } from './private/keys';
 import { ManagedPolicyRole } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
+import { failureMessage, throttlingErrors } from './private/state-machine-errors';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 /**
@@ -72,12 +73,8 @@ export interface ModelPromotionProps {
 /** How long promotion waits for the serving stack's update before it gives up (restoring the served state). */
 const STACK_WAIT_POLLS = 120;
 const STACK_POLL = Duration.seconds(30);
-/** Errors of the calls below that mean "slow down" (Step Functions names them `<Service>.<Exception>`). */
-const THROTTLING: readonly string[] = [
-  'ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'SlowDown', 'ProvisionedThroughputExceededException',
-];
-const SERVICES = ['S3', 'Ssm', 'SSM', 'CloudFormation', 'ResourceGroupsTagging', 'ResourceGroupsTaggingApi', 'DynamoDB', 'Sfn', 'SFN', 'Sns', 'SNS'];
-const THROTTLING_ERRORS = [...THROTTLING, ...SERVICES.flatMap((s) => THROTTLING.map((t) => `${s}.${t}`))];
+/** Errors of the calls below that mean "slow down". */
+const THROTTLING_ERRORS = throttlingErrors(['S3', 'Ssm', 'SSM', 'CloudFormation', 'ResourceGroupsTagging', 'ResourceGroupsTaggingApi', 'DynamoDB', 'Sfn', 'SFN', 'Sns', 'SNS']);
 
 /**
  * The environment's promotion of a model version into production (docs/design/served-models.md, "Promotion"): THE
@@ -241,14 +238,7 @@ export class ModelPromotion extends Construct {
     const notify = this.retried(new tasks.SnsPublish(this, 'NotifyFailure', {
       topic: this.topic,
       subject: 'Model promotion failed',
-      message: sfn.TaskInput.fromObject({
-        event: 'promotion-failed',
-        model: sfn.JsonPath.stringAt('$.model'),
-        version: sfn.JsonPath.stringAt('$.version'),
-        error: sfn.JsonPath.stringAt('$.failure.error'),
-        cause: sfn.JsonPath.stringAt('$.failure.cause'),
-        execution: sfn.JsonPath.executionId,
-      }),
+      message: failureMessage('promotion-failed', { model: sfn.JsonPath.stringAt('$.model'), version: sfn.JsonPath.stringAt('$.version') }),
       resultPath: sfn.JsonPath.DISCARD,
     }));
     notify.addCatch(fail, { resultPath: '$.notifyError' });

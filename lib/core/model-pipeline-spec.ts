@@ -13,17 +13,32 @@ export enum ModelApproval {
   AUTOMATIC = 'automatic',
 }
 
-/** Names of the states a run can end in, for alarms and tests. */
+/**
+ * The errors a run can fail with (and `succeeded`, `cleanedUp`: the states it can succeed in), for alarms and tests.
+ * Gate outcomes (`anotherRunActive`, `belowBaseline`, `biasAboveThreshold`, a `rejected` answer) end the run at once;
+ * every other failure stops the run's Batch jobs, notifies the pipeline's alarm topic and fails with its error.
+ */
 export const MODEL_PIPELINE_OUTCOMES = Object.freeze({
   anotherRunActive: 'AnotherRunActive',
   dataInvalid: 'DataValidationFailed',
   trainingFailed: 'TrainingFailed',
+  evaluationFailed: 'EvaluationFailed',
+  evaluationIncomplete: 'EvaluationIncomplete',
   belowBaseline: 'BelowBaseline',
   biasAboveThreshold: 'BiasAboveThreshold',
   rejected: 'Rejected',
   notRegistered: 'ModelVersionNotRegistered',
+  /** The endpoint (or the promotion) rolled the version back; the package is marked Rejected again. */
   rolledBack: 'RolledBack',
+  /** The endpoint ended the update in a state it does not serve from (`UpdateRollbackFailed`, `OutOfService`, `Deleting`). */
+  rolloutFailed: 'RolloutFailed',
+  /** The endpoint update did not finish within the rollout's time (its steps, bake and termination wait, plus an hour). */
+  rolloutTimedOut: 'RolloutTimedOut',
+  /** Any other failed step (its error and cause are in the notification and the execution's cause). */
+  failed: 'RunFailed',
   succeeded: 'Succeeded',
+  /** A cleanup run (started by the pipeline's rule when a run was stopped or timed out) terminated that run's jobs. */
+  cleanedUp: 'CleanedUp',
 });
 
 /** Spot reclamations a training step retries before the run fails. */

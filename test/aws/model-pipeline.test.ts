@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -5,7 +6,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
-import { stateMachineDefinition } from '../support/state-machines';
+import { allStates, runLocally, stateMachineDefinition } from '../support/state-machines';
 import {
   applyCompliancePacks, ArtifactStore, EnvironmentProfile, GpuTrainingCluster, ImageRepository, MODEL_PIPELINE_OUTCOMES, MlopsStack,
   MlopsPlatform, ModelApproval, ModelEndpoint, ModelPipeline, ModelPipelineProps, ModelPromotion, ModelRegistry, PlatformKey, PlatformNetwork,
@@ -21,7 +22,13 @@ interface Fixture {
 }
 
 /** Data and serving in one stack, the pipeline in another (as MlopsPlatform splits them). */
-interface FixtureOptions { readonly rollout?: Rollout; readonly endpointModel?: string; readonly variantVersions?: Record<string, string> }
+interface FixtureOptions {
+  readonly rollout?: Rollout;
+  readonly endpointModel?: string;
+  readonly variantVersions?: Record<string, string>;
+  /** @default 'fraud' */
+  readonly modelName?: string;
+}
 
 function fixture(profile: EnvironmentProfile, options: FixtureOptions = {}): Fixture {
   const app = newApp();
@@ -32,23 +39,24 @@ function fixture(profile: EnvironmentProfile, options: FixtureOptions = {}): Fix
   const artifactStore = new ArtifactStore(data, 'Store', { encryptionKey: key.key });
   const images = new ImageRepository(data, 'Images', { encryptionKey: key.key });
   const registry = new ModelRegistry(data, 'Registry', { vpc: network.vpc, encryptionKey: key.key });
-  registry.addModelPackageGroup('fraud');
+  const modelName = options.modelName ?? 'fraud';
+  registry.addModelPackageGroup(modelName);
   const stack = new MlopsStack(app, 'Pipeline', common);
   const cluster = new GpuTrainingCluster(stack, 'Cluster', { vpc: network.vpc, artifactStore, encryptionKey: key.key, instanceTypes: ['g5.xlarge'], maxGpus: 4 });
-  const job = (id: string) => cluster.addJobDefinition(id, { imageRepository: images, imageTag: id.toLowerCase(), datasetPrefix: 'fraud/' });
+  const job = (id: string) => cluster.addJobDefinition(id, { imageRepository: images, imageTag: id.toLowerCase(), datasetPrefix: `${modelName}/` });
   const endpoint = new ModelEndpoint(stack, 'Endpoint', {
     vpc: network.vpc,
     artifactStore,
     image: images,
     imageTag: 'serve',
-    modelName: options.endpointModel ?? 'fraud',
+    modelName: options.endpointModel ?? modelName,
     modelVersion: 'v1',
     encryptionKey: key.key,
     rollout: options.rollout,
     variantVersions: options.variantVersions,
   });
   const base = {
-    modelName: 'fraud',
+    modelName,
     registry,
     artifactStore,
     validateJob: job('Validate'),
@@ -65,18 +73,23 @@ const asl = stateMachineDefinition;
 
 /**
  * A small ASL interpreter: follows Next, Choice rules (against `facts`, keyed by JSONPath) and Catch (for the states
- * `failures` names, with their error), and returns the states visited and the terminal state.
+ * `failures` names, with their error), and returns the states visited and how the run ended: the terminal state, or
+ * for a Fail state the error it fails with (its own, or the one the failure paths recorded in `$.failure`).
  */
-function walk(definition: any, facts: Record<string, unknown>, failures: Record<string, string | ((visit: number) => string | undefined)> = {}) {
+function walk(definition: any, given: Record<string, unknown>, failures: Record<string, string | ((visit: number) => string | undefined)> = {}) {
+  const facts = { ...given };
   const visited: string[] = [];
   const visits: Record<string, number> = {};
+  let recorded: string | undefined;
   let current: string = definition.StartAt;
-  for (let step = 0; step < 200; step++) {
+  for (let step = 0; step < 400; step++) {
     const state = definition.States[current];
     if (!state) throw new Error(`no state ${current}`);
     visited.push(current);
     visits[current] = (visits[current] ?? 0) + 1;
-    if (state.Type === 'Succeed' || state.Type === 'Fail') return { visited, end: current, type: state.Type };
+    if (state.Type === 'Succeed') return { visited, end: current, type: state.Type };
+    if (state.Type === 'Fail') return { visited, end: state.Error ?? recorded ?? current, type: state.Type };
+    if (state.Type === 'Pass' && state.ResultPath === '$.failure') recorded = state.Parameters.error;
     if (state.Type === 'Choice') {
       const rule = state.Choices.find((c: any) => evaluate(c, facts));
       current = rule ? rule.Next : state.Default;
@@ -87,13 +100,16 @@ function walk(definition: any, facts: Record<string, unknown>, failures: Record<
     if (failure) {
       const handler = (state.Catch ?? []).find((c: any) => c.ErrorEquals.includes(failure) || c.ErrorEquals.includes('States.ALL'));
       if (!handler) return { visited, end: current, type: 'Error' };
+      facts['$.error'] = true;
+      facts['$.error.Error'] = failure;
+      facts['$.error.Cause'] ??= '{"StatusReason": "Essential container in task exited"}';
       current = handler.Next;
       continue;
     }
     if (state.End) return { visited, end: current, type: 'End' };
     current = state.Next;
   }
-  throw new Error(`no end after 200 states: ${visited.join(' > ')}`);
+  throw new Error(`no end after 400 states: ${visited.join(' > ')}`);
 }
 
 function evaluate(rule: any, facts: Record<string, unknown>): boolean {
@@ -107,6 +123,7 @@ function evaluate(rule: any, facts: Record<string, unknown>): boolean {
   if ('IsString' in rule) return (typeof value === 'string') === rule.IsString;
   if ('IsNumeric' in rule) return (typeof value === 'number') === rule.IsNumeric;
   if ('NumericGreaterThan' in rule) return (value as number) > rule.NumericGreaterThan;
+  if ('NumericGreaterThanEquals' in rule) return (value as number) >= rule.NumericGreaterThanEquals;
   if ('StringEquals' in rule) return value === rule.StringEquals;
   if ('StringEqualsPath' in rule) return value === path('StringEqualsPath');
   if ('StringMatches' in rule) return typeof value === 'string' && new RegExp(`^${rule.StringMatches.split('*').map(escape).join('.*')}$`).test(value);
@@ -132,8 +149,9 @@ const GOOD_RUN = {
   '$.registered.group': 'fraud',
   '$.approval.approved': true,
   '$.endpoint.status': 'InService',
-  '$.endpoint.config': 'fraud-run-1',
-  '$.endpointConfigName': 'fraud-run-1',
+  '$.endpoint.config': 'fraud-0123456789abcdef0123456789abcdef',
+  '$.rollout.name': 'fraud-0123456789abcdef0123456789abcdef',
+  '$.rollout.polls': 0,
 };
 
 describe('ModelPipeline state machine paths (ASL walker)', () => {
@@ -267,7 +285,8 @@ describe('ModelPipeline definition details', () => {
     new ModelPipeline(f.stack, 'Fraud', f.base);
     const d = asl(f.stack);
     for (const s of ['ValidateData', 'Train', 'Evaluate']) expect(d.States[s].Resource).toMatch(/:states:::batch:submitJob.sync$/);
-    expect(d.States.ValidateData.Catch[0]).toMatchObject({ ErrorEquals: ['States.ALL'], Next: 'DataValidationFailed' });
+    expect(d.States.ValidateData.Catch[0]).toMatchObject({ ErrorEquals: ['States.ALL'], Next: 'ValidateDataFailed' });
+    expect(d.States.ValidateDataFailed.Parameters.error).toBe(MODEL_PIPELINE_OUTCOMES.dataInvalid);
     const t = Template.fromStack(f.stack);
     const trainPolicy = Object.values(t.findResources('AWS::IAM::ManagedPolicy')).find((p: any) => p.Properties.Description?.startsWith('Train step'));
     // Claim: training writes its candidates and its own step outputs only: never served/, never the evaluation's outputs.
@@ -292,7 +311,7 @@ describe('ModelPipeline definition details', () => {
     const capture = d.States.CreateEndpointConfig.Parameters.DataCaptureConfig;
     expect(capture).toMatchObject({ EnableCapture: true, InitialSamplingPercentage: expect.any(Number) });
     expect(d.States.CreateEndpointConfig.Parameters.ProductionVariants).toEqual([
-      { 'VariantName': 'current', 'ModelName.$': "States.Format('fraud-{}', $$.Execution.Name)", 'InstanceType': 'ml.g5.xlarge', 'InitialInstanceCount': 2 },
+      { 'VariantName': 'current', 'ModelName.$': '$.rollout.name', 'InstanceType': 'ml.g5.xlarge', 'InitialInstanceCount': 2 },
     ]);
     expect(d.States.CreateModel.Parameters.PrimaryContainer['ModelPackageName.$']).toBe('$.modelPackage.arn');
   });
@@ -341,7 +360,9 @@ describe('ModelPipeline approval, run lock, pinned inputs', () => {
   });
 
   test('one active run per model: a run that finds another running stops before any job (AnotherRunActive)', () => {
-    expect(d.StartAt).toBe('CheckRunLock');
+    // First the cleanup branch (a stopped run's status change event), then the lock, before anything else.
+    expect(d.StartAt).toBe('CleanUpOrRun');
+    expect(d.States.CleanUpOrRun.Default).toBe('CheckRunLock');
     expect(d.States.CheckRunLock.Parameters).toEqual({ 'StateMachineArn.$': '$$.StateMachine.Id', 'StatusFilter': 'RUNNING', 'MaxResults': 2 });
     const run = walk(d, { ...GOOD_RUN, '$.lock.running': 2 });
     expect(run.end).toBe(MODEL_PIPELINE_OUTCOMES.anotherRunActive);
@@ -384,7 +405,9 @@ describe('ModelPipeline least privilege', () => {
     }
     expect(JSON.stringify(byAction('s3:GetObject').map((s: any) => s.Resource))).toContain('/pipelines/fraud/*');
     expect(byAction('iam:PassRole')).toHaveLength(1);
-    expect(statements.some((s: any) => s.Resource === '*' && ![s.Action].flat().every((a: string) => a.startsWith('xray:') || a.startsWith('logs:')))).toBe(false);
+    // batch:ListJobs has no resource-level permissions (a failed or stopped run finds its jobs by name).
+    expect(statements.some((s: any) => s.Resource === '*' && ![s.Action].flat().every((a: string) => a.startsWith('xray:') || a.startsWith('logs:') || a === 'batch:ListJobs'))).toBe(false);
+    expect(JSON.stringify(byAction('batch:TerminateJob').map((s: any) => s.Resource))).toMatch(/:job\/\*"/);
   });
 });
 
@@ -419,7 +442,8 @@ describe('ModelPipeline triggers', () => {
   test('no triggers by default', () => {
     const f = fixture(EnvironmentProfile.dev());
     expect(new ModelPipeline(f.stack, 'Fraud', f.base).triggerRules).toHaveLength(0);
-    Template.fromStack(f.stack).resourceCountIs('AWS::Events::Rule', 1); // the cluster's failed-jobs rule only
+    // The cluster's failed-jobs rule and the pipeline's cleanup rule (stopped runs) only.
+    Template.fromStack(f.stack).resourceCountIs('AWS::Events::Rule', 2);
   });
 });
 
@@ -487,26 +511,15 @@ describe('ModelPipeline compliance', () => {
 
 // The synthesized definition executed by aws-local-stepfunctions (real JSONPath, intrinsic functions, Retry/Catch,
 // Choice rules and task tokens), with a fake of every service call it makes, and checked by asl-validator.
-// aws-local-stepfunctions 3 uses Promise.withResolvers (Node 22); Node 20 needs this polyfill.
-if (!(Promise as any).withResolvers) {
-  (Promise as any).withResolvers = () => {
-    let resolve!: (v: unknown) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise((a, b) => { resolve = a; reject = b; });
-    return { promise, resolve, reject };
-  };
-}
-// Loaded after the polyfill above.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const aslValidator = require('asl-validator');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { StateMachine } = require('aws-local-stepfunctions');
 
 type Handler = (input: any) => Promise<unknown>;
 
 /** Fakes of every Task state of the prod pipeline with an endpoint, answering as the services would for a good run. */
 function services(overrides: Record<string, Handler> = {}): { handlers: Record<string, Handler>; calls: Array<[string, any]> } {
   const calls: Array<[string, any]> = [];
+  let updatedTo = 'none';
   const body = (value: object) => async () => ({ Body: JSON.stringify(value) });
   const defaults: Record<string, Handler> = {
     CheckRunLock: async () => ({ Executions: [{ name: 'run-1' }] }),
@@ -523,8 +536,18 @@ function services(overrides: Record<string, Handler> = {}): { handlers: Record<s
     MarkRejected: async () => ({}),
     CreateModel: async () => ({}),
     CreateEndpointConfig: async () => ({}),
-    UpdateEndpoint: async () => ({}),
-    DescribeEndpoint: async () => ({ EndpointStatus: 'InService', EndpointConfigName: 'fraud-run-1' }),
+    UpdateEndpoint: async (input) => {
+      updatedTo = input.EndpointConfigName;
+      return {};
+    },
+    DescribeEndpoint: async () => ({ EndpointStatus: 'InService', EndpointConfigName: updatedTo }),
+    // The failure paths: un-approval, the run's Batch jobs, the notification.
+    Unapprove: async () => ({}),
+    FailedListJobs: async () => ({ JobSummaryList: [], NextToken: 'ignored' }),
+    FailedTerminateJob: async () => ({}),
+    StoppedListJobs: async () => ({ JobSummaryList: [] }),
+    StoppedTerminateJob: async () => ({}),
+    NotifyFailure: async () => ({}),
     ...overrides,
   };
   const handlers = Object.fromEntries(Object.entries(defaults).map(([state, handler]) => [state, async (input: any) => {
@@ -534,24 +557,25 @@ function services(overrides: Record<string, Handler> = {}): { handlers: Record<s
   return { handlers, calls };
 }
 
+/** Runs the pipeline's definition as execution `name` with the fakes of `services`; returns how it ended and the calls made. */
+async function executeWith(definition: any, fakes: ReturnType<typeof services>, name = 'run-1', input: object = { trigger: 'schedule' }) {
+  const result = await runLocally(definition, input, {
+    handlers: fakes.handlers,
+    context: {
+      Execution: { Name: name, Id: `arn:aws:states:eu-west-1:111111111111:execution:fraud:${name}` },
+      StateMachine: { Id: 'arn:aws:states:eu-west-1:111111111111:stateMachine:fraud' },
+      Task: { Token: 'token-1' },
+    },
+  });
+  const call = (state: string) => fakes.calls.find(([s]) => s === state)?.[1];
+  return { ...result, error: result.ok ? undefined : result.error, calls: fakes.calls, states: fakes.calls.map(([s]) => s), call };
+}
+
 describe('ModelPipeline executed from its synthesized definition (aws-local-stepfunctions, asl-validator)', () => {
   const f = fixture(EnvironmentProfile.prod());
   new ModelPipeline(f.stack, 'Fraud', { ...f.base, endpoint: f.endpoint });
   const definition = asl(f.stack);
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: false, checkPaths: true } });
-
-  async function execute(overrides: Record<string, Handler> = {}, name = 'run-1') {
-    const { handlers, calls } = services(overrides);
-    const execution = machine.run({ trigger: 'schedule' }, {
-      overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: { WaitForRollout: 0 }, retryIntervalOverrides: {} },
-      context: { Execution: { Name: name, Id: `arn:aws:states:eu-west-1:111111111111:execution:fraud:${name}` }, StateMachine: { Id: 'arn:aws:states:eu-west-1:111111111111:stateMachine:fraud' }, Task: { Token: 'token-1' } },
-    });
-    try {
-      return { output: await execution.result, error: undefined as string | undefined, calls, states: calls.map(([s]) => s) };
-    } catch (e: any) {
-      return { output: undefined, error: (e.cause?.name ?? e.name) as string, calls, states: calls.map(([s]) => s) };
-    }
-  }
+  const execute = (overrides: Record<string, Handler> = {}, name = 'run-1', input: object = { trigger: 'schedule' }) => executeWith(definition, services(overrides), name, input);
 
   test('asl-validator accepts the definition', () => {
     const { isValid, errorsText } = aslValidator(definition, { checkArn: false, checkPaths: true });
@@ -602,8 +626,17 @@ describe('ModelPipeline executed from its synthesized definition (aws-local-step
     for (const answer of [timeout, async () => ({ approved: false, approver: 'bob' }), async () => ({ approved: true })]) {
       const run = await execute({ RequestApproval: answer });
       expect(run.error).toBe(MODEL_PIPELINE_OUTCOMES.rejected);
-      expect(run.states.slice(-2)).toEqual(['RequestApproval', 'MarkRejected']);
       expect(run.states).not.toContain('UpdateEndpoint');
+      expect(run.states).not.toContain('MarkApproved');
+      if (answer === timeout) {
+        // Nobody answered in time: people are told (the alarm topic), with the timeout as the cause.
+        expect(run.states.slice(-4)).toEqual(['RequestApproval', 'MarkRejected', 'FailedListJobs', 'NotifyFailure']);
+        const message = run.calls.find(([s]) => s === 'NotifyFailure')![1].Message;
+        expect(message).toMatchObject({ event: 'model-pipeline-failed', model: 'fraud', error: 'Rejected', cause: expect.stringContaining('States.Timeout') });
+      } else {
+        // An answer ends the run at once: a decision, not a failure to report.
+        expect(run.states.slice(-2)).toEqual(['RequestApproval', 'MarkRejected']);
+      }
     }
   });
 
@@ -630,6 +663,199 @@ describe('ModelPipeline executed from its synthesized definition (aws-local-step
     expect(done.error).toBeUndefined();
     expect(done.states.filter((s) => s === 'ValidateData')).toHaveLength(1);
   });
+
+  /** Where each state can go: Next, Default, Choice rules and Catch handlers. */
+  const successors = (state: any): string[] => [
+    state.Next, state.Default, ...(state.Choices ?? []).map((c: any) => c.Next), ...(state.Catch ?? []).map((c: any) => c.Next),
+  ].filter(Boolean);
+  const reaches = (from: string, target: string): boolean => {
+    const seen = new Set<string>();
+    const queue = [from];
+    while (queue.length > 0) {
+      const name = queue.shift()!;
+      if (name === target) return true;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      queue.push(...successors(definition.States[name] ?? {}));
+    }
+    return false;
+  };
+
+  test('claim: every Task (Map iterations too) retries throttling and server errors with backoff, and a failure reaches the notification and a Fail state', () => {
+    const tasks = allStates(definition).filter(([, s]) => s.Type === 'Task');
+    expect(tasks.length).toBeGreaterThan(20);
+    const maps = Object.entries<any>(definition.States).filter(([, s]) => s.Type === 'Map');
+    expect(maps.length).toBeGreaterThan(0);
+    for (const [name, task] of tasks) {
+      const retry = (task.Retry ?? []).find((r: any) => r.ErrorEquals.includes('ThrottlingException'));
+      expect([name, retry?.ErrorEquals]).toEqual([name, expect.arrayContaining(['SageMaker.ThrottlingException', 'Batch.ServerException', 'ServiceUnavailable'])]);
+      expect([name, retry.BackoffRate >= 2 && retry.MaxAttempts >= 3]).toEqual([name, true]);
+      // The caller's own mistakes and failed jobs are not repeated.
+      expect([name, retry.ErrorEquals.some((e: string) => ['States.ALL', 'States.TaskFailed'].includes(e))]).toEqual([name, false]);
+      const map = maps.find(([, m]) => m.ItemProcessor.States[name]);
+      // A Task inside a Map fails its iteration, which the Map catches.
+      const catches = map ? map[1].Catch : task.Catch;
+      expect([name, (catches ?? []).some((c: any) => c.ErrorEquals.includes('States.ALL'))]).toEqual([name, true]);
+      const target = name === 'NotifyFailure' ? MODEL_PIPELINE_OUTCOMES.failed : 'NotifyFailure';
+      expect([name, catches.every((c: any) => reaches(c.Next, target))]).toEqual([name, true]);
+    }
+    expect(definition.States[MODEL_PIPELINE_OUTCOMES.failed]).toMatchObject({ Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' });
+  });
+
+  const error = (name: string, message: string) => async () => {
+    const e = new Error(message);
+    e.name = name;
+    throw e;
+  };
+  const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+  const wildcard = (pattern: string) => new RegExp(`^${pattern.split('*').map(escape).join('.*')}$`);
+
+  test('a failed training job: the run\'s Batch jobs are terminated (found by the names the run gave them), people are told, TrainingFailed', async () => {
+    const jobs = [{ JobId: 'job-train-1', Status: 'FAILED' }, { JobId: 'job-validate', Status: 'SUCCEEDED' }];
+    const run = await execute({
+      Train: error('States.TaskFailed', JSON.stringify({ JobId: 'job-train-1', StatusReason: 'Essential container in task exited' })),
+      FailedListJobs: async () => ({ JobSummaryList: jobs }),
+    });
+    expect(run.error).toBe(MODEL_PIPELINE_OUTCOMES.trainingFailed);
+    expect(run.states.slice(-4)).toEqual(['FailedListJobs', 'FailedTerminateJob', 'FailedTerminateJob', 'NotifyFailure']);
+    expect(run.calls.filter(([s]) => s === 'FailedTerminateJob').map(([, i]) => i.JobId).sort()).toEqual(['job-train-1', 'job-validate']);
+    // ListJobs looks for exactly this run's jobs: the names its submissions carried, not another run's.
+    const filter = run.call('FailedListJobs').Filters;
+    expect(filter).toEqual([{ Name: 'JOB_NAME', Values: [`fraud-${md5('run-1')}-*`] }]);
+    for (const state of ['ValidateData', 'Train']) expect(run.call(state).JobName).toMatch(wildcard(filter[0].Values[0]));
+    expect(`fraud-${md5('run-2')}-train`).not.toMatch(wildcard(filter[0].Values[0]));
+    expect(run.call('NotifyFailure').Message).toMatchObject({
+      event: 'model-pipeline-failed',
+      model: 'fraud',
+      error: 'TrainingFailed',
+      cause: expect.stringContaining('Essential container'),
+      execution: expect.stringContaining(':run-1'),
+    });
+    expect(run.states).not.toContain('Unapprove');
+  });
+
+  test('a stopped or timed-out run: its status change event starts a cleanup run that terminates that run\'s jobs (no lock, no training)', async () => {
+    const event = {
+      'source': 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      'detail': { name: 'run-7', status: 'ABORTED', stateMachineArn: 'arn:aws:states:eu-west-1:111111111111:stateMachine:fraud' },
+    };
+    const run = await execute({ StoppedListJobs: async () => ({ JobSummaryList: [{ JobId: 'job-train-7', Status: 'RUNNING' }] }) }, 'cleanup-1', event);
+    expect(run.error).toBeUndefined();
+    expect(run.output).toBeDefined();
+    expect(run.states).toEqual(['StoppedListJobs', 'StoppedTerminateJob']);
+    expect(run.call('StoppedListJobs').Filters[0].Values).toEqual([`fraud-${md5('run-7')}-*`]);
+    expect(run.call('StoppedTerminateJob')).toEqual({ JobId: 'job-train-7', Reason: 'The pipeline run was stopped or timed out' });
+    // A job that cannot be terminated is told to people.
+    const stuck = await execute({
+      StoppedListJobs: async () => ({ JobSummaryList: [{ JobId: 'job-train-7' }] }), StoppedTerminateJob: error('Batch.ClientException', 'denied'),
+    }, 'cleanup-2', event);
+    expect(stuck.error).toBe(MODEL_PIPELINE_OUTCOMES.failed);
+    expect(stuck.states.at(-1)).toBe('NotifyFailure');
+  });
+
+  test('a failed rollout: the package is marked Rejected again, people are told; UpdateRollbackFailed ends the loop at once', async () => {
+    const packageArn = 'arn:aws:sagemaker:eu-west-1:111111111111:model-package/fraud/7';
+    for (const [status, outcome] of [['Failed', 'RolledBack'], ['UpdateRollbackFailed', 'RolloutFailed'], ['OutOfService', 'RolloutFailed']]) {
+      const run = await execute({ DescribeEndpoint: async () => ({ EndpointStatus: status, EndpointConfigName: 'fraud-v1' }) });
+      expect([status, run.error]).toEqual([status, outcome]);
+      expect(run.states.filter((s) => s === 'DescribeEndpoint')).toHaveLength(1);
+      expect(run.states.slice(run.states.indexOf('DescribeEndpoint') + 1)).toEqual(['Unapprove', 'FailedListJobs', 'NotifyFailure']);
+      expect(run.call('Unapprove')).toMatchObject({ ModelPackageArn: packageArn, ModelApprovalStatus: 'Rejected', ApprovalDescription: expect.stringContaining(outcome) });
+    }
+    // Back on the previous config (a rollback alarm fired): rolled back, un-approved.
+    const back = await execute({ DescribeEndpoint: async () => ({ EndpointStatus: 'InService', EndpointConfigName: 'fraud-v1' }) });
+    expect(back.error).toBe(MODEL_PIPELINE_OUTCOMES.rolledBack);
+    expect(back.states).toContain('Unapprove');
+  });
+
+  test('a rollout that never finishes ends RolloutTimedOut after the rollout\'s time (not the 14-day run timeout); the package stays Approved', async () => {
+    const limit = definition.States.RolloutStatus.Choices.find((c: any) => 'NumericGreaterThanEquals' in c).NumericGreaterThanEquals;
+    expect(limit * Number(definition.States.WaitForRollout.Seconds)).toBeLessThan(3 * 24 * 3600);
+    const run = await execute({ DescribeEndpoint: async () => ({ EndpointStatus: 'Updating', EndpointConfigName: 'fraud-v1' }) });
+    expect(run.error).toBe(MODEL_PIPELINE_OUTCOMES.rolloutTimedOut);
+    expect(run.states.filter((s) => s === 'DescribeEndpoint')).toHaveLength(limit + 1);
+    expect(run.states).not.toContain('Unapprove');
+  });
+
+  test('the registered package serves the archive its container reads (MODEL_URI), as the served models do', async () => {
+    const run = await execute();
+    const [container] = run.call('RegisterVersion').InferenceSpecification.Containers;
+    expect(container.ModelDataUrl).toBe('s3://TOKEN/candidates/fraud/run-1/model.tar.gz');
+    expect(container.Environment).toEqual({ MODEL_URI: container.ModelDataUrl });
+    // The rollout's model is the package (its ModelDataUrl and environment), as the endpoint's own model reads its archive.
+    expect(run.call('CreateModel').PrimaryContainer).toEqual({ ModelPackageName: 'arn:aws:sagemaker:eu-west-1:111111111111:model-package/fraud/7' });
+    const own = Object.values<any>(Template.fromStack(f.stack).findResources('AWS::SageMaker::Model'))[0].Properties.PrimaryContainer;
+    expect(own.Environment.MODEL_URI).toEqual(own.ModelDataUrl);
+  });
+});
+
+describe('ModelPipeline failure alarm, cleanup rule and bounded names (#20.8)', () => {
+  const longName = 'fraud-detection-for-card-payments-europe'; // 40 characters, the longest model name
+  const f = fixture(EnvironmentProfile.prod(), { modelName: longName });
+  const pipeline = new ModelPipeline(f.stack, 'Fraud', { ...f.base, endpoint: f.endpoint });
+  const t = Template.fromStack(f.stack);
+  const definition = asl(f.stack);
+  const machineRef = { Ref: Match.stringLikeRegexp('^FraudStateMachine') };
+
+  test('an alarm on failed, timed-out and stopped runs tells the alarm topic (the pipeline\'s own, encrypted, when none is given)', () => {
+    const [alarm] = Object.values<any>(t.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmDescription: Match.stringLikeRegexp('pipeline failed') } }));
+    const metrics = alarm.Properties.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric);
+    expect(metrics.map((m: any) => m.MetricName).sort()).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
+    for (const m of metrics) expect(m).toMatchObject({ Namespace: 'AWS/States', Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: expect.stringMatching(/^FraudStateMachine/) } }] });
+    expect(alarm.Properties).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
+    expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^FraudAlarmTopic/) }]);
+    expect(pipeline.failedRunsAlarm.alarmArn).toBeDefined();
+    t.hasResourceProperties('AWS::SNS::Topic', { DisplayName: Match.stringLikeRegexp('pipeline failures'), KmsMasterKeyId: Match.anyValue() });
+    // The state machine can publish to both encrypted topics: their key's data keys (SNS encrypts with them).
+    const policies = JSON.stringify(Object.values<any>(t.findResources('AWS::IAM::ManagedPolicy'))
+      .filter((p) => p.Properties.Description?.startsWith(`State machine of the ${longName} pipeline`)));
+    expect(policies).toContain('kms:GenerateDataKey');
+    // CloudWatch may use the key to publish the alarm to the encrypted topic.
+    expect(JSON.stringify(Template.fromStack(f.data).findResources('AWS::KMS::Key'))).toContain('AllowCloudWatchAlarmsToPublishEncrypted');
+  });
+
+  test('a stopped or timed-out run starts the cleanup (its status change event, this state machine only)', () => {
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        'source': ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        'detail': { status: ['ABORTED', 'TIMED_OUT'], stateMachineArn: [machineRef] },
+      },
+      Targets: [Match.objectLike({ Arn: machineRef, Input: Match.absent() })],
+    });
+    expect(pipeline.cleanupRule).toBeDefined();
+  });
+
+  test('SageMaker names of a run stay within 63 characters (40-character model, 80-character run name), inside the role\'s scope', async () => {
+    const runName = 'r'.repeat(80);
+    let updatedTo = '';
+    const fakes = services({
+      RegisterVersion: async () => ({ ModelPackageArn: `arn:aws:sagemaker:eu-west-1:111111111111:model-package/${longName}/1` }),
+      CheckRegistered: async () => ({ ModelApprovalStatus: 'PendingManualApproval', ModelPackageGroupName: longName }),
+      UpdateEndpoint: async (input) => {
+        updatedTo = input.EndpointConfigName;
+        return {};
+      },
+      DescribeEndpoint: async () => ({ EndpointStatus: 'InService', EndpointConfigName: updatedTo }),
+    });
+    const run = await executeWith(definition, fakes, runName);
+    expect(run.error).toBeUndefined();
+    const names = [run.call('CreateModel').ModelName, run.call('CreateEndpointConfig').EndpointConfigName];
+    expect(names[0]).toBe(names[1]);
+    expect(names[0].length).toBeLessThanOrEqual(63);
+    expect(names[0]).toMatch(/^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/);
+    // <prefix>-<MD5 of the run name in hex> (aws-local-stepfunctions 3's MD5 differs from Node's past one block, so
+    // the shape is checked here; the cleanup tests check the hash of a short name against Node's).
+    expect(names[0]).toMatch(/^fraud-detection-for-c-[0-9a-f]{8}-[0-9a-f]{32}$/);
+    // The role may create exactly those names.
+    const scope = JSON.stringify(Object.values<any>(t.findResources('AWS::IAM::ManagedPolicy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st: any) => [st.Action].flat().includes('sagemaker:CreateModel')));
+    const pattern = /:model\/([a-z0-9-]+)-\*/.exec(scope)![1];
+    expect(names[0].startsWith(`${pattern}-`)).toBe(true);
+    // Batch job names too (at most 128 characters).
+    expect(run.call('Train').JobName.length).toBeLessThanOrEqual(128);
+  });
 });
 
 describe('ModelPipeline with a promotion: an approved version is promoted through ModelPromotion, never UpdateEndpoint (#20.4)', () => {
@@ -639,22 +865,10 @@ describe('ModelPipeline with a promotion: an approved version is promoted throug
   });
   new ModelPipeline(f.stack, 'Fraud', { ...f.base, promotion });
   const definition = asl(f.stack);
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: false, checkPaths: true } });
   const PACKAGE = { ModelApprovalStatus: 'Approved', ModelPackageGroupName: 'fraud', CustomerMetadataProperties: { run: 'run-1' } };
 
-  async function execute(overrides: Record<string, Handler> = {}, input: Record<string, unknown> = { trigger: 'schedule' }) {
-    const { handlers, calls } = services({ ReadPromotedRun: async () => PACKAGE, StartPromotion: async () => ({ Status: 'SUCCEEDED' }), ...overrides });
-    const execution = machine.run(input, {
-      overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: {} },
-      context: { Execution: { Name: 'run-1', Id: 'arn:aws:states:eu-west-1:111111111111:execution:fraud:run-1' }, StateMachine: { Id: 'arn:sm' }, Task: { Token: 'token-1' } },
-    });
-    try {
-      await execution.result;
-      return { error: undefined as string | undefined, calls, states: calls.map(([s]) => s) };
-    } catch (e: any) {
-      return { error: (e.cause?.name ?? e.name) as string, calls, states: calls.map(([s]) => s) };
-    }
-  }
+  const execute = (overrides: Record<string, Handler> = {}, input: Record<string, unknown> = { trigger: 'schedule' }) =>
+    executeWith(definition, services({ ReadPromotedRun: async () => PACKAGE, StartPromotion: async () => ({ Status: 'SUCCEEDED' }), ...overrides }), 'run-1', input);
 
   test('the promotion step is startExecution.sync of the promotion state machine (by its name-built ARN); no endpoint call at all', () => {
     expect(definition.States.StartPromotion.Resource).toMatch(/^arn:TOKEN:states:::states:startExecution\.sync:2$/);
@@ -679,7 +893,11 @@ describe('ModelPipeline with a promotion: an approved version is promoted throug
       e.name = 'States.TaskFailed';
       throw e;
     };
-    expect((await execute({ StartPromotion: failed })).error).toBe(MODEL_PIPELINE_OUTCOMES.rolledBack);
+    const rolledBack = await execute({ StartPromotion: failed });
+    expect(rolledBack.error).toBe(MODEL_PIPELINE_OUTCOMES.rolledBack);
+    // Approved before the promotion, so marked Rejected again: the registry never shows it approved and not served.
+    expect(rolledBack.states.slice(-4)).toEqual(['StartPromotion', 'Unapprove', 'FailedListJobs', 'NotifyFailure']);
+    expect(rolledBack.call('Unapprove')).toMatchObject({ ModelApprovalStatus: 'Rejected' });
     const rejected = await execute({ RequestApproval: async () => ({ approved: false, approver: 'bob' }) });
     expect(rejected.error).toBe(MODEL_PIPELINE_OUTCOMES.rejected);
     expect(rejected.states).not.toContain('StartPromotion');
@@ -711,6 +929,8 @@ describe('ModelPipeline with a promotion: an approved version is promoted throug
     expect(text(fleet)).not.toContain('updateEndpoint');
     expect(text(endpoint)).toContain('stateMachine:acme-staging-promotion');
     expect(text(endpoint)).not.toContain('updateEndpoint');
+    // Failed runs go to the environment's alarm topic (the one people subscribe to), not a topic of their own.
+    expect(fleet.alarmTopic).toBe(p.monitoring.alarmTopic);
     // A shadow endpoint (which no pipeline rolls out to) keeps template-owned versions: no served state, not promotable.
     expect((p.servedModel('shadowed') as ModelEndpoint).servedState).toBeUndefined();
   });

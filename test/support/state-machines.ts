@@ -24,3 +24,51 @@ export function polyfillPromiseWithResolvers(): void {
     return { promise, resolve, reject };
   };
 }
+
+/** Every state of a definition, those of Map and Parallel states' inner definitions included. */
+export function allStates(definition: any): Array<[string, any]> {
+  return Object.entries<any>(definition.States).flatMap(([name, state]) => [
+    [name, state] as [string, any],
+    ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].filter(Boolean).flatMap((inner) => allStates(inner)),
+  ]);
+}
+
+/** How a local run ended: its output, or the error (a Fail state's, or the one that escaped) and cause it failed with. */
+export interface LocalRun {
+  readonly ok: boolean;
+  readonly output?: any;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+/**
+ * Runs a synthesized definition with aws-local-stepfunctions (real JSONPath, intrinsic functions, Retry/Catch, Choice
+ * rules, Map): every Task answered by `handlers` (keyed by state name), no Wait state or retry interval waiting.
+ */
+export async function runLocally(definition: any, input: unknown, options: {
+  readonly handlers: Record<string, (input: any) => unknown>;
+  readonly context?: Record<string, unknown>;
+  readonly checkPaths?: boolean;
+}): Promise<LocalRun> {
+  polyfillPromiseWithResolvers();
+  // Loaded after the polyfill.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { StateMachine } = require('aws-local-stepfunctions');
+  const states = allStates(definition);
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: false, checkPaths: options.checkPaths ?? true } });
+  const execution = machine.run(input, {
+    overrides: {
+      taskResourceLocalHandlers: options.handlers,
+      waitTimeOverrides: Object.fromEntries(states.filter(([, s]) => s.Type === 'Wait').map(([n]) => [n, 0])),
+      retryIntervalOverrides: Object.fromEntries(states.filter(([, s]) => s.Retry).map(([n]) => [n, 0])),
+    },
+    context: options.context,
+  });
+  try {
+    return { ok: true, output: await execution.result };
+  } catch (e) {
+    // ExecutionError wraps what failed the run: a Fail state's error and cause, or the error that escaped.
+    const failed = (e as Error).cause as Error | undefined;
+    return { ok: false, error: failed?.name ?? (e as Error).name, cause: failed?.message ?? (e as Error).message };
+  }
+}
