@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
-import { Check, EnvironmentProfile } from '../core';
+import { Check, DELIVERY_GATE_METADATA, EnvironmentProfile } from '../core';
 import { relyOnFeatureFlags } from './private/feature-flags';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -35,6 +35,13 @@ export class PipelineSource {
     private readonly branch: string,
     private readonly connectionArn?: string,
   ) {}
+
+  /** @internal What the pipeline deploys from, for its recorded delivery gate. */
+  public _describe(): string {
+    if (this.kind === 'connection') return `${this.repo as string}@${this.branch} (${this.connectionArn})`;
+    const repository = this.repo as codecommit.IRepository;
+    return `codecommit:${Token.isUnresolved(repository.repositoryName) ? repository.node.path : repository.repositoryName}@${this.branch}`;
+  }
 
   /** @internal */
   public _bind(check: Check): pipelines.CodePipelineSource {
@@ -183,13 +190,10 @@ export class EnvironmentPipeline extends Construct {
     // changes it only once it passed them.
     const pipelineReview = `${reviewCommand} --deployed --top-level --head cdk.out --output pipeline-review.md; `
       + 'status=$?; cat pipeline-review.md 2>/dev/null; exit $status';
+    const synthCommands = [...(props.synthCommands ?? ['npm ci', 'npx cdk synth']), ...(props.gateCommands ?? DEFAULT_GATE_COMMANDS), pipelineReview];
     const synth = new pipelines.CodeBuildStep('Synth', {
       input: source,
-      commands: [
-        ...(props.synthCommands ?? ['npm ci', 'npx cdk synth']),
-        ...(props.gateCommands ?? DEFAULT_GATE_COMMANDS),
-        pipelineReview,
-      ],
+      commands: synthCommands,
       rolePolicyStatements: [assumeLookupRoles([Stack.of(this)], `the pipeline stack ${Stack.of(this).stackName}`, check)],
     });
     this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
@@ -246,6 +250,18 @@ export class EnvironmentPipeline extends Construct {
       this.pipeline.addStage(env.stage, { stackSteps });
     });
     this.pipeline.buildPipeline();
+    // What gates the deliveries, recorded on the pipeline: the review of the pipeline stack in the synth step blocks any
+    // change of it (mlops-review), so the pipeline never changes its own gate by self-mutation; a person deploys that.
+    (this.pipeline.pipeline.node.defaultChild as codepipeline.CfnPipeline).addMetadata(DELIVERY_GATE_METADATA, {
+      source: props.source._describe(),
+      synth: synthCommands,
+      environments: Object.fromEntries(environments.map((env, i) => [env.profile.name, {
+        order: i + 1,
+        review: reviewCommand,
+        approval: env.manualApproval ?? env.profile.name === 'prod',
+        disposableStacks: env.disposableStacks ?? [],
+      }])),
+    });
     // Every CodeBuild project (they run npm, pip and aws s3 with the artifact key) encrypts with it.
     for (const project of this.pipeline.node.findAll().filter((c): c is codebuild.Project => c instanceof codebuild.Project)) {
       (project.node.defaultChild as codebuild.CfnProject).encryptionKey = this.encryptionKey.keyArn;

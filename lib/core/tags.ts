@@ -40,6 +40,13 @@ export const TAG_KEYS = Object.freeze({
   dataClassification: 'mlops:data-classification',
 });
 
+/**
+ * Template metadata key under which a delivery pipeline records its gate (source, synth and gate commands, and per
+ * environment the review command, approval and disposable stacks); `mlops-review` blocks any change of it, which a
+ * person then deploys (the pipeline must not change what gates it by deploying itself).
+ */
+export const DELIVERY_GATE_METADATA = 'mlops:delivery-gate';
+
 /** Kubernetes label keys for the same tags (`:` is not allowed in label keys). */
 export const LABEL_KEYS = Object.freeze({
   project: 'mlops-constructs.io/project',

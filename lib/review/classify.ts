@@ -2,7 +2,9 @@ import { fullDiff, ResourceDifference, ResourceImpact, TemplateDiff } from '@aws
 import { GpuInstance, TAG_KEYS } from '../core';
 import { CfnResource, CfnTemplate, StackTemplate } from './assembly';
 import { asArray, asgCapacity, batchCapacity, joined, num, refOf, stripMl, variantScaling } from './cost-delta';
-import { describeWeakening, isDevelopmentEnvironment, isServedStateParameter, ProtectionWeakening, weakenedProtections } from './protective';
+import {
+  DELIVERY_GATE_PROPERTY, describeWeakening, isDevelopmentEnvironment, isServedStateParameter, ProtectionWeakening, weakenedProtections,
+} from './protective';
 
 /** What happens to a resource when the head is deployed over the base. */
 export enum ChangeKind {
@@ -211,16 +213,20 @@ export function guard(stackId: string, changes: readonly ResourceChange[], diff:
     }
     const c = { logicalId, path: stack?.paths[logicalId] };
     const policyOnly = weakened.every((w) => w.property === 'DeletionPolicy' || w.property === 'UpdateReplacePolicy');
+    // A pipeline's own delivery gate blocks in every environment and is never let through by the review's options
+    // (the pipeline's review runs with the options of the deployed pipeline): a person deploys such a change.
+    const gate = weakened.some((w) => w.property === DELIVERY_GATE_PROPERTY);
     out.push({
       stack: stackId,
       logicalId,
       type: change.oldResourceType ?? 'unknown',
       path: c.path,
       kind: 'protection-weakened',
-      reason: `${text}${policyOnly ? ': deleting the stack or replacing the resource would now delete its data' : ''}`,
+      reason: `${text}${policyOnly ? ': deleting the stack or replacing the resource would now delete its data' : ''}${gate
+        ? ': the pipeline would change what gates it by deploying itself; a person deploys this change of the pipeline stack (cdk deploy)' : ''}`,
       weakened,
-      allowedBy: allowedBy(c),
-      warning: development || undefined,
+      allowedBy: gate ? undefined : allowedBy(c),
+      warning: (development && !gate) || undefined,
     });
   });
   return out;

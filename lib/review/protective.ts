@@ -1,3 +1,4 @@
+import { DELIVERY_GATE_METADATA } from '../core';
 import { CfnResource } from './assembly';
 
 /**
@@ -348,7 +349,33 @@ export function weakenedProtections(before: CfnResource, after: CfnResource): Pr
   if (isServedStateParameter(before) && isServedStateParameter(after) && servedValue(before) !== servedValue(after)) {
     out.push({ label: 'served state (written by promotion and rollouts)', property: 'Value', before: servedValue(before), after: servedValue(after) });
   }
+  out.push(...deliveryGateChanges(before, after));
   return out;
+}
+
+/** `ProtectionWeakening.property` of a delivery gate change. */
+export const DELIVERY_GATE_PROPERTY = `Metadata.${DELIVERY_GATE_METADATA}`;
+
+/**
+ * Every change of a recorded delivery gate, one per changed entry (`environments.prod.approval`): the pipeline deploys
+ * itself (self-mutation) after the review of its own stack, so any change of what gates it, stronger or weaker, is
+ * one a person deploys (`cdk deploy` of the pipeline stack), not the pipeline.
+ */
+function deliveryGateChanges(before: CfnResource, after: CfnResource): ProtectionWeakening[] {
+  const b = before.Metadata?.[DELIVERY_GATE_METADATA];
+  if (b === undefined) return [];
+  const flat = (value: unknown, prefix: string, into: Map<string, string>): Map<string, string> => {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) flat(v, prefix ? `${prefix}.${k}` : k, into);
+    } else {
+      into.set(prefix || '(gate)', JSON.stringify(value));
+    }
+    return into;
+  };
+  const was = flat(b, '', new Map());
+  const now = flat(after.Metadata?.[DELIVERY_GATE_METADATA] ?? null, '', new Map());
+  const keys = [...new Set([...was.keys(), ...now.keys()])].filter((k) => was.get(k) !== now.get(k));
+  return keys.map((k) => ({ label: `delivery gate ${k}`, property: DELIVERY_GATE_PROPERTY, before: was.get(k) ?? '(none)', after: now.get(k) ?? '(none)' }));
 }
 
 function servedValue(r: CfnResource): string {

@@ -16,12 +16,14 @@ const ACCOUNTS: Record<string, string> = { dev: '222222222222', staging: '333333
 const PROFILES = [EnvironmentProfile.dev(), EnvironmentProfile.staging(), EnvironmentProfile.prod()];
 
 /** A pipeline stack in the tooling account and one small Stage per environment, each in its own account. */
-function build(props: Partial<EnvironmentPipelineProps> = {}, envOverrides: Array<Partial<PipelineEnvironment>> = []) {
+function build(props: Partial<EnvironmentPipelineProps> = {}, envOverrides: Array<Partial<PipelineEnvironment>> = [],
+  addStacks?: (stage: Stage, env: string) => void) {
   const app = newApp();
   const stack = new MlopsStack(app, 'Delivery', { profile: EnvironmentProfile.prod(), project: 'p', env: { account: '111111111111', region: 'eu-west-1' } });
   const environments = PROFILES.map((profile, i) => {
     const stage = new Stage(app, `p-${profile.name}`, { env: { account: ACCOUNTS[profile.name], region: 'eu-west-1' } });
     new CfnWaitConditionHandle(new Stack(stage, 'Service'), 'Placeholder');
+    addStacks?.(stage, profile.name);
     return { stage, profile, ...envOverrides[i] };
   });
   const pipeline = new EnvironmentPipeline(stack, 'Pipeline', {
@@ -292,6 +294,93 @@ describe('examples/pipeline: the reference environments delivered by a pipeline'
   });
 });
 
+/**
+ * Runs a synthesized buildspec's commands as CodeBuild runs them (a line that exits non-zero stops the build) in a
+ * directory laid out as CodePipeline lays out the action's inputs: the primary input (the source) as the working
+ * directory, with the project's own mlops-review in node_modules/.bin (what `npm ci` installs from the lock file; the
+ * registry is not reached, so `npm ci` itself is left out), secondary inputs at `$CODEBUILD_SRC_DIR_<artifact>`, and a
+ * fake AWS CLI answering for the accounts from `state`. (moto cannot stand in for CloudFormation here: its GetTemplate
+ * ignores ChangeSetName and returns the stack's template.)
+ */
+function runLocally(spec: { phases: Record<string, { commands: string[] }> }, state: FakeAwsState,
+  options: { secondaryInputs?: string; cdkOut?: string; commands?: (commands: string[]) => string[] }) {
+  const work = tempDir('buildspec-action');
+  const src = path.join(work, 'src');
+  fs.mkdirSync(path.join(src, 'node_modules', '.bin'), { recursive: true });
+  fs.writeFileSync(path.join(src, 'node_modules', '.bin', 'mlops-review'),
+    `#!/bin/sh\nexec "${path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx')}" "${path.join(REPO_ROOT, 'lib', 'review', 'bin.ts')}" "$@"\n`, { mode: 0o755 });
+  if (options.cdkOut) fs.symlinkSync(options.cdkOut, path.join(src, 'cdk.out'));
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(bin);
+  writeFakeAws(bin);
+  fs.writeFileSync(path.join(work, 'state.json'), JSON.stringify(state));
+  const env: Record<string, string> = {
+    ...process.env as Record<string, string>,
+    PATH: `${bin}:${process.env.PATH}`,
+    FAKE_AWS_STATE: path.join(work, 'state.json'),
+    FAKE_AWS_LOG: path.join(work, 'calls.log'),
+  };
+  const install: string[] = spec.phases.install?.commands ?? [];
+  for (const variable of install.join('\n').match(/CODEBUILD_SRC_DIR_\w+/g) ?? []) env[variable] = options.secondaryInputs!;
+  const commands = [...install.filter((c) => c !== 'npm ci'), ...spec.phases.build.commands];
+  const script = (options.commands ?? ((c) => c))(commands).map((c) => `${c}\nrc=$?; if [ $rc -ne 0 ]; then exit $rc; fi`).join('\n');
+  const r = spawnSync('bash', ['-c', script], { cwd: src, env, encoding: 'utf8' });
+  const calls = fs.existsSync(env.FAKE_AWS_LOG) ? fs.readFileSync(env.FAKE_AWS_LOG, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, calls };
+}
+
+describe('Synth run locally: self-mutation only after the review of the pipeline stack, which blocks any change of the delivery gate', () => {
+  // The synth step's review of the pipeline stack against the deployed one (the last command of the Synth buildspec,
+  // after synth, tests and cfn-lint, which need the registry and are not run here), with cdk.out holding what `cdk
+  // synth` produced for a commit. Claim: a commit that changes what gates the deliveries fails the build, so
+  // UpdatePipeline (self-mutation), the next stage, never deploys it; a person deploys it with `cdk deploy`.
+  const base = build();
+  const deployedPipeline = base.app.synth().getStackByName('Delivery').template;
+  const pipelineLookupRole = 'arn:aws:iam::111111111111:role/cdk-hnb659fds-lookup-role-111111111111-eu-west-1';
+  const state: FakeAwsState = { roles: { [pipelineLookupRole]: { account: '111111111111' } }, stacks: { 111111111111: { Delivery: deployedPipeline } } };
+
+  function runSynthReview(commit: ReturnType<typeof build>) {
+    const spec = JSON.parse(JSON.parse(buildSpecOf(base.template(), 'Synth')));
+    return runLocally(spec, state, { cdkOut: commit.app.synth().directory, commands: (c) => c.filter((x) => x.includes('mlops-review')) });
+  }
+
+  test('the gate is recorded on the pipeline', () => {
+    const gate = Object.values<any>(base.template().findResources('AWS::CodePipeline::Pipeline'))[0].Metadata['mlops:delivery-gate'];
+    expect(gate).toEqual({
+      source: `acme/ml-platform@main (${CONNECTION})`,
+      synth: ['npm ci', 'npx cdk synth', ...['npm test', 'cfn-lint>=1,<2', 'cfn-lint --'].map((c) => expect.stringContaining(c)), expect.stringContaining('mlops-review')],
+      environments: {
+        dev: { order: 1, review: 'node_modules/.bin/mlops-review', approval: false, disposableStacks: [] },
+        staging: { order: 2, review: 'node_modules/.bin/mlops-review', approval: false, disposableStacks: [] },
+        prod: { order: 3, review: 'node_modules/.bin/mlops-review', approval: true, disposableStacks: [] },
+      },
+    });
+  });
+
+  test('the same commit passes; a commit that adds a stack to an environment (not the gate) passes', () => {
+    expect(runSynthReview(build()).code).toBe(0);
+    // A second stack in dev: new Prepare/Review/Deploy actions and a review project in the pipeline stack.
+    const more = build({}, [], (stage, env) => env === 'dev' && new CfnWaitConditionHandle(new Stack(stage, 'Extra'), 'Placeholder'));
+    expect(stages(more.template()).find((st) => st.Name === 'p-dev')!.Actions.map((a) => a.Name)).toContain('Extra.Review-dev');
+    const r = runSynthReview(more);
+    expect(r.stderr).toContain('base is what is deployed: 1 stack(s) read');
+    expect(r.code).toBe(0);
+  });
+
+  test.each([
+    ['a disposable stack in staging', () => build({}, [{}, { disposableStacks: ['p-staging/Service'] }]), 'environments.staging.disposableStacks [] → ["p-staging/Service"]'],
+    ['another review command', () => build({ reviewCommand: 'true' }), 'environments.prod.review "node_modules/.bin/mlops-review" → "true"'],
+    ['an approval added to staging', () => build({}, [{}, { manualApproval: true }]), 'environments.staging.approval false → true'],
+    ['no tests in the gate', () => build({ gateCommands: [] }), 'delivery gate synth'],
+    ['another branch', () => build({ source: PipelineSource.connection('acme/ml-platform', 'dev', CONNECTION) }), 'delivery gate source'],
+  ])('%s: the build fails (exit 1) before self-mutation', (_, commit, finding) => {
+    const r = runSynthReview(commit());
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(finding);
+    expect(r.stdout).toContain('a person deploys this change of the pipeline stack (cdk deploy)');
+  });
+});
+
 describe('Review-<env> run locally as CodeBuild runs it (primary input: the source; cdk.out: the synth output)', () => {
   // The buildspec of the synthesized project is executed in a directory laid out as CodePipeline lays out the action's
   // inputs, with the project's own mlops-review in node_modules/.bin and a fake AWS CLI answering for the accounts.
@@ -304,33 +393,7 @@ describe('Review-<env> run locally as CodeBuild runs it (primary input: the sour
   const headTemplate = JSON.parse(fs.readFileSync(path.join(stageDir, serviceArtifact.properties.templateFile), 'utf8'));
   const lookupRole = `arn:aws:iam::${ACCOUNTS.staging}:role/cdk-hnb659fds-lookup-role-${ACCOUNTS.staging}-eu-west-1`;
 
-  function runReview(state: FakeAwsState) {
-    const work = tempDir('review-action');
-    const src = path.join(work, 'src');
-    fs.mkdirSync(path.join(src, 'node_modules', '.bin'), { recursive: true });
-    // What `npm ci` installs from the project's lock file: the package's own bin.
-    fs.writeFileSync(path.join(src, 'node_modules', '.bin', 'mlops-review'),
-      `#!/bin/sh\nexec "${path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx')}" "${path.join(REPO_ROOT, 'lib', 'review', 'bin.ts')}" "$@"\n`, { mode: 0o755 });
-    const bin = path.join(work, 'bin');
-    fs.mkdirSync(bin);
-    writeFakeAws(bin);
-    fs.writeFileSync(path.join(work, 'state.json'), JSON.stringify(state));
-    const env: Record<string, string> = {
-      ...process.env as Record<string, string>,
-      PATH: `${bin}:${process.env.PATH}`,
-      FAKE_AWS_STATE: path.join(work, 'state.json'),
-      FAKE_AWS_LOG: path.join(work, 'calls.log'),
-    };
-    const install: string[] = spec.phases.install.commands;
-    for (const variable of install.join('\n').match(/CODEBUILD_SRC_DIR_\w+/g) ?? []) env[variable] = cloudAssembly;
-    // npm ci needs the registry; the test installs the bin above instead.
-    // CodeBuild stops at the first command (line) that exits non-zero; commands within a line run as the shell runs them.
-    const script = [...install.filter((c) => c !== 'npm ci'), ...spec.phases.build.commands]
-      .map((c) => `${c}\nrc=$?; if [ $rc -ne 0 ]; then exit $rc; fi`).join('\n');
-    const r = spawnSync('bash', ['-c', script], { cwd: src, env, encoding: 'utf8' });
-    const calls = fs.existsSync(env.FAKE_AWS_LOG) ? fs.readFileSync(env.FAKE_AWS_LOG, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr, calls };
-  }
+  const runReview = (state: FakeAwsState) => runLocally(spec, state, { secondaryInputs: cloudAssembly });
 
   const CHANGE_SET = 'PipelineChange';
   /** The staging account after the pipeline's Prepare action: `deployedTemplate` deployed (or nothing), the change set of `prepared`. */

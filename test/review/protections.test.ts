@@ -161,6 +161,29 @@ describe('served state', () => {
   });
 });
 
+describe('delivery gate (EnvironmentPipeline\'s mlops:delivery-gate metadata)', () => {
+  const pipeline = (gate: unknown) => ({
+    Pipeline: { Type: 'AWS::CodePipeline::Pipeline', Properties: { RoleArn: 'r' }, ...gate === undefined ? {} : { Metadata: { 'mlops:delivery-gate': gate } } },
+  });
+  const gate = (prod: Record<string, unknown>) => ({ source: 'a/b@main', environments: { prod: { approval: true, disposableStacks: [], ...prod } } });
+
+  test('any change of the gate blocks, in a dev environment too, and no option lets it through', () => {
+    for (const environment of ['prod', 'dev']) {
+      const r = reviewTemplates([{ id: 'tools', environment, resources: pipeline(gate({})) }],
+        [{ id: 'tools', environment, resources: pipeline(gate({ disposableStacks: ['p-prod/Data'], approval: false })) }],
+        { allowDestroy: ['tools/Pipeline'], disposableStacks: ['tools'] });
+      expect(r.warnings).toEqual([]);
+      expect(r.allowed).toEqual([]);
+      expect(reasons(r)).toEqual([expect.stringMatching(/^delivery gate environments\.prod\.approval true → false; delivery gate environments\.prod\.disposableStacks \[\] → \["p-prod\/Data"\]: the pipeline would change what gates it by deploying itself; a person deploys this change/)]);
+    }
+  });
+
+  test('removing the recorded gate blocks; a pipeline deployed before the gate was recorded does not', () => {
+    expect(reasons(reviewTemplates([{ id: 'tools', resources: pipeline(gate({})) }], [{ id: 'tools', resources: pipeline(undefined) }]))).toHaveLength(1);
+    expect(reasons(reviewTemplates([{ id: 'tools', resources: pipeline(undefined) }], [{ id: 'tools', resources: pipeline(gate({})) }]))).toEqual([]);
+  });
+});
+
 describe('through the library and the CLI', () => {
   test('ArtifactStore noncurrent expiry 365→31 in prod: blocked, rendered with before → after, exit 1; in dev: a warning, exit 0', async () => {
     const build = (days: number) => (stack: import('mlops-constructs').MlopsStack) => {
