@@ -51,6 +51,9 @@ export interface RunResult {
 }
 
 /** The teams of a benchmark environment: five teams sharing the training cluster's fair-share queue. */
+/** The certificate of the bench environments' load balancers where the profile requires TLS (a placeholder ARN). */
+export const BENCH_CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-4000-8000-00000000be1c';
+
 export function benchTeams(budgetUsd: number): PlatformTeam[] {
   return Array.from({ length: TEAMS }, (_, i) => ({
     name: `team-${i + 1}`, costCenter: `cc-${1000 + i}`, gpuSharePercent: 100 / TEAMS, monthlyBudgetUsd: Math.round(budgetUsd / (TEAMS + 1)),
@@ -98,6 +101,7 @@ export function buildBenchApp(app: App, models: number): MlopsPlatform[] {
       teams: benchTeams(profile.budget.monthlyLimitUsd),
       servedModels: benchModels(models),
       notifyEmails: ['oncall@example.com'],
+      certificateArn: profile.requireTls ? BENCH_CERTIFICATE_ARN : undefined,
     });
     // Five training job definitions per team, all on the cluster's fair-share queue.
     for (const team of platform.teams) {

@@ -43,6 +43,16 @@ export function referenceModels(profile: EnvironmentProfile): ServedModelOptions
 }
 
 /**
+ * The certificate the load balancers of an environment whose profile requires TLS (staging, prod) serve HTTPS with: a
+ * wildcard certificate of the private name `*.ml.example.internal`, issued by ACM Private CA in the environment's
+ * region (internal load balancers need no public name). Replace the placeholder ARNs with your certificates'.
+ */
+export function referenceCertificateArn(profile: EnvironmentProfile): string | undefined {
+  if (!profile.requireTls) return undefined;
+  return `arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-0000${profile.name === 'prod' ? '00000001' : '00000002'}`;
+}
+
+/**
  * The platform of one reference environment (without its account and region), shared by this app, the delivery
  * pipeline example (examples/pipeline) and the emulator app (scripts/local-app.ts).
  */
@@ -58,6 +68,7 @@ export function referencePlatformProps(profile: EnvironmentProfile): MlopsPlatfo
     modelFamilies: ['fraud-detector', 'recommender'],
     notifyEmails: ['mlops-oncall@example.com'],
     servedModels: referenceModels(profile),
+    certificateArn: referenceCertificateArn(profile),
   };
 }
 

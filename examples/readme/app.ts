@@ -26,6 +26,9 @@ export function buildReadmeApp(app: App): MlopsPlatform[] {
         rollout: profile.scalesToZeroOffHours ? undefined : Rollout.canary({ percent: 10, bake: Duration.minutes(30) }),
         variantVersions: profile.scalesToZeroOffHours ? undefined : { candidate: 'v4' },
       }],
+      // HTTPS on every load balancer where the profile requires TLS (staging, prod): a certificate of a private name
+      // (e.g. *.ml.example.internal from ACM Private CA) in the environment's region. Dev serves HTTP without one.
+      certificateArn: profile.requireTls ? 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000001' : undefined,
     });
     platform.trainingCluster.addJobDefinition('Train', { imageRepository: platform.trainingImages, imageTag: 'train-1', datasetPrefix: 'fraud/' });
     platforms.push(platform);

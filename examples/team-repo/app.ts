@@ -1,4 +1,5 @@
 import { App, Duration } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import {
   EnvironmentProfile, GpuTrainingCluster, InferenceFleet, managedPolicyGrantee, MlopsMonitoring, MlopsPlatform, MlopsStack, Rollout,
@@ -15,10 +16,21 @@ export interface SharedEnvironment {
   readonly profile: EnvironmentProfile;
   readonly account: string;
   readonly region: string;
+  /**
+   * ARN of the certificate the team's load balancers serve HTTPS with, required where the profile requires TLS
+   * (staging, prod): for example the platform's wildcard certificate of a private name from ACM Private CA.
+   */
+  readonly certificateArn?: string;
 }
 
 /** The fraud team's shared prod environment. */
-export const SHARED_PROD: SharedEnvironment = { project: 'mlops', profile: EnvironmentProfile.prod(), account: '123456789012', region: 'us-east-1' };
+export const SHARED_PROD: SharedEnvironment = {
+  project: 'mlops',
+  profile: EnvironmentProfile.prod(),
+  account: '123456789012',
+  region: 'us-east-1',
+  certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000001',
+};
 
 /** The team's own settings. */
 export const TEAM = { name: 'fraud', costCenter: 'cc-risk', project: 'mlops' } as const;
@@ -85,6 +97,8 @@ export function buildTeamApp(app: App, shared: SharedEnvironment = SHARED_PROD):
     encryptionKey: key,
     rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }),
     notificationTopic: monitoring.alarmTopic,
+    // HTTPS on 443 (port 80 redirects); required where the profile requires TLS.
+    certificate: shared.certificateArn ? acm.Certificate.fromCertificateArn(stack, 'Certificate', shared.certificateArn) : undefined,
   });
   monitoring.monitorServing('fraud-detector', fleet, { gpu: true });
   return stack;

@@ -11,11 +11,13 @@ import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import {
   Check, EnvironmentProfile, MLFLOW_DEFAULT_IMAGE, MLFLOW_PORT, mlflowHealthCheckCommand, mlflowServerCommand, resolveExperimentTrackingSpec,
+  resolveListenerTls,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IModelRegistry } from './model-registry';
 import { logAlbAccessLogs } from './private/alb-access-logs';
 import { newRotatingKey } from './private/keys';
+import { addLoadBalancerListeners } from './private/listeners';
 import { ManagedPolicyRole } from './private/managed-policy-role';
 import { nagResourceId } from './private/nag';
 import { vpcCidrFor } from './private/vpc-cidr';
@@ -32,9 +34,10 @@ export interface ExperimentTrackingProps {
   /** Artifact store; MLflow artifacts go to its MODELS bucket under `mlflow/`, ALB access logs to its log bucket. */
   readonly artifactStore: IArtifactStore;
   /**
-   * Certificate for an HTTPS listener on 443. Without one the internal load balancer listens on HTTP 80,
-   * reachable only from inside the VPC.
-   * @default - HTTP on an internal-only listener
+   * Certificate of the HTTPS listener on 443 (TLS 1.2 and 1.3; port 80 redirects to it). Required where the profile
+   * requires TLS (staging, prod): a certificate of a private name (for example from ACM Private CA), imported with
+   * `acm.Certificate.fromCertificateArn`, with a DNS record of that name pointing at the load balancer.
+   * @default - HTTP on port 80 of the internal load balancer, only where the profile allows it (dev)
    */
   readonly certificate?: acm.ICertificate;
   /**
@@ -105,7 +108,10 @@ export class ExperimentTracking extends Construct {
   public readonly service: ecs.FargateService;
   public readonly taskDefinition: ecs.FargateTaskDefinition;
   public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** The listener that forwards to MLflow (HTTPS on 443 with a certificate). */
   public readonly listener: elbv2.ApplicationListener;
+  /** With a certificate: HTTP on port 80, redirecting every request to HTTPS. */
+  public readonly redirectListener?: elbv2.ApplicationListener;
   public readonly logGroup: logs.LogGroup;
   /** Role of the MLflow server (artifact store access). */
   public readonly taskRole: iam.IRole;
@@ -117,6 +123,7 @@ export class ExperimentTracking extends Construct {
   constructor(scope: Construct, id: string, props: ExperimentTrackingProps) {
     super(scope, id);
     const profile = props.profile ?? MlopsScope.profileOf(this);
+    const tls = resolveListenerTls(checkFor(this), profile, props.certificate !== undefined);
 
     // Defaults and validation shared with the Pulumi ExperimentTracking.
     const spec = resolveExperimentTrackingSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) },
@@ -210,17 +217,18 @@ export class ExperimentTracking extends Construct {
     });
     logAlbAccessLogs(this.loadBalancer, props.artifactStore.accessLogBucket, 'alb');
 
-    const https = props.certificate !== undefined;
-    const port = https ? 443 : 80;
-    this.listener = this.loadBalancer.addListener('Listener', {
-      port,
-      protocol: https ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP,
-      certificates: props.certificate ? [props.certificate] : undefined,
-      sslPolicy: https ? elbv2.SslPolicy.RECOMMENDED_TLS : undefined,
-      open: false,
-    });
+    const listeners = addLoadBalancerListeners(this.loadBalancer, tls, props.certificate, undefined,
+      `No certificate was given and the '${profile.name}' profile allows HTTP (requireTls is off), so the internal-only load balancer `
+      + 'serves HTTP inside the VPC; its security group admits only the private subnets (or allowedCidrs). Pass `certificate` for an '
+      + 'HTTPS listener, which satisfies the rule.');
+    this.listener = listeners.listener;
+    this.redirectListener = listeners.redirectListener;
     for (const cidr of allowedCidrs) {
-      this.loadBalancer.connections.allowFrom(ec2.Peer.ipv4(cidr), ec2.Port.tcp(port), 'MLflow clients');
+      for (const port of listeners.ports) {
+        // (One port: the description dev environments were deployed with.)
+        const description = listeners.ports.length === 1 ? 'MLflow clients' : `MLflow clients (port ${port})`;
+        this.loadBalancer.connections.allowFrom(ec2.Peer.ipv4(cidr), ec2.Port.tcp(port), description);
+      }
     }
     const targetGroup = this.listener.addTargets('Mlflow', {
       port: MLFLOW_PORT,
@@ -229,7 +237,7 @@ export class ExperimentTracking extends Construct {
       healthCheck: { path: '/health', healthyHttpCodes: '200', interval: Duration.seconds(30) },
       deregistrationDelay: Duration.seconds(30),
     });
-    this.trackingUri = `${https ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}`;
+    this.trackingUri = `${tls.https ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}`;
     dropRedundantTargetGroupDependency(this.service, targetGroup);
 
     this.webAclArn = props.webAclArn ?? this.newWebAcl(encryptionKey, profile).attrArn;
@@ -238,10 +246,10 @@ export class ExperimentTracking extends Construct {
       webAclArn: this.webAclArn,
     });
 
-    this.acknowledgeFindings(profile, https, props.artifactStore);
+    this.acknowledgeFindings(profile, props.artifactStore);
   }
 
-  private acknowledgeFindings(profile: EnvironmentProfile, https: boolean, artifactStore: IArtifactStore): void {
+  private acknowledgeFindings(profile: EnvironmentProfile, artifactStore: IArtifactStore): void {
     const alb = this.loadBalancer.node.defaultChild!;
     if (!profile.deletionProtection) {
       const reason = `The '${profile.name}' profile lets its resources be destroyed with the stack, so the stateless tracking `
@@ -249,16 +257,6 @@ export class ExperimentTracking extends Construct {
       Validations.of(alb).acknowledge(
         { id: 'NIST.800.53.R5-ELBDeletionProtectionEnabled', reason },
         { id: 'HIPAA.Security-ELBDeletionProtectionEnabled', reason },
-      );
-    }
-    if (!https) {
-      const reason = 'No certificate was given, so the internal-only load balancer serves HTTP inside the VPC; its security group '
-        + 'admits only the private subnets (or allowedCidrs). Pass `certificate` for an HTTPS listener, which satisfies the rule.';
-      Validations.of(this.listener.node.defaultChild!).acknowledge(
-        { id: 'NIST.800.53.R5-ALBHttpToHttpsRedirection', reason },
-        { id: 'HIPAA.Security-ALBHttpToHttpsRedirection', reason },
-        { id: 'NIST.800.53.R5-ELBv2ACMCertificateRequired', reason },
-        { id: 'HIPAA.Security-ELBv2ACMCertificateRequired', reason },
       );
     }
     const objects = nagResourceId(this, artifactStore.bucket(ArtifactPurpose.MODELS).arnForObjects('mlflow/*'));

@@ -10,8 +10,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
   AcceleratorKind, assertFleetRollout, CURRENT_VARIANT, EnvironmentProfile, fleetUserDataCommands, GpuInstance, INFERENCE_AMI_SSM_PARAMETERS,
-  INFERENCE_GPU_METRICS_NAMESPACE, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveFleetVariants, resolveInferenceFleetSpec, Rollout,
-  ServedState,
+  INFERENCE_GPU_METRICS_NAMESPACE, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveFleetVariants, resolveInferenceFleetSpec,
+  resolveListenerTls, Rollout, ServedState,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -19,6 +19,7 @@ import { logAlbAccessLogs } from './private/alb-access-logs';
 import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
 import { checkImageTag } from './private/image-tag';
 import { allowLaunchingServicesToUseKey } from './private/keys';
+import { addLoadBalancerListeners } from './private/listeners';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { ServedStateParameter } from './private/served-state';
@@ -163,8 +164,10 @@ export interface InferenceFleetProps {
    */
   readonly internetFacing?: boolean;
   /**
-   * Certificate of an HTTPS listener on port 443.
-   * @default - an HTTP listener on port 80 (internal load balancers only)
+   * Certificate of the HTTPS listener on port 443 (TLS 1.2 and 1.3; port 80 redirects to it). Required where the
+   * profile requires TLS (staging, prod) and for an internet-facing fleet; for an internal fleet, a certificate of a
+   * private name from ACM Private CA, imported with `acm.Certificate.fromCertificateArn`.
+   * @default - an HTTP listener on port 80, only where the profile allows it (dev) and the load balancer is internal
    */
   readonly certificate?: acm.ICertificate;
   /**
@@ -213,6 +216,8 @@ export interface InferenceFleetVariant {
  * new InferenceFleet(stack, 'Fraud', {
  *   vpc, artifactStore, image, imageTag: '1.4.0', modelName: 'fraud', modelVersion: 'v3',
  *   variantVersions: { candidate: 'v4' }, rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }),
+ *   // HTTPS only outside dev: the certificate of the name clients call (e.g. from ACM Private CA).
+ *   certificate: acm.Certificate.fromCertificateArn(stack, 'Certificate', certificateArn),
  * });
  */
 export class InferenceFleet extends Construct implements IServingMetrics {
@@ -228,7 +233,10 @@ export class InferenceFleet extends Construct implements IServingMetrics {
   }
 
   public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** The listener that forwards to the variants (HTTPS on 443 with a certificate): the one rollouts reweight. */
   public readonly listener: elbv2.ApplicationListener;
+  /** With a certificate: HTTP on port 80, redirecting every request to HTTPS. */
+  public readonly redirectListener?: elbv2.ApplicationListener;
   /** The variants, in rollout order (`current` before `candidate`). */
   public readonly variants: InferenceFleetVariant[];
   /** Role of the instances: reads `<modelName>/` of the MODELS bucket and pulls the serving image. */
@@ -274,6 +282,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       variantCount: this.rollout.initialSplit().length,
     }, profile);
     const { containerPort, healthCheckPath, maxCapacity, minHealthyPercent, internetFacing } = spec;
+    const tls = resolveListenerTls(check, profile, props.certificate !== undefined);
     const workingMin = spec.workingMinCapacity;
     const gracePeriod = props.healthCheckGracePeriod ?? Duration.seconds(spec.healthCheckGracePeriodSeconds);
     this.instance = spec.instance;
@@ -326,15 +335,19 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       description: `Load balancer of ${this.node.path}: only allowed peers on the listener port`,
       allowAllOutbound: false,
     });
-    const listenerPort = props.certificate ? 443 : 80;
+    const listenerPorts = tls.redirectPort === undefined ? [tls.port] : [tls.port, tls.redirectPort];
     const peers = props.allowedPeers ?? [internetFacing ? ec2.Peer.anyIpv4() : ec2.Peer.ipv4(vpcCidrFor(check, props.vpc, "'allowedPeers'"))];
     if (peers.length === 0) check.fail('allowedPeers', peers, 'must name at least one peer', 'list the CIDR blocks or security groups that call the model.');
     for (const peer of peers) {
-      this.loadBalancerSecurityGroup.addIngressRule(peer, ec2.Port.tcp(listenerPort), `Listener port from ${peer.uniqueId}`);
+      for (const port of listenerPorts) {
+        // (One port: the description dev environments were deployed with.)
+        const description = listenerPorts.length === 1 ? `Listener port from ${peer.uniqueId}` : `Listener port ${port} from ${peer.uniqueId}`;
+        this.loadBalancerSecurityGroup.addIngressRule(peer, ec2.Port.tcp(port), description);
+      }
     }
     if (peers.some((peer) => Token.isUnresolved(peer.toIngressRuleConfig().cidrIp))) {
       // The VPC CIDR is known only at deploy time, so the open-ingress rules cannot evaluate it.
-      const reason = 'The listener admits only its own port from the VPC CIDR block, a deploy-time value (Fn::GetAtt of the VPC) that the '
+      const reason = 'The listeners admit only their own ports from the VPC CIDR block, a deploy-time value (Fn::GetAtt of the VPC) that the '
         + 'open-ingress rules cannot evaluate; no other port and no address outside the VPC is allowed.';
       Validations.of(this.loadBalancerSecurityGroup.node.defaultChild as ec2.CfnSecurityGroup).acknowledge(
         { id: 'AwsSolutions-EC23', reason },
@@ -411,16 +424,13 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       deletionProtection: spec.deletionProtection,
     });
     logAlbAccessLogs(this.loadBalancer, props.artifactStore.accessLogBucket, 'alb');
-    this.listener = this.loadBalancer.addListener('Listener', {
-      port: listenerPort,
-      protocol: props.certificate ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP,
-      certificates: props.certificate ? [props.certificate] : undefined,
-      sslPolicy: props.certificate ? elbv2.SslPolicy.RECOMMENDED_TLS : undefined,
-      open: false,
-      defaultAction: this.variants.length === 1
-        ? elbv2.ListenerAction.forward([this.variants[0].targetGroup])
-        : elbv2.ListenerAction.weightedForward(this.variants.map((v) => ({ targetGroup: v.targetGroup, weight: v.weight }))),
-    });
+    const listeners = addLoadBalancerListeners(this.loadBalancer, tls, props.certificate, this.variants.length === 1
+      ? elbv2.ListenerAction.forward([this.variants[0].targetGroup])
+      : elbv2.ListenerAction.weightedForward(this.variants.map((v) => ({ targetGroup: v.targetGroup, weight: v.weight }))),
+    `Internal load balancer in private subnets under the '${profile.name}' profile, which allows HTTP (requireTls is off), and no `
+      + "certificate was given: plain HTTP is reachable only from the allowed peers inside the VPC; pass 'certificate' to serve HTTPS.");
+    this.listener = listeners.listener;
+    this.redirectListener = listeners.redirectListener;
 
     for (const variant of this.variants) {
       const asg = variant.autoScalingGroup;
@@ -445,7 +455,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
         });
       }
     }
-    this.acknowledgeLoadBalancerFindings(spec.deletionProtection, props.certificate !== undefined);
+    this.acknowledgeLoadBalancerFindings(spec.deletionProtection);
   }
 
   /** Target response time at a percentile, in seconds. */
@@ -533,7 +543,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     return userData;
   }
 
-  private acknowledgeLoadBalancerFindings(deletionProtection: boolean, https: boolean): void {
+  private acknowledgeLoadBalancerFindings(deletionProtection: boolean): void {
     const lb = this.loadBalancer.node.defaultChild as elbv2.CfnLoadBalancer;
     const waf = 'The model API is called by services, not browsers; a WAF web ACL can be associated with the load balancer by the team '
       + 'that owns the callers. Only allowed peers reach the listener.';
@@ -543,16 +553,6 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       Validations.of(lb).acknowledge(
         { id: 'NIST.800.53.R5-ELBDeletionProtectionEnabled', reason },
         { id: 'HIPAA.Security-ELBDeletionProtectionEnabled', reason },
-      );
-    }
-    if (!https) {
-      const reason = 'Internal load balancer in private subnets without a certificate: plain HTTP is reachable only from the allowed peers '
-        + "inside the VPC; pass 'certificate' to serve HTTPS.";
-      Validations.of(this.listener.node.defaultChild as elbv2.CfnListener).acknowledge(
-        { id: 'NIST.800.53.R5-ALBHttpToHttpsRedirection', reason },
-        { id: 'HIPAA.Security-ALBHttpToHttpsRedirection', reason },
-        { id: 'NIST.800.53.R5-ELBv2ACMCertificateRequired', reason },
-        { id: 'HIPAA.Security-ELBv2ACMCertificateRequired', reason },
       );
     }
   }

@@ -1,13 +1,14 @@
 import { createHash } from 'crypto';
 import { Environment, NestedStack, Stack, Tags } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import {
-  Check, checkServingShardCount, ENVIRONMENT_PREFIX_PATTERN, EnvironmentProfile, fleetRolloutStateMachineName, MlopsTags, modelRegistryCostEstimate,
-  resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel, servingShardOf, SharedPlatformParameterNames, UNIT_PRICES,
-  validateIdentifier, validatePlatformTeams,
+  certificateFix, Check, checkServingShardCount, ENVIRONMENT_PREFIX_PATTERN, EnvironmentProfile, fleetRolloutStateMachineName, MlopsTags,
+  modelRegistryCostEstimate, resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel, servingShardOf,
+  SharedPlatformParameterNames, UNIT_PRICES, validateIdentifier, validatePlatformTeams,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import { CostGuard } from './cost-guard';
@@ -134,6 +135,15 @@ export interface MlopsPlatformProps {
   /** @default true */
   readonly experimentTracking?: boolean;
   /**
+   * ARN of the ACM certificate every load balancer of the environment serves HTTPS with (TLS 1.2 and 1.3, port 80
+   * redirecting to 443): the experiment tracking server's and every `ServingBackend.FLEET` model's. Required where
+   * the profile requires TLS (staging, prod) and the environment has a load balancer. The load balancers are
+   * internal, so a wildcard certificate of a private name (for example `*.ml.example.internal` from ACM Private CA)
+   * fits, with a DNS record per load balancer; it must be in the environment's region.
+   * @default - HTTP on port 80, only where the profile allows it (dev)
+   */
+  readonly certificateArn?: string;
+  /**
    * Number of serving shards: served models are placed by a hash of their name into up to this many stacks
    * `<prefix>-serving-<nn>` (each model a nested stack there), so a model never moves when others are added, removed
    * or reordered. A shard holds at most 150 models (CloudFormation's 200 parameters per stack): the default serves
@@ -224,6 +234,7 @@ export class MlopsPlatform extends Construct {
   private readonly shards = new Map<number, ServingShard>();
   private readonly baseTags: MlopsTags;
   private readonly stackProps: Omit<MlopsStackProps, 'stackName' | 'description'>;
+  private readonly certificateArn?: string;
 
   constructor(scope: Construct, id: string, props: MlopsPlatformProps) {
     super(scope, id);
@@ -237,11 +248,13 @@ export class MlopsPlatform extends Construct {
     this.teams = validatePlatformTeams(this.node.path, props.teams ?? [], this.profile);
     this.servingShardCount = checkServingShardCount(this.node.path, 'servingShards', props.servingShards);
     // Fail on a served model's own options before building the stacks (addServedModel checks them again).
+    this.certificateArn = props.certificateArn;
     const modelNames = new Set<string>();
     for (const model of props.servedModels ?? []) {
       this.checkServedModel(model, modelNames);
       modelNames.add(model.name);
     }
+    if (props.experimentTracking ?? true) this.checkCertificate('the experiment tracking server');
     const prefix = props.stackNamePrefix ?? `${props.project}-${props.profile.name}`;
     this.stackNamePrefix = prefix;
     const stackProps = { profile: this.profile, project: props.project, costCenter: props.costCenter, env: props.env };
@@ -275,7 +288,11 @@ export class MlopsPlatform extends Construct {
       // Beside the registry it uses: its task roles read the registry secret, whose key policy then names them,
       // which from another stack would make the data stack depend on it.
       this.experimentTracking = new ExperimentTracking(this.dataStack, 'ExperimentTracking', {
-        vpc: this.network.vpc, registry: this.modelRegistry, artifactStore: this.artifactStore, encryptionKey: key,
+        vpc: this.network.vpc,
+        registry: this.modelRegistry,
+        artifactStore: this.artifactStore,
+        encryptionKey: key,
+        certificate: this.certificateIn(this.dataStack),
       });
     }
 
@@ -384,7 +401,9 @@ export class MlopsPlatform extends Construct {
         model: options.name,
         initialState: InferenceFleet.initialServedState(options, `${this.node.path}/servedModels(${options.name})`),
       });
-      serving = new InferenceFleet(stack, 'Fleet', { ...common, servedState, notificationTopic: this.monitoring.alarmTopic });
+      serving = new InferenceFleet(stack, 'Fleet', {
+        ...common, servedState, notificationTopic: this.monitoring.alarmTopic, certificate: this.certificateIn(stack),
+      });
     } else {
       // One production variant (all at once, canary, linear, blue/green): promotion owns its version through a served
       // state and SageMaker guardrails shift the traffic on the shard update. Shadow and A/B endpoints keep template versions.
@@ -528,7 +547,29 @@ export class MlopsPlatform extends Construct {
         check.fail(`servedModels(${options.name}).team`, options.team, 'is not a team of the platform', `add it to 'teams' or use one of: ${this.teams.map((t) => t.name).join(', ') || '(no teams)'}.`);
       }
     }
+    if (options.backend === ServingBackend.FLEET) this.checkCertificate(`the load balancer of served model '${options.name}'`);
     return team;
+  }
+
+  /** Fails where the profile requires TLS, a load balancer is needed, and no certificate was given; checks the ARN's form. */
+  private checkCertificate(needer: string): void {
+    const check = checkFor(this);
+    const arn = this.certificateArn;
+    if (arn === undefined) {
+      if (this.profile.requireTls) {
+        check.fail('certificateArn', arn,
+          `is required under the '${this.profile.name}' profile (requireTls): ${needer} serves HTTPS only`,
+          certificateFix("in the environment's region, and pass its ARN as 'certificateArn'"));
+      }
+      return;
+    }
+    check.matches('certificateArn', arn, /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/,
+      "an ACM certificate ARN such as 'arn:aws:acm:us-east-1:123456789012:certificate/<id>'");
+  }
+
+  /** The environment's certificate, imported in `scope`'s stack, if one was given. */
+  private certificateIn(scope: Construct): acm.ICertificate | undefined {
+    return this.certificateArn === undefined ? undefined : acm.Certificate.fromCertificateArn(scope, 'Certificate', this.certificateArn);
   }
 
   /** A served model by name. */

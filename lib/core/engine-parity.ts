@@ -81,8 +81,8 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('InferenceFleet', 'security', 'IMDSv2 only and its hop limit; the instance role reads only its model\'s prefix and writes nothing', [
     'imds', 'instanceReads', 'instanceWrites',
   ]),
-  cdkOnly('InferenceFleet', 'security', 'HTTPS with the recommended TLS policy when given a certificate; an internet-facing fleet requires one',
-    'not yet: the Pulumi fleet takes certificateArn but does not require it for an internet-facing fleet. Neither engine requires TLS on internal fleets outside dev yet (#15 item 4)'),
+  cdkOnly('InferenceFleet', 'security', 'HTTPS on 443 with the recommended TLS 1.2+ policy and port 80 redirecting to it; a certificate is required where the profile requires TLS (staging, prod) and for an internet-facing fleet',
+    'not yet: the Pulumi fleet serves HTTPS when given certificateArn, without a port-80 redirect, and requires it for neither an internet-facing fleet nor staging and prod'),
   cdkOnly('InferenceFleet', 'security', 'rollouts stepped and rolled back by the fleet rollout state machine (served state in SSM)',
     'not yet: #17 / docs/design/served-models.md; the Pulumi fleet renders the initial split only'),
 
@@ -106,8 +106,8 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   ]),
   both('ExperimentTracking', 'cost', 'task size, task count range, deployment circuit breaker, log retention', ['taskSize', 'tasks', 'circuitBreaker', 'logRetentionDays']),
   both('ExperimentTracking', 'security', 'the task role writes only below mlflow/ of the models bucket', ['taskWrites']),
-  cdkOnly('ExperimentTracking', 'security', 'HTTPS listener when given a certificate (internal load balancer, private subnets only)',
-    'not yet: the Pulumi component serves HTTP only. Authentication, an own database user and a pinned non-root image are on neither engine yet (#15 item 4)'),
+  cdkOnly('ExperimentTracking', 'security', 'HTTPS on 443 with the recommended TLS 1.2+ policy and port 80 redirecting to it; a certificate is required where the profile requires TLS (staging, prod)',
+    'not yet: the Pulumi component serves HTTPS when given certificateArn, HTTP otherwise, in every profile. Authentication, an own database user and a pinned non-root image are on neither engine yet (#15)'),
 
   cdkOnly('ModelPipeline', 'security', 'retraining pipeline (Step Functions: train, evaluate, approve, deploy)', 'not yet: no Pulumi ModelPipeline'),
   cdkOnly('ModelPromotion', 'security', 'the promotion role (the only writer of served/) and its state machine: lock, write-once copy, served state, shard stack update, fleet rollout',

@@ -1,3 +1,4 @@
+import { RECOMMENDED_TLS_POLICY } from './listener-tls';
 import { EnvironmentProfile } from './profiles';
 import { SpecScope, specCheck } from './spec-scope';
 
@@ -71,9 +72,6 @@ export interface ExperimentTrackingSpec {
   /** TLS policy of an HTTPS listener. */
   readonly sslPolicy: string;
 }
-
-/** The TLS policy every engine's HTTPS listeners use (TLS 1.2 and 1.3, CDK's `SslPolicy.RECOMMENDED_TLS`). */
-export const RECOMMENDED_TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
 
 /** Validates the tracking server's input and resolves its defaults from the profile, for every engine. */
 export function resolveExperimentTrackingSpec(

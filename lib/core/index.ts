@@ -18,6 +18,7 @@ export * from './image-repository-spec';
 export * from './model-endpoint-spec';
 export * from './monitoring-spec';
 export * from './governance-spec';
+export * from './listener-tls';
 export * from './experiment-tracking-spec';
 export * from './model-pipeline-spec';
 export * from './artifact-grants';

@@ -70,6 +70,11 @@ export interface EnvironmentProfileProps {
   readonly deletionProtection: boolean;
   /** Whether services spread over more than one availability zone. */
   readonly multiAz: boolean;
+  /**
+   * Whether every load balancer the library creates must serve HTTPS (a `certificate` is then required, and port 80
+   * only redirects to 443). Off in dev, where a load balancer serves HTTP unless given a certificate.
+   */
+  readonly requireTls: boolean;
   /** Minimum capacities during working hours. */
   readonly minCapacity: MinimumCapacity;
   /** Alarm thresholds. */
@@ -94,6 +99,7 @@ export interface EnvironmentProfileOverrides {
   readonly allowDestroy?: boolean;
   readonly deletionProtection?: boolean;
   readonly multiAz?: boolean;
+  readonly requireTls?: boolean;
   readonly minCapacity?: Partial<MinimumCapacity>;
   readonly alarms?: Partial<AlarmThresholds>;
   readonly budget?: Partial<BudgetPolicy>;
@@ -112,6 +118,7 @@ const DEV: EnvironmentProfileProps = {
   allowDestroy: true,
   deletionProtection: false,
   multiAz: false,
+  requireTls: false,
   minCapacity: { inferenceInstances: 0, trainingVcpus: 0, databaseAcu: 0 },
   alarms: { latencyP99Ms: 2000, errorRatePercent: 5, gpuUtilizationLowPercent: 10, driftScore: 0.3, fairnessGap: 0.2 },
   budget: { monthlyLimitUsd: 2000, alertThresholdsPercent: [50, 80, 100], denyGpuAtPercent: 100 },
@@ -127,6 +134,7 @@ const STAGING: EnvironmentProfileProps = {
   allowDestroy: false,
   deletionProtection: true,
   multiAz: true,
+  requireTls: true,
   minCapacity: { inferenceInstances: 1, trainingVcpus: 0, databaseAcu: 0.5 },
   alarms: { latencyP99Ms: 1000, errorRatePercent: 2, gpuUtilizationLowPercent: 15, driftScore: 0.25, fairnessGap: 0.1 },
   budget: { monthlyLimitUsd: 10000, alertThresholdsPercent: [50, 80, 100], denyGpuAtPercent: 100 },
@@ -142,6 +150,7 @@ const PROD: EnvironmentProfileProps = {
   allowDestroy: false,
   deletionProtection: true,
   multiAz: true,
+  requireTls: true,
   minCapacity: { inferenceInstances: 2, trainingVcpus: 0, databaseAcu: 1 },
   alarms: { latencyP99Ms: 500, errorRatePercent: 1, gpuUtilizationLowPercent: 20, driftScore: 0.2, fairnessGap: 0.1 },
   budget: { monthlyLimitUsd: 50000, alertThresholdsPercent: [50, 80, 90, 100], denyGpuAtPercent: 110 },
@@ -196,6 +205,7 @@ export class EnvironmentProfile implements EnvironmentProfileProps {
   public readonly allowDestroy: boolean;
   public readonly deletionProtection: boolean;
   public readonly multiAz: boolean;
+  public readonly requireTls: boolean;
   public readonly minCapacity: MinimumCapacity;
   public readonly alarms: AlarmThresholds;
   public readonly budget: BudgetPolicy;
@@ -210,6 +220,7 @@ export class EnvironmentProfile implements EnvironmentProfileProps {
     this.allowDestroy = props.allowDestroy;
     this.deletionProtection = props.deletionProtection;
     this.multiAz = props.multiAz;
+    this.requireTls = props.requireTls;
     this.minCapacity = Object.freeze({ ...props.minCapacity });
     this.alarms = Object.freeze({ ...props.alarms });
     this.budget = Object.freeze({ ...props.budget, alertThresholdsPercent: Object.freeze([...props.budget.alertThresholdsPercent]) });
@@ -234,6 +245,7 @@ export class EnvironmentProfile implements EnvironmentProfileProps {
       allowDestroy: overrides.allowDestroy ?? this.allowDestroy,
       deletionProtection: overrides.deletionProtection ?? this.deletionProtection,
       multiAz: overrides.multiAz ?? this.multiAz,
+      requireTls: overrides.requireTls ?? this.requireTls,
       minCapacity: { ...this.minCapacity, ...overrides.minCapacity },
       alarms: { ...this.alarms, ...overrides.alarms },
       budget: { ...this.budget, ...overrides.budget },

@@ -2,6 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { KubernetesVersion } from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { TEST_CERTIFICATE_ARN } from '../support/certificates';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
 import {
   applyCompliancePacks, ArtifactPurpose, ArtifactStore, EksAccessLevel, EksGpuCluster, EksGpuClusterProps, EnvironmentProfile, GpuCapacity,
@@ -308,6 +309,7 @@ describe('EksGpuCluster gate', () => {
     const app = newApp();
     const platform = new MlopsPlatform(app, 'mlops-prod', {
       profile: EnvironmentProfile.prod(),
+      certificateArn: TEST_CERTIFICATE_ARN,
       project: 'mlops',
       costCenter: 'ml-platform',
       env: { region: 'us-east-1' },

@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { certificateFor } from '../support/certificates';
 import { cfnLint, collectAcknowledgements, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
 import {
   applyCompliancePacks, ArtifactStore, EnvironmentProfile, ExperimentTracking, ExperimentTrackingProps, MLFLOW_VERSION,
@@ -19,7 +20,10 @@ function build(profile: EnvironmentProfile, propsFor: PropsFor = {}, app: App = 
   const network = new PlatformNetwork(stack, 'Network');
   const registry = new ModelRegistry(stack, 'Registry', { vpc: network.vpc });
   const artifactStore = new ArtifactStore(stack, 'Store');
-  const tracking = new ExperimentTracking(stack, 'Tracking', { vpc: network.vpc, registry, artifactStore, ...props });
+  // Where the profile requires TLS, the certificate a user must give (unless the test gives its own, or none).
+  const tracking = new ExperimentTracking(stack, 'Tracking', {
+    vpc: network.vpc, registry, artifactStore, certificate: certificateFor(stack, profile), ...props,
+  });
   return { app, stack, network, registry, artifactStore, tracking, template: () => Template.fromStack(stack) };
 }
 
@@ -118,15 +122,31 @@ describe('ExperimentTracking', () => {
     expect(uri['Fn::Join'][1][1]['Fn::GetAtt']).toEqual([expect.stringMatching(/^TrackingLoadBalancer/), 'DNSName']);
   });
 
-  test('a certificate gives an HTTPS listener on 443 with a TLS 1.3 policy', () => {
+  test('a certificate gives an HTTPS listener on 443 with a TLS 1.2+ policy, and port 80 only redirects to it', () => {
     const { stack, tracking, template } = build(EnvironmentProfile.prod(), (st) => ({ certificate: acm.Certificate.fromCertificateArn(st, 'Cert', CERT_ARN) }));
-    template().hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
-      Port: 443, Protocol: 'HTTPS', Certificates: [{ CertificateArn: CERT_ARN }], SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+    const listeners = Object.values(template().findResources('AWS::ElasticLoadBalancingV2::Listener')).map((l) => l.Properties);
+    expect(listeners).toHaveLength(2);
+    expect(listeners.find((l) => l.Port === 443)).toMatchObject({
+      Protocol: 'HTTPS',
+      Certificates: [{ CertificateArn: CERT_ARN }],
+      SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+      DefaultActions: [{ Type: 'forward' }],
     });
-    template().hasResourceProperties('AWS::EC2::SecurityGroup', {
-      SecurityGroupIngress: Match.arrayWith([Match.objectLike({ Description: 'MLflow clients', FromPort: 443, ToPort: 443 })]),
-    });
+    expect(listeners.find((l) => l.Port === 80)?.DefaultActions)
+      .toEqual([{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }]);
+    // The private subnets on the two listener ports, nothing else.
+    const groups = Object.values(template().findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('LoadBalancer') } }));
+    expect(groups).toHaveLength(1);
+    expect(groups[0].Properties.SecurityGroupIngress.map((r: any) => `${r.CidrIp}:${r.FromPort}-${r.ToPort}`).sort())
+      .toEqual(['10.0.16.0/20:443-443', '10.0.16.0/20:80-80', '10.0.32.0/20:443-443', '10.0.32.0/20:80-80', '10.0.48.0/20:443-443', '10.0.48.0/20:80-80']);
     expect(stack.resolve(tracking.trackingUri)['Fn::Join'][1][0]).toBe('https://');
+  });
+
+  test('staging and prod without a certificate: an error naming the construct, the prop, the profile and how to get one', () => {
+    for (const profile of [EnvironmentProfile.staging(), EnvironmentProfile.prod()]) {
+      expect(() => build(profile, { certificate: undefined })).toThrow(new RegExp(
+        `Env/Tracking: 'certificate' is required under the '${profile.name}' profile \\(requireTls\\).*ACM Private CA.*fromCertificateArn`));
+    }
   });
 
   test('the backend store connection is allowed through the registry security group on its port', () => {
@@ -247,8 +267,13 @@ describe('ExperimentTracking', () => {
       'AwsSolutions-IAM5[Resource::<StoreModels7414EF8F.Arn>/mlflow/*] Tracking/TaskRole/Policy',
     ]));
     const { app } = build(EnvironmentProfile.prod(), (st) => ({ certificate: acm.Certificate.fromCertificateArn(st, 'Cert', CERT_ARN) }));
-    const prod = collectAcknowledgements(app).filter((a) => a.path.startsWith('Tracking/')).map((a) => a.id);
-    expect(prod).toEqual(['AwsSolutions-IAM5[Resource::<StoreModels7414EF8F.Arn>/mlflow/*]']);
+    const prod = collectAcknowledgements(app).filter((a) => a.path.startsWith('Tracking/')).map((a) => `${a.id} ${a.path}`).sort();
+    // With a certificate no HTTP acknowledgement remains; only the redirect listener, which serves no content, holds no certificate.
+    expect(prod).toEqual([
+      'AwsSolutions-IAM5[Resource::<StoreModels7414EF8F.Arn>/mlflow/*] Tracking/TaskRole/Policy',
+      'HIPAA.Security-ELBv2ACMCertificateRequired Tracking/LoadBalancer/HttpRedirect/Resource',
+      'NIST.800.53.R5-ELBv2ACMCertificateRequired Tracking/LoadBalancer/HttpRedirect/Resource',
+    ]);
   });
 
   describe('rejects bad input', () => {
@@ -280,10 +305,10 @@ describe('ExperimentTracking', () => {
     });
   });
 
-  test('with only required props it is cfn-lint clean and cdk-nag clean (dev, prod, and prod with a certificate)', () => {
+  test('with only required props it is cfn-lint clean and cdk-nag clean (dev, staging and prod with a certificate)', () => {
     const app = newApp();
     build(EnvironmentProfile.dev(), {}, app, 'dev');
-    build(EnvironmentProfile.prod(), {}, app, 'prod');
+    build(EnvironmentProfile.staging(), {}, app, 'staging');
     build(EnvironmentProfile.prod(), (st) => ({ certificate: acm.Certificate.fromCertificateArn(st, 'Cert', CERT_ARN) }), app, 'prodtls');
     applyCompliancePacks(app);
     const result = synthesizeWithPacks(app);

@@ -4,6 +4,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { certificateArnFor, certificateFor } from '../support/certificates';
 import { evaluate } from '../support/cfn-eval';
 import { newApp } from '../support/gate';
 import { polyfillPromiseWithResolvers } from '../support/state-machines';
@@ -52,6 +53,7 @@ function build(rollout: Rollout, options: { variantVersions?: Record<string, str
     variantVersions,
     rollout,
     servedState,
+    certificate: certificateFor(serving, profile),
   });
   const monitoring = new MlopsMonitoring(serving, 'Monitoring');
   const alarms = monitoring.monitorServing('fraud', fleet);
@@ -338,7 +340,12 @@ describe('fleet rollout state machine, runs', () => {
     const policy = canary.template.toJSON().Resources[role.Properties.ManagedPolicyArns[0].Ref];
     const statements: any[] = policy.Properties.PolicyDocument.Statement;
     const byAction = (action: string) => statements.filter((s) => [s.Action].flat().includes(action));
-    expect(byAction('elasticloadbalancing:ModifyListener').map((s) => s.Resource)).toEqual([{ Ref: expect.stringMatching(/^FleetLoadBalancerListener/) }]);
+    const modified = byAction('elasticloadbalancing:ModifyListener').map((s) => s.Resource);
+    expect(modified).toEqual([{ Ref: expect.stringMatching(/^FleetLoadBalancerListener/) }]);
+    // The listener it reweights is the HTTPS one (prod requires TLS), not the port-80 redirect.
+    expect(canary.template.toJSON().Resources[modified[0].Ref].Properties).toMatchObject({ Port: 443, Protocol: 'HTTPS' });
+    const machine = Object.values(canary.template.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
+    expect(JSON.stringify(machine.Properties.DefinitionString)).toContain(`"Ref":"${modified[0].Ref}"`);
     expect(JSON.stringify(byAction('ssm:PutParameter').map((s) => s.Resource))).toContain('parameter/mlops/fraud-prod/served/fraud');
     expect(byAction('cloudwatch:PutMetricData')[0].Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'MLOps/Rollouts' } });
     expect(byAction('cloudwatch:DescribeAlarms')[0].Resource).toHaveLength(3);
@@ -357,7 +364,7 @@ describe('fleet rollout state machine, runs', () => {
   test('a later deploy renders the weights the state machine wrote (read from the served state), not the initial split', () => {
     const reader = canary.fleet.servedState!.readIn(canary.fleet);
     const parameter = Stack.of(canary.fleet).resolve(reader.templateParameter.logicalId);
-    const listener = Object.values(canary.template.findResources('AWS::ElasticLoadBalancingV2::Listener'))[0] as any;
+    const listener = Object.values(canary.template.findResources('AWS::ElasticLoadBalancingV2::Listener', { Properties: { Port: 443 } }))[0] as any;
     const targetGroups = listener.Properties.DefaultActions[0].ForwardConfig.TargetGroups;
     const weights = (value: string) => evaluate(targetGroups.map((t: any) => t.Weight), { [parameter]: value });
     expect(weights('current=v1@90,candidate=v2@10').map(Number)).toEqual([90, 10]);
@@ -411,6 +418,7 @@ describe('MlopsPlatform fleet rollouts', () => {
     const profile = EnvironmentProfile.prod();
     const platform = new MlopsPlatform(newApp(), 'fraud-prod', {
       profile,
+      ...certificateArnFor(profile),
       project: 'fraud',
       costCenter: 'ml-platform',
       env: { region: 'us-east-1' },

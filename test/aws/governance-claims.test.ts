@@ -1,5 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { buildReferenceApp } from '../../examples/environments';
+import { TEST_CERTIFICATE_ARN } from '../support/certificates';
 import { newApp } from '../support/gate';
 import { environmentTemplates, IamWalk, REGION, RoleInfo, Statement, wildcard } from '../support/iam-walk';
 import { BRAKE, EnvironmentProfile, gpuGrowthActions, MlopsPlatform, ServingBackend } from 'mlops-constructs';
@@ -20,6 +21,7 @@ const ENVIRONMENTS: Array<[string, () => IamWalk]> = [
   ['reference app, dev', () => environment((app) => buildReferenceApp(app), 'mlopsdev')],
   ['a platform built with defaults (staging)', () => environment((app) => new MlopsPlatform(app, 'acme-staging', {
     profile: EnvironmentProfile.staging(),
+    certificateArn: TEST_CERTIFICATE_ARN,
     project: 'acme',
     costCenter: 'cc',
     env: { region: REGION },

@@ -1,8 +1,9 @@
-import { Duration } from 'aws-cdk-lib';
+import { CfnElement, Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { certificateFor } from '../support/certificates';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
 import {
   applyCompliancePacks, ArtifactStore, EnvironmentProfile, ImageRepository, INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleet, InferenceFleetProps,
@@ -17,14 +18,16 @@ function build(profile: EnvironmentProfile, props: Partial<InferenceFleetProps> 
   const vpc = new ec2.Vpc(stack, 'Vpc');
   const artifactStore = new ArtifactStore(stack, 'Store');
   const image = new ImageRepository(stack, 'Images');
+  // Where the profile requires TLS, the certificate a user must give (unless the test gives its own, or none).
   const fleet = new InferenceFleet(stack, 'Fleet', {
-    vpc, artifactStore, image, imageTag: '1.0', modelName: 'fraud', modelVersion: 'v1', ...props,
+    vpc, artifactStore, image, imageTag: '1.0', modelName: 'fraud', modelVersion: 'v1', certificate: certificateFor(stack, profile), ...props,
   });
   return { app, stack, vpc, fleet, template: () => Template.fromStack(stack) };
 }
 
 function listenerWeights(template: Template): Array<{ tg: string; weight: number }> {
-  const listeners = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::Listener'));
+  const listeners = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::Listener'))
+    .filter((l) => l.Properties.DefaultActions[0].Type === 'forward');
   expect(listeners).toHaveLength(1);
   const action = listeners[0].Properties.DefaultActions[0];
   return action.ForwardConfig.TargetGroups.map((t: any) => ({ tg: t.TargetGroupArn.Ref, weight: t.Weight }));
@@ -212,8 +215,37 @@ describe('InferenceFleet options', () => {
     });
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, Protocol: 'HTTPS', Certificates: [{ CertificateArn: CERT }] });
     t.hasResourceProperties('AWS::EC2::SecurityGroup', {
-      SecurityGroupIngress: [Match.objectLike({ CidrIp: '0.0.0.0/0', FromPort: 443 })],
+      SecurityGroupIngress: [Match.objectLike({ CidrIp: '0.0.0.0/0', FromPort: 443 }), Match.objectLike({ CidrIp: '0.0.0.0/0', FromPort: 80 })],
     });
+  });
+
+  test('staging and prod: HTTPS on 443 with TLS 1.2+, port 80 only redirects, the group admits both ports and nothing else', () => {
+    for (const profile of [EnvironmentProfile.staging(), EnvironmentProfile.prod()]) {
+      const { fleet, stack, template } = build(profile);
+      const t = template();
+      const listeners = Object.values(t.findResources('AWS::ElasticLoadBalancingV2::Listener')).map((l) => l.Properties);
+      expect(listeners).toHaveLength(2);
+      const https = listeners.find((l) => l.Port === 443)!;
+      expect(https).toMatchObject({ Protocol: 'HTTPS', SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06', Certificates: [{ CertificateArn: expect.stringMatching(/^arn:aws:acm:/) }] });
+      expect(https.DefaultActions[0].Type).toBe('forward');
+      const http = listeners.find((l) => l.Port === 80)!;
+      expect(http.DefaultActions).toEqual([{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }]);
+      // The listener rollouts reweight is the HTTPS one.
+      expect(t.toJSON().Resources[stack.getLogicalId(fleet.listener.node.defaultChild as CfnElement)].Properties.Port).toBe(443);
+      const group = stack.getLogicalId(fleet.loadBalancerSecurityGroup.node.defaultChild as CfnElement);
+      const ingress = t.toJSON().Resources[group].Properties.SecurityGroupIngress;
+      expect(ingress.map((r: any) => r.FromPort).sort()).toEqual([443, 80]);
+      expect(ingress.every((r: any) => r.FromPort === r.ToPort)).toBe(true);
+    }
+  });
+
+  test('staging and prod without a certificate: an error naming the construct, the prop, the profile and how to get one', () => {
+    for (const profile of [EnvironmentProfile.staging(), EnvironmentProfile.prod()]) {
+      expect(() => build(profile, { certificate: undefined })).toThrow(new RegExp(
+        `Env/Fleet: 'certificate' is required under the '${profile.name}' profile \\(requireTls\\).*received undefined.*ACM Private CA.*acm\\.Certificate\\.fromCertificateArn`));
+    }
+    // Dev stays HTTP without one; a profile may opt out.
+    expect(build(EnvironmentProfile.prod({ requireTls: false }), { certificate: undefined }).fleet.listener.port).toBe(80);
   });
 
   test('allowedPeers, ports, capacity, warm pool, grace period, healthy percent and key are honoured', () => {
@@ -233,7 +265,9 @@ describe('InferenceFleet options', () => {
     });
     expect(fleet.encryptionKey).toBeDefined();
     const t = template();
-    t.hasResourceProperties('AWS::EC2::SecurityGroup', { SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.1.0.0/16', FromPort: 80 })] });
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.1.0.0/16', FromPort: 443 }), Match.objectLike({ CidrIp: '10.1.0.0/16', FromPort: 80 })],
+    });
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 9000, HealthCheckPath: '/v2/health/ready' });
     t.hasResource('AWS::AutoScaling::AutoScalingGroup', {
       Properties: Match.objectLike({ MinSize: '3', MaxSize: '6', HealthCheckGracePeriod: 1200 }),

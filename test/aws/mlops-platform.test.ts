@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { certificateArnFor } from '../support/certificates';
 import { newApp } from '../support/gate';
 import {
   EnvironmentProfile, InferenceFleet, MlopsPlatform, MlopsPlatformProps, ModelEndpoint, Rollout, ServingBackend, servingShardOf, SHARED_TEAM,
@@ -14,7 +15,7 @@ const TEAMS = [
 function platform(profile: EnvironmentProfile, props: Partial<MlopsPlatformProps> = {}) {
   const app = newApp();
   return new MlopsPlatform(app, `p-${profile.name}`, {
-    profile, project: 'acme', costCenter: 'ml-platform', env: { region: 'us-east-1' }, teams: TEAMS, ...props,
+    profile, project: 'acme', costCenter: 'ml-platform', env: { region: 'us-east-1' }, teams: TEAMS, ...certificateArnFor(profile), ...props,
   });
 }
 

@@ -5,6 +5,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import { TEST_CERTIFICATE_ARN } from '../support/certificates';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
 import { allStates, runLocally, stateMachineDefinition } from '../support/state-machines';
 import {
@@ -907,6 +908,7 @@ describe('ModelPipeline with a promotion: an approved version is promoted throug
     const app = newApp();
     const p = new MlopsPlatform(app, 'acme-staging', {
       profile: EnvironmentProfile.staging(),
+      certificateArn: TEST_CERTIFICATE_ARN,
       project: 'acme',
       costCenter: 'cc',
       modelFamilies: ['fraud', 'recs', 'shadowed'],

@@ -5,6 +5,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { servedWrites } from '../../lib/aws/checks/served-writes';
+import { certificateArnFor } from '../support/certificates';
 import { evaluate } from '../support/cfn-eval';
 import { newApp } from '../support/gate';
 import { environmentTemplates, IamWalk, REGION } from '../support/iam-walk';
@@ -26,7 +27,7 @@ const SERVED_MODELS = [
 
 function platformIn(app: App, profile = EnvironmentProfile.prod()): MlopsPlatform {
   return new MlopsPlatform(app, `acme-${profile.name}`, {
-    profile, project: 'acme', costCenter: 'cc-1', env: { region: REGION }, servedModels: SERVED_MODELS,
+    profile, project: 'acme', costCenter: 'cc-1', env: { region: REGION }, servedModels: SERVED_MODELS, ...certificateArnFor(profile),
   });
 }
 

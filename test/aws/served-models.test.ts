@@ -2,6 +2,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { servedUris, servedWrites } from '../../lib/aws/checks/served-writes';
 import { ServedStateParameter } from '../../lib/aws/private/served-state';
+import { certificateArnFor, TEST_CERTIFICATE_ARN } from '../support/certificates';
 import { EnvironmentProfile, MlopsPlatform, Rollout, ServingBackend } from 'mlops-constructs';
 
 /**
@@ -13,6 +14,7 @@ describe.each([EnvironmentProfile.dev(), EnvironmentProfile.prod()])('served mod
   const app = new App();
   const platform = new MlopsPlatform(app, `fraud-${profile.name}`, {
     profile,
+    ...certificateArnFor(profile),
     project: 'fraud',
     costCenter: 'ml-platform',
     env: { region: 'us-east-1' },
@@ -76,8 +78,9 @@ describe('platforms of several environments in one app (environment-agnostic and
   ];
   const common = { project: 'fraud', costCenter: 'cc-1042', servedModels };
   new MlopsPlatform(app, 'fraud-dev', { ...common, profile: EnvironmentProfile.dev() });
-  new MlopsPlatform(app, 'fraud-staging', { ...common, profile: EnvironmentProfile.staging(), env: { account: '123456789012', region: 'eu-west-1' } });
-  new MlopsPlatform(app, 'fraud-prod', { ...common, profile: EnvironmentProfile.prod(), env: { account: '210987654321', region: 'us-east-1' } });
+  const certificateArn = TEST_CERTIFICATE_ARN;
+  new MlopsPlatform(app, 'fraud-staging', { ...common, profile: EnvironmentProfile.staging(), env: { account: '123456789012', region: 'eu-west-1' }, certificateArn });
+  new MlopsPlatform(app, 'fraud-prod', { ...common, profile: EnvironmentProfile.prod(), env: { account: '210987654321', region: 'us-east-1' }, certificateArn });
   // After synthesis, as the compliance rule runs: references are prepared, and each environment's resources
   // reference only their own bucket (resolving one environment's resource in another's stack would throw).
   app.synth();

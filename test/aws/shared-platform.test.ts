@@ -5,6 +5,7 @@ import { App, CfnResource, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { certificateFor } from '../support/certificates';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
 import {
   allSharedPlatformParameterNames, applyCompliancePacks, ArtifactPurpose, EnvironmentProfile, GpuTrainingCluster, InferenceFleet,
@@ -128,6 +129,7 @@ describe('a team stack on MlopsPlatform.fromEnvironment', () => {
     image: shared.servingImages,
     imageTag: 'serve-1',
     encryptionKey: shared.encryptionKey,
+    certificate: certificateFor(stack, EnvironmentProfile.prod()),
   });
   applyCompliancePacks(app);
   const result = synthesizeWithPacks(app);

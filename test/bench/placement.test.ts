@@ -3,6 +3,7 @@
 // the data stack's served states alike.
 import { App, CfnResource, Stack } from 'aws-cdk-lib';
 import { benchModel, benchTeams } from '../../scripts/bench';
+import { certificateArnFor } from '../support/certificates';
 import { newApp } from '../support/gate';
 import { EnvironmentProfile, MlopsPlatform, ServedModelOptions, servingShardOf, ValidationError } from 'mlops-constructs';
 
@@ -15,6 +16,7 @@ function platform(models: ServedModelOptions[], profile = EnvironmentProfile.pro
     teams: benchTeams(profile.budget.monthlyLimitUsd),
     servedModels: models,
     experimentTracking: false,
+    ...certificateArnFor(profile),
   });
 }
 

@@ -1,7 +1,7 @@
 // The 1,000-model environment of scale.test.ts, synthesized in a process of its own (`tsx test/bench/scale-app.ts
 // <outdir>`), so its peak memory is this environment's alone and not the peak of whichever suite the jest worker ran
 // before. Prints one JSON line: what the test needs from the constructs, and the measurements.
-import { benchModels, benchTeams } from '../../scripts/bench';
+import { BENCH_CERTIFICATE_ARN, benchModels, benchTeams } from '../../scripts/bench';
 import { newApp } from '../support/gate';
 import { EnvironmentProfile, InferenceFleet, MlopsPlatform } from 'mlops-constructs';
 
@@ -31,6 +31,7 @@ function main(outdir: string): void {
     teams: benchTeams(profile.budget.monthlyLimitUsd),
     servedModels: benchModels(SCALE_MODELS),
     notifyEmails: ['oncall@example.com'],
+    certificateArn: BENCH_CERTIFICATE_ARN,
   });
   const assembly = platform.node.root as unknown as { synth(): { directory: string } };
   const directory = assembly.synth().directory;

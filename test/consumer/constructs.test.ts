@@ -9,6 +9,7 @@ import { FLAG_STATES, UserProject, UserSynth } from './support/user-project';
  */
 const EVERY_CONSTRUCT = `
 import { App, Stack, Stage, CfnWaitConditionHandle } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import {
   applyCompliancePacks, ArtifactStore, CostGuard, EksGpuCluster, EnvironmentPipeline, EnvironmentProfile, ExperimentTracking,
@@ -38,12 +39,21 @@ const image = new ImageRepository(data, 'Images');
 const registry = new ModelRegistry(data, 'Registry', { vpc });
 registry.addModelPackageGroup('fraud');
 
-new ExperimentTracking(new MlopsStack(app, 'Tracking', stackProps), 'Tracking', { vpc, registry, artifactStore });
+// Outside dev the load balancers serve HTTPS only: a certificate is required there (a clear ValidationError otherwise,
+// tested in test/consumer/platform.test.ts and test/aws/inference-fleet.test.ts).
+const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/5a1e2f3b-6c7d-4e8f-9a0b-1c2d3e4f5a6b';
+const trackingStack = new MlopsStack(app, 'Tracking', stackProps);
+new ExperimentTracking(trackingStack, 'Tracking', {
+  vpc, registry, artifactStore, certificate: acm.Certificate.fromCertificateArn(trackingStack, 'Certificate', CERTIFICATE_ARN),
+});
 const training = new MlopsStack(app, 'Training', stackProps);
 const cluster = new GpuTrainingCluster(training, 'Cluster', { vpc, artifactStore });
 const job = (id: string) => cluster.addJobDefinition(id, { imageRepository: image, imageTag: id.toLowerCase() });
 const serving = { vpc, modelName: 'fraud', modelVersion: 'v1', artifactStore, image, imageTag: 'serve-1' };
-const fleet = new InferenceFleet(new MlopsStack(app, 'Fleet', stackProps), 'Fleet', serving);
+const fleetStack = new MlopsStack(app, 'Fleet', stackProps);
+const fleet = new InferenceFleet(fleetStack, 'Fleet', {
+  ...serving, certificate: acm.Certificate.fromCertificateArn(fleetStack, 'Certificate', CERTIFICATE_ARN),
+});
 const endpoint = new ModelEndpoint(new MlopsStack(app, 'Endpoint', stackProps), 'Endpoint', { ...serving, modelName: 'churn' });
 // One monitoring for everything, as the README documents it (monitor() takes each construct as it is).
 new MlopsMonitoring(new MlopsStack(app, 'Monitoring', stackProps), 'Monitoring').monitor(fleet).monitor(endpoint).monitor(cluster).monitor(registry);

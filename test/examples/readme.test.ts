@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildReadmeApp } from '../../examples/readme/app';
+import { TEST_CERTIFICATE_ARN } from '../support/certificates';
 import { cfnLint, describe as describeFindings, newApp, REPO_ROOT, synthesizeWithPacks } from '../support/gate';
 import { EnvironmentProfile, MlopsPlatform, Rollout, ServingBackend } from 'mlops-constructs';
 
@@ -33,6 +34,7 @@ describe('the README', () => {
         project: 'p',
         costCenter: 'c',
         env: { region: 'us-east-1' },
+        certificateArn: TEST_CERTIFICATE_ARN,
         experimentTracking: false,
         servedModels: [{ name: 'fraud', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't', rollout: Rollout.shadow() }],
       });

@@ -7,6 +7,7 @@ import {
   variantVersions, version,
 } from './arbitraries';
 import { FuzzTarget } from './harness';
+import { certificateArnFor, certificateFor } from '../support/certificates';
 import {
   ArtifactPurpose, ArtifactStore, CostGuard, DataClassification, EnvironmentProfile, GpuTrainingCluster, ImageRepository, InferenceFleet,
   MlopsMonitoring, MlopsPlatform, MlopsStack, ModelEndpoint, ModelRegistry, PlatformNetwork, Rollout, ServingBackend,
@@ -300,7 +301,7 @@ export const AWS_TARGETS: FuzzTarget<Input>[] = [
     arbitrary: withProfile(fc.record(fleetProps, { requiredKeys: ['modelName', 'modelVersion', 'imageTag'] })),
     build: ({ profile, props }, app) => {
       const { stack, vpc, artifactStore, image } = environment(app, profile);
-      new InferenceFleet(stack, 'Fleet', { vpc, artifactStore, image, ...(props as any) });
+      new InferenceFleet(stack, 'Fleet', { vpc, artifactStore, image, certificate: certificateFor(stack, profileOf(profile)), ...(props as any) });
     },
     props: [...keysOf(fleetProps), 'vpc', 'artifactStore', 'image', 'machineImage', 'encryptionKey', 'warmPool', 'notificationTopic', 'certificate', 'allowedPeers', 'profile'],
     synthesize: true,
@@ -334,7 +335,14 @@ export const AWS_TARGETS: FuzzTarget<Input>[] = [
     arbitrary: withProfile(fc.record(platformProps, { requiredKeys: [] })),
     build: ({ profile, props }, app) => new MlopsPlatform(app, 'P', {
       // The tracking server does not depend on teams or models: left out to keep 1,000 platform builds fast.
-      profile: profileOf(profile), project: 'fuzz', costCenter: 'cc-1', env: ENV, notifyEmails: ['ops@example.com'], experimentTracking: false, ...(props as any),
+      profile: profileOf(profile),
+      project: 'fuzz',
+      costCenter: 'cc-1',
+      env: ENV,
+      notifyEmails: ['ops@example.com'],
+      experimentTracking: false,
+      ...certificateArnFor(profileOf(profile)),
+      ...(props as any),
     }),
     props: PLATFORM_BLAMES,
     synthesize: true,
