@@ -514,6 +514,7 @@ export class MlopsPlatform extends Construct {
       promotion: serving instanceof InferenceFleet || serving?.servedState ? this.modelPromotion : undefined,
       approvers: { emails: this.notifyEmails, grantees: [this.governance.mlEngineer] },
       alarmTopic: this.monitoring.alarmTopic,
+      servedState: serving?.servedState,
       ...options,
     });
     // The pipeline updates endpoints and submits training: denied while the GPU brake is on. The brake is in the

@@ -25,6 +25,7 @@ import { ModelPromotion } from './model-promotion';
 import { ModelRegistry } from './model-registry';
 import { ManagedPolicyPrincipal, ManagedPolicyRole } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
+import { ServedStateParameter } from './private/served-state';
 import { failureMessage, transientServiceErrors } from './private/state-machine-errors';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
@@ -95,12 +96,27 @@ export interface ModelPipelineProps {
    */
   readonly trainJob: TrainingJob;
   /**
-   * Batch job evaluating the candidate (`$MODEL_URI`) against the production model (`$PRODUCTION_MODEL_URI` when the
-   * pipeline has an endpoint; every served version is readable below `$SERVED_MODELS_URI`) on the holdout of
-   * `$DATASET_MANIFEST_URI`; publishes to the metric contract (`METRIC_CONTRACT`) and writes `evaluation.json`
-   * (`candidate`, `baseline`, `threshold`, `fairnessGap`) to its own `$OUTPUT_URI`, which the training job cannot write.
+   * Batch job evaluating the candidate (`$MODEL_URI`) against the production model (`$PRODUCTION_MODEL_URI`, the version
+   * production serves when the run evaluates, see `servedState`; every served version is readable below
+   * `$SERVED_MODELS_URI`) on the holdout (`$HOLDOUT_URI`, see `holdoutPrefix`, else the one of `$DATASET_MANIFEST_URI`);
+   * publishes to the metric contract (`METRIC_CONTRACT`) and writes `evaluation.json` (`candidate`, `baseline`,
+   * `threshold`, `fairnessGap`) to its own `$OUTPUT_URI`, which the training job cannot write. It must run as a role of
+   * its own (another job definition than `trainJob`).
    */
   readonly evaluateJob: TrainingJob;
+  /**
+   * The model's served state (`MlopsPlatform.addModelPipeline` passes it). Each run reads it just before evaluating:
+   * the evaluation job compares with the version production serves then (`$PRODUCTION_VERSION`,
+   * `$PRODUCTION_MODEL_URI` = `served/<model>/<version>/model.tar.gz`), which the package records (`baselineVersion`).
+   * @default - the endpoint's served state; without one, the endpoint's template version (or no production model)
+   */
+  readonly servedState?: ServedStateParameter;
+  /**
+   * Key prefix of a holdout set in the datasets bucket, pinned in code (e.g. `fraud/holdout/2026-11/`): the evaluation
+   * job reads it as `$HOLDOUT_URI` (recorded in the package, `holdout`), and the training job is denied reading it.
+   * @default - the holdout the run's dataset manifest lists (`$DATASET_MANIFEST_URI`)
+   */
+  readonly holdoutPrefix?: string;
   /** Image URI the registered model package serves with (for example `servingImages.imageUri(tag)`). */
   readonly servingImageUri: string;
   /**
@@ -260,6 +276,14 @@ export class ModelPipeline extends Construct {
       if (!job?.jobDefinition || !job.jobQueue) {
         check.fail(name, job, 'must be a job added to the training cluster', `pass the result of trainingCluster.addJobDefinition(...) as '${name}'.`);
       }
+    }
+    // The gates read what the evaluation job writes: the training job must not be able to write it.
+    if (props.evaluateJob.jobRole === props.trainJob.jobRole) {
+      check.fail('evaluateJob', props.evaluateJob.jobDefinition.node.path, 'runs as the training job\'s role (it could write the evaluation the gates read)',
+        "add a job definition of its own for evaluation, e.g. trainingCluster.addJobDefinition('Evaluate', ...).");
+    }
+    if (props.holdoutPrefix !== undefined) {
+      check.matches('holdoutPrefix', props.holdoutPrefix, /^[A-Za-z0-9][A-Za-z0-9_.\-/]*\/$/, 'a key prefix of the datasets bucket ending with "/", e.g. "fraud/holdout/2026-11/"');
     }
     // Defaults and validation shared with the Pulumi ModelPipeline.
     const spec = resolveModelPipelineSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, {
@@ -600,11 +624,12 @@ export class ModelPipeline extends Construct {
     // 3. Evaluate on the holdout against the production model.
     const metric = props.qualityMetric ?? 'auc';
     const higherIsBetter = (props.qualityDirection ?? QualityDirection.HIGHER_IS_BETTER) === QualityDirection.HIGHER_IS_BETTER;
-    const production = props.endpoint?.variants[0]?.model.primaryContainer as { modelDataUrl?: string } | undefined;
+    const { production, readProduction } = this.productionModel(paths);
     const evaluate = batchJob('Evaluate', props.evaluateJob, env('evaluate', {
       DATASET_MANIFEST_URI: manifestUri,
       SERVED_MODELS_URI: props.artifactStore.s3Uri(ArtifactPurpose.MODELS, MODEL_ARTIFACT_LAYOUT.servedPrefix(modelName)),
-      ...(production?.modelDataUrl ? { PRODUCTION_MODEL_URI: production.modelDataUrl } : {}),
+      ...production,
+      ...(props.holdoutPrefix ? { HOLDOUT_URI: props.artifactStore.s3Uri(ArtifactPurpose.DATASETS, props.holdoutPrefix) } : {}),
       QUALITY_METRIC: metric,
       HIGHER_IS_BETTER: String(higherIsBetter),
       MIN_IMPROVEMENT: String(props.minImprovement ?? 0),
@@ -649,6 +674,8 @@ export class ModelPipeline extends Construct {
           candidate: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.evaluation.candidate')),
           baseline: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.evaluation.baseline')),
           fairnessGap: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.evaluation.fairnessGap')),
+          ...(readProduction ? { baselineVersion: sfn.JsonPath.stringAt('$.production.version') } : {}),
+          ...(props.holdoutPrefix ? { holdout: props.holdoutPrefix } : {}),
         },
       },
       resultSelector: { 'arn.$': '$.ModelPackageArn' },
@@ -699,7 +726,7 @@ export class ModelPipeline extends Construct {
         .when(sfn.Condition.and(...numbers.map((p) => sfn.Condition.isNumeric(p))), qualityGate)
         .otherwise(incomplete))
       .otherwise(incomplete);
-    train.next(readTraining).next(evaluate).next(readEvaluation).next(complete);
+    (readProduction ? train.next(readTraining).next(readProduction) : train.next(readTraining)).next(evaluate).next(readEvaluation).next(complete);
     qualityGate.when(better, fairnessGate).otherwise(fail(OUT.belowBaseline, `The candidate's ${metric} does not beat the production model.`));
     fairnessGate
       .when(sfn.Condition.numberLessThanEquals('$.evaluation.fairnessGap', this.fairnessGap), register)
@@ -914,6 +941,38 @@ export class ModelPipeline extends Construct {
     return readRun.next(promote).next(done);
   }
 
+  /**
+   * The production model the evaluation compares with: read from the served state when the run evaluates (the version
+   * production serves then), else the endpoint's template version, else none.
+   */
+  private productionModel(paths: FailurePaths): { production: Record<string, string>; readProduction?: sfn.IChainable } {
+    const servedState = this.props.servedState ?? this.props.endpoint?.servedState;
+    if (!servedState) {
+      const container = this.props.endpoint?.variants[0]?.model.primaryContainer as { modelDataUrl?: string } | undefined;
+      return { production: container?.modelDataUrl ? { PRODUCTION_MODEL_URI: container.modelDataUrl } : {} };
+    }
+    // The first variant's version (`current`; the served state's format is encodeServedState's: `<variant>=<version>@<weight>,...`).
+    const split = (text: string, delimiter: string, index: number) => `States.ArrayGetItem(States.StringSplit(${text}, '${delimiter}'), ${index})`;
+    const read = this.retried(new tasks.CallAwsService(this, 'ReadProductionVersion', {
+      service: 'ssm',
+      action: 'getParameter',
+      iamAction: 'ssm:GetParameter',
+      iamResources: [servedState.parameterArn],
+      parameters: { Name: servedState.parameterName },
+      resultSelector: { 'version.$': split(split(split('$.Parameter.Value', ',', 0), '=', 1), '@', 0) },
+      resultPath: '$.production',
+    }));
+    read.addCatch(paths.failed('ReadProductionVersionFailed', OUT.failed), { resultPath: '$.error' });
+    const version = sfn.JsonPath.stringAt('$.production.version');
+    return {
+      production: {
+        PRODUCTION_VERSION: version,
+        PRODUCTION_MODEL_URI: sfn.JsonPath.format(this.props.artifactStore.servedModelUri(this.props.modelName, '{}'), version),
+      },
+      readProduction: read,
+    };
+  }
+
   /** Reads a step's JSON output from the run's output prefix. */
   private readOutput(id: string, step: string, file: string, resultPath: string, paths: FailurePaths): sfn.IChainable {
     const bucket = this.props.artifactStore.bucket(ArtifactPurpose.ARTIFACTS);
@@ -956,12 +1015,25 @@ export class ModelPipeline extends Construct {
       if (id === 'Train') {
         artifactStore.grantWrite(grantee, ArtifactPurpose.MODELS, candidates);
         arns.push(models.arnForObjects(`${candidates}*`));
+        // Training never sees the pinned holdout, even when it lies below the job's dataset prefix.
+        if (this.props.holdoutPrefix) {
+          policy.addStatements(new iam.PolicyStatement({
+            sid: 'TrainingNeverReadsTheHoldout',
+            effect: iam.Effect.DENY,
+            actions: ['s3:GetObject', 's3:GetObjectVersion'],
+            resources: [artifactStore.bucket(ArtifactPurpose.DATASETS).arnForObjects(`${this.props.holdoutPrefix}*`)],
+          }));
+        }
       }
       if (id === 'Evaluate') {
         // The candidates and the production model it is compared with (read only).
         artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, candidates);
         artifactStore.grantRead(grantee, ArtifactPurpose.MODELS, served);
         arns.push(models.arnForObjects(`${candidates}*`), models.arnForObjects(`${served}*`));
+        if (this.props.holdoutPrefix) {
+          artifactStore.grantRead(grantee, ArtifactPurpose.DATASETS, this.props.holdoutPrefix);
+          arns.push(artifactStore.bucket(ArtifactPurpose.DATASETS).arnForObjects(`${this.props.holdoutPrefix}*`));
+        }
         policy.addStatements(new iam.PolicyStatement({
           actions: ['cloudwatch:PutMetricData'],
           resources: ['*'],
@@ -975,7 +1047,7 @@ export class ModelPipeline extends Construct {
       }
       const reason = 'Object-level S3 permissions name objects by key prefix: the wildcards cover only this step\'s outputs '
         + `(${this.outputPrefix}${step}/), the run manifests, and for training this model's candidates (${candidates}), for evaluation `
-        + 'its candidates and served versions (read only).';
+        + `its candidates and served versions${this.props.holdoutPrefix ? ' and the pinned holdout' : ''} (read only).`;
       Validations.of(policy).acknowledge(...arns.map((arn) => ({ id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, arn)}]`, reason })));
     }
   }

@@ -7,11 +7,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { TEST_CERTIFICATE_ARN } from '../support/certificates';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
+import { environmentTemplates, IamWalk } from '../support/iam-walk';
 import { allStates, runLocally, stateMachineDefinition } from '../support/state-machines';
 import {
   applyCompliancePacks, ArtifactStore, EnvironmentProfile, GpuTrainingCluster, ImageRepository, MODEL_PIPELINE_OUTCOMES, MlopsStack,
   MlopsPlatform, ModelApproval, ModelEndpoint, ModelPipeline, ModelPipelineProps, ModelPromotion, ModelRegistry, PlatformKey, PlatformNetwork,
-  QualityDirection, Rollout, ServingBackend,
+  QualityDirection, Rollout, ServedStateParameter, ServingBackend,
 } from 'mlops-constructs';
 
 interface Fixture {
@@ -477,6 +478,7 @@ describe('ModelPipeline bad input', () => {
     { name: 'no serving image', props: { servingImageUri: '' }, message: /'servingImageUri' is required/ },
     { name: 'a rollout to an endpoint serving another (unregistered) model', props: {}, message: /'endpoint' does not serve 'fraud'.*Fix: roll 'fraud' out/, otherEndpoint: true },
     { name: 'a quality metric with spaces', props: { qualityMetric: 'my metric' }, message: /'qualityMetric'/ },
+    { name: 'a holdout prefix without a trailing slash', props: { holdoutPrefix: 'fraud/holdout' }, message: /'holdoutPrefix'.*ending with "\/"/ },
   ];
   test.each(cases)('$name', ({ props, message, prod, otherEndpoint }) => {
     const f = fixture(prod ? EnvironmentProfile.prod() : EnvironmentProfile.dev(), otherEndpoint ? { endpointModel: 'recommender' } : {});
@@ -489,6 +491,12 @@ describe('ModelPipeline bad input', () => {
     }
     expect((error as Error)?.name).toBe('ValidationError');
     expect((error as Error).message).toMatch(message);
+  });
+
+  test('an evaluation running as the training job\'s role is rejected (it could write the numbers the gates read)', () => {
+    const f = fixture(EnvironmentProfile.dev());
+    expect(() => new ModelPipeline(f.stack, 'Fraud', { ...f.base, evaluateJob: f.base.trainJob }))
+      .toThrow(/'evaluateJob'.*runs as the training job's role.*Fix: add a job definition of its own/);
   });
 
   test('a shadow rollout on the endpoint is rejected (the pipeline shifts traffic, it does not mirror)', () => {
@@ -529,6 +537,8 @@ function services(overrides: Record<string, Handler> = {}): { handlers: Record<s
     Train: async () => ({ JobId: 'job-train', Container: { Image: 'train@sha256:2' } }),
     ReadTraining: body({ imageDigest: 'sha256:2', codeVersion: 'abc123' }),
     Evaluate: async () => ({ JobId: 'job-evaluate', Container: { Image: 'evaluate@sha256:3' } }),
+    // Mid-rollout: v7 is the stable version production serves, v8 the candidate taking 10%.
+    ReadProductionVersion: async () => ({ Parameter: { Name: '/mlops/p-prod/served/fraud', Value: 'current=v7@90,candidate=v8@10' } }),
     ReadEvaluation: body({ candidate: 0.93, baseline: 0.9, threshold: 0.91, fairnessGap: 0.05 }),
     RegisterVersion: async () => ({ ModelPackageArn: 'arn:aws:sagemaker:eu-west-1:111111111111:model-package/fraud/7' }),
     CheckRegistered: async () => ({ ModelApprovalStatus: 'PendingManualApproval', ModelPackageGroupName: 'fraud' }),
@@ -574,7 +584,11 @@ async function executeWith(definition: any, fakes: ReturnType<typeof services>, 
 
 describe('ModelPipeline executed from its synthesized definition (aws-local-stepfunctions, asl-validator)', () => {
   const f = fixture(EnvironmentProfile.prod());
-  new ModelPipeline(f.stack, 'Fraud', { ...f.base, endpoint: f.endpoint });
+  // As MlopsPlatform builds it: the model's served state (promotion moves it), a holdout pinned in code.
+  const servedState = new ServedStateParameter(f.data, 'ServedState', {
+    environmentPrefix: 'p-prod', model: 'fraud', initialState: { variants: [{ variant: 'current', version: 'v1', weight: 100 }] },
+  });
+  new ModelPipeline(f.stack, 'Fraud', { ...f.base, endpoint: f.endpoint, servedState, holdoutPrefix: 'fraud/holdout/2026-11/' });
   const definition = asl(f.stack);
   const execute = (overrides: Record<string, Handler> = {}, name = 'run-1', input: object = { trigger: 'schedule' }) => executeWith(definition, services(overrides), name, input);
 
@@ -587,8 +601,9 @@ describe('ModelPipeline executed from its synthesized definition (aws-local-step
   test('happy path: every call in order, with the run\'s own prefixes, the pinned manifest and the approver recorded', async () => {
     const run = await execute();
     expect(run.error).toBeUndefined();
-    expect(run.states).toEqual(['CheckRunLock', 'ValidateData', 'ReadValidation', 'Train', 'ReadTraining', 'Evaluate', 'ReadEvaluation', 'RegisterVersion',
-      'CheckRegistered', 'RequestApproval', 'MarkApproved', 'CreateModel', 'CreateEndpointConfig', 'UpdateEndpoint', 'DescribeEndpoint']);
+    expect(run.states).toEqual(['CheckRunLock', 'ValidateData', 'ReadValidation', 'Train', 'ReadTraining', 'ReadProductionVersion', 'Evaluate',
+      'ReadEvaluation', 'RegisterVersion', 'CheckRegistered', 'RequestApproval', 'MarkApproved', 'CreateModel', 'CreateEndpointConfig', 'UpdateEndpoint',
+      'DescribeEndpoint']);
     const input = (state: string) => run.calls.find(([s]) => s === state)![1];
     const env = (state: string) => Object.fromEntries(input(state).ContainerOverrides.Environment.map((e: any) => [e.Name, e.Value]));
     expect(env('Train')).toMatchObject({
@@ -597,10 +612,21 @@ describe('ModelPipeline executed from its synthesized definition (aws-local-step
       DATASET_MANIFEST_URI: 's3://TOKEN/pipelines/fraud/validate/run-1/manifest.json',
     });
     expect(env('Train').CHECKPOINT_URI).toMatch(/\/checkpoints\/.*\/run-1\/$/);
-    expect(env('Evaluate')).toMatchObject({ OUTPUT_URI: 's3://TOKEN/pipelines/fraud/evaluate/run-1/', PRODUCTION_MODEL_URI: expect.stringMatching(/served\/fraud\/v1\/model\.tar\.gz$/) });
+    // The version production serves when the run evaluates (v7 of the served state, not the template's v1), the pinned holdout.
+    expect(run.call('ReadProductionVersion')).toEqual({ Name: '/mlops/p-prod/served/fraud' });
+    expect(env('Evaluate')).toMatchObject({
+      OUTPUT_URI: 's3://TOKEN/pipelines/fraud/evaluate/run-1/',
+      PRODUCTION_MODEL_URI: 's3://TOKEN/served/fraud/v7/model.tar.gz',
+      PRODUCTION_VERSION: 'v7',
+      HOLDOUT_URI: 's3://TOKEN/fraud/holdout/2026-11/',
+    });
+    expect(env('Train').HOLDOUT_URI).toBeUndefined();
+    expect(env('Train').PRODUCTION_MODEL_URI).toBeUndefined();
     expect(input('ReadEvaluation').Key).toBe('pipelines/fraud/evaluate/run-1/evaluation.json');
     expect(input('RegisterVersion').InferenceSpecification.Containers[0].ModelDataUrl).toBe('s3://TOKEN/candidates/fraud/run-1/model.tar.gz');
-    expect(input('RegisterVersion').CustomerMetadataProperties).toMatchObject({ datasetVersion: 'd-2026-12-01', candidate: '0.93', baseline: '0.9' });
+    expect(input('RegisterVersion').CustomerMetadataProperties).toMatchObject({
+      datasetVersion: 'd-2026-12-01', candidate: '0.93', baseline: '0.9', baselineVersion: 'v7', holdout: 'fraud/holdout/2026-11/',
+    });
     expect(input('RequestApproval').Message).toMatchObject({ taskToken: 'token-1', modelPackageArn: expect.stringContaining('model-package/fraud/7') });
     expect(input('MarkApproved')).toMatchObject({ ModelApprovalStatus: 'Approved', ApprovalDescription: 'Approved by alice', CustomerMetadataProperties: { approvedBy: 'alice' } });
   });
@@ -789,6 +815,29 @@ describe('ModelPipeline executed from its synthesized definition (aws-local-step
     const own = Object.values<any>(Template.fromStack(f.stack).findResources('AWS::SageMaker::Model'))[0].Properties.PrimaryContainer;
     expect(own.Environment.MODEL_URI).toEqual(own.ModelDataUrl);
   });
+
+  test('claim: the gates read numbers the training job cannot write, from an evaluation that read production and a holdout training cannot read', () => {
+    // Every policy of the job roles as CloudFormation creates them (the cluster's grants included), both stacks.
+    const roles = new IamWalk(environmentTemplates(f.app.synth().directory, ['Data', 'Pipeline']));
+    const artifacts = roles.symbol('AWS::S3::Bucket', /StoreArtifacts/, 'Arn');
+    const models = roles.symbol('AWS::S3::Bucket', /StoreModels/, 'Arn');
+    const datasets = roles.symbol('AWS::S3::Bucket', /StoreDatasets/, 'Arn');
+    const trainer = roles.role(/^ClusterTrainJobRole/);
+    const evaluator = roles.role(/^ClusterEvaluateJobRole/);
+    // What the gates read: the object ReadEvaluation gets.
+    const key = definition.States.ReadEvaluation.Parameters['Key.$'];
+    expect(key).toBe("States.Format('pipelines/fraud/evaluate/{}/evaluation.json', $$.Execution.Name)");
+    const evaluation = `${artifacts}/pipelines/fraud/evaluate/run-1/evaluation.json`;
+    for (const action of ['s3:PutObject', 's3:DeleteObject', 's3:PutObjectAcl']) expect([action, roles.allows(trainer, action, evaluation)]).toEqual([action, false]);
+    expect(roles.allows(evaluator, 's3:PutObject', evaluation)).toBe(true);
+    expect(roles.allows(trainer, 's3:PutObject', `${models}/candidates/fraud/run-1/model.tar.gz`)).toBe(true);
+    expect(roles.allows(evaluator, 's3:PutObject', `${models}/candidates/fraud/run-1/model.tar.gz`)).toBe(false);
+    // The evaluation reads production and the pinned holdout; training reads its data but never the holdout.
+    expect(roles.allows(evaluator, 's3:GetObject', `${models}/served/fraud/v7/model.tar.gz`)).toBe(true);
+    expect(roles.allows(evaluator, 's3:GetObject', `${datasets}/fraud/holdout/2026-11/part-0.parquet`)).toBe(true);
+    expect(roles.allows(trainer, 's3:GetObject', `${datasets}/fraud/2026-12-01/part-0.parquet`)).toBe(true);
+    expect(roles.allows(trainer, 's3:GetObject', `${datasets}/fraud/holdout/2026-11/part-0.parquet`)).toBe(false);
+  });
 });
 
 describe('ModelPipeline failure alarm, cleanup rule and bounded names (#20.8)', () => {
@@ -933,6 +982,9 @@ describe('ModelPipeline with a promotion: an approved version is promoted throug
     expect(text(endpoint)).not.toContain('updateEndpoint');
     // Failed runs go to the environment's alarm topic (the one people subscribe to), not a topic of their own.
     expect(fleet.alarmTopic).toBe(p.monitoring.alarmTopic);
+    // Both evaluate against the version their served state says production serves when the run evaluates.
+    expect(text(fleet)).toContain('/mlops/acme-staging/served/fraud');
+    expect(text(endpoint)).toContain('/mlops/acme-staging/served/recs');
     // A shadow endpoint (which no pipeline rolls out to) keeps template-owned versions: no served state, not promotable.
     expect((p.servedModel('shadowed') as ModelEndpoint).servedState).toBeUndefined();
   });
