@@ -10,8 +10,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import {
-  Check, EnvironmentProfile, MLFLOW_DEFAULT_IMAGE, MLFLOW_PORT, mlflowHealthCheckCommand, mlflowServerCommand, resolveExperimentTrackingSpec,
-  resolveListenerTls,
+  Check, EnvironmentProfile, MLFLOW_CONTAINER_USER, MLFLOW_DEFAULT_IMAGE, MLFLOW_PORT, MLFLOW_SCRATCH_PATH, mlflowHealthCheckCommand,
+  mlflowServerCommand, resolveExperimentTrackingSpec, resolveListenerTls,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IModelRegistry } from './model-registry';
@@ -41,8 +41,10 @@ export interface ExperimentTrackingProps {
    */
   readonly certificate?: acm.ICertificate;
   /**
-   * Container image of the tracking server. It must contain MLflow, psycopg2 and boto3.
-   * @default - `ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}`, with pinned psycopg2 and boto3 installed at start
+   * Container image of the tracking server. It must contain MLflow, psycopg2 and boto3, and run as uid 1000 with a
+   * read-only root filesystem (the container writes only to `/tmp`, a task volume, which is also HOME). Pin it by
+   * digest (`repository@sha256:...`) so every task runs the same bits.
+   * @default - `ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}`, with pinned psycopg2 and boto3 installed into /tmp at start
    */
   readonly image?: ecs.ContainerImage;
   /**
@@ -167,8 +169,14 @@ export class ExperimentTracking extends Construct {
     // The backend URI is assembled in the container from ECS secrets, so the password never appears in the
     // task definition; the generated password excludes every character that would need URL escaping.
     const secret = this.registrySecret(props.registry, executionRole);
+    // A task volume (Fargate ephemeral storage) is the only writable path: HOME, temporary files, the drivers.
+    this.taskDefinition.addVolume({ name: 'scratch' });
     const container = this.taskDefinition.addContainer('mlflow', {
       image: props.image ?? ecs.ContainerImage.fromRegistry(MLFLOW_DEFAULT_IMAGE),
+      // Not root, a read-only root filesystem, and a hard memory limit (the task's memory) the container cannot exceed.
+      user: MLFLOW_CONTAINER_USER,
+      readonlyRootFilesystem: true,
+      memoryLimitMiB,
       entryPoint: ['sh', '-c'],
       command: [mlflowServerCommand(spec, databaseName, artifactsDestination)],
       secrets: {
@@ -187,6 +195,8 @@ export class ExperimentTracking extends Construct {
         startPeriod: Duration.seconds(120),
       },
     });
+
+    container.addMountPoints({ sourceVolume: 'scratch', containerPath: MLFLOW_SCRATCH_PATH, readOnly: false });
 
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,

@@ -107,7 +107,9 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('ExperimentTracking', 'cost', 'task size, task count range, deployment circuit breaker, log retention', ['taskSize', 'tasks', 'circuitBreaker', 'logRetentionDays']),
   both('ExperimentTracking', 'security', 'the task role writes only below mlflow/ of the models bucket', ['taskWrites']),
   cdkOnly('ExperimentTracking', 'security', 'HTTPS on 443 with the recommended TLS 1.2+ policy and port 80 redirecting to it; a certificate is required where the profile requires TLS (staging, prod)',
-    'not yet: the Pulumi component serves HTTPS when given certificateArn, HTTP otherwise, in every profile. Authentication, an own database user and a pinned non-root image are on neither engine yet (#15)'),
+    'not yet: the Pulumi component serves HTTPS when given certificateArn, HTTP otherwise, in every profile. Authentication, an own database user and a default image pinned by digest are on neither engine yet (#15)'),
+  cdkOnly('ExperimentTracking', 'security', 'the container runs as a non-root user (1000) with a read-only root filesystem (writes only to a /tmp task volume) and a hard memory limit',
+    'not yet: the Pulumi container runs as the image\'s user with a writable root filesystem'),
 
   cdkOnly('ModelPipeline', 'security', 'retraining pipeline (Step Functions: train, evaluate, approve, deploy)', 'not yet: no Pulumi ModelPipeline'),
   cdkOnly('ModelPromotion', 'security', 'the promotion role (the only writer of served/) and its state machine: lock, write-once copy, served state, shard stack update, fleet rollout',

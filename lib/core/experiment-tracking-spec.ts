@@ -10,6 +10,14 @@ export const MLFLOW_DEFAULT_IMAGE = `ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}`;
 export const MLFLOW_DEFAULT_IMAGE_DRIVERS: readonly string[] = Object.freeze(['psycopg2-binary==2.9.10', 'boto3==1.38.23']);
 /** Port the MLflow server listens on. */
 export const MLFLOW_PORT = 5000;
+/**
+ * The user the MLflow container runs as: not root (uid and gid 1000, which need no entry in the image's /etc/passwd).
+ * Its root filesystem is read-only; it writes only to `MLFLOW_SCRATCH_PATH`.
+ */
+export const MLFLOW_CONTAINER_USER = '1000:1000';
+/** The writable scratch directory of the MLflow container (a task volume; also HOME and where the drivers go). */
+export const MLFLOW_SCRATCH_PATH = '/tmp';
+const MLFLOW_DRIVERS_PATH = `${MLFLOW_SCRATCH_PATH}/mlflow-drivers`;
 /** CPU sizes Fargate offers. */
 export const FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384] as const;
 /** Memory (MiB) Fargate accepts with each CPU size. */
@@ -59,7 +67,7 @@ export interface ExperimentTrackingSpec {
   /** Undefined: the engine uses the registry's database name. */
   readonly databaseName?: string;
   readonly port: number;
-  /** `pip install` of the drivers before the server starts (empty with a custom image). */
+  /** `pip install` of the drivers into the scratch volume before the server starts (empty with a custom image). */
   readonly driverInstall: string;
   readonly logRetentionDays: number;
   readonly retainData: boolean;
@@ -103,7 +111,9 @@ export function resolveExperimentTrackingSpec(
     allowedCidrs: input.allowedCidrs ? [...input.allowedCidrs] : undefined,
     databaseName,
     port: MLFLOW_PORT,
-    driverInstall: input.customImage ? '' : `pip install --no-cache-dir --quiet ${MLFLOW_DEFAULT_IMAGE_DRIVERS.join(' ')} && `,
+    // The root filesystem is read-only and the user not root: the drivers go to the scratch volume, on the path.
+    driverInstall: input.customImage ? '' : `pip install --no-cache-dir --quiet --target ${MLFLOW_DRIVERS_PATH} `
+      + `${MLFLOW_DEFAULT_IMAGE_DRIVERS.join(' ')} && export PYTHONPATH=${MLFLOW_DRIVERS_PATH} && `,
     logRetentionDays: profile.logRetentionDays,
     retainData: profile.retainsData,
     deletionProtection: profile.deletionProtection,
@@ -137,7 +147,8 @@ export function mlflowServerCommand(
     `--backend-store-uri "postgresql://$DB_USER:$DB_PASSWORD@$DB_HOST:$DB_PORT/${databaseName}"`,
     `--artifacts-destination "${artifactsDestination}" --serve-artifacts`,
   ].join(' ');
-  return `${spec.driverInstall}${server}`;
+  // HOME on the scratch volume: the root filesystem is read-only.
+  return `export HOME=${MLFLOW_SCRATCH_PATH} && ${spec.driverInstall}${server}`;
 }
 
 /** The container health check of the MLflow server. */

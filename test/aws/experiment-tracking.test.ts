@@ -53,7 +53,8 @@ describe('ExperimentTracking', () => {
       })],
     });
     const cmd = command(template);
-    expect(cmd).toContain('pip install --no-cache-dir --quiet psycopg2-binary==');
+    expect(cmd).toContain('pip install --no-cache-dir --quiet --target /tmp/mlflow-drivers psycopg2-binary==');
+    expect(cmd).toContain('export PYTHONPATH=/tmp/mlflow-drivers && ');
     expect(cmd).toContain('--backend-store-uri \\"postgresql://$DB_USER:$DB_PASSWORD@$DB_HOST:$DB_PORT/registry\\"');
     expect(cmd).toMatch(/--artifacts-destination \\"s3:\/\/",\{"Ref":"StoreModels[0-9A-F]+"\},"\/mlflow\/\\" --serve-artifacts/);
     // No plain environment variables (AwsSolutions-ECS2): the backend URI is built from secrets in the container.
@@ -147,6 +148,36 @@ describe('ExperimentTracking', () => {
       expect(() => build(profile, { certificate: undefined })).toThrow(new RegExp(
         `Env/Tracking: 'certificate' is required under the '${profile.name}' profile \\(requireTls\\).*ACM Private CA.*fromCertificateArn`));
     }
+  });
+
+  test('the MLflow container runs as a non-root user with a read-only root filesystem, writes only to a /tmp task volume, and has a hard memory limit', () => {
+    const { template, tracking } = build(EnvironmentProfile.prod());
+    const t = template();
+    const definition = Object.values(t.findResources('AWS::ECS::TaskDefinition'))[0].Properties;
+    expect(definition.Volumes).toEqual([{ Name: 'scratch' }]);
+    const [container] = definition.ContainerDefinitions;
+    expect(container).toMatchObject({
+      User: '1000:1000',
+      ReadonlyRootFilesystem: true,
+      Memory: Number(definition.Memory),
+      MountPoints: [{ SourceVolume: 'scratch', ContainerPath: '/tmp', ReadOnly: false }],
+    });
+    expect(container.User).not.toMatch(/^(0|root)(:|$)/);
+    expect(command(t)).toContain('["export HOME=/tmp && pip install');
+    expect(tracking.taskDefinition.defaultContainer?.containerName).toBe('mlflow');
+  });
+
+  test('only the load balancer reaches the server: the service security group admits the load balancer\'s group on 5000 and nothing else', () => {
+    const { stack, tracking, template } = build(EnvironmentProfile.prod());
+    const t = template().toJSON();
+    const serviceGroup = stack.resolve(tracking.service.connections.securityGroups[0].securityGroupId);
+    const lbGroup = stack.resolve(tracking.loadBalancer.connections.securityGroups[0].securityGroupId);
+    // No inline rule on the group itself, one separate rule from the load balancer's group.
+    expect(t.Resources[serviceGroup['Fn::GetAtt'][0]].Properties.SecurityGroupIngress).toBeUndefined();
+    const ingress = Object.values<any>(t.Resources)
+      .filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress' && JSON.stringify(r.Properties.GroupId) === JSON.stringify(serviceGroup))
+      .map((r) => r.Properties);
+    expect(ingress).toEqual([expect.objectContaining({ SourceSecurityGroupId: lbGroup, FromPort: 5000, ToPort: 5000, IpProtocol: 'tcp' })]);
   });
 
   test('the backend store connection is allowed through the registry security group on its port', () => {
