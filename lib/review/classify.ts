@@ -96,6 +96,24 @@ export interface GuardOptions {
   readonly allowDestroy?: readonly string[];
   /** Stack ids or names whose data may be destroyed, in addition to stacks marked `mlops:disposable=true`. */
   readonly disposableStacks?: readonly string[];
+  /**
+   * Resource changes CloudFormation plans in the prepared change sets of the head (`DescribeChangeSet`): a replacement
+   * of a resource holding data that the templates do not show is data loss too.
+   * @default - none (no change sets)
+   */
+  readonly plannedChanges?: readonly PlannedChange[];
+}
+
+/** A resource change CloudFormation plans in a prepared change set (`DescribeChangeSet`'s `ResourceChange`). */
+export interface PlannedChange {
+  /** The stack, as the review names it (display path). */
+  readonly stack: string;
+  readonly logicalId: string;
+  readonly type: string;
+  /** `Add`, `Modify`, `Remove`, `Import`, `Dynamic`. */
+  readonly action: string;
+  /** For `Modify`: `True`, `False` or `Conditional`. */
+  readonly replacement?: string;
 }
 
 /** Resource types that hold data. */
@@ -229,6 +247,39 @@ export function guard(stackId: string, changes: readonly ResourceChange[], diff:
       warning: (development && !gate) || undefined,
     });
   });
+  return out;
+}
+
+/**
+ * Replacements of resources holding data (in the deployed base) that CloudFormation plans in the stack's change set
+ * and the template diff did not judge as data loss: a value resolved at deploy time changed (a parameter, a dynamic
+ * reference, an import), or CloudFormation replaces what the diff took for an in-place update.
+ */
+export function plannedDataLoss(stackId: string, base: StackTemplate | undefined, judged: readonly GuardFinding[],
+  options: GuardOptions): GuardFinding[] {
+  if (!base) return [];
+  const seen = new Set(judged.map((g) => g.logicalId));
+  const out: GuardFinding[] = [];
+  for (const p of options.plannedChanges ?? []) {
+    if (p.stack !== stackId || seen.has(p.logicalId) || p.action !== 'Modify' || !['True', 'Conditional'].includes(p.replacement ?? '')) continue;
+    const resource = base.template.Resources?.[p.logicalId];
+    if (!resource || !isStateful(resource)) continue;
+    const path = base.paths[p.logicalId];
+    const certain = p.replacement === 'True';
+    const allowedBy = isAllowed(stackId, base.stackName, p.logicalId, path, options.allowDestroy ?? []) ? 'allow-destroy'
+      : isDisposable(stackId, base, options) ? 'disposable-stack' : undefined;
+    out.push({
+      stack: stackId,
+      logicalId: p.logicalId,
+      type: resource.Type,
+      path,
+      kind: certain ? ChangeKind.REPLACED : ChangeKind.MAY_BE_REPLACED,
+      reason: `CloudFormation's change set ${certain ? 'replaces it' : 'may replace it (Replacement: Conditional)'}, which the templates do not show `
+        + '(a value resolved at deploy time changes: a parameter, a dynamic reference, an import)',
+      allowedBy,
+    });
+    seen.add(p.logicalId);
+  }
   return out;
 }
 

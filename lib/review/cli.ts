@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadAssembly, ReviewInputError } from './assembly';
+import { PlannedChange } from './classify';
 import { fetchDeployedBase } from './deployed';
 import { DEFAULT_MAX_MARKDOWN_CHARS, renderMarkdown } from './render-markdown';
 import { reviewAssemblies } from './review';
@@ -123,6 +124,7 @@ export async function main(argv: readonly string[], io: CliIo = PROCESS_IO): Pro
     const headDir = options.stack.length > 0 ? selectStacks(options.head, options.stack, path.join(work, 'head')) : options.head;
     const head = loadAssembly(headDir, loadOptions);
     let baseDir = options.base;
+    let plannedChanges: PlannedChange[] | undefined;
     if (options.deployed) {
       const dir = path.join(work, 'deployed');
       const deployed = fetchDeployedBase(headDir, dir, { ...loadOptions, changeSet: options.changeSet });
@@ -131,6 +133,7 @@ export async function main(argv: readonly string[], io: CliIo = PROCESS_IO): Pro
         + `${deployed.notDeployed.length > 0 ? `; not deployed yet (reviewed as new): ${deployed.notDeployed.join(', ')}` : ''}`
         + `${deployed.unchanged.length > 0 ? `; no change (CloudFormation): ${deployed.unchanged.join(', ')}` : ''}.\n`);
       baseDir = dir;
+      plannedChanges = deployed.planned;
     } else if (options.baseRef !== undefined) {
       const synthesized = synthesizeRef(options.baseRef, options.repo, options.synthCommand);
       const removeWork = cleanup;
@@ -142,7 +145,7 @@ export async function main(argv: readonly string[], io: CliIo = PROCESS_IO): Pro
     }
     if (options.stack.length > 0 && !options.deployed) baseDir = selectStacks(baseDir!, options.stack, path.join(work, 'base'), { inBase: true });
     const base = loadAssembly(baseDir!, loadOptions);
-    const report = reviewAssemblies(base, head, { allowDestroy: options.allowDestroy, disposableStacks: options.disposableStack });
+    const report = reviewAssemblies(base, head, { allowDestroy: options.allowDestroy, disposableStacks: options.disposableStack, plannedChanges });
     const text = options.json ? `${JSON.stringify(report, undefined, 2)}\n` : renderMarkdown(report, { maxChars: options.maxChars });
     if (options.fullReport) {
       fs.mkdirSync(options.fullReport, { recursive: true });

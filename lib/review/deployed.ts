@@ -4,6 +4,7 @@ import * as path from 'path';
 import { isDeepStrictEqual } from 'util';
 import { parse as parseYaml } from 'yaml';
 import { CfnTemplate, ReviewInputError } from './assembly';
+import { PlannedChange } from './classify';
 
 /** Runs the AWS CLI with `args` and extra environment; returns its exit status and output (tests pass a fake). */
 export type AwsCli = (args: readonly string[], env?: Readonly<Record<string, string>>) => { status: number; stdout: string; stderr: string };
@@ -23,6 +24,8 @@ export interface DeployedBase {
   readonly notDeployed: string[];
   /** With `changeSet`: stacks whose prepared change set contains no change (CloudFormation's FAILED "no changes"). */
   readonly unchanged: string[];
+  /** With `changeSet`: the resource changes CloudFormation plans in them (`ReviewOptions.plannedChanges`). */
+  readonly planned: PlannedChange[];
 }
 
 /** How `fetchDeployedBase` reads. */
@@ -54,7 +57,7 @@ const NESTED_ASSEMBLY_ARTIFACT = 'cdk:cloud-assembly';
  * that cannot be assumed, a denied or failed call, or an unreadable template throws `ReviewInputError`.
  */
 export function fetchDeployedBase(head: string, out: string, options: DeployedBaseOptions = {}): DeployedBase {
-  const result: DeployedBase = { read: [], notDeployed: [], unchanged: [] };
+  const result: DeployedBase = { read: [], notDeployed: [], unchanged: [], planned: [] };
   const session = new Sessions(options.aws ?? AWS_CLI);
   copyAssembly(path.resolve(head), path.resolve(out), session, result, options.nestedAssemblies ?? true, options.changeSet);
   return result;
@@ -79,7 +82,7 @@ function copyAssembly(headDir: string, outDir: string, session: Sessions, result
       const credentials = session.credentialsFor(target.roleArn, display);
       const templateFile: string = artifact.properties?.templateFile ?? `${artifactId}.template.json`;
       const prepared = changeSet === undefined ? undefined
-        : checkChangeSet(session.aws, name, changeSet, target.region, credentials, display, path.join(headDir, templateFile));
+        : checkChangeSet(session.aws, name, changeSet, target.region, credentials, display, path.join(headDir, templateFile), result.planned);
       if (prepared === 'unchanged') result.unchanged.push(display);
       const template = prepared === 'new' ? undefined : getTemplate(session.aws, name, target.region, credentials, display);
       if (template === undefined) {
@@ -129,17 +132,24 @@ const NO_CHANGES = /didn't contain changes|No updates are to be performed/;
 /**
  * Checks that `stack` has the change set `name`, ready to execute, whose template is the head's (`headTemplateFile`):
  * the change the review is of is the one that executes. Returns 'new' when the change set creates the stack
- * (REVIEW_IN_PROGRESS: nothing deployed), 'unchanged' when CloudFormation found no change, else 'update'.
+ * (REVIEW_IN_PROGRESS: nothing deployed), 'unchanged' when CloudFormation found no change, else 'update'. The resource
+ * changes CloudFormation plans are added to `planned`.
  */
 function checkChangeSet(aws: AwsCli, stack: string, name: string, region: string, credentials: Credentials, display: string,
-  headTemplateFile: string): 'new' | 'update' | 'unchanged' {
+  headTemplateFile: string, planned: PlannedChange[]): 'new' | 'update' | 'unchanged' {
   const where = `${display}: change set ${name} of ${stack}`;
   const status = describeStackStatus(aws, stack, region, credentials, display);
   if (status === undefined) {
     throw new ReviewInputError(`${where}: the stack does not exist, so no change set was prepared; run the review after the pipeline's Prepare action.`);
   }
-  const described = call(aws, ['cloudformation', 'describe-change-set', '--stack-name', stack, '--change-set-name', name, '--region', region,
-    '--output', 'json'], credentials, display);
+  const describe = (token?: string) => call(aws, ['cloudformation', 'describe-change-set', '--stack-name', stack, '--change-set-name', name,
+    '--region', region, '--output', 'json', ...token ? ['--next-token', token] : []], credentials, display);
+  const described = describe();
+  const changes: any[] = [...described?.Changes ?? []];
+  for (let page = described; typeof page?.NextToken === 'string';) {
+    page = describe(page.NextToken);
+    changes.push(...page?.Changes ?? []);
+  }
   if (described?.Status === 'FAILED' && NO_CHANGES.test(String(described.StatusReason ?? ''))) return 'unchanged';
   if (described?.Status !== 'CREATE_COMPLETE' || described?.ExecutionStatus !== 'AVAILABLE') {
     throw new ReviewInputError(`${where} is ${described?.Status}/${described?.ExecutionStatus} (${described?.StatusReason ?? 'no reason given'}), `
@@ -153,6 +163,11 @@ function checkChangeSet(aws: AwsCli, stack: string, name: string, region: string
   if (!isDeepStrictEqual(prepared, head)) {
     throw new ReviewInputError(`${where} is not the synthesized template under review (${path.basename(headTemplateFile)}): it was prepared `
       + 'from another version, so this review is not of the change that would execute.');
+  }
+  for (const change of changes) {
+    const rc = change?.ResourceChange;
+    if (change?.Type !== 'Resource' || typeof rc?.LogicalResourceId !== 'string') continue;
+    planned.push({ stack: display, logicalId: rc.LogicalResourceId, type: String(rc.ResourceType ?? ''), action: String(rc.Action ?? ''), replacement: rc.Replacement });
   }
   return status === 'REVIEW_IN_PROGRESS' ? 'new' : 'update';
 }

@@ -1,6 +1,9 @@
 import { CostModel, roundUsd } from '../core';
 import { ComplianceFinding, LoadedAssembly, ReviewInputError, StackTemplate } from './assembly';
-import { isAllowed, replacementChanges, diffStack, GuardFinding, sortSecurity, GuardOptions, guard, MlChange, mlChanges, ResourceChange, resourceChanges, SecurityFinding, securityFindings } from './classify';
+import {
+  isAllowed, replacementChanges, diffStack, GuardFinding, sortSecurity, GuardOptions, guard, MlChange, mlChanges, plannedDataLoss, ResourceChange,
+  resourceChanges, SecurityFinding, securityFindings,
+} from './classify';
 import { costDelta, refOf, reviewCostAssumptions, StackCostDelta } from './cost-delta';
 import { KUBERNETES_STACK_ID, reviewKubernetes } from './kubernetes';
 
@@ -214,7 +217,8 @@ function reviewStack({ id, previousId, base, head, environmentChange }: StackPai
   const diff = diffStack(base, head);
   const changes = resourceChanges(diff, base, head);
   // Disposability is read from the base: a PR cannot mark a stack disposable and destroy its data in one go.
-  const guardFindings = guard(id, changes, diff, base ?? head, options);
+  const templateFindings = guard(id, changes, diff, base ?? head, options);
+  const guardFindings = [...templateFindings, ...plannedDataLoss(id, base, templateFindings, options)];
   const status = !base ? 'added' : !head ? 'removed' : changes.length > 0 || !diff.isEmpty ? 'changed' : 'unchanged';
   return {
     id,

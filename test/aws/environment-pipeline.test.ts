@@ -1,9 +1,10 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CfnWaitConditionHandle, Stack, Stage } from 'aws-cdk-lib';
+import { CfnWaitConditionHandle, RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as codecommit from 'aws-cdk-lib/aws-codecommit';
+import { CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { buildPipelineApp } from '../../examples/pipeline';
 import { FakeAwsState, FakeChangeSet, writeFakeAws } from '../support/fake-aws';
 import { cfnLint, describe as describeFindings, newApp, REPO_ROOT, synthesizeWithPacks, tempDir } from '../support/gate';
@@ -384,7 +385,10 @@ describe('Synth run locally: self-mutation only after the review of the pipeline
 describe('Review-<env> run locally as CodeBuild runs it (primary input: the source; cdk.out: the synth output)', () => {
   // The buildspec of the synthesized project is executed in a directory laid out as CodePipeline lays out the action's
   // inputs, with the project's own mlops-review in node_modules/.bin and a fake AWS CLI answering for the accounts.
-  const { app, template } = build();
+  // The staging stack holds data: a retained bucket.
+  const { app, template } = build({}, [], (stage, env) => {
+    if (env === 'staging') new CfnBucket(stage.node.findChild('Service'), 'Records').applyRemovalPolicy(RemovalPolicy.RETAIN);
+  });
   const cloudAssembly = app.synth().directory;
   const spec = JSON.parse(JSON.parse(buildSpecOf(template(), 'Review-staging')));
   const stageDir = path.join(cloudAssembly, 'assembly-p-staging');
@@ -447,6 +451,17 @@ describe('Review-<env> run locally as CodeBuild runs it (primary input: the sour
     const r = runReview(prepared(withData, { template: withData }));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/change set PipelineChange of p-staging-Service is not the synthesized template under review/);
+  });
+
+  test('a replacement CloudFormation plans for the deployed data, which the templates do not show, blocks (exit 1)', () => {
+    // E.g. a parameter or dynamic reference the bucket's name resolves at deploy time changed: the templates are equal.
+    expect(headTemplate.Resources.Records).toMatchObject({ Type: 'AWS::S3::Bucket', DeletionPolicy: 'Retain' });
+    const change = (replacement: string) => ({ Type: 'Resource', ResourceChange: { Action: 'Modify', LogicalResourceId: 'Records', ResourceType: 'AWS::S3::Bucket', Replacement: replacement } });
+    const replaced = runReview(prepared(headTemplate, { changes: [change('True')] }));
+    expect(replaced.code).toBe(1);
+    expect(replaced.stdout).toContain('CloudFormation\'s change set replaces it, which the templates do not show');
+    const inPlace = runReview(prepared(headTemplate, { changes: [change('False')] }));
+    expect(inPlace.code).toBe(0);
   });
 
   test('a change set CloudFormation found empty (no changes) passes', () => {

@@ -184,6 +184,29 @@ describe('delivery gate (EnvironmentPipeline\'s mlops:delivery-gate metadata)', 
   });
 });
 
+describe('replacements CloudFormation plans in a prepared change set (plannedChanges)', () => {
+  const resources = { Store: { Type: 'AWS::S3::Bucket', Properties: { BucketName: { Ref: 'Name' } } }, Topic: { Type: 'AWS::SNS::Topic' } };
+  const planned = (logicalId: string, replacement: string) => ({ stack: 'mlops-prod/Data', logicalId, type: 'x', action: 'Modify', replacement });
+  const review = (options: Parameters<typeof reviewTemplates>[2]) => reviewTemplates(
+    [{ id: 'mlops-prod/Data', resources }], [{ id: 'mlops-prod/Data', resources }], options);
+
+  test('a planned replacement of data the templates do not show blocks; Conditional may replace; stateless and in-place ones do not', () => {
+    expect(review({ plannedChanges: [planned('Store', 'True')] }).blocking.map((b) => `${b.logicalId} ${b.kind}: ${b.reason}`))
+      .toEqual([expect.stringMatching(/^Store replaced: CloudFormation's change set replaces it, which the templates do not show/)]);
+    expect(review({ plannedChanges: [planned('Store', 'Conditional')] }).blocking.map((b) => b.kind)).toEqual(['may-be-replaced']);
+    expect(review({ plannedChanges: [planned('Topic', 'True'), planned('Store', 'False')] }).blocking).toEqual([]);
+  });
+
+  test('let through by --allow-destroy or a disposable stack; one finding when the templates show it too', () => {
+    expect(review({ plannedChanges: [planned('Store', 'True')], allowDestroy: ['mlops-prod/Data/Store'] }).allowed.map((a) => a.allowedBy)).toEqual(['allow-destroy']);
+    expect(review({ plannedChanges: [planned('Store', 'True')], disposableStacks: ['mlops-prod/Data'] }).allowed.map((a) => a.allowedBy)).toEqual(['disposable-stack']);
+    const renamed = reviewTemplates([{ id: 'mlops-prod/Data', resources: { Store: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'a' } } } }],
+      [{ id: 'mlops-prod/Data', resources: { Store: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'b' } } } }], { plannedChanges: [planned('Store', 'True')] });
+    expect(renamed.blocking).toHaveLength(1);
+    expect(renamed.blocking[0].reason).not.toContain('CloudFormation');
+  });
+});
+
 describe('through the library and the CLI', () => {
   test('ArtifactStore noncurrent expiry 365→31 in prod: blocked, rendered with before → after, exit 1; in dev: a warning, exit 0', async () => {
     const build = (days: number) => (stack: import('mlops-constructs').MlopsStack) => {

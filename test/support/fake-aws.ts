@@ -10,6 +10,8 @@ export interface FakeChangeSet {
   /** @default 'AVAILABLE' */
   readonly executionStatus?: string;
   readonly statusReason?: string;
+  /** `DescribeChangeSet`'s `Changes`. @default [] */
+  readonly changes?: unknown[];
 }
 
 /**
@@ -63,7 +65,7 @@ if (service === 'cloudformation') {
   if (op === 'describe-change-set') {
     if (!changeSet || changeSet.name !== opt('--change-set-name')) noChangeSet();
     out({ ChangeSetName: changeSet.name, StackName: opt('--stack-name'), Status: changeSet.status || 'CREATE_COMPLETE',
-      ExecutionStatus: changeSet.executionStatus || 'AVAILABLE', StatusReason: changeSet.statusReason, Changes: [] });
+      ExecutionStatus: changeSet.executionStatus || 'AVAILABLE', StatusReason: changeSet.statusReason, Changes: changeSet.changes || [] });
   }
   if (op === 'get-template' && opt('--change-set-name')) {
     if (!changeSet || changeSet.name !== opt('--change-set-name')) noChangeSet();
