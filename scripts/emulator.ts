@@ -137,6 +137,18 @@ export function adaptTemplate(name: string, template: Json): Adaptation[] {
       note(id, res.Type.startsWith('Custom::')
         ? 'not created on the emulator (moto runs custom resource Lambdas only in Docker and would wait forever)'
         : 'not created on the emulator (its Aurora cluster is a type moto skips; moto fails on the instance)');
+    } else if (res.Type === 'AWS::SageMaker::EndpointConfig' && Array.isArray(props.ProductionVariants)) {
+      // An endpoint that scales to zero hosts its model as an inference component and names no model on its variant;
+      // moto requires a model on every variant and creates no inference components.
+      for (const variant of props.ProductionVariants) {
+        if (variant.ModelName !== undefined) continue;
+        const component = Object.values(resources).find((r: Json) => r.Type === 'AWS::SageMaker::InferenceComponent'
+          && r.Properties?.VariantName === variant.VariantName);
+        const model = component?.Properties?.Specification?.ModelName;
+        if (model === undefined) continue;
+        variant.ModelName = { 'Fn::If': [CONDITION, { Ref: 'AWS::NoValue' }, model] };
+        note(id, `variant ${variant.VariantName} names its inference component's model on the emulator (moto requires a model on every variant and creates no inference components)`);
+      }
     } else if (res.Type === 'AWS::Batch::ComputeEnvironment') {
       if (typeof props.Type === 'string' && props.Type !== props.Type.toUpperCase()) {
         props.Type = props.Type.toUpperCase();

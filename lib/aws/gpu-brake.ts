@@ -63,8 +63,8 @@ export interface GpuBrakeProps {
  * - fleets (Auto Scaling groups): maximum at the profile's minimum (never below the group's own minimum outside dev;
  *   in dev minimum and desired too), scheduled scale-ups suspended;
  * - training (Batch compute environments): 0 vCPUs;
- * - endpoints (SageMaker variants' scalable targets): maximum at the variant's minimum (or the floor), scheduled
- *   scaling suspended;
+ * - endpoints (SageMaker variants' scalable targets, and the copy counts of the inference components of endpoints
+ *   that scale to zero): maximum at the target's minimum (or the floor), scheduled scaling suspended;
  * - EKS GPU node groups: 0 nodes (maximum 1, EKS's lowest) with a `NoSchedule` brake taint;
  * - roles given with `denyFor` (personas, pipelines): the deny policy attached (GPU growth and launches denied).
  *
@@ -284,7 +284,7 @@ export class GpuBrake extends Construct {
       new iam.PolicyStatement({
         sid: 'FindCapacity',
         actions: ['autoscaling:DescribeAutoScalingGroups', 'batch:DescribeComputeEnvironments', 'tag:GetResources',
-          'application-autoscaling:DescribeScalableTargets'],
+          'application-autoscaling:DescribeScalableTargets', 'sagemaker:ListInferenceComponents'],
         resources: ['*'],
       }),
       new iam.PolicyStatement({
@@ -309,6 +309,16 @@ export class GpuBrake extends Construct {
         sid: 'CapAndRestoreEndpointScaling',
         actions: ['application-autoscaling:RegisterScalableTarget'],
         resources: [arn('application-autoscaling', 'scalable-target', '*')],
+      }),
+      new iam.PolicyStatement({
+        // Application Auto Scaling lets a caller register a SageMaker target only if it may describe and resize it itself.
+        sid: 'ResizeEndpointCapacityOfThisEnvironment',
+        actions: [
+          'sagemaker:DescribeEndpointConfig', 'sagemaker:DescribeInferenceComponent', 'sagemaker:UpdateEndpointWeightsAndCapacities',
+          'sagemaker:UpdateInferenceComponentRuntimeConfig',
+        ],
+        resources: [arn('sagemaker', 'endpoint', '*'), arn('sagemaker', 'endpoint-config', '*'), arn('sagemaker', 'inference-component', '*')],
+        conditions: ofThisEnvironment,
       }),
       new iam.PolicyStatement({
         sid: 'AttachAndDetachTheDenyPolicy',
@@ -345,6 +355,8 @@ export class GpuBrake extends Construct {
       wildcard(`arn:${Aws.PARTITION}:autoscaling:${Aws.REGION}:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/*`, byTag),
       wildcard(stack.formatArn({ service: 'batch', resource: 'compute-environment', resourceName: '*' }), byTag),
       wildcard(stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: '*' }), byTag),
+      wildcard(stack.formatArn({ service: 'sagemaker', resource: 'endpoint-config', resourceName: '*' }), byTag),
+      wildcard(stack.formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: '*' }), byTag),
       wildcard(stack.formatArn({ service: 'eks', resource: 'nodegroup', resourceName: '*' }), byTag),
       wildcard(stack.formatArn({ service: 'application-autoscaling', resource: 'scalable-target', resourceName: '*' }),
         'Scalable targets cannot carry CloudFormation tags; the brake registers only the targets of endpoints it found by their tags.'),

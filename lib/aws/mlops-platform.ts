@@ -84,6 +84,12 @@ export interface ServedModelOptions {
   /** @default - the backend's default */
   readonly maxCapacity?: number;
   /**
+   * Scale the model to zero instances outside the profile's working hours and back at their start (a SageMaker
+   * endpoint then hosts the model as an inference component; see `ModelEndpointProps.scaleToZeroOffHours`).
+   * @default - true where the profile has working hours (dev), except endpoints with A/B or shadow rollouts
+   */
+  readonly scaleToZeroOffHours?: boolean;
+  /**
    * Team that owns the model: its resources carry the team's tags.
    * @default - platform-owned
    */
@@ -393,6 +399,7 @@ export class MlopsPlatform extends Construct {
       minCapacity: options.minCapacity,
       maxCapacity: options.maxCapacity,
       rollout: options.rollout,
+      scaleToZeroOffHours: options.scaleToZeroOffHours,
     };
     let serving: InferenceFleet | ModelEndpoint;
     if (options.backend === ServingBackend.FLEET) {

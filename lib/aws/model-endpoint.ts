@@ -9,8 +9,8 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
-  EndpointRollbackAlarmSpec, EnvironmentProfile, GpuInstance, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveEndpointVariants,
-  resolveModelEndpointSpec, Rollout, ServedState, SpecScope, validateEndpointModel,
+  EndpointHosting, EndpointInferenceComponentSpec, EndpointRollbackAlarmSpec, EnvironmentProfile, GpuInstance, LatencyUnit, MODEL_ARTIFACT_LAYOUT,
+  MonthlyCostRange, resolveEndpointVariants, resolveModelEndpointSpec, Rollout, ServedState, SpecScope, validateEndpointModel,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -61,8 +61,7 @@ export interface ModelEndpointProps {
    */
   readonly encryptionKey?: kms.IKey;
   /**
-   * Instances per production variant at least, 1 or more: real-time endpoints without inference components
-   * cannot scale to zero (use InferenceFleet for that).
+   * Instances (copies, with `scaleToZeroOffHours`) per production variant at least in working hours, 1 or more.
    * @default - the profile's `minCapacity.inferenceInstances`, at least 1
    */
   readonly minCapacity?: number;
@@ -81,6 +80,18 @@ export interface ModelEndpointProps {
    * @default - true where the profile has working hours (dev)
    */
   readonly scaleDownOffHours?: boolean;
+  /**
+   * Scale to zero instances outside the profile's working hours and back at their start, as `InferenceFleet` does.
+   * The model is then hosted as a SageMaker inference component (one copy per instance) on a variant whose instances
+   * SageMaker scales with the copies, from zero (managed instance scaling): the only way SageMaker scales an endpoint
+   * to zero. Requests outside working hours fail with SageMaker's "no capacity" error. A new model version rolls in
+   * batches of 5-50% of the copies (a canary's percent, a linear rollout's step, else 50%), baked and watched by the
+   * rollback alarms, instead of the endpoint's blue/green traffic shifting.
+   * Not for A/B or shadow rollouts (inference components have no weighted or shadow variants).
+   * @default - true where the profile has working hours (dev), `scaleDownOffHours` is not false and the endpoint
+   * serves one variant
+   */
+  readonly scaleToZeroOffHours?: boolean;
   /**
    * How a new model version takes traffic.
    * @default Rollout.allAtOnce()
@@ -134,8 +145,9 @@ const SAGEMAKER_NAMESPACE = 'AWS/SageMaker';
  * A/B production variants, shadow variants, and deployment guardrails (canary, linear or all-at-once
  * blue/green) that roll back when alarms fire.
  *
- * Real-time endpoints without inference components keep at least one instance per variant, so the endpoint
- * scales down to one instance, not to zero, outside working hours.
+ * Where the profile has working hours (dev), an endpoint with one variant scales to zero instances outside them: it
+ * hosts its model as an inference component on a variant with managed instance scaling (`scaleToZeroOffHours`).
+ * Other endpoints (A/B, shadow, or `scaleToZeroOffHours: false`) keep one instance per variant outside working hours.
  */
 export class ModelEndpoint extends Construct implements IServingMetrics {
   /**
@@ -175,13 +187,18 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
   public readonly dataCaptureUri: string;
   public readonly minCapacity: number;
   public readonly maxCapacity: number;
-  /** One scalable target per production variant. */
+  /** `inference-component` when the endpoint scales to zero off hours (`scaleToZeroOffHours`), else `variant`. */
+  public readonly hosting: EndpointHosting;
+  /** The inference component hosting the model, when `hosting` is `inference-component`. */
+  public readonly inferenceComponent?: sagemaker.CfnInferenceComponent;
+  /** One scalable target per production variant (the inference component's copy count with `scaleToZeroOffHours`). */
   public readonly scalableTargets: appscaling.ScalableTarget[];
   /**
    * Monthly instance cost of all variants at minimum and at maximum capacity, at SageMaker's real-time inference
    * rates for the `ml.*` type (`SAGEMAKER_HOSTING_HOURLY_USD`), not EC2's.
    */
   public readonly costEstimate: MonthlyCostRange;
+  private readonly componentSpec?: EndpointInferenceComponentSpec;
 
   constructor(scope: Construct, id: string, props: ModelEndpointProps) {
     super(scope, id);
@@ -213,6 +230,8 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     const versions = spec.variants.map((v) => ({ name: v.name, version: v.version, weight: v.weight, shadow: v.shadow }));
     this.minCapacity = minCapacity;
     this.maxCapacity = maxCapacity;
+    this.hosting = spec.hosting;
+    this.componentSpec = spec.inferenceComponent;
 
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
       description: `mlops-constructs model endpoint at ${this.node.path}`,
@@ -297,7 +316,15 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
 
     const instanceType = `ml.${this.instance.instanceType}`;
     const hasInstanceStore = !spec.volumeKmsKey;
-    const variantConfig = (v: ModelEndpointVariant) => ({
+    const component = spec.inferenceComponent;
+    const variantConfig = (v: ModelEndpointVariant): sagemaker.CfnEndpointConfig.ProductionVariantProperty => (component ? {
+      // The inference component names the model; SageMaker adds and removes instances with its copies, down to zero.
+      variantName: v.name,
+      initialInstanceCount: minCapacity,
+      instanceType,
+      managedInstanceScaling: { status: 'ENABLED', minInstanceCount: 0, maxInstanceCount: maxCapacity },
+      routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
+    } : {
       variantName: v.name,
       modelName: v.model.attrModelName,
       initialInstanceCount: minCapacity,
@@ -309,6 +336,10 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
       productionVariants: this.variants.filter((v) => !v.shadow).map(variantConfig),
       shadowProductionVariants: this.variants.some((v) => v.shadow) ? this.variants.filter((v) => v.shadow).map(variantConfig) : undefined,
       kmsKeyId: hasInstanceStore ? undefined : this.encryptionKey.keyArn,
+      // An endpoint hosting inference components runs them with the configuration's role, network and isolation.
+      executionRoleArn: component ? this.role.roleArn : undefined,
+      vpcConfig: component ? { subnets: subnets.subnetIds, securityGroupIds: [this.securityGroup.securityGroupId] } : undefined,
+      enableNetworkIsolation: component ? true : undefined,
       dataCaptureConfig: {
         enableCapture: true,
         initialSamplingPercentage: capturePercent,
@@ -334,19 +365,37 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
       this.rollbackAlarms = production.flatMap((v) => this.defaultAlarms(v.name, spec.defaultRollbackAlarms, topic));
     }
 
+    if (component) this.endpointConfig.node.addDependency(policy);
+    const rollback = this.rollbackAlarms.length === 0 ? undefined : { alarms: this.rollbackAlarms.map((a) => ({ alarmName: a.alarmName })) };
     this.endpoint = new sagemaker.CfnEndpoint(this, 'Resource', {
       endpointName: this.endpointName,
       endpointConfigName: this.endpointConfig.attrEndpointConfigName,
-      deploymentConfig: {
+      // With an inference component, the component's rolling update (below) carries the guardrails.
+      deploymentConfig: component ? undefined : {
         blueGreenUpdatePolicy: {
           trafficRoutingConfiguration: traffic.routing,
           maximumExecutionTimeoutInSeconds: traffic.maximumExecutionSeconds,
         },
-        autoRollbackConfiguration: this.rollbackAlarms.length === 0
-          ? undefined
-          : { alarms: this.rollbackAlarms.map((a) => ({ alarmName: a.alarmName })) },
+        autoRollbackConfiguration: rollback,
       },
     });
+    if (component) {
+      const [served] = this.variants;
+      this.inferenceComponent = new sagemaker.CfnInferenceComponent(this, 'Component', {
+        inferenceComponentName: component.name,
+        endpointName: this.endpoint.attrEndpointName,
+        variantName: served.name,
+        specification: {
+          modelName: served.model.attrModelName,
+          computeResourceRequirements: {
+            numberOfAcceleratorDevicesRequired: component.acceleratorDevices,
+            minMemoryRequiredInMb: component.minMemoryMiB,
+          },
+        },
+        runtimeConfig: { copyCount: minCapacity },
+        deploymentConfig: { rollingUpdatePolicy: component.rollingUpdate, autoRollbackConfiguration: rollback },
+      });
+    }
 
     const scalingRole = iam.Role.fromRoleArn(this, 'ScalingRole',
       `arn:${partition}:iam::${account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint`,
@@ -354,22 +403,25 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     this.scalableTargets = production.map((v) => {
       const target = new appscaling.ScalableTarget(this, `Scaling${pascal(v.name)}`, {
         serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
-        resourceId: `endpoint/${this.endpointName}/variant/${v.name}`,
-        scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        resourceId: component ? `inference-component/${component.name}` : `endpoint/${this.endpointName}/variant/${v.name}`,
+        scalableDimension: component ? 'sagemaker:inference-component:DesiredCopyCount' : 'sagemaker:variant:DesiredInstanceCount',
         minCapacity,
         maxCapacity,
         role: scalingRole,
       });
-      target.node.addDependency(this.endpoint);
+      target.node.addDependency(this.inferenceComponent ?? this.endpoint);
       target.scaleToTrackMetric('InvocationsPerInstance', {
-        predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+        predefinedMetric: component
+          ? appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY
+          : appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
         targetValue: targetInvocations,
         scaleOutCooldown: Duration.minutes(2),
         scaleInCooldown: Duration.minutes(10),
       });
       if (scaleDownOffHours && schedule) {
         const timeZone = TimeZone.of(schedule.timeZone);
-        target.scaleOnSchedule('ScaleDownOffHours', { schedule: appscaling.Schedule.cron(schedule.scaleDown), timeZone, minCapacity: 1, maxCapacity: 1 });
+        const offHours = spec.offHoursCapacity;
+        target.scaleOnSchedule('ScaleDownOffHours', { schedule: appscaling.Schedule.cron(schedule.scaleDown), timeZone, minCapacity: offHours, maxCapacity: offHours });
         target.scaleOnSchedule('ScaleUpWorkingHours', { schedule: appscaling.Schedule.cron(schedule.scaleUp), timeZone, minCapacity, maxCapacity });
       }
       return target;
@@ -403,8 +455,21 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     return this.metric('Invocations', 'Sum', variant);
   }
 
-  /** GPU utilization of a variant's instances (SageMaker sums it over an instance's GPUs: 0-100 per GPU). */
+  /**
+   * GPU utilization of a variant's instances (SageMaker sums it over an instance's GPUs: 0-100 per GPU); with an
+   * inference component, its copies' utilization normalized to 0-100.
+   */
   public metricGpuUtilization(variant?: string): cloudwatch.Metric {
+    if (this.componentSpec) {
+      this.variant(variant);
+      return new cloudwatch.Metric({
+        namespace: '/aws/sagemaker/InferenceComponents',
+        metricName: 'GPUUtilizationNormalized',
+        dimensionsMap: { InferenceComponentName: this.componentSpec.name },
+        statistic: 'Average',
+        period: Duration.minutes(1),
+      });
+    }
     return new cloudwatch.Metric({
       namespace: '/aws/sagemaker/Endpoints',
       metricName: 'GPUUtilization',
@@ -424,10 +489,14 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
   }
 
   private metric(metricName: string, statistic: string, variant?: string): cloudwatch.Metric {
+    const { name } = this.variant(variant);
     return new cloudwatch.Metric({
       namespace: SAGEMAKER_NAMESPACE,
       metricName,
-      dimensionsMap: { EndpointName: this.endpointName, VariantName: this.variant(variant).name },
+      // SageMaker publishes an inference component's invocation metrics by component, not by endpoint and variant.
+      dimensionsMap: this.componentSpec
+        ? { InferenceComponentName: this.componentSpec.name }
+        : { EndpointName: this.endpointName, VariantName: name },
       statistic,
       period: Duration.minutes(1),
     });

@@ -468,6 +468,12 @@ export class ModelPipeline extends Construct {
         `roll '${this.props.modelName}' out to an endpoint with modelName '${this.props.modelName}', or build a pipeline for the endpoint's model.`);
     }
     validatePipelineRollout({ scope: this.node.path }, endpoint.rollout);
+    if (endpoint.hosting === 'inference-component' && !this.props.promotion) {
+      // Its variant names no model: a configuration with the new model on the variant would not update the component.
+      check.fail('endpoint', endpoint.endpointName, 'scales to zero off hours (its model is an inference component), which the pipeline cannot update in place',
+        "pass 'promotion' (platform.modelPromotion: the promotion updates the endpoint's stack, which rolls the component), "
+        + "or give the endpoint 'scaleToZeroOffHours: false'.");
+    }
   }
 
   /** A SageMaker call (`action` as the SDK names it) on this model's package group, retried. */

@@ -256,78 +256,123 @@ function trainingBranch(o: BrakeDefinitionOptions): { StartAt: string; States: S
   };
 }
 
-function endpointsBranch(o: BrakeDefinitionOptions): { StartAt: string; States: States } {
+/** Scalable targets of SageMaker capacity the brake caps: variants' instances, inference components' copies. */
+const SAGEMAKER_SCALING = Object.freeze({
+  variant: { dimension: 'sagemaker:variant:DesiredInstanceCount', resourceIds: "States.Array(States.Format('endpoint/{}/variant/{}', $.Name, $.Variant))" },
+  component: { dimension: 'sagemaker:inference-component:DesiredCopyCount', resourceIds: "States.Array(States.Format('inference-component/{}', $.Component))" },
+});
+
+/**
+ * Caps one scalable target (a variant's instances or an inference component's copies) at its minimum or the floor,
+ * whichever is higher, with scheduled scaling suspended; a target that does not exist (a variant whose model is an
+ * inference component, which scales by copies) is left alone.
+ */
+function scalableTargetProcessor(o: BrakeDefinitionOptions, kind: keyof typeof SAGEMAKER_SCALING): { StartAt: string; States: States } {
   const floor = o.inferenceFloor;
-  const variant = {
-    StartAt: 'DescribeVariantScaling',
+  const { dimension, resourceIds } = SAGEMAKER_SCALING[kind];
+  const K = kind === 'variant' ? 'Variant' : 'Component';
+  return {
+    StartAt: `Describe${K}Scaling`,
     States: {
-      DescribeVariantScaling: {
+      [`Describe${K}Scaling`]: {
         Type: 'Task',
         Resource: SDK('applicationautoscaling', 'describeScalableTargets'),
-        Parameters: {
-          'ServiceNamespace': 'sagemaker',
-          'ScalableDimension': 'sagemaker:variant:DesiredInstanceCount',
-          'ResourceIds.$': "States.Array(States.Format('endpoint/{}/variant/{}', $.Name, $.Variant))",
-        },
+        Parameters: { 'ServiceNamespace': 'sagemaker', 'ScalableDimension': dimension, 'ResourceIds.$': resourceIds },
         ResultSelector: { 'Targets.$': '$.ScalableTargets' },
         ResultPath: '$.scaling',
         Retry: RETRY_TRANSIENT,
-        Next: 'VariantScales',
+        Next: `${K}Scales`,
       },
-      VariantScales: { Type: 'Choice', Choices: [{ Variable: '$.scaling.Targets[0]', IsPresent: true, Next: 'VariantBounds' }], Default: 'VariantNotScaled' },
-      VariantNotScaled: { Type: 'Succeed' },
-      VariantBounds: {
+      [`${K}Scales`]: { Type: 'Choice', Choices: [{ Variable: '$.scaling.Targets[0]', IsPresent: true, Next: `${K}Bounds` }], Default: `${K}NotScaled` },
+      [`${K}NotScaled`]: { Type: 'Succeed' },
+      [`${K}Bounds`]: {
         Type: 'Pass',
         Parameters: {
           'Arn.$': '$.Arn', 'ResourceId.$': '$.scaling.Targets[0].ResourceId', 'Min.$': '$.scaling.Targets[0].MinCapacity', 'Max.$': '$.scaling.Targets[0].MaxCapacity',
         },
-        Next: 'RecordVariant',
+        Next: `Record${K}`,
       },
-      RecordVariant: record(o.ledgerTableName, {
+      [`Record${K}`]: record(o.ledgerTableName, {
         Id: { 'S.$': '$.ResourceId' },
-        Kind: { S: 'variant' },
+        Kind: { S: kind },
         Name: S('$.ResourceId'),
         Arn: S('$.Arn'),
         Cluster: { S: '-' },
         Min: N('$.Min'),
         Max: N('$.Max'),
         Desired: N('$.Min'),
-      }, 'VariantMinAboveFloor'),
-      VariantMinAboveFloor: { Type: 'Choice', Choices: [{ Variable: '$.Min', NumericGreaterThan: floor, Next: 'CapVariantAtItsMinimum' }], Default: 'CapVariantAtTheFloor' },
-      CapVariantAtItsMinimum: task(SDK('applicationautoscaling', 'registerScalableTarget'), {
+      }, `${K}MinAboveFloor`),
+      [`${K}MinAboveFloor`]: { Type: 'Choice', Choices: [{ Variable: '$.Min', NumericGreaterThan: floor, Next: `Cap${K}AtItsMinimum` }], Default: `Cap${K}AtTheFloor` },
+      [`Cap${K}AtItsMinimum`]: task(SDK('applicationautoscaling', 'registerScalableTarget'), {
         'ServiceNamespace': 'sagemaker',
         'ResourceId.$': '$.ResourceId',
-        'ScalableDimension': 'sagemaker:variant:DesiredInstanceCount',
+        'ScalableDimension': dimension,
         'MaxCapacity.$': '$.Min',
         'SuspendedState': { ScheduledScalingSuspended: true, DynamicScalingInSuspended: false, DynamicScalingOutSuspended: false },
       }, undefined),
-      CapVariantAtTheFloor: task(SDK('applicationautoscaling', 'registerScalableTarget'), {
+      [`Cap${K}AtTheFloor`]: task(SDK('applicationautoscaling', 'registerScalableTarget'), {
         'ServiceNamespace': 'sagemaker',
         'ResourceId.$': '$.ResourceId',
-        'ScalableDimension': 'sagemaker:variant:DesiredInstanceCount',
+        'ScalableDimension': dimension,
         'MaxCapacity': floor,
         'SuspendedState': { ScheduledScalingSuspended: true, DynamicScalingInSuspended: false, DynamicScalingOutSuspended: false },
       }, undefined),
     },
   };
+}
+
+function endpointsBranch(o: BrakeDefinitionOptions): { StartAt: string; States: States } {
   const endpoint = {
-    StartAt: 'TagEndpoint',
+    StartAt: 'RecordEndpoint',
     States: {
+      // Recorded before it is tagged, so the release removes the tag even when nothing of the endpoint scales.
+      RecordEndpoint: record(o.ledgerTableName, {
+        Id: { 'S.$': "States.Format('endpoint/{}', $.Name)" },
+        Kind: { S: 'endpoint' },
+        Name: S('$.Name'),
+        Arn: S('$.Arn'),
+        Cluster: { S: '-' },
+        Min: { N: '0' },
+        Max: { N: '0' },
+        Desired: { N: '0' },
+      }, 'TagEndpoint'),
       TagEndpoint: task(SDK('sagemaker', 'addTags'), { 'ResourceArn.$': '$.Arn', 'Tags': [BRAKE_TAG] }, 'DescribeEndpoint'),
       DescribeEndpoint: {
         Type: 'Task',
         Resource: SDK('sagemaker', 'describeEndpoint'),
         Parameters: { 'EndpointName.$': '$.Name' },
-        ResultSelector: { 'Variants.$': '$.ProductionVariants[*].VariantName' },
         ResultPath: '$.endpoint',
         Retry: RETRY_TRANSIENT,
-        Next: 'CapVariants',
+        Next: 'EndpointHasVariants',
+      },
+      // An endpoint still being created lists no variants yet (a path into them would fail the whole branch).
+      EndpointHasVariants: {
+        Type: 'Choice', Choices: [{ Variable: '$.endpoint.ProductionVariants', IsPresent: true, Next: 'CapVariants' }], Default: 'ListComponents',
       },
       CapVariants: {
         Type: 'Map',
-        ItemsPath: '$.endpoint.Variants',
-        ItemSelector: { 'Arn.$': '$.Arn', 'Name.$': '$.Name', 'Variant.$': '$$.Map.Item.Value' },
-        ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' }, ...variant },
+        ItemsPath: '$.endpoint.ProductionVariants',
+        ItemSelector: { 'Arn.$': '$.Arn', 'Name.$': '$.Name', 'Variant.$': '$$.Map.Item.Value.VariantName' },
+        ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' }, ...scalableTargetProcessor(o, 'variant') },
+        ResultPath: null,
+        Next: 'ListComponents',
+      },
+      // An endpoint that scales to zero hosts inference components: their copies (and so its instances) are capped.
+      ListComponents: {
+        Type: 'Task',
+        Resource: SDK('sagemaker', 'listInferenceComponents'),
+        Parameters: { 'EndpointNameEquals.$': '$.Name', 'MaxResults': 100 },
+        // The list itself, not a path into it: a path matching nothing (no components) fails the state.
+        ResultSelector: { 'List.$': '$.InferenceComponents' },
+        ResultPath: '$.components',
+        Retry: RETRY_TRANSIENT,
+        Next: 'CapComponents',
+      },
+      CapComponents: {
+        Type: 'Map',
+        ItemsPath: '$.components.List',
+        ItemSelector: { 'Arn.$': '$.Arn', 'Name.$': '$.Name', 'Component.$': '$$.Map.Item.Value.InferenceComponentName' },
+        ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' }, ...scalableTargetProcessor(o, 'component') },
         ResultPath: null,
         End: true,
       },
@@ -477,6 +522,20 @@ export function brakeEngageDefinition(o: BrakeDefinitionOptions): AslDefinition 
   };
 }
 
+/** Restores a capped scalable target's bounds and lifts the suspension of its scheduled scaling. */
+function restoreScalableTarget(name: 'Variant' | 'Component', dimension: string): States {
+  return {
+    [`Restore${name}`]: task(SDK('applicationautoscaling', 'registerScalableTarget'), {
+      'ServiceNamespace': 'sagemaker',
+      'ResourceId.$': '$.Name',
+      'ScalableDimension': dimension,
+      'MinCapacity.$': 'States.StringToJson($.Min)',
+      'MaxCapacity.$': 'States.StringToJson($.Max)',
+      'SuspendedState': { ScheduledScalingSuspended: false, DynamicScalingInSuspended: false, DynamicScalingOutSuspended: false },
+    }, 'UntagEndpoint', { Catch: gone('ApplicationAutoScaling.ObjectNotFoundException', 'ApplicationAutoScaling.ValidationException') }),
+  };
+}
+
 /** The release state machine. */
 export function brakeReleaseDefinition(o: BrakeDefinitionOptions): AslDefinition {
   const where = whereOf(o);
@@ -490,6 +549,8 @@ export function brakeReleaseDefinition(o: BrakeDefinitionOptions): AslDefinition
         { Variable: '$.Kind', StringEquals: 'fleet', Next: 'RestoreFleet' },
         { Variable: '$.Kind', StringEquals: 'training', Next: 'RestoreTraining' },
         { Variable: '$.Kind', StringEquals: 'variant', Next: 'RestoreVariant' },
+        { Variable: '$.Kind', StringEquals: 'component', Next: 'RestoreComponent' },
+        { Variable: '$.Kind', StringEquals: 'endpoint', Next: 'UntagEndpoint' },
         { Variable: '$.Kind', StringEquals: 'nodegroup', Next: 'RestoreNodeGroup' },
       ],
       Default: forget,
@@ -503,15 +564,10 @@ export function brakeReleaseDefinition(o: BrakeDefinitionOptions): AslDefinition
       'ComputeEnvironment.$': '$.Name', 'ComputeResources': { 'MinvCpus.$': asNumber('$.Min'), 'MaxvCpus.$': asNumber('$.Max') },
     }, 'UntagTraining', { Catch: gone('Batch.ClientException') }),
     UntagTraining: task(SDK('batch', 'untagResource'), { 'ResourceArn.$': '$.Name', 'TagKeys': [BRAKE.tagKey] }, forget),
-    RestoreVariant: task(SDK('applicationautoscaling', 'registerScalableTarget'), {
-      'ServiceNamespace': 'sagemaker',
-      'ResourceId.$': '$.Name',
-      'ScalableDimension': 'sagemaker:variant:DesiredInstanceCount',
-      'MinCapacity.$': asNumber('$.Min'),
-      'MaxCapacity.$': asNumber('$.Max'),
-      'SuspendedState': { ScheduledScalingSuspended: false, DynamicScalingInSuspended: false, DynamicScalingOutSuspended: false },
-    }, 'UntagEndpoint', { Catch: gone('ApplicationAutoScaling.ObjectNotFoundException', 'ApplicationAutoScaling.ValidationException') }),
-    UntagEndpoint: task(SDK('sagemaker', 'deleteTags'), { 'ResourceArn.$': '$.Arn', 'TagKeys': [BRAKE.tagKey] }, forget),
+    ...restoreScalableTarget('Variant', SAGEMAKER_SCALING.variant.dimension),
+    ...restoreScalableTarget('Component', SAGEMAKER_SCALING.component.dimension),
+    // An endpoint deleted since has no tag to remove.
+    UntagEndpoint: task(SDK('sagemaker', 'deleteTags'), { 'ResourceArn.$': '$.Arn', 'TagKeys': [BRAKE.tagKey] }, forget, { Catch: gone('SageMaker.ValidationException') }),
     RestoreNodeGroup: task(SDK('eks', 'updateNodegroupConfig'), {
       'ClusterName.$': '$.Cluster',
       'NodegroupName.$': '$.Name',

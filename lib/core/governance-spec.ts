@@ -71,6 +71,7 @@ export const OPERATOR_OBSERVE_ACTIONS: readonly string[] = Object.freeze([
   'autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities', 'autoscaling:DescribeScheduledActions',
   'batch:DescribeComputeEnvironments', 'batch:DescribeJobQueues', 'batch:DescribeJobDefinitions', 'batch:DescribeJobs', 'batch:ListJobs',
   'sagemaker:DescribeEndpoint', 'sagemaker:DescribeEndpointConfig', 'sagemaker:ListEndpoints',
+  'sagemaker:DescribeInferenceComponent', 'sagemaker:ListInferenceComponents',
   'ecs:DescribeClusters', 'ecs:DescribeServices', 'ecs:ListServices',
   'rds:DescribeDBClusters', 'rds:DescribeDBInstances',
   'ecr:DescribeRepositories', 'ecr:DescribeImages', 'ecr:ListImages', 'ecr:DescribeImageScanFindings',
@@ -174,9 +175,11 @@ export const GPU_GROWTH_ACTIONS = Object.freeze({
   ]),
   /** Raise a compute environment's vCPUs (training). */
   batch: Object.freeze(['batch:CreateComputeEnvironment', 'batch:UpdateComputeEnvironment']),
-  /** Raise an endpoint's instances or bounds (endpoints). */
+  /** Raise an endpoint's instances, copies or bounds (endpoints). */
   sageMaker: Object.freeze([
     'sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint', 'sagemaker:UpdateEndpointWeightsAndCapacities',
+    // Endpoints that scale to zero grow by inference component copies.
+    'sagemaker:CreateInferenceComponent', 'sagemaker:UpdateInferenceComponent', 'sagemaker:UpdateInferenceComponentRuntimeConfig',
   ]),
   /** Raise a scalable target's bounds or schedule a scale-up (endpoints). */
   applicationAutoScaling: Object.freeze([
@@ -263,7 +266,7 @@ export const BOUNDARY_ALLOWED_ACTIONS: readonly string[] = Object.freeze([
   'ecs:Submit*', 'ecs:TagResource',
   'eks:Describe*', 'eks:List*', 'eks:AccessKubernetesApi', 'eks:UpdateNodegroupConfig', 'eks:*Resource', 'eks-auth:AssumeRoleForPodIdentity',
   'sagemaker:Describe*', 'sagemaker:List*', 'sagemaker:Search', 'sagemaker:CreateModel', 'sagemaker:CreateEndpointConfig',
-  'sagemaker:UpdateEndpoint*', 'sagemaker:*ModelPackage', 'sagemaker:*Tags',
+  'sagemaker:UpdateEndpoint*', 'sagemaker:UpdateInferenceComponentRuntimeConfig', 'sagemaker:*ModelPackage', 'sagemaker:*Tags',
   // Databases and secrets.
   'rds:Describe*', 'rds:List*', 'rds-db:connect', 'secretsmanager:GetSecretValue', 'secretsmanager:Describe*', 'secretsmanager:List*',
   'dynamodb:*Item', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:Describe*',

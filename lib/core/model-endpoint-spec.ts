@@ -14,6 +14,7 @@ export interface ModelEndpointSpecInput {
   readonly maxCapacity?: number;
   readonly targetInvocationsPerInstancePerMinute?: number;
   readonly scaleDownOffHours?: boolean;
+  readonly scaleToZeroOffHours?: boolean;
   readonly rollout?: Rollout;
   readonly dataCapturePercent?: number;
   /** How many rollback alarms the user gave (undefined: the defaults are used). */
@@ -51,6 +52,32 @@ export interface EndpointRollbackAlarmSpec {
   readonly description: string;
 }
 
+/**
+ * How an endpoint hosts its model: `variant` (the model named by the endpoint configuration's production variant, at
+ * least one instance per variant) or `inference-component` (one inference component on a variant with managed
+ * instance scaling from zero instances: the only hosting SageMaker scales to zero).
+ */
+export type EndpointHosting = 'variant' | 'inference-component';
+
+/** The inference component of an endpoint hosted as `inference-component`. */
+export interface EndpointInferenceComponentSpec {
+  /** Inference component name (the endpoint's name: one component per endpoint); its metrics' `InferenceComponentName`. */
+  readonly name: string;
+  /** Every accelerator of the instance, so one copy runs per instance and copies count instances. */
+  readonly acceleratorDevices: number;
+  /** Memory one copy reserves: half the instance's memory, the rest left to SageMaker's agents. */
+  readonly minMemoryMiB: number;
+  /**
+   * SageMaker's rolling update of inference components (the guardrails of this hosting): batches of 5-50% of the copies,
+   * each baked `waitIntervalInSeconds` while the rollback alarms are watched.
+   */
+  readonly rollingUpdate: {
+    readonly maximumBatchSize: { readonly type: 'CAPACITY_PERCENT'; readonly value: number };
+    readonly waitIntervalInSeconds: number;
+    readonly maximumExecutionTimeoutInSeconds: number;
+  };
+}
+
 /** The settings every engine renders for a SageMaker real-time endpoint. */
 export interface ModelEndpointSpec {
   readonly instance: GpuInstance;
@@ -63,8 +90,13 @@ export interface ModelEndpointSpec {
   readonly targetInvocationsPerInstancePerMinute: number;
   readonly scaleOutCooldownSeconds: number;
   readonly scaleInCooldownSeconds: number;
-  /** Scale-down (to one instance per variant) and scale-up cron fields outside working hours. */
+  /** Scale-down (to `offHoursCapacity` per variant) and scale-up cron fields outside working hours. */
   readonly offHours?: { readonly scaleUp: CronFields; readonly scaleDown: CronFields; readonly timeZone: string };
+  /** Capacity per variant outside working hours: 0 copies for inference components, else 1 instance. */
+  readonly offHoursCapacity: number;
+  readonly hosting: EndpointHosting;
+  /** Present when `hosting` is `inference-component`. */
+  readonly inferenceComponent?: EndpointInferenceComponentSpec;
   readonly dataCapturePercent: number;
   /** Key prefix of captured requests and responses in the artifacts bucket. */
   readonly dataCapturePrefix: string;
@@ -91,6 +123,12 @@ const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export const ENDPOINT_NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 const MAX_WAIT_SECONDS = 3600;
 const MAX_EXECUTION_SECONDS = 14400;
+const MAX_ROLLING_EXECUTION_SECONDS = 28800;
+
+/** What an engine can render: the Pulumi AWS provider has no SageMaker inference component resource yet. */
+export interface EndpointEngineCapabilities {
+  readonly inferenceComponents: boolean;
+}
 
 /** Validates the model name and version of an endpoint (checked first, before the engine's own required props). */
 export function validateEndpointModel(scope: SpecScope, modelName: string, modelVersion: string): void {
@@ -105,6 +143,7 @@ export function validateEndpointModel(scope: SpecScope, modelName: string, model
  */
 export function resolveModelEndpointSpec(
   scope: SpecScope, input: ModelEndpointSpecInput, endpointName: string, profile: EnvironmentProfile,
+  engine: EndpointEngineCapabilities = { inferenceComponents: true },
 ): ModelEndpointSpec {
   const check = specCheck(scope);
   validateEndpointModel(scope, input.modelName, input.modelVersion);
@@ -117,7 +156,7 @@ export function resolveModelEndpointSpec(
   const traffic = endpointTrafficRouting(scope, rollout);
   const defaultMin = Math.max(1, profile.minCapacity.inferenceInstances);
   const minCapacity = check.integerInRange('minCapacity', input.minCapacity, 1, 1000,
-    'a real-time endpoint keeps at least 1 instance per variant; use InferenceFleet to scale to zero.') ?? defaultMin;
+    'an endpoint keeps at least 1 instance (or copy) per variant in working hours; scaleToZeroOffHours takes it to zero outside them.') ?? defaultMin;
   const maxCapacity = check.positiveInteger('maxCapacity', input.maxCapacity) ?? Math.max(2, 2 * minCapacity);
   check.notAbove('minCapacity', minCapacity, 'maxCapacity', maxCapacity);
   const targetInvocations = check.positiveInteger('targetInvocationsPerInstancePerMinute', input.targetInvocationsPerInstancePerMinute) ?? 300;
@@ -128,11 +167,31 @@ export function resolveModelEndpointSpec(
     check.fail('scaleDownOffHours', true, `needs working hours, but the ${profile.name} profile is always on`,
       "remove 'scaleDownOffHours', or give the profile 'workingHours'.");
   }
+  if (input.scaleToZeroOffHours && !schedule) {
+    check.fail('scaleToZeroOffHours', true, `needs working hours, but the ${profile.name} profile is always on`,
+      "remove 'scaleToZeroOffHours', or give the profile 'workingHours'.");
+  }
+  if (input.scaleToZeroOffHours && input.scaleDownOffHours === false) {
+    check.fail('scaleToZeroOffHours', true, "contradicts 'scaleDownOffHours: false' (scaling to zero is scaling down)",
+      "remove one of them: 'scaleDownOffHours: false' keeps the endpoint's capacity all day.");
+  }
+  if (input.scaleToZeroOffHours && !engine.inferenceComponents) {
+    check.fail('scaleToZeroOffHours', true, 'is not available on this engine: it hosts the model as a SageMaker inference component, which the Pulumi AWS provider cannot create yet',
+      "remove 'scaleToZeroOffHours' (the endpoint scales down to one instance outside working hours), or use InferenceFleet, which scales to zero.");
+  }
   if (input.rollbackAlarmCount !== undefined && input.rollbackAlarmCount > 10) {
     check.fail('rollbackAlarms', input.rollbackAlarmCount, 'must name at most 10 alarms', 'SageMaker watches up to 10 alarms; combine them in a composite alarm.');
   }
   check.matches('endpointName', endpointName, ENDPOINT_NAME_PATTERN, 'letters, digits and hyphens, starting with a letter or digit, at most 63 characters');
   const variants = resolveEndpointVariants(scope, rollout, input.modelVersion, input.variantVersions ?? {});
+  if (input.scaleToZeroOffHours && variants.length !== 1) {
+    check.fail('scaleToZeroOffHours', true, `needs an endpoint with one variant, but the ${rollout.kind} rollout serves ${variants.map((v) => v.name).join(' and ')}`,
+      "SageMaker scales to zero only endpoints hosting inference components, which have no shadow or weighted variants: remove 'scaleToZeroOffHours', "
+      + 'or use a canary, linear, blue/green or all-at-once rollout.');
+  }
+  const scaleToZero = input.scaleToZeroOffHours ?? (scaleDownOffHours && variants.length === 1 && engine.inferenceComponents);
+  const hosting: EndpointHosting = scaleToZero ? 'inference-component' : 'variant';
+  const offHoursCapacity = scaleToZero ? 0 : 1;
 
   const thresholds = profile.alarms;
   const defaultRollbackAlarms = variants.filter((v) => !v.shadow).flatMap((v): EndpointRollbackAlarmSpec[] => [{
@@ -164,7 +223,7 @@ export function resolveModelEndpointSpec(
     if (!scaleDownOffHours) return costModel.monthlyInstanceCost({ ...priced, count: working * variantCount });
     const hours = profile.scheduledHoursPerMonth;
     return costModel.monthlyInstanceCost({ ...priced, count: working * variantCount, hoursPerMonth: hours })
-      + costModel.monthlyInstanceCost({ ...priced, count: variantCount, hoursPerMonth: HOURS_PER_MONTH_ALWAYS_ON - hours });
+      + costModel.monthlyInstanceCost({ ...priced, count: offHoursCapacity * variantCount, hoursPerMonth: HOURS_PER_MONTH_ALWAYS_ON - hours });
   };
   const steps = rollout.steps();
   return {
@@ -178,6 +237,14 @@ export function resolveModelEndpointSpec(
     scaleOutCooldownSeconds: 120,
     scaleInCooldownSeconds: 600,
     offHours: scaleDownOffHours ? schedule : undefined,
+    offHoursCapacity,
+    hosting,
+    inferenceComponent: scaleToZero ? {
+      name: endpointName,
+      acceleratorDevices: instance.accelerators,
+      minMemoryMiB: Math.floor((instance.memoryGiB * 1024) / 2),
+      rollingUpdate: inferenceComponentRollingUpdate(rollout),
+    } : undefined,
     dataCapturePercent: capturePercent,
     dataCapturePrefix: `data-capture/${endpointName}/`,
     volumeKmsKey: !INSTANCE_STORE_FAMILIES.has(instance.family),
@@ -186,6 +253,26 @@ export function resolveModelEndpointSpec(
     terminationWaitInSeconds: rollout.kind === RolloutKind.BLUE_GREEN ? Math.min(steps[0].waitSeconds, MAX_WAIT_SECONDS) : 0,
     defaultRollbackAlarms,
     costEstimate: { minUsd: roundUsd(monthly(minCapacity)), maxUsd: roundUsd(monthly(maxCapacity)) },
+  };
+}
+
+/**
+ * SageMaker's rolling update of an inference component from the core rollout (the waits were checked by
+ * `endpointTrafficRouting`): a canary's first batch is its percent, a linear rollout's batches its step, and an
+ * all-at-once or blue/green rollout rolls in the largest batches SageMaker allows (50% of the copies); every batch is
+ * 5-50% of the copies.
+ */
+export function inferenceComponentRollingUpdate(rollout: Rollout): EndpointInferenceComponentSpec['rollingUpdate'] {
+  const steps = rollout.steps();
+  const wait = Math.min(steps[0]?.waitSeconds ?? 0, MAX_WAIT_SECONDS);
+  const percent = rollout.kind === RolloutKind.CANARY || rollout.kind === RolloutKind.LINEAR ? rollout.candidatePercent : 50;
+  const batch = Math.min(50, Math.max(5, percent));
+  const batches = Math.ceil(100 / batch);
+  return {
+    maximumBatchSize: { type: 'CAPACITY_PERCENT', value: batch },
+    waitIntervalInSeconds: wait,
+    // Provisioning each batch comes on top of its bake.
+    maximumExecutionTimeoutInSeconds: Math.max(600, Math.min(MAX_ROLLING_EXECUTION_SECONDS, batches * (wait + 600))),
   };
 }
 

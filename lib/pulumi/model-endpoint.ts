@@ -95,7 +95,8 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
     }
     validateImageTag(check, 'imageTag', args.imageTag);
     const endpointName = args.endpointName ?? physicalName([pulumi.getProject(), pulumi.getStack(), name], { maxLength: 63 });
-    const spec = resolveModelEndpointSpec(scope, { ...args, rollbackAlarmCount: args.rollbackAlarmNames?.length }, endpointName, profile);
+    const spec = resolveModelEndpointSpec(scope, { ...args, rollbackAlarmCount: args.rollbackAlarmNames?.length }, endpointName, profile,
+      { inferenceComponents: false });
     super(ModelEndpoint.TYPE, name, {}, opts);
     this.spec = spec;
     this.check = check;
@@ -239,7 +240,7 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
       }, childOptions(this));
       if (spec.offHours) {
         const { scaleDown, scaleUp, timeZone } = spec.offHours;
-        this.scheduledAction(`${id}-scale-down-off-hours`, target, scaleDown, timeZone, 1, 1);
+        this.scheduledAction(`${id}-scale-down-off-hours`, target, scaleDown, timeZone, spec.offHoursCapacity, spec.offHoursCapacity);
         this.scheduledAction(`${id}-scale-up-working-hours`, target, scaleUp, timeZone, spec.minCapacity, spec.maxCapacity);
       }
       return target;

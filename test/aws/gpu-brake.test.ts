@@ -49,6 +49,11 @@ function account(environment: string): FakeAccount {
   acct.addCompute('unmanaged', { min: 0, max: 64 }, tags, false);
   acct.addEndpoint('recs', [{ variant: 'current', min: 3, max: 8 }, { variant: 'candidate', min: 1, max: 4 }, 'unscaled'], tags);
   acct.addEndpoint('other', [{ variant: 'current', min: 1, max: 8 }], { ...tags, 'mlops:environment': 'elsewhere' });
+  // An endpoint that scales to zero: its variant has no scalable target, its inference component's copies scale.
+  acct.addEndpoint('churn', ['current'], tags, [{ component: 'churn', min: 1, max: 6 }]);
+  // An endpoint still being created: DescribeEndpoint lists no variants yet.
+  acct.addEndpoint('creating', [], tags);
+  acct.addEndpoint('other-churn', ['current'], { ...tags, 'mlops:environment': 'elsewhere' }, [{ component: 'other-churn', min: 1, max: 6 }]);
   acct.addNodeGroup('eks', 'gpu-spot', { min: 0, max: 4, desired: 2 }, { 'nvidia.com/gpu.present': 'true' }, tags);
   acct.addNodeGroup('eks', 'system', { min: 2, max: 4, desired: 2 }, { 'mlops-constructs/node-group': 'system' }, tags);
   return acct;
@@ -95,6 +100,9 @@ describe('GPU brake, executed offline', () => {
     expect(acct.targets.get('endpoint/recs/variant/current')).toEqual(expect.objectContaining({ min: 3, max: 3, scheduledSuspended: true }));
     expect(acct.targets.get('endpoint/recs/variant/candidate')).toEqual(expect.objectContaining({ min: 1, max: Math.max(floor, 1), scheduledSuspended: true }));
     expect(acct.endpoints.get('recs')!.tags[BRAKE.tagKey]).toBe(BRAKE.engagedValue);
+    // Inference components (endpoints that scale to zero): copies, and so instances, capped the same way.
+    expect(acct.targets.get('inference-component/churn')).toEqual(expect.objectContaining({ min: 1, max: Math.max(floor, 1), scheduledSuspended: true }));
+    expect(acct.endpoints.get('churn')!.tags[BRAKE.tagKey]).toBe(BRAKE.engagedValue);
     // EKS GPU node groups: no nodes, EKS's lowest maximum, tainted so that no pod lands on a new node.
     const gpu = [...acct.nodeGroups.values()].find((g) => g.name === 'gpu-spot')!;
     expect([gpu.min, gpu.max, gpu.desired]).toEqual([0, 1, 0]);
@@ -107,11 +115,12 @@ describe('GPU brake, executed offline', () => {
     expectUntouched(before, after, (s) => s.fleets, ['other-env', 'other-project']);
     expectUntouched(before, after, (s) => s.computes, ['untagged', 'unmanaged']);
     expectUntouched(before, after, (s) => s.nodeGroups, ['system']);
-    expectUntouched(before, after, (s) => s.targets, ['endpoint/other/variant/current'], 'resourceId');
+    expectUntouched(before, after, (s) => s.targets, ['endpoint/other/variant/current', 'inference-component/other-churn'], 'resourceId');
     expect([...acct.parameters.values()][0]).toMatch(/^engaged \S+Z arn:aws:states:us-east-1:123456789012:execution:/);
     expect(acct.notifications.map((n) => n.subject)).toEqual(['GPU brake of p/dev engaged']);
     const ledgerSize = acct.ledger.size;
-    expect(ledgerSize).toBe(20 + 2 + 2 + 1);
+    // 20 fleets, 2 compute environments, 3 endpoints (recs, churn, creating) with 2 variants and 1 component, 1 node group.
+    expect(ledgerSize).toBe(20 + 2 + 3 + 2 + 1 + 1);
 
     // A second engagement (a second alert) never overwrites the bounds the first one saved.
     await acct.run(b.engage);

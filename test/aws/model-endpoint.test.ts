@@ -48,7 +48,7 @@ describe('ModelEndpoint defaults', () => {
   });
 
   test('endpoint config: one production variant, data capture to the artifact store with its key, no volume key on g5', () => {
-    const { endpoint, template } = build(EnvironmentProfile.dev());
+    const { endpoint, template } = build(EnvironmentProfile.dev(), { scaleToZeroOffHours: false });
     const t = template();
     expect(endpoint.endpointName).toMatch(/^env-endpoint-[0-9a-f]{8}$/);
     t.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
@@ -94,8 +94,8 @@ describe('ModelEndpoint defaults', () => {
     });
   });
 
-  test('dev: all-at-once blue/green with default 5xx and p99 alarms from the profile as rollback alarms', () => {
-    const t = build(EnvironmentProfile.dev()).template();
+  test('dev without scale to zero: all-at-once blue/green with default 5xx and p99 alarms from the profile as rollback alarms', () => {
+    const t = build(EnvironmentProfile.dev(), { scaleToZeroOffHours: false }).template();
     const config = deploymentConfig(t);
     expect(config.BlueGreenUpdatePolicy).toEqual({
       TrafficRoutingConfiguration: { Type: 'ALL_AT_ONCE', WaitIntervalInSeconds: 0 },
@@ -115,8 +115,8 @@ describe('ModelEndpoint defaults', () => {
     t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
   });
 
-  test('dev: scaling on invocations per instance and a scheduled off-hours floor of one instance', () => {
-    const { endpoint, template } = build(EnvironmentProfile.dev());
+  test('dev without scale to zero: scaling on invocations per instance and a scheduled off-hours floor of one instance', () => {
+    const { endpoint, template } = build(EnvironmentProfile.dev(), { scaleToZeroOffHours: false });
     const t = template();
     expect([endpoint.minCapacity, endpoint.maxCapacity]).toEqual([1, 2]);
     t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
@@ -150,11 +150,14 @@ describe('ModelEndpoint defaults', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: 1 });
   });
 
-  test('cost estimate at SageMaker rates (ml.g5.xlarge $1.408/h, not EC2\'s $1.006): dev runs the floor at night, prod always on', () => {
+  test('cost estimate at SageMaker rates (ml.g5.xlarge $1.408/h, not EC2\'s $1.006): dev runs nothing at night (one instance without scale to zero), prod always on', () => {
     const hours = 12 * 5 * (52 / 12);
     const dev = build(EnvironmentProfile.dev()).endpoint.costEstimate;
-    expect(dev.minUsd).toBeCloseTo(1.408 * 730, 1);
-    expect(dev.maxUsd).toBeCloseTo(1.408 * (2 * hours + (730 - hours)), 1);
+    expect(dev.minUsd).toBeCloseTo(1.408 * hours, 1);
+    expect(dev.maxUsd).toBeCloseTo(1.408 * 2 * hours, 1);
+    const floor = build(EnvironmentProfile.dev(), { scaleToZeroOffHours: false }).endpoint.costEstimate;
+    expect(floor.minUsd).toBeCloseTo(1.408 * 730, 1);
+    expect(floor.maxUsd).toBeCloseTo(1.408 * (2 * hours + (730 - hours)), 1);
     const prod = build(EnvironmentProfile.prod()).endpoint.costEstimate;
     // 2 and 4 instances x $1.408 x 730 h
     expect(prod).toEqual({ minUsd: 2055.68, maxUsd: 4111.36 });
@@ -257,6 +260,119 @@ describe('ModelEndpoint rollouts', () => {
   });
 });
 
+describe('ModelEndpoint scales to zero outside working hours (dev default)', () => {
+  const resources = (t: Template, type: string) => Object.entries(t.findResources(type)).map(([id, r]) => ({ id, ...(r as any) }));
+
+  test('claim: outside working hours the endpoint keeps no instance: every scalable target of it goes to 0, and SageMaker may take the variant to 0 instances', () => {
+    const { endpoint, template } = build(EnvironmentProfile.dev());
+    const t = template();
+    expect(endpoint.hosting).toBe('inference-component');
+    // Instances follow the copies, from zero: managed instance scaling on the only production variant, which names no model.
+    const [config] = resources(t, 'AWS::SageMaker::EndpointConfig');
+    expect(config.Properties.ProductionVariants).toEqual([{
+      VariantName: 'current',
+      InstanceType: 'ml.g5.xlarge',
+      InitialInstanceCount: 1,
+      ManagedInstanceScaling: { Status: 'ENABLED', MinInstanceCount: 0, MaxInstanceCount: 2 },
+      RoutingConfig: { RoutingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
+    }]);
+    // Every scalable target of this endpoint (there is one: the component's copies) goes to 0 off hours and back at 8.
+    const targets = resources(t, 'AWS::ApplicationAutoScaling::ScalableTarget');
+    expect(targets.map((x) => [x.Properties.ResourceId, x.Properties.ScalableDimension, x.Properties.MinCapacity, x.Properties.MaxCapacity]))
+      .toEqual([[`inference-component/${endpoint.endpointName}`, 'sagemaker:inference-component:DesiredCopyCount', 1, 2]]);
+    expect(targets[0].Properties.ScheduledActions).toEqual([
+      { ScheduledActionName: 'ScaleDownOffHours', Schedule: 'cron(0 20 ? * MON,TUE,WED,THU,FRI *)', Timezone: 'UTC', ScalableTargetAction: { MinCapacity: 0, MaxCapacity: 0 } },
+      { ScheduledActionName: 'ScaleUpWorkingHours', Schedule: 'cron(0 8 ? * MON,TUE,WED,THU,FRI *)', Timezone: 'UTC', ScalableTargetAction: { MinCapacity: 1, MaxCapacity: 2 } },
+    ]);
+    const [component] = resources(t, 'AWS::SageMaker::InferenceComponent');
+    expect(targets[0].DependsOn).toEqual(expect.arrayContaining([component.id]));
+    t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerInferenceComponentInvocationsPerCopy' }, TargetValue: 300,
+      }),
+    });
+  });
+
+  test('the model is the inference component\'s, one copy per instance, with the role, network and isolation of the configuration', () => {
+    const { endpoint, template } = build(EnvironmentProfile.dev());
+    const t = template();
+    const [model] = resources(t, 'AWS::SageMaker::Model');
+    const [component] = resources(t, 'AWS::SageMaker::InferenceComponent');
+    expect(component.Properties).toEqual(expect.objectContaining({
+      InferenceComponentName: endpoint.endpointName,
+      EndpointName: { 'Fn::GetAtt': [expect.stringMatching(/^Endpoint[0-9A-F]{8}$/), 'EndpointName'] },
+      VariantName: 'current',
+      Specification: {
+        ModelName: { 'Fn::GetAtt': [model.id, 'ModelName'] },
+        // g5.xlarge: 1 GPU, 16 GiB: the whole GPU, half the memory.
+        ComputeResourceRequirements: { NumberOfAcceleratorDevicesRequired: 1, MinMemoryRequiredInMb: 8192 },
+      },
+      RuntimeConfig: { CopyCount: 1 },
+    }));
+    t.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+      ExecutionRoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('EndpointExecutionRole'), 'Arn'] },
+      EnableNetworkIsolation: true,
+      VpcConfig: { Subnets: Match.arrayWith([{ Ref: Match.stringLikeRegexp('PrivateSubnet1') }]), SecurityGroupIds: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('EndpointSecurityGroup'), 'GroupId'] }] },
+      DataCaptureConfig: Match.objectLike({ EnableCapture: true }),
+    });
+    // The configuration names the role: it waits for the role's policy.
+    const [config] = resources(t, 'AWS::SageMaker::EndpointConfig');
+    expect(config.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^EndpointExecutionPolicy/)]));
+  });
+
+  test('claim: a new model version still rolls out under guardrails: the component rolls in batches, baked and watched by the rollback alarms, which measure the component', () => {
+    const { endpoint, template } = build(EnvironmentProfile.dev());
+    const t = template();
+    const [component] = resources(t, 'AWS::SageMaker::InferenceComponent');
+    expect(component.Properties.DeploymentConfig).toEqual({
+      RollingUpdatePolicy: { MaximumBatchSize: { Type: 'CAPACITY_PERCENT', Value: 50 }, WaitIntervalInSeconds: 0, MaximumExecutionTimeoutInSeconds: 1200 },
+      AutoRollbackConfiguration: {
+        Alarms: [
+          { AlarmName: { Ref: expect.stringMatching(/EndpointErrorRateAlarmCurrent/) } },
+          { AlarmName: { Ref: expect.stringMatching(/EndpointLatencyP99AlarmCurrent/) } },
+        ],
+      },
+    });
+    // The endpoint's own blue/green policy would not apply to a component update.
+    expect(deploymentConfig(t)).toBeUndefined();
+    const byComponent = [{ Name: 'InferenceComponentName', Value: endpoint.endpointName }];
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ModelLatency', Namespace: 'AWS/SageMaker', Dimensions: byComponent });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'Invocation5XXErrors', Dimensions: byComponent }) }) })]),
+    });
+    expect(endpoint.metricGpuUtilization()).toMatchObject({ namespace: '/aws/sagemaker/InferenceComponents', metricName: 'GPUUtilizationNormalized' });
+    expect(endpoint.metricGpuUtilization().dimensions).toEqual({ InferenceComponentName: endpoint.endpointName });
+  });
+
+  test('a canary rolls its percent first and bakes; a linear rollout rolls its step (SageMaker batches are 5-50% of the copies)', () => {
+    const policy = (rollout: Rollout) => resources(build(EnvironmentProfile.dev(), { rollout }).template(), 'AWS::SageMaker::InferenceComponent')[0]
+      .Properties.DeploymentConfig.RollingUpdatePolicy;
+    expect(policy(Rollout.canary({ percent: 10, bake: Duration.minutes(30) }))).toEqual({
+      MaximumBatchSize: { Type: 'CAPACITY_PERCENT', Value: 10 }, WaitIntervalInSeconds: 1800, MaximumExecutionTimeoutInSeconds: 10 * (1800 + 600),
+    });
+    expect(policy(Rollout.linear({ stepPercent: 2, interval: Duration.minutes(1) })).MaximumBatchSize).toEqual({ Type: 'CAPACITY_PERCENT', Value: 5 });
+    expect(policy(Rollout.blueGreen({ bake: Duration.minutes(15) }))).toEqual({
+      MaximumBatchSize: { Type: 'CAPACITY_PERCENT', Value: 50 }, WaitIntervalInSeconds: 900, MaximumExecutionTimeoutInSeconds: 2 * (900 + 600),
+    });
+  });
+
+  test('A/B and shadow endpoints keep their variants (one instance each off hours); prod and staging never scale to zero', () => {
+    const ab = build(EnvironmentProfile.dev(), { rollout: Rollout.abTest({ weights: { a: 50, b: 50 } }), variantVersions: { a: 'v1', b: 'v2' } });
+    expect(ab.endpoint.hosting).toBe('variant');
+    const t = ab.template();
+    t.resourceCountIs('AWS::SageMaker::InferenceComponent', 0);
+    t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      ResourceId: `endpoint/${ab.endpoint.endpointName}/variant/a`,
+      ScheduledActions: Match.arrayWith([Match.objectLike({ ScheduledActionName: 'ScaleDownOffHours', ScalableTargetAction: { MinCapacity: 1, MaxCapacity: 1 } })]),
+    });
+    for (const profile of [EnvironmentProfile.staging(), EnvironmentProfile.prod()]) {
+      const { endpoint, template } = build(profile);
+      expect(endpoint.hosting).toBe('variant');
+      template().resourceCountIs('AWS::SageMaker::InferenceComponent', 0);
+    }
+  });
+});
+
 describe('ModelEndpoint metrics', () => {
   test('latency, errors, invocations and GPU utilization per variant', () => {
     const { endpoint } = build(EnvironmentProfile.prod(), { endpointName: 'fraud-prod' });
@@ -277,7 +393,16 @@ describe('ModelEndpoint rejects bad input', () => {
     return Array.from({ length: n }, (_, i) => cloudwatch.Alarm.fromAlarmName(stack, `A${i}`, `alarm-${i}`));
   };
   const cases: Array<[string, () => unknown, RegExp]> = [
-    ['minCapacity 0', () => build(EnvironmentProfile.dev(), { minCapacity: 0 }), /'minCapacity' must be a whole number between 1 and 1000.*use InferenceFleet to scale to zero/],
+    ['minCapacity 0', () => build(EnvironmentProfile.dev(), { minCapacity: 0 }), /'minCapacity' must be a whole number between 1 and 1000.*scaleToZeroOffHours takes it to zero outside them/],
+    ['scale to zero without working hours', () => build(EnvironmentProfile.prod(), { scaleToZeroOffHours: true }),
+      /Endpoint: 'scaleToZeroOffHours' needs working hours, but the prod profile is always on \(received true\)\. Fix: remove 'scaleToZeroOffHours'/],
+    ['scale to zero with scaleDownOffHours: false', () => build(EnvironmentProfile.dev(), { scaleToZeroOffHours: true, scaleDownOffHours: false }),
+      /'scaleToZeroOffHours' contradicts 'scaleDownOffHours: false'/],
+    ['scale to zero of an A/B test', () => build(EnvironmentProfile.dev(), {
+      scaleToZeroOffHours: true, rollout: Rollout.abTest({ weights: { a: 50, b: 50 } }), variantVersions: { a: 'v1', b: 'v2' },
+    }), /'scaleToZeroOffHours' needs an endpoint with one variant, but the ab-test rollout serves a and b.*Fix: SageMaker scales to zero only endpoints hosting inference components/],
+    ['scale to zero with a shadow', () => build(EnvironmentProfile.dev(), { scaleToZeroOffHours: true, rollout: Rollout.shadow(), variantVersions: { candidate: 'v2' } }),
+      /'scaleToZeroOffHours' needs an endpoint with one variant, but the shadow rollout serves current and candidate/],
     ['min above max', () => build(EnvironmentProfile.prod(), { minCapacity: 4, maxCapacity: 3 }), /'minCapacity' must not be greater than 'maxCapacity'/],
     ['a canary bake over an hour', () => build(EnvironmentProfile.prod(), { rollout: Rollout.canary({ percent: 10, bake: Duration.hours(2) }) }),
       /'rollout' waits 7200 seconds in one step.*Fix: give the canary bake/],

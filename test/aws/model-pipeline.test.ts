@@ -30,6 +30,8 @@ interface FixtureOptions {
   readonly variantVersions?: Record<string, string>;
   /** @default 'fraud' */
   readonly modelName?: string;
+  /** @default false: the pipeline's own rollout updates endpoints that keep their variants (inference components need promotion) */
+  readonly scaleToZeroOffHours?: boolean;
 }
 
 function fixture(profile: EnvironmentProfile, options: FixtureOptions = {}): Fixture {
@@ -56,6 +58,7 @@ function fixture(profile: EnvironmentProfile, options: FixtureOptions = {}): Fix
     encryptionKey: key.key,
     rollout: options.rollout,
     variantVersions: options.variantVersions,
+    scaleToZeroOffHours: options.scaleToZeroOffHours ?? false,
   });
   const base = {
     modelName,
@@ -497,6 +500,13 @@ describe('ModelPipeline bad input', () => {
     const f = fixture(EnvironmentProfile.dev());
     expect(() => new ModelPipeline(f.stack, 'Fraud', { ...f.base, evaluateJob: f.base.trainJob }))
       .toThrow(/'evaluateJob'.*runs as the training job's role.*Fix: add a job definition of its own/);
+  });
+
+  test('an endpoint that scales to zero (an inference component) is rolled out only through promotion', () => {
+    const f = fixture(EnvironmentProfile.dev(), { scaleToZeroOffHours: true });
+    expect(f.endpoint.hosting).toBe('inference-component');
+    expect(() => new ModelPipeline(f.stack, 'Fraud', { ...f.base, endpoint: f.endpoint })).toThrow(
+      /Fraud: 'endpoint' scales to zero off hours \(its model is an inference component\).*Fix: pass 'promotion'/);
   });
 
   test('a shadow rollout on the endpoint is rejected (the pipeline shifts traffic, it does not mirror)', () => {

@@ -58,7 +58,16 @@ function buildCdkOperations() {
     vpc, artifactStore: store, image, imageTag: '1', modelName: 'fraud', modelVersion: 'v3', rollout: canary(), variantVersions: { candidate: 'v4' },
   });
   const endpoint = new cdk.ModelEndpoint(stack, 'Endpoint', {
-    vpc, artifactStore: store, image, imageTag: '1', modelName: 'churn', modelVersion: 'v1', rollout: canary(), endpointName: 'churn-endpoint',
+    vpc,
+    artifactStore: store,
+    image,
+    imageTag: '1',
+    modelName: 'churn',
+    modelVersion: 'v1',
+    rollout: canary(),
+    endpointName: 'churn-endpoint',
+    // The form both engines render (the CDK default in dev, scale to zero through an inference component, is a cdk-only row).
+    scaleToZeroOffHours: false,
   });
   const monitoring = new cdk.MlopsMonitoring(stack, 'Monitoring');
   // Through monitor(), as a user would: the served model's name and latency unit come from the fleet and the endpoint.

@@ -24,8 +24,8 @@ export interface FakeTags { [key: string]: string }
 
 export interface FakeFleet { name: string; min: number; max: number; desired: number; tags: FakeTags; suspended: Set<string> }
 export interface FakeCompute { arn: string; name: string; min: number; max: number; desired: number; tags: FakeTags; managed: boolean }
-export interface FakeTarget { resourceId: string; min: number; max: number; scheduledSuspended: boolean }
-export interface FakeEndpoint { name: string; arn: string; variants: string[]; tags: FakeTags }
+export interface FakeTarget { resourceId: string; dimension: string; min: number; max: number; scheduledSuspended: boolean }
+export interface FakeEndpoint { name: string; arn: string; variants: string[]; components: string[]; tags: FakeTags }
 export interface FakeNodeGroup {
   cluster: string;
   name: string;
@@ -72,13 +72,24 @@ export class FakeAccount {
     this.computes.set(arn, { arn, name, min: bounds.min, max: bounds.max, desired: bounds.desired ?? bounds.min, tags: { ...tags }, managed });
   }
 
-  public addEndpoint(name: string, variants: Array<{ variant: string; min: number; max: number } | string>, tags: FakeTags): void {
+  /**
+   * An endpoint; variants given as a string have no scalable target. `components` are inference components hosted on
+   * it (an endpoint that scales to zero): their copy counts are scalable targets, their variant has none.
+   */
+  public addEndpoint(name: string, variants: Array<{ variant: string; min: number; max: number } | string>, tags: FakeTags,
+    components: Array<{ component: string; min: number; max: number }> = []): void {
     const arn = `arn:aws:sagemaker:${this.region}:${this.account}:endpoint/${name}`;
-    this.endpoints.set(name, { name, arn, variants: variants.map((v) => (typeof v === 'string' ? v : v.variant)), tags: { ...tags } });
+    this.endpoints.set(name, {
+      name, arn, variants: variants.map((v) => (typeof v === 'string' ? v : v.variant)), components: components.map((c) => c.component), tags: { ...tags },
+    });
     for (const v of variants) {
       if (typeof v === 'string') continue;
       const resourceId = `endpoint/${name}/variant/${v.variant}`;
-      this.targets.set(resourceId, { resourceId, min: v.min, max: v.max, scheduledSuspended: false });
+      this.targets.set(resourceId, { resourceId, dimension: 'sagemaker:variant:DesiredInstanceCount', min: v.min, max: v.max, scheduledSuspended: false });
+    }
+    for (const c of components) {
+      const resourceId = `inference-component/${c.component}`;
+      this.targets.set(resourceId, { resourceId, dimension: 'sagemaker:inference-component:DesiredCopyCount', min: c.min, max: c.max, scheduledSuspended: false });
     }
   }
 
@@ -220,7 +231,19 @@ export class FakeAccount {
     const e = this.endpoints.get(p.EndpointName);
     if (!e) throw awsError('SageMaker.ValidationException', `Could not find endpoint ${p.EndpointName}`);
     const ProductionVariants = e.variants.map((VariantName) => ({ VariantName, CurrentInstanceCount: 1 }));
-    return { EndpointName: e.name, EndpointArn: e.arn, ProductionVariants };
+    // SageMaker omits the variants of an endpoint it is still creating.
+    if (ProductionVariants.length === 0) return { EndpointName: e.name, EndpointArn: e.arn, EndpointStatus: 'Creating' };
+    return { EndpointName: e.name, EndpointArn: e.arn, EndpointStatus: 'InService', ProductionVariants };
+  }
+
+  protected sagemaker_listInferenceComponents(p: any): unknown {
+    if (p.MaxResults !== undefined && (p.MaxResults < 1 || p.MaxResults > 100)) throw awsError('SageMaker.ValidationException', 'MaxResults must be 1-100');
+    const endpoints = [...this.endpoints.values()].filter((e) => p.EndpointNameEquals === undefined || e.name === p.EndpointNameEquals);
+    return {
+      InferenceComponents: endpoints.flatMap((e) => e.components.map((InferenceComponentName) => ({
+        InferenceComponentName, EndpointName: e.name, VariantName: e.variants[0], InferenceComponentStatus: 'InService',
+      }))),
+    };
   }
 
   protected sagemaker_addTags(p: any): unknown {
@@ -237,11 +260,13 @@ export class FakeAccount {
 
   protected applicationautoscaling_describeScalableTargets(p: any): unknown {
     const ids: string[] = p.ResourceIds ?? [];
+    const matches = (t: FakeTarget) => (ids.length === 0 || ids.includes(t.resourceId))
+      && (!p.ScalableDimension || p.ScalableDimension === t.dimension);
     return {
-      ScalableTargets: [...this.targets.values()].filter((t) => ids.length === 0 || ids.includes(t.resourceId)).map((t) => ({
+      ScalableTargets: [...this.targets.values()].filter(matches).map((t) => ({
         ServiceNamespace: 'sagemaker',
         ResourceId: t.resourceId,
-        ScalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        ScalableDimension: t.dimension,
         MinCapacity: t.min,
         MaxCapacity: t.max,
         SuspendedState: { ScheduledScalingSuspended: t.scheduledSuspended },
@@ -252,6 +277,7 @@ export class FakeAccount {
   protected applicationautoscaling_registerScalableTarget(p: any): unknown {
     const t = this.targets.get(p.ResourceId);
     if (!t) throw awsError('ApplicationAutoScaling.ObjectNotFoundException', `No scalable target for ${p.ResourceId}`);
+    if (p.ScalableDimension !== t.dimension) throw awsError('ApplicationAutoScaling.ValidationException', `${p.ResourceId} does not scale ${p.ScalableDimension}`);
     const min = p.MinCapacity ?? t.min;
     const max = p.MaxCapacity ?? t.max;
     if (min > max) throw awsError('ApplicationAutoScaling.ValidationException', 'Minimum capacity cannot be greater than maximum capacity');
