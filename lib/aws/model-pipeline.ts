@@ -657,6 +657,7 @@ export class ModelPipeline extends Construct {
 
     // 4. Register with lineage, pending approval. The package serves the archive its container is told to read.
     const archiveUri = sfn.JsonPath.format(`{}${MODEL_ARTIFACT_LAYOUT.archive}`, modelUri);
+    const evaluationUri = sfn.JsonPath.format(`${this.outputUri}evaluate/{}/evaluation.json`, run);
     const register = this.packageCall('RegisterVersion', 'createModelPackage', {
       parameters: {
         ModelPackageGroupName: modelName,
@@ -667,6 +668,11 @@ export class ModelPipeline extends Construct {
           Containers: [{ Image: props.servingImageUri, ModelDataUrl: archiveUri, Environment: { MODEL_URI: archiveUri } }],
           SupportedContentTypes: ['application/json'],
           SupportedResponseMIMETypes: ['application/json'],
+        },
+        // The evaluation the gates passed (quality against production, fairness gap), where the evaluation job wrote it.
+        ModelMetrics: {
+          ModelQuality: { Statistics: { ContentType: 'application/json', S3Uri: evaluationUri } },
+          Bias: { Report: { ContentType: 'application/json', S3Uri: evaluationUri } },
         },
         CustomerMetadataProperties: {
           run: run,

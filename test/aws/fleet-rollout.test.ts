@@ -3,17 +3,15 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { certificateArnFor, certificateFor } from '../support/certificates';
 import { evaluate } from '../support/cfn-eval';
 import { newApp } from '../support/gate';
-import { polyfillPromiseWithResolvers } from '../support/state-machines';
+import { runLocally } from '../support/state-machines';
 import {
   ArtifactStore, EnvironmentProfile, FLEET_ROLLOUT_METRIC, FleetRollout, fleetRolloutStateMachineName, ImageRepository, InferenceFleet,
   MlopsMonitoring, MlopsPlatform, MlopsStack, Rollout, ServedStateParameter, ServingBackend, ValidationError,
 } from 'mlops-constructs';
 
-polyfillPromiseWithResolvers();
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: () => string };
 
@@ -158,21 +156,12 @@ class FakeAws {
 }
 
 async function run(built: Built, aws: FakeAws, input: Record<string, unknown> = {}): Promise<{ ok: boolean; error?: string }> {
-  const waits = Object.fromEntries(Object.entries<any>(built.definition.States).filter(([, s]) => s.Type === 'Wait').map(([n]) => [n, 0]));
-  const machine = new StateMachine(built.definition, { validationOptions: { checkArn: false } });
-  const execution = machine.run(input as any, {
-    overrides: { taskResourceLocalHandlers: aws.handlers(built.definition), waitTimeOverrides: waits },
-    context: {
-      Execution: { Id: 'arn:aws:states:us-east-1:111111111111:execution:fraud:run-1', StartTime: STARTED },
-      StateMachine: { Id: 'arn:sm' },
-    } as any,
+  const result = await runLocally(built.definition, input, {
+    handlers: aws.handlers(built.definition),
+    context: { Execution: { Id: 'arn:aws:states:us-east-1:111111111111:execution:fraud:run-1', StartTime: STARTED }, StateMachine: { Id: 'arn:sm' } },
   });
-  try {
-    await execution.result;
-    return { ok: true };
-  } catch (e) {
-    return { ok: false, error: String((e as Error).message ?? e) };
-  }
+  // What failed the run, with its cause (a Fail state's cause names the rollback or the stale deploy).
+  return result.ok ? { ok: true } : { ok: false, error: `${result.error}: ${result.cause}` };
 }
 
 const KINDS: Array<[string, Rollout, number[][]]> = [

@@ -634,6 +634,9 @@ describe('ModelPipeline executed from its synthesized definition (aws-local-step
     expect(env('Train').PRODUCTION_MODEL_URI).toBeUndefined();
     expect(input('ReadEvaluation').Key).toBe('pipelines/fraud/evaluate/run-1/evaluation.json');
     expect(input('RegisterVersion').InferenceSpecification.Containers[0].ModelDataUrl).toBe('s3://TOKEN/candidates/fraud/run-1/model.tar.gz');
+    // ModelMetrics: the evaluation the gates read (quality against production, fairness), the very object ReadEvaluation got.
+    const evaluation = { ContentType: 'application/json', S3Uri: `s3://TOKEN/${input('ReadEvaluation').Key}` };
+    expect(input('RegisterVersion').ModelMetrics).toEqual({ ModelQuality: { Statistics: evaluation }, Bias: { Report: evaluation } });
     expect(input('RegisterVersion').CustomerMetadataProperties).toMatchObject({
       datasetVersion: 'd-2026-12-01', candidate: '0.93', baseline: '0.9', baselineVersion: 'v7', holdout: 'fraud/holdout/2026-11/',
     });

@@ -3,19 +3,17 @@
 // with aws-local-stepfunctions against fakes of every service call (S3 enforcing the models bucket's write-once rule).
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { servedWrites } from '../../lib/aws/checks/served-writes';
 import { certificateArnFor } from '../support/certificates';
 import { evaluate } from '../support/cfn-eval';
 import { newApp } from '../support/gate';
 import { environmentTemplates, IamWalk, REGION } from '../support/iam-walk';
-import { polyfillPromiseWithResolvers } from '../support/state-machines';
+import { runLocally } from '../support/state-machines';
 import {
   EnvironmentProfile, InferenceFleet, MlopsPlatform, ModelEndpoint, ModelPromotion, PROMOTION_TARGET_TAG, Rollout, SERVED_MODELS_POLICY_SIDS,
   servedModelsBucketPolicy, ServingBackend, ValidationError,
 } from 'mlops-constructs';
 
-polyfillPromiseWithResolvers();
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: () => string };
 
@@ -319,23 +317,14 @@ class FakeAws {
 }
 
 async function run(definition: any, aws: FakeAws, input: Record<string, unknown>): Promise<{ ok: boolean; error?: string; cause?: string }> {
-  const waits = Object.fromEntries(Object.entries<any>(definition.States).filter(([, s]) => s.Type === 'Wait').map(([n]) => [n, 0]));
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
-  const execution = machine.run(input as any, {
-    overrides: { taskResourceLocalHandlers: aws.handlers(definition), waitTimeOverrides: waits },
+  const result = await runLocally(definition, input, {
+    handlers: aws.handlers(definition),
     context: {
       Execution: { Id: 'arn:aws:states:us-east-1:111111111111:execution:acme-prod-promotion:run-1', StartTime: '2026-12-01T05:00:00.000Z' },
       StateMachine: { Id: 'arn:sm' },
-    } as any,
+    },
   });
-  try {
-    await execution.result;
-    return { ok: true };
-  } catch (e) {
-    // ExecutionError wraps what failed the run: a Fail state's error and cause, or the error that escaped.
-    const failed = (e as Error).cause as Error | undefined;
-    return { ok: false, error: failed?.name ?? (e as Error).name, cause: failed?.message ?? (e as Error).message };
-  }
+  return result.ok ? { ok: true } : { ok: false, error: result.error, cause: result.cause };
 }
 
 describe('the promotion state machine, executed offline', () => {
