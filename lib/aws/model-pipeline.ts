@@ -805,7 +805,7 @@ export class ModelPipeline extends Construct {
         sfn.Condition.isBoolean('$.approval.approved'),
         sfn.Condition.booleanEquals('$.approval.approved', true),
         sfn.Condition.isString('$.approval.approver'),
-      ), approve)
+      ), this.checkBaselineThen(approve, paths))
       .otherwise(rejected);
     return request.next(new sfn.Choice(this, 'Answered')
       .when(sfn.Condition.and(sfn.Condition.isPresent('$.approval.approved'), sfn.Condition.isPresent('$.approval.approver')), approved)
@@ -958,23 +958,11 @@ export class ModelPipeline extends Construct {
    * production serves then), else the endpoint's template version, else none.
    */
   private productionModel(paths: FailurePaths): { production: Record<string, string>; readProduction?: sfn.IChainable } {
-    const servedState = this.props.servedState ?? this.props.endpoint?.servedState;
-    if (!servedState) {
+    if (!this.servedState) {
       const container = this.props.endpoint?.variants[0]?.model.primaryContainer as { modelDataUrl?: string } | undefined;
       return { production: container?.modelDataUrl ? { PRODUCTION_MODEL_URI: container.modelDataUrl } : {} };
     }
-    // The first variant's version (`current`; the served state's format is encodeServedState's: `<variant>=<version>@<weight>,...`).
-    const split = (text: string, delimiter: string, index: number) => `States.ArrayGetItem(States.StringSplit(${text}, '${delimiter}'), ${index})`;
-    const read = this.retried(new tasks.CallAwsService(this, 'ReadProductionVersion', {
-      service: 'ssm',
-      action: 'getParameter',
-      iamAction: 'ssm:GetParameter',
-      iamResources: [servedState.parameterArn],
-      parameters: { Name: servedState.parameterName },
-      resultSelector: { 'version.$': split(split(split('$.Parameter.Value', ',', 0), '=', 1), '@', 0) },
-      resultPath: '$.production',
-    }));
-    read.addCatch(paths.failed('ReadProductionVersionFailed', OUT.failed), { resultPath: '$.error' });
+    const read = this.readServedVersion(this.servedState, 'ReadProductionVersion', '$.production', paths);
     const version = sfn.JsonPath.stringAt('$.production.version');
     return {
       production: {
@@ -983,6 +971,58 @@ export class ModelPipeline extends Construct {
       },
       readProduction: read,
     };
+  }
+
+  /** The served state the production model is read from (`servedState`, or the endpoint's). */
+  private get servedState(): ServedStateParameter | undefined {
+    return this.props.servedState ?? this.props.endpoint?.servedState;
+  }
+
+  /** Reads the version production serves (the served state's first variant, `current`) into `resultPath`.version. */
+  private readServedVersion(servedState: ServedStateParameter, id: string, resultPath: string, paths: FailurePaths): tasks.CallAwsService {
+    // The served state's format is encodeServedState's: `<variant>=<version>@<weight>,...`.
+    const split = (text: string, delimiter: string, index: number) => `States.ArrayGetItem(States.StringSplit(${text}, '${delimiter}'), ${index})`;
+    const read = this.retried(new tasks.CallAwsService(this, id, {
+      service: 'ssm',
+      action: 'getParameter',
+      iamAction: 'ssm:GetParameter',
+      iamResources: [servedState.parameterArn],
+      parameters: { Name: servedState.parameterName },
+      resultSelector: { 'version.$': split(split(split('$.Parameter.Value', ',', 0), '=', 1), '@', 0) },
+      resultPath,
+    }));
+    read.addCatch(paths.failed(`${id}Failed`, OUT.failed), { resultPath: '$.error' });
+    return read;
+  }
+
+  /**
+   * Approval can take days: production may have moved on meanwhile (another promotion). When the run evaluated against
+   * a served version, it is read again after the approval; a different one rejects the package (`BaselineChanged`).
+   */
+  private checkBaselineThen(approve: sfn.IChainable, paths: FailurePaths): sfn.IChainable {
+    if (!this.servedState) return approve;
+    const recheck = this.readServedVersion(this.servedState, 'RecheckProductionVersion', '$.productionNow', paths);
+    const stale = this.packageCall('MarkStale', 'updateModelPackage', {
+      parameters: {
+        ModelPackageArn: sfn.JsonPath.stringAt('$.modelPackage.arn'),
+        ModelApprovalStatus: 'Rejected',
+        ApprovalDescription: sfn.JsonPath.format('Evaluated against {}, production serves {} now: retrain',
+          sfn.JsonPath.stringAt('$.production.version'), sfn.JsonPath.stringAt('$.productionNow.version')),
+      },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const changed = paths.failed('ProductionMovedOn', OUT.baselineChanged,
+      sfn.JsonPath.format('The version was evaluated against {}; production serves {} now. Retrain against it.',
+        sfn.JsonPath.stringAt('$.production.version'), sfn.JsonPath.stringAt('$.productionNow.version')));
+    stale.addCatch(changed, { resultPath: '$.markError' });
+    stale.next(changed);
+    recheck.next(new sfn.Choice(this, 'BaselineUnchanged')
+      .when(sfn.Condition.stringEqualsJsonPath('$.productionNow.version', '$.production.version'), approve)
+      .otherwise(stale));
+    // Versions promoted by ARN were not evaluated here: nothing to compare.
+    return new sfn.Choice(this, 'EvaluatedAgainstProduction')
+      .when(sfn.Condition.isPresent('$.production.version'), recheck)
+      .otherwise(approve);
   }
 
   /** Reads a step's JSON output from the run's output prefix. */

@@ -27,6 +27,8 @@ export const MODEL_PIPELINE_OUTCOMES = Object.freeze({
   belowBaseline: 'BelowBaseline',
   biasAboveThreshold: 'BiasAboveThreshold',
   rejected: 'Rejected',
+  /** Production serves another version than the one the run evaluated against by the time it was approved: retrain. */
+  baselineChanged: 'BaselineChanged',
   notRegistered: 'ModelVersionNotRegistered',
   /** The endpoint (or the promotion) rolled the version back; the package is marked Rejected again. */
   rolledBack: 'RolledBack',

@@ -549,6 +549,8 @@ function services(overrides: Record<string, Handler> = {}): { handlers: Record<s
     Evaluate: async () => ({ JobId: 'job-evaluate', Container: { Image: 'evaluate@sha256:3' } }),
     // Mid-rollout: v7 is the stable version production serves, v8 the candidate taking 10%.
     ReadProductionVersion: async () => ({ Parameter: { Name: '/mlops/p-prod/served/fraud', Value: 'current=v7@90,candidate=v8@10' } }),
+    RecheckProductionVersion: async () => ({ Parameter: { Name: '/mlops/p-prod/served/fraud', Value: 'current=v7@0,candidate=v7@100' } }),
+    MarkStale: async () => ({}),
     ReadEvaluation: body({ candidate: 0.93, baseline: 0.9, threshold: 0.91, fairnessGap: 0.05 }),
     RegisterVersion: async () => ({ ModelPackageArn: 'arn:aws:sagemaker:eu-west-1:111111111111:model-package/fraud/7' }),
     CheckRegistered: async () => ({ ModelApprovalStatus: 'PendingManualApproval', ModelPackageGroupName: 'fraud' }),
@@ -612,8 +614,8 @@ describe('ModelPipeline executed from its synthesized definition (aws-local-step
     const run = await execute();
     expect(run.error).toBeUndefined();
     expect(run.states).toEqual(['CheckRunLock', 'ValidateData', 'ReadValidation', 'Train', 'ReadTraining', 'ReadProductionVersion', 'Evaluate',
-      'ReadEvaluation', 'RegisterVersion', 'CheckRegistered', 'RequestApproval', 'MarkApproved', 'CreateModel', 'CreateEndpointConfig', 'UpdateEndpoint',
-      'DescribeEndpoint']);
+      'ReadEvaluation', 'RegisterVersion', 'CheckRegistered', 'RequestApproval', 'RecheckProductionVersion', 'MarkApproved', 'CreateModel',
+      'CreateEndpointConfig', 'UpdateEndpoint', 'DescribeEndpoint']);
     const input = (state: string) => run.calls.find(([s]) => s === state)![1];
     const env = (state: string) => Object.fromEntries(input(state).ContainerOverrides.Environment.map((e: any) => [e.Name, e.Value]));
     expect(env('Train')).toMatchObject({
@@ -792,6 +794,14 @@ describe('ModelPipeline executed from its synthesized definition (aws-local-step
     }, 'cleanup-2', event);
     expect(stuck.error).toBe(MODEL_PIPELINE_OUTCOMES.failed);
     expect(stuck.states.at(-1)).toBe('NotifyFailure');
+  });
+
+  test('production moved on while the approval waited (another version promoted): the package is rejected, BaselineChanged, nothing rolls out', async () => {
+    const run = await execute({ RecheckProductionVersion: async () => ({ Parameter: { Value: 'current=v9@100' } }) });
+    expect(run.error).toBe(MODEL_PIPELINE_OUTCOMES.baselineChanged);
+    expect(run.states.slice(run.states.indexOf('RequestApproval'))).toEqual(['RequestApproval', 'RecheckProductionVersion', 'MarkStale', 'FailedListJobs', 'NotifyFailure']);
+    expect(run.call('MarkStale')).toMatchObject({ ModelApprovalStatus: 'Rejected', ApprovalDescription: 'Evaluated against v7, production serves v9 now: retrain' });
+    expect(run.call('NotifyFailure').Message).toMatchObject({ error: 'BaselineChanged', cause: expect.stringContaining('production serves v9 now') });
   });
 
   test('a failed rollout: the package is marked Rejected again, people are told; UpdateRollbackFailed ends the loop at once', async () => {
