@@ -301,7 +301,8 @@ export class GpuBrake extends Construct {
         ],
         resources: [
           `arn:${Aws.PARTITION}:autoscaling:${Aws.REGION}:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/*`,
-          arn('batch', 'compute-environment', '*'), arn('sagemaker', 'endpoint', '*'), arn('eks', 'nodegroup', '*'),
+          arn('batch', 'compute-environment', '*'), arn('sagemaker', 'endpoint', '*'), arn('sagemaker', 'inference-component', '*'),
+          arn('eks', 'nodegroup', '*'),
         ],
         conditions: ofThisEnvironment,
       }),

@@ -301,7 +301,11 @@ function scalableTargetProcessor(o: BrakeDefinitionOptions, kind: keyof typeof S
         Min: N('$.Min'),
         Max: N('$.Max'),
         Desired: N('$.Min'),
-      }, `${K}MinAboveFloor`),
+      }, kind === 'component' ? 'TagComponent' : `${K}MinAboveFloor`),
+      // A component is tagged (after it is recorded, so the release removes the tag) for the boundary to protect it.
+      ...(kind === 'component'
+        ? { TagComponent: task(SDK('sagemaker', 'addTags'), { 'ResourceArn.$': '$.Arn', 'Tags': [BRAKE_TAG] }, `${K}MinAboveFloor`) }
+        : {}),
       [`${K}MinAboveFloor`]: { Type: 'Choice', Choices: [{ Variable: '$.Min', NumericGreaterThan: floor, Next: `Cap${K}AtItsMinimum` }], Default: `Cap${K}AtTheFloor` },
       [`Cap${K}AtItsMinimum`]: task(SDK('applicationautoscaling', 'registerScalableTarget'), {
         'ServiceNamespace': 'sagemaker',
@@ -371,7 +375,9 @@ function endpointsBranch(o: BrakeDefinitionOptions): { StartAt: string; States: 
       CapComponents: {
         Type: 'Map',
         ItemsPath: '$.components.List',
-        ItemSelector: { 'Arn.$': '$.Arn', 'Name.$': '$.Name', 'Component.$': '$$.Map.Item.Value.InferenceComponentName' },
+        ItemSelector: {
+          'Arn.$': '$$.Map.Item.Value.InferenceComponentArn', 'Name.$': '$.Name', 'Component.$': '$$.Map.Item.Value.InferenceComponentName',
+        },
         ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' }, ...scalableTargetProcessor(o, 'component') },
         ResultPath: null,
         End: true,
@@ -532,7 +538,7 @@ function restoreScalableTarget(name: 'Variant' | 'Component', dimension: string)
       'MinCapacity.$': 'States.StringToJson($.Min)',
       'MaxCapacity.$': 'States.StringToJson($.Max)',
       'SuspendedState': { ScheduledScalingSuspended: false, DynamicScalingInSuspended: false, DynamicScalingOutSuspended: false },
-    }, 'UntagEndpoint', { Catch: gone('ApplicationAutoScaling.ObjectNotFoundException', 'ApplicationAutoScaling.ValidationException') }),
+    }, 'UntagSageMaker', { Catch: gone('ApplicationAutoScaling.ObjectNotFoundException', 'ApplicationAutoScaling.ValidationException') }),
   };
 }
 
@@ -550,7 +556,7 @@ export function brakeReleaseDefinition(o: BrakeDefinitionOptions): AslDefinition
         { Variable: '$.Kind', StringEquals: 'training', Next: 'RestoreTraining' },
         { Variable: '$.Kind', StringEquals: 'variant', Next: 'RestoreVariant' },
         { Variable: '$.Kind', StringEquals: 'component', Next: 'RestoreComponent' },
-        { Variable: '$.Kind', StringEquals: 'endpoint', Next: 'UntagEndpoint' },
+        { Variable: '$.Kind', StringEquals: 'endpoint', Next: 'UntagSageMaker' },
         { Variable: '$.Kind', StringEquals: 'nodegroup', Next: 'RestoreNodeGroup' },
       ],
       Default: forget,
@@ -566,8 +572,8 @@ export function brakeReleaseDefinition(o: BrakeDefinitionOptions): AslDefinition
     UntagTraining: task(SDK('batch', 'untagResource'), { 'ResourceArn.$': '$.Name', 'TagKeys': [BRAKE.tagKey] }, forget),
     ...restoreScalableTarget('Variant', SAGEMAKER_SCALING.variant.dimension),
     ...restoreScalableTarget('Component', SAGEMAKER_SCALING.component.dimension),
-    // An endpoint deleted since has no tag to remove.
-    UntagEndpoint: task(SDK('sagemaker', 'deleteTags'), { 'ResourceArn.$': '$.Arn', 'TagKeys': [BRAKE.tagKey] }, forget, { Catch: gone('SageMaker.ValidationException') }),
+    // The endpoint (or inference component) the entry names; one deleted since has no tag to remove.
+    UntagSageMaker: task(SDK('sagemaker', 'deleteTags'), { 'ResourceArn.$': '$.Arn', 'TagKeys': [BRAKE.tagKey] }, forget, { Catch: gone('SageMaker.ValidationException') }),
     RestoreNodeGroup: task(SDK('eks', 'updateNodegroupConfig'), {
       'ClusterName.$': '$.Cluster',
       'NodegroupName.$': '$.Name',

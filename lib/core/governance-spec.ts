@@ -226,10 +226,11 @@ export const TAGGING_ACTIONS: readonly string[] = Object.freeze(['autoscaling:*T
 /**
  * What the boundary denies on capacity tagged `mlops:brake=engaged` (to every role but the brake's own), as compact
  * patterns covering `GPU_GROWTH_ACTIONS` on such resources: all of Auto Scaling, compute-environment and node-group
- * changes, endpoint updates. (Scalable targets carry no tags: the brake's deny policy and the cap cover them.)
+ * changes, endpoint and inference component updates. (Scalable targets carry no tags: the brake's deny policy and the cap
+ * cover them.)
  */
 export const BRAKED_RESOURCE_ACTIONS: readonly string[] = Object.freeze([
-  'autoscaling:*', 'batch:*ComputeEnvironment', 'sagemaker:UpdateEndpoint*', 'eks:*Nodegroup*',
+  'autoscaling:*', 'batch:*ComputeEnvironment', 'sagemaker:UpdateEndpoint*', 'sagemaker:UpdateInferenceComponent*', 'eks:*Nodegroup*',
 ]);
 
 /** SSM parameter recording the brake's state (`released`, or `engaged <time> <execution>`). */

@@ -103,6 +103,8 @@ describe('GPU brake, executed offline', () => {
     // Inference components (endpoints that scale to zero): copies, and so instances, capped the same way.
     expect(acct.targets.get('inference-component/churn')).toEqual(expect.objectContaining({ min: 1, max: Math.max(floor, 1), scheduledSuspended: true }));
     expect(acct.endpoints.get('churn')!.tags[BRAKE.tagKey]).toBe(BRAKE.engagedValue);
+    // ...and the component tagged, so the permission boundary denies updating it to every role but the brake's.
+    expect(acct.endpoints.get('churn')!.components[0].tags[BRAKE.tagKey]).toBe(BRAKE.engagedValue);
     // EKS GPU node groups: no nodes, EKS's lowest maximum, tainted so that no pod lands on a new node.
     const gpu = [...acct.nodeGroups.values()].find((g) => g.name === 'gpu-spot')!;
     expect([gpu.min, gpu.max, gpu.desired]).toEqual([0, 1, 0]);

@@ -25,7 +25,8 @@ export interface FakeTags { [key: string]: string }
 export interface FakeFleet { name: string; min: number; max: number; desired: number; tags: FakeTags; suspended: Set<string> }
 export interface FakeCompute { arn: string; name: string; min: number; max: number; desired: number; tags: FakeTags; managed: boolean }
 export interface FakeTarget { resourceId: string; dimension: string; min: number; max: number; scheduledSuspended: boolean }
-export interface FakeEndpoint { name: string; arn: string; variants: string[]; components: string[]; tags: FakeTags }
+export interface FakeComponent { name: string; arn: string; tags: FakeTags }
+export interface FakeEndpoint { name: string; arn: string; variants: string[]; components: FakeComponent[]; tags: FakeTags }
 export interface FakeNodeGroup {
   cluster: string;
   name: string;
@@ -80,7 +81,13 @@ export class FakeAccount {
     components: Array<{ component: string; min: number; max: number }> = []): void {
     const arn = `arn:aws:sagemaker:${this.region}:${this.account}:endpoint/${name}`;
     this.endpoints.set(name, {
-      name, arn, variants: variants.map((v) => (typeof v === 'string' ? v : v.variant)), components: components.map((c) => c.component), tags: { ...tags },
+      name,
+      arn,
+      variants: variants.map((v) => (typeof v === 'string' ? v : v.variant)),
+      components: components.map((c) => ({
+        name: c.component, arn: `arn:aws:sagemaker:${this.region}:${this.account}:inference-component/${c.component}`, tags: { ...tags },
+      })),
+      tags: { ...tags },
     });
     for (const v of variants) {
       if (typeof v === 'string') continue;
@@ -240,21 +247,29 @@ export class FakeAccount {
     if (p.MaxResults !== undefined && (p.MaxResults < 1 || p.MaxResults > 100)) throw awsError('SageMaker.ValidationException', 'MaxResults must be 1-100');
     const endpoints = [...this.endpoints.values()].filter((e) => p.EndpointNameEquals === undefined || e.name === p.EndpointNameEquals);
     return {
-      InferenceComponents: endpoints.flatMap((e) => e.components.map((InferenceComponentName) => ({
-        InferenceComponentName, EndpointName: e.name, VariantName: e.variants[0], InferenceComponentStatus: 'InService',
+      InferenceComponents: endpoints.flatMap((e) => e.components.map((c) => ({
+        InferenceComponentName: c.name, InferenceComponentArn: c.arn, EndpointName: e.name, VariantName: e.variants[0], InferenceComponentStatus: 'InService',
       }))),
     };
   }
 
+  /** An endpoint or inference component by ARN. */
+  private sageMakerResource(arn: string): { tags: FakeTags } {
+    const all = [...this.endpoints.values()].flatMap((e): Array<{ arn: string; tags: FakeTags }> => [e, ...e.components]);
+    const found = all.find((x) => x.arn === arn);
+    if (!found) throw awsError('SageMaker.ValidationException', `Could not find resource ${arn}`);
+    return found;
+  }
+
   protected sagemaker_addTags(p: any): unknown {
-    const e = [...this.endpoints.values()].find((x) => x.arn === p.ResourceArn)!;
-    for (const t of p.Tags) e.tags[t.Key] = t.Value;
+    const r = this.sageMakerResource(p.ResourceArn);
+    for (const t of p.Tags) r.tags[t.Key] = t.Value;
     return {};
   }
 
   protected sagemaker_deleteTags(p: any): unknown {
-    const e = [...this.endpoints.values()].find((x) => x.arn === p.ResourceArn)!;
-    p.TagKeys.forEach((k: string) => delete e.tags[k]);
+    const r = this.sageMakerResource(p.ResourceArn);
+    p.TagKeys.forEach((k: string) => delete r.tags[k]);
     return {};
   }
 
