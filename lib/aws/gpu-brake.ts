@@ -1,4 +1,4 @@
-import { Aws, Duration, Lazy, Stack, Tags, Validations } from 'aws-cdk-lib';
+import { Duration, Lazy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -11,8 +11,8 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
-  acceleratedEc2Patterns, acceleratedSageMakerPatterns, BRAKE, brakeEngageDefinition, BrakeDefinitionOptions, brakeReleaseDefinition,
-  brakeStateParameterName, DENY_GPU_RULES, EnvironmentProfile, gpuGrowthActions, TAG_KEYS,
+  BRAKE, brakeControllerStatements, brakeDenyStatements, brakeEngageDefinition, BrakeDefinitionOptions, brakeReleaseDefinition,
+  brakeStateParameterName, EnvironmentProfile, NeutralStatement,
 } from '../core';
 import { allowCloudWatchLogsToUseKey } from './private/keys';
 import { ManagedPolicyRole } from './private/managed-policy-role';
@@ -176,7 +176,7 @@ export class GpuBrake extends Construct {
     this.denyPolicy = new iam.ManagedPolicy(this, 'DenyPolicy', {
       path: BRAKE.policyPath,
       description: `Attached by the GPU brake of ${prefix} while it is on: denies GPU growth and accelerated launches`,
-      statements: denyStatements(stack),
+      statements: brakeDenyStatements(arnContext(stack)).map(renderStatement),
     });
 
     this.role = new ManagedPolicyRole(this, 'Role', {
@@ -272,64 +272,14 @@ export class GpuBrake extends Construct {
   }
 
   private grantBrake(environment: string, project: string | undefined, topic: sns.ITopic, topicKey?: kms.IKey): void {
-    const stack = Stack.of(this);
-    const arn = (service: string, resource: string, resourceName: string) => stack.formatArn({ service, resource, resourceName });
-    const ofThisEnvironment = {
-      StringEquals: {
-        [`aws:ResourceTag/${TAG_KEYS.environment}`]: environment,
-        ...(project !== undefined ? { [`aws:ResourceTag/${TAG_KEYS.project}`]: project } : {}),
-      },
-    };
-    const statements = [
-      new iam.PolicyStatement({
-        sid: 'FindCapacity',
-        actions: ['autoscaling:DescribeAutoScalingGroups', 'batch:DescribeComputeEnvironments', 'tag:GetResources',
-          'application-autoscaling:DescribeScalableTargets', 'sagemaker:ListInferenceComponents'],
-        resources: ['*'],
-      }),
-      new iam.PolicyStatement({
-        sid: 'DescribeEndpointsAndNodeGroups',
-        actions: ['sagemaker:DescribeEndpoint', 'eks:DescribeNodegroup'],
-        resources: [arn('sagemaker', 'endpoint', '*'), arn('eks', 'nodegroup', '*')],
-      }),
-      new iam.PolicyStatement({
-        sid: 'CapAndRestoreCapacityOfThisEnvironment',
-        actions: [
-          'autoscaling:UpdateAutoScalingGroup', 'autoscaling:SuspendProcesses', 'autoscaling:ResumeProcesses', 'autoscaling:CreateOrUpdateTags',
-          'autoscaling:DeleteTags', 'batch:UpdateComputeEnvironment', 'batch:TagResource', 'batch:UntagResource', 'sagemaker:AddTags',
-          'sagemaker:DeleteTags', 'eks:UpdateNodegroupConfig', 'eks:TagResource', 'eks:UntagResource',
-        ],
-        resources: [
-          `arn:${Aws.PARTITION}:autoscaling:${Aws.REGION}:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/*`,
-          arn('batch', 'compute-environment', '*'), arn('sagemaker', 'endpoint', '*'), arn('sagemaker', 'inference-component', '*'),
-          arn('eks', 'nodegroup', '*'),
-        ],
-        conditions: ofThisEnvironment,
-      }),
-      new iam.PolicyStatement({
-        sid: 'CapAndRestoreEndpointScaling',
-        actions: ['application-autoscaling:RegisterScalableTarget'],
-        resources: [arn('application-autoscaling', 'scalable-target', '*')],
-      }),
-      new iam.PolicyStatement({
-        // Application Auto Scaling lets a caller register a SageMaker target only if it may describe and resize it itself.
-        sid: 'ResizeEndpointCapacityOfThisEnvironment',
-        actions: [
-          'sagemaker:DescribeEndpointConfig', 'sagemaker:DescribeInferenceComponent', 'sagemaker:UpdateEndpointWeightsAndCapacities',
-          'sagemaker:UpdateInferenceComponentRuntimeConfig',
-        ],
-        resources: [arn('sagemaker', 'endpoint', '*'), arn('sagemaker', 'endpoint-config', '*'), arn('sagemaker', 'inference-component', '*')],
-        conditions: ofThisEnvironment,
-      }),
-      new iam.PolicyStatement({
-        sid: 'AttachAndDetachTheDenyPolicy',
-        actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
-        resources: [stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
-        conditions: { ArnEquals: { 'iam:PolicyARN': this.denyPolicy.managedPolicyArn } },
-      }),
-      new iam.PolicyStatement({ sid: 'RecordState', actions: ['ssm:PutParameter'], resources: [this.stateParameter.parameterArn] }),
-      new iam.PolicyStatement({ sid: 'Notify', actions: ['sns:Publish'], resources: [topic.topicArn] }),
-    ];
+    const statements = brakeControllerStatements({
+      ...arnContext(Stack.of(this)),
+      environment,
+      project,
+      denyPolicyArn: this.denyPolicy.managedPolicyArn,
+      stateParameterArn: this.stateParameter.parameterArn,
+      notificationTopicArn: topic.topicArn,
+    }).map(renderStatement);
     for (const statement of statements) this.role.addToPrincipalPolicy(statement);
     this.ledger.grant(this.role, 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:DeleteItem');
     this.encryptionKey.grant(this.role, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
@@ -340,6 +290,11 @@ export class GpuBrake extends Construct {
     const policy = (this.role as ManagedPolicyRole).policy!;
     const stack = Stack.of(this);
     const wildcard = (resource: string, why: string) => ({ id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, resource)}]`, reason: why });
+    // The wildcard resources of the brake's statements (the others name one resource each).
+    const statements = brakeControllerStatements({
+      ...arnContext(stack), environment: '', denyPolicyArn: '', stateParameterArn: '', notificationTopicArn: '',
+    });
+    const resourcesOf = (sid: string) => statements.find((s) => s.sid === sid)!.resources;
     const byTag = 'The brake finds capacity by tags, never by ARN, so it holds at any number of models; changes are limited to resources '
       + 'tagged with this environment (aws:ResourceTag conditions).';
     Validations.of(policy).acknowledge(
@@ -353,16 +308,12 @@ export class GpuBrake extends Construct {
         reason: 'Listing Auto Scaling groups, compute environments, scalable targets and tagged resources, and '
         + 'X-Ray and log delivery of the state machines, have no resource-level permissions.',
       },
-      wildcard(`arn:${Aws.PARTITION}:autoscaling:${Aws.REGION}:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/*`, byTag),
-      wildcard(stack.formatArn({ service: 'batch', resource: 'compute-environment', resourceName: '*' }), byTag),
-      wildcard(stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: '*' }), byTag),
-      wildcard(stack.formatArn({ service: 'sagemaker', resource: 'endpoint-config', resourceName: '*' }), byTag),
-      wildcard(stack.formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: '*' }), byTag),
-      wildcard(stack.formatArn({ service: 'eks', resource: 'nodegroup', resourceName: '*' }), byTag),
-      wildcard(stack.formatArn({ service: 'application-autoscaling', resource: 'scalable-target', resourceName: '*' }),
-        'Scalable targets cannot carry CloudFormation tags; the brake registers only the targets of endpoints it found by their tags.'),
-      wildcard(stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' }),
-        'The brake may attach and detach only its own deny policy (iam:PolicyARN condition), which can only take permissions away.'),
+      ...[...new Set([...resourcesOf('CapAndRestoreCapacityOfThisEnvironment'), ...resourcesOf('ResizeEndpointCapacityOfThisEnvironment')])]
+        .map((resource) => wildcard(resource, byTag)),
+      ...resourcesOf('CapAndRestoreEndpointScaling').map((resource) => wildcard(resource,
+        'Scalable targets cannot carry CloudFormation tags; the brake registers only the targets of endpoints it found by their tags.')),
+      ...resourcesOf('AttachAndDetachTheDenyPolicy').map((resource) => wildcard(resource,
+        'The brake may attach and detach only its own deny policy (iam:PolicyARN condition), which can only take permissions away.')),
     );
     Validations.of(this.denyPolicy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]', reason: 'A deny policy: the wildcard denies GPU growth on every resource while the brake is on.',
@@ -370,24 +321,14 @@ export class GpuBrake extends Construct {
   }
 }
 
-/** The deny policy's statements: every growth action, and accelerated EC2 and SageMaker launches. */
-function denyStatements(stack: Stack): iam.PolicyStatement[] {
-  const { ec2, sageMaker } = DENY_GPU_RULES;
-  return [
-    new iam.PolicyStatement({ sid: 'DenyGpuGrowth', effect: iam.Effect.DENY, actions: gpuGrowthActions(), resources: ['*'] }),
-    new iam.PolicyStatement({
-      sid: ec2.sid,
-      effect: iam.Effect.DENY,
-      actions: [...ec2.actions],
-      resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
-      conditions: { [ec2.operator]: { [ec2.conditionKey]: acceleratedEc2Patterns() } },
-    }),
-    new iam.PolicyStatement({
-      sid: sageMaker.sid,
-      effect: iam.Effect.DENY,
-      actions: [...sageMaker.actions],
-      resources: [stack.formatArn({ service: 'sagemaker', resource: '*' })],
-      conditions: { [sageMaker.operator]: { [sageMaker.conditionKey]: acceleratedSageMakerPatterns() } },
-    }),
-  ];
+/** Where the stack deploys, for core's engine-neutral statements. */
+function arnContext(stack: Stack): { partition: string; region: string; account: string } {
+  return { partition: stack.partition, region: stack.region, account: stack.account };
+}
+
+/** Core's engine-neutral statement as a CDK statement. */
+function renderStatement(s: NeutralStatement): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: s.sid, effect: s.effect === 'Deny' ? iam.Effect.DENY : iam.Effect.ALLOW, actions: s.actions, resources: s.resources, conditions: s.conditions,
+  });
 }

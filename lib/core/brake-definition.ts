@@ -1,4 +1,5 @@
-import { BRAKE, GPU_GROWTH_ACTIONS } from './governance-spec';
+import { acceleratedEc2Patterns, acceleratedSageMakerPatterns, DENY_GPU_RULES } from './cost-guard-spec';
+import { BRAKE, GPU_GROWTH_ACTIONS, gpuGrowthActions } from './governance-spec';
 import { TAG_KEYS } from './tags';
 
 /**
@@ -144,7 +145,7 @@ function whereOf(o: BrakeDefinitionOptions): string {
   return o.project !== undefined ? `${o.project}/${o.environment}` : o.environment;
 }
 
-function tagFilters(o: BrakeDefinitionOptions): Array<{ Key: string; Values: string[] }> {
+function tagFilters(o: Pick<BrakeDefinitionOptions, 'environment' | 'project'>): Array<{ Key: string; Values: string[] }> {
   const project = o.project !== undefined ? [{ Key: TAG_KEYS.project, Values: [o.project] }] : [];
   return [{ Key: TAG_KEYS.environment, Values: [o.environment] }, ...project];
 }
@@ -630,4 +631,116 @@ function gone(...errors: string[]): Array<Record<string, unknown>> {
 /** The growth actions the deny policy lists (for engines rendering it). */
 export function brakeDeniedActions(): string[] {
   return Object.values(GPU_GROWTH_ACTIONS).flatMap((a) => [...a]);
+}
+
+/** Where a brake is deployed and what it acts on, as each engine renders it (values may be deploy-time tokens). */
+export interface BrakeControllerContext {
+  readonly partition: string;
+  readonly region: string;
+  readonly account: string;
+  /** The `mlops:environment` tag value the brake acts on. */
+  readonly environment: string;
+  /** The `mlops:project` tag value, when the environment has one. */
+  readonly project?: string;
+  /** The deny policy the brake attaches and detaches (and no other). */
+  readonly denyPolicyArn: string;
+  /** The SSM parameter recording the brake's state. */
+  readonly stateParameterArn: string;
+  /** The topic told about approvals, engagements, releases and failures. */
+  readonly notificationTopicArn: string;
+}
+
+/** An IAM statement, engine-neutral: each engine renders it in its own form (CDK `iam.PolicyStatement`, Pulumi policy JSON). */
+export interface NeutralStatement {
+  readonly sid: string;
+  readonly effect: 'Allow' | 'Deny';
+  readonly actions: string[];
+  readonly resources: string[];
+  readonly conditions?: Record<string, Record<string, unknown>>;
+}
+
+function brakeArn(c: Pick<BrakeControllerContext, 'partition' | 'region' | 'account'>, service: string, resource: string, region = c.region): string {
+  return `arn:${c.partition}:${service}:${region}:${c.account}:${resource}`;
+}
+
+/**
+ * What the brake's own role may do (beyond its ledger, its keys and its state machines' logs and traces, which each
+ * engine grants on its own resources): find the environment's capacity, cap and restore only what is tagged with the
+ * environment, attach and detach only the deny policy, record its state, notify. The SDK actions of every Task of
+ * `brakeEngageDefinition` and `brakeReleaseDefinition` are among these (the tests of both engines check it).
+ */
+export function brakeControllerStatements(c: BrakeControllerContext): NeutralStatement[] {
+  // The same tags the definitions find capacity by.
+  const taggedHere = { StringEquals: Object.fromEntries(tagFilters(c).map((t) => [`aws:ResourceTag/${t.Key}`, t.Values[0]])) };
+  const endpoints = brakeArn(c, 'sagemaker', 'endpoint/*');
+  const nodeGroups = brakeArn(c, 'eks', 'nodegroup/*');
+  return [
+    {
+      sid: 'FindCapacity',
+      effect: 'Allow',
+      actions: [
+        'autoscaling:DescribeAutoScalingGroups', 'batch:DescribeComputeEnvironments', 'tag:GetResources', 'application-autoscaling:DescribeScalableTargets',
+        'sagemaker:ListInferenceComponents',
+      ],
+      resources: ['*'],
+    },
+    { sid: 'DescribeEndpointsAndNodeGroups', effect: 'Allow', actions: ['sagemaker:DescribeEndpoint', 'eks:DescribeNodegroup'], resources: [endpoints, nodeGroups] },
+    {
+      sid: 'CapAndRestoreCapacityOfThisEnvironment',
+      effect: 'Allow',
+      actions: [
+        'autoscaling:UpdateAutoScalingGroup', 'autoscaling:SuspendProcesses', 'autoscaling:ResumeProcesses', 'autoscaling:CreateOrUpdateTags',
+        'autoscaling:DeleteTags', 'batch:UpdateComputeEnvironment', 'batch:TagResource', 'batch:UntagResource', 'sagemaker:AddTags',
+        'sagemaker:DeleteTags', 'eks:UpdateNodegroupConfig', 'eks:TagResource', 'eks:UntagResource',
+      ],
+      resources: [
+        brakeArn(c, 'autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*'), brakeArn(c, 'batch', 'compute-environment/*'), endpoints,
+        brakeArn(c, 'sagemaker', 'inference-component/*'), nodeGroups,
+      ],
+      conditions: taggedHere,
+    },
+    { sid: 'CapAndRestoreEndpointScaling', effect: 'Allow', actions: ['application-autoscaling:RegisterScalableTarget'], resources: [brakeArn(c, 'application-autoscaling', 'scalable-target/*')] },
+    {
+      // Application Auto Scaling lets a caller register a SageMaker target only if it may describe and resize it itself.
+      sid: 'ResizeEndpointCapacityOfThisEnvironment',
+      effect: 'Allow',
+      actions: [
+        'sagemaker:DescribeEndpointConfig', 'sagemaker:DescribeInferenceComponent', 'sagemaker:UpdateEndpointWeightsAndCapacities',
+        'sagemaker:UpdateInferenceComponentRuntimeConfig',
+      ],
+      resources: [endpoints, brakeArn(c, 'sagemaker', 'endpoint-config/*'), brakeArn(c, 'sagemaker', 'inference-component/*')],
+      conditions: taggedHere,
+    },
+    {
+      sid: 'AttachAndDetachTheDenyPolicy',
+      effect: 'Allow',
+      actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
+      resources: [brakeArn(c, 'iam', 'role/*', '')],
+      conditions: { ArnEquals: { 'iam:PolicyARN': c.denyPolicyArn } },
+    },
+    { sid: 'RecordState', effect: 'Allow', actions: ['ssm:PutParameter'], resources: [c.stateParameterArn] },
+    { sid: 'Notify', effect: 'Allow', actions: ['sns:Publish'], resources: [c.notificationTopicArn] },
+  ];
+}
+
+/** The deny policy's statements: every growth action, and accelerated EC2 and SageMaker launches. */
+export function brakeDenyStatements(c: Pick<BrakeControllerContext, 'partition' | 'region' | 'account'>): NeutralStatement[] {
+  const { ec2, sageMaker } = DENY_GPU_RULES;
+  return [
+    { sid: 'DenyGpuGrowth', effect: 'Deny', actions: gpuGrowthActions(), resources: ['*'] },
+    {
+      sid: ec2.sid,
+      effect: 'Deny',
+      actions: [...ec2.actions],
+      resources: [brakeArn(c, 'ec2', 'instance/*')],
+      conditions: { [ec2.operator]: { [ec2.conditionKey]: acceleratedEc2Patterns() } },
+    },
+    {
+      sid: sageMaker.sid,
+      effect: 'Deny',
+      actions: [...sageMaker.actions],
+      resources: [brakeArn(c, 'sagemaker', '*')],
+      conditions: { [sageMaker.operator]: { [sageMaker.conditionKey]: acceleratedSageMakerPatterns() } },
+    },
+  ];
 }

@@ -57,8 +57,9 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
 
   both('CostGuard', 'cost', 'monthly limit, cost-allocation tag filter, actual and forecast notifications', ['limit', 'filter', 'notifications']),
   both('CostGuard', 'cost', 'cost anomaly subscription threshold', ['anomaly']),
-  cdkOnly('CostGuard', 'cost', 'GPU brake at the deny threshold (fleets, endpoints, training, EKS node groups capped; personas and pipelines denied; approval outside dev)',
-    'not yet: #15 built the CDK GpuBrake (state machines from core\'s brakeEngageDefinition); the Pulumi CostGuard still attaches the deny-GPU policy with a Budgets IAM action, which stops no GPU spend'),
+  both('CostGuard', 'cost', 'GPU brake at the deny threshold (fleets, endpoints, training, EKS node groups capped; personas and pipelines denied; approval outside dev)',
+    ['brakeEngage', 'brakeRelease', 'brakeDeny', 'brakeRoleSids', 'brakeRoleActions'],
+    'engage and release definitions (core\'s, equal up to ARNs and names), the deny policy, the brake role\'s statements (core\'s brakeControllerStatements)'),
 
   both('GpuTrainingCluster', 'cost', 'spot first, scale to zero vCPUs, vCPU cap from maxGpus, allowed instance types', ['environments']),
   both('GpuTrainingCluster', 'security', 'IMDSv2 only with hop limit 1 (job containers cannot reach the instance role), encrypted gp3 root volumes with the platform key', [

@@ -1,14 +1,15 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  acceleratedEc2Patterns, acceleratedSageMakerPatterns, budgetNotifications, CostEstimateLedger, CostGuardSpec, CostGuardSpecInput, DENY_GPU_RULES,
-  MonthlyCostRange, resolveCostGuardSpec, SpecScope, tagCostFilter, TAG_KEYS, validateTeamBudget,
+  BRAKE, budgetNotifications, CostEstimateLedger, CostGuardSpec, CostGuardSpecInput, MonthlyCostRange, resolveCostGuardSpec, SpecScope, tagCostFilter,
+  TAG_KEYS, validateTeamBudget,
 } from '../core';
 import {
   accountContext, childOptions, componentSpecScope, denyInsecureTopicStatement, MlopsComponentArgs, policyJson, resolveProfileAndTags,
 } from './component-support';
+import { GpuBrake } from './gpu-brake';
 
-/** A role whose GPU launches the budget action denies. */
+/** A role the brake (or a team budget's action) denies GPU growth and accelerated launches. */
 export interface DeniedRole {
   readonly name: pulumi.Input<string>;
   readonly arn: pulumi.Input<string>;
@@ -16,15 +17,26 @@ export interface DeniedRole {
 
 export interface CostGuardArgs extends MlopsComponentArgs, CostGuardSpecInput {
   /**
-   * Roles whose GPU launches are denied when spend reaches `denyGpuAtPercent`.
-   * @default - none: notifications only
+   * Roles denied GPU growth and accelerated launches while the GPU brake is on (the brake attaches its deny policy
+   * to them when spend reaches `denyGpuAtPercent`; more with `denyGpuFor()`).
+   * @default - none: the brake caps capacity but denies no role
    */
   readonly denyGpuFor?: DeniedRole[];
   /**
-   * Topic that receives every budget notification.
+   * Topic that receives every budget notification (and the brake's approval requests and reports).
    * @default - a new topic encrypted with a new key that Budgets and Cost Anomaly Detection may use
    */
   readonly alertTopicArn?: pulumi.Input<string>;
+  /**
+   * Key `alertTopicArn` is encrypted with, so the brake may publish to it.
+   * @default - the topic is not encrypted with a customer managed key
+   */
+  readonly alertTopicKeyArn?: pulumi.Input<string>;
+  /**
+   * Prefix of the environment's names, for the brake's state parameter `/mlops/<prefix>/brake`.
+   * @default - `<project>-<environment>` from the tags
+   */
+  readonly environmentPrefix?: string;
 }
 
 /** Options of a team budget. */
@@ -36,16 +48,19 @@ export interface TeamBudgetArgs {
 
 /**
  * The Pulumi counterpart of the CDK `CostGuard`: a monthly cost budget on the environment's cost-allocation tag with
- * notifications at each threshold and on a forecast overrun, a Budgets action attaching a deny-GPU policy at the deny
- * threshold (automatic in dev, manual approval elsewhere), cost anomaly detection, and the summed cost estimates of
- * the pieces. Settings come from core's `resolveCostGuardSpec`, as in the CDK construct.
+ * notifications at each threshold and on a forecast overrun, the `GpuBrake` started by the notification at the deny
+ * threshold (automatic in dev, manual approval elsewhere: it caps the environment's GPU capacity and denies the given
+ * roles GPU growth until released), cost anomaly detection, and the summed cost estimates of the pieces. Settings come from core's `resolveCostGuardSpec`, as in the CDK construct.
  */
 export class CostGuard extends pulumi.ComponentResource {
   public static readonly TYPE = 'mlops:aws:CostGuard';
 
   public readonly spec: CostGuardSpec;
   public readonly budget: aws.budgets.Budget;
+  /** The policy the brake attaches: denies GPU growth and launching accelerated capacity (`brake.denyPolicy`). */
   public readonly denyGpuPolicy: aws.iam.Policy;
+  /** The GPU brake the environment budget starts. */
+  public readonly brake: GpuBrake;
   public readonly budgetActionRole: aws.iam.Role;
   public readonly alertTopicArn: pulumi.Output<string>;
   public readonly budgetActions: aws.budgets.BudgetAction[] = [];
@@ -67,41 +82,37 @@ export class CostGuard extends pulumi.ComponentResource {
     this.ledger = new CostEstimateLedger(specScope.scope);
     const account = accountContext(this);
 
-    this.alertTopicArn = pulumi.output(args.alertTopicArn ?? this.newTopic(name, account).arn);
-    this.denyGpuPolicy = new aws.iam.Policy(`${name}-deny-gpu`, {
-      description: `Attached by the ${profile.name} budget at ${spec.denyGpuAtPercent}% of the limit: denies new accelerated capacity`,
-      policy: policyJson({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: DENY_GPU_RULES.ec2.sid,
-            Effect: 'Deny',
-            Action: [...DENY_GPU_RULES.ec2.actions],
-            Resource: pulumi.interpolate`arn:${account.partition}:ec2:${account.region}:${account.accountId}:instance/*`,
-            Condition: { [DENY_GPU_RULES.ec2.operator]: { [DENY_GPU_RULES.ec2.conditionKey]: acceleratedEc2Patterns() } },
-          },
-          {
-            Sid: DENY_GPU_RULES.sageMaker.sid,
-            Effect: 'Deny',
-            Action: [...DENY_GPU_RULES.sageMaker.actions],
-            Resource: pulumi.interpolate`arn:${account.partition}:sagemaker:${account.region}:${account.accountId}:*`,
-            Condition: { [DENY_GPU_RULES.sageMaker.operator]: { [DENY_GPU_RULES.sageMaker.conditionKey]: acceleratedSageMakerPatterns() } },
-          },
-        ],
-      }),
-      tags: this.tags,
-    }, childOptions(this));
+    let topicKeyArn: pulumi.Input<string> | undefined = args.alertTopicKeyArn;
+    if (!args.alertTopicArn) {
+      const { topic, key } = this.newTopic(name, account);
+      this.alertTopicArn = topic.arn;
+      topicKeyArn = key.arn;
+    } else {
+      this.alertTopicArn = pulumi.output(args.alertTopicArn);
+    }
+    this.brake = new GpuBrake(`${name}-brake`, {
+      profile,
+      tags,
+      permissionsBoundary: args.permissionsBoundary,
+      notificationTopicArn: this.alertTopicArn,
+      notificationTopicKeyArn: topicKeyArn,
+      automatic: spec.approvalModel === 'AUTOMATIC',
+      environmentPrefix: args.environmentPrefix,
+    }, { parent: this });
+    this.denyGpuPolicy = this.brake.denyPolicy;
     this.budgetActionRole = new aws.iam.Role(`${name}-budget-action-role`, {
-      description: 'Lets AWS Budgets attach and detach the deny-GPU policy',
+      description: 'Lets AWS Budgets attach and detach the brake\'s deny policy to team roles',
       assumeRolePolicy: policyJson({
         Version: '2012-10-17',
         Statement: [{ Effect: 'Allow', Principal: { Service: 'budgets.amazonaws.com' }, Action: 'sts:AssumeRole' }],
       }),
-      tags: this.tags,
+      // The permission boundary lets only roles with this tag attach or detach the brake's deny policy.
+      tags: { ...this.tags, [BRAKE.controllerTagKey]: 'true' },
     }, childOptions(this));
 
-    this.budget = this.newBudget(`${name}-budget`, `${pulumi.getStack()}-${name}-environment`, spec.monthlyLimitUsd, spec.environmentCostFilter);
-    if (args.denyGpuFor && args.denyGpuFor.length > 0) this.newDenyAction(`${name}-deny-gpu-action`, this.budget, args.denyGpuFor);
+    this.budget = this.newBudget(`${name}-budget`, `${pulumi.getStack()}-${name}-environment`, spec.monthlyLimitUsd, spec.environmentCostFilter,
+      this.brake.triggerTopic.arn);
+    this.denyGpuFor(...(args.denyGpuFor ?? []));
 
     if (spec.anomalyThresholdExpression !== undefined) {
       const monitor = new aws.costexplorer.AnomalyMonitor(`${name}-anomaly-monitor`, {
@@ -121,7 +132,13 @@ export class CostGuard extends pulumi.ComponentResource {
       }, childOptions(this));
     }
 
-    this.registerOutputs({ budgetName: this.budget.name, alertTopicArn: this.alertTopicArn, denyGpuPolicyArn: this.denyGpuPolicy.arn });
+    this.registerOutputs({
+      budgetName: this.budget.name,
+      alertTopicArn: this.alertTopicArn,
+      denyGpuPolicyArn: this.denyGpuPolicy.arn,
+      engageStateMachineArn: this.brake.engageStateMachine.arn,
+      releaseStateMachineArn: this.brake.releaseStateMachine.arn,
+    });
   }
 
   /** Records one piece's monthly cost estimate; the sum is `estimatedMonthlyCost`. */
@@ -135,6 +152,12 @@ export class CostGuard extends pulumi.ComponentResource {
     return this.ledger.total();
   }
 
+  /** Adds roles denied GPU growth and accelerated launches while the brake is on (personas, pipelines). */
+  public denyGpuFor(...roles: DeniedRole[]): this {
+    this.brake.denyFor(...roles);
+    return this;
+  }
+
   /** A budget for one team, filtered on the `mlops:team` tag, with its own deny action when roles are given. */
   public addTeamBudget(team: string, options: TeamBudgetArgs): aws.budgets.Budget {
     validateTeamBudget(this.specScope, team, options.monthlyLimitUsd, this.spec.monthlyLimitUsd, this.teams);
@@ -145,7 +168,7 @@ export class CostGuard extends pulumi.ComponentResource {
     return budget;
   }
 
-  private newTopic(name: string, account: ReturnType<typeof accountContext>): aws.sns.Topic {
+  private newTopic(name: string, account: ReturnType<typeof accountContext>): { topic: aws.sns.Topic; key: aws.kms.Key } {
     const costServices = { Service: ['budgets.amazonaws.com', 'costalerts.amazonaws.com'] };
     const key = new aws.kms.Key(`${name}-topic-key`, {
       description: `Budget alerts of ${name}`,
@@ -187,10 +210,16 @@ export class CostGuard extends pulumi.ComponentResource {
     this.spec.notifyEmails.forEach((email, i) => new aws.sns.TopicSubscription(`${name}-email-${i}`, {
       topic: topic.arn, protocol: 'email', endpoint: email,
     }, childOptions(this)));
-    return topic;
+    return { topic, key };
   }
 
-  private newBudget(id: string, budgetName: string, limitUsd: number, costFilter: string): aws.budgets.Budget {
+  private newBudget(id: string, budgetName: string, limitUsd: number, costFilter: string, brakeTopicArn?: pulumi.Output<string>): aws.budgets.Budget {
+    const deny = this.spec.denyGpuAtPercent;
+    const atDeny = (n: { notificationType: string; threshold: number }) => n.notificationType === 'ACTUAL' && n.threshold === deny;
+    const specs = budgetNotifications(this.spec.alertThresholdsPercent);
+    if (brakeTopicArn && !specs.some(atDeny)) {
+      specs.push({ notificationType: 'ACTUAL', comparisonOperator: 'GREATER_THAN', threshold: deny, thresholdType: 'PERCENTAGE' });
+    }
     return new aws.budgets.Budget(id, {
       name: budgetName,
       budgetType: 'COST',
@@ -198,9 +227,10 @@ export class CostGuard extends pulumi.ComponentResource {
       limitAmount: String(limitUsd),
       limitUnit: 'USD',
       costFilters: [{ name: 'TagKeyValue', values: [costFilter] }],
-      notifications: budgetNotifications(this.spec.alertThresholdsPercent).map((n) => ({
+      // A notification has one SNS subscriber: at the deny threshold it is the brake's topic (the brake tells the alert topic).
+      notifications: specs.map((n) => ({
         ...n,
-        subscriberSnsTopicArns: [this.alertTopicArn],
+        subscriberSnsTopicArns: [brakeTopicArn && atDeny(n) ? brakeTopicArn : this.alertTopicArn],
         subscriberEmailAddresses: this.spec.notifyEmails.length > 0 ? [...this.spec.notifyEmails] : undefined,
       })),
       tags: this.tags,

@@ -2,6 +2,7 @@ export * from './component-support';
 export * from './artifact-store';
 export * from './model-registry';
 export * from './cost-guard';
+export * from './gpu-brake';
 export * from './gpu-training-cluster';
 export * from './inference-fleet';
 export * from './mlops-platform';

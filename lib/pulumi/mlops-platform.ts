@@ -277,9 +277,11 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     });
     this.costGuard = new CostGuard(`${name}-cost`, {
       ...common,
+      // The brake's roles are bounded as every platform role is (the boundary lets only them lift the brake).
+      permissionsBoundary,
       // Its own topic: the alarm topic's policy admits CloudWatch only, budgets and anomaly alerts need theirs.
       notifyEmails: args.notifyEmails,
-      // The personas cannot launch GPU capacity once the budget action runs.
+      // The personas are denied GPU growth and launches while the brake is on.
       denyGpuFor: [
         { name: this.governance.dataScientist.name, arn: this.governance.dataScientist.arn },
         { name: this.governance.mlEngineer.name, arn: this.governance.mlEngineer.arn },

@@ -56,7 +56,7 @@ describe('Pulumi ModelRegistry', () => {
 });
 
 describe('Pulumi CostGuard', () => {
-  test('GIVEN dev WHEN created with a denied role THEN budget thresholds, forecast alert, automatic deny-GPU action and anomaly detection', async () => {
+  test('GIVEN dev WHEN created with a denied role THEN budget thresholds, forecast alert, the GPU brake\'s deny policy and anomaly detection', async () => {
     new CostGuard('cost1', { profile: dev(), tags: tags(dev()), denyGpuFor: [{ name: 'trainer', arn: 'arn:aws:iam::123456789012:role/trainer' }] });
     const resources = await resourcesOf('cost1');
     const budget = one(resources, 'aws:budgets/budget:Budget');
@@ -69,27 +69,22 @@ describe('Pulumi CostGuard', () => {
     });
     expect(budget.inputs.notifications.map((n: { notificationType: string; threshold: number }) => `${n.notificationType}:${n.threshold}`))
       .toEqual(['ACTUAL:50', 'ACTUAL:80', 'ACTUAL:100', 'FORECASTED:100']);
-    const policy = one(resources, 'aws:iam/policy:Policy');
-    const action = one(resources, 'aws:budgets/budgetAction:BudgetAction');
-    expect(action.inputs).toMatchObject({
-      actionType: 'APPLY_IAM_POLICY',
-      approvalModel: 'AUTOMATIC',
-      notificationType: 'ACTUAL',
-      actionThreshold: { actionThresholdType: 'PERCENTAGE', actionThresholdValue: 100 },
-      definition: { iamActionDefinition: { policyArn: mockArn(policy.type, policy.name), roles: ['trainer'] } },
-    });
+    // No Budgets IAM action on the environment budget: the brake (test/pulumi/gpu-brake.test.ts) attaches the deny policy.
+    expect(ofType(resources, 'aws:budgets/budgetAction:BudgetAction')).toHaveLength(0);
+    const policy = one(resources, 'aws:iam/policy:Policy', 'brake-deny');
+    expect(policy.inputs.path).toBe('/mlops-brake/');
     const deny = JSON.parse(policy.inputs.policy);
-    expect(deny.Statement[0]).toMatchObject({
+    expect(deny.Statement[1]).toMatchObject({
       Sid: 'DenyAcceleratedEc2',
       Effect: 'Deny',
       Action: ['ec2:RunInstances', 'ec2:StartInstances'],
-      Resource: 'arn:aws:ec2:us-east-1:123456789012:instance/*',
+      Resource: ['arn:aws:ec2:us-east-1:123456789012:instance/*'],
     });
-    expect(deny.Statement[0].Condition.StringLike['ec2:InstanceType']).toEqual(expect.arrayContaining(['g5.*', 'p5.*', 'inf2.*', 'trn1.*']));
-    expect(deny.Statement[1].Condition['ForAnyValue:StringLike']['sagemaker:InstanceTypes']).toContain('ml.g5.*');
+    expect(deny.Statement[1].Condition.StringLike['ec2:InstanceType']).toEqual(expect.arrayContaining(['g5.*', 'p5.*', 'inf2.*', 'trn1.*']));
+    expect(deny.Statement[2].Condition['ForAnyValue:StringLike']['sagemaker:InstanceTypes']).toContain('ml.g5.*');
     expect(one(resources, 'aws:costexplorer/anomalySubscription:AnomalySubscription').inputs.thresholdExpression)
       .toEqual({ dimension: { key: 'ANOMALY_TOTAL_IMPACT_ABSOLUTE', values: ['200'], matchOptions: ['GREATER_THAN_OR_EQUAL'] } });
-    expect(one(resources, 'aws:sns/topic:Topic').inputs.kmsMasterKeyId).toBe(mockArn('aws:kms/key:Key', 'cost1-topic-key'));
+    expect(one(resources, 'aws:sns/topic:Topic', 'cost1-alerts').inputs.kmsMasterKeyId).toBe(mockArn('aws:kms/key:Key', 'cost1-topic-key'));
   });
 
   test('GIVEN prod WHEN a team budget with denied roles is added THEN deny needs manual approval at 110% and the team filter is used', async () => {
@@ -98,7 +93,9 @@ describe('Pulumi CostGuard', () => {
     const resources = await resourcesOf('cost2');
     expect(ofType(resources, 'aws:budgets/budget:Budget')).toHaveLength(2);
     expect(one(resources, 'aws:budgets/budget:Budget', 'team-fraud-budget').inputs.costFilters).toEqual([{ name: 'TagKeyValue', values: ['user:mlops:team$fraud'] }]);
-    expect(one(resources, 'aws:budgets/budgetAction:BudgetAction').inputs).toMatchObject({ approvalModel: 'MANUAL', actionThreshold: { actionThresholdValue: 110 } });
+    const action = one(resources, 'aws:budgets/budgetAction:BudgetAction');
+    expect(action.inputs).toMatchObject({ approvalModel: 'MANUAL', actionThreshold: { actionThresholdValue: 110 } });
+    expect(action.inputs.definition.iamActionDefinition).toEqual({ policyArn: mockArn('aws:iam/policy:Policy', 'cost2-brake-deny'), roles: ['fraud-trainer'] });
     expect(ofType(resources, 'aws:costexplorer/anomalyMonitor:AnomalyMonitor')).toHaveLength(0);
   });
 

@@ -5,6 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { installMocks, mockArn, one, ofType, RecordedResource, resourcesOf } from './support';
 import { newApp } from '../support/gate';
+import { IamWalk } from '../support/iam-walk';
 import * as cdk from 'mlops-constructs';
 import { ENGINE_PARITY, EngineParityRow, EnvironmentProfile, MlopsTags, renderEngineParityTable, Rollout } from 'mlops-constructs';
 import * as pl from 'mlops-constructs/pulumi';
@@ -276,7 +277,23 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
   CostGuard: () => {
     const [budget] = cfn('AWS::Budgets::Budget').map((b) => b.props);
     const [anomaly] = cfn('AWS::CE::AnomalySubscription').map((a) => JSON.parse(a.props.ThresholdExpression).Dimensions);
+    // The brake: definitions with every reference (ARN or name of a resource of the program) as <ref>.
+    const walk = new IamWalk([{ name: 'Dev', json: cdkSide.template }]);
+    const cdkRefs = (text: string) => JSON.parse(text.replace(/\{Dev:[^}]+\}/g, '<ref>'));
+    // Pulumi names the table, the state parameter (CDK: a Ref of the same name) and the denied role literally.
+    const pulumiRefs = (text: string) => JSON.parse(text.replace(/arn:aws:mock:[^"' ]+|par-cost-brake-ledger|\/mlops\/p-dev\/brake|(?<=")trainer(?=")/g, '<ref>'));
+    const machines = cfn('AWS::StepFunctions::StateMachine').filter((m) => m.id.startsWith('CostBrake'));
+    const cdkDefinition = (kind: string) => cdkRefs(walk.render('Dev', machines.find((m) => m.id.startsWith(`CostBrake${kind}`))!.props.DefinitionString));
+    const sidActions = (statements: Json[]) => statements.filter((st) => st.Sid).map((st) => `${st.Effect}:${st.Sid}:${[st.Action].flat().sort().join(',')}`).sort();
+    const allowed = (statements: Json[]) => [...new Set(statements.filter((st) => st.Effect === 'Allow').flatMap((st) => [st.Action].flat()))].sort();
+    const [cdkDeny] = cfn('AWS::IAM::ManagedPolicy').filter((m) => m.id.startsWith('CostBrakeDenyPolicy'));
+    const cdkRole = cdkStatements(cdkSide.template, 'CostBrakeRole');
     const fromCdk = {
+      brakeEngage: cdkDefinition('Engage'),
+      brakeRelease: cdkDefinition('Release'),
+      brakeDeny: { path: cdkDeny.props.Path, statements: sidActions(cdkDeny.props.PolicyDocument.Statement) },
+      brakeRoleSids: sidActions(cdkRole),
+      brakeRoleActions: allowed(cdkRole),
       limit: Number(budget.Budget.BudgetLimit.Amount),
       filter: budget.Budget.CostFilters.TagKeyValue,
       notifications: budget.NotificationsWithSubscribers.map((n: Json) => `${n.Notification.NotificationType}:${n.Notification.Threshold}`),
@@ -284,7 +301,16 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
     };
     const r = pulumiSide.resources;
     const b = one(r, 'aws:budgets/budget:Budget').inputs;
+    const pDeny = one(r, 'aws:iam/policy:Policy', 'cost-brake-deny').inputs;
+    const pRole = JSON.parse(one(r, 'aws:iam/policy:Policy', 'cost-brake-role-policy').inputs.policy).Statement;
     const fromPulumi = {
+      brakeEngage: pulumiRefs(one(r, 'aws:sfn/stateMachine:StateMachine', 'brake-engage').inputs.definition),
+      brakeRelease: pulumiRefs(one(r, 'aws:sfn/stateMachine:StateMachine', 'brake-release').inputs.definition),
+      brakeDeny: { path: pDeny.path, statements: sidActions(JSON.parse(pDeny.policy).Statement) },
+      // The statements core's brakeControllerStatements gives both engines; the Pulumi role's own grants (ledger, keys,
+      // logs and traces) are Sid'd there and not in the CDK's grants, so the sids compared are core's.
+      brakeRoleSids: sidActions(pRole.filter((st: Json) => !['Ledger', 'Keys', 'LogsAndTraces'].includes(st.Sid))),
+      brakeRoleActions: allowed(pRole),
       limit: Number(b.limitAmount),
       filter: b.costFilters[0].values,
       notifications: b.notifications.map((n: Json) => `${n.notificationType}:${n.threshold}`),
@@ -601,7 +627,8 @@ describe('the parity table', () => {
       }
     }
     const pulumiComponents = Object.keys(pl).filter((name) => typeof (pl as Json)[name]?.TYPE === 'string');
-    for (const component of pulumiComponents.filter((c) => !['MlopsPlatform', 'KubernetesWorkloads'].includes(c))) {
+    // GpuBrake's rows are CostGuard's (the brake is compared as the CostGuard that starts it builds it).
+    for (const component of pulumiComponents.filter((c) => !['MlopsPlatform', 'KubernetesWorkloads', 'GpuBrake'].includes(c))) {
       expect([component, ENGINE_PARITY.some((row) => row.construct === component && row.status === 'both')]).toEqual([component, true]);
     }
   });

@@ -23,7 +23,8 @@ const TAGGABLE = [
   'aws:batch/jobQueue:JobQueue', 'aws:batch/schedulingPolicy:SchedulingPolicy', 'aws:lb/loadBalancer:LoadBalancer', 'aws:lb/targetGroup:TargetGroup',
   'aws:lb/listener:Listener', 'aws:budgets/budget:Budget', 'aws:budgets/budgetAction:BudgetAction', 'aws:sns/topic:Topic',
   'aws:costexplorer/anomalyMonitor:AnomalyMonitor', 'aws:costexplorer/anomalySubscription:AnomalySubscription',
-  'aws:sagemaker/modelPackageGroup:ModelPackageGroup',
+  'aws:sagemaker/modelPackageGroup:ModelPackageGroup', 'aws:sqs/queue:Queue', 'aws:dynamodb/table:Table', 'aws:ssm/parameter:Parameter',
+  'aws:sfn/stateMachine:StateMachine', 'aws:pipes/pipe:Pipe',
 ];
 
 describe('Pulumi MlopsPlatform', () => {
@@ -37,8 +38,8 @@ describe('Pulumi MlopsPlatform', () => {
     });
     const resources = await resourcesOf('plat1');
     const keys = ofType(resources, 'aws:kms/key:Key');
-    // The platform key and the cost guard's topic key (Budgets must be allowed in its policy) only.
-    expect(keys.map((k) => k.name).sort()).toEqual(['plat1-cost-topic-key', 'plat1-key']);
+    // The platform key, the cost guard's topic key and its brake's key (Budgets must be allowed in their policies) only.
+    expect(keys.map((k) => k.name).sort()).toEqual(['plat1-cost-brake-key', 'plat1-cost-topic-key', 'plat1-key']);
     const platformKeyArn = await promiseOf(platform.platformKey.arn);
     expect(one(resources, 'aws:rds/cluster:Cluster').inputs.kmsKeyId).toBe(platformKeyArn);
     expect(one(resources, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration', 'models-encryption').inputs
@@ -136,6 +137,9 @@ describe('examples/pulumi', () => {
     expect(ofType(resources, 'aws:iam/role:Role').filter((r) => /-governance-(DataScientist|MlEngineer|PlatformOperator|Auditor)$/.test(r.name))).toHaveLength(4);
     // Budgets: the environment's and the fraud team's; alarm and budget e-mails to the platform team.
     expect(ofType(resources, 'aws:budgets/budget:Budget').map((b) => b.inputs.limitAmount).sort()).toEqual(['2000', '500']);
-    expect(ofType(resources, 'aws:sns/topicSubscription:TopicSubscription').map((s) => s.inputs.endpoint)).toEqual(['ml-platform@example.com', 'ml-platform@example.com']);
+    const subscriptions = ofType(resources, 'aws:sns/topicSubscription:TopicSubscription');
+    expect(subscriptions.filter((s) => s.inputs.protocol === 'email').map((s) => s.inputs.endpoint)).toEqual(['ml-platform@example.com', 'ml-platform@example.com']);
+    // The environment budget's deny threshold starts the GPU brake (its trigger topic feeds the brake's queue).
+    expect(subscriptions.filter((s) => s.inputs.protocol === 'sqs').map((s) => s.name)).toEqual(['dev-cost-brake-trigger-subscription']);
   });
 });

@@ -56,9 +56,14 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
       .filter((r) => /^whole-(training|model-|governance-)/.test(r.name));
     expect(bounded.length).toBeGreaterThan(8);
     for (const role of bounded) expect([role.name, role.inputs.permissionsBoundary]).toEqual([role.name, boundary]);
-    const denyAction = ofType(resources, 'aws:budgets/budgetAction:BudgetAction').find((a) => a.name === 'whole-cost-deny-gpu-action')!;
-    expect(denyAction.inputs.definition.iamActionDefinition.roles.sort())
-      .toEqual(['whole-governance-DataScientist', 'whole-governance-MlEngineer']);
+    // The brake attaches its deny policy to the personas (the engage definition names them).
+    const engage = JSON.parse(ofType(resources, 'aws:sfn/stateMachine:StateMachine').find((m) => m.name === 'whole-cost-brake-engage')!.inputs.definition);
+    const deniedRoles = engage.States.Brake.Branches.find((b: { StartAt: string }) => b.StartAt === 'DeniedRoles').States.DeniedRoles.Result;
+    expect([...deniedRoles].sort()).toEqual(['whole-governance-DataScientist', 'whole-governance-MlEngineer']);
+    // The brake's roles carry the governance boundary too.
+    for (const role of ofType(resources, 'aws:iam/role:Role').filter((r) => r.name.startsWith('whole-cost-brake-'))) {
+      expect([role.name, role.inputs.permissionsBoundary]).toEqual([role.name, boundary]);
+    }
     expect(ofType(resources, 'aws:cloudtrail/trail:Trail')).toHaveLength(1);
     // Personas got their grants on the platform's store, registry and images.
     expect(ofType(resources, 'aws:iam/policy:Policy').filter((p) => /whole-governance-.*-grants-1$/.test(p.name))).toHaveLength(4);
