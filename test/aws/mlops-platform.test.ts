@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { certificateArnFor } from '../support/certificates';
 import { newApp } from '../support/gate';
@@ -126,6 +126,27 @@ describe('MlopsPlatform', () => {
     expect(estimate.pieces['training (max GPUs busy, fallback included)']).toEqual({ minUsd: 0, maxUsd: ceiling.maxUsd });
     expect(ceiling.maxUsd).toBeCloseTo(ceiling.spotUsd + ceiling.onDemandUsd, 2);
     plat.hasOutput('EstimatedMonthlyCostUsd', { Value: JSON.stringify(estimate) });
+  });
+
+  test('dev: served models scale to zero off hours unless they opt out (an endpoint then keeps its variant, a fleet its floor)', () => {
+    const p = platform(EnvironmentProfile.dev(), {
+      experimentTracking: false,
+      servedModels: [
+        { name: 'zero', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 't' },
+        { name: 'kept', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 't', scaleToZeroOffHours: false },
+        { name: 'fleet-zero', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't' },
+        { name: 'fleet-kept', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't', scaleToZeroOffHours: false },
+      ],
+    });
+    const serving = (name: string) => p.servingStackOf(name)!.node.findAll().find((c) => c.node.id === `Model-${name}`)!.node.findAll();
+    const endpoint = (name: string) => serving(name).find((c): c is ModelEndpoint => c instanceof ModelEndpoint)!;
+    expect([endpoint('zero').hosting, endpoint('kept').hosting]).toEqual(['inference-component', 'variant']);
+    const offHoursMinimums = (name: string) => {
+      const fleet = serving(name).find((c): c is InferenceFleet => c instanceof InferenceFleet)!;
+      return Object.values(Template.fromStack(Stack.of(fleet)).findResources('AWS::AutoScaling::ScheduledAction')).map((a) => a.Properties.MinSize);
+    };
+    expect(offHoursMinimums('fleet-zero')).toContain(0);
+    expect(offHoursMinimums('fleet-kept')).not.toContain(0);
   });
 
   test('addModelPipeline wires the registry, the store, the key and the endpoint of the same name', () => {
