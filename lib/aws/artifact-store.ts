@@ -6,7 +6,7 @@ import { Construct, IConstruct } from 'constructs';
 import {
   ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PURPOSES, ARTIFACT_READ_OBJECT_ACTIONS,
   ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, MODEL_ARTIFACT_LAYOUT,
-  REPLICATION_ACTIONS, resolveArtifactStoreSpec, servedModelsBucketPolicy, TAG_KEYS,
+  checkPromotingEnvironment, PromotingEnvironment, REPLICATION_ACTIONS, resolveArtifactStoreSpec, servedModelsBucketPolicy, TAG_KEYS,
 } from '../core';
 import { MLOPS_CHECK_TAGS } from './checks/tag-contract';
 import { relyOnFeatureFlags } from './private/feature-flags';
@@ -398,6 +398,40 @@ export class ArtifactStore extends ArtifactStoreBase {
   /** The bucket holding one purpose's data. */
   public bucket(purpose: ArtifactPurpose): s3.Bucket {
     return super.bucket(purpose) as s3.Bucket;
+  }
+
+  /**
+   * Lets the promotion role of another environment (prod promoting what this one, staging, approved) read the served
+   * archives: `s3:GetObject` below `served/` of the models bucket (bucket policy) and `kms:Decrypt` of the store's key
+   * through S3 (key policy; the bucket policies decide which objects); nothing of `candidates/`, of the other buckets,
+   * nor any write. Both
+   * statements name the account as principal and the role by `aws:PrincipalArn`, so they deploy before the role exists.
+   */
+  public shareServedModelsWith(promoting: PromotingEnvironment): void {
+    checkPromotingEnvironment(checkFor(this), 'shareServedModelsWith', promoting);
+    const models = this.bucket(ArtifactPurpose.MODELS);
+    const principal = new iam.AccountPrincipal(promoting.account);
+    const onlyTheRole = { ArnEquals: { 'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${promoting.account}:role/${promoting.promotionRoleName}` } };
+    models.addToResourcePolicy(new iam.PolicyStatement({
+      sid: `ReadServedModelsFrom${promoting.account}`,
+      principals: [principal],
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resources: [models.arnForObjects(`${MODEL_ARTIFACT_LAYOUT.servedRoot}*`)],
+      conditions: onlyTheRole,
+    }));
+    const added = this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+      sid: `DecryptServedModelsFor${promoting.account}`,
+      principals: [principal],
+      actions: ['kms:Decrypt'],
+      resources: ['*'],
+      // Through S3 only. The bucket policies limit it to served/ of the models bucket (the bucket's ARN cannot be named
+      // here: the bucket refers to the key, so the key's policy referring to the bucket would be a circular dependency).
+      conditions: { ...onlyTheRole, StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+    }));
+    if (!added.statementAdded) {
+      checkFor(this).fail('encryptionKey', this.encryptionKey.keyArn, 'is an imported key whose policy cannot be changed here',
+        'share from the stack that owns the key, or add the statement to its key policy yourself.');
+    }
   }
 
   /** The models bucket's served-models statements (core's `servedModelsBucketPolicy`, shared with Pulumi). */

@@ -7,7 +7,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import {
   certificateFix, Check, checkServingShardCount, ENVIRONMENT_PREFIX_PATTERN, EnvironmentProfile, fleetRolloutStateMachineName, MlopsTags,
-  modelRegistryCostEstimate, resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel, servingShardOf,
+  modelRegistryCostEstimate, PromotingEnvironment, resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel, servingShardOf,
   SharedPlatformParameterNames, UNIT_PRICES, validateIdentifier, validatePlatformTeams,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
@@ -23,7 +23,7 @@ import { MlopsStack, MlopsStackProps } from './mlops-stack';
 import { MlopsTagging, SHARED_TEAM } from './mlops-tagging';
 import { ModelEndpoint } from './model-endpoint';
 import { ModelPipeline, ModelPipelineProps } from './model-pipeline';
-import { ModelPromotion, PROMOTION_TARGET_TAG, PromotionMode, promotionTargetTagValue } from './model-promotion';
+import { ModelPromotion, PROMOTION_TARGET_TAG, PromotionMode, PromotionSource, promotionTargetTagValue } from './model-promotion';
 import { ModelRegistry } from './model-registry';
 import { PermissionBoundary } from './permission-boundary';
 import { PlatformKey } from './platform-key';
@@ -157,6 +157,15 @@ export interface MlopsPlatformProps {
    * @default 16
    */
   readonly servingShards?: number;
+  /**
+   * The environment whose approved model versions this one promotes (staging's, for prod): its account and region.
+   * The environment's `modelPromotion` then also takes `{"model", "version", "modelPackageArn": "<package ARN there>"}`
+   * and copies the served archive that environment approved (the same artifact, checked by its SHA-256), registering
+   * it here; the source shares its packages and served archives with `shareServedModelsWith`. Such an environment does
+   * not retrain: `addModelPipeline` is refused.
+   * @default - promotes only what is trained and registered in this environment
+   */
+  readonly promoteFrom?: PromotionSource;
 }
 
 /** A served model of the platform: what serves it, its alarms, and where it lives. */
@@ -231,6 +240,7 @@ export class MlopsPlatform extends Construct {
    */
   public readonly modelPromotion: ModelPromotion;
   private readonly notifyEmails?: string[];
+  private readonly promoteFrom?: PromotionSource;
   public readonly teams: readonly PlatformTeam[];
   /** Number of serving shards (`servingShards`). */
   public readonly servingShardCount: number;
@@ -348,8 +358,13 @@ export class MlopsPlatform extends Construct {
     this.costGuard.brake.grantRelease(this.governance.personaGrantee(platformOperator));
 
     this.modelPromotion = new ModelPromotion(this.platformStack, 'ModelPromotion', {
-      artifactStore: this.artifactStore, environmentPrefix: prefix, alarmTopic: this.monitoring.alarmTopic, encryptionKey: key,
+      artifactStore: this.artifactStore,
+      environmentPrefix: prefix,
+      alarmTopic: this.monitoring.alarmTopic,
+      encryptionKey: key,
+      promoteFrom: props.promoteFrom,
     });
+    this.promoteFrom = props.promoteFrom;
     this.modelPromotion.grantStart(this.governance.personaGrantee(mlEngineer));
 
     for (const team of this.teams) {
@@ -503,12 +518,33 @@ export class MlopsPlatform extends Construct {
   }
 
   /**
+   * Lets another environment (prod) promote what this one (staging) approved: its promotion role, and no other
+   * principal of its account, may read this environment's model packages (`DescribeModelPackage`, a resource policy
+   * on every model package group) and the archives below `served/` of the models bucket (bucket policy, and `kms:Decrypt`
+   * of the key through S3 for that bucket). Nothing of `candidates/`, datasets or any other bucket; no writes. The
+   * promoting environment sets `promoteFrom` to this environment's account and region.
+   *
+   * @example
+   * staging.shareServedModelsWith({ account: '333333333333', promotionRoleName: prod.artifactStore.promotionRoleName });
+   */
+  public shareServedModelsWith(promoting: PromotingEnvironment): void {
+    this.artifactStore.shareServedModelsWith(promoting);
+    this.modelRegistry.shareModelPackagesWith(promoting);
+  }
+
+  /**
    * Adds the retraining pipeline of a model family (`ModelPipeline`), over the platform's registry, artifact store and
    * key; approved versions roll out to the served model of the same name when it is an endpoint. The pipeline goes to
    * that model's serving shard stack, or to the platform stack when no model of that name is served. Manual approvals
    * go to the platform's `notifyEmails` and may be answered by the ML engineer persona unless `approvers` says otherwise.
    */
   public addModelPipeline(id: string, options: Omit<ModelPipelineProps, 'registry' | 'artifactStore'>): ModelPipeline {
+    if (this.promoteFrom) {
+      checkFor(this).fail('addModelPipeline', options.modelName,
+        'adds a retraining pipeline to an environment that promotes what another one approved (promoteFrom): it would serve a model that environment never approved',
+        'retrain in the source environment (staging) and promote its approved package here: start platform.modelPromotion with '
+        + '{"model": "<model>", "version": "<version>", "modelPackageArn": "<package ARN there>"}.');
+    }
     const serving = this.servedModel(options.modelName);
     // Beside the model it rolls out to: the platform stack must not depend on a serving shard (shards depend on it).
     const pipeline = new ModelPipeline(this.servingStackOf(options.modelName) ?? this.platformStack, id, {

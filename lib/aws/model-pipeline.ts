@@ -86,7 +86,9 @@ export interface ModelPipelineProps {
   /**
    * Batch job validating the dataset; it writes `validation.json` (`datasetVersion`) and `manifest.json` (the exact
    * objects and versions of the run's training and holdout data) to `$OUTPUT_URI`. Training and evaluation get that
-   * manifest as `$DATASET_MANIFEST_URI` (a prefix they cannot write). A failure stops the run before training.
+   * manifest as `$DATASET_MANIFEST_URI` (a prefix they cannot write). A failure stops the run before training. It also
+   * writes the training data's `statistics.json` and `constraints.json` (SageMaker Model Monitor's baseline format),
+   * which the model package names as its `DriftCheckBaselines` (data quality; model quality is `evaluation.json`).
    */
   readonly validateJob: TrainingJob;
   /**
@@ -655,9 +657,14 @@ export class ModelPipeline extends Construct {
     const qualityGate = new sfn.Choice(this, 'BeatsProduction');
     const fairnessGate = new sfn.Choice(this, 'FairnessWithinThreshold');
 
-    // 4. Register with lineage, pending approval. The package serves the archive its container is told to read.
-    const archiveUri = sfn.JsonPath.format(`{}${MODEL_ARTIFACT_LAYOUT.archive}`, modelUri);
+    // 4. Register with lineage, pending approval. The package serves the archive its container is told to read: with
+    //    promotion, the served archive promotion writes for this run (version = run), which promotion then records
+    //    (servedObject, sha256) and another environment can promote by the package's ARN; else the candidate, which
+    //    the pipeline's own rollout serves through the package.
+    const candidateArchive = sfn.JsonPath.format(`{}${MODEL_ARTIFACT_LAYOUT.archive}`, modelUri);
+    const archiveUri = props.promotion ? sfn.JsonPath.format(props.artifactStore.servedModelUri(modelName, '{}'), run) : candidateArchive;
     const evaluationUri = sfn.JsonPath.format(`${this.outputUri}evaluate/{}/evaluation.json`, run);
+    const validationOutput = (file: string) => sfn.JsonPath.format(`${this.outputUri}validate/{}/${file}`, run);
     const register = this.packageCall('RegisterVersion', 'createModelPackage', {
       parameters: {
         ModelPackageGroupName: modelName,
@@ -674,8 +681,18 @@ export class ModelPipeline extends Construct {
           ModelQuality: { Statistics: { ContentType: 'application/json', S3Uri: evaluationUri } },
           Bias: { Report: { ContentType: 'application/json', S3Uri: evaluationUri } },
         },
+        // What monitoring compares production with: the training data's statistics and constraints (the validation
+        // job's, Model Monitor's format) and the evaluation the gates passed.
+        DriftCheckBaselines: {
+          ModelDataQuality: {
+            Statistics: { ContentType: 'application/json', S3Uri: validationOutput('statistics.json') },
+            Constraints: { ContentType: 'application/json', S3Uri: validationOutput('constraints.json') },
+          },
+          ModelQuality: { Statistics: { ContentType: 'application/json', S3Uri: evaluationUri } },
+        },
         CustomerMetadataProperties: {
           run: run,
+          candidateUri: candidateArchive,
           datasetVersion: sfn.JsonPath.stringAt('$.validation.datasetVersion'),
           trainingImage: sfn.JsonPath.stringAt('$.trainJob.image'),
           imageDigest: sfn.JsonPath.stringAt('$.training.imageDigest'),
@@ -929,6 +946,8 @@ export class ModelPipeline extends Construct {
             'model': this.props.modelName,
             'version.$': '$.promoted.run',
             'candidate.$': '$.promoted.run',
+            // Promotion records the served archive and its SHA-256 in this package (what another environment checks).
+            'modelPackageArn.$': '$.modelPackage.arn',
             'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id',
           },
         },

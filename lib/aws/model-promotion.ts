@@ -68,7 +68,48 @@ export interface ModelPromotionProps {
    * @default - the profile in scope (see `MlopsScope.profileOf`)
    */
   readonly profile?: EnvironmentProfile;
+  /**
+   * Where model packages promoted by ARN (`{"model", "version", "modelPackageArn"}`) may come from besides this
+   * environment: the source environment's account and region (staging's, for prod). The role may then describe model
+   * packages there and read objects below `served/` of buckets in that account (and use its keys through S3); the
+   * source environment must grant the same (`MlopsPlatform.shareServedModelsWith`).
+   * @default - packages of this environment's account and region only
+   */
+  readonly promoteFrom?: PromotionSource;
 }
+
+/** The environment whose approved model packages an environment promotes (`ModelPromotionProps.promoteFrom`). */
+export interface PromotionSource {
+  /**
+   * Account of the source environment (staging).
+   * @default - this environment's account
+   */
+  readonly account?: string;
+  /**
+   * Region of the source environment.
+   * @default - this environment's region
+   */
+  readonly region?: string;
+}
+
+/**
+ * Errors a promotion fails with (its execution's error, and `error` of the `promotion-failed` notification).
+ */
+export const PROMOTION_OUTCOMES = Object.freeze({
+  inProgress: 'PromotionInProgress',
+  notPromotable: 'NotPromotable',
+  candidateNotFound: 'CandidateNotFound',
+  packageNotFound: 'PackageNotFound',
+  packageIncomplete: 'PackageIncomplete',
+  packageNotApproved: 'PackageNotApproved',
+  packageArchiveNotFound: 'PackageArchiveNotFound',
+  checksumMismatch: 'ChecksumMismatch',
+  versionExists: 'VersionExists',
+  stackUpdateFailed: 'StackUpdateFailed',
+  rolledBack: 'RolledBack',
+  invalidInput: 'InvalidInput',
+  failed: 'PromotionFailed',
+});
 
 /** How long promotion waits for the serving stack's update before it gives up (restoring the served state). */
 const STACK_WAIT_POLLS = 120;
@@ -79,19 +120,28 @@ const THROTTLING_ERRORS = throttlingErrors(['S3', 'Ssm', 'SSM', 'CloudFormation'
 /**
  * The environment's promotion of a model version into production (docs/design/served-models.md, "Promotion"): THE
  * promotion role (the only role the models bucket's policy lets write `served/`), and a Step Functions state machine
- * (SDK integrations only) that assumes it. Input:
- * `{ "model": "fraud", "version": "v8", "candidate": "<training run>" }`. The state machine
+ * (SDK integrations only) that assumes it. Input: `{ "model": "fraud", "version": "v8", "candidate": "<training run>" }`
+ * (a candidate of this environment; with `"modelPackageArn"`, its package, e.g. the model pipeline's, records the served
+ * archive: `servedObject`, `sha256`) or `{ "model": "fraud", "version": "v8", "modelPackageArn": "<ARN>" }` (the same
+ * artifact another environment approved and served: prod promoting staging's package, see `promoteFrom`). The state machine
  *
  * 1. takes the model's lock (a DynamoDB conditional put: one promotion per model at a time; released on every path
  *    but an execution stopped from outside, see `lockTable`);
  * 2. finds the model's serving stack and rollout from its served state's `mlops:promotion` tag (`MlopsPlatform` tags
  *    every fleet's served state) and reads the served state;
- * 3. copies `candidates/<model>/<run>/model.tar.gz` to `served/<model>/<version>/model.tar.gz` write-once: the bucket
+ * 3. by ARN: reads the package (`DescribeModelPackage`; cross-account when its environment shares it) and refuses it
+ *    unless it is of this model, `Approved`, and records its served archive (`servedObject`, `ModelDataUrl` the same),
+ *    its SHA-256, its approver, `ModelMetrics` and `DriftCheckBaselines`; then copies that archive (else the candidate's,
+ *    `candidates/<model>/<run>/model.tar.gz`) to `served/<model>/<version>/model.tar.gz` write-once: the bucket
  *    policy denies every `s3:PutObject` that creates an object below `served/` without `If-None-Match`, and S3 refuses
  *    `CopyObject` there (403 without the header, 501 with it), so the copy is a one-part multipart copy:
  *    `CreateMultipartUpload` and `UploadPartCopy` (exempt: `s3:ObjectCreationOperation` is false for them) and
  *    `CompleteMultipartUpload` with `IfNoneMatch: "*"` (the creating call, which carries the header): an existing
- *    version makes S3 refuse it (412), and the upload is aborted. Archives up to 5 GB (one part);
+ *    version makes S3 refuse it (412), and the upload is aborted. Archives up to 5 GB (one part). A package's archive
+ *    must have the SHA-256 the package records (checked on the copied part, before the completion writes anything);
+ *    the package is then registered in this environment's model package group, `Approved`, with `ModelDataUrl` = the
+ *    served URI here, the source's metrics and drift baselines, and `sourceModelPackageArn`, `approvedBy`, `sha256`,
+ *    `servedObject`, `promotion` in its metadata (marked `Rejected` if the promotion then fails);
  * 4. writes the served state: a stepped fleet serves its stable version as `current` with all traffic and the new
  *    version as `candidate` at 0 (`shiftServedState` semantics, rendered with `States.Format`); a fleet served all at
  *    once, and an endpoint with one production variant, serve the new version as `current` (the endpoint's traffic
@@ -104,8 +154,7 @@ const THROTTLING_ERRORS = throttlingErrors(['S3', 'Ssm', 'SSM', 'CloudFormation'
  *    rolled-back rollout restores the previous served state (the candidate group keeps the new version, at weight 0,
  *    until the next update of the stack).
  *
- * Every failure releases the lock, notifies `alarmTopic` and fails the execution with `PromotionInProgress`,
- * `NotPromotable`, `CandidateNotFound`, `VersionExists`, `StackUpdateFailed`, `RolledBack` or `PromotionFailed`.
+ * Every failure releases the lock, notifies `alarmTopic` and fails the execution with one of `PROMOTION_OUTCOMES`.
  * Shadow and A/B models (several versions served at once) are not promotable: which variant takes the version is code.
  *
  * @example
@@ -132,7 +181,21 @@ export class ModelPromotion extends Construct {
   private readonly prefix: string;
   private readonly topic: sns.ITopic;
   /** What the role works on: served/ and candidates/ objects, served states, serving stacks, rollouts and their executions. */
-  private readonly arns: { served: string; candidates: string; states: string; stacks: string; rollouts: string; rolloutExecutions: string };
+  private readonly arns: {
+    served: string;
+    candidates: string;
+    states: string;
+    stacks: string;
+    rollouts: string;
+    rolloutExecutions: string;
+    packages: string;
+    packageGroups: string;
+    sourcePackages: string;
+    sourceServed: string;
+    sourceKeys: string;
+  };
+  /** Account and region model packages may be promoted from (`promoteFrom`, else this environment's). */
+  private readonly source: { account: string; region: string };
 
   constructor(scope: Construct, id: string, props: ModelPromotionProps) {
     super(scope, id);
@@ -154,7 +217,15 @@ export class ModelPromotion extends Construct {
     check.matches('stateMachineName', this.stateMachineName, /^[A-Za-z0-9_-]{1,80}$/, 'letters, digits, "-" and "_", at most 80 characters');
     const stack = Stack.of(this);
     const { partition, region, account } = stack;
+    if (props.promoteFrom?.account !== undefined) {
+      check.matches('promoteFrom.account', props.promoteFrom.account, /^\d{12}$/, 'the source environment\'s 12-digit account id, e.g. "111111111111"');
+    }
+    if (props.promoteFrom?.region !== undefined) {
+      check.matches('promoteFrom.region', props.promoteFrom.region, /^[a-z]{2}(-[a-z]+)+-\d$/, 'the source environment\'s region, e.g. "us-east-1"');
+    }
+    this.source = { account: props.promoteFrom?.account ?? account, region: props.promoteFrom?.region ?? region };
     const models = props.artifactStore.bucket(ArtifactPurpose.MODELS);
+    const sagemaker = (r: string, a: string, resource: string) => `arn:${partition}:sagemaker:${r}:${a}:${resource}`;
     this.arns = {
       served: models.arnForObjects(`${MODEL_ARTIFACT_LAYOUT.servedRoot}*`),
       candidates: models.arnForObjects(`${MODEL_ARTIFACT_LAYOUT.candidatesRoot}*`),
@@ -162,6 +233,12 @@ export class ModelPromotion extends Construct {
       stacks: `arn:${partition}:cloudformation:${region}:${account}:stack/${this.prefix}-serving-*/*`,
       rollouts: `arn:${partition}:states:${region}:${account}:stateMachine:${this.prefix}-*-rollout`,
       rolloutExecutions: `arn:${partition}:states:${region}:${account}:execution:${this.prefix}-*-rollout:*`,
+      packages: sagemaker(region, account, 'model-package/*'),
+      packageGroups: sagemaker(region, account, 'model-package-group/*'),
+      sourcePackages: sagemaker(this.source.region, this.source.account, 'model-package/*'),
+      // Any bucket's served/ (the source's bucket is named in its package), of the source account only (s3:ResourceAccount).
+      sourceServed: `arn:${partition}:s3:::*/${MODEL_ARTIFACT_LAYOUT.servedRoot}*`,
+      sourceKeys: `arn:${partition}:kms:${this.source.region}:${this.source.account}:key/*`,
     };
     this.stateMachineArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: this.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
@@ -260,8 +337,19 @@ export class ModelPromotion extends Construct {
     const restore = this.sdk('RestoreServedState', 'ssm', 'putParameter', 'ssm:PutParameter', [this.arns.states], {
       Name: stateName, Value: sfn.JsonPath.stringAt('$.served.previous'), Overwrite: true,
     }, { resultPath: sfn.JsonPath.DISCARD });
-    restore.addCatch(releaseOnFailure, { resultPath: '$.restoreError' });
-    restore.next(releaseOnFailure);
+    // A package this promotion registered (promotion by ARN) is marked Rejected: the registry's Approved versions are served.
+    const rejectRegistered = this.sdk('RejectRegisteredPackage', 'sagemaker', 'updateModelPackage', 'sagemaker:UpdateModelPackage', [this.arns.packages], {
+      ModelPackageArn: sfn.JsonPath.stringAt('$.registered.arn'),
+      ModelApprovalStatus: 'Rejected',
+      ApprovalDescription: 'The promotion of this version failed or rolled back; production serves the previous version.',
+    }, { resultPath: sfn.JsonPath.DISCARD });
+    rejectRegistered.addCatch(releaseOnFailure, { resultPath: '$.rejectError' });
+    rejectRegistered.next(releaseOnFailure);
+    const unregister = new sfn.Choice(this, 'RegisteredHere')
+      .when(sfn.Condition.isPresent('$.registered.arn'), rejectRegistered)
+      .otherwise(releaseOnFailure);
+    restore.addCatch(unregister, { resultPath: '$.restoreError' });
+    restore.next(unregister);
     const failure = (id: string, error: string, cause: string | undefined, then: sfn.IChainable) =>
       new sfn.Pass(this, id, {
         parameters: {
@@ -322,10 +410,66 @@ export class ModelPromotion extends Construct {
       resultPath: '$.served',
     }), 'PromotionFailed');
 
-    // 3. The write-once copy (see the class doc for why a multipart copy).
+    // 3. What is copied: the candidate archive, or the served archive of an approved model package (by ARN, possibly
+    //    in the source environment, promoteFrom), checked complete, of this model and Approved.
+    const candidateArchive = new sfn.Pass(this, 'CandidateArchive', {
+      parameters: {
+        copySource: sfn.JsonPath.format(`{}/${MODEL_ARTIFACT_LAYOUT.candidatesRoot}{}/{}/${MODEL_ARTIFACT_LAYOUT.archive}`,
+          bucket.bucketName, sfn.JsonPath.stringAt('$.model'), sfn.JsonPath.stringAt('$.candidate')),
+        missing: PROMOTION_OUTCOMES.candidateNotFound,
+      },
+      resultPath: '$.archive',
+    });
+    const describeSource = this.sdk('DescribeSourcePackage', 'sagemaker', 'describeModelPackage', 'sagemaker:DescribeModelPackage',
+      [...new Set([this.arns.packages, this.arns.sourcePackages])], { ModelPackageName: sfn.JsonPath.stringAt('$.modelPackageArn') },
+      { resultPath: '$.sourcePackage' });
+    describeSource.addCatch(failure('SourcePackageUnreadable', PROMOTION_OUTCOMES.packageNotFound, undefined, releaseOnFailure), { resultPath: '$.error' });
+    const pkg = '$.sourcePackage';
+    const meta = `${pkg}.CustomerMetadataProperties`;
+    const container = `${pkg}.InferenceSpecification.Containers[0]`;
+    // Presence first: a path that does not exist in a Pass or Task parameter fails the execution beyond any Catch.
+    const required = [`${pkg}.ModelPackageGroupName`, `${pkg}.ModelApprovalStatus`, `${container}.Image`, `${container}.ModelDataUrl`,
+      `${pkg}.InferenceSpecification.SupportedContentTypes`, `${pkg}.InferenceSpecification.SupportedResponseMIMETypes`,
+      `${pkg}.ModelMetrics`, `${pkg}.DriftCheckBaselines`, `${meta}.servedObject`, `${meta}.sha256`, `${meta}.approvedBy`];
+    const incomplete = failure('SourcePackageIncomplete', PROMOTION_OUTCOMES.packageIncomplete,
+      'The model package lacks what promotion copies and records: its served archive and checksum (servedObject, sha256: a package '
+      + 'its environment promoted), approvedBy, an inference specification, ModelMetrics or DriftCheckBaselines.', releaseOnFailure);
+    const packageArchive = new sfn.Pass(this, 'PackageArchive', {
+      parameters: {
+        'copySource.$': `${meta}.servedObject`,
+        'url.$': `States.Format('s3://{}', ${meta}.servedObject)`,
+        'sha256.$': `${meta}.sha256`,
+        'missing': PROMOTION_OUTCOMES.packageArchiveNotFound,
+      },
+      resultPath: '$.archive',
+    });
+    const packageSource = new sfn.Pass(this, 'SourcePackage', {
+      parameters: {
+        'arn.$': '$.modelPackageArn',
+        'approvedBy.$': `${meta}.approvedBy`,
+        'image.$': `${container}.Image`,
+        'contentTypes.$': `${pkg}.InferenceSpecification.SupportedContentTypes`,
+        'responseTypes.$': `${pkg}.InferenceSpecification.SupportedResponseMIMETypes`,
+        'metrics.$': `${pkg}.ModelMetrics`,
+        'driftCheckBaselines.$': `${pkg}.DriftCheckBaselines`,
+      },
+      resultPath: '$.source',
+    });
+    const packageChecks = new sfn.Choice(this, 'SourcePackageComplete')
+      .when(sfn.Condition.not(sfn.Condition.and(...required.map((path) => sfn.Condition.isPresent(path)))), incomplete)
+      .when(sfn.Condition.not(sfn.Condition.stringEqualsJsonPath(`${pkg}.ModelPackageGroupName`, '$.model')),
+        failure('SourcePackageOfOtherModel', PROMOTION_OUTCOMES.invalidInput, 'The model package is not a version of the model being promoted (its model package group differs).', releaseOnFailure))
+      .when(sfn.Condition.not(sfn.Condition.stringEquals(`${pkg}.ModelApprovalStatus`, 'Approved')),
+        failure('SourcePackageNotApproved', PROMOTION_OUTCOMES.packageNotApproved, 'The model package is not Approved in its environment: only approved versions are promoted.', releaseOnFailure))
+      .otherwise(packageArchive.next(new sfn.Choice(this, 'PackageServesItsArchive')
+        // The package's ModelDataUrl is the served archive its environment recorded (what was approved there is what is copied).
+        .when(sfn.Condition.stringEqualsJsonPath(`${container}.ModelDataUrl`, '$.archive.url'), packageSource)
+        .otherwise(incomplete)));
+
+    // The write-once copy (see the class doc for why a multipart copy).
     const create = catchAll(this.sdk('StartCopy', 's3', 'createMultipartUpload', 's3:PutObject', [this.arns.served], {
       Bucket: bucket.bucketName, Key: served('$.version'), ChecksumAlgorithm: 'SHA256',
-    }, { resultSelector: { 'uploadId.$': '$.UploadId' }, resultPath: '$.upload' }), 'PromotionFailed');
+    }, { resultSelector: { 'uploadId.$': '$.UploadId' }, resultPath: '$.upload' }), PROMOTION_OUTCOMES.failed);
     const abort = (id: string, then: sfn.IChainable) => {
       const task = this.sdk(id, 's3', 'abortMultipartUpload', 's3:AbortMultipartUpload', [this.arns.served], {
         Bucket: bucket.bucketName, Key: served('$.version'), UploadId: sfn.JsonPath.stringAt('$.upload.uploadId'),
@@ -333,20 +477,21 @@ export class ModelPromotion extends Construct {
       task.addCatch(then, { resultPath: '$.abortError' });
       return task.next(then);
     };
-    const part = this.sdk('CopyCandidate', 's3', 'uploadPartCopy', 's3:PutObject', [this.arns.served], {
+    const part = this.sdk('CopyArchive', 's3', 'uploadPartCopy', 's3:PutObject', [this.arns.served], {
       Bucket: bucket.bucketName,
       Key: served('$.version'),
       UploadId: sfn.JsonPath.stringAt('$.upload.uploadId'),
       PartNumber: 1,
-      CopySource: sfn.JsonPath.format(`{}/${MODEL_ARTIFACT_LAYOUT.candidatesRoot}{}/{}/${MODEL_ARTIFACT_LAYOUT.archive}`,
-        bucket.bucketName, sfn.JsonPath.stringAt('$.model'), sfn.JsonPath.stringAt('$.candidate')),
+      CopySource: sfn.JsonPath.stringAt('$.archive.copySource'),
     }, {
-      // The part as CompleteMultipartUpload lists it.
+      // The part as CompleteMultipartUpload lists it; its SHA-256 is the whole archive's (one part).
       resultSelector: { 'PartNumber': 1, 'ETag.$': '$.CopyPartResult.ETag', 'ChecksumSHA256.$': '$.CopyPartResult.ChecksumSHA256' },
       resultPath: '$.upload.part',
     });
-    part.addCatch(failure('CandidateMissing', 'CandidateNotFound', 'candidates/<model>/<candidate>/model.tar.gz could not be copied (missing, over 5 GB, or unreadable).',
-      abort('AbortCopyOfMissingCandidate', releaseOnFailure)), { resultPath: '$.error' });
+    part.addCatch(new sfn.Pass(this, 'ArchiveMissing', {
+      parameters: { 'error.$': '$.archive.missing', 'cause.$': 'States.JsonToString($.error)' },
+      resultPath: '$.failure',
+    }).next(abort('AbortCopyOfMissingArchive', releaseOnFailure)), { resultPath: '$.error' });
     const complete = this.sdk('FinishCopy', 's3', 'completeMultipartUpload', 's3:PutObject', [this.arns.served], {
       Bucket: bucket.bucketName,
       Key: served('$.version'),
@@ -355,11 +500,56 @@ export class ModelPromotion extends Construct {
       IfNoneMatch: '*',
       MultipartUpload: { 'Parts.$': 'States.Array($.upload.part)' },
     }, {
-      resultSelector: { 'checksumSha256.$': '$.ChecksumSHA256', 'uri.$': "States.Format('s3://{}/{}', $.Bucket, $.Key)" },
+      resultSelector: {
+        'checksumSha256.$': '$.ChecksumSHA256',
+        'uri.$': "States.Format('s3://{}/{}', $.Bucket, $.Key)",
+        'object.$': "States.Format('{}/{}', $.Bucket, $.Key)",
+      },
       resultPath: '$.copy',
     });
-    complete.addCatch(failure('VersionTaken', 'VersionExists', 'served/<model>/<version>/ exists already (served versions are written once) or S3 refused the copy.',
+    complete.addCatch(failure('VersionTaken', PROMOTION_OUTCOMES.versionExists, 'served/<model>/<version>/ exists already (served versions are written once) or S3 refused the copy.',
       abort('AbortRefusedCopy', releaseOnFailure)), { resultPath: '$.error' });
+    // A package's archive must be the one its environment served (its recorded SHA-256): checked before anything is written.
+    const checksum = new sfn.Choice(this, 'ChecksumMatches')
+      .when(sfn.Condition.and(
+        sfn.Condition.isPresent('$.archive.sha256'),
+        sfn.Condition.not(sfn.Condition.stringEqualsJsonPath('$.upload.part.ChecksumSHA256', '$.archive.sha256')),
+      ), failure('ChecksumDiffers', PROMOTION_OUTCOMES.checksumMismatch,
+        'The copied archive\'s SHA-256 is not the one the model package records: nothing was written.', abort('AbortCopyOfChangedArchive', releaseOnFailure)))
+      .otherwise(complete);
+
+    // Records of the copy in the registry: a package promoted by ARN is registered here (Approved: approved in its
+    // environment, promoted by this execution); the package of a candidate (the model pipeline's) records the archive.
+    const sha256 = sfn.JsonPath.stringAt('$.upload.part.ChecksumSHA256');
+    const register = this.sdk('RegisterPackage', 'sagemaker', 'createModelPackage', 'sagemaker:CreateModelPackage', [this.arns.packages, this.arns.packageGroups], {
+      ModelPackageGroupName: sfn.JsonPath.stringAt('$.model'),
+      ModelPackageDescription: sfn.JsonPath.format('{} {} promoted from {}', sfn.JsonPath.stringAt('$.model'), sfn.JsonPath.stringAt('$.version'), sfn.JsonPath.stringAt('$.source.arn')),
+      ModelApprovalStatus: 'Approved',
+      ApprovalDescription: sfn.JsonPath.format('Approved by {} in its environment ({}); promoted by {}',
+        sfn.JsonPath.stringAt('$.source.approvedBy'), sfn.JsonPath.stringAt('$.source.arn'), sfn.JsonPath.executionId),
+      InferenceSpecification: {
+        Containers: [{
+          Image: sfn.JsonPath.stringAt('$.source.image'),
+          ModelDataUrl: sfn.JsonPath.stringAt('$.copy.uri'),
+          Environment: { MODEL_URI: sfn.JsonPath.stringAt('$.copy.uri') },
+        }],
+        SupportedContentTypes: sfn.JsonPath.listAt('$.source.contentTypes'),
+        SupportedResponseMIMETypes: sfn.JsonPath.listAt('$.source.responseTypes'),
+      },
+      ModelMetrics: sfn.JsonPath.objectAt('$.source.metrics'),
+      DriftCheckBaselines: sfn.JsonPath.objectAt('$.source.driftCheckBaselines'),
+      CustomerMetadataProperties: {
+        sourceModelPackageArn: sfn.JsonPath.stringAt('$.source.arn'),
+        approvedBy: sfn.JsonPath.stringAt('$.source.approvedBy'),
+        servedObject: sfn.JsonPath.stringAt('$.copy.object'),
+        sha256,
+        promotion: sfn.JsonPath.executionId,
+      },
+    }, { resultSelector: { 'arn.$': '$.ModelPackageArn' }, resultPath: '$.registered' });
+    const recordCopy = this.sdk('RecordServedArchive', 'sagemaker', 'updateModelPackage', 'sagemaker:UpdateModelPackage', [this.arns.packages], {
+      ModelPackageArn: sfn.JsonPath.stringAt('$.modelPackageArn'),
+      CustomerMetadataProperties: { servedObject: sfn.JsonPath.stringAt('$.copy.object'), sha256, promotion: sfn.JsonPath.executionId },
+    }, { resultPath: sfn.JsonPath.DISCARD });
 
     // 4. The served state: stepped fleets serve the stable version as current and the new one as candidate at 0.
     const entryVersion = (i: number) =>
@@ -454,7 +644,17 @@ export class ModelPromotion extends Construct {
       .when(sfn.Condition.stringEquals('$.target.mode', 'rollout'), parsed.next(stable))
       .when(sfn.Condition.stringEquals('$.target.mode', 'direct'), direct)
       .otherwise(notPromotable);
-    const copy = sfn.Chain.start(readState).next(create).next(part).next(complete).next(modes);
+    catchAll(register, PROMOTION_OUTCOMES.failed);
+    catchAll(recordCopy, PROMOTION_OUTCOMES.failed);
+    complete.next(new sfn.Choice(this, 'RecordInRegistry')
+      .when(sfn.Condition.isPresent('$.source'), register.next(modes))
+      .when(sfn.Condition.isPresent('$.modelPackageArn'), recordCopy.next(modes))
+      .otherwise(modes));
+    create.next(part).next(checksum);
+    const copy = sfn.Chain.start(readState).next(new sfn.Choice(this, 'CandidateOrPackage')
+      .when(sfn.Condition.isPresent('$.candidate'), candidateArchive.next(create))
+      .otherwise(describeSource.next(packageChecks)));
+    packageSource.next(create);
     const found = new sfn.Choice(this, 'ServedHere')
       .when(sfn.Condition.numberGreaterThan('$.target.found', 0), tagged.next(new sfn.Choice(this, 'Tagged')
         .when(sfn.Condition.isPresent('$.target.values[0]'), targetParts.next(targetFields).next(copy))
@@ -463,18 +663,28 @@ export class ModelPromotion extends Construct {
 
     const invalid = new sfn.Pass(this, 'InvalidInput', {
       parameters: {
-        error: 'InvalidInput',
-        cause: 'Start a promotion with {"model": "<model>", "version": "<new version>", "candidate": "<training run>"}.',
+        error: PROMOTION_OUTCOMES.invalidInput,
+        cause: 'Start a promotion with {"model": "<model>", "version": "<new version>", "candidate": "<training run>"} '
+          + '(optionally with "modelPackageArn": the candidate\'s package, which then records the served archive) or '
+          + '{"model": "<model>", "version": "<new version>", "modelPackageArn": "<an Approved package served in its environment>"}.',
       },
       resultPath: '$.failure',
     }).next(fail);
     // Presence first: a Choice rule on a missing path fails the execution.
-    const fields = ['$.model', '$.version', '$.candidate'];
+    const start = sfn.Chain.start(lock).next(target).next(found);
+    const strings = (...paths: string[]) => sfn.Condition.and(...paths.map((f) => sfn.Condition.isString(f)));
     const typed = new sfn.Choice(this, 'InputTyped')
-      .when(sfn.Condition.and(...fields.map((f) => sfn.Condition.isString(f))), sfn.Chain.start(lock).next(target).next(found))
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.candidate'), sfn.Condition.isPresent('$.modelPackageArn')), new sfn.Choice(this, 'CandidateWithPackageTyped')
+        .when(strings('$.model', '$.version', '$.candidate', '$.modelPackageArn'), start)
+        .otherwise(invalid))
+      .when(sfn.Condition.isPresent('$.candidate'), new sfn.Choice(this, 'CandidateTyped')
+        .when(strings('$.model', '$.version', '$.candidate'), start)
+        .otherwise(invalid))
+      .when(strings('$.model', '$.version', '$.modelPackageArn'), start)
       .otherwise(invalid);
     return new sfn.Choice(this, 'InputGiven')
-      .when(sfn.Condition.and(...fields.map((f) => sfn.Condition.isPresent(f))), typed)
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.model'), sfn.Condition.isPresent('$.version'),
+        sfn.Condition.or(sfn.Condition.isPresent('$.candidate'), sfn.Condition.isPresent('$.modelPackageArn'))), typed)
       .otherwise(invalid);
   }
 
@@ -494,6 +704,24 @@ export class ModelPromotion extends Construct {
         StringLike: { 'kms:EncryptionContext:aws:s3:arn': [bucket.bucketArn, bucket.arnForObjects('*')] },
       },
     }));
+    // Promotion by ARN copies the served archive of a package of this environment or of the source (promoteFrom): objects
+    // below served/ of buckets in that account (its bucket policy and key policy must grant them, see
+    // MlopsPlatform.shareServedModelsWith), through S3 with its keys.
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'ReadServedArchivesOfPackages',
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resources: [this.arns.sourceServed],
+      conditions: { StringEquals: { 's3:ResourceAccount': [...new Set([this.source.account, Stack.of(this).account])] } },
+    }));
+    const elsewhere = this.source.account !== Stack.of(this).account || this.source.region !== region;
+    if (elsewhere) {
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: 'UseTheSourceModelsKeyThroughS3',
+        actions: ['kms:Decrypt'],
+        resources: [this.arns.sourceKeys],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${this.source.region}.amazonaws.com` } },
+      }));
+    }
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'StartRollouts', actions: ['states:StartExecution'], resources: [this.arns.rollouts] }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'FollowRollouts', actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [this.arns.rolloutExecutions],
@@ -507,9 +735,11 @@ export class ModelPromotion extends Construct {
     this.topic.masterKey?.grant(this.role, 'kms:Decrypt', 'kms:GenerateDataKey');
     // UpdateStack runs with the service role CloudFormation keeps for the stack (CDK's execution role): no iam:PassRole.
     const reason = 'Promotion works on any model of its environment, named at run time: served/ and candidates/ objects of the models bucket, '
-      + 'the environment\'s served states, serving shard stacks and fleet rollouts (by name prefix). tag:GetResources, X-Ray and vended '
-      + 'log delivery have no resource-level permissions.';
-    for (const resource of [...Object.values(this.arns), '*']) {
+      + 'the environment\'s served states, serving shard stacks, fleet rollouts (by name prefix) and model packages; promoted by ARN, the '
+      + 'model packages, served/ archives (s3:ResourceAccount) and keys (through S3) of the source environment\'s account, whose '
+      + 'resource policies grant served/ only. tag:GetResources, X-Ray and vended log delivery have no resource-level permissions.';
+    const { sourceKeys, ...arns } = this.arns;
+    for (const resource of [...new Set([...Object.values(arns), ...(elsewhere ? [sourceKeys] : []), '*'])]) {
       Validations.of(this.role.policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, resource)}]`, reason });
     }
   }

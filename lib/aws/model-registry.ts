@@ -1,4 +1,4 @@
-import { Aws, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Lazy, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -7,9 +7,12 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
-import { Check, EnvironmentProfile, resolveModelRegistrySpec, SpecScope, validateDbUser, validateModelPackageGroup } from '../core';
+import {
+  Check, checkPromotingEnvironment, EnvironmentProfile, PromotingEnvironment, resolveModelRegistrySpec, SpecScope, validateDbUser,
+  validateModelPackageGroup,
+} from '../core';
 import { newRotatingKey } from './private/keys';
-import { MlopsScope, statefulRemovalPolicy } from './scope';
+import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 /** The model registry's database: what other constructs (experiment tracking, pipelines) connect to. */
 export interface IModelRegistry extends IConstruct {
@@ -127,6 +130,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
 
   private readonly profile: EnvironmentProfile;
   private readonly groups = new Map<string, sagemaker.CfnModelPackageGroup>();
+  private readonly promoting: PromotingEnvironment[] = [];
 
   constructor(scope: Construct, id: string, props: ModelRegistryProps) {
     super(scope, id);
@@ -230,10 +234,40 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     const group = new sagemaker.CfnModelPackageGroup(this, `ModelPackageGroup-${name}`, {
       modelPackageGroupName: name,
       modelPackageGroupDescription: description,
+      modelPackageGroupPolicy: Lazy.any({ produce: () => this.packageGroupPolicy(name) }),
     });
     group.applyRemovalPolicy(statefulRemovalPolicy(this.profile));
     this.groups.set(name, group);
     return group;
+  }
+
+  /**
+   * Lets the promotion role of another environment (prod promoting what this one, staging, approved) read the model
+   * packages of every model package group (`DescribeModelPackage`, `DescribeModelPackageGroup`): a resource policy on
+   * each group, naming the account as principal and the role by `aws:PrincipalArn`. Nothing else (no approval, no
+   * creation, no update).
+   */
+  public shareModelPackagesWith(promoting: PromotingEnvironment): void {
+    checkPromotingEnvironment(checkFor(this), 'shareModelPackagesWith', promoting);
+    this.promoting.push(promoting);
+  }
+
+  private packageGroupPolicy(name: string): unknown {
+    if (this.promoting.length === 0) return undefined;
+    const stack = Stack.of(this);
+    const resource = (type: string, resourceName: string) => stack.formatArn({ service: 'sagemaker', resource: type, resourceName });
+    return {
+      Version: '2012-10-17',
+      Statement: this.promoting.map((p) => ({
+        Sid: `ReadPackagesFrom${p.account}`,
+        Effect: 'Allow',
+        Principal: { AWS: `arn:${stack.partition}:iam::${p.account}:root` },
+        Action: ['sagemaker:DescribeModelPackage', 'sagemaker:DescribeModelPackageGroup'],
+        // SageMaker lower-cases the group name in model package ARNs.
+        Resource: [resource('model-package-group', name), resource('model-package', `${name.toLowerCase()}/*`)],
+        Condition: { ArnEquals: { 'aws:PrincipalArn': `arn:${stack.partition}:iam::${p.account}:role/${p.promotionRoleName}` } },
+      })),
+    };
   }
 
   /** The model package groups added so far, by name. */

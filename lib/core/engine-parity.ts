@@ -117,6 +117,8 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   cdkOnly('ModelPipeline', 'security', 'retraining pipeline (Step Functions: train, evaluate, approve, deploy)', 'not yet: no Pulumi ModelPipeline'),
   cdkOnly('ModelPromotion', 'security', 'the promotion role (the only writer of served/) and its state machine: lock, write-once copy, served state, shard stack update, fleet rollout',
     'not yet: #15 / #20; no Pulumi ModelPromotion (the Pulumi platform creates no promotion role, so nothing writes served/ there)'),
+  cdkOnly('ModelPromotion', 'security', "promotion across environments: prod promotes the package staging approved by its ARN (the same archive, SHA-256 checked, registered in prod; promoteFrom), staging lets only prod's promotion role read its model packages and served/ archives (shareServedModelsWith), prod does not retrain",
+    'not yet: #20; no Pulumi ModelPromotion, nor the cross-account resource policies'),
   cdkOnly('MlopsPlatform', 'security', 'served models read their versions and weights from the served state (SSM)',
     'not yet: docs/design/served-models.md; the Pulumi platform passes versions as inputs'),
 ]);

@@ -222,3 +222,24 @@ export function fleetRolloutStateMachineName(environmentPrefix: string, model: s
   const suffix = `-${createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 8)}-rollout`;
   return `${name.slice(0, MAX_STATE_MACHINE_NAME - suffix.length)}${suffix}`;
 }
+
+/**
+ * An environment that promotes this environment's approved model packages (prod, for staging): its account and the
+ * name of its promotion role (`ArtifactStore.promotionRoleName` there). The source environment lets that role, and
+ * no other principal of that account, read its model packages and the archives below `served/` of its models bucket
+ * (`MlopsPlatform.shareServedModelsWith`).
+ */
+export interface PromotingEnvironment {
+  /** Account of the promoting environment (12 digits). */
+  readonly account: string;
+  /** Name of its promotion role, e.g. `prodPlatform.artifactStore.promotionRoleName`. */
+  readonly promotionRoleName: string;
+}
+
+/** Checks a `PromotingEnvironment` prop (`prop` is its name in messages); deploy-time tokens are skipped by `check`. */
+export function checkPromotingEnvironment(check: Check, prop: string, value: PromotingEnvironment | undefined): void {
+  if (!value) check.fail(prop, value, 'is required', 'pass { account: "<12-digit account>", promotionRoleName: <that environment\'s artifactStore.promotionRoleName> }.');
+  check.matches(`${prop}.account`, value.account, /^\d{12}$/, 'the promoting environment\'s 12-digit account id, e.g. "333333333333"');
+  check.matches(`${prop}.promotionRoleName`, value.promotionRoleName, /^[\w+=,.@-]{1,64}$/,
+    'the promoting environment\'s promotion role name (its artifactStore.promotionRoleName), at most 64 letters, digits and +=,.@_-');
+}

@@ -639,6 +639,12 @@ describe('ModelPipeline executed from its synthesized definition (aws-local-step
     // ModelMetrics: the evaluation the gates read (quality against production, fairness), the very object ReadEvaluation got.
     const evaluation = { ContentType: 'application/json', S3Uri: `s3://TOKEN/${input('ReadEvaluation').Key}` };
     expect(input('RegisterVersion').ModelMetrics).toEqual({ ModelQuality: { Statistics: evaluation }, Bias: { Report: evaluation } });
+    // DriftCheckBaselines: the training data's baseline the validation job wrote (beside the manifest), and the evaluation.
+    const validation = (file: string) => ({ ContentType: 'application/json', S3Uri: `s3://TOKEN/pipelines/fraud/validate/run-1/${file}` });
+    expect(input('RegisterVersion').DriftCheckBaselines).toEqual({
+      ModelDataQuality: { Statistics: validation('statistics.json'), Constraints: validation('constraints.json') },
+      ModelQuality: { Statistics: evaluation },
+    });
     expect(input('RegisterVersion').CustomerMetadataProperties).toMatchObject({
       datasetVersion: 'd-2026-12-01', candidate: '0.93', baseline: '0.9', baselineVersion: 'v7', holdout: 'fraud/holdout/2026-11/',
     });
@@ -957,7 +963,13 @@ describe('ModelPipeline with a promotion: an approved version is promoted throug
     expect(run.error).toBeUndefined();
     expect(run.states.slice(-4)).toEqual(['RequestApproval', 'MarkApproved', 'ReadPromotedRun', 'StartPromotion']);
     const promote = run.calls.find(([s]) => s === 'StartPromotion')![1];
-    expect(promote.Input).toMatchObject({ model: 'fraud', version: 'run-1', candidate: 'run-1' });
+    expect(promote.Input).toMatchObject({ model: 'fraud', version: 'run-1', candidate: 'run-1', modelPackageArn: expect.stringContaining('model-package/fraud/') });
+    // The package points at what promotion serves for this run (version = run), where another environment copies it
+    // from by the package's ARN; the candidate it was copied from is lineage.
+    const container = run.call('RegisterVersion').InferenceSpecification.Containers[0];
+    expect(container).toMatchObject({ ModelDataUrl: 's3://TOKEN/served/fraud/run-1/model.tar.gz', Environment: { MODEL_URI: 's3://TOKEN/served/fraud/run-1/model.tar.gz' } });
+    expect(run.call('RegisterVersion').CustomerMetadataProperties.candidateUri).toBe('s3://TOKEN/candidates/fraud/run-1/model.tar.gz');
+    expect(run.call('RegisterVersion').DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri).toBe('s3://TOKEN/pipelines/fraud/validate/run-1/statistics.json');
   });
 
   test('a failed or rolled-back promotion ends the run RolledBack; a rejected version is never promoted', async () => {

@@ -192,6 +192,11 @@ class FakeAws {
   public rolloutOutcome: 'SUCCEEDED' | 'RolledBack' = 'SUCCEEDED';
   public stackUpdates: any[] = [];
   public rolloutsStarted: any[] = [];
+  /** Objects of other buckets (`<bucket>/<key>`): the source environment's served archives. */
+  public otherBuckets = new Map<string, string>([[`${STAGING_BUCKET}/served/fraud/s7/model.tar.gz`, 'archive-s7']]);
+  /** Model packages by ARN (this environment's and the source's). */
+  public packages = new Map<string, any>([[STAGING_PACKAGE, stagingPackage()]]);
+  public packageUpdates: any[] = [];
   private uploads = new Map<string, { key: string; parts: string[] }>();
 
   constructor(private readonly shards: Record<string, string>) {}
@@ -256,8 +261,9 @@ class FakeAws {
 
   public 's3:uploadPartCopy'(input: any) {
     if (writeOnceDenies(input.Key, { 's3:ObjectCreationOperation': false })) throw new TaskError('S3.S3Exception', 'Access Denied (403)');
-    const source = String(input.CopySource).replace(/^models-bucket\//, '');
-    const body = this.objects.get(source);
+    const copySource = String(input.CopySource);
+    const source = copySource.replace(/^models-bucket\//, '');
+    const body = copySource.startsWith('models-bucket/') ? this.objects.get(source) : this.otherBuckets.get(copySource);
     if (body === undefined) throw new TaskError('S3.NoSuchKeyException', `no ${source}`);
     this.uploads.get(input.UploadId)!.parts[input.PartNumber - 1] = body;
     return { CopyPartResult: { ETag: `"etag-${body}"`, ChecksumSHA256: `sha-${body}` } };
@@ -309,11 +315,56 @@ class FakeAws {
     return { Status: 'SUCCEEDED', Output: '{}' };
   }
 
+  public 'sagemaker:describeModelPackage'(input: any) {
+    const found = this.packages.get(input.ModelPackageName);
+    this.calls.push(`describe ${input.ModelPackageName}`);
+    if (!found) throw new TaskError('SageMaker.SageMakerException', `Model package ${input.ModelPackageName} does not exist (or is not shared with this account).`);
+    return structuredClone(found);
+  }
+
+  public 'sagemaker:createModelPackage'(input: any) {
+    const arn = `arn:aws:sagemaker:us-east-1:111111111111:model-package/${input.ModelPackageGroupName}/${this.packages.size + 1}`;
+    this.packages.set(arn, { ...structuredClone(input), ModelPackageArn: arn });
+    this.calls.push(`register ${input.ModelPackageGroupName} ${input.ModelApprovalStatus}`);
+    return { ModelPackageArn: arn };
+  }
+
+  public 'sagemaker:updateModelPackage'(input: any) {
+    this.packageUpdates.push(input);
+    const found = this.packages.get(input.ModelPackageArn);
+    if (!found) throw new TaskError('SageMaker.SageMakerException', `Model package ${input.ModelPackageArn} does not exist.`);
+    if (input.ModelApprovalStatus) found.ModelApprovalStatus = input.ModelApprovalStatus;
+    found.CustomerMetadataProperties = { ...found.CustomerMetadataProperties, ...input.CustomerMetadataProperties };
+    this.calls.push(`update package ${input.ModelApprovalStatus ?? Object.keys(input.CustomerMetadataProperties).join(',')}`);
+    return { ModelPackageArn: input.ModelPackageArn };
+  }
+
   public 'sns:publish'(input: any) {
     this.notifications.push(typeof input.Message === 'string' ? JSON.parse(input.Message) : input.Message);
     this.calls.push('notify');
     return {};
   }
+}
+
+/** The source environment (staging, another account): its models bucket and an approved package it promoted. */
+const STAGING_BUCKET = 'acme-staging-models';
+const STAGING_PACKAGE = 'arn:aws:sagemaker:us-east-1:222222222222:model-package/fraud/7';
+
+/** What DescribeModelPackage answers for a package staging's pipeline registered and staging's promotion served. */
+function stagingPackage(): any {
+  return {
+    ModelPackageArn: STAGING_PACKAGE,
+    ModelPackageGroupName: 'fraud',
+    ModelApprovalStatus: 'Approved',
+    InferenceSpecification: {
+      Containers: [{ Image: '222222222222.dkr.ecr.us-east-1.amazonaws.com/serving:serve-1', ModelDataUrl: `s3://${STAGING_BUCKET}/served/fraud/s7/model.tar.gz` }],
+      SupportedContentTypes: ['application/json'],
+      SupportedResponseMIMETypes: ['application/json'],
+    },
+    ModelMetrics: { ModelQuality: { Statistics: { ContentType: 'application/json', S3Uri: 's3://acme-staging-artifacts/pipelines/fraud/evaluate/s7/evaluation.json' } } },
+    DriftCheckBaselines: { ModelDataQuality: { Statistics: { ContentType: 'application/json', S3Uri: 's3://acme-staging-artifacts/pipelines/fraud/validate/s7/statistics.json' } } },
+    CustomerMetadataProperties: { run: 's7', approvedBy: 'alice', servedObject: `${STAGING_BUCKET}/served/fraud/s7/model.tar.gz`, sha256: 'sha-archive-s7' },
+  };
 }
 
 async function run(definition: any, aws: FakeAws, input: Record<string, unknown>): Promise<{ ok: boolean; error?: string; cause?: string }> {
@@ -354,7 +405,7 @@ describe('the promotion state machine, executed offline', () => {
   test('the write-once copy is the one S3 lets through the bucket policy: a multipart copy completed with If-None-Match', () => {
     const states = definition.States;
     expect(states.StartCopy.Resource).toMatch(/:s3:createMultipartUpload$/);
-    expect(states.CopyCandidate.Resource).toMatch(/:s3:uploadPartCopy$/);
+    expect(states.CopyArchive.Resource).toMatch(/:s3:uploadPartCopy$/);
     expect(states.FinishCopy.Resource).toMatch(/:s3:completeMultipartUpload$/);
     expect(states.FinishCopy.Parameters.IfNoneMatch).toBe('*');
     // CopyObject would be refused below served/ (403 without If-None-Match, 501 with it): never used.
@@ -459,5 +510,130 @@ describe('the promotion state machine, executed offline', () => {
     const bad = new FakeAws(shards);
     expect(await run(definition, bad, { model: 'fraud', version: 'v8' })).toMatchObject({ ok: false, error: 'InvalidInput' });
     expect(bad.calls).toEqual([]);
+  });
+
+  describe('promotion of an approved model package by ARN (prod promoting what staging approved, #20.9)', () => {
+    const byArn = { model: 'fraud', version: 'v8', modelPackageArn: STAGING_PACKAGE };
+
+    test('happy path: the source package is read, its served archive copied write-once with the same SHA-256, registered here Approved, then served', async () => {
+      const aws = new FakeAws(shards);
+      expect(await run(definition, aws, byArn)).toEqual({ ok: true });
+      const shard = platform.servingStackOf('fraud')!.stackName;
+      expect(aws.calls).toEqual([
+        'lock fraud',
+        `describe ${STAGING_PACKAGE}`,
+        'copy served/fraud/v8/model.tar.gz',
+        'register fraud Approved',
+        'state current=v7@100,candidate=v8@0',
+        `update ${shard}`,
+        'rollout acme-prod-fraud-rollout',
+        'release fraud',
+      ]);
+      // The bytes staging approved and served, not a retrained model.
+      expect(aws.objects.get('served/fraud/v8/model.tar.gz')).toBe('archive-s7');
+      const [registered] = [...aws.packages.values()].filter((p) => p.ModelPackageArn !== STAGING_PACKAGE);
+      const servedUri = 's3://models-bucket/served/fraud/v8/model.tar.gz';
+      expect(registered).toMatchObject({
+        ModelPackageGroupName: 'fraud',
+        ModelApprovalStatus: 'Approved',
+        ApprovalDescription: expect.stringContaining(`Approved by alice in its environment (${STAGING_PACKAGE}); promoted by arn:aws:states:`),
+        InferenceSpecification: {
+          Containers: [{
+            Image: stagingPackage().InferenceSpecification.Containers[0].Image, ModelDataUrl: servedUri, Environment: { MODEL_URI: servedUri },
+          }],
+          SupportedContentTypes: ['application/json'],
+        },
+        ModelMetrics: stagingPackage().ModelMetrics,
+        DriftCheckBaselines: stagingPackage().DriftCheckBaselines,
+        CustomerMetadataProperties: {
+          sourceModelPackageArn: STAGING_PACKAGE,
+          approvedBy: 'alice',
+          sha256: 'sha-archive-s7',
+          servedObject: 'models-bucket/served/fraud/v8/model.tar.gz',
+          promotion: expect.stringContaining(':execution:acme-prod-promotion:'),
+        },
+      });
+      expect(aws.locks.size).toBe(0);
+      expect(aws.notifications).toEqual([]);
+    });
+
+    test('a source package that is not Approved (pending, rejected) is refused before anything is copied', async () => {
+      for (const status of ['PendingManualApproval', 'Rejected']) {
+        const aws = new FakeAws(shards);
+        aws.packages.get(STAGING_PACKAGE).ModelApprovalStatus = status;
+        expect([status, await run(definition, aws, byArn)]).toMatchObject([status, { ok: false, error: 'PackageNotApproved' }]);
+        expect(aws.calls).toEqual(['lock fraud', `describe ${STAGING_PACKAGE}`, 'release fraud', 'notify']);
+        expect(aws.objects.has('served/fraud/v8/model.tar.gz')).toBe(false);
+        expect(aws.notifications[0]).toMatchObject({ event: 'promotion-failed', model: 'fraud', version: 'v8', error: 'PackageNotApproved' });
+      }
+    });
+
+    test('an archive whose SHA-256 is not the one the package records: the upload is aborted, nothing is written or registered', async () => {
+      const aws = new FakeAws(shards);
+      aws.otherBuckets.set(`${STAGING_BUCKET}/served/fraud/s7/model.tar.gz`, 'another-archive');
+      expect(await run(definition, aws, byArn)).toMatchObject({ ok: false, error: 'ChecksumMismatch' });
+      expect(aws.calls).toEqual(['lock fraud', `describe ${STAGING_PACKAGE}`, 'abort served/fraud/v8/model.tar.gz', 'release fraud', 'notify']);
+      expect(aws.objects.has('served/fraud/v8/model.tar.gz')).toBe(false);
+      expect(aws.packages.size).toBe(1);
+      expect(aws.servedStates.fraud).toBe('current=v7@100,candidate=v7@0');
+    });
+
+    test('the version exists here already: S3 refuses the copy (write-once), nothing is registered or served', async () => {
+      const aws = new FakeAws(shards);
+      aws.objects.set('served/fraud/v8/model.tar.gz', 'the-promoted-one');
+      expect(await run(definition, aws, byArn)).toMatchObject({ ok: false, error: 'VersionExists' });
+      expect(aws.objects.get('served/fraud/v8/model.tar.gz')).toBe('the-promoted-one');
+      expect(aws.calls).toEqual(['lock fraud', `describe ${STAGING_PACKAGE}`, 'abort served/fraud/v8/model.tar.gz', 'release fraud', 'notify']);
+      expect(aws.packages.size).toBe(1);
+    });
+
+    test('unreadable, incomplete, other-model and misdirected packages are refused, each with its error', async () => {
+      const cases: Array<[string, (p: any) => void, string]> = [
+        ['not shared / missing', () => undefined, 'PackageNotFound'],
+        ['never served in its environment (no checksum)', (p) => delete p.CustomerMetadataProperties.sha256, 'PackageIncomplete'],
+        ['no drift check baselines', (p) => delete p.DriftCheckBaselines, 'PackageIncomplete'],
+        ['no approver recorded', (p) => delete p.CustomerMetadataProperties.approvedBy, 'PackageIncomplete'],
+        ['a version of another model', (p) => { p.ModelPackageGroupName = 'churn'; }, 'InvalidInput'],
+        ['serves another archive than the one it records', (p) => { p.InferenceSpecification.Containers[0].ModelDataUrl = `s3://${STAGING_BUCKET}/candidates/fraud/s7/model.tar.gz`; }, 'PackageIncomplete'],
+      ];
+      for (const [name, change, error] of cases) {
+        const aws = new FakeAws(shards);
+        if (error === 'PackageNotFound') aws.packages.clear(); else change(aws.packages.get(STAGING_PACKAGE));
+        expect([name, await run(definition, aws, byArn)]).toMatchObject([name, { ok: false, error }]);
+        expect([name, aws.calls.filter((c) => c.startsWith('copy') || c.startsWith('register') || c.startsWith('state'))]).toEqual([name, []]);
+        expect([name, aws.locks.size]).toEqual([name, 0]);
+      }
+    });
+
+    test('a failed stack update after registration marks the package registered here Rejected and restores the served state', async () => {
+      const aws = new FakeAws(shards);
+      aws.stackStatuses = ['UPDATE_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE'];
+      expect(await run(definition, aws, byArn)).toMatchObject({ ok: false, error: 'StackUpdateFailed' });
+      expect(aws.calls.slice(-4)).toEqual(['state current=v7@100,candidate=v7@0', 'update package Rejected', 'release fraud', 'notify']);
+      const [registered] = [...aws.packages.values()].filter((p) => p.ModelPackageArn !== STAGING_PACKAGE);
+      expect(registered.ModelApprovalStatus).toBe('Rejected');
+      // The source package is never changed by the environment promoting it.
+      expect(aws.packages.get(STAGING_PACKAGE)).toEqual(stagingPackage());
+    });
+
+    test('a candidate promoted with its package (the model pipeline\'s) records the served archive and its SHA-256 in that package', async () => {
+      const aws = new FakeAws(shards);
+      const own = 'arn:aws:sagemaker:us-east-1:111111111111:model-package/fraud/3';
+      aws.packages.set(own, { ModelPackageArn: own, ModelPackageGroupName: 'fraud', ModelApprovalStatus: 'Approved', CustomerMetadataProperties: { run: 'run-42', approvedBy: 'bob' } });
+      expect(await run(definition, aws, { ...promote, modelPackageArn: own })).toEqual({ ok: true });
+      expect(aws.calls.slice(0, 3)).toEqual(['lock fraud', 'copy served/fraud/v8/model.tar.gz', 'update package servedObject,sha256,promotion']);
+      expect(aws.packages.get(own).CustomerMetadataProperties).toMatchObject({
+        run: 'run-42', approvedBy: 'bob', servedObject: 'models-bucket/served/fraud/v8/model.tar.gz', sha256: 'sha-archive-42',
+      });
+      expect(aws.calls.some((c) => c.startsWith('register') || c.startsWith('describe'))).toBe(false);
+    });
+
+    test('malformed input by ARN is refused before the lock', async () => {
+      for (const input of [{ model: 'fraud', version: 'v8', modelPackageArn: 7 }, { model: 'fraud', modelPackageArn: STAGING_PACKAGE }, { model: 'fraud', version: 'v8' }]) {
+        const aws = new FakeAws(shards);
+        expect([input, await run(definition, aws, input)]).toMatchObject([input, { ok: false, error: 'InvalidInput' }]);
+        expect(aws.calls).toEqual([]);
+      }
+    });
   });
 });
