@@ -167,7 +167,7 @@ project.package.addField('typesVersions', {
 });
 // What a user installs: the build, the docs the README links to and the examples it points users to
 // (test/consumer/package.test.ts checks the tarball).
-project.package.addField('files', ['dist/**/*.js', 'dist/**/*.d.ts', 'docs/*.md', 'examples/', '!examples/k8s/dist/']);
+project.package.addField('files', ['dist/**/*.js', 'dist/**/*.d.ts', 'docs/*.md', 'assets/', 'examples/', '!examples/k8s/dist/']);
 
 // The gate: lint, type-check (library and everything that imports it), then jest.
 const test = project.tasks.tryFind('test')!;

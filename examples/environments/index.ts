@@ -69,6 +69,8 @@ export function referencePlatformProps(profile: EnvironmentProfile): MlopsPlatfo
     notifyEmails: ['mlops-oncall@example.com'],
     servedModels: referenceModels(profile),
     certificateArn: referenceCertificateArn(profile),
+    // The certificate's name for the tracking server (a DNS record points it at the load balancer): the sign-in callback.
+    trackingDomainName: profile.requireTls ? `mlflow.${profile.name}.ml.example.internal` : undefined,
   };
 }
 

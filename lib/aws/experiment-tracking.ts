@@ -1,8 +1,12 @@
+import * as path from 'path';
 import { ArnFormat, CfnResource, Duration, Lazy, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as elbv2Actions from 'aws-cdk-lib/aws-elasticloadbalancingv2-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,8 +14,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import {
-  Check, EnvironmentProfile, MLFLOW_CONTAINER_USER, MLFLOW_DEFAULT_IMAGE, MLFLOW_PORT, MLFLOW_SCRATCH_PATH, mlflowHealthCheckCommand,
-  mlflowServerCommand, resolveExperimentTrackingSpec, resolveListenerTls,
+  Check, EnvironmentProfile, MLFLOW_CONTAINER_USER, MLFLOW_DEFAULT_IMAGE_DRIVERS, MLFLOW_PORT, MLFLOW_SCRATCH_PATH, MLFLOW_VERSION,
+  mlflowHealthCheckCommand, mlflowServerCommand, resolveExperimentTrackingSpec, resolveListenerTls,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IModelRegistry } from './model-registry';
@@ -22,9 +26,16 @@ import { ManagedPolicyRole } from './private/managed-policy-role';
 import { nagResourceId } from './private/nag';
 import { vpcCidrFor } from './private/vpc-cidr';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
+import { TrackingAuthentication, TrackingAuthenticationKind } from './tracking-authentication';
 
 // Defined in core (shared with the Pulumi ExperimentTracking); re-exported where CDK users found it.
 export { MLFLOW_VERSION } from '../core';
+
+/**
+ * The directory of the default tracking server image's Dockerfile, shipped in the package: the MLflow release
+ * (`MLFLOW_VERSION`) with its pinned drivers installed at build time, running as uid 1000.
+ */
+export const MLFLOW_IMAGE_DIRECTORY = path.join(__dirname, '..', '..', 'assets', 'mlflow');
 
 export interface ExperimentTrackingProps {
   /** VPC of the platform; the server and its load balancer run in its PRIVATE_WITH_EGRESS subnets. */
@@ -41,10 +52,34 @@ export interface ExperimentTrackingProps {
    */
   readonly certificate?: acm.ICertificate;
   /**
+   * The name clients call the tracking server by (the certificate's name, with a DNS record pointing at the load
+   * balancer): `trackingUri` and the sign-in callback (`https://<domainName>/oauth2/idpresponse`) use it.
+   * @default - the load balancer's DNS name, which a certificate does not cover: set it wherever there is a certificate
+   */
+  readonly domainName?: string;
+  /**
+   * How the HTTPS listener authenticates every request before it reaches MLflow, which has no login of its own.
+   * Requires a `certificate`: the load balancer authenticates only on HTTPS. `TrackingAuthentication.none()` is accepted
+   * only where the profile does not require TLS (dev).
+   * @default - with a certificate, `TrackingAuthentication.cognito()` (a user pool with MFA, no self sign-up); without
+   * one (HTTP, dev only), none
+   */
+  readonly authentication?: TrackingAuthentication;
+  /**
+   * Security groups (or other connectables) allowed to reach the load balancer, such as the notebooks' and training
+   * jobs'. Given without `allowedCidrs`, they are the only clients: the private subnets are not admitted.
+   * @default - none; clients are admitted by address (`allowedCidrs`)
+   */
+  readonly clients?: ec2.IConnectable[];
+  /**
    * Container image of the tracking server. It must contain MLflow, psycopg2 and boto3, and run as uid 1000 with a
-   * read-only root filesystem (the container writes only to `/tmp`, a task volume, which is also HOME). Pin it by
-   * digest (`repository@sha256:...`) so every task runs the same bits.
-   * @default - `ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}`, with pinned psycopg2 and boto3 installed into /tmp at start
+   * read-only root filesystem (the container writes only to `/tmp`, a task volume, which is also HOME); the container
+   * installs nothing at start. Where the profile requires TLS (staging, prod) it must be pinned: an image built by CDK
+   * (`ContainerImage.fromAsset`, tagged by content hash) or one named by digest (`repository@sha256:<64 hex digits>`,
+   * e.g. `ContainerImage.fromRegistry(...)` or `ContainerImage.fromEcrRepository(repo, 'sha256:...')`).
+   * @default - built by `cdk deploy` from the Dockerfile shipped in the package (`MLFLOW_IMAGE_DIRECTORY`):
+   * `ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}` with pinned psycopg2 and boto3 installed at build time; deploying it
+   * needs Docker (or Finch) where `cdk deploy` runs
    */
   readonly image?: ecs.ContainerImage;
   /**
@@ -79,7 +114,8 @@ export interface ExperimentTrackingProps {
   readonly targetCpuPercent?: number;
   /**
    * Address ranges allowed to reach the load balancer.
-   * @default - the CIDR blocks of the VPC's PRIVATE_WITH_EGRESS subnets, where training and notebooks run
+   * @default - none when `clients` is given; otherwise the CIDR blocks of the VPC's PRIVATE_WITH_EGRESS subnets, where
+   * training and notebooks run
    */
   readonly allowedCidrs?: string[];
   /**
@@ -121,6 +157,22 @@ export class ExperimentTracking extends Construct {
   public readonly trackingUri: string;
   /** The WAFv2 web ACL protecting the load balancer. */
   public readonly webAclArn: string;
+  /** How requests are authenticated before they reach MLflow (`NONE` only in dev). */
+  public readonly authentication: TrackingAuthenticationKind;
+  /** With Cognito authentication: the user pool whose users may use MLflow (administrators create them). */
+  public readonly userPool?: cognito.UserPool;
+  /** With Cognito authentication: the client the load balancer signs browsers in with. */
+  public readonly userPoolClient?: cognito.UserPoolClient;
+  /**
+   * With Cognito authentication: a confidential client for programmatic clients (training jobs, CI), which obtain a
+   * token with the client-credentials grant at `https://<domain>/oauth2/token` (scope `mlflow/api`) and send it as
+   * `MLFLOW_TRACKING_TOKEN`.
+   */
+  public readonly machineClient?: cognito.UserPoolClient;
+  /** With Cognito authentication: the domain of the sign-in pages and the token endpoint. */
+  public readonly userPoolDomain?: cognito.UserPoolDomain;
+
+  private readonly clientPorts: number[];
 
   constructor(scope: Construct, id: string, props: ExperimentTrackingProps) {
     super(scope, id);
@@ -129,10 +181,15 @@ export class ExperimentTracking extends Construct {
 
     // Defaults and validation shared with the Pulumi ExperimentTracking.
     const spec = resolveExperimentTrackingSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) },
-      { ...props, customImage: props.image !== undefined }, profile);
+      // The default image has its drivers built in: the container installs nothing at start.
+      { ...props, customImage: true }, profile);
     const { cpu, memoryLimitMiB, minTasks, maxTasks, targetCpuPercent } = spec;
-    const allowedCidrs = spec.allowedCidrs ?? privateSubnetCidrs(checkFor(this), props.vpc);
+    const allowedCidrs = spec.allowedCidrs ?? (props.clients?.length ? [] : privateSubnetCidrs(checkFor(this), props.vpc));
     const databaseName = spec.databaseName ?? (props.registry as { databaseName?: string }).databaseName ?? 'postgres';
+    const authentication = resolveAuthentication(checkFor(this), profile, props.authentication, tls.https);
+    if (props.domainName !== undefined) {
+      checkFor(this).matches('domainName', props.domainName, DOMAIN_NAME, "a DNS name such as 'mlflow.ml.example.internal'");
+    }
 
     const encryptionKey = props.encryptionKey ?? this.newLogsKey(profile);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -172,7 +229,10 @@ export class ExperimentTracking extends Construct {
     // A task volume (Fargate ephemeral storage) is the only writable path: HOME, temporary files, the drivers.
     this.taskDefinition.addVolume({ name: 'scratch' });
     const container = this.taskDefinition.addContainer('mlflow', {
-      image: props.image ?? ecs.ContainerImage.fromRegistry(MLFLOW_DEFAULT_IMAGE),
+      image: props.image ?? ecs.ContainerImage.fromAsset(MLFLOW_IMAGE_DIRECTORY, {
+        buildArgs: { MLFLOW_VERSION, MLFLOW_DRIVERS: MLFLOW_DEFAULT_IMAGE_DRIVERS.join(' ') },
+        platform: ecrAssets.Platform.LINUX_AMD64,
+      }),
       // Not root, a read-only root filesystem, and a hard memory limit (the task's memory) the container cannot exceed.
       user: MLFLOW_CONTAINER_USER,
       readonlyRootFilesystem: true,
@@ -196,6 +256,7 @@ export class ExperimentTracking extends Construct {
       },
     });
 
+    if (props.image && !(props.image instanceof ecs.AssetImage)) checkPinnedImage(checkFor(this), profile, container.imageName);
     container.addMountPoints({ sourceVolume: 'scratch', containerPath: MLFLOW_SCRATCH_PATH, readOnly: false });
 
     this.service = new ecs.FargateService(this, 'Service', {
@@ -233,6 +294,7 @@ export class ExperimentTracking extends Construct {
       + 'HTTPS listener, which satisfies the rule.');
     this.listener = listeners.listener;
     this.redirectListener = listeners.redirectListener;
+    this.clientPorts = listeners.ports;
     for (const cidr of allowedCidrs) {
       for (const port of listeners.ports) {
         // (One port: the description dev environments were deployed with.)
@@ -240,14 +302,23 @@ export class ExperimentTracking extends Construct {
         this.loadBalancer.connections.allowFrom(ec2.Peer.ipv4(cidr), ec2.Port.tcp(port), description);
       }
     }
-    const targetGroup = this.listener.addTargets('Mlflow', {
+    for (const client of props.clients ?? []) this.allowClientsFrom(client);
+    // Under the listener, with the id `addTargets` gave it: deployed target groups keep their logical id.
+    const targetGroup = new elbv2.ApplicationTargetGroup(this.listener, 'MlflowGroup', {
+      vpc: props.vpc,
       port: MLFLOW_PORT,
       protocol: elbv2.ApplicationProtocol.HTTP,
       targets: [this.service.loadBalancerTarget({ containerName: container.containerName, containerPort: MLFLOW_PORT })],
       healthCheck: { path: '/health', healthyHttpCodes: '200', interval: Duration.seconds(30) },
       deregistrationDelay: Duration.seconds(30),
     });
-    this.trackingUri = `${tls.https ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}`;
+    this.authentication = authentication.kind;
+    const pool = this.authenticate(authentication, profile, targetGroup, props.domainName);
+    this.userPool = pool?.userPool;
+    this.userPoolClient = pool?.userPoolClient;
+    this.userPoolDomain = pool?.userPoolDomain;
+    this.machineClient = pool?.machineClient;
+    this.trackingUri = `${tls.https ? 'https' : 'http'}://${props.domainName ?? this.loadBalancer.loadBalancerDnsName}`;
     dropRedundantTargetGroupDependency(this.service, targetGroup);
 
     this.webAclArn = props.webAclArn ?? this.newWebAcl(encryptionKey, profile).attrArn;
@@ -256,10 +327,125 @@ export class ExperimentTracking extends Construct {
       webAclArn: this.webAclArn,
     });
 
-    this.acknowledgeFindings(profile, props.artifactStore);
+    this.acknowledgeFindings(profile, props.artifactStore, executionRole);
   }
 
-  private acknowledgeFindings(profile: EnvironmentProfile, artifactStore: IArtifactStore): void {
+  /** Lets `peer` (for example a notebook's or a training job's security group) reach the load balancer on the client ports. */
+  public allowClientsFrom(peer: ec2.IConnectable): void {
+    for (const port of this.clientPorts) {
+      const description = this.clientPorts.length === 1 ? 'MLflow clients' : `MLflow clients (port ${port})`;
+      this.loadBalancer.connections.allowFrom(peer, ec2.Port.tcp(port), description);
+    }
+  }
+
+  /**
+   * The listener's actions: every path to the targets starts with an authentication action, unless authentication is
+   * off (dev only). Browsers are signed in (session cookie); with a JWKS endpoint, a request carrying
+   * `Authorization: Bearer <JWT>` is admitted when the load balancer verifies the token.
+   */
+  private authenticate(auth: TrackingAuthentication, profile: EnvironmentProfile, targetGroup: elbv2.ApplicationTargetGroup,
+    domainName: string | undefined): TrackingUserPool | undefined {
+    const forward = elbv2.ListenerAction.forward([targetGroup]);
+    const host = domainName ?? this.loadBalancer.loadBalancerDnsName;
+    let signIn: elbv2.ListenerAction;
+    let bearer: { issuer: string; jwksEndpoint: string } | undefined;
+    let cognitoAuth: TrackingUserPool | undefined;
+    if (auth.kind === TrackingAuthenticationKind.COGNITO) {
+      cognitoAuth = this.newUserPool(auth, profile, host);
+      signIn = new elbv2Actions.AuthenticateCognitoAction({
+        userPool: cognitoAuth.userPool,
+        userPoolClient: cognitoAuth.userPoolClient,
+        userPoolDomain: cognitoAuth.userPoolDomain,
+        scope: 'openid email',
+        sessionTimeout: Duration.hours(8),
+        next: forward,
+      });
+      const issuer = `https://cognito-idp.${Stack.of(this).region}.${Stack.of(this).urlSuffix}/${cognitoAuth.userPool.userPoolId}`;
+      bearer = { issuer, jwksEndpoint: `${issuer}/.well-known/jwks.json` };
+    } else if (auth.kind === TrackingAuthenticationKind.OIDC) {
+      const oidc = auth.oidcOptions!;
+      signIn = elbv2.ListenerAction.authenticateOidc({
+        issuer: oidc.issuer,
+        authorizationEndpoint: oidc.authorizationEndpoint,
+        tokenEndpoint: oidc.tokenEndpoint,
+        userInfoEndpoint: oidc.userInfoEndpoint,
+        clientId: oidc.clientId,
+        clientSecret: oidc.clientSecret,
+        scope: oidc.scope ?? 'openid',
+        sessionTimeout: Duration.hours(8),
+        next: forward,
+      });
+      bearer = oidc.jwksEndpoint ? { issuer: oidc.issuer, jwksEndpoint: oidc.jwksEndpoint } : undefined;
+    } else {
+      this.listener.addAction('Default', { action: forward });
+      return undefined;
+    }
+    this.listener.addAction('Default', { action: signIn });
+    if (bearer) {
+      this.listener.addAction('BearerToken', {
+        priority: 10,
+        conditions: [elbv2.ListenerCondition.httpHeader('Authorization', ['Bearer *'])],
+        action: elbv2.ListenerAction.authenticateJwt({ ...bearer, next: forward }),
+      });
+    }
+    return cognitoAuth;
+  }
+
+  /**
+   * The Cognito user pool of the tracking server: no self sign-up, TOTP MFA required, threat protection enforcing
+   * (Plus feature plan), strong passwords, kept with the data outside dev.
+   */
+  private newUserPool(auth: TrackingAuthentication, profile: EnvironmentProfile, host: string): TrackingUserPool {
+    const domainPrefix = auth.cognitoOptions?.domainPrefix ?? `mlflow-${this.node.addr.slice(0, 10)}-${Stack.of(this).account}`;
+    const userPool = new cognito.UserPool(this, 'UserPool', {
+      selfSignUpEnabled: false,
+      signInAliases: { email: true },
+      mfa: cognito.Mfa.REQUIRED,
+      mfaSecondFactor: { otp: true, sms: false },
+      passwordPolicy: { minLength: 14, requireDigits: true, requireLowercase: true, requireUppercase: true, requireSymbols: true },
+      accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
+      featurePlan: cognito.FeaturePlan.PLUS,
+      standardThreatProtectionMode: cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+      deletionProtection: profile.deletionProtection,
+      removalPolicy: statefulRemovalPolicy(profile),
+    });
+    const userPoolDomain = userPool.addDomain('Domain', { cognitoDomain: { domainPrefix } });
+    const userPoolClient = userPool.addClient('LoadBalancerClient', {
+      generateSecret: true,
+      authFlows: {},
+      oAuth: {
+        flows: { authorizationCodeGrant: true },
+        scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+        callbackUrls: [`https://${host}/oauth2/idpresponse`],
+      },
+      supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
+      preventUserExistenceErrors: true,
+    });
+    const api = new cognito.ResourceServerScope({ scopeName: 'api', scopeDescription: 'Use the MLflow tracking API' });
+    const resourceServer = userPool.addResourceServer('Api', { identifier: 'mlflow', scopes: [api] });
+    const machineClient = userPool.addClient('MachineClient', {
+      generateSecret: true,
+      authFlows: {},
+      oAuth: {
+        flows: { clientCredentials: true },
+        scopes: [cognito.OAuthScope.resourceServer(resourceServer, api)],
+      },
+      accessTokenValidity: Duration.hours(1),
+      preventUserExistenceErrors: true,
+    });
+    return { userPool, userPoolClient, userPoolDomain, machineClient };
+  }
+
+  private acknowledgeFindings(profile: EnvironmentProfile, artifactStore: IArtifactStore, executionRole: ManagedPolicyRole): void {
+    const pullsFromEcr = executionRole.policy?.document.toJSON()?.Statement
+      ?.some((st: { Action?: string | string[] }) => [st.Action].flat().includes('ecr:GetAuthorizationToken'));
+    if (pullsFromEcr) {
+      Validations.of(executionRole.policy!).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'ecr:GetAuthorizationToken, which ECS needs to pull the image from ECR, supports no resource-level permissions; '
+          + 'the pull actions themselves (BatchGetImage, GetDownloadUrlForLayer) name the image\'s repository.',
+      });
+    }
     const alb = this.loadBalancer.node.defaultChild!;
     if (!profile.deletionProtection) {
       const reason = `The '${profile.name}' profile lets its resources be destroyed with the stack, so the stateless tracking `
@@ -342,6 +528,54 @@ export class ExperimentTracking extends Construct {
   }
 }
 
+
+interface TrackingUserPool {
+  readonly userPool: cognito.UserPool;
+  readonly userPoolClient: cognito.UserPoolClient;
+  readonly userPoolDomain: cognito.UserPoolDomain;
+  readonly machineClient: cognito.UserPoolClient;
+}
+
+const DOMAIN_NAME = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$/;
+const COGNITO_DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * The authentication in effect: by default the load balancer authenticates with a Cognito user pool wherever it serves
+ * HTTPS; none is accepted only where the profile allows plain HTTP (dev).
+ */
+function resolveAuthentication(check: Check, profile: EnvironmentProfile, given: TrackingAuthentication | undefined,
+  https: boolean): TrackingAuthentication {
+  const auth = given ?? (https ? TrackingAuthentication.cognito() : TrackingAuthentication.none());
+  if (auth.kind === TrackingAuthenticationKind.NONE && profile.requireTls) {
+    check.fail('authentication', 'TrackingAuthentication.none()', `is not accepted under the '${profile.name}' profile (requireTls): `
+      + 'MLflow has no login of its own, so every client that reaches the load balancer could read and change every experiment',
+    'leave it unset for a Cognito user pool the construct creates, or pass TrackingAuthentication.oidc({...}) for your identity provider.');
+  }
+  if (auth.kind !== TrackingAuthenticationKind.NONE && !https) {
+    check.fail('authentication', `TrackingAuthentication.${auth.kind}()`, 'needs an HTTPS listener: a load balancer authenticates only on HTTPS',
+      "pass 'certificate' (a certificate for 'domainName'), or leave 'authentication' unset to serve plain HTTP in dev.");
+  }
+  const prefix = auth.cognitoOptions?.domainPrefix;
+  if (prefix !== undefined) {
+    check.matches('authentication.domainPrefix', prefix, COGNITO_DOMAIN_PREFIX, "1-63 lower-case letters, digits and hyphens such as 'acme-mlflow'");
+    if (!Token.isUnresolved(prefix) && /aws|amazon|cognito/.test(prefix)) {
+      check.fail('authentication.domainPrefix', prefix, "must not contain 'aws', 'amazon' or 'cognito' (Cognito reserves them)", "choose another prefix, such as 'acme-mlflow'.");
+    }
+  }
+  return auth;
+}
+
+/**
+ * Where the profile requires TLS (staging, prod), an image the user names must be pinned by digest: a tag can move, so
+ * two tasks (or a task and its replacement) could run different bits.
+ */
+function checkPinnedImage(check: Check, profile: EnvironmentProfile, imageName: string): void {
+  if (!profile.requireTls || /@sha256:[0-9a-f]{64}$/.test(imageName)) return;
+  const shown = Token.isUnresolved(imageName) ? 'an image named by tag' : imageName;
+  check.fail('image', shown, `must be pinned by digest under the '${profile.name}' profile (requireTls): a tag can move, so tasks could run different images`,
+    "name it by digest ('repository@sha256:<64 hex digits>', e.g. from `docker buildx imagetools inspect`), use "
+    + 'ContainerImage.fromAsset (pinned by content hash), or leave it unset for the image built from the shipped Dockerfile.');
+}
 
 /** The CIDR blocks of the VPC's private subnets, or the VPC's block when they are not known. */
 function privateSubnetCidrs(check: Check, vpc: ec2.IVpc): string[] {

@@ -14,6 +14,7 @@ export * from './model-promotion';
 export * from './gpu-training-cluster';
 export * from './mlops-monitoring';
 export * from './experiment-tracking';
+export * from './tracking-authentication';
 export * from './model-endpoint';
 export * from './mlops-platform';
 export { ISharedPlatform, SharedPlatformImportProps } from './shared-platform';

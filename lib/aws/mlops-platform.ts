@@ -32,6 +32,7 @@ import { ServedStateParameter } from './private/served-state';
 import { SharedPlatformParameters } from './private/shared-platform-parameters';
 import { checkFor } from './scope';
 import { ImportedSharedPlatform, ISharedPlatform, SharedPlatformImportProps } from './shared-platform';
+import { TrackingAuthentication } from './tracking-authentication';
 
 const MODEL_TAGGED_TYPES = [
   'AWS::AutoScaling::AutoScalingGroup', 'AWS::ElasticLoadBalancingV2::LoadBalancer', 'AWS::ElasticLoadBalancingV2::TargetGroup',
@@ -140,6 +141,17 @@ export interface MlopsPlatformProps {
   readonly notifyEmails?: string[];
   /** @default true */
   readonly experimentTracking?: boolean;
+  /**
+   * The name clients call the experiment tracking server by (covered by the certificate, with a DNS record pointing at
+   * its load balancer): its `trackingUri` and the sign-in callback use it (see `ExperimentTrackingProps.domainName`).
+   * @default - the load balancer's DNS name, which the certificate does not cover: set it wherever there is a certificate
+   */
+  readonly trackingDomainName?: string;
+  /**
+   * How the experiment tracking server's load balancer authenticates requests (see `ExperimentTrackingProps.authentication`).
+   * @default - with a certificate, a Cognito user pool with MFA and no self sign-up; without one (dev), none
+   */
+  readonly trackingAuthentication?: TrackingAuthentication;
   /**
    * ARN of the ACM certificate every load balancer of the environment serves HTTPS with (TLS 1.2 and 1.3, port 80
    * redirecting to 443): the experiment tracking server's and every `ServingBackend.FLEET` model's. Required where
@@ -309,6 +321,8 @@ export class MlopsPlatform extends Construct {
         artifactStore: this.artifactStore,
         encryptionKey: key,
         certificate: this.certificateIn(this.dataStack),
+        domainName: props.trackingDomainName,
+        authentication: props.trackingAuthentication,
       });
     }
 

@@ -110,7 +110,11 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('ExperimentTracking', 'cost', 'task size, task count range, deployment circuit breaker, log retention', ['taskSize', 'tasks', 'circuitBreaker', 'logRetentionDays']),
   both('ExperimentTracking', 'security', 'the task role writes only below mlflow/ of the models bucket', ['taskWrites']),
   cdkOnly('ExperimentTracking', 'security', 'HTTPS on 443 with the recommended TLS 1.2+ policy and port 80 redirecting to it; a certificate is required where the profile requires TLS (staging, prod)',
-    'not yet: the Pulumi component serves HTTPS when given certificateArn, HTTP otherwise, in every profile. Authentication, an own database user and a default image pinned by digest are on neither engine yet (#15)'),
+    'not yet: the Pulumi component serves HTTPS when given certificateArn, HTTP otherwise, in every profile. An own database user is on neither engine yet (#15)'),
+  cdkOnly('ExperimentTracking', 'security', 'every path to MLflow is authenticated by the load balancer (a Cognito user pool with MFA and no self sign-up, or the organization\'s OIDC provider; bearer JWTs verified by the load balancer); no authentication only where the profile allows HTTP (dev); clients admitted by security group (clients) or address range',
+    'not yet: the Pulumi load balancer forwards every request unauthenticated (#15)'),
+  cdkOnly('ExperimentTracking', 'security', 'nothing is installed at start: the default image is built at deploy from the Dockerfile the package ships (pinned MLflow and drivers, tagged by content hash); an image of the user\'s must be pinned by digest where the profile requires TLS',
+    'not yet: the Pulumi container installs its drivers from PyPI when it starts (#15)'),
   cdkOnly('ExperimentTracking', 'security', 'the container runs as a non-root user (1000) with a read-only root filesystem (writes only to a /tmp task volume) and a hard memory limit',
     'not yet: the Pulumi container runs as the image\'s user with a writable root filesystem'),
 

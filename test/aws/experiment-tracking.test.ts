@@ -1,16 +1,66 @@
-import { App } from 'aws-cdk-lib';
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, SecretValue } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { certificateFor } from '../support/certificates';
 import { cfnLint, collectAcknowledgements, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
 import {
-  applyCompliancePacks, ArtifactStore, EnvironmentProfile, ExperimentTracking, ExperimentTrackingProps, MLFLOW_VERSION,
-  MlopsStack, ModelRegistry, PlatformNetwork,
+  applyCompliancePacks, ArtifactStore, EnvironmentProfile, ExperimentTracking, ExperimentTrackingProps, MLFLOW_DEFAULT_IMAGE_DRIVERS,
+  MLFLOW_IMAGE_DIRECTORY, MLFLOW_VERSION,
+  MlopsStack, ModelRegistry, PlatformNetwork, TrackingAuthentication, TrackingAuthenticationKind,
 } from 'mlops-constructs';
 
 const CERT_ARN = 'arn:aws:acm:eu-west-1:111111111111:certificate/0f6a8a8e-1111-2222-3333-444444444444';
+
+const OIDC = {
+  issuer: 'https://login.example.com',
+  authorizationEndpoint: 'https://login.example.com/oauth2/v1/authorize',
+  tokenEndpoint: 'https://login.example.com/oauth2/v1/token',
+  userInfoEndpoint: 'https://login.example.com/oauth2/v1/userinfo',
+  clientId: 'mlflow',
+  clientSecret: SecretValue.secretsManager('mlflow/oidc', { jsonField: 'secret' }),
+  jwksEndpoint: 'https://login.example.com/oauth2/v1/keys',
+};
+
+/**
+ * Every way a request reaches MLflow through the load balancer, as the listeners' action chains (default actions and
+ * rules, in order), each with the listener's port and protocol.
+ */
+function actionChains(template: Template): { port: number; protocol: string; actions: any[] }[] {
+  const listeners = template.findResources('AWS::ElasticLoadBalancingV2::Listener');
+  const rules = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::ListenerRule')).map((r) => r.Properties);
+  const sorted = (actions: any[]) => [...actions].sort((a, b) => (a.Order ?? 0) - (b.Order ?? 0));
+  return Object.entries(listeners).flatMap(([id, l]) => [
+    { port: l.Properties.Port, protocol: l.Properties.Protocol, actions: sorted(l.Properties.DefaultActions) },
+    ...rules.filter((r) => r.ListenerArn?.Ref === id)
+      .map((r) => ({ port: l.Properties.Port, protocol: l.Properties.Protocol, actions: sorted(r.Actions) })),
+  ]);
+}
+
+const AUTHENTICATE = ['authenticate-cognito', 'authenticate-oidc', 'jwt-validation'];
+
+/** The claim: no chain forwards to a target without an authentication action before the forward; port 80 only redirects. */
+function expectNoUnauthenticatedPath(template: Template): void {
+  const chains = actionChains(template);
+  expect(chains.some((c) => c.actions.some((a) => a.Type === 'forward'))).toBe(true);
+  for (const chain of chains) {
+    const forward = chain.actions.findIndex((a) => a.Type === 'forward');
+    if (forward >= 0) {
+      expect(chain.protocol).toBe('HTTPS');
+      const before = chain.actions.slice(0, forward).map((a) => a.Type);
+      expect(before).toHaveLength(1);
+      expect(AUTHENTICATE).toContain(before[0]);
+      expect(chain.actions[forward - 1].AuthenticateCognitoConfig?.OnUnauthenticatedRequest ?? 'authenticate').not.toBe('allow');
+      expect(chain.actions[forward - 1].AuthenticateOidcConfig?.OnUnauthenticatedRequest ?? 'authenticate').not.toBe('allow');
+    }
+    if (chain.port === 80) expect(chain.actions.map((a) => a.Type)).toEqual(['redirect']);
+  }
+}
 
 type PropsFor = Partial<ExperimentTrackingProps> | ((stack: MlopsStack) => Partial<ExperimentTrackingProps>);
 
@@ -33,7 +83,7 @@ function command(template: Template): string {
 }
 
 describe('ExperimentTracking', () => {
-  test('dev: pinned MLflow image on Fargate with the registry as backend store and the models bucket for artifacts', () => {
+  test('dev: the MLflow image built from the shipped Dockerfile, on Fargate with the registry as backend store and the models bucket for artifacts', () => {
     const template = build(EnvironmentProfile.dev()).template();
     template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
@@ -41,7 +91,7 @@ describe('ExperimentTracking', () => {
       Memory: '2048',
       RequiresCompatibilities: ['FARGATE'],
       ContainerDefinitions: [Match.objectLike({
-        Image: `ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}`,
+        Image: { 'Fn::Sub': Match.stringLikeRegexp('^\\$\\{AWS::AccountId\\}\\.dkr\\.ecr\\.eu-west-1\\.\\$\\{AWS::URLSuffix\\}/cdk-[a-z0-9]+-container-assets-.*:[0-9a-f]{64}$') },
         EntryPoint: ['sh', '-c'],
         PortMappings: [{ ContainerPort: 5000, Protocol: 'tcp' }],
         Secrets: ['DB_USER', 'DB_PASSWORD', 'DB_HOST', 'DB_PORT'].map((name) => ({
@@ -53,8 +103,7 @@ describe('ExperimentTracking', () => {
       })],
     });
     const cmd = command(template);
-    expect(cmd).toContain('pip install --no-cache-dir --quiet --target /tmp/mlflow-drivers psycopg2-binary==');
-    expect(cmd).toContain('export PYTHONPATH=/tmp/mlflow-drivers && ');
+    expect(cmd).toContain('"export HOME=/tmp && exec mlflow server');
     expect(cmd).toContain('--backend-store-uri \\"postgresql://$DB_USER:$DB_PASSWORD@$DB_HOST:$DB_PORT/registry\\"');
     expect(cmd).toMatch(/--artifacts-destination \\"s3:\/\/",\{"Ref":"StoreModels[0-9A-F]+"\},"\/mlflow\/\\" --serve-artifacts/);
     // No plain environment variables (AwsSolutions-ECS2): the backend URI is built from secrets in the container.
@@ -131,7 +180,7 @@ describe('ExperimentTracking', () => {
       Protocol: 'HTTPS',
       Certificates: [{ CertificateArn: CERT_ARN }],
       SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
-      DefaultActions: [{ Type: 'forward' }],
+      DefaultActions: [{ Type: 'authenticate-cognito', Order: 1 }, { Type: 'forward', Order: 2 }],
     });
     expect(listeners.find((l) => l.Port === 80)?.DefaultActions)
       .toEqual([{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }]);
@@ -163,8 +212,48 @@ describe('ExperimentTracking', () => {
       MountPoints: [{ SourceVolume: 'scratch', ContainerPath: '/tmp', ReadOnly: false }],
     });
     expect(container.User).not.toMatch(/^(0|root)(:|$)/);
-    expect(command(t)).toContain('["export HOME=/tmp && pip install');
+    expect(command(t)).toContain('["export HOME=/tmp && exec mlflow server');
     expect(tracking.taskDefinition.defaultContainer?.containerName).toBe('mlflow');
+  });
+
+  test('nothing is installed at start: the default image is built from the Dockerfile the package ships, pinned by content hash', () => {
+    const { app, stack, template } = build(EnvironmentProfile.prod());
+    const cmd = command(template());
+    for (const installer of ['pip', 'apt', 'curl', 'wget', 'conda', 'uv ']) expect(cmd).not.toContain(installer);
+    // The asset CDK stages: the shipped directory, built with the pinned MLflow release and drivers.
+    const assembly = app.synth();
+    const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'));
+    const images = Object.values<any>(manifest.dockerImages ?? {});
+    expect(images).toHaveLength(1);
+    expect(images[0].source).toMatchObject({
+      dockerBuildArgs: { MLFLOW_VERSION, MLFLOW_DRIVERS: MLFLOW_DEFAULT_IMAGE_DRIVERS.join(' ') },
+      platform: 'linux/amd64',
+    });
+    const staged = path.join(assembly.directory, images[0].source.directory);
+    const dockerfile = fs.readFileSync(path.join(staged, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toBe(fs.readFileSync(path.join(MLFLOW_IMAGE_DIRECTORY, 'Dockerfile'), 'utf8'));
+    expect(dockerfile).toContain('FROM ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}');
+    expect(dockerfile).toMatch(/^RUN pip install --no-cache-dir \$\{MLFLOW_DRIVERS\}$/m);
+    expect(dockerfile).toMatch(/^USER 1000:1000$/m);
+    // Every driver is pinned to one version.
+    for (const driver of MLFLOW_DEFAULT_IMAGE_DRIVERS) expect(driver).toMatch(/^[a-z0-9-]+==\d+(\.\d+)+$/);
+  });
+
+  test('a given image must be pinned by digest outside dev; an asset image or a digest passes; dev takes a tag', () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    expect(() => build(EnvironmentProfile.prod(), { image: ecs.ContainerImage.fromRegistry('example.com/mlflow:2.22') })).toThrow(new RegExp(
+      "Env/Tracking: 'image' must be pinned by digest under the 'prod' profile \\(requireTls\\).*received \"example.com/mlflow:2.22\".*"
+      + 'repository@sha256:<64 hex digits>.*ContainerImage.fromAsset'));
+    expect(() => build(EnvironmentProfile.staging(), (st) => ({
+      image: ecs.ContainerImage.fromEcrRepository(new ecr.Repository(st, 'Repo'), 'latest'),
+    }))).toThrow(/'image' must be pinned by digest under the 'staging' profile.*received "an image named by tag"/);
+    const byDigest = build(EnvironmentProfile.prod(), { image: ecs.ContainerImage.fromRegistry(`example.com/mlflow@${digest}`) }).template();
+    byDigest.hasResourceProperties('AWS::ECS::TaskDefinition', { ContainerDefinitions: [Match.objectLike({ Image: `example.com/mlflow@${digest}` })] });
+    expect(() => build(EnvironmentProfile.prod(), (st) => ({
+      image: ecs.ContainerImage.fromEcrRepository(new ecr.Repository(st, 'Repo'), digest),
+    }))).not.toThrow();
+    expect(() => build(EnvironmentProfile.prod(), { image: ecs.ContainerImage.fromAsset(MLFLOW_IMAGE_DIRECTORY) })).not.toThrow();
+    expect(() => build(EnvironmentProfile.dev(), { image: ecs.ContainerImage.fromRegistry('example.com/mlflow:2.22') })).not.toThrow();
   });
 
   test('only the load balancer reaches the server: the service security group admits the load balancer\'s group on 5000 and nothing else', () => {
@@ -210,6 +299,13 @@ describe('ExperimentTracking', () => {
       PolicyDocument: {
         Version: '2012-10-17',
         Statement: [
+          // Pulling the image from the asset repository (GetAuthorizationToken has no resource-level permissions).
+          {
+            Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+            Effect: 'Allow',
+            Resource: { 'Fn::Join': ['', ['arn:aws:ecr:eu-west-1:', { Ref: 'AWS::AccountId' }, ':repository/', { 'Fn::Sub': 'cdk-hnb659fds-container-assets-${AWS::AccountId}-eu-west-1' }]] },
+          },
+          { Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' },
           { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('TrackingLogs'), 'Arn'] } },
           { Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Effect: 'Allow', Resource: { Ref: Match.stringLikeRegexp('RegistryClusterSecretAttachment') } },
         ],
@@ -301,10 +397,15 @@ describe('ExperimentTracking', () => {
     const prod = collectAcknowledgements(app).filter((a) => a.path.startsWith('Tracking/')).map((a) => `${a.id} ${a.path}`).sort();
     // With a certificate no HTTP acknowledgement remains; only the redirect listener, which serves no content, holds no certificate.
     expect(prod).toEqual([
+      // ecr:GetAuthorizationToken (no resource-level permissions), to pull the default image from ECR.
+      'AwsSolutions-IAM5[Resource::*] Tracking/ExecutionRole/Policy',
       'AwsSolutions-IAM5[Resource::<StoreModels7414EF8F.Arn>/mlflow/*] Tracking/TaskRole/Policy',
       'HIPAA.Security-ELBv2ACMCertificateRequired Tracking/LoadBalancer/HttpRedirect/Resource',
       'NIST.800.53.R5-ELBv2ACMCertificateRequired Tracking/LoadBalancer/HttpRedirect/Resource',
     ]);
+    // An image from another registry needs no ECR token: no acknowledgement.
+    expect(acks(EnvironmentProfile.dev(), { image: ecs.ContainerImage.fromRegistry('example.com/mlflow:2.22') }))
+      .not.toContain('AwsSolutions-IAM5[Resource::*] Tracking/ExecutionRole/Policy');
   });
 
   describe('rejects bad input', () => {
@@ -341,9 +442,143 @@ describe('ExperimentTracking', () => {
     build(EnvironmentProfile.dev(), {}, app, 'dev');
     build(EnvironmentProfile.staging(), {}, app, 'staging');
     build(EnvironmentProfile.prod(), (st) => ({ certificate: acm.Certificate.fromCertificateArn(st, 'Cert', CERT_ARN) }), app, 'prodtls');
+    build(EnvironmentProfile.prod(), { authentication: TrackingAuthentication.oidc(OIDC) }, app, 'prodoidc');
     applyCompliancePacks(app);
     const result = synthesizeWithPacks(app);
     expect(describeFindings(result.findings)).toBe('');
     expect(describeFindings(cfnLint(result.templates))).toBe('');
+  });
+
+  describe('authentication', () => {
+    const stagingProdDev = [EnvironmentProfile.staging(), EnvironmentProfile.prod()];
+
+    test('staging and prod with only required props: no path reaches MLflow unauthenticated, and port 80 only redirects', () => {
+      for (const profile of stagingProdDev) {
+        const { template, tracking } = build(profile, {}, newApp(), profile.name);
+        expect(tracking.authentication).toBe(TrackingAuthenticationKind.COGNITO);
+        expectNoUnauthenticatedPath(template());
+      }
+    });
+
+    test('with an OIDC provider and in dev with a certificate, too; an OIDC provider without a JWKS endpoint has no bearer path', () => {
+      expectNoUnauthenticatedPath(build(EnvironmentProfile.prod(), { authentication: TrackingAuthentication.oidc(OIDC) }).template());
+      const devWithCertificate = build(EnvironmentProfile.dev(), (st) => ({ certificate: certificateFor(st, EnvironmentProfile.prod()) }));
+      expectNoUnauthenticatedPath(devWithCertificate.template());
+      const { jwksEndpoint, ...browserOnly } = OIDC;
+      const t = build(EnvironmentProfile.prod(), { authentication: TrackingAuthentication.oidc(browserOnly) }).template();
+      expectNoUnauthenticatedPath(t);
+      t.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 0);
+      t.resourceCountIs('AWS::Cognito::UserPool', 0);
+      expect(actionChains(t).find((c) => c.port === 443)?.actions[0]).toMatchObject({
+        Type: 'authenticate-oidc',
+        AuthenticateOidcConfig: {
+          Issuer: OIDC.issuer,
+          ClientId: 'mlflow',
+          Scope: 'openid',
+          SessionTimeout: '28800',
+          ClientSecret: '{{resolve:secretsmanager:mlflow/oidc:SecretString:secret::}}',
+        },
+      });
+    });
+
+    test('the claim fails on a listener that forwards without authenticating (dev, HTTP, and the none() opt-out)', () => {
+      expect(() => expectNoUnauthenticatedPath(build(EnvironmentProfile.dev()).template())).toThrow();
+      const optedOut = build(EnvironmentProfile.dev(), (st) => ({
+        certificate: certificateFor(st, EnvironmentProfile.prod()), authentication: TrackingAuthentication.none(),
+      }));
+      expect(optedOut.tracking.authentication).toBe(TrackingAuthenticationKind.NONE);
+      expect(() => expectNoUnauthenticatedPath(optedOut.template())).toThrow();
+    });
+
+    test('the Cognito user pool: administrators create users, TOTP MFA required, threat protection enforcing, strong passwords, retained outside dev', () => {
+      const { template, stack, tracking } = build(EnvironmentProfile.prod(), { domainName: 'mlflow.ml.example.internal' });
+      const t = template();
+      t.resourceCountIs('AWS::Cognito::UserPool', 1);
+      t.hasResource('AWS::Cognito::UserPool', {
+        DeletionPolicy: 'Retain',
+        Properties: Match.objectLike({
+          AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+          MfaConfiguration: 'ON',
+          EnabledMfas: ['SOFTWARE_TOKEN_MFA'],
+          UserPoolAddOns: { AdvancedSecurityMode: 'ENFORCED' },
+          UserPoolTier: 'PLUS',
+          DeletionProtection: 'ACTIVE',
+          Policies: { PasswordPolicy: Match.objectLike({ MinimumLength: 14, RequireSymbols: true }) },
+        }),
+      });
+      // The load balancer's client: the authorization code flow back to the name clients call.
+      t.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+        GenerateSecret: true,
+        AllowedOAuthFlows: ['code'],
+        AllowedOAuthFlowsUserPoolClient: true,
+        CallbackURLs: ['https://mlflow.ml.example.internal/oauth2/idpresponse'],
+        SupportedIdentityProviders: ['COGNITO'],
+      });
+      // The machine client: client credentials for the mlflow/api scope only.
+      t.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+        GenerateSecret: true,
+        AllowedOAuthFlows: ['client_credentials'],
+        AllowedOAuthScopes: [{ 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('^TrackingUserPoolApi') }, '/api']] }],
+      });
+      t.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', { Identifier: 'mlflow', Scopes: [Match.objectLike({ ScopeName: 'api' })] });
+      expect(stack.resolve(t.findResources('AWS::Cognito::UserPoolDomain'))).toEqual({
+        [Object.keys(t.findResources('AWS::Cognito::UserPoolDomain'))[0]]: expect.objectContaining({
+          Properties: expect.objectContaining({ Domain: { 'Fn::Join': ['', [expect.stringMatching(/^mlflow-[0-9a-f]{10}-$/), { Ref: 'AWS::AccountId' }]] } }),
+        }),
+      });
+      // A request with a bearer token is admitted only when the load balancer verifies it was issued by this pool.
+      const bearer = actionChains(t).filter((c) => c.actions[0].Type === 'jwt-validation');
+      expect(bearer).toHaveLength(1);
+      const rule = Object.values(t.findResources('AWS::ElasticLoadBalancingV2::ListenerRule'))[0].Properties;
+      expect(rule.Conditions).toEqual([{ Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: 'Authorization', Values: ['Bearer *'] } }]);
+      const issuer = stack.resolve(rule.Actions.find((a: any) => a.Type === 'jwt-validation').JwtValidationConfig.Issuer);
+      expect(JSON.stringify(issuer)).toMatch(/https:\/\/cognito-idp\.eu-west-1\.","?.*TrackingUserPool/);
+      expect(stack.resolve(tracking.trackingUri)).toBe('https://mlflow.ml.example.internal');
+    });
+
+    test('the load balancer reaches the identity provider on 443 only', () => {
+      const t = build(EnvironmentProfile.prod()).template();
+      const groups = Object.values(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('LoadBalancer') } }));
+      expect(groups[0].Properties.SecurityGroupEgress).toEqual([
+        expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
+      ]);
+    });
+
+    test('clients: given security groups are the only ones admitted (no private subnet ranges); allowClientsFrom adds more', () => {
+      const { template, tracking, network, stack } = build(EnvironmentProfile.prod(), (st) => ({
+        clients: [ec2.SecurityGroup.fromSecurityGroupId(st, 'Notebooks', 'sg-0123456789abcdef0')],
+      }));
+      tracking.allowClientsFrom(new ec2.SecurityGroup(stack, 'Training', { vpc: network.vpc }));
+      const t = template();
+      const groups = Object.values(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('LoadBalancer') } }));
+      expect(groups[0].Properties.SecurityGroupIngress).toBeUndefined();
+      const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties)
+        .filter((r) => JSON.stringify(r.GroupId).includes('TrackingLoadBalancer'));
+      const source = (r: any) => (typeof r.SourceSecurityGroupId === 'string' ? r.SourceSecurityGroupId
+        : r.SourceSecurityGroupId['Fn::GetAtt'][0].replace(/[0-9A-F]{8}$/, ''));
+      expect(ingress.map((r) => `${source(r)}:${r.FromPort}`).sort())
+        .toEqual(['Training:443', 'Training:80', 'sg-0123456789abcdef0:443', 'sg-0123456789abcdef0:80']);
+    });
+
+    describe('rejects', () => {
+      test('no authentication in staging and prod', () => {
+        for (const profile of stagingProdDev) {
+          expect(() => build(profile, { authentication: TrackingAuthentication.none() })).toThrow(new RegExp(
+            `Env/Tracking: 'authentication' is not accepted under the '${profile.name}' profile \\(requireTls\\).*`
+            + 'received "TrackingAuthentication.none\\(\\)".*Cognito user pool.*TrackingAuthentication.oidc'));
+        }
+      });
+      test('authentication without a certificate (HTTP)', () => {
+        expect(() => build(EnvironmentProfile.dev(), { authentication: TrackingAuthentication.cognito() }))
+          .toThrow(/Env\/Tracking: 'authentication' needs an HTTPS listener.*received "TrackingAuthentication.cognito\(\)".*pass 'certificate'/);
+      });
+      test('a Cognito domain prefix Cognito refuses, and a malformed domain name', () => {
+        expect(() => build(EnvironmentProfile.prod(), { authentication: TrackingAuthentication.cognito({ domainPrefix: 'aws-mlflow' }) }))
+          .toThrow(/Env\/Tracking: 'authentication.domainPrefix' must not contain 'aws'.*received "aws-mlflow"/);
+        expect(() => build(EnvironmentProfile.prod(), { authentication: TrackingAuthentication.cognito({ domainPrefix: 'Bad_Prefix' }) }))
+          .toThrow(/'authentication.domainPrefix'.*lower-case/);
+        expect(() => build(EnvironmentProfile.prod(), { domainName: 'https://mlflow.example.com' })).toThrow(/'domainName'.*a DNS name/);
+      });
+    });
   });
 });

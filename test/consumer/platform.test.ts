@@ -52,13 +52,14 @@ describe.each(FLAG_STATES)('MlopsPlatform with only its required props (feature 
     for (const r of gpu) expect([r.Type, tagged(r, 'mlops:team', 'shared'), tagged(r, 'mlops:cost-center', 'cc-1042')]).toEqual([r.Type, true, true]);
   });
 
-  test('staging and prod load balancers serve HTTPS with the certificate and port 80 only redirects; dev serves HTTP', () => {
+  test('staging and prod load balancers serve HTTPS with the certificate (the tracking servers authenticate first) and port 80 only redirects; dev serves HTTP', () => {
     const listeners = Object.values(result.templates()).flatMap((t) => Object.values(t.Resources as Record<string, any>))
       .filter((r) => r.Type === 'AWS::ElasticLoadBalancingV2::Listener')
       .map((r) => `${r.Properties.Port}/${r.Properties.Protocol}/${r.Properties.DefaultActions[0].Type}`);
-    // Tracking servers of dev, staging and prod, and the fraud fleets of dev and prod.
+    // Tracking servers of dev, staging and prod (signing users in with their Cognito user pools outside dev), and the
+    // fraud fleets of dev and prod.
     expect(listeners.sort()).toEqual([
-      '443/HTTPS/forward', '443/HTTPS/forward', '443/HTTPS/forward',
+      '443/HTTPS/authenticate-cognito', '443/HTTPS/authenticate-cognito', '443/HTTPS/forward',
       '80/HTTP/forward', '80/HTTP/forward',
       '80/HTTP/redirect', '80/HTTP/redirect', '80/HTTP/redirect',
     ]);
