@@ -1,4 +1,4 @@
-import { App, Duration } from 'aws-cdk-lib';
+import { App, Aws, Duration } from 'aws-cdk-lib';
 import { Schedule } from 'aws-cdk-lib/aws-events';
 import {
   ArtifactPurpose, EksGpuCluster, EnvironmentProfile, MlopsPlatform, MlopsPlatformProps, MODEL_ARTIFACT_LAYOUT, Rollout, ServedModelOptions,
@@ -52,12 +52,28 @@ export function referenceCertificateArn(profile: EnvironmentProfile): string | u
   return `arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-0000${profile.name === 'prod' ? '00000001' : '00000002'}`;
 }
 
+/** Accounts of the reference environments by profile name (`staging`, `prod`); unset: the environment's own account. */
+export interface ReferenceAccounts {
+  readonly staging?: string;
+  readonly prod?: string;
+}
+
+/**
+ * Lets prod promote what staging approved: staging's model packages and served archives, readable by prod's promotion
+ * role only (prod's `promoteFrom`, set by `referencePlatformProps`, names staging's account).
+ */
+export function shareStagingWithProd(staging: MlopsPlatform, prod: MlopsPlatform, prodAccount: string = Aws.ACCOUNT_ID): void {
+  staging.shareServedModelsWith({ account: prodAccount, promotionRoleName: prod.artifactStore.promotionRoleName });
+}
+
 /**
  * The platform of one reference environment (without its account and region), shared by this app, the delivery
  * pipeline example (examples/pipeline) and the emulator app (scripts/local-app.ts).
  */
-export function referencePlatformProps(profile: EnvironmentProfile): MlopsPlatformProps {
+export function referencePlatformProps(profile: EnvironmentProfile, accounts: ReferenceAccounts = {}): MlopsPlatformProps {
   return {
+    // Prod serves what staging approved (the same artifact, by its model package ARN) and does not retrain.
+    ...(profile.name === 'prod' ? { promoteFrom: { account: accounts.staging } } : {}),
     profile,
     project: 'mlops',
     costCenter: 'ml-platform',
@@ -76,11 +92,12 @@ export function referencePlatformProps(profile: EnvironmentProfile): MlopsPlatfo
 
 /**
  * Adds one platform per reference environment to `app`: stacks `mlops-<env>-data` and `mlops-<env>-platform`,
- * with construct paths `mlops-<env>/Data` and `mlops-<env>/Platform`.
+ * with construct paths `mlops-<env>/Data` and `mlops-<env>/Platform`. Dev and staging retrain the recommender; prod
+ * promotes the package staging approved (`platform.modelPromotion` with `{"model", "version", "modelPackageArn"}`).
  */
 export function buildReferenceApp(app: App): MlopsPlatform[] {
   const region = process.env.CDK_DEFAULT_REGION ?? 'us-east-1';
-  return REFERENCE_PROFILES.map((profile) => {
+  const platforms = REFERENCE_PROFILES.map((profile) => {
     const platform = new MlopsPlatform(app, `mlops-${profile.name}`, {
       ...referencePlatformProps(profile),
       env: { account: process.env.CDK_DEFAULT_ACCOUNT, region },
@@ -95,15 +112,16 @@ export function buildReferenceApp(app: App): MlopsPlatform[] {
     const recsJob = (id: string, tag: string) => platform.trainingCluster.addJobDefinition(id, {
       imageRepository: platform.trainingImages, imageTag: tag, datasetPrefix: 'recommender/',
     });
-    platform.addModelPipeline('RecommenderPipeline', {
-      modelName: 'recommender',
-      servingImageUri: platform.servingImages.imageUri('recs-serve-2'),
-      validateJob: recsJob('RecsValidate', 'recs-validate-1'),
-      trainJob: recsJob('RecsTrain', 'recs-train-1'),
-      evaluateJob: recsJob('RecsEvaluate', 'recs-eval-1'),
-      triggers: { schedule: Schedule.rate(Duration.days(7)), onNewData: true },
-    });
-    if (profile.name === 'prod') {
+    if (profile.name !== 'prod') {
+      platform.addModelPipeline('RecommenderPipeline', {
+        modelName: 'recommender',
+        servingImageUri: platform.servingImages.imageUri('recs-serve-2'),
+        validateJob: recsJob('RecsValidate', 'recs-validate-1'),
+        trainJob: recsJob('RecsTrain', 'recs-train-1'),
+        evaluateJob: recsJob('RecsEvaluate', 'recs-eval-1'),
+        triggers: { schedule: Schedule.rate(Duration.days(7)), onNewData: true },
+      });
+    } else {
       // Prod also runs team workloads on Kubernetes (examples/k8s): a GPU EKS cluster whose team service accounts
       // reach only their own prefixes of the artifact store through EKS Pod Identity.
       const eks = new EksGpuCluster(platform.platformStack, 'Eks', {
@@ -126,4 +144,7 @@ export function buildReferenceApp(app: App): MlopsPlatform[] {
     }
     return platform;
   });
+  const byName = (name: string) => platforms[REFERENCE_PROFILES.findIndex((p) => p.name === name)];
+  shareStagingWithProd(byName('staging'), byName('prod'));
+  return platforms;
 }

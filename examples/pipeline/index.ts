@@ -1,6 +1,6 @@
 import { App, Stage, StageProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { REFERENCE_PROFILES, referencePlatformProps } from '../environments';
+import { ReferenceAccounts, REFERENCE_PROFILES, referencePlatformProps, shareStagingWithProd } from '../environments';
 import { EnvironmentPipeline, EnvironmentProfile, MlopsPlatform, MlopsStack, PipelineSource } from 'mlops-constructs';
 
 /** Accounts of the pipeline and of each environment (one account per environment, as AWS recommends). */
@@ -20,9 +20,9 @@ export interface PipelineAppOptions {
 export class ReferenceEnvironmentStage extends Stage {
   public readonly platform: MlopsPlatform;
 
-  constructor(scope: Construct, id: string, profile: EnvironmentProfile, props: StageProps) {
+  constructor(scope: Construct, id: string, profile: EnvironmentProfile, props: StageProps, accounts: ReferenceAccounts = {}) {
     super(scope, id, props);
-    this.platform = new MlopsPlatform(this, 'Platform', { ...referencePlatformProps(profile), stackNamePrefix: `mlops-${profile.name}` });
+    this.platform = new MlopsPlatform(this, 'Platform', { ...referencePlatformProps(profile, accounts), stackNamePrefix: `mlops-${profile.name}` });
   }
 }
 
@@ -47,7 +47,10 @@ export function buildPipelineApp(app: App, options: PipelineAppOptions): Pipelin
   });
   const stages = REFERENCE_PROFILES.map((profile) => new ReferenceEnvironmentStage(app, `mlops-${profile.name}`, profile, {
     env: { account: options.accounts[profile.name], region: options.region },
-  }));
+  }, options.accounts));
+  // Prod promotes what staging approved, read across accounts by prod's promotion role only.
+  const stageOf = (name: string) => stages[REFERENCE_PROFILES.findIndex((p) => p.name === name)];
+  shareStagingWithProd(stageOf('staging').platform, stageOf('prod').platform, options.accounts.prod);
   const pipeline = new EnvironmentPipeline(pipelineStack, 'Delivery', {
     source: PipelineSource.connection(options.repo, options.branch, options.connectionArn),
     environments: stages.map((stage, i) => ({ stage, profile: REFERENCE_PROFILES[i] })),

@@ -293,6 +293,26 @@ describe('examples/pipeline: the reference environments delivered by a pipeline'
       }
     }
   });
+
+  test('prod promotes what staging approved across accounts (#20.9): staging lets prod\'s promotion role read served/ only, prod does not retrain', () => {
+    const [, staging, prod] = envStages.map((s) => s.platform);
+    const prodRole = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${ACCOUNTS.prod}:role/${prod.artifactStore.promotionRoleName}`]] };
+    const grant = { Principal: { AWS: `arn:aws:iam::${ACCOUNTS.prod}:root` }, Condition: Match.objectLike({ ArnEquals: { 'aws:PrincipalArn': prodRole } }) };
+    const data = Template.fromStack(staging.dataStack);
+    data.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          ...grant, Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: { 'Fn::Join': ['', [Match.anyValue(), '/served/*']] },
+        })]),
+      },
+    });
+    data.hasResourceProperties('AWS::KMS::Key', { KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ ...grant, Action: 'kms:Decrypt' })]) } });
+    // Prod's promotion role reads the staging account's packages and served/ objects; no state machine of prod trains.
+    const platform = JSON.stringify(Template.fromStack(prod.platformStack).toJSON());
+    expect(platform).toContain(`arn:aws:sagemaker:eu-west-1:${ACCOUNTS.staging}:model-package/*`);
+    expect(platform).toContain(`"s3:ResourceAccount":["${ACCOUNTS.staging}","${ACCOUNTS.prod}"]`);
+    expect(platform).not.toMatch(/batch:submitJob/);
+  });
 });
 
 /**
