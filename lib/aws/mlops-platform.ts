@@ -6,9 +6,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import {
-  certificateFix, Check, checkServingShardCount, ENVIRONMENT_PREFIX_PATTERN, EnvironmentProfile, fleetRolloutStateMachineName, MlopsTags,
-  modelRegistryCostEstimate, PromotingEnvironment, resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel, servingShardOf,
-  SharedPlatformParameterNames, UNIT_PRICES, validateIdentifier, validatePlatformTeams,
+  Check, checkEnvironmentCertificateArn, checkServingShardCount, ENVIRONMENT_PREFIX_PATTERN, EnvironmentProfile, fleetRolloutStateMachineName,
+  MlopsTags, modelRegistryCostEstimate, PromotingEnvironment, resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel,
+  servingShardOf, SharedPlatformParameterNames, UNIT_PRICES, validateIdentifier, validatePlatformTeams,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import { CostGuard } from './cost-guard';
@@ -611,18 +611,7 @@ export class MlopsPlatform extends Construct {
 
   /** Fails where the profile requires TLS, a load balancer is needed, and no certificate was given; checks the ARN's form. */
   private checkCertificate(needer: string): void {
-    const check = checkFor(this);
-    const arn = this.certificateArn;
-    if (arn === undefined) {
-      if (this.profile.requireTls) {
-        check.fail('certificateArn', arn,
-          `is required under the '${this.profile.name}' profile (requireTls): ${needer} serves HTTPS only`,
-          certificateFix("in the environment's region, and pass its ARN as 'certificateArn'"));
-      }
-      return;
-    }
-    check.matches('certificateArn', arn, /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/,
-      "an ACM certificate ARN such as 'arn:aws:acm:us-east-1:123456789012:certificate/<id>'");
+    checkEnvironmentCertificateArn(checkFor(this), this.profile, this.certificateArn, needer);
   }
 
   /** The environment's certificate, imported in `scope`'s stack, if one was given. */

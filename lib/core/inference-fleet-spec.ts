@@ -23,6 +23,8 @@ export interface InferenceFleetSpecInput {
   readonly internetFacing?: boolean;
   /** Whether a TLS certificate is given (required for an internet-facing load balancer). */
   readonly hasCertificate?: boolean;
+  /** The engine's certificate prop, named by a missing-certificate error. @default 'certificate' */
+  readonly certificateProp?: string;
   /** Variants served side by side (rollouts); @default 1 */
   readonly variantCount?: number;
   readonly costModel?: CostModel;
@@ -104,7 +106,7 @@ export function resolveInferenceFleetSpec(scope: SpecScope, input: InferenceFlee
   check.integerInRange('healthCheckGracePeriod', gracePeriod, 0, 7200, 'give a grace period between 0 seconds and 2 hours.');
   const internetFacing = input.internetFacing ?? false;
   if (internetFacing && !input.hasCertificate) {
-    check.fail('certificate', undefined, 'is required when \'internetFacing\' is true',
+    check.fail(input.certificateProp ?? 'certificate', undefined, 'is required when \'internetFacing\' is true',
       'pass an ACM certificate so the public listener serves HTTPS, or leave the load balancer internal.');
   }
   // Off-hours scale-down needs someone to bring capacity back: in working hours at least one instance runs.

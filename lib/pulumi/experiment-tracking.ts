@@ -1,15 +1,15 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ArtifactPurpose, ExperimentTrackingSpec, ExperimentTrackingSpecInput, MLFLOW_DEFAULT_IMAGE, mlflowHealthCheckCommand, mlflowServerCommand,
-  physicalName,
-  resolveExperimentTrackingSpec,
+  ArtifactPurpose, Check, ExperimentTrackingSpec, ExperimentTrackingSpecInput, MLFLOW_CONTAINER_USER, MLFLOW_DEFAULT_IMAGE, MLFLOW_SCRATCH_PATH,
+  mlflowHealthCheckCommand, mlflowServerCommand, physicalName, resolveExperimentTrackingSpec, resolveListenerTls,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import {
   accountContext, attachStatements, childOptions, componentSpecScope, logsKeyStatement, MlopsComponentArgs, resolveProfileAndTags, rotatingKey,
   serviceRole,
 } from './component-support';
+import { loadBalancerListeners, PULUMI_CERTIFICATE_PROP } from './listeners';
 import { ModelRegistry } from './model-registry';
 
 export interface ExperimentTrackingArgs extends MlopsComponentArgs, Omit<ExperimentTrackingSpecInput, 'customImage'> {
@@ -27,7 +27,11 @@ export interface ExperimentTrackingArgs extends MlopsComponentArgs, Omit<Experim
   readonly registry: ModelRegistry;
   /** Artifact store: MLflow artifacts under `mlflow/` in MODELS, load balancer access logs to its log bucket. */
   readonly artifactStore: ArtifactStore;
-  /** Certificate of an HTTPS listener on 443. @default - HTTP on an internal-only listener */
+  /**
+   * ACM certificate of the HTTPS listener on 443 (TLS 1.2 and 1.3; port 80 only redirects to it). Required where the
+   * profile requires TLS (staging, prod): a certificate of a private name (for example from ACM Private CA).
+   * @default - HTTP on port 80 of the internal load balancer, only where the profile allows it (dev)
+   */
   readonly certificateArn?: pulumi.Input<string>;
   /** Image of the server (MLflow, psycopg2 and boto3). @default - the pinned MLflow image with pinned drivers installed at start */
   readonly image?: pulumi.Input<string>;
@@ -52,7 +56,10 @@ export class ExperimentTracking extends pulumi.ComponentResource {
   public readonly service: aws.ecs.Service;
   public readonly taskDefinition: aws.ecs.TaskDefinition;
   public readonly loadBalancer: aws.lb.LoadBalancer;
+  /** The listener that forwards to MLflow (HTTPS on 443 with a certificate). */
   public readonly listener: aws.lb.Listener;
+  /** With a certificate: HTTP on port 80, answering every request with a permanent redirect to HTTPS. */
+  public readonly redirectListener?: aws.lb.Listener;
   public readonly logGroup: aws.cloudwatch.LogGroup;
   public readonly taskRole: aws.iam.Role;
   public readonly executionRole: aws.iam.Role;
@@ -64,6 +71,7 @@ export class ExperimentTracking extends pulumi.ComponentResource {
   constructor(name: string, args: ExperimentTrackingArgs, opts?: pulumi.ComponentResourceOptions) {
     const { profile, tags: mlopsTags } = resolveProfileAndTags(args);
     const scope = componentSpecScope(ExperimentTracking.TYPE, name);
+    const tls = resolveListenerTls(new Check(scope.scope, scope.isUnresolved), profile, args.certificateArn !== undefined, PULUMI_CERTIFICATE_PROP);
     const spec = resolveExperimentTrackingSpec(scope, { ...args, customImage: args.image !== undefined }, profile);
     super(ExperimentTracking.TYPE, name, {}, opts);
     this.spec = spec;
@@ -111,10 +119,17 @@ export class ExperimentTracking extends pulumi.ComponentResource {
       executionRoleArn: this.executionRole.arn,
       taskRoleArn: this.taskRole.arn,
       runtimePlatform: { cpuArchitecture: 'X86_64', operatingSystemFamily: 'LINUX' },
+      // A task volume (Fargate ephemeral storage) is the only writable path: HOME, temporary files, the drivers.
+      volumes: [{ name: 'scratch' }],
       containerDefinitions: pulumi.jsonStringify([{
         name: 'mlflow',
         image: args.image ?? MLFLOW_DEFAULT_IMAGE,
         essential: true,
+        // Not root, a read-only root filesystem, and a hard memory limit (the task's memory) the container cannot exceed.
+        user: MLFLOW_CONTAINER_USER,
+        readonlyRootFilesystem: true,
+        memory: spec.memoryLimitMiB,
+        mountPoints: [{ sourceVolume: 'scratch', containerPath: MLFLOW_SCRATCH_PATH, readOnly: false }],
         entryPoint: ['sh', '-c'],
         command: [command],
         secrets: [
@@ -132,13 +147,20 @@ export class ExperimentTracking extends pulumi.ComponentResource {
       tags,
     }, childOptions(this));
 
-    const https = args.certificateArn !== undefined;
-    const listenerPort = https ? 443 : 80;
+    const listenerPorts = tls.redirectPort === undefined ? [tls.port] : [tls.port, tls.redirectPort];
     const allowedCidrs: pulumi.Input<string>[] = spec.allowedCidrs ? [...spec.allowedCidrs] : (args.vpcCidrBlock ? [args.vpcCidrBlock] : []);
     const lbSecurityGroup = new aws.ec2.SecurityGroup(`${name}-lb-sg`, {
       vpcId: args.vpcId,
       description: `Load balancer of the MLflow server ${name}: MLflow clients only`,
-      ingress: [{ protocol: 'tcp', fromPort: listenerPort, toPort: listenerPort, cidrBlocks: allowedCidrs, description: 'MLflow clients' }],
+      // The HTTPS port and the port-80 redirect, or plain HTTP on 80 (dev without a certificate).
+      ingress: listenerPorts.map((port) => ({
+        protocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+        cidrBlocks: allowedCidrs,
+        // (One port: the description dev environments were deployed with.)
+        description: listenerPorts.length === 1 ? 'MLflow clients' : `MLflow clients (port ${port})`,
+      })),
       tags,
     }, childOptions(this));
     this.serviceSecurityGroup = new aws.ec2.SecurityGroup(`${name}-service-sg`, {
@@ -172,15 +194,11 @@ export class ExperimentTracking extends pulumi.ComponentResource {
       healthCheck: { path: spec.healthCheckPath, matcher: '200', interval: 30 },
       tags,
     }, childOptions(this));
-    this.listener = new aws.lb.Listener(`${name}-listener`, {
-      loadBalancerArn: this.loadBalancer.arn,
-      port: listenerPort,
-      protocol: https ? 'HTTPS' : 'HTTP',
-      certificateArn: args.certificateArn,
-      sslPolicy: https ? spec.sslPolicy : undefined,
-      defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }],
-      tags,
-    }, childOptions(this));
+    const listeners = loadBalancerListeners(name, this, {
+      loadBalancerArn: this.loadBalancer.arn, tls, certificateArn: args.certificateArn, defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }], tags,
+    });
+    this.listener = listeners.listener;
+    this.redirectListener = listeners.redirectListener;
 
     this.service = new aws.ecs.Service(`${name}-service`, {
       cluster: this.cluster.arn,
@@ -219,7 +237,7 @@ export class ExperimentTracking extends pulumi.ComponentResource {
 
     this.webAclArn = pulumi.output(args.webAclArn ?? this.newWebAcl(name, spec, keyArn, tags));
     new aws.wafv2.WebAclAssociation(`${name}-waf-association`, { resourceArn: this.loadBalancer.arn, webAclArn: this.webAclArn }, childOptions(this));
-    this.trackingUri = pulumi.interpolate`${https ? 'https' : 'http'}://${this.loadBalancer.dnsName}`;
+    this.trackingUri = pulumi.interpolate`${tls.https ? 'https' : 'http'}://${this.loadBalancer.dnsName}`;
     this.registerOutputs({ trackingUri: this.trackingUri, webAclArn: this.webAclArn });
   }
 

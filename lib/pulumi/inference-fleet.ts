@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   ArtifactPurpose, assertFleetRollout, Check, CronFields, FLEET_TARGET_GROUP, FleetVariantSpec, fleetUserDataCommands, INFERENCE_AMI_SSM_PARAMETERS,
   INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleetSpec, InferenceFleetSpecInput, MODEL_ARTIFACT_LAYOUT, resolveFleetVariants,
-  resolveInferenceFleetSpec, Rollout, RECOMMENDED_TLS_POLICY, validateImageTag,
+  resolveInferenceFleetSpec, resolveListenerTls, Rollout, validateImageTag,
 } from '../core';
 import { CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
 import { ArtifactStore } from './artifact-store';
@@ -11,6 +11,7 @@ import {
   attachStatements, childOptions, componentSpecScope, MlopsComponentArgs, PolicyStatement, resolveProfileAndTags, serviceRole,
 } from './component-support';
 import { IImageRepository } from './image-repository';
+import { loadBalancerListeners, PULUMI_CERTIFICATE_PROP } from './listeners';
 
 export interface InferenceFleetArgs extends MlopsComponentArgs, Omit<InferenceFleetSpecInput, 'hasCertificate' | 'variantCount'> {
   readonly vpcId: pulumi.Input<string>;
@@ -45,8 +46,10 @@ export interface InferenceFleetArgs extends MlopsComponentArgs, Omit<InferenceFl
   /** Model version per rollout variant (`candidate`, or every A/B variant). @default - only `modelVersion` */
   readonly variantVersions?: Record<string, string>;
   /**
-   * ACM certificate of an HTTPS listener; required with `internetFacing`.
-   * @default - an HTTP listener on port 80 (internal load balancers only)
+   * ACM certificate of the HTTPS listener on port 443 (TLS 1.2 and 1.3; port 80 only redirects to it). Required where
+   * the profile requires TLS (staging, prod) and with `internetFacing`; for an internal fleet, a certificate of a private
+   * name (for example `*.ml.example.internal` from ACM Private CA).
+   * @default - an HTTP listener on port 80, only where the profile allows it (dev) and the load balancer is internal
    */
   readonly certificateArn?: pulumi.Input<string>;
   /**
@@ -83,7 +86,10 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
   public readonly rollout: Rollout;
   public readonly modelName: string;
   public readonly loadBalancer: aws.lb.LoadBalancer;
+  /** The listener that forwards to the variants (HTTPS on 443 with a certificate). */
   public readonly listener: aws.lb.Listener;
+  /** With a certificate: HTTP on port 80, answering every request with a permanent redirect to HTTPS. */
+  public readonly redirectListener?: aws.lb.Listener;
   public readonly role: aws.iam.Role;
   public readonly variants: InferenceFleetVariant[];
   /** The first variant's group (`current`, or the only one). */
@@ -108,8 +114,12 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
     const rollout = args.rollout ?? Rollout.allAtOnce();
     assertFleetRollout(scope, rollout);
     const spec = resolveInferenceFleetSpec(scope, {
-      ...args, hasCertificate: args.certificateArn !== undefined, variantCount: rollout.initialSplit().length,
+      ...args,
+      hasCertificate: args.certificateArn !== undefined,
+      certificateProp: PULUMI_CERTIFICATE_PROP.prop,
+      variantCount: rollout.initialSplit().length,
     }, profile);
+    const tls = resolveListenerTls(check, profile, args.certificateArn !== undefined, PULUMI_CERTIFICATE_PROP);
     const versions = resolveFleetVariants(scope, rollout, args.modelVersion, args.variantVersions ?? {});
     super(InferenceFleet.TYPE, name, {}, opts);
     this.spec = spec;
@@ -118,13 +128,21 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
     this.check = check;
     this.nvidiaGpu = spec.instance.isNvidiaGpu;
     const tags = { ...mlopsTags.toAwsTags(), 'mlops:model': args.modelName };
-    const https = args.certificateArn !== undefined;
-    const listenerPort = https ? 443 : 80;
+    // The HTTPS port and the port-80 redirect, or plain HTTP on 80 (dev, internal, no certificate).
+    const listenerPorts = tls.redirectPort === undefined ? [tls.port] : [tls.port, tls.redirectPort];
 
     const lbSecurityGroup = new aws.ec2.SecurityGroup(`${name}-lb-sg`, {
       vpcId: args.vpcId,
+      // (The description deployed security groups have: AWS replaces a group whose description changes.)
       description: `Load balancer of the ${spec.instance.instanceType} fleet ${name}: only allowed peers on the listener port`,
-      ingress: [{ protocol: 'tcp', fromPort: listenerPort, toPort: listenerPort, cidrBlocks: args.allowedCidrBlocks, description: 'Model clients' }],
+      ingress: listenerPorts.map((port) => ({
+        protocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+        cidrBlocks: args.allowedCidrBlocks,
+        // (One port: the description dev environments were deployed with.)
+        description: listenerPorts.length === 1 ? 'Model clients' : `Model clients (port ${port})`,
+      })),
       tags,
     }, childOptions(this));
     const instanceSecurityGroup = new aws.ec2.SecurityGroup(`${name}-instance-sg`, {
@@ -236,17 +254,17 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
     });
     this.autoScalingGroup = this.variants[0].autoScalingGroup;
 
-    this.listener = new aws.lb.Listener(`${name}-listener`, {
+    const listeners = loadBalancerListeners(name, this, {
       loadBalancerArn: this.loadBalancer.arn,
-      port: listenerPort,
-      protocol: https ? 'HTTPS' : 'HTTP',
+      tls,
       certificateArn: args.certificateArn,
-      sslPolicy: https ? RECOMMENDED_TLS_POLICY : undefined,
       defaultActions: [this.variants.length === 1
         ? { type: 'forward', targetGroupArn: this.variants[0].targetGroup.arn }
         : { type: 'forward', forward: { targetGroups: this.variants.map((v) => ({ arn: v.targetGroup.arn, weight: v.weight })) } }],
       tags,
-    }, childOptions(this));
+    });
+    this.listener = listeners.listener;
+    this.redirectListener = listeners.redirectListener;
 
     for (const variant of this.variants) {
       const id = `${name}-${variant.name}`;

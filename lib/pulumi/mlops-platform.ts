@@ -1,7 +1,8 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  Check, DataClassification, EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, PlatformTeamSpec, Rollout, validateIdentifier,
+  Check, checkEnvironmentCertificateArn, DataClassification, EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, PlatformTeamSpec, Rollout,
+  validateIdentifier,
   validatePlatformTeams, ValidationError,
 } from '../core';
 import { ArtifactStore, ArtifactStoreArgs } from './artifact-store';
@@ -88,6 +89,15 @@ export interface MlopsPlatformArgs {
   readonly notifyEmails?: string[];
   /** An MLflow tracking server on the registry's database. @default true */
   readonly experimentTracking?: boolean;
+  /**
+   * ARN of the ACM certificate every load balancer of the environment serves HTTPS with (TLS 1.2 and 1.3, port 80
+   * redirecting to 443): the experiment tracking server's, every `fleet` model's and every inference fleet's that gives
+   * none of its own. Required where the profile requires TLS (staging, prod) and the environment has a load balancer.
+   * The load balancers are internal, so a wildcard certificate of a private name (for example `*.ml.example.internal`
+   * from ACM Private CA) fits, with a DNS record per load balancer; it must be in the environment's region.
+   * @default - HTTP on port 80, only where the profile allows it (dev)
+   */
+  readonly certificateArn?: string;
   /** Personas' principals, trail settings, allowed regions. @default - MlopsGovernance defaults */
   readonly governance?: Omit<PieceArgs<MlopsGovernanceArgs>, 'artifactStore' | 'permissionsBoundary'>;
 }
@@ -137,6 +147,12 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     const scope = `${MlopsPlatform.TYPE}(${name})`;
     const teams = validatePlatformTeams(scope, args.teams ?? [], args.profile);
     checkServedModels(scope, args.servedModels ?? [], teams);
+    // As the CDK platform: where the profile requires TLS, every load balancer needs the environment's certificate.
+    const certificateCheck = new Check(scope);
+    for (const model of (args.servedModels ?? []).filter((m) => m.backend === 'fleet')) {
+      checkEnvironmentCertificateArn(certificateCheck, args.profile, args.certificateArn, `the load balancer of served model '${model.name}'`);
+    }
+    if (args.experimentTracking ?? true) checkEnvironmentCertificateArn(certificateCheck, args.profile, args.certificateArn, 'the experiment tracking server');
     const tags = MlopsTags.of({
       project: args.project, environment: args.profile.name, costCenter: args.costCenter, dataClassification: args.dataClassification,
     }, `${MlopsPlatform.TYPE}(${name})`);
@@ -197,6 +213,7 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         registry: this.modelRegistry,
         artifactStore: this.artifactStore,
         encryptionKeyArn: keyArn,
+        certificateArn: args.certificateArn,
       }, { parent: this });
     }
 
@@ -233,6 +250,7 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         subnetIds: net.privateSubnetIds,
         encryptionKeyArn: keyArn,
         allowedCidrBlocks: fleetArgs.allowedCidrBlocks ?? [net.vpcCidrBlock],
+        certificateArn: fleetArgs.certificateArn ?? args.certificateArn,
         permissionsBoundary,
       }, { parent: this });
     }
@@ -263,7 +281,10 @@ export class MlopsPlatform extends pulumi.ComponentResource {
       };
       const serving = model.backend === 'fleet'
         ? new InferenceFleet(`${name}-model-${model.name}`, {
-          ...modelArgs, allowedCidrBlocks: [net.vpcCidrBlock], notificationTopicArn: this.monitoring.alarmTopic.arn,
+          ...modelArgs,
+          allowedCidrBlocks: [net.vpcCidrBlock],
+          notificationTopicArn: this.monitoring.alarmTopic.arn,
+          certificateArn: args.certificateArn,
         }, { parent: this })
         : new ModelEndpoint(`${name}-model-${model.name}`, { ...modelArgs, alarmTopicArn: this.monitoring.alarmTopic.arn }, { parent: this });
       served[model.name] = serving;

@@ -3,7 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { errorOf, installMocks } from './support';
 import { newApp } from '../support/gate';
 import * as cdk from 'mlops-constructs';
-import { DataClassification, EnvironmentProfile, MlopsTags, ValidationError } from 'mlops-constructs';
+import { certificateFix, DataClassification, EnvironmentProfile, MlopsTags, ValidationError } from 'mlops-constructs';
 import * as pl from 'mlops-constructs/pulumi';
 
 /*
@@ -202,12 +202,6 @@ const CASES: Case[] = [
     pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, scaleToZeroOffHours: true }),
   },
   {
-    name: 'InferenceFleet: internet-facing without a certificate',
-    prop: 'certificate',
-    cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), internetFacing: true }),
-    pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, internetFacing: true }),
-  },
-  {
     name: 'InferenceFleet: scale to zero under a profile that keeps instances warm',
     prop: 'minCapacity',
     profile: EnvironmentProfile.prod(),
@@ -303,19 +297,26 @@ const CASES: Case[] = [
   },
 ];
 
+/** The error of a case from each engine. */
+function errorsOf(c: Case, name: string) {
+  const profile = c.profile ?? EnvironmentProfile.dev();
+  const stack = new cdk.MlopsStack(newApp(), 'Env', { profile, project: 'p' });
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    subnetConfiguration: [
+      { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
+      { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      { name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    ],
+  });
+  return {
+    fromCdk: errorOf(() => c.cdk(stack, vpc)),
+    fromPulumi: errorOf(() => c.pulumi(name, profile, MlopsTags.of({ project: 'p', environment: profile.name }))),
+  };
+}
+
 describe('the same bad input gives the same ValidationError in CDK and Pulumi', () => {
   test.each(CASES.map((c, i) => [c.name, c, i] as const))('%s', (_name, c, i) => {
-    const profile = c.profile ?? EnvironmentProfile.dev();
-    const stack = new cdk.MlopsStack(newApp(), 'Env', { profile, project: 'p' });
-    const vpc = new ec2.Vpc(stack, 'Vpc', {
-      subnetConfiguration: [
-        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
-        { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-        { name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-      ],
-    });
-    const fromCdk = errorOf(() => c.cdk(stack, vpc));
-    const fromPulumi = errorOf(() => c.pulumi(`bad${i}`, profile, MlopsTags.of({ project: 'p', environment: profile.name })));
+    const { fromCdk, fromPulumi } = errorsOf(c, `bad${i}`);
     for (const error of [fromCdk, fromPulumi]) {
       expect(ValidationError.isValidationError(error)).toBe(true);
       expect(error.prop).toBe(c.prop);
@@ -326,5 +327,46 @@ describe('the same bad input gives the same ValidationError in CDK and Pulumi', 
     expect(afterScope(fromPulumi)).toBe(afterScope(fromCdk));
     expect(fromCdk.message.startsWith('Env/X')).toBe(true);
     expect((fromPulumi as unknown as ValidationError).scope).toMatch(new RegExp(`^mlops:aws:[A-Za-z]+\\(bad${i}\\)$`));
+  });
+});
+
+/*
+ * A missing certificate: the CDK constructs take an imported `certificate`, the Pulumi components its `certificateArn`,
+ * so the error names each engine's prop and says how to pass it there; the problem and the rest of the fix are the same.
+ */
+const MISSING_CERTIFICATE: Case[] = [
+  {
+    name: 'InferenceFleet: internet-facing without a certificate',
+    prop: 'certificate',
+    cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', { ...fleetCdk(s, vpc), internetFacing: true }),
+    pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi, internetFacing: true }),
+  },
+  {
+    name: 'InferenceFleet: staging (requireTls) without a certificate',
+    prop: 'certificate',
+    profile: EnvironmentProfile.staging(),
+    cdk: (s, vpc) => new cdk.InferenceFleet(s, 'X', fleetCdk(s, vpc)),
+    pulumi: (n, profile, tags) => new pl.InferenceFleet(n, { profile, tags, ...fleetPulumi }),
+  },
+  {
+    name: 'ExperimentTracking: prod (requireTls) without a certificate',
+    prop: 'certificate',
+    profile: EnvironmentProfile.prod(),
+    cdk: (s, vpc) => new cdk.ExperimentTracking(s, 'X', trackingCdk(s, vpc)),
+    pulumi: (n, profile, tags) => new pl.ExperimentTracking(n, { profile, tags, ...trackingPulumi(n, profile, tags) }),
+  },
+];
+
+describe('a missing certificate gives the same ValidationError in CDK and Pulumi, naming each engine\'s prop', () => {
+  test.each(MISSING_CERTIFICATE.map((c, i) => [c.name, c, i] as const))('%s', (_name, c, i) => {
+    const { fromCdk, fromPulumi } = errorsOf(c, `cert${i}`);
+    for (const error of [fromCdk, fromPulumi]) expect(ValidationError.isValidationError(error)).toBe(true);
+    expect([fromCdk.prop, fromPulumi.prop]).toEqual(['certificate', 'certificateArn']);
+    expect({ value: fromPulumi.value, problem: fromPulumi.problem }).toEqual({ value: fromCdk.value, problem: fromCdk.problem });
+    if (fromCdk.fix === certificateFix()) {
+      expect(fromPulumi.fix).toBe(certificateFix("and pass its ARN as 'certificateArn'"));
+    } else {
+      expect(fromPulumi.fix).toBe(fromCdk.fix);
+    }
   });
 });

@@ -1,5 +1,5 @@
-import { installMocks, mockArn, one, ofType, resourcesOf } from './support';
-import { EnvironmentProfile, MlopsTags } from 'mlops-constructs';
+import { errorOf, installMocks, mockArn, one, ofType, resourcesOf } from './support';
+import { certificateFix, EnvironmentProfile, MlopsTags, RECOMMENDED_TLS_POLICY, ValidationError } from 'mlops-constructs';
 import { CostGuard, GpuTrainingCluster, InferenceFleet, ModelRegistry } from 'mlops-constructs/pulumi';
 
 installMocks();
@@ -8,6 +8,7 @@ const dev = () => EnvironmentProfile.dev();
 const prod = () => EnvironmentProfile.prod();
 const tags = (profile: EnvironmentProfile) => MlopsTags.of({ project: 'p', environment: profile.name, team: 'fraud' });
 const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a', 'subnet-b'] };
+const CERTIFICATE = 'arn:aws:acm:us-east-1:123456789012:certificate/internal';
 
 describe('Pulumi ModelRegistry', () => {
   test('GIVEN dev WHEN created THEN Aurora Serverless v2 pauses at 0 ACU, is encrypted, IAM-authenticated, not deletion-protected, single writer', async () => {
@@ -165,6 +166,12 @@ describe('Pulumi InferenceFleet', () => {
       recurrence: '0 8 * * MON,TUE,WED,THU,FRI', minSize: 1, maxSize: 2, desiredCapacity: 1,
     });
     expect(one(resources, 'aws:lb/loadBalancer:LoadBalancer').inputs).toMatchObject({ internal: true, dropInvalidHeaderFields: true, enableDeletionProtection: false });
+    // dev allows HTTP without a certificate: one plain listener on 80, admitted from the allowed CIDR blocks only.
+    expect(ofType(resources, 'aws:lb/listener:Listener').map((l) => [l.inputs.port, l.inputs.protocol])).toEqual([[80, 'HTTP']]);
+    expect(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'lb-sg').inputs.ingress).toEqual([
+      { protocol: 'tcp', fromPort: 80, toPort: 80, cidrBlocks: ['10.0.0.0/16'], description: 'Model clients' },
+    ]);
+    expect(fleet.redirectListener).toBeUndefined();
     expect(one(resources, 'aws:ec2/launchTemplate:LaunchTemplate').inputs).toMatchObject({
       instanceType: 'g5.xlarge',
       imageId: 'resolve:ssm:/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id',
@@ -176,11 +183,41 @@ describe('Pulumi InferenceFleet', () => {
   });
 
   test('GIVEN prod WHEN created THEN no schedule, two warm instances and deletion protection', async () => {
-    new InferenceFleet('fleet2', { ...fleetArgs, profile: prod(), tags: tags(prod()) });
+    new InferenceFleet('fleet2', { ...fleetArgs, profile: prod(), tags: tags(prod()), certificateArn: CERTIFICATE });
     const resources = await resourcesOf('fleet2');
     expect(ofType(resources, 'aws:autoscaling/schedule:Schedule')).toHaveLength(0);
     expect(one(resources, 'aws:autoscaling/group:Group').inputs).toMatchObject({ minSize: 2, maxSize: 4 });
     expect(one(resources, 'aws:lb/loadBalancer:LoadBalancer').inputs.enableDeletionProtection).toBe(true);
+  });
+
+  test('GIVEN prod with a certificate WHEN created THEN the variants are served over HTTPS on 443 (TLS 1.2+) only, and port 80 answers only with a redirect to 443', async () => {
+    const fleet = new InferenceFleet('fleet4', { ...fleetArgs, profile: prod(), tags: tags(prod()), certificateArn: CERTIFICATE });
+    const resources = await resourcesOf('fleet4');
+    const listeners = ofType(resources, 'aws:lb/listener:Listener').map((l) => l.inputs);
+    const forwarding = listeners.filter((l) => l.defaultActions.some((a: { type: string }) => a.type === 'forward'));
+    expect(forwarding.map((l) => [l.port, l.protocol, l.sslPolicy, l.certificateArn])).toEqual([[443, 'HTTPS', RECOMMENDED_TLS_POLICY, CERTIFICATE]]);
+    const others = listeners.filter((l) => !forwarding.includes(l));
+    expect(others).toHaveLength(1);
+    expect(others[0]).toMatchObject({ port: 80, protocol: 'HTTP' });
+    expect(others[0].defaultActions).toEqual([{ type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } }]);
+    expect(fleet.redirectListener).toBeDefined();
+    // Both ports from the allowed blocks only; the instances only from the load balancer.
+    const ingress = one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'lb-sg').inputs.ingress;
+    expect(ingress.map((r: { fromPort: number; toPort: number; cidrBlocks: string[] }) => [r.fromPort, r.toPort, r.cidrBlocks])).toEqual([
+      [443, 443, ['10.0.0.0/16']], [80, 80, ['10.0.0.0/16']],
+    ]);
+  });
+
+  test('GIVEN staging or prod without a certificate, or an internet-facing fleet without one WHEN created THEN a ValidationError names certificateArn and how to get one', () => {
+    for (const profile of [EnvironmentProfile.staging(), prod()]) {
+      const error = errorOf(() => new InferenceFleet(`fleet5-${profile.name}`, { ...fleetArgs, profile, tags: tags(profile) }));
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(error.prop).toBe('certificateArn');
+      expect(error.problem).toBe(`is required under the '${profile.name}' profile (requireTls): its load balancer serves HTTPS only`);
+      expect(error.fix).toBe(certificateFix("and pass its ARN as 'certificateArn'"));
+    }
+    const publicFleet = errorOf(() => new InferenceFleet('fleet6', { ...fleetArgs, profile: dev(), tags: tags(dev()), internetFacing: true }));
+    expect([publicFleet.prop, publicFleet.problem]).toEqual(['certificateArn', "is required when 'internetFacing' is true"]);
   });
 
   test('GIVEN an Inferentia type WHEN created THEN the base Neuron DLAMI (as in CDK) and the Neuron devices, not --gpus, go to the container', async () => {

@@ -146,18 +146,51 @@ describe('Pulumi ExperimentTracking', () => {
     expect(objects).toEqual([`${mockArn('aws:s3/bucket:Bucket', 'exp1-store-models')}/mlflow/*`]);
     expect(one(resources, 'aws:ecs/service:Service').inputs).toMatchObject({ deploymentCircuitBreaker: { enable: true }, networkConfiguration: { assignPublicIp: false } });
     expect(await promiseOf(tracking.trackingUri)).toMatch(/^http:\/\//);
+    // dev without a certificate: one plain listener on 80 of the internal load balancer, no redirect.
+    expect(ofType(resources, 'aws:lb/listener:Listener').map((l) => [l.inputs.port, l.inputs.protocol])).toEqual([[80, 'HTTP']]);
+    expect(tracking.redirectListener).toBeUndefined();
   });
 
-  test('GIVEN a certificate WHEN created THEN the listener is HTTPS with the recommended TLS policy', async () => {
+  test('GIVEN dev WHEN created THEN the MLflow container runs as uid 1000 with a read-only root filesystem, writes only to a /tmp task volume, and cannot exceed the task memory', async () => {
+    const container = JSON.parse(one(await resourcesOf('exp1'), 'aws:ecs/taskDefinition:TaskDefinition').inputs.containerDefinitions)[0];
+    const task = one(await resourcesOf('exp1'), 'aws:ecs/taskDefinition:TaskDefinition').inputs;
+    expect(container.user).toBe('1000:1000');
+    expect(container.readonlyRootFilesystem).toBe(true);
+    // The only writable path: the task's own volume (no host path, no EFS) at /tmp, which HOME points to.
+    expect(task.volumes).toEqual([{ name: 'scratch' }]);
+    expect(container.mountPoints).toEqual([{ sourceVolume: 'scratch', containerPath: '/tmp', readOnly: false }]);
+    expect(container.command[0]).toMatch(/^export HOME=\/tmp && pip install --no-cache-dir --quiet --target \/tmp\//);
+    // A hard limit equal to the task's memory (2048 MiB by default).
+    expect([container.memory, Number(task.memory)]).toEqual([2048, 2048]);
+  });
+
+  test('GIVEN prod with a certificate WHEN created THEN MLflow is served over HTTPS on 443 (TLS 1.2+) only, and port 80 answers only with a redirect to 443', async () => {
     const profile = prod();
     const store = new ArtifactStore('exp2-store', { profile, tags: tags(profile) });
     const registry = new ModelRegistry('exp2-registry', { ...net, profile, tags: tags(profile) });
-    new ExperimentTracking('exp2', {
-      ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: store, profile, tags: tags(profile), certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/x',
-    });
-    const listener = one(await resourcesOf('exp2'), 'aws:lb/listener:Listener').inputs;
-    expect(listener).toMatchObject({ port: 443, protocol: 'HTTPS' });
-    expect(listener.sslPolicy).toMatch(/TLS13/);
+    const certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/x';
+    const tracking = new ExperimentTracking('exp2', { ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: store, profile, tags: tags(profile), certificateArn });
+    const resources = await resourcesOf('exp2');
+    const listeners = ofType(resources, 'aws:lb/listener:Listener').map((l) => l.inputs);
+    const forwarding = listeners.filter((l) => l.defaultActions.some((a: { type: string }) => a.type === 'forward'));
+    expect(forwarding.map((l) => [l.port, l.protocol, l.sslPolicy, l.certificateArn])).toEqual([[443, 'HTTPS', 'ELBSecurityPolicy-TLS13-1-2-2021-06', certificateArn]]);
+    const redirect = listeners.filter((l) => !forwarding.includes(l));
+    expect(redirect.map((l) => [l.port, l.protocol, l.defaultActions])).toEqual([
+      [80, 'HTTP', [{ type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } }]],
+    ]);
+    const ingress = one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'lb-sg').inputs.ingress;
+    expect(ingress.map((r: { fromPort: number; cidrBlocks: string[] }) => [r.fromPort, r.cidrBlocks])).toEqual([[443, ['10.0.0.0/16']], [80, ['10.0.0.0/16']]]);
+    expect(await promiseOf(tracking.trackingUri)).toMatch(/^https:\/\//);
+  });
+
+  test('GIVEN staging without a certificate WHEN created THEN a ValidationError names certificateArn and how to get one', () => {
+    const profile = EnvironmentProfile.staging();
+    const store = new ArtifactStore('exp3-store', { profile, tags: tags(profile) });
+    const registry = new ModelRegistry('exp3-registry', { ...net, profile, tags: tags(profile) });
+    const error = errorOf(() => new ExperimentTracking('exp3', { ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: store, profile, tags: tags(profile) }));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect([error.prop, error.problem]).toEqual(['certificateArn', "is required under the 'staging' profile (requireTls): its load balancer serves HTTPS only"]);
+    expect(error.fix).toMatch(/ACM Private CA.*and pass its ARN as 'certificateArn'; or accept plain HTTP with a profile override requireTls: false\.$/);
   });
 });
 

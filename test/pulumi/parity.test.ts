@@ -2,8 +2,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { installMocks, mockArn, one, ofType, RecordedResource, resourcesOf } from './support';
+import { errorOf, installMocks, mockArn, one, ofType, RecordedResource, resourcesOf } from './support';
 import { newApp } from '../support/gate';
 import { IamWalk } from '../support/iam-walk';
 import * as cdk from 'mlops-constructs';
@@ -25,6 +27,8 @@ const profile = EnvironmentProfile.dev();
 const tags = MlopsTags.of({ project: 'p', environment: 'dev' });
 const REPLICATION = { destinationRegion: 'eu-west-1', destinationKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/dr', destinationBucketNamePattern: 'dr-{purpose}' };
 const canary = () => Rollout.canary({ percent: 10, bake: Duration.minutes(30) });
+/** The certificate of the operations environment's load balancers (the dev one has none: HTTP, as dev allows). */
+const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/internal';
 
 function buildCdk() {
   const app = newApp();
@@ -55,8 +59,9 @@ function buildCdkOperations() {
   const vpc = new cdk.PlatformNetwork(stack, 'Network', { encryptionKey: platformKey.key }).vpc;
   const registry = new cdk.ModelRegistry(stack, 'Registry', { vpc, encryptionKey: platformKey.key });
   const image = new cdk.ImageRepository(stack, 'Images', { encryptionKey: platformKey.key });
+  const certificate = acm.Certificate.fromCertificateArn(stack, 'Certificate', CERTIFICATE_ARN);
   const fleet = new cdk.InferenceFleet(stack, 'Fleet', {
-    vpc, artifactStore: store, image, imageTag: '1', modelName: 'fraud', modelVersion: 'v3', rollout: canary(), variantVersions: { candidate: 'v4' },
+    vpc, artifactStore: store, image, imageTag: '1', modelName: 'fraud', modelVersion: 'v3', rollout: canary(), variantVersions: { candidate: 'v4' }, certificate,
   });
   const endpoint = new cdk.ModelEndpoint(stack, 'Endpoint', {
     vpc,
@@ -75,7 +80,9 @@ function buildCdkOperations() {
   monitoring.monitor(fleet);
   monitoring.monitor(endpoint);
   new cdk.MlopsGovernance(stack, 'Governance', { artifactStore: store });
-  new cdk.ExperimentTracking(stack, 'Tracking', { vpc, registry, artifactStore: store });
+  // TLS as both engines render it; the load balancer's authentication (CDK: Cognito by default with a certificate) is a
+  // cdk-only row, so dev's opt-out keeps this listener comparable.
+  new cdk.ExperimentTracking(stack, 'Tracking', { vpc, registry, artifactStore: store, certificate, authentication: cdk.TrackingAuthentication.none() });
   return { template: Template.fromStack(stack).toJSON(), endpoint };
 }
 
@@ -116,6 +123,7 @@ beforeAll(async () => {
     modelVersion: 'v3',
     rollout: canary(),
     variantVersions: { candidate: 'v4' },
+    certificateArn: CERTIFICATE_ARN,
   });
   const endpoint = new pl.ModelEndpoint('pas-endpoint', {
     profile, tags, ...net, artifactStore: opsStore, image, imageTag: '1', modelName: 'churn', modelVersion: 'v1', rollout: canary(), endpointName: 'churn-endpoint',
@@ -124,7 +132,7 @@ beforeAll(async () => {
   monitoring.monitorServing(opsFleet);
   monitoring.monitorServing(endpoint);
   new pl.MlopsGovernance('pas-governance', { profile, tags, artifactStore: opsStore, allowedRegions: ['us-east-1'] });
-  new pl.ExperimentTracking('pas-tracking', { profile, tags, ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: opsStore });
+  new pl.ExperimentTracking('pas-tracking', { profile, tags, ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: opsStore, certificateArn: CERTIFICATE_ARN });
   pulumiOps = { resources: await resourcesOf('pas'), endpoint, storeKeyArn: mockArn('aws:kms/key:Key', 'pas-store-key') };
 });
 
@@ -171,6 +179,66 @@ function cdkStatements(template: Json, prefix: string): Json[] {
 
 /** The boundary's statement ids, without the numbers of the protected-bucket groups (each engine numbers its own way). */
 const boundarySids = (statements: Json[]) => statements.map((st) => `${st.Effect}:${st.Sid.replace(/\d+$/, '')}`).sort();
+
+/** A listener as both engines render it: port, protocol, TLS policy, whether it has a certificate, what it does. */
+function listenerShape(listener: Json): string {
+  const actions = listener.defaultActions.map((a: Json) => {
+    const redirect = a.redirect ?? a.redirectConfig;
+    return a.type === 'redirect' ? `redirect:${redirect.protocol}:${redirect.port}:${redirect.statusCode}` : a.type;
+  });
+  const certificate = (listener.certificateArn ?? listener.certificates?.[0]?.certificateArn) === undefined ? '-' : 'certificate';
+  return `${listener.port}/${listener.protocol}/${listener.sslPolicy ?? '-'}/${certificate}/${actions.join(',')}`;
+}
+const cdkListeners = (template: Json, prefix: string) => cfn('AWS::ElasticLoadBalancingV2::Listener', template).filter((l) => l.id.startsWith(prefix))
+  .map((l) => listenerShape(camel(l.props))).sort();
+const pulumiListeners = (resources: RecordedResource[], prefix: string) => ofType(resources, 'aws:lb/listener:Listener').filter((l) => l.name.startsWith(prefix))
+  .map((l) => listenerShape(l.inputs)).sort();
+/** The ports a load balancer's security group admits clients on. */
+const cdkIngressPorts = (template: Json, prefix: string) => [...new Set(cfn('AWS::EC2::SecurityGroup', template).filter((g) => g.id.startsWith(prefix))
+  .flatMap((g) => (g.props.SecurityGroupIngress ?? []).map((r: Json) => r.FromPort)))].sort();
+const pulumiIngressPorts = (resources: RecordedResource[], name: string) => [...new Set(one(resources, 'aws:ec2/securityGroup:SecurityGroup', name).inputs.ingress
+  .map((r: Json) => r.fromPort))].sort();
+
+/**
+ * What each engine says when a load balancer lacks its certificate (staging requires TLS; a public fleet too): the
+ * problem, which is the same; the prop is each engine's own (`certificate`, `certificateArn`).
+ */
+const missingCertificates = new Map<string, { cdk: string[]; pulumi: string[] }>();
+function missingCertificateProblems(construct: 'InferenceFleet' | 'ExperimentTracking') {
+  if (!missingCertificates.has(construct)) missingCertificates.set(construct, buildMissingCertificates(construct));
+  return missingCertificates.get(construct)!;
+}
+function buildMissingCertificates(construct: 'InferenceFleet' | 'ExperimentTracking') {
+  const id = `tls-${construct}`;
+  const staging = EnvironmentProfile.staging();
+  const stack = new cdk.MlopsStack(newApp(), 'Tls', { profile: staging, project: 'p' });
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    subnetConfiguration: [
+      { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      { name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
+    ],
+  });
+  const store = new cdk.ArtifactStore(stack, 'Store');
+  const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a'] };
+  if (construct === 'InferenceFleet') {
+    const fleet = { vpc, artifactStore: store, image: new cdk.ImageRepository(stack, 'Images'), imageTag: '1', modelName: 'fraud', modelVersion: 'v3' };
+    const plFleet = { ...net, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3', tags };
+    return {
+      cdk: [errorOf(() => new cdk.InferenceFleet(stack, 'Staging', fleet)), errorOf(() => new cdk.InferenceFleet(stack, 'Public', { ...fleet, profile, internetFacing: true }))]
+        .map((e) => e.problem),
+      pulumi: [errorOf(() => new pl.InferenceFleet(`${id}-staging`, { ...plFleet, profile: staging })), errorOf(() => new pl.InferenceFleet(`${id}-public`, { ...plFleet, profile, internetFacing: true }))]
+        .map((e) => e.problem),
+    };
+  }
+  const registry = new cdk.ModelRegistry(stack, 'Registry', { vpc });
+  const plRegistry = new pl.ModelRegistry(`${id}-registry`, { profile: staging, tags, ...net });
+  const plStore = new pl.ArtifactStore(`${id}-store`, { profile: staging, tags });
+  return {
+    cdk: [errorOf(() => new cdk.ExperimentTracking(stack, 'Tracking', { vpc, registry, artifactStore: store })).problem],
+    pulumi: [errorOf(() => new pl.ExperimentTracking(`${id}-tracking`, { profile: staging, tags, ...net, registry: plRegistry, artifactStore: plStore })).problem],
+  };
+}
 
 /** Per-bucket settings as one list per setting. */
 function byKey(list: Array<Record<string, Json>>): Record<string, Json> {
@@ -369,6 +437,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
     const [requestsPolicy] = cfn('AWS::AutoScaling::ScalingPolicy').map((p) => p.props)
       .filter((p) => p.TargetTrackingConfiguration?.PredefinedMetricSpecification?.PredefinedMetricType === 'ALBRequestCountPerTarget');
     const [launchTemplate] = cfn('AWS::EC2::LaunchTemplate').map((l) => l.props.LaunchTemplateData).filter((d) => d.InstanceType === 'g5.xlarge');
+    const fleetCertificates = missingCertificateProblems('InferenceFleet');
     const fromCdk = {
       capacity: [Number(asg.MinSize), Number(asg.MaxSize)],
       schedules: schedules.sort((x, y) => x.min - y.min),
@@ -384,8 +453,12 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       instanceWrites: writePrefixes(cdkStatements(cdkOps.template, 'Fleet')).length,
       ami: cdkSide.template.Parameters[launchTemplate.ImageId.Ref].Default,
       cost: cdkSide.fleet.costEstimate,
-      variantWeights: cfn('AWS::ElasticLoadBalancingV2::Listener', cdkOps.template).filter((l) => l.id.startsWith('Fleet'))
+      variantWeights: cfn('AWS::ElasticLoadBalancingV2::Listener', cdkOps.template).filter((l) => l.id.startsWith('Fleet') && l.props.DefaultActions[0].ForwardConfig)
         .map((l) => l.props.DefaultActions[0].ForwardConfig.TargetGroups.map((t: Json) => t.Weight)),
+      // Without a certificate (dev) and with one.
+      listeners: [cdkListeners(cdkSide.template, 'Fleet'), cdkListeners(cdkOps.template, 'Fleet')],
+      listenerPorts: [cdkIngressPorts(cdkSide.template, 'FleetLoadBalancerSecurityGroup'), cdkIngressPorts(cdkOps.template, 'FleetLoadBalancerSecurityGroup')],
+      certificateRequired: fleetCertificates.cdk,
     };
     const r = pulumiSide.resources;
     const g = one(r, 'aws:autoscaling/group:Group').inputs;
@@ -409,6 +482,9 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       ami: flt.imageId.replace(/^resolve:ssm:/, ''),
       cost: pulumiSide.fleet.spec.costEstimate,
       variantWeights: [one(pulumiOps.resources, 'aws:lb/listener:Listener', 'fleet-listener').inputs.defaultActions[0].forward.targetGroups.map((t: Json) => t.weight)],
+      listeners: [pulumiListeners(r, 'par-fleet-'), pulumiListeners(pulumiOps.resources, 'pas-fleet-')],
+      listenerPorts: [pulumiIngressPorts(r, 'par-fleet-lb-sg'), pulumiIngressPorts(pulumiOps.resources, 'pas-fleet-lb-sg')],
+      certificateRequired: fleetCertificates.pulumi,
     };
     return { cdk: fromCdk, pulumi: fromPulumi };
   },
@@ -560,6 +636,16 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
     const pService = one(r, 'aws:ecs/service:Service').inputs;
     const pTask = one(r, 'aws:ecs/taskDefinition:TaskDefinition').inputs;
     const pTarget = one(r, 'aws:appautoscaling/target:Target', 'tracking-scaling').inputs;
+    const certificates = missingCertificateProblems('ExperimentTracking');
+    const cdkContainer = camel(task.ContainerDefinitions[0]);
+    const pContainer = JSON.parse(pTask.containerDefinitions)[0];
+    const hardening = (container: Json, volumes: Json[]) => ({
+      user: container.user,
+      readonlyRootFilesystem: container.readonlyRootFilesystem,
+      memory: container.memory,
+      mounts: container.mountPoints,
+      volumes: volumes.map((v) => v.name),
+    });
     return {
       cdk: {
         internal: alb.Scheme === 'internal',
@@ -571,6 +657,10 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         circuitBreaker: camel(service.DeploymentConfiguration.DeploymentCircuitBreaker),
         logRetentionDays: cfn('AWS::Logs::LogGroup', t).filter((g) => g.id.startsWith('Tracking')).map((g) => g.props.RetentionInDays).sort(),
         taskWrites: writePrefixes(cdkStatements(t, 'Tracking')),
+        listeners: cdkListeners(t, 'Tracking'),
+        listenerPorts: cdkIngressPorts(t, 'TrackingLoadBalancerSecurityGroup'),
+        certificateRequired: certificates.cdk,
+        container: hardening(cdkContainer, camel(task.Volumes)),
       },
       pulumi: {
         internal: pAlb.internal,
@@ -582,6 +672,10 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         circuitBreaker: pService.deploymentCircuitBreaker,
         logRetentionDays: ofType(r, 'aws:cloudwatch/logGroup:LogGroup').filter((g) => g.name.startsWith('pas-tracking-')).map((g) => g.inputs.retentionInDays).sort(),
         taskWrites: writePrefixes(JSON.parse(one(r, 'aws:iam/policy:Policy', 'tracking-task-policy').inputs.policy).Statement),
+        listeners: pulumiListeners(r, 'pas-tracking-'),
+        listenerPorts: pulumiIngressPorts(r, 'pas-tracking-lb-sg'),
+        certificateRequired: certificates.pulumi,
+        container: hardening(pContainer, pTask.volumes),
       },
     };
   },

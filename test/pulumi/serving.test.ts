@@ -143,7 +143,15 @@ describe('Pulumi ModelEndpoint', () => {
 });
 
 describe('Pulumi InferenceFleet rollouts', () => {
-  const fleetArgs = { ...net, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3' };
+  // prod requires TLS: a certificate of the internal name clients call.
+  const fleetArgs = {
+    ...net,
+    allowedCidrBlocks: ['10.0.0.0/16'],
+    imageUri: 'repo/fraud:1',
+    modelName: 'fraud',
+    modelVersion: 'v3',
+    certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/internal',
+  };
 
   test('GIVEN a canary WHEN created THEN a group per variant with its own version, weighted 90/10 on the listener', async () => {
     const fleet = new InferenceFleet('roll1', {
@@ -154,7 +162,7 @@ describe('Pulumi InferenceFleet rollouts', () => {
     const userData = (variant: string) => Buffer.from(one(resources, 'aws:ec2/launchTemplate:LaunchTemplate', `${variant}-lt`).inputs.userData, 'base64').toString();
     expect(userData('current')).toContain("MODEL_URI='served/fraud/v3/model.tar.gz'");
     expect(userData('candidate')).toContain("MODEL_URI='served/fraud/v4/model.tar.gz'");
-    const forward = one(resources, 'aws:lb/listener:Listener').inputs.defaultActions[0].forward.targetGroups;
+    const forward = one(resources, 'aws:lb/listener:Listener', 'roll1-listener').inputs.defaultActions[0].forward.targetGroups;
     expect(forward).toEqual([
       { arn: mockArn('aws:lb/targetGroup:TargetGroup', 'roll1-current-tg'), weight: 90 },
       { arn: mockArn('aws:lb/targetGroup:TargetGroup', 'roll1-candidate-tg'), weight: 10 },
@@ -166,10 +174,10 @@ describe('Pulumi InferenceFleet rollouts', () => {
     new InferenceFleet('roll2', {
       ...fleetArgs, profile: prod(), tags: tags(prod()), rollout: Rollout.abTest({ weights: { a: 50, b: 30, c: 20 } }), variantVersions: { a: 'v3', b: 'v4', c: 'v5' },
     });
-    const ab = one(await resourcesOf('roll2'), 'aws:lb/listener:Listener').inputs.defaultActions[0].forward.targetGroups;
+    const ab = one(await resourcesOf('roll2'), 'aws:lb/listener:Listener', '-listener').inputs.defaultActions[0].forward.targetGroups;
     expect(ab.map((t: { weight: number }) => t.weight)).toEqual([50, 30, 20]);
     new InferenceFleet('roll3', { ...fleetArgs, profile: prod(), tags: tags(prod()), rollout: Rollout.blueGreen(), variantVersions: { candidate: 'v4' } });
-    const bg = one(await resourcesOf('roll3'), 'aws:lb/listener:Listener').inputs.defaultActions[0].forward.targetGroups;
+    const bg = one(await resourcesOf('roll3'), 'aws:lb/listener:Listener', '-listener').inputs.defaultActions[0].forward.targetGroups;
     expect(bg.map((t: { weight: number }) => t.weight)).toEqual([100, 0]);
   });
 

@@ -1,4 +1,6 @@
 import { errorOf, installMocks, mockArn, ofType, resourcesOf } from './support';
+import { newApp } from '../support/gate';
+import * as cdk from 'mlops-constructs';
 import { EnvironmentProfile, Rollout, ValidationError } from 'mlops-constructs';
 import { InferenceFleet, MlopsPlatform, ModelEndpoint } from 'mlops-constructs/pulumi';
 
@@ -10,6 +12,7 @@ const teams = [
   { name: 'recs', costCenter: 'growth-ml', gpuSharePercent: 40 },
 ];
 const bake = { toSeconds: () => 1800 };
+const certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/wildcard-internal';
 
 describe('Pulumi MlopsPlatform composing the whole platform', () => {
   let platform: MlopsPlatform;
@@ -27,6 +30,7 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
         { name: 'recs', backend: 'endpoint', modelVersion: 'v7', imageTag: 'serve-2', team: 'recs' },
       ],
       notifyEmails: ['ops@example.com'],
+      certificateArn,
     });
     resources = await resourcesOf('whole');
   });
@@ -80,6 +84,36 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     expect(cluster.tags).toMatchObject({ 'mlops:team': 'shared' });
     expect(ofType(resources, 'aws:ecs/service:Service')).toHaveLength(1);
     expect(ofType(resources, 'aws:sagemaker/modelPackageGroup:ModelPackageGroup')).toHaveLength(2);
+  });
+
+  test('GIVEN prod with the environment\'s certificate WHEN built THEN every load balancer (MLflow, the fleet model) forwards only on HTTPS 443 and answers port 80 only with a redirect', () => {
+    const balancers = ofType(resources, 'aws:lb/loadBalancer:LoadBalancer').map((lb) => lb.name).sort();
+    expect(balancers).toEqual(['whole-model-fraud-alb', 'whole-tracking-alb']);
+    const listeners = ofType(resources, 'aws:lb/listener:Listener').map((l) => ({ name: l.name, ...l.inputs }));
+    for (const owner of ['whole-model-fraud', 'whole-tracking']) {
+      const own = listeners.filter((l) => l.name.startsWith(`${owner}-`));
+      const shape = own.map((l) => [l.port, l.protocol, l.certificateArn, l.defaultActions.map((a: { type: string }) => a.type)]).sort();
+      expect([owner, shape]).toEqual([owner, [[443, 'HTTPS', certificateArn, ['forward']], [80, 'HTTP', undefined, ['redirect']]].sort()]);
+    }
+  });
+
+  test('GIVEN prod without a certificate WHEN built THEN the same ValidationError as the CDK MlopsPlatform', () => {
+    const args = {
+      profile: EnvironmentProfile.prod(),
+      project: 'acme',
+      costCenter: 'ml-platform',
+      servedModels: [{ name: 'fraud', backend: 'fleet' as const, modelVersion: 'v3', imageTag: 'serve-1' }],
+    };
+    const fromPulumi = errorOf(() => new MlopsPlatform('nocert', { ...args, network }));
+    const fromCdk = errorOf(() => new cdk.MlopsPlatform(newApp(), 'acme-prod', { ...args, servedModels: [{ ...args.servedModels[0], backend: cdk.ServingBackend.FLEET }] }));
+    expect(fromPulumi).toBeInstanceOf(ValidationError);
+    expect(fromPulumi.prop).toBe('certificateArn');
+    const said = (e: typeof fromCdk) => ({ prop: e.prop, problem: e.problem, fix: e.fix });
+    expect(said(fromPulumi)).toEqual(said(fromCdk));
+    expect(fromPulumi.problem).toBe("is required under the 'prod' profile (requireTls): the load balancer of served model 'fraud' serves HTTPS only");
+    // Without a fleet model, MLflow's load balancer still needs it; without either, no certificate is needed.
+    expect(errorOf(() => new MlopsPlatform('nocert2', { ...args, servedModels: [], network })).problem).toMatch(/the experiment tracking server serves HTTPS only$/);
+    expect(() => new MlopsPlatform('nocert3', { ...args, servedModels: [], experimentTracking: false, network })).not.toThrow();
   });
 
   test('GIVEN a served model of an unknown team, a duplicate name or an unknown backend WHEN built THEN a ValidationError names the model\'s prop', () => {
