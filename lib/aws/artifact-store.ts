@@ -6,7 +6,8 @@ import { Construct, IConstruct } from 'constructs';
 import {
   ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PURPOSES, ARTIFACT_READ_OBJECT_ACTIONS,
   ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, MODEL_ARTIFACT_LAYOUT,
-  checkPromotingEnvironment, PromotingEnvironment, REPLICATION_ACTIONS, resolveArtifactStoreSpec, servedModelsBucketPolicy, TAG_KEYS,
+  checkNotServedWritePrefix, checkPromotingEnvironment, PromotingEnvironment, REPLICATION_ACTIONS, resolveArtifactStoreSpec,
+  servedModelsBucketPolicy, TAG_KEYS,
 } from '../core';
 import { MLOPS_CHECK_TAGS } from './checks/tag-contract';
 import { relyOnFeatureFlags } from './private/feature-flags';
@@ -226,10 +227,7 @@ abstract class ArtifactStoreBase extends Construct implements IArtifactStore {
   public grantWrite(grantee: iam.IGrantable, purpose: ArtifactPurpose, prefix?: string): iam.Grant {
     const bucket = this.bucket(purpose);
     const keyPrefix = this.checkPrefix(prefix);
-    if (purpose === ArtifactPurpose.MODELS && !Token.isUnresolved(keyPrefix) && keyPrefix.startsWith(MODEL_ARTIFACT_LAYOUT.servedRoot)) {
-      checkFor(this).fail('prefix', keyPrefix, `is below '${MODEL_ARTIFACT_LAYOUT.servedRoot}', which only the promotion role writes`,
-        `write candidates to '${MODEL_ARTIFACT_LAYOUT.candidatesRoot}<model>/' and promote them with ModelPromotion (the bucket policy denies every other writer).`);
-    }
+    checkNotServedWritePrefix(checkFor(this), purpose, keyPrefix, Token.isUnresolved(keyPrefix));
     return iam.Grant.addToPrincipal({ grantee, actions: WRITE_OBJECT_ACTIONS, resourceArns: [bucket.arnForObjects(`${keyPrefix}*`)] })
       .combine(this.grantKey(grantee, bucket, KMS_WRITE_ACTIONS));
   }

@@ -44,8 +44,8 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('ArtifactStore', 'security', 'TLS-only, TLS 1.2+ bucket policy; server access logs per purpose', ['denies', 'logPrefix']),
   both('ArtifactStore', 'cost', 'noncurrent versions to Standard-IA, then expired; incomplete uploads aborted', ['lifecycle']),
   both('ArtifactStore', 'security', 'cross-region replication of KMS-encrypted objects, role limited to S3 in each region', ['replication']),
-  cdkOnly('ArtifactStore', 'security', 'immutable served models: served/<model>/<version>/ written once by the promotion role, Object Lock by default',
-    'not yet: #15 / docs/design/served-models.md change the models layout on the CDK side; Pulumi still serves <model>/<version>/'),
+  both('ArtifactStore', 'security', 'immutable served models: served/<model>/<version>/ written once by the promotion role, Object Lock by default',
+    ['servedModels', 'objectLock'], 'both render core\'s servedModelsBucketPolicy naming this account\'s <store>-promotion role'),
 
   both('ModelRegistry', 'security', 'storage encrypted with the platform key, IAM authentication, no public instances', [
     'storageEncrypted', 'platformKey', 'iamAuth', 'publiclyAccessible',

@@ -144,6 +144,16 @@ export const SERVED_WRITE_ACTIONS: readonly string[] = Object.freeze([
   's3:BypassGovernanceRetention', 's3:ReplicateObject', 's3:ReplicateDelete',
 ]);
 
+/**
+ * Refuses a grant to write below `served/` of the models bucket, in every engine's grant methods: the promotion role is
+ * the only writer there (the bucket policy denies every other principal, so such a grant would only fail at run time).
+ */
+export function checkNotServedWritePrefix(check: Check, purpose: string, keyPrefix: string, unresolved = false): void {
+  if (purpose !== 'models' || unresolved || !keyPrefix.startsWith(MODEL_ARTIFACT_LAYOUT.servedRoot)) return;
+  check.fail('prefix', keyPrefix, `is below '${MODEL_ARTIFACT_LAYOUT.servedRoot}', which only the promotion role writes`,
+    `write candidates to '${MODEL_ARTIFACT_LAYOUT.candidatesRoot}<model>/' and promote them with ModelPromotion (the bucket policy denies every other writer).`);
+}
+
 /** Sids of the statements `servedModelsBucketPolicy` renders, for tests and reviews. */
 export const SERVED_MODELS_POLICY_SIDS = Object.freeze({
   onlyPromotion: 'OnlyPromotionWritesServedModels',

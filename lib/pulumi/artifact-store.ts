@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PREFIX_PATTERN, ARTIFACT_PREFIX_TEXT, ARTIFACT_PURPOSES,
   ARTIFACT_READ_OBJECT_ACTIONS, ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, ArtifactStoreSpecInput, Check,
-  DataClassification, MODEL_ARTIFACT_LAYOUT, REPLICATION_ACTIONS, resolveArtifactStoreSpec, servedModelsBucketPolicy,
+  checkNotServedWritePrefix, DataClassification, MODEL_ARTIFACT_LAYOUT, REPLICATION_ACTIONS, resolveArtifactStoreSpec, servedModelsBucketPolicy,
 } from '../core';
 import {
   accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, MlopsComponentArgs, policyJson, PolicyStatement,
@@ -99,6 +99,8 @@ export class ArtifactStore extends pulumi.ComponentResource {
   private readonly logSources: Array<{ sourceBucketArn: pulumi.Input<string>; prefix: string }> = [];
   /** Name of the only role that may write `served/` in the models bucket. */
   public readonly promotionRoleName: string;
+  /** ARN of that role, in the store's account (the bucket policy names it; the role may not exist yet). */
+  public readonly promotionRoleArn: pulumi.Output<string>;
 
   constructor(name: string, args: ArtifactStoreArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const { profile, tags: baseTags } = resolveProfileAndTags(args);
@@ -133,6 +135,9 @@ export class ArtifactStore extends pulumi.ComponentResource {
     }, { id: 'remove-expired-delete-markers', status: 'Enabled', filter: {}, expiration: { expiredObjectDeleteMarker: true } }], retain);
 
     this.promotionRoleName = args.promotionRoleName ?? `${name}-promotion`;
+    this.check.matches('promotionRoleName', this.promotionRoleName, /^[\w+=,.@-]{1,64}$/, 'an IAM role name (at most 64 letters, digits and +=,.@_-)');
+    // A literal name in this account's ARN, as the CDK store renders it (the promotion role may be created later).
+    this.promotionRoleArn = pulumi.interpolate`arn:${this.account.partition}:iam::${this.account.accountId}:role/${this.promotionRoleName}`;
     const buckets: Partial<Record<ArtifactPurpose, ArtifactBucket>> = {};
     for (const purpose of ARTIFACT_PURPOSES) {
       const id = `${name}-${purpose}`;
@@ -153,7 +158,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
       // Promoted versions are immutable: only the promotion role creates them, once; nobody deletes them (core's policy).
       const served = purpose === ArtifactPurpose.MODELS ? servedModelsBucketPolicy<pulumi.Input<string>>({
         servedObjectsArn: pulumi.interpolate`${bucket.arn}/${MODEL_ARTIFACT_LAYOUT.servedRoot}*`,
-        promotionRoleArn: `arn:*:iam::*:role/${this.promotionRoleName}`,
+        promotionRoleArn: this.promotionRoleArn,
       }) : [];
       const sse = { sseAlgorithm: 'aws:kms', kmsMasterKeyId: this.encryptionKey.arn };
       const secured = this.secureBucket(id, bucket, sse, true, rules, retain, served as unknown as PolicyStatement[]);
@@ -234,6 +239,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
       this.check.fail('purpose', purpose, `is not one of ${ARTIFACT_PURPOSES.join(', ')}`, 'pass an ArtifactPurpose, e.g. ArtifactPurpose.MODELS.');
     }
     const keyPrefix = this.check.matches('prefix', prefix, ARTIFACT_PREFIX_PATTERN, ARTIFACT_PREFIX_TEXT) ?? '';
+    if (access !== 'read') checkNotServedWritePrefix(this.check, purpose, keyPrefix);
     const bucketArn = this.bucket(purpose).arn;
     const objects = pulumi.interpolate`${bucketArn}/${keyPrefix}*`;
     const key = (actions: readonly string[]): PolicyStatement => ({

@@ -1,4 +1,6 @@
-import { installMocks, mockArn, one, ofType, resourcesOf } from './support';
+import * as pulumi from '@pulumi/pulumi';
+import { errorOf, installMocks, mockArn, one, ofType, promiseOf, resourcesOf } from './support';
+import { IamWalk, RequestContext, Statement } from '../support/iam-walk';
 import { ArtifactPurpose, DataClassification, EnvironmentProfile, MlopsTags, ValidationError } from 'mlops-constructs';
 import { ArtifactStore } from 'mlops-constructs/pulumi';
 
@@ -30,7 +32,7 @@ describe('Pulumi ArtifactStore', () => {
       expect(policy.Statement.map((s: { Sid: string; Effect: string }) => `${s.Effect}:${s.Sid}`)).toEqual(['Deny:DenyInsecureTransport', 'Deny:DenyOutdatedTLS', ...served]);
       if (purpose === ArtifactPurpose.MODELS) {
         expect(policy.Statement[2]).toMatchObject({
-          Resource: `${mockArn('aws:s3/bucket:Bucket', 'store1-models')}/served/*`, Condition: { ArnNotLike: { 'aws:PrincipalArn': 'arn:*:iam::*:role/store1-promotion' } },
+          Resource: `${mockArn('aws:s3/bucket:Bucket', 'store1-models')}/served/*`, Condition: { ArnNotLike: { 'aws:PrincipalArn': 'arn:aws:iam::123456789012:role/store1-promotion' } },
         });
       }
       expect(one(resources, 'aws:s3/bucketLogging:BucketLogging', `${purpose}-logging`).inputs)
@@ -89,5 +91,81 @@ describe('Pulumi ArtifactStore', () => {
       .toThrow(ValidationError);
     expect(() => new ArtifactStore('store6', { profile: EnvironmentProfile.prod(), autoDeleteObjects: true }))
       .toThrow(/mlops:aws:ArtifactStore\(store6\): 'autoDeleteObjects' cannot be used .* Fix: remove 'autoDeleteObjects'/);
+  });
+});
+
+describe('Pulumi ArtifactStore served models (docs/design/served-models.md)', () => {
+  const served = `${mockArn('aws:s3/bucket:Bucket', 'store7-models')}/served/fraud/v3/model.tar.gz`;
+  const candidate = `${mockArn('aws:s3/bucket:Bucket', 'store7-models')}/candidates/fraud/run-1/model.tar.gz`;
+  // A request over TLS 1.3, as every SDK sends it; a create-only put carries If-None-Match: *.
+  const tls = { 'aws:SecureTransport': true, 's3:TlsVersion': '1.3' };
+  const createOnly = { ...tls, 's3:ObjectCreationOperation': true, 's3:if-none-match': '*' };
+  let walk: IamWalk;
+  let bucketPolicy: Statement[];
+  let promotionArn: string;
+
+  beforeAll(async () => {
+    const store = new ArtifactStore('store7', { profile: dev(), tags: tags() });
+    promotionArn = await promiseOf(store.promotionRoleArn);
+    const grants = await promiseOf(pulumi.output(store.grantStatements('read-write', ArtifactPurpose.MODELS)));
+    const policy = JSON.parse(one(await resourcesOf('store7'), 'aws:s3/bucketPolicy:BucketPolicy', 'models-policy').inputs.policy);
+    // Principals in the store's account: one granted read-write on the whole models bucket (the broadest grant), one
+    // allowed every S3 action (an administrator), and the promotion role with the same grant.
+    const role = (name: string, statements: unknown[]) => ({
+      Type: 'AWS::IAM::Role', Properties: { RoleName: name, AssumeRolePolicyDocument: { Statement: [] }, Policies: [{ PolicyDocument: { Statement: statements } }] },
+    });
+    walk = new IamWalk([{
+      name: 'P',
+      json: {
+        Resources: {
+          Writer: role('writer', grants),
+          Admin: role('admin', [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]),
+          Promotion: role('store7-promotion', grants),
+        },
+      },
+    }]);
+    bucketPolicy = walk.statements('P', policy);
+  });
+
+  const can = (who: 'Writer' | 'Admin' | 'Promotion', action: string, resource: string, context: RequestContext = tls) => walk.allows(walk.role(who), action, resource, {
+    ...context, 'aws:PrincipalArn': who === 'Promotion' ? promotionArn : `arn:aws:iam::123456789012:role/${who.toLowerCase()}`,
+  }, bucketPolicy);
+
+  test('GIVEN the store WHEN any principal but the promotion role puts an object under served/ THEN the bucket policy denies it, whatever its grants', () => {
+    expect(promotionArn).toBe('arn:aws:iam::123456789012:role/store7-promotion');
+    expect(can('Writer', 's3:PutObject', served, createOnly)).toBe(false);
+    expect(can('Admin', 's3:PutObject', served, createOnly)).toBe(false);
+    expect(can('Promotion', 's3:PutObject', served, createOnly)).toBe(true);
+    // Training writes candidates, which the same grant still allows.
+    expect(can('Writer', 's3:PutObject', candidate, { ...tls, 's3:ObjectCreationOperation': true })).toBe(true);
+  });
+
+  test('GIVEN a served version WHEN anyone (the promotion role too) overwrites, deletes or unlocks it THEN denied: served versions are written once', () => {
+    expect(can('Promotion', 's3:PutObject', served, { ...tls, 's3:ObjectCreationOperation': true })).toBe(false);
+    for (const who of ['Writer', 'Admin', 'Promotion'] as const) {
+      for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectRetention', 's3:PutObjectLegalHold', 's3:BypassGovernanceRetention']) {
+        expect([who, action, can(who, action, served)]).toEqual([who, action, false]);
+      }
+    }
+  });
+
+  test('GIVEN defaults WHEN created THEN the models bucket is under Object Lock (GOVERNANCE, the noncurrent-version days); with autoDeleteObjects in dev it is not', async () => {
+    const resources = await resourcesOf('store7');
+    expect(one(resources, 'aws:s3/bucket:Bucket', 'store7-models').inputs.objectLockEnabled).toBe(true);
+    expect(ofType(resources, 'aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration').map((l) => [l.name, l.inputs.rule])).toEqual([
+      ['store7-models-object-lock', { defaultRetention: { mode: 'GOVERNANCE', days: dev().noncurrentVersionExpirationDays } }],
+    ]);
+    new ArtifactStore('store8', { profile: dev(), tags: tags(), autoDeleteObjects: true });
+    expect(ofType(await resourcesOf('store8'), 'aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration')).toEqual([]);
+  });
+
+  test('GIVEN a grant to write below served/ WHEN asked THEN a ValidationError points to candidates/ and ModelPromotion', () => {
+    const store = new ArtifactStore('store9', { profile: dev(), tags: tags() });
+    const error = errorOf(() => store.grantStatements('read-write', ArtifactPurpose.MODELS, 'served/fraud/'));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect([error.prop, error.value]).toEqual(['prefix', 'served/fraud/']);
+    expect(error.fix).toMatch(/candidates\/<model>\/.*ModelPromotion/);
+    expect(store.grantStatements('read', ArtifactPurpose.MODELS, 'served/fraud/')).toHaveLength(3);
+    expect(errorOf(() => new ArtifactStore('store10', { profile: dev(), promotionRoleName: 'x'.repeat(65) })).prop).toBe('promotionRoleName');
   });
 });

@@ -1,9 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { errorOf, installMocks } from './support';
 import { newApp } from '../support/gate';
 import * as cdk from 'mlops-constructs';
-import { certificateFix, DataClassification, EnvironmentProfile, MlopsTags, ValidationError } from 'mlops-constructs';
+import { ArtifactPurpose, certificateFix, DataClassification, EnvironmentProfile, MlopsTags, ValidationError } from 'mlops-constructs';
 import * as pl from 'mlops-constructs/pulumi';
 
 /*
@@ -72,6 +73,13 @@ const CASES: Case[] = [
     prop: 'objectLock.retentionDays',
     cdk: (s) => new cdk.ArtifactStore(s, 'X', { objectLock: { mode: 'GOVERNANCE' as never, retentionDays: 0 } }),
     pulumi: (n, profile, tags) => new pl.ArtifactStore(n, { profile, tags, objectLock: { mode: 'GOVERNANCE', retentionDays: 0 } }),
+  },
+  {
+    name: 'ArtifactStore: a write grant below served/ (the promotion role\'s alone)',
+    prop: 'prefix',
+    cdk: (s) => new cdk.ArtifactStore(s, 'X').grantWrite(new iam.Role(s, 'Trainer', { assumedBy: new iam.ServicePrincipal('batch.amazonaws.com') }),
+      ArtifactPurpose.MODELS, 'served/fraud/'),
+    pulumi: (n, profile, tags) => new pl.ArtifactStore(n, { profile, tags }).grantStatements('read-write', ArtifactPurpose.MODELS, 'served/fraud/'),
   },
   {
     name: 'ModelRegistry: backups beyond 35 days',

@@ -9,7 +9,9 @@ import { errorOf, installMocks, mockArn, one, ofType, RecordedResource, resource
 import { newApp } from '../support/gate';
 import { IamWalk } from '../support/iam-walk';
 import * as cdk from 'mlops-constructs';
-import { ENGINE_PARITY, EngineParityRow, EnvironmentProfile, MlopsTags, renderEngineParityTable, Rollout } from 'mlops-constructs';
+import {
+  ENGINE_PARITY, EngineParityRow, EnvironmentProfile, MlopsTags, renderEngineParityTable, Rollout, SERVED_MODELS_POLICY_SIDS,
+} from 'mlops-constructs';
 import * as pl from 'mlops-constructs/pulumi';
 
 /*
@@ -240,6 +242,27 @@ function buildMissingCertificates(construct: 'InferenceFleet' | 'ExperimentTrack
   };
 }
 
+/**
+ * The served-models statements of a bucket policy (none outside the models bucket), with the bucket and the promotion
+ * role's ARN in one form: both engines name this account's role `<store>-promotion`.
+ */
+function servedStatements(statements: Json[]): Json[] {
+  const served = new Set(Object.values(SERVED_MODELS_POLICY_SIDS));
+  const promotion = (arn: Json) => {
+    const text = JSON.stringify(arn);
+    return /AWS::AccountId|:123456789012:/.test(text) && /:role\/[\w-]*-promotion/.test(text.replace(/"\s*,\s*"/g, '')) ? '<this account>:role/<store>-promotion' : text;
+  };
+  return statements.filter((s) => served.has(s.Sid)).map((s) => ({
+    sid: s.Sid,
+    effect: s.Effect,
+    principal: s.Principal,
+    actions: [s.Action].flat().sort(),
+    resource: JSON.stringify(s.Resource).replace(/.*\/(served\/\*)["\]}]*$/, '$1'),
+    condition: s.Condition && Object.fromEntries(Object.entries(s.Condition).map(([operator, conditions]) => [operator,
+      Object.fromEntries(Object.entries(conditions as Json).map(([key, value]) => [key, key === 'aws:PrincipalArn' ? promotion(value) : value]))])),
+  }));
+}
+
 /** Per-bucket settings as one list per setting. */
 function byKey(list: Array<Record<string, Json>>): Record<string, Json> {
   return Object.fromEntries(Object.keys(list[0]).map((key) => [key, list.map((item) => item[key])]));
@@ -263,6 +286,8 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         denies: policy.filter((s: Json) => s.Effect === 'Deny').map(denyKey).sort(),
         logPrefix: b.props.LoggingConfiguration.LogFilePrefix,
         replication: replicationOf(camel(b.props.ReplicationConfiguration.Rules[0])),
+        servedModels: servedStatements(policy),
+        objectLock: { enabled: b.props.ObjectLockEnabled ?? false, retention: camel(b.props.ObjectLockConfiguration?.Rule.DefaultRetention) },
         lifecycle: [
           lifecycle.NoncurrentVersionTransitions[0].TransitionInDays, lifecycle.NoncurrentVersionExpiration.NoncurrentDays,
           lifecycle.AbortIncompleteMultipartUpload.DaysAfterInitiation,
@@ -290,6 +315,12 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         denies: policy.map(denyKey).sort(),
         logPrefix: one(r, 'aws:s3/bucketLogging:BucketLogging', `store-${purpose}-logging`).inputs.targetPrefix,
         replication: replicationOf(one(r, 'aws:s3/bucketReplicationConfig:BucketReplicationConfig', `store-${purpose}-replication`).inputs.rules[0]),
+        servedModels: servedStatements(policy),
+        objectLock: {
+          enabled: one(r, 'aws:s3/bucket:Bucket', `par-store-${purpose}`).inputs.objectLockEnabled ?? false,
+          retention: ofType(r, 'aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration')
+            .find((l) => l.name === `par-store-${purpose}-object-lock`)?.inputs.rule.defaultRetention,
+        },
         lifecycle: [
           lifecycle.noncurrentVersionTransitions[0].noncurrentDays, lifecycle.noncurrentVersionExpiration.noncurrentDays,
           lifecycle.abortIncompleteMultipartUpload.daysAfterInitiation,
