@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ArnFormat, CfnResource, Duration, Lazy, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnResource, Duration, Lazy, Names, Stack, Token, Tokenization, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -10,12 +10,15 @@ import * as elbv2Actions from 'aws-cdk-lib/aws-elasticloadbalancingv2-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import {
   Check, EnvironmentProfile, MLFLOW_CONTAINER_USER, MLFLOW_DEFAULT_IMAGE_DRIVERS, MLFLOW_PORT, MLFLOW_SCRATCH_PATH, MLFLOW_VERSION,
-  mlflowHealthCheckCommand, mlflowServerCommand, resolveExperimentTrackingSpec, resolveListenerTls,
+  MLFLOW_DATABASE_USER, mlflowDatabaseUserSql, mlflowHealthCheckCommand, mlflowIamAuthServerCommand, resolveExperimentTrackingSpec,
+  resolveListenerTls,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IModelRegistry } from './model-registry';
@@ -72,9 +75,10 @@ export interface ExperimentTrackingProps {
    */
   readonly clients?: ec2.IConnectable[];
   /**
-   * Container image of the tracking server. It must contain MLflow, psycopg2 and boto3, and run as uid 1000 with a
-   * read-only root filesystem (the container writes only to `/tmp`, a task volume, which is also HOME); the container
-   * installs nothing at start. Where the profile requires TLS (staging, prod) it must be pinned: an image built by CDK
+   * Container image of the tracking server. It must contain MLflow, psycopg2 and boto3, the IAM token hook and the RDS
+   * certificate authorities at `MLFLOW_IAM_AUTH_PATH` (build it from the default image, or from a copy of
+   * `MLFLOW_IMAGE_DIRECTORY`), and run as uid 1000 with a read-only root filesystem (the container writes only to
+   * `/tmp`, a task volume, which is also HOME); the container installs nothing at start. Where the profile requires TLS (staging, prod) it must be pinned: an image built by CDK
    * (`ContainerImage.fromAsset`, tagged by content hash) or one named by digest (`repository@sha256:<64 hex digits>`,
    * e.g. `ContainerImage.fromRegistry(...)` or `ContainerImage.fromEcrRepository(repo, 'sha256:...')`).
    * @default - built by `cdk deploy` from the Dockerfile shipped in the package (`MLFLOW_IMAGE_DIRECTORY`):
@@ -136,8 +140,9 @@ export interface ExperimentTrackingProps {
 }
 
 /**
- * An MLflow tracking server on ECS Fargate in private subnets behind an internal Application Load Balancer:
- * backend store on the model registry's database, artifacts in the artifact store (proxied by the server,
+ * An MLflow tracking server on ECS Fargate in private subnets behind an internal Application Load Balancer that
+ * authenticates every request (HTTPS): backend store on the model registry's database, as its own database user with
+ * IAM authentication (created at deploy time; MLflow never reads the admin secret), artifacts in the artifact store (proxied by the server,
  * so clients need no S3 access), access logs to the artifact store's log bucket, container insights, CPU
  * autoscaling and KMS-encrypted logs. Roles hold customer managed policies only.
  */
@@ -151,8 +156,13 @@ export class ExperimentTracking extends Construct {
   /** With a certificate: HTTP on port 80, redirecting every request to HTTPS. */
   public readonly redirectListener?: elbv2.ApplicationListener;
   public readonly logGroup: logs.LogGroup;
-  /** Role of the MLflow server (artifact store access). */
+  /** Role of the MLflow server (artifact store access; connects to the database as `MLFLOW_DATABASE_USER` with IAM). */
   public readonly taskRole: iam.IRole;
+  /**
+   * The deploy-time step that creates MLflow's database user (`MLFLOW_DATABASE_USER`, IAM authentication only) in the
+   * registry's database, through the RDS Data API with the registry's admin secret, which only this step reads.
+   */
+  public readonly databaseUser: cr.AwsCustomResource;
   /** URL clients set as `MLFLOW_TRACKING_URI`. */
   public readonly trackingUri: string;
   /** The WAFv2 web ACL protecting the load balancer. */
@@ -205,14 +215,16 @@ export class ExperimentTracking extends Construct {
 
     const executionRole = new ManagedPolicyRole(this, 'ExecutionRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: `Starts the MLflow tracking server of ${this.node.path} (logs, database secret)`,
+      description: `Starts the MLflow tracking server of ${this.node.path} (image pull, logs)`,
     });
     const taskRole = new ManagedPolicyRole(this, 'TaskRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: `MLflow tracking server of ${this.node.path} (artifact store access)`,
+      description: `MLflow tracking server of ${this.node.path} (artifact store access, database user ${MLFLOW_DATABASE_USER} with IAM)`,
     });
     this.taskRole = taskRole;
     props.artifactStore.grantReadWrite(taskRole, ArtifactPurpose.MODELS, 'mlflow/');
+    // Its own database user, with IAM authentication: no password, no secret to read.
+    props.registry.grantConnect(taskRole, MLFLOW_DATABASE_USER);
 
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu,
@@ -223,9 +235,7 @@ export class ExperimentTracking extends Construct {
     });
 
     const artifactsDestination = props.artifactStore.s3Uri(ArtifactPurpose.MODELS, 'mlflow/');
-    // The backend URI is assembled in the container from ECS secrets, so the password never appears in the
-    // task definition; the generated password excludes every character that would need URL escaping.
-    const secret = this.registrySecret(props.registry, executionRole);
+    this.databaseUser = this.newDatabaseUser(props.registry, databaseName, encryptionKey, profile);
     // A task volume (Fargate ephemeral storage) is the only writable path: HOME, temporary files, the drivers.
     this.taskDefinition.addVolume({ name: 'scratch' });
     const container = this.taskDefinition.addContainer('mlflow', {
@@ -238,13 +248,13 @@ export class ExperimentTracking extends Construct {
       readonlyRootFilesystem: true,
       memoryLimitMiB,
       entryPoint: ['sh', '-c'],
-      command: [mlflowServerCommand(spec, databaseName, artifactsDestination)],
-      secrets: {
-        DB_USER: ecs.Secret.fromSecretsManager(secret, 'username'),
-        DB_PASSWORD: ecs.Secret.fromSecretsManager(secret, 'password'),
-        DB_HOST: ecs.Secret.fromSecretsManager(secret, 'host'),
-        DB_PORT: ecs.Secret.fromSecretsManager(secret, 'port'),
-      },
+      // The URI holds no password: the image's hook signs an IAM token for every new connection.
+      command: [mlflowIamAuthServerCommand(spec, {
+        host: props.registry.cluster.clusterEndpoint.hostname,
+        port: Tokenization.stringifyNumber(props.registry.cluster.clusterEndpoint.port),
+        databaseName,
+        region: Stack.of(this).region,
+      }, artifactsDestination)],
       portMappings: [{ containerPort: MLFLOW_PORT, protocol: ecs.Protocol.TCP }],
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'mlflow' }),
       healthCheck: {
@@ -271,6 +281,8 @@ export class ExperimentTracking extends Construct {
       healthCheckGracePeriod: Duration.seconds(180),
     });
     props.registry.allowConnectionsFrom(this.service);
+    // Tasks start once their database user exists.
+    this.service.node.addDependency(this.databaseUser);
 
     const scaling = this.service.autoScaleTaskCount({ minCapacity: minTasks, maxCapacity: maxTasks });
     scaling.scaleOnCpuUtilization('Cpu', {
@@ -506,16 +518,89 @@ export class ExperimentTracking extends Construct {
   }
 
   /**
-   * The registry's secret as the execution role reads it. In another stack than the registry, the grant goes into the
-   * role's own policy (the secret read and a decrypt through Secrets Manager only), not into the registry key's
-   * policy: naming the role there would make the registry's stack depend on this one, a cycle with this stack's
-   * references to the registry.
+   * MLflow's database user, made at deploy time by one idempotent statement (`mlflowDatabaseUserSql`) the RDS Data API
+   * runs as the registry's admin, before the service starts. Its role is the only one of this construct that reads the
+   * admin secret.
    */
-  private registrySecret(registry: IModelRegistry, executionRole: iam.IGrantable): secretsmanager.ISecret {
+  private newDatabaseUser(
+    registry: IModelRegistry, databaseName: string, encryptionKey: kms.IKey, profile: EnvironmentProfile,
+  ): cr.AwsCustomResource {
+    const role = new ManagedPolicyRole(this, 'DatabaseUserRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Creates the MLflow database user of ${this.node.path} (RDS Data API as the registry admin)`,
+    });
+    const logGroup = new logs.LogGroup(this, 'DatabaseUserLogs', {
+      encryptionKey,
+      retention: profile.logRetentionDays as logs.RetentionDays,
+      removalPolicy: statefulRemovalPolicy(profile),
+    });
+    logGroup.grantWrite(role);
+    const secret = this.registrySecret(registry, role);
+    secret.grantRead(role);
+    const statement = {
+      resourceArn: registry.cluster.clusterArn,
+      secretArn: registry.secret.secretArn,
+      database: databaseName,
+      sql: mlflowDatabaseUserSql(),
+    };
+    const call: cr.AwsSdkCall = {
+      service: 'rds-data',
+      action: 'ExecuteStatement',
+      parameters: statement,
+      physicalResourceId: cr.PhysicalResourceId.of(`${databaseName}/${MLFLOW_DATABASE_USER}`),
+    };
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['rds-data:ExecuteStatement'], resources: [registry.cluster.clusterArn] }));
+    // Outside the VPC: it calls only the RDS Data API and Secrets Manager, public AWS endpoints, never the database's port.
+    const databaseUser = new cr.AwsCustomResource(this, 'DatabaseUser', {
+      onCreate: call,
+      onUpdate: call,
+      role,
+      installLatestAwsSdk: false,
+      timeout: Duration.minutes(2),
+      logGroup,
+    });
+    // After the database's instances exist (the statement needs a writer); the cluster itself is referenced already.
+    for (const instance of registry.cluster.node.findAll().filter((c) => c instanceof rds.CfnDBInstance)) {
+      databaseUser.node.addDependency(instance);
+    }
+    const handler = Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_HANDLER)?.node.defaultChild;
+    if (handler instanceof CfnResource) {
+      dropRedundantDependencies(handler, [role.node.defaultChild as CfnResource]);
+      this.acknowledgeHandler(handler);
+    }
+    return databaseUser;
+  }
+
+  /** The findings of aws-cdk-lib's AwsCustomResource handler that do not fit a function CloudFormation alone invokes. */
+  private acknowledgeHandler(handler: CfnResource): void {
+    const concurrency = 'The function runs only when CloudFormation creates or updates MLflow\'s database user (one invocation per '
+      + 'deploy that changes the statement); reserved concurrency would take from the account\'s unreserved pool, and fails in '
+      + 'accounts at the minimum of 10.';
+    const dlq = 'CloudFormation invokes the function and receives every failure as the custom resource\'s response, which fails '
+      + 'the deployment; a dead-letter queue would hold events nobody replays.';
+    const vpc = 'The function reaches nothing in the VPC: it calls the RDS Data API and Secrets Manager, public AWS endpoints, '
+      + 'never the database port; inside the VPC its role would need network-interface permissions on every resource.';
+    Validations.of(handler).acknowledge(
+      { id: 'NIST.800.53.R5-LambdaConcurrency', reason: concurrency },
+      { id: 'HIPAA.Security-LambdaConcurrency', reason: concurrency },
+      { id: 'NIST.800.53.R5-LambdaDLQ', reason: dlq },
+      { id: 'HIPAA.Security-LambdaDLQ', reason: dlq },
+      { id: 'NIST.800.53.R5-LambdaInsideVPC', reason: vpc },
+      { id: 'HIPAA.Security-LambdaInsideVPC', reason: vpc },
+    );
+  }
+
+  /**
+   * The registry's secret as `grantee` reads it. In another stack than the registry, the grant goes into the grantee's
+   * own policy (the secret read and a decrypt through Secrets Manager only), not into the registry key's policy: naming
+   * the role there would make the registry's stack depend on this one, a cycle with this stack's references to the
+   * registry.
+   */
+  private registrySecret(registry: IModelRegistry, grantee: iam.IGrantable): secretsmanager.ISecret {
     const secret = registry.secret;
     if (Stack.of(secret) === Stack.of(this) || !secret.encryptionKey) return secret;
     const key = secret.encryptionKey;
-    executionRole.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['kms:Decrypt'],
       resources: [key.keyArn],
       conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.${Stack.of(this).urlSuffix}` } },
@@ -535,6 +620,9 @@ interface TrackingUserPool {
   readonly userPoolDomain: cognito.UserPoolDomain;
   readonly machineClient: cognito.UserPoolClient;
 }
+
+/** Construct id of aws-cdk-lib's AwsCustomResource handler (a singleton function of the stack). */
+const AWS_CUSTOM_RESOURCE_HANDLER = 'AWS679f53fac002430cb0da5b7982bd2287';
 
 const DOMAIN_NAME = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$/;
 const COGNITO_DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -591,15 +679,20 @@ function privateSubnetCidrs(check: Check, vpc: ec2.IVpc): string[] {
 
 /**
  * The service's DependsOn, without the target group its LoadBalancers property already references (cfn-lint
- * W3005); the dependency on the listener, which ECS needs, stays. Computed when the template is resolved,
- * after construct dependencies became resource dependencies.
+ * W3005); the dependency on the listener, which ECS needs, stays.
  */
 function dropRedundantTargetGroupDependency(service: ecs.FargateService, targetGroup: elbv2.ApplicationTargetGroup): void {
-  const cfnService = service.node.defaultChild as ecs.CfnService;
-  const cfnTargetGroup = targetGroup.node.defaultChild as elbv2.CfnTargetGroup;
-  cfnService.addOverride('DependsOn', Lazy.list({
-    produce: () => cfnService.obtainDependencies()
-      .filter((d): d is CfnResource => CfnResource.isCfnResource(d) && d !== cfnTargetGroup)
+  dropRedundantDependencies(service.node.defaultChild as ecs.CfnService, [targetGroup.node.defaultChild as elbv2.CfnTargetGroup]);
+}
+
+/**
+ * A resource's DependsOn without `redundant`, resources its properties already reference (cfn-lint W3005). Computed
+ * when the template is resolved, after construct dependencies became resource dependencies.
+ */
+function dropRedundantDependencies(resource: CfnResource, redundant: CfnResource[]): void {
+  resource.addOverride('DependsOn', Lazy.list({
+    produce: () => resource.obtainDependencies()
+      .filter((d): d is CfnResource => CfnResource.isCfnResource(d) && !redundant.includes(d))
       .map((d) => d.logicalId)
       .sort(),
   }));

@@ -172,6 +172,8 @@ export class ModelRegistry extends Construct implements IModelRegistry {
       storageEncrypted: true,
       storageEncryptionKey: this.encryptionKey,
       iamAuthentication: true,
+      // The RDS Data API: how ExperimentTracking creates its IAM-authenticated database user at deploy time.
+      enableDataApi: true,
       serverlessV2MinCapacity: minCapacity,
       serverlessV2MaxCapacity: maxCapacity,
       writer: rds.ClusterInstance.serverlessV2('Writer', instanceProps),

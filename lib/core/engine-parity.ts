@@ -54,6 +54,8 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     'deletionProtection', 'backupDays', 'engineVersion', 'port', 'databaseName', 'logExports', 'monitoringInterval', 'performanceInsights',
   ]),
   both('ModelRegistry', 'cost', 'Serverless v2 capacity range and instance count', ['capacity', 'instances']),
+  cdkOnly('ModelRegistry', 'security', 'the RDS Data API is on, so ExperimentTracking creates its IAM-authenticated database user at deploy time (callers need rds-data:ExecuteStatement and the admin secret)',
+    'not yet: the Pulumi registry has no Data API and the Pulumi MLflow connects with the admin secret (#15)'),
 
   both('CostGuard', 'cost', 'monthly limit, cost-allocation tag filter, actual and forecast notifications', ['limit', 'filter', 'notifications']),
   both('CostGuard', 'cost', 'cost anomaly subscription threshold', ['anomaly']),
@@ -117,8 +119,10 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     'not yet: the Pulumi load balancer forwards every request unauthenticated (#15)'),
   cdkOnly('ExperimentTracking', 'security', 'nothing is installed at start: the default image is built at deploy from the Dockerfile the package ships (pinned MLflow and drivers, tagged by content hash); an image of the user\'s must be pinned by digest where the profile requires TLS',
     'not yet: the Pulumi container installs its drivers from PyPI when it starts (#15)'),
+  cdkOnly('ExperimentTracking', 'security', 'MLflow connects as its own database user (mlflow) with IAM authentication (a fresh token per connection, TLS verify-full), not with the registry\'s admin secret, which only the deploy-time step that creates that user (RDS Data API) reads',
+    'not yet: the Pulumi task reads the registry\'s admin secret (#15)'),
   both('ExperimentTracking', 'security', 'the container runs as a non-root user (1000) with a read-only root filesystem (writes only to a /tmp task volume) and a hard memory limit',
-    ['container'], 'an own database user is on neither engine yet (#15)'),
+    ['container']),
 
   cdkOnly('ModelPipeline', 'security', 'retraining pipeline (Step Functions: train, evaluate, approve, deploy)', 'not yet: no Pulumi ModelPipeline'),
   cdkOnly('ModelPromotion', 'security', 'the promotion role (the only writer of served/) and its state machine: lock, write-once copy, served state, shard stack update, fleet rollout',

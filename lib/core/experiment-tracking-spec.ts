@@ -155,3 +155,74 @@ export function mlflowServerCommand(
 export function mlflowHealthCheckCommand(port: number = MLFLOW_PORT): string[] {
   return ['CMD-SHELL', `python -c "import urllib.request; urllib.request.urlopen('http://localhost:${port}/health')"`];
 }
+
+/**
+ * The database user the MLflow server connects as: IAM database authentication (a token signed with the task role's
+ * credentials for every new connection), so it has no password and the server reads no secret.
+ */
+export const MLFLOW_DATABASE_USER = 'mlflow';
+/** Where the default image holds the IAM token hook (sitecustomize.py) and the RDS certificate authorities. */
+export const MLFLOW_IAM_AUTH_PATH = '/opt/mlflow-iam-auth';
+const RELATIONS = 'pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace';
+
+/**
+ * The statement that makes `MLFLOW_DATABASE_USER` MLflow's database user, run by the registry's admin in MLflow's
+ * database: a login role without password that authenticates with IAM only (`rds_iam`), may connect and create in the
+ * public schema, and takes over what MLflow created there while it connected as the admin (tables with their
+ * sequences, other sequences, enum types), so its migrations can alter them. It gets nothing else of the admin's. One
+ * statement (a DO block), as the RDS Data API runs one per call; idempotent, so every deploy may run it again.
+ */
+export function mlflowDatabaseUserSql(): string {
+  const user = MLFLOW_DATABASE_USER;
+  const owned = (kind: string, name: string, from: string, where: string) => [
+    `  FOR item IN SELECT ${name} AS name FROM ${from} WHERE ${where} LOOP`,
+    `    EXECUTE format('ALTER ${kind} public.%I OWNER TO ${user}', item.name);`,
+    '  END LOOP;',
+  ];
+  const inPublic = (owner: string) => `n.nspname = 'public' AND pg_get_userbyid(${owner}) = current_user`;
+  return [
+    'DO $mlops$',
+    'DECLARE',
+    '  item record;',
+    'BEGIN',
+    `  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${user}') THEN`,
+    `    CREATE ROLE ${user} LOGIN;`,
+    '  END IF;',
+    `  GRANT rds_iam TO ${user};`,
+    // Taking ownership to the new role needs membership in it (PostgreSQL 16: the creator's admin option allows this).
+    `  EXECUTE format('GRANT ${user} TO %I', current_user);`,
+    `  EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO ${user}', current_database());`,
+    `  GRANT USAGE, CREATE ON SCHEMA public TO ${user};`,
+    ...owned('TABLE', 'c.relname', RELATIONS, `c.relkind IN ('r', 'p') AND ${inPublic('c.relowner')}`),
+    ...owned('SEQUENCE', 'c.relname', RELATIONS, `c.relkind = 'S' AND ${inPublic('c.relowner')}`),
+    ...owned('TYPE', 't.typname', 'pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace', `t.typtype = 'e' AND ${inPublic('t.typowner')}`),
+    'END',
+    '$mlops$',
+  ].join('\n');
+}
+
+/** Where the MLflow server finds its database (tokens of the engine: resolved at deploy time). */
+export interface MlflowDatabaseEndpoint {
+  readonly host: string;
+  readonly port: string;
+  readonly databaseName: string;
+  /** Region of the database, in which the IAM tokens are signed. */
+  readonly region: string;
+}
+
+/**
+ * The command of an MLflow container that connects as `MLFLOW_DATABASE_USER` with IAM database authentication: the
+ * URI holds no password (the image's hook adds a fresh token to every new connection, enabled by MLFLOW_DB_IAM_AUTH,
+ * which the server's workers inherit) and verifies the database's certificate and name against the RDS authorities.
+ */
+export function mlflowIamAuthServerCommand(spec: ExperimentTrackingSpec, db: MlflowDatabaseEndpoint, artifactsDestination: string): string {
+  const uri = `postgresql://${MLFLOW_DATABASE_USER}@${db.host}:${db.port}/${db.databaseName}`
+    + `?sslmode=verify-full&sslrootcert=${MLFLOW_IAM_AUTH_PATH}/rds-ca.pem`;
+  const server = [
+    'exec mlflow server',
+    `--host 0.0.0.0 --port ${spec.port}`,
+    `--backend-store-uri "${uri}"`,
+    `--artifacts-destination "${artifactsDestination}" --serve-artifacts`,
+  ].join(' ');
+  return `export HOME=${MLFLOW_SCRATCH_PATH} MLFLOW_DB_IAM_AUTH=1 AWS_REGION=${db.region} && ${server}`;
+}

@@ -269,7 +269,7 @@ export const BOUNDARY_ALLOWED_ACTIONS: readonly string[] = Object.freeze([
   'sagemaker:Describe*', 'sagemaker:List*', 'sagemaker:Search', 'sagemaker:CreateModel', 'sagemaker:CreateEndpointConfig',
   'sagemaker:UpdateEndpoint*', 'sagemaker:UpdateInferenceComponentRuntimeConfig', 'sagemaker:*ModelPackage', 'sagemaker:*Tags',
   // Databases and secrets.
-  'rds:Describe*', 'rds:List*', 'rds-db:connect', 'secretsmanager:GetSecretValue', 'secretsmanager:Describe*', 'secretsmanager:List*',
+  'rds:Describe*', 'rds:List*', 'rds-db:connect', 'rds-data:ExecuteStatement', 'secretsmanager:GetSecretValue', 'secretsmanager:Describe*', 'secretsmanager:List*',
   'dynamodb:*Item', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:Describe*',
   // Orchestration and messaging.
   'states:*Execution', 'states:Describe*', 'states:List*', 'states:GetExecutionHistory', 'states:SendTask*',

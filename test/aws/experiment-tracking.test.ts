@@ -11,7 +11,7 @@ import { certificateFor } from '../support/certificates';
 import { cfnLint, collectAcknowledgements, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
 import {
   applyCompliancePacks, ArtifactStore, EnvironmentProfile, ExperimentTracking, ExperimentTrackingProps, MLFLOW_DEFAULT_IMAGE_DRIVERS,
-  MLFLOW_IMAGE_DIRECTORY, MLFLOW_VERSION,
+  MLFLOW_IMAGE_DIRECTORY, MLFLOW_VERSION, mlflowDatabaseUserSql,
   MlopsStack, ModelRegistry, PlatformNetwork, TrackingAuthentication, TrackingAuthenticationKind,
 } from 'mlops-constructs';
 
@@ -94,19 +94,17 @@ describe('ExperimentTracking', () => {
         Image: { 'Fn::Sub': Match.stringLikeRegexp('^\\$\\{AWS::AccountId\\}\\.dkr\\.ecr\\.eu-west-1\\.\\$\\{AWS::URLSuffix\\}/cdk-[a-z0-9]+-container-assets-.*:[0-9a-f]{64}$') },
         EntryPoint: ['sh', '-c'],
         PortMappings: [{ ContainerPort: 5000, Protocol: 'tcp' }],
-        Secrets: ['DB_USER', 'DB_PASSWORD', 'DB_HOST', 'DB_PORT'].map((name) => ({
-          Name: name,
-          ValueFrom: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('RegistryClusterSecretAttachment') }, Match.stringLikeRegexp('^:(username|password|host|port)::$')]] },
-        })),
+        Secrets: Match.absent(),
         HealthCheck: Match.objectLike({ Command: ['CMD-SHELL', Match.stringLikeRegexp('localhost:5000/health')] }),
         LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
       })],
     });
     const cmd = command(template);
-    expect(cmd).toContain('"export HOME=/tmp && exec mlflow server');
-    expect(cmd).toContain('--backend-store-uri \\"postgresql://$DB_USER:$DB_PASSWORD@$DB_HOST:$DB_PORT/registry\\"');
+    expect(cmd).toContain('"export HOME=/tmp MLFLOW_DB_IAM_AUTH=1 AWS_REGION=eu-west-1 && exec mlflow server');
+    // Its own user with IAM authentication: no password in the URI; the database's certificate and name are verified.
+    expect(cmd).toMatch(/--backend-store-uri \\"postgresql:\/\/mlflow@",\{"Fn::GetAtt":\["RegistryCluster[0-9A-F]+","Endpoint.Address"\]\},":",\{"Fn::GetAtt":\["RegistryCluster[0-9A-F]+","Endpoint.Port"\]\},"\/registry\?sslmode=verify-full&sslrootcert=\/opt\/mlflow-iam-auth\/rds-ca.pem\\"/);
     expect(cmd).toMatch(/--artifacts-destination \\"s3:\/\/",\{"Ref":"StoreModels[0-9A-F]+"\},"\/mlflow\/\\" --serve-artifacts/);
-    // No plain environment variables (AwsSolutions-ECS2): the backend URI is built from secrets in the container.
+    // No plain environment variables (AwsSolutions-ECS2) and no secrets: the command holds everything but the token.
     expect(JSON.stringify(template.findResources('AWS::ECS::TaskDefinition'))).not.toContain('"Environment"');
   });
 
@@ -212,7 +210,7 @@ describe('ExperimentTracking', () => {
       MountPoints: [{ SourceVolume: 'scratch', ContainerPath: '/tmp', ReadOnly: false }],
     });
     expect(container.User).not.toMatch(/^(0|root)(:|$)/);
-    expect(command(t)).toContain('["export HOME=/tmp && exec mlflow server');
+    expect(command(t)).toContain('["export HOME=/tmp MLFLOW_DB_IAM_AUTH=1 AWS_REGION=eu-west-1 && exec mlflow server');
     expect(tracking.taskDefinition.defaultContainer?.containerName).toBe('mlflow');
   });
 
@@ -280,7 +278,7 @@ describe('ExperimentTracking', () => {
     });
   });
 
-  test('least privilege: managed policies only, the task role reaches models/mlflow/ only, the execution role only its logs and secret', () => {
+  test('least privilege: managed policies only, the task role reaches models/mlflow/ and the database as mlflow only, the execution role only its image and logs', () => {
     const template = build(EnvironmentProfile.dev()).template();
     expect(Object.keys(template.findResources('AWS::IAM::Policy')).filter((id) => id.startsWith('Tracking'))).toEqual([]);
     template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
@@ -291,6 +289,11 @@ describe('ExperimentTracking', () => {
           Match.objectLike({ Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('StoreModels'), 'Arn'] }, '/mlflow/*']] } }),
           Match.objectLike({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['mlflow/*'] } } }),
           Match.objectLike({ Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('StoreKey'), 'Arn'] } }),
+          {
+            Action: 'rds-db:connect',
+            Effect: 'Allow',
+            Resource: { 'Fn::Join': ['', ['arn:aws:rds-db:eu-west-1:', { Ref: 'AWS::AccountId' }, ':dbuser:', { 'Fn::GetAtt': [Match.stringLikeRegexp('^RegistryCluster'), 'DBClusterResourceId'] }, '/mlflow']] },
+          },
         ],
       },
     });
@@ -307,10 +310,60 @@ describe('ExperimentTracking', () => {
           },
           { Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' },
           { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('TrackingLogs'), 'Arn'] } },
-          { Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Effect: 'Allow', Resource: { Ref: Match.stringLikeRegexp('RegistryClusterSecretAttachment') } },
         ],
       },
     });
+  });
+
+  test("MLflow cannot read the registry's admin secret: only the deploy-time database-user step does, and MLflow connects as its own user", () => {
+    for (const profile of [EnvironmentProfile.dev(), EnvironmentProfile.prod()]) {
+      const { template, stack, registry } = build(profile);
+      const t = template();
+      const secretRef = JSON.stringify(stack.resolve(registry.secret.secretArn));
+      const policies = { ...t.findResources('AWS::IAM::ManagedPolicy'), ...t.findResources('AWS::IAM::Policy') };
+      const readers = Object.entries(policies)
+        .filter(([, p]) => p.Properties.PolicyDocument.Statement.some((st: any) => [st.Action].flat().some((a: string) => a.startsWith('secretsmanager:'))
+          && JSON.stringify(st.Resource).includes(secretRef.slice(1, -1))))
+        .flatMap(([, p]) => [...(p.Properties.Roles ?? [])].map((r: any) => r.Ref as string));
+      // The registry's own rotation aside, the only reader is the database-user step's role.
+      expect(readers.filter((r) => r.startsWith('Tracking'))).toEqual([expect.stringMatching(/^TrackingDatabaseUserRole[0-9A-F]{8}$/)]);
+      // The task definition names no secret, and the roles that run MLflow hold no Secrets Manager action at all.
+      const definition = Object.values(t.findResources('AWS::ECS::TaskDefinition'))[0].Properties;
+      expect(JSON.stringify(definition)).not.toContain('secretsmanager');
+      expect(JSON.stringify(definition)).not.toContain('Secret');
+      const roleIds = [definition.TaskRoleArn['Fn::GetAtt'][0], definition.ExecutionRoleArn['Fn::GetAtt'][0]];
+      const ofMlflow = Object.values(policies).filter((p) => (p.Properties.Roles ?? []).some((r: any) => roleIds.includes(r.Ref)));
+      expect(ofMlflow.length).toBeGreaterThan(0);
+      expect(JSON.stringify(ofMlflow)).not.toContain('secretsmanager:');
+      // The key policy of the registry's key names neither role either.
+      const keyPolicies = JSON.stringify(Object.values(t.findResources('AWS::KMS::Key')).map((k) => k.Properties.KeyPolicy));
+      for (const role of roleIds) expect(keyPolicies).not.toContain(role);
+    }
+  });
+
+  test('the database user is made at deploy time by one Data API statement, as the admin, before the service starts', () => {
+    const { template, stack } = build(EnvironmentProfile.prod());
+    const t = template();
+    const [id, resource] = Object.entries(t.findResources('Custom::AWS'))[0];
+    expect(id).toMatch(/^TrackingDatabaseUser/);
+    const create = JSON.parse(JSON.stringify(stack.resolve(resource.Properties.Create)));
+    const joined = (v: any) => (typeof v === 'string' ? v : v['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : JSON.stringify(p))).join(''));
+    const call = joined(create);
+    expect(joined(stack.resolve(resource.Properties.Update))).toBe(call);
+    expect(call).toContain('"service":"rds-data","action":"ExecuteStatement"');
+    expect(call).toContain(`"database":"registry","sql":${JSON.stringify(mlflowDatabaseUserSql())}`);
+    expect(call).toMatch(/"resourceArn":"arn:aws:rds:eu-west-1:\{"Ref":"AWS::AccountId"\}:cluster:\{"Ref":"RegistryCluster[0-9A-F]+"\}"/);
+    expect(call).toMatch(/"secretArn":"\{"Ref":"RegistryClusterSecretAttachment[0-9A-F]+"\}"/);
+    // After the database's instances exist; the service's tasks start after it.
+    expect(resource.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^RegistryClusterWriter/), expect.stringMatching(/^RegistryClusterReader/)]));
+    const service = Object.values(t.findResources('AWS::ECS::Service'))[0];
+    expect(service.DependsOn).toContain(id);
+    // Its role: the statement on this cluster, the admin secret, its own log group; nothing else.
+    const rolePolicy = Object.values(t.findResources('AWS::IAM::ManagedPolicy'))
+      .find((p) => p.Properties.Roles?.some((r: any) => /^TrackingDatabaseUserRole/.test(r.Ref)))!;
+    expect(rolePolicy.Properties.PolicyDocument.Statement.map((st: any) => st.Action).flat().sort())
+      .toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 'rds-data:ExecuteStatement', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    t.resourceCountIs('AWS::IAM::Policy', 0);
   });
 
   test('a WAF web ACL with AWS managed rules protects the load balancer and logs to an encrypted log group', () => {
@@ -366,7 +419,7 @@ describe('ExperimentTracking', () => {
     });
     const cmd = command(template);
     expect(cmd).not.toContain('pip install');
-    expect(cmd).toContain('$DB_PORT/mlflow');
+    expect(cmd).toContain('"/mlflow?sslmode=verify-full');
     template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 3 });
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 3, MaxCapacity: 9 });
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {

@@ -28,6 +28,8 @@ describe('ModelRegistry', () => {
         DeletionProtection: false,
         StorageEncrypted: true,
         EnableIAMDatabaseAuthentication: true,
+        // The RDS Data API, through which ExperimentTracking creates its IAM-authenticated user at deploy time.
+        EnableHttpEndpoint: true,
         EnableCloudwatchLogsExports: ['postgresql'],
         Port: 5433,
         DatabaseName: 'registry',

@@ -15,7 +15,7 @@ describe('the tarball', () => {
       /^dist\/.+\.(js|d\.ts)$/.test(f)
       || ['package.json', 'README.md', 'LICENSE'].includes(f)
       || /^docs\/[\w-]+\.md$/.test(f)
-      || /^assets\/mlflow\/Dockerfile$/.test(f)
+      || /^assets\/mlflow\/(Dockerfile|sitecustomize\.py)$/.test(f)
       || /^examples\/[\w-]+\/[\w.-]+$/.test(f)
     ));
     expect(unexpected).toEqual([]);
@@ -41,8 +41,9 @@ describe('the tarball', () => {
     const tracked = spawnSync('git', ['ls-files', 'examples'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
     expect(tracked.filter((f) => !lib.files.includes(f))).toEqual([]);
     for (const f of ['docs/compliance.md', 'LICENSE', 'README.md']) expect(lib.files).toContain(f);
-    // The Dockerfile of ExperimentTracking's default image (MLFLOW_IMAGE_DIRECTORY), which CDK stages at synth.
+    // The build context of ExperimentTracking's default image (MLFLOW_IMAGE_DIRECTORY), which CDK stages at synth.
     expect(lib.files).toContain('assets/mlflow/Dockerfile');
+    expect(lib.files).toContain('assets/mlflow/sitecustomize.py');
   });
 
   test("package.json's main, types, typesVersions, exports and bin name files the tarball holds", () => {

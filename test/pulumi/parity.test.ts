@@ -686,7 +686,9 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         taskSize: [task.Cpu, task.Memory],
         tasks: [target.MinCapacity, target.MaxCapacity],
         circuitBreaker: camel(service.DeploymentConfiguration.DeploymentCircuitBreaker),
-        logRetentionDays: cfn('AWS::Logs::LogGroup', t).filter((g) => g.id.startsWith('Tracking')).map((g) => g.props.RetentionInDays).sort(),
+        // The database-user step is CDK-only (its own 'not yet' row), and so is its log group.
+        logRetentionDays: cfn('AWS::Logs::LogGroup', t).filter((g) => g.id.startsWith('Tracking') && !g.id.startsWith('TrackingDatabaseUser'))
+          .map((g) => g.props.RetentionInDays).sort(),
         taskWrites: writePrefixes(cdkStatements(t, 'Tracking')),
         listeners: cdkListeners(t, 'Tracking'),
         listenerPorts: cdkIngressPorts(t, 'TrackingLoadBalancerSecurityGroup'),
