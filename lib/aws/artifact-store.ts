@@ -10,7 +10,9 @@ import {
   servedModelsBucketPolicy, TAG_KEYS,
 } from '../core';
 import { MLOPS_CHECK_TAGS } from './checks/tag-contract';
+import { acknowledgeNoObjectLock, acknowledgeTerminalLogBucket, notifyEventBridge } from './private/buckets';
 import { relyOnFeatureFlags } from './private/feature-flags';
+import { newKey } from './private/keys';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 // The purposes and the store's defaults and validation live in core, shared with the Pulumi ArtifactStore.
@@ -323,7 +325,7 @@ export class ArtifactStore extends ArtifactStoreBase {
     this.dataClassification = spec.dataClassification;
     const autoDeleteObjects = spec.autoDeleteObjects;
 
-    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+    this.encryptionKey = props.encryptionKey ?? newKey(this, 'Key', {
       description: `mlops-constructs artifact store key at ${this.node.path}`,
       enableKeyRotation: true,
       pendingWindow: Duration.days(spec.keyPendingWindowDays),
@@ -373,6 +375,8 @@ export class ArtifactStore extends ArtifactStoreBase {
       });
       // What MlopsChecks (MLOps-VersionedArtifactBuckets, MLOps-TrainingCannotWriteProdModels) recognise the bucket by.
       Tags.of(bucket).add(MLOPS_CHECK_TAGS.purpose, purpose);
+      notifyEventBridge(bucket);
+      if (!locked) acknowledgeNoObjectLock(bucket, UNLOCKED_REASONS[purpose]);
       buckets[purpose] = bucket;
     }
     this.buckets = buckets as Record<ArtifactPurpose, s3.Bucket>;
@@ -554,23 +558,23 @@ function pascalCase(purpose: string): string {
   return purpose.charAt(0).toUpperCase() + purpose.slice(1);
 }
 
+/** Why a purpose bucket has no Object Lock unless `objectLock.purposes` names it. */
+const UNLOCKED_REASONS: Record<ArtifactPurpose, string> = {
+  [ArtifactPurpose.DATASETS]: 'Datasets must stay deletable: the data classification\'s retention and erasure requests delete them, which '
+    + 'Object Lock would block; versioning keeps noncurrent versions for the profile\'s days. Lock it with objectLock.purposes.',
+  [ArtifactPurpose.ARTIFACTS]: 'Run outputs (checkpoints, metrics, reports) are rebuilt by rerunning and expire by lifecycle, which Object '
+    + 'Lock would block; versioning keeps noncurrent versions for the profile\'s days. Lock it with objectLock.purposes.',
+  [ArtifactPurpose.MODELS]: 'Object Lock is off for the models bucket because objectLock was set without models in its purposes, or '
+    + 'autoDeleteObjects is on; served versions stay write-once through the bucket policy.',
+};
+
 function acknowledgeLogBucket(bucket: s3.Bucket): void {
-  const resource = bucket.node.defaultChild as s3.CfnBucket;
-  const notLogged = 'Terminal access-log bucket: logging it to itself creates the log-of-logs loop AWS advises against, and '
-    + 'logging it elsewhere only moves the problem; it is versioned, TLS-only, private and retained instead.';
-  const sseS3 = 'S3 server access logs and ALB access logs can only be delivered to buckets encrypted with SSE-S3, not SSE-KMS; '
-    + 'the bucket holds only those logs.';
-  const notReplicated = 'Access logs are regional operational records of the purpose buckets; they are versioned and retained '
-    + 'for the profile log retention, and replicating them would double-log every request.';
-  Validations.of(resource).acknowledge(
-    { id: 'AwsSolutions-S1', reason: notLogged },
-    { id: 'NIST.800.53.R5-S3BucketLoggingEnabled', reason: notLogged },
-    { id: 'HIPAA.Security-S3BucketLoggingEnabled', reason: notLogged },
-    { id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: sseS3 },
-    { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: sseS3 },
-    { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: notReplicated },
-    { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: notReplicated },
-  );
+  acknowledgeTerminalLogBucket(bucket, {
+    notLogged: 'Terminal access-log bucket: logging it to itself creates the log-of-logs loop AWS advises against, and '
+      + 'logging it elsewhere only moves the problem; it is versioned, TLS-only, private and retained instead.',
+    notReplicated: 'Access logs are regional operational records of the purpose buckets; they are versioned and retained '
+      + 'for the profile log retention, and replicating them would double-log every request.',
+  });
 }
 
 function acknowledgeNoReplication(bucket: s3.Bucket): void {
@@ -591,4 +595,11 @@ function tidyAutoDeleteProvider(scope: Construct): void {
   const handler = provider?.node.tryFindChild('Handler');
   const role = provider?.node.tryFindChild('Role');
   if (handler instanceof CfnResource && role instanceof CfnResource) handler.removeResourceDependency(role);
+  if (handler instanceof CfnResource) {
+    Validations.of(handler).acknowledge({
+      id: 'cdk-validator-cfnguard::lambda_inside_vpc_check',
+      reason: "aws-cdk-lib's provider behind autoDeleteObjects (opted into where the profile allows destroying data): it runs only when "
+        + 'the stack deletes a bucket, calls only the S3 API to empty it, and needs no access to anything inside the VPC.',
+    });
+  }
 }

@@ -1,8 +1,8 @@
-import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
-import { IPolicyValidationContext, IPolicyValidationPlugin, PolicyValidationPluginReport, Validations } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { MlopsChecks } from './checks/mlops-checks';
+import { ControlTowerControls } from './private/control-tower';
 
 export interface CompliancePacksOptions {
   /** @default true */
@@ -21,8 +21,9 @@ export interface CompliancePacksOptions {
    * time in organizations that enable them, run at synthesis by `@cdklabs/cdk-validator-cfnguard` (a bundled cfn-guard
    * binary; Linux and macOS, x64 and arm64). A finding fails synthesis; acknowledge one on the narrowest construct with
    * `Validations.of(construct).acknowledge({ id: 'cdk-validator-cfnguard::<rule name>', reason })`.
-   * Opt-in for now: the reference app still has open findings (docs/compliance.md lists them).
-   * @default false
+   * Nested stacks are checked too, and references across stacks are resolved as the hooks see them (see
+   * docs/compliance.md). Turn it off only where no Control Tower controls apply.
+   * @default true
    */
   readonly controlTower?: boolean;
   /**
@@ -40,7 +41,7 @@ export interface CompliancePacksOptions {
 
 /**
  * Runs the cdk-nag packs the platform is held to (AwsSolutions, NIST 800-53 rev 5, HIPAA Security, MLOps) over
- * everything in `app`, and, with `controlTower: true`, the AWS Control Tower proactive controls. With cdk-nag 3.x an unacknowledged finding fails `cdk synth`; acknowledge one with
+ * everything in `app`, and the AWS Control Tower proactive controls. With cdk-nag 3.x an unacknowledged finding fails `cdk synth`; acknowledge one with
  * `Validations.of(construct).acknowledge({ id, reason })` and list it in docs/compliance.md.
  */
 export function applyCompliancePacks(app: IConstruct, options: CompliancePacksOptions = {}): void {
@@ -51,32 +52,7 @@ export function applyCompliancePacks(app: IConstruct, options: CompliancePacksOp
   if (options.hipaaSecurity ?? true) packs.push(new HIPAASecurityChecks(app, { verbose }));
   if (options.mlopsChecks ?? true) packs.push(new MlopsChecks(app, { verbose }));
   Validations.of(app).addPlugins(...packs);
-  if (options.controlTower ?? false) {
+  if (options.controlTower ?? true) {
     Validations.of(app).addPlugins(new ControlTowerControls(options.controlTowerDisabledRules));
-  }
-}
-
-/**
- * `CfnGuardValidator` with every violation an error. Its violations carry no severity, and once any of its findings
- * is acknowledged aws-cdk-lib recomputes the report's success from the severities of the rest: without this, one
- * acknowledgement would let every other Control Tower finding pass synthesis.
- */
-class ControlTowerControls implements IPolicyValidationPlugin {
-  private readonly validator: CfnGuardValidator;
-  public readonly name: string;
-  public readonly version?: string;
-  public readonly ruleIds?: string[];
-
-  constructor(disabledRules?: string[]) {
-    this.validator = new CfnGuardValidator({ disabledRules });
-    // The same name: acknowledgements use the plugin's namespace (`cdk-validator-cfnguard::<rule>`).
-    this.name = this.validator.name;
-    this.version = this.validator.version;
-    this.ruleIds = this.validator.ruleIds;
-  }
-
-  public validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
-    const report = this.validator.validate(context);
-    return { ...report, violations: report.violations.map((v) => ({ ...v, severity: v.severity ?? 'error' })) };
   }
 }

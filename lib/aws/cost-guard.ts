@@ -11,6 +11,7 @@ import {
   validateTeamBudget,
 } from '../core';
 import { GpuBrake } from './gpu-brake';
+import { newKey } from './private/keys';
 import { nagResourceId } from './private/nag';
 import { MlopsScope } from './scope';
 
@@ -210,7 +211,7 @@ export class CostGuard extends Construct {
   }
 
   private createTopic(encryptionKey?: kms.IKey): sns.Topic {
-    const key = encryptionKey ?? new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: `Budget alerts (${this.profile.name})` });
+    const key = encryptionKey ?? newKey(this, 'TopicKey', { enableKeyRotation: true, description: `Budget alerts (${this.profile.name})` });
     this.topicKey = key;
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'AllowBudgetsToPublishEncrypted',

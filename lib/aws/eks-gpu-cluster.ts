@@ -9,6 +9,7 @@ import { EnvironmentProfile, GpuInstance, MODEL_ARTIFACT_LAYOUT, validateIdentif
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
 import { allowLaunchingServicesToUseKey, newRotatingKey } from './private/keys';
+import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -320,6 +321,7 @@ export class EksGpuCluster extends Construct {
       retention: logRetentionDays as logs.RetentionDays,
       removalPolicy,
     });
+    acknowledgeProfileLogRetention(this.logGroup, logRetentionDays);
 
     this.subnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
     const clusterRole = new iam.Role(this, 'ClusterRole', {
@@ -527,6 +529,9 @@ export class EksGpuCluster extends Construct {
       requireImdsv2: true,
       // One hop: host-network add-ons reach IMDS, pods in their own network namespace cannot take the node role.
       httpPutResponseHopLimit: 1,
+      // One-minute EC2 metrics (AWS Control Tower CT.EC2.PR.10): about $2 a month per instance kept all month, a
+      // fraction of a percent of a GPU instance's price.
+      detailedMonitoring: true,
       blockDevices: [{
         deviceName,
         volume: ec2.BlockDeviceVolume.ebs(sizeGiB, {

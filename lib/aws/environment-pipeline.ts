@@ -4,12 +4,16 @@ import * as codecommit from 'aws-cdk-lib/aws-codecommit';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
 import { Check, DELIVERY_GATE_METADATA, EnvironmentProfile } from '../core';
+import { acknowledgeNoObjectLock, acknowledgeTerminalLogBucket, notifyEventBridge } from './private/buckets';
 import { relyOnFeatureFlags } from './private/feature-flags';
+import { allowCloudWatchLogsToUseKey, newKey } from './private/keys';
+import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
@@ -138,6 +142,11 @@ export class EnvironmentPipeline extends Construct {
   public readonly pipeline: pipelines.CodePipeline;
   public readonly artifactBucket: s3.Bucket;
   public readonly accessLogBucket: s3.Bucket;
+  /**
+   * The log group of every CodeBuild project of the pipeline (synth and gate, reviews, asset publishing,
+   * self-mutation), kept the profile's log retention; encrypted with the pipeline's key unless `encryptionKey` was given.
+   */
+  public readonly buildLogs: logs.LogGroup;
   public readonly encryptionKey: kms.IKey;
   /** Names of the environments in deployment order. */
   public readonly environmentNames: string[];
@@ -160,7 +169,7 @@ export class EnvironmentPipeline extends Construct {
         `run the project's own review: '${DEFAULT_REVIEW_COMMAND}' (add mlops-constructs to the project's dependencies) or 'npx --no mlops-review'.`);
     }
 
-    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+    this.encryptionKey = props.encryptionKey ?? newKey(this, 'Key', {
       description: `Artifacts of the environment pipeline at ${this.node.path}`,
       enableKeyRotation: true,
       removalPolicy: statefulRemovalPolicy(profile),
@@ -184,6 +193,17 @@ export class EnvironmentPipeline extends Construct {
       removalPolicy,
     });
     acknowledgeNoReplication(this.artifactBucket);
+    notifyEventBridge(this.artifactBucket);
+    acknowledgeNoObjectLock(this.artifactBucket, 'Pipeline artifacts are rebuilt from source on every run and expire by lifecycle, which Object Lock '
+      + 'would block; the deployed assemblies kept for reviews are versioned.');
+
+    if (!props.encryptionKey) allowCloudWatchLogsToUseKey(this.encryptionKey);
+    this.buildLogs = new logs.LogGroup(this, 'BuildLogs', {
+      encryptionKey: props.encryptionKey ? undefined : this.encryptionKey,
+      retention: profile.logRetentionDays as logs.RetentionDays,
+      removalPolicy,
+    });
+    acknowledgeProfileLogRetention(this.buildLogs, profile.logRetentionDays);
 
     // The gate (tests, cfn-lint) and the review of the pipeline's own change run in the synth step, before
     // self-mutation (UpdatePipeline): a commit that edits the pipeline (its review command, its disposable stacks)
@@ -206,6 +226,9 @@ export class EnvironmentPipeline extends Construct {
       codeBuildDefaults: {
         buildEnvironment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.MEDIUM },
         timeout: Duration.hours(1),
+        // Every build (synth, reviews, assets, self-mutation) logs to one group with the profile's retention (AWS Control
+        // Tower CT.CODEBUILD.PR.3), encrypted with the pipeline's key when the pipeline created it.
+        logging: { cloudWatch: { logGroup: this.buildLogs } },
       },
     });
 
@@ -264,7 +287,15 @@ export class EnvironmentPipeline extends Construct {
     });
     // Every CodeBuild project (they run npm, pip and aws s3 with the artifact key) encrypts with it.
     for (const project of this.pipeline.node.findAll().filter((c): c is codebuild.Project => c instanceof codebuild.Project)) {
-      (project.node.defaultChild as codebuild.CfnProject).encryptionKey = this.encryptionKey.keyArn;
+      const cfnProject = project.node.defaultChild as codebuild.CfnProject;
+      cfnProject.encryptionKey = this.encryptionKey.keyArn;
+      if ((Stack.of(this).resolve(cfnProject.environment) as codebuild.CfnProject.EnvironmentProperty).privilegedMode) {
+        Validations.of(cfnProject).acknowledge({
+          id: 'cdk-validator-cfnguard::codebuild_project_environment_privileged_check',
+          reason: 'CDK Pipelines publishes the app\'s container image assets (e.g. the tracking server image) with the Docker daemon, which '
+            + 'CodeBuild runs only in privileged mode; the project runs cdk-assets on this pipeline\'s own synthesized assets and nothing else.',
+        });
+      }
     }
     this.tidyTemplate();
     this.acknowledgeGeneratedPolicies();
@@ -452,19 +483,11 @@ function secureBucket(): Partial<s3.BucketProps> {
 }
 
 function acknowledgeLogBucket(bucket: s3.Bucket): void {
-  const notLogged = 'Terminal access-log bucket of the pipeline artifact bucket: logging it to itself creates a log-of-logs loop; '
-    + 'it is versioned, TLS-only, private and expires logs after the profile log retention.';
-  const sseS3 = 'S3 server access logs can only be delivered to buckets encrypted with SSE-S3, not SSE-KMS; the bucket holds only those logs.';
-  const notReplicated = 'Access logs of the pipeline artifact bucket are regional operational records; the artifacts themselves are rebuilt from source.';
-  Validations.of(bucket.node.defaultChild as s3.CfnBucket).acknowledge(
-    { id: 'AwsSolutions-S1', reason: notLogged },
-    { id: 'NIST.800.53.R5-S3BucketLoggingEnabled', reason: notLogged },
-    { id: 'HIPAA.Security-S3BucketLoggingEnabled', reason: notLogged },
-    { id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: sseS3 },
-    { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: sseS3 },
-    { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: notReplicated },
-    { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: notReplicated },
-  );
+  acknowledgeTerminalLogBucket(bucket, {
+    notLogged: 'Terminal access-log bucket of the pipeline artifact bucket: logging it to itself creates a log-of-logs loop; '
+      + 'it is versioned, TLS-only, private and expires logs after the profile log retention.',
+    notReplicated: 'Access logs of the pipeline artifact bucket are regional operational records; the artifacts themselves are rebuilt from source.',
+  });
 }
 
 function acknowledgeNoReplication(bucket: s3.Bucket): void {

@@ -25,6 +25,7 @@ import { IModelRegistry } from './model-registry';
 import { logAlbAccessLogs } from './private/alb-access-logs';
 import { newRotatingKey } from './private/keys';
 import { addLoadBalancerListeners } from './private/listeners';
+import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyRole } from './private/managed-policy-role';
 import { nagResourceId } from './private/nag';
 import { vpcCidrFor } from './private/vpc-cidr';
@@ -207,6 +208,7 @@ export class ExperimentTracking extends Construct {
       retention: profile.logRetentionDays as logs.RetentionDays,
       removalPolicy: statefulRemovalPolicy(profile),
     });
+    acknowledgeProfileLogRetention(this.logGroup, profile.logRetentionDays);
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: props.vpc,
@@ -465,6 +467,7 @@ export class ExperimentTracking extends Construct {
       Validations.of(alb).acknowledge(
         { id: 'NIST.800.53.R5-ELBDeletionProtectionEnabled', reason },
         { id: 'HIPAA.Security-ELBDeletionProtectionEnabled', reason },
+        { id: 'cdk-validator-cfnguard::elbv2_deletion_protection_enabled_check', reason },
       );
     }
     const objects = nagResourceId(this, artifactStore.bucket(ArtifactPurpose.MODELS).arnForObjects('mlflow/*'));
@@ -506,6 +509,7 @@ export class ExperimentTracking extends Construct {
       retention: profile.logRetentionDays as logs.RetentionDays,
       removalPolicy: statefulRemovalPolicy(profile),
     });
+    acknowledgeProfileLogRetention(wafLogs, profile.logRetentionDays);
     const logging = new wafv2.CfnLoggingConfiguration(this, 'WebAclLogging', {
       resourceArn: webAcl.attrArn,
       // WAF wants the log group ARN without the ':*' suffix CDK's logGroupArn carries.
@@ -534,6 +538,7 @@ export class ExperimentTracking extends Construct {
       retention: profile.logRetentionDays as logs.RetentionDays,
       removalPolicy: statefulRemovalPolicy(profile),
     });
+    acknowledgeProfileLogRetention(logGroup, profile.logRetentionDays);
     logGroup.grantWrite(role);
     const secret = this.registrySecret(registry, role);
     secret.grantRead(role);
@@ -587,6 +592,7 @@ export class ExperimentTracking extends Construct {
       { id: 'HIPAA.Security-LambdaDLQ', reason: dlq },
       { id: 'NIST.800.53.R5-LambdaInsideVPC', reason: vpc },
       { id: 'HIPAA.Security-LambdaInsideVPC', reason: vpc },
+      { id: 'cdk-validator-cfnguard::lambda_inside_vpc_check', reason: vpc },
     );
   }
 

@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import { EnvironmentProfile, FLEET_ROLLOUT_METRIC, fleetRolloutStateMachineName, Rollout, RolloutKind } from '../core';
 import { InferenceFleet } from './inference-fleet';
 import { allowCloudWatchLogsToUseKey } from './private/keys';
+import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyRole } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { topLevelStack } from './private/served-state';
@@ -146,6 +147,7 @@ export class FleetRollout extends Construct {
       retention: profile.logRetentionDays as logs.RetentionDays,
       removalPolicy: statefulRemovalPolicy(profile),
     });
+    acknowledgeProfileLogRetention(this.logGroup, profile.logRetentionDays);
     this.role = new ManagedPolicyRole(this, 'Role', new iam.ServicePrincipal('states.amazonaws.com'),
       `Steps the traffic of ${fleet.modelName} at ${fleet.node.path}`);
 

@@ -14,7 +14,8 @@ import {
   BRAKE, brakeControllerStatements, brakeDenyStatements, brakeEngageDefinition, BrakeDefinitionOptions, brakeReleaseDefinition,
   brakeStateParameterName, EnvironmentProfile, NeutralStatement,
 } from '../core';
-import { allowCloudWatchLogsToUseKey } from './private/keys';
+import { allowCloudWatchLogsToUseKey, newKey } from './private/keys';
+import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyRole } from './private/managed-policy-role';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -114,7 +115,7 @@ export class GpuBrake extends Construct {
     check.matches('environmentPrefix', prefix, /^[A-Za-z0-9_.-]{1,100}$/, "letters, digits, '_', '.' or '-' such as 'fraud-prod'");
     const removalPolicy = statefulRemovalPolicy(profile);
 
-    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+    this.encryptionKey = props.encryptionKey ?? newKey(this, 'Key', {
       description: `GPU budget brake of ${prefix}`, enableKeyRotation: true, removalPolicy,
     });
     if (!props.encryptionKey) allowCloudWatchLogsToUseKey(this.encryptionKey);
@@ -146,10 +147,8 @@ export class GpuBrake extends Construct {
       deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
     });
     this.triggerTopic.addSubscription(new subs.SqsSubscription(queue));
-    Validations.of(deadLetters).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'The dead-letter queue of the brake trigger queue: a dead-letter queue of its own would only move the undeliverable messages.',
-    });
+    const noDlq = 'The dead-letter queue of the brake trigger queue: a dead-letter queue of its own would only move the undeliverable messages.';
+    Validations.of(deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: noDlq }, { id: 'cdk-validator-cfnguard::sqs_dlq_check', reason: noDlq });
 
     this.ledger = new dynamodb.Table(this, 'Ledger', {
       partitionKey: { name: 'Id', type: dynamodb.AttributeType.STRING },
@@ -189,6 +188,7 @@ export class GpuBrake extends Construct {
     const logGroup = new logs.LogGroup(this, 'Logs', {
       encryptionKey: this.encryptionKey, retention: profile.logRetentionDays as logs.RetentionDays, removalPolicy,
     });
+    acknowledgeProfileLogRetention(logGroup, profile.logRetentionDays);
     const options = (releaseArn?: string): BrakeDefinitionOptions => ({
       environment,
       project,

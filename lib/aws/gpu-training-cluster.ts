@@ -14,7 +14,8 @@ import {
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
-import { allowLaunchingServicesToUseKey } from './private/keys';
+import { allowLaunchingServicesToUseKey, newKey } from './private/keys';
+import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -363,6 +364,9 @@ export class GpuTrainingCluster extends Construct {
       // cannot take the instance role shared by every team's jobs; they use their job role through the ECS task
       // credentials endpoint.
       httpPutResponseHopLimit: 1,
+      // One-minute EC2 metrics (AWS Control Tower CT.EC2.PR.10): about $2 a month per instance kept all month, a
+      // fraction of a percent of a GPU instance's price.
+      detailedMonitoring: true,
       blockDevices: [{
         deviceName: '/dev/xvda',
         volume: ec2.BlockDeviceVolume.ebs(spec.rootVolumeSizeGiB, {
@@ -373,7 +377,7 @@ export class GpuTrainingCluster extends Construct {
     if (this.efa) {
       const cfn = this.launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate;
       cfn.addPropertyOverride('LaunchTemplateData.NetworkInterfaces', [{
-        DeviceIndex: 0, InterfaceType: 'efa', Groups: [this.securityGroup.securityGroupId], DeleteOnTermination: true,
+        DeviceIndex: 0, InterfaceType: 'efa', Groups: [this.securityGroup.securityGroupId], DeleteOnTermination: true, AssociatePublicIpAddress: false,
       }]);
     }
 
@@ -408,6 +412,7 @@ export class GpuTrainingCluster extends Construct {
       retention: spec.logRetentionDays as logs.RetentionDays,
       removalPolicy: statefulRemovalPolicy(profile),
     });
+    acknowledgeProfileLogRetention(this.logGroup, spec.logRetentionDays);
     this.executionPolicy.addStatements(new iam.PolicyStatement({
       actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
       resources: [this.logGroup.logGroupArn],
@@ -619,7 +624,7 @@ export class GpuTrainingCluster extends Construct {
   }
 
   private newKey(profile: EnvironmentProfile, pendingWindowDays: number): kms.Key {
-    const key = new kms.Key(this, 'Key', {
+    const key = newKey(this, 'Key', {
       description: `mlops-constructs GPU training cluster key at ${this.node.path}`,
       enableKeyRotation: true,
       pendingWindow: Duration.days(pendingWindowDays),

@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct, IConstruct } from 'constructs';
 import { ECR_REPOSITORY_NAME_PATTERN, EnvironmentProfile, resolveImageRepositorySpec } from '../core';
 import { checkImageTag } from './private/image-tag';
+import { newKey } from './private/keys';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 /** A container image repository for training or serving images, owned here or imported. */
@@ -93,7 +94,7 @@ export class ImageRepository extends ImageRepositoryBase {
     const expiryDays = spec.untaggedImageExpiryDays;
     const removalPolicy = statefulRemovalPolicy(profile);
 
-    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+    this.encryptionKey = props.encryptionKey ?? newKey(this, 'Key', {
       description: `mlops-constructs image repository key at ${this.node.path}`,
       enableKeyRotation: true,
       pendingWindow: Duration.days(spec.keyPendingWindowDays),

@@ -10,7 +10,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
   AcceleratorKind, assertFleetRollout, CURRENT_VARIANT, EnvironmentProfile, fleetUserDataCommands, GpuInstance, INFERENCE_AMI_SSM_PARAMETERS,
-  INFERENCE_GPU_METRICS_NAMESPACE, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveFleetVariants, resolveInferenceFleetSpec,
+  INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleetSpec, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveFleetVariants,
+  resolveInferenceFleetSpec,
   resolveListenerTls, Rollout, ServedState,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
@@ -18,7 +19,7 @@ import { IImageRepository } from './image-repository';
 import { logAlbAccessLogs } from './private/alb-access-logs';
 import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
 import { checkImageTag } from './private/image-tag';
-import { allowLaunchingServicesToUseKey } from './private/keys';
+import { allowLaunchingServicesToUseKey, newKey } from './private/keys';
 import { addLoadBalancerListeners } from './private/listeners';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
@@ -82,6 +83,15 @@ export interface InferenceFleetProps {
    * @default 'g5.xlarge'
    */
   readonly instanceType?: string;
+  /**
+   * Catalog types the fleet may launch when `instanceType` has no capacity (capacity resilience): the Auto Scaling
+   * groups get a mixed-instances policy, on-demand and prioritized, `instanceType` first. Each must run what runs on
+   * `instanceType` unchanged (the same accelerator kind and count, at least as much accelerator memory, vCPUs and memory;
+   * for Inferentia the same family). `[]` keeps the fleet on `instanceType` alone.
+   * @default - up to two catalog types that can stand in for `instanceType` at most 25% dearer per hour, cheapest
+   *   first (`GpuInstance.capacityAlternatives()`), e.g. g6.xlarge and g6.2xlarge for g5.xlarge
+   */
+  readonly alternativeInstanceTypes?: string[];
   /**
    * AMI of the instances.
    * @default - resolved at deploy time from the public SSM parameter for the accelerator (`INFERENCE_AMI_SSM_PARAMETERS`)
@@ -293,7 +303,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     this.minCapacity = spec.minCapacity;
     this.maxCapacity = maxCapacity;
 
-    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+    this.encryptionKey = props.encryptionKey ?? newKey(this, 'Key', {
       description: `mlops-constructs inference fleet volumes at ${this.node.path}`,
       enableKeyRotation: true,
     });
@@ -365,6 +375,9 @@ export class InferenceFleet extends Construct implements IServingMetrics {
 
     const machineImage = props.machineImage
       ?? ec2.MachineImage.fromSsmParameter(INFERENCE_AMI_SSM_PARAMETERS[this.instance.acceleratorKind], { os: ec2.OperatingSystemType.LINUX });
+    const instanceSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    // The zones of the instance subnets, named on the groups too (what AWS Control Tower's CT.AUTOSCALING.PR.1 reads).
+    const availabilityZones = props.vpc.selectSubnets(instanceSubnets).availabilityZones;
     this.variants = versions.map(({ name, version, weight }) => {
       // Exactly one promoted version: its archive below served/, which only promotion writes, once.
       const modelUri = props.artifactStore.servedModelUri(props.modelName, version);
@@ -388,8 +401,18 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       });
       const autoScalingGroup = new autoscaling.AutoScalingGroup(variantScope, 'AutoScalingGroup', {
         vpc: props.vpc,
-        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-        launchTemplate,
+        vpcSubnets: instanceSubnets,
+        ...(spec.capacityTypes.length > 1 ? {
+          mixedInstancesPolicy: {
+            launchTemplate,
+            launchTemplateOverrides: spec.capacityTypes.map((t) => ({ instanceType: new ec2.InstanceType(t.instanceType) })),
+            instancesDistribution: {
+              onDemandAllocationStrategy: autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+              onDemandBaseCapacity: 0,
+              onDemandPercentageAboveBaseCapacity: 100,
+            },
+          },
+        } : { launchTemplate }),
         minCapacity: workingMin,
         maxCapacity,
         healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
@@ -403,6 +426,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
         groupMetrics: [autoscaling.GroupMetrics.all()],
         notifications: [{ topic: this.notificationTopic }],
       });
+      this.acknowledgeGroupFindings(autoScalingGroup, launchTemplate, spec, availabilityZones);
       const targetGroup = new elbv2.ApplicationTargetGroup(variantScope, 'TargetGroup', {
         vpc: props.vpc,
         port: containerPort,
@@ -543,6 +567,52 @@ export class InferenceFleet extends Construct implements IServingMetrics {
     return userData;
   }
 
+  private acknowledgeGroupFindings(
+    group: autoscaling.AutoScalingGroup, launchTemplate: ec2.LaunchTemplate, spec: InferenceFleetSpec, zones: string[],
+  ): void {
+    const types = spec.capacityTypes.length;
+    const cfnGroup = group.node.defaultChild as autoscaling.CfnAutoScalingGroup;
+    if (zones.length > 0) cfnGroup.availabilityZones = zones;
+    if (zones.length < 2) {
+      Validations.of(cfnGroup).acknowledge({
+        id: 'cdk-validator-cfnguard::autoscaling_multiple_az_check',
+        reason: 'The VPC has its instance subnets in one availability zone (a single-AZ profile such as dev, for cost); a VPC with subnets '
+          + 'in more zones spreads the group over all of them.',
+      });
+    }
+    if (types > 1) {
+      // cdk-nag reads a group's own LaunchTemplate property, not the template of its mixed-instances policy.
+      const viaPolicy = 'The group launches from the fleet\'s launch template through its mixed-instances policy; that template requires '
+        + 'IMDSv2 and encrypts the root volume with the fleet\'s KMS key (the rule reads only the group\'s own LaunchTemplate property).';
+      Validations.of(cfnGroup).acknowledge(
+        { id: 'AwsSolutions-EC26', reason: viaPolicy },
+        { id: 'NIST.800.53.R5-EC2IMDSv2Enabled', reason: viaPolicy },
+        { id: 'HIPAA.Security-EC2IMDSv2Enabled', reason: viaPolicy },
+      );
+      const newer = spec.capacityTypes.map((t) => t.instanceType).filter((t) => NEWER_THAN_CONTROL_LISTS.test(t));
+      if (newer.length > 0) {
+        const reason = `${newer.join(', ')}: current-generation Nitro types that encrypt traffic between instances (EC2 documents the g6 `
+          + 'and g6e families as Nitro with in-transit encryption); the controls\' lists of types predate these families.';
+        Validations.of(cfnGroup).acknowledge(
+          { id: 'cdk-validator-cfnguard::autoscaling_group_nitro_instance_override_check', reason },
+          { id: 'cdk-validator-cfnguard::autoscaling_group_nitro_encryption_in_transit_override_check', reason },
+        );
+      }
+    }
+    if (types < 2) {
+      Validations.of(cfnGroup).acknowledge({
+        id: 'cdk-validator-cfnguard::autoscaling_mixed_instances_policy_multiple_instance_types_check',
+        reason: `No catalog type can stand in for ${this.instance.instanceType} at most 25% dearer, or alternativeInstanceTypes is []: the `
+          + 'group launches one type. Name stand-ins in alternativeInstanceTypes for capacity resilience.',
+      });
+    }
+    Validations.of(launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate).acknowledge({
+      id: 'cdk-validator-cfnguard::ec2_launch_template_token_hop_limit_check',
+      reason: 'The serving container loads its model from MODEL_URI with the instance role, one network hop beyond the host (hop limit 2). '
+        + 'That role may only read this model\'s served versions and pull its image; no other team\'s workload runs on these instances.',
+    });
+  }
+
   private acknowledgeLoadBalancerFindings(deletionProtection: boolean): void {
     const lb = this.loadBalancer.node.defaultChild as elbv2.CfnLoadBalancer;
     const waf = 'The model API is called by services, not browsers; a WAF web ACL can be associated with the load balancer by the team '
@@ -553,6 +623,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
       Validations.of(lb).acknowledge(
         { id: 'NIST.800.53.R5-ELBDeletionProtectionEnabled', reason },
         { id: 'HIPAA.Security-ELBDeletionProtectionEnabled', reason },
+        { id: 'cdk-validator-cfnguard::elbv2_deletion_protection_enabled_check', reason },
       );
     }
   }
@@ -564,6 +635,9 @@ interface FleetVersion {
   readonly version: string;
   readonly weight: number;
 }
+
+/** GPU families newer than AWS Control Tower's lists of Nitro types (CT.AUTOSCALING.PR.10 and PR.11). */
+const NEWER_THAN_CONTROL_LISTS = /^(g6|g6e)\./;
 
 function pascal(name: string): string {
   return name.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');

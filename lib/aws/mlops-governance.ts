@@ -13,8 +13,10 @@ import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
 import { IModelRegistry } from './model-registry';
 import { PermissionBoundary } from './permission-boundary';
+import { acknowledgeNoObjectLock, acknowledgeTerminalLogBucket, notifyEventBridge } from './private/buckets';
 import { relyOnFeatureFlags } from './private/feature-flags';
 import { newRotatingKey } from './private/keys';
+import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
@@ -245,12 +247,16 @@ export class MlopsGovernance extends Construct {
       resources: [this.trailBucket.arnForObjects('*')],
     }));
     acknowledgeNoReplication(this.trailBucket);
+    notifyEventBridge(this.trailBucket);
+    acknowledgeNoObjectLock(this.trailBucket, 'Trail log files are protected without Object Lock: a bucket-policy deny stops every principal '
+      + 'deleting them, CloudTrail log file validation detects any change, and the lifecycle rule (which Object Lock would block) expires them.');
 
     this.trailLogGroup = new logs.LogGroup(this, 'TrailLogs', {
       encryptionKey: this.encryptionKey,
       retention: logRetentionDays as logs.RetentionDays,
       removalPolicy,
     });
+    acknowledgeProfileLogRetention(this.trailLogGroup, logRetentionDays);
     const deliveryRole = new iam.Role(this, 'TrailDeliveryRole', {
       assumedBy: new iam.ServicePrincipal('cloudtrail.amazonaws.com'),
       description: `CloudTrail delivery of ${trailName} to CloudWatch Logs`,
@@ -479,16 +485,10 @@ export class MlopsGovernance extends Construct {
       }, { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true }],
       removalPolicy,
     });
-    const notLogged = 'Terminal access-log bucket of the audit trail bucket: logging it to itself creates the log-of-logs loop AWS advises '
-      + 'against; it is versioned, TLS-only, private and retained outside dev instead. Pass accessLogBucket to use a shared one.';
-    const sseS3 = 'S3 server access logs can only be delivered to buckets encrypted with SSE-S3, not SSE-KMS; the bucket holds only those logs.';
-    Validations.of(bucket.node.defaultChild as s3.CfnBucket).acknowledge(
-      { id: 'AwsSolutions-S1', reason: notLogged },
-      { id: 'NIST.800.53.R5-S3BucketLoggingEnabled', reason: notLogged },
-      { id: 'HIPAA.Security-S3BucketLoggingEnabled', reason: notLogged },
-      { id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: sseS3 },
-      { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: sseS3 },
-    );
+    acknowledgeTerminalLogBucket(bucket, {
+      notLogged: 'Terminal access-log bucket of the audit trail bucket: logging it to itself creates the log-of-logs loop AWS advises '
+        + 'against; it is versioned, TLS-only, private and retained outside dev instead. Pass accessLogBucket to use a shared one.',
+    });
     acknowledgeNoReplication(bucket);
     return bucket;
   }

@@ -14,6 +14,7 @@ import {
 import { GpuTrainingCluster } from './gpu-training-cluster';
 import { IServingMetrics } from './inference-fleet';
 import { ModelRegistry } from './model-registry';
+import { newKey } from './private/keys';
 import { checkFor, MlopsScope } from './scope';
 
 export interface MlopsMonitoringProps {
@@ -239,7 +240,7 @@ export class MlopsMonitoring extends Construct {
     const check = checkFor(this);
     const emails = check.emailList('notifyEmails', props.notifyEmails);
 
-    const key = props.encryptionKey ?? new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: `MLOps alarms (${this.profile.name})` });
+    const key = props.encryptionKey ?? newKey(this, 'TopicKey', { enableKeyRotation: true, description: `MLOps alarms (${this.profile.name})` });
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'AllowAlarmPublishersToUseTheKey',
       principals: ALARM_PUBLISHER_SERVICES.map((p) => new iam.ServicePrincipal(p)),

@@ -17,6 +17,7 @@ import { IImageRepository } from './image-repository';
 import { IServingMetrics, LatencyPercentile } from './inference-fleet';
 import { chargeUnownedCapacityToPlatform } from './private/capacity-tags';
 import { checkImageTag } from './private/image-tag';
+import { newKey } from './private/keys';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { ServedStateParameter } from './private/served-state';
@@ -233,7 +234,7 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
     this.hosting = spec.hosting;
     this.componentSpec = spec.inferenceComponent;
 
-    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+    this.encryptionKey = props.encryptionKey ?? newKey(this, 'Key', {
       description: `mlops-constructs model endpoint at ${this.node.path}`,
       enableKeyRotation: true,
     });

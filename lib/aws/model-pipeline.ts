@@ -23,6 +23,8 @@ import { QualityDirection } from './mlops-monitoring';
 import { ModelEndpoint } from './model-endpoint';
 import { ModelPromotion } from './model-promotion';
 import { ModelRegistry } from './model-registry';
+import { newKey } from './private/keys';
+import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyPrincipal, ManagedPolicyRole } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { ServedStateParameter } from './private/served-state';
@@ -316,6 +318,7 @@ export class ModelPipeline extends Construct {
       retention: profile.logRetentionDays as logs.RetentionDays,
       removalPolicy: statefulRemovalPolicy(profile),
     });
+    acknowledgeProfileLogRetention(this.logGroup, profile.logRetentionDays);
 
     this.stateMachineRole = new ManagedPolicyRole(this, 'Role', new iam.ServicePrincipal('states.amazonaws.com'),
       `State machine of the ${props.modelName} pipeline: its jobs, registry group, run outputs and endpoint`);
@@ -1209,7 +1212,7 @@ export class ModelPipeline extends Construct {
   }
 
   private newKey(profile: EnvironmentProfile): kms.Key {
-    const key = new kms.Key(this, 'Key', {
+    const key = newKey(this, 'Key', {
       description: `Model pipeline at ${this.node.path}`,
       enableKeyRotation: true,
       removalPolicy: statefulRemovalPolicy(profile),

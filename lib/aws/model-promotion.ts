@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { EnvironmentProfile, MODEL_ARTIFACT_LAYOUT, platformParameterName } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { allowCloudWatchLogsToUseKey } from './private/keys';
+import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyRole } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { failureMessage, throttlingErrors } from './private/state-machine-errors';
@@ -248,6 +249,7 @@ export class ModelPromotion extends Construct {
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       encryptionKey: key, retention: profile.logRetentionDays as logs.RetentionDays, removalPolicy,
     });
+    acknowledgeProfileLogRetention(this.logGroup, profile.logRetentionDays);
     this.lockTable = new dynamodb.Table(this, 'Locks', {
       partitionKey: { name: 'model', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,

@@ -12,6 +12,7 @@ import {
   validateModelPackageGroup,
 } from '../core';
 import { newRotatingKey } from './private/keys';
+import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 /** The model registry's database: what other constructs (experiment tracking, pipelines) connect to. */
@@ -157,6 +158,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
       retention: spec.logRetentionDays as logs.RetentionDays,
       removalPolicy: statefulRemovalPolicy(profile),
     });
+    acknowledgeProfileLogRetention(this.logGroup, spec.logRetentionDays);
 
     const monitoringRole = this.newMonitoringRole();
     const instanceProps = { enablePerformanceInsights: true, autoMinorVersionUpgrade: true, publiclyAccessible: false };
@@ -318,6 +320,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
         { id: 'AwsSolutions-RDS10', reason },
         { id: 'NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled', reason },
         { id: 'HIPAA.Security-RDSInstanceDeletionProtectionEnabled', reason },
+        { id: 'cdk-validator-cfnguard::rds_cluster_deletion_protection_enabled_check', reason },
       );
     }
     for (const instance of this.cluster.node.children.filter((c) => c.node.id === 'Writer' || c.node.id === 'Reader')) {

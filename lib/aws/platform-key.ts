@@ -2,7 +2,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { EnvironmentProfile } from '../core';
-import { allowCloudWatchLogsToUseKey } from './private/keys';
+import { allowCloudWatchLogsToUseKey, newKey } from './private/keys';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 export interface PlatformKeyProps {
@@ -43,7 +43,7 @@ export class PlatformKey extends Construct {
     const aliasName = props.aliasName ?? `mlops/${Stack.of(this).stackName}/${id}`;
     check.matches('aliasName', aliasName, /^(?!aws\/)[a-zA-Z0-9:/_-]{1,250}$/, "an alias of letters, digits, '/', '_', '-' or ':' that does not start with 'aws/'");
 
-    this.key = new kms.Key(this, 'Key', {
+    this.key = newKey(this, 'Key', {
       description: `mlops-constructs platform key (${profile.name}) at ${this.node.path}`,
       enableKeyRotation: true,
       alias: aliasName,

@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { defaultNetworkZoneCount, EnvironmentProfile } from '../core';
 import { newRotatingKey } from './private/keys';
+import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 export interface PlatformNetworkProps {
@@ -139,6 +140,7 @@ export class PlatformNetwork extends Construct {
       retention: profile.logRetentionDays as logs.RetentionDays,
       removalPolicy: statefulRemovalPolicy(profile),
     });
+    acknowledgeProfileLogRetention(this.flowLogGroup, profile.logRetentionDays);
     // A managed policy instead of the inline one CDK would add (IAMNoInlinePolicy); the role is handed to
     // CDK without policy updates so it adds nothing inline.
     const flowLogRole = new iam.Role(this, 'FlowLogRole', {
@@ -193,5 +195,10 @@ function removeRedundantProviderDependency(stack: Stack): void {
   const handler = provider?.node.tryFindChild('Handler');
   if (CfnResource.isCfnResource(role) && CfnResource.isCfnResource(handler)) {
     handler.addDeletionOverride('DependsOn');
+    Validations.of(handler).acknowledge({
+      id: 'cdk-validator-cfnguard::lambda_inside_vpc_check',
+      reason: "aws-cdk-lib's provider behind restrictDefaultSecurityGroup: it runs only during deployments, calls only the EC2 API to "
+        + 'remove the default security group\'s rules, and must work before the VPC\'s endpoints exist, so it runs outside the VPC.',
+    });
   }
 }

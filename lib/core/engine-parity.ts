@@ -46,6 +46,10 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('ArtifactStore', 'security', 'cross-region replication of KMS-encrypted objects, role limited to S3 in each region', ['replication']),
   both('ArtifactStore', 'security', 'immutable served models: served/<model>/<version>/ written once by the promotion role, Object Lock by default',
     ['servedModels', 'objectLock'], 'both render core\'s servedModelsBucketPolicy naming this account\'s <store>-promotion role'),
+  cdkOnly('ArtifactStore', 'security', 'every bucket sends its object events to EventBridge (AWS Control Tower CT.S3.PR.4)',
+    'not yet: #15 (the Pulumi buckets have no notification configuration)'),
+  cdkOnly('ArtifactStore', 'security', 'every KMS key the library creates denies kms:CreateGrant unless the grant is for an AWS resource or the caller is an AWS service (CT.KMS.PR.3)',
+    'not yet: #15 (the Pulumi components\' key policies have no such statement)'),
 
   both('ModelRegistry', 'security', 'storage encrypted with the platform key, IAM authentication, no public instances', [
     'storageEncrypted', 'platformKey', 'iamAuth', 'publiclyAccessible',
@@ -87,6 +91,8 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('InferenceFleet', 'security', 'HTTPS on 443 with the recommended TLS 1.2+ policy and port 80 redirecting to it; a certificate is required where the profile requires TLS (staging, prod) and for an internet-facing fleet',
     ['listeners', 'listenerPorts', 'certificateRequired'],
     'the missing-certificate errors name each engine\'s prop (CDK certificate, Pulumi certificateArn) with the same problem'),
+  cdkOnly('InferenceFleet', 'cost', 'capacity resilience: each Auto Scaling group launches the instance type or up to two catalog stand-ins (mixed-instances policy, on demand, prioritized) across the subnets\' zones',
+    'not yet: #15 (the Pulumi fleet\'s groups launch the instance type alone; both engines resolve the same capacityTypes in core)'),
   cdkOnly('InferenceFleet', 'security', 'rollouts stepped and rolled back by the fleet rollout state machine (served state in SSM)',
     'not yet: #17 / docs/design/served-models.md; the Pulumi fleet renders the initial split only'),
 

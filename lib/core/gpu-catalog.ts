@@ -236,6 +236,34 @@ export class GpuInstance implements InstanceSpec {
     return this.acceleratorKind === AcceleratorKind.NVIDIA_GPU;
   }
 
+  /**
+   * Whether `other` can run what runs on this type unchanged: the same kind of accelerator (and for Neuron, the same
+   * family, whose compiled models differ between generations), as many accelerators with at least as much memory each,
+   * and at least as many vCPUs and as much memory.
+   */
+  public canStandIn(other: GpuInstance): boolean {
+    return other.acceleratorKind === this.acceleratorKind
+      && (this.acceleratorKind === AcceleratorKind.NVIDIA_GPU || this.acceleratorKind === AcceleratorKind.NONE || other.family === this.family)
+      && other.accelerators === this.accelerators
+      && other.acceleratorMemoryMiB >= this.acceleratorMemoryMiB
+      && other.vcpus >= this.vcpus
+      && other.memoryGiB >= this.memoryGiB;
+  }
+
+  /**
+   * Catalog types that can stand in for this one (`canStandIn`) when it has no capacity, at most `maxPriceRatio` times
+   * its on-demand price, cheapest first: what a fleet's Auto Scaling group may launch besides its own type.
+   * @param maxPriceRatio the most a stand-in may cost per hour relative to this type
+   * @param limit how many to return
+   */
+  public capacityAlternatives(maxPriceRatio = 1.25, limit = 2): GpuInstance[] {
+    return GpuInstance.all()
+      .filter((other) => other.instanceType !== this.instanceType && this.canStandIn(other))
+      .filter((other) => other.onDemandHourlyUsd <= this.onDemandHourlyUsd * maxPriceRatio)
+      .sort((a, b) => a.onDemandHourlyUsd - b.onDemandHourlyUsd || a.instanceType.localeCompare(b.instanceType))
+      .slice(0, limit);
+  }
+
   public toString(): string {
     return this.instanceType;
   }

@@ -9,6 +9,8 @@ export interface InferenceFleetSpecInput {
   readonly modelName: string;
   readonly modelVersion: string;
   readonly instanceType?: string;
+  /** Catalog types the fleet may launch when `instanceType` has no capacity; @default GpuInstance.capacityAlternatives() */
+  readonly alternativeInstanceTypes?: string[];
   readonly containerPort?: number;
   readonly rootVolumeSizeGiB?: number;
   readonly healthCheckPath?: string;
@@ -33,6 +35,11 @@ export interface InferenceFleetSpecInput {
 /** The settings every engine renders for an inference fleet. */
 export interface InferenceFleetSpec {
   readonly instance: GpuInstance;
+  /**
+   * The types the fleet's instances may be, in order of preference: `instance` first, then its stand-ins (an Auto
+   * Scaling mixed-instances policy, on-demand, prioritized), so a shortage of one GPU type does not stop scaling out.
+   */
+  readonly capacityTypes: GpuInstance[];
   readonly containerPort: number;
   readonly rootVolumeSizeGiB: number;
   readonly healthCheckPath: string;
@@ -83,6 +90,17 @@ export function resolveInferenceFleetSpec(scope: SpecScope, input: InferenceFlee
   check.matches('modelName', input.modelName, MODEL_NAME, 'a model name of lower-case letters, digits and hyphens (at most 63 characters)');
   check.matches('modelVersion', input.modelVersion, MODEL_VERSION_PATTERN, 'a version of letters, digits, ".", "_" or "-" (at most 128 characters)');
   const instance = GpuInstance.of(input.instanceType ?? 'g5.xlarge', 'instanceType', scope.scope);
+  const alternatives = input.alternativeInstanceTypes === undefined
+    ? instance.capacityAlternatives()
+    : input.alternativeInstanceTypes.map((t, i) => GpuInstance.of(t, `alternativeInstanceTypes[${i}]`, scope.scope));
+  alternatives.forEach((alternative, i) => {
+    if (alternative.instanceType === instance.instanceType || !instance.canStandIn(alternative)) {
+      check.fail(`alternativeInstanceTypes[${i}]`, alternative.instanceType,
+        alternative.instanceType === instance.instanceType ? 'repeats instanceType' : `cannot run what runs on ${instance.instanceType}`,
+        `use a type with the same accelerator (${instance.accelerators} x ${instance.acceleratorModel}, at least ${instance.acceleratorMemoryGiB} GiB each) `
+        + `and at least ${instance.vcpus} vCPUs and ${instance.memoryGiB} GiB, e.g. ${instance.capacityAlternatives(2, 3).join(', ') || 'none in the catalog'}.`);
+    }
+  });
   const containerPort = check.integerInRange('containerPort', input.containerPort, 1, 65535) ?? 8080;
   const rootVolumeSizeGiB = check.integerInRange('rootVolumeSizeGiB', input.rootVolumeSizeGiB, 30, 16384) ?? 100;
   const healthCheckPath = check.matches('healthCheckPath', input.healthCheckPath, /^\/[\x21-\x7e]{0,1023}$/, "a path starting with '/'") ?? '/ping';
@@ -114,6 +132,7 @@ export function resolveInferenceFleetSpec(scope: SpecScope, input: InferenceFlee
   const hours = scaleToZeroOffHours ? profile.scheduledHoursPerMonth : HOURS_PER_MONTH_ALWAYS_ON;
   return {
     instance,
+    capacityTypes: [instance, ...alternatives],
     containerPort,
     rootVolumeSizeGiB,
     healthCheckPath,

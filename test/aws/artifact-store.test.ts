@@ -58,6 +58,12 @@ describe('ArtifactStore defaults', () => {
         LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(store.accessLogBucket) }, LogFilePrefix: `s3/${purpose}/` },
       }));
     }
+    // Every bucket's object events go to EventBridge (CT.S3.PR.4), access logs included, through the bucket's own
+    // configuration: no notification Lambda.
+    for (const bucket of [...Object.values(ArtifactPurpose).map((p) => store.bucket(p)), store.accessLogBucket]) {
+      expect(bucketResource(stack, bucket).Properties.NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
+    }
+    template.resourceCountIs('AWS::Lambda::Function', 0);
   });
 
   test('lifecycle: noncurrent versions to STANDARD_IA and expiry from the profile, multipart uploads aborted after 7 days', () => {

@@ -1,8 +1,12 @@
 // applyCompliancePacks' fourth pack, the AWS Control Tower proactive controls (cfn-guard, @cdklabs/cdk-validator-cfnguard):
-// opt-in, a finding fails synthesis, an acknowledgement on the construct lifts it, a disabled rule does not run.
-import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+// on by default, a finding fails synthesis, an acknowledgement on the construct lifts it, a disabled rule does not run;
+// nested stacks are checked, and references across stacks are resolved as the deploy-time hooks see them.
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, NestedStack, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { newApp } from '../support/gate';
+import { newApp, readValidationReport } from '../support/gate';
 import { applyCompliancePacks, CompliancePacksOptions } from 'mlops-constructs';
 
 const RETENTION_RULE = 'cloudwatch_log_group_retention_period_check';
@@ -27,14 +31,11 @@ function synth(options: CompliancePacksOptions, acknowledge: string[] = []): str
 }
 
 describe('applyCompliancePacks: AWS Control Tower proactive controls', () => {
-  test('off by default', () => {
-    expect(synth({})).toBe('');
-  });
-
-  test('with controlTower: true a finding fails synthesis, naming the control', () => {
-    const failure = synth({ controlTower: true });
+  test('on by default: a finding fails synthesis, naming the control; controlTower: false turns the pack off', () => {
+    const failure = synth({});
     expect(failure).toContain('CT.CLOUDWATCH.PR.2');
     expect(failure).toContain('CT.CLOUDWATCH.PR.3');
+    expect(synth({ controlTower: false })).toBe('');
   });
 
   test('an acknowledgement on the construct lifts its finding; a disabled rule does not run', () => {
@@ -43,5 +44,52 @@ describe('applyCompliancePacks: AWS Control Tower proactive controls', () => {
     expect(one).toContain('CT.CLOUDWATCH.PR.3');
     expect(one).not.toContain('CT.CLOUDWATCH.PR.2');
     expect(synth({ controlTower: true, controlTowerDisabledRules: ['ct-cloudwatch-pr-2', 'ct-cloudwatch-pr-3'] })).toBe('');
+  });
+});
+
+/** Control Tower findings (rule and construct path) of an app, with only that pack applied. */
+function controlTowerFindings(app: App): string[] {
+  applyCompliancePacks(app, { awsSolutions: false, nist80053r5: false, hipaaSecurity: false, mlopsChecks: false });
+  let message = '';
+  try {
+    app.synth();
+  } catch (e) {
+    message = String((e as Error).message);
+  }
+  return readValidationReport(app.outdir).map((f) => `${f.rule} ${f.resource}`).concat(message && readValidationReport(app.outdir).length === 0 ? [message] : []);
+}
+
+function templateOf(app: App, file: string): unknown {
+  return JSON.parse(fs.readFileSync(path.join(app.outdir, file), 'utf8'));
+}
+
+const yearLong = { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN };
+
+describe('Control Tower controls see what the deploy-time hooks see', () => {
+  test('a log group encrypted with a key of another stack (Fn::ImportValue) is encrypted; one without a key is not', () => {
+    const app = newApp();
+    const keys = new Stack(app, 'Keys');
+    const key = new kms.Key(keys, 'Key', { enableKeyRotation: true });
+    Validations.of(key).acknowledge({ id: 'cdk-validator-cfnguard::kms_create_grant_aws_service_check', reason: 'Test: only the log groups are under test.' });
+    const logsStack = new Stack(app, 'Logs');
+    new logs.LogGroup(logsStack, 'Encrypted', { ...yearLong, encryptionKey: key });
+    new logs.LogGroup(logsStack, 'Plain', yearLong);
+    expect(controlTowerFindings(app)).toEqual(['cloudwatch_log_group_encrypted_check Logs/Plain/Resource']);
+    expect(JSON.stringify(templateOf(app, logsStack.templateFile))).toContain('"KmsKeyId":{"Fn::ImportValue"');
+  });
+
+  test('nested stacks are checked, with the values their parent passes resolved; acknowledgements in them work', () => {
+    const app = newApp();
+    const parent = new Stack(app, 'Parent');
+    const key = new kms.Key(parent, 'Key', { enableKeyRotation: true });
+    Validations.of(key).acknowledge({ id: 'cdk-validator-cfnguard::kms_create_grant_aws_service_check', reason: 'Test: only the log groups are under test.' });
+    const nested = new NestedStack(parent, 'Model');
+    new logs.LogGroup(nested, 'Encrypted', { ...yearLong, encryptionKey: key });
+    new logs.LogGroup(nested, 'Short', { retention: logs.RetentionDays.ONE_WEEK, encryptionKey: key, removalPolicy: RemovalPolicy.RETAIN });
+    const acknowledged = new logs.LogGroup(nested, 'Acknowledged', { retention: logs.RetentionDays.ONE_WEEK, encryptionKey: key, removalPolicy: RemovalPolicy.RETAIN });
+    Validations.of(acknowledged).acknowledge({ id: 'cdk-validator-cfnguard::cloudwatch_log_group_retention_period_check', reason: 'Test: acknowledged in a nested stack.' });
+    expect(controlTowerFindings(app)).toEqual(['cloudwatch_log_group_retention_period_check Parent/Model/Short/Resource']);
+    // The key reaches the nested stack as a parameter its parent fills with the key's ARN.
+    expect(JSON.stringify(templateOf(app, nested.templateFile))).toMatch(/"KmsKeyId":\{"Ref":"referenceto/);
   });
 });

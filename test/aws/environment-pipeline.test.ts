@@ -120,6 +120,20 @@ describe('EnvironmentPipeline security', () => {
   const { template, stack } = build();
   const t = template();
 
+  test('every CodeBuild project (synth, reviews, assets, self-mutation) logs to the pipeline\'s encrypted build log group', () => {
+    const projects = Object.values(t.findResources('AWS::CodeBuild::Project'));
+    expect(projects.length).toBeGreaterThan(3);
+    const groups = Object.entries(t.findResources('AWS::Logs::LogGroup'));
+    expect(groups).toHaveLength(1);
+    const [groupId, group] = groups[0];
+    const [keyId, attribute] = group.Properties.KmsKeyId['Fn::GetAtt'];
+    expect(attribute).toBe('Arn');
+    expect(t.toJSON().Resources[keyId].Properties.Description).toMatch(/environment pipeline/);
+    for (const project of projects) {
+      expect(project.Properties.LogsConfig).toEqual({ CloudWatchLogs: { Status: 'ENABLED', GroupName: { Ref: groupId } } });
+    }
+  });
+
   test('artifact bucket: the pipeline key (rotated), private, TLS only, versioned, access-logged; the pipeline stores there', () => {
     t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, Description: Match.stringLikeRegexp('environment pipeline') });
     t.hasResourceProperties('AWS::S3::Bucket', {

@@ -220,6 +220,12 @@ describe.each(ENVIRONMENTS)('governance claims: %s', (_name, build) => {
   test('KMS: no key policy lets any principal use a key through a service; every CreateGrant is for AWS resources only', () => {
     const failures: string[] = [];
     for (const key of walk.resources('AWS::KMS::Key')) {
+      // Whatever the allows say (the account's administrators have kms:*), nobody creates a grant on the key except for
+      // an AWS resource or as an AWS service (CT.KMS.PR.3): a deny to every principal.
+      const denied = walk.statements(key.template, key.properties.KeyPolicy).some((s) => s.Effect === 'Deny'
+        && JSON.stringify(s.Principal) === '{"AWS":"*"}' && (s.Action ?? []).includes('kms:CreateGrant')
+        && s.Condition?.BoolIfExists?.['kms:GrantIsForAWSResource'] === 'false' && s.Condition?.BoolIfExists?.['aws:PrincipalIsAWSService'] === 'false');
+      if (!denied) failures.push(`${key.logicalId} lets principals create grants that are not for AWS resources`);
       for (const s of walk.statements(key.template, key.properties.KeyPolicy)) {
         const principal = JSON.stringify(s.Principal);
         if (s.Effect === 'Allow' && (principal === '"*"' || principal === '{"AWS":"*"}')) failures.push(`${key.logicalId} ${s.Sid} allows principal *`);

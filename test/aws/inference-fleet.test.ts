@@ -6,7 +6,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { certificateFor } from '../support/certificates';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
 import {
-  applyCompliancePacks, ArtifactStore, EnvironmentProfile, ImageRepository, INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleet, InferenceFleetProps,
+  applyCompliancePacks, ArtifactStore, EnvironmentProfile, GpuInstance, ImageRepository, INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleet,
+  InferenceFleetProps,
   MlopsStack, PlatformKey, PlatformNetwork, Rollout,
 } from 'mlops-constructs';
 
@@ -318,6 +319,45 @@ describe('InferenceFleet options', () => {
   });
 });
 
+describe('InferenceFleet capacity resilience', () => {
+  const groups = (t: Template) => Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup')).map((g) => g.Properties);
+
+  test('by default each group may launch the type or two catalog stand-ins, on demand, the type first; spread over the zones', () => {
+    const { template } = build(EnvironmentProfile.prod(), { rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(5) }), variantVersions: { candidate: 'v2' } });
+    const all = groups(template());
+    expect(all).toHaveLength(2);
+    for (const group of all) {
+      expect(group.LaunchTemplate).toBeUndefined();
+      const policy = group.MixedInstancesPolicy;
+      expect(policy.LaunchTemplate.Overrides.map((o: any) => o.InstanceType)).toEqual(['g5.xlarge', 'g6.xlarge', 'g6.2xlarge']);
+      expect(policy.InstancesDistribution).toEqual({ OnDemandAllocationStrategy: 'prioritized', OnDemandBaseCapacity: 0, OnDemandPercentageAboveBaseCapacity: 100 });
+      // The zones of its subnets, named on the group (what CT.AUTOSCALING.PR.1 reads), two at least in a two-zone VPC.
+      expect(group.AvailabilityZones.length).toBe(group.VPCZoneIdentifier.length);
+      expect(group.AvailabilityZones.length).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  test('stand-ins run the same model: same accelerator and count, no less memory, at most 25% dearer', () => {
+    for (const type of ['g5.xlarge', 'g6.2xlarge', 'g5.12xlarge', 'g4dn.xlarge', 'm7i.xlarge']) {
+      const instance = GpuInstance.of(type);
+      for (const alternative of instance.capacityAlternatives()) {
+        expect([alternative.acceleratorKind, alternative.accelerators]).toEqual([instance.acceleratorKind, instance.accelerators]);
+        expect(alternative.acceleratorMemoryMiB).toBeGreaterThanOrEqual(instance.acceleratorMemoryMiB);
+        expect(alternative.memoryGiB).toBeGreaterThanOrEqual(instance.memoryGiB);
+        expect(alternative.onDemandHourlyUsd).toBeLessThanOrEqual(instance.onDemandHourlyUsd * 1.25);
+      }
+    }
+    // Neuron models are compiled per generation: no inf1 stands in for inf2; none is within 25% for inf2.xlarge.
+    expect(GpuInstance.of('inf2.xlarge').capacityAlternatives()).toEqual([]);
+  });
+
+  test('alternativeInstanceTypes: [] keeps one type (no mixed-instances policy); a named stand-in is used', () => {
+    expect(groups(build(EnvironmentProfile.dev(), { alternativeInstanceTypes: [] }).template())[0].LaunchTemplate).toBeDefined();
+    const named = groups(build(EnvironmentProfile.dev(), { alternativeInstanceTypes: ['g5.2xlarge'] }).template())[0];
+    expect(named.MixedInstancesPolicy.LaunchTemplate.Overrides.map((o: any) => o.InstanceType)).toEqual(['g5.xlarge', 'g5.2xlarge']);
+  });
+});
+
 describe('InferenceFleet rollouts', () => {
   test('all at once: one variant, one target group, forward', () => {
     const { fleet, template } = build(EnvironmentProfile.dev());
@@ -405,6 +445,12 @@ describe('InferenceFleet rejects bad input', () => {
     ['a grace period over 2 hours', () => build(EnvironmentProfile.dev(), { healthCheckGracePeriod: Duration.hours(3) }), /'healthCheckGracePeriod'.*Fix: give a grace period/],
     ['a health check path without a slash', () => build(EnvironmentProfile.dev(), { healthCheckPath: 'ping' }), /'healthCheckPath' must be a path starting with/],
     ['a healthy percentage over 100', () => build(EnvironmentProfile.dev(), { minHealthyPercent: 120 }), /'minHealthyPercent' must be a whole number between 0 and 100/],
+    ['a stand-in with less GPU memory', () => build(EnvironmentProfile.dev(), { alternativeInstanceTypes: ['g4dn.xlarge'] }),
+      /'alternativeInstanceTypes\[0\]' cannot run what runs on g5.xlarge \(received "g4dn.xlarge"\).*Fix: use a type with the same accelerator \(1 x A10G, at least 22.4 GiB each\).*e.g. g6.xlarge/],
+    ['a stand-in of another accelerator kind', () => build(EnvironmentProfile.dev(), { alternativeInstanceTypes: ['g6.xlarge', 'inf2.xlarge'] }),
+      /'alternativeInstanceTypes\[1\]' cannot run what runs on g5.xlarge/],
+    ['a stand-in repeating instanceType', () => build(EnvironmentProfile.dev(), { alternativeInstanceTypes: ['g5.xlarge'] }), /'alternativeInstanceTypes\[0\]' repeats instanceType/],
+    ['a stand-in not in the catalog', () => build(EnvironmentProfile.dev(), { alternativeInstanceTypes: ['g6.3xlarge'] }), /'alternativeInstanceTypes\[0\]' is not in the instance catalog/],
   ];
   test.each(cases)('%s', (_name, fn, message) => {
     expect(fn).toThrow(message);

@@ -150,6 +150,8 @@ describe('a team stack on MlopsPlatform.fromEnvironment', () => {
       names.artifactStore.accessLogBucketName, names.modelRegistry.clusterResourceIdentifier, names.modelRegistry.securityGroupId,
       names.images.trainingRepositoryName, names.images.servingRepositoryName, names.network.vpcId, names.network.vpcCidrBlock,
       names.network.privateSubnetIds,
+      // The fleet's Auto Scaling groups name the zones of their subnets.
+      names.network.availabilityZones,
     ];
     expect(read.filter((name) => !used.includes(name))).toEqual([]);
     expect(used.filter((name) => !read.includes(name))).toEqual([]);

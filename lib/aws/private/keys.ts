@@ -18,9 +18,29 @@ export function allowCloudWatchLogsToUseKey(key: kms.IKey): void {
   }));
 }
 
+/**
+ * A key the library creates: `kms.Key` whose policy also lets nobody create grants on it except for AWS resources or
+ * as an AWS service (the statement AWS Control Tower's CT.KMS.PR.3 requires: deny `kms:CreateGrant` to every principal
+ * when both `kms:GrantIsForAWSResource` and `aws:PrincipalIsAWSService` are false). Services that encrypt volumes,
+ * databases or clusters for the platform create grants for AWS resources and keep working; a person or a workload
+ * cannot hand the key's use to another principal with a grant, which would outlive any IAM change.
+ */
+export function newKey(scope: Construct, id: string, props: kms.KeyProps): kms.Key {
+  const key = new kms.Key(scope, id, props);
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    sid: 'DenyGrantsExceptForAwsResources',
+    effect: iam.Effect.DENY,
+    principals: [new iam.AnyPrincipal()],
+    actions: ['kms:CreateGrant'],
+    resources: ['*'],
+    conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+  }));
+  return key;
+}
+
 /** A construct's own rotating key (child id `Key`) that CloudWatch Logs may use, removed as the profile says. */
 export function newRotatingKey(scope: Construct, description: string, removalPolicy: RemovalPolicy, pendingWindowDays?: number): kms.Key {
-  const key = new kms.Key(scope, 'Key', {
+  const key = newKey(scope, 'Key', {
     description,
     enableKeyRotation: true,
     pendingWindow: pendingWindowDays === undefined ? undefined : Duration.days(pendingWindowDays),

@@ -51,6 +51,7 @@ export function addLoadBalancerListeners(
       { id: 'HIPAA.Security-ALBHttpToHttpsRedirection', reason: httpReason },
       { id: 'NIST.800.53.R5-ELBv2ACMCertificateRequired', reason: httpReason },
       { id: 'HIPAA.Security-ELBv2ACMCertificateRequired', reason: httpReason },
+      { id: 'cdk-validator-cfnguard::alb_http_to_https_redirection_check', reason: httpReason },
     );
   }
   return { listener, redirectListener, ports: redirectListener ? [tls.port, tls.redirectPort!] : [tls.port] };
