@@ -572,7 +572,16 @@ export class InferenceFleet extends Construct implements IServingMetrics {
   ): void {
     const types = spec.capacityTypes.length;
     const cfnGroup = group.node.defaultChild as autoscaling.CfnAutoScalingGroup;
-    if (zones.length > 0) cfnGroup.availabilityZones = zones;
+    if (zones.length > 0) {
+      cfnGroup.availabilityZones = zones;
+      if (zones.every((zone) => !Token.isUnresolved(zone))) {
+        // A region-bound stack places its subnets in literal zones; the group names the same ones.
+        const reason = 'The zones of the fleet\'s own subnets, literal because the stack is region-bound (the VPC placed its subnets there); '
+          + 'the group names them for AWS Control Tower CT.AUTOSCALING.PR.1 and launches only into those subnets.';
+        Validations.of(cfnGroup).acknowledge({ id: 'CloudFormation-Validate::W3010', reason });
+        cfnGroup.addMetadata('cfn-lint', { config: { ignore_checks: ['W3010'] } });
+      }
+    }
     if (zones.length < 2) {
       Validations.of(cfnGroup).acknowledge({
         id: 'cdk-validator-cfnguard::autoscaling_multiple_az_check',
