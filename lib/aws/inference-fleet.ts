@@ -88,6 +88,7 @@ export interface InferenceFleetProps {
    * groups get a mixed-instances policy, on-demand and prioritized, `instanceType` first. Each must run what runs on
    * `instanceType` unchanged (the same accelerator kind and count, at least as much accelerator memory, vCPUs and memory;
    * for Inferentia the same family). `[]` keeps the fleet on `instanceType` alone.
+   * `costEstimate`'s maximum assumes the dearest of them.
    * @default - up to two catalog types that can stand in for `instanceType` at most 25% dearer per hour, cheapest
    *   first (`GpuInstance.capacityAlternatives()`), e.g. g6.xlarge and g6.2xlarge for g5.xlarge
    */

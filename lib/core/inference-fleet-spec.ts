@@ -146,21 +146,35 @@ export function resolveInferenceFleetSpec(scope: SpecScope, input: InferenceFlee
     healthCheckGracePeriodSeconds: gracePeriod,
     internetFacing,
     deletionProtection: profile.deletionProtection,
-    costEstimate: inferenceFleetCostEstimate({ instance, workingMin, maxCapacity, variantCount: input.variantCount ?? 1, hoursPerMonth: hours },
-      input.costModel ?? CostModel.default()),
+    costEstimate: inferenceFleetCostEstimate({
+      instance, standIns: alternatives, workingMin, maxCapacity, variantCount: input.variantCount ?? 1, hoursPerMonth: hours,
+    },
+    input.costModel ?? CostModel.default()),
   };
 }
 
 /** Monthly cost of a fleet's instances (working minimum to maximum, per variant) and its load balancer. */
 export function inferenceFleetCostEstimate(
-  input: { instance: GpuInstance; workingMin: number; maxCapacity: number; variantCount: number; hoursPerMonth: number }, costModel: CostModel,
+  input: {
+    instance: GpuInstance;
+    workingMin: number;
+    maxCapacity: number;
+    variantCount: number;
+    hoursPerMonth: number;
+    /** Types the groups may launch when `instance` has no capacity: the maximum assumes the dearest of all. @default none */
+    standIns?: readonly GpuInstance[];
+  },
+  costModel: CostModel,
 ): MonthlyCostRange {
   const count = input.variantCount;
-  const instances = costModel.monthlyRange({
-    instance: input.instance, min: input.workingMin * count, max: input.maxCapacity * count, hoursPerMonth: input.hoursPerMonth,
+  const range = (instance: GpuInstance) => costModel.monthlyRange({
+    instance, min: input.workingMin * count, max: input.maxCapacity * count, hoursPerMonth: input.hoursPerMonth,
   });
+  // The minimum on the fleet's own type (launched first); the maximum on whichever type costs most.
+  const minUsd = range(input.instance).minUsd;
+  const maxUsd = Math.max(...[input.instance, ...(input.standIns ?? [])].map((t) => range(t).maxUsd));
   const alb = costModel.monthlyHourly(costModel.unitPrices.albHour + costModel.unitPrices.albLcuHour);
-  return { minUsd: roundUsd(instances.minUsd + alb), maxUsd: roundUsd(instances.maxUsd + alb) };
+  return { minUsd: roundUsd(minUsd + alb), maxUsd: roundUsd(maxUsd + alb) };
 }
 
 /** Rollouts an inference fleet renders (as weighted target groups); shadows need mirroring, which an ALB cannot do. */

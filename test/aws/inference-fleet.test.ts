@@ -351,6 +351,16 @@ describe('InferenceFleet capacity resilience', () => {
     expect(GpuInstance.of('inf2.xlarge').capacityAlternatives()).toEqual([]);
   });
 
+  test('cost: the estimate\'s maximum assumes the dearest type the groups may launch, its minimum the fleet\'s own type', () => {
+    // g6.xlarge (0.8048 $/h) falling back to g6.2xlarge (0.9776 $/h): the maximum is priced at the stand-in.
+    const withStandIns = build(EnvironmentProfile.prod(), { instanceType: 'g6.xlarge', alternativeInstanceTypes: ['g6.2xlarge'] }).fleet.costEstimate;
+    const alone = build(EnvironmentProfile.prod(), { instanceType: 'g6.xlarge', alternativeInstanceTypes: [] }).fleet.costEstimate;
+    const dearest = build(EnvironmentProfile.prod(), { instanceType: 'g6.2xlarge', alternativeInstanceTypes: [] }).fleet.costEstimate;
+    expect(withStandIns.minUsd).toBe(alone.minUsd);
+    expect(withStandIns.maxUsd).toBe(dearest.maxUsd);
+    expect(withStandIns.maxUsd).toBeGreaterThan(alone.maxUsd);
+  });
+
   test('alternativeInstanceTypes: [] keeps one type (no mixed-instances policy); a named stand-in is used', () => {
     expect(groups(build(EnvironmentProfile.dev(), { alternativeInstanceTypes: [] }).template())[0].LaunchTemplate).toBeDefined();
     const named = groups(build(EnvironmentProfile.dev(), { alternativeInstanceTypes: ['g5.2xlarge'] }).template())[0];
