@@ -20,7 +20,7 @@ export type ParityStatus = 'both' | 'cdk-only';
 
 /** One setting of one construct. */
 export interface EngineParityRow {
-  /** The construct / component (same name in both engines). */
+  /** The construct / component (same name in both engines), or `EVERY_CONSTRUCT` for a setting of all of them. */
   readonly construct: string;
   /** What the setting is, in words. */
   readonly setting: string;
@@ -31,6 +31,9 @@ export interface EngineParityRow {
   /** What is missing (for `cdk-only`), or how the engines differ in form but not in effect. */
   readonly note?: string;
 }
+
+/** The construct of settings every construct renders (every key, every bucket the library creates). */
+export const EVERY_CONSTRUCT = '(every construct)';
 
 const both = (construct: string, concern: ParityConcern, setting: string, checks: string[], note?: string): EngineParityRow =>
   ({ construct, setting, concern, status: 'both', checks, note });
@@ -48,8 +51,9 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     ['servedModels', 'objectLock'], 'both render core\'s servedModelsBucketPolicy naming this account\'s <store>-promotion role'),
   cdkOnly('ArtifactStore', 'security', 'every bucket sends its object events to EventBridge (AWS Control Tower CT.S3.PR.4)',
     'not yet: #15 (the Pulumi buckets have no notification configuration)'),
-  cdkOnly('ArtifactStore', 'security', 'every KMS key the library creates denies kms:CreateGrant unless the grant is for an AWS resource or the caller is an AWS service (CT.KMS.PR.3)',
-    'not yet: #15 (the Pulumi components\' key policies have no such statement)'),
+
+  both(EVERY_CONSTRUCT, 'security', 'every KMS key the library creates denies kms:CreateGrant unless the grant is for an AWS resource or the caller is an AWS service (CT.KMS.PR.3)',
+    ['keyGrantDeny'], 'both render core\'s denyGrantsExceptForAwsResourcesStatement; a Pulumi key without statements of its own gets the account\'s administration plus the deny'),
 
   both('ModelRegistry', 'security', 'storage encrypted with the platform key, IAM authentication, no public instances', [
     'storageEncrypted', 'platformKey', 'iamAuth', 'publiclyAccessible',

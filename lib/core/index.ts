@@ -27,3 +27,4 @@ export * from './engine-parity';
 export * from './brake-definition';
 export * from './placement';
 export * from './shared-platform-parameters';
+export * from './key-policy';

@@ -6,7 +6,7 @@ import {
   checkNotServedWritePrefix, DataClassification, MODEL_ARTIFACT_LAYOUT, REPLICATION_ACTIONS, resolveArtifactStoreSpec, servedModelsBucketPolicy,
 } from '../core';
 import {
-  accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, MlopsComponentArgs, policyJson, PolicyStatement,
+  accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, keyPolicyJson, MlopsComponentArgs, policyJson, PolicyStatement,
   resolveProfileAndTags, serviceRole, deferred, tlsOnlyBucketStatements,
 } from './component-support';
 
@@ -120,6 +120,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
       description: `mlops-constructs artifact store key of ${name}`,
       enableKeyRotation: true,
       deletionWindowInDays: spec.keyPendingWindowDays,
+      policy: keyPolicyJson(this.account),
       tags,
     }, childOptions(this, retain));
 

@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { EnvironmentProfile, MlopsTags, SpecScope } from '../core';
+import { denyGrantsExceptForAwsResourcesStatement, EnvironmentProfile, MlopsTags, SpecScope } from '../core';
 
 /** Props every mlops-constructs Pulumi component takes. */
 export interface MlopsComponentArgs {
@@ -143,19 +143,29 @@ export function accountAdministersKeyStatement(account: AccountContext): KeyPoli
   };
 }
 
-/** A new rotating customer managed key whose policy is the account's plus `statements`. */
+/**
+ * The policy of a key the library creates: the account administers it (what a key without a policy gets by default),
+ * `statements`, and core's deny of grants except for AWS resources (CT.KMS.PR.3), as the CDK constructs render it.
+ */
+export function keyPolicyJson(account: AccountContext, statements: readonly unknown[] = []): pulumi.Output<string> {
+  return policyJson({
+    Version: '2012-10-17',
+    Statement: [accountAdministersKeyStatement(account), ...statements, denyGrantsExceptForAwsResourcesStatement()],
+  });
+}
+
+/** A new rotating customer managed key whose policy is `keyPolicyJson` of `statements`. */
 export function rotatingKey(
   name: string,
   description: string,
   options: { retain: boolean; pendingWindowDays: number; tags: Record<string, string>; statements?: readonly unknown[] },
   parent: pulumi.Resource,
 ): aws.kms.Key {
-  const account = accountContext(parent);
   return new aws.kms.Key(name, {
     description,
     enableKeyRotation: true,
     deletionWindowInDays: options.pendingWindowDays,
-    policy: policyJson({ Version: '2012-10-17', Statement: [accountAdministersKeyStatement(account), ...(options.statements ?? [])] }),
+    policy: keyPolicyJson(accountContext(parent), options.statements),
     tags: options.tags,
   }, childOptions(parent, options.retain));
 }

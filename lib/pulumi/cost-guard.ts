@@ -5,7 +5,7 @@ import {
   TAG_KEYS, validateTeamBudget,
 } from '../core';
 import {
-  accountContext, childOptions, componentSpecScope, denyInsecureTopicStatement, MlopsComponentArgs, policyJson, resolveProfileAndTags,
+  accountContext, childOptions, componentSpecScope, denyInsecureTopicStatement, keyPolicyJson, MlopsComponentArgs, policyJson, resolveProfileAndTags,
 } from './component-support';
 import { GpuBrake } from './gpu-brake';
 
@@ -173,20 +173,14 @@ export class CostGuard extends pulumi.ComponentResource {
     const key = new aws.kms.Key(`${name}-topic-key`, {
       description: `Budget alerts of ${name}`,
       enableKeyRotation: true,
-      policy: policyJson({
-        Version: '2012-10-17',
-        Statement: [
-          { Sid: 'AccountAdministers', Effect: 'Allow', Principal: { AWS: pulumi.interpolate`arn:${account.partition}:iam::${account.accountId}:root` }, Action: 'kms:*', Resource: '*' },
-          {
-            Sid: 'AllowBudgetsToPublishEncrypted',
-            Effect: 'Allow',
-            Principal: costServices,
-            Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-            Resource: '*',
-            Condition: { StringEquals: { 'aws:SourceAccount': account.accountId } },
-          },
-        ],
-      }),
+      policy: keyPolicyJson(account, [{
+        Sid: 'AllowBudgetsToPublishEncrypted',
+        Effect: 'Allow',
+        Principal: costServices,
+        Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceAccount': account.accountId } },
+      }]),
       tags: this.tags,
     }, childOptions(this));
     const topic = new aws.sns.Topic(`${name}-alerts`, { kmsMasterKeyId: key.arn, displayName: `Budget alerts (${name})`, tags: this.tags }, childOptions(this));

@@ -6,7 +6,7 @@ import {
   validatePlatformTeams, ValidationError,
 } from '../core';
 import { ArtifactStore, ArtifactStoreArgs } from './artifact-store';
-import { childOptions } from './component-support';
+import { accountContext, childOptions, keyPolicyJson, logsKeyStatement } from './component-support';
 import { CostGuard, CostGuardArgs } from './cost-guard';
 import { ExperimentTracking } from './experiment-tracking';
 import { GpuTrainingCluster, GpuTrainingClusterArgs } from './gpu-training-cluster';
@@ -161,30 +161,14 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     this.tags = tags;
     const common = { profile: args.profile, tags };
     const net = args.network;
-    const caller = aws.getCallerIdentityOutput({}, { parent: this });
-    const partition = aws.getPartitionOutput({}, { parent: this }).partition;
-    const region = aws.getRegionOutput({}, { parent: this }).region;
+    const account = accountContext(this);
 
     this.platformKey = new aws.kms.Key(`${name}-key`, {
       description: `mlops-constructs platform key (${args.profile.name}) of ${name}`,
       enableKeyRotation: true,
       deletionWindowInDays: args.profile.allowDestroy ? 7 : 30,
-      policy: pulumi.jsonStringify({
-        Version: '2012-10-17',
-        Statement: [
-          { Sid: 'AccountAdministers', Effect: 'Allow', Principal: { AWS: pulumi.interpolate`arn:${partition}:iam::${caller.accountId}:root` }, Action: 'kms:*', Resource: '*' },
-          {
-            Sid: 'AllowCloudWatchLogsInThisAccount',
-            Effect: 'Allow',
-            Principal: { Service: pulumi.interpolate`logs.${region}.amazonaws.com` },
-            Action: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-            Resource: '*',
-            Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': pulumi.interpolate`arn:${partition}:logs:${region}:${caller.accountId}:log-group:*` } },
-          },
-          // The alarm topic is encrypted with this key.
-          alarmPublisherKeyStatement(caller.accountId),
-        ],
-      }),
+      // The alarm topic is encrypted with this key.
+      policy: keyPolicyJson(account, [logsKeyStatement(account), alarmPublisherKeyStatement(account.accountId)]),
       tags: tags.toAwsTags(),
     }, childOptions(this, args.profile.retainsData));
 

@@ -1,7 +1,9 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { ModelRegistrySpec, ModelRegistrySpecInput, resolveModelRegistrySpec, SpecScope, validateDbUser, validateModelPackageGroup } from '../core';
-import { accountContext, childOptions, componentSpecScope, MlopsComponentArgs, policyJson, resolveProfileAndTags } from './component-support';
+import {
+  accountContext, childOptions, componentSpecScope, keyPolicyJson, logsKeyStatement, MlopsComponentArgs, policyJson, resolveProfileAndTags,
+} from './component-support';
 
 export interface ModelRegistryArgs extends MlopsComponentArgs, ModelRegistrySpecInput {
   /** VPC of the platform. */
@@ -165,31 +167,12 @@ export class ModelRegistry extends pulumi.ComponentResource {
   }
 
   private newKey(name: string, retain: boolean): aws.kms.Key {
-    const caller = accountContext(this);
+    const account = accountContext(this);
     return new aws.kms.Key(`${name}-key`, {
       description: `Model registry ${name}`,
       enableKeyRotation: true,
       deletionWindowInDays: retain ? 30 : 7,
-      policy: policyJson({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'AccountAdministers',
-            Effect: 'Allow',
-            Principal: { AWS: pulumi.interpolate`arn:${caller.partition}:iam::${caller.accountId}:root` },
-            Action: 'kms:*',
-            Resource: '*',
-          },
-          {
-            Sid: 'AllowCloudWatchLogsInThisAccount',
-            Effect: 'Allow',
-            Principal: { Service: pulumi.interpolate`logs.${caller.region}.amazonaws.com` },
-            Action: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-            Resource: '*',
-            Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': pulumi.interpolate`arn:${caller.partition}:logs:${caller.region}:${caller.accountId}:log-group:*` } },
-          },
-        ],
-      }),
+      policy: keyPolicyJson(account, [logsKeyStatement(account)]),
       tags: this.tags,
     }, childOptions(this, retain));
   }

@@ -10,7 +10,7 @@ import { newApp } from '../support/gate';
 import { IamWalk } from '../support/iam-walk';
 import * as cdk from 'mlops-constructs';
 import {
-  ENGINE_PARITY, EngineParityRow, EnvironmentProfile, MlopsTags, renderEngineParityTable, Rollout, SERVED_MODELS_POLICY_SIDS,
+  ENGINE_PARITY, EngineParityRow, EnvironmentProfile, EVERY_CONSTRUCT, MlopsTags, renderEngineParityTable, Rollout, SERVED_MODELS_POLICY_SIDS,
 } from 'mlops-constructs';
 import * as pl from 'mlops-constructs/pulumi';
 
@@ -266,6 +266,15 @@ function servedStatements(statements: Json[]): Json[] {
 /** Per-bucket settings as one list per setting. */
 function byKey(list: Array<Record<string, Json>>): Record<string, Json> {
   return Object.fromEntries(Object.keys(list[0]).map((key) => [key, list.map((item) => item[key])]));
+}
+
+/** The kms:CreateGrant denies of each key's policy, as the distinct forms found across keys ('none' for a key without one). */
+function grantDenies(keyPolicies: Json[][]): string[] {
+  return [...new Set(keyPolicies.map((statements) => {
+    const denies = statements.filter((s) => s.Effect === 'Deny' && [s.Action].flat().includes('kms:CreateGrant'))
+      .map((s) => JSON.stringify({ sid: s.Sid, principal: s.Principal, actions: [s.Action].flat(), resource: s.Resource, condition: s.Condition }));
+    return denies.length === 0 ? 'none' : denies.join(' ');
+  }))].sort();
 }
 
 /** For each construct, its settings as each engine rendered them (the names are the `checks` of the table's rows). */
@@ -651,6 +660,19 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         boundary: boundarySids(pBoundary),
         personas: pPersonas,
       },
+    };
+  },
+
+  [EVERY_CONSTRUCT]: () => {
+    const cdkKeys = [...cfn('AWS::KMS::Key'), ...cfn('AWS::KMS::Key', cdkOps.template)].map((k) => k.props.KeyPolicy.Statement);
+    // The parity environment's own key ('par-key', passed to the components) is the user's, not the library's.
+    const pulumiKeys = ofType([...pulumiSide.resources, ...pulumiOps.resources], 'aws:kms/key:Key').filter((k) => k.name !== 'par-key')
+      .map((k) => (k.inputs.policy === undefined ? [] : JSON.parse(k.inputs.policy).Statement));
+    expect(cdkKeys.length).toBeGreaterThan(1);
+    expect(pulumiKeys.length).toBeGreaterThan(1);
+    return {
+      cdk: { keyGrantDeny: grantDenies(cdkKeys) },
+      pulumi: { keyGrantDeny: grantDenies(pulumiKeys) },
     };
   },
 

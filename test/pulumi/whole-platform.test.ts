@@ -97,6 +97,25 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     }
   });
 
+  test('GIVEN the whole platform WHEN built THEN every KMS key it creates denies kms:CreateGrant to everybody unless the grant is for an AWS resource or the caller is an AWS service (CT.KMS.PR.3), and the account still administers it', () => {
+    const keys = ofType(resources, 'aws:kms/key:Key');
+    // The platform key, the budget alerts' and the brake's (the components of the platform share the platform key).
+    expect(keys.length).toBeGreaterThanOrEqual(3);
+    for (const key of keys) {
+      const statements: Array<Record<string, unknown>> = key.inputs.policy === undefined ? [] : JSON.parse(key.inputs.policy).Statement;
+      const grantDenies = statements.filter((s) => s.Effect === 'Deny' && [s.Action].flat().includes('kms:CreateGrant'))
+        .map((s) => ({ principal: s.Principal, resource: s.Resource, condition: s.Condition }));
+      expect([key.name, grantDenies]).toEqual([key.name, [{
+        principal: { AWS: '*' },
+        resource: '*',
+        condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+      }]]);
+      const administers = statements.some((s) => s.Effect === 'Allow' && s.Action === 'kms:*' && s.Condition === undefined
+        && s.Principal && /^arn:aws:iam::123456789012:root$/.test((s.Principal as { AWS?: string }).AWS ?? ''));
+      expect([key.name, administers]).toEqual([key.name, true]);
+    }
+  });
+
   test('GIVEN prod without a certificate WHEN built THEN the same ValidationError as the CDK MlopsPlatform', () => {
     const args = {
       profile: EnvironmentProfile.prod(),

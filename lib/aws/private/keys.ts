@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { denyGrantsExceptForAwsResourcesStatement } from '../../core';
 
 /**
  * Lets CloudWatch Logs of this account and region encrypt log groups with the key (the key policy statement
@@ -20,21 +21,12 @@ export function allowCloudWatchLogsToUseKey(key: kms.IKey): void {
 
 /**
  * A key the library creates: `kms.Key` whose policy also lets nobody create grants on it except for AWS resources or
- * as an AWS service (the statement AWS Control Tower's CT.KMS.PR.3 requires: deny `kms:CreateGrant` to every principal
- * when both `kms:GrantIsForAWSResource` and `aws:PrincipalIsAWSService` are false). Services that encrypt volumes,
- * databases or clusters for the platform create grants for AWS resources and keep working; a person or a workload
- * cannot hand the key's use to another principal with a grant, which would outlive any IAM change.
+ * as an AWS service (core's `denyGrantsExceptForAwsResourcesStatement`, AWS Control Tower's CT.KMS.PR.3; the Pulumi
+ * components put the same statement in every key policy).
  */
 export function newKey(scope: Construct, id: string, props: kms.KeyProps): kms.Key {
   const key = new kms.Key(scope, id, props);
-  key.addToResourcePolicy(new iam.PolicyStatement({
-    sid: 'DenyGrantsExceptForAwsResources',
-    effect: iam.Effect.DENY,
-    principals: [new iam.AnyPrincipal()],
-    actions: ['kms:CreateGrant'],
-    resources: ['*'],
-    conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
-  }));
+  key.addToResourcePolicy(iam.PolicyStatement.fromJson(denyGrantsExceptForAwsResourcesStatement()));
   return key;
 }
 
