@@ -49,11 +49,11 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('ArtifactStore', 'security', 'cross-region replication of KMS-encrypted objects, role limited to S3 in each region', ['replication']),
   both('ArtifactStore', 'security', 'immutable served models: served/<model>/<version>/ written once by the promotion role, Object Lock by default',
     ['servedModels', 'objectLock'], 'both render core\'s servedModelsBucketPolicy naming this account\'s <store>-promotion role'),
-  cdkOnly('ArtifactStore', 'security', 'every bucket sends its object events to EventBridge (AWS Control Tower CT.S3.PR.4)',
-    'not yet: #15 (the Pulumi buckets have no notification configuration)'),
 
   both(EVERY_CONSTRUCT, 'security', 'every KMS key the library creates denies kms:CreateGrant unless the grant is for an AWS resource or the caller is an AWS service (CT.KMS.PR.3)',
     ['keyGrantDeny'], 'both render core\'s denyGrantsExceptForAwsResourcesStatement; a Pulumi key without statements of its own gets the account\'s administration plus the deny'),
+  both(EVERY_CONSTRUCT, 'security', 'every bucket the library creates (log buckets included) sends its object events to EventBridge (AWS Control Tower CT.S3.PR.4)',
+    ['eventBridge'], 'Pulumi: an aws.s3.BucketNotification with eventbridge per bucket (the bucket\'s one notification configuration)'),
 
   both('ModelRegistry', 'security', 'storage encrypted with the platform key, IAM authentication, no public instances', [
     'storageEncrypted', 'platformKey', 'iamAuth', 'publiclyAccessible',

@@ -7,7 +7,7 @@ import {
 } from '../core';
 import {
   accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, keyPolicyJson, MlopsComponentArgs, policyJson, PolicyStatement,
-  resolveProfileAndTags, serviceRole, deferred, tlsOnlyBucketStatements,
+  notifyEventBridge, resolveProfileAndTags, serviceRole, deferred, tlsOnlyBucketStatements,
 } from './component-support';
 
 export interface ArtifactStoreArgs extends MlopsComponentArgs {
@@ -74,6 +74,8 @@ export interface ArtifactBucket {
   readonly lifecycle: aws.s3.BucketLifecycleConfiguration;
   readonly logging?: aws.s3.BucketLogging;
   readonly objectLock?: aws.s3.BucketObjectLockConfiguration;
+  /** Object events to EventBridge (CT.S3.PR.4): the bucket's one notification configuration. */
+  readonly notification: aws.s3.BucketNotification;
 }
 
 /**
@@ -178,6 +180,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
         publicAccessBlock: secured.publicAccessBlock,
         policy: secured.policy!,
         lifecycle: secured.lifecycle,
+        notification: secured.notification,
         logging,
         objectLock,
       };
@@ -362,6 +365,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [publicAccessBlock] });
     const policy = allows ? newPolicy(allows) : undefined;
     const lifecycle = new aws.s3.BucketLifecycleConfiguration(`${id}-lifecycle`, { bucket: bucket.id, rules }, { parent: this, dependsOn: [versioning] });
-    return { versioning, encryption: sse, publicAccessBlock, policy, lifecycle, setPolicy: (statements) => void newPolicy(statements) };
+    const notification = notifyEventBridge(id, bucket, this);
+    return { versioning, encryption: sse, publicAccessBlock, policy, lifecycle, notification, setPolicy: (statements) => void newPolicy(statements) };
   }
 }

@@ -189,6 +189,15 @@ export function tlsOnlyBucketStatements(bucketArn: pulumi.Input<string>): KeyPol
   ];
 }
 
+/**
+ * Sends a bucket's object events to EventBridge (AWS Control Tower CT.S3.PR.4), as every bucket of the CDK constructs
+ * does. This is the bucket's one notification configuration (S3 keeps one per bucket): a second `BucketNotification`
+ * of the bucket would replace it, so other consumers of object events subscribe with EventBridge rules.
+ */
+export function notifyEventBridge(name: string, bucket: aws.s3.Bucket, parent: pulumi.Resource): aws.s3.BucketNotification {
+  return new aws.s3.BucketNotification(`${name}-notification`, { bucket: bucket.id, eventbridge: true }, { parent });
+}
+
 /** The topic-policy statement refusing publications without TLS. */
 export function denyInsecureTopicStatement(topicArn: pulumi.Input<string>): KeyPolicyStatement {
   return { Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: topicArn, Condition: { Bool: { 'aws:SecureTransport': 'false' } } };

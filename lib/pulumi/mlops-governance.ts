@@ -9,7 +9,7 @@ import { ArtifactStore } from './artifact-store';
 import {
   accountContext, AccountContext, attachStatements, KeyPolicyStatement, childOptions, componentSpecScope, deferred, logsKeyStatement,
   MlopsComponentArgs, policyJson,
-  PolicyStatement, resolveProfileAndTags, rotatingKey, statementsJson, tlsOnlyBucketStatements,
+  notifyEventBridge, PolicyStatement, resolveProfileAndTags, rotatingKey, statementsJson, tlsOnlyBucketStatements,
 } from './component-support';
 import { IImageRepository } from './image-repository';
 import { ModelRegistry } from './model-registry';
@@ -153,6 +153,7 @@ export class MlopsGovernance extends pulumi.ComponentResource {
       bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true,
     }, childOptions(this, spec.retainData));
     new aws.s3.BucketOwnershipControls(`${name}-trail-bucket-ownership`, { bucket: bucket.id, rule: { objectOwnership: 'BucketOwnerEnforced' } }, childOptions(this));
+    notifyEventBridge(`${name}-trail-bucket`, bucket, this);
     new aws.s3.BucketLifecycleConfiguration(`${name}-trail-bucket-lifecycle`, {
       bucket: bucket.id,
       rules: [{

@@ -670,9 +670,18 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       .map((k) => (k.inputs.policy === undefined ? [] : JSON.parse(k.inputs.policy).Statement));
     expect(cdkKeys.length).toBeGreaterThan(1);
     expect(pulumiKeys.length).toBeGreaterThan(1);
+    // Every bucket's EventBridge switch, as the distinct values found across buckets (a bucket without one: 'none').
+    const cdkBuckets = [...cfn('AWS::S3::Bucket'), ...cfn('AWS::S3::Bucket', cdkOps.template)]
+      .map((b) => b.props.NotificationConfiguration?.EventBridgeConfiguration?.EventBridgeEnabled ?? 'none');
+    const pulumiResources = [...pulumiSide.resources, ...pulumiOps.resources];
+    const notifications = ofType(pulumiResources, 'aws:s3/bucketNotification:BucketNotification').map((n) => n.inputs);
+    const pulumiBuckets = ofType(pulumiResources, 'aws:s3/bucket:Bucket')
+      .map((b) => notifications.find((n) => n.bucket === `${b.name}-id`)?.eventbridge ?? 'none');
+    expect(cdkBuckets.length).toBeGreaterThan(4);
+    expect(pulumiBuckets.length).toBeGreaterThan(4);
     return {
-      cdk: { keyGrantDeny: grantDenies(cdkKeys) },
-      pulumi: { keyGrantDeny: grantDenies(pulumiKeys) },
+      cdk: { keyGrantDeny: grantDenies(cdkKeys), eventBridge: [...new Set(cdkBuckets)] },
+      pulumi: { keyGrantDeny: grantDenies(pulumiKeys), eventBridge: [...new Set(pulumiBuckets)] },
     };
   },
 

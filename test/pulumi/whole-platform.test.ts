@@ -116,6 +116,18 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     }
   });
 
+  test('GIVEN the whole platform WHEN built THEN every bucket it creates, log buckets included, sends its object events to EventBridge (CT.S3.PR.4)', () => {
+    const buckets = ofType(resources, 'aws:s3/bucket:Bucket');
+    // The store's three purpose buckets and its access-log bucket, and the audit trail's bucket.
+    expect(buckets.length).toBeGreaterThanOrEqual(5);
+    const notifications = ofType(resources, 'aws:s3/bucketNotification:BucketNotification').map((n) => n.inputs);
+    for (const bucket of buckets) {
+      const own = notifications.filter((n) => n.bucket === `${bucket.name}-id`);
+      // One configuration per bucket: a second BucketNotification of the same bucket would replace the first.
+      expect([bucket.name, own.map((n) => n.eventbridge)]).toEqual([bucket.name, [true]]);
+    }
+  });
+
   test('GIVEN prod without a certificate WHEN built THEN the same ValidationError as the CDK MlopsPlatform', () => {
     const args = {
       profile: EnvironmentProfile.prod(),
