@@ -95,8 +95,8 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('InferenceFleet', 'security', 'HTTPS on 443 with the recommended TLS 1.2+ policy and port 80 redirecting to it; a certificate is required where the profile requires TLS (staging, prod) and for an internet-facing fleet',
     ['listeners', 'listenerPorts', 'certificateRequired'],
     'the missing-certificate errors name each engine\'s prop (CDK certificate, Pulumi certificateArn) with the same problem'),
-  cdkOnly('InferenceFleet', 'cost', 'capacity resilience: each Auto Scaling group launches the instance type or up to two catalog stand-ins (mixed-instances policy, on demand, prioritized) across the subnets\' zones',
-    'not yet: #15 (the Pulumi fleet\'s groups launch the instance type alone; both engines resolve the same capacityTypes in core)'),
+  both('InferenceFleet', 'cost', 'capacity resilience: each Auto Scaling group launches the instance type or up to two catalog stand-ins (mixed-instances policy, on demand, prioritized) across the subnets\' zones; alternativeInstanceTypes names them',
+    ['mixedInstances', 'alternativeErrors'], 'both render core\'s capacityTypes and reject the same stand-ins with the same ValidationErrors'),
   cdkOnly('InferenceFleet', 'security', 'rollouts stepped and rolled back by the fleet rollout state machine (served state in SSM)',
     'not yet: #17 / docs/design/served-models.md; the Pulumi fleet renders the initial split only'),
 

@@ -76,8 +76,10 @@ export interface InferenceFleetVariant extends FleetVariantSpec {
  * or CPU) instances and a target group, weighted on the listener of an internal Application Load Balancer (canary,
  * linear, A/B and blue/green rollouts; shadows are rejected as in CDK), IMDSv2 only, encrypted root volumes, an
  * instance role that reads only this model's artifacts, target tracking on requests and GPU utilization, and in
- * profiles with working hours a scale to zero after hours and back at the start of the day. Capacity, schedule,
- * variants and cost estimate come from core, as in the CDK construct.
+ * profiles with working hours a scale to zero after hours and back at the start of the day. Each group launches
+ * `instanceType` or, when it has no capacity, up to two catalog stand-ins (`alternativeInstanceTypes`; a mixed-instances
+ * policy, on demand, prioritized). Capacity, stand-ins, schedule, variants and cost estimate come from core, as in the
+ * CDK construct.
  */
 export class InferenceFleet extends pulumi.ComponentResource implements ServingMetrics {
   public static readonly TYPE = 'mlops:aws:InferenceFleet';
@@ -232,7 +234,7 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
         minSize: spec.workingMinCapacity,
         maxSize: spec.maxCapacity,
         vpcZoneIdentifiers: args.subnetIds,
-        launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
+        ...this.capacity(spec, { launchTemplateId: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` }),
         targetGroupArns: [targetGroup.arn],
         healthCheckType: 'ELB',
         healthCheckGracePeriod: spec.healthCheckGracePeriodSeconds,
@@ -340,6 +342,24 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
 
   private albMetric(metricName: string, statistic: string): CloudWatchMetric {
     return { namespace: 'AWS/ApplicationELB', metricName, dimensions: { LoadBalancer: this.loadBalancer.arnSuffix }, statistic, periodSeconds: 60 };
+  }
+
+  /**
+   * What a group launches (as the CDK fleet renders it): the launch template alone, or with stand-ins (core's
+   * `capacityTypes`) a mixed-instances policy, on demand, trying the types in order (`instanceType` first).
+   */
+  private capacity(spec: InferenceFleetSpec, launchTemplate: { launchTemplateId: pulumi.Input<string>; version: pulumi.Input<string> }):
+  Pick<aws.autoscaling.GroupArgs, 'launchTemplate' | 'mixedInstancesPolicy'> {
+    if (spec.capacityTypes.length === 1) return { launchTemplate: { id: launchTemplate.launchTemplateId, version: launchTemplate.version } };
+    return {
+      mixedInstancesPolicy: {
+        launchTemplate: {
+          launchTemplateSpecification: launchTemplate,
+          overrides: spec.capacityTypes.map((type) => ({ instanceType: type.instanceType })),
+        },
+        instancesDistribution: { onDemandAllocationStrategy: 'prioritized', onDemandBaseCapacity: 0, onDemandPercentageAboveBaseCapacity: 100 },
+      },
+    };
   }
 
   private schedule(id: string, asg: aws.autoscaling.Group, cron: CronFields, timeZone: string, min: number, max: number): aws.autoscaling.Schedule {

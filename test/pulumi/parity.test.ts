@@ -242,6 +242,23 @@ function buildMissingCertificates(construct: 'InferenceFleet' | 'ExperimentTrack
   };
 }
 
+/** What each engine says of stand-in types that repeat the fleet's type, cannot run its model, or are not in the catalog. */
+let alternativeErrors: { cdk: Json[]; pulumi: Json[] } | undefined;
+function alternativeTypeErrors() {
+  if (alternativeErrors) return alternativeErrors;
+  const stack = new cdk.MlopsStack(newApp(), 'Alternatives', { profile, project: 'p' });
+  const vpc = new ec2.Vpc(stack, 'Vpc');
+  const fleet = { vpc, artifactStore: new cdk.ArtifactStore(stack, 'Store'), image: new cdk.ImageRepository(stack, 'Images'), imageTag: '1', modelName: 'fraud', modelVersion: 'v3' };
+  const plFleet = { profile, tags, vpcId: 'vpc-1', subnetIds: ['subnet-a'], allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3' };
+  const bad = [['g5.xlarge'], ['g6.xlarge', 'p4d.24xlarge'], ['g9.nope']];
+  const said = (e: ReturnType<typeof errorOf>) => ({ prop: e.prop, value: e.value, problem: e.problem, fix: e.fix });
+  alternativeErrors = {
+    cdk: bad.map((types, i) => said(errorOf(() => new cdk.InferenceFleet(stack, `Fleet${i}`, { ...fleet, alternativeInstanceTypes: types })))),
+    pulumi: bad.map((types, i) => said(errorOf(() => new pl.InferenceFleet(`alt-fleet-${i}`, { ...plFleet, alternativeInstanceTypes: types })))),
+  };
+  return alternativeErrors;
+}
+
 /**
  * The served-models statements of a bucket policy (none outside the models bucket), with the bucket and the promotion
  * role's ARN in one form: both engines name this account's role `<store>-promotion`.
@@ -499,6 +516,12 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       listeners: [cdkListeners(cdkSide.template, 'Fleet'), cdkListeners(cdkOps.template, 'Fleet')],
       listenerPorts: [cdkIngressPorts(cdkSide.template, 'FleetLoadBalancerSecurityGroup'), cdkIngressPorts(cdkOps.template, 'FleetLoadBalancerSecurityGroup')],
       certificateRequired: fleetCertificates.cdk,
+      mixedInstances: {
+        launchTemplate: asg.LaunchTemplate,
+        overrides: asg.MixedInstancesPolicy.LaunchTemplate.Overrides.map((o: Json) => o.InstanceType),
+        distribution: camel(asg.MixedInstancesPolicy.InstancesDistribution),
+      },
+      alternativeErrors: alternativeTypeErrors().cdk,
     };
     const r = pulumiSide.resources;
     const g = one(r, 'aws:autoscaling/group:Group').inputs;
@@ -525,6 +548,12 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       listeners: [pulumiListeners(r, 'par-fleet-'), pulumiListeners(pulumiOps.resources, 'pas-fleet-')],
       listenerPorts: [pulumiIngressPorts(r, 'par-fleet-lb-sg'), pulumiIngressPorts(pulumiOps.resources, 'pas-fleet-lb-sg')],
       certificateRequired: fleetCertificates.pulumi,
+      mixedInstances: {
+        launchTemplate: g.launchTemplate,
+        overrides: g.mixedInstancesPolicy.launchTemplate.overrides.map((o: Json) => o.instanceType),
+        distribution: g.mixedInstancesPolicy.instancesDistribution,
+      },
+      alternativeErrors: alternativeTypeErrors().pulumi,
     };
     return { cdk: fromCdk, pulumi: fromPulumi };
   },

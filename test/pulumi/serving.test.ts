@@ -181,6 +181,40 @@ describe('Pulumi InferenceFleet rollouts', () => {
     expect(bg.map((t: { weight: number }) => t.weight)).toEqual([100, 0]);
   });
 
+  test('GIVEN a canary of g5.xlarge WHEN created THEN every variant\'s group launches g5.xlarge or its catalog stand-ins, on demand, in that order', async () => {
+    new InferenceFleet('roll7', {
+      ...fleetArgs, profile: prod(), tags: tags(prod()), rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }), variantVersions: { candidate: 'v4' },
+    });
+    const groups = ofType(await resourcesOf('roll7'), 'aws:autoscaling/group:Group');
+    expect(groups).toHaveLength(2);
+    for (const group of groups) {
+      const policy = group.inputs.mixedInstancesPolicy;
+      const variant = group.name.replace(/^roll7-|-asg$/g, '');
+      expect([group.name, group.inputs.launchTemplate]).toEqual([group.name, undefined]);
+      expect(policy.launchTemplate.launchTemplateSpecification.launchTemplateId).toBe(`roll7-${variant}-lt-id`);
+      expect(policy.launchTemplate.overrides.map((o: { instanceType: string }) => o.instanceType)).toEqual(['g5.xlarge', 'g6.xlarge', 'g6.2xlarge']);
+      expect(policy.instancesDistribution).toEqual({ onDemandAllocationStrategy: 'prioritized', onDemandBaseCapacity: 0, onDemandPercentageAboveBaseCapacity: 100 });
+    }
+  });
+
+  test('GIVEN alternativeInstanceTypes WHEN created THEN the groups try exactly those after instanceType; [] launches instanceType alone', async () => {
+    new InferenceFleet('alt1', { ...fleetArgs, profile: dev(), tags: tags(dev()), alternativeInstanceTypes: ['g6.2xlarge'] });
+    const chosen = one(await resourcesOf('alt1'), 'aws:autoscaling/group:Group').inputs.mixedInstancesPolicy.launchTemplate.overrides;
+    expect(chosen).toEqual([{ instanceType: 'g5.xlarge' }, { instanceType: 'g6.2xlarge' }]);
+    new InferenceFleet('alt2', { ...fleetArgs, profile: dev(), tags: tags(dev()), alternativeInstanceTypes: [] });
+    const alone = one(await resourcesOf('alt2'), 'aws:autoscaling/group:Group').inputs;
+    expect(alone.mixedInstancesPolicy).toBeUndefined();
+    expect(alone.launchTemplate.id).toMatch(/^alt2-\w+-lt-id$/);
+  });
+
+  test('GIVEN a stand-in that cannot run the model WHEN created THEN a ValidationError names the prop, the value and types that can', () => {
+    const error = errorOf(() => new InferenceFleet('alt3', { ...fleetArgs, profile: dev(), tags: tags(dev()), alternativeInstanceTypes: ['g6.xlarge', 'p4d.24xlarge'] }));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect([error.prop, error.value]).toEqual(['alternativeInstanceTypes[1]', 'p4d.24xlarge']);
+    expect(error.problem).toBe('cannot run what runs on g5.xlarge');
+    expect(error.fix).toMatch(/same accelerator .*e\.g\. g6\.xlarge/);
+  });
+
   test('GIVEN a shadow or a missing candidate version WHEN created THEN a ValidationError points to the fix', () => {
     const shadow = errorOf(() => new InferenceFleet('roll4', { ...fleetArgs, profile: dev(), tags: tags(dev()), rollout: Rollout.shadow() }));
     expect(shadow).toBeInstanceOf(ValidationError);
