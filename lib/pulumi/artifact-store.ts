@@ -7,7 +7,7 @@ import {
 } from '../core';
 import {
   accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, keyPolicyJson, MlopsComponentArgs, policyJson, PolicyStatement,
-  notifyEventBridge, resolveProfileAndTags, serviceRole, deferred, tlsOnlyBucketStatements,
+  notifyEventBridge, principalArnPatterns, resolveProfileAndTags, serviceRole, deferred, tlsOnlyBucketStatements,
 } from './component-support';
 
 export interface ArtifactStoreArgs extends MlopsComponentArgs {
@@ -47,6 +47,13 @@ export interface ArtifactStoreArgs extends MlopsComponentArgs {
    * @default false
    */
   readonly autoDeleteObjects?: boolean;
+  /**
+   * With `autoDeleteObjects`: the principals (`aws:PrincipalArn` patterns) that run `pulumi destroy`, which empties the
+   * buckets with their credentials. The models bucket's policy lets nobody else delete below `served/` (as the CDK store
+   * exempts only its auto-delete function), so without them the destroy fails on the first served version.
+   * @default - the identity running the program (`aws.getCallerIdentity`): an IAM user, or for an assumed-role session its role
+   */
+  readonly emptiedBy?: pulumi.Input<string>[];
   /**
    * Cross-region replication of all three purpose buckets (destination buckets and key in another region).
    * @default - no replication
@@ -137,6 +144,17 @@ export class ArtifactStore extends pulumi.ComponentResource {
       abortIncompleteMultipartUpload: { daysAfterInitiation: spec.abortIncompleteMultipartUploadDays },
     }, { id: 'remove-expired-delete-markers', status: 'Enabled', filter: {}, expiration: { expiredObjectDeleteMarker: true } }], retain);
 
+    // forceDestroy empties the buckets with the credentials of whoever runs `pulumi destroy`: they alone may delete below served/.
+    if (args.emptiedBy !== undefined && !spec.autoDeleteObjects) {
+      this.check.fail('emptiedBy', args.emptiedBy, 'has no effect without autoDeleteObjects (served versions are never deleted)',
+        "remove 'emptiedBy', or set 'autoDeleteObjects: true' where the profile allows destroying data.");
+    }
+    if (Array.isArray(args.emptiedBy) && args.emptiedBy.length === 0) {
+      this.check.fail('emptiedBy', args.emptiedBy, 'names nobody, so `pulumi destroy` could not empty the models bucket',
+        "name the principals that run 'pulumi destroy', or leave 'emptiedBy' out to use the identity running the program.");
+    }
+    const emptiedBy = !spec.autoDeleteObjects ? undefined
+      : args.emptiedBy ?? aws.getCallerIdentityOutput({}, { parent: this }).arn.apply(principalArnPatterns);
     this.promotionRoleName = args.promotionRoleName ?? `${name}-promotion`;
     this.check.matches('promotionRoleName', this.promotionRoleName, /^[\w+=,.@-]{1,64}$/, 'an IAM role name (at most 64 letters, digits and +=,.@_-)');
     // A literal name in this account's ARN, as the CDK store renders it (the promotion role may be created later).
@@ -159,9 +177,10 @@ export class ArtifactStore extends pulumi.ComponentResource {
       if (spec.retentionDays !== undefined) rules.push({ id: 'retention', status: 'Enabled', filter: {}, expiration: { days: spec.retentionDays } });
       rules.push({ id: 'remove-expired-delete-markers', status: 'Enabled', filter: {}, expiration: { expiredObjectDeleteMarker: true } });
       // Promoted versions are immutable: only the promotion role creates them, once; nobody deletes them (core's policy).
-      const served = purpose === ArtifactPurpose.MODELS ? servedModelsBucketPolicy<pulumi.Input<string>>({
+      const served = purpose === ArtifactPurpose.MODELS ? servedModelsBucketPolicy<pulumi.Input<string | pulumi.Input<string>[]>>({
         servedObjectsArn: pulumi.interpolate`${bucket.arn}/${MODEL_ARTIFACT_LAYOUT.servedRoot}*`,
         promotionRoleArn: this.promotionRoleArn,
+        emptiesBucketArn: emptiedBy,
       }) : [];
       const sse = { sseAlgorithm: 'aws:kms', kmsMasterKeyId: this.encryptionKey.arn };
       const secured = this.secureBucket(id, bucket, sse, true, rules, retain, served as unknown as PolicyStatement[]);

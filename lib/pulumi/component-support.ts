@@ -120,6 +120,19 @@ export function attachStatements(
   return policy;
 }
 
+/**
+ * The `aws:PrincipalArn` patterns of a caller (`aws.getCallerIdentity().arn`): an IAM user or the root as they are; for
+ * an assumed-role session (`arn:aws:sts::<account>:assumed-role/<role>/<session>`) its role, with or without a path
+ * (the session's ARN drops the path that `aws:PrincipalArn` keeps, e.g. `aws-reserved/sso.amazonaws.com/` of IAM Identity
+ * Center roles).
+ */
+export function principalArnPatterns(callerArn: string): string[] {
+  const session = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([\w+=,.@-]+)\/[^/]+$/.exec(callerArn);
+  if (!session) return [callerArn];
+  const [, partition, account, role] = session;
+  return [`arn:${partition}:iam::${account}:role/${role}`, `arn:${partition}:iam::${account}:role/*/${role}`];
+}
+
 /** The key-policy statement letting CloudWatch Logs of this account and region use a key. */
 export function logsKeyStatement(account: AccountContext): KeyPolicyStatement {
   return {

@@ -2,7 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { errorOf, installMocks, mockArn, one, ofType, promiseOf, resourcesOf } from './support';
 import { IamWalk, RequestContext, Statement } from '../support/iam-walk';
 import { ArtifactPurpose, DataClassification, EnvironmentProfile, MlopsTags, ValidationError } from 'mlops-constructs';
-import { ArtifactStore } from 'mlops-constructs/pulumi';
+import { ArtifactStore, principalArnPatterns } from 'mlops-constructs/pulumi';
 
 installMocks();
 
@@ -157,6 +157,45 @@ describe('Pulumi ArtifactStore served models (docs/design/served-models.md)', ()
     ]);
     new ArtifactStore('store8', { profile: dev(), tags: tags(), autoDeleteObjects: true });
     expect(ofType(await resourcesOf('store8'), 'aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration')).toEqual([]);
+  });
+
+  test('GIVEN autoDeleteObjects in dev WHEN `pulumi destroy` empties the models bucket THEN whoever runs the program may delete served versions, nobody else (as the CDK store exempts its auto-delete function alone)', async () => {
+    new ArtifactStore('store11', { profile: dev(), tags: tags(), autoDeleteObjects: true });
+    new ArtifactStore('store12', { profile: dev(), tags: tags(), autoDeleteObjects: true, emptiedBy: ['arn:aws:iam::123456789012:role/ci-*'] });
+    const admin = { Type: 'AWS::IAM::Role', Properties: { AssumeRolePolicyDocument: { Statement: [] }, Policies: [{ PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] } }] } };
+    const storeWalk = new IamWalk([{ name: 'P', json: { Resources: { Admin: admin } } }]);
+    const mayDelete = async (store: string, principalArn: string) => {
+      const resources = await resourcesOf(store);
+      expect(one(resources, 'aws:s3/bucket:Bucket', `${store}-models`).inputs.forceDestroy).toBe(true);
+      const policy = storeWalk.statements('P', JSON.parse(one(resources, 'aws:s3/bucketPolicy:BucketPolicy', `${store}-models-policy`).inputs.policy));
+      const object = `${mockArn('aws:s3/bucket:Bucket', `${store}-models`)}/served/fraud/v3/model.tar.gz`;
+      return ['s3:DeleteObject', 's3:DeleteObjectVersion'].map((action) => storeWalk.allows(storeWalk.role('Admin'), action, object, { ...tls, 'aws:PrincipalArn': principalArn }, policy));
+    };
+    // The mocks' caller is arn:aws:iam::123456789012:user/test.
+    expect(await mayDelete('store11', 'arn:aws:iam::123456789012:user/test')).toEqual([true, true]);
+    expect(await mayDelete('store11', 'arn:aws:iam::123456789012:role/admin')).toEqual([false, false]);
+    expect(await mayDelete('store12', 'arn:aws:iam::123456789012:role/ci-deployer')).toEqual([true, true]);
+    expect(await mayDelete('store12', 'arn:aws:iam::123456789012:user/test')).toEqual([false, false]);
+    // Overwrites stay denied to everyone: the exemption is for emptying the bucket only.
+    const policy = storeWalk.statements('P', JSON.parse(one(await resourcesOf('store11'), 'aws:s3/bucketPolicy:BucketPolicy', 'store11-models-policy').inputs.policy));
+    expect(storeWalk.allows(storeWalk.role('Admin'), 's3:PutObject', `${mockArn('aws:s3/bucket:Bucket', 'store11-models')}/served/fraud/v3/model.tar.gz`,
+      { ...createOnly, 'aws:PrincipalArn': 'arn:aws:iam::123456789012:user/test' }, policy)).toBe(false);
+  });
+
+  test('GIVEN an assumed-role session WHEN it runs the program THEN its role is exempt, with or without a path (IAM Identity Center roles have one)', () => {
+    expect(principalArnPatterns('arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/jane@example.com')).toEqual([
+      'arn:aws:iam::123456789012:role/AWSReservedSSO_Admin_0123', 'arn:aws:iam::123456789012:role/*/AWSReservedSSO_Admin_0123',
+    ]);
+    expect(principalArnPatterns('arn:aws-us-gov:iam::123456789012:user/ops/jane')).toEqual(['arn:aws-us-gov:iam::123456789012:user/ops/jane']);
+  });
+
+  test('GIVEN emptiedBy without autoDeleteObjects, or naming nobody WHEN created THEN a ValidationError names the prop and the fix', () => {
+    const useless = errorOf(() => new ArtifactStore('store13', { profile: dev(), tags: tags(), emptiedBy: ['arn:aws:iam::123456789012:role/ci'] }));
+    expect(useless).toBeInstanceOf(ValidationError);
+    expect(useless.prop).toBe('emptiedBy');
+    expect(useless.fix).toMatch(/autoDeleteObjects: true/);
+    const nobody = errorOf(() => new ArtifactStore('store14', { profile: dev(), tags: tags(), autoDeleteObjects: true, emptiedBy: [] }));
+    expect([nobody.prop, nobody.problem]).toEqual(['emptiedBy', 'names nobody, so `pulumi destroy` could not empty the models bucket']);
   });
 
   test('GIVEN a grant to write below served/ WHEN asked THEN a ValidationError points to candidates/ and ModelPromotion', () => {
