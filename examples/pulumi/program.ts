@@ -38,6 +38,8 @@ export function buildDevEnvironment(): DevEnvironment {
       { name: 'fraud', costCenter: 'risk-ml', gpuSharePercent: 60, monthlyBudgetUsd: 500 },
       { name: 'recs', costCenter: 'growth-ml', gpuSharePercent: 40 },
     ],
+    // Built from the package's Dockerfile (assets/mlflow/) and pushed: Pulumi builds no image, MLflow installs nothing at start.
+    trackingImage: config.require('mlflowImage'),
     training: { instanceTypes: ['g5.xlarge', 'g6.xlarge', 'g6.2xlarge'], maxGpus: 4 },
     modelFamilies: ['fraud-detector', 'recommender'],
     servedModels: [

@@ -16,7 +16,7 @@ import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import {
-  Check, EnvironmentProfile, MLFLOW_CONTAINER_USER, MLFLOW_DEFAULT_IMAGE_DRIVERS, MLFLOW_PORT, MLFLOW_SCRATCH_PATH, MLFLOW_VERSION,
+  Check, checkPinnedMlflowImage, EnvironmentProfile, MLFLOW_CONTAINER_USER, MLFLOW_PORT, MLFLOW_SCRATCH_PATH, mlflowImageBuildArgs,
   MLFLOW_DATABASE_USER, mlflowDatabaseUserSql, mlflowHealthCheckCommand, mlflowIamAuthServerCommand, resolveExperimentTrackingSpec,
   resolveListenerTls,
 } from '../core';
@@ -242,7 +242,7 @@ export class ExperimentTracking extends Construct {
     this.taskDefinition.addVolume({ name: 'scratch' });
     const container = this.taskDefinition.addContainer('mlflow', {
       image: props.image ?? ecs.ContainerImage.fromAsset(MLFLOW_IMAGE_DIRECTORY, {
-        buildArgs: { MLFLOW_VERSION, MLFLOW_DRIVERS: MLFLOW_DEFAULT_IMAGE_DRIVERS.join(' ') },
+        buildArgs: mlflowImageBuildArgs(),
         platform: ecrAssets.Platform.LINUX_AMD64,
       }),
       // Not root, a read-only root filesystem, and a hard memory limit (the task's memory) the container cannot exceed.
@@ -664,9 +664,7 @@ function resolveAuthentication(check: Check, profile: EnvironmentProfile, given:
  * two tasks (or a task and its replacement) could run different bits.
  */
 function checkPinnedImage(check: Check, profile: EnvironmentProfile, imageName: string): void {
-  if (!profile.requireTls || /@sha256:[0-9a-f]{64}$/.test(imageName)) return;
-  const shown = Token.isUnresolved(imageName) ? 'an image named by tag' : imageName;
-  check.fail('image', shown, `must be pinned by digest under the '${profile.name}' profile (requireTls): a tag can move, so tasks could run different images`,
+  checkPinnedMlflowImage(check, profile, imageName, Token.isUnresolved(imageName) ? 'an image named by tag' : imageName,
     "name it by digest ('repository@sha256:<64 hex digits>', e.g. from `docker buildx imagetools inspect`), use "
     + 'ContainerImage.fromAsset (pinned by content hash), or leave it unset for the image built from the shipped Dockerfile.');
 }

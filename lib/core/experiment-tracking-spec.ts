@@ -1,13 +1,35 @@
 import { RECOMMENDED_TLS_POLICY } from './listener-tls';
 import { EnvironmentProfile } from './profiles';
 import { SpecScope, specCheck } from './spec-scope';
+import { Check } from './validation';
 
 /** MLflow release the default image is pinned to. */
 export const MLFLOW_VERSION = '2.22.0';
-/** The default MLflow image. */
+/** The MLflow release image the tracking server image (assets/mlflow/Dockerfile) is built from. */
 export const MLFLOW_DEFAULT_IMAGE = `ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}`;
-/** Drivers the stock MLflow image lacks, pinned; installed at start only when the default image is used. */
+/** Drivers the stock MLflow image lacks, pinned; installed when the image is built (never when the container starts). */
 export const MLFLOW_DEFAULT_IMAGE_DRIVERS: readonly string[] = Object.freeze(['psycopg2-binary==2.9.10', 'boto3==1.38.23']);
+/** The build arguments of the Dockerfile the package ships in `assets/mlflow/` (every engine builds it with these). */
+export function mlflowImageBuildArgs(): Record<'MLFLOW_VERSION' | 'MLFLOW_DRIVERS', string> {
+  return { MLFLOW_VERSION, MLFLOW_DRIVERS: MLFLOW_DEFAULT_IMAGE_DRIVERS.join(' ') };
+}
+/** The `docker build` command of the tracking server image, run in the package's directory (`assets/mlflow/` holds the Dockerfile). */
+export function mlflowImageBuildCommand(tag = '<repository>:mlflow-' + MLFLOW_VERSION): string {
+  const args = Object.entries(mlflowImageBuildArgs()).map(([k, v]) => `--build-arg ${k}='${v}'`).join(' ');
+  return `docker build --platform linux/amd64 ${args} -t ${tag} node_modules/mlops-constructs/assets/mlflow`;
+}
+/** An image reference pinned by digest. */
+export const IMAGE_DIGEST_PATTERN = /@sha256:[0-9a-f]{64}$/;
+
+/**
+ * Where the profile requires TLS (staging, prod), an image the user names must be pinned by digest: a tag can move, so
+ * two tasks (or a task and its replacement) could run different bits. `shown` is what the error names for an image
+ * that is not known yet (a deploy-time value); `fix` says how the engine takes a pinned image.
+ */
+export function checkPinnedMlflowImage(check: Check, profile: EnvironmentProfile, imageName: string, shown: string, fix: string): void {
+  if (!profile.requireTls || IMAGE_DIGEST_PATTERN.test(imageName)) return;
+  check.fail('image', shown, `must be pinned by digest under the '${profile.name}' profile (requireTls): a tag can move, so tasks could run different images`, fix);
+}
 /** Port the MLflow server listens on. */
 export const MLFLOW_PORT = 5000;
 /**

@@ -1,13 +1,14 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ArtifactPurpose, Check, ExperimentTrackingSpec, ExperimentTrackingSpecInput, MLFLOW_CONTAINER_USER, MLFLOW_DEFAULT_IMAGE, MLFLOW_SCRATCH_PATH,
-  mlflowHealthCheckCommand, mlflowServerCommand, physicalName, resolveExperimentTrackingSpec, resolveListenerTls,
+  ArtifactPurpose, Check, checkPinnedMlflowImage, EnvironmentProfile, ExperimentTrackingSpec, ExperimentTrackingSpecInput, MLFLOW_CONTAINER_USER,
+  MLFLOW_SCRATCH_PATH, mlflowHealthCheckCommand, mlflowImageBuildCommand, mlflowServerCommand, physicalName, resolveExperimentTrackingSpec,
+  resolveListenerTls, SpecScope,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import {
-  accountContext, attachStatements, childOptions, componentSpecScope, logsKeyStatement, MlopsComponentArgs, resolveProfileAndTags, rotatingKey,
-  serviceRole,
+  accountContext, attachStatements, childOptions, componentSpecScope, logsKeyStatement, MlopsComponentArgs, PolicyStatement, resolveProfileAndTags,
+  rotatingKey, serviceRole,
 } from './component-support';
 import { loadBalancerListeners, PULUMI_CERTIFICATE_PROP } from './listeners';
 import { ModelRegistry } from './model-registry';
@@ -33,8 +34,15 @@ export interface ExperimentTrackingArgs extends MlopsComponentArgs, Omit<Experim
    * @default - HTTP on port 80 of the internal load balancer, only where the profile allows it (dev)
    */
   readonly certificateArn?: pulumi.Input<string>;
-  /** Image of the server (MLflow, psycopg2 and boto3). @default - the pinned MLflow image with pinned drivers installed at start */
-  readonly image?: pulumi.Input<string>;
+  /**
+   * Image of the tracking server, built from the Dockerfile the package ships (`assets/mlflow/`: the MLflow release with
+   * pinned psycopg2 and boto3, the IAM database token hook and the RDS certificate authorities, uid 1000) with
+   * `mlflowImageBuildCommand()`, and pushed to a registry the tasks can pull from (an ECR repository of this account
+   * gets pull permissions on the execution role). The container installs nothing when it starts, and Pulumi builds no
+   * image here (no Docker at preview), so there is no default. Where the profile requires TLS (staging, prod) it must be
+   * pinned by digest (`repository@sha256:<64 hex digits>`).
+   */
+  readonly image: pulumi.Input<string>;
   /** ARN of an existing regional WAFv2 web ACL. @default - a new one with the AWS managed common and known-bad-inputs rule groups, logged */
   readonly webAclArn?: pulumi.Input<string>;
   /** ARN of the key of the log groups; CloudWatch Logs must be allowed to use it. @default - a new key with rotation that allows it */
@@ -72,7 +80,9 @@ export class ExperimentTracking extends pulumi.ComponentResource {
     const { profile, tags: mlopsTags } = resolveProfileAndTags(args);
     const scope = componentSpecScope(ExperimentTracking.TYPE, name);
     const tls = resolveListenerTls(new Check(scope.scope, scope.isUnresolved), profile, args.certificateArn !== undefined, PULUMI_CERTIFICATE_PROP);
-    const spec = resolveExperimentTrackingSpec(scope, { ...args, customImage: args.image !== undefined }, profile);
+    // The image has its drivers built in: the container installs nothing at start.
+    const spec = resolveExperimentTrackingSpec(scope, { ...args, customImage: true }, profile);
+    const image = checkTrackingImage(scope, profile, args.image);
     super(ExperimentTracking.TYPE, name, {}, opts);
     this.spec = spec;
     const tags = mlopsTags.toAwsTags();
@@ -93,7 +103,8 @@ export class ExperimentTracking extends pulumi.ComponentResource {
     this.executionRole = serviceRole(`${name}-execution-role`, {
       service: 'ecs-tasks.amazonaws.com', description: `Starts the MLflow tracking server of ${name} (logs, database secret)`, tags, permissionsBoundary: boundary,
     }, this);
-    attachStatements(`${name}-execution-policy`, this.executionRole, [
+    const pull = pulumi.all([pulumi.output(image), account.partition]).apply(([uri, partition]) => ecrPullStatements(uri, partition));
+    const starts = pulumi.output<PolicyStatement[]>([
       { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: pulumi.interpolate`${this.logGroup.arn}:*` },
       { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: secretArn },
       {
@@ -102,7 +113,9 @@ export class ExperimentTracking extends pulumi.ComponentResource {
         Resource: secretKeyArn,
         Condition: { StringEquals: { 'kms:ViaService': pulumi.interpolate`secretsmanager.${account.region}.amazonaws.com` } },
       },
-    ], this, `Permissions of the MLflow execution role of ${name}`, tags);
+    ]);
+    attachStatements(`${name}-execution-policy`, this.executionRole, pulumi.all([starts, pull]).apply(([own, ecr]) => [...own, ...ecr]), this,
+      `Permissions of the MLflow execution role of ${name}`, tags);
     this.taskRole = serviceRole(`${name}-task-role`, {
       service: 'ecs-tasks.amazonaws.com', description: `MLflow tracking server of ${name} (artifact store access)`, tags, permissionsBoundary: boundary,
     }, this);
@@ -123,7 +136,7 @@ export class ExperimentTracking extends pulumi.ComponentResource {
       volumes: [{ name: 'scratch' }],
       containerDefinitions: pulumi.jsonStringify([{
         name: 'mlflow',
-        image: args.image ?? MLFLOW_DEFAULT_IMAGE,
+        image,
         essential: true,
         // Not root, a read-only root filesystem, and a hard memory limit (the task's memory) the container cannot exceed.
         user: MLFLOW_CONTAINER_USER,
@@ -274,4 +287,45 @@ export class ExperimentTracking extends pulumi.ComponentResource {
     }, childOptions(this));
     return webAcl.arn;
   }
+}
+
+const ECR_IMAGE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9._\/-]+?)(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?$/;
+
+/** What the execution role needs to pull an image from an ECR repository (nothing for another registry). */
+function ecrPullStatements(image: string, partition: string): PolicyStatement[] {
+  const ecr = ECR_IMAGE.exec(image);
+  if (!ecr) return [];
+  const [, account, region, repository] = ecr;
+  return [
+    // GetAuthorizationToken supports no resource-level permissions.
+    { Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+    {
+      Effect: 'Allow',
+      Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+      Resource: `arn:${partition}:ecr:${region}:${account}:repository/${repository}`,
+    },
+  ];
+}
+
+/**
+ * The tracking server's image: required (Pulumi builds none from the shipped Dockerfile, and the container installs
+ * nothing at start), and pinned by digest where the profile requires TLS; an image known only at deploy time (an
+ * output) is checked when it is known.
+ */
+function checkTrackingImage(scope: SpecScope, profile: EnvironmentProfile, image: pulumi.Input<string> | undefined): pulumi.Input<string> {
+  // (A JavaScript caller, or a TypeScript one past the type, may leave it out.)
+  const check = new Check(scope.scope);
+  const fix = "build the image from the package's Dockerfile, push it and pass it by digest ('repository@sha256:<64 hex digits>', "
+    + `e.g. from \`docker buildx imagetools inspect\`): ${mlflowImageBuildCommand()}`;
+  if (image === undefined || image === '') {
+    check.fail('image', image, 'is required: the Pulumi ExperimentTracking builds no image and its container installs nothing when it starts', fix);
+  }
+  if (typeof image === 'string') {
+    checkPinnedMlflowImage(check, profile, image, image, fix);
+    return image;
+  }
+  return pulumi.output(image as pulumi.Input<string>).apply((uri) => {
+    checkPinnedMlflowImage(check, profile, uri, uri, fix);
+    return uri;
+  });
 }

@@ -2,7 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   Check, checkEnvironmentCertificateArn, DataClassification, EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, PlatformTeamSpec, Rollout,
-  validateIdentifier,
+  mlflowImageBuildCommand, validateIdentifier,
   validatePlatformTeams, ValidationError,
 } from '../core';
 import { ArtifactStore, ArtifactStoreArgs } from './artifact-store';
@@ -87,8 +87,15 @@ export interface MlopsPlatformArgs {
   readonly modelFamilies?: string[];
   /** Who gets alarm and budget e-mails. @default - nobody */
   readonly notifyEmails?: string[];
-  /** An MLflow tracking server on the registry's database. @default true */
+  /** An MLflow tracking server on the registry's database (it needs `trackingImage`). @default true */
   readonly experimentTracking?: boolean;
+  /**
+   * Image of the MLflow tracking server, built from the Dockerfile the package ships (`assets/mlflow/`, see
+   * `ExperimentTrackingArgs.image` and `mlflowImageBuildCommand()`), pinned by digest where the profile requires TLS.
+   * Required with `experimentTracking` (the default): Pulumi builds no image and the container installs nothing at start.
+   * @default - none: the platform fails with a ValidationError when it creates the tracking server
+   */
+  readonly trackingImage?: pulumi.Input<string>;
   /**
    * ARN of the ACM certificate every load balancer of the environment serves HTTPS with (TLS 1.2 and 1.3, port 80
    * redirecting to 443): the experiment tracking server's, every `fleet` model's and every inference fleet's that gives
@@ -153,6 +160,12 @@ export class MlopsPlatform extends pulumi.ComponentResource {
       checkEnvironmentCertificateArn(certificateCheck, args.profile, args.certificateArn, `the load balancer of served model '${model.name}'`);
     }
     if (args.experimentTracking ?? true) checkEnvironmentCertificateArn(certificateCheck, args.profile, args.certificateArn, 'the experiment tracking server');
+    if ((args.experimentTracking ?? true) && (args.trackingImage === undefined || args.trackingImage === '')) {
+      certificateCheck.fail('trackingImage', args.trackingImage,
+        'is required with experimentTracking: the Pulumi ExperimentTracking builds no image and its container installs nothing when it starts',
+        'build the tracking server image from the package\'s Dockerfile, push it and pass it by digest (\'repository@sha256:<64 hex digits>\'): '
+        + `${mlflowImageBuildCommand()}; or set experimentTracking: false.`);
+    }
     const tags = MlopsTags.of({
       project: args.project, environment: args.profile.name, costCenter: args.costCenter, dataClassification: args.dataClassification,
     }, `${MlopsPlatform.TYPE}(${name})`);
@@ -198,6 +211,7 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         artifactStore: this.artifactStore,
         encryptionKeyArn: keyArn,
         certificateArn: args.certificateArn,
+        image: args.trackingImage as pulumi.Input<string>,
       }, { parent: this });
     }
 

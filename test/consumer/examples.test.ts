@@ -48,6 +48,7 @@ void pulumi.runtime.setMocks({
 pulumi.runtime.setAllConfig({
   'mlops:vpcId': 'vpc-example', 'mlops:vpcCidrBlock': '10.0.0.0/16',
   'mlops:privateSubnetIds': '["subnet-p1","subnet-p2"]', 'mlops:isolatedSubnetIds': '["subnet-i1","subnet-i2"]',
+  'mlops:mlflowImage': '123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow@sha256:${'0'.repeat(64)}',
 });
 
 async function main(): Promise<void> {

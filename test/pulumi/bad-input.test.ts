@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { errorOf, installMocks } from './support';
+import { errorOf, installMocks, MLFLOW_IMAGE } from './support';
 import { newApp } from '../support/gate';
 import * as cdk from 'mlops-constructs';
 import { ArtifactPurpose, certificateFix, DataClassification, EnvironmentProfile, MlopsTags, ValidationError } from 'mlops-constructs';
@@ -39,7 +39,7 @@ const trackingCdk = (stack: cdk.MlopsStack, vpc: ec2.Vpc) => ({
   vpc, registry: new cdk.ModelRegistry(stack, 'Registry', { vpc }), artifactStore: new cdk.ArtifactStore(stack, 'Store'),
 });
 const trackingPulumi = (n: string, profile: EnvironmentProfile, tags: MlopsTags) => ({
-  ...net, registry: new pl.ModelRegistry(`${n}-registry`, { profile, tags, ...net }), artifactStore: new pl.ArtifactStore(`${n}-store`, { profile, tags }),
+  ...net, image: MLFLOW_IMAGE, registry: new pl.ModelRegistry(`${n}-registry`, { profile, tags, ...net }), artifactStore: new pl.ArtifactStore(`${n}-store`, { profile, tags }),
 });
 
 const CASES: Case[] = [

@@ -1,5 +1,7 @@
-import { errorOf, installMocks, mockArn, one, ofType, promiseOf, resourcesOf } from './support';
-import { ArtifactPurpose, EnvironmentProfile, MlopsTags, ValidationError } from 'mlops-constructs';
+import * as fs from 'fs';
+import * as path from 'path';
+import { errorOf, installMocks, MLFLOW_IMAGE, mockArn, one, ofType, promiseOf, resourcesOf } from './support';
+import { ArtifactPurpose, EnvironmentProfile, MLFLOW_DEFAULT_IMAGE_DRIVERS, MLFLOW_VERSION, MlopsTags, ValidationError } from 'mlops-constructs';
 import {
   ArtifactStore, ExperimentTracking, GpuTrainingCluster, ImageRepository, InferenceFleet, MlopsGovernance, MlopsMonitoring, ModelRegistry,
 } from 'mlops-constructs/pulumi';
@@ -132,7 +134,7 @@ describe('Pulumi ExperimentTracking', () => {
     const profile = dev();
     const store = new ArtifactStore('exp1-store', { profile, tags: tags(profile) });
     const registry = new ModelRegistry('exp1-registry', { ...net, profile, tags: tags(profile) });
-    const tracking = new ExperimentTracking('exp1', { ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: store, profile, tags: tags(profile) });
+    const tracking = new ExperimentTracking('exp1', { ...net, vpcCidrBlock: '10.0.0.0/16', image: MLFLOW_IMAGE, registry, artifactStore: store, profile, tags: tags(profile) });
     const resources = await resourcesOf('exp1');
     expect(one(resources, 'aws:lb/loadBalancer:LoadBalancer').inputs).toMatchObject({ internal: true, dropInvalidHeaderFields: true });
     expect(one(resources, 'aws:wafv2/webAclAssociation:WebAclAssociation').inputs.webAclArn).toBe(mockArn('aws:wafv2/webAcl:WebAcl', 'exp1-waf'));
@@ -159,7 +161,10 @@ describe('Pulumi ExperimentTracking', () => {
     // The only writable path: the task's own volume (no host path, no EFS) at /tmp, which HOME points to.
     expect(task.volumes).toEqual([{ name: 'scratch' }]);
     expect(container.mountPoints).toEqual([{ sourceVolume: 'scratch', containerPath: '/tmp', readOnly: false }]);
-    expect(container.command[0]).toMatch(/^export HOME=\/tmp && pip install --no-cache-dir --quiet --target \/tmp\//);
+    // Nothing is installed at start: the image (built from the package's Dockerfile) has everything.
+    expect(container.command[0]).toMatch(/^export HOME=\/tmp /);
+    expect(JSON.stringify([container.entryPoint, container.command])).not.toMatch(/pip|install/);
+    expect(container.image).toBe(MLFLOW_IMAGE);
     // A hard limit equal to the task's memory (2048 MiB by default).
     expect([container.memory, Number(task.memory)]).toEqual([2048, 2048]);
   });
@@ -169,7 +174,7 @@ describe('Pulumi ExperimentTracking', () => {
     const store = new ArtifactStore('exp2-store', { profile, tags: tags(profile) });
     const registry = new ModelRegistry('exp2-registry', { ...net, profile, tags: tags(profile) });
     const certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/x';
-    const tracking = new ExperimentTracking('exp2', { ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: store, profile, tags: tags(profile), certificateArn });
+    const tracking = new ExperimentTracking('exp2', { ...net, vpcCidrBlock: '10.0.0.0/16', image: MLFLOW_IMAGE, registry, artifactStore: store, profile, tags: tags(profile), certificateArn });
     const resources = await resourcesOf('exp2');
     const listeners = ofType(resources, 'aws:lb/listener:Listener').map((l) => l.inputs);
     const forwarding = listeners.filter((l) => l.defaultActions.some((a: { type: string }) => a.type === 'forward'));
@@ -187,10 +192,53 @@ describe('Pulumi ExperimentTracking', () => {
     const profile = EnvironmentProfile.staging();
     const store = new ArtifactStore('exp3-store', { profile, tags: tags(profile) });
     const registry = new ModelRegistry('exp3-registry', { ...net, profile, tags: tags(profile) });
-    const error = errorOf(() => new ExperimentTracking('exp3', { ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: store, profile, tags: tags(profile) }));
+    const error = errorOf(() => new ExperimentTracking('exp3', { ...net, vpcCidrBlock: '10.0.0.0/16', image: MLFLOW_IMAGE, registry, artifactStore: store, profile, tags: tags(profile) }));
     expect(error).toBeInstanceOf(ValidationError);
     expect([error.prop, error.problem]).toEqual(['certificateArn', "is required under the 'staging' profile (requireTls): its load balancer serves HTTPS only"]);
     expect(error.fix).toMatch(/ACM Private CA.*and pass its ARN as 'certificateArn'; or accept plain HTTP with a profile override requireTls: false\.$/);
+  });
+});
+
+describe('Pulumi ExperimentTracking image', () => {
+  const args = (n: string, profile: EnvironmentProfile) => ({
+    ...net,
+    vpcCidrBlock: '10.0.0.0/16',
+    registry: new ModelRegistry(`${n}-registry`, { ...net, profile, tags: tags(profile) }),
+    artifactStore: new ArtifactStore(`${n}-store`, { profile, tags: tags(profile) }),
+    profile,
+    tags: tags(profile),
+  });
+
+  test('GIVEN no image WHEN created THEN a ValidationError says how to build the shipped Dockerfile (Pulumi builds none, nothing is installed at start)', () => {
+    const error = errorOf(() => new ExperimentTracking('img1', { ...args('img1', dev()) } as never));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect([error.prop, error.problem]).toEqual(['image', 'is required: the Pulumi ExperimentTracking builds no image and its container installs nothing when it starts']);
+    expect(error.fix).toContain(`docker build --platform linux/amd64 --build-arg MLFLOW_VERSION='${MLFLOW_VERSION}' --build-arg MLFLOW_DRIVERS='${MLFLOW_DEFAULT_IMAGE_DRIVERS.join(' ')}'`);
+    expect(error.fix).toMatch(/node_modules\/mlops-constructs\/assets\/mlflow$/);
+    // The directory the command builds is the one the package ships.
+    expect(fs.existsSync(path.join(__dirname, '..', '..', 'assets', 'mlflow', 'Dockerfile'))).toBe(true);
+  });
+
+  test('GIVEN prod and an image named by tag WHEN created THEN a ValidationError asks for a digest; dev accepts a tag', async () => {
+    const tagged = '123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow:2.22.0';
+    const error = errorOf(() => new ExperimentTracking('img2', { ...args('img2', prod()), certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/x', image: tagged }));
+    expect([error.prop, error.value, error.problem]).toEqual(['image', tagged,
+      "must be pinned by digest under the 'prod' profile (requireTls): a tag can move, so tasks could run different images"]);
+    new ExperimentTracking('img3', { ...args('img3', dev()), image: tagged });
+    const resources = await resourcesOf('img3');
+    expect(JSON.parse(one(resources, 'aws:ecs/taskDefinition:TaskDefinition').inputs.containerDefinitions)[0].image).toBe(tagged);
+    // The execution role pulls from that ECR repository only (the token action has no resource-level permissions).
+    const pulls = statementsOf(one(resources, 'aws:iam/policy:Policy', 'img3-execution-policy').inputs.policy).filter((s) => actions(s).some((a) => a.startsWith('ecr:')));
+    expect(pulls.map((s) => [actions(s).sort(), resourcesIn(s)])).toEqual([
+      [['ecr:GetAuthorizationToken'], ['*']],
+      [['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'], ['arn:aws:ecr:us-east-1:123456789012:repository/mlflow']],
+    ]);
+  });
+
+  test('GIVEN an image from another registry WHEN created THEN the execution role gets no ECR permission', async () => {
+    new ExperimentTracking('img4', { ...args('img4', dev()), image: `ghcr.io/acme/mlflow@sha256:${'a'.repeat(64)}` });
+    const policy = statementsOf(one(await resourcesOf('img4'), 'aws:iam/policy:Policy', 'img4-execution-policy').inputs.policy);
+    expect(policy.flatMap(actions).filter((a) => a.startsWith('ecr:'))).toEqual([]);
   });
 });
 

@@ -4,8 +4,9 @@ import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { errorOf, installMocks, mockArn, one, ofType, RecordedResource, resourcesOf } from './support';
+import { errorOf, installMocks, MLFLOW_IMAGE, mockArn, one, ofType, RecordedResource, resourcesOf } from './support';
 import { newApp } from '../support/gate';
 import { IamWalk } from '../support/iam-walk';
 import * as cdk from 'mlops-constructs';
@@ -134,7 +135,7 @@ beforeAll(async () => {
   monitoring.monitorServing(opsFleet);
   monitoring.monitorServing(endpoint);
   new pl.MlopsGovernance('pas-governance', { profile, tags, artifactStore: opsStore, allowedRegions: ['us-east-1'] });
-  new pl.ExperimentTracking('pas-tracking', { profile, tags, ...net, vpcCidrBlock: '10.0.0.0/16', registry, artifactStore: opsStore, certificateArn: CERTIFICATE_ARN });
+  new pl.ExperimentTracking('pas-tracking', { profile, tags, ...net, vpcCidrBlock: '10.0.0.0/16', image: MLFLOW_IMAGE, registry, artifactStore: opsStore, certificateArn: CERTIFICATE_ARN });
   pulumiOps = { resources: await resourcesOf('pas'), endpoint, storeKeyArn: mockArn('aws:kms/key:Key', 'pas-store-key') };
 });
 
@@ -238,7 +239,7 @@ function buildMissingCertificates(construct: 'InferenceFleet' | 'ExperimentTrack
   const plStore = new pl.ArtifactStore(`${id}-store`, { profile: staging, tags });
   return {
     cdk: [errorOf(() => new cdk.ExperimentTracking(stack, 'Tracking', { vpc, registry, artifactStore: store })).problem],
-    pulumi: [errorOf(() => new pl.ExperimentTracking(`${id}-tracking`, { profile: staging, tags, ...net, registry: plRegistry, artifactStore: plStore })).problem],
+    pulumi: [errorOf(() => new pl.ExperimentTracking(`${id}-tracking`, { profile: staging, tags, ...net, image: MLFLOW_IMAGE, registry: plRegistry, artifactStore: plStore })).problem],
   };
 }
 
@@ -258,6 +259,40 @@ function alternativeTypeErrors() {
   };
   return alternativeErrors;
 }
+/** What each engine says when the MLflow image is named by tag where the profile requires TLS (staging). */
+let unpinnedImage: { cdk: Json; pulumi: Json } | undefined;
+function unpinnedImageErrors() {
+  if (unpinnedImage) return unpinnedImage;
+  const staging = EnvironmentProfile.staging();
+  const stack = new cdk.MlopsStack(newApp(), 'Pinned', { profile: staging, project: 'p' });
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    subnetConfiguration: [{ name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, { name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, { name: 'Public', subnetType: ec2.SubnetType.PUBLIC }],
+  });
+  const certificate = acm.Certificate.fromCertificateArn(stack, 'Certificate', CERTIFICATE_ARN);
+  const said = (e: Json) => ({ prop: e.prop, problem: e.problem });
+  const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a'] };
+  unpinnedImage = {
+    cdk: said(errorOf(() => new cdk.ExperimentTracking(stack, 'Tracking', {
+      vpc,
+      registry: new cdk.ModelRegistry(stack, 'Registry', { vpc }),
+      artifactStore: new cdk.ArtifactStore(stack, 'Store'),
+      certificate,
+      image: ecs.ContainerImage.fromRegistry('repo/mlflow:2'),
+    }))),
+    pulumi: said(errorOf(() => new pl.ExperimentTracking('pin-tracking', {
+      profile: staging,
+      tags,
+      ...net,
+      certificateArn: CERTIFICATE_ARN,
+      image: 'repo/mlflow:2',
+      registry: new pl.ModelRegistry('pin-registry', { profile: staging, tags, ...net }),
+      artifactStore: new pl.ArtifactStore('pin-store', { profile: staging, tags }),
+    }))),
+  };
+  return unpinnedImage;
+}
+/** Whether a container installs anything when it starts. */
+const installsAtStart = (container: Json) => /pip|install/.test(JSON.stringify([container.entryPoint, container.command]));
 
 /**
  * The served-models statements of a bucket policy (none outside the models bucket), with the bucket and the promotion
@@ -754,6 +789,8 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         listenerPorts: cdkIngressPorts(t, 'TrackingLoadBalancerSecurityGroup'),
         certificateRequired: certificates.cdk,
         container: hardening(cdkContainer, camel(task.Volumes)),
+        installAtStart: installsAtStart(cdkContainer),
+        pinnedImage: unpinnedImageErrors().cdk,
       },
       pulumi: {
         internal: pAlb.internal,
@@ -769,6 +806,8 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         listenerPorts: pulumiIngressPorts(r, 'pas-tracking-lb-sg'),
         certificateRequired: certificates.pulumi,
         container: hardening(pContainer, pTask.volumes),
+        installAtStart: installsAtStart(pContainer),
+        pinnedImage: unpinnedImageErrors().pulumi,
       },
     };
   },

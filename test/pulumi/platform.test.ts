@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { App } from 'cdk8s';
-import { installMocks, one, ofType, promiseOf, resourcesOf } from './support';
+import { installMocks, MLFLOW_IMAGE, one, ofType, promiseOf, resourcesOf } from './support';
 import { EnvironmentProfile, GpuInstance, TAG_KEYS, ValidationError } from 'mlops-constructs';
 import { GpuTrainingJob, MlopsChart, TeamNamespace } from 'mlops-constructs/k8s';
 import { KubernetesWorkloads, MlopsPlatform } from 'mlops-constructs/pulumi';
@@ -11,6 +11,7 @@ pulumi.runtime.setAllConfig({
   'mlops:vpcCidrBlock': '10.0.0.0/16',
   'mlops:privateSubnetIds': '["subnet-p1","subnet-p2"]',
   'mlops:isolatedSubnetIds': '["subnet-i1","subnet-i2"]',
+  'mlops:mlflowImage': MLFLOW_IMAGE,
 });
 
 const network = { vpcId: 'vpc-1', vpcCidrBlock: '10.1.0.0/16', privateSubnetIds: ['subnet-a', 'subnet-b'], isolatedSubnetIds: ['subnet-c', 'subnet-d'] };
@@ -34,6 +35,7 @@ describe('Pulumi MlopsPlatform', () => {
       project: 'p',
       costCenter: 'cc',
       network,
+      trackingImage: MLFLOW_IMAGE,
       inferenceFleets: { fraud: { modelName: 'fraud', modelVersion: 'v1', imageUri: 'repo/fraud:1' } },
     });
     const resources = await resourcesOf('plat1');

@@ -13,6 +13,9 @@ export const REGION = 'us-east-1';
 /** The Elastic Load Balancing log-delivery account of us-east-1 (what CDK's logAccessLogs names there too). */
 export const ELB_LOG_DELIVERY_ACCOUNT_ARN = 'arn:aws:iam::127311923021:root';
 
+/** An MLflow tracking server image built from the package's Dockerfile and pushed to this account's ECR, by digest. */
+export const MLFLOW_IMAGE = `${'123456789012'}.dkr.ecr.us-east-1.amazonaws.com/mlflow@sha256:${'0123456789abcdef'.repeat(4)}`;
+
 const recorded: RecordedResource[] = [];
 
 /** A deterministic ARN for a mocked resource. */

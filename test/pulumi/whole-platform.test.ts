@@ -1,4 +1,4 @@
-import { errorOf, installMocks, mockArn, ofType, resourcesOf } from './support';
+import { errorOf, installMocks, MLFLOW_IMAGE, mockArn, ofType, resourcesOf } from './support';
 import { newApp } from '../support/gate';
 import * as cdk from 'mlops-constructs';
 import { EnvironmentProfile, Rollout, ValidationError } from 'mlops-constructs';
@@ -31,6 +31,7 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
       ],
       notifyEmails: ['ops@example.com'],
       certificateArn,
+      trackingImage: MLFLOW_IMAGE,
     });
     resources = await resourcesOf('whole');
   });
@@ -145,6 +146,15 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     // Without a fleet model, MLflow's load balancer still needs it; without either, no certificate is needed.
     expect(errorOf(() => new MlopsPlatform('nocert2', { ...args, servedModels: [], network })).problem).toMatch(/the experiment tracking server serves HTTPS only$/);
     expect(() => new MlopsPlatform('nocert3', { ...args, servedModels: [], experimentTracking: false, network })).not.toThrow();
+  });
+
+  test('GIVEN experiment tracking without trackingImage WHEN built THEN a ValidationError says how to build the shipped Dockerfile', () => {
+    const args = { profile: EnvironmentProfile.dev(), project: 'acme', network };
+    const error = errorOf(() => new MlopsPlatform('noimage', args));
+    expect([error.prop, error.problem]).toEqual(['trackingImage',
+      'is required with experimentTracking: the Pulumi ExperimentTracking builds no image and its container installs nothing when it starts']);
+    expect(error.fix).toMatch(/^build the tracking server image .*docker build .*assets\/mlflow; or set experimentTracking: false\.$/);
+    expect(() => new MlopsPlatform('noimage2', { ...args, experimentTracking: false })).not.toThrow();
   });
 
   test('GIVEN a served model of an unknown team, a duplicate name or an unknown backend WHEN built THEN a ValidationError names the model\'s prop', () => {
