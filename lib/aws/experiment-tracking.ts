@@ -17,7 +17,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import {
   Check, checkPinnedMlflowImage, EnvironmentProfile, MLFLOW_CONTAINER_USER, MLFLOW_PORT, MLFLOW_SCRATCH_PATH, mlflowImageBuildArgs,
-  MLFLOW_DATABASE_USER, mlflowDatabaseUserSql, mlflowHealthCheckCommand, mlflowIamAuthServerCommand, resolveExperimentTrackingSpec,
+  MLFLOW_DATABASE_USER, mlflowDatabaseUserStatement, mlflowHealthCheckCommand, mlflowIamAuthServerCommand, resolveExperimentTrackingSpec,
   resolveListenerTls,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
@@ -191,9 +191,8 @@ export class ExperimentTracking extends Construct {
     const tls = resolveListenerTls(checkFor(this), profile, props.certificate !== undefined);
 
     // Defaults and validation shared with the Pulumi ExperimentTracking.
-    const spec = resolveExperimentTrackingSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) },
-      // The default image has its drivers built in: the container installs nothing at start.
-      { ...props, customImage: true }, profile);
+    // The default image has its drivers built in: the container installs nothing at start.
+    const spec = resolveExperimentTrackingSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, props, profile);
     const { cpu, memoryLimitMiB, minTasks, maxTasks, targetCpuPercent } = spec;
     const allowedCidrs = spec.allowedCidrs ?? (props.clients?.length ? [] : privateSubnetCidrs(checkFor(this), props.vpc));
     const databaseName = spec.databaseName ?? (props.registry as { databaseName?: string }).databaseName ?? 'postgres';
@@ -542,12 +541,7 @@ export class ExperimentTracking extends Construct {
     logGroup.grantWrite(role);
     const secret = this.registrySecret(registry, role);
     secret.grantRead(role);
-    const statement = {
-      resourceArn: registry.cluster.clusterArn,
-      secretArn: registry.secret.secretArn,
-      database: databaseName,
-      sql: mlflowDatabaseUserSql(),
-    };
+    const statement = mlflowDatabaseUserStatement(registry.cluster.clusterArn, registry.secret.secretArn, databaseName);
     const call: cr.AwsSdkCall = {
       service: 'rds-data',
       action: 'ExecuteStatement',

@@ -175,7 +175,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
       storageEncryptionKey: this.encryptionKey,
       iamAuthentication: true,
       // The RDS Data API: how ExperimentTracking creates its IAM-authenticated database user at deploy time.
-      enableDataApi: true,
+      enableDataApi: spec.dataApi,
       serverlessV2MinCapacity: minCapacity,
       serverlessV2MaxCapacity: maxCapacity,
       writer: rds.ClusterInstance.serverlessV2('Writer', instanceProps),

@@ -62,8 +62,8 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     'deletionProtection', 'backupDays', 'engineVersion', 'port', 'databaseName', 'logExports', 'monitoringInterval', 'performanceInsights',
   ]),
   both('ModelRegistry', 'cost', 'Serverless v2 capacity range and instance count', ['capacity', 'instances']),
-  cdkOnly('ModelRegistry', 'security', 'the RDS Data API is on, so ExperimentTracking creates its IAM-authenticated database user at deploy time (callers need rds-data:ExecuteStatement and the admin secret)',
-    'not yet: the Pulumi registry has no Data API and the Pulumi MLflow connects with the admin secret (#15)'),
+  both('ModelRegistry', 'security', 'the RDS Data API is on, so ExperimentTracking creates its IAM-authenticated database user at deploy time (callers need rds-data:ExecuteStatement and the admin secret)',
+    ['dataApi']),
 
   both('CostGuard', 'cost', 'monthly limit, cost-allocation tag filter, actual and forecast notifications', ['limit', 'filter', 'notifications']),
   both('CostGuard', 'cost', 'cost anomaly subscription threshold', ['anomaly']),
@@ -130,8 +130,9 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('ExperimentTracking', 'security', 'nothing is installed at start: the default image is built at deploy from the Dockerfile the package ships (pinned MLflow and drivers, tagged by content hash); an image of the user\'s must be pinned by digest where the profile requires TLS',
     ['installAtStart', 'pinnedImage'],
     'Pulumi builds no image: its image is required (built from the same Dockerfile, assets/mlflow/, with core\'s mlflowImageBuildCommand), pinned by digest under the same rule'),
-  cdkOnly('ExperimentTracking', 'security', 'MLflow connects as its own database user (mlflow) with IAM authentication (a fresh token per connection, TLS verify-full), not with the registry\'s admin secret, which only the deploy-time step that creates that user (RDS Data API) reads',
-    'not yet: the Pulumi task reads the registry\'s admin secret (#15)'),
+  both('ExperimentTracking', 'security', 'MLflow connects as its own database user (mlflow) with IAM authentication (a fresh token per connection, TLS verify-full), not with the registry\'s admin secret, which only the deploy-time step that creates that user (RDS Data API) reads',
+    ['databaseUserSql', 'taskDatabaseUsers', 'secretReaders', 'serverCommand', 'taskSecrets'],
+    'the deploy-time step is an AwsCustomResource on CDK, a Lambda function with a Lambda invocation on Pulumi; both send core\'s mlflowDatabaseUserStatement'),
   both('ExperimentTracking', 'security', 'the container runs as a non-root user (1000) with a read-only root filesystem (writes only to a /tmp task volume) and a hard memory limit',
     ['container']),
 

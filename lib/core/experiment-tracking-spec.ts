@@ -39,7 +39,6 @@ export const MLFLOW_PORT = 5000;
 export const MLFLOW_CONTAINER_USER = '1000:1000';
 /** The writable scratch directory of the MLflow container (a task volume; also HOME and where the drivers go). */
 export const MLFLOW_SCRATCH_PATH = '/tmp';
-const MLFLOW_DRIVERS_PATH = `${MLFLOW_SCRATCH_PATH}/mlflow-drivers`;
 /** CPU sizes Fargate offers. */
 export const FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384] as const;
 /** Memory (MiB) Fargate accepts with each CPU size. */
@@ -63,8 +62,6 @@ export interface ExperimentTrackingSpecInput {
   readonly targetCpuPercent?: number;
   readonly allowedCidrs?: readonly string[];
   readonly databaseName?: string;
-  /** Whether the user brought an image (then no drivers are installed at start). */
-  readonly customImage?: boolean;
 }
 
 /** The AWS managed WAF rule groups on the tracking server's load balancer, with their rule overrides. */
@@ -89,8 +86,6 @@ export interface ExperimentTrackingSpec {
   /** Undefined: the engine uses the registry's database name. */
   readonly databaseName?: string;
   readonly port: number;
-  /** `pip install` of the drivers into the scratch volume before the server starts (empty with a custom image). */
-  readonly driverInstall: string;
   readonly logRetentionDays: number;
   readonly retainData: boolean;
   readonly deletionProtection: boolean;
@@ -133,9 +128,6 @@ export function resolveExperimentTrackingSpec(
     allowedCidrs: input.allowedCidrs ? [...input.allowedCidrs] : undefined,
     databaseName,
     port: MLFLOW_PORT,
-    // The root filesystem is read-only and the user not root: the drivers go to the scratch volume, on the path.
-    driverInstall: input.customImage ? '' : `pip install --no-cache-dir --quiet --target ${MLFLOW_DRIVERS_PATH} `
-      + `${MLFLOW_DEFAULT_IMAGE_DRIVERS.join(' ')} && export PYTHONPATH=${MLFLOW_DRIVERS_PATH} && `,
     logRetentionDays: profile.logRetentionDays,
     retainData: profile.retainsData,
     deletionProtection: profile.deletionProtection,
@@ -149,28 +141,6 @@ export function resolveExperimentTrackingSpec(
     ],
     sslPolicy: RECOMMENDED_TLS_POLICY,
   };
-}
-
-/**
- * The command the MLflow container runs. The backend URI is assembled in the container from the secret's fields
- * (`DB_USER`, `DB_PASSWORD`, `DB_HOST`, `DB_PORT`), so the password never appears in the task definition;
- * `urlEncodePassword` escapes a password that may hold URL-reserved characters (an RDS-managed one).
- */
-export function mlflowServerCommand(
-  spec: ExperimentTrackingSpec, databaseName: string, artifactsDestination: string, urlEncodePassword = false,
-): string {
-  // A password RDS generated may hold characters a URL must escape; the MLflow image has Python to escape it.
-  const encode = urlEncodePassword
-    ? 'DB_PASSWORD=$(python -c "import os, urllib.parse; print(urllib.parse.quote(os.environ[\'DB_PASSWORD\'], safe=\'\'))") && '
-    : '';
-  const server = [
-    `${encode}exec mlflow server`,
-    `--host 0.0.0.0 --port ${spec.port}`,
-    `--backend-store-uri "postgresql://$DB_USER:$DB_PASSWORD@$DB_HOST:$DB_PORT/${databaseName}"`,
-    `--artifacts-destination "${artifactsDestination}" --serve-artifacts`,
-  ].join(' ');
-  // HOME on the scratch volume: the root filesystem is read-only.
-  return `export HOME=${MLFLOW_SCRATCH_PATH} && ${spec.driverInstall}${server}`;
 }
 
 /** The container health check of the MLflow server. */
@@ -221,6 +191,22 @@ export function mlflowDatabaseUserSql(): string {
     'END',
     '$mlops$',
   ].join('\n');
+}
+
+/** The RDS Data API `ExecuteStatement` request that creates MLflow's database user, as every engine sends it at deploy time. */
+export interface MlflowDatabaseUserStatement {
+  /** ARN of the registry's cluster. */
+  readonly resourceArn: string;
+  /** ARN of the registry's admin secret (the only reader is the step that sends this request). */
+  readonly secretArn: string;
+  readonly database: string;
+  /** `mlflowDatabaseUserSql()`. */
+  readonly sql: string;
+}
+
+/** The request that makes `MLFLOW_DATABASE_USER` in `database` of the cluster, as the admin whose secret is given. */
+export function mlflowDatabaseUserStatement(resourceArn: string, secretArn: string, database: string): MlflowDatabaseUserStatement {
+  return { resourceArn, secretArn, database, sql: mlflowDatabaseUserSql() };
 }
 
 /** Where the MLflow server finds its database (tokens of the engine: resolved at deploy time). */

@@ -42,6 +42,8 @@ export interface ModelRegistrySpec {
   readonly monitoringIntervalSeconds: number;
   readonly storageEncrypted: true;
   readonly iamAuthentication: true;
+  /** The RDS Data API: how ExperimentTracking creates its IAM-authenticated database user at deploy time. */
+  readonly dataApi: true;
   readonly performanceInsights: true;
   readonly publiclyAccessible: false;
   /** Log types exported to CloudWatch Logs. */
@@ -78,6 +80,7 @@ export function resolveModelRegistrySpec(scope: SpecScope, input: ModelRegistryS
     monitoringIntervalSeconds: 60,
     storageEncrypted: true,
     iamAuthentication: true,
+    dataApi: true,
     performanceInsights: true,
     publiclyAccessible: false,
     logExports: ['postgresql'],

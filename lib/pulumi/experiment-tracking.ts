@@ -1,19 +1,20 @@
+import { createHash } from 'crypto';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   ArtifactPurpose, Check, checkPinnedMlflowImage, EnvironmentProfile, ExperimentTrackingSpec, ExperimentTrackingSpecInput, MLFLOW_CONTAINER_USER,
-  MLFLOW_SCRATCH_PATH, mlflowHealthCheckCommand, mlflowImageBuildCommand, mlflowServerCommand, physicalName, resolveExperimentTrackingSpec,
-  resolveListenerTls, SpecScope,
+  MLFLOW_DATABASE_USER, MLFLOW_SCRATCH_PATH, mlflowDatabaseUserSql, mlflowDatabaseUserStatement, mlflowHealthCheckCommand, mlflowIamAuthServerCommand,
+  mlflowImageBuildCommand, physicalName, resolveExperimentTrackingSpec, resolveListenerTls, SpecScope,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import {
-  accountContext, attachStatements, childOptions, componentSpecScope, logsKeyStatement, MlopsComponentArgs, PolicyStatement, resolveProfileAndTags,
-  rotatingKey, serviceRole,
+  AccountContext, accountContext, attachStatements, childOptions, componentSpecScope, logsKeyStatement, MlopsComponentArgs, PolicyStatement,
+  resolveProfileAndTags, rotatingKey, serviceRole, statementsJson,
 } from './component-support';
 import { loadBalancerListeners, PULUMI_CERTIFICATE_PROP } from './listeners';
 import { ModelRegistry } from './model-registry';
 
-export interface ExperimentTrackingArgs extends MlopsComponentArgs, Omit<ExperimentTrackingSpecInput, 'customImage'> {
+export interface ExperimentTrackingArgs extends MlopsComponentArgs, ExperimentTrackingSpecInput {
   readonly vpcId: pulumi.Input<string>;
   /** Private subnets (with egress) the server and its internal load balancer run in. */
   readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
@@ -51,8 +52,9 @@ export interface ExperimentTrackingArgs extends MlopsComponentArgs, Omit<Experim
 
 /**
  * The Pulumi counterpart of the CDK `ExperimentTracking`: an MLflow tracking server on ECS Fargate in private subnets
- * behind an internal Application Load Balancer with a WAF web ACL, backend store on the model registry's database
- * (credentials from its managed secret, never in the task definition), artifacts proxied to `mlflow/` of the models
+ * behind an internal Application Load Balancer with a WAF web ACL, backend store on the model registry's database as
+ * its own database user with IAM authentication (created at deploy time through the RDS Data API; MLflow never reads
+ * the admin secret, and the task definition holds none), artifacts proxied to `mlflow/` of the models
  * bucket, container insights, deployment circuit breaker with rollback, CPU autoscaling and KMS-encrypted logs.
  * Sizes and defaults from core's `resolveExperimentTrackingSpec`, as in the CDK construct.
  */
@@ -69,7 +71,14 @@ export class ExperimentTracking extends pulumi.ComponentResource {
   /** With a certificate: HTTP on port 80, answering every request with a permanent redirect to HTTPS. */
   public readonly redirectListener?: aws.lb.Listener;
   public readonly logGroup: aws.cloudwatch.LogGroup;
+  /** Role of the MLflow server (artifact store access; connects to the database as `MLFLOW_DATABASE_USER` with IAM). */
   public readonly taskRole: aws.iam.Role;
+  /**
+   * The deploy-time step that creates MLflow's database user (`MLFLOW_DATABASE_USER`, IAM authentication only) in the
+   * registry's database: a function that sends core's statement through the RDS Data API with the registry's admin
+   * secret (its role is the only one of this component that reads it), invoked whenever the statement or its target changes.
+   */
+  public readonly databaseUser: aws.lambda.Invocation;
   public readonly executionRole: aws.iam.Role;
   public readonly serviceSecurityGroup: aws.ec2.SecurityGroup;
   /** URL clients set as `MLFLOW_TRACKING_URI`. */
@@ -81,7 +90,7 @@ export class ExperimentTracking extends pulumi.ComponentResource {
     const scope = componentSpecScope(ExperimentTracking.TYPE, name);
     const tls = resolveListenerTls(new Check(scope.scope, scope.isUnresolved), profile, args.certificateArn !== undefined, PULUMI_CERTIFICATE_PROP);
     // The image has its drivers built in: the container installs nothing at start.
-    const spec = resolveExperimentTrackingSpec(scope, { ...args, customImage: true }, profile);
+    const spec = resolveExperimentTrackingSpec(scope, args, profile);
     const image = checkTrackingImage(scope, profile, args.image);
     super(ExperimentTracking.TYPE, name, {}, opts);
     this.spec = spec;
@@ -98,31 +107,32 @@ export class ExperimentTracking extends pulumi.ComponentResource {
     this.logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { kmsKeyId: keyArn, retentionInDays: spec.logRetentionDays, tags }, childOptions(this, spec.retainData));
     this.cluster = new aws.ecs.Cluster(`${name}-cluster`, { settings: [{ name: 'containerInsights', value: 'enabled' }], tags }, childOptions(this));
 
-    const secretArn = registry.cluster.masterUserSecrets.apply((s) => s?.[0]?.secretArn ?? '');
-    const secretKeyArn = registry.cluster.masterUserSecrets.apply((s) => s?.[0]?.kmsKeyId ?? '');
     this.executionRole = serviceRole(`${name}-execution-role`, {
-      service: 'ecs-tasks.amazonaws.com', description: `Starts the MLflow tracking server of ${name} (logs, database secret)`, tags, permissionsBoundary: boundary,
+      service: 'ecs-tasks.amazonaws.com', description: `Starts the MLflow tracking server of ${name} (image pull, logs)`, tags, permissionsBoundary: boundary,
     }, this);
     const pull = pulumi.all([pulumi.output(image), account.partition]).apply(([uri, partition]) => ecrPullStatements(uri, partition));
-    const starts = pulumi.output<PolicyStatement[]>([
-      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: pulumi.interpolate`${this.logGroup.arn}:*` },
-      { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: secretArn },
-      {
-        Effect: 'Allow',
-        Action: 'kms:Decrypt',
-        Resource: secretKeyArn,
-        Condition: { StringEquals: { 'kms:ViaService': pulumi.interpolate`secretsmanager.${account.region}.amazonaws.com` } },
-      },
-    ]);
-    attachStatements(`${name}-execution-policy`, this.executionRole, pulumi.all([starts, pull]).apply(([own, ecr]) => [...own, ...ecr]), this,
+    const logs: PolicyStatement = { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: pulumi.interpolate`${this.logGroup.arn}:*` };
+    attachStatements(`${name}-execution-policy`, this.executionRole, pull.apply((ecr) => [logs, ...ecr]), this,
       `Permissions of the MLflow execution role of ${name}`, tags);
     this.taskRole = serviceRole(`${name}-task-role`, {
-      service: 'ecs-tasks.amazonaws.com', description: `MLflow tracking server of ${name} (artifact store access)`, tags, permissionsBoundary: boundary,
+      service: 'ecs-tasks.amazonaws.com',
+      description: `MLflow tracking server of ${name} (artifact store access, database user ${MLFLOW_DATABASE_USER} with IAM)`,
+      tags,
+      permissionsBoundary: boundary,
     }, this);
-    attachStatements(`${name}-task-policy`, this.taskRole, store.grantStatements('read-write', ArtifactPurpose.MODELS, 'mlflow/'), this,
-      `Artifact store access of the MLflow server of ${name}`, tags);
+    // Its own database user, with IAM authentication: no password, no secret to read.
+    const artifacts = pulumi.output(store.grantStatements('read-write', ArtifactPurpose.MODELS, 'mlflow/'));
+    const taskStatements = pulumi.all([artifacts, registry.connectStatement(MLFLOW_DATABASE_USER)])
+      .apply(([granted, connect]) => [...granted, connect as PolicyStatement]);
+    attachStatements(`${name}-task-policy`, this.taskRole, taskStatements, this,
+      `Artifact store access and database user ${MLFLOW_DATABASE_USER} of the MLflow server of ${name}`, tags);
+    this.databaseUser = this.newDatabaseUser(name, { registry, databaseName, keyArn, spec, tags, boundary, account });
 
-    const command = store.s3Uri(ArtifactPurpose.MODELS, 'mlflow/').apply((destination) => mlflowServerCommand(spec, databaseName, destination, true));
+    // The URI holds no password: the image's hook signs an IAM token for every new connection.
+    const command = pulumi.all([store.s3Uri(ArtifactPurpose.MODELS, 'mlflow/'), registry.cluster.endpoint, account.region])
+      .apply(([destination, host, region]) => mlflowIamAuthServerCommand(spec, {
+        host, port: String(registry.spec.port), databaseName, region,
+      }, destination));
     this.taskDefinition = new aws.ecs.TaskDefinition(`${name}-task`, {
       family: physicalName([pulumi.getProject(), pulumi.getStack(), name, 'mlflow'], { maxLength: 255 }),
       requiresCompatibilities: ['FARGATE'],
@@ -145,11 +155,6 @@ export class ExperimentTracking extends pulumi.ComponentResource {
         mountPoints: [{ sourceVolume: 'scratch', containerPath: MLFLOW_SCRATCH_PATH, readOnly: false }],
         entryPoint: ['sh', '-c'],
         command: [command],
-        secrets: [
-          { name: 'DB_USER', valueFrom: pulumi.interpolate`${secretArn}:username::` },
-          { name: 'DB_PASSWORD', valueFrom: pulumi.interpolate`${secretArn}:password::` },
-        ],
-        environment: [{ name: 'DB_HOST', value: registry.cluster.endpoint }, { name: 'DB_PORT', value: String(registry.spec.port) }],
         portMappings: [{ containerPort: spec.port, protocol: 'tcp' }],
         logConfiguration: {
           logDriver: 'awslogs',
@@ -226,7 +231,8 @@ export class ExperimentTracking extends pulumi.ComponentResource {
       loadBalancers: [{ targetGroupArn: targetGroup.arn, containerName: 'mlflow', containerPort: spec.port }],
       propagateTags: 'SERVICE',
       tags,
-    }, { parent: this, dependsOn: [this.listener] });
+      // Tasks start once their database user exists.
+    }, { parent: this, dependsOn: [this.listener, this.databaseUser] });
     const scaling = new aws.appautoscaling.Target(`${name}-scaling`, {
       serviceNamespace: 'ecs',
       resourceId: pulumi.interpolate`service/${this.cluster.name}/${this.service.name}`,
@@ -252,6 +258,68 @@ export class ExperimentTracking extends pulumi.ComponentResource {
     new aws.wafv2.WebAclAssociation(`${name}-waf-association`, { resourceArn: this.loadBalancer.arn, webAclArn: this.webAclArn }, childOptions(this));
     this.trackingUri = pulumi.interpolate`${tls.https ? 'https' : 'http'}://${this.loadBalancer.dnsName}`;
     this.registerOutputs({ trackingUri: this.trackingUri, webAclArn: this.webAclArn });
+  }
+
+  /**
+   * MLflow's database user, made at deploy time by one idempotent statement (core's `mlflowDatabaseUserStatement`) the
+   * RDS Data API runs as the registry's admin, before the service starts. The function runs only that statement (its
+   * input only triggers it); outside the VPC, as it calls only the RDS Data API and Secrets Manager.
+   */
+  private newDatabaseUser(name: string, context: {
+    readonly registry: ModelRegistry;
+    readonly databaseName: string;
+    readonly keyArn: pulumi.Input<string>;
+    readonly spec: ExperimentTrackingSpec;
+    readonly tags: Record<string, string>;
+    readonly boundary?: pulumi.Input<string>;
+    readonly account: AccountContext;
+  }): aws.lambda.Invocation {
+    const { registry, databaseName, spec, tags, account } = context;
+    const logGroup = new aws.cloudwatch.LogGroup(`${name}-database-user-logs`, {
+      kmsKeyId: context.keyArn, retentionInDays: spec.logRetentionDays, tags,
+    }, childOptions(this, spec.retainData));
+    const statements: PolicyStatement[] = [
+      { Effect: 'Allow', Action: 'rds-data:ExecuteStatement', Resource: registry.cluster.arn },
+      { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: registry.masterUserSecretArn },
+      {
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: registry.masterUserSecretKeyArn,
+        Condition: { StringEquals: { 'kms:ViaService': pulumi.interpolate`secretsmanager.${account.region}.amazonaws.com` } },
+      },
+      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: pulumi.interpolate`${logGroup.arn}:*` },
+    ];
+    // The policy before the role (as a managed policy of it): the function never runs without its permissions.
+    const policy = new aws.iam.Policy(`${name}-database-user-policy`, {
+      description: `Creates the MLflow database user of ${name} (RDS Data API as the registry admin)`, policy: statementsJson(statements), tags,
+    }, childOptions(this));
+    const role = serviceRole(`${name}-database-user-role`, {
+      service: 'lambda.amazonaws.com',
+      description: `Creates the MLflow database user of ${name} (RDS Data API as the registry admin)`,
+      tags,
+      permissionsBoundary: context.boundary,
+      managedPolicyArns: [policy.arn],
+    }, this);
+    const request = pulumi.all([registry.cluster.arn, registry.masterUserSecretArn])
+      .apply(([cluster, secret]) => JSON.stringify(mlflowDatabaseUserStatement(cluster, secret, databaseName)));
+    const handler = new aws.lambda.Function(`${name}-database-user`, {
+      description: `Creates the MLflow database user ${MLFLOW_DATABASE_USER} of ${name} (RDS Data API as the registry admin)`,
+      role: role.arn,
+      runtime: 'nodejs22.x',
+      handler: 'index.handler',
+      code: new pulumi.asset.AssetArchive({ 'index.js': new pulumi.asset.StringAsset(DATABASE_USER_HANDLER) }),
+      timeout: 120,
+      environment: { variables: { STATEMENT: request } },
+      loggingConfig: { logFormat: 'Text', logGroup: logGroup.name },
+      tags,
+    }, childOptions(this));
+    const statementDigest = createHash('sha256').update(mlflowDatabaseUserSql()).digest('hex');
+    return new aws.lambda.Invocation(`${name}-database-user`, {
+      functionName: handler.name,
+      input: JSON.stringify({ database: databaseName, user: MLFLOW_DATABASE_USER, statementSha256: statementDigest }),
+      // Again whenever the statement, the cluster or the secret changes (the statement is idempotent).
+      triggers: { statement: statementDigest, cluster: registry.cluster.arn, secret: registry.masterUserSecretArn, database: databaseName },
+    }, { parent: this, dependsOn: registry.instances });
   }
 
   private newWebAcl(name: string, spec: ExperimentTrackingSpec, keyArn: pulumi.Input<string>, tags: Record<string, string>): pulumi.Output<string> {
@@ -288,6 +356,26 @@ export class ExperimentTracking extends pulumi.ComponentResource {
     return webAcl.arn;
   }
 }
+
+/**
+ * The function that sends the statement in STATEMENT (core's `mlflowDatabaseUserStatement`) through the RDS Data API,
+ * waiting while a paused Serverless v2 cluster resumes. The AWS SDK v3 is part of the Node.js runtime.
+ */
+const DATABASE_USER_HANDLER = `const { RDSDataClient, ExecuteStatementCommand } = require('@aws-sdk/client-rds-data');
+const client = new RDSDataClient({});
+exports.handler = async () => {
+  const statement = JSON.parse(process.env.STATEMENT);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.send(new ExecuteStatementCommand(statement));
+      return { database: statement.database };
+    } catch (error) {
+      if (error.name !== 'DatabaseResumingException' || attempt >= 10) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10000));
+    }
+  }
+};
+`;
 
 const ECR_IMAGE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9._\/-]+?)(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?$/;
 

@@ -21,8 +21,9 @@ export interface ModelRegistryArgs extends MlopsComponentArgs, ModelRegistrySpec
 /**
  * The Pulumi counterpart of the CDK `ModelRegistry`: an Aurora PostgreSQL Serverless v2 cluster with the same
  * capacity, backup, port, deletion-protection, encryption, IAM-authentication and monitoring settings (from core's
- * `resolveModelRegistrySpec`), an RDS-managed admin secret rotated every `rotationDays`, no ingress until
- * `allowConnectionsFrom`, and SageMaker model package groups.
+ * `resolveModelRegistrySpec`), the RDS Data API on (ExperimentTracking creates its database user through it), an
+ * RDS-managed admin secret rotated every `rotationDays`, no ingress until `allowConnectionsFrom`, and SageMaker model
+ * package groups.
  */
 export class ModelRegistry extends pulumi.ComponentResource {
   public static readonly TYPE = 'mlops:aws:ModelRegistry';
@@ -33,6 +34,10 @@ export class ModelRegistry extends pulumi.ComponentResource {
   public readonly securityGroup: aws.ec2.SecurityGroup;
   public readonly logGroup: aws.cloudwatch.LogGroup;
   public readonly encryptionKeyArn: pulumi.Output<string>;
+  /** ARN of the admin's secret RDS manages (rotated every `rotationDays`); only deploy-time administration should read it. */
+  public readonly masterUserSecretArn: pulumi.Output<string>;
+  /** ARN of the key encrypting the admin's secret. */
+  public readonly masterUserSecretKeyArn: pulumi.Output<string>;
   public readonly modelPackageGroups = new Map<string, aws.sagemaker.ModelPackageGroup>();
   private readonly specScope: SpecScope;
   private readonly tags: Record<string, string>;
@@ -90,6 +95,8 @@ export class ModelRegistry extends pulumi.ComponentResource {
       storageEncrypted: spec.storageEncrypted,
       kmsKeyId: this.encryptionKeyArn,
       iamDatabaseAuthenticationEnabled: spec.iamAuthentication,
+      // The RDS Data API: how ExperimentTracking creates its IAM-authenticated database user at deploy time.
+      enableHttpEndpoint: spec.dataApi,
       serverlessv2ScalingConfiguration: { minCapacity: spec.minCapacity, maxCapacity: spec.maxCapacity },
       backupRetentionPeriod: spec.backupRetentionDays,
       deletionProtection: spec.deletionProtection,
@@ -118,8 +125,10 @@ export class ModelRegistry extends pulumi.ComponentResource {
     this.instances = [new aws.rds.ClusterInstance(`${name}-writer`, instanceArgs('writer'), childOptions(this))];
     if (spec.reader) this.instances.push(new aws.rds.ClusterInstance(`${name}-reader`, instanceArgs('reader'), childOptions(this)));
 
+    this.masterUserSecretArn = this.cluster.masterUserSecrets.apply((s) => s?.[0]?.secretArn ?? '');
+    this.masterUserSecretKeyArn = this.cluster.masterUserSecrets.apply((s) => s?.[0]?.kmsKeyId ?? '');
     new aws.secretsmanager.SecretRotation(`${name}-rotation`, {
-      secretId: this.cluster.masterUserSecrets.apply((s) => s?.[0]?.secretArn ?? ''),
+      secretId: this.masterUserSecretArn,
       rotationRules: { automaticallyAfterDays: spec.rotationDays },
     }, childOptions(this));
 

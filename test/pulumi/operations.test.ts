@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { errorOf, installMocks, MLFLOW_IMAGE, mockArn, one, ofType, promiseOf, resourcesOf } from './support';
-import { ArtifactPurpose, EnvironmentProfile, MLFLOW_DEFAULT_IMAGE_DRIVERS, MLFLOW_VERSION, MlopsTags, ValidationError } from 'mlops-constructs';
+import { errorOf, installMocks, MLFLOW_IMAGE, mockArn, one, ofType, promiseOf, pulumiIam, RecordedResource, resourcesOf } from './support';
+import { IamWalk } from '../support/iam-walk';
+import { ArtifactPurpose, EnvironmentProfile, MLFLOW_DEFAULT_IMAGE_DRIVERS, MLFLOW_VERSION, mlflowDatabaseUserSql, MlopsTags, ValidationError } from 'mlops-constructs';
 import {
   ArtifactStore, ExperimentTracking, GpuTrainingCluster, ImageRepository, InferenceFleet, MlopsGovernance, MlopsMonitoring, ModelRegistry,
 } from 'mlops-constructs/pulumi';
@@ -130,7 +131,7 @@ describe('Pulumi MlopsGovernance', () => {
 });
 
 describe('Pulumi ExperimentTracking', () => {
-  test('GIVEN dev WHEN created THEN MLflow on Fargate behind an internal ALB with WAF, the password from the registry secret, artifacts under mlflow/ only', async () => {
+  test('GIVEN dev WHEN created THEN MLflow on Fargate behind an internal ALB with WAF, no secret in the task definition, artifacts under mlflow/ only', async () => {
     const profile = dev();
     const store = new ArtifactStore('exp1-store', { profile, tags: tags(profile) });
     const registry = new ModelRegistry('exp1-registry', { ...net, profile, tags: tags(profile) });
@@ -140,9 +141,12 @@ describe('Pulumi ExperimentTracking', () => {
     expect(one(resources, 'aws:wafv2/webAclAssociation:WebAclAssociation').inputs.webAclArn).toBe(mockArn('aws:wafv2/webAcl:WebAcl', 'exp1-waf'));
     expect(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'lb-sg').inputs.ingress[0]).toMatchObject({ cidrBlocks: ['10.0.0.0/16'], fromPort: 80 });
     const container = JSON.parse(one(resources, 'aws:ecs/taskDefinition:TaskDefinition').inputs.containerDefinitions)[0];
-    expect(container.secrets.map((s: { name: string }) => s.name)).toEqual(['DB_USER', 'DB_PASSWORD']);
-    expect(JSON.stringify(container.environment)).not.toMatch(/PASSWORD/);
-    expect(container.command[0]).toContain('urllib.parse.quote');
+    // No secret and no password anywhere in the task definition: the URI names the IAM-authenticated user, TLS verify-full.
+    expect(container.secrets).toBeUndefined();
+    expect(JSON.stringify(one(resources, 'aws:ecs/taskDefinition:TaskDefinition').inputs)).not.toMatch(/secretsmanager|PASSWORD|password/i);
+    expect(container.command[0]).toContain('MLFLOW_DB_IAM_AUTH=1 AWS_REGION=us-east-1 && exec mlflow server');
+    expect(container.command[0]).toContain('--backend-store-uri "postgresql://mlflow@exp1-registry-cluster.cluster-mock.us-east-1.rds.amazonaws.com:5433/registry'
+      + '?sslmode=verify-full&sslrootcert=/opt/mlflow-iam-auth/rds-ca.pem"');
     const task = statementsOf(one(resources, 'aws:iam/policy:Policy', 'task-policy').inputs.policy);
     const objects = task.filter((s) => actions(s).includes('s3:PutObject')).flatMap(resourcesIn);
     expect(objects).toEqual([`${mockArn('aws:s3/bucket:Bucket', 'exp1-store-models')}/mlflow/*`]);
@@ -196,6 +200,81 @@ describe('Pulumi ExperimentTracking', () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect([error.prop, error.problem]).toEqual(['certificateArn', "is required under the 'staging' profile (requireTls): its load balancer serves HTTPS only"]);
     expect(error.fix).toMatch(/ACM Private CA.*and pass its ARN as 'certificateArn'; or accept plain HTTP with a profile override requireTls: false\.$/);
+  });
+});
+
+describe('Pulumi ExperimentTracking database user (IAM authentication, RDS Data API)', () => {
+  let resources: RecordedResource[];
+  let walk: IamWalk;
+  let secretArn: string;
+  let cluster: string;
+  beforeAll(async () => {
+    resources = await resourcesOf('exp1');
+    walk = pulumiIam(resources.filter((r) => !/^exp1-(registry|store)-/.test(r.name)));
+    secretArn = mockArn('aws:secretsmanager/secret:Secret', 'exp1-registry-cluster-admin');
+    cluster = mockArn('aws:rds/cluster:Cluster', 'exp1-registry-cluster');
+  });
+  const dbUser = (user: string) => `arn:aws:rds-db:us-east-1:123456789012:dbuser:cluster-exp1-registry-cluster/${user}`;
+
+  test('GIVEN the registry WHEN created THEN its RDS Data API is on (how the user is created at deploy time)', () => {
+    expect(one(resources, 'aws:rds/cluster:Cluster', 'exp1-registry-cluster').inputs).toMatchObject({ enableHttpEndpoint: true, iamDatabaseAuthenticationEnabled: true });
+  });
+
+  test('GIVEN the tracking server WHEN its task role is evaluated THEN it connects to the database as mlflow only, never as the admin or another user', () => {
+    const task = walk.role('exp1-task-role');
+    expect(walk.allows(task, 'rds-db:connect', dbUser('mlflow'))).toBe(true);
+    for (const other of ['registry_admin', 'postgres', 'rdsadmin', '*']) expect([other, walk.allows(task, 'rds-db:connect', dbUser(other))]).toEqual([other, false]);
+    expect(walk.allows(task, 'rds-data:ExecuteStatement', cluster)).toBe(false);
+  });
+
+  test('GIVEN the tracking server WHEN every role of it is evaluated THEN only the deploy-time database-user step reads the admin secret, and only it runs statements', () => {
+    const roles = walk.roles.map((r) => r.logicalId).sort();
+    expect(roles).toEqual(['exp1-database-user-role', 'exp1-execution-role', 'exp1-task-role']);
+    const readers = roles.filter((r) => walk.allows(walk.role(r), 'secretsmanager:GetSecretValue', secretArn));
+    expect(readers).toEqual(['exp1-database-user-role']);
+    expect(roles.filter((r) => walk.allows(walk.role(r), 'rds-data:ExecuteStatement', cluster))).toEqual(['exp1-database-user-role']);
+    // It decrypts the secret only through Secrets Manager.
+    const step = walk.role('exp1-database-user-role');
+    const key = mockArn('aws:kms/key:Key', 'exp1-registry-key');
+    expect(walk.allows(step, 'kms:Decrypt', key, { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' })).toBe(true);
+    expect(walk.allows(step, 'kms:Decrypt', key, { 'kms:ViaService': 's3.us-east-1.amazonaws.com' })).toBe(false);
+  });
+
+  test('GIVEN the step WHEN deployed THEN it sends core\'s statement (the same SQL as the CDK) as the admin, after the writer exists, and the service waits for it', () => {
+    const fn = one(resources, 'aws:lambda/function:Function', 'exp1-database-user').inputs;
+    expect(JSON.parse(fn.environment.variables.STATEMENT)).toEqual({ resourceArn: cluster, secretArn, database: 'registry', sql: mlflowDatabaseUserSql() });
+    expect(fn.vpcConfig).toBeUndefined();
+    const invocation = one(resources, 'aws:lambda/invocation:Invocation', 'exp1-database-user').inputs;
+    expect(invocation.functionName).toBe('exp1-database-user');
+    expect(JSON.parse(invocation.input)).toMatchObject({ database: 'registry', user: 'mlflow' });
+    expect(Object.keys(invocation.triggers).sort()).toEqual(['cluster', 'database', 'secret', 'statement']);
+    const logs = one(resources, 'aws:cloudwatch/logGroup:LogGroup', 'exp1-database-user-logs').inputs;
+    expect([fn.loggingConfig.logGroup, logs.retentionInDays, logs.kmsKeyId === undefined]).toEqual(['exp1-database-user-logs', dev().logRetentionDays, false]);
+  });
+
+  test('GIVEN the step WHEN run THEN its function sends the STATEMENT it was given through the RDS Data API and fails the deployment when the statement fails', async () => {
+    const fn = one(resources, 'aws:lambda/function:Function', 'exp1-database-user').inputs;
+    const assets = await fn.code.assets;
+    const source: string = await assets['index.js'].text;
+    const sent: unknown[] = [];
+    const fail = { now: false };
+    class ExecuteStatementCommand { constructor(public readonly input: unknown) {} }
+    const sdk = {
+      RDSDataClient: class {
+        public async send(command: ExecuteStatementCommand) {
+          if (fail.now) throw Object.assign(new Error('permission denied'), { name: 'BadRequestException' });
+          sent.push(command.input);
+        }
+      },
+      ExecuteStatementCommand,
+    };
+    const module = { exports: {} as { handler: () => Promise<unknown> } };
+    new Function('require', 'module', 'exports', 'process', source)((id: string) => (id === '@aws-sdk/client-rds-data' ? sdk : undefined), module, module.exports,
+      { env: { STATEMENT: fn.environment.variables.STATEMENT } });
+    await module.exports.handler();
+    expect(sent).toEqual([JSON.parse(fn.environment.variables.STATEMENT)]);
+    fail.now = true;
+    await expect(module.exports.handler()).rejects.toThrow('permission denied');
   });
 });
 

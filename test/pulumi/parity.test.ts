@@ -291,6 +291,24 @@ function unpinnedImageErrors() {
   };
   return unpinnedImage;
 }
+/** A CloudFormation string (Fn::Join of literals and references) with every reference as '<ref>'. */
+function joined(value: Json): string {
+  if (typeof value === 'string') return value;
+  // (Also after camel(), which lower-cases the intrinsic's name.)
+  const join = value['Fn::Join'] ?? value['fn::Join'];
+  return join ? join[1].map((part: Json) => (typeof part === 'string' ? part : '<ref>')).join(join[0]) : '<ref>';
+}
+/** The statements of the CDK policies whose logical id starts with `prefix`, and of the Pulumi policy named `name`. */
+const cdkPolicies = (template: Json, prefix: string) => cdkStatements(template, prefix);
+const pulumiPolicies = (resources: RecordedResource[], name: string) => JSON.parse(one(resources, 'aws:iam/policy:Policy', name).inputs.policy).Statement;
+/** The database users statements let a role connect as (rds-db:connect). */
+const databaseUsers = (statements: Json[]) => statements.filter((s) => [s.Action].flat().includes('rds-db:connect'))
+  .flatMap((s) => [s.Resource].flat()).map((resource: Json) => /\/([^/"]+)"?\]*\}*$/.exec(JSON.stringify(resource))![1]).sort();
+/** Whether statements let a role read a secret. */
+const readsSecret = (statements: Json[]) => statements.some((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+const roleKind = (role: string) => role.replace(/Role$/, '').replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+/** The MLflow server's command with the database host and port and the artifact bucket as '<ref>' (each engine names them its own way). */
+const connection = (command: string) => command.replace(/@[^:/]+:[^/]+\//, '@<ref>:<ref>/').replace(/s3:\/\/[^/"]+\//, 's3://<ref>/');
 /** Whether a container installs anything when it starts. */
 const installsAtStart = (container: Json) => /pip|install/.test(JSON.stringify([container.entryPoint, container.command]));
 
@@ -407,6 +425,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       port: cluster.Port,
       databaseName: cluster.DatabaseName,
       logExports: cluster.EnableCloudwatchLogsExports,
+      dataApi: cluster.EnableHttpEndpoint,
       instances: instances.length,
       publiclyAccessible: instances.map((i) => i.PubliclyAccessible),
       monitoringInterval: instances.map((i) => i.MonitoringInterval),
@@ -426,6 +445,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       port: c.port,
       databaseName: c.databaseName,
       logExports: c.enabledCloudwatchLogsExports,
+      dataApi: c.enableHttpEndpoint,
       instances: pInstances.length,
       publiclyAccessible: pInstances.map((i) => i.publiclyAccessible),
       monitoringInterval: pInstances.map((i) => i.monitoringInterval),
@@ -781,9 +801,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         taskSize: [task.Cpu, task.Memory],
         tasks: [target.MinCapacity, target.MaxCapacity],
         circuitBreaker: camel(service.DeploymentConfiguration.DeploymentCircuitBreaker),
-        // The database-user step is CDK-only (its own 'not yet' row), and so is its log group.
-        logRetentionDays: cfn('AWS::Logs::LogGroup', t).filter((g) => g.id.startsWith('Tracking') && !g.id.startsWith('TrackingDatabaseUser'))
-          .map((g) => g.props.RetentionInDays).sort(),
+        logRetentionDays: cfn('AWS::Logs::LogGroup', t).filter((g) => g.id.startsWith('Tracking')).map((g) => g.props.RetentionInDays).sort(),
         taskWrites: writePrefixes(cdkStatements(t, 'Tracking')),
         listeners: cdkListeners(t, 'Tracking'),
         listenerPorts: cdkIngressPorts(t, 'TrackingLoadBalancerSecurityGroup'),
@@ -791,6 +809,11 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         container: hardening(cdkContainer, camel(task.Volumes)),
         installAtStart: installsAtStart(cdkContainer),
         pinnedImage: unpinnedImageErrors().cdk,
+        databaseUserSql: JSON.parse(joined(cfn('Custom::AWS', t).find((c) => c.id.startsWith('TrackingDatabaseUser'))!.props.Create)).parameters.sql,
+        taskDatabaseUsers: databaseUsers(cdkPolicies(t, 'TrackingTaskRole')),
+        secretReaders: ['DatabaseUserRole', 'TaskRole', 'ExecutionRole'].filter((role) => readsSecret(cdkPolicies(t, `Tracking${role}`))).map(roleKind),
+        serverCommand: connection(joined(cdkContainer.command[0])),
+        taskSecrets: (cdkContainer.secrets ?? []).length,
       },
       pulumi: {
         internal: pAlb.internal,
@@ -808,6 +831,11 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         container: hardening(pContainer, pTask.volumes),
         installAtStart: installsAtStart(pContainer),
         pinnedImage: unpinnedImageErrors().pulumi,
+        databaseUserSql: JSON.parse(one(r, 'aws:lambda/function:Function', 'pas-tracking-database-user').inputs.environment.variables.STATEMENT).sql,
+        taskDatabaseUsers: databaseUsers(pulumiPolicies(r, 'pas-tracking-task-policy')),
+        secretReaders: ['database-user', 'task', 'execution'].filter((role) => readsSecret(pulumiPolicies(r, `pas-tracking-${role}-policy`))).map(roleKind),
+        serverCommand: connection(pContainer.command[0]),
+        taskSecrets: (pContainer.secrets ?? []).length,
       },
     };
   },

@@ -1,4 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
+import { IamWalk } from '../support/iam-walk';
 
 /** One resource the engine asked the mocks to create. */
 export interface RecordedResource {
@@ -32,7 +33,11 @@ export function installMocks(stack = 'dev'): void {
     newResource: (args) => {
       recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
       const state = {
-        ...args.inputs, arn: mockArn(args.type, args.name), name: args.inputs.name ?? args.name, bucket: args.inputs.bucket ?? args.name,
+        ...args.inputs,
+        arn: mockArn(args.type, args.name),
+        name: args.inputs.name ?? args.name,
+        bucket: args.inputs.bucket ?? args.name,
+        ...outputsOf(args.type, args.name, args.inputs),
       };
       return { id: `${args.name}-id`, state };
     },
@@ -46,6 +51,43 @@ export function installMocks(stack = 'dev'): void {
       }
     },
   }, 'mlops-test', stack, false);
+}
+
+/** Attributes AWS computes that the components use (a cluster's endpoint, resource id and managed admin secret). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function outputsOf(type: string, name: string, inputs: any): Record<string, unknown> {
+  if (type !== 'aws:rds/cluster:Cluster') return {};
+  return {
+    endpoint: `${name}.cluster-mock.${REGION}.rds.amazonaws.com`,
+    clusterResourceId: `cluster-${name}`,
+    masterUserSecrets: inputs.manageMasterUserPassword
+      ? [{ secretArn: mockArn('aws:secretsmanager/secret:Secret', `${name}-admin`), kmsKeyId: inputs.masterUserSecretKmsKeyId ?? `${name}-rds-default-key`, secretStatus: 'active' }]
+      : [],
+  };
+}
+
+/**
+ * The IAM of recorded resources as the IAM walker reads it (test/support/iam-walk.ts): every role (logical id = its
+ * resource name) with the customer managed policies attached to it (RolePolicyAttachment or managedPolicyArns), without
+ * its boundary (which only takes away: a "cannot" claim holds with it too), to test claims such as "only this role may read that secret" with IAM's evaluation.
+ */
+export function pulumiIam(resources: RecordedResource[]): IamWalk {
+  const policies = new Map(ofType(resources, 'aws:iam/policy:Policy').map((p) => [mockArn(p.type, p.name), JSON.parse(p.inputs.policy)]));
+  const attached = (role: RecordedResource) => [
+    ...ofType(resources, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment').filter((a) => a.inputs.role === role.name).map((a) => a.inputs.policyArn),
+    ...(role.inputs.managedPolicyArns ?? []),
+  ];
+  const Resources = Object.fromEntries(ofType(resources, 'aws:iam/role:Role').map((role) => [role.name, {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      RoleName: role.name,
+      AssumeRolePolicyDocument: JSON.parse(role.inputs.assumeRolePolicy),
+      // A policy not recorded here (an AWS managed one) stays opaque: the walker lets it allow anything.
+      ManagedPolicyArns: attached(role).filter((arn: string) => !policies.has(arn)),
+      Policies: attached(role).filter((arn: string) => policies.has(arn)).map((arn: string) => ({ PolicyDocument: policies.get(arn) })),
+    },
+  }]));
+  return new IamWalk([{ name: 'P', json: { Resources } }]);
 }
 
 /** The value of an output, once known. */
