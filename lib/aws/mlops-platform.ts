@@ -7,7 +7,8 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import {
   Check, checkEnvironmentCertificateArn, checkServingShardCount, ENVIRONMENT_PREFIX_PATTERN, EnvironmentProfile, fleetRolloutStateMachineName,
-  MlopsTags, modelRegistryCostEstimate, PromotingEnvironment, resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel,
+  MlopsTags, modelRegistryCostEstimate, PromotingEnvironment, PROMOTION_TARGET_TAG, PromotionMode, PromotionSource, promotionTargetTagValue,
+  resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel,
   servingShardOf, SharedPlatformParameterNames, UNIT_PRICES, validateIdentifier, validatePlatformTeams,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
@@ -23,7 +24,7 @@ import { MlopsStack, MlopsStackProps } from './mlops-stack';
 import { MlopsTagging, SHARED_TEAM } from './mlops-tagging';
 import { ModelEndpoint } from './model-endpoint';
 import { ModelPipeline, ModelPipelineProps } from './model-pipeline';
-import { ModelPromotion, PROMOTION_TARGET_TAG, PromotionMode, PromotionSource, promotionTargetTagValue } from './model-promotion';
+import { ModelPromotion } from './model-promotion';
 import { ModelRegistry } from './model-registry';
 import { PermissionBoundary } from './permission-boundary';
 import { PlatformKey } from './platform-key';

@@ -28,3 +28,4 @@ export * from './brake-definition';
 export * from './placement';
 export * from './shared-platform-parameters';
 export * from './key-policy';
+export * from './promotion-definition';
