@@ -142,6 +142,10 @@ jestConfig.addOverride('jest.workerIdleMemoryLimit', '1536MB');
 // so two files at once took the clean-clone gate from 1023 s to 775 s, all passing; memory stays far below the
 // machine's (each worker is replaced above the limit).
 jestConfig.addOverride('jest.maxWorkers', 2);
+// Control Tower findings are kept per template digest under node_modules/.cache (MLOPS_CONTROL_TOWER_CACHE): the gate
+// synthesizes the reference app and the examples several times (in process, through the cdk CLI, from the packed
+// tarball), and cfn-guard is most of a synthesis' time. A clean clone starts with an empty cache.
+jestConfig.addOverride('jest.setupFiles', ['<rootDir>/test/support/jest-setup.ts']);
 
 // Pulumi users install @pulumi/aws and @pulumi/kubernetes; CDK-only users need not.
 project.package.addField('peerDependenciesMeta', {

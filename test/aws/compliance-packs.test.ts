@@ -2,6 +2,7 @@
 // on by default, a finding fails synthesis, an acknowledgement on the construct lifts it, a disabled rule does not run;
 // nested stacks are checked, and references across stacks are resolved as the deploy-time hooks see them.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { App, NestedStack, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -91,5 +92,56 @@ describe('Control Tower controls see what the deploy-time hooks see', () => {
     expect(controlTowerFindings(app)).toEqual(['cloudwatch_log_group_retention_period_check Parent/Model/Short/Resource']);
     // The key reaches the nested stack as a parameter its parent fills with the key's ARN.
     expect(JSON.stringify(templateOf(app, nested.templateFile))).toMatch(/"KmsKeyId":\{"Ref":"referenceto/);
+  });
+});
+
+describe('Control Tower controls: each template against its own rules, findings kept per template', () => {
+  /** Two stacks with a week-long log group each, and one with a year-long encrypted one (no finding). */
+  function threeStacks(retention = logs.RetentionDays.ONE_WEEK): App {
+    const app = newApp();
+    const keys = new Stack(app, 'Keys');
+    const key = new kms.Key(keys, 'Key', { enableKeyRotation: true });
+    Validations.of(key).acknowledge({ id: 'cdk-validator-cfnguard::kms_create_grant_aws_service_check', reason: 'Test: only the log groups are under test.' });
+    for (const name of ['First', 'Second']) {
+      new logs.LogGroup(new Stack(app, name), 'Short', { retention, encryptionKey: key, removalPolicy: RemovalPolicy.RETAIN });
+    }
+    new logs.LogGroup(new Stack(app, 'Third'), 'Long', { ...yearLong, encryptionKey: key });
+    return app;
+  }
+
+  test('a rule failing in two templates is one finding naming both resources; the templates without it pass', () => {
+    expect(controlTowerFindings(threeStacks()).sort()).toEqual([
+      'cloudwatch_log_group_retention_period_check First/Short/Resource',
+      'cloudwatch_log_group_retention_period_check Second/Short/Resource',
+    ]);
+  });
+
+  describe('with MLOPS_CONTROL_TOWER_CACHE', () => {
+    const before = process.env.MLOPS_CONTROL_TOWER_CACHE;
+    let dir = '';
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ct-cache-'));
+      process.env.MLOPS_CONTROL_TOWER_CACHE = dir;
+    });
+    afterEach(() => {
+      process.env.MLOPS_CONTROL_TOWER_CACHE = before;
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('the same templates read their findings from the cache; a changed template is checked again', () => {
+      const first = controlTowerFindings(threeStacks()).sort();
+      expect(first).toHaveLength(2);
+      // One entry per distinct template: Keys, Third, and First and Second, whose templates are the same.
+      const entries = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+      expect(entries).toHaveLength(3);
+      expect(controlTowerFindings(threeStacks()).sort()).toEqual(first);
+      expect(fs.readdirSync(dir).filter((f) => f.endsWith('.json'))).toHaveLength(3);
+
+      // Proof the entries are what is read: emptied, the same templates pass without cfn-guard running.
+      for (const f of entries) fs.writeFileSync(path.join(dir, f), '[]');
+      expect(controlTowerFindings(threeStacks())).toEqual([]);
+      // A changed template (First and Second now keep their logs for two weeks) has a new digest and is checked.
+      expect(controlTowerFindings(threeStacks(logs.RetentionDays.TWO_WEEKS)).sort()).toEqual(first);
+    });
   });
 });

@@ -1,8 +1,11 @@
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
-import { IPolicyValidationContext, IPolicyValidationPlugin, NestedStack, PolicyValidationPluginReport, Stack } from 'aws-cdk-lib';
+import {
+  IPolicyValidationContext, IPolicyValidationPlugin, NestedStack, PolicyValidationPluginReport, PolicyViolation, Stack,
+} from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 type Resource = { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> };
@@ -34,6 +37,13 @@ interface Loaded {
  *   templates in which each import of an export of this assembly, and each nested-stack parameter, is replaced by a
  *   literal standing for the resolved value (an ARN for `Fn::GetAtt ... Arn`, a name for `Ref`). Imports of exports
  *   outside the assembly and parameters of top-level stacks stay as they are.
+ * - **Each template against the rules that can apply to it**: those naming one of its resource types (a rule checks
+ *   only resources of the types it names). cfn-guard's time grows with rules times templates; this is about a
+ *   third of the evaluations of running the rules of every type present on every template, with the same findings.
+ * - **Results kept, when asked.** With the environment variable `MLOPS_CONTROL_TOWER_CACHE` naming a directory, each
+ *   template's findings are stored there under a digest of the resolved template, the rules run on it and the
+ *   validator's version, and a later synthesis of the same template reads them instead of running cfn-guard again
+ *   (the gate sets it; a template that changes gets a new digest).
  * - **Every violation an error.** Its violations carry no severity, and once any of its findings is acknowledged
  *   aws-cdk-lib recomputes the report's success from the severities of the rest: without this, one acknowledgement
  *   would let every other Control Tower finding pass synthesis.
@@ -94,6 +104,23 @@ export class ControlTowerControls implements IPolicyValidationPlugin {
       .map((rule) => rule.file);
   }
 
+  /**
+   * The findings of `rules` on the templates at `paths`: read from the result cache where it holds them, the rest from
+   * one cfn-guard run (whose findings are then stored per template).
+   */
+  private validateGroup(context: IPolicyValidationContext, rules: string[], paths: string[]): PolicyValidationPluginReport {
+    const cache = ResultCache.fromEnvironment(this.version, rules);
+    const cached = new Map(paths.map((p) => [p, cache?.read(p)] as const));
+    const toRun = paths.filter((p) => cached.get(p) === undefined);
+    const report = toRun.length > 0 ? this.validateOrExplain({ ...context, templatePaths: toRun }, rules) : { success: true, violations: [] };
+    const consistent = report.success === (report.violations.length === 0);
+    if (cache && consistent) for (const p of toRun) cache.write(p, findingsIn(report.violations, p));
+    const fromCache = paths.flatMap((p) => (cached.get(p) ?? []).map((v) => ({
+      ...v, violatingResources: v.violatingResources.map((r) => ({ ...r, templatePath: p })),
+    })));
+    return { success: report.success && fromCache.length === 0, violations: [...report.violations, ...fromCache] };
+  }
+
   public validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
     const loaded = loadWithNestedStacks(context.templatePaths, nestedStacksOf(context.appConstruct));
     const exports = exportsOf(loaded, stackNamesOf(context.appConstruct));
@@ -102,12 +129,25 @@ export class ControlTowerControls implements IPolicyValidationPlugin {
     try {
       const resolvedPaths = loaded.map((l) => {
         const copy = path.join(dir, path.basename(l.file));
-        fs.writeFileSync(copy, JSON.stringify(resolveTemplate(l, exports)));
+        fs.writeFileSync(copy, JSON.stringify(withoutWhatNoRuleReads(resolveTemplate(l, exports))));
         original.set(copy, l.file);
         return copy;
       });
-      const types = new Set(loaded.flatMap((l) => Object.values(l.template.Resources ?? {}).map((r) => r.Type)));
-      const report = this.validateOrExplain({ ...context, templatePaths: resolvedPaths }, this.rulesFor(types));
+      const groups = new Map<string, { rules: string[]; paths: string[] }>();
+      loaded.forEach((l, i) => {
+        const rules = this.rulesFor(new Set(Object.values(l.template.Resources ?? {}).map((r) => r.Type)));
+        const key = rules.join('\n');
+        if (!groups.has(key)) groups.set(key, { rules, paths: [] });
+        groups.get(key)!.paths.push(resolvedPaths[i]);
+      });
+      const reports = [...groups.values()].map((g) => this.validateGroup(context, g.rules, g.paths));
+      // One violation per rule, as a single cfn-guard run reports it, naming the resources of every template.
+      const byRule = new Map<string, PolicyViolation>();
+      for (const v of reports.flatMap((r) => r.violations)) {
+        const seen = byRule.get(v.ruleName);
+        byRule.set(v.ruleName, seen ? { ...seen, violatingResources: [...seen.violatingResources, ...v.violatingResources] } : v);
+      }
+      const report: PolicyValidationPluginReport = { success: reports.every((r) => r.success), violations: [...byRule.values()] };
       return {
         ...report,
         violations: report.violations.map((v) => ({
@@ -122,6 +162,80 @@ export class ControlTowerControls implements IPolicyValidationPlugin {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * The template without what no Control Tower rule reads and what differs between syntheses of the same resources:
+ * resource metadata (construct paths, asset paths, acknowledgements; a rule reading `Metadata.guard` would still see
+ * it) and nested stacks' template URLs (no rule checks `AWS::CloudFormation::Stack`). The same resources synthesized
+ * in process or by the cdk CLI (which adds path and asset metadata) then have the same digest in the result cache.
+ */
+function withoutWhatNoRuleReads(template: Template): Template {
+  const resources = Object.fromEntries(Object.entries(template.Resources ?? {}).map(([id, r]) => {
+    const { Metadata: metadata, ...rest } = r;
+    const kept: Resource = metadata?.guard !== undefined ? { ...rest, Metadata: { guard: metadata.guard } } : rest;
+    if (kept.Type === 'AWS::CloudFormation::Stack' && kept.Properties) {
+      const { TemplateURL: _url, ...properties } = kept.Properties;
+      return [id, { ...kept, Properties: properties }];
+    }
+    return [id, kept];
+  }));
+  return { ...template, Resources: resources };
+}
+
+/** The violations of `violations` on the template at `templatePath`, without the path (stored per template). */
+function findingsIn(violations: PolicyViolation[], templatePath: string): PolicyViolation[] {
+  return violations
+    .map((v) => ({
+      ...v,
+      violatingResources: v.violatingResources.filter((r) => r.templatePath === templatePath).map(({ templatePath: _path, ...r }) => r),
+    }))
+    .filter((v) => v.violatingResources.length > 0) as PolicyViolation[];
+}
+
+/**
+ * Control Tower findings per template, in the directory `MLOPS_CONTROL_TOWER_CACHE` names: one JSON file per digest of
+ * (validator version, the rule files' names and contents, the resolved template). Written through a rename, so
+ * concurrent syntheses never read a partial file; an unreadable entry counts as absent.
+ */
+class ResultCache {
+  public static fromEnvironment(version: string | undefined, rules: string[]): ResultCache | undefined {
+    const dir = process.env.MLOPS_CONTROL_TOWER_CACHE;
+    if (!dir) return undefined;
+    const digest = createHash('sha256').update(`cdk-validator-cfnguard@${version}\n`);
+    for (const rule of rules) digest.update(`${path.basename(rule)}\n`).update(ruleContent(rule));
+    return new ResultCache(dir, digest.digest('hex'));
+  }
+
+  private constructor(private readonly dir: string, private readonly rulesDigest: string) {}
+
+  private fileFor(templatePath: string): string {
+    const key = createHash('sha256').update(this.rulesDigest).update(fs.readFileSync(templatePath)).digest('hex');
+    return path.join(this.dir, `${key}.json`);
+  }
+
+  public read(templatePath: string): PolicyViolation[] | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(this.fileFor(templatePath), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  public write(templatePath: string, findings: PolicyViolation[]): void {
+    const file = this.fileFor(templatePath);
+    fs.mkdirSync(this.dir, { recursive: true });
+    const partial = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(partial, JSON.stringify(findings));
+    fs.renameSync(partial, file);
+  }
+}
+
+const ruleContents = new Map<string, string>();
+
+function ruleContent(file: string): string {
+  if (!ruleContents.has(file)) ruleContents.set(file, fs.readFileSync(file, 'utf8'));
+  return ruleContents.get(file)!;
 }
 
 let rulesCache: Array<{ file: string; types: string[] }> | undefined;
