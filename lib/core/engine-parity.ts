@@ -137,12 +137,15 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     ['container']),
 
   cdkOnly('ModelPipeline', 'security', 'retraining pipeline (Step Functions: train, evaluate, approve, deploy)', 'not yet: no Pulumi ModelPipeline'),
-  cdkOnly('ModelPromotion', 'security', 'the promotion role (the only writer of served/) and its state machine: lock, write-once copy, served state, shard stack update, fleet rollout',
-    'not yet: #15 / #20; no Pulumi ModelPromotion (the Pulumi platform creates no promotion role, so nothing writes served/ there)'),
+  both('ModelPromotion', 'security', 'the promotion role (named as the models bucket policy designates, the only writer of served/, assumable only by its state machine) and its state machine: lock, write-once copy with its SHA-256, registry records, served state',
+    ['promotionDefinition', 'promotionRoleStatements', 'promotionRoleActions', 'promotionTrust', 'promotionRoleName'],
+    'both render core\'s promotionDefinition and promotionRoleStatements (equal up to names and ARNs); the Pulumi definition ends once the served state is written (next row)'),
+  cdkOnly('ModelPromotion', 'security', 'after the served state: the serving shard stack update (CloudFormation UpdateStack with the previous template) and the fleet rollout state machine, each restoring the served state on failure',
+    'not yet: a Pulumi program has no CloudFormation stack for the state machine to update and the Pulumi fleets have no rollout state machine, so the Pulumi promotion ends at the served state (servingUpdate: none); the fleet or endpoint serves the promoted version once the program\'s modelVersion names it and pulumi up runs'),
   cdkOnly('ModelPromotion', 'security', "promotion across environments: prod promotes the package staging approved by its ARN (the same archive, SHA-256 checked, registered in prod; promoteFrom), staging lets only prod's promotion role read its model packages and served/ archives (shareServedModelsWith), prod does not retrain",
-    'not yet: #20; no Pulumi ModelPromotion, nor the cross-account resource policies'),
+    'not yet: #20; the Pulumi ModelPromotion promotes by ARN and takes promoteFrom (core\'s definition and statements), but no Pulumi component renders the source environment\'s resource policies (shareServedModelsWith) or refuses a model pipeline in prod'),
   cdkOnly('MlopsPlatform', 'security', 'served models read their versions and weights from the served state (SSM)',
-    'not yet: docs/design/served-models.md; the Pulumi platform passes versions as inputs'),
+    'not yet: docs/design/served-models.md; the Pulumi platform creates the served states (tagged for promotion, which writes them; pulumi up keeps what it wrote) but its fleets and endpoints serve the versions the program passes'),
 ]);
 
 /** The table as Markdown, as README shows it. */

@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { denyGrantsExceptForAwsResourcesStatement, EnvironmentProfile, MlopsTags, SpecScope } from '../core';
+import { denyGrantsExceptForAwsResourcesStatement, EnvironmentProfile, MlopsTags, NeutralStatement, SpecScope } from '../core';
 
 /** Props every mlops-constructs Pulumi component takes. */
 export interface MlopsComponentArgs {
@@ -214,4 +214,23 @@ export function notifyEventBridge(name: string, bucket: aws.s3.Bucket, parent: p
 /** The topic-policy statement refusing publications without TLS. */
 export function denyInsecureTopicStatement(topicArn: pulumi.Input<string>): KeyPolicyStatement {
   return { Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: topicArn, Condition: { Bool: { 'aws:SecureTransport': 'false' } } };
+}
+
+/** Core's engine-neutral statement as a policy JSON statement. */
+export function renderNeutralStatement(s: NeutralStatement): PolicyStatement {
+  return { Sid: s.sid, Effect: s.effect, Action: s.actions, Resource: s.resources, ...(s.conditions ? { Condition: s.conditions } : {}) };
+}
+
+/** What a role needs for the log delivery and X-Ray traces of its state machines (no resource-level permissions there). */
+export function stateMachineLogsAndTracesStatement(): PolicyStatement {
+  return {
+    Sid: 'LogsAndTraces',
+    Effect: 'Allow',
+    Resource: '*',
+    Action: [
+      'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+      'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
+    ],
+  };
 }

@@ -6,7 +6,8 @@ import {
 } from '../core';
 import {
   accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, deferred, denyInsecureTopicStatement, logsKeyStatement,
-  MlopsComponentArgs, policyJson, PolicyStatement, resolveProfileAndTags, rotatingKey,
+  MlopsComponentArgs, policyJson, PolicyStatement, renderNeutralStatement, resolveProfileAndTags, rotatingKey,
+  stateMachineLogsAndTracesStatement,
 } from './component-support';
 
 /** A role the brake denies GPU growth and accelerated launches while it is on. */
@@ -180,7 +181,7 @@ export class GpuBrake extends pulumi.ComponentResource {
       .all([account.partition, account.region, account.accountId, this.denyPolicy.arn, this.stateParameter.arn, args.notificationTopicArn])
       .apply(([partition, region, accountId, denyPolicyArn, stateParameterArn, notificationTopicArn]) => brakeControllerStatements({
         partition, region, account: accountId, environment, project, denyPolicyArn, stateParameterArn, notificationTopicArn,
-      }).map(renderStatement));
+      }).map(renderNeutralStatement));
     const own: PolicyStatement[] = [
       { Sid: 'Ledger', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:DeleteItem'], Resource: this.ledger.arn },
       {
@@ -189,17 +190,7 @@ export class GpuBrake extends pulumi.ComponentResource {
         Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*'],
         Resource: args.notificationTopicKeyArn ? [this.encryptionKey.arn, args.notificationTopicKeyArn] : [this.encryptionKey.arn],
       },
-      {
-        // Log delivery and X-Ray of the state machines have no resource-level permissions.
-        Sid: 'LogsAndTraces',
-        Effect: 'Allow',
-        Resource: '*',
-        Action: [
-          'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries',
-          'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
-          'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
-        ],
-      },
+      stateMachineLogsAndTracesStatement(),
     ];
     const rolePolicy = attachStatements(`${name}-role-policy`, this.role, pulumi.all([controller, own]).apply(([c, o]) => [...c, ...o]), this,
       `What the GPU brake of ${prefix} may do`, awsTags)!;
@@ -281,14 +272,9 @@ export class GpuBrake extends pulumi.ComponentResource {
   }
 }
 
-/** Core's engine-neutral statements as policy JSON statements. */
-function renderStatement(s: NeutralStatement): PolicyStatement {
-  return { Sid: s.sid, Effect: s.effect, Action: s.actions, Resource: s.resources, ...(s.conditions ? { Condition: s.conditions } : {}) };
-}
-
 function statementsOf(
   account: AccountContext, statements: (c: { partition: string; region: string; account: string }) => NeutralStatement[],
 ): pulumi.Output<string> {
   return pulumi.all([account.partition, account.region, account.accountId]).apply(([partition, region, accountId]) =>
-    JSON.stringify({ Version: '2012-10-17', Statement: statements({ partition, region, account: accountId }).map(renderStatement) }));
+    JSON.stringify({ Version: '2012-10-17', Statement: statements({ partition, region, account: accountId }).map(renderNeutralStatement) }));
 }

@@ -13,3 +13,4 @@ export * from './model-endpoint';
 export * from './mlops-monitoring';
 export * from './mlops-governance';
 export * from './experiment-tracking';
+export * from './model-promotion';

@@ -1,12 +1,12 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  Check, checkEnvironmentCertificateArn, DataClassification, EnvironmentProfile, MlopsTags, modelRegistryCostEstimate, PlatformTeamSpec, Rollout,
-  mlflowImageBuildCommand, validateIdentifier,
-  validatePlatformTeams, ValidationError,
+  Check, checkEnvironmentCertificateArn, DataClassification, encodeServedState, EnvironmentProfile, MlopsTags, mlflowImageBuildCommand,
+  modelRegistryCostEstimate, PlatformTeamSpec, PROMOTION_TARGET_TAG, PromotionMode, PromotionSource, promotionTargetTagValue, Rollout, ServedState,
+  servedStateParameterName, validateIdentifier, validatePlatformTeams, ValidationError,
 } from '../core';
 import { ArtifactStore, ArtifactStoreArgs } from './artifact-store';
-import { accountContext, childOptions, keyPolicyJson, logsKeyStatement } from './component-support';
+import { accountContext, attachStatements, childOptions, keyPolicyJson, logsKeyStatement } from './component-support';
 import { CostGuard, CostGuardArgs } from './cost-guard';
 import { ExperimentTracking } from './experiment-tracking';
 import { GpuTrainingCluster, GpuTrainingClusterArgs } from './gpu-training-cluster';
@@ -15,6 +15,7 @@ import { InferenceFleet, InferenceFleetArgs } from './inference-fleet';
 import { MlopsGovernance, MlopsGovernanceArgs } from './mlops-governance';
 import { alarmPublisherKeyStatement, MlopsMonitoring, ServedModelAlarms } from './mlops-monitoring';
 import { ModelEndpoint } from './model-endpoint';
+import { ModelPromotion } from './model-promotion';
 import { ModelRegistry, ModelRegistryArgs } from './model-registry';
 
 type PieceArgs<T> = Omit<T, 'profile' | 'tags' | 'vpcId' | 'subnetIds' | 'encryptionKey' | 'encryptionKeyArn'>;
@@ -107,6 +108,13 @@ export interface MlopsPlatformArgs {
   readonly certificateArn?: string;
   /** Personas' principals, trail settings, allowed regions. @default - MlopsGovernance defaults */
   readonly governance?: Omit<PieceArgs<MlopsGovernanceArgs>, 'artifactStore' | 'permissionsBoundary'>;
+  /**
+   * The source environment (staging's account and region) whose approved model packages this one promotes by ARN
+   * (`{"model", "version", "modelPackageArn"}`): the promotion role may read them there (see the CDK platform's
+   * `promoteFrom`; the source must grant it, which only the CDK platform's `shareServedModelsWith` does so far).
+   * @default - packages of this environment only
+   */
+  readonly promoteFrom?: PromotionSource;
 }
 
 /**
@@ -138,6 +146,16 @@ export class MlopsPlatform extends pulumi.ComponentResource {
   public readonly servedModels: Readonly<Record<string, InferenceFleet | ModelEndpoint>>;
   /** Alarms of each served model by name. */
   public readonly servedModelAlarms: Readonly<Record<string, ServedModelAlarms>>;
+  /**
+   * THE promotion role (named as the artifact store's bucket policy designates: the only writer of `served/`) and its
+   * state machine; the ML engineer persona may start it. See `ModelPromotion` for what it does on Pulumi.
+   */
+  public readonly modelPromotion: ModelPromotion;
+  /**
+   * The served state of each promotable model by name (`/mlops/<project>-<env>/served/<model>`, tagged for promotion;
+   * promotion writes it, `pulumi up` never reverts it): fleets, and endpoints with one production variant.
+   */
+  public readonly servedStates: Readonly<Record<string, aws.ssm.Parameter>>;
   /** Estimated monthly cost (USD) at minimum and maximum capacity. */
   public readonly estimatedMonthlyCost: { minUsd: number; maxUsd: number };
 
@@ -222,6 +240,20 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     const permissionsBoundary = this.governance.permissionBoundary.arn;
     this.monitoring = new MlopsMonitoring(`${name}-monitoring`, { ...common, notifyEmails: args.notifyEmails, encryptionKeyArn: keyArn }, { parent: this });
     this.monitoring.monitorRegistry(this.modelRegistry);
+    // As the CDK platform: THE promotion role and its state machine; the ML engineer starts promotions (the manual path).
+    const environmentPrefix = `${args.project}-${args.profile.name}`;
+    this.modelPromotion = new ModelPromotion(`${name}-promotion`, {
+      ...common,
+      artifactStore: this.artifactStore,
+      environmentPrefix,
+      alarmTopicArn: this.monitoring.alarmTopic.arn,
+      alarmTopicKeyArn: keyArn,
+      encryptionKeyArn: keyArn,
+      permissionsBoundary,
+      promoteFrom: args.promoteFrom,
+    }, { parent: this });
+    attachStatements(`${name}-ml-engineer-promotes`, this.governance.mlEngineer, this.modelPromotion.grantStartStatements(), this,
+      `The ML engineer of ${name} starts promotions`, tags.toAwsTags());
 
     if (args.training !== false) {
       const sharedTags = tags.with({ team: 'shared' }, scope);
@@ -255,6 +287,7 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     this.inferenceFleets = fleets;
 
     const served: Record<string, InferenceFleet | ModelEndpoint> = {};
+    const servedStates: Record<string, aws.ssm.Parameter> = {};
     const servedAlarms: Record<string, ServedModelAlarms> = {};
     for (const model of args.servedModels ?? []) {
       const team = teams.find((t) => t.name === model.team);
@@ -287,8 +320,20 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         : new ModelEndpoint(`${name}-model-${model.name}`, { ...modelArgs, alarmTopicArn: this.monitoring.alarmTopic.arn }, { parent: this });
       served[model.name] = serving;
       servedAlarms[model.name] = this.monitoring.monitorServing(serving);
+      const promotable = promotableState(serving);
+      if (promotable) {
+        // Where promotion finds the model and what it serves; created with the program's versions, then owned by promotion.
+        servedStates[model.name] = new aws.ssm.Parameter(`${name}-served-${model.name}`, {
+          name: servedStateParameterName(environmentPrefix, model.name),
+          type: 'String',
+          value: encodeServedState(promotable.state, `${scope}.servedModels(${model.name})`),
+          description: `Served state of ${model.name} in ${environmentPrefix}: written by its promotion; pulumi up does not revert it`,
+          tags: { ...modelTags.toAwsTags(), [PROMOTION_TARGET_TAG]: promotionTargetTagValue(promotable.mode, pulumi.getStack()) },
+        }, { ...childOptions(this), ignoreChanges: ['value'] });
+      }
     }
     this.servedModels = served;
+    this.servedStates = servedStates;
     this.servedModelAlarms = servedAlarms;
 
     this.governance.grantPersonas({
@@ -324,6 +369,22 @@ export class MlopsPlatform extends pulumi.ComponentResource {
       estimatedMonthlyCostUsd: total,
     });
   }
+}
+
+/**
+ * The served state of a promotable model and how promotion updates it (as the CDK platform tags it): a fleet stepped
+ * by its rollout takes a new version as `candidate` at 0, an A/B fleet is not promoted, an all-at-once fleet and an
+ * endpoint with one production variant serve it as `current`. Endpoints with several variants have none (as in CDK).
+ */
+function promotableState(serving: InferenceFleet | ModelEndpoint): { state: ServedState; mode: PromotionMode } | undefined {
+  if (serving instanceof InferenceFleet) {
+    const state = { variants: serving.variants.map((v) => ({ variant: v.name, version: v.version, weight: v.weight })) };
+    const mode = state.variants.length === 1 ? PromotionMode.DIRECT : serving.rollout.isProgressive ? PromotionMode.ROLLOUT : PromotionMode.NONE;
+    return { state, mode };
+  }
+  const production = serving.variants.filter((v) => !v.shadow);
+  if (serving.variants.length !== 1 || production.length !== 1) return undefined;
+  return { state: { variants: [{ variant: production[0].name, version: production[0].modelVersion, weight: 100 }] }, mode: PromotionMode.DIRECT };
 }
 
 /** Each served model's own options: a unique name, a known backend, a team of the platform. */

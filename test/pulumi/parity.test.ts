@@ -89,10 +89,22 @@ function buildCdkOperations() {
   return { template: Template.fromStack(stack).toJSON(), endpoint };
 }
 
+/** A promotion on its own store and alarm topic (as MlopsPlatform builds it), in a stack of its own. */
+function buildCdkPromotion() {
+  const app = newApp();
+  const stack = new cdk.MlopsStack(app, 'DevPromotion', { profile, project: 'p', env: { account: '123456789012', region: 'us-east-1' } });
+  const store = new cdk.ArtifactStore(stack, 'Store');
+  const monitoring = new cdk.MlopsMonitoring(stack, 'Monitoring');
+  new cdk.ModelPromotion(stack, 'Promotion', { artifactStore: store, environmentPrefix: 'p-dev', alarmTopic: monitoring.alarmTopic });
+  return { template: Template.fromStack(stack).toJSON(), roleName: store.promotionRoleName! };
+}
+
 let cdkSide: ReturnType<typeof buildCdk>;
 let pulumiSide: { resources: RecordedResource[]; training: pl.GpuTrainingCluster; fleet: pl.InferenceFleet; keyArn: string };
 let cdkOps: ReturnType<typeof buildCdkOperations>;
 let pulumiOps: { resources: RecordedResource[]; endpoint: pl.ModelEndpoint; storeKeyArn: string };
+let cdkPromotion: ReturnType<typeof buildCdkPromotion>;
+let pulumiPromotion: { resources: RecordedResource[]; roleName: string };
 
 beforeAll(async () => {
   cdkSide = buildCdk();
@@ -137,7 +149,30 @@ beforeAll(async () => {
   new pl.MlopsGovernance('pas-governance', { profile, tags, artifactStore: opsStore, allowedRegions: ['us-east-1'] });
   new pl.ExperimentTracking('pas-tracking', { profile, tags, ...net, vpcCidrBlock: '10.0.0.0/16', image: MLFLOW_IMAGE, registry, artifactStore: opsStore, certificateArn: CERTIFICATE_ARN });
   pulumiOps = { resources: await resourcesOf('pas'), endpoint, storeKeyArn: mockArn('aws:kms/key:Key', 'pas-store-key') };
+
+  cdkPromotion = buildCdkPromotion();
+  const promotionStore = new pl.ArtifactStore('pap-store', { profile, tags });
+  const promotionMonitoring = new pl.MlopsMonitoring('pap-monitoring', { profile, tags });
+  new pl.ModelPromotion('pap-promotion', { profile, tags, artifactStore: promotionStore, environmentPrefix: 'p-dev', alarmTopicArn: promotionMonitoring.alarmTopic.arn });
+  pulumiPromotion = { resources: await resourcesOf('pap'), roleName: promotionStore.promotionRoleName };
 });
+
+/**
+ * What the CDK promotion does after the served state and the Pulumi one does not (the cdk-only row): the serving shard
+ * stack's update and the fleet rollout, their states and the role's statements for them.
+ */
+const PROMOTION_STACK_UPDATE_STATES = [
+  'ReadStackParameters', 'ReadStackParametersFailed', 'KeepParameters', 'UpdateServingStack', 'UpdateServingStackFailed', 'StartPolling', 'WaitForStack',
+  'CountPoll', 'DescribeServingStack', 'DescribeServingStackFailed', 'StackUpdated', 'StackNotUpdated', 'StackUpdateTimedOut', 'RolloutNeeded', 'RollOut',
+  'RolloutRolledBack',
+];
+const PROMOTION_STACK_UPDATE_SIDS = ['UpdateServingStacks', 'StartRollouts', 'FollowRollouts', 'SyncRollouts'];
+
+/** A promotion definition without what follows the served state (the step after WriteServedState named, not followed). */
+function promotionUntilServedState(definition: Json): Json {
+  const states = Object.fromEntries(Object.entries<Json>(definition.States).filter(([name]) => !PROMOTION_STACK_UPDATE_STATES.includes(name)));
+  return { StartAt: definition.StartAt, TimeoutSeconds: definition.TimeoutSeconds, States: { ...states, WriteServedState: { ...states.WriteServedState, Next: '<after the served state>' } } };
+}
 
 function cfn(type: string, template: Json = cdkSide.template): Array<{ id: string; props: Json }> {
   return Object.entries(template.Resources as Record<string, { Type: string; Properties: Json }>)
@@ -839,6 +874,51 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       },
     };
   },
+};
+
+extractors.ModelPromotion = () => {
+  const t = cdkPromotion.template;
+  const walk = new IamWalk([{ name: 'P', json: t }]);
+  const cdkRefs = (text: string) => text.replace(/\{P:[^}]+\}/g, '<ref>');
+  // Pulumi names the bucket, the lock table and the topic literally (CDK: references to them).
+  const pulumiRefs = (text: string) => text.replace(/arn:aws:mock:[^/"' ,]+\/[a-zA-Z]+\/[a-z0-9-]+|pap-store-models|pap-promotion-locks/g, '<ref>');
+  const [machine] = cfn('AWS::StepFunctions::StateMachine', t);
+  const role = walk.role(/^PromotionRole[0-9A-F]{8}$/);
+  const statements = (list: Json[], refs: (text: string) => string) => list.filter((st) => st.Sid)
+    .map((st) => JSON.parse(refs(JSON.stringify({
+      sid: st.Sid, effect: st.Effect, actions: [st.Action].flat().sort(), resources: [st.Resource].flat().sort(), conditions: st.Condition,
+    }))))
+    .sort((a, b) => a.sid.localeCompare(b.sid));
+  const allowed = (list: Json[]) => [...new Set(list.filter((st) => st.Effect === 'Allow').flatMap((st) => [st.Action].flat()))].sort();
+  const exempted = (policy: Json) => JSON.stringify(policy.find((st: Json) => st.Sid === SERVED_MODELS_POLICY_SIDS.onlyPromotion).Condition);
+  const cdkRole = role.identity;
+  const cdkStackUpdate = cdkRole.filter((st) => PROMOTION_STACK_UPDATE_SIDS.includes(st.Sid ?? '')).flatMap((st) => st.Action ?? []);
+  const fromCdk = {
+    promotionDefinition: promotionUntilServedState(JSON.parse(cdkRefs(walk.render('P', machine.props.DefinitionString)))),
+    promotionRoleStatements: statements(cdkRole.filter((st) => !PROMOTION_STACK_UPDATE_SIDS.includes(st.Sid ?? '')).map((st) => ({ ...st, Resource: st.Resource!.map((r) => walk.render('P', r)) })), cdkRefs),
+    promotionRoleActions: allowed(cdkRole).filter((a) => !cdkStackUpdate.includes(a)),
+    promotionTrust: role.trust.map((st) => JSON.parse(walk.render('P', JSON.stringify(st)))),
+    promotionRoleName: {
+      named: walk.resources('AWS::IAM::Role').find((r) => r.logicalId === role.logicalId)!.properties.RoleName === cdkPromotion.roleName,
+      exempted: walk.render('P', exempted(cfn('AWS::S3::BucketPolicy', t).find((p) => JSON.stringify(p.props).includes(SERVED_MODELS_POLICY_SIDS.onlyPromotion))!.props.PolicyDocument.Statement))
+        .includes(`:role/${cdkPromotion.roleName}`),
+    },
+  };
+  const r = pulumiPromotion.resources;
+  const pRoleInputs = one(r, 'aws:iam/role:Role', 'pap-promotion-role').inputs;
+  const pRole = walk.statements('x', JSON.parse(one(r, 'aws:iam/policy:Policy', 'pap-promotion-role-policy').inputs.policy));
+  const pOwn = ['LogsAndTraces', 'PublishToTheEncryptedTopic'];
+  const fromPulumi = {
+    promotionDefinition: promotionUntilServedState(JSON.parse(pulumiRefs(one(r, 'aws:sfn/stateMachine:StateMachine', 'pap-promotion-state-machine').inputs.definition))),
+    promotionRoleStatements: statements(pRole.filter((st) => !pOwn.includes(st.Sid ?? '')), pulumiRefs),
+    promotionRoleActions: allowed(pRole),
+    promotionTrust: JSON.parse(JSON.stringify(walk.statements('x', JSON.parse(pRoleInputs.assumeRolePolicy)))),
+    promotionRoleName: {
+      named: pRoleInputs.name === pulumiPromotion.roleName,
+      exempted: exempted(JSON.parse(one(r, 'aws:s3/bucketPolicy:BucketPolicy', 'pap-store-models-policy').inputs.policy).Statement).includes(`:role/${pulumiPromotion.roleName}`),
+    },
+  };
+  return { cdk: fromCdk, pulumi: fromPulumi };
 };
 
 const pick = (settings: Record<string, Json>, keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, settings[k]]));

@@ -1,5 +1,7 @@
-import { errorOf, installMocks, MLFLOW_IMAGE, mockArn, ofType, resourcesOf } from './support';
+import { ACCOUNT, errorOf, installMocks, MLFLOW_IMAGE, mockArn, ofType, REGION, resourcesOf } from './support';
 import { newApp } from '../support/gate';
+import { IamWalk, RoleInfo } from '../support/iam-walk';
+import { allStates } from '../support/state-machines';
 import * as cdk from 'mlops-constructs';
 import { EnvironmentProfile, Rollout, ValidationError } from 'mlops-constructs';
 import { InferenceFleet, MlopsPlatform, ModelEndpoint } from 'mlops-constructs/pulumi';
@@ -72,6 +74,62 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     expect(ofType(resources, 'aws:cloudtrail/trail:Trail')).toHaveLength(1);
     // Personas got their grants on the platform's store, registry and images.
     expect(ofType(resources, 'aws:iam/policy:Policy').filter((p) => /whole-governance-.*-grants-1$/.test(p.name))).toHaveLength(4);
+  });
+
+  test('GIVEN the platform WHEN built THEN its promotion role is the one the store designates, bounded by governance, which lets it make every call of its definition; served states are tagged for promotion; the ML engineer may start it', () => {
+    const boundaryArn = mockArn('aws:iam/policy:Policy', 'whole-governance-boundary');
+    const roleInputs = ofType(resources, 'aws:iam/role:Role').find((r) => r.name === 'whole-promotion-role')!.inputs;
+    expect([roleInputs.name, roleInputs.permissionsBoundary]).toEqual([platform.artifactStore.promotionRoleName, boundaryArn]);
+    expect(platform.artifactStore.promotionRoleName).toBe('whole-artifacts-promotion');
+    const policy = (name: string) => JSON.parse(ofType(resources, 'aws:iam/policy:Policy').find((p) => p.name === name)!.inputs.policy);
+    const walk = new IamWalk([]);
+    const role: RoleInfo = {
+      id: 'promotion',
+      template: 'x',
+      logicalId: 'promotion',
+      arn: `arn:aws:iam::${ACCOUNT}:role/whole-artifacts-promotion`,
+      name: 'whole-artifacts-promotion',
+      tags: roleInputs.tags,
+      trust: [],
+      identity: walk.statements('x', policy('whole-promotion-role-policy')),
+      opaquePolicies: [],
+      boundary: walk.statements('x', policy('whole-governance-boundary')),
+      boundaryArn,
+    };
+    const definition = JSON.parse(ofType(resources, 'aws:sfn/stateMachine:StateMachine').find((m) => m.name === 'whole-promotion-state-machine')!.inputs.definition);
+    const models = mockArn('aws:s3/bucket:Bucket', 'whole-artifacts-models');
+    const resourceOf: Record<string, string> = {
+      dynamodb: mockArn('aws:dynamodb/table:Table', 'whole-promotion-locks'),
+      sns: mockArn('aws:sns/topic:Topic', 'whole-monitoring-alarms'),
+      ssm: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/mlops/acme-prod/served/fraud`,
+      s3: `${models}/served/fraud/v8/model.tar.gz`,
+      sagemaker: `arn:aws:sagemaker:${REGION}:${ACCOUNT}:model-package/fraud/3`,
+      tag: '*',
+    };
+    const context = { 'aws:RequestedRegion': REGION, 'aws:SecureTransport': true, 's3:ObjectCreationOperation': true, 's3:if-none-match': '*' };
+    const tasks = allStates(definition).filter(([, s]) => s.Type === 'Task');
+    expect(tasks.length).toBeGreaterThan(10);
+    for (const [name, task] of tasks) {
+      const [, service, api] = /^arn:aws:states:::(?:aws-sdk:)?([a-z0-9]+):([a-zA-Z]+)/.exec(task.Resource)!;
+      const iamService = service === 'resourcegroupstaggingapi' ? 'tag' : service;
+      const action = iamService === 's3' && api !== 'abortMultipartUpload' ? 's3:PutObject' : `${iamService}:${api[0].toUpperCase()}${api.slice(1)}`;
+      const resource = action === 'sagemaker:CreateModelPackage' ? `arn:aws:sagemaker:${REGION}:${ACCOUNT}:model-package-group/fraud` : resourceOf[iamService];
+      expect([name, action, walk.allows(role, action, resource, context)]).toEqual([name, action, true]);
+    }
+    // Where promotion finds each model: its served state, created with the program's versions and tagged with how to promote it.
+    const states = ofType(resources, 'aws:ssm/parameter:Parameter').filter((p) => p.name.startsWith('whole-served-'))
+      .map((p) => [p.inputs.name, p.inputs.value?.value ?? p.inputs.value, p.inputs.tags['mlops:promotion']]); // (the provider marks values secret)
+    expect(states).toEqual([
+      ['/mlops/acme-prod/served/fraud', 'current=v3@90,candidate=v4@10', 'rollout dev none'],
+      ['/mlops/acme-prod/served/recs', 'current=v7@100', 'direct dev none'],
+    ]);
+    expect(Object.keys(platform.servedStates)).toEqual(['fraud', 'recs']);
+    // The ML engineer starts promotions (the documented manual path), nothing else of it.
+    expect(policy('whole-ml-engineer-promotes').Statement).toEqual([
+      { Sid: 'StartPromotions', Effect: 'Allow', Action: ['states:StartExecution'], Resource: mockArn('aws:sfn/stateMachine:StateMachine', 'whole-promotion-state-machine') },
+    ]);
+    expect(ofType(resources, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment').find((a) => a.name === 'whole-ml-engineer-promotes-attachment')!.inputs.role)
+      .toBe('whole-governance-MlEngineer');
   });
 
   test('GIVEN teams WHEN built THEN fair share on the training queue, a team budget, team tags on the models they own', () => {
