@@ -83,6 +83,35 @@ describe('the promotion role: IAM claims on the synthesized templates (prod plat
     }
   });
 
+  test('the promotion role may make every call of its definition (core\'s statements), under the boundary, on this environment only', () => {
+    const machine = walk.resources('AWS::StepFunctions::StateMachine').find((m) => m.logicalId.startsWith('ModelPromotionStateMachine'))!;
+    const definition = JSON.parse(walk.render(machine.template, machine.properties.DefinitionString));
+    const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:123456789012:${resource}`;
+    const resourceOf: Record<string, string> = {
+      dynamodb: walk.symbol('AWS::DynamoDB::Table', /^ModelPromotionLocks/, 'Arn'),
+      sns: walk.symbol('AWS::SNS::Topic', /AlarmTopic/),
+      ssm: arn('ssm', 'parameter/mlops/acme-prod/served/fraud'),
+      s3: `${models}/served/fraud/v8/model.tar.gz`,
+      sagemaker: arn('sagemaker', 'model-package/fraud/3'),
+      tag: '*',
+      cloudformation: arn('cloudformation', 'stack/acme-prod-serving-07/0abc'),
+      states: arn('states', 'stateMachine:acme-prod-fraud-rollout'),
+    };
+    const context = { 'aws:RequestedRegion': REGION, 's3:ObjectCreationOperation': true, 's3:if-none-match': '*' };
+    const tasks = Object.entries<any>(definition.States).filter(([, s]) => s.Type === 'Task');
+    for (const [name, task] of tasks) {
+      const [, service, api] = /^arn:aws:states:::(?:aws-sdk:)?([a-z0-9]+):([a-zA-Z]+)/.exec(task.Resource)!;
+      const iamService = service === 'resourcegroupstaggingapi' ? 'tag' : service;
+      const action = iamService === 's3' && api !== 'abortMultipartUpload' ? 's3:PutObject' : `${iamService}:${api[0].toUpperCase()}${api.slice(1)}`;
+      const resource = action === 'sagemaker:CreateModelPackage' ? arn('sagemaker', 'model-package-group/fraud') : resourceOf[iamService];
+      expect([name, action, walk.allows(promotionRole, action, resource, context)]).toEqual([name, action, true]);
+    }
+    // Another environment's served states, stacks and rollouts are not its to change.
+    expect(can(promotionRole, 'ssm:PutParameter', arn('ssm', 'parameter/mlops/acme-staging/served/fraud'))).toBe(false);
+    expect(can(promotionRole, 'cloudformation:UpdateStack', arn('cloudformation', 'stack/acme-staging-serving-07/0abc'))).toBe(false);
+    expect(can(promotionRole, 'states:StartExecution', arn('states', 'stateMachine:acme-staging-fraud-rollout'))).toBe(false);
+  });
+
   test('the ML engineer persona can start a promotion (the documented manual path) but cannot write served/ itself', () => {
     const engineer = walk.role(/MlEngineer/);
     const machine = walk.symbol('AWS::StepFunctions::StateMachine', /^ModelPromotionStateMachine/);
