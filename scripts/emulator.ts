@@ -347,7 +347,12 @@ export class Emulator {
       '--assume-role-policy-document', JSON.stringify({
         Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'batch.amazonaws.com' }, Action: 'sts:AssumeRole' }],
       })]);
-    this.cdk(['bootstrap', `aws://${EMULATOR_ACCOUNT}/${EMULATOR_REGION}`]);
+    // From a directory without a cdk.json: with the app in reach, `cdk bootstrap` synthesizes it (twice, the second
+    // time after looking up availability zones) before it deploys the toolkit stack, which it does not need with the
+    // environment named here.
+    const dir = path.join(this.workDir, 'bootstrap');
+    fs.mkdirSync(dir, { recursive: true });
+    this.run(path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk'), ['bootstrap', `aws://${EMULATOR_ACCOUNT}/${EMULATOR_REGION}`, '--no-notices', '--no-version-reporting'], { cwd: dir });
   }
 
   /** `cdk synth` of the local app into `outdir`, then the template adaptations for the stacks under `stackPrefix`. */
