@@ -25,6 +25,7 @@ export * from './artifact-grants';
 export * from './platform-teams';
 export * from './engine-parity';
 export * from './brake-definition';
+export * from './pipeline-definition';
 export * from './placement';
 export * from './shared-platform-parameters';
 export * from './key-policy';
