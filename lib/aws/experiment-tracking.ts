@@ -16,7 +16,8 @@ import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import {
-  Check, checkPinnedMlflowImage, EnvironmentProfile, MLFLOW_CONTAINER_USER, MLFLOW_PORT, MLFLOW_SCRATCH_PATH, mlflowImageBuildArgs,
+  Check, checkPinnedMlflowImage, checkTrackingDomainName, cognitoIssuer, EnvironmentProfile, resolveTrackingAuthenticationKind, TRACKING_BEARER_RULE,
+  TRACKING_OAUTH, TRACKING_USER_POOL, MLFLOW_CONTAINER_USER, MLFLOW_PORT, MLFLOW_SCRATCH_PATH, mlflowImageBuildArgs,
   MLFLOW_DATABASE_USER, mlflowDatabaseUserStatement, mlflowHealthCheckCommand, mlflowIamAuthServerCommand, resolveExperimentTrackingSpec,
   resolveListenerTls,
 } from '../core';
@@ -197,9 +198,7 @@ export class ExperimentTracking extends Construct {
     const allowedCidrs = spec.allowedCidrs ?? (props.clients?.length ? [] : privateSubnetCidrs(checkFor(this), props.vpc));
     const databaseName = spec.databaseName ?? (props.registry as { databaseName?: string }).databaseName ?? 'postgres';
     const authentication = resolveAuthentication(checkFor(this), profile, props.authentication, tls.https);
-    if (props.domainName !== undefined) {
-      checkFor(this).matches('domainName', props.domainName, DOMAIN_NAME, "a DNS name such as 'mlflow.ml.example.internal'");
-    }
+    checkTrackingDomainName(checkFor(this), props.domainName);
 
     const encryptionKey = props.encryptionKey ?? this.newLogsKey(profile);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -369,12 +368,11 @@ export class ExperimentTracking extends Construct {
         userPool: cognitoAuth.userPool,
         userPoolClient: cognitoAuth.userPoolClient,
         userPoolDomain: cognitoAuth.userPoolDomain,
-        scope: 'openid email',
-        sessionTimeout: Duration.hours(8),
+        scope: TRACKING_OAUTH.signInScopes.join(' '),
+        sessionTimeout: Duration.seconds(TRACKING_OAUTH.sessionTimeoutSeconds),
         next: forward,
       });
-      const issuer = `https://cognito-idp.${Stack.of(this).region}.${Stack.of(this).urlSuffix}/${cognitoAuth.userPool.userPoolId}`;
-      bearer = { issuer, jwksEndpoint: `${issuer}/.well-known/jwks.json` };
+      bearer = cognitoIssuer(Stack.of(this).region, Stack.of(this).urlSuffix, cognitoAuth.userPool.userPoolId);
     } else if (auth.kind === TrackingAuthenticationKind.OIDC) {
       const oidc = auth.oidcOptions!;
       signIn = elbv2.ListenerAction.authenticateOidc({
@@ -385,7 +383,7 @@ export class ExperimentTracking extends Construct {
         clientId: oidc.clientId,
         clientSecret: oidc.clientSecret,
         scope: oidc.scope ?? 'openid',
-        sessionTimeout: Duration.hours(8),
+        sessionTimeout: Duration.seconds(TRACKING_OAUTH.sessionTimeoutSeconds),
         next: forward,
       });
       bearer = oidc.jwksEndpoint ? { issuer: oidc.issuer, jwksEndpoint: oidc.jwksEndpoint } : undefined;
@@ -396,8 +394,8 @@ export class ExperimentTracking extends Construct {
     this.listener.addAction('Default', { action: signIn });
     if (bearer) {
       this.listener.addAction('BearerToken', {
-        priority: 10,
-        conditions: [elbv2.ListenerCondition.httpHeader('Authorization', ['Bearer *'])],
+        priority: TRACKING_BEARER_RULE.priority,
+        conditions: [elbv2.ListenerCondition.httpHeader(TRACKING_BEARER_RULE.header, [...TRACKING_BEARER_RULE.values])],
         action: elbv2.ListenerAction.authenticateJwt({ ...bearer, next: forward }),
       });
     }
@@ -410,12 +408,21 @@ export class ExperimentTracking extends Construct {
    */
   private newUserPool(auth: TrackingAuthentication, profile: EnvironmentProfile, host: string): TrackingUserPool {
     const domainPrefix = auth.cognitoOptions?.domainPrefix ?? `mlflow-${this.node.addr.slice(0, 10)}-${Stack.of(this).account}`;
+    // Core's TRACKING_USER_POOL, as the Pulumi ExperimentTracking renders it (the parity test compares both).
+    const settings = TRACKING_USER_POOL;
+    const password = settings.passwordPolicy;
     const userPool = new cognito.UserPool(this, 'UserPool', {
-      selfSignUpEnabled: false,
+      selfSignUpEnabled: settings.selfSignUp,
       signInAliases: { email: true },
       mfa: cognito.Mfa.REQUIRED,
-      mfaSecondFactor: { otp: true, sms: false },
-      passwordPolicy: { minLength: 14, requireDigits: true, requireLowercase: true, requireUppercase: true, requireSymbols: true },
+      mfaSecondFactor: { otp: settings.enabledMfas.includes('SOFTWARE_TOKEN_MFA'), sms: false },
+      passwordPolicy: {
+        minLength: password.minimumLength,
+        requireDigits: password.requireNumbers,
+        requireLowercase: password.requireLowercase,
+        requireUppercase: password.requireUppercase,
+        requireSymbols: password.requireSymbols,
+      },
       accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
       featurePlan: cognito.FeaturePlan.PLUS,
       standardThreatProtectionMode: cognito.StandardThreatProtectionMode.FULL_FUNCTION,
@@ -429,13 +436,13 @@ export class ExperimentTracking extends Construct {
       oAuth: {
         flows: { authorizationCodeGrant: true },
         scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
-        callbackUrls: [`https://${host}/oauth2/idpresponse`],
+        callbackUrls: [`https://${host}${TRACKING_OAUTH.callbackPath}`],
       },
       supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
       preventUserExistenceErrors: true,
     });
-    const api = new cognito.ResourceServerScope({ scopeName: 'api', scopeDescription: 'Use the MLflow tracking API' });
-    const resourceServer = userPool.addResourceServer('Api', { identifier: 'mlflow', scopes: [api] });
+    const api = new cognito.ResourceServerScope({ scopeName: TRACKING_OAUTH.apiScope, scopeDescription: TRACKING_OAUTH.apiScopeDescription });
+    const resourceServer = userPool.addResourceServer('Api', { identifier: TRACKING_OAUTH.resourceServer, scopes: [api] });
     const machineClient = userPool.addClient('MachineClient', {
       generateSecret: true,
       authFlows: {},
@@ -443,7 +450,7 @@ export class ExperimentTracking extends Construct {
         flows: { clientCredentials: true },
         scopes: [cognito.OAuthScope.resourceServer(resourceServer, api)],
       },
-      accessTokenValidity: Duration.hours(1),
+      accessTokenValidity: Duration.minutes(TRACKING_OAUTH.machineTokenMinutes),
       preventUserExistenceErrors: true,
     });
     return { userPool, userPoolClient, userPoolDomain, machineClient };
@@ -624,32 +631,15 @@ interface TrackingUserPool {
 /** Construct id of aws-cdk-lib's AwsCustomResource handler (a singleton function of the stack). */
 const AWS_CUSTOM_RESOURCE_HANDLER = 'AWS679f53fac002430cb0da5b7982bd2287';
 
-const DOMAIN_NAME = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$/;
-const COGNITO_DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-
 /**
- * The authentication in effect: by default the load balancer authenticates with a Cognito user pool wherever it serves
- * HTTPS; none is accepted only where the profile allows plain HTTP (dev).
+ * The authentication in effect (core's decision, shared with the Pulumi ExperimentTracking): by default the load
+ * balancer authenticates with a Cognito user pool wherever it serves HTTPS; none is accepted only where the profile
+ * allows plain HTTP (dev).
  */
 function resolveAuthentication(check: Check, profile: EnvironmentProfile, given: TrackingAuthentication | undefined,
   https: boolean): TrackingAuthentication {
   const auth = given ?? (https ? TrackingAuthentication.cognito() : TrackingAuthentication.none());
-  if (auth.kind === TrackingAuthenticationKind.NONE && profile.requireTls) {
-    check.fail('authentication', 'TrackingAuthentication.none()', `is not accepted under the '${profile.name}' profile (requireTls): `
-      + 'MLflow has no login of its own, so every client that reaches the load balancer could read and change every experiment',
-    'leave it unset for a Cognito user pool the construct creates, or pass TrackingAuthentication.oidc({...}) for your identity provider.');
-  }
-  if (auth.kind !== TrackingAuthenticationKind.NONE && !https) {
-    check.fail('authentication', `TrackingAuthentication.${auth.kind}()`, 'needs an HTTPS listener: a load balancer authenticates only on HTTPS',
-      "pass 'certificate' (a certificate for 'domainName'), or leave 'authentication' unset to serve plain HTTP in dev.");
-  }
-  const prefix = auth.cognitoOptions?.domainPrefix;
-  if (prefix !== undefined) {
-    check.matches('authentication.domainPrefix', prefix, COGNITO_DOMAIN_PREFIX, "1-63 lower-case letters, digits and hyphens such as 'acme-mlflow'");
-    if (!Token.isUnresolved(prefix) && /aws|amazon|cognito/.test(prefix)) {
-      check.fail('authentication.domainPrefix', prefix, "must not contain 'aws', 'amazon' or 'cognito' (Cognito reserves them)", "choose another prefix, such as 'acme-mlflow'.");
-    }
-  }
+  resolveTrackingAuthenticationKind(check, profile, auth.kind, https, auth.cognitoOptions?.domainPrefix);
   return auth;
 }
 

@@ -20,6 +20,7 @@ export * from './monitoring-spec';
 export * from './governance-spec';
 export * from './listener-tls';
 export * from './experiment-tracking-spec';
+export * from './tracking-authentication-spec';
 export * from './model-pipeline-spec';
 export * from './artifact-grants';
 export * from './platform-teams';

@@ -4,7 +4,8 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   ArtifactPurpose, Check, checkPinnedMlflowImage, EnvironmentProfile, ExperimentTrackingSpec, ExperimentTrackingSpecInput, MLFLOW_CONTAINER_USER,
   MLFLOW_DATABASE_USER, MLFLOW_SCRATCH_PATH, mlflowDatabaseUserSql, mlflowDatabaseUserStatement, mlflowHealthCheckCommand, mlflowIamAuthServerCommand,
-  mlflowImageBuildCommand, physicalName, resolveExperimentTrackingSpec, resolveListenerTls, SpecScope,
+  mlflowImageBuildCommand, physicalName, resolveExperimentTrackingSpec, resolveListenerTls, resolveTrackingAuthenticationKind, SpecScope,
+  checkTrackingDomainName, TrackingAuthenticationKindName,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import {
@@ -13,6 +14,7 @@ import {
 } from './component-support';
 import { loadBalancerListeners, PULUMI_CERTIFICATE_PROP } from './listeners';
 import { ModelRegistry } from './model-registry';
+import { TrackingAuthentication, trackingBearerRule, trackingListenerAuthentication } from './tracking-authentication';
 
 export interface ExperimentTrackingArgs extends MlopsComponentArgs, ExperimentTrackingSpecInput {
   readonly vpcId: pulumi.Input<string>;
@@ -20,9 +22,29 @@ export interface ExperimentTrackingArgs extends MlopsComponentArgs, ExperimentTr
   readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
   /**
    * Address ranges allowed to reach the load balancer.
-   * @default - the VPC's CIDR block (`vpcCidrBlock`)
+   * @default - none when `clients` is given; otherwise the VPC's CIDR block (`vpcCidrBlock`)
    */
   readonly allowedCidrs?: string[];
+  /**
+   * Security groups allowed to reach the load balancer, such as the notebooks' and training jobs'. Given without
+   * `allowedCidrs`, they are the only clients: the VPC's CIDR block is not admitted.
+   * @default - none; clients are admitted by address (`allowedCidrs`)
+   */
+  readonly clients?: pulumi.Input<string>[];
+  /**
+   * The name clients call the tracking server by (the certificate's name, with a DNS record pointing at the load
+   * balancer): `trackingUri` and the sign-in callback (`https://<domainName>/oauth2/idpresponse`) use it.
+   * @default - the load balancer's DNS name, which a certificate does not cover: set it wherever there is a certificate
+   */
+  readonly domainName?: string;
+  /**
+   * How the HTTPS listener authenticates every request before it reaches MLflow, which has no login of its own.
+   * Requires `certificateArn`: the load balancer authenticates only on HTTPS. `TrackingAuthentication.none()` is
+   * accepted only where the profile does not require TLS (dev).
+   * @default - with a certificate, `TrackingAuthentication.cognito()` (a user pool with MFA, no self sign-up); without
+   * one (HTTP, dev only), none
+   */
+  readonly authentication?: TrackingAuthentication;
   /** CIDR block of the VPC, admitted when `allowedCidrs` is not given. */
   readonly vpcCidrBlock?: pulumi.Input<string>;
   /** Model registry whose database is MLflow's backend store. */
@@ -84,11 +106,32 @@ export class ExperimentTracking extends pulumi.ComponentResource {
   /** URL clients set as `MLFLOW_TRACKING_URI`. */
   public readonly trackingUri: pulumi.Output<string>;
   public readonly webAclArn: pulumi.Output<string>;
+  /** How requests are authenticated before they reach MLflow (`none` only in dev). */
+  public readonly authentication: TrackingAuthenticationKindName;
+  /** With Cognito authentication: the user pool whose users may use MLflow (administrators create them). */
+  public readonly userPool?: aws.cognito.UserPool;
+  /** With Cognito authentication: the client the load balancer signs browsers in with. */
+  public readonly userPoolClient?: aws.cognito.UserPoolClient;
+  /**
+   * With Cognito authentication: a confidential client for programmatic clients (training jobs, CI), which obtain a
+   * token with the client-credentials grant at `https://<domain>/oauth2/token` (scope `mlflow/api`) and send it as
+   * `MLFLOW_TRACKING_TOKEN`.
+   */
+  public readonly machineClient?: aws.cognito.UserPoolClient;
+  /** With Cognito authentication: the domain of the sign-in pages and the token endpoint. */
+  public readonly userPoolDomain?: aws.cognito.UserPoolDomain;
+  /** With a JWKS endpoint (Cognito, or OIDC with `jwksEndpoint`): the rule admitting verified bearer tokens. */
+  public readonly bearerTokenRule?: aws.lb.ListenerRule;
 
   constructor(name: string, args: ExperimentTrackingArgs, opts?: pulumi.ComponentResourceOptions) {
     const { profile, tags: mlopsTags } = resolveProfileAndTags(args);
     const scope = componentSpecScope(ExperimentTracking.TYPE, name);
-    const tls = resolveListenerTls(new Check(scope.scope, scope.isUnresolved), profile, args.certificateArn !== undefined, PULUMI_CERTIFICATE_PROP);
+    const check = new Check(scope.scope, scope.isUnresolved);
+    const tls = resolveListenerTls(check, profile, args.certificateArn !== undefined, PULUMI_CERTIFICATE_PROP);
+    // The same decisions and errors as the CDK construct (core), with this component's certificate prop.
+    const authentication = args.authentication ?? (tls.https ? TrackingAuthentication.cognito() : TrackingAuthentication.none());
+    resolveTrackingAuthenticationKind(check, profile, authentication.kind, tls.https, authentication.cognitoOptions?.domainPrefix, { prop: 'certificateArn' });
+    checkTrackingDomainName(check, args.domainName);
     // The image has its drivers built in: the container installs nothing at start.
     const spec = resolveExperimentTrackingSpec(scope, args, profile);
     const image = checkTrackingImage(scope, profile, args.image);
@@ -166,7 +209,10 @@ export class ExperimentTracking extends pulumi.ComponentResource {
     }, childOptions(this));
 
     const listenerPorts = tls.redirectPort === undefined ? [tls.port] : [tls.port, tls.redirectPort];
-    const allowedCidrs: pulumi.Input<string>[] = spec.allowedCidrs ? [...spec.allowedCidrs] : (args.vpcCidrBlock ? [args.vpcCidrBlock] : []);
+    const clients = args.clients ?? [];
+    // Given without allowedCidrs, the client security groups are the only clients.
+    const defaultCidrs = clients.length > 0 || !args.vpcCidrBlock ? [] : [args.vpcCidrBlock];
+    const allowedCidrs: pulumi.Input<string>[] = spec.allowedCidrs ? [...spec.allowedCidrs] : defaultCidrs;
     const lbSecurityGroup = new aws.ec2.SecurityGroup(`${name}-lb-sg`, {
       vpcId: args.vpcId,
       description: `Load balancer of the MLflow server ${name}: MLflow clients only`,
@@ -176,6 +222,7 @@ export class ExperimentTracking extends pulumi.ComponentResource {
         fromPort: port,
         toPort: port,
         cidrBlocks: allowedCidrs,
+        securityGroups: clients.length > 0 ? clients : undefined,
         // (One port: the description dev environments were deployed with.)
         description: listenerPorts.length === 1 ? 'MLflow clients' : `MLflow clients (port ${port})`,
       })),
@@ -212,11 +259,29 @@ export class ExperimentTracking extends pulumi.ComponentResource {
       healthCheck: { path: spec.healthCheckPath, matcher: '200', interval: 30 },
       tags,
     }, childOptions(this));
+    const auth = trackingListenerAuthentication(name, this, {
+      authentication,
+      targetGroupArn: targetGroup.arn,
+      host: args.domainName ?? this.loadBalancer.dnsName,
+      deletionProtection: spec.deletionProtection,
+      retain: spec.retainData,
+      tags,
+    });
+    this.authentication = authentication.kind;
+    this.userPool = auth.pool?.userPool;
+    this.userPoolClient = auth.pool?.userPoolClient;
+    this.userPoolDomain = auth.pool?.userPoolDomain;
+    this.machineClient = auth.pool?.machineClient;
     const listeners = loadBalancerListeners(name, this, {
-      loadBalancerArn: this.loadBalancer.arn, tls, certificateArn: args.certificateArn, defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }], tags,
+      loadBalancerArn: this.loadBalancer.arn, tls, certificateArn: args.certificateArn, defaultActions: auth.defaultActions, tags,
     });
     this.listener = listeners.listener;
     this.redirectListener = listeners.redirectListener;
+    if (auth.bearer) {
+      this.bearerTokenRule = trackingBearerRule(name, this, {
+        listenerArn: this.listener.arn, bearer: auth.bearer, targetGroupArn: targetGroup.arn, tags,
+      });
+    }
 
     this.service = new aws.ecs.Service(`${name}-service`, {
       cluster: this.cluster.arn,
@@ -256,7 +321,7 @@ export class ExperimentTracking extends pulumi.ComponentResource {
 
     this.webAclArn = pulumi.output(args.webAclArn ?? this.newWebAcl(name, spec, keyArn, tags));
     new aws.wafv2.WebAclAssociation(`${name}-waf-association`, { resourceArn: this.loadBalancer.arn, webAclArn: this.webAclArn }, childOptions(this));
-    this.trackingUri = pulumi.interpolate`${tls.https ? 'https' : 'http'}://${this.loadBalancer.dnsName}`;
+    this.trackingUri = pulumi.interpolate`${tls.https ? 'https' : 'http'}://${args.domainName ?? this.loadBalancer.dnsName}`;
     this.registerOutputs({ trackingUri: this.trackingUri, webAclArn: this.webAclArn });
   }
 

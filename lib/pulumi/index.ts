@@ -14,3 +14,4 @@ export * from './mlops-monitoring';
 export * from './mlops-governance';
 export * from './experiment-tracking';
 export * from './model-promotion';
+export * from './tracking-authentication';

@@ -17,6 +17,7 @@ import { alarmPublisherKeyStatement, MlopsMonitoring, ServedModelAlarms } from '
 import { ModelEndpoint } from './model-endpoint';
 import { ModelPromotion } from './model-promotion';
 import { ModelRegistry, ModelRegistryArgs } from './model-registry';
+import { TrackingAuthentication } from './tracking-authentication';
 
 type PieceArgs<T> = Omit<T, 'profile' | 'tags' | 'vpcId' | 'subnetIds' | 'encryptionKey' | 'encryptionKeyArn'>;
 
@@ -97,6 +98,17 @@ export interface MlopsPlatformArgs {
    * @default - none: the platform fails with a ValidationError when it creates the tracking server
    */
   readonly trackingImage?: pulumi.Input<string>;
+  /**
+   * The name clients call the experiment tracking server by (covered by the certificate, with a DNS record pointing at
+   * its load balancer): its `trackingUri` and the sign-in callback use it (see `ExperimentTrackingArgs.domainName`).
+   * @default - the load balancer's DNS name, which the certificate does not cover: set it wherever there is a certificate
+   */
+  readonly trackingDomainName?: string;
+  /**
+   * How the experiment tracking server's load balancer authenticates requests (see `ExperimentTrackingArgs.authentication`).
+   * @default - with a certificate, a Cognito user pool with MFA and no self sign-up; without one (dev), none
+   */
+  readonly trackingAuthentication?: TrackingAuthentication;
   /**
    * ARN of the ACM certificate every load balancer of the environment serves HTTPS with (TLS 1.2 and 1.3, port 80
    * redirecting to 443): the experiment tracking server's, every `fleet` model's and every inference fleet's that gives
@@ -230,6 +242,8 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         encryptionKeyArn: keyArn,
         certificateArn: args.certificateArn,
         image: args.trackingImage as pulumi.Input<string>,
+        domainName: args.trackingDomainName,
+        authentication: args.trackingAuthentication,
       }, { parent: this });
     }
 

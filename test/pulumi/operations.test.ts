@@ -5,6 +5,7 @@ import { IamWalk } from '../support/iam-walk';
 import { ArtifactPurpose, EnvironmentProfile, MLFLOW_DEFAULT_IMAGE_DRIVERS, MLFLOW_VERSION, mlflowDatabaseUserSql, MlopsTags, ValidationError } from 'mlops-constructs';
 import {
   ArtifactStore, ExperimentTracking, GpuTrainingCluster, ImageRepository, InferenceFleet, MlopsGovernance, MlopsMonitoring, ModelRegistry,
+  TrackingAuthentication,
 } from 'mlops-constructs/pulumi';
 
 installMocks();
@@ -200,6 +201,121 @@ describe('Pulumi ExperimentTracking', () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect([error.prop, error.problem]).toEqual(['certificateArn', "is required under the 'staging' profile (requireTls): its load balancer serves HTTPS only"]);
     expect(error.fix).toMatch(/ACM Private CA.*and pass its ARN as 'certificateArn'; or accept plain HTTP with a profile override requireTls: false\.$/);
+  });
+});
+
+describe('Pulumi ExperimentTracking authentication (the load balancer authenticates every request before MLflow)', () => {
+  const certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/x';
+  const args = (n: string, profile: EnvironmentProfile) => ({
+    ...net,
+    vpcCidrBlock: '10.0.0.0/16',
+    image: MLFLOW_IMAGE,
+    registry: new ModelRegistry(`${n}-registry`, { ...net, profile, tags: tags(profile) }),
+    artifactStore: new ArtifactStore(`${n}-store`, { profile, tags: tags(profile) }),
+    profile,
+    tags: tags(profile),
+  });
+  type Action = { type: string; order?: number; targetGroupArn?: string; jwtValidation?: { issuer: string; jwksEndpoint: string } };
+  /** Pulumi's marker of a secret value in the inputs the mocks receive. */
+  const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const revealed = (value: any) => (value && typeof value === 'object' && SECRET_SIG in value ? value.value : value);
+  /** Every way a request reaches MLflow's target group: each listener's default actions and each rule's, in order. */
+  const pathsToMlflow = (resources: RecordedResource[], prefix: string) => {
+    const targetGroup = mockArn('aws:lb/targetGroup:TargetGroup', `${prefix}-tg`);
+    const ordered = (list: Action[]) => [...revealed(list)].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+    return [
+      ...ofType(resources, 'aws:lb/listener:Listener').map((l) => ({ where: `${l.inputs.port}`, actions: ordered(l.inputs.defaultActions) })),
+      ...ofType(resources, 'aws:lb/listenerRule:ListenerRule').map((r) => ({ where: `rule ${r.inputs.priority}`, actions: ordered(r.inputs.actions) })),
+    ].filter((p) => p.actions.some((a) => a.type === 'forward' && a.targetGroupArn === targetGroup));
+  };
+  const authenticates = (list: Action[]) => {
+    const forward = list.findIndex((a) => a.type === 'forward');
+    return list.slice(0, forward).some((a) => ['authenticate-cognito', 'authenticate-oidc', 'jwt-validation'].includes(a.type));
+  };
+
+  test('GIVEN prod with a certificate WHEN created THEN every path to MLflow starts with authentication (a Cognito user pool; bearer JWTs the load balancer verifies), and port 80 only redirects', async () => {
+    const tracking = new ExperimentTracking('auth1', { ...args('auth1', prod()), certificateArn, domainName: 'mlflow.ml.example.internal' });
+    const resources = await resourcesOf('auth1');
+    const paths = pathsToMlflow(resources, 'auth1');
+    expect(paths.map((p) => p.where).sort()).toEqual(['443', 'rule 10']);
+    for (const each of paths) expect([each.where, authenticates(each.actions)]).toEqual([each.where, true]);
+    expect(one(resources, 'aws:lb/listener:Listener', 'http-redirect').inputs.defaultActions.map((a: Action) => a.type)).toEqual(['redirect']);
+    const pool = mockArn('aws:cognito/userPool:UserPool', 'auth1-user-pool');
+    expect(paths.find((p) => p.where === '443')!.actions[0]).toMatchObject({
+      type: 'authenticate-cognito', authenticateCognito: { userPoolArn: pool, userPoolClientId: 'auth1-load-balancer-client-id', scope: 'openid email', sessionTimeout: 28800 },
+    });
+    const bearer = one(resources, 'aws:lb/listenerRule:ListenerRule', 'bearer-token').inputs;
+    expect(bearer.conditions).toEqual([{ httpHeader: { httpHeaderName: 'Authorization', values: ['Bearer *'] } }]);
+    expect(bearer.actions[0].jwtValidation).toEqual({
+      issuer: 'https://cognito-idp.us-east-1.amazonaws.com/auth1-user-pool-id', jwksEndpoint: 'https://cognito-idp.us-east-1.amazonaws.com/auth1-user-pool-id/.well-known/jwks.json',
+    });
+    expect(tracking.authentication).toBe('cognito');
+    expect(await promiseOf(tracking.trackingUri)).toBe('https://mlflow.ml.example.internal');
+  });
+
+  test('GIVEN the Cognito default WHEN created THEN administrators create the users, TOTP MFA is required, threat protection enforces, the pool is protected outside dev', async () => {
+    const resources = await resourcesOf('auth1');
+    expect(one(resources, 'aws:cognito/userPool:UserPool').inputs).toMatchObject({
+      adminCreateUserConfig: { allowAdminCreateUserOnly: true },
+      mfaConfiguration: 'ON',
+      softwareTokenMfaConfiguration: { enabled: true },
+      passwordPolicy: { minimumLength: 14, requireLowercase: true, requireNumbers: true, requireSymbols: true, requireUppercase: true },
+      userPoolTier: 'PLUS',
+      userPoolAddOns: { advancedSecurityMode: 'ENFORCED' },
+      deletionProtection: 'ACTIVE',
+    });
+    const client = one(resources, 'aws:cognito/userPoolClient:UserPoolClient', 'load-balancer-client').inputs;
+    expect(client).toMatchObject({ allowedOauthFlows: ['code'], generateSecret: true, callbackUrls: ['https://mlflow.ml.example.internal/oauth2/idpresponse'] });
+    const machine = one(resources, 'aws:cognito/userPoolClient:UserPoolClient', 'machine-client').inputs;
+    expect(machine).toMatchObject({ allowedOauthFlows: ['client_credentials'], allowedOauthScopes: ['mlflow/api'], accessTokenValidity: 60, tokenValidityUnits: { accessToken: 'minutes' } });
+    expect(one(resources, 'aws:cognito/userPoolDomain:UserPoolDomain').inputs.domain).toMatch(/^mlflow-[0-9a-f]{10}-123456789012$/);
+  });
+
+  test('GIVEN the organization\'s OIDC provider WHEN created THEN browsers sign in with it (secret kept secret), bearer JWTs are verified only with its JWKS endpoint, and no user pool is made', async () => {
+    const oidc = {
+      issuer: 'https://login.example.com',
+      authorizationEndpoint: 'https://login.example.com/authorize',
+      tokenEndpoint: 'https://login.example.com/token',
+      userInfoEndpoint: 'https://login.example.com/userinfo',
+      clientId: 'mlflow',
+      clientSecret: 'shh',
+    };
+    new ExperimentTracking('auth2', { ...args('auth2', prod()), certificateArn, authentication: TrackingAuthentication.oidc({ ...oidc, jwksEndpoint: 'https://login.example.com/jwks' }) });
+    new ExperimentTracking('auth3', { ...args('auth3', prod()), certificateArn, authentication: TrackingAuthentication.oidc(oidc) });
+    const withJwks = await resourcesOf('auth2');
+    for (const each of pathsToMlflow(withJwks, 'auth2')) expect([each.where, authenticates(each.actions)]).toEqual([each.where, true]);
+    // The listener's actions hold the client secret: Pulumi keeps them secret (encrypted in the state, masked in output).
+    const recorded = one(withJwks, 'aws:lb/listener:Listener', 'auth2-listener').inputs.defaultActions;
+    expect(SECRET_SIG in recorded).toBe(true);
+    const signIn = revealed(recorded)[0];
+    expect(signIn).toMatchObject({ type: 'authenticate-oidc', authenticateOidc: { issuer: oidc.issuer, clientId: 'mlflow', scope: 'openid', sessionTimeout: 28800 } });
+    expect(one(withJwks, 'aws:lb/listenerRule:ListenerRule').inputs.actions[0].jwtValidation).toEqual({ issuer: oidc.issuer, jwksEndpoint: 'https://login.example.com/jwks' });
+    expect(ofType(withJwks, 'aws:cognito/userPool:UserPool')).toEqual([]);
+    const withoutJwks = await resourcesOf('auth3');
+    expect(pathsToMlflow(withoutJwks, 'auth3').map((p) => p.where)).toEqual(['443']);
+    expect(ofType(withoutJwks, 'aws:lb/listenerRule:ListenerRule')).toEqual([]);
+  });
+
+  test('GIVEN clients WHEN created THEN only those security groups reach the load balancer (no address range unless allowedCidrs)', async () => {
+    new ExperimentTracking('auth4', { ...args('auth4', prod()), certificateArn, clients: ['sg-notebooks', 'sg-training'] });
+    const ingress = one(await resourcesOf('auth4'), 'aws:ec2/securityGroup:SecurityGroup', 'lb-sg').inputs.ingress;
+    expect(ingress.map((r: { fromPort: number; cidrBlocks: string[]; securityGroups: string[] }) => [r.fromPort, r.cidrBlocks, r.securityGroups]))
+      .toEqual([[443, [], ['sg-notebooks', 'sg-training']], [80, [], ['sg-notebooks', 'sg-training']]]);
+  });
+
+  test('GIVEN authentication a profile or the listener cannot take, or a bad name WHEN created THEN the CDK\'s ValidationErrors, naming certificateArn', () => {
+    const none = errorOf(() => new ExperimentTracking('auth5', { ...args('auth5', prod()), certificateArn, authentication: TrackingAuthentication.none() }));
+    expect([none.prop, none.value]).toEqual(['authentication', 'TrackingAuthentication.none()']);
+    expect(none.problem).toMatch(/^is not accepted under the 'prod' profile \(requireTls\): MLflow has no login of its own/);
+    const noHttps = errorOf(() => new ExperimentTracking('auth6', { ...args('auth6', dev()), authentication: TrackingAuthentication.cognito() }));
+    expect([noHttps.prop, noHttps.problem]).toEqual(['authentication', 'needs an HTTPS listener: a load balancer authenticates only on HTTPS']);
+    expect(noHttps.fix).toMatch(/^pass 'certificateArn'/);
+    const prefix = errorOf(() => new ExperimentTracking('auth7', { ...args('auth7', prod()), certificateArn, authentication: TrackingAuthentication.cognito({ domainPrefix: 'my-cognito' }) }));
+    expect([prefix.prop, prefix.value]).toEqual(['authentication.domainPrefix', 'my-cognito']);
+    expect(errorOf(() => new ExperimentTracking('auth8', { ...args('auth8', prod()), certificateArn, domainName: 'not a name' })).prop).toBe('domainName');
+    // dev with a certificate may opt out; the listener then forwards directly.
+    expect(() => new ExperimentTracking('auth9', { ...args('auth9', dev()), certificateArn, authentication: TrackingAuthentication.none() })).not.toThrow();
   });
 });
 

@@ -32,6 +32,8 @@ const REPLICATION = { destinationRegion: 'eu-west-1', destinationKeyArn: 'arn:aw
 const canary = () => Rollout.canary({ percent: 10, bake: Duration.minutes(30) });
 /** The certificate of the operations environment's load balancers (the dev one has none: HTTP, as dev allows). */
 const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/internal';
+/** The name the operations environment's MLflow is called by (its certificate's). */
+const TRACKING_DOMAIN = 'mlflow.ml.example.internal';
 
 function buildCdk() {
   const app = newApp();
@@ -83,9 +85,8 @@ function buildCdkOperations() {
   monitoring.monitor(fleet);
   monitoring.monitor(endpoint);
   new cdk.MlopsGovernance(stack, 'Governance', { artifactStore: store });
-  // TLS as both engines render it; the load balancer's authentication (CDK: Cognito by default with a certificate) is a
-  // cdk-only row, so dev's opt-out keeps this listener comparable.
-  new cdk.ExperimentTracking(stack, 'Tracking', { vpc, registry, artifactStore: store, certificate, authentication: cdk.TrackingAuthentication.none() });
+  // TLS and authentication (a Cognito user pool by default with a certificate) as both engines render them.
+  new cdk.ExperimentTracking(stack, 'Tracking', { vpc, registry, artifactStore: store, certificate, domainName: TRACKING_DOMAIN });
   return { template: Template.fromStack(stack).toJSON(), endpoint };
 }
 
@@ -147,7 +148,9 @@ beforeAll(async () => {
   monitoring.monitorServing(opsFleet);
   monitoring.monitorServing(endpoint);
   new pl.MlopsGovernance('pas-governance', { profile, tags, artifactStore: opsStore, allowedRegions: ['us-east-1'] });
-  new pl.ExperimentTracking('pas-tracking', { profile, tags, ...net, vpcCidrBlock: '10.0.0.0/16', image: MLFLOW_IMAGE, registry, artifactStore: opsStore, certificateArn: CERTIFICATE_ARN });
+  new pl.ExperimentTracking('pas-tracking', {
+    profile, tags, ...net, vpcCidrBlock: '10.0.0.0/16', image: MLFLOW_IMAGE, registry, artifactStore: opsStore, certificateArn: CERTIFICATE_ARN, domainName: TRACKING_DOMAIN,
+  });
   pulumiOps = { resources: await resourcesOf('pas'), endpoint, storeKeyArn: mockArn('aws:kms/key:Key', 'pas-store-key') };
 
   cdkPromotion = buildCdkPromotion();
@@ -237,6 +240,17 @@ const cdkIngressPorts = (template: Json, prefix: string) => [...new Set(cfn('AWS
 const pulumiIngressPorts = (resources: RecordedResource[], name: string) => [...new Set(one(resources, 'aws:ec2/securityGroup:SecurityGroup', name).inputs.ingress
   .map((r: Json) => r.fromPort))].sort();
 
+/** A VPC with the subnets the platform's constructs select (private with egress, isolated, public for the NAT gateways). */
+function platformVpc(stack: cdk.MlopsStack): ec2.Vpc {
+  return new ec2.Vpc(stack, 'Vpc', {
+    subnetConfiguration: [
+      { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      { name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
+    ],
+  });
+}
+
 /**
  * What each engine says when a load balancer lacks its certificate (staging requires TLS; a public fleet too): the
  * problem, which is the same; the prop is each engine's own (`certificate`, `certificateArn`).
@@ -250,13 +264,7 @@ function buildMissingCertificates(construct: 'InferenceFleet' | 'ExperimentTrack
   const id = `tls-${construct}`;
   const staging = EnvironmentProfile.staging();
   const stack = new cdk.MlopsStack(newApp(), 'Tls', { profile: staging, project: 'p' });
-  const vpc = new ec2.Vpc(stack, 'Vpc', {
-    subnetConfiguration: [
-      { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      { name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-      { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
-    ],
-  });
+  const vpc = platformVpc(stack);
   const store = new cdk.ArtifactStore(stack, 'Store');
   const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a'] };
   if (construct === 'InferenceFleet') {
@@ -300,9 +308,7 @@ function unpinnedImageErrors() {
   if (unpinnedImage) return unpinnedImage;
   const staging = EnvironmentProfile.staging();
   const stack = new cdk.MlopsStack(newApp(), 'Pinned', { profile: staging, project: 'p' });
-  const vpc = new ec2.Vpc(stack, 'Vpc', {
-    subnetConfiguration: [{ name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, { name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, { name: 'Public', subnetType: ec2.SubnetType.PUBLIC }],
-  });
+  const vpc = platformVpc(stack);
   const certificate = acm.Certificate.fromCertificateArn(stack, 'Certificate', CERTIFICATE_ARN);
   const said = (e: Json) => ({ prop: e.prop, problem: e.problem });
   const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a'] };
@@ -344,6 +350,69 @@ const readsSecret = (statements: Json[]) => statements.some((s) => [s.Action].fl
 const roleKind = (role: string) => role.replace(/Role$/, '').replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
 /** The MLflow server's command with the database host and port and the artifact bucket as '<ref>' (each engine names them its own way). */
 const connection = (command: string) => command.replace(/@[^:/]+:[^/]+\//, '@<ref>:<ref>/').replace(/s3:\/\/[^/"]+\//, 's3://<ref>/');
+/**
+ * What each engine says of authentication it refuses: none where the profile requires TLS (staging), and a user pool
+ * without HTTPS (dev without a certificate); the problems are core's, the fix names each engine's certificate prop.
+ */
+let refusedAuthentication: { cdk: Json[]; pulumi: Json[] } | undefined;
+function authenticationErrors() {
+  if (refusedAuthentication) return refusedAuthentication;
+  const said = (e: Json) => ({ prop: e.prop, value: e.value, problem: e.problem });
+  const build = (profileOf: EnvironmentProfile, id: string) => {
+    const stack = new cdk.MlopsStack(newApp(), id, { profile: profileOf, project: 'p' });
+    const vpc = platformVpc(stack);
+    return { stack, props: { vpc, registry: new cdk.ModelRegistry(stack, 'Registry', { vpc }), artifactStore: new cdk.ArtifactStore(stack, 'Store') } };
+  };
+  const staging = EnvironmentProfile.staging();
+  const inStaging = build(staging, 'AuthStaging');
+  const inDev = build(profile, 'AuthDev');
+  const certificate = acm.Certificate.fromCertificateArn(inStaging.stack, 'Certificate', CERTIFICATE_ARN);
+  const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a'], image: MLFLOW_IMAGE };
+  const plProps = (id: string, p: EnvironmentProfile) => ({
+    profile: p, tags, ...net, registry: new pl.ModelRegistry(`${id}-registry`, { profile: p, tags, ...net }), artifactStore: new pl.ArtifactStore(`${id}-store`, { profile: p, tags }),
+  });
+  refusedAuthentication = {
+    cdk: [
+      errorOf(() => new cdk.ExperimentTracking(inStaging.stack, 'None', { ...inStaging.props, certificate, authentication: cdk.TrackingAuthentication.none() })),
+      errorOf(() => new cdk.ExperimentTracking(inDev.stack, 'NoHttps', { ...inDev.props, authentication: cdk.TrackingAuthentication.cognito() })),
+    ].map(said),
+    pulumi: [
+      errorOf(() => new pl.ExperimentTracking('auth-none', { ...plProps('auth-none', staging), certificateArn: CERTIFICATE_ARN, authentication: pl.TrackingAuthentication.none() })),
+      errorOf(() => new pl.ExperimentTracking('auth-nohttps', { ...plProps('auth-nohttps', profile), authentication: pl.TrackingAuthentication.cognito() })),
+    ].map(said),
+  };
+  return refusedAuthentication;
+}
+/** An action as both engines render it: its type, and what it verifies or where it goes, references as '<ref>'. */
+const actionShape = (action: Json) => {
+  const jwt = action.jwtValidation ?? action.jwtValidationConfig;
+  const cognito = action.authenticateCognito ?? action.authenticateCognitoConfig;
+  // The pool's id is a reference in CDK (and the URL suffix too), the mock's id in Pulumi.
+  const url = (value: Json) => joined(value).replace('.<ref>/', '.amazonaws.com/').replace(/\/[^/]+(?=\/\.well-known|$)/, '/<pool>');
+  const detail = jwt ? `${url(jwt.issuer)}|${url(jwt.jwksEndpoint)}` : cognito ? `${cognito.scope}|${Number(cognito.sessionTimeout)}` : '';
+  return `${action.order ?? '-'}:${action.type}${detail ? `(${detail})` : ''}`;
+};
+/** The user pool's settings and its clients' OAuth settings (references and names aside). */
+const userPoolShape = (pool: Json, clients: Json[], resourceServer: Json) => ({
+  adminCreatesUsers: pool.adminCreateUserConfig.allowAdminCreateUserOnly,
+  mfa: pool.mfaConfiguration,
+  totp: (pool.enabledMfas ?? []).includes('SOFTWARE_TOKEN_MFA') || pool.softwareTokenMfaConfiguration?.enabled === true,
+  passwordPolicy: pool.policies?.passwordPolicy ?? pool.passwordPolicy,
+  recovery: pool.accountRecoverySetting.recoveryMechanisms,
+  usernameAttributes: pool.usernameAttributes,
+  tier: pool.userPoolTier,
+  threatProtection: pool.userPoolAddOns.advancedSecurityMode,
+  deletionProtection: pool.deletionProtection,
+  clients: clients.map((c) => ({
+    flows: c.allowedOAuthFlows ?? c.allowedOauthFlows,
+    scopes: (c.allowedOAuthScopes ?? c.allowedOauthScopes).map((s: Json) => joined(s).replace(/^<ref>/, 'mlflow')),
+    callbacks: (c.callbackURLs ?? c.callbackUrls ?? []).map(joined),
+    secret: c.generateSecret,
+    accessTokenMinutes: c.accessTokenValidity ?? null,
+    preventUserExistenceErrors: c.preventUserExistenceErrors,
+  })).sort((a, b) => a.flows[0].localeCompare(b.flows[0])),
+  resourceServer: { identifier: resourceServer.identifier, scopes: resourceServer.scopes },
+});
 /** Whether a container installs anything when it starts. */
 const installsAtStart = (container: Json) => /pip|install/.test(JSON.stringify([container.entryPoint, container.command]));
 
@@ -844,6 +913,18 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         container: hardening(cdkContainer, camel(task.Volumes)),
         installAtStart: installsAtStart(cdkContainer),
         pinnedImage: unpinnedImageErrors().cdk,
+        authentication: {
+          listener: cfn('AWS::ElasticLoadBalancingV2::Listener', t).filter((l) => l.id.startsWith('Tracking') && l.props.Port === 443)
+            .map((l) => camel(l.props).defaultActions.map(actionShape)),
+          rules: cfn('AWS::ElasticLoadBalancingV2::ListenerRule', t).filter((l) => l.id.startsWith('Tracking')).map((l) => camel(l.props)).map((rule) => ({
+            priority: rule.priority,
+            header: rule.conditions.map((c: Json) => [c.httpHeaderConfig.httpHeaderName, c.httpHeaderConfig.values]),
+            actions: rule.actions.map(actionShape),
+          })),
+        },
+        userPool: userPoolShape(camel(cfn('AWS::Cognito::UserPool', t)[0].props), cfn('AWS::Cognito::UserPoolClient', t).map((c) => camel(c.props)),
+          camel(cfn('AWS::Cognito::UserPoolResourceServer', t)[0].props)),
+        authenticationErrors: authenticationErrors().cdk,
         databaseUserSql: JSON.parse(joined(cfn('Custom::AWS', t).find((c) => c.id.startsWith('TrackingDatabaseUser'))!.props.Create)).parameters.sql,
         taskDatabaseUsers: databaseUsers(cdkPolicies(t, 'TrackingTaskRole')),
         secretReaders: ['DatabaseUserRole', 'TaskRole', 'ExecutionRole'].filter((role) => readsSecret(cdkPolicies(t, `Tracking${role}`))).map(roleKind),
@@ -866,6 +947,19 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         container: hardening(pContainer, pTask.volumes),
         installAtStart: installsAtStart(pContainer),
         pinnedImage: unpinnedImageErrors().pulumi,
+        authentication: {
+          listener: ofType(r, 'aws:lb/listener:Listener').filter((l) => l.name.startsWith('pas-tracking-') && l.inputs.port === 443)
+            .map((l) => l.inputs.defaultActions.map(actionShape)),
+          rules: ofType(r, 'aws:lb/listenerRule:ListenerRule').filter((l) => l.name.startsWith('pas-tracking-')).map((l) => l.inputs).map((rule) => ({
+            priority: rule.priority,
+            header: rule.conditions.map((c: Json) => [c.httpHeader.httpHeaderName, c.httpHeader.values]),
+            actions: rule.actions.map(actionShape),
+          })),
+        },
+        userPool: userPoolShape(one(r, 'aws:cognito/userPool:UserPool', 'pas-tracking-user-pool').inputs,
+          ofType(r, 'aws:cognito/userPoolClient:UserPoolClient').filter((c) => c.name.startsWith('pas-tracking-')).map((c) => c.inputs),
+          one(r, 'aws:cognito/resourceServer:ResourceServer', 'pas-tracking-api').inputs),
+        authenticationErrors: authenticationErrors().pulumi,
         databaseUserSql: JSON.parse(one(r, 'aws:lambda/function:Function', 'pas-tracking-database-user').inputs.environment.variables.STATEMENT).sql,
         taskDatabaseUsers: databaseUsers(pulumiPolicies(r, 'pas-tracking-task-policy')),
         secretReaders: ['database-user', 'task', 'execution'].filter((role) => readsSecret(pulumiPolicies(r, `pas-tracking-${role}-policy`))).map(roleKind),

@@ -1,4 +1,4 @@
-import { ACCOUNT, errorOf, installMocks, MLFLOW_IMAGE, mockArn, ofType, REGION, resourcesOf } from './support';
+import { ACCOUNT, errorOf, installMocks, MLFLOW_IMAGE, mockArn, ofType, one, REGION, resourcesOf } from './support';
 import { newApp } from '../support/gate';
 import { IamWalk, RoleInfo } from '../support/iam-walk';
 import { allStates } from '../support/state-machines';
@@ -149,11 +149,17 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     const balancers = ofType(resources, 'aws:lb/loadBalancer:LoadBalancer').map((lb) => lb.name).sort();
     expect(balancers).toEqual(['whole-model-fraud-alb', 'whole-tracking-alb']);
     const listeners = ofType(resources, 'aws:lb/listener:Listener').map((l) => ({ name: l.name, ...l.inputs }));
-    for (const owner of ['whole-model-fraud', 'whole-tracking']) {
+    // MLflow's HTTPS listener signs every request in first (it has no login of its own); the model's serves its clients.
+    for (const [owner, serving] of [['whole-model-fraud', ['forward']], ['whole-tracking', ['authenticate-cognito', 'forward']]] as const) {
       const own = listeners.filter((l) => l.name.startsWith(`${owner}-`));
       const shape = own.map((l) => [l.port, l.protocol, l.certificateArn, l.defaultActions.map((a: { type: string }) => a.type)]).sort();
-      expect([owner, shape]).toEqual([owner, [[443, 'HTTPS', certificateArn, ['forward']], [80, 'HTTP', undefined, ['redirect']]].sort()]);
+      expect([owner, shape]).toEqual([owner, [[443, 'HTTPS', certificateArn, serving], [80, 'HTTP', undefined, ['redirect']]].sort()]);
     }
+    // The only other way to MLflow: a bearer token the load balancer verifies against the platform's user pool.
+    const rules = ofType(resources, 'aws:lb/listenerRule:ListenerRule').filter((r) => r.name.startsWith('whole-tracking-'));
+    expect(rules.map((r) => r.inputs.actions.map((a: { type: string }) => a.type))).toEqual([['jwt-validation', 'forward']]);
+    expect(one(resources, 'aws:cognito/userPool:UserPool', 'whole-tracking-user-pool').inputs)
+      .toMatchObject({ adminCreateUserConfig: { allowAdminCreateUserOnly: true }, mfaConfiguration: 'ON', deletionProtection: 'ACTIVE' });
   });
 
   test('GIVEN the whole platform WHEN built THEN every KMS key it creates denies kms:CreateGrant to everybody unless the grant is for an AWS resource or the caller is an AWS service (CT.KMS.PR.3), and the account still administers it', () => {
