@@ -227,7 +227,9 @@ export function modelPipelineDefinition(o: PipelineDefinitionOptions): PipelineD
   const stop = stopJobs('Failed', run, 'The pipeline run failed', notify, notify);
   const packageCall = (name: string, action: string, parameters: Record<string, unknown>, rest: Record<string, unknown>) =>
     task(name, sdk('sagemaker', action), parameters, rest);
-  const unapprove = packageCall('Unapprove', 'updateModelPackage', {
+  // Only where something runs after approval (a hand-off): Step Functions rejects a definition with an unreachable state.
+  let unapproveState: string | undefined;
+  const unapprove = () => unapproveState ??= packageCall('Unapprove', 'updateModelPackage', {
     ModelPackageArn: path('$.modelPackage.arn'),
     ModelApprovalStatus: 'Rejected',
     ApprovalDescription: format('Rejected again: run {} failed after approval ({})', run, path('$.failure.error')),
@@ -238,7 +240,11 @@ export function modelPipelineDefinition(o: PipelineDefinitionOptions): PipelineD
     ResultPath: '$.failure',
     Next: then,
   });
-  const paths = { failed: record(stop), failedAfterApproval: record(unapprove), notified: record(notify) };
+  const paths = {
+    failed: record(stop),
+    failedAfterApproval: (name: string, error: string, cause?: string | Expr) => record(unapprove())(name, error, cause),
+    notified: record(notify),
+  };
   const fail = (name: string, cause: string) => add(name, { Type: 'Fail', Error: name, Cause: cause });
 
   // Steps' outputs and the run's candidate.

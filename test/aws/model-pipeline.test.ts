@@ -8,7 +8,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { TEST_CERTIFICATE_ARN } from '../support/certificates';
 import { cfnLint, describe as describeFindings, newApp, synthesizeWithPacks } from '../support/gate';
 import { environmentTemplates, IamWalk } from '../support/iam-walk';
-import { allStates, runLocally, stateMachineDefinition } from '../support/state-machines';
+import { executeWith, Handler, services } from '../support/pipeline-fakes';
+import { allStates, stateMachineDefinition } from '../support/state-machines';
 import {
   applyCompliancePacks, ArtifactStore, EnvironmentProfile, GpuTrainingCluster, ImageRepository, MODEL_PIPELINE_OUTCOMES, MlopsStack,
   MlopsPlatform, ModelApproval, ModelEndpoint, ModelPipeline, ModelPipelineProps, ModelPromotion, ModelRegistry, PlatformKey, PlatformNetwork,
@@ -75,6 +76,8 @@ function fixture(profile: EnvironmentProfile, options: FixtureOptions = {}): Fix
 }
 
 const asl = stateMachineDefinition;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const aslValidator = require('asl-validator');
 
 /**
  * A small ASL interpreter: follows Next, Choice rules (against `facts`, keyed by JSONPath) and Catch (for the states
@@ -262,6 +265,10 @@ describe('ModelPipeline definition details', () => {
     ]));
     expect(register.Parameters.CustomerMetadataProperties['datasetVersion.$']).toBe('$.validation.datasetVersion');
     expect(d.States.MarkApproved.Parameters.ModelApprovalStatus).toBe('Approved');
+    // Nothing runs after approval: no un-approval state either (Step Functions rejects an unreachable state).
+    expect(d.States.Unapprove).toBeUndefined();
+    const { isValid, errorsText } = aslValidator(d, { checkArn: false, checkPaths: true });
+    expect([errorsText('\n'), isValid]).toEqual(['', true]);
   });
 
   test('evaluation job gets the metric contract namespaces; lower-is-better metrics compare the other way', () => {
@@ -530,69 +537,6 @@ describe('ModelPipeline compliance', () => {
 
 // The synthesized definition executed by aws-local-stepfunctions (real JSONPath, intrinsic functions, Retry/Catch,
 // Choice rules and task tokens), with a fake of every service call it makes, and checked by asl-validator.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const aslValidator = require('asl-validator');
-
-type Handler = (input: any) => Promise<unknown>;
-
-/** Fakes of every Task state of the prod pipeline with an endpoint, answering as the services would for a good run. */
-function services(overrides: Record<string, Handler> = {}): { handlers: Record<string, Handler>; calls: Array<[string, any]> } {
-  const calls: Array<[string, any]> = [];
-  let updatedTo = 'none';
-  const body = (value: object) => async () => ({ Body: JSON.stringify(value) });
-  const defaults: Record<string, Handler> = {
-    CheckRunLock: async () => ({ Executions: [{ name: 'run-1' }] }),
-    ValidateData: async () => ({ JobId: 'job-validate', Container: { Image: 'validate@sha256:1' } }),
-    ReadValidation: body({ datasetVersion: 'd-2026-12-01' }),
-    Train: async () => ({ JobId: 'job-train', Container: { Image: 'train@sha256:2' } }),
-    ReadTraining: body({ imageDigest: 'sha256:2', codeVersion: 'abc123' }),
-    Evaluate: async () => ({ JobId: 'job-evaluate', Container: { Image: 'evaluate@sha256:3' } }),
-    // Mid-rollout: v7 is the stable version production serves, v8 the candidate taking 10%.
-    ReadProductionVersion: async () => ({ Parameter: { Name: '/mlops/p-prod/served/fraud', Value: 'current=v7@90,candidate=v8@10' } }),
-    RecheckProductionVersion: async () => ({ Parameter: { Name: '/mlops/p-prod/served/fraud', Value: 'current=v7@0,candidate=v7@100' } }),
-    MarkStale: async () => ({}),
-    ReadEvaluation: body({ candidate: 0.93, baseline: 0.9, threshold: 0.91, fairnessGap: 0.05 }),
-    RegisterVersion: async () => ({ ModelPackageArn: 'arn:aws:sagemaker:eu-west-1:111111111111:model-package/fraud/7' }),
-    CheckRegistered: async () => ({ ModelApprovalStatus: 'PendingManualApproval', ModelPackageGroupName: 'fraud' }),
-    RequestApproval: async () => ({ approved: true, approver: 'alice' }),
-    MarkApproved: async () => ({}),
-    MarkRejected: async () => ({}),
-    CreateModel: async () => ({}),
-    CreateEndpointConfig: async () => ({}),
-    UpdateEndpoint: async (input) => {
-      updatedTo = input.EndpointConfigName;
-      return {};
-    },
-    DescribeEndpoint: async () => ({ EndpointStatus: 'InService', EndpointConfigName: updatedTo }),
-    // The failure paths: un-approval, the run's Batch jobs, the notification.
-    Unapprove: async () => ({}),
-    FailedListJobs: async () => ({ JobSummaryList: [], NextToken: 'ignored' }),
-    FailedTerminateJob: async () => ({}),
-    StoppedListJobs: async () => ({ JobSummaryList: [] }),
-    StoppedTerminateJob: async () => ({}),
-    NotifyFailure: async () => ({}),
-    ...overrides,
-  };
-  const handlers = Object.fromEntries(Object.entries(defaults).map(([state, handler]) => [state, async (input: any) => {
-    calls.push([state, input]);
-    return handler(input);
-  }]));
-  return { handlers, calls };
-}
-
-/** Runs the pipeline's definition as execution `name` with the fakes of `services`; returns how it ended and the calls made. */
-async function executeWith(definition: any, fakes: ReturnType<typeof services>, name = 'run-1', input: object = { trigger: 'schedule' }) {
-  const result = await runLocally(definition, input, {
-    handlers: fakes.handlers,
-    context: {
-      Execution: { Name: name, Id: `arn:aws:states:eu-west-1:111111111111:execution:fraud:${name}` },
-      StateMachine: { Id: 'arn:aws:states:eu-west-1:111111111111:stateMachine:fraud' },
-      Task: { Token: 'token-1' },
-    },
-  });
-  const call = (state: string) => fakes.calls.find(([s]) => s === state)?.[1];
-  return { ...result, error: result.ok ? undefined : result.error, calls: fakes.calls, states: fakes.calls.map(([s]) => s), call };
-}
 
 describe('ModelPipeline executed from its synthesized definition (aws-local-stepfunctions, asl-validator)', () => {
   const f = fixture(EnvironmentProfile.prod());
