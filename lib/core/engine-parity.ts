@@ -137,7 +137,11 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('ExperimentTracking', 'security', 'the container runs as a non-root user (1000) with a read-only root filesystem (writes only to a /tmp task volume) and a hard memory limit',
     ['container']),
 
-  cdkOnly('ModelPipeline', 'security', 'retraining pipeline (Step Functions: train, evaluate, approve, deploy)', 'not yet: no Pulumi ModelPipeline'),
+  both('ModelPipeline', 'security', 'retraining pipeline (Step Functions: train, evaluate, approve, deploy)',
+    ['pipelineDefinition', 'pipelineRoleStatements', 'pipelineRunLock', 'pipelineLogging'],
+    "both render core's modelPipelineDefinition and modelPipelineStatements (compared with manual approval, the served state, a holdout and the hand-off to the promotion, which the Pulumi one takes by its state machine's ARN)"),
+  cdkOnly('ModelPipeline', 'security', "the pipeline's own rollout to an endpoint (SageMaker deployment guardrails) and its triggers (schedule, new data, drift alarms)",
+    'not yet: #18; the Pulumi ModelPipeline hands approved versions to the promotion only and is started by hand or by the cleanup rule'),
   both('ModelPromotion', 'security', 'the promotion role (named as the models bucket policy designates, the only writer of served/, assumable only by its state machine) and its state machine: lock, write-once copy with its SHA-256, registry records, served state',
     ['promotionDefinition', 'promotionRoleStatements', 'promotionRoleActions', 'promotionTrust', 'promotionRoleName'],
     'both render core\'s promotionDefinition and promotionRoleStatements (equal up to names and ARNs); the Pulumi definition ends once the served state is written (next row)'),

@@ -15,3 +15,4 @@ export * from './mlops-governance';
 export * from './experiment-tracking';
 export * from './model-promotion';
 export * from './tracking-authentication';
+export * from './model-pipeline';

@@ -6,6 +6,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { errorOf, installMocks, MLFLOW_IMAGE, mockArn, one, ofType, RecordedResource, resourcesOf } from './support';
 import { newApp } from '../support/gate';
 import { IamWalk } from '../support/iam-walk';
@@ -100,6 +101,42 @@ function buildCdkPromotion() {
   return { template: Template.fromStack(stack).toJSON(), roleName: store.promotionRoleName! };
 }
 
+const SERVING_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/ml/serving:1';
+
+/** A retraining pipeline as the Pulumi one can be built: manual approval, the served state, a holdout, hand-off to the promotion. */
+function buildCdkPipeline() {
+  const app = newApp();
+  const stack = new cdk.MlopsStack(app, 'DevPipeline', { profile, project: 'p', env: { account: '123456789012', region: 'us-east-1' } });
+  const platformKey = new cdk.PlatformKey(stack, 'PlatformKey');
+  const store = new cdk.ArtifactStore(stack, 'Store', { encryptionKey: platformKey.key });
+  const vpc = new cdk.PlatformNetwork(stack, 'Network', { encryptionKey: platformKey.key }).vpc;
+  const registry = new cdk.ModelRegistry(stack, 'Registry', { vpc, encryptionKey: platformKey.key });
+  registry.addModelPackageGroup('fraud');
+  const cluster = new cdk.GpuTrainingCluster(stack, 'Training', { vpc, artifactStore: store, maxGpus: 4, encryptionKey: platformKey.key });
+  const job = (id: string) => cluster.addJobDefinition(id, { jobName: id.toLowerCase(), imageUri: `repo/${id.toLowerCase()}:1`, gpus: 1, datasetPrefix: 'fraud/' });
+  const promotion = new cdk.ModelPromotion(stack, 'Promotion', { artifactStore: store, environmentPrefix: 'p-dev', alarmTopic: new sns.Topic(stack, 'Alarms') });
+  const servedState = new cdk.ServedStateParameter(stack, 'ServedState', {
+    environmentPrefix: 'p-dev', model: 'fraud', initialState: { variants: [{ variant: 'current', version: 'v1', weight: 100 }] },
+  });
+  new cdk.ModelPipeline(stack, 'Pipeline', {
+    modelName: 'fraud',
+    registry,
+    artifactStore: store,
+    validateJob: job('Validate'),
+    trainJob: job('Train'),
+    evaluateJob: job('Evaluate'),
+    servingImageUri: SERVING_IMAGE,
+    approval: cdk.ModelApproval.MANUAL,
+    promotion,
+    servedState,
+    holdoutPrefix: 'fraud/holdout/2026-11/',
+    approvers: { emails: ['ml@example.com'], grantees: [new iam.Role(stack, 'Approver', { assumedBy: new iam.AccountRootPrincipal() })] },
+  });
+  return { template: Template.fromStack(stack).toJSON() };
+}
+
+let cdkPipeline: ReturnType<typeof buildCdkPipeline>;
+let pulumiPipeline: { resources: RecordedResource[] };
 let cdkSide: ReturnType<typeof buildCdk>;
 let pulumiSide: { resources: RecordedResource[]; training: pl.GpuTrainingCluster; fleet: pl.InferenceFleet; keyArn: string };
 let cdkOps: ReturnType<typeof buildCdkOperations>;
@@ -158,6 +195,30 @@ beforeAll(async () => {
   const promotionMonitoring = new pl.MlopsMonitoring('pap-monitoring', { profile, tags });
   new pl.ModelPromotion('pap-promotion', { profile, tags, artifactStore: promotionStore, environmentPrefix: 'p-dev', alarmTopicArn: promotionMonitoring.alarmTopic.arn });
   pulumiPromotion = { resources: await resourcesOf('pap'), roleName: promotionStore.promotionRoleName };
+  cdkPipeline = buildCdkPipeline();
+  const pipelineStore = new pl.ArtifactStore('ppl-store', { profile, tags });
+  const pipelineRegistry = new pl.ModelRegistry('ppl-registry', { profile, tags, ...net });
+  pipelineRegistry.addModelPackageGroup('fraud');
+  const cluster = new pl.GpuTrainingCluster('ppl-training', { profile, tags, ...net, maxGpus: 4, artifactStore: pipelineStore });
+  const job = (id: string) => cluster.addJobDefinition(id, { imageUri: `repo/${id}:1`, gpus: 1, datasetPrefix: 'fraud/' });
+  const { Role } = await import('@pulumi/aws/iam');
+  new pl.ModelPipeline('ppl', {
+    profile,
+    tags,
+    modelName: 'fraud',
+    registry: pipelineRegistry,
+    artifactStore: pipelineStore,
+    validateJob: job('validate'),
+    trainJob: job('train'),
+    evaluateJob: job('evaluate'),
+    servingImageUri: SERVING_IMAGE,
+    approval: cdk.ModelApproval.MANUAL,
+    promotionStateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:p-dev-promotion',
+    servedState: { name: '/mlops/p-dev/served/fraud', arn: 'arn:aws:ssm:us-east-1:123456789012:parameter/mlops/p-dev/served/fraud' },
+    holdoutPrefix: 'fraud/holdout/2026-11/',
+    approvers: { emails: ['ml@example.com'], grantees: [new Role('ppl-approver', { assumeRolePolicy: '{}' })] },
+  });
+  pulumiPipeline = { resources: await resourcesOf('ppl') };
 });
 
 /**
@@ -453,6 +514,47 @@ function grantDenies(keyPolicies: Json[][]): string[] {
 
 /** For each construct, its settings as each engine rendered them (the names are the `checks` of the table's rows). */
 const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Record<string, Json> }> = {
+  ModelPipeline: () => {
+    // Each engine's names of the same things as '<ref>': CloudFormation references, Pulumi's (mocked) ARNs, bucket
+    // names, partition, region and account.
+    const pulumiRefs = (text: string) => text.replace(/arn:aws:mock:[^:]+:[^:]+:[^/]+\/[^/]+\/[^"' ,)/]+|ppl-store-(artifacts|models|datasets)|123456789012|us-east-1/g, '<ref>')
+      .replace(/arn:aws:/g, 'arn:<ref>:');
+    const cdkText = (value: Json) => pulumiRefs(joined(value));
+    const [machine] = cfn('AWS::StepFunctions::StateMachine', cdkPipeline.template).filter((m) => m.id.startsWith('Pipeline'));
+    const pMachine = one(pulumiPipeline.resources, 'aws:sfn/stateMachine:StateMachine', 'ppl-state-machine').inputs;
+    // Core's statements (Sid'd on both sides; the Pulumi role's own keys and log delivery grants are its, CDK's grants are unnamed).
+    const core = (statements: Json[]) => statements.filter((st) => st.Sid && !['Keys', 'LogsAndTraces'].includes(st.Sid)).map((st) => ({
+      sid: st.Sid,
+      effect: st.Effect,
+      actions: [st.Action].flat().sort(),
+      resources: [st.Resource ?? st.NotResource].flat().map((r: Json) => (typeof r === 'string' ? pulumiRefs(r) : cdkText(r))).sort(),
+    })).sort((a, b) => a.sid.localeCompare(b.sid));
+    const cdkRole = cdkStatements(cdkPipeline.template, 'PipelineRole');
+    const pRole = pulumiPolicies(pulumiPipeline.resources, 'ppl-role-policy');
+    const runLock = (statements: Json[]) => statements.filter((st) => [st.Action].flat().includes('states:ListExecutions')).map((st) => [st.Action].flat());
+    return {
+      cdk: {
+        pipelineDefinition: JSON.parse(cdkText(machine.props.DefinitionString)),
+        pipelineRoleStatements: core(cdkRole),
+        pipelineRunLock: runLock(cdkStatements(cdkPipeline.template, 'PipelineRunLock')),
+        pipelineLogging: {
+          level: machine.props.LoggingConfiguration.Level,
+          data: machine.props.LoggingConfiguration.IncludeExecutionData,
+          tracing: machine.props.TracingConfiguration.Enabled,
+        },
+      },
+      pulumi: {
+        pipelineDefinition: JSON.parse(pulumiRefs(pMachine.definition)),
+        pipelineRoleStatements: core(pRole),
+        pipelineRunLock: runLock(pulumiPolicies(pulumiPipeline.resources, 'ppl-run-lock')),
+        pipelineLogging: {
+          level: pMachine.loggingConfiguration.level,
+          data: pMachine.loggingConfiguration.includeExecutionData,
+          tracing: pMachine.tracingConfiguration.enabled,
+        },
+      },
+    };
+  },
   ArtifactStore: () => {
     const cdkBuckets = cfn('AWS::S3::Bucket').filter((b) => b.props.BucketEncryption?.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm === 'aws:kms');
     const policies = cfn('AWS::S3::BucketPolicy');

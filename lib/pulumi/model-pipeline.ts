@@ -1,0 +1,344 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import {
+  ArtifactPurpose, METRIC_CONTRACT, MODEL_ARTIFACT_LAYOUT, ModelApproval, modelPipelineDefinition, modelPipelineRunLockStatement,
+  modelPipelineStatements, modelPipelineSubmitDeny, NeutralStatement, PipelineDefinitionOptions, QualityDirection, resolveModelPipelineSpec,
+  specCheck, validatePipelineModelName,
+} from '../core';
+import { ArtifactStore } from './artifact-store';
+import {
+  accountContext, attachStatements, childOptions, componentSpecScope, denyInsecureTopicStatement, logsKeyStatement, MlopsComponentArgs, policyJson,
+  PolicyStatement, resolveProfileAndTags, rotatingKey, serviceRole,
+} from './component-support';
+import { TrainingJob } from './gpu-training-cluster';
+import { ModelRegistry } from './model-registry';
+
+export interface ModelPipelineArgs extends MlopsComponentArgs {
+  /** Model name: the model package group in the registry, `<modelName>/` in the datasets and models buckets. */
+  readonly modelName: string;
+  /** Registry holding the model package group `modelName` (add it with `addModelPackageGroup`). */
+  readonly registry: ModelRegistry;
+  /** Store of the datasets, the model artifacts and the step outputs (`pipelines/<modelName>/<run>/` in ARTIFACTS). */
+  readonly artifactStore: ArtifactStore;
+  /** Batch job validating the dataset (see the CDK `ModelPipelineProps.validateJob`). */
+  readonly validateJob: TrainingJob;
+  /** Batch job training the model (see the CDK `ModelPipelineProps.trainJob`). */
+  readonly trainJob: TrainingJob;
+  /** Batch job evaluating the candidate against production; it must run as a role of its own. */
+  readonly evaluateJob: TrainingJob;
+  /** Image URI the registered model package serves with. */
+  readonly servingImageUri: pulumi.Input<string>;
+  /**
+   * The model's served state (SSM parameter `/mlops/<prefix>/served/<model>`): each run evaluates against the version
+   * production serves then, and an approval finding another one there rejects the package (BaselineChanged).
+   * @default - no production model
+   */
+  readonly servedState?: { readonly name: string; readonly arn: pulumi.Input<string> };
+  /**
+   * The environment's promotion state machine (`MlopsPlatform.modelPromotion.stateMachine.arn`): an approved version
+   * is promoted through it (`startExecution.sync`); the pipeline may start only that state machine.
+   * @default - approved versions are only approved (Pulumi: no rollout of its own to an endpoint)
+   */
+  readonly promotionStateMachineArn?: pulumi.Input<string>;
+  /** Key prefix of a holdout set in the datasets bucket, pinned in code (training is denied reading it). @default - the manifest's */
+  readonly holdoutPrefix?: string;
+  /** @default 'auc' */
+  readonly qualityMetric?: string;
+  /** @default QualityDirection.HIGHER_IS_BETTER */
+  readonly qualityDirection?: QualityDirection;
+  /** @default 0 */
+  readonly minImprovement?: number;
+  /** @default - the profile's `alarms.fairnessGap` */
+  readonly fairnessGap?: number;
+  /** @default - AUTOMATIC where the profile allows destroying data (dev), MANUAL otherwise */
+  readonly approval?: ModelApproval;
+  /**
+   * Who is asked to approve (emails subscribed to the approval topic) and who may answer (roles granted
+   * `states:SendTaskSuccess`/`SendTaskFailure` on this state machine only). Required with MANUAL approval.
+   * @default - none (AUTOMATIC approval only)
+   */
+  readonly approvers?: { readonly emails?: string[]; readonly grantees: aws.iam.Role[] };
+  /** Longest a manual approval may wait, 3600 to 604800 seconds. @default 259200 (3 days) */
+  readonly approvalTimeoutSeconds?: number;
+  /** Topic told of failed runs and of the failed-runs alarm. @default - a new topic on the pipeline's key */
+  readonly alarmTopicArn?: pulumi.Input<string>;
+  /** Key of `alarmTopicArn`, so the state machine may publish to it. @default - the topic is not encrypted with a customer managed key */
+  readonly alarmTopicKeyArn?: pulumi.Input<string>;
+}
+
+/**
+ * The Pulumi counterpart of the CDK `ModelPipeline`: the same state machine (core's `modelPipelineDefinition`: run
+ * lock, validate, train with spot retries, evaluate against production on a holdout, quality and fairness gates,
+ * registration with lineage, approval by task token or automatically in dev, baseline recheck, hand-off to the
+ * promotion, failure and cleanup paths), its role with core's `modelPipelineStatements`, the approval topic, the
+ * cleanup rule for stopped runs, the failed-runs alarm and the jobs' grants on their step outputs. Unlike the CDK
+ * construct it does not roll out to an endpoint itself (give `promotionStateMachineArn`) and has no triggers yet.
+ */
+export class ModelPipeline extends pulumi.ComponentResource {
+  public static readonly TYPE = 'mlops:aws:ModelPipeline';
+
+  public readonly stateMachine: aws.sfn.StateMachine;
+  public readonly role: aws.iam.Role;
+  /** Topic receiving manual approval requests (with the task token). */
+  public readonly approvalTopic: aws.sns.Topic;
+  /** Topic told of failed runs (`alarmTopicArn`, or the pipeline's own). */
+  public readonly alarmTopicArn: pulumi.Output<string>;
+  public readonly failedRunsAlarm: aws.cloudwatch.MetricAlarm;
+  /** Starts a cleanup run when a run is stopped or times out. */
+  public readonly cleanupRule: aws.cloudwatch.EventRule;
+  public readonly logGroup: aws.cloudwatch.LogGroup;
+  public readonly encryptionKey: aws.kms.Key;
+  public readonly approval: ModelApproval;
+  public readonly fairnessGap: number;
+  /** The definition as deployed (JSON). */
+  public readonly definition: pulumi.Output<string>;
+  /** The role's statements from core (JSON array), as attached. */
+  public readonly roleStatements: pulumi.Output<NeutralStatement[]>;
+
+  constructor(name: string, args: ModelPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
+    const { profile, tags } = resolveProfileAndTags(args);
+    const scope = componentSpecScope(ModelPipeline.TYPE, name);
+    const check = specCheck(scope);
+    validatePipelineModelName(scope, args.modelName);
+    if (!args.registry?.modelPackageGroups?.has(args.modelName)) {
+      check.fail('modelName', args.modelName, 'has no model package group in the registry',
+        `call registry.addModelPackageGroup('${args.modelName}') (or add it to MlopsPlatform 'modelFamilies') before building its pipeline.`);
+    }
+    for (const [prop, job] of [['validateJob', args.validateJob], ['trainJob', args.trainJob], ['evaluateJob', args.evaluateJob]] as const) {
+      if (!job?.jobDefinition || !job.jobQueue) {
+        check.fail(prop, job, 'must be a job added to the training cluster', `pass the result of trainingCluster.addJobDefinition(...) as '${prop}'.`);
+      }
+    }
+    if (args.evaluateJob.jobRole === args.trainJob.jobRole) {
+      check.fail('evaluateJob', 'the training job\'s role', 'runs as the training job\'s role (it could write the evaluation the gates read)',
+        "add a job definition of its own for evaluation, e.g. trainingCluster.addJobDefinition('evaluate', ...).");
+    }
+    if (args.holdoutPrefix !== undefined) {
+      check.matches('holdoutPrefix', args.holdoutPrefix, /^[A-Za-z0-9][A-Za-z0-9_.\-/]*\/$/, 'a key prefix of the datasets bucket ending with "/", e.g. "fraud/holdout/2026-11/"');
+    }
+    const spec = resolveModelPipelineSpec(scope, { ...args, servingImageUri: 'given' }, profile);
+    if (pulumi.Output.isInstance(args.servingImageUri) ? false : !args.servingImageUri) {
+      check.fail('servingImageUri', args.servingImageUri, 'is required', 'pass the serving image, e.g. servingImages.imageUri(tag).');
+    }
+    if (spec.approval === ModelApproval.MANUAL) {
+      if ((args.approvers?.grantees ?? []).length === 0) {
+        check.fail('approvers.grantees', args.approvers?.grantees, 'must name who may approve (MANUAL approval)',
+          'pass the role of the people who approve, e.g. approvers: { grantees: [governance.mlEngineer], emails: [...] }.');
+      }
+      if ((args.approvers?.emails ?? []).length === 0) {
+        check.fail('approvers.emails', args.approvers?.emails, 'must reach someone (MANUAL approval: nobody is told of a request otherwise)',
+          "give the approvers' addresses (approvers.emails, or MlopsPlatform's notifyEmails).");
+      }
+      for (const email of args.approvers?.emails ?? []) check.matches('approvers.emails', email, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an email address');
+    }
+    super(ModelPipeline.TYPE, name, {}, opts);
+    this.approval = spec.approval;
+    this.fairnessGap = spec.fairnessGap;
+    const awsTags = tags.toAwsTags();
+    const account = accountContext(this);
+    const retain = spec.retainData;
+
+    this.encryptionKey = rotatingKey(`${name}-key`, `Model pipeline ${name} (${args.modelName})`, {
+      retain,
+      pendingWindowDays: profile.allowDestroy ? 7 : 30,
+      tags: awsTags,
+      statements: [logsKeyStatement(account), {
+        Sid: 'AllowCloudWatchAlarmsToPublishEncrypted',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceAccount': account.accountId } },
+      }],
+    }, this);
+    const topic = (id: string, displayName: string) => {
+      const t = new aws.sns.Topic(`${name}-${id}`, { displayName, kmsMasterKeyId: this.encryptionKey.arn, tags: awsTags }, childOptions(this));
+      new aws.sns.TopicPolicy(`${name}-${id}-policy`, { arn: t.arn, policy: policyJson({ Version: '2012-10-17', Statement: [denyInsecureTopicStatement(t.arn)] }) },
+        childOptions(this));
+      return t;
+    };
+    this.approvalTopic = topic('approval', `Approve ${args.modelName} versions (${profile.name})`);
+    for (const [i, email] of (args.approvers?.emails ?? []).entries()) {
+      new aws.sns.TopicSubscription(`${name}-approver-${i}`, { topic: this.approvalTopic.arn, protocol: 'email', endpoint: email }, childOptions(this));
+    }
+    const ownAlarmTopic = args.alarmTopicArn ? undefined : topic('alarms', `${args.modelName} pipeline failures (${profile.name})`);
+    if (ownAlarmTopic) {
+      for (const [i, email] of (args.approvers?.emails ?? []).entries()) {
+        new aws.sns.TopicSubscription(`${name}-alarm-${i}`, { topic: ownAlarmTopic.arn, protocol: 'email', endpoint: email }, childOptions(this));
+      }
+    }
+    this.alarmTopicArn = ownAlarmTopic ? ownAlarmTopic.arn : pulumi.output(args.alarmTopicArn!);
+    this.logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, {
+      kmsKeyId: this.encryptionKey.arn, retentionInDays: spec.logRetentionDays, tags: awsTags,
+    }, childOptions(this, retain));
+
+    const store = args.artifactStore;
+    const job = (j: TrainingJob) => pulumi.all([j.jobDefinition.arn, j.jobQueue.arn, j.checkpointUri])
+      .apply(([jobDefinitionArn, jobQueueArn, checkpointUri]) => ({ jobDefinitionArn, jobQueueArn, checkpointUri }));
+    const where = pulumi.all([account.partition, account.region, account.accountId]);
+    const buckets = pulumi.all([
+      store.bucket(ArtifactPurpose.ARTIFACTS).bucket, store.bucket(ArtifactPurpose.MODELS).bucket, store.bucket(ArtifactPurpose.DATASETS).bucket,
+      store.bucket(ArtifactPurpose.ARTIFACTS).arn,
+    ]);
+    const jobs = pulumi.all([job(args.validateJob), job(args.trainJob), job(args.evaluateJob)]);
+    const arns = pulumi.all([args.servingImageUri, this.approvalTopic.arn, this.alarmTopicArn, args.servedState?.arn, args.promotionStateMachineArn]);
+    const options: pulumi.Output<PipelineDefinitionOptions> = pulumi.all([where, buckets, jobs, arns]).apply(([
+      [partition, region, accountId], [artifacts, models, datasets, artifactsBucketArn], [validate, train, evaluate],
+      [servingImageUri, approvalTopicArn, alarmTopicArn, servedStateArn, promotionArn],
+    ]) => ({
+      partition,
+      region,
+      account: accountId,
+      spec,
+      comment: `Retrains, evaluates, registers and rolls out ${args.modelName} (${profile.name})`,
+      buckets: { artifacts, models, datasets },
+      artifactsBucketArn,
+      jobs: { validate, train, evaluate },
+      servingImageUri,
+      approvalTopicArn,
+      alarmTopicArn,
+      servedState: args.servedState && servedStateArn ? { parameterName: args.servedState.name, parameterArn: servedStateArn } : undefined,
+      holdoutPrefix: args.holdoutPrefix,
+      // A state machine ARN ends with its name.
+      promotion: promotionArn ? { stateMachineArn: promotionArn, stateMachineName: promotionArn.split(':').slice(-1)[0] } : undefined,
+    }));
+    this.roleStatements = options.apply(modelPipelineStatements);
+
+    this.role = serviceRole(`${name}-role`, {
+      service: 'states.amazonaws.com',
+      description: `State machine of the ${args.modelName} pipeline: its jobs, registry group, run outputs and promotion`,
+      tags: awsTags,
+      permissionsBoundary: args.permissionsBoundary,
+    }, this);
+    const keys = [store.encryptionKey.arn, this.encryptionKey.arn, ...(args.alarmTopicKeyArn ? [args.alarmTopicKeyArn] : [])];
+    const own: PolicyStatement[] = [
+      // The KMS side of the run outputs it reads and of its publications to the encrypted topics.
+      { Sid: 'Keys', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: keys },
+      {
+        // Log delivery and X-Ray of the state machine have no resource-level permissions.
+        Sid: 'LogsAndTraces',
+        Effect: 'Allow',
+        Resource: '*',
+        Action: [
+          'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries',
+          'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+          'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
+        ],
+      },
+    ];
+    const rendered = pulumi.all([this.roleStatements, options]).apply(([statements, o]) => {
+      const deny = modelPipelineSubmitDeny(o);
+      // PolicyStatement has no NotResource; the document takes it as it is.
+      const denyStatement = {
+        Sid: deny.sid, Effect: deny.effect, Action: deny.actions, NotResource: deny.notResources,
+      } as unknown as PolicyStatement;
+      return [...statements.map(renderStatement), denyStatement];
+    });
+    const rolePolicy = attachStatements(`${name}-role-policy`, this.role, pulumi.all([rendered, own]).apply(([c, o]) => [...c, ...o] as PolicyStatement[]),
+      this, `What the ${args.modelName} pipeline's state machine may do`, awsTags)!;
+
+    this.definition = options.apply((o) => JSON.stringify(modelPipelineDefinition(o)));
+    this.stateMachine = new aws.sfn.StateMachine(`${name}-state-machine`, {
+      definition: this.definition,
+      roleArn: this.role.arn,
+      type: 'STANDARD',
+      tracingConfiguration: { enabled: true },
+      loggingConfiguration: { logDestination: pulumi.interpolate`${this.logGroup.arn}:*`, includeExecutionData: true, level: spec.logLevel },
+      tags: awsTags,
+    }, { ...childOptions(this), dependsOn: [rolePolicy] });
+    // The run lock names the state machine: attached apart, after it exists.
+    attachStatements(`${name}-run-lock`, this.role, this.stateMachine.arn.apply((arn) => [renderStatement(modelPipelineRunLockStatement(arn))]), this,
+      `Run lock of the ${args.modelName} pipeline: list its own running executions`, awsTags);
+    if (spec.approval === ModelApproval.MANUAL) {
+      for (const [i, grantee] of (args.approvers?.grantees ?? []).entries()) {
+        attachStatements(`${name}-approver-${i}-policy`, grantee, [
+          { Effect: 'Allow', Action: ['states:SendTaskSuccess', 'states:SendTaskFailure'], Resource: this.stateMachine.arn },
+        ], this, `Answer approval requests of the ${args.modelName} pipeline`, awsTags);
+      }
+    }
+    this.grantJobOutputs(name, args, spec.outputPrefix, awsTags);
+
+    // A stopped or timed-out run runs no Catch: its status change starts a cleanup run (the CleanUpOrRun branch).
+    const triggerRole = serviceRole(`${name}-trigger-role`, {
+      service: 'events.amazonaws.com', description: `Starts the ${args.modelName} pipeline`, tags: awsTags, permissionsBoundary: args.permissionsBoundary,
+    }, this);
+    attachStatements(`${name}-trigger-role-policy`, triggerRole, [{ Effect: 'Allow', Action: 'states:StartExecution', Resource: this.stateMachine.arn }],
+      this, `Starts the ${args.modelName} pipeline`, awsTags);
+    this.cleanupRule = new aws.cloudwatch.EventRule(`${name}-cleanup`, {
+      description: `Terminate the Batch jobs of a ${args.modelName} pipeline run that was stopped or timed out`,
+      eventPattern: pulumi.jsonStringify({
+        'source': ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        'detail': { status: ['ABORTED', 'TIMED_OUT'], stateMachineArn: [this.stateMachine.arn] },
+      }),
+      tags: awsTags,
+    }, childOptions(this));
+    new aws.cloudwatch.EventTarget(`${name}-cleanup-target`, { rule: this.cleanupRule.name, arn: this.stateMachine.arn, roleArn: triggerRole.arn }, childOptions(this));
+
+    const metric = (id: string, metricName: string) => ({
+      id, metric: { namespace: 'AWS/States', metricName, dimensions: { StateMachineArn: this.stateMachine.arn }, period: 300, stat: 'Sum' },
+    });
+    this.failedRunsAlarm = new aws.cloudwatch.MetricAlarm(`${name}-failed-runs`, {
+      alarmDescription: `A run of the ${args.modelName} pipeline failed, timed out or was stopped (gate outcomes such as BelowBaseline count too)`,
+      metricQueries: [
+        metric('failed', 'ExecutionsFailed'), metric('timedOut', 'ExecutionsTimedOut'), metric('aborted', 'ExecutionsAborted'),
+        { id: 'runs', expression: 'failed + timedOut + aborted', label: 'Failed, timed-out and stopped runs', returnData: true },
+      ],
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      treatMissingData: 'notBreaching',
+      alarmActions: [this.alarmTopicArn],
+      tags: awsTags,
+    }, childOptions(this));
+
+    this.registerOutputs({ stateMachineArn: this.stateMachine.arn, approvalTopicArn: this.approvalTopic.arn });
+  }
+
+  /**
+   * Each job writes its own step outputs (no job can write another step's, so the evaluation the gates read is not
+   * the training job's); training writes candidates and never reads the pinned holdout; evaluation reads candidates,
+   * served versions and the holdout, and publishes to the metric contract's namespaces.
+   */
+  private grantJobOutputs(name: string, args: ModelPipelineArgs, outputPrefix: string, tags: Record<string, string>): void {
+    const store = args.artifactStore;
+    const candidates = MODEL_ARTIFACT_LAYOUT.candidatesPrefix(args.modelName);
+    const served = MODEL_ARTIFACT_LAYOUT.servedPrefix(args.modelName);
+    const steps: Array<[string, TrainingJob]> = [['validate', args.validateJob], ['train', args.trainJob], ['evaluate', args.evaluateJob]];
+    for (const [step, job] of steps) {
+      const statements: PolicyStatement[] = [...store.grantStatements('write', ArtifactPurpose.ARTIFACTS, `${outputPrefix}${step}/`)];
+      if (step !== 'validate') statements.push(...store.grantStatements('read', ArtifactPurpose.ARTIFACTS, `${outputPrefix}validate/`));
+      if (step === 'train') {
+        statements.push(...store.grantStatements('write', ArtifactPurpose.MODELS, candidates));
+        if (args.holdoutPrefix) {
+          statements.push({
+            Sid: 'TrainingNeverReadsTheHoldout',
+            Effect: 'Deny',
+            Action: ['s3:GetObject', 's3:GetObjectVersion'],
+            Resource: pulumi.interpolate`${store.bucket(ArtifactPurpose.DATASETS).arn}/${args.holdoutPrefix}*`,
+          });
+        }
+      }
+      if (step === 'evaluate') {
+        statements.push(
+          ...store.grantStatements('read', ArtifactPurpose.MODELS, candidates),
+          ...store.grantStatements('read', ArtifactPurpose.MODELS, served),
+          ...(args.holdoutPrefix ? store.grantStatements('read', ArtifactPurpose.DATASETS, args.holdoutPrefix) : []),
+          {
+            Effect: 'Allow',
+            Action: ['cloudwatch:PutMetricData'],
+            Resource: '*',
+            Condition: { StringEquals: { 'cloudwatch:namespace': [METRIC_CONTRACT.modelQuality.namespace, METRIC_CONTRACT.fairness.namespace] } },
+          },
+        );
+      }
+      attachStatements(`${name}-${step}-job-policy`, job.jobRole, statements, this,
+        `${step} step of the ${args.modelName} pipeline: write its step outputs${step === 'train' ? ' and candidates' : ''}`, tags);
+    }
+  }
+}
+
+/** Core's engine-neutral statement as a policy JSON statement. */
+function renderStatement(s: NeutralStatement): PolicyStatement {
+  return { Sid: s.sid, Effect: s.effect, Action: s.actions, Resource: s.resources, ...(s.conditions ? { Condition: s.conditions } : {}) };
+}
