@@ -6,7 +6,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import {
-  Check, checkEnvironmentCertificateArn, checkServingShardCount, ENVIRONMENT_PREFIX_PATTERN, EnvironmentProfile, fleetRolloutStateMachineName,
+  Check, checkEnvironmentCertificateArn, checkNoRetrainingWherePromotedFrom, checkServingShardCount, ENVIRONMENT_PREFIX_PATTERN, EnvironmentProfile,
+  fleetRolloutStateMachineName,
   MlopsTags, modelRegistryCostEstimate, PromotingEnvironment, PROMOTION_TARGET_TAG, PromotionMode, PromotionSource, promotionTargetTagValue,
   resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel,
   servingShardOf, SharedPlatformParameterNames, UNIT_PRICES, validateIdentifier, validatePlatformTeams,
@@ -554,12 +555,7 @@ export class MlopsPlatform extends Construct {
    * go to the platform's `notifyEmails` and may be answered by the ML engineer persona unless `approvers` says otherwise.
    */
   public addModelPipeline(id: string, options: Omit<ModelPipelineProps, 'registry' | 'artifactStore'>): ModelPipeline {
-    if (this.promoteFrom) {
-      checkFor(this).fail('addModelPipeline', options.modelName,
-        'adds a retraining pipeline to an environment that promotes what another one approved (promoteFrom): it would serve a model that environment never approved',
-        'retrain in the source environment (staging) and promote its approved package here: start platform.modelPromotion with '
-        + '{"model": "<model>", "version": "<version>", "modelPackageArn": "<package ARN there>"}.');
-    }
+    checkNoRetrainingWherePromotedFrom(checkFor(this), this.promoteFrom, options.modelName);
     const serving = this.servedModel(options.modelName);
     // Beside the model it rolls out to: the platform stack must not depend on a serving shard (shards depend on it).
     const pipeline = new ModelPipeline(this.servingStackOf(options.modelName) ?? this.platformStack, id, {

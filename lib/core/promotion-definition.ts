@@ -462,6 +462,18 @@ export function checkPromotionNames(check: Check,
   return stateMachineName;
 }
 
+/**
+ * Refuses a retraining pipeline in an environment that promotes what another one approved (`promoteFrom`): prod does
+ * not retrain, it serves what staging approved. The same error on both engines' `MlopsPlatform.addModelPipeline`.
+ */
+export function checkNoRetrainingWherePromotedFrom(check: Check, promoteFrom: PromotionSource | undefined, modelName: unknown): void {
+  if (!promoteFrom) return;
+  check.fail('addModelPipeline', modelName,
+    'adds a retraining pipeline to an environment that promotes what another one approved (promoteFrom): it would serve a model that environment never approved',
+    'retrain in the source environment (staging) and promote its approved package here: start platform.modelPromotion with '
+    + '{"model": "<model>", "version": "<version>", "modelPackageArn": "<package ARN there>"}.');
+}
+
 /** Where a promotion role works, as each engine renders it (values may be deploy-time tokens). */
 export interface PromotionRoleContext {
   readonly partition: string;

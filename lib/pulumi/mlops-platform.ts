@@ -1,7 +1,8 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  Check, checkEnvironmentCertificateArn, DataClassification, encodeServedState, EnvironmentProfile, MlopsTags, mlflowImageBuildCommand,
+  Check, checkEnvironmentCertificateArn, checkNoRetrainingWherePromotedFrom, DataClassification, encodeServedState, EnvironmentProfile, MlopsTags,
+  mlflowImageBuildCommand,
   modelRegistryCostEstimate, PlatformTeamSpec, PROMOTION_TARGET_TAG, PromotionMode, PromotionSource, promotionTargetTagValue, Rollout, ServedState,
   servedStateParameterName, validateIdentifier, validatePlatformTeams, ValidationError,
 } from '../core';
@@ -15,6 +16,7 @@ import { InferenceFleet, InferenceFleetArgs } from './inference-fleet';
 import { MlopsGovernance, MlopsGovernanceArgs } from './mlops-governance';
 import { alarmPublisherKeyStatement, MlopsMonitoring, ServedModelAlarms } from './mlops-monitoring';
 import { ModelEndpoint } from './model-endpoint';
+import { ModelPipeline, ModelPipelineArgs } from './model-pipeline';
 import { ModelPromotion } from './model-promotion';
 import { ModelRegistry, ModelRegistryArgs } from './model-registry';
 import { TrackingAuthentication } from './tracking-authentication';
@@ -171,6 +173,12 @@ export class MlopsPlatform extends pulumi.ComponentResource {
   /** Estimated monthly cost (USD) at minimum and maximum capacity. */
   public readonly estimatedMonthlyCost: { minUsd: number; maxUsd: number };
 
+  private readonly baseName: string;
+  private readonly scope: string;
+  private readonly environmentPrefix: string;
+  private readonly notifyEmails?: string[];
+  private readonly promoteFrom?: PromotionSource;
+
   constructor(name: string, args: MlopsPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     if (typeof args?.profile?.name !== 'string' || typeof args.profile.allowDestroy !== 'boolean') {
       throw new ValidationError({
@@ -200,6 +208,11 @@ export class MlopsPlatform extends pulumi.ComponentResource {
       project: args.project, environment: args.profile.name, costCenter: args.costCenter, dataClassification: args.dataClassification,
     }, `${MlopsPlatform.TYPE}(${name})`);
     super(MlopsPlatform.TYPE, name, {}, opts);
+    this.baseName = name;
+    this.scope = scope;
+    this.environmentPrefix = `${args.project}-${args.profile.name}`;
+    this.notifyEmails = args.notifyEmails;
+    this.promoteFrom = args.promoteFrom;
     this.profile = args.profile;
     this.tags = tags;
     const common = { profile: args.profile, tags };
@@ -382,6 +395,38 @@ export class MlopsPlatform extends pulumi.ComponentResource {
       artifactBuckets: this.artifactStore.bucketNames,
       estimatedMonthlyCostUsd: total,
     });
+  }
+
+  /**
+   * A retraining pipeline for one of the platform's models, wired as the CDK `MlopsPlatform.addModelPipeline` wires it:
+   * the platform's registry and store; for a fleet, or a model with a served state, the hand-off to the environment's
+   * promotion (the pipeline may start only that state machine, and evaluates against the served state); approval
+   * requests to `notifyEmails` with the ML engineer persona as approver; failures to the alarm topic; its role under
+   * the governance boundary and denied GPU work while the budget brake is on. Refused where the platform promotes what
+   * another environment approved (`promoteFrom`): that environment does not retrain.
+   */
+  public addModelPipeline(id: string, args: Omit<ModelPipelineArgs, 'registry' | 'artifactStore'>): ModelPipeline {
+    checkNoRetrainingWherePromotedFrom(new Check(this.scope), this.promoteFrom, args?.modelName);
+    const serving = this.servedModels[args.modelName];
+    const promoted = serving instanceof InferenceFleet || this.servedStates[args.modelName] !== undefined;
+    const pipeline = new ModelPipeline(`${this.baseName}-${id}`, {
+      profile: this.profile,
+      tags: this.tags,
+      registry: this.modelRegistry,
+      artifactStore: this.artifactStore,
+      servedState: this.servedStates[args.modelName]
+        ? { name: servedStateParameterName(this.environmentPrefix, args.modelName), arn: this.servedStates[args.modelName].arn }
+        : undefined,
+      promotionStateMachineArn: promoted ? this.modelPromotion.stateMachine.arn : undefined,
+      approvers: { emails: this.notifyEmails, grantees: [this.governance.mlEngineer] },
+      alarmTopicArn: this.monitoring.alarmTopic.arn,
+      alarmTopicKeyArn: this.platformKey.arn,
+      permissionsBoundary: this.governance.permissionBoundary.arn,
+      ...args,
+    }, { parent: this });
+    // It submits training jobs: denied while the GPU brake is on, as the personas are.
+    this.costGuard.denyGpuFor({ name: pipeline.role.name, arn: pipeline.role.arn });
+    return pipeline;
   }
 }
 
