@@ -143,5 +143,15 @@ describe('Control Tower controls: each template against its own rules, findings 
       // A changed template (First and Second now keep their logs for two weeks) has a new digest and is checked.
       expect(controlTowerFindings(threeStacks(logs.RetentionDays.TWO_WEEKS)).sort()).toEqual(first);
     });
+
+    test('a cache directory that cannot be written does not fail synthesis: the findings are reported as without it', () => {
+      const file = path.join(dir, 'not-a-directory');
+      fs.writeFileSync(file, '');
+      process.env.MLOPS_CONTROL_TOWER_CACHE = path.join(file, 'cache');
+      expect(controlTowerFindings(threeStacks()).sort()).toEqual([
+        'cloudwatch_log_group_retention_period_check First/Short/Resource',
+        'cloudwatch_log_group_retention_period_check Second/Short/Resource',
+      ]);
+    });
   });
 });

@@ -113,8 +113,10 @@ export class ControlTowerControls implements IPolicyValidationPlugin {
     const cached = new Map(paths.map((p) => [p, cache?.read(p)] as const));
     const toRun = paths.filter((p) => cached.get(p) === undefined);
     const report = toRun.length > 0 ? this.validateOrExplain({ ...context, templatePaths: toRun }, rules) : { success: true, violations: [] };
-    const consistent = report.success === (report.violations.length === 0);
-    if (cache && consistent) for (const p of toRun) cache.write(p, findingsIn(report.violations, p));
+    // Stored only when every finding is attributed to a template checked here (a finding without one would be lost).
+    const attributable = report.success === (report.violations.length === 0)
+      && report.violations.every((v) => v.violatingResources.every((r) => r.templatePath !== undefined && toRun.includes(r.templatePath)));
+    if (cache && attributable) for (const p of toRun) cache.write(p, findingsIn(report.violations, p));
     const fromCache = paths.flatMap((p) => (cached.get(p) ?? []).map((v) => ({
       ...v, violatingResources: v.violatingResources.map((r) => ({ ...r, templatePath: p })),
     })));
@@ -222,12 +224,21 @@ class ResultCache {
     }
   }
 
+  /** Stores the findings; a cache that cannot be written (read-only, full) only costs the next synthesis a cfn-guard run. */
   public write(templatePath: string, findings: PolicyViolation[]): void {
     const file = this.fileFor(templatePath);
-    fs.mkdirSync(this.dir, { recursive: true });
     const partial = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(partial, JSON.stringify(findings));
-    fs.renameSync(partial, file);
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+      fs.writeFileSync(partial, JSON.stringify(findings));
+      fs.renameSync(partial, file);
+    } catch {
+      try {
+        fs.rmSync(partial, { force: true });
+      } catch {
+        // Not even the directory exists: nothing was written.
+      }
+    }
   }
 }
 
