@@ -141,10 +141,7 @@ jestConfig.addOverride('jest.workerIdleMemoryLimit', '1536MB');
 // Two workers on the two cores: the suites wait on child processes (cdk, cfn-lint, moto, tsc) for much of their time,
 // so two files at once took the clean-clone gate from 1023 s to 775 s, all passing; memory stays far below the
 // machine's (each worker is replaced above the limit).
-// Three since the suite grew (Pulumi components, the emulator, CLI syntheses): with two the clean-clone gate took
-// 1027 s, over the 15-minute target, while the emulator and CLI files spend much of their time waiting on moto and
-// child processes.
-jestConfig.addOverride('jest.maxWorkers', 3);
+jestConfig.addOverride('jest.maxWorkers', 2);
 // Control Tower findings are kept per template digest under node_modules/.cache (MLOPS_CONTROL_TOWER_CACHE): the gate
 // synthesizes the reference app and the examples several times (in process, through the cdk CLI, from the packed
 // tarball), and cfn-guard is most of a synthesis' time. A clean clone starts with an empty cache.
