@@ -8,7 +8,7 @@ import {
 import { ArtifactStore } from './artifact-store';
 import {
   accountContext, attachStatements, childOptions, componentSpecScope, denyInsecureTopicStatement, logsKeyStatement, MlopsComponentArgs, policyJson,
-  PolicyStatement, resolveProfileAndTags, rotatingKey, serviceRole,
+  PolicyStatement, renderNeutralStatement, resolveProfileAndTags, rotatingKey, serviceRole, stateMachineLogsAndTracesStatement,
 } from './component-support';
 import { TrainingJob } from './gpu-training-cluster';
 import { ModelRegistry } from './model-registry';
@@ -214,17 +214,7 @@ export class ModelPipeline extends pulumi.ComponentResource {
     const own: PolicyStatement[] = [
       // The KMS side of the run outputs it reads and of its publications to the encrypted topics.
       { Sid: 'Keys', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: keys },
-      {
-        // Log delivery and X-Ray of the state machine have no resource-level permissions.
-        Sid: 'LogsAndTraces',
-        Effect: 'Allow',
-        Resource: '*',
-        Action: [
-          'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries',
-          'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
-          'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
-        ],
-      },
+      stateMachineLogsAndTracesStatement(),
     ];
     const rendered = pulumi.all([this.roleStatements, options]).apply(([statements, o]) => {
       const deny = modelPipelineSubmitDeny(o);
@@ -232,7 +222,7 @@ export class ModelPipeline extends pulumi.ComponentResource {
       const denyStatement = {
         Sid: deny.sid, Effect: deny.effect, Action: deny.actions, NotResource: deny.notResources,
       } as unknown as PolicyStatement;
-      return [...statements.map(renderStatement), denyStatement];
+      return [...statements.map(renderNeutralStatement), denyStatement];
     });
     const rolePolicy = attachStatements(`${name}-role-policy`, this.role, pulumi.all([rendered, own]).apply(([c, o]) => [...c, ...o] as PolicyStatement[]),
       this, `What the ${args.modelName} pipeline's state machine may do`, awsTags)!;
@@ -247,7 +237,7 @@ export class ModelPipeline extends pulumi.ComponentResource {
       tags: awsTags,
     }, { ...childOptions(this), dependsOn: [rolePolicy] });
     // The run lock names the state machine: attached apart, after it exists.
-    attachStatements(`${name}-run-lock`, this.role, this.stateMachine.arn.apply((arn) => [renderStatement(modelPipelineRunLockStatement(arn))]), this,
+    attachStatements(`${name}-run-lock`, this.role, this.stateMachine.arn.apply((arn) => [renderNeutralStatement(modelPipelineRunLockStatement(arn))]), this,
       `Run lock of the ${args.modelName} pipeline: list its own running executions`, awsTags);
     if (spec.approval === ModelApproval.MANUAL) {
       for (const [i, grantee] of (args.approvers?.grantees ?? []).entries()) {
@@ -336,9 +326,4 @@ export class ModelPipeline extends pulumi.ComponentResource {
         `${step} step of the ${args.modelName} pipeline: write its step outputs${step === 'train' ? ' and candidates' : ''}`, tags);
     }
   }
-}
-
-/** Core's engine-neutral statement as a policy JSON statement. */
-function renderStatement(s: NeutralStatement): PolicyStatement {
-  return { Sid: s.sid, Effect: s.effect, Action: s.actions, Resource: s.resources, ...(s.conditions ? { Condition: s.conditions } : {}) };
 }
