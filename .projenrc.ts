@@ -37,7 +37,7 @@ const project = new typescript.TypeScriptProject({
   pullRequestTemplate: false,
   sampleCode: false,
 
-  peerDeps: ['aws-cdk-lib@^2.257.0', 'constructs@^10.4.0', '@pulumi/aws@^7.0.0', '@pulumi/kubernetes@^4.20.0'],
+  peerDeps: ['aws-cdk-lib@^2.257.0', 'constructs@^10.4.0', '@pulumi/aws@^7.0.0', '@pulumi/kubernetes@^4.20.0', '@pulumi/aws-native@^1.79.0'],
   // Test against a current aws-cdk-lib rather than the lowest supported one.
   peerDependencyOptions: { pinnedDevDependency: false },
   deps: [
@@ -59,6 +59,8 @@ const project = new typescript.TypeScriptProject({
     'constructs@^10.4.0',
     '@pulumi/aws@^7.0.0',
     '@pulumi/kubernetes@^4.20.0',
+    // SageMaker inference components (scale to zero), which the @pulumi/aws provider lacks.
+    '@pulumi/aws-native@^1.79.0',
     'fast-check@^4.0.0',
     '@swc/core@^1.15.0',
     '@swc/jest@^0.2.39',
@@ -147,9 +149,10 @@ jestConfig.addOverride('jest.maxWorkers', 2);
 // tarball), and cfn-guard is most of a synthesis' time. A clean clone starts with an empty cache.
 jestConfig.addOverride('jest.setupFiles', ['<rootDir>/test/support/jest-setup.ts']);
 
-// Pulumi users install @pulumi/aws and @pulumi/kubernetes; CDK-only users need not.
+// Pulumi users install @pulumi/aws, @pulumi/aws-native and @pulumi/kubernetes; CDK-only users need not.
 project.package.addField('peerDependenciesMeta', {
   '@pulumi/aws': { optional: true },
+  '@pulumi/aws-native': { optional: true },
   '@pulumi/kubernetes': { optional: true },
 });
 
