@@ -101,3 +101,14 @@ describe.each(FLAG_STATES)('every AWS construct with its required props only (fe
     expect(result.failure()).toBe('');
   });
 });
+
+// The other side of "no finding": in a user's app aws-cdk-lib's own template validation runs, and a finding of it
+// fails these tests (UserSynth.failure lists it), as a compliance finding does.
+test("aws-cdk-lib's template validation runs in a user's app and its findings fail the consumer tests", () => {
+  const result = UserProject.get().synth('builtin-validation', `
+import { App, CfnResource, Stack } from 'aws-cdk-lib';
+const app = new App();
+new CfnResource(new Stack(app, 'Typo'), 'Bucket', { type: 'AWS::S3::Bucket', properties: { BucketNam: 'typo' } });
+`);
+  expect(result.failure()).toMatch(/F3002 Typo\/Bucket: BucketNam: Additional properties are not allowed/);
+});

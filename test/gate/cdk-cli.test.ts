@@ -1,16 +1,19 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { REPO_ROOT, tempDir, templatesIn } from '../support/gate';
+import { builtinValidationFindings, REPO_ROOT, tempDir, templatesIn } from '../support/gate';
 
 // The README's main job uses the real cdk CLI through cdk.json: it must synthesize every environment with no
-// AWS account (the compliance packs run inside bin/mlops-app.ts, so a finding would fail this too).
-test('`cdk synth` (the real CLI, via cdk.json) writes the templates of every environment', () => {
+// AWS account (the compliance packs run inside bin/mlops-app.ts, so a finding would fail this too). aws-cdk-lib's
+// built-in template validation runs as it does for a user (the jest setup turns it off elsewhere) and finds nothing.
+test('`cdk synth` (the real CLI, via cdk.json) writes the templates of every environment; CDK\'s own template validation finds nothing', () => {
   const out = tempDir('cli');
   const result = spawnSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
-    env: { ...process.env, CDK_DISABLE_VERSION_CHECK: 'true', CDK_DISABLE_CLI_TELEMETRY: 'true', AWS_ACCESS_KEY_ID: '', AWS_PROFILE: '' },
+    env: {
+      ...process.env, CDK_VALIDATION: 'true', CDK_DISABLE_VERSION_CHECK: 'true', CDK_DISABLE_CLI_TELEMETRY: 'true', AWS_ACCESS_KEY_ID: '', AWS_PROFILE: '',
+    },
     timeout: 480_000,
   });
   // On a loaded machine the synthesis (three environments, every compliance pack) has taken over 240 s: a timeout
@@ -18,6 +21,8 @@ test('`cdk synth` (the real CLI, via cdk.json) writes the templates of every env
   expect(result.error).toBeUndefined();
   expect(result.stderr).not.toMatch(/Error|error TS/);
   expect(result.status).toBe(0);
+  // test/consumer/constructs.test.ts shows the validation reports a bad template where CDK_VALIDATION is not false.
+  expect(builtinValidationFindings(out)).toEqual([]);
   const names = templatesIn(out).map((t) => path.basename(t));
   for (const env of ['dev', 'staging', 'prod']) {
     expect(names.filter((n) => n.startsWith(`mlops${env}Data`) && !n.includes('.nested.'))).toHaveLength(1);

@@ -74,6 +74,28 @@ export function readValidationReport(outdir: string): NagFinding[] {
   return findings;
 }
 
+/** The plugin name of aws-cdk-lib's built-in template validation in validation-report.json. */
+export const BUILTIN_VALIDATION_PLUGIN = 'CloudFormation Validate';
+
+/**
+ * What aws-cdk-lib's built-in template validation (on by default in a user's app; `CDK_VALIDATION=false` turns it
+ * off) reported in an assembly directory, one line per rule and construct: `<rule> <construct path>: <description>`.
+ * Nothing when it found nothing (or did not run: check that the report exists where it must).
+ */
+export function builtinValidationFindings(outdir: string): string[] {
+  const file = path.join(outdir, 'validation-report.json');
+  if (!fs.existsSync(file)) return [];
+  const report = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const out: string[] = [];
+  for (const plugin of report.pluginReports ?? []) {
+    if (plugin.pluginName !== BUILTIN_VALIDATION_PLUGIN) continue;
+    for (const v of plugin.violations ?? []) {
+      for (const c of v.violatingConstructs ?? []) out.push(`${v.ruleName} ${c.constructPath}: ${v.description}`);
+    }
+  }
+  return out;
+}
+
 /** Every CloudFormation template in an assembly directory, nested assemblies included. */
 export function templatesIn(dir: string): string[] {
   const out: string[] = [];

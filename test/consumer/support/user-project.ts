@@ -18,7 +18,7 @@ import * as path from 'path';
 import { CURRENTLY_RECOMMENDED_FLAGS } from 'aws-cdk-lib/cx-api';
 import { CDK_INIT_COMPILER_OPTIONS, installLibrary, InstallOptions } from './package';
 import { typeCheck } from './type-check';
-import { readValidationReport, NagFinding } from '../../support/gate';
+import { builtinValidationFindings, readValidationReport, NagFinding } from '../../support/gate';
 
 /**
  * The feature flags an app runs with:
@@ -76,6 +76,8 @@ export class UserSynth {
     const lines: string[] = [];
     if (this.run.error) lines.push(`${this.run.error.name}: ${this.run.error.message}`);
     for (const f of this.findings) lines.push(`  ${f.rule} at ${f.resource}`);
+    // aws-cdk-lib's own template validation, on in a user's app: its findings are warnings a user sees on every synth.
+    for (const f of builtinValidationFindings(this.outdir)) lines.push(`  ${f}`);
     if (this.run.status !== 0 && lines.length === 0) lines.push(`exit ${this.run.status}: ${this.run.stderr.slice(-4000)}`);
     return lines.join('\n');
   }
