@@ -233,11 +233,64 @@ export const FLEET_TARGET_GROUP = Object.freeze({
   deregistrationDelaySeconds: 30,
 });
 
+/** The shell variable a fleet's boot script sets to the version its variant serves, when it reads the served state. */
+export const SERVED_VERSION_SHELL_VARIABLE = 'SERVED_VERSION';
+
+/**
+ * Where a fleet instance reads the version it serves at boot: the model's served state (SSM parameter, value in
+ * `encodeServedState`'s format) and the instance's variant in it.
+ */
+export interface FleetBootServedState {
+  /** The served state's parameter name, `servedStateParameterName(<environment prefix>, <model>)`. */
+  readonly parameterName: string;
+  /** The variant the instance's Auto Scaling group serves (`current`, `candidate`, an A/B variant). */
+  readonly variant: string;
+}
+
+/**
+ * Boot-script lines (after `REGION` is set) that read a served state with the AWS CLI and set `SERVED_VERSION` to the
+ * version of one variant, taking the value apart as `parseServedState` does (`<variant>=<version>@<weight>` entries
+ * joined by `,`). A missing parameter, a value without the variant, or a version that is not one fails the boot (exit 1,
+ * the reason on stderr and the console log): the instance never serves a version it did not read.
+ */
+export function servedVersionBootCommands(state: FleetBootServedState): string[] {
+  const source = `served state ${state.parameterName}`;
+  // Literals from validated names (lower-case identifiers, /mlops/... paths): nothing in them needs shell quoting.
+  return [
+    `SERVED_STATE=$(AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=10 aws ssm get-parameter --region "$REGION" --name '${state.parameterName}' `
+      + `--query Parameter.Value --output text) || { echo "cannot read the ${source}: not serving" | tee /dev/console >&2 || true; exit 1; }`,
+    `${SERVED_VERSION_SHELL_VARIABLE}=''`,
+    'SERVED_MATCHES=0',
+    `SERVED_ENTRY_PATTERN='^${state.variant}=([^=@,]+)@[0-9]{1,3}$'`,
+    'IFS=\',\' read -r -a SERVED_ENTRIES <<< "$SERVED_STATE"',
+    'for SERVED_ENTRY in "${SERVED_ENTRIES[@]}"; do',
+    `  if [[ "$SERVED_ENTRY" =~ $SERVED_ENTRY_PATTERN ]]; then SERVED_MATCHES=$((SERVED_MATCHES + 1)); ${SERVED_VERSION_SHELL_VARIABLE}="\${BASH_REMATCH[1]}"; fi`,
+    'done',
+    `SERVED_VERSION_PATTERN='${MODEL_VERSION_PATTERN.source}'`,
+    // Exactly one entry of the variant, with a version (parseServedState refuses a variant listed twice too).
+    `if [[ "$SERVED_MATCHES" -ne 1 ]] || ! [[ "$${SERVED_VERSION_SHELL_VARIABLE}" =~ $SERVED_VERSION_PATTERN ]]; then`,
+    `  echo "the ${source} ('$SERVED_STATE') does not name one version of variant ${state.variant}: not serving" | tee /dev/console >&2 || true`,
+    '  exit 1',
+    'fi',
+    `echo "variant ${state.variant} serves version $${SERVED_VERSION_SHELL_VARIABLE} (${source})"`,
+  ];
+}
+
 /**
  * The boot script of a fleet instance (shell lines): log in to ECR, pull the serving image, on NVIDIA instances run
  * the CloudWatch agent publishing GPU utilization, then run the model container with the instance's accelerators.
+ * With `servedState`, the instance first reads its variant's version from the served state
+ * (`servedVersionBootCommands`) and `modelUri` names it as `${SERVED_VERSION}` (e.g. built with
+ * `MODEL_ARTIFACT_LAYOUT.servedVersionPrefix(model, '${SERVED_VERSION}')`), so the script, and the launch template,
+ * do not change when promotion changes the version.
  */
-export function fleetUserDataCommands(input: { imageUri: string; modelUri: string; port: number; acceleratorKind: AcceleratorKind }): string[] {
+export function fleetUserDataCommands(input: {
+  imageUri: string; modelUri: string; port: number; acceleratorKind: AcceleratorKind; servedState?: FleetBootServedState;
+}): string[] {
+  const reference = `\${${SERVED_VERSION_SHELL_VARIABLE}}`;
+  if ((input.servedState !== undefined) !== input.modelUri.includes(reference)) {
+    throw new Error(`fleetUserDataCommands: modelUri must name ${reference} exactly when the version is read from the served state (got ${input.modelUri})`);
+  }
   const lines = [
     'set -euo pipefail',
     'command -v docker >/dev/null || dnf install -y docker',
@@ -245,7 +298,8 @@ export function fleetUserDataCommands(input: { imageUri: string; modelUri: strin
     'TOKEN=$(curl -sS -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
     'REGION=$(curl -sS -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/placement/region)',
     `IMAGE='${input.imageUri}'`,
-    `MODEL_URI='${input.modelUri}'`,
+    // Double quotes only where the URI names the version read at boot.
+    ...(input.servedState ? [...servedVersionBootCommands(input.servedState), `MODEL_URI="${input.modelUri}"`] : [`MODEL_URI='${input.modelUri}'`]),
     'aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "${IMAGE%%/*}"',
     'docker pull "$IMAGE"',
   ];

@@ -16,3 +16,4 @@ export * from './experiment-tracking';
 export * from './model-promotion';
 export * from './tracking-authentication';
 export * from './model-pipeline';
+export * from './served-state';

@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   ArtifactPurpose, assertFleetRollout, Check, CronFields, FLEET_TARGET_GROUP, FleetVariantSpec, fleetUserDataCommands, INFERENCE_AMI_SSM_PARAMETERS,
   INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleetSpec, InferenceFleetSpecInput, MODEL_ARTIFACT_LAYOUT, resolveFleetVariants,
-  resolveInferenceFleetSpec, resolveListenerTls, Rollout, validateImageTag,
+  resolveInferenceFleetSpec, resolveListenerTls, Rollout, SERVED_VERSION_SHELL_VARIABLE, ServedState, SpecScope, validateImageTag,
 } from '../core';
 import { CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
 import { ArtifactStore } from './artifact-store';
@@ -12,6 +12,7 @@ import {
 } from './component-support';
 import { IImageRepository } from './image-repository';
 import { loadBalancerListeners, PULUMI_CERTIFICATE_PROP } from './listeners';
+import { checkServedStateArgs, readServedState, servedStateReadStatement, ServedStateArgs, servedVariant } from './served-state';
 
 export interface InferenceFleetArgs extends MlopsComponentArgs, Omit<InferenceFleetSpecInput, 'hasCertificate' | 'variantCount'> {
   readonly vpcId: pulumi.Input<string>;
@@ -62,6 +63,16 @@ export interface InferenceFleetArgs extends MlopsComponentArgs, Omit<InferenceFl
    * @default - no notifications
    */
   readonly notificationTopicArn?: pulumi.Input<string>;
+  /**
+   * The model's served state (docs/design/served-models.md; `MlopsPlatform` passes one for every fleet it serves), created
+   * with `InferenceFleet.initialServedState(args)`. With it, each variant's instances read their variant's version from
+   * it when they boot (the launch templates name no version, and the instance role may read that one parameter), and
+   * the listener's weights are its value at `pulumi up`: `pulumi up` never reverts what promotion or a rollout wrote,
+   * and an instance started after a promotion serves the promoted version (running instances keep theirs until they
+   * are replaced, e.g. by an instance refresh).
+   * @default - versions and weights owned by the program (`modelVersion`, `variantVersions`, the rollout's initial split)
+   */
+  readonly servedState?: ServedStateArgs;
 }
 
 /** One variant of the fleet: its model version, target group and Auto Scaling group. */
@@ -84,6 +95,19 @@ export interface InferenceFleetVariant extends FleetVariantSpec {
 export class InferenceFleet extends pulumi.ComponentResource implements ServingMetrics {
   public static readonly TYPE = 'mlops:aws:InferenceFleet';
 
+  /**
+   * What a fleet serves first (as the CDK `InferenceFleet.initialServedState`): the rollout's variants in order, each
+   * with its version (`variantVersions`, `current` and single variants taking `modelVersion`) and its share of the
+   * rollout's initial split. The initial state of a fleet's `servedState`.
+   */
+  public static initialServedState(
+    args: Pick<InferenceFleetArgs, 'modelVersion' | 'variantVersions' | 'rollout'>, scope = InferenceFleet.TYPE,
+  ): ServedState {
+    const versions = resolveFleetVariants({ scope, isUnresolved: () => false }, args.rollout ?? Rollout.allAtOnce(), args.modelVersion,
+      args.variantVersions ?? {});
+    return { variants: versions.map((v) => ({ variant: v.name, version: v.version, weight: v.weight })) };
+  }
+
   public readonly spec: InferenceFleetSpec;
   public readonly rollout: Rollout;
   public readonly modelName: string;
@@ -100,6 +124,11 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
   /** ALB target response time is in seconds. */
   public readonly latencyUnit = 'seconds' as const;
   public readonly nvidiaGpu: boolean;
+  /**
+   * With `servedState`: the served state as `pulumi up` read it (the listener's weights); each variant's instances read
+   * their version at boot. The variants' `version` and `weight` are the program's initial ones.
+   */
+  public readonly servedState?: pulumi.Output<ServedState>;
   private readonly check: Check;
 
   constructor(name: string, args: InferenceFleetArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -123,6 +152,9 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
     }, profile);
     const tls = resolveListenerTls(check, profile, args.certificateArn !== undefined, PULUMI_CERTIFICATE_PROP);
     const versions = resolveFleetVariants(scope, rollout, args.modelVersion, args.variantVersions ?? {});
+    if (args.servedState !== undefined) {
+      checkServedStateArgs(scope.scope, args.modelName, args.servedState, InferenceFleet.initialServedState({ ...args, rollout }, scope.scope), 'InferenceFleet');
+    }
     super(InferenceFleet.TYPE, name, {}, opts);
     this.spec = spec;
     this.rollout = rollout;
@@ -170,6 +202,8 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
     // Every promoted (immutable) version of this model below served/, as the CDK InferenceFleet.
     if (args.artifactStore) statements.push(...args.artifactStore.grantStatements('read', ArtifactPurpose.MODELS, MODEL_ARTIFACT_LAYOUT.servedPrefix(args.modelName)));
     if (args.image) statements.push(...args.image.pullStatements());
+    // The instances read their variant's version at boot: this one parameter, nothing else of Parameter Store.
+    if (args.servedState) statements.push(servedStateReadStatement(args.servedState));
     if (spec.instance.isNvidiaGpu) {
       // PutMetricData has no resource-level permissions; the namespace condition limits it to the fleet's namespace.
       statements.push({
@@ -191,12 +225,18 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
       tags,
     }, childOptions(this));
 
+    this.servedState = args.servedState
+      ? readServedState(args.servedState, versions.map((v) => v.name), this, scope.scope)
+      : undefined;
     this.variants = versions.map((variant) => {
       const id = `${name}-${variant.name}`;
-      const archive = `${MODEL_ARTIFACT_LAYOUT.servedVersionPrefix(args.modelName, variant.version)}${MODEL_ARTIFACT_LAYOUT.archive}`;
+      // With a served state the instances read the version at boot: the template names ${SERVED_VERSION}, no version.
+      const version = args.servedState ? `\${${SERVED_VERSION_SHELL_VARIABLE}}` : variant.version;
+      const archive = `${MODEL_ARTIFACT_LAYOUT.servedVersionPrefix(args.modelName, version)}${MODEL_ARTIFACT_LAYOUT.archive}`;
       const modelUri = args.artifactStore ? args.artifactStore.s3Uri(ArtifactPurpose.MODELS, archive) : pulumi.output(archive);
+      const servedState = args.servedState ? { parameterName: args.servedState.name, variant: variant.name } : undefined;
       const userData = pulumi.all([imageUri, modelUri]).apply(([image, model]) => Buffer.from(`#!/bin/bash\n${fleetUserDataCommands({
-        imageUri: image, modelUri: model, port: spec.containerPort, acceleratorKind: spec.instance.acceleratorKind,
+        imageUri: image, modelUri: model, port: spec.containerPort, acceleratorKind: spec.instance.acceleratorKind, servedState,
       }).join('\n')}\n`).toString('base64'));
       const launchTemplate = new aws.ec2.LaunchTemplate(`${id}-lt`, {
         imageId: `resolve:ssm:${INFERENCE_AMI_SSM_PARAMETERS[spec.instance.acceleratorKind]}`,
@@ -262,7 +302,7 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
       certificateArn: args.certificateArn,
       defaultActions: [this.variants.length === 1
         ? { type: 'forward', targetGroupArn: this.variants[0].targetGroup.arn }
-        : { type: 'forward', forward: { targetGroups: this.variants.map((v) => ({ arn: v.targetGroup.arn, weight: v.weight })) } }],
+        : { type: 'forward', forward: { targetGroups: this.variants.map((v) => ({ arn: v.targetGroup.arn, weight: this.weightOf(v, args.servedState, scope) })) } }],
       tags,
     });
     this.listener = listeners.listener;
@@ -338,6 +378,12 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
       statistic: 'Average',
       periodSeconds: 60,
     };
+  }
+
+  /** A variant's listener weight: the served state's at `pulumi up`, else the rollout's initial split. */
+  private weightOf(variant: InferenceFleetVariant, state: ServedStateArgs | undefined, scope: SpecScope): pulumi.Input<number> {
+    if (!state || !this.servedState) return variant.weight;
+    return this.servedState.apply((read) => servedVariant(read, variant.name, state.name, scope.scope).weight);
   }
 
   private albMetric(metricName: string, statistic: string): CloudWatchMetric {

@@ -18,6 +18,23 @@ export const ELB_LOG_DELIVERY_ACCOUNT_ARN = 'arn:aws:iam::127311923021:root';
 export const MLFLOW_IMAGE = `${'123456789012'}.dkr.ecr.us-east-1.amazonaws.com/mlflow@sha256:${'0123456789abcdef'.repeat(4)}`;
 
 const recorded: RecordedResource[] = [];
+/** Values SSM parameters hold now, as `aws.ssm.getParameter` reads them (what promotion or a rollout wrote). */
+const parameterValues = new Map<string, string>();
+
+/**
+ * Makes `aws.ssm.getParameter` of `name` return `value` (a served state promotion wrote since the parameter was
+ * created). Without it, the invoke returns the value the program created the parameter with.
+ */
+export function setParameterValue(name: string, value: string): void {
+  parameterValues.set(name, value);
+}
+
+/** The value a parameter holds: what was set, else the value it was created with; a missing parameter fails the invoke. */
+function parameterValue(name: string): string {
+  const value = parameterValues.get(name) ?? recorded.find((r) => r.type === 'aws:ssm/parameter:Parameter' && r.inputs.name === name)?.inputs.value;
+  if (value === undefined) throw new Error(`ParameterNotFound: ${name}`);
+  return value;
+}
 
 /** A deterministic ARN for a mocked resource. */
 export function mockArn(type: string, name: string): string {
@@ -47,6 +64,10 @@ export function installMocks(stack = 'dev'): void {
         case 'aws:index/getPartition:getPartition': return { partition: 'aws', dnsSuffix: 'amazonaws.com', id: 'aws' };
         case 'aws:index/getRegion:getRegion': return { region: REGION, name: REGION, id: REGION };
         case 'aws:elb/getServiceAccount:getServiceAccount': return { arn: ELB_LOG_DELIVERY_ACCOUNT_ARN, id: '127311923021' };
+        case 'aws:ssm/getParameter:getParameter': {
+          const value = parameterValue(args.inputs.name);
+          return { name: args.inputs.name, value, insecureValue: value, type: 'String', version: 1, id: args.inputs.name, arn: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${args.inputs.name}` };
+        }
         default: return args.inputs;
       }
     },
