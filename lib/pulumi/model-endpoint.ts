@@ -2,7 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   ArtifactPurpose, Check, CronFields, EndpointRollbackAlarmSpec, MODEL_ARTIFACT_LAYOUT, ModelEndpointSpec, ModelEndpointSpecInput, physicalName,
-  resolveModelEndpointSpec, validateEndpointModel, validateImageTag,
+  resolveEndpointVariants, resolveModelEndpointSpec, Rollout, ServedState, validateEndpointModel, validateImageTag,
 } from '../core';
 import { alarmFromSpec, CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
 import { ArtifactStore } from './artifact-store';
@@ -11,6 +11,7 @@ import {
   resolveProfileAndTags, rotatingKey, serviceRole,
 } from './component-support';
 import { IImageRepository } from './image-repository';
+import { checkServedStateArgs, readServedState, ServedStateArgs, servedVariant } from './served-state';
 
 export interface ModelEndpointArgs extends MlopsComponentArgs, Omit<ModelEndpointSpecInput, 'rollbackAlarmCount' | 'costModel'> {
   readonly vpcId: pulumi.Input<string>;
@@ -43,6 +44,17 @@ export interface ModelEndpointArgs extends MlopsComponentArgs, Omit<ModelEndpoin
    * @default - a new topic encrypted with the key, TLS only
    */
   readonly alarmTopicArn?: pulumi.Input<string>;
+  /**
+   * The model's served state (docs/design/served-models.md; `MlopsPlatform` passes one for every endpoint with one
+   * production variant), created with `ModelEndpoint.initialServedState(args)`. With it, the model's `ModelDataUrl` is
+   * the served state's version at `pulumi up`: a `pulumi up` after a promotion serves the promoted version (SageMaker
+   * replaces the model and the endpoint configuration, and the endpoint update runs through its deployment guardrails)
+   * and never the program's older one. Only for endpoints with one production variant (all at once, canary, linear,
+   * blue/green): shadow and A/B endpoints keep the program's versions, as on the CDK side (promotion refuses them).
+   * The served state's weight is not used (SageMaker owns endpoint traffic).
+   * @default - the version is the program's (`modelVersion`)
+   */
+  readonly servedState?: ServedStateArgs;
 }
 
 /** One model variant of the endpoint. */
@@ -66,6 +78,21 @@ const SAGEMAKER_NAMESPACE = 'AWS/SageMaker';
 export class ModelEndpoint extends pulumi.ComponentResource implements ServingMetrics {
   public static readonly TYPE = 'mlops:aws:ModelEndpoint';
 
+  /**
+   * The served state an endpoint with these args starts from (as the CDK `ModelEndpoint.initialServedState`): its
+   * variants in order, each with its version; weights are the production split (one variant: 100) and 0 for a shadow.
+   */
+  public static initialServedState(
+    args: Pick<ModelEndpointArgs, 'modelVersion' | 'variantVersions' | 'rollout'>, scope = ModelEndpoint.TYPE,
+  ): ServedState {
+    const variants = resolveEndpointVariants({ scope, isUnresolved: () => false }, args.rollout ?? Rollout.allAtOnce(), args.modelVersion,
+      args.variantVersions ?? {});
+    const production = variants.filter((v) => !v.shadow);
+    return {
+      variants: variants.map((v) => ({ variant: v.name, version: v.version, weight: v.shadow ? 0 : production.length === 1 ? 100 : v.weight })),
+    };
+  }
+
   public readonly spec: ModelEndpointSpec;
   public readonly modelName: string;
   public readonly endpointName: string;
@@ -83,6 +110,8 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
   /** SageMaker model latency is in microseconds. */
   public readonly latencyUnit = 'microseconds' as const;
   public readonly nvidiaGpu: boolean;
+  /** With `servedState`: the served state as `pulumi up` read it (the model's version). The variants' `modelVersion` is the program's. */
+  public readonly servedState?: pulumi.Output<ServedState>;
   private readonly check: Check;
 
   constructor(name: string, args: ModelEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -97,6 +126,14 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
     const endpointName = args.endpointName ?? physicalName([pulumi.getProject(), pulumi.getStack(), name], { maxLength: 63 });
     const spec = resolveModelEndpointSpec(scope, { ...args, rollbackAlarmCount: args.rollbackAlarmNames?.length }, endpointName, profile,
       { inferenceComponents: false });
+    if (args.servedState !== undefined) {
+      if (spec.variants.length !== 1) {
+        check.fail('servedState', spec.variants.map((v) => v.name).join(','),
+          `is only for an endpoint with one production variant (this ${spec.rollout.kind} endpoint has ${spec.variants.length})`,
+          'omit servedState: shadow and A/B endpoints keep the program\'s versions (promotion refuses them as NotPromotable).');
+      }
+      checkServedStateArgs(scope.scope, args.modelName, args.servedState, ModelEndpoint.initialServedState(args, scope.scope), 'ModelEndpoint');
+    }
     super(ModelEndpoint.TYPE, name, {}, opts);
     this.spec = spec;
     this.check = check;
@@ -152,9 +189,16 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
     }, childOptions(this));
     const imageUri = args.image.imageUri(args.imageTag);
 
+    const served = args.servedState;
+    this.servedState = served ? readServedState(served, spec.variants.map((v) => v.name), this, scope.scope) : undefined;
     this.variants = spec.variants.map((v) => {
+      // The served state's version at pulumi up, else the program's.
+      const version = served && this.servedState
+        ? this.servedState.apply((state) => servedVariant(state, v.name, served.name, scope.scope).version)
+        : pulumi.output(v.version);
       // Exactly one promoted version: its archive below served/, which only promotion writes, once (as the CDK ModelEndpoint).
-      const modelUri = store.s3Uri(ArtifactPurpose.MODELS, `${MODEL_ARTIFACT_LAYOUT.servedVersionPrefix(args.modelName, v.version)}${MODEL_ARTIFACT_LAYOUT.archive}`);
+      const modelUri = version.apply((ver) => `${MODEL_ARTIFACT_LAYOUT.servedVersionPrefix(args.modelName, ver)}${MODEL_ARTIFACT_LAYOUT.archive}`)
+        .apply((key) => store.s3Uri(ArtifactPurpose.MODELS, key));
       const model = new aws.sagemaker.Model(`${name}-${v.name}-model`, {
         executionRoleArn: this.role.arn,
         enableNetworkIsolation: true,

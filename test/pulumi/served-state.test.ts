@@ -3,7 +3,7 @@ import { Duration } from 'aws-cdk-lib';
 import { errorOf, installMocks, mockArn, ofType, promiseOf, RecordedResource, resourcesOf, setParameterValue } from './support';
 import { runBootScript } from '../support/boot-script';
 import { encodeServedState, EnvironmentProfile, MlopsTags, parseServedState, Rollout, servedStateParameterName, ValidationError } from 'mlops-constructs';
-import { ArtifactStore, ImageRepository, InferenceFleet, InferenceFleetArgs, servedVariant } from 'mlops-constructs/pulumi';
+import { ArtifactStore, ImageRepository, InferenceFleet, InferenceFleetArgs, ModelEndpoint, ModelEndpointArgs, servedVariant } from 'mlops-constructs/pulumi';
 
 /*
  * Claim 3 of docs/design/served-models.md on Pulumi: a `pulumi up` after a promotion (or a rollout step) serves what the
@@ -140,5 +140,71 @@ describe('Pulumi InferenceFleet with a served state', () => {
     const error = errorOf(() => servedVariant(read, 'candidate', '/mlops/acme-dev/served/gone', 'mlops:aws:InferenceFleet(ssg-fleet)'));
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.message).toMatch(/InferenceFleet\(ssg-fleet\): 'servedState' \(parameter \/mlops\/acme-dev\/served\/gone\) has no variant 'candidate'.*every variant of the rollout/);
+  });
+});
+
+describe('Pulumi ModelEndpoint with a served state', () => {
+  let store: ArtifactStore;
+  const endpointArgs = (model: string, extra: Partial<ModelEndpointArgs> = {}): ModelEndpointArgs => ({
+    profile,
+    tags,
+    vpcId: net.vpcId,
+    subnetIds: net.subnetIds,
+    artifactStore: store,
+    image: ImageRepository.fromRepositoryName(`${model}-images`, 'ml/serving'),
+    imageTag: '1',
+    modelName: model,
+    modelVersion: 'v1',
+    rollout: canary(),
+    ...extra,
+  });
+  const modelOf = (resources: RecordedResource[], name: string) => ofType(resources, 'aws:sagemaker/model:Model').find((m) => m.name === name)!.inputs;
+
+  beforeAll(() => {
+    store = new ArtifactStore('sse-store', { profile, tags });
+  });
+
+  test('a pulumi up after promotion serves the promoted version: the model\'s ModelDataUrl is the served state\'s, not modelVersion\'s', async () => {
+    const args = endpointArgs('recs');
+    expect(ModelEndpoint.initialServedState(args)).toEqual({ variants: [{ variant: 'current', version: 'v1', weight: 100 }] });
+    const servedState = servedStateFor('sse-served', 'recs', ModelEndpoint.initialServedState(args));
+    setParameterValue(servedState.name, 'current=v2@100');
+    const endpoint = new ModelEndpoint('sse-endpoint', { ...args, servedState });
+    const resources = await resourcesOf('sse');
+    const model = modelOf(resources, 'sse-endpoint-current-model');
+    expect(model.primaryContainer.modelDataUrl).toBe('s3://sse-store-models/served/recs/v2/model.tar.gz');
+    expect(model.primaryContainer.environment).toEqual({ MODEL_URI: 's3://sse-store-models/served/recs/v2/model.tar.gz' });
+    expect(await promiseOf(endpoint.servedState!)).toEqual({ variants: [{ variant: 'current', version: 'v2', weight: 100 }] });
+    // Guardrails still own the traffic shift of the update that replaces the model.
+    expect(ofType(resources, 'aws:sagemaker/endpoint:Endpoint')[0].inputs.deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration.type).toBe('CANARY');
+  });
+
+  test('without a served state the program\'s modelVersion is served (as before)', async () => {
+    new ModelEndpoint('ssp-endpoint', endpointArgs('plain'));
+    expect(modelOf(await resourcesOf('ssp'), 'ssp-endpoint-current-model').primaryContainer.modelDataUrl).toBe('s3://sse-store-models/served/plain/v1/model.tar.gz');
+  });
+
+  test.each([
+    ['a shadow endpoint', { rollout: Rollout.shadow({ mirrorPercent: 20 }), variantVersions: { candidate: 'v2' } },
+      /'servedState' is only for an endpoint with one production variant \(this shadow endpoint has 2\).*shadow and A\/B endpoints keep the program's versions/],
+    ['an A/B endpoint', { rollout: Rollout.abTest({ weights: { current: 50, b: 50 } }), variantVersions: { b: 'v2' } },
+      /'servedState' is only for an endpoint with one production variant \(this ab-test endpoint has 2\)/],
+  ])('%s with a served state is refused (promotion does not own its versions)', (_what, extra, message) => {
+    const args = endpointArgs('multi', extra as Partial<ModelEndpointArgs>);
+    const servedState = { name: servedStateParameterName('acme-dev', 'multi'), arn: 'arn:aws:ssm:us-east-1:123456789012:parameter/mlops/acme-dev/served/multi', initialState: ModelEndpoint.initialServedState(args) };
+    const error = errorOf(() => new ModelEndpoint('ssm-endpoint', { ...args, servedState }));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.message).toContain('mlops:aws:ModelEndpoint(ssm-endpoint)');
+    expect(error.message).toMatch(message);
+  });
+
+  test('the served state of another model, or of other versions, is refused', () => {
+    const args = endpointArgs('own');
+    const other = { name: servedStateParameterName('acme-dev', 'other'), arn: 'arn:aws:ssm:us-east-1:123456789012:parameter/x', initialState: ModelEndpoint.initialServedState(args) };
+    expect(errorOf(() => new ModelEndpoint('sso-endpoint', { ...args, servedState: other })).message)
+      .toMatch(/'servedState' is not the served state of this model \(this ModelEndpoint serves 'own'\)/);
+    const stale = { ...other, name: servedStateParameterName('acme-dev', 'own'), initialState: ModelEndpoint.initialServedState({ modelVersion: 'v0' }) };
+    expect(errorOf(() => new ModelEndpoint('sso-endpoint2', { ...args, servedState: stale })).message)
+      .toMatch(/'servedState' starts from another state than this ModelEndpoint's rollout and versions \(current=v1@100\).*ModelEndpoint.initialServedState\(args\)/);
   });
 });
