@@ -67,6 +67,9 @@ export interface PersonaResources {
 
 type PersonaKey = typeof PERSONAS[number]['key'];
 
+/** Key prefix of the trail bucket's server access logs in their bucket. */
+const TRAIL_ACCESS_LOG_PREFIX = 's3/cloudtrail/';
+
 /**
  * The Pulumi counterpart of the CDK `MlopsGovernance`: four persona roles (data scientist, ML engineer, platform
  * operator, auditor) with least-privilege grants, a permission boundary (the same statements as the CDK one, from core)
@@ -107,6 +110,8 @@ export class MlopsGovernance extends pulumi.ComponentResource {
   public readonly trail: aws.cloudtrail.Trail;
   public readonly trailArn: pulumi.Output<string>;
   public readonly trailBucket: aws.s3.Bucket;
+  /** Where the trail bucket's server access logs go: the artifact store's access-log bucket, or one of its own. */
+  public readonly accessLogBucket: aws.s3.Bucket;
   public readonly trailLogGroup: aws.cloudwatch.LogGroup;
   public readonly encryptionKeyArn: pulumi.Output<string>;
   private readonly dataEventBucketArns: Array<pulumi.Output<string>> = [];
@@ -165,12 +170,13 @@ export class MlopsGovernance extends pulumi.ComponentResource {
         abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
       }, { id: 'remove-expired-delete-markers', status: 'Enabled', filter: {}, expiration: { expiredObjectDeleteMarker: true } }],
     }, { parent: this, dependsOn: [versioning] });
-    if (args.artifactStore) {
-      args.artifactStore.allowServerAccessLogsFrom(bucket.arn, 's3/cloudtrail/');
-      new aws.s3.BucketLogging(`${name}-trail-bucket-logging`, {
-        bucket: bucket.id, targetBucket: args.artifactStore.accessLogBucket.id, targetPrefix: 's3/cloudtrail/',
-      }, childOptions(this));
-    }
+    // The trail bucket's server access logs go to the store's access-log bucket, or (as on the CDK side) to a bucket of
+    // their own.
+    if (args.artifactStore) args.artifactStore.allowServerAccessLogsFrom(bucket.arn, TRAIL_ACCESS_LOG_PREFIX);
+    this.accessLogBucket = args.artifactStore?.accessLogBucket ?? this.newAccessLogBucket(name, profile.logRetentionDays, spec.retainData);
+    new aws.s3.BucketLogging(`${name}-trail-bucket-logging`, {
+      bucket: bucket.id, targetBucket: this.accessLogBucket.id, targetPrefix: TRAIL_ACCESS_LOG_PREFIX,
+    }, childOptions(this));
     const bucketPolicy = new aws.s3.BucketPolicy(`${name}-trail-bucket-policy`, {
       bucket: bucket.id,
       policy: policyJson({
@@ -300,6 +306,57 @@ export class MlopsGovernance extends pulumi.ComponentResource {
       const arn = store.bucket(purpose).arn;
       if (!this.dataEventBucketArns.includes(arn)) this.dataEventBucketArns.push(arn);
     }
+  }
+
+  /**
+   * The trail bucket's own access-log bucket when no artifact store is given, as the CDK governance creates it: SSE-S3
+   * (S3 delivers server access logs only to such buckets), versioned, private, TLS-only, object events to EventBridge,
+   * logs expiring after the profile's log retention, retained outside dev. S3 may write only the trail bucket's logs.
+   * It is the terminal log bucket: logging it to itself would log its own logs.
+   */
+  private newAccessLogBucket(name: string, retentionDays: number, retain: boolean): aws.s3.Bucket {
+    const id = `${name}-trail-access-logs`;
+    const logs = new aws.s3.Bucket(id, { forceDestroy: false, tags: this.tags }, childOptions(this, retain));
+    const versioning = new aws.s3.BucketVersioning(`${id}-versioning`, {
+      bucket: logs.id, versioningConfiguration: { status: 'Enabled' },
+    }, childOptions(this, retain));
+    new aws.s3.BucketServerSideEncryptionConfiguration(`${id}-encryption`, {
+      bucket: logs.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }],
+    }, childOptions(this, retain));
+    const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(`${id}-public-access-block`, {
+      bucket: logs.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true,
+    }, childOptions(this, retain));
+    new aws.s3.BucketOwnershipControls(`${id}-ownership`, { bucket: logs.id, rule: { objectOwnership: 'BucketOwnerEnforced' } }, childOptions(this));
+    notifyEventBridge(id, logs, this);
+    new aws.s3.BucketLifecycleConfiguration(`${id}-lifecycle`, {
+      bucket: logs.id,
+      rules: [{
+        id: 'expire-logs',
+        status: 'Enabled',
+        filter: {},
+        expiration: { days: retentionDays },
+        noncurrentVersionExpiration: { noncurrentDays: 30 },
+        abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+      }, { id: 'remove-expired-delete-markers', status: 'Enabled', filter: {}, expiration: { expiredObjectDeleteMarker: true } }],
+    }, { parent: this, dependsOn: [versioning] });
+    new aws.s3.BucketPolicy(`${id}-policy`, {
+      bucket: logs.id,
+      policy: policyJson({
+        Version: '2012-10-17',
+        Statement: [
+          ...tlsOnlyBucketStatements(logs.arn),
+          {
+            Sid: 'AllowTrailBucketAccessLogs',
+            Effect: 'Allow',
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+            Resource: pulumi.interpolate`${logs.arn}/${TRAIL_ACCESS_LOG_PREFIX}*`,
+            Condition: { ArnLike: { 'aws:SourceArn': this.trailBucket.arn }, StringEquals: { 'aws:SourceAccount': this.account.accountId } },
+          },
+        ],
+      }),
+    }, { parent: this, dependsOn: [publicAccessBlock] });
+    return logs;
   }
 
   /**

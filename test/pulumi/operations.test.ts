@@ -104,6 +104,47 @@ describe('Pulumi MlopsGovernance', () => {
     expect(bucketPolicy.find((s) => s.Sid === 'DenyDeletingTrailLogs')).toMatchObject({ Effect: 'Deny', Action: ['s3:DeleteObject', 's3:DeleteObjectVersion'] });
   });
 
+  test('GIVEN governance without a store WHEN created THEN the trail bucket logs its access to a terminal log bucket of its own that only S3 logging of that bucket writes', async () => {
+    const governance = new MlopsGovernance('gov6', { profile: prod(), tags: tags(prod()) });
+    const resources = await resourcesOf('gov6');
+    const logging = one(resources, 'aws:s3/bucketLogging:BucketLogging', 'gov6-trail-bucket-logging').inputs;
+    expect(logging).toMatchObject({ bucket: 'gov6-trail-bucket-id', targetBucket: 'gov6-trail-access-logs-id', targetPrefix: 's3/cloudtrail/' });
+    expect(await promiseOf(governance.accessLogBucket.id)).toBe('gov6-trail-access-logs-id');
+    // S3 delivers server access logs only to SSE-S3 buckets; versioned, private, events to EventBridge.
+    expect(one(resources, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration', 'gov6-trail-access-logs-encryption')
+      .inputs.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm).toBe('AES256');
+    expect(one(resources, 'aws:s3/bucketVersioning:BucketVersioning', 'gov6-trail-access-logs-versioning').inputs.versioningConfiguration.status).toBe('Enabled');
+    expect(one(resources, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock', 'gov6-trail-access-logs-public-access-block').inputs)
+      .toMatchObject({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    expect(one(resources, 'aws:s3/bucketNotification:BucketNotification', 'gov6-trail-access-logs-notification').inputs.eventbridge).toBe(true);
+    expect(one(resources, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration', 'gov6-trail-access-logs-lifecycle').inputs.rules[0].expiration.days)
+      .toBe(prod().logRetentionDays);
+    // The terminal bucket: nothing logs it (logging it to itself would log its own logs).
+    expect(ofType(resources, 'aws:s3/bucketLogging:BucketLogging').map((r) => r.inputs.bucket)).toEqual(['gov6-trail-bucket-id']);
+    // Who may write: S3 logging on behalf of the trail bucket of this account, over TLS; nobody else is allowed anything.
+    const policy = statementsOf(one(resources, 'aws:s3/bucketPolicy:BucketPolicy', 'gov6-trail-access-logs-policy').inputs.policy);
+    expect(policy.filter((st) => st.Effect === 'Allow')).toEqual([{
+      Sid: 'AllowTrailBucketAccessLogs',
+      Effect: 'Allow',
+      Principal: { Service: 'logging.s3.amazonaws.com' },
+      Action: 's3:PutObject',
+      Resource: `${mockArn('aws:s3/bucket:Bucket', 'gov6-trail-access-logs')}/s3/cloudtrail/*`,
+      Condition: { ArnLike: { 'aws:SourceArn': mockArn('aws:s3/bucket:Bucket', 'gov6-trail-bucket') }, StringEquals: { 'aws:SourceAccount': '123456789012' } },
+    }]);
+    expect(policy.map((st) => st.Sid)).toEqual(expect.arrayContaining(['DenyInsecureTransport', 'DenyOutdatedTLS']));
+  });
+
+  test('GIVEN governance over a store WHEN created THEN the trail bucket logs to the store\'s access-log bucket, which admits it, and no other log bucket is made', async () => {
+    const store = new ArtifactStore('gov7-store', { profile: prod(), tags: tags(prod()) });
+    new MlopsGovernance('gov7', { profile: prod(), tags: tags(prod()), artifactStore: store });
+    const resources = await resourcesOf('gov7');
+    expect(one(resources, 'aws:s3/bucketLogging:BucketLogging', 'gov7-trail-bucket-logging').inputs.targetBucket).toBe('gov7-store-access-logs-id');
+    expect(resources.filter((r) => r.name.startsWith('gov7-trail-access-logs'))).toEqual([]);
+    const storeLogs = statementsOf(one(resources, 'aws:s3/bucketPolicy:BucketPolicy', 'gov7-store-access-logs-policy').inputs.policy);
+    expect(storeLogs.find((st) => st.Condition?.ArnLike?.['aws:SourceArn'] === mockArn('aws:s3/bucket:Bucket', 'gov7-trail-bucket'))?.Resource)
+      .toBe(`${mockArn('aws:s3/bucket:Bucket', 'gov7-store-access-logs')}/s3/cloudtrail/*`);
+  });
+
   test('GIVEN personas without principals WHEN created THEN only this account with MFA may assume them', async () => {
     new MlopsGovernance('gov2', { profile: dev(), tags: tags(dev()) });
     const trust = JSON.parse(one(await resourcesOf('gov2'), 'aws:iam/role:Role', 'DataScientist').inputs.assumeRolePolicy).Statement[0];
