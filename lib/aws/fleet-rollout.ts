@@ -7,9 +7,11 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { EnvironmentProfile, FLEET_ROLLOUT_METRIC, fleetRolloutStateMachineName, Rollout, RolloutKind } from '../core';
+import {
+  EnvironmentProfile, FLEET_ROLLOUT_METRIC, fleetRolloutDefinition, fleetRolloutRoleStatements, fleetRolloutServingStackArn, fleetRolloutStateMachineName,
+  fleetRolloutSteps, isSteppedFleetRollout, NeutralStatement, Rollout,
+} from '../core';
 import { InferenceFleet } from './inference-fleet';
 import { allowCloudWatchLogsToUseKey } from './private/keys';
 import { acknowledgeProfileLogRetention } from './private/log-retention';
@@ -52,17 +54,6 @@ export interface FleetRolloutProps {
   readonly profile?: EnvironmentProfile;
 }
 
-/** What the fleet serves at one step: a weight per variant, in the fleet's variant order. */
-interface PlannedStep {
-  readonly weights: number[];
-  readonly waitSeconds: number;
-}
-
-const STEPPED_ROLLOUTS = [RolloutKind.CANARY, RolloutKind.LINEAR, RolloutKind.BLUE_GREEN, RolloutKind.AB_TEST];
-const ALARM_TYPES = ['CompositeAlarm', 'MetricAlarm'];
-/** How long a deploy-started rollout waits for the serving stack to finish its update. */
-const DEPLOY_WAIT_MINUTES = 60;
-
 /**
  * The progressive delivery of an `InferenceFleet`: a Step Functions state machine (SDK integrations only) that walks
  * the fleet's rollout. Before every step it checks the rollout alarms with `DescribeAlarms`; then it sets the
@@ -87,7 +78,7 @@ const DEPLOY_WAIT_MINUTES = 60;
 export class FleetRollout extends Construct {
   /** Whether a fleet with this rollout has steps to walk (canary, linear, blue/green, A/B; not all at once). */
   public static appliesTo(rollout: Rollout): boolean {
-    return STEPPED_ROLLOUTS.includes(rollout.kind);
+    return isSteppedFleetRollout(rollout);
   }
 
   /** The candidate's share of traffic, as the state machine records it at each step (0 after a rollback). */
@@ -112,7 +103,6 @@ export class FleetRollout extends Construct {
   /** The weights of each step, in the fleet's variant order (what the state machine sets, in order). */
   public readonly plannedWeights: ReadonlyArray<readonly number[]>;
 
-  private readonly fleet: InferenceFleet;
   private readonly alarms: cloudwatch.IAlarm[];
 
   constructor(scope: Construct, id: string, props: FleetRolloutProps) {
@@ -133,11 +123,10 @@ export class FleetRollout extends Construct {
       check.fail('alarms', props.alarms?.length, 'must list 1 to 100 alarms', 'give the fleet\'s latency, error-rate and rollout-health alarms.');
     }
     if (!props.alarmTopic) check.fail('alarmTopic', props.alarmTopic, 'is required', 'give the topic told of rollbacks, e.g. monitoring.alarmTopic.');
-    this.fleet = fleet;
     this.alarms = [...props.alarms];
     this.stateMachineName = props.stateMachineName ?? fleetRolloutStateMachineName(topLevelStack(this).stackName, fleet.modelName);
     check.matches('stateMachineName', this.stateMachineName, /^[A-Za-z0-9_-]{1,80}$/, 'letters, digits, "-" and "_", at most 80 characters');
-    this.plannedWeights = planSteps(fleet).map((s) => s.weights);
+    this.plannedWeights = fleetRolloutSteps(fleet.rollout, fleet.variants.map((v) => v.name)).map((s) => s.weights);
 
     const key = props.encryptionKey ?? fleet.encryptionKey;
     // A key the fleet made for its volumes does not let CloudWatch Logs use it yet.
@@ -151,21 +140,44 @@ export class FleetRollout extends Construct {
     this.role = new ManagedPolicyRole(this, 'Role', new iam.ServicePrincipal('states.amazonaws.com'),
       `Steps the traffic of ${fleet.modelName} at ${fleet.node.path}`);
 
+    // Core's definition and role statements: the Pulumi FleetRollout renders the same (without the deploy wait).
+    const stack = Stack.of(this);
+    const where = { partition: stack.partition, region: stack.region, account: stack.account };
+    const state = fleet.servedState!;
+    // A deploy-started run waits for the serving stack (the fleet's top-level stack) to finish its update.
+    const servingStack = topLevelStack(fleet).stackName;
+    const definition = fleetRolloutDefinition({
+      partition: Aws.PARTITION,
+      modelName: fleet.modelName,
+      rollout: fleet.rollout,
+      variants: fleet.variants.map((v) => ({ name: v.name, targetGroupArn: v.targetGroup.targetGroupArn })),
+      listenerArn: fleet.listener.listenerArn,
+      servedStateParameterName: state.parameterName,
+      alarmNames: this.alarms.map((a) => a.alarmName),
+      alarmTopicArn: props.alarmTopic.topicArn,
+      deployWaitStackName: servingStack,
+    });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: this.stateMachineName,
       role: this.role,
-      definitionBody: sfn.DefinitionBody.fromChainable(this.definition(props.alarmTopic)),
-      comment: `Rollout of ${fleet.modelName}: ${fleet.rollout.describe()}; rolls back on alarm`,
+      // (comment and timeout are the definition's)
+      definitionBody: sfn.DefinitionBody.fromString(stack.toJsonString(definition)),
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-      timeout: Duration.days(8),
     });
     // The state machine reads the role's ARN (GetAtt): CDK's extra DependsOn on the role is redundant (cfn-lint W3005).
     (this.stateMachine.node.defaultChild as sfn.CfnStateMachine).addDeletionOverride('DependsOn');
-    this.grantPolicies(props.alarmTopic);
+    const statements = fleetRolloutRoleStatements({
+      ...where,
+      servedStateParameterArn: state.parameterArn,
+      listenerArn: fleet.listener.listenerArn,
+      alarmArns: this.alarms.map((a) => a.alarmArn),
+      alarmTopicArn: props.alarmTopic.topicArn,
+      deployWaitStackName: servingStack,
+    });
+    this.grantPolicies(statements, props.alarmTopic, fleetRolloutServingStackArn(where, servingStack), servingStack);
 
     if (props.startOnDeploy ?? true) {
-      const state = fleet.servedState!;
       this.deployTrigger = new events.Rule(this, 'DeployTrigger', {
         description: `Roll ${fleet.modelName} out when a deploy writes its served state`,
         eventPattern: {
@@ -192,257 +204,19 @@ export class FleetRollout extends Construct {
     return this.stateMachine.grantStartExecution(grantee);
   }
 
-  private definition(topic: sns.ITopic): sfn.IChainable {
-    const fleet = this.fleet;
-    const state = fleet.servedState!;
-    const variants = fleet.variants;
-    const progressive = fleet.rollout.isProgressive;
-    const versionPath = (i: number) => `$.versions.v${i}`;
-
-    // 1. What is served now: the served state taken apart (`current=v7@90,candidate=v8@10`): entries by ',', then
-    // each entry's version between '=' and '@' (one delimiter per split: States.StringSplit's splitter is one string).
-    const read = new tasks.CallAwsService(this, 'ReadServedState', {
-      service: 'ssm',
-      action: 'getParameter',
-      iamAction: 'ssm:GetParameter',
-      parameters: { Name: state.parameterName },
-      iamResources: [state.parameterArn],
-      resultSelector: { 'entries.$': "States.StringSplit($.Parameter.Value, ',')" },
-      resultPath: '$.served',
-    });
-    const versionOf = (i: number) =>
-      `States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit(States.ArrayGetItem($.served.entries, ${i}), '='), 1), '@'), 0)`;
-    const versions = new sfn.Pass(this, 'Versions', {
-      parameters: Object.fromEntries(variants.map((_, i) => [`v${i}.$`, versionOf(i)])),
-      resultPath: '$.versions',
-    });
-
-    // Rollback: all traffic to the stable (first) variant, recorded, told, failed.
-    const rollbackWeights = variants.map((_, i) => (i === 0 ? 100 : 0));
-    const rollback = this.shift('RollBack', rollbackWeights)
-      .next(this.writeState('RecordRollback', rollbackWeights, variants.map((_, i) => versionPath(i))))
-      .next(this.putMetric('MetricRollback', 0))
-      .next(new tasks.SnsPublish(this, 'NotifyRollback', {
-        topic,
-        subject: `Rollout of ${fleet.modelName} rolled back`,
-        message: sfn.TaskInput.fromObject({
-          model: fleet.modelName,
-          event: 'rollback',
-          reason: sfn.JsonPath.stringAt('$.reason'),
-          execution: sfn.JsonPath.executionId,
-          stateMachine: sfn.JsonPath.stateMachineId,
-        }),
-        resultPath: sfn.JsonPath.DISCARD,
-      }))
-      .next(new sfn.Fail(this, 'RolledBack', { error: 'RolledBack', cause: `Traffic of ${fleet.modelName} went back to '${variants[0].name}'.` }));
-    const because = (id: string, reason: string) => new sfn.Pass(this, id, { result: sfn.Result.fromString(reason), resultPath: '$.reason' }).next(rollback);
-    const onAlarm = (step: string) => because(`${step}InAlarm`, `rollout alarms in ALARM before ${step.toLowerCase()}`);
-    const errors = new Map<string, sfn.IChainable>();
-    const onError = (step: string) => {
-      if (!errors.has(step)) errors.set(step, because(`${step}Failed`, `${step.toLowerCase()} failed`));
-      return errors.get(step)!;
-    };
-
-    // 2. The steps, each guarded by an alarm check.
-    const planned = planSteps(fleet);
-    let chain: sfn.Chain | undefined;
-    let tail: sfn.INextable | undefined;
-    const append = (next: sfn.IChainable & sfn.INextable) => {
-      if (tail) tail.next(next);
-      else chain = sfn.Chain.start(next);
-      tail = next;
-    };
-    const addCheck = (label: string, then: () => sfn.IChainable & sfn.INextable) => {
-      const checkAlarms = this.describeAlarms(`${label}CheckAlarms`);
-      checkAlarms.addCatch(onError(label), { resultPath: '$.error' });
-      const gate = new sfn.Choice(this, `${label}Healthy`)
-        .when(sfn.Condition.or(
-          sfn.Condition.numberGreaterThan('$.alarms.metric', 0),
-          sfn.Condition.numberGreaterThan('$.alarms.composite', 0),
-        ), onAlarm(label));
-      append(checkAlarms);
-      tail!.next(gate);
-      const next = then();
-      gate.otherwise(next);
-      tail = next;
-    };
-    planned.forEach((step, i) => {
-      const label = `Step${i + 1}`;
-      const candidatePercent = 100 - step.weights[0];
-      addCheck(label, () => this.shift(`${label}Shift`, step.weights).addCatch(onError(label), { resultPath: '$.error' }) as tasks.CallAwsService);
-      const write = this.writeState(`${label}Record`, step.weights, variants.map((_, j) => versionPath(j)));
-      write.addCatch(onError(label), { resultPath: '$.error' });
-      append(write);
-      append(this.putMetric(`${label}Metric`, candidatePercent));
-      if (step.waitSeconds > 0) append(new sfn.Wait(this, `${label}Bake`, { time: sfn.WaitTime.duration(Duration.seconds(step.waitSeconds)) }));
-    });
-    const last = planned[planned.length - 1];
-    if (last.waitSeconds > 0) addCheck('Final', () => new sfn.Pass(this, 'FinalChecked'));
-    if (progressive) {
-      // The candidate's version becomes `current` (at weight 0) so the next rollout starts from it.
-      append(this.writeState('PromoteCandidate', [0, 100], [versionPath(1), versionPath(1)]));
+  /** Core's statements as CDK statements; the topic's key for encrypted topics (sns:Publish alone fails on a KMS-encrypted topic). */
+  private grantPolicies(statements: NeutralStatement[], topic: sns.ITopic, servingStackArn: string, servingStack: string): void {
+    for (const s of statements) {
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: s.sid, effect: s.effect === 'Deny' ? iam.Effect.DENY : iam.Effect.ALLOW, actions: s.actions, resources: s.resources, conditions: s.conditions,
+      }));
     }
-    tail!.next(new sfn.Succeed(this, progressive ? 'RolledOut' : 'WeightsApplied'));
-
-    // 3. Where a run starts: a rollback request, nothing to roll out, or the steps.
-    const nothing = new sfn.Succeed(this, 'NothingToRollOut', { comment: 'The candidate already serves the current version.' });
-    const walk = progressive
-      ? new sfn.Choice(this, 'AnythingToRollOut').when(sfn.Condition.stringEqualsJsonPath(versionPath(0), versionPath(1)), nothing).otherwise(chain!)
-      : chain!;
-    const requested = new sfn.Choice(this, 'RollbackRequested')
-      .when(sfn.Condition.stringEquals('$.action', 'rollback'), because('Requested', 'rollback requested'))
-      .otherwise(walk);
-    const route = new sfn.Choice(this, 'ActionGiven').when(sfn.Condition.isPresent('$.action'), requested).otherwise(walk);
-    read.addCatch(new sfn.Fail(this, 'ServedStateUnreadable', { error: 'ServedStateUnreadable', cause: `Could not read ${state.parameterName}.` }),
-      { resultPath: '$.error' });
-    const start = sfn.Chain.start(read).next(versions).next(route);
-
-    // 0. Started by a deploy: the data stack wrote the served state before the serving stack updates, so wait until
-    // the serving stack has finished an update begun after this run started (the groups run the new versions).
-    const servingStack = topLevelStack(fleet).stackName;
-    const { partition, region, account } = Stack.of(this);
-    // A stack's ARN ends with the id CloudFormation gives it at creation.
-    const servingStackArn = `arn:${partition}:cloudformation:${region}:${account}:stack/${servingStack}/*`;
+    topic.masterKey?.grant(this.role, 'kms:Decrypt', 'kms:GenerateDataKey');
     Validations.of(this.role.policy).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, servingStackArn)}]`,
       reason: `cloudformation:DescribeStacks of the serving stack ${servingStack} only: the wildcard stands for the stack id CloudFormation `
         + 'assigns at creation. A deploy-started rollout waits for that stack\'s update before it moves traffic.',
     });
-    const describe = this.retried(new tasks.CallAwsService(this, 'DescribeServingStack', {
-      service: 'cloudformation',
-      action: 'describeStacks',
-      iamAction: 'cloudformation:DescribeStacks',
-      iamResources: [servingStackArn],
-      parameters: { StackName: servingStack },
-      resultSelector: { 'stack.$': '$.Stacks[0]' },
-      resultPath: '$.deploy.described',
-    }));
-    const since = new sfn.Pass(this, 'DeployStarted', {
-      parameters: { 'startedAt.$': '$$.Execution.StartTime', 'polls': 0 },
-      resultPath: '$.deploy',
-    });
-    const poll = new sfn.Pass(this, 'CountPoll', {
-      parameters: { 'startedAt.$': '$.deploy.startedAt', 'polls.$': 'States.MathAdd($.deploy.polls, 1)' },
-      resultPath: '$.deploy',
-    });
-    const updatedSinceStart = (status: string) => sfn.Condition.and(
-      sfn.Condition.timestampGreaterThanEqualsJsonPath('$.deploy.described.stack.LastUpdatedTime', '$.deploy.startedAt'),
-      sfn.Condition.stringMatches('$.deploy.described.stack.StackStatus', status),
-    );
-    const waitDeploy = new sfn.Wait(this, 'WaitForServingStack', { time: sfn.WaitTime.duration(Duration.minutes(1)) });
-    const again = new sfn.Choice(this, 'KeepWaiting')
-      .when(sfn.Condition.numberGreaterThanEquals('$.deploy.polls', DEPLOY_WAIT_MINUTES), new sfn.Fail(this, 'ServingStackNotUpdated', {
-        error: 'ServingStackNotUpdated',
-        cause: `${servingStack} was not updated within ${DEPLOY_WAIT_MINUTES} minutes of the served state changing; traffic was not moved. `
-          + 'Deploy it (cdk deploy skips a stack whose template is unchanged: use --force) or promote, then start the rollout.',
-      }))
-      .otherwise(waitDeploy.next(poll).next(describe));
-    const updated = new sfn.Choice(this, 'ServingStackUpdated')
-      .when(updatedSinceStart('*ROLLBACK*'), new sfn.Fail(this, 'DeployRolledBack', {
-        error: 'DeployRolledBack', cause: `${servingStack} rolled its update back; traffic was not moved.`,
-      }))
-      .when(updatedSinceStart('*_COMPLETE'), start)
-      .otherwise(again);
-    // A stack never updated has no LastUpdatedTime (compared apart: a Choice rule on a missing path fails the run).
-    const deployed = new sfn.Choice(this, 'ServingStackEverUpdated')
-      .when(sfn.Condition.isPresent('$.deploy.described.stack.LastUpdatedTime'), updated)
-      .otherwise(again);
-    describe.next(deployed);
-    return new sfn.Choice(this, 'StartedByDeploy')
-      .when(sfn.Condition.isPresent('$.trigger'), new sfn.Choice(this, 'TriggerIsDeploy')
-        .when(sfn.Condition.stringEquals('$.trigger', 'deploy'), since.next(describe))
-        .otherwise(start))
-      .otherwise(start);
-  }
-
-  /** `ModifyListener`: the listener forwards to every variant's target group with these weights. */
-  private shift(id: string, weights: number[]): tasks.CallAwsService {
-    const listenerArn = this.fleet.listener.listenerArn;
-    return this.retried(new tasks.CallAwsService(this, id, {
-      service: 'elasticloadbalancingv2',
-      action: 'modifyListener',
-      iamAction: 'elasticloadbalancing:ModifyListener',
-      iamResources: [listenerArn],
-      parameters: {
-        ListenerArn: listenerArn,
-        DefaultActions: [{
-          Type: 'forward',
-          ForwardConfig: { TargetGroups: this.fleet.variants.map((v, i) => ({ TargetGroupArn: v.targetGroup.targetGroupArn, Weight: weights[i] })) },
-        }],
-      },
-      resultPath: sfn.JsonPath.DISCARD,
-    }));
-  }
-
-  /** `PutParameter`: the served state with these weights and the versions at `versionPaths`. */
-  private writeState(id: string, weights: number[], versionPaths: string[]): tasks.CallAwsService {
-    const state = this.fleet.servedState!;
-    const template = this.fleet.variants.map((v, i) => `${v.name}={}@${weights[i]}`).join(',');
-    return this.retried(new tasks.CallAwsService(this, id, {
-      service: 'ssm',
-      action: 'putParameter',
-      iamAction: 'ssm:PutParameter',
-      parameters: {
-        Name: state.parameterName,
-        Value: sfn.JsonPath.format(template, ...versionPaths.map((p) => sfn.JsonPath.stringAt(p))),
-        Overwrite: true,
-      },
-      iamResources: [state.parameterArn],
-      resultPath: sfn.JsonPath.DISCARD,
-    }));
-  }
-
-  /** `DescribeAlarms` of the rollout alarms in ALARM, counted. */
-  private describeAlarms(id: string): tasks.CallAwsService {
-    return this.retried(new tasks.CallAwsService(this, id, {
-      service: 'cloudwatch',
-      action: 'describeAlarms',
-      iamAction: 'cloudwatch:DescribeAlarms',
-      parameters: { AlarmNames: this.alarms.map((a) => a.alarmName), AlarmTypes: ALARM_TYPES, StateValue: 'ALARM' },
-      iamResources: this.alarms.map((a) => a.alarmArn),
-      resultSelector: {
-        'metric.$': 'States.ArrayLength($.MetricAlarms)',
-        'composite.$': 'States.ArrayLength($.CompositeAlarms)',
-      },
-      resultPath: '$.alarms',
-    }));
-  }
-
-  /** `PutMetricData` of the candidate's share (IAM: the namespace condition, granted in `grantPolicies`). */
-  private putMetric(id: string, candidatePercent: number): sfn.CustomState {
-    const state = new sfn.CustomState(this, id, {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${Aws.PARTITION}:states:::aws-sdk:cloudwatch:putMetricData`,
-        Parameters: {
-          Namespace: FLEET_ROLLOUT_METRIC.namespace,
-          MetricData: [{
-            MetricName: FLEET_ROLLOUT_METRIC.metricName,
-            Dimensions: [{ Name: FLEET_ROLLOUT_METRIC.dimension, Value: this.fleet.modelName }],
-            Value: candidatePercent,
-            Unit: 'Percent',
-          }],
-        },
-        ResultPath: null,
-        Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 }],
-      },
-    });
-    return state;
-  }
-
-  private retried<T extends tasks.CallAwsService>(task: T): T {
-    task.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2 });
-    return task;
-  }
-
-  private grantPolicies(topic: sns.ITopic): void {
-    this.role.policy.addStatements(new iam.PolicyStatement({
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': FLEET_ROLLOUT_METRIC.namespace } },
-    }));
-    // Encrypted topics need the key too (sns:Publish alone fails on a KMS-encrypted topic).
-    topic.masterKey?.grant(this.role, 'kms:Decrypt', 'kms:GenerateDataKey');
     Validations.of(this.role.policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'cloudwatch:PutMetricData has no resource-level permissions (the cloudwatch:namespace condition limits it to the rollout '
@@ -450,14 +224,4 @@ export class FleetRollout extends Construct {
         + 'logging of the state machine need.',
     });
   }
-}
-
-/** The weights of each step of a fleet's rollout, in variant order. */
-function planSteps(fleet: InferenceFleet): PlannedStep[] {
-  const rollout = fleet.rollout;
-  if (rollout.kind === RolloutKind.AB_TEST) {
-    const split = rollout.initialSplit();
-    return [{ weights: fleet.variants.map((v) => split.find((s) => s.variant === v.name)?.percent ?? 0), waitSeconds: 0 }];
-  }
-  return rollout.steps().map((s) => ({ weights: [100 - s.candidatePercent, s.candidatePercent], waitSeconds: s.waitSeconds }));
 }

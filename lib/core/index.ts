@@ -31,3 +31,4 @@ export * from './placement';
 export * from './shared-platform-parameters';
 export * from './key-policy';
 export * from './promotion-definition';
+export * from './fleet-rollout-definition';

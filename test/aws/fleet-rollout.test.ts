@@ -6,7 +6,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { certificateArnFor, certificateFor } from '../support/certificates';
 import { evaluate } from '../support/cfn-eval';
 import { newApp } from '../support/gate';
-import { runLocally } from '../support/state-machines';
+import { EARLIER, FakeAws, LATER, runRollout } from '../support/rollout-fakes';
 import {
   ArtifactStore, EnvironmentProfile, FLEET_ROLLOUT_METRIC, FleetRollout, fleetRolloutStateMachineName, ImageRepository, InferenceFleet,
   MlopsMonitoring, MlopsPlatform, MlopsStack, Rollout, ServedStateParameter, ServingBackend, ValidationError,
@@ -17,10 +17,6 @@ const aslValidator = require('asl-validator') as (definition: unknown) => { isVa
 
 /** How the emulator reports the RolledBack Fail state (its cause). */
 const ROLLED_BACK = /Traffic of fraud went back to '(current|a)'/;
-/** When the emulated run starts, and times before and after it. */
-const STARTED = '2026-12-01T05:00:00.000Z';
-const EARLIER = '2020-01-01T00:00:00.000Z';
-const LATER = '2099-01-01T00:00:00.000Z';
 const AB_VERSIONS = { a: 'v1', b: 'v2', c: 'v3' };
 
 interface Built {
@@ -86,82 +82,8 @@ function weightsOf(state: any): number[] {
   return state.Parameters.DefaultActions[0].ForwardConfig.TargetGroups.map((t: any) => t.Weight);
 }
 
-/** A fake AWS for one run: the listener's weights, the served state, the alarms, and every call in order. */
-class FakeAws {
-  public weights: number[] = [];
-  public calls: string[] = [];
-  public notifications: any[] = [];
-  private checks = 0;
-
-  /** What DescribeStacks answers, call after call (the last one repeats). */
-  public stackUpdates: Array<{ status: string; updated?: string }> = [{ status: 'UPDATE_COMPLETE', updated: LATER }];
-
-  constructor(public servedState: string, private readonly alarmAtCheck = Number.POSITIVE_INFINITY) {}
-
-  public handlers(definition: any): Record<string, (input: any) => any> {
-    const out: Record<string, (input: any) => any> = {};
-    for (const [name, state] of Object.entries<any>(definition.States)) {
-      if (state.Type !== 'Task') continue;
-      const resource: string = state.Resource;
-      if (resource.endsWith(':cloudformation:describeStacks')) {
-        out[name] = (input) => {
-          const next = this.stackUpdates.length > 1 ? this.stackUpdates.shift()! : this.stackUpdates[0];
-          this.calls.push(`describe ${input.StackName}`);
-          return { Stacks: [{ StackName: input.StackName, StackStatus: next.status, ...(next.updated ? { LastUpdatedTime: next.updated } : {}) }] };
-        };
-      } else if (resource.endsWith(':ssm:getParameter')) {
-        out[name] = (input) => {
-          this.calls.push(`read ${input.Name}`);
-          return { Parameter: { Name: input.Name, Value: this.servedState } };
-        };
-      } else if (resource.endsWith(':cloudwatch:describeAlarms')) {
-        out[name] = (input) => {
-          this.checks += 1;
-          expect(input.StateValue).toBe('ALARM');
-          this.calls.push('check');
-          const alarmed = this.checks >= this.alarmAtCheck;
-          return { MetricAlarms: alarmed ? [{ AlarmName: input.AlarmNames[0], StateValue: 'ALARM' }] : [], CompositeAlarms: [] };
-        };
-      } else if (resource.endsWith(':elasticloadbalancingv2:modifyListener')) {
-        out[name] = (input) => {
-          this.weights = input.DefaultActions[0].ForwardConfig.TargetGroups.map((t: any) => t.Weight);
-          this.calls.push(`listener ${this.weights.join('/')}`);
-          return {};
-        };
-      } else if (resource.endsWith(':ssm:putParameter')) {
-        out[name] = (input) => {
-          expect(input.Overwrite).toBe(true);
-          this.servedState = input.Value;
-          this.calls.push(`state ${input.Value}`);
-          return {};
-        };
-      } else if (resource.endsWith(':cloudwatch:putMetricData')) {
-        out[name] = (input) => {
-          expect(input.Namespace).toBe(FLEET_ROLLOUT_METRIC.namespace);
-          this.calls.push(`metric ${input.MetricData[0].Value}`);
-          return {};
-        };
-      } else if (resource.endsWith(':sns:publish')) {
-        out[name] = (input) => {
-          this.notifications.push(typeof input.Message === 'string' ? JSON.parse(input.Message) : input.Message);
-          this.calls.push('notify');
-          return {};
-        };
-      } else {
-        throw new Error(`no fake for ${name} (${resource})`);
-      }
-    }
-    return out;
-  }
-}
-
-async function run(built: Built, aws: FakeAws, input: Record<string, unknown> = {}): Promise<{ ok: boolean; error?: string }> {
-  const result = await runLocally(built.definition, input, {
-    handlers: aws.handlers(built.definition),
-    context: { Execution: { Id: 'arn:aws:states:us-east-1:111111111111:execution:fraud:run-1', StartTime: STARTED }, StateMachine: { Id: 'arn:sm' } },
-  });
-  // What failed the run, with its cause (a Fail state's cause names the rollback or the stale deploy).
-  return result.ok ? { ok: true } : { ok: false, error: `${result.error}: ${result.cause}` };
+function run(built: Built, aws: FakeAws, input: Record<string, unknown> = {}): Promise<{ ok: boolean; error?: string }> {
+  return runRollout(built.definition, aws, input);
 }
 
 const KINDS: Array<[string, Rollout, number[][]]> = [

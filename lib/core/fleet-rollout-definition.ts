@@ -1,0 +1,303 @@
+import type { AslDefinition, NeutralStatement } from './brake-definition';
+import { Rollout, RolloutKind } from './rollout';
+import { FLEET_ROLLOUT_METRIC } from './served-models';
+
+/**
+ * The fleet rollout state machine (docs/design/served-models.md, "Fleet rollout state machine"), engine-neutral: its
+ * Amazon States Language definition and its role's statements, rendered by the CDK `FleetRollout` and the Pulumi
+ * `FleetRollout` from the names and ARNs each engine knows (values may be deploy-time tokens; nothing here inspects them).
+ */
+
+/** The rollout kinds a fleet rollout state machine steps (all at once has nothing to step). */
+export const STEPPED_FLEET_ROLLOUTS: readonly RolloutKind[] = Object.freeze([RolloutKind.CANARY, RolloutKind.LINEAR, RolloutKind.BLUE_GREEN, RolloutKind.AB_TEST]);
+
+/** Whether a fleet with this rollout has steps to walk (canary, linear, blue/green, A/B; not all at once). */
+export function isSteppedFleetRollout(rollout: Rollout): boolean {
+  return STEPPED_FLEET_ROLLOUTS.includes(rollout.kind);
+}
+
+/** How long one rollout may run (every bake time of the longest rollout fits). */
+export const FLEET_ROLLOUT_TIMEOUT_SECONDS = 8 * 24 * 3600;
+/** How many minutes a deploy-started rollout waits (polling once a minute) for the serving stack to finish its update. */
+export const FLEET_ROLLOUT_DEPLOY_WAIT_MINUTES = 60;
+
+/** What the fleet serves at one step: a weight per variant, in the fleet's variant order, then the bake time. */
+export interface FleetRolloutStep {
+  readonly weights: number[];
+  readonly waitSeconds: number;
+}
+
+/** The weights of each step of a fleet's rollout, in the order of `variantNames` (the fleet's variants). */
+export function fleetRolloutSteps(rollout: Rollout, variantNames: readonly string[]): FleetRolloutStep[] {
+  if (rollout.kind === RolloutKind.AB_TEST) {
+    const split = rollout.initialSplit();
+    return [{ weights: variantNames.map((v) => split.find((s) => s.variant === v)?.percent ?? 0), waitSeconds: 0 }];
+  }
+  return rollout.steps().map((s) => ({ weights: [100 - s.candidatePercent, s.candidatePercent], waitSeconds: s.waitSeconds }));
+}
+
+/** One variant of the fleet as the listener forwards to it. */
+export interface FleetRolloutVariant {
+  readonly name: string;
+  readonly targetGroupArn: string;
+}
+
+/** What the fleet rollout definition names, as each engine renders it. */
+export interface FleetRolloutDefinitionOptions {
+  readonly partition: string;
+  readonly modelName: string;
+  readonly rollout: Rollout;
+  /** The fleet's variants in its order (the first is the stable one a rollback returns to). */
+  readonly variants: readonly FleetRolloutVariant[];
+  /** The listener whose default action forwards to the variants' target groups (the HTTPS one where there is TLS). */
+  readonly listenerArn: string;
+  /** The model's served state (SSM String parameter). */
+  readonly servedStateParameterName: string;
+  /** Alarms checked before every step (and after the last bake): any in ALARM rolls back. */
+  readonly alarmNames: readonly string[];
+  /** Topic told of every rollback. */
+  readonly alarmTopicArn: string;
+  /**
+   * The CloudFormation stack a deploy-started run (`{ "trigger": "deploy" }`) waits for before it moves traffic (the
+   * serving stack, updated after the data stack wrote the served state).
+   * @default - no deploy wait: every run starts at the served state (an engine without a deploy trigger)
+   */
+  readonly deployWaitStackName?: string;
+}
+
+type State = Record<string, unknown>;
+
+const RETRY = [{ ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 }];
+const METRIC_RETRY = [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 }];
+const ALARM_TYPES = ['CompositeAlarm', 'MetricAlarm'];
+
+/**
+ * The fleet rollout state machine (SDK integrations only). Before every step it checks the alarms with
+ * `DescribeAlarms`; then it sets the listener's weights (`ModifyListener`), writes them to the served state, records the
+ * candidate's share as `FLEET_ROLLOUT_METRIC` and waits the step's bake time. On alarm (or a failed step) it sends all
+ * traffic back to the first (stable) variant, records it, tells the topic and fails with `RolledBack`. At 100% the
+ * candidate's version becomes `current` (at weight 0). Input: `{}` walks from the served state; `{ "action":
+ * "rollback" }` rolls back now; with `deployWaitStackName`, `{ "trigger": "deploy" }` first waits for that stack's update.
+ */
+export function fleetRolloutDefinition(o: FleetRolloutDefinitionOptions): AslDefinition {
+  const states: Record<string, State> = {};
+  const add = (name: string, state: State): string => {
+    if (states[name]) throw new Error(`fleetRolloutDefinition: state ${name} defined twice`);
+    states[name] = state;
+    return name;
+  };
+  const sdk = (service: string, action: string) => `arn:${o.partition}:states:::aws-sdk:${service}:${action}`;
+  const variants = o.variants;
+  const progressive = o.rollout.isProgressive;
+  const versionPath = (i: number) => `$.versions.v${i}`;
+  const catchInto = (next: string) => ({ Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: next }] });
+  /** A Task without retries (`call`) or retried on failure (`task`). */
+  const call = (name: string, resource: string, parameters: State, next: string, extra: State = {}) =>
+    add(name, { Type: 'Task', Resource: resource, Parameters: parameters, ResultPath: null, ...extra, Next: next });
+  const task = (name: string, resource: string, parameters: State, next: string, extra: State = {}) =>
+    call(name, resource, parameters, next, { Retry: RETRY, ...extra });
+
+  const shift = (name: string, weights: readonly number[], next: string, extra: State = {}) => task(name, sdk('elasticloadbalancingv2', 'modifyListener'), {
+    ListenerArn: o.listenerArn,
+    DefaultActions: [{ Type: 'forward', ForwardConfig: { TargetGroups: variants.map((v, i) => ({ TargetGroupArn: v.targetGroupArn, Weight: weights[i] })) } }],
+  }, next, extra);
+  const writeState = (name: string, weights: readonly number[], versionPaths: readonly string[], next: string, extra: State = {}) => task(name, sdk('ssm', 'putParameter'), {
+    'Name': o.servedStateParameterName,
+    'Value.$': `States.Format('${variants.map((v, i) => `${v.name}={}@${weights[i]}`).join(',')}', ${versionPaths.join(', ')})`,
+    'Overwrite': true,
+  }, next, extra);
+  const putMetric = (name: string, candidatePercent: number, next: string) => add(name, {
+    Type: 'Task',
+    Resource: sdk('cloudwatch', 'putMetricData'),
+    Parameters: {
+      Namespace: FLEET_ROLLOUT_METRIC.namespace,
+      MetricData: [{
+        MetricName: FLEET_ROLLOUT_METRIC.metricName,
+        Dimensions: [{ Name: FLEET_ROLLOUT_METRIC.dimension, Value: o.modelName }],
+        Value: candidatePercent,
+        Unit: 'Percent',
+      }],
+    },
+    ResultPath: null,
+    Retry: METRIC_RETRY,
+    Next: next,
+  });
+  const checkAlarms = (name: string, next: string, onError: string) => task(name, sdk('cloudwatch', 'describeAlarms'),
+    { AlarmNames: [...o.alarmNames], AlarmTypes: ALARM_TYPES, StateValue: 'ALARM' }, next, {
+      ResultSelector: { 'metric.$': 'States.ArrayLength($.MetricAlarms)', 'composite.$': 'States.ArrayLength($.CompositeAlarms)' },
+      ResultPath: '$.alarms',
+      ...catchInto(onError),
+    });
+
+  // Rollback: all traffic to the stable (first) variant, recorded, told, failed.
+  const rollbackWeights = variants.map((_, i) => (i === 0 ? 100 : 0));
+  add('RolledBack', { Type: 'Fail', Error: 'RolledBack', Cause: `Traffic of ${o.modelName} went back to '${variants[0].name}'.` });
+  call('NotifyRollback', `arn:${o.partition}:states:::sns:publish`, {
+    TopicArn: o.alarmTopicArn,
+    Subject: `Rollout of ${o.modelName} rolled back`,
+    Message: {
+      'model': o.modelName,
+      'event': 'rollback',
+      'reason.$': '$.reason',
+      'execution.$': '$$.Execution.Id',
+      'stateMachine.$': '$$.StateMachine.Id',
+    },
+  }, 'RolledBack');
+  putMetric('MetricRollback', 0, 'NotifyRollback');
+  writeState('RecordRollback', rollbackWeights, variants.map((_, i) => versionPath(i)), 'MetricRollback');
+  shift('RollBack', rollbackWeights, 'RecordRollback');
+  const because = (name: string, reason: string) => add(name, { Type: 'Pass', Result: reason, ResultPath: '$.reason', Next: 'RollBack' });
+
+  // The steps, each guarded by an alarm check: <label>CheckAlarms -> <label>Healthy -> what the step does.
+  const steps = fleetRolloutSteps(o.rollout, variants.map((v) => v.name));
+  const guarded = (label: string, then: string): string => {
+    const failed = because(`${label}Failed`, `${label.toLowerCase()} failed`);
+    const inAlarm = because(`${label}InAlarm`, `rollout alarms in ALARM before ${label.toLowerCase()}`);
+    add(`${label}Healthy`, {
+      Type: 'Choice',
+      Choices: [{
+        Or: [{ Variable: '$.alarms.metric', NumericGreaterThan: 0 }, { Variable: '$.alarms.composite', NumericGreaterThan: 0 }],
+        Next: inAlarm,
+      }],
+      Default: then,
+    });
+    return checkAlarms(`${label}CheckAlarms`, `${label}Healthy`, failed);
+  };
+  // Built from the end: each step's states name the next step's first state.
+  let next = add(progressive ? 'RolledOut' : 'WeightsApplied', { Type: 'Succeed' });
+  if (progressive) {
+    // The candidate's version becomes `current` (at weight 0) so the next rollout starts from it.
+    next = writeState('PromoteCandidate', [0, 100], [versionPath(1), versionPath(1)], next);
+  }
+  if (steps[steps.length - 1].waitSeconds > 0) next = guarded('Final', add('FinalChecked', { Type: 'Pass', Next: next }));
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const label = `Step${i + 1}`;
+    const step = steps[i];
+    if (step.waitSeconds > 0) next = add(`${label}Bake`, { Type: 'Wait', Seconds: step.waitSeconds, Next: next });
+    next = putMetric(`${label}Metric`, 100 - step.weights[0], next);
+    next = writeState(`${label}Record`, step.weights, variants.map((_, j) => versionPath(j)), next, catchInto(`${label}Failed`));
+    next = shift(`${label}Shift`, step.weights, next, catchInto(`${label}Failed`));
+    next = guarded(label, next);
+  }
+  const walk = next;
+
+  // Where a run starts: a rollback request, nothing to roll out, or the steps.
+  const start = progressive ? add('AnythingToRollOut', {
+    Type: 'Choice',
+    Choices: [{
+      Variable: versionPath(0), StringEqualsPath: versionPath(1), Next: add('NothingToRollOut', { Type: 'Succeed', Comment: 'The candidate already serves the current version.' }),
+    }],
+    Default: walk,
+  }) : walk;
+  because('Requested', 'rollback requested');
+  add('RollbackRequested', { Type: 'Choice', Choices: [{ Variable: '$.action', StringEquals: 'rollback', Next: 'Requested' }], Default: start });
+  add('ActionGiven', { Type: 'Choice', Choices: [{ Variable: '$.action', IsPresent: true, Next: 'RollbackRequested' }], Default: start });
+  // What is served now: the served state taken apart (`current=v7@90,candidate=v8@10`): entries by ',', then each
+  // entry's version between '=' and '@' (one delimiter per split: States.StringSplit's splitter is one string).
+  const versionOf = (i: number) =>
+    `States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit(States.ArrayGetItem($.served.entries, ${i}), '='), 1), '@'), 0)`;
+  add('Versions', { Type: 'Pass', Parameters: Object.fromEntries(variants.map((_, i) => [`v${i}.$`, versionOf(i)])), ResultPath: '$.versions', Next: 'ActionGiven' });
+  add('ServedStateUnreadable', { Type: 'Fail', Error: 'ServedStateUnreadable', Cause: `Could not read ${o.servedStateParameterName}.` });
+  call('ReadServedState', sdk('ssm', 'getParameter'), { Name: o.servedStateParameterName }, 'Versions', {
+    ResultSelector: { 'entries.$': "States.StringSplit($.Parameter.Value, ',')" },
+    ResultPath: '$.served',
+    ...catchInto('ServedStateUnreadable'),
+  });
+
+  const comment = `Rollout of ${o.modelName}: ${o.rollout.describe()}; rolls back on alarm`;
+  if (o.deployWaitStackName === undefined) {
+    return { StartAt: 'ReadServedState', States: states, TimeoutSeconds: FLEET_ROLLOUT_TIMEOUT_SECONDS, Comment: comment };
+  }
+
+  // Started by a deploy: the data stack wrote the served state before the serving stack updates, so wait until the
+  // serving stack has finished an update begun after this run started (the groups run the new versions).
+  const stack = o.deployWaitStackName;
+  const updatedSinceStart = (status: string) => ({
+    And: [
+      { Variable: '$.deploy.described.stack.LastUpdatedTime', TimestampGreaterThanEqualsPath: '$.deploy.startedAt' },
+      { Variable: '$.deploy.described.stack.StackStatus', StringMatches: status },
+    ],
+  });
+  add('DeployRolledBack', { Type: 'Fail', Error: 'DeployRolledBack', Cause: `${stack} rolled its update back; traffic was not moved.` });
+  add('ServingStackNotUpdated', {
+    Type: 'Fail',
+    Error: 'ServingStackNotUpdated',
+    Cause: `${stack} was not updated within ${FLEET_ROLLOUT_DEPLOY_WAIT_MINUTES} minutes of the served state changing; traffic was not moved. `
+      + 'Deploy it (cdk deploy skips a stack whose template is unchanged: use --force) or promote, then start the rollout.',
+  });
+  add('KeepWaiting', {
+    Type: 'Choice',
+    Choices: [{ Variable: '$.deploy.polls', NumericGreaterThanEquals: FLEET_ROLLOUT_DEPLOY_WAIT_MINUTES, Next: 'ServingStackNotUpdated' }],
+    Default: 'WaitForServingStack',
+  });
+  add('WaitForServingStack', { Type: 'Wait', Seconds: 60, Next: 'CountPoll' });
+  add('CountPoll', {
+    Type: 'Pass', Parameters: { 'startedAt.$': '$.deploy.startedAt', 'polls.$': 'States.MathAdd($.deploy.polls, 1)' }, ResultPath: '$.deploy', Next: 'DescribeServingStack',
+  });
+  add('ServingStackUpdated', {
+    Type: 'Choice',
+    Choices: [{ ...updatedSinceStart('*ROLLBACK*'), Next: 'DeployRolledBack' }, { ...updatedSinceStart('*_COMPLETE'), Next: 'ReadServedState' }],
+    Default: 'KeepWaiting',
+  });
+  // A stack never updated has no LastUpdatedTime (compared apart: a Choice rule on a missing path fails the run).
+  add('ServingStackEverUpdated', {
+    Type: 'Choice', Choices: [{ Variable: '$.deploy.described.stack.LastUpdatedTime', IsPresent: true, Next: 'ServingStackUpdated' }], Default: 'KeepWaiting',
+  });
+  task('DescribeServingStack', sdk('cloudformation', 'describeStacks'), { StackName: stack }, 'ServingStackEverUpdated', {
+    ResultSelector: { 'stack.$': '$.Stacks[0]' }, ResultPath: '$.deploy.described',
+  });
+  add('DeployStarted', { Type: 'Pass', Parameters: { 'startedAt.$': '$$.Execution.StartTime', 'polls': 0 }, ResultPath: '$.deploy', Next: 'DescribeServingStack' });
+  add('TriggerIsDeploy', { Type: 'Choice', Choices: [{ Variable: '$.trigger', StringEquals: 'deploy', Next: 'DeployStarted' }], Default: 'ReadServedState' });
+  add('StartedByDeploy', { Type: 'Choice', Choices: [{ Variable: '$.trigger', IsPresent: true, Next: 'TriggerIsDeploy' }], Default: 'ReadServedState' });
+  return { StartAt: 'StartedByDeploy', States: states, TimeoutSeconds: FLEET_ROLLOUT_TIMEOUT_SECONDS, Comment: comment };
+}
+
+/** Where a fleet rollout role works, as each engine renders it (values may be deploy-time tokens). */
+export interface FleetRolloutRoleContext {
+  readonly partition: string;
+  readonly region: string;
+  readonly account: string;
+  /** ARN of the model's served state parameter. */
+  readonly servedStateParameterArn: string;
+  /** The listener the state machine reweights. */
+  readonly listenerArn: string;
+  readonly alarmArns: readonly string[];
+  readonly alarmTopicArn: string;
+  /** The stack a deploy-started run waits for (see `FleetRolloutDefinitionOptions.deployWaitStackName`). @default - none */
+  readonly deployWaitStackName?: string;
+}
+
+/** The `states.amazonaws.com` trust of a fleet rollout role: this account's Step Functions, for this state machine only. */
+export function fleetRolloutTrustConditions(c: Pick<FleetRolloutRoleContext, 'partition' | 'region' | 'account'>, stateMachineName: string): Record<string, Record<string, string>> {
+  return {
+    StringEquals: { 'aws:SourceAccount': c.account },
+    ArnEquals: { 'aws:SourceArn': `arn:${c.partition}:states:${c.region}:${c.account}:stateMachine:${stateMachineName}` },
+  };
+}
+
+/** The ARN of the serving stack a deploy-started rollout describes (its last part is the id CloudFormation assigns). */
+export function fleetRolloutServingStackArn(c: Pick<FleetRolloutRoleContext, 'partition' | 'region' | 'account'>, stackName: string): string {
+  return `arn:${c.partition}:cloudformation:${c.region}:${c.account}:stack/${stackName}/*`;
+}
+
+/**
+ * What a fleet rollout role may do (beyond its state machine's logs and traces, and the alarm topic's key, which each
+ * engine grants on its own resources): read and write its model's served state, reweight its fleet's listener, check
+ * its alarms, record the `FLEET_ROLLOUT_METRIC` namespace only, tell the topic, and (with a deploy wait) describe the
+ * serving stack. The SDK actions of every Task of `fleetRolloutDefinition` are among these (the tests of both engines
+ * check it). Nothing here raises capacity: weights are not capacity, so the governance boundary's brake denies never
+ * stop a rollout.
+ */
+export function fleetRolloutRoleStatements(c: FleetRolloutRoleContext): NeutralStatement[] {
+  const allow = (sid: string, actions: string[], resources: string[], conditions?: NeutralStatement['conditions']): NeutralStatement =>
+    ({ sid, effect: 'Allow', actions, resources, ...(conditions ? { conditions } : {}) });
+  return [
+    allow('ReadAndWriteTheServedState', ['ssm:GetParameter', 'ssm:PutParameter'], [c.servedStateParameterArn]),
+    allow('CheckTheRolloutAlarms', ['cloudwatch:DescribeAlarms'], [...c.alarmArns]),
+    allow('ReweightTheListener', ['elasticloadbalancing:ModifyListener'], [c.listenerArn]),
+    // PutMetricData has no resource-level permissions: the namespace condition limits it to the rollout metric's.
+    allow('RecordTheProgress', ['cloudwatch:PutMetricData'], ['*'], { StringEquals: { 'cloudwatch:namespace': FLEET_ROLLOUT_METRIC.namespace } }),
+    allow('NotifyRollbacks', ['sns:Publish'], [c.alarmTopicArn]),
+    ...(c.deployWaitStackName === undefined ? [] : [allow('FollowTheServingStack', ['cloudformation:DescribeStacks'], [fleetRolloutServingStackArn(c, c.deployWaitStackName)])]),
+  ];
+}
