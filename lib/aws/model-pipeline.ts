@@ -13,8 +13,9 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
   EnvironmentProfile, METRIC_CONTRACT, MODEL_ARTIFACT_LAYOUT, ModelApproval, modelPipelineDefinition, modelPipelineRunLockStatement,
-  ModelPipelineSpec, modelPipelineStatements, modelPipelineSubmitDeny, NeutralStatement, PipelineDefinitionOptions, pipelinePackageArnPattern,
-  pipelineSageMakerNamePrefix, resolveModelPipelineSpec, validatePipelineModelName, validatePipelineRollout,
+  modelPipelineCleanupPattern, ModelPipelineSpec, modelPipelineStatements, modelPipelineSubmitDeny, modelPipelineTriggerRules, NeutralStatement,
+  PipelineDefinitionOptions, PipelineEventPattern, pipelinePackageArnPattern, pipelineSageMakerNamePrefix, PipelineTriggerRule,
+  resolveModelPipelineSpec, validatePipelineModelName, validatePipelineRollout, validatePipelineTriggers,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { TrainingJob } from './gpu-training-cluster';
@@ -30,7 +31,7 @@ import { ServedStateParameter } from './private/served-state';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 // Defined in core (shared with the Pulumi ModelPipeline); re-exported where CDK users found them.
-export { ModelApproval, MODEL_PIPELINE_OUTCOMES } from '../core';
+export { ModelApproval, MODEL_PIPELINE_OUTCOMES, NEW_DATA_MARKER } from '../core';
 
 /** What starts a retraining run. */
 export interface ModelPipelineTriggers {
@@ -72,9 +73,6 @@ export interface ModelPipelineApprovers {
    */
   readonly grantees: iam.IGrantable[];
 }
-
-/** Key suffix of the marker object that announces a complete data drop (`triggers.onNewData`). */
-export const NEW_DATA_MARKER = '_SUCCESS';
 
 export interface ModelPipelineProps {
   /** Model name: the model package group in the registry, `<modelName>/` in the datasets and models buckets. */
@@ -251,6 +249,11 @@ export class ModelPipeline extends Construct {
     }, profile);
     this.fairnessGap = spec.fairnessGap;
     this.approval = spec.approval;
+    validatePipelineTriggers({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, props.triggers && {
+      schedule: props.triggers.schedule?.expressionString,
+      onNewData: props.triggers.onNewData,
+      alarmArns: props.triggers.alarms?.map((a) => a.alarmArn),
+    });
     if (props.endpoint) this.checkEndpoint(props.endpoint);
     if (this.approval === ModelApproval.MANUAL) this.checkApprovers(props.approvers);
 
@@ -319,11 +322,7 @@ export class ModelPipeline extends Construct {
     // A stopped or timed-out run runs no Catch: its status change starts a cleanup run (the CleanUpOrRun branch).
     this.cleanupRule = new events.Rule(this, 'CleanupTrigger', {
       description: `Terminate the Batch jobs of a ${props.modelName} pipeline run that was stopped or timed out`,
-      eventPattern: {
-        source: ['aws.states'],
-        detailType: ['Step Functions Execution Status Change'],
-        detail: { status: ['ABORTED', 'TIMED_OUT'], stateMachineArn: [this.stateMachine.stateMachineArn] },
-      },
+      eventPattern: cdkEventPattern(modelPipelineCleanupPattern(this.stateMachine.stateMachineArn)),
       targets: [new targets.SfnStateMachine(this.stateMachine, { role: this.triggerRole })],
     });
   }
@@ -614,43 +613,29 @@ export class ModelPipeline extends Construct {
   }
 
   private addTriggers(triggers: ModelPipelineTriggers): void {
-    if (!triggers.schedule && !triggers.onNewData && (triggers.alarms ?? []).length === 0) return;
-    const role = this.triggerRole;
-    const target = (trigger: string) => new targets.SfnStateMachine(this.stateMachine, {
-      input: events.RuleTargetInput.fromObject({ trigger }), role,
+    const bucket = this.props.artifactStore.bucket(ArtifactPurpose.DATASETS);
+    // Core's rules, the ones the Pulumi ModelPipeline renders too.
+    const rules = modelPipelineTriggerRules({
+      modelName: this.props.modelName,
+      schedule: triggers.schedule !== undefined,
+      onNewData: triggers.onNewData === true,
+      datasetsBucketName: bucket.bucketName,
+      alarmArns: (triggers.alarms ?? []).map((a) => a.alarmArn),
     });
-    if (triggers.schedule) {
-      this.triggerRules.push(new events.Rule(this, 'ScheduleTrigger', {
-        schedule: triggers.schedule, description: `Retrain ${this.props.modelName} on a schedule`, targets: [target('schedule')],
-      }));
-    }
-    if (triggers.onNewData) {
-      const bucket = this.props.artifactStore.bucket(ArtifactPurpose.DATASETS);
-      // Set on the bucket itself rather than through CDK's bucket-notifications custom resource (a Lambda function).
-      const cfnBucket = bucket.node.defaultChild;
-      if (cfnBucket instanceof s3.CfnBucket) cfnBucket.addPropertyOverride('NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled', true);
-      this.triggerRules.push(new events.Rule(this, 'NewDataTrigger', {
-        description: `Retrain ${this.props.modelName} when a data drop below ${this.props.modelName}/ is complete (${NEW_DATA_MARKER} marker)`,
-        eventPattern: {
-          source: ['aws.s3'],
-          detailType: ['Object Created'],
-          // One run per data drop: only the completion marker starts it, not each object of the drop.
-          detail: { bucket: { name: [bucket.bucketName] }, object: { key: [{ wildcard: `${this.props.modelName}/*${NEW_DATA_MARKER}` }] } },
-        },
-        targets: [target('new-data')],
-      }));
-    }
-    const alarms = triggers.alarms ?? [];
-    if (alarms.length > 0) {
-      this.triggerRules.push(new events.Rule(this, 'AlarmTrigger', {
-        description: `Retrain ${this.props.modelName} when drift or quality alarms fire`,
-        eventPattern: {
-          source: ['aws.cloudwatch'],
-          detailType: ['CloudWatch Alarm State Change'],
-          resources: alarms.map((a) => a.alarmArn),
-          detail: { state: { value: ['ALARM'] } },
-        },
-        targets: [target('alarm')],
+    if (rules.length === 0) return;
+    const role = this.triggerRole;
+    const ids: Record<PipelineTriggerRule['trigger'], string> = { 'schedule': 'ScheduleTrigger', 'new-data': 'NewDataTrigger', 'alarm': 'AlarmTrigger' };
+    for (const rule of rules) {
+      if (rule.trigger === 'new-data') {
+        // Set on the bucket itself rather than through CDK's bucket-notifications custom resource (a Lambda function).
+        const cfnBucket = bucket.node.defaultChild;
+        if (cfnBucket instanceof s3.CfnBucket) cfnBucket.addPropertyOverride('NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled', true);
+      }
+      this.triggerRules.push(new events.Rule(this, ids[rule.trigger], {
+        description: rule.description,
+        schedule: rule.trigger === 'schedule' ? triggers.schedule : undefined,
+        eventPattern: rule.eventPattern ? cdkEventPattern(rule.eventPattern) : undefined,
+        targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromObject(rule.input), role })],
       }));
     }
   }
@@ -670,6 +655,11 @@ export class ModelPipeline extends Construct {
     }));
     return key;
   }
+}
+
+/** Core's event pattern (EventBridge's keys) as a CDK one. */
+function cdkEventPattern(pattern: PipelineEventPattern): events.EventPattern {
+  return { source: pattern.source, detailType: pattern['detail-type'], resources: pattern.resources, detail: pattern.detail };
 }
 
 function endpointVpcConfig(endpoint: ModelEndpoint): { Subnets: string[]; SecurityGroupIds: string[] } | undefined {

@@ -27,6 +27,7 @@ export * from './platform-teams';
 export * from './engine-parity';
 export * from './brake-definition';
 export * from './pipeline-definition';
+export * from './pipeline-triggers';
 export * from './placement';
 export * from './shared-platform-parameters';
 export * from './key-policy';

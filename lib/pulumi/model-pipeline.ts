@@ -1,9 +1,9 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ArtifactPurpose, METRIC_CONTRACT, MODEL_ARTIFACT_LAYOUT, ModelApproval, modelPipelineDefinition, modelPipelineRunLockStatement,
-  modelPipelineStatements, modelPipelineSubmitDeny, NeutralStatement, PipelineDefinitionOptions, QualityDirection, resolveModelPipelineSpec,
-  specCheck, validatePipelineModelName,
+  ArtifactPurpose, METRIC_CONTRACT, MODEL_ARTIFACT_LAYOUT, ModelApproval, modelPipelineCleanupPattern, modelPipelineDefinition,
+  modelPipelineRunLockStatement, modelPipelineStatements, modelPipelineSubmitDeny, modelPipelineTriggerRules, NeutralStatement,
+  PipelineDefinitionOptions, QualityDirection, resolveModelPipelineSpec, specCheck, validatePipelineModelName, validatePipelineTriggers,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import {
@@ -12,6 +12,28 @@ import {
 } from './component-support';
 import { TrainingJob } from './gpu-training-cluster';
 import { ModelRegistry } from './model-registry';
+
+/** What starts a retraining run (as the CDK `ModelPipelineTriggers`; each rule starts it with `{ "trigger": <what> }`). */
+export interface ModelPipelineTriggers {
+  /**
+   * Retrain on a schedule: an EventBridge schedule expression, e.g. `'cron(0 3 ? * SUN *)'` (03:00 UTC on Sundays) or
+   * `'rate(7 days)'`, checked as EventBridge reads it.
+   * @default - no schedule
+   */
+  readonly schedule?: string;
+  /**
+   * Retrain when a completion marker (`NEW_DATA_MARKER`, e.g. `<model>/2026-12-01/_SUCCESS`) is created below the
+   * model's dataset prefix, not on every object: a data drop of many files starts one run. Every bucket of the Pulumi
+   * `ArtifactStore` sends its object events to EventBridge.
+   * @default false
+   */
+  readonly onNewData?: boolean;
+  /**
+   * ARNs of the alarms (data drift, model quality) whose going into ALARM starts a run, e.g. `[driftAlarm.arn]`.
+   * @default - none
+   */
+  readonly alarms?: pulumi.Input<string>[];
+}
 
 export interface ModelPipelineArgs extends MlopsComponentArgs {
   /** Model name: the model package group in the registry, `<modelName>/` in the datasets and models buckets. */
@@ -60,6 +82,8 @@ export interface ModelPipelineArgs extends MlopsComponentArgs {
   readonly approvers?: { readonly emails?: string[]; readonly grantees: aws.iam.Role[] };
   /** Longest a manual approval may wait, 3600 to 604800 seconds. @default 259200 (3 days) */
   readonly approvalTimeoutSeconds?: number;
+  /** @default - none (started by hand, or by `{ "modelPackageArn": ... }` to promote a version) */
+  readonly triggers?: ModelPipelineTriggers;
   /** Topic told of failed runs and of the failed-runs alarm. @default - a new topic on the pipeline's key */
   readonly alarmTopicArn?: pulumi.Input<string>;
   /** Key of `alarmTopicArn`, so the state machine may publish to it. @default - the topic is not encrypted with a customer managed key */
@@ -71,8 +95,9 @@ export interface ModelPipelineArgs extends MlopsComponentArgs {
  * lock, validate, train with spot retries, evaluate against production on a holdout, quality and fairness gates,
  * registration with lineage, approval by task token or automatically in dev, baseline recheck, hand-off to the
  * promotion, failure and cleanup paths), its role with core's `modelPipelineStatements`, the approval topic, the
- * cleanup rule for stopped runs, the failed-runs alarm and the jobs' grants on their step outputs. Unlike the CDK
- * construct it does not roll out to an endpoint itself (give `promotionStateMachineArn`) and has no triggers yet.
+ * cleanup rule for stopped runs, the trigger rules (core's `modelPipelineTriggerRules`), the failed-runs alarm and the
+ * jobs' grants on their step outputs. Unlike the CDK construct it does not roll out to an endpoint itself (give
+ * `promotionStateMachineArn`).
  */
 export class ModelPipeline extends pulumi.ComponentResource {
   public static readonly TYPE = 'mlops:aws:ModelPipeline';
@@ -86,6 +111,10 @@ export class ModelPipeline extends pulumi.ComponentResource {
   public readonly failedRunsAlarm: aws.cloudwatch.MetricAlarm;
   /** Starts a cleanup run when a run is stopped or times out. */
   public readonly cleanupRule: aws.cloudwatch.EventRule;
+  /** Rules starting runs (schedule, new data, alarms). */
+  public readonly triggerRules: aws.cloudwatch.EventRule[] = [];
+  /** Role of the rules that start runs (triggers and the cleanup rule): `states:StartExecution` on this state machine only. */
+  public readonly triggerRole: aws.iam.Role;
   public readonly logGroup: aws.cloudwatch.LogGroup;
   public readonly encryptionKey: aws.kms.Key;
   public readonly approval: ModelApproval;
@@ -117,6 +146,8 @@ export class ModelPipeline extends pulumi.ComponentResource {
       check.matches('holdoutPrefix', args.holdoutPrefix, /^[A-Za-z0-9][A-Za-z0-9_.\-/]*\/$/, 'a key prefix of the datasets bucket ending with "/", e.g. "fraud/holdout/2026-11/"');
     }
     const spec = resolveModelPipelineSpec(scope, { ...args, servingImageUri: 'given' }, profile);
+    const triggers = args.triggers;
+    validatePipelineTriggers(scope, triggers && { schedule: triggers.schedule, onNewData: triggers.onNewData, alarmArns: triggers.alarms });
     if (pulumi.Output.isInstance(args.servingImageUri) ? false : !args.servingImageUri) {
       check.fail('servingImageUri', args.servingImageUri, 'is required', 'pass the serving image, e.g. servingImages.imageUri(tag).');
     }
@@ -249,21 +280,18 @@ export class ModelPipeline extends pulumi.ComponentResource {
     this.grantJobOutputs(name, args, spec.outputPrefix, awsTags);
 
     // A stopped or timed-out run runs no Catch: its status change starts a cleanup run (the CleanUpOrRun branch).
-    const triggerRole = serviceRole(`${name}-trigger-role`, {
+    this.triggerRole = serviceRole(`${name}-trigger-role`, {
       service: 'events.amazonaws.com', description: `Starts the ${args.modelName} pipeline`, tags: awsTags, permissionsBoundary: args.permissionsBoundary,
     }, this);
-    attachStatements(`${name}-trigger-role-policy`, triggerRole, [{ Effect: 'Allow', Action: 'states:StartExecution', Resource: this.stateMachine.arn }],
+    attachStatements(`${name}-trigger-role-policy`, this.triggerRole, [{ Effect: 'Allow', Action: 'states:StartExecution', Resource: this.stateMachine.arn }],
       this, `Starts the ${args.modelName} pipeline`, awsTags);
     this.cleanupRule = new aws.cloudwatch.EventRule(`${name}-cleanup`, {
       description: `Terminate the Batch jobs of a ${args.modelName} pipeline run that was stopped or timed out`,
-      eventPattern: pulumi.jsonStringify({
-        'source': ['aws.states'],
-        'detail-type': ['Step Functions Execution Status Change'],
-        'detail': { status: ['ABORTED', 'TIMED_OUT'], stateMachineArn: [this.stateMachine.arn] },
-      }),
+      eventPattern: this.stateMachine.arn.apply((arn) => JSON.stringify(modelPipelineCleanupPattern(arn))),
       tags: awsTags,
     }, childOptions(this));
-    new aws.cloudwatch.EventTarget(`${name}-cleanup-target`, { rule: this.cleanupRule.name, arn: this.stateMachine.arn, roleArn: triggerRole.arn }, childOptions(this));
+    new aws.cloudwatch.EventTarget(`${name}-cleanup-target`, { rule: this.cleanupRule.name, arn: this.stateMachine.arn, roleArn: this.triggerRole.arn }, childOptions(this));
+    this.addTriggers(name, args, awsTags);
 
     const metric = (id: string, metricName: string) => ({
       id, metric: { namespace: 'AWS/States', metricName, dimensions: { StateMachineArn: this.stateMachine.arn }, period: 300, stat: 'Sum' },
@@ -283,6 +311,33 @@ export class ModelPipeline extends pulumi.ComponentResource {
     }, childOptions(this));
 
     this.registerOutputs({ stateMachineArn: this.stateMachine.arn, approvalTopicArn: this.approvalTopic.arn });
+  }
+
+  /** Core's trigger rules (the CDK ModelPipeline's), each starting the state machine as the trigger role with its input. */
+  private addTriggers(name: string, args: ModelPipelineArgs, tags: Record<string, string>): void {
+    const triggers = args.triggers ?? {};
+    const alarms = triggers.alarms ?? [];
+    const options = (datasetsBucketName: string, alarmArns: string[]) => ({
+      modelName: args.modelName, schedule: triggers.schedule !== undefined, onNewData: triggers.onNewData === true, datasetsBucketName, alarmArns,
+    });
+    // Which rules there are is known now; their patterns name the bucket and the alarms once those are known.
+    const rules = modelPipelineTriggerRules(options('', alarms.map(() => '')));
+    const resolved = pulumi.all([args.artifactStore.bucket(ArtifactPurpose.DATASETS).bucket, pulumi.all(alarms)])
+      .apply(([bucket, alarmArns]) => modelPipelineTriggerRules(options(bucket, alarmArns)));
+    for (const rule of rules) {
+      const eventRule = new aws.cloudwatch.EventRule(`${name}-${rule.trigger}-trigger`, {
+        description: rule.description,
+        scheduleExpression: rule.trigger === 'schedule' ? triggers.schedule : undefined,
+        eventPattern: rule.eventPattern
+          ? resolved.apply((all) => JSON.stringify(all.find((r) => r.trigger === rule.trigger)!.eventPattern))
+          : undefined,
+        tags,
+      }, childOptions(this));
+      new aws.cloudwatch.EventTarget(`${name}-${rule.trigger}-trigger-target`, {
+        rule: eventRule.name, arn: this.stateMachine.arn, roleArn: this.triggerRole.arn, input: JSON.stringify(rule.input),
+      }, childOptions(this));
+      this.triggerRules.push(eventRule);
+    }
   }
 
   /**

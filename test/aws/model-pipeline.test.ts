@@ -489,6 +489,11 @@ describe('ModelPipeline bad input', () => {
     { name: 'a rollout to an endpoint serving another (unregistered) model', props: {}, message: /'endpoint' does not serve 'fraud'.*Fix: roll 'fraud' out/, otherEndpoint: true },
     { name: 'a quality metric with spaces', props: { qualityMetric: 'my metric' }, message: /'qualityMetric'/ },
     { name: 'a holdout prefix without a trailing slash', props: { holdoutPrefix: 'fraud/holdout' }, message: /'holdoutPrefix'.*ending with "\/"/ },
+    {
+      name: 'a schedule EventBridge rejects (both day fields given)',
+      props: { triggers: { schedule: events.Schedule.expression('cron(0 3 * * * *)') } },
+      message: /'triggers.schedule' must have '\?' in exactly one of its day-of-month and day-of-week fields.*Fix: give a cron or rate expression/,
+    },
   ];
   test.each(cases)('$name', ({ props, message, prod, otherEndpoint }) => {
     const f = fixture(prod ? EnvironmentProfile.prod() : EnvironmentProfile.dev(), otherEndpoint ? { endpointModel: 'recommender' } : {});

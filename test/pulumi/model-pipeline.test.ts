@@ -1,8 +1,8 @@
 import * as aws from '@pulumi/aws';
-import { ACCOUNT, errorOf, installMocks, mockArn, one, pulumiIam, RecordedResource, REGION, resourcesOf } from './support';
+import { ACCOUNT, errorOf, installMocks, mockArn, ofType, one, pulumiIam, RecordedResource, REGION, resourcesOf } from './support';
 import { executeWith, services } from '../support/pipeline-fakes';
 import { allStates } from '../support/state-machines';
-import { EnvironmentProfile, MlopsTags, MODEL_PIPELINE_OUTCOMES, ModelApproval, ValidationError } from 'mlops-constructs';
+import { EnvironmentProfile, MlopsTags, MODEL_PIPELINE_OUTCOMES, ModelApproval, NEW_DATA_MARKER, ValidationError } from 'mlops-constructs';
 import { ArtifactStore, GpuTrainingCluster, ImageRepository, ModelPipeline, ModelPipelineArgs, ModelRegistry } from 'mlops-constructs/pulumi';
 
 /*
@@ -18,6 +18,7 @@ type Json = any;
 const MACHINE = 'aws:sfn/stateMachine:StateMachine';
 const PROMOTION = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:p-prod-promotion`;
 const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a', 'subnet-b'] };
+const DRIFT_ALARM = `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:fraud-drift`;
 
 function pieces(n: string, profile: EnvironmentProfile) {
   const tags = MlopsTags.of({ project: 'p', environment: profile.name, team: 'fraud' });
@@ -53,6 +54,7 @@ beforeAll(async () => {
     promotionStateMachineArn: PROMOTION,
     holdoutPrefix: 'fraud/holdout/2026-11/',
     approvers: { emails: ['ml-approvers@example.com'], grantees: [approver] },
+    triggers: { schedule: 'cron(0 3 ? * SUN *)', onNewData: true, alarms: [DRIFT_ALARM] },
   });
   const resources = await resourcesOf('mpp');
   prod = { resources, definition: JSON.parse(one(resources, MACHINE, 'mpp-state-machine').inputs.definition) };
@@ -128,6 +130,56 @@ describe('Pulumi ModelPipeline executed from its deployed definition', () => {
   });
 });
 
+describe('Pulumi ModelPipeline triggers (core\'s rules, as the CDK pipeline renders them)', () => {
+  const RULE = 'aws:cloudwatch/eventRule:EventRule';
+  const TARGET = 'aws:cloudwatch/eventTarget:EventTarget';
+  const machineArn = () => mockArn(MACHINE, 'mpp-state-machine');
+  const targetOf = (resources: RecordedResource[], rule: string) => one(resources, TARGET, `${rule}-target`).inputs;
+
+  test('schedule, the completion marker of a data drop below fraud/ in the datasets bucket, the drift alarm going to ALARM: each starts this pipeline as the trigger role with its trigger', () => {
+    expect(one(prod.resources, RULE, 'mpp-schedule-trigger').inputs).toMatchObject({ scheduleExpression: 'cron(0 3 ? * SUN *)', description: 'Retrain fraud on a schedule' });
+    expect(one(prod.resources, RULE, 'mpp-schedule-trigger').inputs.eventPattern).toBeUndefined();
+    expect(JSON.parse(one(prod.resources, RULE, 'mpp-new-data-trigger').inputs.eventPattern)).toEqual({
+      'source': ['aws.s3'],
+      'detail-type': ['Object Created'],
+      'detail': { bucket: { name: ['mpp-store-datasets'] }, object: { key: [{ wildcard: `fraud/*${NEW_DATA_MARKER}` }] } },
+    });
+    expect(JSON.parse(one(prod.resources, RULE, 'mpp-alarm-trigger').inputs.eventPattern)).toEqual({
+      'source': ['aws.cloudwatch'], 'detail-type': ['CloudWatch Alarm State Change'], 'resources': [DRIFT_ALARM], 'detail': { state: { value: ['ALARM'] } },
+    });
+    for (const [rule, trigger] of [['mpp-schedule-trigger', 'schedule'], ['mpp-new-data-trigger', 'new-data'], ['mpp-alarm-trigger', 'alarm']]) {
+      const target = targetOf(prod.resources, rule);
+      expect([rule, target.arn, target.roleArn, JSON.parse(target.input)])
+        .toEqual([rule, machineArn(), mockArn('aws:iam/role:Role', 'mpp-trigger-role'), { trigger }]);
+    }
+  });
+
+  test('a run started by a trigger rule (its input as the rule sends it) trains and hands the version to the promotion', async () => {
+    const input = JSON.parse(targetOf(prod.resources, 'mpp-new-data-trigger').input);
+    const run = await executeWith(prod.definition, services(promoted), 'run-1', input);
+    expect([run.ok, run.states.at(-1)]).toEqual([true, 'StartPromotion']);
+  });
+
+  test('the trigger role may start this pipeline and do nothing else; only EventBridge assumes it', () => {
+    const walk = pulumiIam(prod.resources);
+    const role = walk.role('mpp-trigger-role');
+    expect(walk.allows(role, 'states:StartExecution', machineArn())).toBe(true);
+    for (const [action, resource] of [
+      ['states:StartExecution', PROMOTION], ['states:StartExecution', mockArn(MACHINE, 'mpd-state-machine')], ['states:StopExecution', machineArn()],
+      ['states:SendTaskSuccess', machineArn()], ['sagemaker:UpdateEndpoint', `arn:aws:sagemaker:${REGION}:${ACCOUNT}:endpoint/fraud`],
+    ]) {
+      expect([action, resource, walk.allows(role, action, resource)]).toEqual([action, resource, false]);
+    }
+    expect(JSON.parse(one(prod.resources, 'aws:iam/role:Role', 'mpp-trigger-role').inputs.assumeRolePolicy).Statement.map((st: Json) => st.Principal))
+      .toEqual([{ Service: 'events.amazonaws.com' }]);
+  });
+
+  test('no triggers by default: the cleanup rule (stopped runs) is the only rule that starts the pipeline', () => {
+    const starting = ofType(dev.resources, TARGET).filter((t) => t.inputs.arn === mockArn(MACHINE, 'mpd-state-machine'));
+    expect(starting.map((t) => t.name)).toEqual(['mpd-cleanup-target']);
+  });
+});
+
 describe('Pulumi ModelPipeline IAM (claims, IAM walker)', () => {
   test('the pipeline role cannot write served/ (nor candidates); it reads only its run outputs; it may start only the promotion it is given', () => {
     const walk = pulumiIam(prod.resources);
@@ -165,6 +217,7 @@ describe('Pulumi ModelPipeline IAM (claims, IAM walker)', () => {
 });
 
 describe('Pulumi ModelPipeline bad input', () => {
+  let badTriggerPieces: ReturnType<typeof pieces> | undefined;
   test('manual approval without approvers, automatic approval in prod, an evaluation as the training role: ValidationErrors naming the fix', () => {
     const p = pieces('mpb', EnvironmentProfile.prod());
     const noApprovers = errorOf(() => new ModelPipeline('mpb1', p.base));
@@ -176,5 +229,23 @@ describe('Pulumi ModelPipeline bad input', () => {
     expect(sameRole.prop).toBe('evaluateJob');
     const unknownModel = errorOf(() => new ModelPipeline('mpb4', { ...p.base, modelName: 'churn' }));
     expect([unknownModel.prop, unknownModel.problem]).toEqual(['modelName', 'has no model package group in the registry']);
+  });
+
+  test.each([
+    [{ schedule: 'cron(0 3 * * * *)' }, 'triggers.schedule', "must have '?' in exactly one of its day-of-month and day-of-week fields"],
+    [{ schedule: 'cron(0 3 ? * SUN)' }, 'triggers.schedule', 'must have six cron fields (minutes hours day-of-month month day-of-week year)'],
+    [{ schedule: 'rate(1 days)' }, 'triggers.schedule', 'must name its unit in the singular for 1 (EventBridge rejects it otherwise)'],
+    [{ schedule: 'rate(7 day)' }, 'triggers.schedule', 'must name its unit in the plural for more than 1 (EventBridge rejects it otherwise)'],
+    [{ schedule: 'rate(0 minutes)' }, 'triggers.schedule', 'must be at least one minute apart'],
+    [{ schedule: 'every sunday' }, 'triggers.schedule', 'is not a cron(...) or rate(...) expression'],
+    [{ alarms: ['fraud-drift'] }, 'triggers.alarms', 'is not a CloudWatch alarm ARN (its state changes name the alarm by ARN)'],
+    [{ onNewData: 'yes' }, 'triggers.onNewData', 'must be true or false'],
+  ])('triggers %j: a ValidationError naming the prop and the fix', (triggers, prop, problem) => {
+    // One set of pieces for every case: the pipeline fails before creating anything.
+    badTriggerPieces ??= pieces('mpt', EnvironmentProfile.dev());
+    const error = errorOf(() => new ModelPipeline('mpt', { ...badTriggerPieces!.base, triggers: triggers as ModelPipelineArgs['triggers'] }));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect([error.prop, error.problem]).toEqual([prop, problem]);
+    expect(error.fix).toMatch(/cron\(0 3 \? \* SUN \*\)|rate\(|alarm\.arn|true/);
   });
 });

@@ -3,8 +3,10 @@ import * as path from 'path';
 import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { errorOf, installMocks, MLFLOW_IMAGE, mockArn, one, ofType, RecordedResource, resourcesOf } from './support';
@@ -102,6 +104,7 @@ function buildCdkPromotion() {
 }
 
 const SERVING_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/ml/serving:1';
+const DRIFT_ALARM_ARN = 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:fraud-drift';
 
 /** A retraining pipeline as the Pulumi one can be built: manual approval, the served state, a holdout, hand-off to the promotion. */
 function buildCdkPipeline() {
@@ -131,6 +134,11 @@ function buildCdkPipeline() {
     servedState,
     holdoutPrefix: 'fraud/holdout/2026-11/',
     approvers: { emails: ['ml@example.com'], grantees: [new iam.Role(stack, 'Approver', { assumedBy: new iam.AccountRootPrincipal() })] },
+    triggers: {
+      schedule: events.Schedule.cron({ minute: '0', hour: '3', weekDay: 'SUN' }),
+      onNewData: true,
+      alarms: [cloudwatch.Alarm.fromAlarmArn(stack, 'Drift', DRIFT_ALARM_ARN)],
+    },
   });
   return { template: Template.fromStack(stack).toJSON() };
 }
@@ -217,6 +225,7 @@ beforeAll(async () => {
     servedState: { name: '/mlops/p-dev/served/fraud', arn: 'arn:aws:ssm:us-east-1:123456789012:parameter/mlops/p-dev/served/fraud' },
     holdoutPrefix: 'fraud/holdout/2026-11/',
     approvers: { emails: ['ml@example.com'], grantees: [new Role('ppl-approver', { assumeRolePolicy: '{}' })] },
+    triggers: { schedule: 'cron(0 3 ? * SUN *)', onNewData: true, alarms: [DRIFT_ALARM_ARN] },
   });
   pulumiPipeline = { resources: await resourcesOf('ppl') };
 });
@@ -532,11 +541,46 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
     const cdkRole = cdkStatements(cdkPipeline.template, 'PipelineRole');
     const pRole = pulumiPolicies(pulumiPipeline.resources, 'ppl-role-policy');
     const runLock = (statements: Json[]) => statements.filter((st) => [st.Action].flat().includes('states:ListExecutions')).map((st) => [st.Action].flat());
+    // CloudFormation references (deeply) as '<ref>', then the names both engines spell their own way.
+    const cdkRefs = (value: Json): Json => {
+      if (Array.isArray(value)) return value.map(cdkRefs);
+      if (value && typeof value === 'object') {
+        return Object.keys(value).some((k) => k === 'Ref' || k.startsWith('Fn::')) ? cdkText(value) : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cdkRefs(v)]));
+      }
+      return typeof value === 'string' ? pulumiRefs(value) : value;
+    };
+    // The rules that start the pipeline (triggers and cleanup): schedule or pattern, the input, the role they start it as.
+    const cdkRules = cfn('AWS::Events::Rule', cdkPipeline.template).filter((r) => JSON.stringify(r.props.Targets ?? []).includes('PipelineStateMachine'))
+      .map((r) => ({
+        description: r.props.Description,
+        schedule: r.props.ScheduleExpression,
+        pattern: cdkRefs(r.props.EventPattern),
+        input: r.props.Targets[0].Input && JSON.parse(r.props.Targets[0].Input),
+        role: cdkText(r.props.Targets[0].RoleArn) === '<ref>' && JSON.stringify(r.props.Targets[0].RoleArn).includes('PipelineTriggerRole') ? 'trigger role' : 'other',
+      }));
+    const pTargets = ofType(pulumiPipeline.resources, 'aws:cloudwatch/eventTarget:EventTarget')
+      .filter((t) => t.inputs.arn === mockArn('aws:sfn/stateMachine:StateMachine', 'ppl-state-machine'));
+    const pRules = pTargets.map((t) => {
+      const rule = one(pulumiPipeline.resources, 'aws:cloudwatch/eventRule:EventRule', t.inputs.rule).inputs;
+      return {
+        description: rule.description,
+        schedule: rule.scheduleExpression,
+        pattern: rule.eventPattern && JSON.parse(pulumiRefs(rule.eventPattern)),
+        input: t.inputs.input && JSON.parse(t.inputs.input),
+        role: t.inputs.roleArn === mockArn('aws:iam/role:Role', 'ppl-trigger-role') ? 'trigger role' : 'other',
+      };
+    });
+    const byDescription = (a: Json, b: Json) => a.description.localeCompare(b.description);
+    const triggerRole = (statements: Json[]) => statements.map((st) => ({
+      effect: st.Effect, actions: [st.Action].flat(), resources: [st.Resource].flat().map(cdkRefs),
+    }));
     return {
       cdk: {
         pipelineDefinition: JSON.parse(cdkText(machine.props.DefinitionString)),
         pipelineRoleStatements: core(cdkRole),
         pipelineRunLock: runLock(cdkStatements(cdkPipeline.template, 'PipelineRunLock')),
+        pipelineTriggers: cdkRules.sort(byDescription),
+        pipelineTriggerRole: triggerRole(cdkStatements(cdkPipeline.template, 'PipelineTriggerRole')),
         pipelineLogging: {
           level: machine.props.LoggingConfiguration.Level,
           data: machine.props.LoggingConfiguration.IncludeExecutionData,
@@ -547,6 +591,8 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         pipelineDefinition: JSON.parse(pulumiRefs(pMachine.definition)),
         pipelineRoleStatements: core(pRole),
         pipelineRunLock: runLock(pulumiPolicies(pulumiPipeline.resources, 'ppl-run-lock')),
+        pipelineTriggers: pRules.sort(byDescription),
+        pipelineTriggerRole: triggerRole(pulumiPolicies(pulumiPipeline.resources, 'ppl-trigger-role-policy')),
         pipelineLogging: {
           level: pMachine.loggingConfiguration.level,
           data: pMachine.loggingConfiguration.includeExecutionData,
