@@ -6,8 +6,8 @@ import { Construct, IConstruct } from 'constructs';
 import {
   ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PURPOSES, ARTIFACT_READ_OBJECT_ACTIONS,
   ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, MODEL_ARTIFACT_LAYOUT,
-  checkNotServedWritePrefix, checkPromotingEnvironment, PromotingEnvironment, REPLICATION_ACTIONS, resolveArtifactStoreSpec,
-  servedModelsBucketPolicy, TAG_KEYS,
+  checkNotServedWritePrefix, checkPromotingEnvironments, PromotingEnvironment, REPLICATION_ACTIONS, resolveArtifactStoreSpec,
+  servedModelsBucketPolicy, sharedServedModelsBucketStatement, sharedServedModelsKeyStatement, sharedServedObjectsArn, TAG_KEYS,
 } from '../core';
 import { MLOPS_CHECK_TAGS } from './checks/tag-contract';
 import { acknowledgeNoObjectLock, acknowledgeTerminalLogBucket, notifyEventBridge } from './private/buckets';
@@ -303,6 +303,7 @@ export class ArtifactStore extends ArtifactStoreBase {
   public readonly promotionRoleName: string;
   /** ARN of that role, as the bucket policy names it. */
   public readonly promotionRoleArn: string;
+  private readonly sharedWith: PromotingEnvironment[] = [];
   /** The classification tagged on the store's resources. */
   public readonly dataClassification: DataClassification;
   protected readonly buckets: Readonly<Record<ArtifactPurpose, s3.Bucket>>;
@@ -410,26 +411,14 @@ export class ArtifactStore extends ArtifactStoreBase {
    * statements name the account as principal and the role by `aws:PrincipalArn`, so they deploy before the role exists.
    */
   public shareServedModelsWith(promoting: PromotingEnvironment): void {
-    checkPromotingEnvironment(checkFor(this), 'shareServedModelsWith', promoting);
+    checkPromotingEnvironments(checkFor(this), 'shareServedModelsWith', [promoting], this.sharedWith);
+    this.sharedWith.push(promoting);
     const models = this.bucket(ArtifactPurpose.MODELS);
-    const principal = new iam.AccountPrincipal(promoting.account);
-    const onlyTheRole = { ArnEquals: { 'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${promoting.account}:role/${promoting.promotionRoleName}` } };
-    models.addToResourcePolicy(new iam.PolicyStatement({
-      sid: `ReadServedModelsFrom${promoting.account}`,
-      principals: [principal],
-      actions: ['s3:GetObject', 's3:GetObjectVersion'],
-      resources: [models.arnForObjects(`${MODEL_ARTIFACT_LAYOUT.servedRoot}*`)],
-      conditions: onlyTheRole,
-    }));
-    const added = this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
-      sid: `DecryptServedModelsFor${promoting.account}`,
-      principals: [principal],
-      actions: ['kms:Decrypt'],
-      resources: ['*'],
-      // Through S3 only. The bucket policies limit it to served/ of the models bucket (the bucket's ARN cannot be named
-      // here: the bucket refers to the key, so the key's policy referring to the bucket would be a circular dependency).
-      conditions: { ...onlyTheRole, StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
-    }));
+    // Core's statements (the Pulumi store renders the same).
+    models.addToResourcePolicy(iam.PolicyStatement.fromJson(
+      sharedServedModelsBucketStatement(promoting, Aws.PARTITION, sharedServedObjectsArn(models.bucketArn))));
+    const added = this.encryptionKey.addToResourcePolicy(iam.PolicyStatement.fromJson(
+      sharedServedModelsKeyStatement(promoting, Aws.PARTITION, Stack.of(this).region)));
     if (!added.statementAdded) {
       checkFor(this).fail('encryptionKey', this.encryptionKey.keyArn, 'is an imported key whose policy cannot be changed here',
         'share from the stack that owns the key, or add the statement to its key policy yourself.');

@@ -8,8 +8,8 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
 import {
-  Check, checkPromotingEnvironment, EnvironmentProfile, PromotingEnvironment, resolveModelRegistrySpec, SpecScope, validateDbUser,
-  validateModelPackageGroup,
+  Check, checkPromotingEnvironments, EnvironmentProfile, PromotingEnvironment, resolveModelRegistrySpec, sharedModelPackagesPolicy, SpecScope,
+  validateDbUser, validateModelPackageGroup,
 } from '../core';
 import { newRotatingKey } from './private/keys';
 import { acknowledgeProfileLogRetention } from './private/log-retention';
@@ -252,26 +252,15 @@ export class ModelRegistry extends Construct implements IModelRegistry {
    * creation, no update).
    */
   public shareModelPackagesWith(promoting: PromotingEnvironment): void {
-    checkPromotingEnvironment(checkFor(this), 'shareModelPackagesWith', promoting);
+    checkPromotingEnvironments(checkFor(this), 'shareModelPackagesWith', [promoting], this.promoting);
     this.promoting.push(promoting);
   }
 
   private packageGroupPolicy(name: string): unknown {
-    if (this.promoting.length === 0) return undefined;
     const stack = Stack.of(this);
-    const resource = (type: string, resourceName: string) => stack.formatArn({ service: 'sagemaker', resource: type, resourceName });
-    return {
-      Version: '2012-10-17',
-      Statement: this.promoting.map((p) => ({
-        Sid: `ReadPackagesFrom${p.account}`,
-        Effect: 'Allow',
-        Principal: { AWS: `arn:${stack.partition}:iam::${p.account}:root` },
-        Action: ['sagemaker:DescribeModelPackage', 'sagemaker:DescribeModelPackageGroup'],
-        // SageMaker lower-cases the group name in model package ARNs.
-        Resource: [resource('model-package-group', name), resource('model-package', `${name.toLowerCase()}/*`)],
-        Condition: { ArnEquals: { 'aws:PrincipalArn': `arn:${stack.partition}:iam::${p.account}:role/${p.promotionRoleName}` } },
-      })),
-    };
+    // Core's policy (the Pulumi registry renders the same).
+    return sharedModelPackagesPolicy(this.promoting, stack.partition, name,
+      (type, resourceName) => stack.formatArn({ service: 'sagemaker', resource: type, resourceName }));
   }
 
   /** The model package groups added so far, by name. */

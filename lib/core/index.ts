@@ -14,6 +14,7 @@ export * from './cost-guard-spec';
 export * from './training-spec';
 export * from './inference-fleet-spec';
 export * from './served-models';
+export * from './served-models-sharing';
 export * from './image-repository-spec';
 export * from './model-endpoint-spec';
 export * from './monitoring-spec';

@@ -3,7 +3,8 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PREFIX_PATTERN, ARTIFACT_PREFIX_TEXT, ARTIFACT_PURPOSES,
   ARTIFACT_READ_OBJECT_ACTIONS, ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, ArtifactStoreSpecInput, Check,
-  checkNotServedWritePrefix, DataClassification, MODEL_ARTIFACT_LAYOUT, REPLICATION_ACTIONS, resolveArtifactStoreSpec, servedModelsBucketPolicy,
+  checkNotServedWritePrefix, checkPromotingEnvironments, DataClassification, MODEL_ARTIFACT_LAYOUT, PromotingEnvironment, REPLICATION_ACTIONS,
+  resolveArtifactStoreSpec, servedModelsBucketPolicy, sharedServedModelsBucketStatement, sharedServedModelsKeyStatement, sharedServedObjectsArn,
 } from '../core';
 import {
   accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, keyPolicyJson, MlopsComponentArgs, policyJson, PolicyStatement,
@@ -66,6 +67,22 @@ export interface ArtifactStoreArgs extends MlopsComponentArgs {
    * @default `<name>-promotion`
    */
   readonly promotionRoleName?: string;
+  /**
+   * Other environments that promote what this one approved (prod, for staging): their promotion role (and nobody else
+   * of their account) may read the archives below `served/` of the models bucket and decrypt them through S3; nothing
+   * of `candidates/`, of the other buckets, and no writes (core's `sharedServedModelsBucketStatement` and
+   * `sharedServedModelsKeyStatement`, as the CDK store's `shareServedModelsWith` renders them). An argument rather than
+   * a method: the bucket and key policies are created with the component. The promoting environment sets `promoteFrom`.
+   * @default - shared with no other environment
+   */
+  readonly sharesServedModelsWith?: PromotingEnvironment[];
+  /**
+   * With `encryptionKey` and `sharesServedModelsWith`: confirms that the key's policy already carries
+   * `sharedServedModelsKeyStatement` for each promoting environment (the `MlopsPlatform`'s key does). The store cannot
+   * add to the policy of a key it did not create, so without it that combination is refused.
+   * @default false
+   */
+  readonly encryptionKeySharesServedModels?: boolean;
 }
 
 /** What a role may do with a purpose bucket's objects. */
@@ -122,6 +139,13 @@ export class ArtifactStore extends pulumi.ComponentResource {
     this.spec = spec;
     this.check = new Check(scope.scope, scope.isUnresolved);
     this.account = accountContext(this);
+    const sharedWith = args.sharesServedModelsWith ?? [];
+    checkPromotingEnvironments(this.check, 'sharesServedModelsWith', sharedWith);
+    if (sharedWith.length > 0 && args.encryptionKey !== undefined && !args.encryptionKeySharesServedModels) {
+      this.check.fail('encryptionKey', '<a key passed in>', 'is a key whose policy the store cannot change, so it would not let the promoting environments decrypt',
+        "leave 'encryptionKey' out (the store's own key carries the statements), or put core's sharedServedModelsKeyStatement for each promoting "
+        + "environment into that key's policy and set 'encryptionKeySharesServedModels: true' (MlopsPlatform does both).");
+    }
     const tags = baseTags.with({ dataClassification: spec.dataClassification }, `${ArtifactStore.TYPE}(${name})`).toAwsTags();
     const retain = spec.retainData;
 
@@ -129,7 +153,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
       description: `mlops-constructs artifact store key of ${name}`,
       enableKeyRotation: true,
       deletionWindowInDays: spec.keyPendingWindowDays,
-      policy: keyPolicyJson(this.account),
+      policy: keyPolicyJson(this.account, sharedServedModelsKeyStatements(this.account, sharedWith)),
       tags,
     }, childOptions(this, retain));
 
@@ -182,6 +206,11 @@ export class ArtifactStore extends pulumi.ComponentResource {
         promotionRoleArn: this.promotionRoleArn,
         emptiesBucketArn: emptiedBy,
       }) : [];
+      if (purpose === ArtifactPurpose.MODELS) {
+        const statement = (promoting: PromotingEnvironment) => pulumi.all([this.account.partition, bucket.arn])
+          .apply(([partition, arn]) => sharedServedModelsBucketStatement(promoting, partition, sharedServedObjectsArn(arn)));
+        served.push(...sharedWith.map((promoting) => statement(promoting) as unknown as Record<string, unknown>));
+      }
       const sse = { sseAlgorithm: 'aws:kms', kmsMasterKeyId: this.encryptionKey.arn };
       const secured = this.secureBucket(id, bucket, sse, true, rules, retain, served as unknown as PolicyStatement[]);
       const logging = new aws.s3.BucketLogging(`${id}-logging`, {
@@ -387,4 +416,15 @@ export class ArtifactStore extends pulumi.ComponentResource {
     const notification = notifyEventBridge(id, bucket, this);
     return { versioning, encryption: sse, publicAccessBlock, policy, lifecycle, notification, setPolicy: (statements) => void newPolicy(statements) };
   }
+}
+
+/**
+ * The key-policy statements letting each promoting environment's promotion role decrypt through S3 in this region
+ * (core's `sharedServedModelsKeyStatement`): for the store's own key, or a key passed to it (`MlopsPlatform`'s).
+ */
+export function sharedServedModelsKeyStatements(
+  account: AccountContext, promoting: readonly PromotingEnvironment[],
+): pulumi.Output<Record<string, unknown>>[] {
+  return promoting.map((p) => pulumi.all([account.partition, account.region])
+    .apply(([partition, region]) => sharedServedModelsKeyStatement(p, partition, region)));
 }

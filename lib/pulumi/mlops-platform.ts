@@ -1,12 +1,12 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  Check, checkEnvironmentCertificateArn, checkNoRetrainingWherePromotedFrom, DataClassification, encodeServedState, EnvironmentProfile, MlopsTags,
-  mlflowImageBuildCommand,
-  modelRegistryCostEstimate, PlatformTeamSpec, PROMOTION_TARGET_TAG, PromotionMode, PromotionSource, promotionTargetTagValue, Rollout, ServedState,
-  servedStateParameterName, validateIdentifier, validatePlatformTeams, ValidationError,
+  Check, checkEnvironmentCertificateArn, checkNoRetrainingWherePromotedFrom, checkPromotingEnvironments, DataClassification, encodeServedState,
+  EnvironmentProfile, MlopsTags, mlflowImageBuildCommand, modelRegistryCostEstimate, PlatformTeamSpec, PROMOTION_TARGET_TAG, PromotingEnvironment,
+  PromotionMode, PromotionSource, promotionTargetTagValue, Rollout, ServedState, servedStateParameterName, validateIdentifier, validatePlatformTeams,
+  ValidationError,
 } from '../core';
-import { ArtifactStore, ArtifactStoreArgs } from './artifact-store';
+import { ArtifactStore, ArtifactStoreArgs, sharedServedModelsKeyStatements } from './artifact-store';
 import { accountContext, attachStatements, childOptions, keyPolicyJson, logsKeyStatement } from './component-support';
 import { CostGuard, CostGuardArgs } from './cost-guard';
 import { ExperimentTracking } from './experiment-tracking';
@@ -21,7 +21,7 @@ import { ModelPromotion } from './model-promotion';
 import { ModelRegistry, ModelRegistryArgs } from './model-registry';
 import { TrackingAuthentication } from './tracking-authentication';
 
-type PieceArgs<T> = Omit<T, 'profile' | 'tags' | 'vpcId' | 'subnetIds' | 'encryptionKey' | 'encryptionKeyArn'>;
+type PieceArgs<T> = Omit<T, 'profile' | 'tags' | 'vpcId' | 'subnetIds' | 'encryptionKey' | 'encryptionKeyArn' | 'sharesServedModelsWith' | 'encryptionKeySharesServedModels'>;
 
 /** An inference fleet of the platform; it runs in the platform's network and key. */
 export interface PlatformInferenceFleetArgs extends Omit<PieceArgs<InferenceFleetArgs>, 'allowedCidrBlocks'> {
@@ -125,10 +125,21 @@ export interface MlopsPlatformArgs {
   /**
    * The source environment (staging's account and region) whose approved model packages this one promotes by ARN
    * (`{"model", "version", "modelPackageArn"}`): the promotion role may read them there (see the CDK platform's
-   * `promoteFrom`; the source must grant it, which only the CDK platform's `shareServedModelsWith` does so far).
+   * `promoteFrom`; the source grants it with `sharesServedModelsWith`, or the CDK platform's `shareServedModelsWith`).
    * @default - packages of this environment only
    */
   readonly promoteFrom?: PromotionSource;
+  /**
+   * Other environments that promote what this one approved (prod, for staging; as the CDK platform's
+   * `shareServedModelsWith`): their promotion role, and no other principal of their account, may read this
+   * environment's model packages (a resource policy on every model package group) and the archives below `served/` of
+   * the models bucket (bucket policy, and `kms:Decrypt` of the platform key through S3). Nothing of `candidates/`,
+   * datasets or any other bucket; no writes. An argument rather than a method: Pulumi creates the bucket, key and group
+   * policies with the components, and cannot add to them afterwards.
+   * @example sharesServedModelsWith: [{ account: '333333333333', promotionRoleName: 'acme-prod-artifacts-promotion' }]
+   * @default - shared with no other environment
+   */
+  readonly sharesServedModelsWith?: PromotingEnvironment[];
 }
 
 /**
@@ -198,6 +209,8 @@ export class MlopsPlatform extends pulumi.ComponentResource {
       checkEnvironmentCertificateArn(certificateCheck, args.profile, args.certificateArn, `the load balancer of served model '${model.name}'`);
     }
     if (args.experimentTracking ?? true) checkEnvironmentCertificateArn(certificateCheck, args.profile, args.certificateArn, 'the experiment tracking server');
+    const sharedWith = args.sharesServedModelsWith ?? [];
+    checkPromotingEnvironments(certificateCheck, 'sharesServedModelsWith', sharedWith);
     if ((args.experimentTracking ?? true) && (args.trackingImage === undefined || args.trackingImage === '')) {
       certificateCheck.fail('trackingImage', args.trackingImage,
         'is required with experimentTracking: the Pulumi ExperimentTracking builds no image and its container installs nothing when it starts',
@@ -223,8 +236,10 @@ export class MlopsPlatform extends pulumi.ComponentResource {
       description: `mlops-constructs platform key (${args.profile.name}) of ${name}`,
       enableKeyRotation: true,
       deletionWindowInDays: args.profile.allowDestroy ? 7 : 30,
-      // The alarm topic is encrypted with this key.
-      policy: keyPolicyJson(account, [logsKeyStatement(account), alarmPublisherKeyStatement(account.accountId)]),
+      // The alarm topic is encrypted with this key; promoting environments decrypt the store's served/ archives through S3.
+      policy: keyPolicyJson(account, [
+        logsKeyStatement(account), alarmPublisherKeyStatement(account.accountId), ...sharedServedModelsKeyStatements(account, sharedWith),
+      ]),
       tags: tags.toAwsTags(),
     }, childOptions(this, args.profile.retainsData));
 
@@ -232,7 +247,9 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     const keyArn = this.platformKey.arn;
 
     // Data: the store, images, registry and tracking (their service roles stay as their components made them).
-    this.artifactStore = new ArtifactStore(`${name}-artifacts`, { ...common, ...args.artifactStore, encryptionKey: this.platformKey }, { parent: this });
+    this.artifactStore = new ArtifactStore(`${name}-artifacts`, {
+      ...common, ...args.artifactStore, encryptionKey: this.platformKey, sharesServedModelsWith: sharedWith, encryptionKeySharesServedModels: true,
+    }, { parent: this });
     const repositoryPrefix = `${args.project}-${args.profile.name}`;
     this.trainingImages = new ImageRepository(`${name}-training-images`, {
       ...common, repositoryName: `${repositoryPrefix}/training`, encryptionKeyArn: keyArn,
@@ -241,7 +258,12 @@ export class MlopsPlatform extends pulumi.ComponentResource {
       ...common, repositoryName: `${repositoryPrefix}/serving`, encryptionKeyArn: keyArn,
     }, { parent: this });
     this.modelRegistry = new ModelRegistry(`${name}-registry`, {
-      ...common, ...args.modelRegistry, vpcId: net.vpcId, subnetIds: net.isolatedSubnetIds, encryptionKeyArn: keyArn,
+      ...common,
+      ...args.modelRegistry,
+      vpcId: net.vpcId,
+      subnetIds: net.isolatedSubnetIds,
+      encryptionKeyArn: keyArn,
+      sharesServedModelsWith: sharedWith,
     }, { parent: this });
     for (const family of args.modelFamilies ?? []) this.modelRegistry.addModelPackageGroup(family);
     if (args.experimentTracking ?? true) {

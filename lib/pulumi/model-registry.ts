@@ -1,6 +1,9 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { ModelRegistrySpec, ModelRegistrySpecInput, resolveModelRegistrySpec, SpecScope, validateDbUser, validateModelPackageGroup } from '../core';
+import {
+  Check, checkPromotingEnvironments, ModelRegistrySpec, ModelRegistrySpecInput, PromotingEnvironment, resolveModelRegistrySpec,
+  sharedModelPackagesPolicy, SpecScope, validateDbUser, validateModelPackageGroup,
+} from '../core';
 import {
   accountContext, childOptions, componentSpecScope, keyPolicyJson, logsKeyStatement, MlopsComponentArgs, policyJson, resolveProfileAndTags,
 } from './component-support';
@@ -16,6 +19,14 @@ export interface ModelRegistryArgs extends MlopsComponentArgs, ModelRegistrySpec
    * @default - a new key with rotation
    */
   readonly encryptionKeyArn?: pulumi.Input<string>;
+  /**
+   * Other environments that promote what this one approved (prod, for staging): each model package group gets a
+   * resource policy letting their promotion role (and nobody else of their account) describe the group and its
+   * packages, nothing else (core's `sharedModelPackagesPolicy`, as the CDK registry's `shareModelPackagesWith`
+   * renders it). An argument rather than a method, as the Pulumi `ArtifactStore`'s.
+   * @default - shared with no other environment (the groups have no resource policy)
+   */
+  readonly sharesServedModelsWith?: PromotingEnvironment[];
 }
 
 /**
@@ -39,6 +50,9 @@ export class ModelRegistry extends pulumi.ComponentResource {
   /** ARN of the key encrypting the admin's secret. */
   public readonly masterUserSecretKeyArn: pulumi.Output<string>;
   public readonly modelPackageGroups = new Map<string, aws.sagemaker.ModelPackageGroup>();
+  /** The resource policies of the model package groups, by group name (only with `sharesServedModelsWith`). */
+  public readonly modelPackageGroupPolicies = new Map<string, aws.sagemaker.ModelPackageGroupPolicy>();
+  private readonly sharedWith: readonly PromotingEnvironment[];
   private readonly specScope: SpecScope;
   private readonly tags: Record<string, string>;
   /** The component's resource name. */
@@ -48,9 +62,11 @@ export class ModelRegistry extends pulumi.ComponentResource {
     const { profile, tags } = resolveProfileAndTags(args);
     const specScope = componentSpecScope(ModelRegistry.TYPE, name);
     const spec = resolveModelRegistrySpec(specScope, args, profile);
+    checkPromotingEnvironments(new Check(specScope.scope, specScope.isUnresolved), 'sharesServedModelsWith', args.sharesServedModelsWith ?? []);
     super(ModelRegistry.TYPE, name, {}, opts);
     this.spec = spec;
     this.specScope = specScope;
+    this.sharedWith = [...args.sharesServedModelsWith ?? []];
     this.resourceName = name;
     this.tags = tags.toAwsTags();
     const retain = spec.retainData;
@@ -172,6 +188,15 @@ export class ModelRegistry extends pulumi.ComponentResource {
       tags: this.tags,
     }, childOptions(this, this.spec.retainData));
     this.modelPackageGroups.set(name, group);
+    if (this.sharedWith.length > 0) {
+      const account = accountContext(this);
+      const policy = pulumi.all([account.partition, account.region, account.accountId]).apply(([partition, region, accountId]) =>
+        sharedModelPackagesPolicy(this.sharedWith, partition, name, (type, resourceName) => `arn:${partition}:sagemaker:${region}:${accountId}:${type}/${resourceName}`));
+      this.modelPackageGroupPolicies.set(name, new aws.sagemaker.ModelPackageGroupPolicy(`${this.resourceName}-${name}-policy`, {
+        modelPackageGroupName: group.modelPackageGroupName,
+        resourcePolicy: policyJson(policy as pulumi.Output<object>),
+      }, childOptions(this)));
+    }
     return group;
   }
 

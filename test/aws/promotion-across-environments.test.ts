@@ -129,6 +129,10 @@ describe('promotion across environments, bad input', () => {
       .toThrow(/'shareServedModelsWith.account' .*\(received "3333"\).*12-digit/);
     expect(() => staging.shareServedModelsWith({ account: PROD, promotionRoleName: 'no spaces allowed' }))
       .toThrow(/'shareServedModelsWith.promotionRoleName' .*artifactStore.promotionRoleName/);
+    // Each account once: its statements' ids are per account, and a policy's ids must be unique.
+    staging.shareServedModelsWith({ account: PROD, promotionRoleName: 'acme-prod-promotion' });
+    expect(() => staging.shareServedModelsWith({ account: PROD, promotionRoleName: 'another-promotion' }))
+      .toThrow(/'shareServedModelsWith.account' is shared with already \(received "333333333333"\)/);
     expect(() => new MlopsPlatform(app, 'acme-prod', { ...props(EnvironmentProfile.prod(), PROD), promoteFrom: { account: 'staging' } }))
       .toThrow(/'promoteFrom.account' .*\(received "staging"\).*12-digit/);
   });

@@ -105,6 +105,8 @@ function buildCdkPromotion() {
 
 const SERVING_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/ml/serving:1';
 const DRIFT_ALARM_ARN = 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:fraud-drift';
+/** Prod, promoting what this (staging-like) environment approved. */
+const PROMOTING = { account: '333333333333', promotionRoleName: 'p-prod-promotion' };
 
 /** A retraining pipeline as the Pulumi one can be built: manual approval, the served state, a holdout, hand-off to the promotion. */
 function buildCdkPipeline() {
@@ -115,6 +117,9 @@ function buildCdkPipeline() {
   const vpc = new cdk.PlatformNetwork(stack, 'Network', { encryptionKey: platformKey.key }).vpc;
   const registry = new cdk.ModelRegistry(stack, 'Registry', { vpc, encryptionKey: platformKey.key });
   registry.addModelPackageGroup('fraud');
+  // Staging's side of promotion across environments (the ModelPromotion row): what prod's promotion role may read here.
+  store.shareServedModelsWith(PROMOTING);
+  registry.shareModelPackagesWith(PROMOTING);
   const cluster = new cdk.GpuTrainingCluster(stack, 'Training', { vpc, artifactStore: store, maxGpus: 4, encryptionKey: platformKey.key });
   const job = (id: string) => cluster.addJobDefinition(id, { jobName: id.toLowerCase(), imageUri: `repo/${id.toLowerCase()}:1`, gpus: 1, datasetPrefix: 'fraud/' });
   const promotion = new cdk.ModelPromotion(stack, 'Promotion', { artifactStore: store, environmentPrefix: 'p-dev', alarmTopic: new sns.Topic(stack, 'Alarms') });
@@ -204,8 +209,8 @@ beforeAll(async () => {
   new pl.ModelPromotion('pap-promotion', { profile, tags, artifactStore: promotionStore, environmentPrefix: 'p-dev', alarmTopicArn: promotionMonitoring.alarmTopic.arn });
   pulumiPromotion = { resources: await resourcesOf('pap'), roleName: promotionStore.promotionRoleName };
   cdkPipeline = buildCdkPipeline();
-  const pipelineStore = new pl.ArtifactStore('ppl-store', { profile, tags });
-  const pipelineRegistry = new pl.ModelRegistry('ppl-registry', { profile, tags, ...net });
+  const pipelineStore = new pl.ArtifactStore('ppl-store', { profile, tags, sharesServedModelsWith: [PROMOTING] });
+  const pipelineRegistry = new pl.ModelRegistry('ppl-registry', { profile, tags, ...net, sharesServedModelsWith: [PROMOTING] });
   pipelineRegistry.addModelPackageGroup('fraud');
   const cluster = new pl.GpuTrainingCluster('ppl-training', { profile, tags, ...net, maxGpus: 4, artifactStore: pipelineStore });
   const job = (id: string) => cluster.addJobDefinition(id, { imageUri: `repo/${id}:1`, gpus: 1, datasetPrefix: 'fraud/' });
@@ -505,6 +510,22 @@ function servedStatements(statements: Json[]): Json[] {
     condition: s.Condition && Object.fromEntries(Object.entries(s.Condition).map(([operator, conditions]) => [operator,
       Object.fromEntries(Object.entries(conditions as Json).map(([key, value]) => [key, key === 'aws:PrincipalArn' ? promotion(value) : value]))])),
   }));
+}
+
+/**
+ * What a source environment's resource policies let a promoting environment's promotion role do (core's shared
+ * statements), each policy's statements rendered by the walker: the promoting account's statements, with the models
+ * bucket's ARN as '<models bucket>' (a reference in CDK, the mock's ARN in Pulumi); none at all would prove nothing.
+ */
+function sharedServedModels(policies: Json[][], render: (value: Json) => string = String): Json[] {
+  return policies.flat().filter((st) => JSON.stringify(st.Principal ?? '').includes(PROMOTING.account)).map((st) => ({
+    sid: st.Sid,
+    effect: st.Effect,
+    principal: [st.Principal.AWS].flat().map(render),
+    actions: [st.Action].flat().sort(),
+    resources: (st.Resource ?? []).map((r: string) => r.replace(/^.*models[^/]*(\/served\/\*)$/i, '<models bucket>$1')),
+    condition: st.Condition,
+  })).sort((a, b) => a.sid.localeCompare(b.sid));
 }
 
 /** Per-bucket settings as one list per setting. */
@@ -1134,12 +1155,19 @@ extractors.ModelPromotion = () => {
   const allowed = (list: Json[]) => [...new Set(list.filter((st) => st.Effect === 'Allow').flatMap((st) => [st.Action].flat()))].sort();
   const exempted = (policy: Json) => JSON.stringify(policy.find((st: Json) => st.Sid === SERVED_MODELS_POLICY_SIDS.onlyPromotion).Condition);
   const cdkRole = role.identity;
+  const pipelineWalk = new IamWalk([{ name: 'L', json: cdkPipeline.template }]);
+  const cdkShared = sharedServedModels([
+    ...cfn('AWS::S3::BucketPolicy', cdkPipeline.template).map((p) => pipelineWalk.statements('L', p.props.PolicyDocument)),
+    ...cfn('AWS::KMS::Key', cdkPipeline.template).map((k) => pipelineWalk.statements('L', k.props.KeyPolicy)),
+    ...cfn('AWS::SageMaker::ModelPackageGroup', cdkPipeline.template).map((g) => pipelineWalk.statements('L', g.props.ModelPackageGroupPolicy)),
+  ], (value) => pipelineWalk.render('L', value));
   const cdkStackUpdate = cdkRole.filter((st) => PROMOTION_STACK_UPDATE_SIDS.includes(st.Sid ?? '')).flatMap((st) => st.Action ?? []);
   const fromCdk = {
     promotionDefinition: promotionUntilServedState(JSON.parse(cdkRefs(walk.render('P', machine.props.DefinitionString)))),
     promotionRoleStatements: statements(cdkRole.filter((st) => !PROMOTION_STACK_UPDATE_SIDS.includes(st.Sid ?? '')).map((st) => ({ ...st, Resource: st.Resource!.map((r) => walk.render('P', r)) })), cdkRefs),
     promotionRoleActions: allowed(cdkRole).filter((a) => !cdkStackUpdate.includes(a)),
     promotionTrust: role.trust.map((st) => JSON.parse(walk.render('P', JSON.stringify(st)))),
+    sharedServedModels: cdkShared,
     promotionRoleName: {
       named: walk.resources('AWS::IAM::Role').find((r) => r.logicalId === role.logicalId)!.properties.RoleName === cdkPromotion.roleName,
       exempted: walk.render('P', exempted(cfn('AWS::S3::BucketPolicy', t).find((p) => JSON.stringify(p.props).includes(SERVED_MODELS_POLICY_SIDS.onlyPromotion))!.props.PolicyDocument.Statement))
@@ -1150,7 +1178,14 @@ extractors.ModelPromotion = () => {
   const pRoleInputs = one(r, 'aws:iam/role:Role', 'pap-promotion-role').inputs;
   const pRole = walk.statements('x', JSON.parse(one(r, 'aws:iam/policy:Policy', 'pap-promotion-role-policy').inputs.policy));
   const pOwn = ['LogsAndTraces', 'PublishToTheEncryptedTopic'];
+  const lr = pulumiPipeline.resources;
+  const pulumiShared = sharedServedModels([
+    ...ofType(lr, 'aws:s3/bucketPolicy:BucketPolicy').map((p) => walk.statements('x', JSON.parse(p.inputs.policy))),
+    ...ofType(lr, 'aws:kms/key:Key').map((k) => walk.statements('x', JSON.parse(k.inputs.policy))),
+    ...ofType(lr, 'aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy').map((g) => walk.statements('x', JSON.parse(g.inputs.resourcePolicy))),
+  ]);
   const fromPulumi = {
+    sharedServedModels: pulumiShared,
     promotionDefinition: promotionUntilServedState(JSON.parse(pulumiRefs(one(r, 'aws:sfn/stateMachine:StateMachine', 'pap-promotion-state-machine').inputs.definition))),
     promotionRoleStatements: statements(pRole.filter((st) => !pOwn.includes(st.Sid ?? '')), pulumiRefs),
     promotionRoleActions: allowed(pRole),
