@@ -108,6 +108,7 @@ export class CostGuard extends pulumi.ComponentResource {
       }),
       // The permission boundary lets only roles with this tag attach or detach the brake's deny policy.
       tags: { ...this.tags, [BRAKE.controllerTagKey]: 'true' },
+      permissionsBoundary: args.permissionsBoundary,
     }, childOptions(this));
 
     this.budget = this.newBudget(`${name}-budget`, `${pulumi.getStack()}-${name}-environment`, spec.monthlyLimitUsd, spec.environmentCostFilter,

@@ -246,7 +246,7 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     this.teams = teams;
     const keyArn = this.platformKey.arn;
 
-    // Data: the store, images, registry and tracking (their service roles stay as their components made them).
+    // Data: the store and images, then (under the governance boundary) the registry and tracking.
     this.artifactStore = new ArtifactStore(`${name}-artifacts`, {
       ...common, ...args.artifactStore, encryptionKey: this.platformKey, sharesServedModelsWith: sharedWith, encryptionKeySharesServedModels: true,
     }, { parent: this });
@@ -257,6 +257,11 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     this.servingImages = new ImageRepository(`${name}-serving-images`, {
       ...common, repositoryName: `${repositoryPrefix}/serving`, encryptionKeyArn: keyArn,
     }, { parent: this });
+    // Governance next: its boundary goes on every role of the registry, tracking, training and serving pieces.
+    this.governance = new MlopsGovernance(`${name}-governance`, {
+      ...common, ...args.governance, encryptionKeyArn: keyArn, artifactStore: this.artifactStore,
+    }, { parent: this });
+    const permissionsBoundary = this.governance.permissionBoundary.arn;
     this.modelRegistry = new ModelRegistry(`${name}-registry`, {
       ...common,
       ...args.modelRegistry,
@@ -264,6 +269,7 @@ export class MlopsPlatform extends pulumi.ComponentResource {
       subnetIds: net.isolatedSubnetIds,
       encryptionKeyArn: keyArn,
       sharesServedModelsWith: sharedWith,
+      permissionsBoundary,
     }, { parent: this });
     for (const family of args.modelFamilies ?? []) this.modelRegistry.addModelPackageGroup(family);
     if (args.experimentTracking ?? true) {
@@ -279,14 +285,10 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         image: args.trackingImage as pulumi.Input<string>,
         domainName: args.trackingDomainName,
         authentication: args.trackingAuthentication,
+        permissionsBoundary,
       }, { parent: this });
     }
 
-    // Governance first: its boundary goes on every role of the training and serving pieces.
-    this.governance = new MlopsGovernance(`${name}-governance`, {
-      ...common, ...args.governance, encryptionKeyArn: keyArn, artifactStore: this.artifactStore,
-    }, { parent: this });
-    const permissionsBoundary = this.governance.permissionBoundary.arn;
     this.monitoring = new MlopsMonitoring(`${name}-monitoring`, { ...common, notifyEmails: args.notifyEmails, encryptionKeyArn: keyArn }, { parent: this });
     this.monitoring.monitorRegistry(this.modelRegistry);
     // As the CDK platform: THE promotion role and its state machine; the ML engineer starts promotions (the manual path).

@@ -93,6 +93,7 @@ export class ModelRegistry extends pulumi.ComponentResource {
         Statement: [{ Effect: 'Allow', Principal: { Service: 'monitoring.rds.amazonaws.com' }, Action: 'sts:AssumeRole' }],
       }),
       managedPolicyArns: ['arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole'],
+      permissionsBoundary: args.permissionsBoundary,
       tags: this.tags,
     }, childOptions(this));
 

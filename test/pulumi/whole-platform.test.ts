@@ -4,7 +4,7 @@ import { IamWalk, RoleInfo } from '../support/iam-walk';
 import { allStates } from '../support/state-machines';
 import * as cdk from 'mlops-constructs';
 import { EnvironmentProfile, Rollout, ValidationError } from 'mlops-constructs';
-import { InferenceFleet, MlopsPlatform, ModelEndpoint } from 'mlops-constructs/pulumi';
+import { CostGuard, InferenceFleet, MlopsGovernance, MlopsPlatform, ModelEndpoint } from 'mlops-constructs/pulumi';
 
 installMocks();
 
@@ -57,12 +57,12 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     expect(platform.estimatedMonthlyCost.maxUsd).toBeGreaterThan(platform.servedModels.recs.spec.costEstimate.maxUsd);
   });
 
-  test('GIVEN governance WHEN built THEN every role of training and serving carries the boundary, and the personas may not launch GPUs past the budget', () => {
+  test('GIVEN governance WHEN built THEN every role of the platform (tracking, training, serving, promotion, brake) carries the boundary, and the personas may not launch GPUs past the budget', () => {
     const boundary = mockArn('aws:iam/policy:Policy', 'whole-governance-boundary');
-    const bounded = ofType(resources, 'aws:iam/role:Role')
-      .filter((r) => /^whole-(training|model-|governance-)/.test(r.name));
-    expect(bounded.length).toBeGreaterThan(8);
-    for (const role of bounded) expect([role.name, role.inputs.permissionsBoundary]).toEqual([role.name, boundary]);
+    const roles = ofType(resources, 'aws:iam/role:Role');
+    expect(roles.filter((r) => /^whole-tracking-/.test(r.name)).length).toBeGreaterThanOrEqual(2);
+    expect(roles.filter((r) => /^whole-(training|model-|governance-)/.test(r.name)).length).toBeGreaterThan(8);
+    expect(roles.filter((r) => r.inputs.permissionsBoundary !== boundary).map((r) => r.name)).toEqual([]);
     // The brake attaches its deny policy to the personas (the engage definition names them).
     const engage = JSON.parse(ofType(resources, 'aws:sfn/stateMachine:StateMachine').find((m) => m.name === 'whole-cost-brake-engage')!.inputs.definition);
     const deniedRoles = engage.States.Brake.Branches.find((b: { StartAt: string }) => b.StartAt === 'DeniedRoles').States.DeniedRoles.Result;
@@ -232,4 +232,41 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     expect(errorOf(() => new MlopsPlatform('bad3', { ...base, servedModels: [{ ...model, backend: 'lambda' as never }] })).prop).toBe('servedModels(m).backend');
     expect(errorOf(() => new MlopsPlatform('bad4', { ...base, teams: [{ ...teams[0], gpuSharePercent: 50 }] })).prop).toBe('teams[].gpuSharePercent');
   });
+});
+
+test('GIVEN a team budget acting on a persona under the governance boundary WHEN AWS Budgets acts THEN its role may attach and detach only the brake\'s deny policy', async () => {
+  const governance = new MlopsGovernance('bud-governance', { profile: EnvironmentProfile.prod() });
+  const boundaryArn = mockArn('aws:iam/policy:Policy', 'bud-governance-boundary');
+  const guard = new CostGuard('bud-cost', { profile: EnvironmentProfile.prod(), permissionsBoundary: governance.permissionBoundary.arn, monthlyLimitUsd: 1000 });
+  guard.addTeamBudget('fraud', { monthlyLimitUsd: 500, denyGpuFor: [{ name: 'bud-governance-DataScientist', arn: `arn:aws:iam::${ACCOUNT}:role/bud-governance-DataScientist` }] });
+  const resources = await resourcesOf('bud');
+  const roleInputs = ofType(resources, 'aws:iam/role:Role').find((r) => r.name === 'bud-cost-budget-action-role')!.inputs;
+  expect(roleInputs.permissionsBoundary).toBe(boundaryArn);
+  const walk = new IamWalk([]);
+  // The deny policy's ARN as IAM gives it: its path (BRAKE.policyPath, which the boundary names) and its name; the
+  // mocks' ARN stands for it in the documents.
+  const deny = ofType(resources, 'aws:iam/policy:Policy').find((p) => p.name === 'bud-cost-brake-deny')!.inputs;
+  const denyArn = `arn:aws:iam::${ACCOUNT}:policy${deny.path}bud-cost-brake-deny`;
+  const documents = (type: string, filter: (name: string) => boolean) => ofType(resources, type).filter((r) => filter(r.name))
+    .map((r) => JSON.parse(r.inputs.policy.split(mockArn('aws:iam/policy:Policy', 'bud-cost-brake-deny')).join(denyArn)));
+  const role: RoleInfo = {
+    id: 'budget-action',
+    template: 'x',
+    logicalId: 'budget-action',
+    arn: `arn:aws:iam::${ACCOUNT}:role/bud-cost-budget-action-role`,
+    name: 'bud-cost-budget-action-role',
+    tags: roleInputs.tags,
+    trust: [],
+    identity: documents('aws:iam/rolePolicy:RolePolicy', (n) => n.startsWith('bud-cost-')).flatMap((d) => walk.statements('x', d)),
+    opaquePolicies: [],
+    boundary: documents('aws:iam/policy:Policy', (n) => n === 'bud-governance-boundary').flatMap((d) => walk.statements('x', d)),
+    boundaryArn,
+  };
+  expect(role.identity.length).toBeGreaterThan(0);
+  const persona = `arn:aws:iam::${ACCOUNT}:role/bud-governance-DataScientist`;
+  const context = { 'aws:RequestedRegion': REGION, 'iam:PolicyARN': denyArn };
+  for (const action of ['iam:AttachRolePolicy', 'iam:DetachRolePolicy']) expect([action, walk.allows(role, action, persona, context)]).toEqual([action, true]);
+  // Not another policy, not another role.
+  expect(walk.allows(role, 'iam:AttachRolePolicy', persona, { ...context, 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AdministratorAccess' })).toBe(false);
+  expect(walk.allows(role, 'iam:AttachRolePolicy', `arn:aws:iam::${ACCOUNT}:role/bud-governance-PlatformOperator`, context)).toBe(false);
 });
