@@ -149,12 +149,14 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     ['promotionDefinition', 'promotionRoleStatements', 'promotionRoleActions', 'promotionTrust', 'promotionRoleName'],
     'both render core\'s promotionDefinition and promotionRoleStatements (equal up to names and ARNs); the Pulumi definition ends once the served state is written (next row)'),
   cdkOnly('ModelPromotion', 'security', 'after the served state: the serving shard stack update (CloudFormation UpdateStack with the previous template) and the fleet rollout state machine, each restoring the served state on failure',
-    'not yet: a Pulumi program has no CloudFormation stack for the state machine to update and the Pulumi fleets have no rollout state machine, so the Pulumi promotion ends at the served state (servingUpdate: none); the fleet or endpoint serves the promoted version once the program\'s modelVersion names it and pulumi up runs'),
+    'not yet: a Pulumi program has no CloudFormation stack for the state machine to update and the Pulumi fleets have no rollout state machine, so the Pulumi promotion ends at the served state (servingUpdate: none); the next pulumi up serves it on the endpoint and weighs the fleet\'s listener as the served state says, and fleet instances launched after it read it at boot, but nothing replaces the running instances (no instance refresh) or steps the rollout'),
   both('ModelPromotion', 'security', "promotion across environments: prod promotes the package staging approved by its ARN (the same archive, SHA-256 checked, registered in prod; promoteFrom), staging lets only prod's promotion role read its model packages and served/ archives (shareServedModelsWith), prod does not retrain",
     ['sharedServedModels'],
     "both render core's sharedServedModelsBucketStatement, sharedServedModelsKeyStatement and sharedModelPackagesPolicy; Pulumi takes the promoting environments as an argument (MlopsPlatform, ArtifactStore and ModelRegistry sharesServedModelsWith), since its bucket, key and group policies are created with the components"),
-  cdkOnly('MlopsPlatform', 'security', 'served models read their versions and weights from the served state (SSM)',
-    'not yet: docs/design/served-models.md; the Pulumi platform creates the served states (tagged for promotion, which writes them; pulumi up keeps what it wrote) but its fleets and endpoints serve the versions the program passes'),
+  both('MlopsPlatform', 'security', 'served models read their versions and weights from the served state (SSM), so a deploy never reverts a promotion or a rollout: '
+    + 'CloudFormation resolves it at every stack operation; Pulumi reads it at pulumi up (fleet listener weights, the endpoint model\'s ModelDataUrl) and '
+    + 'fleet instances read their version when they boot (a running instance keeps its version until it is replaced)', ['servedVersions', 'servedWeights'],
+  'compared after a promotion and a rollout step the program does not know of (served state values differing from modelVersion and the initial split)'),
 ]);
 
 /** The table as Markdown, as README shows it. */

@@ -19,6 +19,7 @@ import { ModelEndpoint } from './model-endpoint';
 import { ModelPipeline, ModelPipelineArgs } from './model-pipeline';
 import { ModelPromotion } from './model-promotion';
 import { ModelRegistry, ModelRegistryArgs } from './model-registry';
+import { ServedStateArgs } from './served-state';
 import { TrackingAuthentication } from './tracking-authentication';
 
 type PieceArgs<T> = Omit<T, 'profile' | 'tags' | 'vpcId' | 'subnetIds' | 'encryptionKey' | 'encryptionKeyArn' | 'sharesServedModelsWith' | 'encryptionKeySharesServedModels'>;
@@ -361,27 +362,31 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         encryptionKeyArn: keyArn,
         permissionsBoundary,
       };
+      // The served state first (promotion writes it, pulumi up never reverts it): the fleet or endpoint reads it.
+      const promotable = promotableState(model, `${scope}.servedModels(${model.name})`);
+      let servedState: ServedStateArgs | undefined;
+      if (promotable) {
+        const parameterName = servedStateParameterName(environmentPrefix, model.name);
+        servedStates[model.name] = new aws.ssm.Parameter(`${name}-served-${model.name}`, {
+          name: parameterName,
+          type: 'String',
+          value: encodeServedState(promotable.state, `${scope}.servedModels(${model.name})`),
+          description: `Served state of ${model.name} in ${environmentPrefix}: written by its promotion; pulumi up does not revert it`,
+          tags: { ...modelTags.toAwsTags(), [PROMOTION_TARGET_TAG]: promotionTargetTagValue(promotable.mode, pulumi.getStack()) },
+        }, { ...childOptions(this), ignoreChanges: ['value'] });
+        servedState = { name: parameterName, arn: servedStates[model.name].arn, initialState: promotable.state };
+      }
       const serving = model.backend === 'fleet'
         ? new InferenceFleet(`${name}-model-${model.name}`, {
           ...modelArgs,
           allowedCidrBlocks: [net.vpcCidrBlock],
           notificationTopicArn: this.monitoring.alarmTopic.arn,
           certificateArn: args.certificateArn,
+          servedState,
         }, { parent: this })
-        : new ModelEndpoint(`${name}-model-${model.name}`, { ...modelArgs, alarmTopicArn: this.monitoring.alarmTopic.arn }, { parent: this });
+        : new ModelEndpoint(`${name}-model-${model.name}`, { ...modelArgs, alarmTopicArn: this.monitoring.alarmTopic.arn, servedState }, { parent: this });
       served[model.name] = serving;
       servedAlarms[model.name] = this.monitoring.monitorServing(serving);
-      const promotable = promotableState(serving);
-      if (promotable) {
-        // Where promotion finds the model and what it serves; created with the program's versions, then owned by promotion.
-        servedStates[model.name] = new aws.ssm.Parameter(`${name}-served-${model.name}`, {
-          name: servedStateParameterName(environmentPrefix, model.name),
-          type: 'String',
-          value: encodeServedState(promotable.state, `${scope}.servedModels(${model.name})`),
-          description: `Served state of ${model.name} in ${environmentPrefix}: written by its promotion; pulumi up does not revert it`,
-          tags: { ...modelTags.toAwsTags(), [PROMOTION_TARGET_TAG]: promotionTargetTagValue(promotable.mode, pulumi.getStack()) },
-        }, { ...childOptions(this), ignoreChanges: ['value'] });
-      }
     }
     this.servedModels = served;
     this.servedStates = servedStates;
@@ -455,19 +460,20 @@ export class MlopsPlatform extends pulumi.ComponentResource {
 }
 
 /**
- * The served state of a promotable model and how promotion updates it (as the CDK platform tags it): a fleet stepped
- * by its rollout takes a new version as `candidate` at 0, an A/B fleet is not promoted, an all-at-once fleet and an
- * endpoint with one production variant serve it as `current`. Endpoints with several variants have none (as in CDK).
+ * The served state of a promotable model and how promotion updates it (as the CDK platform creates and tags it): a fleet
+ * stepped by its rollout takes a new version as `candidate` at 0, an A/B fleet is not promoted, an all-at-once fleet and
+ * an endpoint with one production variant serve it as their one variant. Endpoints with several variants (shadow, A/B)
+ * have none (as in CDK): they serve the program's versions.
  */
-function promotableState(serving: InferenceFleet | ModelEndpoint): { state: ServedState; mode: PromotionMode } | undefined {
-  if (serving instanceof InferenceFleet) {
-    const state = { variants: serving.variants.map((v) => ({ variant: v.name, version: v.version, weight: v.weight })) };
-    const mode = state.variants.length === 1 ? PromotionMode.DIRECT : serving.rollout.isProgressive ? PromotionMode.ROLLOUT : PromotionMode.NONE;
+function promotableState(model: PlatformServedModelArgs, scope: string): { state: ServedState; mode: PromotionMode } | undefined {
+  if (model.backend === 'fleet') {
+    const state = InferenceFleet.initialServedState(model, scope);
+    const rollout = model.rollout ?? Rollout.allAtOnce();
+    const mode = state.variants.length === 1 ? PromotionMode.DIRECT : rollout.isProgressive ? PromotionMode.ROLLOUT : PromotionMode.NONE;
     return { state, mode };
   }
-  const production = serving.variants.filter((v) => !v.shadow);
-  if (serving.variants.length !== 1 || production.length !== 1) return undefined;
-  return { state: { variants: [{ variant: production[0].name, version: production[0].modelVersion, weight: 100 }] }, mode: PromotionMode.DIRECT };
+  const state = ModelEndpoint.initialServedState(model, scope);
+  return state.variants.length === 1 ? { state, mode: PromotionMode.DIRECT } : undefined;
 }
 
 /** Each served model's own options: a unique name, a known backend, a team of the platform. */

@@ -56,12 +56,14 @@ export function checkServedStateArgs(scope: string, modelName: string, state: Se
 export function readServedState(state: ServedStateArgs, variants: readonly string[], parent: pulumi.Resource,
   scope: string): pulumi.Output<ServedState> {
   const parameterName = pulumi.output(state.arn).apply(() => state.name);
-  return aws.ssm.getParameterOutput({ name: parameterName }, { parent }).apply((parameter) => {
+  // Versions and weights are no secret: the provider marks a parameter's value sensitive, which would hide the listener's
+  // weights and the model's URL in every preview.
+  return pulumi.unsecret(aws.ssm.getParameterOutput({ name: parameterName }, { parent }).apply((parameter) => {
     const value = parameter.insecureValue ?? parameter.value;
     const read = parseServedState(value, `${scope}.servedState(${state.name})`);
     for (const variant of variants) servedVariant(read, variant, state.name, scope);
     return read;
-  });
+  }));
 }
 
 /** One variant of a served state read at `pulumi up`; a state without it fails the update (the variant set is code). */

@@ -31,9 +31,12 @@ import * as pulumi from '@pulumi/pulumi';
 import { buildDevEnvironment } from './program';
 
 const types = new Map<string, number>();
+// What each SSM parameter holds: the served states the platform's fleets and endpoint read at pulumi up.
+const parameters = new Map<string, string>();
 void pulumi.runtime.setMocks({
   newResource: (args) => {
     types.set(args.type, (types.get(args.type) ?? 0) + 1);
+    if (args.type === 'aws:ssm/parameter:Parameter') parameters.set(args.inputs.name, args.inputs.value);
     return { id: \`\${args.name}-id\`, state: { ...args.inputs, arn: \`arn:aws:mock:us-east-1:123456789012:\${args.name}\`, name: args.inputs.name ?? args.name } };
   },
   call: (args) => {
@@ -41,6 +44,11 @@ void pulumi.runtime.setMocks({
       case 'aws:index/getCallerIdentity:getCallerIdentity': return { accountId: '123456789012', arn: 'arn:aws:iam::123456789012:user/u', userId: 'u', id: 'u' };
       case 'aws:index/getPartition:getPartition': return { partition: 'aws', dnsSuffix: 'amazonaws.com', id: 'aws' };
       case 'aws:index/getRegion:getRegion': return { region: 'us-east-1', name: 'us-east-1', id: 'us-east-1' };
+      case 'aws:ssm/getParameter:getParameter': {
+        const value = parameters.get(args.inputs.name);
+        if (value === undefined) throw new Error(\`ParameterNotFound: \${args.inputs.name}\`);
+        return { name: args.inputs.name, value, insecureValue: value, type: 'String', id: args.inputs.name };
+      }
       default: return args.inputs;
     }
   },

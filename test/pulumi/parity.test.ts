@@ -9,12 +9,15 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { errorOf, installMocks, MLFLOW_IMAGE, mockArn, one, ofType, RecordedResource, resourcesOf } from './support';
+import { errorOf, installMocks, MLFLOW_IMAGE, mockArn, one, ofType, RecordedResource, resourcesOf, setParameterValue } from './support';
+import { runBootScript } from '../support/boot-script';
+import { evaluate } from '../support/cfn-eval';
 import { newApp } from '../support/gate';
 import { IamWalk } from '../support/iam-walk';
 import * as cdk from 'mlops-constructs';
 import {
-  ENGINE_PARITY, EngineParityRow, EnvironmentProfile, EVERY_CONSTRUCT, MlopsTags, renderEngineParityTable, Rollout, SERVED_MODELS_POLICY_SIDS,
+  encodeServedState, ENGINE_PARITY, EngineParityRow, EnvironmentProfile, EVERY_CONSTRUCT, MlopsTags, renderEngineParityTable, Rollout,
+  SERVED_MODELS_POLICY_SIDS, servedStateParameterName,
 } from 'mlops-constructs';
 import * as pl from 'mlops-constructs/pulumi';
 
@@ -103,6 +106,32 @@ function buildCdkPromotion() {
   return { template: Template.fromStack(stack).toJSON(), roleName: store.promotionRoleName! };
 }
 
+/**
+ * Served models reading their served states, wired as each engine's MlopsPlatform wires them (the states in a stack that
+ * deploys first, a canary fleet and a single-variant endpoint reading them), and what promotion and the rollout state
+ * machine have written since the code was deployed.
+ */
+const PROMOTED = { fraud: 'current=v4@60,candidate=v5@40', churn: 'current=v8@100' };
+function buildCdkServedStates() {
+  const app = newApp();
+  const env = { account: '123456789012', region: 'us-east-1' };
+  const data = new cdk.MlopsStack(app, 'DevStates', { profile, project: 'p', env });
+  const stack = new cdk.MlopsStack(app, 'DevServing', { profile, project: 'p', env });
+  const store = new cdk.ArtifactStore(stack, 'Store');
+  const vpc = new cdk.PlatformNetwork(stack, 'Network').vpc;
+  const image = new cdk.ImageRepository(stack, 'Images');
+  const fleetProps = { modelName: 'fraud', modelVersion: 'v3', rollout: canary(), variantVersions: { candidate: 'v4' } };
+  const endpointProps = { modelName: 'churn', modelVersion: 'v1', rollout: canary() };
+  const state = (model: string, initialState: Json) => new cdk.ServedStateParameter(data, `${model}State`, { environmentPrefix: 'p-dev', model, initialState });
+  new cdk.InferenceFleet(stack, 'Fleet', {
+    vpc, artifactStore: store, image, imageTag: '1', ...fleetProps, servedState: state('fraud', cdk.InferenceFleet.initialServedState(fleetProps)),
+  });
+  new cdk.ModelEndpoint(stack, 'Endpoint', {
+    vpc, artifactStore: store, image, imageTag: '1', ...endpointProps, servedState: state('churn', cdk.ModelEndpoint.initialServedState(endpointProps)),
+  });
+  return { template: Template.fromStack(stack).toJSON() };
+}
+
 const SERVING_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/ml/serving:1';
 const DRIFT_ALARM_ARN = 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:fraud-drift';
 /** Prod, promoting what this (staging-like) environment approved. */
@@ -156,10 +185,13 @@ let cdkOps: ReturnType<typeof buildCdkOperations>;
 let pulumiOps: { resources: RecordedResource[]; endpoint: pl.ModelEndpoint; storeKeyArn: string };
 let cdkPromotion: ReturnType<typeof buildCdkPromotion>;
 let pulumiPromotion: { resources: RecordedResource[]; roleName: string };
+let cdkServedStates: ReturnType<typeof buildCdkServedStates>;
+let pulumiServedStates: { resources: RecordedResource[] };
 
 beforeAll(async () => {
   cdkSide = buildCdk();
   const { Key } = await import('@pulumi/aws/kms');
+  const { Parameter: SsmParameter } = await import('@pulumi/aws/ssm');
   const key = new Key('par-key', { enableKeyRotation: true });
   const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a', 'subnet-b'] };
   const store = new pl.ArtifactStore('par-store', { profile, tags, encryptionKey: key, replication: REPLICATION });
@@ -208,6 +240,39 @@ beforeAll(async () => {
   const promotionMonitoring = new pl.MlopsMonitoring('pap-monitoring', { profile, tags });
   new pl.ModelPromotion('pap-promotion', { profile, tags, artifactStore: promotionStore, environmentPrefix: 'p-dev', alarmTopicArn: promotionMonitoring.alarmTopic.arn });
   pulumiPromotion = { resources: await resourcesOf('pap'), roleName: promotionStore.promotionRoleName };
+  cdkServedStates = buildCdkServedStates();
+  const statesStore = new pl.ArtifactStore('pss-store', { profile, tags });
+  const statesImage = pl.ImageRepository.fromRepositoryName('pss-images', 'ml/serving');
+  const stateOf = (model: 'fraud' | 'churn', initialState: Json) => {
+    const name = servedStateParameterName('p-dev', model);
+    const parameter = new SsmParameter(`pss-${model}-state`, { name, type: 'String', value: encodeServedState(initialState) }, { ignoreChanges: ['value'] });
+    setParameterValue(name, PROMOTED[model]);
+    return { name, arn: parameter.arn, initialState };
+  };
+  const pFleetArgs = { modelName: 'fraud', modelVersion: 'v3', rollout: canary(), variantVersions: { candidate: 'v4' } };
+  const pEndpointArgs = { modelName: 'churn', modelVersion: 'v1', rollout: canary() };
+  new pl.InferenceFleet('pss-fleet', {
+    profile,
+    tags,
+    ...net,
+    allowedCidrBlocks: ['10.0.0.0/16'],
+    artifactStore: statesStore,
+    image: statesImage,
+    imageTag: '1',
+    ...pFleetArgs,
+    servedState: stateOf('fraud', pl.InferenceFleet.initialServedState(pFleetArgs)),
+  });
+  new pl.ModelEndpoint('pss-endpoint', {
+    profile,
+    tags,
+    ...net,
+    artifactStore: statesStore,
+    image: statesImage,
+    imageTag: '1',
+    ...pEndpointArgs,
+    servedState: stateOf('churn', pl.ModelEndpoint.initialServedState(pEndpointArgs)),
+  });
+  pulumiServedStates = { resources: await resourcesOf('pss') };
   cdkPipeline = buildCdkPipeline();
   const pipelineStore = new pl.ArtifactStore('ppl-store', { profile, tags, sharesServedModelsWith: [PROMOTING] });
   const pipelineRegistry = new pl.ModelRegistry('ppl-registry', { profile, tags, ...net, sharesServedModelsWith: [PROMOTING] });
@@ -1196,6 +1261,61 @@ extractors.ModelPromotion = () => {
     },
   };
   return { cdk: fromCdk, pulumi: fromPulumi };
+};
+
+/** Every `Ref` and `Fn::GetAtt` of a template piece, each standing for itself (`<name>`, in an ARN for `Arn`), to evaluate it with cfn-eval. */
+function standIns(value: Json, refs: Record<string, string> = {}, attributes: Record<string, string> = {}) {
+  if (Array.isArray(value)) {value.forEach((v) => standIns(v, refs, attributes));} else if (value && typeof value === 'object') {
+    if (typeof value.Ref === 'string') refs[value.Ref] = `<${value.Ref}>`;
+    const att = value['Fn::GetAtt'];
+    // (An ARN stands in as one: URIs are built by splitting it.)
+    if (Array.isArray(att)) attributes[att.join('.')] = att[1] === 'Arn' ? `arn:aws:svc:us-east-1:123456789012:type/<${att[0]}>` : `<${att.join('.')}>`;
+    Object.values(value).forEach((v) => standIns(v, refs, attributes));
+  }
+  return { refs, attributes };
+}
+/** The model archive URI with the bucket taken out (each engine names its buckets its own way). */
+const servedKey = (uri: string | undefined) => uri?.replace(/^s3:\/\/[^/]+\//, 's3://<models>/');
+
+extractors.MlopsPlatform = () => {
+  const t = cdkServedStates.template;
+  // What CloudFormation resolves the serving stack's SSM-typed parameters to at the next stack operation: what promotion wrote.
+  const params = Object.entries<Json>(t.Parameters ?? {}).filter(([, p]) => p.Type === 'AWS::SSM::Parameter::Value<String>');
+  const resolved = Object.fromEntries(params.map(([id, p]) => [id, PROMOTED[p.Default.split('/').pop() as 'fraud' | 'churn']]));
+  const cdkEval = (value: Json) => {
+    const { refs, attributes } = standIns(value);
+    return evaluate(value, { ...refs, ...resolved }, { 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012' }, attributes);
+  };
+  const cdkTemplates = cfn('AWS::EC2::LaunchTemplate', t);
+  const cdkBoot = (variant: string) => {
+    const template = cdkTemplates.find((lt) => lt.id.startsWith(`FleetVariant${variant[0].toUpperCase()}${variant.slice(1)}`))!;
+    return servedKey(runBootScript(cdkEval(template.props.LaunchTemplateData.UserData['Fn::Base64']), undefined).modelUri);
+  };
+  const [cdkListener] = cfn('AWS::ElasticLoadBalancingV2::Listener', t);
+  const cdkGroups = Object.fromEntries(cfn('AWS::ElasticLoadBalancingV2::TargetGroup', t).map((g) => [g.id, g.id.replace(/^FleetVariant(\w+?)TargetGroup.*$/, '$1').toLowerCase()]));
+  const [cdkModel] = cfn('AWS::SageMaker::Model', t);
+  const r = pulumiServedStates.resources;
+  const pBoot = (variant: string) => servedKey(runBootScript(Buffer.from(one(r, 'aws:ec2/launchTemplate:LaunchTemplate', `pss-fleet-${variant}-lt`).inputs.userData, 'base64')
+    .toString('utf8'), PROMOTED.fraud).modelUri);
+  const pListener = one(r, 'aws:lb/listener:Listener').inputs;
+  return {
+    cdk: {
+      servedVersions: {
+        fleet: { current: cdkBoot('current'), candidate: cdkBoot('candidate') },
+        endpoint: servedKey(cdkEval(cdkModel.props.PrimaryContainer.ModelDataUrl)),
+      },
+      servedWeights: Object.fromEntries(cdkEval(cdkListener.props.DefaultActions[0].ForwardConfig.TargetGroups)
+        .map((g: Json) => [cdkGroups[g.TargetGroupArn.replace(/^<|>$/g, '')], Number(g.Weight)])),
+    },
+    pulumi: {
+      servedVersions: {
+        fleet: { current: pBoot('current'), candidate: pBoot('candidate') },
+        endpoint: servedKey(one(r, 'aws:sagemaker/model:Model').inputs.primaryContainer.modelDataUrl),
+      },
+      servedWeights: Object.fromEntries(pListener.defaultActions[0].forward.targetGroups
+        .map((g: Json) => [g.arn.replace(/.*\/pss-fleet-(\w+)-tg$/, '$1'), g.weight])),
+    },
+  };
 };
 
 const pick = (settings: Record<string, Json>, keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, settings[k]]));

@@ -1,4 +1,5 @@
-import { ACCOUNT, errorOf, installMocks, MLFLOW_IMAGE, mockArn, ofType, one, REGION, resourcesOf } from './support';
+import { ACCOUNT, errorOf, installMocks, MLFLOW_IMAGE, mockArn, ofType, one, REGION, resourcesOf, setParameterValue } from './support';
+import { runBootScript } from '../support/boot-script';
 import { newApp } from '../support/gate';
 import { IamWalk, RoleInfo } from '../support/iam-walk';
 import { allStates } from '../support/state-machines';
@@ -20,6 +21,9 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
   let platform: MlopsPlatform;
   let resources: Awaited<ReturnType<typeof resourcesOf>>;
   beforeAll(async () => {
+    // Since the program was written, promotion served fraud v5 (its rollout moved 40% so far) and recs v8.
+    setParameterValue('/mlops/acme-prod/served/fraud', 'current=v4@60,candidate=v5@40');
+    setParameterValue('/mlops/acme-prod/served/recs', 'current=v8@100');
     platform = new MlopsPlatform('whole', {
       profile: EnvironmentProfile.prod(),
       project: 'acme',
@@ -55,6 +59,32 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     expect(ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm').some((a) => a.name.startsWith('whole-monitoring-RegistryCpu'))).toBe(true);
     expect(Object.keys(platform.costGuard.estimatedMonthlyCost.pieces)).toEqual(expect.arrayContaining(['model fraud', 'model recs', 'model registry']));
     expect(platform.estimatedMonthlyCost.maxUsd).toBeGreaterThan(platform.servedModels.recs.spec.costEstimate.maxUsd);
+  });
+
+  test('GIVEN promotions since the program was written WHEN pulumi up runs THEN the served models serve the served states\' versions and weights, not the program\'s (claim 3)', () => {
+    const fraudState = mockArn('aws:ssm/parameter:Parameter', 'whole-served-fraud');
+    // The fleet's listener: the rollout state machine's 60/40, not the program's 90/10.
+    const listener = one(resources, 'aws:lb/listener:Listener', 'whole-model-fraud-listener').inputs;
+    expect(listener.defaultActions[0].forward.targetGroups.map((g: { arn: string; weight: number }) => [g.arn.replace(/.*\/whole-model-fraud-/, ''), g.weight]))
+      .toEqual([['current-tg', 60], ['candidate-tg', 40]]);
+    // Its launch templates name no version; an instance boots serving its variant's version of the served state.
+    for (const variant of ['current', 'candidate']) {
+      const script = Buffer.from(one(resources, 'aws:ec2/launchTemplate:LaunchTemplate', `whole-model-fraud-${variant}-lt`).inputs.userData, 'base64').toString('utf8');
+      expect(script).not.toMatch(/\bv[3-5]\b/);
+      expect(runBootScript(script, 'current=v4@60,candidate=v5@40').modelUri).toMatch(new RegExp(`^s3://[^/]+/served/fraud/${variant === 'current' ? 'v4' : 'v5'}/model\\.tar\\.gz$`));
+    }
+    // The instances may read their served state, and no other parameter.
+    const instanceSsm = JSON.parse(one(resources, 'aws:iam/policy:Policy', 'whole-model-fraud-instance-policy').inputs.policy).Statement
+      .filter((st: { Action: string | string[] }) => [st.Action].flat().some((a) => a.startsWith('ssm:')));
+    expect(instanceSsm).toEqual([{ Sid: 'ReadServedState', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: fraudState }]);
+    // The endpoint's model is the promoted version (the update replaces it through the guardrails), not modelVersion v7.
+    const model = one(resources, 'aws:sagemaker/model:Model', 'whole-model-recs-current-model').inputs.primaryContainer;
+    expect(model.modelDataUrl).toMatch(/^s3:\/\/[^/]+\/served\/recs\/v8\/model\.tar\.gz$/);
+    expect(model.environment.MODEL_URI).toBe(model.modelDataUrl);
+    // The served states exist before what reads them: pulumi up reads each after creating it (the first up reads the initial state).
+    const order = (name: string) => resources.findIndex((r) => r.name === name);
+    expect(order('whole-served-fraud')).toBeLessThan(order('whole-model-fraud-listener'));
+    expect(order('whole-served-recs')).toBeLessThan(order('whole-model-recs-current-model'));
   });
 
   test('GIVEN governance WHEN built THEN every role of the platform (tracking, training, serving, promotion, brake) carries the boundary, and the personas may not launch GPUs past the budget', () => {
