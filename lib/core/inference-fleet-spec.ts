@@ -243,36 +243,38 @@ export const SERVED_VERSION_SHELL_VARIABLE = 'SERVED_VERSION';
 export interface FleetBootServedState {
   /** The served state's parameter name, `servedStateParameterName(<environment prefix>, <model>)`. */
   readonly parameterName: string;
-  /** The variant the instance's Auto Scaling group serves (`current`, `candidate`, an A/B variant). */
+  /** The variant the instance's Auto Scaling group serves (`current`, `candidate`, an A/B variant), for messages. */
   readonly variant: string;
+  /** The variant's position in the fleet (the rollout's order), 0-based: the entry of the served state it reads. */
+  readonly index: number;
 }
 
 /**
  * Boot-script lines (after `REGION` is set) that read a served state with the AWS CLI and set `SERVED_VERSION` to the
- * version of one variant, taking the value apart as `parseServedState` does (`<variant>=<version>@<weight>` entries
- * joined by `,`). A missing parameter, a value without the variant, or a version that is not one fails the boot (exit 1,
- * the reason on stderr and the console log): the instance never serves a version it did not read.
+ * version of one variant: the entry at the variant's position (`<variant>=<version>@<weight>` entries joined by `,`, as
+ * `encodeServedState` writes them), as CloudFormation reads it on the CDK side (`ServedStateReader`). By position, not
+ * by name: promotion writes `current=<version>@100` for a fleet served all at once, whose one variant is `candidate`.
+ * A missing parameter, no entry at that position, or a version that is not one fails the boot (exit 1, the reason on
+ * stderr and the console): the instance never serves a version it did not read.
  */
 export function servedVersionBootCommands(state: FleetBootServedState): string[] {
   const source = `served state ${state.parameterName}`;
+  const entry = `entry ${state.index + 1} (variant ${state.variant})`;
   // Literals from validated names (lower-case identifiers, /mlops/... paths): nothing in them needs shell quoting.
   return [
     `SERVED_STATE=$(AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=10 aws ssm get-parameter --region "$REGION" --name '${state.parameterName}' `
       + `--query Parameter.Value --output text) || { echo "cannot read the ${source}: not serving" | tee /dev/console >&2 || true; exit 1; }`,
-    `${SERVED_VERSION_SHELL_VARIABLE}=''`,
-    'SERVED_MATCHES=0',
-    `SERVED_ENTRY_PATTERN='^${state.variant}=([^=@,]+)@[0-9]{1,3}$'`,
     'IFS=\',\' read -r -a SERVED_ENTRIES <<< "$SERVED_STATE"',
-    'for SERVED_ENTRY in "${SERVED_ENTRIES[@]}"; do',
-    `  if [[ "$SERVED_ENTRY" =~ $SERVED_ENTRY_PATTERN ]]; then SERVED_MATCHES=$((SERVED_MATCHES + 1)); ${SERVED_VERSION_SHELL_VARIABLE}="\${BASH_REMATCH[1]}"; fi`,
-    'done',
+    `SERVED_ENTRY="\${SERVED_ENTRIES[${state.index}]:-}"`,
+    "SERVED_ENTRY_PATTERN='^[^=@,]+=([^=@,]+)@[0-9]{1,3}$'",
+    `${SERVED_VERSION_SHELL_VARIABLE}=''`,
+    `if [[ "$SERVED_ENTRY" =~ $SERVED_ENTRY_PATTERN ]]; then ${SERVED_VERSION_SHELL_VARIABLE}="\${BASH_REMATCH[1]}"; fi`,
     `SERVED_VERSION_PATTERN='${MODEL_VERSION_PATTERN.source}'`,
-    // Exactly one entry of the variant, with a version (parseServedState refuses a variant listed twice too).
-    `if [[ "$SERVED_MATCHES" -ne 1 ]] || ! [[ "$${SERVED_VERSION_SHELL_VARIABLE}" =~ $SERVED_VERSION_PATTERN ]]; then`,
-    `  echo "the ${source} ('$SERVED_STATE') does not name one version of variant ${state.variant}: not serving" | tee /dev/console >&2 || true`,
+    `if ! [[ "$${SERVED_VERSION_SHELL_VARIABLE}" =~ $SERVED_VERSION_PATTERN ]]; then`,
+    `  echo "the ${source} ('$SERVED_STATE') has no version in ${entry}: not serving" | tee /dev/console >&2 || true`,
     '  exit 1',
     'fi',
-    `echo "variant ${state.variant} serves version $${SERVED_VERSION_SHELL_VARIABLE} (${source})"`,
+    `echo "${entry} serves version $${SERVED_VERSION_SHELL_VARIABLE} (${source})"`,
   ];
 }
 

@@ -228,13 +228,13 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
     this.servedState = args.servedState
       ? readServedState(args.servedState, versions.map((v) => v.name), this, scope.scope)
       : undefined;
-    this.variants = versions.map((variant) => {
+    this.variants = versions.map((variant, index) => {
       const id = `${name}-${variant.name}`;
       // With a served state the instances read the version at boot: the template names ${SERVED_VERSION}, no version.
       const version = args.servedState ? `\${${SERVED_VERSION_SHELL_VARIABLE}}` : variant.version;
       const archive = `${MODEL_ARTIFACT_LAYOUT.servedVersionPrefix(args.modelName, version)}${MODEL_ARTIFACT_LAYOUT.archive}`;
       const modelUri = args.artifactStore ? args.artifactStore.s3Uri(ArtifactPurpose.MODELS, archive) : pulumi.output(archive);
-      const servedState = args.servedState ? { parameterName: args.servedState.name, variant: variant.name } : undefined;
+      const servedState = args.servedState ? { parameterName: args.servedState.name, variant: variant.name, index } : undefined;
       const userData = pulumi.all([imageUri, modelUri]).apply(([image, model]) => Buffer.from(`#!/bin/bash\n${fleetUserDataCommands({
         imageUri: image, modelUri: model, port: spec.containerPort, acceleratorKind: spec.instance.acceleratorKind, servedState,
       }).join('\n')}\n`).toString('base64'));
@@ -383,7 +383,8 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
   /** A variant's listener weight: the served state's at `pulumi up`, else the rollout's initial split. */
   private weightOf(variant: InferenceFleetVariant, state: ServedStateArgs | undefined, scope: SpecScope): pulumi.Input<number> {
     if (!state || !this.servedState) return variant.weight;
-    return this.servedState.apply((read) => servedVariant(read, variant.name, state.name, scope.scope).weight);
+    const index = this.variants.indexOf(variant);
+    return this.servedState.apply((read) => servedVariant(read, index, variant.name, state.name, scope.scope).weight);
   }
 
   private albMetric(metricName: string, statistic: string): CloudWatchMetric {

@@ -191,10 +191,10 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
 
     const served = args.servedState;
     this.servedState = served ? readServedState(served, spec.variants.map((v) => v.name), this, scope.scope) : undefined;
-    this.variants = spec.variants.map((v) => {
+    this.variants = spec.variants.map((v, index) => {
       // The served state's version at pulumi up, else the program's.
       const version = served && this.servedState
-        ? this.servedState.apply((state) => servedVariant(state, v.name, served.name, scope.scope).version)
+        ? this.servedState.apply((state) => servedVariant(state, index, v.name, served.name, scope.scope).version)
         : pulumi.output(v.version);
       // Exactly one promoted version: its archive below served/, which only promotion writes, once (as the CDK ModelEndpoint).
       const modelUri = version.apply((ver) => `${MODEL_ARTIFACT_LAYOUT.servedVersionPrefix(args.modelName, ver)}${MODEL_ARTIFACT_LAYOUT.archive}`)

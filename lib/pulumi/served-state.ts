@@ -51,7 +51,7 @@ export function checkServedStateArgs(scope: string, modelName: string, state: Se
 /**
  * The served state's value at `pulumi up` (and preview), parsed with core's decoder: an invoke of `aws.ssm.getParameter`
  * whose name waits for the parameter's ARN, so it runs after the parameter exists (on the first `pulumi up` it reads
- * the initial state). Every variant in `variants` must be in it.
+ * the initial state). It must have an entry for every one of `variants` (the component's, in order).
  */
 export function readServedState(state: ServedStateArgs, variants: readonly string[], parent: pulumi.Resource,
   scope: string): pulumi.Output<ServedState> {
@@ -61,17 +61,21 @@ export function readServedState(state: ServedStateArgs, variants: readonly strin
   return pulumi.unsecret(aws.ssm.getParameterOutput({ name: parameterName }, { parent }).apply((parameter) => {
     const value = parameter.insecureValue ?? parameter.value;
     const read = parseServedState(value, `${scope}.servedState(${state.name})`);
-    for (const variant of variants) servedVariant(read, variant, state.name, scope);
+    variants.forEach((variant, index) => servedVariant(read, index, variant, state.name, scope));
     return read;
   }));
 }
 
-/** One variant of a served state read at `pulumi up`; a state without it fails the update (the variant set is code). */
-export function servedVariant(state: ServedState, variant: string, parameterName: string, scope: string): ServedVariantState {
-  const found = state.variants.find((v) => v.variant === variant);
+/**
+ * A variant's entry in a served state read at `pulumi up`: the entry at the variant's position, as CloudFormation reads
+ * it on the CDK side and fleet instances at boot (promotion writes `current=<version>@100` for a fleet served all at once,
+ * whose one variant is `candidate`). A state without that entry fails the update (the variant set is code).
+ */
+export function servedVariant(state: ServedState, index: number, variant: string, parameterName: string, scope: string): ServedVariantState {
+  const found = state.variants[index];
   if (!found) {
-    return new Check(scope).fail('servedState', encodeServedState(state, scope), `(parameter ${parameterName}) has no variant '${variant}'`,
-      `write the served state with every variant of the rollout (${variant} included), or change the rollout and the served state together.`);
+    return new Check(scope).fail('servedState', encodeServedState(state, scope), `(parameter ${parameterName}) has no entry ${index + 1} (variant '${variant}')`,
+      'write the served state with an entry for every variant of the rollout, in its order, or change the rollout and the served state together.');
   }
   return found;
 }

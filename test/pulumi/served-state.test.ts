@@ -107,14 +107,14 @@ describe('Pulumi InferenceFleet with a served state', () => {
     expect(JSON.stringify(statementsOf(own, 'ssn-fleet-instance-policy'))).not.toContain('ssm:');
   });
 
-  test('an all-at-once fleet forwards to its one group and its instances read their version', async () => {
+  test('an all-at-once fleet (one variant, core\'s \'candidate\') serves what promotion writes for it (\'current=<version>@100\')', async () => {
     const args = { ...fleetArgs('single'), variantVersions: undefined, rollout: undefined };
     const servedState = servedStateFor('sss-served', 'single', InferenceFleet.initialServedState(args));
-    setParameterValue(servedState.name, 'candidate=v9@100');
+    setParameterValue(servedState.name, 'current=v9@100');
     new InferenceFleet('sss-fleet', { ...args, servedState });
     const own = await resourcesOf('sss');
     const [template] = ofType(own, 'aws:ec2/launchTemplate:LaunchTemplate');
-    expect(runBootScript(decode(template.inputs.userData), 'candidate=v9@100').modelUri).toBe('s3://ssf-store-models/served/single/v9/model.tar.gz');
+    expect(runBootScript(decode(template.inputs.userData), 'current=v9@100').modelUri).toBe('s3://ssf-store-models/served/single/v9/model.tar.gz');
     expect(ofType(own, 'aws:lb/listener:Listener')[0].inputs.defaultActions[0].targetGroupArn).toBe(mockArn('aws:lb/targetGroup:TargetGroup', 'sss-fleet-candidate-tg'));
   });
 
@@ -133,13 +133,13 @@ describe('Pulumi InferenceFleet with a served state', () => {
     expect(error.message).toMatch(message);
   });
 
-  test('a served state without one of the fleet\'s variants fails the pulumi up that reads it (the variant set is code)', () => {
-    // What the listener's weight (and the fleet's servedState output) does with the value pulumi up read.
+  test('a served state without an entry for one of the fleet\'s variants fails the pulumi up that reads it (the variant set is code)', () => {
+    // What the listener's weight (and the fleet's servedState output) does with the value pulumi up read: entries by position.
     const read = parseServedState('current=v4@100');
-    expect(servedVariant(read, 'current', '/mlops/acme-dev/served/gone', 'mlops:aws:InferenceFleet(ssg-fleet)').weight).toBe(100);
-    const error = errorOf(() => servedVariant(read, 'candidate', '/mlops/acme-dev/served/gone', 'mlops:aws:InferenceFleet(ssg-fleet)'));
+    expect(servedVariant(read, 0, 'current', '/mlops/acme-dev/served/gone', 'mlops:aws:InferenceFleet(ssg-fleet)').weight).toBe(100);
+    const error = errorOf(() => servedVariant(read, 1, 'candidate', '/mlops/acme-dev/served/gone', 'mlops:aws:InferenceFleet(ssg-fleet)'));
     expect(error).toBeInstanceOf(ValidationError);
-    expect(error.message).toMatch(/InferenceFleet\(ssg-fleet\): 'servedState' \(parameter \/mlops\/acme-dev\/served\/gone\) has no variant 'candidate'.*every variant of the rollout/);
+    expect(error.message).toMatch(/InferenceFleet\(ssg-fleet\): 'servedState' \(parameter \/mlops\/acme-dev\/served\/gone\) has no entry 2 \(variant 'candidate'\).*every variant of the rollout/);
   });
 });
 
