@@ -429,7 +429,8 @@ export class MlopsPlatform extends pulumi.ComponentResource {
   /**
    * A retraining pipeline for one of the platform's models, wired as the CDK `MlopsPlatform.addModelPipeline` wires it:
    * the platform's registry and store; for a fleet, or a model with a served state, the hand-off to the environment's
-   * promotion (the pipeline may start only that state machine, and evaluates against the served state); approval
+   * promotion (the pipeline may start only that state machine, and evaluates against the served state); an endpoint
+   * model's endpoint (rolled out to by the pipeline itself when it has no served state); approval
    * requests to `notifyEmails` with the ML engineer persona as approver; failures to the alarm topic; its role under
    * the governance boundary and denied GPU work while the budget brake is on. Refused where the platform promotes what
    * another environment approved (`promoteFrom`): that environment does not retrain.
@@ -447,6 +448,9 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         ? { name: servedStateParameterName(this.environmentPrefix, args.modelName), arn: this.servedStates[args.modelName].arn }
         : undefined,
       promotionStateMachineArn: promoted ? this.modelPromotion.stateMachine.arn : undefined,
+      // As the CDK platform: an endpoint model's endpoint (shadow and A/B endpoints, which have no served state, get
+      // the pipeline's own rollout; with the promotion it only names production's version).
+      endpoint: serving instanceof ModelEndpoint ? serving : undefined,
       approvers: { emails: this.notifyEmails, grantees: [this.governance.mlEngineer] },
       alarmTopicArn: this.monitoring.alarmTopic.arn,
       alarmTopicKeyArn: this.platformKey.arn,

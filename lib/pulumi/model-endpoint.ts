@@ -112,6 +112,8 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
   public readonly nvidiaGpu: boolean;
   /** With `servedState`: the served state as `pulumi up` read it (the model's version). The variants' `modelVersion` is the program's. */
   public readonly servedState?: pulumi.Output<ServedState>;
+  /** With `servedState`: its parameter (name and ARN), from which a pipeline reads the version production serves. */
+  public readonly servedStateParameter?: { readonly name: string; readonly arn: pulumi.Input<string> };
   private readonly check: Check;
 
   constructor(name: string, args: ModelEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -190,6 +192,7 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
     const imageUri = args.image.imageUri(args.imageTag);
 
     const served = args.servedState;
+    this.servedStateParameter = served ? { name: served.name, arn: served.arn } : undefined;
     this.servedState = served ? readServedState(served, spec.variants.map((v) => v.name), this, scope.scope) : undefined;
     this.variants = spec.variants.map((v, index) => {
       // The served state's version at pulumi up, else the program's.

@@ -3,7 +3,8 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   ArtifactPurpose, METRIC_CONTRACT, MODEL_ARTIFACT_LAYOUT, ModelApproval, modelPipelineCleanupPattern, modelPipelineDefinition,
   modelPipelineRunLockStatement, modelPipelineStatements, modelPipelineSubmitDeny, modelPipelineTriggerRules, NeutralStatement,
-  PipelineDefinitionOptions, QualityDirection, resolveModelPipelineSpec, specCheck, validatePipelineModelName, validatePipelineTriggers,
+  PipelineDefinitionOptions, PipelineEndpointRollout, QualityDirection, resolveModelPipelineSpec, specCheck, SpecScope, validatePipelineModelName,
+  validatePipelineRollout, validatePipelineTriggers,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import {
@@ -11,6 +12,7 @@ import {
   PolicyStatement, renderNeutralStatement, resolveProfileAndTags, rotatingKey, serviceRole, stateMachineLogsAndTracesStatement,
 } from './component-support';
 import { TrainingJob } from './gpu-training-cluster';
+import { ModelEndpoint } from './model-endpoint';
 import { ModelRegistry } from './model-registry';
 
 /** What starts a retraining run (as the CDK `ModelPipelineTriggers`; each rule starts it with `{ "trigger": <what> }`). */
@@ -58,10 +60,21 @@ export interface ModelPipelineArgs extends MlopsComponentArgs {
   readonly servedState?: { readonly name: string; readonly arn: pulumi.Input<string> };
   /**
    * The environment's promotion state machine (`MlopsPlatform.modelPromotion.stateMachine.arn`): an approved version
-   * is promoted through it (`startExecution.sync`); the pipeline may start only that state machine.
-   * @default - approved versions are only approved (Pulumi: no rollout of its own to an endpoint)
+   * is promoted through it (`startExecution.sync`) instead of being rolled out to `endpoint`; the pipeline may start
+   * only that state machine.
+   * @default - approved versions are rolled out to `endpoint`, or only approved when there is none
    */
   readonly promotionStateMachineArn?: pulumi.Input<string>;
+  /**
+   * Endpoint to roll approved versions out to (as the CDK `ModelPipelineProps.endpoint`): a SageMaker model and endpoint
+   * configuration per run (`<model prefix>-<MD5 of the run>`, the endpoint's role, network, volume key and data capture)
+   * and `UpdateEndpoint` with the endpoint's deployment guardrails and rollback alarms; a rollback or failed update
+   * marks the package Rejected again and ends the run `RolledBack`. It must serve `modelName` with a rollout a pipeline
+   * can drive (all at once, canary, linear, blue/green). With `promotionStateMachineArn` the promotion serves approved
+   * versions instead, and the endpoint only says which version production serves (its served state, or its template version).
+   * @default - no rollout (versions are registered and approved only)
+   */
+  readonly endpoint?: ModelEndpoint;
   /** Key prefix of a holdout set in the datasets bucket, pinned in code (training is denied reading it). @default - the manifest's */
   readonly holdoutPrefix?: string;
   /** @default 'auc' */
@@ -96,8 +109,8 @@ export interface ModelPipelineArgs extends MlopsComponentArgs {
  * registration with lineage, approval by task token or automatically in dev, baseline recheck, hand-off to the
  * promotion, failure and cleanup paths), its role with core's `modelPipelineStatements`, the approval topic, the
  * cleanup rule for stopped runs, the trigger rules (core's `modelPipelineTriggerRules`), the failed-runs alarm and the
- * jobs' grants on their step outputs. Unlike the CDK construct it does not roll out to an endpoint itself (give
- * `promotionStateMachineArn`).
+ * jobs' grants on their step outputs. Approved versions go to the promotion (`promotionStateMachineArn`) or, without
+ * one, are rolled out to `endpoint` with its deployment guardrails, as the CDK construct does.
  */
 export class ModelPipeline extends pulumi.ComponentResource {
   public static readonly TYPE = 'mlops:aws:ModelPipeline';
@@ -148,6 +161,7 @@ export class ModelPipeline extends pulumi.ComponentResource {
     const spec = resolveModelPipelineSpec(scope, { ...args, servingImageUri: 'given' }, profile);
     const triggers = args.triggers;
     validatePipelineTriggers(scope, triggers && { schedule: triggers.schedule, onNewData: triggers.onNewData, alarmArns: triggers.alarms });
+    if (args.endpoint) checkEndpoint(scope, args);
     if (pulumi.Output.isInstance(args.servingImageUri) ? false : !args.servingImageUri) {
       check.fail('servingImageUri', args.servingImageUri, 'is required', 'pass the serving image, e.g. servingImages.imageUri(tag).');
     }
@@ -212,10 +226,14 @@ export class ModelPipeline extends pulumi.ComponentResource {
       store.bucket(ArtifactPurpose.ARTIFACTS).arn,
     ]);
     const jobs = pulumi.all([job(args.validateJob), job(args.trainJob), job(args.evaluateJob)]);
-    const arns = pulumi.all([args.servingImageUri, this.approvalTopic.arn, this.alarmTopicArn, args.servedState?.arn, args.promotionStateMachineArn]);
-    const options: pulumi.Output<PipelineDefinitionOptions> = pulumi.all([where, buckets, jobs, arns]).apply(([
+    // The served state production is read from: the pipeline's, else the endpoint's (as the CDK pipeline).
+    const servedState = args.servedState ?? args.endpoint?.servedStateParameter;
+    const arns = pulumi.all([args.servingImageUri, this.approvalTopic.arn, this.alarmTopicArn, servedState?.arn, args.promotionStateMachineArn]);
+    const endpoint = pipelineEndpoint(args.endpoint);
+    const rollsOut = args.endpoint !== undefined && args.promotionStateMachineArn === undefined;
+    const options: pulumi.Output<PipelineDefinitionOptions> = pulumi.all([where, buckets, jobs, arns, endpoint]).apply(([
       [partition, region, accountId], [artifacts, models, datasets, artifactsBucketArn], [validate, train, evaluate],
-      [servingImageUri, approvalTopicArn, alarmTopicArn, servedStateArn, promotionArn],
+      [servingImageUri, approvalTopicArn, alarmTopicArn, servedStateArn, promotionArn], production,
     ]) => ({
       partition,
       region,
@@ -228,10 +246,14 @@ export class ModelPipeline extends pulumi.ComponentResource {
       servingImageUri,
       approvalTopicArn,
       alarmTopicArn,
-      servedState: args.servedState && servedStateArn ? { parameterName: args.servedState.name, parameterArn: servedStateArn } : undefined,
+      servedState: servedState && servedStateArn ? { parameterName: servedState.name, parameterArn: servedStateArn } : undefined,
+      // Without a served state: the archive the endpoint's template serves.
+      productionModelUri: servedState ? undefined : production?.modelDataUrl,
       holdoutPrefix: args.holdoutPrefix,
       // A state machine ARN ends with its name.
       promotion: promotionArn ? { stateMachineArn: promotionArn, stateMachineName: promotionArn.split(':').slice(-1)[0] } : undefined,
+      // The Rollout (a class) is added here: pulumi.all would copy it into a plain object.
+      endpoint: rollsOut && production ? { ...production.rollout, rollout: args.endpoint!.spec.rollout } : undefined,
     }));
     this.roleStatements = options.apply(modelPipelineStatements);
 
@@ -241,11 +263,12 @@ export class ModelPipeline extends pulumi.ComponentResource {
       tags: awsTags,
       permissionsBoundary: args.permissionsBoundary,
     }, this);
-    const keys = [store.encryptionKey.arn, this.encryptionKey.arn, ...(args.alarmTopicKeyArn ? [args.alarmTopicKeyArn] : [])];
+    const keys: pulumi.Input<string>[] = [store.encryptionKey.arn, this.encryptionKey.arn, ...(args.alarmTopicKeyArn ? [args.alarmTopicKeyArn] : [])];
     const own: PolicyStatement[] = [
       // The KMS side of the run outputs it reads and of its publications to the encrypted topics.
       { Sid: 'Keys', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: keys },
       stateMachineLogsAndTracesStatement(),
+      ...(rollsOut ? endpointRolloutStatements(args.endpoint!) : []),
     ];
     const rendered = pulumi.all([this.roleStatements, options]).apply(([statements, o]) => {
       const deny = modelPipelineSubmitDeny(o);
@@ -381,4 +404,74 @@ export class ModelPipeline extends pulumi.ComponentResource {
         `${step} step of the ${args.modelName} pipeline: write its step outputs${step === 'train' ? ' and candidates' : ''}`, tags);
     }
   }
+}
+
+/** Rejects an endpoint the pipeline cannot roll out to, as the CDK ModelPipeline does. */
+function checkEndpoint(scope: SpecScope, args: ModelPipelineArgs): void {
+  const check = specCheck(scope);
+  const endpoint = args.endpoint!;
+  // The endpoint reads its artifacts from `served/<modelName>/` of the MODELS bucket.
+  if (endpoint.modelName !== args.modelName) {
+    check.fail('endpoint', endpoint.endpointName, `does not serve '${args.modelName}' (its artifacts are not below '${args.modelName}/')`,
+      `roll '${args.modelName}' out to an endpoint with modelName '${args.modelName}', or build a pipeline for the endpoint's model.`);
+  }
+  validatePipelineRollout(scope, endpoint.spec.rollout);
+  if (endpoint.spec.hosting === 'inference-component' && args.promotionStateMachineArn === undefined) {
+    // Its variant names no model: a configuration with the new model on the variant would not update the component.
+    check.fail('endpoint', endpoint.endpointName, 'scales to zero off hours (its model is an inference component), which the pipeline cannot update in place',
+      "pass 'promotionStateMachineArn' (platform.modelPromotion: the promotion serves the version), or give the endpoint 'scaleToZeroOffHours: false'.");
+  }
+}
+
+/** What core's definition needs of the endpoint (its first variant's model and configuration, its guardrails), once known. */
+function pipelineEndpoint(
+  endpoint: ModelEndpoint | undefined,
+): pulumi.Output<{ modelDataUrl?: string; rollout: Omit<PipelineEndpointRollout, 'rollout'> } | undefined> {
+  if (!endpoint) return pulumi.output(undefined);
+  const variant = endpoint.variants[0];
+  const config = endpoint.endpointConfig;
+  return pulumi.all([
+    endpoint.role.arn, variant.model.vpcConfig, variant.model.primaryContainer, config.kmsKeyArn, config.dataCaptureConfig,
+    endpoint.endpoint.deploymentConfig,
+  ]).apply(([roleArn, vpcConfig, container, kmsKeyArn, dataCapture, deployment]) => ({
+    modelDataUrl: container?.modelDataUrl,
+    rollout: {
+      endpointName: endpoint.endpointName,
+      roleArn,
+      vpcConfig: vpcConfig ? { Subnets: vpcConfig.subnets, SecurityGroupIds: vpcConfig.securityGroupIds } : undefined,
+      kmsKeyId: kmsKeyArn || undefined,
+      dataCaptureConfig: pascalKeys(dataCapture),
+      variantName: variant.name,
+      instanceType: endpoint.spec.instance.instanceType,
+      initialInstanceCount: Math.max(endpoint.spec.minCapacity, 1),
+      rollbackAlarmNames: (deployment?.autoRollbackConfiguration?.alarms ?? []).map((a) => a.alarmName),
+    },
+  }));
+}
+
+/**
+ * The rollout's grants beyond core's statements (as the CDK pipeline grants them): pass the endpoint's role to the
+ * models it creates, and let SageMaker create grants on the endpoint's key for the volumes of the instances it launches
+ * (grants for AWS resources only, never one the role could hand to a principal of its choice).
+ */
+function endpointRolloutStatements(endpoint: ModelEndpoint): PolicyStatement[] {
+  return [
+    { Sid: 'PassTheEndpointRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: endpoint.role.arn },
+    {
+      Sid: 'EndpointKeyGrantsForAwsResources',
+      Effect: 'Allow',
+      Action: 'kms:CreateGrant',
+      Resource: endpoint.encryptionKeyArn,
+      Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+    },
+    { Sid: 'DescribeTheEndpointKey', Effect: 'Allow', Action: 'kms:DescribeKey', Resource: endpoint.encryptionKeyArn },
+  ];
+}
+
+/** A provider value with the API's PascalCase keys (`enableCapture` → `EnableCapture`), without unset fields. */
+function pascalKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(pascalKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => [k.charAt(0).toUpperCase() + k.slice(1), pascalKeys(v)]));
 }

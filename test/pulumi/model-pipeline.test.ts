@@ -1,9 +1,10 @@
+import { createHash } from 'crypto';
 import * as aws from '@pulumi/aws';
 import { ACCOUNT, errorOf, installMocks, mockArn, ofType, one, pulumiIam, RecordedResource, REGION, resourcesOf } from './support';
 import { executeWith, services } from '../support/pipeline-fakes';
 import { allStates } from '../support/state-machines';
-import { EnvironmentProfile, MlopsTags, MODEL_PIPELINE_OUTCOMES, ModelApproval, NEW_DATA_MARKER, ValidationError } from 'mlops-constructs';
-import { ArtifactStore, GpuTrainingCluster, ImageRepository, ModelPipeline, ModelPipelineArgs, ModelRegistry } from 'mlops-constructs/pulumi';
+import { EnvironmentProfile, MlopsTags, MODEL_PIPELINE_OUTCOMES, ModelApproval, NEW_DATA_MARKER, Rollout, ValidationError } from 'mlops-constructs';
+import { ArtifactStore, GpuTrainingCluster, ImageRepository, ModelEndpoint, ModelPipeline, ModelPipelineArgs, ModelRegistry } from 'mlops-constructs/pulumi';
 
 /*
  * The Pulumi ModelPipeline: the definition as the Pulumi program renders it (the input of the aws.sfn.StateMachine)
@@ -39,11 +40,34 @@ function pieces(n: string, profile: EnvironmentProfile) {
     evaluateJob: job('evaluate'),
     servingImageUri: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/ml/serving:1`,
   };
-  return { base, cluster };
+  return { base, cluster, artifactStore, tags };
+}
+
+/** A prod endpoint serving `modelName` with a canary rollout (30-minute bake) and its default rollback alarms. */
+interface EndpointOptions {
+  readonly modelName?: string;
+  readonly rollout?: Rollout;
+  readonly variantVersions?: Record<string, string>;
+}
+function endpointOf(n: string, p: ReturnType<typeof pieces>, options: EndpointOptions = {}) {
+  return new ModelEndpoint(`${n}-endpoint`, {
+    profile: EnvironmentProfile.prod(),
+    tags: p.tags,
+    ...net,
+    artifactStore: p.artifactStore,
+    image: ImageRepository.fromRepositoryName(`${n}-serving`, 'ml/serving'),
+    imageTag: 'serve-1',
+    modelName: options.modelName ?? 'fraud',
+    modelVersion: 'v1',
+    endpointName: `${n}-fraud`,
+    rollout: options.rollout ?? Rollout.canary({ percent: 10, bake: { toSeconds: () => 1800 } as never }),
+    variantVersions: options.variantVersions,
+  });
 }
 
 let prod: { resources: RecordedResource[]; definition: Json };
 let dev: { resources: RecordedResource[]; definition: Json };
+let rollout: { resources: RecordedResource[]; definition: Json };
 
 beforeAll(async () => {
   const p = pieces('mpp', EnvironmentProfile.prod());
@@ -62,6 +86,15 @@ beforeAll(async () => {
   new ModelPipeline('mpd', d.base);
   const devResources = await resourcesOf('mpd');
   dev = { resources: devResources, definition: JSON.parse(one(devResources, MACHINE, 'mpd-state-machine').inputs.definition) };
+  // The pipeline's own rollout to its endpoint (no promotion), as a standalone prod pipeline.
+  const e = pieces('mpe', EnvironmentProfile.prod());
+  new ModelPipeline('mpe', {
+    ...e.base,
+    endpoint: endpointOf('mpe', e),
+    approvers: { emails: ['ml-approvers@example.com'], grantees: [new aws.iam.Role('mpe-approver', { assumeRolePolicy: '{}' })] },
+  });
+  const rolloutResources = await resourcesOf('mpe');
+  rollout = { resources: rolloutResources, definition: JSON.parse(one(rolloutResources, MACHINE, 'mpe-state-machine').inputs.definition) };
 });
 
 const PACKAGE = { ModelApprovalStatus: 'Approved', ModelPackageGroupName: 'fraud', CustomerMetadataProperties: { run: 'run-1' } };
@@ -126,6 +159,86 @@ describe('Pulumi ModelPipeline executed from its deployed definition', () => {
   test('every Task retries throttling and server errors with backoff', () => {
     for (const [name, state] of allStates(prod.definition).filter(([, s]) => s.Type === 'Task')) {
       expect([name, state.Retry?.[0]?.ErrorEquals]).toEqual([name, expect.arrayContaining(['ThrottlingException', 'SageMaker.ThrottlingException'])]);
+    }
+  });
+});
+
+describe('Pulumi ModelPipeline rolling out to its endpoint (no promotion), executed from its deployed definition', () => {
+  const PACKAGE_ARN = 'arn:aws:sagemaker:eu-west-1:111111111111:model-package/fraud/7';
+  const ROLLOUT_STATES = ['CreateModel', 'CreateEndpointConfig', 'UpdateEndpoint', 'DescribeEndpoint'];
+
+  test('happy path: the approved package becomes a model and configuration of the run on the endpoint\'s role, network and variant, and the endpoint updates with its canary guardrails and rollback alarms', async () => {
+    const run = await executeWith(rollout.definition, services());
+    expect(run.ok).toBe(true);
+    expect(run.states.slice(run.states.indexOf('MarkApproved'))).toEqual(['MarkApproved', ...ROLLOUT_STATES]);
+    const env = Object.fromEntries(run.call('Evaluate').ContainerOverrides.Environment.map((x: Json) => [x.Name, x.Value]));
+    // No served state: production is the archive the endpoint's template serves.
+    expect(env.PRODUCTION_MODEL_URI).toBe('s3://mpe-store-models/served/fraud/v1/model.tar.gz');
+    const name = `fraud-${createHash('md5').update('run-1').digest('hex')}`;
+    expect(run.call('CreateModel')).toEqual({
+      ModelName: name,
+      ExecutionRoleArn: mockArn('aws:iam/role:Role', 'mpe-endpoint-execution-role'),
+      PrimaryContainer: { ModelPackageName: PACKAGE_ARN },
+      EnableNetworkIsolation: true,
+      VpcConfig: { Subnets: net.subnetIds, SecurityGroupIds: ['mpe-endpoint-sg-id'] },
+    });
+    const config = run.call('CreateEndpointConfig');
+    // The endpoint's variant, instance type and minimum capacity (prod keeps 2 instances warm).
+    expect(config.ProductionVariants).toEqual([{ VariantName: 'current', ModelName: name, InstanceType: expect.stringMatching(/^ml\./), InitialInstanceCount: 2 }]);
+    expect(config.DataCaptureConfig).toMatchObject({
+      EnableCapture: true,
+      DestinationS3Uri: 's3://mpe-store-artifacts/data-capture/mpe-fraud/',
+      KmsKeyId: mockArn('aws:kms/key:Key', 'mpe-store-key'),
+      CaptureOptions: [{ CaptureMode: 'Input' }, { CaptureMode: 'Output' }],
+    });
+    const update = run.call('UpdateEndpoint');
+    expect(update).toMatchObject({ EndpointName: 'mpe-fraud', EndpointConfigName: name });
+    expect(update.DeploymentConfig.BlueGreenUpdatePolicy.TrafficRoutingConfiguration).toEqual({
+      Type: 'CANARY', CanarySize: { Type: 'CAPACITY_PERCENT', Value: 10 }, WaitIntervalInSeconds: 1800,
+    });
+    // The endpoint's own rollback alarms (error rate and p99 latency of its variant) roll the update back.
+    const alarms = update.DeploymentConfig.AutoRollbackConfiguration.Alarms.map((a: Json) => a.AlarmName);
+    expect(alarms.sort()).toEqual(ofType(rollout.resources, 'aws:cloudwatch/metricAlarm:MetricAlarm').filter((a) => a.name.startsWith('mpe-endpoint-')).map((a) => a.name).sort());
+    expect(alarms).toHaveLength(2);
+  });
+
+  test('a guardrail rollback (endpoint back on its old config) or a failed update ends RolledBack and marks the package Rejected again; UpdateRollbackFailed ends RolloutFailed', async () => {
+    for (const [status, config, outcome] of [
+      ['InService', 'fraud-v1', MODEL_PIPELINE_OUTCOMES.rolledBack], ['Failed', 'fraud-v1', MODEL_PIPELINE_OUTCOMES.rolledBack],
+      ['UpdateRollbackFailed', 'fraud-v1', MODEL_PIPELINE_OUTCOMES.rolloutFailed],
+    ]) {
+      const describe = async () => ({ EndpointStatus: status, EndpointConfigName: config });
+      const run = await executeWith(rollout.definition, services({ DescribeEndpoint: describe }));
+      expect([status, run.error]).toEqual([status, outcome]);
+      expect(run.states.slice(run.states.indexOf('DescribeEndpoint') + 1)).toEqual(['Unapprove', 'FailedListJobs', 'NotifyFailure']);
+      expect(run.call('Unapprove')).toMatchObject({ ModelPackageArn: PACKAGE_ARN, ModelApprovalStatus: 'Rejected' });
+    }
+    // The update call itself refused: the same path.
+    const refused = await executeWith(rollout.definition, services({ UpdateEndpoint: async () => { throw Object.assign(new Error('busy'), { name: 'SageMaker.ValidationException' }); } }));
+    expect(refused.error).toBe(MODEL_PIPELINE_OUTCOMES.failed);
+    expect(refused.call('Unapprove')).toMatchObject({ ModelApprovalStatus: 'Rejected' });
+  });
+
+  test('the role may create only this model\'s run models and configs, update only its endpoint, pass only the endpoint\'s role, and create grants on the endpoint key only for AWS resources; it starts no state machine', () => {
+    const walk = pulumiIam(rollout.resources);
+    const role = walk.role('mpe-role');
+    const sagemaker = (resource: string) => `arn:aws:sagemaker:${REGION}:${ACCOUNT}:${resource}`;
+    const keyArn = mockArn('aws:kms/key:Key', 'mpe-endpoint-key');
+    const claims: Array<[string, string, boolean, Record<string, boolean>?]> = [
+      ['sagemaker:CreateModel', sagemaker('model/fraud-0123'), true],
+      ['sagemaker:CreateModel', sagemaker('model/other-0123'), false],
+      ['sagemaker:CreateEndpointConfig', sagemaker('endpoint-config/fraud-0123'), true],
+      ['sagemaker:UpdateEndpoint', sagemaker('endpoint/mpe-fraud'), true],
+      ['sagemaker:UpdateEndpoint', sagemaker('endpoint/other'), false],
+      ['iam:PassRole', mockArn('aws:iam/role:Role', 'mpe-endpoint-execution-role'), true],
+      ['iam:PassRole', mockArn('aws:iam/role:Role', 'mpe-role'), false],
+      ['kms:CreateGrant', keyArn, true, { 'kms:GrantIsForAWSResource': true }],
+      ['kms:CreateGrant', keyArn, false, { 'kms:GrantIsForAWSResource': false }],
+      ['kms:DescribeKey', keyArn, true],
+      ['states:StartExecution', PROMOTION, false],
+    ];
+    for (const [action, resource, allowed, context] of claims) {
+      expect([action, resource, walk.allows(role, action, resource, context)]).toEqual([action, resource, allowed]);
     }
   });
 });
@@ -229,6 +342,27 @@ describe('Pulumi ModelPipeline bad input', () => {
     expect(sameRole.prop).toBe('evaluateJob');
     const unknownModel = errorOf(() => new ModelPipeline('mpb4', { ...p.base, modelName: 'churn' }));
     expect([unknownModel.prop, unknownModel.problem]).toEqual(['modelName', 'has no model package group in the registry']);
+  });
+
+  test('an endpoint of another model, a shadow endpoint, and one hosting an inference component without promotion: the CDK pipeline\'s ValidationErrors', () => {
+    const p = pieces('mpx', EnvironmentProfile.prod());
+    const approvers = { emails: ['ml@example.com'], grantees: [new aws.iam.Role('mpx-approver', { assumeRolePolicy: '{}' })] };
+    const other = errorOf(() => new ModelPipeline('mpx1', { ...p.base, approvers, endpoint: endpointOf('mpx1', p, { modelName: 'churn' }) }));
+    expect([other.prop, other.value, other.problem]).toEqual(['endpoint', 'mpx1-fraud', "does not serve 'fraud' (its artifacts are not below 'fraud/')"]);
+    expect(other.fix).toContain("roll 'fraud' out to an endpoint with modelName 'fraud'");
+    const shadow = errorOf(() => new ModelPipeline('mpx2', {
+      ...p.base, approvers, endpoint: endpointOf('mpx2', p, { rollout: Rollout.shadow(), variantVersions: { candidate: 'v2' } }),
+    }));
+    expect(shadow).toBeInstanceOf(ValidationError);
+    expect(shadow.prop).toBe('endpoint.rollout');
+    // The Pulumi endpoint does not host inference components yet: one that does (as a CDK endpoint scaling to zero) is refused.
+    const endpoint = endpointOf('mpx3', p);
+    const component = Object.assign(Object.create(endpoint), { spec: { ...endpoint.spec, hosting: 'inference-component' } });
+    const refused = errorOf(() => new ModelPipeline('mpx3', { ...p.base, approvers, endpoint: component }));
+    expect([refused.prop, refused.problem]).toEqual(['endpoint', 'scales to zero off hours (its model is an inference component), which the pipeline cannot update in place']);
+    expect(refused.fix).toContain("pass 'promotionStateMachineArn'");
+    // With the promotion it is accepted: the promotion serves the version.
+    expect(() => new ModelPipeline('mpx4', { ...p.base, approvers, endpoint: component, promotionStateMachineArn: PROMOTION })).not.toThrow();
   });
 
   test.each([

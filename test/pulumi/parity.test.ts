@@ -155,13 +155,13 @@ function buildCdkPipeline() {
   const servedState = new cdk.ServedStateParameter(stack, 'ServedState', {
     environmentPrefix: 'p-dev', model: 'fraud', initialState: { variants: [{ variant: 'current', version: 'v1', weight: 100 }] },
   });
+  // One cluster's jobs for both pipelines of the stack.
+  const jobs = { validateJob: job('Validate'), trainJob: job('Train'), evaluateJob: job('Evaluate') };
   new cdk.ModelPipeline(stack, 'Pipeline', {
     modelName: 'fraud',
     registry,
     artifactStore: store,
-    validateJob: job('Validate'),
-    trainJob: job('Train'),
-    evaluateJob: job('Evaluate'),
+    ...jobs,
     servingImageUri: SERVING_IMAGE,
     approval: cdk.ModelApproval.MANUAL,
     promotion,
@@ -174,11 +174,33 @@ function buildCdkPipeline() {
       alarms: [cloudwatch.Alarm.fromAlarmArn(stack, 'Drift', DRIFT_ALARM_ARN)],
     },
   });
+  // A second model whose pipeline rolls out to its endpoint itself (no promotion, no served state).
+  registry.addModelPackageGroup('churn');
+  const endpoint = new cdk.ModelEndpoint(stack, 'ChurnEndpoint', {
+    vpc,
+    artifactStore: store,
+    image: new cdk.ImageRepository(stack, 'Images'),
+    imageTag: '1',
+    modelName: 'churn',
+    modelVersion: 'v1',
+    rollout: canary(),
+    endpointName: 'churn-endpoint',
+    scaleToZeroOffHours: false,
+  });
+  new cdk.ModelPipeline(stack, 'Churn', {
+    modelName: 'churn',
+    registry,
+    artifactStore: store,
+    ...jobs,
+    servingImageUri: SERVING_IMAGE,
+    approval: cdk.ModelApproval.AUTOMATIC,
+    endpoint,
+  });
   return { template: Template.fromStack(stack).toJSON() };
 }
 
 let cdkPipeline: ReturnType<typeof buildCdkPipeline>;
-let pulumiPipeline: { resources: RecordedResource[] };
+let pulumiPipeline: { resources: RecordedResource[]; rollout: RecordedResource[] };
 let cdkSide: ReturnType<typeof buildCdk>;
 let pulumiSide: { resources: RecordedResource[]; training: pl.GpuTrainingCluster; fleet: pl.InferenceFleet; keyArn: string };
 let cdkOps: ReturnType<typeof buildCdkOperations>;
@@ -280,15 +302,14 @@ beforeAll(async () => {
   const cluster = new pl.GpuTrainingCluster('ppl-training', { profile, tags, ...net, maxGpus: 4, artifactStore: pipelineStore });
   const job = (id: string) => cluster.addJobDefinition(id, { imageUri: `repo/${id}:1`, gpus: 1, datasetPrefix: 'fraud/' });
   const { Role } = await import('@pulumi/aws/iam');
+  const pipelineJobs = { validateJob: job('validate'), trainJob: job('train'), evaluateJob: job('evaluate') };
   new pl.ModelPipeline('ppl', {
     profile,
     tags,
     modelName: 'fraud',
     registry: pipelineRegistry,
     artifactStore: pipelineStore,
-    validateJob: job('validate'),
-    trainJob: job('train'),
-    evaluateJob: job('evaluate'),
+    ...pipelineJobs,
     servingImageUri: SERVING_IMAGE,
     approval: cdk.ModelApproval.MANUAL,
     promotionStateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:p-dev-promotion',
@@ -297,7 +318,31 @@ beforeAll(async () => {
     approvers: { emails: ['ml@example.com'], grantees: [new Role('ppl-approver', { assumeRolePolicy: '{}' })] },
     triggers: { schedule: 'cron(0 3 ? * SUN *)', onNewData: true, alarms: [DRIFT_ALARM_ARN] },
   });
-  pulumiPipeline = { resources: await resourcesOf('ppl') };
+  pipelineRegistry.addModelPackageGroup('churn');
+  const churnEndpoint = new pl.ModelEndpoint('ppe-endpoint', {
+    profile,
+    tags,
+    ...net,
+    artifactStore: pipelineStore,
+    image: pl.ImageRepository.fromRepositoryName('ppe-images', 'ml/serving'),
+    imageTag: '1',
+    modelName: 'churn',
+    modelVersion: 'v1',
+    rollout: canary(),
+    endpointName: 'churn-endpoint',
+  });
+  new pl.ModelPipeline('ppe', {
+    profile,
+    tags,
+    modelName: 'churn',
+    registry: pipelineRegistry,
+    artifactStore: pipelineStore,
+    ...pipelineJobs,
+    servingImageUri: SERVING_IMAGE,
+    approval: cdk.ModelApproval.AUTOMATIC,
+    endpoint: churnEndpoint,
+  });
+  pulumiPipeline = { resources: await resourcesOf('ppl'), rollout: await resourcesOf('ppe') };
 });
 
 /**
@@ -617,8 +662,9 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
     const cdkText = (value: Json) => pulumiRefs(joined(value));
     const [machine] = cfn('AWS::StepFunctions::StateMachine', cdkPipeline.template).filter((m) => m.id.startsWith('Pipeline'));
     const pMachine = one(pulumiPipeline.resources, 'aws:sfn/stateMachine:StateMachine', 'ppl-state-machine').inputs;
-    // Core's statements (Sid'd on both sides; the Pulumi role's own keys and log delivery grants are its, CDK's grants are unnamed).
-    const core = (statements: Json[]) => statements.filter((st) => st.Sid && !['Keys', 'LogsAndTraces'].includes(st.Sid)).map((st) => ({
+    // Core's statements (Sid'd on both sides; the Pulumi role's own keys, log delivery and endpoint grants are its, CDK's grants are unnamed).
+    const own = ['Keys', 'LogsAndTraces', 'PassTheEndpointRole', 'EndpointKeyGrantsForAwsResources', 'DescribeTheEndpointKey'];
+    const core = (statements: Json[]) => statements.filter((st) => st.Sid && !own.includes(st.Sid)).map((st) => ({
       sid: st.Sid,
       effect: st.Effect,
       actions: [st.Action].flat().sort(),
@@ -657,6 +703,25 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       };
     });
     const byDescription = (a: Json, b: Json) => a.description.localeCompare(b.description);
+    // The rollout pipeline (churn): its definition with what each engine names its own way in one form (the endpoint's
+    // subnets and security group, its rollback alarms' names), its core statements, and its grants on the endpoint's
+    // role and key (CDK's grantPassRole and key grants, the Pulumi role's own statements).
+    const rolloutForm = (definition: Json) => {
+      const states = definition.States;
+      states.CreateModel.Parameters.VpcConfig = { subnets: states.CreateModel.Parameters.VpcConfig.Subnets.length > 0, securityGroups: 1 };
+      const alarms = states.UpdateEndpoint.Parameters.DeploymentConfig.AutoRollbackConfiguration.Alarms;
+      states.UpdateEndpoint.Parameters.DeploymentConfig.AutoRollbackConfiguration.Alarms = `${alarms.length} alarms`;
+      return definition;
+    };
+    const [cdkRolloutMachine] = cfn('AWS::StepFunctions::StateMachine', cdkPipeline.template).filter((m) => m.id.startsWith('Churn'));
+    const pRolloutMachine = one(pulumiPipeline.rollout, 'aws:sfn/stateMachine:StateMachine', 'ppe-state-machine').inputs;
+    const endpointGrants = (statements: Json[]) => ['iam:PassRole', 'kms:CreateGrant', 'kms:DescribeKey'].map((action) => {
+      const on = statements.filter((st) => [st.Action].flat().includes(action))
+        .map((st) => ({ resources: [st.Resource].flat().map(cdkRefs), condition: st.Condition }));
+      // A grant found on neither side would compare equal and prove nothing.
+      if (on.length === 0) throw new Error(`no statement allows ${action}`);
+      return { action, on };
+    });
     const triggerRole = (statements: Json[]) => statements.map((st) => ({
       effect: st.Effect, actions: [st.Action].flat(), resources: [st.Resource].flat().map(cdkRefs),
     }));
@@ -667,6 +732,9 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         pipelineRunLock: runLock(cdkStatements(cdkPipeline.template, 'PipelineRunLock')),
         pipelineTriggers: cdkRules.sort(byDescription),
         pipelineTriggerRole: triggerRole(cdkStatements(cdkPipeline.template, 'PipelineTriggerRole')),
+        pipelineRolloutDefinition: rolloutForm(JSON.parse(cdkText(cdkRolloutMachine.props.DefinitionString))),
+        pipelineRolloutStatements: core(cdkStatements(cdkPipeline.template, 'ChurnRole')),
+        pipelineRolloutGrants: endpointGrants(cdkStatements(cdkPipeline.template, 'ChurnRole')),
         pipelineLogging: {
           level: machine.props.LoggingConfiguration.Level,
           data: machine.props.LoggingConfiguration.IncludeExecutionData,
@@ -679,6 +747,9 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         pipelineRunLock: runLock(pulumiPolicies(pulumiPipeline.resources, 'ppl-run-lock')),
         pipelineTriggers: pRules.sort(byDescription),
         pipelineTriggerRole: triggerRole(pulumiPolicies(pulumiPipeline.resources, 'ppl-trigger-role-policy')),
+        pipelineRolloutDefinition: rolloutForm(JSON.parse(pulumiRefs(pRolloutMachine.definition))),
+        pipelineRolloutStatements: core(pulumiPolicies(pulumiPipeline.rollout, 'ppe-role-policy')),
+        pipelineRolloutGrants: endpointGrants(pulumiPolicies(pulumiPipeline.rollout, 'ppe-role-policy')),
         pipelineLogging: {
           level: pMachine.loggingConfiguration.level,
           data: pMachine.loggingConfiguration.includeExecutionData,

@@ -2,7 +2,7 @@ import { ACCOUNT, errorOf, installMocks, mockArn, ofType, one, pulumiIam, REGION
 import { IamWalk } from '../support/iam-walk';
 import { allStates } from '../support/state-machines';
 import { EnvironmentProfile, Rollout, ValidationError } from 'mlops-constructs';
-import { MlopsPlatform, ModelPipeline } from 'mlops-constructs/pulumi';
+import { MlopsPlatform, ModelEndpoint, ModelPipeline } from 'mlops-constructs/pulumi';
 
 /*
  * MlopsPlatform.addModelPipeline on Pulumi, as on CDK: the pipeline of a served fleet hands its approved versions to
@@ -24,8 +24,13 @@ function platformArgs(promoteFrom?: { account: string }) {
     profile: EnvironmentProfile.prod(),
     project: 'acme',
     network,
-    modelFamilies: ['fraud'],
-    servedModels: [{ name: 'fraud', backend: 'fleet' as const, modelVersion: 'v3', imageTag: 'serve-1', rollout: Rollout.canary({ percent: 10, bake }), variantVersions: { candidate: 'v4' } }],
+    modelFamilies: ['fraud', 'churn', 'recs'],
+    servedModels: [
+      { name: 'fraud', backend: 'fleet' as const, modelVersion: 'v3', imageTag: 'serve-1', rollout: Rollout.canary({ percent: 10, bake }), variantVersions: { candidate: 'v4' } },
+      // An endpoint with one production variant (a served state: promotion) and a shadow endpoint (none).
+      { name: 'churn', backend: 'endpoint' as const, modelVersion: 'v1', imageTag: 'serve-1', rollout: Rollout.canary({ percent: 10, bake }) },
+      { name: 'recs', backend: 'endpoint' as const, modelVersion: 'v1', imageTag: 'serve-1', rollout: Rollout.shadow(), variantVersions: { candidate: 'v2' } },
+    ],
     notifyEmails: ['ml-approvers@example.com'],
     certificateArn,
     experimentTracking: false,
@@ -33,10 +38,12 @@ function platformArgs(promoteFrom?: { account: string }) {
   };
 }
 
-function addPipeline(platform: MlopsPlatform): ModelPipeline {
-  const job = (id: string) => platform.training!.addJobDefinition(id, { imageRepository: platform.trainingImages, imageTag: id, gpus: 1 });
-  return platform.addModelPipeline('fraud-pipeline', {
-    modelName: 'fraud',
+function addPipeline(platform: MlopsPlatform, modelName = 'fraud'): ModelPipeline {
+  const job = (id: string) => platform.training!.addJobDefinition(modelName === 'fraud' ? id : `${modelName}-${id}`, {
+    imageRepository: platform.trainingImages, imageTag: id, gpus: 1,
+  });
+  return platform.addModelPipeline(`${modelName}-pipeline`, {
+    modelName,
     validateJob: job('validate'),
     trainJob: job('train'),
     evaluateJob: job('evaluate'),
@@ -48,8 +55,11 @@ describe('Pulumi MlopsPlatform.addModelPipeline', () => {
   let resources: Awaited<ReturnType<typeof resourcesOf>>;
   let definition: Json;
   const promotionArn = mockArn('aws:sfn/stateMachine:StateMachine', 'pp-promotion-state-machine');
+  let platform: MlopsPlatform;
   beforeAll(async () => {
-    addPipeline(new MlopsPlatform('pp', platformArgs()));
+    platform = new MlopsPlatform('pp', platformArgs());
+    addPipeline(platform);
+    addPipeline(platform, 'churn');
     resources = await resourcesOf('pp');
     definition = JSON.parse(one(resources, 'aws:sfn/stateMachine:StateMachine', 'pp-fraud-pipeline-state-machine').inputs.definition);
   });
@@ -59,6 +69,25 @@ describe('Pulumi MlopsPlatform.addModelPipeline', () => {
     expect(states.StartPromotion.Parameters.StateMachineArn).toBe(promotionArn);
     const reads = allStates(definition).filter(([, s]) => s.Type === 'Task' && /ssm:getParameter/.test(s.Resource)).map(([, s]) => s.Parameters.Name);
     expect(reads).toContain('/mlops/acme-prod/served/fraud');
+  });
+
+  test('GIVEN an endpoint model with a served state WHEN its pipeline is added THEN it gets the endpoint (checked, production read from the served state) and hands approved versions to the promotion, never updating the endpoint itself', () => {
+    const churn = JSON.parse(one(resources, 'aws:sfn/stateMachine:StateMachine', 'pp-churn-pipeline-state-machine').inputs.definition);
+    const states = Object.fromEntries(allStates(churn));
+    expect(states.StartPromotion.Parameters.StateMachineArn).toBe(promotionArn);
+    expect(Object.keys(states)).not.toContain('UpdateEndpoint');
+    expect(states.ReadProductionVersion.Parameters.Name).toBe('/mlops/acme-prod/served/churn');
+    const walk = pulumiIam(resources);
+    const role = walk.role('pp-churn-pipeline-role');
+    const endpointArn = `arn:aws:sagemaker:${REGION}:${ACCOUNT}:endpoint/${(platform.servedModels.churn as ModelEndpoint).endpointName}`;
+    expect(walk.allows(role, 'sagemaker:UpdateEndpoint', endpointArn)).toBe(false);
+    expect(walk.allows(role, 'iam:PassRole', mockArn('aws:iam/role:Role', 'pp-model-churn-execution-role'))).toBe(false);
+  });
+
+  test('GIVEN a shadow endpoint model (no served state, so the pipeline would roll out itself) WHEN its pipeline is added THEN the CDK pipeline\'s ValidationError: a pipeline does not drive shadows', () => {
+    const error = errorOf(() => addPipeline(platform, 'recs'));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect([error.prop, error.value]).toEqual(['endpoint.rollout', expect.stringContaining('shadow')]);
   });
 
   test('GIVEN the pipeline WHEN its role is evaluated under the governance boundary THEN it trains, registers and starts the promotion, and cannot write served/ or start another state machine', () => {
@@ -85,7 +114,7 @@ describe('Pulumi MlopsPlatform.addModelPipeline', () => {
   test('GIVEN the pipeline WHEN the budget brake engages THEN it is among the denied roles; the ML engineer answers its approval requests', () => {
     const engage = JSON.parse(one(resources, 'aws:sfn/stateMachine:StateMachine', 'pp-cost-brake-engage').inputs.definition);
     const deniedRoles = engage.States.Brake.Branches.find((b: { StartAt: string }) => b.StartAt === 'DeniedRoles').States.DeniedRoles.Result;
-    expect([...deniedRoles].sort()).toEqual(['pp-fraud-pipeline-role', 'pp-governance-DataScientist', 'pp-governance-MlEngineer']);
+    expect([...deniedRoles].sort()).toEqual(['pp-churn-pipeline-role', 'pp-fraud-pipeline-role', 'pp-governance-DataScientist', 'pp-governance-MlEngineer']);
     const approver = ofType(resources, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment')
       .filter((a) => a.inputs.role === 'pp-governance-MlEngineer')
       .map((a) => ofType(resources, 'aws:iam/policy:Policy').find((p) => mockArn(p.type, p.name) === a.inputs.policyArn)!)
