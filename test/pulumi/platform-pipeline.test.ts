@@ -48,6 +48,8 @@ function addPipeline(platform: MlopsPlatform, modelName = 'fraud'): ModelPipelin
     trainJob: job('train'),
     evaluateJob: job('evaluate'),
     servingImageUri: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/acme-prod/serving:serve-1`,
+    // Retrained weekly and on each complete data drop (as the CDK platform passes triggers through).
+    triggers: modelName === 'fraud' ? { schedule: 'rate(7 days)', onNewData: true } : undefined,
   });
 }
 
@@ -69,6 +71,18 @@ describe('Pulumi MlopsPlatform.addModelPipeline', () => {
     expect(states.StartPromotion.Parameters.StateMachineArn).toBe(promotionArn);
     const reads = allStates(definition).filter(([, s]) => s.Type === 'Task' && /ssm:getParameter/.test(s.Resource)).map(([, s]) => s.Parameters.Name);
     expect(reads).toContain('/mlops/acme-prod/served/fraud');
+  });
+
+  test('GIVEN triggers WHEN the pipeline is added THEN its rules start it as a trigger role that is bounded and may start only this pipeline', () => {
+    const rules = ofType(resources, 'aws:cloudwatch/eventRule:EventRule').filter((r) => /^pp-fraud-pipeline-.*-trigger$/.test(r.name));
+    expect(rules.map((r) => [r.name, r.inputs.scheduleExpression ?? JSON.parse(r.inputs.eventPattern).detail.bucket.name[0]]).sort())
+      .toEqual([['pp-fraud-pipeline-new-data-trigger', 'pp-artifacts-datasets'], ['pp-fraud-pipeline-schedule-trigger', 'rate(7 days)']]);
+    const triggerRole = one(resources, 'aws:iam/role:Role', 'pp-fraud-pipeline-trigger-role').inputs;
+    expect(triggerRole.permissionsBoundary).toBe(mockArn('aws:iam/policy:Policy', 'pp-governance-boundary'));
+    const walk = pulumiIam(resources);
+    const role = walk.role('pp-fraud-pipeline-trigger-role');
+    expect(walk.allows(role, 'states:StartExecution', mockArn('aws:sfn/stateMachine:StateMachine', 'pp-fraud-pipeline-state-machine'))).toBe(true);
+    expect(walk.allows(role, 'states:StartExecution', promotionArn)).toBe(false);
   });
 
   test('GIVEN an endpoint model with a served state WHEN its pipeline is added THEN it gets the endpoint (checked, production read from the served state) and hands approved versions to the promotion, never updating the endpoint itself', () => {
