@@ -9,8 +9,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
-  EnvironmentProfile, FLEET_ROLLOUT_METRIC, fleetRolloutDefinition, fleetRolloutRoleStatements, fleetRolloutServingStackArn, fleetRolloutStateMachineName,
-  fleetRolloutSteps, isSteppedFleetRollout, NeutralStatement, Rollout,
+  EnvironmentProfile, FLEET_ROLLOUT_METRIC, fleetRolloutDefinition, fleetRolloutRoleStatements, fleetRolloutServingStackArn,
+  fleetRolloutStateMachineName, fleetRolloutSteps, fleetRolloutTrustConditions, isSteppedFleetRollout, NeutralStatement, Rollout,
 } from '../core';
 import { InferenceFleet } from './inference-fleet';
 import { allowCloudWatchLogsToUseKey } from './private/keys';
@@ -137,12 +137,14 @@ export class FleetRollout extends Construct {
       removalPolicy: statefulRemovalPolicy(profile),
     });
     acknowledgeProfileLogRetention(this.logGroup, profile.logRetentionDays);
-    this.role = new ManagedPolicyRole(this, 'Role', new iam.ServicePrincipal('states.amazonaws.com'),
-      `Steps the traffic of ${fleet.modelName} at ${fleet.node.path}`);
 
     // Core's definition and role statements: the Pulumi FleetRollout renders the same (without the deploy wait).
     const stack = Stack.of(this);
     const where = { partition: stack.partition, region: stack.region, account: stack.account };
+    // Only this state machine may assume the role (the service, in this account, for this state machine's ARN).
+    this.role = new ManagedPolicyRole(this, 'Role', new iam.ServicePrincipal('states.amazonaws.com').withConditions(
+      fleetRolloutTrustConditions({ ...where, account: Aws.ACCOUNT_ID }, this.stateMachineName),
+    ), `Steps the traffic of ${fleet.modelName} at ${fleet.node.path}`);
     const state = fleet.servedState!;
     // A deploy-started run waits for the serving stack (the fleet's top-level stack) to finish its update.
     const servingStack = topLevelStack(fleet).stackName;

@@ -97,8 +97,9 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     'the missing-certificate errors name each engine\'s prop (CDK certificate, Pulumi certificateArn) with the same problem'),
   both('InferenceFleet', 'cost', 'capacity resilience: each Auto Scaling group launches the instance type or up to two catalog stand-ins (mixed-instances policy, on demand, prioritized) across the subnets\' zones; alternativeInstanceTypes names them',
     ['mixedInstances', 'alternativeErrors'], 'both render core\'s capacityTypes and reject the same stand-ins with the same ValidationErrors'),
-  cdkOnly('InferenceFleet', 'security', 'rollouts stepped and rolled back by the fleet rollout state machine (served state in SSM)',
-    'not yet: #17 / docs/design/served-models.md; the Pulumi fleet renders the initial split only'),
+  both('InferenceFleet', 'security', 'rollouts stepped and rolled back by the fleet rollout state machine (served state in SSM); on CDK it also starts when a deploy writes the served state (CloudTrail PutParameter by CloudFormation) and waits for the serving stack, Pulumi has no such write: its rollout is started by hand',
+    ['rolloutDefinition', 'rolloutRoleStatements', 'rolloutTrust'],
+    'both render core\'s fleetRolloutDefinition and fleetRolloutRoleStatements (FleetRollout in each engine, on a fleet with a servedState), compared without the CDK deploy wait; the role is trusted by Step Functions for that state machine only'),
 
   both('ImageRepository', 'security', 'immutable tags, scan on push, KMS encryption with the platform key', ['tagMutability', 'scanOnPush', 'encryption']),
   both('ImageRepository', 'cost', 'untagged images expire (tagged images are kept)', ['lifecycle']),

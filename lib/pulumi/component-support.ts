@@ -234,3 +234,40 @@ export function stateMachineLogsAndTracesStatement(): PolicyStatement {
     ],
   };
 }
+
+/**
+ * The trust policy of a state machine's role: Step Functions only, under `conditions` (this account, this state machine's
+ * ARN: see core's `promotionTrustConditions`, `fleetRolloutTrustConditions`).
+ */
+export function stateMachineTrustPolicy(conditions: pulumi.Input<Record<string, Record<string, string>>>): pulumi.Output<string> {
+  return policyJson({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { Service: 'states.amazonaws.com' }, Action: 'sts:AssumeRole', Condition: conditions }],
+  });
+}
+
+/** What `tracedStateMachine` creates. */
+export interface TracedStateMachineArgs {
+  /** @default - a name Pulumi picks */
+  readonly name?: string;
+  readonly definition: pulumi.Input<string>;
+  readonly roleArn: pulumi.Input<string>;
+  /** The log group every execution's events (with their data) go to. */
+  readonly logGroupArn: pulumi.Input<string>;
+  readonly tags: Record<string, string>;
+  /** Created after it: the policy giving the role what the definition calls. */
+  readonly rolePolicy: pulumi.Resource;
+}
+
+/** A standard state machine with X-Ray tracing and every execution event logged with its data (as the CDK constructs deploy theirs). */
+export function tracedStateMachine(name: string, args: TracedStateMachineArgs, parent: pulumi.Resource): aws.sfn.StateMachine {
+  return new aws.sfn.StateMachine(name, {
+    name: args.name,
+    definition: args.definition,
+    roleArn: args.roleArn,
+    type: 'STANDARD',
+    tracingConfiguration: { enabled: true },
+    loggingConfiguration: { logDestination: pulumi.interpolate`${args.logGroupArn}:*`, includeExecutionData: true, level: 'ALL' },
+    tags: args.tags,
+  }, { ...childOptions(parent), dependsOn: [args.rolePolicy] });
+}

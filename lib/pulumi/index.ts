@@ -17,3 +17,4 @@ export * from './model-promotion';
 export * from './tracking-authentication';
 export * from './model-pipeline';
 export * from './served-state';
+export * from './fleet-rollout';

@@ -129,6 +129,8 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
    * their version at boot. The variants' `version` and `weight` are the program's initial ones.
    */
   public readonly servedState?: pulumi.Output<ServedState>;
+  /** With `servedState`: its parameter (what a `FleetRollout` of this fleet reads and writes). */
+  public readonly servedStateParameter?: ServedStateArgs;
   private readonly check: Check;
 
   constructor(name: string, args: InferenceFleetArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -228,6 +230,7 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
     this.servedState = args.servedState
       ? readServedState(args.servedState, versions.map((v) => v.name), this, scope.scope)
       : undefined;
+    this.servedStateParameter = args.servedState;
     this.variants = versions.map((variant, index) => {
       const id = `${name}-${variant.name}`;
       // With a served state the instances read the version at boot: the template names ${SERVED_VERSION}, no version.

@@ -6,8 +6,8 @@ import {
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import {
-  accountContext, attachStatements, childOptions, componentSpecScope, logsKeyStatement, MlopsComponentArgs, policyJson, PolicyStatement,
-  renderNeutralStatement, resolveProfileAndTags, rotatingKey, stateMachineLogsAndTracesStatement,
+  accountContext, attachStatements, childOptions, componentSpecScope, logsKeyStatement, MlopsComponentArgs, PolicyStatement,
+  renderNeutralStatement, resolveProfileAndTags, rotatingKey, stateMachineLogsAndTracesStatement, stateMachineTrustPolicy, tracedStateMachine,
 } from './component-support';
 
 export interface ModelPromotionArgs extends MlopsComponentArgs {
@@ -120,15 +120,7 @@ export class ModelPromotion extends pulumi.ComponentResource {
     this.role = new aws.iam.Role(`${name}-role`, {
       name: store.promotionRoleName,
       description: `The promotion role of ${prefix}: the only writer of served/ in the models bucket, assumed by ${stateMachineName}`,
-      assumeRolePolicy: policyJson({
-        Version: '2012-10-17',
-        Statement: [{
-          Effect: 'Allow',
-          Principal: { Service: 'states.amazonaws.com' },
-          Action: 'sts:AssumeRole',
-          Condition: where.apply((w) => promotionTrustConditions(w, stateMachineName)),
-        }],
-      }),
+      assumeRolePolicy: stateMachineTrustPolicy(where.apply((w) => promotionTrustConditions(w, stateMachineName))),
       permissionsBoundary: args.permissionsBoundary,
       tags: awsTags,
     }, childOptions(this));
@@ -155,15 +147,9 @@ export class ModelPromotion extends pulumi.ComponentResource {
       .apply(([w, modelsBucketName, lockTableName, alarmTopicArn]) => JSON.stringify(promotionDefinition({
         ...w, environmentPrefix: prefix, modelsBucketName, lockTableName, alarmTopicArn, servingUpdate: 'none',
       })));
-    this.stateMachine = new aws.sfn.StateMachine(`${name}-state-machine`, {
-      name: stateMachineName,
-      definition,
-      roleArn: this.role.arn,
-      type: 'STANDARD',
-      tracingConfiguration: { enabled: true },
-      loggingConfiguration: { logDestination: pulumi.interpolate`${this.logGroup.arn}:*`, includeExecutionData: true, level: 'ALL' },
-      tags: awsTags,
-    }, { ...childOptions(this), dependsOn: [rolePolicy] });
+    this.stateMachine = tracedStateMachine(`${name}-state-machine`, {
+      name: stateMachineName, definition, roleArn: this.role.arn, logGroupArn: this.logGroup.arn, tags: awsTags, rolePolicy,
+    }, this);
 
     this.registerOutputs({ stateMachineArn: this.stateMachine.arn, roleArn: this.role.arn });
   }

@@ -247,6 +247,16 @@ describe('fleet rollout state machine, runs', () => {
     canary.template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'fraud-prod-serving-fraud-rollout' });
     const roles = canary.template.findResources('AWS::IAM::Role');
     const role = Object.entries(roles).find(([id]) => id.startsWith('RolloutRole'))![1] as any;
+    // Assumable by Step Functions of this account for this state machine only.
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([{
+      Action: 'sts:AssumeRole',
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnEquals: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':states:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':stateMachine:fraud-prod-serving-fraud-rollout']] } },
+      },
+      Effect: 'Allow',
+      Principal: { Service: 'states.amazonaws.com' },
+    }]);
     expect(role.Properties.ManagedPolicyArns).toHaveLength(1);
     const policy = canary.template.toJSON().Resources[role.Properties.ManagedPolicyArns[0].Ref];
     const statements: any[] = policy.Properties.PolicyDocument.Statement;

@@ -16,8 +16,8 @@ import { newApp } from '../support/gate';
 import { IamWalk } from '../support/iam-walk';
 import * as cdk from 'mlops-constructs';
 import {
-  encodeServedState, ENGINE_PARITY, EngineParityRow, EnvironmentProfile, EVERY_CONSTRUCT, MlopsTags, renderEngineParityTable, Rollout,
-  SERVED_MODELS_POLICY_SIDS, servedStateParameterName,
+  encodeServedState, ENGINE_PARITY, EngineParityRow, EnvironmentProfile, EVERY_CONSTRUCT, fleetRolloutStateMachineName, MlopsTags,
+  renderEngineParityTable, Rollout, SERVED_MODELS_POLICY_SIDS, servedStateParameterName,
 } from 'mlops-constructs';
 import * as pl from 'mlops-constructs/pulumi';
 
@@ -132,6 +132,34 @@ function buildCdkServedStates() {
   return { template: Template.fromStack(stack).toJSON() };
 }
 
+/** The model of the fleet rollout comparison (its own, so its served state is the only one of that name). */
+const ROLLOUT_MODEL = 'scorer';
+
+/** A canary fleet with its served state (in a data stack) and its rollout state machine, as MlopsPlatform builds them. */
+function buildCdkRollout() {
+  const app = newApp();
+  const env = { account: '123456789012', region: 'us-east-1' };
+  const data = new cdk.MlopsStack(app, 'DevRolloutData', { profile, project: 'p', env });
+  const stack = new cdk.MlopsStack(app, 'DevRollout', { profile, project: 'p', env });
+  const props = { modelName: ROLLOUT_MODEL, modelVersion: 'v3', variantVersions: { candidate: 'v4' }, rollout: canary() };
+  const servedState = new cdk.ServedStateParameter(data, 'State', {
+    environmentPrefix: 'p-dev', model: ROLLOUT_MODEL, initialState: cdk.InferenceFleet.initialServedState(props),
+  });
+  const image = new cdk.ImageRepository(stack, 'Images');
+  const fleet = new cdk.InferenceFleet(stack, 'Fleet', {
+    ...props, vpc: new ec2.Vpc(stack, 'Vpc'), artifactStore: new cdk.ArtifactStore(stack, 'Store'), image, imageTag: '1', servedState,
+  });
+  const monitoring = new cdk.MlopsMonitoring(stack, 'Monitoring');
+  const alarms = monitoring.monitorServing(ROLLOUT_MODEL, fleet);
+  new cdk.FleetRollout(stack, 'Rollout', {
+    fleet,
+    alarmTopic: monitoring.alarmTopic,
+    alarms: [alarms.latency, alarms.errorRate, alarms.rolloutHealth],
+    stateMachineName: fleetRolloutStateMachineName('p-dev', ROLLOUT_MODEL),
+  });
+  return Template.fromStack(stack).toJSON();
+}
+
 const SERVING_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/ml/serving:1';
 const DRIFT_ALARM_ARN = 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:fraud-drift';
 /** Prod, promoting what this (staging-like) environment approved. */
@@ -209,6 +237,8 @@ let cdkPromotion: ReturnType<typeof buildCdkPromotion>;
 let pulumiPromotion: { resources: RecordedResource[]; roleName: string };
 let cdkServedStates: ReturnType<typeof buildCdkServedStates>;
 let pulumiServedStates: { resources: RecordedResource[] };
+let cdkRollout: Json;
+let pulumiRollout: RecordedResource[];
 
 beforeAll(async () => {
   cdkSide = buildCdk();
@@ -295,6 +325,33 @@ beforeAll(async () => {
     servedState: stateOf('churn', pl.ModelEndpoint.initialServedState(pEndpointArgs)),
   });
   pulumiServedStates = { resources: await resourcesOf('pss') };
+
+  cdkRollout = buildCdkRollout();
+  const rolloutArgs = {
+    profile,
+    tags,
+    ...net,
+    allowedCidrBlocks: ['10.0.0.0/16'],
+    imageUri: 'repo/scorer:1',
+    modelName: ROLLOUT_MODEL,
+    modelVersion: 'v3',
+    variantVersions: { candidate: 'v4' },
+    rollout: canary(),
+  };
+  const initialState = pl.InferenceFleet.initialServedState(rolloutArgs);
+  const stateName = servedStateParameterName('p-dev', ROLLOUT_MODEL);
+  const parameter = new SsmParameter('paf-served', { name: stateName, type: 'String', value: encodeServedState(initialState) }, { ignoreChanges: ['value'] });
+  const rolloutFleet = new pl.InferenceFleet('paf-fleet', { ...rolloutArgs, servedState: { name: stateName, arn: parameter.arn, initialState } });
+  const rolloutMonitoring = new pl.MlopsMonitoring('paf-monitoring', { profile, tags });
+  const rolloutAlarms = rolloutMonitoring.monitorServing(rolloutFleet);
+  new pl.FleetRollout('paf-rollout', {
+    profile,
+    tags,
+    fleet: rolloutFleet,
+    alarms: [rolloutAlarms.latency, rolloutAlarms.errorRate, rolloutAlarms.rolloutHealth],
+    alarmTopicArn: rolloutMonitoring.alarmTopic.arn,
+  });
+  pulumiRollout = await resourcesOf('paf');
   cdkPipeline = buildCdkPipeline();
   const pipelineStore = new pl.ArtifactStore('ppl-store', { profile, tags, sharesServedModelsWith: [PROMOTING] });
   const pipelineRegistry = new pl.ModelRegistry('ppl-registry', { profile, tags, ...net, sharesServedModelsWith: [PROMOTING] });
@@ -355,6 +412,61 @@ const PROMOTION_STACK_UPDATE_STATES = [
   'RolloutRolledBack',
 ];
 const PROMOTION_STACK_UPDATE_SIDS = ['UpdateServingStacks', 'StartRollouts', 'FollowRollouts', 'SyncRollouts'];
+
+/**
+ * What the CDK fleet rollout does that the Pulumi one has no equivalent of: started by a deploy (CloudFormation's write of
+ * the served state), it waits for the serving stack's update; its states and the role's statement for it.
+ */
+const ROLLOUT_DEPLOY_WAIT_STATES = [
+  'StartedByDeploy', 'TriggerIsDeploy', 'DeployStarted', 'DescribeServingStack', 'ServingStackEverUpdated', 'ServingStackUpdated', 'KeepWaiting',
+  'WaitForServingStack', 'CountPoll', 'ServingStackNotUpdated', 'DeployRolledBack',
+];
+const ROLLOUT_DEPLOY_WAIT_SIDS = ['FollowTheServingStack'];
+
+/**
+ * The fleet rollout's settings (InferenceFleet's rollout row): the definition (the CDK one without its deploy wait), the
+ * role's statements from core and its trust, with references (listener, target groups, alarms, topic) and the served
+ * state's ARN in one form.
+ */
+function rolloutSettings(): { cdk: Record<string, Json>; pulumi: Record<string, Json> } {
+  const walk = new IamWalk([{ name: 'P', json: cdkRollout }]);
+  const stateArn = `arn:aws:ssm:us-east-1:123456789012:parameter${servedStateParameterName('p-dev', ROLLOUT_MODEL)}`;
+  const cdkRefs = (text: string) => text.replaceAll(stateArn, '<served state>').replace(/\{P:[^}]+\}/g, '<ref>');
+  const r = pulumiRollout;
+  const alarmNames = [
+    ...ofType(r, 'aws:cloudwatch/metricAlarm:MetricAlarm').map((a) => a.inputs.name ?? a.name),
+    ...ofType(r, 'aws:cloudwatch/compositeAlarm:CompositeAlarm').map((a) => a.inputs.alarmName),
+  ];
+  const pulumiRefs = (text: string) => alarmNames.reduce((t, n) => t.replaceAll(`"${n}"`, '"<ref>"'), text.replaceAll(mockArn('aws:ssm/parameter:Parameter', 'paf-served'), '<served state>'))
+    .replace(/arn:aws:mock:[^/"' ,]+\/[a-zA-Z]+\/[A-Za-z0-9-]+/g, '<ref>');
+  const statements = (list: Json[], refs: (text: string) => string) => list
+    .map((st) => JSON.parse(refs(JSON.stringify({
+      sid: st.Sid, effect: st.Effect, actions: [st.Action].flat().sort(), resources: [st.Resource].flat().sort(), conditions: st.Condition,
+    }))))
+    .sort((a, b) => a.sid.localeCompare(b.sid));
+  const [machine] = cfn('AWS::StepFunctions::StateMachine', cdkRollout);
+  const cdkDefinition = JSON.parse(cdkRefs(walk.render('P', machine.props.DefinitionString)));
+  const role = walk.role(/^RolloutRole[0-9A-F]{8}$/);
+  const fromCdk = {
+    rolloutDefinition: {
+      ...cdkDefinition,
+      StartAt: cdkDefinition.StartAt === 'StartedByDeploy' ? 'ReadServedState' : cdkDefinition.StartAt,
+      States: Object.fromEntries(Object.entries(cdkDefinition.States).filter(([name]) => !ROLLOUT_DEPLOY_WAIT_STATES.includes(name))),
+    },
+    // Core's statements (named); the logs, traces and topic key statements each engine grants on its own resources are not.
+    rolloutRoleStatements: statements(role.identity.filter((st) => st.Sid && !ROLLOUT_DEPLOY_WAIT_SIDS.includes(st.Sid))
+      .map((st) => ({ ...st, Resource: st.Resource!.map((x) => walk.render('P', x)) })), cdkRefs),
+    rolloutTrust: role.trust.map((st) => JSON.parse(walk.render('P', JSON.stringify(st)))),
+  };
+  const pOwn = ['LogsAndTraces', 'PublishToTheEncryptedTopic'];
+  const fromPulumi = {
+    rolloutDefinition: JSON.parse(pulumiRefs(one(r, 'aws:sfn/stateMachine:StateMachine', 'paf-rollout-state-machine').inputs.definition)),
+    rolloutRoleStatements: statements(walk.statements('x', JSON.parse(one(r, 'aws:iam/policy:Policy', 'paf-rollout-role-policy').inputs.policy))
+      .filter((st) => !pOwn.includes(st.Sid ?? '')), pulumiRefs),
+    rolloutTrust: JSON.parse(JSON.stringify(walk.statements('x', JSON.parse(one(r, 'aws:iam/role:Role', 'paf-rollout-role').inputs.assumeRolePolicy)))),
+  };
+  return { cdk: fromCdk, pulumi: fromPulumi };
+}
 
 /** A promotion definition without what follows the served state (the step after WriteServedState named, not followed). */
 function promotionUntilServedState(definition: Json): Json {
@@ -959,6 +1071,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
       .filter((p) => p.TargetTrackingConfiguration?.PredefinedMetricSpecification?.PredefinedMetricType === 'ALBRequestCountPerTarget');
     const [launchTemplate] = cfn('AWS::EC2::LaunchTemplate').map((l) => l.props.LaunchTemplateData).filter((d) => d.InstanceType === 'g5.xlarge');
     const fleetCertificates = missingCertificateProblems('InferenceFleet');
+    const rollout = rolloutSettings();
     const fromCdk = {
       capacity: [Number(asg.MinSize), Number(asg.MaxSize)],
       schedules: schedules.sort((x, y) => x.min - y.min),
@@ -986,6 +1099,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         distribution: camel(asg.MixedInstancesPolicy.InstancesDistribution),
       },
       alternativeErrors: alternativeTypeErrors().cdk,
+      ...rollout.cdk,
     };
     const r = pulumiSide.resources;
     const g = one(r, 'aws:autoscaling/group:Group').inputs;
@@ -1018,6 +1132,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         distribution: g.mixedInstancesPolicy.instancesDistribution,
       },
       alternativeErrors: alternativeTypeErrors().pulumi,
+      ...rollout.pulumi,
     };
     return { cdk: fromCdk, pulumi: fromPulumi };
   },
@@ -1429,8 +1544,9 @@ describe('the parity table', () => {
       }
     }
     const pulumiComponents = Object.keys(pl).filter((name) => typeof (pl as Json)[name]?.TYPE === 'string');
-    // GpuBrake's rows are CostGuard's (the brake is compared as the CostGuard that starts it builds it).
-    for (const component of pulumiComponents.filter((c) => !['MlopsPlatform', 'KubernetesWorkloads', 'GpuBrake'].includes(c))) {
+    // GpuBrake's rows are CostGuard's (the brake is compared as the CostGuard that starts it builds it), FleetRollout's are
+    // InferenceFleet's (the rollout of a fleet).
+    for (const component of pulumiComponents.filter((c) => !['MlopsPlatform', 'KubernetesWorkloads', 'GpuBrake', 'FleetRollout'].includes(c))) {
       expect([component, ENGINE_PARITY.some((row) => row.construct === component && row.status === 'both')]).toEqual([component, true]);
     }
   });
