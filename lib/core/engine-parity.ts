@@ -108,8 +108,9 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
   both('ModelEndpoint', 'security', 'deployment guardrails and the alarms that roll a deployment back', ['trafficRouting', 'rollbackAlarms']),
   both('ModelEndpoint', 'cost', 'instance type, capacity range, invocations target and cost estimate', ['instanceType', 'capacity', 'invocationsTarget', 'cost']),
   both('ModelEndpoint', 'security', 'the execution role reads only its model\'s prefix and writes only the capture prefix', ['executionReads', 'executionWrites']),
-  cdkOnly('ModelEndpoint', 'cost', 'scale to zero outside working hours (the model as an inference component on a variant with managed instance scaling from 0 instances)',
-    'not yet: #17 made it the CDK default in dev; the Pulumi AWS provider has no SageMaker inference component resource, so the Pulumi ModelEndpoint keeps one instance per variant off hours and rejects scaleToZeroOffHours'),
+  both('ModelEndpoint', 'cost', 'scale to zero outside working hours (the model as an inference component on a variant with managed instance scaling from 0 instances)',
+    ['inferenceComponent', 'scaleToZeroSchedule'],
+    'the default in dev on both engines (core\'s resolveModelEndpointSpec); Pulumi renders the inference component and its endpoint configuration with @pulumi/aws-native (the AWS provider has no inference component), the scaling with @pulumi/aws'),
 
   both('MlopsMonitoring', 'security', 'alarm topic encrypted, TLS only, publishable by CloudWatch of this account only', ['topicEncrypted', 'topicPolicy']),
   both('MlopsMonitoring', 'cost', 'serving alarms: latency (in the backend\'s unit), 5xx rate and GPU waste thresholds', ['servingThresholds']),

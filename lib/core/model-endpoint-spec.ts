@@ -125,7 +125,7 @@ const MAX_WAIT_SECONDS = 3600;
 const MAX_EXECUTION_SECONDS = 14400;
 const MAX_ROLLING_EXECUTION_SECONDS = 28800;
 
-/** What an engine can render: the Pulumi AWS provider has no SageMaker inference component resource yet. */
+/** What an engine can render (both engines render inference components: the CDK's L1, Pulumi's through `@pulumi/aws-native`). */
 export interface EndpointEngineCapabilities {
   readonly inferenceComponents: boolean;
 }
@@ -176,7 +176,7 @@ export function resolveModelEndpointSpec(
       "remove one of them: 'scaleDownOffHours: false' keeps the endpoint's capacity all day.");
   }
   if (input.scaleToZeroOffHours && !engine.inferenceComponents) {
-    check.fail('scaleToZeroOffHours', true, 'is not available on this engine: it hosts the model as a SageMaker inference component, which the Pulumi AWS provider cannot create yet',
+    check.fail('scaleToZeroOffHours', true, 'is not available on this engine: it hosts the model as a SageMaker inference component, which this engine cannot create',
       "remove 'scaleToZeroOffHours' (the endpoint scales down to one instance outside working hours), or use InferenceFleet, which scales to zero.");
   }
   if (input.rollbackAlarmCount !== undefined && input.rollbackAlarmCount > 10) {

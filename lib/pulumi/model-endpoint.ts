@@ -1,8 +1,8 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ArtifactPurpose, Check, CronFields, EndpointRollbackAlarmSpec, MODEL_ARTIFACT_LAYOUT, ModelEndpointSpec, ModelEndpointSpecInput, physicalName,
-  resolveEndpointVariants, resolveModelEndpointSpec, Rollout, ServedState, validateEndpointModel, validateImageTag,
+  ArtifactPurpose, Check, CronFields, EndpointHosting, EndpointRollbackAlarmSpec, MODEL_ARTIFACT_LAYOUT, ModelEndpointSpec, ModelEndpointSpecInput,
+  physicalName, resolveEndpointVariants, resolveModelEndpointSpec, Rollout, ServedState, validateEndpointModel, validateImageTag,
 } from '../core';
 import { alarmFromSpec, CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
 import { ArtifactStore } from './artifact-store';
@@ -11,6 +11,7 @@ import {
   resolveProfileAndTags, rotatingKey, serviceRole,
 } from './component-support';
 import { IImageRepository } from './image-repository';
+import { awsNativeSagemaker, awsNativeTags, ComponentEndpointConfig, InferenceComponent } from './inference-component';
 import { checkServedStateArgs, readServedState, ServedStateArgs, servedVariant } from './served-state';
 
 export interface ModelEndpointArgs extends MlopsComponentArgs, Omit<ModelEndpointSpecInput, 'rollbackAlarmCount' | 'costModel'> {
@@ -71,9 +72,15 @@ const SAGEMAKER_NAMESPACE = 'AWS/SageMaker';
 /**
  * The Pulumi counterpart of the CDK `ModelEndpoint`: a SageMaker real-time endpoint with one model per variant (A/B
  * production variants, or a shadow), network isolation in private subnets, request/response capture to the artifact
- * store encrypted with its key, invocations-per-instance autoscaling with an off-hours floor of one instance in dev,
- * and deployment guardrails (canary, linear or blue/green) that roll back on the rollback alarms. Variants, guardrails,
- * capacity, alarms and cost come from core's `resolveModelEndpointSpec`, as in the CDK construct.
+ * store encrypted with its key, invocations-per-instance autoscaling, and deployment guardrails (canary, linear or
+ * blue/green) that roll back on the rollback alarms. Variants, guardrails, capacity, alarms and cost come from core's
+ * `resolveModelEndpointSpec`, as in the CDK construct.
+ *
+ * As the CDK one: where the profile has working hours (dev), an endpoint with one variant scales to zero instances
+ * outside them (`scaleToZeroOffHours`): the model is an inference component (`@pulumi/aws-native`, an optional peer
+ * dependency whose provider needs `aws-native:region`) on a variant with managed instance scaling from 0, and the
+ * component's copies are scheduled to 0 off hours and back at the start of working hours. Other endpoints keep one
+ * instance per variant outside working hours.
  */
 export class ModelEndpoint extends pulumi.ComponentResource implements ServingMetrics {
   public static readonly TYPE = 'mlops:aws:ModelEndpoint';
@@ -97,7 +104,12 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
   public readonly modelName: string;
   public readonly endpointName: string;
   public readonly endpoint: aws.sagemaker.Endpoint;
-  public readonly endpointConfig: aws.sagemaker.EndpointConfiguration;
+  /** The endpoint configuration: `@pulumi/aws`'s, or `@pulumi/aws-native`'s when `hosting` is `inference-component`. */
+  public readonly endpointConfig: aws.sagemaker.EndpointConfiguration | ComponentEndpointConfig;
+  /** `inference-component` when the endpoint scales to zero off hours (`scaleToZeroOffHours`), else `variant`. */
+  public readonly hosting: EndpointHosting;
+  /** The inference component hosting the model (`@pulumi/aws-native`), when `hosting` is `inference-component`. */
+  public readonly inferenceComponent?: InferenceComponent;
   public readonly variants: ModelEndpointVariant[];
   /** Execution role: reads `<modelName>/` of MODELS, writes the capture prefix of ARTIFACTS, pulls the image. */
   public readonly role: aws.iam.Role;
@@ -126,8 +138,9 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
     }
     validateImageTag(check, 'imageTag', args.imageTag);
     const endpointName = args.endpointName ?? physicalName([pulumi.getProject(), pulumi.getStack(), name], { maxLength: 63 });
-    const spec = resolveModelEndpointSpec(scope, { ...args, rollbackAlarmCount: args.rollbackAlarmNames?.length }, endpointName, profile,
-      { inferenceComponents: false });
+    const spec = resolveModelEndpointSpec(scope, { ...args, rollbackAlarmCount: args.rollbackAlarmNames?.length }, endpointName, profile);
+    // Loaded before any resource is created, so a missing package fails the program cleanly.
+    const native = spec.inferenceComponent ? awsNativeSagemaker(check) : undefined;
     if (args.servedState !== undefined) {
       if (spec.variants.length !== 1) {
         check.fail('servedState', spec.variants.map((v) => v.name).join(','),
@@ -142,6 +155,7 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
     this.modelName = args.modelName;
     this.endpointName = endpointName;
     this.nvidiaGpu = spec.instance.isNvidiaGpu;
+    this.hosting = spec.hosting;
     const tags = { ...mlopsTags.toAwsTags(), 'mlops:model': args.modelName };
     const account = accountContext(this);
     const store = args.artifactStore;
@@ -224,20 +238,40 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
       initialVariantWeight: v.weight,
     });
     this.dataCaptureUri = store.s3Uri(ArtifactPurpose.ARTIFACTS, spec.dataCapturePrefix);
+    const dataCaptureConfig = {
+      enableCapture: true,
+      initialSamplingPercentage: spec.dataCapturePercent,
+      destinationS3Uri: this.dataCaptureUri,
+      kmsKeyId: store.encryptionKey.arn,
+      captureOptions: [{ captureMode: 'Input' as const }, { captureMode: 'Output' as const }],
+    };
     const shadows = this.variants.filter((v) => v.shadow);
-    this.endpointConfig = new aws.sagemaker.EndpointConfiguration(`${name}-config`, {
+    const component = spec.inferenceComponent;
+    this.endpointConfig = native ? new native.EndpointConfig(`${name}-config`, {
+      // The inference component names the model; SageMaker adds and removes instances with its copies, down to zero.
+      productionVariants: this.variants.map((v) => ({
+        variantName: v.name,
+        initialInstanceCount: spec.minCapacity,
+        instanceType: spec.mlInstanceType,
+        managedInstanceScaling: { status: 'ENABLED', minInstanceCount: 0, maxInstanceCount: spec.maxCapacity },
+        routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
+      })),
+      kmsKeyId: spec.volumeKmsKey ? this.encryptionKeyArn : undefined,
+      // An endpoint hosting inference components runs them with the configuration's role, network and isolation.
+      executionRoleArn: this.role.arn,
+      vpcConfig: { subnets: args.subnetIds, securityGroupIds: [this.securityGroup.id] },
+      enableNetworkIsolation: true,
+      dataCaptureConfig,
+      tags: awsNativeTags(tags),
+    }, { parent: this, dependsOn: [policy] }) : new aws.sagemaker.EndpointConfiguration(`${name}-config`, {
       productionVariants: this.variants.filter((v) => !v.shadow).map(variantConfig),
       shadowProductionVariants: shadows.length > 0 ? shadows.map(variantConfig) : undefined,
       kmsKeyArn: spec.volumeKmsKey ? this.encryptionKeyArn : undefined,
-      dataCaptureConfig: {
-        enableCapture: true,
-        initialSamplingPercentage: spec.dataCapturePercent,
-        destinationS3Uri: this.dataCaptureUri,
-        kmsKeyId: store.encryptionKey.arn,
-        captureOptions: [{ captureMode: 'Input' }, { captureMode: 'Output' }],
-      },
+      dataCaptureConfig,
       tags,
     }, childOptions(this));
+    const endpointConfigName = this.endpointConfig instanceof aws.sagemaker.EndpointConfiguration
+      ? this.endpointConfig.name : this.endpointConfig.endpointConfigName;
 
     let rollbackAlarmNames: pulumi.Input<string>[];
     if (args.rollbackAlarmNames) {
@@ -248,38 +282,61 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
       rollbackAlarmNames = this.rollbackAlarms.map((a) => a.name);
     }
 
+    const rollback = rollbackAlarmNames.length === 0 ? undefined : { alarms: rollbackAlarmNames.map((alarmName) => ({ alarmName })) };
     this.endpoint = new aws.sagemaker.Endpoint(`${name}-endpoint`, {
       name: endpointName,
-      endpointConfigName: this.endpointConfig.name,
-      deploymentConfig: {
+      endpointConfigName,
+      // With an inference component, the component's rolling update (below) carries the guardrails.
+      deploymentConfig: component ? undefined : {
         blueGreenUpdatePolicy: {
           trafficRoutingConfiguration: { ...spec.trafficRouting },
           maximumExecutionTimeoutInSeconds: spec.maximumExecutionTimeoutInSeconds,
         },
-        autoRollbackConfiguration: rollbackAlarmNames.length === 0 ? undefined : { alarms: rollbackAlarmNames.map((alarmName) => ({ alarmName })) },
+        autoRollbackConfiguration: rollback,
       },
       tags,
     }, childOptions(this));
+    if (native && component) {
+      const [hosted] = this.variants;
+      this.inferenceComponent = new native.InferenceComponent(`${name}-component`, {
+        inferenceComponentName: component.name,
+        endpointName: this.endpoint.name,
+        variantName: hosted.name,
+        specification: {
+          modelName: hosted.model.name,
+          computeResourceRequirements: {
+            numberOfAcceleratorDevicesRequired: component.acceleratorDevices,
+            minMemoryRequiredInMb: component.minMemoryMiB,
+          },
+        },
+        runtimeConfig: { copyCount: spec.minCapacity },
+        deploymentConfig: { rollingUpdatePolicy: { ...component.rollingUpdate }, autoRollbackConfiguration: rollback },
+        tags: awsNativeTags(tags),
+      }, childOptions(this));
+    }
 
     const scalingRoleArn = pulumi.interpolate`arn:${account.partition}:iam::${account.accountId}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint`;
     this.scalableTargets = this.variants.filter((v) => !v.shadow).map((v) => {
       const id = `${name}-${v.name}-scaling`;
+      // With an inference component, its copy count (one copy per instance): managed instance scaling follows it, to zero.
       const target = new aws.appautoscaling.Target(id, {
         serviceNamespace: 'sagemaker',
-        resourceId: pulumi.interpolate`endpoint/${this.endpoint.name}/variant/${v.name}`,
-        scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        resourceId: component ? `inference-component/${component.name}` : pulumi.interpolate`endpoint/${this.endpoint.name}/variant/${v.name}`,
+        scalableDimension: component ? 'sagemaker:inference-component:DesiredCopyCount' : 'sagemaker:variant:DesiredInstanceCount',
         minCapacity: spec.minCapacity,
         maxCapacity: spec.maxCapacity,
         roleArn: scalingRoleArn,
         tags,
-      }, childOptions(this));
+      }, { parent: this, dependsOn: [this.inferenceComponent ?? this.endpoint] });
       new aws.appautoscaling.Policy(`${id}-invocations`, {
         policyType: 'TargetTrackingScaling',
         resourceId: target.resourceId,
         scalableDimension: target.scalableDimension,
         serviceNamespace: target.serviceNamespace,
         targetTrackingScalingPolicyConfiguration: {
-          predefinedMetricSpecification: { predefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
+          predefinedMetricSpecification: {
+            predefinedMetricType: component ? 'SageMakerInferenceComponentInvocationsPerCopy' : 'SageMakerVariantInvocationsPerInstance',
+          },
           targetValue: spec.targetInvocationsPerInstancePerMinute,
           scaleInCooldown: spec.scaleInCooldownSeconds,
           scaleOutCooldown: spec.scaleOutCooldownSeconds,
@@ -306,8 +363,22 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
     return { errors: this.metric('Invocation5XXErrors', 'Sum', variant), requests: this.metric('Invocations', 'Sum', variant) };
   }
 
-  /** GPU utilization of a variant's instances (summed over an instance's GPUs). */
+  /**
+   * GPU utilization of a variant's instances (summed over an instance's GPUs); with an inference component, its copies'
+   * utilization normalized to 0-100 (as the CDK endpoint's).
+   */
   public metricGpuUtilization(variant?: string): CloudWatchMetric {
+    const component = this.spec.inferenceComponent;
+    if (component) {
+      this.variant(variant);
+      return {
+        namespace: '/aws/sagemaker/InferenceComponents',
+        metricName: 'GPUUtilizationNormalized',
+        dimensions: { InferenceComponentName: component.name },
+        statistic: 'Average',
+        periodSeconds: 60,
+      };
+    }
     return {
       namespace: '/aws/sagemaker/Endpoints',
       metricName: 'GPUUtilization',
@@ -325,10 +396,13 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
   }
 
   private metric(metricName: string, statistic: string, variant?: string): CloudWatchMetric {
+    const { name } = this.variant(variant);
+    const component = this.spec.inferenceComponent;
     return {
       namespace: SAGEMAKER_NAMESPACE,
       metricName,
-      dimensions: { EndpointName: this.endpointName, VariantName: this.variant(variant).name },
+      // SageMaker publishes an inference component's invocation metrics by component, not by endpoint and variant.
+      dimensions: component ? { InferenceComponentName: component.name } : { EndpointName: this.endpointName, VariantName: name },
       statistic,
       periodSeconds: 60,
     };

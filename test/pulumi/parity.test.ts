@@ -83,7 +83,7 @@ function buildCdkOperations() {
     modelVersion: 'v1',
     rollout: canary(),
     endpointName: 'churn-endpoint',
-    // The form both engines render (the CDK default in dev, scale to zero through an inference component, is a cdk-only row).
+    // Endpoints on variants here; the dev default, scale to zero through an inference component, is buildCdkScaleToZero's.
     scaleToZeroOffHours: false,
   });
   const monitoring = new cdk.MlopsMonitoring(stack, 'Monitoring');
@@ -93,6 +93,17 @@ function buildCdkOperations() {
   new cdk.MlopsGovernance(stack, 'Governance', { artifactStore: store });
   // TLS and authentication (a Cognito user pool by default with a certificate) as both engines render them.
   new cdk.ExperimentTracking(stack, 'Tracking', { vpc, registry, artifactStore: store, certificate, domainName: TRACKING_DOMAIN });
+  return { template: Template.fromStack(stack).toJSON(), endpoint };
+}
+
+/** A newcomer's dev endpoint (scale to zero off hours through an inference component, the default), in a stack of its own. */
+function buildCdkScaleToZero() {
+  const stack = new cdk.MlopsStack(newApp(), 'DevZero', { profile, project: 'p', env: { account: '123456789012', region: 'us-east-1' } });
+  const vpc = new ec2.Vpc(stack, 'Vpc');
+  const store = new cdk.ArtifactStore(stack, 'Store');
+  const endpoint = new cdk.ModelEndpoint(stack, 'Endpoint', {
+    vpc, artifactStore: store, image: new cdk.ImageRepository(stack, 'Images'), imageTag: '1', modelName: 'churn', modelVersion: 'v1', endpointName: 'zero-endpoint',
+  });
   return { template: Template.fromStack(stack).toJSON(), endpoint };
 }
 
@@ -232,6 +243,8 @@ let pulumiPipeline: { resources: RecordedResource[]; rollout: RecordedResource[]
 let cdkSide: ReturnType<typeof buildCdk>;
 let pulumiSide: { resources: RecordedResource[]; training: pl.GpuTrainingCluster; fleet: pl.InferenceFleet; keyArn: string };
 let cdkOps: ReturnType<typeof buildCdkOperations>;
+let cdkZero: ReturnType<typeof buildCdkScaleToZero>;
+let pulumiZero: { resources: RecordedResource[]; endpoint: pl.ModelEndpoint };
 let pulumiOps: { resources: RecordedResource[]; endpoint: pl.ModelEndpoint; storeKeyArn: string };
 let cdkPromotion: ReturnType<typeof buildCdkPromotion>;
 let pulumiPromotion: { resources: RecordedResource[]; roleName: string };
@@ -276,7 +289,17 @@ beforeAll(async () => {
     certificateArn: CERTIFICATE_ARN,
   });
   const endpoint = new pl.ModelEndpoint('pas-endpoint', {
-    profile, tags, ...net, artifactStore: opsStore, image, imageTag: '1', modelName: 'churn', modelVersion: 'v1', rollout: canary(), endpointName: 'churn-endpoint',
+    profile,
+    tags,
+    ...net,
+    artifactStore: opsStore,
+    image,
+    imageTag: '1',
+    modelName: 'churn',
+    modelVersion: 'v1',
+    rollout: canary(),
+    endpointName: 'churn-endpoint',
+    scaleToZeroOffHours: false,
   });
   const monitoring = new pl.MlopsMonitoring('pas-monitoring', { profile, tags });
   monitoring.monitorServing(opsFleet);
@@ -286,6 +309,20 @@ beforeAll(async () => {
     profile, tags, ...net, vpcCidrBlock: '10.0.0.0/16', image: MLFLOW_IMAGE, registry, artifactStore: opsStore, certificateArn: CERTIFICATE_ARN, domainName: TRACKING_DOMAIN,
   });
   pulumiOps = { resources: await resourcesOf('pas'), endpoint, storeKeyArn: mockArn('aws:kms/key:Key', 'pas-store-key') };
+
+  cdkZero = buildCdkScaleToZero();
+  const zeroEndpoint = new pl.ModelEndpoint('paz-endpoint', {
+    profile,
+    tags,
+    ...net,
+    artifactStore: new pl.ArtifactStore('paz-store', { profile, tags }),
+    image,
+    imageTag: '1',
+    modelName: 'churn',
+    modelVersion: 'v1',
+    endpointName: 'zero-endpoint',
+  });
+  pulumiZero = { resources: await resourcesOf('paz'), endpoint: zeroEndpoint };
 
   cdkPromotion = buildCdkPromotion();
   const promotionStore = new pl.ArtifactStore('pap-store', { profile, tags });
@@ -750,6 +787,71 @@ function sharedServedModels(policies: Json[][], render: (value: Json) => string 
   })).sort((a, b) => a.sid.localeCompare(b.sid));
 }
 
+/**
+ * A dev endpoint's scale to zero as each engine renders it (the default there): the inference component (its
+ * placement, copies, rolling update and rollback alarm count), the variant it runs on (managed instance scaling from 0,
+ * routing), where the endpoint's role, network and isolation are set, and the copies' scalable target, tracking
+ * metric and scheduled actions. References (model, endpoint, role, alarms) are left out: each engine names them its way.
+ */
+function scaleToZeroShape(parts: {
+  hosting: string; component: Json; config: Json; endpoint: Json; target: Json; metric: string; scheduled: Json[];
+}) {
+  const { component, config, target } = parts;
+  return {
+    inferenceComponent: {
+      hosting: parts.hosting,
+      name: component.inferenceComponentName,
+      variantName: component.variantName,
+      computeResourceRequirements: component.specification.computeResourceRequirements,
+      runtimeConfig: component.runtimeConfig,
+      rollingUpdatePolicy: component.deploymentConfig.rollingUpdatePolicy,
+      rollbackAlarms: component.deploymentConfig.autoRollbackConfiguration.alarms.length,
+      variants: config.productionVariants,
+      enableNetworkIsolation: config.enableNetworkIsolation,
+      configHasRoleAndVpc: [
+        config.executionRoleArn !== undefined, config.vpcConfig?.subnets !== undefined, config.vpcConfig?.securityGroupIds?.length,
+      ],
+      endpointGuardrails: parts.endpoint.deploymentConfig ?? 'none (the component\'s rolling update)',
+    },
+    scaleToZeroSchedule: {
+      target: { resourceId: target.resourceId, scalableDimension: target.scalableDimension, capacity: [target.minCapacity, target.maxCapacity] },
+      metric: parts.metric,
+      scheduled: parts.scheduled
+        .map((a) => {
+          const { minCapacity, maxCapacity } = a.scalableTargetAction;
+          return { schedule: a.schedule, timezone: a.timezone, capacity: [minCapacity, maxCapacity] };
+        })
+        .sort((a, b) => a.capacity[0] - b.capacity[0]),
+    },
+  };
+}
+function cdkScaleToZero() {
+  const t = cdkZero.template;
+  const [target] = cfn('AWS::ApplicationAutoScaling::ScalableTarget', t).filter((x) => x.props.ServiceNamespace === 'sagemaker').map((x) => camel(x.props));
+  const [policy] = cfn('AWS::ApplicationAutoScaling::ScalingPolicy', t).map((x) => x.props);
+  return scaleToZeroShape({
+    hosting: cdkZero.endpoint.hosting,
+    component: camel(cfn('AWS::SageMaker::InferenceComponent', t)[0].props),
+    config: camel(cfn('AWS::SageMaker::EndpointConfig', t)[0].props),
+    endpoint: camel(cfn('AWS::SageMaker::Endpoint', t)[0].props),
+    target,
+    metric: policy.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.PredefinedMetricType,
+    scheduled: target.scheduledActions,
+  });
+}
+function pulumiScaleToZero() {
+  const r = pulumiZero.resources;
+  return scaleToZeroShape({
+    hosting: pulumiZero.endpoint.hosting,
+    component: one(r, 'aws-native:sagemaker:InferenceComponent').inputs,
+    config: one(r, 'aws-native:sagemaker:EndpointConfig').inputs,
+    endpoint: one(r, 'aws:sagemaker/endpoint:Endpoint').inputs,
+    target: one(r, 'aws:appautoscaling/target:Target').inputs,
+    metric: one(r, 'aws:appautoscaling/policy:Policy').inputs.targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification.predefinedMetricType,
+    scheduled: ofType(r, 'aws:appautoscaling/scheduledAction:ScheduledAction').map((a) => a.inputs),
+  });
+}
+
 /** Per-bucket settings as one list per setting. */
 function byKey(list: Array<Record<string, Json>>): Record<string, Json> {
   return Object.fromEntries(Object.keys(list[0]).map((key) => [key, list.map((item) => item[key])]));
@@ -1187,6 +1289,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         cost: cdkOps.endpoint.costEstimate,
         executionReads: writePrefixes(cdkStatements(t, 'Endpoint'), 's3:GetObject'),
         executionWrites: writePrefixes(cdkStatements(t, 'Endpoint')),
+        ...cdkScaleToZero(),
       },
       pulumi: {
         networkIsolation: ofType(r, 'aws:sagemaker/model:Model').map((m) => m.inputs.enableNetworkIsolation),
@@ -1199,6 +1302,7 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         cost: pulumiOps.endpoint.spec.costEstimate,
         executionReads: writePrefixes(JSON.parse(one(r, 'aws:iam/policy:Policy', 'endpoint-execution-policy').inputs.policy).Statement, 's3:GetObject'),
         executionWrites: writePrefixes(JSON.parse(one(r, 'aws:iam/policy:Policy', 'endpoint-execution-policy').inputs.policy).Statement),
+        ...pulumiScaleToZero(),
       },
     };
   },

@@ -175,8 +175,12 @@ describe('Pulumi ModelEndpoint with a served state', () => {
     expect(model.primaryContainer.modelDataUrl).toBe('s3://sse-store-models/served/recs/v2/model.tar.gz');
     expect(model.primaryContainer.environment).toEqual({ MODEL_URI: 's3://sse-store-models/served/recs/v2/model.tar.gz' });
     expect(await promiseOf(endpoint.servedState!)).toEqual({ variants: [{ variant: 'current', version: 'v2', weight: 100 }] });
-    // Guardrails still own the traffic shift of the update that replaces the model.
-    expect(ofType(resources, 'aws:sagemaker/endpoint:Endpoint')[0].inputs.deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration.type).toBe('CANARY');
+    // Guardrails still own the update that replaces the model: in dev (scale to zero, an inference component) the
+    // component's rolling update takes the canary's share first, watched by the rollback alarms.
+    const component = ofType(resources, 'aws-native:sagemaker:InferenceComponent')[0].inputs;
+    expect(component.specification.modelName).toBe('sse-endpoint-current-model');
+    expect(component.deploymentConfig.rollingUpdatePolicy.maximumBatchSize).toEqual({ type: 'CAPACITY_PERCENT', value: 10 });
+    expect(component.deploymentConfig.autoRollbackConfiguration.alarms.length).toBeGreaterThan(0);
   });
 
   test('without a served state the program\'s modelVersion is served (as before)', async () => {

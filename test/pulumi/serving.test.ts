@@ -69,7 +69,8 @@ describe('Pulumi ModelEndpoint', () => {
   };
 
   test('GIVEN dev WHEN created THEN isolated model, encrypted capture of requests and responses, rollback alarms on the deployment, off-hours floor', async () => {
-    const args = endpointArgs('ep1', dev());
+    // The variant form (dev's default, scale to zero through an inference component, is test/pulumi/endpoint-scale-to-zero.test.ts's).
+    const args = { ...endpointArgs('ep1', dev()), scaleToZeroOffHours: false };
     const endpoint = new ModelEndpoint('ep1', args);
     const resources = await resourcesOf('ep1');
     const model = one(resources, 'aws:sagemaker/model:Model');

@@ -46,6 +46,7 @@ export function mockArn(type: string, name: string): string {
  * ARN and name, and answer the account, partition and region invokes. Call once per test file, before creating resources.
  */
 export function installMocks(stack = 'dev'): void {
+  standInForAwsNativeWhereMissing();
   void pulumi.runtime.setMocks({
     newResource: (args) => {
       recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
@@ -77,6 +78,9 @@ export function installMocks(stack = 'dev'): void {
 /** Attributes AWS computes that the components use (a cluster's endpoint, resource id and managed admin secret). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function outputsOf(type: string, name: string, inputs: any): Record<string, unknown> {
+  // @pulumi/aws-native resources name themselves (CloudFormation's generated names) when not given one.
+  if (type === 'aws-native:sagemaker:EndpointConfig') return { endpointConfigName: inputs.endpointConfigName ?? name };
+  if (type === 'aws-native:sagemaker:InferenceComponent') return { inferenceComponentArn: `arn:aws:sagemaker:${REGION}:${ACCOUNT}:inference-component/${inputs.inferenceComponentName ?? name}` };
   if (type !== 'aws:rds/cluster:Cluster') return {};
   return {
     endpoint: `${name}.cluster-mock.${REGION}.rds.amazonaws.com`,
@@ -153,4 +157,32 @@ export function errorOf(fn: () => unknown): Error & { prop: string; problem: str
     return e as Error & { prop: string; problem: string; fix: string; value: unknown };
   }
   throw new Error('expected a ValidationError, none was thrown');
+}
+
+/**
+ * Checkouts whose installed packages predate the `@pulumi/aws-native` dev dependency (package-lock has it; a clean
+ * install and CI use the real package) get a stand-in for its `sagemaker` module: resource classes with the real type
+ * tokens. Under mocks a Pulumi resource class only registers its type, name, inputs and options, so the stand-in records
+ * exactly what the real class would; the outputs come from these mocks either way.
+ */
+function standInForAwsNativeWhereMissing(): void {
+  try {
+    require.resolve('@pulumi/aws-native/sagemaker');
+    return;
+  } catch {
+    jest.mock('@pulumi/aws-native/sagemaker', () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const sdk = require('@pulumi/pulumi') as typeof pulumi;
+      // As the real classes: every output property exists (undefined until the engine answers).
+      const resource = (type: string, outputs: string[]) => class extends sdk.CustomResource {
+        constructor(name: string, args: Record<string, unknown>, opts?: pulumi.CustomResourceOptions) {
+          super(type, name, { ...Object.fromEntries(outputs.map((o) => [o, undefined])), ...args }, opts);
+        }
+      };
+      return {
+        EndpointConfig: resource('aws-native:sagemaker:EndpointConfig', ['endpointConfigArn', 'endpointConfigName']),
+        InferenceComponent: resource('aws-native:sagemaker:InferenceComponent', ['inferenceComponentArn', 'inferenceComponentName']),
+      };
+    }, { virtual: true });
+  }
 }
