@@ -429,9 +429,10 @@ function pipelineEndpoint(
 ): pulumi.Output<{ modelDataUrl?: string; rollout: Omit<PipelineEndpointRollout, 'rollout'> } | undefined> {
   if (!endpoint) return pulumi.output(undefined);
   const variant = endpoint.variants[0];
-  const config = endpoint.endpointConfig;
+  // (An endpoint of an inference component has an aws-native configuration; the pipeline does not roll those out itself.)
+  const config = endpoint.endpointConfig instanceof aws.sagemaker.EndpointConfiguration ? endpoint.endpointConfig : undefined;
   return pulumi.all([
-    endpoint.role.arn, variant.model.vpcConfig, variant.model.primaryContainer, config.kmsKeyArn, config.dataCaptureConfig,
+    endpoint.role.arn, variant.model.vpcConfig, variant.model.primaryContainer, config?.kmsKeyArn, config?.dataCaptureConfig,
     endpoint.endpoint.deploymentConfig,
   ]).apply(([roleArn, vpcConfig, container, kmsKeyArn, dataCapture, deployment]) => ({
     modelDataUrl: container?.modelDataUrl,

@@ -424,6 +424,8 @@ beforeAll(async () => {
     modelVersion: 'v1',
     rollout: canary(),
     endpointName: 'churn-endpoint',
+    // As the CDK one: an endpoint on variants, which the pipeline rolls out itself (not an inference component).
+    scaleToZeroOffHours: false,
   });
   new pl.ModelPipeline('ppe', {
     profile,
