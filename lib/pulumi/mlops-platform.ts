@@ -10,6 +10,7 @@ import { ArtifactStore, ArtifactStoreArgs, sharedServedModelsKeyStatements } fro
 import { accountContext, attachStatements, childOptions, keyPolicyJson, logsKeyStatement } from './component-support';
 import { CostGuard, CostGuardArgs } from './cost-guard';
 import { ExperimentTracking } from './experiment-tracking';
+import { FleetRollout } from './fleet-rollout';
 import { GpuTrainingCluster, GpuTrainingClusterArgs } from './gpu-training-cluster';
 import { ImageRepository } from './image-repository';
 import { InferenceFleet, InferenceFleetArgs } from './inference-fleet';
@@ -172,6 +173,11 @@ export class MlopsPlatform extends pulumi.ComponentResource {
   public readonly servedModels: Readonly<Record<string, InferenceFleet | ModelEndpoint>>;
   /** Alarms of each served model by name. */
   public readonly servedModelAlarms: Readonly<Record<string, ServedModelAlarms>>;
+  /**
+   * The rollout state machine of each served fleet with a canary, linear, blue/green or A/B rollout, by model (see
+   * `fleetRolloutOf`).
+   */
+  public readonly fleetRollouts: Readonly<Record<string, FleetRollout>>;
   /**
    * THE promotion role (named as the artifact store's bucket policy designates: the only writer of `served/`) and its
    * state machine; the ML engineer persona may start it. See `ModelPromotion` for what it does on Pulumi.
@@ -341,6 +347,7 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     const served: Record<string, InferenceFleet | ModelEndpoint> = {};
     const servedStates: Record<string, aws.ssm.Parameter> = {};
     const servedAlarms: Record<string, ServedModelAlarms> = {};
+    const rollouts: Record<string, FleetRollout> = {};
     for (const model of args.servedModels ?? []) {
       const team = teams.find((t) => t.name === model.team);
       const modelTags = team ? tags.with({ team: team.name, costCenter: team.costCenter }, scope) : tags;
@@ -386,11 +393,27 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         }, { parent: this })
         : new ModelEndpoint(`${name}-model-${model.name}`, { ...modelArgs, alarmTopicArn: this.monitoring.alarmTopic.arn, servedState }, { parent: this });
       served[model.name] = serving;
-      servedAlarms[model.name] = this.monitoring.monitorServing(serving);
+      const alarms = this.monitoring.monitorServing(serving);
+      servedAlarms[model.name] = alarms;
+      if (serving instanceof InferenceFleet && servedState && FleetRollout.appliesTo(serving.rollout)) {
+        // As the CDK platform: the fleet's rollout state machine, rolling back on the model's serving alarms.
+        rollouts[model.name] = new FleetRollout(`${name}-rollout-${model.name}`, {
+          profile: args.profile,
+          tags: modelTags,
+          fleet: serving,
+          alarms: [alarms.latency, alarms.errorRate, alarms.rolloutHealth],
+          alarmTopicArn: this.monitoring.alarmTopic.arn,
+          alarmTopicKeyArn: keyArn,
+          environmentPrefix,
+          encryptionKeyArn: keyArn,
+          permissionsBoundary,
+        }, { parent: this });
+      }
     }
     this.servedModels = served;
     this.servedStates = servedStates;
     this.servedModelAlarms = servedAlarms;
+    this.fleetRollouts = rollouts;
 
     this.governance.grantPersonas({
       artifactStore: this.artifactStore, modelRegistry: this.modelRegistry, trainingImages: this.trainingImages, servingImages: this.servingImages,
@@ -435,6 +458,15 @@ export class MlopsPlatform extends pulumi.ComponentResource {
    * the governance boundary and denied GPU work while the budget brake is on. Refused where the platform promotes what
    * another environment approved (`promoteFrom`): that environment does not retrain.
    */
+  /**
+   * The rollout state machine of a served fleet with a canary, linear, blue/green or A/B rollout (named
+   * `fleetRolloutStateMachineName(<project>-<env>, <model>)`): start it after `pulumi up` or a promotion (nothing starts
+   * it on Pulumi, see `FleetRollout`); undefined for fleets served all at once and for endpoints.
+   */
+  public fleetRolloutOf(model: string): FleetRollout | undefined {
+    return this.fleetRollouts[model];
+  }
+
   public addModelPipeline(id: string, args: Omit<ModelPipelineArgs, 'registry' | 'artifactStore'>): ModelPipeline {
     checkNoRetrainingWherePromotedFrom(new Check(this.scope), this.promoteFrom, args?.modelName);
     const serving = this.servedModels[args.modelName];

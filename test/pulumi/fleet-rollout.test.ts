@@ -8,7 +8,7 @@ import {
   BOUNDARY_ALLOWED_ACTIONS, boundaryStatements, BRAKE, encodeServedState, EnvironmentProfile, fleetRolloutDefinition, fleetRolloutStateMachineName,
   MlopsTags, Rollout, servedStateParameterName, ValidationError,
 } from 'mlops-constructs';
-import { FleetRollout, InferenceFleet, MlopsMonitoring } from 'mlops-constructs/pulumi';
+import { FleetRollout, InferenceFleet, MlopsMonitoring, MlopsPlatform } from 'mlops-constructs/pulumi';
 
 /*
  * The Pulumi FleetRollout (#18): the fleet rollout state machine as the Pulumi program renders it (the inputs of the
@@ -227,6 +227,51 @@ describe('Pulumi fleet rollout under the governance boundary', () => {
     const granted = { ...role, identity: [...role.identity, { Effect: 'Allow' as const, Action: ['autoscaling:*'], Resource: ['*'] }] };
     expect(walk.allows(granted, 'autoscaling:SetDesiredCapacity', '*', braked)).toBe(false);
     expect(walk.allows(granted, 'autoscaling:SetDesiredCapacity', '*', { 'aws:RequestedRegion': REGION })).toBe(true);
+  });
+});
+
+describe('Pulumi MlopsPlatform fleet rollouts', () => {
+  test('a stepped fleet gets its rollout (served state, alarms, platform key, governance boundary); all-at-once fleets and endpoints none; the boundary stops no call', async () => {
+    const platform = new MlopsPlatform('pfr', {
+      profile,
+      project: 'p',
+      network: { vpcId: 'vpc-1', vpcCidrBlock: '10.1.0.0/16', privateSubnetIds: ['subnet-a', 'subnet-b'], isolatedSubnetIds: ['subnet-c', 'subnet-d'] },
+      experimentTracking: false,
+      servedModels: [
+        { name: 'fraud', backend: 'fleet', modelVersion: 'v3', variantVersions: { candidate: 'v4' }, imageTag: 's1', rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }) },
+        { name: 'recs', backend: 'fleet', modelVersion: 'v1', variantVersions: { a: 'v1', b: 'v2' }, imageTag: 's1', rollout: Rollout.abTest({ weights: { a: 50, b: 50 } }) },
+        { name: 'scorer', backend: 'fleet', modelVersion: 'v1', imageTag: 's1' },
+        { name: 'churn', backend: 'endpoint', modelVersion: 'v1', imageTag: 's1' },
+      ],
+    });
+    const r = await resourcesOf('pfr');
+    expect(Object.keys(platform.fleetRollouts).sort()).toEqual(['fraud', 'recs']);
+    expect([platform.fleetRolloutOf('scorer'), platform.fleetRolloutOf('churn')]).toEqual([undefined, undefined]);
+    const rollout = platform.fleetRolloutOf('fraud')!;
+    expect(rollout.stateMachineName).toBe(fleetRolloutStateMachineName('p-dev', 'fraud'));
+    expect(rollout.plannedWeights).toEqual([[90, 10], [0, 100]]);
+    const definition = JSON.parse(one(r, 'aws:sfn/stateMachine:StateMachine', 'pfr-rollout-fraud-state-machine').inputs.definition);
+    expect(definition.States.ReadServedState.Parameters.Name).toBe('/mlops/p-dev/served/fraud');
+    expect(definition.States.Step1Shift.Parameters.ListenerArn).toBe(mockArn('aws:lb/listener:Listener', 'pfr-model-fraud-listener'));
+    expect(definition.States.NotifyRollback.Parameters.TopicArn).toBe(mockArn('aws:sns/topic:Topic', 'pfr-monitoring-alarms'));
+    const platformKey = mockArn('aws:kms/key:Key', 'pfr-key');
+    expect(one(r, 'aws:cloudwatch/logGroup:LogGroup', 'pfr-rollout-fraud-logs').inputs.kmsKeyId).toBe(platformKey);
+    const roleInputs = one(r, 'aws:iam/role:Role', 'pfr-rollout-fraud-role').inputs;
+    const boundaryArn = mockArn('aws:iam/policy:Policy', 'pfr-governance-boundary');
+    expect(roleInputs.permissionsBoundary).toBe(boundaryArn);
+    // Under the platform's boundary (as rendered): every call of the definition, on its served state and listener, while the brake is on.
+    const walk = pulumiIam(r);
+    const role = { ...walk.role('pfr-rollout-fraud-role'), boundary: walk.statements('x', JSON.parse(one(r, 'aws:iam/policy:Policy', 'pfr-governance-boundary').inputs.policy)) };
+    const braked = { 'aws:RequestedRegion': REGION, [`aws:ResourceTag/${BRAKE.tagKey}`]: BRAKE.engagedValue, 'cloudwatch:namespace': 'MLOps/Rollouts' };
+    const state = mockArn('aws:ssm/parameter:Parameter', 'pfr-served-fraud');
+    for (const [action, resource] of [
+      ['ssm:GetParameter', state], ['ssm:PutParameter', state], ['elasticloadbalancing:ModifyListener', definition.States.Step1Shift.Parameters.ListenerArn],
+      ['cloudwatch:PutMetricData', '*'], ['sns:Publish', definition.States.NotifyRollback.Parameters.TopicArn], ['kms:GenerateDataKey', platformKey],
+    ]) {
+      expect([action, walk.allows(role, action, resource, braked)]).toEqual([action, true]);
+    }
+    expect(walk.allows(role, 'ssm:PutParameter', mockArn('aws:ssm/parameter:Parameter', 'pfr-served-recs'))).toBe(false);
+    expect(walk.allows(role, 'elasticloadbalancing:ModifyListener', mockArn('aws:lb/listener:Listener', 'pfr-model-recs-listener'))).toBe(false);
   });
 });
 
