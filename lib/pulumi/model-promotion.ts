@@ -56,9 +56,10 @@ export interface ModelPromotionArgs extends MlopsComponentArgs {
  * ARN: an `Approved` package registered here, marked `Rejected` if the promotion then fails), served state.
  *
  * What differs: a Pulumi program has no CloudFormation stack to update, so the definition ends once the served state
- * is written (`servingUpdate: 'none'`): no shard stack update and no fleet rollout state machine (the Pulumi fleets
- * have none). The served state records the promoted version; the fleet or endpoint serves it once the program's
- * `modelVersion` names it and `pulumi up` runs (the archive is in `served/` already, the only place serving reads).
+ * is written (`servingUpdate: 'none'`): no shard stack update and no start of the fleet's rollout state machine (a
+ * Pulumi `FleetRollout`: start it after the promotion). The served state records the promoted version; a fleet or
+ * endpoint reading its `servedState` serves it at the next `pulumi up` (the archive is in `served/` already, the only
+ * place serving reads).
  */
 export class ModelPromotion extends pulumi.ComponentResource {
   public static readonly TYPE = 'mlops:aws:ModelPromotion';
