@@ -33,11 +33,11 @@ export interface InferenceFleetArgs extends MlopsComponentArgs, Omit<InferenceFl
   /** Tag of the serving image in `image`. @default - `imageUri` must be given */
   readonly imageTag?: string;
   /**
-   * Where the model lives (`<modelName>/<version>/` of the MODELS bucket, read-only for the instances) and where the
-   * load balancer's access logs go (the store's access-log bucket, prefix `alb/`).
-   * @default - no model download grant and no access logs
+   * Where the model lives (`served/<modelName>/<version>/` of the MODELS bucket, read-only for the instances) and where
+   * the load balancer's access logs go (the store's access-log bucket, prefix `alb/`). Required, as on the CDK fleet:
+   * without it the instances would have no model to load and the load balancer no access logs.
    */
-  readonly artifactStore?: ArtifactStore;
+  readonly artifactStore: ArtifactStore;
   /**
    * How a new model version takes traffic: one target group and Auto Scaling group per variant, weighted on the
    * listener. Shadow rollouts are rejected (an ALB cannot mirror): use `ModelEndpoint`.
@@ -137,6 +137,11 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
     const { profile, tags: mlopsTags } = resolveProfileAndTags(args);
     const scope = componentSpecScope(InferenceFleet.TYPE, name);
     const check = new Check(scope.scope, scope.isUnresolved);
+    // Required by the type; JavaScript callers get the error rather than a fleet whose MODEL_URI names no bucket.
+    if (args.artifactStore === undefined) {
+      check.fail('artifactStore', undefined, 'is required (the instances load the model from its MODELS bucket; the load balancer logs to it)',
+        "pass the platform's ArtifactStore as 'artifactStore'.");
+    }
     if ((args.imageUri === undefined) === (args.image === undefined)) {
       check.fail('imageUri', args.imageUri, "must be given exactly when 'image' is not", "give either 'image' (with 'imageTag') or 'imageUri'.");
     }
@@ -202,7 +207,7 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
     }, this);
     const statements: PolicyStatement[] = [];
     // Every promoted (immutable) version of this model below served/, as the CDK InferenceFleet.
-    if (args.artifactStore) statements.push(...args.artifactStore.grantStatements('read', ArtifactPurpose.MODELS, MODEL_ARTIFACT_LAYOUT.servedPrefix(args.modelName)));
+    statements.push(...args.artifactStore.grantStatements('read', ArtifactPurpose.MODELS, MODEL_ARTIFACT_LAYOUT.servedPrefix(args.modelName)));
     if (args.image) statements.push(...args.image.pullStatements());
     // The instances read their variant's version at boot: this one parameter, nothing else of Parameter Store.
     if (args.servedState) statements.push(servedStateReadStatement(args.servedState));
@@ -223,7 +228,7 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
       securityGroups: [lbSecurityGroup.id],
       dropInvalidHeaderFields: true,
       enableDeletionProtection: spec.deletionProtection,
-      accessLogs: args.artifactStore ? { bucket: args.artifactStore.accessLogBucket.bucket, prefix: 'alb', enabled: true } : undefined,
+      accessLogs: { bucket: args.artifactStore.accessLogBucket.bucket, prefix: 'alb', enabled: true },
       tags,
     }, childOptions(this));
 
@@ -236,7 +241,7 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
       // With a served state the instances read the version at boot: the template names ${SERVED_VERSION}, no version.
       const version = args.servedState ? `\${${SERVED_VERSION_SHELL_VARIABLE}}` : variant.version;
       const archive = `${MODEL_ARTIFACT_LAYOUT.servedVersionPrefix(args.modelName, version)}${MODEL_ARTIFACT_LAYOUT.archive}`;
-      const modelUri = args.artifactStore ? args.artifactStore.s3Uri(ArtifactPurpose.MODELS, archive) : pulumi.output(archive);
+      const modelUri = args.artifactStore.s3Uri(ArtifactPurpose.MODELS, archive);
       const servedState = args.servedState ? { parameterName: args.servedState.name, variant: variant.name, index } : undefined;
       const userData = pulumi.all([imageUri, modelUri]).apply(([image, model]) => Buffer.from(`#!/bin/bash\n${fleetUserDataCommands({
         imageUri: image, modelUri: model, port: spec.containerPort, acceleratorKind: spec.instance.acceleratorKind, servedState,

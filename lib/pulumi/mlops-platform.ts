@@ -25,8 +25,8 @@ import { TrackingAuthentication } from './tracking-authentication';
 
 type PieceArgs<T> = Omit<T, 'profile' | 'tags' | 'vpcId' | 'subnetIds' | 'encryptionKey' | 'encryptionKeyArn' | 'sharesServedModelsWith' | 'encryptionKeySharesServedModels'>;
 
-/** An inference fleet of the platform; it runs in the platform's network and key. */
-export interface PlatformInferenceFleetArgs extends Omit<PieceArgs<InferenceFleetArgs>, 'allowedCidrBlocks'> {
+/** An inference fleet of the platform; it runs in the platform's network and key and loads its model from the platform's store. */
+export interface PlatformInferenceFleetArgs extends Omit<PieceArgs<InferenceFleetArgs>, 'allowedCidrBlocks' | 'artifactStore'> {
   /** @default - the VPC's CIDR block */
   readonly allowedCidrBlocks?: pulumi.Input<string>[];
 }
@@ -337,6 +337,7 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         vpcId: net.vpcId,
         subnetIds: net.privateSubnetIds,
         encryptionKeyArn: keyArn,
+        artifactStore: this.artifactStore,
         allowedCidrBlocks: fleetArgs.allowedCidrBlocks ?? [net.vpcCidrBlock],
         certificateArn: fleetArgs.certificateArn ?? args.certificateArn,
         permissionsBoundary,

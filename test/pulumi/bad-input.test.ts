@@ -27,7 +27,9 @@ const fleet = { modelName: 'fraud', modelVersion: 'v3' };
 const fleetCdk = (stack: cdk.MlopsStack, vpc: ec2.Vpc) => ({
   vpc, ...fleet, artifactStore: new cdk.ArtifactStore(stack, 'Store'), image: new cdk.ImageRepository(stack, 'Images'), imageTag: '1',
 });
-const fleetPulumi = { ...net, ...fleet, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1' };
+// The store the Pulumi fleets load their model from (required, as on the CDK fleet).
+const fleetStore = new pl.ArtifactStore('bad-fleet-store', { profile: EnvironmentProfile.dev() });
+const fleetPulumi = { ...net, ...fleet, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', artifactStore: fleetStore };
 const endpointPulumi = (n: string, profile: EnvironmentProfile, tags: MlopsTags) => ({
   ...net,
   ...fleet,
@@ -377,4 +379,11 @@ describe('a missing certificate gives the same ValidationError in CDK and Pulumi
       expect(fromPulumi.fix).toBe(fromCdk.fix);
     }
   });
+});
+
+test('GIVEN a Pulumi InferenceFleet without artifactStore (JavaScript) WHEN created THEN a ValidationError says the instances load the model from it', () => {
+  const { artifactStore: _store, ...withoutStore } = fleetPulumi;
+  const error = errorOf(() => new pl.InferenceFleet('bad-fleet-nostore', { ...withoutStore, profile: EnvironmentProfile.dev() } as unknown as pl.InferenceFleetArgs));
+  expect(error).toBeInstanceOf(ValidationError);
+  expect([error.prop, error.message]).toEqual(['artifactStore', expect.stringContaining('is required (the instances load the model from its MODELS bucket')]);
 });

@@ -1,6 +1,6 @@
 import { errorOf, installMocks, mockArn, one, ofType, resourcesOf } from './support';
 import { certificateFix, EnvironmentProfile, MlopsTags, RECOMMENDED_TLS_POLICY, ValidationError } from 'mlops-constructs';
-import { CostGuard, GpuTrainingCluster, InferenceFleet, ModelRegistry } from 'mlops-constructs/pulumi';
+import { ArtifactStore, CostGuard, GpuTrainingCluster, InferenceFleet, ModelRegistry } from 'mlops-constructs/pulumi';
 
 installMocks();
 
@@ -153,7 +153,9 @@ describe('Pulumi GpuTrainingCluster', () => {
 });
 
 describe('Pulumi InferenceFleet', () => {
-  const fleetArgs = { ...net, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3' };
+  const fleetArgs = {
+    ...net, artifactStore: new ArtifactStore('fleet-store', { profile: dev() }), allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3',
+  };
 
   test('GIVEN dev WHEN created THEN it scales to zero off hours and back to 1 in working hours, behind an internal ALB', async () => {
     const fleet = new InferenceFleet('fleet1', { ...fleetArgs, profile: dev(), tags: tags(dev()) });

@@ -8,7 +8,7 @@ import {
   BOUNDARY_ALLOWED_ACTIONS, boundaryStatements, BRAKE, encodeServedState, EnvironmentProfile, fleetRolloutDefinition, fleetRolloutStateMachineName,
   MlopsTags, Rollout, servedStateParameterName, ValidationError,
 } from 'mlops-constructs';
-import { FleetRollout, InferenceFleet, MlopsMonitoring, MlopsPlatform } from 'mlops-constructs/pulumi';
+import { ArtifactStore, FleetRollout, InferenceFleet, MlopsMonitoring, MlopsPlatform } from 'mlops-constructs/pulumi';
 
 /*
  * The Pulumi FleetRollout (#18): the fleet rollout state machine as the Pulumi program renders it (the inputs of the
@@ -28,7 +28,10 @@ const tags = MlopsTags.of({ project: 'p', environment: 'dev' });
 const ALARM_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:alarms`;
 const stateArn = (model: string) => mockArn('aws:ssm/parameter:Parameter', `fr-${model}-served`);
 const listenerArn = (kind: string) => mockArn('aws:lb/listener:Listener', `fr-${kind}-listener`);
-const FLEET = { profile, tags, vpcId: 'vpc-1', subnetIds: ['subnet-1', 'subnet-2'], allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/serve:1' };
+const FLEET = {
+  profile, tags, vpcId: 'vpc-1', subnetIds: ['subnet-1', 'subnet-2'], artifactStore: new ArtifactStore('fr-store', { profile, tags }), allowedCidrBlocks: ['10.0.0.0/16'],
+  imageUri: 'repo/serve:1',
+};
 
 const KINDS: Array<[string, Rollout, Record<string, string>, number[][]]> = [
   ['canary', Rollout.canary({ percent: 10, bake: Duration.minutes(30) }), { candidate: 'v2' }, [[90, 10], [0, 100]]],

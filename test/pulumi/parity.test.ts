@@ -266,7 +266,7 @@ beforeAll(async () => {
   training.addJobDefinition('train', { imageUri: 'repo/train:1', gpus: 1 });
   new pl.ImageRepository('par-images', { profile, tags, encryptionKeyArn: key.arn });
   const fleet = new pl.InferenceFleet('par-fleet', {
-    profile, tags, ...net, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3', encryptionKeyArn: key.arn,
+    profile, tags, ...net, artifactStore: store, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3', encryptionKeyArn: key.arn,
   });
   pulumiSide = { resources: await resourcesOf('par'), training, fleet, keyArn: mockArn('aws:kms/key:Key', 'par-key') };
 
@@ -368,6 +368,7 @@ beforeAll(async () => {
     profile,
     tags,
     ...net,
+    artifactStore: new pl.ArtifactStore('paf-store', { profile, tags }),
     allowedCidrBlocks: ['10.0.0.0/16'],
     imageUri: 'repo/scorer:1',
     modelName: ROLLOUT_MODEL,
@@ -605,7 +606,9 @@ function buildMissingCertificates(construct: 'InferenceFleet' | 'ExperimentTrack
   const net = { vpcId: 'vpc-1', subnetIds: ['subnet-a'] };
   if (construct === 'InferenceFleet') {
     const fleet = { vpc, artifactStore: store, image: new cdk.ImageRepository(stack, 'Images'), imageTag: '1', modelName: 'fraud', modelVersion: 'v3' };
-    const plFleet = { ...net, allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3', tags };
+    const plFleet = {
+      ...net, artifactStore: new pl.ArtifactStore(`${id}-store`, { profile }), allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3', tags,
+    };
     return {
       cdk: [errorOf(() => new cdk.InferenceFleet(stack, 'Staging', fleet)), errorOf(() => new cdk.InferenceFleet(stack, 'Public', { ...fleet, profile, internetFacing: true }))]
         .map((e) => e.problem),
@@ -629,7 +632,17 @@ function alternativeTypeErrors() {
   const stack = new cdk.MlopsStack(newApp(), 'Alternatives', { profile, project: 'p' });
   const vpc = new ec2.Vpc(stack, 'Vpc');
   const fleet = { vpc, artifactStore: new cdk.ArtifactStore(stack, 'Store'), image: new cdk.ImageRepository(stack, 'Images'), imageTag: '1', modelName: 'fraud', modelVersion: 'v3' };
-  const plFleet = { profile, tags, vpcId: 'vpc-1', subnetIds: ['subnet-a'], allowedCidrBlocks: ['10.0.0.0/16'], imageUri: 'repo/fraud:1', modelName: 'fraud', modelVersion: 'v3' };
+  const plFleet = {
+    profile,
+    tags,
+    vpcId: 'vpc-1',
+    subnetIds: ['subnet-a'],
+    artifactStore: new pl.ArtifactStore('alt-fleet-store', { profile }),
+    allowedCidrBlocks: ['10.0.0.0/16'],
+    imageUri: 'repo/fraud:1',
+    modelName: 'fraud',
+    modelVersion: 'v3',
+  };
   const bad = [['g5.xlarge'], ['g6.xlarge', 'p4d.24xlarge'], ['g9.nope']];
   const said = (e: ReturnType<typeof errorOf>) => ({ prop: e.prop, value: e.value, problem: e.problem, fix: e.fix });
   alternativeErrors = {

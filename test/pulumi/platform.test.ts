@@ -48,6 +48,12 @@ describe('Pulumi MlopsPlatform', () => {
       .rules[0].applyServerSideEncryptionByDefault.kmsMasterKeyId).toBe(platformKeyArn);
     expect(one(resources, 'aws:ec2/launchTemplate:LaunchTemplate', 'training-lt').inputs.blockDeviceMappings[0].ebs.kmsKeyId).toBe(platformKeyArn);
     expect(one(resources, 'aws:ec2/securityGroup:SecurityGroup', 'fraud-lb-sg').inputs.ingress[0].cidrBlocks).toEqual(['10.1.0.0/16']);
+    // A fleet of `inferenceFleets` loads its model from the platform's models bucket (an s3:// URI, not a bare key) and
+    // its load balancer logs to the platform's access-log bucket.
+    const fleetTemplates = ofType(resources, 'aws:ec2/launchTemplate:LaunchTemplate').filter((t) => t.name.startsWith('plat1-fraud-'));
+    expect(fleetTemplates).toHaveLength(1);
+    expect(Buffer.from(fleetTemplates[0].inputs.userData, 'base64').toString()).toContain('s3://plat1-artifacts-models/served/fraud/v1/model.tar.gz');
+    expect(one(resources, 'aws:lb/loadBalancer:LoadBalancer', 'plat1-fraud-alb').inputs.accessLogs).toEqual({ bucket: 'plat1-artifacts-access-logs', prefix: 'alb', enabled: true });
 
     const tagged = resources.filter((r) => TAGGABLE.includes(r.type));
     expect(new Set(tagged.map((r) => r.type)).size).toBeGreaterThanOrEqual(20);

@@ -147,6 +147,7 @@ describe('Pulumi InferenceFleet rollouts', () => {
   // prod requires TLS: a certificate of the internal name clients call.
   const fleetArgs = {
     ...net,
+    artifactStore: new ArtifactStore('roll-store', { profile: prod() }),
     allowedCidrBlocks: ['10.0.0.0/16'],
     imageUri: 'repo/fraud:1',
     modelName: 'fraud',
@@ -161,8 +162,8 @@ describe('Pulumi InferenceFleet rollouts', () => {
     const resources = await resourcesOf('roll1');
     expect(ofType(resources, 'aws:autoscaling/group:Group').map((g) => g.name).sort()).toEqual(['roll1-candidate-asg', 'roll1-current-asg']);
     const userData = (variant: string) => Buffer.from(one(resources, 'aws:ec2/launchTemplate:LaunchTemplate', `${variant}-lt`).inputs.userData, 'base64').toString();
-    expect(userData('current')).toContain("MODEL_URI='served/fraud/v3/model.tar.gz'");
-    expect(userData('candidate')).toContain("MODEL_URI='served/fraud/v4/model.tar.gz'");
+    expect(userData('current')).toContain("MODEL_URI='s3://roll-store-models/served/fraud/v3/model.tar.gz'");
+    expect(userData('candidate')).toContain("MODEL_URI='s3://roll-store-models/served/fraud/v4/model.tar.gz'");
     const forward = one(resources, 'aws:lb/listener:Listener', 'roll1-listener').inputs.defaultActions[0].forward.targetGroups;
     expect(forward).toEqual([
       { arn: mockArn('aws:lb/targetGroup:TargetGroup', 'roll1-current-tg'), weight: 90 },
