@@ -29,7 +29,12 @@ const ALARM_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:alarms`;
 const stateArn = (model: string) => mockArn('aws:ssm/parameter:Parameter', `fr-${model}-served`);
 const listenerArn = (kind: string) => mockArn('aws:lb/listener:Listener', `fr-${kind}-listener`);
 const FLEET = {
-  profile, tags, vpcId: 'vpc-1', subnetIds: ['subnet-1', 'subnet-2'], artifactStore: new ArtifactStore('fr-store', { profile, tags }), allowedCidrBlocks: ['10.0.0.0/16'],
+  profile,
+  tags,
+  vpcId: 'vpc-1',
+  subnetIds: ['subnet-1', 'subnet-2'],
+  artifactStore: new ArtifactStore('fr-store', { profile, tags }),
+  allowedCidrBlocks: ['10.0.0.0/16'],
   imageUri: 'repo/serve:1',
 };
 
