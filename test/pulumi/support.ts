@@ -46,7 +46,6 @@ export function mockArn(type: string, name: string): string {
  * ARN and name, and answer the account, partition and region invokes. Call once per test file, before creating resources.
  */
 export function installMocks(stack = 'dev'): void {
-  standInForAwsNativeWhereMissing();
   void pulumi.runtime.setMocks({
     newResource: (args) => {
       recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
@@ -157,32 +156,4 @@ export function errorOf(fn: () => unknown): Error & { prop: string; problem: str
     return e as Error & { prop: string; problem: string; fix: string; value: unknown };
   }
   throw new Error('expected a ValidationError, none was thrown');
-}
-
-/**
- * Checkouts whose installed packages predate the `@pulumi/aws-native` dev dependency (package-lock has it; a clean
- * install and CI use the real package) get a stand-in for its `sagemaker` module: resource classes with the real type
- * tokens. Under mocks a Pulumi resource class only registers its type, name, inputs and options, so the stand-in records
- * exactly what the real class would; the outputs come from these mocks either way.
- */
-function standInForAwsNativeWhereMissing(): void {
-  try {
-    require.resolve('@pulumi/aws-native/sagemaker');
-    return;
-  } catch {
-    jest.mock('@pulumi/aws-native/sagemaker', () => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const sdk = require('@pulumi/pulumi') as typeof pulumi;
-      // As the real classes: every output property exists (undefined until the engine answers).
-      const resource = (type: string, outputs: string[]) => class extends sdk.CustomResource {
-        constructor(name: string, args: Record<string, unknown>, opts?: pulumi.CustomResourceOptions) {
-          super(type, name, { ...Object.fromEntries(outputs.map((o) => [o, undefined])), ...args }, opts);
-        }
-      };
-      return {
-        EndpointConfig: resource('aws-native:sagemaker:EndpointConfig', ['endpointConfigArn', 'endpointConfigName']),
-        InferenceComponent: resource('aws-native:sagemaker:InferenceComponent', ['inferenceComponentArn', 'inferenceComponentName']),
-      };
-    }, { virtual: true });
-  }
 }
