@@ -41,6 +41,10 @@ export const PROMOTION_OUTCOMES = Object.freeze({
   checksumMismatch: 'ChecksumMismatch',
   versionExists: 'VersionExists',
   stackUpdateFailed: 'StackUpdateFailed',
+  /** `instance-refresh`: a refresh of a fleet's group failed, was cancelled or did not finish in time (state restored). */
+  instanceRefreshFailed: 'InstanceRefreshFailed',
+  /** `instance-refresh`: a stepped fleet's candidate variant serves traffic (its last rollout moved traffic to it). */
+  candidateServing: 'CandidateServing',
   rolledBack: 'RolledBack',
   invalidInput: 'InvalidInput',
   failed: 'PromotionFailed',
@@ -49,10 +53,24 @@ export const PROMOTION_OUTCOMES = Object.freeze({
 /**
  * What a promotion does once the served state is written: `cloudformation` updates the serving shard stack
  * (`UpdateStack` with the previous template, so the resolved served state is the only change), waits for it, and starts
- * the fleet's rollout state machine (stepped fleets); `none` ends there (an engine without a CloudFormation stack to
- * update: the served state is the record, which the next deploy of that engine serves).
+ * the fleet's rollout state machine (stepped fleets); `instance-refresh` (Pulumi: fleet instances read their variant's
+ * version at boot) refreshes the Auto Scaling group of every fleet variant whose version changed (found by
+ * `SERVED_VARIANT_TAG`), waits for each refresh, and starts the fleet's rollout state machine when the target tag names
+ * one; endpoints (no such group) end at the served state, which the next deploy serves; `none` ends at the served state.
  */
-export type PromotionServingUpdate = 'cloudformation' | 'none';
+export type PromotionServingUpdate = 'cloudformation' | 'instance-refresh' | 'none';
+
+/**
+ * Tag of a fleet variant's Auto Scaling group whose instances read their version from a served state at boot:
+ * `<served state parameter name>:<variant index>` (`servedVariantTagValue`). Promotion by `instance-refresh` finds the
+ * group to refresh by it, and its role may refresh only groups whose tag names a served state of its environment.
+ */
+export const SERVED_VARIANT_TAG = 'mlops:served-variant';
+
+/** The value of `SERVED_VARIANT_TAG` for the group of a fleet's variant at `index` (its position in the served state). */
+export function servedVariantTagValue(servedStateParameterName: string, index: number): string {
+  return `${servedStateParameterName}:${index}`;
+}
 
 /** What the promotion state machine's definition names, as each engine renders it (values may be deploy-time tokens). */
 export interface PromotionDefinitionOptions {
@@ -74,12 +92,15 @@ export interface PromotionDefinitionOptions {
 /** Polls of the serving stack (every `PROMOTION_STACK_POLL_SECONDS`) before promotion gives up, restoring the served state. */
 export const PROMOTION_STACK_WAIT_POLLS = 120;
 export const PROMOTION_STACK_POLL_SECONDS = 30;
+/** Polls of an instance refresh (every `PROMOTION_STACK_POLL_SECONDS`) before promotion cancels it and restores the served state. */
+export const PROMOTION_REFRESH_WAIT_POLLS = 240;
 /** How long a promotion may run (a rollout's bake times included). */
 export const PROMOTION_TIMEOUT_SECONDS = 9 * 24 * 3600;
 
 /** Errors of the calls of the definition that mean "slow down". */
 const THROTTLING_ERRORS = throttlingErrors(['S3', 'Ssm', 'SSM', 'CloudFormation', 'ResourceGroupsTagging', 'ResourceGroupsTaggingApi', 'DynamoDB', 'Sfn', 'SFN', 'Sns', 'SNS']);
 const RETRY = [{ ErrorEquals: THROTTLING_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 }];
+const REFRESH_RETRY = [{ ErrorEquals: throttlingErrors(['AutoScaling']), IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 }];
 
 type State = Record<string, unknown>;
 
@@ -97,6 +118,7 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
   };
   const sdk = (service: string, action: string) => `arn:${o.partition}:states:::aws-sdk:${service}:${action}`;
   const stackUpdate = (o.servingUpdate ?? 'cloudformation') === 'cloudformation';
+  const refresh = o.servingUpdate === 'instance-refresh';
   const { servedRoot, candidatesRoot, archive } = MODEL_ARTIFACT_LAYOUT;
   const statesRoot = platformParameterName(o.environmentPrefix, 'served');
   const stateName = `States.Format('${statesRoot}/{}', $.model)`;
@@ -218,10 +240,23 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
     'stack.$': 'States.ArrayGetItem($.target.parts, 1)',
     'rollout.$': 'States.ArrayGetItem($.target.parts, 2)',
   }, '$.target', 'ReadServedState');
-  caught('ReadServedState', sdk('ssm', 'getParameter'), { 'Name.$': stateName }, 'CandidateOrPackage', PROMOTION_OUTCOMES.failed, 'ReleaseLockOnFailure', {
+  caught('ReadServedState', sdk('ssm', 'getParameter'), { 'Name.$': stateName }, refresh ? 'CandidateIdleIfStepped' : 'CandidateOrPackage', PROMOTION_OUTCOMES.failed, 'ReleaseLockOnFailure', {
     ResultSelector: { 'previous.$': '$.Parameter.Value', 'entries.$': "States.StringSplit($.Parameter.Value, ',')" },
     ResultPath: '$.served',
   });
+
+  if (refresh) {
+    // Instance refresh replaces a group's instances while it serves: the candidate's group may take the new version only
+    // while the listener sends it nothing (weight 0). Checked before anything is copied.
+    choice('CandidateIdleIfStepped', [{ Variable: '$.target.mode', StringEquals: PromotionMode.ROLLOUT, Next: 'CandidateWeight' }], 'CandidateOrPackage');
+    pass('CandidateWeight', {
+      'weight.$': "States.ArrayGetItem(States.StringSplit(States.ArrayGetItem($.served.entries, 1), '@'), 1)",
+    }, '$.candidateWeight', 'CandidateIdle');
+    choice('CandidateIdle', [{ Variable: '$.candidateWeight.weight', StringEquals: '0', Next: 'CandidateOrPackage' }],
+      failure('CandidateServes', PROMOTION_OUTCOMES.candidateServing, 'The fleet\'s candidate variant serves traffic (its last rollout moved '
+        + 'traffic to it): refreshing its group would give the new version that traffic before any rollout step. Move the traffic back to the '
+        + 'first variant (the fleet rollout\'s {"action": "rollback"}), refresh its group, then promote.', 'ReleaseLockOnFailure'));
+  }
 
   // 3. What is copied: the candidate archive, or the served archive of an approved model package (by ARN, possibly in
   //    the source environment), checked complete, of this model and Approved.
@@ -361,7 +396,7 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
   pass('CurrentIsStable', stepped('$.served.currentVersion'), '$.next', 'WriteServedState');
   pass('ServeAllAtOnce', { 'value.$': "States.Format('current={}@100', $.version)" }, '$.next', 'WriteServedState');
   caught('WriteServedState', sdk('ssm', 'putParameter'), { 'Name.$': stateName, 'Value.$': '$.next.value', 'Overwrite': true },
-    stackUpdate ? 'ReadStackParameters' : 'ReleaseLock', PROMOTION_OUTCOMES.failed, 'RestoreServedState');
+    stackUpdate ? 'ReadStackParameters' : refresh ? 'NextEntries' : 'ReleaseLock', PROMOTION_OUTCOMES.failed, 'RestoreServedState');
 
   if (stackUpdate) {
     // 5. The serving stack's update (the previous template and every parameter's previous value: the SSM-typed served
@@ -405,8 +440,70 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
       },
     ], 'WaitForStack');
 
+  }
+
+  if (refresh) {
+    // 5. The groups of the fleet variants whose version changed (found by their SERVED_VARIANT_TAG; an endpoint has
+    //    none): an instance refresh each, in the order of the variants, each waited for. Their instances boot with the
+    //    served state's version.
+    const refreshFailed = PROMOTION_OUTCOMES.instanceRefreshFailed;
+    const refreshTask = (name: string, action: string, parameters: State, next: string, extra: State, catchNext: string) => add(name, {
+      Type: 'Task',
+      Resource: sdk('autoscaling', action),
+      Parameters: parameters,
+      ResultPath: null,
+      Retry: REFRESH_RETRY,
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: catchNext }],
+      ...extra,
+      Next: next,
+    });
+    pass('NextEntries', { 'before.$': "States.StringSplit($.served.previous, ',')", 'after.$': "States.StringSplit($.next.value, ',')" }, '$.refresh', 'Variant0Served');
+    const variantEntry = (entries: string, i: number) =>
+      `States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(${entries}, ${i}), '='), 1), '@'), 0)`;
+    const variants = 2;
+    for (let i = 0; i < variants; i++) {
+      const done = i + 1 < variants ? `Variant${i + 1}Served` : 'RolloutNeeded';
+      choice(`Variant${i}Served`, [{ And: [present(`$.refresh.before[${i}]`), present(`$.refresh.after[${i}]`)], Next: `Variant${i}Versions` }], done);
+      pass(`Variant${i}Versions`, { 'before.$': variantEntry('$.refresh.before', i), 'after.$': variantEntry('$.refresh.after', i) }, '$.variant', `Variant${i}Changed`);
+      choice(`Variant${i}Changed`, [{ Variable: '$.variant.before', StringEqualsPath: '$.variant.after', Next: done }], `FindVariant${i}Group`);
+      failure(`FindVariant${i}GroupFailed`, refreshFailed, undefined, 'RestoreServedState');
+      refreshTask(`FindVariant${i}Group`, 'describeAutoScalingGroups', {
+        Filters: [{ 'Name': `tag:${SERVED_VARIANT_TAG}`, 'Values.$': `States.Array(States.Format('{}:${i}', ${stateName}))` }],
+      }, `Variant${i}GroupFound`, { ResultSelector: { 'groups.$': '$.AutoScalingGroups' }, ResultPath: '$.group' }, `FindVariant${i}GroupFailed`);
+      choice(`Variant${i}GroupFound`, [{ ...present('$.group.groups[0].AutoScalingGroupName'), Next: `RefreshVariant${i}` }], done);
+      failure(`RefreshVariant${i}Failed`, refreshFailed, undefined, 'RestoreServedState');
+      refreshTask(`RefreshVariant${i}`, 'startInstanceRefresh', { 'AutoScalingGroupName.$': '$.group.groups[0].AutoScalingGroupName', 'Strategy': 'Rolling' },
+        `StartRefresh${i}Polling`, { ResultSelector: { 'id.$': '$.InstanceRefreshId' }, ResultPath: '$.refreshing' }, `RefreshVariant${i}Failed`);
+      pass(`StartRefresh${i}Polling`, { n: 0 }, '$.poll', `WaitForRefresh${i}`);
+      add(`WaitForRefresh${i}`, { Type: 'Wait', Seconds: PROMOTION_STACK_POLL_SECONDS, Next: `CountRefresh${i}Poll` });
+      pass(`CountRefresh${i}Poll`, { 'n.$': 'States.MathAdd($.poll.n, 1)' }, '$.poll', `DescribeRefresh${i}`);
+      failure(`DescribeRefresh${i}Failed`, refreshFailed, undefined, 'RestoreServedState');
+      refreshTask(`DescribeRefresh${i}`, 'describeInstanceRefreshes', {
+        'AutoScalingGroupName.$': '$.group.groups[0].AutoScalingGroupName', 'InstanceRefreshIds.$': 'States.Array($.refreshing.id)',
+      }, `Refreshed${i}`, { ResultSelector: { 'status.$': '$.InstanceRefreshes[0].Status' }, ResultPath: '$.refreshStatus' }, `DescribeRefresh${i}Failed`);
+      const timedOut = failure(`Refresh${i}TimedOut`, refreshFailed, 'The instance refresh of the fleet variant\'s group did not finish within '
+        + `${(PROMOTION_REFRESH_WAIT_POLLS * PROMOTION_STACK_POLL_SECONDS) / 60} minutes; it is cancelled and the previous served state is restored.`, 'RestoreServedState');
+      refreshTask(`CancelRefresh${i}`, 'cancelInstanceRefresh', { 'AutoScalingGroupName.$': '$.group.groups[0].AutoScalingGroupName' }, timedOut, {}, timedOut);
+      choice(`Refreshed${i}`, [
+        { Variable: '$.refreshStatus.status', StringEquals: 'Successful', Next: done },
+        {
+          Or: ['Failed', 'Cancelled', 'Cancelling', 'RollbackInProgress', 'RollbackFailed', 'RollbackSuccessful']
+            .map((status) => ({ Variable: '$.refreshStatus.status', StringEquals: status })),
+          Next: failure(`Refresh${i}NotDone`, refreshFailed, 'The instance refresh of the fleet variant\'s group failed or was cancelled; the previous '
+            + 'served state is restored (instances it already replaced serve the promoted version until replaced again).', 'RestoreServedState'),
+        },
+        { Variable: '$.poll.n', NumericGreaterThanEquals: PROMOTION_REFRESH_WAIT_POLLS, Next: `CancelRefresh${i}` },
+      ], `WaitForRefresh${i}`);
+    }
+  }
+
+  if (stackUpdate || refresh) {
     // 6. The rollout (stepped fleets): startExecution.sync of the fleet's rollout, by the ARN built from the name in the tag.
-    choice('RolloutNeeded', [{ Variable: '$.target.mode', StringEquals: PromotionMode.ROLLOUT, Next: 'RollOut' }], 'ReleaseLock');
+    const steppedFleet = { Variable: '$.target.mode', StringEquals: PromotionMode.ROLLOUT };
+    choice('RolloutNeeded', [{
+      // (instance-refresh: the target tag names the fleet's rollout state machine only where the fleet has one)
+      ...(refresh ? { And: [steppedFleet, { Not: { Variable: '$.target.rollout', StringEquals: 'none' } }] } : steppedFleet), Next: 'RollOut',
+    }], 'ReleaseLock');
     failure('RolloutRolledBack', PROMOTION_OUTCOMES.rolledBack,
       'The fleet rollout did not finish (rolled back on alarm, or failed); the previous served state is restored.', 'RestoreServedState');
     task('RollOut', `arn:${o.partition}:states:::states:startExecution.sync:2`, {
@@ -420,7 +517,8 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
   release('ReleaseLock', 'Promoted', { next: 'ReleaseLockFailed' });
   add('Promoted', { Type: 'Succeed' });
 
-  const steps = stackUpdate ? 'write-once copy, served state, stack update, rollout' : 'write-once copy, served state';
+  const steps = stackUpdate ? 'write-once copy, served state, stack update, rollout'
+    : refresh ? 'write-once copy, served state, instance refresh, rollout' : 'write-once copy, served state';
   return {
     Comment: `Promotion of model versions into production (${o.environmentPrefix}): ${steps}`,
     StartAt: 'InputGiven',
@@ -507,7 +605,8 @@ export function promotionTrustConditions(c: Pick<PromotionRoleContext, 'partitio
  * engine grants on its own resources): the lock, the environment's served states (found by tag), `s3:PutObject` and
  * `AbortMultipartUpload` below `served/` only (the bucket policy makes every creating write there conditional), reading
  * candidates and served archives of packages, the models key through S3, model packages, and (CloudFormation) the
- * serving stacks and fleet rollouts. The SDK actions of every Task of `promotionDefinition` are among these (the tests
+ * serving stacks and fleet rollouts, or (instance refresh) refreshes of the groups tagged with a served state of this environment
+ * (`SERVED_VARIANT_TAG`) and fleet rollouts. The SDK actions of every Task of `promotionDefinition` are among these (the tests
  * of both engines check it).
  */
 export function promotionRoleStatements(c: PromotionRoleContext): NeutralStatement[] {
@@ -518,6 +617,7 @@ export function promotionRoleStatements(c: PromotionRoleContext): NeutralStateme
   const served = `${c.modelsBucketArn}/${MODEL_ARTIFACT_LAYOUT.servedRoot}*`;
   const packages = arn('sagemaker', 'model-package/*');
   const stackUpdate = (c.servingUpdate ?? 'cloudformation') === 'cloudformation';
+  const refresh = c.servingUpdate === 'instance-refresh';
   const allow = (sid: string, actions: string[], resources: string[], conditions?: NeutralStatement['conditions']): NeutralStatement =>
     ({ sid, effect: 'Allow', actions, resources, ...(conditions ? { conditions } : {}) });
   const stacks = arn('cloudformation', `stack/${c.environmentPrefix}-serving-*/*`);
@@ -544,6 +644,16 @@ export function promotionRoleStatements(c: PromotionRoleContext): NeutralStateme
     ...(stackUpdate ? [
       // UpdateStack runs with the service role CloudFormation keeps for the stack (CDK's execution role): no iam:PassRole.
       allow('UpdateServingStacks', ['cloudformation:DescribeStacks', 'cloudformation:UpdateStack'], [stacks]),
+    ] : []),
+    ...(refresh ? [
+      // (no resource-level permissions for these two)
+      allow('FindAndFollowServedFleets', ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeInstanceRefreshes'], ['*']),
+      // Only groups whose instances read a served state of this environment.
+      allow('RefreshServedFleets', ['autoscaling:StartInstanceRefresh', 'autoscaling:CancelInstanceRefresh'],
+        [arn('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*')],
+        { StringLike: { [`aws:ResourceTag/${SERVED_VARIANT_TAG}`]: `${platformParameterName(c.environmentPrefix, 'served')}/*` } }),
+    ] : []),
+    ...(stackUpdate || refresh ? [
       allow('StartRollouts', ['states:StartExecution'], [arn('states', `stateMachine:${c.environmentPrefix}-*-rollout`)]),
       allow('FollowRollouts', ['states:DescribeExecution', 'states:StopExecution'], [arn('states', `execution:${c.environmentPrefix}-*-rollout:*`)]),
       // What startExecution.sync uses to learn that the rollout ended.

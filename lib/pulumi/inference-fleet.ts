@@ -3,7 +3,8 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   ArtifactPurpose, assertFleetRollout, Check, CronFields, FLEET_TARGET_GROUP, FleetVariantSpec, fleetUserDataCommands, INFERENCE_AMI_SSM_PARAMETERS,
   INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleetSpec, InferenceFleetSpecInput, MODEL_ARTIFACT_LAYOUT, resolveFleetVariants,
-  resolveInferenceFleetSpec, resolveListenerTls, Rollout, SERVED_VERSION_SHELL_VARIABLE, ServedState, SpecScope, validateImageTag,
+  resolveInferenceFleetSpec, resolveListenerTls, Rollout, SERVED_VARIANT_TAG, SERVED_VERSION_SHELL_VARIABLE, ServedState, servedVariantTagValue,
+  SpecScope, validateImageTag,
 } from '../core';
 import { CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
 import { ArtifactStore } from './artifact-store';
@@ -290,7 +291,12 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
         metricsGranularity: '1Minute',
         enabledMetrics: ['GroupMinSize', 'GroupMaxSize', 'GroupDesiredCapacity', 'GroupInServiceInstances', 'GroupPendingInstances',
           'GroupStandbyInstances', 'GroupTerminatingInstances', 'GroupTotalInstances'],
-        tags: Object.entries({ ...tags, 'mlops:variant': variant.name }).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+        tags: [
+          ...Object.entries({ ...tags, 'mlops:variant': variant.name }).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+          // What promotion refreshes after writing the served state (its instances boot with the variant's version).
+          ...(servedState
+            ? [{ key: SERVED_VARIANT_TAG, value: servedVariantTagValue(servedState.parameterName, index), propagateAtLaunch: false }] : []),
+        ],
       }, childOptions(this));
       if (args.notificationTopicArn) {
         new aws.autoscaling.Notification(`${id}-notifications`, {

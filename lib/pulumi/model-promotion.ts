@@ -55,11 +55,14 @@ export interface ModelPromotionArgs extends MlopsComponentArgs {
  * (multipart copy completed with `If-None-Match: *`, SHA-256 recorded and, by ARN, checked), registry records (by
  * ARN: an `Approved` package registered here, marked `Rejected` if the promotion then fails), served state.
  *
- * What differs: a Pulumi program has no CloudFormation stack to update, so the definition ends once the served state
- * is written (`servingUpdate: 'none'`): no shard stack update and no start of the fleet's rollout state machine (a
- * Pulumi `FleetRollout`: start it after the promotion). The served state records the promoted version; a fleet or
- * endpoint reading its `servedState` serves it at the next `pulumi up` (the archive is in `served/` already, the only
- * place serving reads).
+ * What differs: a Pulumi program has no CloudFormation stack to update. Its fleet instances read their variant's
+ * version from the served state at boot, so after writing it the definition (`servingUpdate: 'instance-refresh'`)
+ * refreshes the Auto Scaling group of every fleet variant whose version changed (tagged `SERVED_VARIANT_TAG` by the
+ * Pulumi `InferenceFleet`), waits for each refresh (`InstanceRefreshFailed`, served state restored, if one fails, is
+ * cancelled or takes longer than two hours) and starts the fleet's rollout state machine when the served state's target
+ * tag names one (`RolledBack` restores; the Pulumi `MlopsPlatform` does not name the fleet's `FleetRollout` there yet:
+ * start it after the promotion). A stepped fleet whose candidate serves traffic is refused (`CandidateServing`).
+ * Endpoints end at the served state, which `pulumi up` serves (the archive is in `served/` already).
  */
 export class ModelPromotion extends pulumi.ComponentResource {
   public static readonly TYPE = 'mlops:aws:ModelPromotion';
@@ -134,7 +137,7 @@ export class ModelPromotion extends pulumi.ComponentResource {
         lockTableArn,
         alarmTopicArn,
         source: { account: args.promoteFrom?.account ?? w.account, region: args.promoteFrom?.region ?? w.region },
-        servingUpdate: 'none',
+        servingUpdate: 'instance-refresh',
       }).map(renderNeutralStatement));
     const own: PolicyStatement[] = [
       stateMachineLogsAndTracesStatement(),
@@ -146,7 +149,7 @@ export class ModelPromotion extends pulumi.ComponentResource {
 
     const definition = pulumi.all([where, models.bucket, this.lockTable.name, args.alarmTopicArn])
       .apply(([w, modelsBucketName, lockTableName, alarmTopicArn]) => JSON.stringify(promotionDefinition({
-        ...w, environmentPrefix: prefix, modelsBucketName, lockTableName, alarmTopicArn, servingUpdate: 'none',
+        ...w, environmentPrefix: prefix, modelsBucketName, lockTableName, alarmTopicArn, servingUpdate: 'instance-refresh',
       })));
     this.stateMachine = tracedStateMachine(`${name}-state-machine`, {
       name: stateMachineName, definition, roleArn: this.role.arn, logGroupArn: this.logGroup.arn, tags: awsTags, rolePolicy,

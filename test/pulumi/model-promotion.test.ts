@@ -3,7 +3,10 @@ import { ACCOUNT, errorOf, installMocks, mockArn, one, promiseOf, RecordedResour
 import { IamWalk, RequestContext, Statement } from '../support/iam-walk';
 import { FakeAws, run, STAGING_PACKAGE, stagingPackage, TaskError } from '../support/promotion-fakes';
 import { allStates } from '../support/state-machines';
-import { ArtifactPurpose, EnvironmentProfile, MlopsTags, promotionDefinition, ValidationError } from 'mlops-constructs';
+import {
+  ArtifactPurpose, BOUNDARY_ALLOWED_ACTIONS, boundaryStatements, EnvironmentProfile, MlopsTags, promotionDefinition, SERVED_VARIANT_TAG,
+  ValidationError,
+} from 'mlops-constructs';
 import { ArtifactStore, ModelPromotion } from 'mlops-constructs/pulumi';
 
 /*
@@ -44,7 +47,7 @@ const aws = () => new FakeAws(SHARDS, WHERE);
 const promoteHere = (fake: FakeAws, input: Record<string, unknown>) => run(definition, fake, input, 'p-dev-promotion');
 
 describe('Pulumi ModelPromotion, the deployed definition executed offline', () => {
-  test('core\'s definition without the CloudFormation steps: valid ASL, SDK and optimized integrations only, Retry on throttling and Catch on every Task', () => {
+  test('core\'s definition with instance refreshes instead of the CloudFormation steps: valid ASL, SDK and optimized integrations only, Retry on throttling and Catch on every Task', () => {
     // (the validator adds its defaults to what it is given)
     expect(aslValidator(structuredClone(definition)).errorsText()).toBe('');
     expect(definition).toEqual(promotionDefinition({
@@ -55,20 +58,20 @@ describe('Pulumi ModelPromotion, the deployed definition executed offline', () =
       modelsBucketName: WHERE.bucket,
       lockTableName: 'pp-promotion-locks',
       alarmTopicArn: ALARMS,
-      servingUpdate: 'none',
+      servingUpdate: 'instance-refresh',
     }));
     const tasks = allStates(definition).filter(([, s]) => s.Type === 'Task');
     expect(tasks.length).toBeGreaterThan(10);
     for (const [name, task] of tasks) {
-      expect([name, task.Resource]).toEqual([name, expect.stringMatching(/^arn:aws:states:::(aws-sdk:(s3|ssm|sagemaker|resourcegroupstaggingapi):[A-Za-z]+|sns:publish|dynamodb:(putItem|deleteItem))$/)]);
+      expect([name, task.Resource]).toEqual([name, expect.stringMatching(/^arn:aws:states:::(aws-sdk:(s3|ssm|sagemaker|resourcegroupstaggingapi|autoscaling):[A-Za-z]+|sns:publish|dynamodb:(putItem|deleteItem)|states:startExecution\.sync:2)$/)]);
       expect([name, task.Retry.some((r: Json) => r.ErrorEquals.includes('ThrottlingException'))]).toEqual([name, true]);
       expect([name, (task.Catch ?? []).some((c: Json) => c.ErrorEquals.includes('States.ALL'))]).toEqual([name, true]);
     }
-    // No CloudFormation stack to update on Pulumi, no rollout state machine to start.
-    expect(tasks.filter(([, task]) => /cloudformation|startExecution|lambda/i.test(task.Resource))).toEqual([]);
+    // No CloudFormation stack to update on Pulumi.
+    expect(tasks.filter(([, task]) => /cloudformation|lambda/i.test(task.Resource))).toEqual([]);
   });
 
-  test('happy path (stepped fleet): lock, write-once copy, served state (candidate at 0), release; nothing else is called', async () => {
+  test('happy path (stepped fleet, no group tagged for its served state, e.g. an endpoint): lock, write-once copy, served state (candidate at 0), release; nothing else is called', async () => {
     const fake = aws();
     expect(await promoteHere(fake, promote)).toEqual({ ok: true });
     expect(fake.calls).toEqual(['lock fraud', 'copy served/fraud/v8/model.tar.gz', 'state current=v7@100,candidate=v8@0', 'release fraud']);
@@ -76,14 +79,10 @@ describe('Pulumi ModelPromotion, the deployed definition executed offline', () =
     expect([fake.stackUpdates, fake.rolloutsStarted, fake.notifications, fake.locks.size]).toEqual([[], [], [], 0]);
   });
 
-  test('all at once: the new version is current with all traffic; after a finished rollout the candidate\'s version is the stable one', async () => {
+  test('all at once: the new version is current with all traffic', async () => {
     const direct = aws();
     expect(await promoteHere(direct, { model: 'churn', version: 'v3', candidate: 'run-9' })).toEqual({ ok: true });
     expect(direct.servedStates.churn).toBe('current=v3@100');
-    const after = aws();
-    after.servedStates.fraud = 'current=v7@0,candidate=v7b@100';
-    expect(await promoteHere(after, promote)).toEqual({ ok: true });
-    expect(after.servedStates.fraud).toBe('current=v7b@100,candidate=v8@0');
   });
 
   test('the lock is held, the version exists, the candidate is missing, the model is not served here, the input is malformed: each fails with its error', async () => {
@@ -159,6 +158,68 @@ describe('Pulumi ModelPromotion, the deployed definition executed offline', () =
   });
 });
 
+describe('Pulumi ModelPromotion, instance refresh of the fleets whose version changed (their instances boot with the served state)', () => {
+  const ROLLOUT = 'p-dev-fraud-rollout';
+  const fleets = () => {
+    const fake = new FakeAws({ fraud: `rollout dev ${ROLLOUT}`, churn: 'direct dev none', scorer: 'direct dev none' }, WHERE);
+    fake.servedStates.scorer = 'current=v1@100';
+    fake.objects.set('candidates/scorer/run-5/model.tar.gz', 'archive-5');
+    fake.servedGroups = { '/mlops/p-dev/served/fraud:0': 'fraud-current-asg', '/mlops/p-dev/served/fraud:1': 'fraud-candidate-asg', '/mlops/p-dev/served/churn:0': 'churn-asg' };
+    return fake;
+  };
+
+  test('stepped fleet: the candidate\'s group is refreshed and waited for, then the rollout runs; the current group (same version) is not refreshed', async () => {
+    const fake = fleets();
+    fake.refreshStatuses = ['Pending', 'InProgress', 'Successful'];
+    expect(await promoteHere(fake, promote)).toEqual({ ok: true });
+    expect(fake.calls).toEqual(['lock fraud', 'copy served/fraud/v8/model.tar.gz', 'state current=v7@100,candidate=v8@0', 'refresh fraud-candidate-asg', `rollout ${ROLLOUT}`, 'release fraud']);
+    expect(fake.refreshStatuses).toEqual(['Successful']);
+    expect(fake.rolloutsStarted[0]).toMatchObject({ StateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${ROLLOUT}`, Input: { version: 'v8' } });
+  });
+
+  test('all at once: its one group is refreshed, no rollout; an endpoint (no group) and an unchanged version refresh nothing', async () => {
+    const direct = fleets();
+    expect(await promoteHere(direct, { model: 'churn', version: 'v3', candidate: 'run-9' })).toEqual({ ok: true });
+    expect(direct.calls).toEqual(['lock churn', 'copy served/churn/v3/model.tar.gz', 'state current=v3@100', 'refresh churn-asg', 'release churn']);
+    const endpoint = fleets();
+    expect(await promoteHere(endpoint, { model: 'scorer', version: 'v2', candidate: 'run-5' })).toEqual({ ok: true });
+    expect([endpoint.servedStates.scorer, endpoint.refreshes]).toEqual(['current=v2@100', []]);
+    const same = fleets();
+    expect(await promoteHere(same, { model: 'churn', version: 'v2', candidate: 'run-9' })).toEqual({ ok: true });
+    expect([same.servedStates.churn, same.refreshes]).toEqual(['current=v2@100', []]);
+  });
+
+  test('a refresh that fails, is cancelled or times out: the previous served state is restored, the topic told, the lock released, no rollout', async () => {
+    for (const [statuses, cancelled] of [[['InProgress', 'Failed'], false], [['Cancelled'], false], [['InProgress'], true]] as const) {
+      const fake = fleets();
+      fake.refreshStatuses = [...statuses];
+      expect([statuses, await promoteHere(fake, promote)]).toMatchObject([statuses, { ok: false, error: 'InstanceRefreshFailed' }]);
+      expect(fake.servedStates.fraud).toBe('current=v7@100,candidate=v7@0');
+      expect(fake.calls.slice(fake.calls.indexOf('state current=v7@100,candidate=v8@0'))).toEqual([
+        'state current=v7@100,candidate=v8@0', 'refresh fraud-candidate-asg', ...(cancelled ? ['cancel refresh fraud-candidate-asg'] : []),
+        'state current=v7@100,candidate=v7@0', 'release fraud', 'notify',
+      ]);
+      expect([fake.rolloutsStarted, fake.locks.size, fake.notifications[0]]).toMatchObject([[], 0, { event: 'promotion-failed', model: 'fraud', error: 'InstanceRefreshFailed' }]);
+    }
+  });
+
+  test('the rollout rolls back: the previous served state is restored (RolledBack)', async () => {
+    const fake = fleets();
+    fake.rolloutOutcome = 'RolledBack';
+    expect(await promoteHere(fake, promote)).toMatchObject({ ok: false, error: 'RolledBack' });
+    expect(fake.servedStates.fraud).toBe('current=v7@100,candidate=v7@0');
+    expect(fake.locks.size).toBe(0);
+  });
+
+  test('a stepped fleet whose candidate serves traffic is refused before anything is copied (CandidateServing)', async () => {
+    const fake = fleets();
+    fake.servedStates.fraud = 'current=v7@0,candidate=v7@100';
+    expect(await promoteHere(fake, promote)).toMatchObject({ ok: false, error: 'CandidateServing' });
+    expect(fake.calls).toEqual(['lock fraud', 'release fraud', 'notify']);
+    expect(fake.servedStates.fraud).toBe('current=v7@0,candidate=v7@100');
+  });
+});
+
 describe('Pulumi ModelPromotion, the promotion role', () => {
   const models = mockArn('aws:s3/bucket:Bucket', 'pp-store-models');
   const tls = { 'aws:SecureTransport': true, 's3:TlsVersion': '1.3', 'aws:RequestedRegion': REGION };
@@ -216,7 +277,7 @@ describe('Pulumi ModelPromotion, the promotion role', () => {
     expect(can('Trainer', 's3:PutObject', `${models}/candidates/fraud/run-1/model.tar.gz`, { ...tls, 's3:ObjectCreationOperation': true })).toBe(true);
   });
 
-  test('the role may make every call of its definition, on this environment\'s resources; nothing of CloudFormation or rollouts', () => {
+  test('the role may make every call of its definition, on this environment\'s resources; nothing of CloudFormation', () => {
     const resourceOf: Record<string, string> = {
       dynamodb: mockArn('aws:dynamodb/table:Table', 'pp-promotion-locks'),
       sns: ALARMS,
@@ -224,6 +285,9 @@ describe('Pulumi ModelPromotion, the promotion role', () => {
       s3: `${models}/served/fraud/v8/model.tar.gz`,
       sagemaker: `arn:aws:sagemaker:${REGION}:${ACCOUNT}:model-package/fraud/3`,
       tag: '*',
+      autoscaling: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:uuid:autoScalingGroupName/fraud-candidate-asg`,
+      states: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:p-dev-fraud-rollout`,
+      events: `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`,
     };
     const calls = new Set<string>();
     for (const [, state] of allStates(definition).filter(([, s]) => s.Type === 'Task')) {
@@ -233,16 +297,41 @@ describe('Pulumi ModelPromotion, the promotion role', () => {
       calls.add(/^s3:(CreateMultipartUpload|UploadPartCopy|CompleteMultipartUpload)$/.test(action) ? 's3:PutObject' : action);
     }
     expect([...calls].sort()).toEqual([
+      'autoscaling:CancelInstanceRefresh', 'autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeInstanceRefreshes', 'autoscaling:StartInstanceRefresh',
       'dynamodb:DeleteItem', 'dynamodb:PutItem', 's3:AbortMultipartUpload', 's3:PutObject', 'sagemaker:CreateModelPackage', 'sagemaker:DescribeModelPackage',
-      'sagemaker:UpdateModelPackage', 'sns:Publish', 'ssm:GetParameter', 'ssm:PutParameter', 'tag:GetResources',
+      'sagemaker:UpdateModelPackage', 'sns:Publish', 'ssm:GetParameter', 'ssm:PutParameter', 'states:StartExecution', 'tag:GetResources',
     ]);
+    const servedGroup = { ...createOnly, [`aws:ResourceTag/${SERVED_VARIANT_TAG}`]: '/mlops/p-dev/served/fraud:1' };
     for (const action of calls) {
       const resource = action === 'sagemaker:CreateModelPackage' ? `arn:aws:sagemaker:${REGION}:${ACCOUNT}:model-package-group/fraud` : resourceOf[action.split(':')[0]];
-      expect([action, can('Promotion', action, resource, createOnly)]).toEqual([action, true]);
+      expect([action, can('Promotion', action, resource, servedGroup)]).toEqual([action, true]);
     }
     expect(can('Promotion', 'ssm:PutParameter', `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/mlops/p-prod/served/fraud`)).toBe(false);
     expect(can('Promotion', 'ssm:PutParameter', `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/mlops/p-dev/brake`)).toBe(false);
     for (const action of ['cloudformation:UpdateStack', 'states:StartExecution', 'iam:PassRole']) expect([action, can('Promotion', action, '*')]).toEqual([action, false]);
+    expect(can('Promotion', 'states:StartExecution', `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:p-prod-fraud-rollout`)).toBe(false);
+  });
+
+  test('under the governance boundary the role refreshes only groups whose instances read a served state of this environment, never a braked one', () => {
+    const boundary = walk.statements('P', {
+      Statement: boundaryStatements({
+        partition: 'aws', account: ACCOUNT, allowedActions: BOUNDARY_ALLOWED_ACTIONS, allowedRegions: [REGION], roleNamePrefix: 'p-dev', environment: 'dev', project: 'p',
+      }),
+    });
+    const promoter = { ...walk.role('Promotion'), boundary };
+    const group = `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:uuid:autoScalingGroupName/fraud-candidate-asg`;
+    const refresh = (action: string, tagValue?: string, extra: RequestContext = {}) => walk.allows(promoter, action, group, {
+      ...tls, 'aws:PrincipalArn': promotionArn, ...(tagValue === undefined ? {} : { [`aws:ResourceTag/${SERVED_VARIANT_TAG}`]: tagValue }), ...extra,
+    });
+    for (const action of ['autoscaling:StartInstanceRefresh', 'autoscaling:CancelInstanceRefresh']) {
+      expect([action, refresh(action, '/mlops/p-dev/served/fraud:1')]).toEqual([action, true]);
+      expect([action, refresh(action, '/mlops/p-prod/served/fraud:1')]).toEqual([action, false]);
+      expect([action, refresh(action)]).toEqual([action, false]);
+    }
+    expect(refresh('autoscaling:StartInstanceRefresh', '/mlops/p-dev/served/fraud:1', { 'aws:ResourceTag/mlops:brake': 'engaged' })).toBe(false);
+    for (const action of ['autoscaling:UpdateAutoScalingGroup', 'autoscaling:SetDesiredCapacity', 'autoscaling:DeleteAutoScalingGroup', 'autoscaling:CreateOrUpdateTags']) {
+      expect([action, refresh(action, '/mlops/p-dev/served/fraud:1')]).toEqual([action, false]);
+    }
   });
 });
 

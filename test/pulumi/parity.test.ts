@@ -443,15 +443,18 @@ beforeAll(async () => {
 });
 
 /**
- * What the CDK promotion does after the served state and the Pulumi one does not (the cdk-only row): the serving shard
- * stack's update and the fleet rollout, their states and the role's statements for them.
+ * What each engine's promotion does after the served state (the next row): CDK updates the serving shard stack, Pulumi
+ * refreshes the groups of the fleet variants whose version changed (and refuses a stepped fleet whose candidate serves
+ * traffic, before the copy); both then run the fleet rollout. Their states and the role's statements for them.
  */
 const PROMOTION_STACK_UPDATE_STATES = [
   'ReadStackParameters', 'ReadStackParametersFailed', 'KeepParameters', 'UpdateServingStack', 'UpdateServingStackFailed', 'StartPolling', 'WaitForStack',
   'CountPoll', 'DescribeServingStack', 'DescribeServingStackFailed', 'StackUpdated', 'StackNotUpdated', 'StackUpdateTimedOut', 'RolloutNeeded', 'RollOut',
   'RolloutRolledBack',
 ];
-const PROMOTION_STACK_UPDATE_SIDS = ['UpdateServingStacks', 'StartRollouts', 'FollowRollouts', 'SyncRollouts'];
+const PROMOTION_REFRESH_STATES = /^(NextEntries|Variant\dServed|Variant\dVersions|Variant\dChanged|FindVariant\dGroup(Failed)?|Variant\dGroupFound|RefreshVariant\d(Failed)?|StartRefresh\dPolling|WaitForRefresh\d|CountRefresh\dPoll|DescribeRefresh\d(Failed)?|Refresh\dTimedOut|Refresh\dNotDone|CancelRefresh\d|Refreshed\d|CandidateIdleIfStepped|CandidateWeight|CandidateIdle|CandidateServes)$/;
+const PROMOTION_ROLLOUT_SIDS = ['StartRollouts', 'FollowRollouts', 'SyncRollouts'];
+const PROMOTION_STACK_UPDATE_SIDS = ['UpdateServingStacks', 'FindAndFollowServedFleets', 'RefreshServedFleets', ...PROMOTION_ROLLOUT_SIDS];
 
 /**
  * What the CDK fleet rollout does that the Pulumi one has no equivalent of: started by a deploy (CloudFormation's write of
@@ -510,8 +513,56 @@ function rolloutSettings(): { cdk: Record<string, Json>; pulumi: Record<string, 
 
 /** A promotion definition without what follows the served state (the step after WriteServedState named, not followed). */
 function promotionUntilServedState(definition: Json): Json {
-  const states = Object.fromEntries(Object.entries<Json>(definition.States).filter(([name]) => !PROMOTION_STACK_UPDATE_STATES.includes(name)));
-  return { StartAt: definition.StartAt, TimeoutSeconds: definition.TimeoutSeconds, States: { ...states, WriteServedState: { ...states.WriteServedState, Next: '<after the served state>' } } };
+  const states = Object.fromEntries(Object.entries<Json>(definition.States)
+    .filter(([name]) => !PROMOTION_STACK_UPDATE_STATES.includes(name) && !PROMOTION_REFRESH_STATES.test(name)));
+  return {
+    StartAt: definition.StartAt,
+    TimeoutSeconds: definition.TimeoutSeconds,
+    States: {
+      ...states,
+      // (Pulumi: the candidate-idle check of a stepped fleet comes between; the next row compares it)
+      ReadServedState: { ...states.ReadServedState, Next: 'CandidateOrPackage' },
+      WriteServedState: { ...states.WriteServedState, Next: '<after the served state>' },
+    },
+  };
+}
+
+/**
+ * What a promotion does after the served state, as properties both engines' definitions must have: every failing step
+ * restores the previous served state (then rejects, releases, notifies), every wait is bounded, success releases the
+ * lock, and the fleet's rollout is started as core renders it (`RolloutRolledBack` restoring).
+ */
+function promotionAfterServedState(definition: Json): Json {
+  const states = definition.States as Record<string, Json>;
+  const after = new Set<string>();
+  const walk = (name: string) => {
+    if (after.has(name) || ['RestoreServedState', 'ReleaseLock'].includes(name)) return;
+    after.add(name);
+    const s = states[name];
+    const nexts = [s.Next, s.Default, ...(s.Choices ?? []).map((c: Json) => c.Next), ...(s.Catch ?? []).map((c: Json) => c.Next)];
+    for (const next of nexts) if (next) walk(next);
+  };
+  walk(states.WriteServedState.Next);
+  /** Where a failure recorded by a Pass state goes. */
+  const leadsTo = (name: string): string => (states[name].Type === 'Pass' && states[name].ResultPath === '$.failure' ? states[name].Next : leadsTo(states[name].Next));
+  const tasks = [...after].filter((n) => states[n].Type === 'Task');
+  const waits = [...after].filter((n) => states[n].Type === 'Wait');
+  const properties = {
+    everyTaskFailureRestores: tasks.every((n) => states[n].Catch?.every((c: Json) => leadsTo(c.Next) === 'RestoreServedState')),
+    everyWaitBounded: waits.length > 0 && waits.every((w) => [...after].some((n) => states[n].Type === 'Choice'
+      && states[n].Default === w
+      && states[n].Choices.some((c: Json) => c.Variable === '$.poll.n' && c.NumericGreaterThanEquals > 0))),
+    successReleases: [...after].some((n) => [states[n].Next, states[n].Default, ...(states[n].Choices ?? []).map((c: Json) => c.Next)].includes('ReleaseLock')),
+    restoreRejectsReleasesNotifies: [states.RestoreServedState.Next, states.RegisteredHere.Default, states.ReleaseLockOnFailure.Next],
+    rollout: { RollOut: states.RollOut, RolloutRolledBack: states.RolloutRolledBack },
+  };
+  // (equal on both engines is not enough: each must have them)
+  expect([tasks.length, properties]).toMatchObject([expect.any(Number), {
+    everyTaskFailureRestores: true, everyWaitBounded: true, successReleases: true,
+    restoreRejectsReleasesNotifies: ['RegisteredHere', 'ReleaseLockOnFailure', 'NotifyFailure'], rollout: { RollOut: { Type: 'Task' } },
+  }]);
+  expect(tasks.length).toBeGreaterThan(2);
+  return properties;
 }
 
 function cfn(type: string, template: Json = cdkSide.template): Array<{ id: string; props: Json }> {
@@ -1534,6 +1585,8 @@ extractors.ModelPromotion = () => {
   const cdkStackUpdate = cdkRole.filter((st) => PROMOTION_STACK_UPDATE_SIDS.includes(st.Sid ?? '')).flatMap((st) => st.Action ?? []);
   const fromCdk = {
     promotionDefinition: promotionUntilServedState(JSON.parse(cdkRefs(walk.render('P', machine.props.DefinitionString)))),
+    promotionAfterServedState: promotionAfterServedState(JSON.parse(cdkRefs(walk.render('P', machine.props.DefinitionString)))),
+    promotionRolloutStatements: statements(cdkRole.filter((st) => PROMOTION_ROLLOUT_SIDS.includes(st.Sid ?? '')).map((st) => ({ ...st, Resource: st.Resource!.map((r) => walk.render('P', r)) })), cdkRefs),
     promotionRoleStatements: statements(cdkRole.filter((st) => !PROMOTION_STACK_UPDATE_SIDS.includes(st.Sid ?? '')).map((st) => ({ ...st, Resource: st.Resource!.map((r) => walk.render('P', r)) })), cdkRefs),
     promotionRoleActions: allowed(cdkRole).filter((a) => !cdkStackUpdate.includes(a)),
     promotionTrust: role.trust.map((st) => JSON.parse(walk.render('P', JSON.stringify(st)))),
@@ -1554,11 +1607,14 @@ extractors.ModelPromotion = () => {
     ...ofType(lr, 'aws:kms/key:Key').map((k) => walk.statements('x', JSON.parse(k.inputs.policy))),
     ...ofType(lr, 'aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy').map((g) => walk.statements('x', JSON.parse(g.inputs.resourcePolicy))),
   ]);
+  const pDefinition = JSON.parse(pulumiRefs(one(r, 'aws:sfn/stateMachine:StateMachine', 'pap-promotion-state-machine').inputs.definition));
   const fromPulumi = {
     sharedServedModels: pulumiShared,
-    promotionDefinition: promotionUntilServedState(JSON.parse(pulumiRefs(one(r, 'aws:sfn/stateMachine:StateMachine', 'pap-promotion-state-machine').inputs.definition))),
-    promotionRoleStatements: statements(pRole.filter((st) => !pOwn.includes(st.Sid ?? '')), pulumiRefs),
-    promotionRoleActions: allowed(pRole),
+    promotionDefinition: promotionUntilServedState(pDefinition),
+    promotionAfterServedState: promotionAfterServedState(pDefinition),
+    promotionRolloutStatements: statements(pRole.filter((st) => PROMOTION_ROLLOUT_SIDS.includes(st.Sid ?? '')), pulumiRefs),
+    promotionRoleStatements: statements(pRole.filter((st) => !pOwn.includes(st.Sid ?? '') && !PROMOTION_STACK_UPDATE_SIDS.includes(st.Sid ?? '')), pulumiRefs),
+    promotionRoleActions: allowed(pRole.filter((st) => !PROMOTION_STACK_UPDATE_SIDS.includes(st.Sid ?? ''))),
     promotionTrust: JSON.parse(JSON.stringify(walk.statements('x', JSON.parse(pRoleInputs.assumeRolePolicy)))),
     promotionRoleName: {
       named: pRoleInputs.name === pulumiPromotion.roleName,

@@ -2,7 +2,9 @@ import * as aws from '@pulumi/aws';
 import { Duration } from 'aws-cdk-lib';
 import { errorOf, installMocks, mockArn, ofType, promiseOf, RecordedResource, resourcesOf, setParameterValue } from './support';
 import { runBootScript } from '../support/boot-script';
-import { encodeServedState, EnvironmentProfile, MlopsTags, parseServedState, Rollout, servedStateParameterName, ValidationError } from 'mlops-constructs';
+import {
+  encodeServedState, EnvironmentProfile, MlopsTags, parseServedState, Rollout, SERVED_VARIANT_TAG, servedStateParameterName, ValidationError,
+} from 'mlops-constructs';
 import { ArtifactStore, ImageRepository, InferenceFleet, InferenceFleetArgs, ModelEndpoint, ModelEndpointArgs, servedVariant } from 'mlops-constructs/pulumi';
 
 /*
@@ -85,6 +87,15 @@ describe('Pulumi InferenceFleet with a served state', () => {
     }
   });
 
+  test('each variant\'s group is tagged with the served state and its position, what promotion refreshes it by (not propagated to instances)', () => {
+    const groups = ofType(resources, 'aws:autoscaling/group:Group');
+    const tagOf = (g: RecordedResource) => g.inputs.tags.filter((t: Json) => t.key === SERVED_VARIANT_TAG);
+    expect(Object.fromEntries(groups.map((g) => [g.name, tagOf(g)]))).toEqual({
+      'ssf-fleet-current-asg': [{ key: SERVED_VARIANT_TAG, value: '/mlops/acme-dev/served/fraud:0', propagateAtLaunch: false }],
+      'ssf-fleet-candidate-asg': [{ key: SERVED_VARIANT_TAG, value: '/mlops/acme-dev/served/fraud:1', propagateAtLaunch: false }],
+    });
+  });
+
   test('the instance role reads its own served state and no other parameter', () => {
     const ssm = statementsOf(resources, 'ssf-fleet-instance-policy').filter((s) => JSON.stringify(s.Action).includes('ssm:'));
     expect(ssm).toEqual([{ Sid: 'ReadServedState', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: mockArn('aws:ssm/parameter:Parameter', 'ssf-served') }]);
@@ -105,6 +116,7 @@ describe('Pulumi InferenceFleet with a served state', () => {
     expect(listener.inputs.defaultActions[0].forward.targetGroups.map((g: Json) => g.weight)).toEqual([90, 10]);
     expect(ofType(own, 'aws:ec2/launchTemplate:LaunchTemplate').map((t) => /served\/churn\/(v\d)\//.exec(decode(t.inputs.userData))?.[1]).sort()).toEqual(['v3', 'v4']);
     expect(JSON.stringify(statementsOf(own, 'ssn-fleet-instance-policy'))).not.toContain('ssm:');
+    expect(JSON.stringify(ofType(own, 'aws:autoscaling/group:Group').map((g) => g.inputs.tags))).not.toContain(SERVED_VARIANT_TAG);
   });
 
   test('an all-at-once fleet (one variant, core\'s \'candidate\') serves what promotion writes for it (\'current=<version>@100\')', async () => {

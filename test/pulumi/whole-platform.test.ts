@@ -135,8 +135,18 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
       s3: `${models}/served/fraud/v8/model.tar.gz`,
       sagemaker: `arn:aws:sagemaker:${REGION}:${ACCOUNT}:model-package/fraud/3`,
       tag: '*',
+      autoscaling: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:uuid:autoScalingGroupName/fraud-candidate`,
+      states: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:acme-prod-fraud-rollout`,
+      events: `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`,
     };
-    const context = { 'aws:RequestedRegion': REGION, 'aws:SecureTransport': true, 's3:ObjectCreationOperation': true, 's3:if-none-match': '*' };
+    // (the refreshed group: tagged with its served state, as the platform's fleet tags its groups; below)
+    const context = {
+      'aws:RequestedRegion': REGION,
+      'aws:SecureTransport': true,
+      's3:ObjectCreationOperation': true,
+      's3:if-none-match': '*',
+      'aws:ResourceTag/mlops:served-variant': '/mlops/acme-prod/served/fraud:1',
+    };
     const tasks = allStates(definition).filter(([, s]) => s.Type === 'Task');
     expect(tasks.length).toBeGreaterThan(10);
     for (const [name, task] of tasks) {
@@ -154,6 +164,14 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
       ['/mlops/acme-prod/served/recs', 'current=v7@100', 'direct dev none'],
     ]);
     expect(Object.keys(platform.servedStates)).toEqual(['fraud', 'recs']);
+    // The fleet's groups are tagged with their served state and position; under the boundary the role may refresh each of them.
+    const groupTags = ofType(resources, 'aws:autoscaling/group:Group')
+      .flatMap((g) => g.inputs.tags.filter((t: Json) => t.key === 'mlops:served-variant').map((t: Json) => t.value)).sort();
+    expect(groupTags).toEqual(['/mlops/acme-prod/served/fraud:0', '/mlops/acme-prod/served/fraud:1']);
+    for (const value of groupTags) {
+      expect([value, walk.allows(role, 'autoscaling:StartInstanceRefresh', resourceOf.autoscaling, { ...context, 'aws:ResourceTag/mlops:served-variant': value })])
+        .toEqual([value, true]);
+    }
     // The ML engineer starts promotions (the documented manual path), nothing else of it.
     expect(policy('whole-ml-engineer-promotes').Statement).toEqual([
       { Sid: 'StartPromotions', Effect: 'Allow', Action: ['states:StartExecution'], Resource: mockArn('aws:sfn/stateMachine:StateMachine', 'whole-promotion-state-machine') },

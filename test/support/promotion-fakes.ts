@@ -33,6 +33,11 @@ export class FakeAws {
   public rolloutOutcome: 'SUCCEEDED' | 'RolledBack' = 'SUCCEEDED';
   public stackUpdates: any[] = [];
   public rolloutsStarted: any[] = [];
+  /** Auto Scaling groups by their served-variant tag (`<served state>:<index>`): the fleets whose instances read a served state at boot. */
+  public servedGroups: Record<string, string> = {};
+  /** What DescribeInstanceRefreshes answers, in turn (the last one repeats). */
+  public refreshStatuses: string[] = ['InProgress', 'Successful'];
+  public refreshes: string[] = [];
   /** Objects of other buckets (`<bucket>/<key>`): the source environment's served archives. */
   public otherBuckets = new Map<string, string>([[`${STAGING_BUCKET}/served/fraud/s7/model.tar.gz`, 'archive-s7']]);
   /** Model packages by ARN (this environment's and the source's). */
@@ -158,6 +163,31 @@ export class FakeAws {
     this.calls.push(`rollout ${input.StateMachineArn.split(':').pop()}`);
     if (this.rolloutOutcome !== 'SUCCEEDED') throw new TaskError('States.TaskFailed', JSON.stringify({ Status: 'FAILED', Error: 'RolledBack' }));
     return { Status: 'SUCCEEDED', Output: '{}' };
+  }
+
+  public 'autoscaling:describeAutoScalingGroups'(input: any) {
+    const [filter] = input.Filters;
+    expect(filter.Name).toBe('tag:mlops:served-variant');
+    const names = filter.Values.map((v: string) => this.servedGroups[v]).filter((n: string | undefined) => n !== undefined);
+    return { AutoScalingGroups: names.map((n: string) => ({ AutoScalingGroupName: n, Tags: [] })) };
+  }
+
+  public 'autoscaling:startInstanceRefresh'(input: any) {
+    this.refreshes.push(input.AutoScalingGroupName);
+    this.calls.push(`refresh ${input.AutoScalingGroupName}`);
+    return { InstanceRefreshId: `refresh-${this.refreshes.length}` };
+  }
+
+  public 'autoscaling:describeInstanceRefreshes'(input: any) {
+    expect(input.InstanceRefreshIds).toEqual([`refresh-${this.refreshes.length}`]);
+    const status = this.refreshStatuses.length > 1 ? this.refreshStatuses.shift()! : this.refreshStatuses[0];
+    const [id] = input.InstanceRefreshIds;
+    return { InstanceRefreshes: [{ InstanceRefreshId: id, AutoScalingGroupName: input.AutoScalingGroupName, Status: status }] };
+  }
+
+  public 'autoscaling:cancelInstanceRefresh'(input: any) {
+    this.calls.push(`cancel refresh ${input.AutoScalingGroupName}`);
+    return {};
   }
 
   public 'sagemaker:describeModelPackage'(input: any) {
