@@ -166,7 +166,7 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     expect(Object.keys(platform.servedStates)).toEqual(['fraud', 'recs']);
     // The fleet's groups are tagged with their served state and position; under the boundary the role may refresh each of them.
     const groupTags = ofType(resources, 'aws:autoscaling/group:Group')
-      .flatMap((g) => g.inputs.tags.filter((t: Json) => t.key === 'mlops:served-variant').map((t: Json) => t.value)).sort();
+      .flatMap((g) => g.inputs.tags.filter((t: { key: string }) => t.key === 'mlops:served-variant').map((t: { value: string }) => t.value)).sort();
     expect(groupTags).toEqual(['/mlops/acme-prod/served/fraud:0', '/mlops/acme-prod/served/fraud:1']);
     for (const value of groupTags) {
       expect([value, walk.allows(role, 'autoscaling:StartInstanceRefresh', resourceOf.autoscaling, { ...context, 'aws:ResourceTag/mlops:served-variant': value })])
