@@ -558,8 +558,11 @@ function promotionAfterServedState(definition: Json): Json {
   };
   // (equal on both engines is not enough: each must have them)
   expect([tasks.length, properties]).toMatchObject([expect.any(Number), {
-    everyTaskFailureRestores: true, everyWaitBounded: true, successReleases: true,
-    restoreRejectsReleasesNotifies: ['RegisteredHere', 'ReleaseLockOnFailure', 'NotifyFailure'], rollout: { RollOut: { Type: 'Task' } },
+    everyTaskFailureRestores: true,
+    everyWaitBounded: true,
+    successReleases: true,
+    restoreRejectsReleasesNotifies: ['RegisteredHere', 'ReleaseLockOnFailure', 'NotifyFailure'],
+    rollout: { RollOut: { Type: 'Task' } },
   }]);
   expect(tasks.length).toBeGreaterThan(2);
   return properties;
