@@ -414,11 +414,13 @@ export class ArtifactStore extends ArtifactStoreBase {
     checkPromotingEnvironments(checkFor(this), 'shareServedModelsWith', [promoting], this.sharedWith);
     this.sharedWith.push(promoting);
     const models = this.bucket(ArtifactPurpose.MODELS);
-    // Core's statements (the Pulumi store renders the same).
-    models.addToResourcePolicy(iam.PolicyStatement.fromJson(
-      sharedServedModelsBucketStatement(promoting, Aws.PARTITION, sharedServedObjectsArn(models.bucketArn))));
-    const added = this.encryptionKey.addToResourcePolicy(iam.PolicyStatement.fromJson(
-      sharedServedModelsKeyStatement(promoting, Aws.PARTITION, Stack.of(this).region)));
+    // Core's statements (the Pulumi store renders the same), with CDK's account principal, which names the partition
+    // literally where the stack's region is known (as these statements always rendered here).
+    const accountPrincipal = (statement: Record<string, unknown>) => iam.PolicyStatement.fromJson({
+      ...statement, Principal: new iam.AccountPrincipal(promoting.account).policyFragment.principalJson,
+    });
+    models.addToResourcePolicy(accountPrincipal(sharedServedModelsBucketStatement(promoting, Aws.PARTITION, sharedServedObjectsArn(models.bucketArn))));
+    const added = this.encryptionKey.addToResourcePolicy(accountPrincipal(sharedServedModelsKeyStatement(promoting, Aws.PARTITION, Stack.of(this).region)));
     if (!added.statementAdded) {
       checkFor(this).fail('encryptionKey', this.encryptionKey.keyArn, 'is an imported key whose policy cannot be changed here',
         'share from the stack that owns the key, or add the statement to its key policy yourself.');
