@@ -419,8 +419,10 @@ export class ArtifactStore extends ArtifactStoreBase {
     const accountPrincipal = (statement: Record<string, unknown>) => iam.PolicyStatement.fromJson({
       ...statement, Principal: new iam.AccountPrincipal(promoting.account).policyFragment.principalJson,
     });
-    models.addToResourcePolicy(accountPrincipal(sharedServedModelsBucketStatement(promoting, Aws.PARTITION, sharedServedObjectsArn(models.bucketArn))));
-    const added = this.encryptionKey.addToResourcePolicy(accountPrincipal(sharedServedModelsKeyStatement(promoting, Aws.PARTITION, Stack.of(this).region)));
+    const objects = sharedServedObjectsArn(models.bucketArn);
+    models.addToResourcePolicy(accountPrincipal(sharedServedModelsBucketStatement(promoting, Aws.PARTITION, objects)));
+    const keyStatement = sharedServedModelsKeyStatement(promoting, Aws.PARTITION, Stack.of(this).region);
+    const added = this.encryptionKey.addToResourcePolicy(accountPrincipal(keyStatement));
     if (!added.statementAdded) {
       checkFor(this).fail('encryptionKey', this.encryptionKey.keyArn, 'is an imported key whose policy cannot be changed here',
         'share from the stack that owns the key, or add the statement to its key policy yourself.');
