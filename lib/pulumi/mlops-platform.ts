@@ -2,9 +2,9 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   Check, checkEnvironmentCertificateArn, checkNoRetrainingWherePromotedFrom, checkPromotingEnvironments, DataClassification, encodeServedState,
-  EnvironmentProfile, MlopsTags, mlflowImageBuildCommand, modelRegistryCostEstimate, PlatformTeamSpec, PROMOTION_TARGET_TAG, PromotingEnvironment,
-  PromotionMode, PromotionSource, promotionTargetTagValue, Rollout, ServedState, servedStateParameterName, validateIdentifier, validatePlatformTeams,
-  ValidationError,
+  EnvironmentProfile, fleetRolloutStateMachineName, MlopsTags, mlflowImageBuildCommand, modelRegistryCostEstimate, PlatformTeamSpec,
+  PROMOTION_TARGET_TAG, PromotingEnvironment, PromotionMode, PromotionSource, promotionTargetTagValue, Rollout, ServedState,
+  servedStateParameterName, validateIdentifier, validatePlatformTeams, ValidationError,
 } from '../core';
 import { ArtifactStore, ArtifactStoreArgs, sharedServedModelsKeyStatements } from './artifact-store';
 import { accountContext, attachStatements, childOptions, keyPolicyJson, logsKeyStatement } from './component-support';
@@ -380,7 +380,14 @@ export class MlopsPlatform extends pulumi.ComponentResource {
           type: 'String',
           value: encodeServedState(promotable.state, `${scope}.servedModels(${model.name})`),
           description: `Served state of ${model.name} in ${environmentPrefix}: written by its promotion; pulumi up does not revert it`,
-          tags: { ...modelTags.toAwsTags(), [PROMOTION_TARGET_TAG]: promotionTargetTagValue(promotable.mode, pulumi.getStack()) },
+          // Where promotion finds the model: this Pulumi stack and, for a stepped fleet, the rollout state machine created
+          // below (by its name, core's fleetRolloutStateMachineName, which FleetRollout uses), which promotion starts.
+          tags: {
+            ...modelTags.toAwsTags(),
+            [PROMOTION_TARGET_TAG]: promotionTargetTagValue(promotable.mode, pulumi.getStack(),
+              model.backend === 'fleet' && FleetRollout.appliesTo(model.rollout ?? Rollout.allAtOnce())
+                ? fleetRolloutStateMachineName(environmentPrefix, model.name) : undefined),
+          },
         }, { ...childOptions(this), ignoreChanges: ['value'] });
         servedState = { name: parameterName, arn: servedStates[model.name].arn, initialState: promotable.state };
       }
@@ -399,6 +406,7 @@ export class MlopsPlatform extends pulumi.ComponentResource {
       if (serving instanceof InferenceFleet && servedState && FleetRollout.appliesTo(serving.rollout)) {
         // As the CDK platform: the fleet's rollout state machine, rolling back on the model's serving alarms.
         rollouts[model.name] = new FleetRollout(`${name}-rollout-${model.name}`, {
+          stateMachineName: fleetRolloutStateMachineName(environmentPrefix, model.name),
           profile: args.profile,
           tags: modelTags,
           fleet: serving,

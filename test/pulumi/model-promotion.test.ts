@@ -27,7 +27,7 @@ const profile = EnvironmentProfile.dev();
 const tags = MlopsTags.of({ project: 'p', environment: 'dev' });
 const ALARMS = `arn:aws:sns:${REGION}:${ACCOUNT}:alarms`;
 const WHERE = { prefix: 'p-dev', bucket: 'pp-store-models' };
-/** The served states' promotion target tags (`<mode> <Pulumi stack> none`, as the Pulumi MlopsPlatform tags them). */
+/** The served states' promotion target tags (`<mode> <Pulumi stack> none`: no rollout state machine named, so none is started). */
 const SHARDS = { fraud: 'rollout dev none', churn: 'direct dev none' };
 const promote = { model: 'fraud', version: 'v8', candidate: 'run-42' };
 

@@ -160,10 +160,12 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     const states = ofType(resources, 'aws:ssm/parameter:Parameter').filter((p) => p.name.startsWith('whole-served-'))
       .map((p) => [p.inputs.name, p.inputs.value?.value ?? p.inputs.value, p.inputs.tags['mlops:promotion']]); // (the provider marks values secret)
     expect(states).toEqual([
-      ['/mlops/acme-prod/served/fraud', 'current=v3@90,candidate=v4@10', 'rollout dev none'],
+      ['/mlops/acme-prod/served/fraud', 'current=v3@90,candidate=v4@10', 'rollout dev acme-prod-fraud-rollout'],
       ['/mlops/acme-prod/served/recs', 'current=v7@100', 'direct dev none'],
     ]);
     expect(Object.keys(platform.servedStates)).toEqual(['fraud', 'recs']);
+    // The rollout the tag names is the fleet's FleetRollout: promotion starts it after refreshing the candidate group.
+    expect(platform.fleetRolloutOf('fraud')?.stateMachineName).toBe('acme-prod-fraud-rollout');
     // The fleet's groups are tagged with their served state and position; under the boundary the role may refresh each of them.
     const groupTags = ofType(resources, 'aws:autoscaling/group:Group')
       .flatMap((g) => g.inputs.tags.filter((t: { key: string }) => t.key === 'mlops:served-variant').map((t: { value: string }) => t.value)).sort();
