@@ -9,7 +9,9 @@ import { FLEET_ROLLOUT_METRIC } from './served-models';
  */
 
 /** The rollout kinds a fleet rollout state machine steps (all at once has nothing to step). */
-export const STEPPED_FLEET_ROLLOUTS: readonly RolloutKind[] = Object.freeze([RolloutKind.CANARY, RolloutKind.LINEAR, RolloutKind.BLUE_GREEN, RolloutKind.AB_TEST]);
+export const STEPPED_FLEET_ROLLOUTS: readonly RolloutKind[] = Object.freeze([
+  RolloutKind.CANARY, RolloutKind.LINEAR, RolloutKind.BLUE_GREEN, RolloutKind.AB_TEST,
+]);
 
 /** Whether a fleet with this rollout has steps to walk (canary, linear, blue/green, A/B; not all at once). */
 export function isSteppedFleetRollout(rollout: Rollout): boolean {
