@@ -61,8 +61,8 @@ export interface FleetRolloutArgs extends MlopsComponentArgs {
  * Input: `{}` walks the rollout from the served state; `{ "action": "rollback" }` rolls back now. What differs from
  * CDK: nothing starts it on a deploy (the CDK construct's trigger is CloudFormation's CloudTrail `PutParameter` of the
  * served state, which a Pulumi program does not make, and there is no stack to wait for), so the definition has no
- * deploy wait: start it by hand (`aws stepfunctions start-execution --state-machine-arn <stateMachine.arn>`) after
- * `pulumi up` or after promotion wrote the served state.
+ * deploy wait: a promotion starts it (the Pulumi `MlopsPlatform` names it in the served state's promotion tag); after a
+ * `pulumi up` that changed versions, start it by hand (`aws stepfunctions start-execution --state-machine-arn <arn>`).
  */
 export class FleetRollout extends pulumi.ComponentResource {
   public static readonly TYPE = 'mlops:aws:FleetRollout';

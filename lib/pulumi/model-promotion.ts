@@ -60,8 +60,8 @@ export interface ModelPromotionArgs extends MlopsComponentArgs {
  * refreshes the Auto Scaling group of every fleet variant whose version changed (tagged `SERVED_VARIANT_TAG` by the
  * Pulumi `InferenceFleet`), waits for each refresh (`InstanceRefreshFailed`, served state restored, if one fails, is
  * cancelled or takes longer than two hours) and starts the fleet's rollout state machine when the served state's target
- * tag names one (`RolledBack` restores; the Pulumi `MlopsPlatform` does not name the fleet's `FleetRollout` there yet:
- * start it after the promotion). A stepped fleet whose candidate serves traffic is refused (`CandidateServing`).
+ * tag names one (`RolledBack` restores; the Pulumi `MlopsPlatform` names each stepped fleet's `FleetRollout` there).
+ * A stepped fleet whose candidate serves traffic is refused (`CandidateServing`).
  * Endpoints end at the served state, which `pulumi up` serves (the archive is in `served/` already).
  */
 export class ModelPromotion extends pulumi.ComponentResource {
