@@ -22,10 +22,10 @@ monitoring.monitor(serving.artifactStore);
   });
 });
 
-describe('without the optional peer @pulumi/kubernetes', () => {
-  const project = UserProject.get({ withoutPeers: ['@pulumi/kubernetes'] });
+describe('without the optional peers @pulumi/kubernetes and @pulumi/aws-native', () => {
+  const project = UserProject.get({ withoutPeers: ['@pulumi/kubernetes', '@pulumi/aws-native'] });
 
-  test('mlops-constructs/pulumi loads, and only KubernetesWorkloads asks for the peer, saying how to install it', () => {
+  test('mlops-constructs/pulumi loads, and only KubernetesWorkloads asks for @pulumi/kubernetes, saying how to install it', () => {
     const run = project.run('pulumi-without-k8s', `
 const pulumi = require('@pulumi/pulumi');
 pulumi.runtime.setMocks({
@@ -40,5 +40,29 @@ new lib.KubernetesWorkloads('team', { chart: [{ apiVersion: 'v1', kind: 'Namespa
     expect(run.error?.isValidationError).toBe(true);
     expect(run.error?.message).toContain("'@pulumi/kubernetes' is not installed (KubernetesWorkloads deploys through it)");
     expect(run.error?.message).toContain('Fix: npm install @pulumi/kubernetes');
+  });
+
+  test('a dev ModelEndpoint (scale to zero by default, an inference component) asks for @pulumi/aws-native with the fix; without scale to zero it needs none', () => {
+    const run = project.run('pulumi-without-aws-native', `
+const pulumi = require('@pulumi/pulumi');
+pulumi.runtime.setMocks({
+  newResource: (args) => ({ id: args.name + '-id', state: { ...args.inputs, arn: 'arn:aws:mock:us-east-1:123456789012:' + args.name } }),
+  call: (args) => ({ accountId: '123456789012', partition: 'aws', region: 'us-east-1', name: 'us-east-1', arn: 'arn:aws:iam::123456789012:user/me', ...args.inputs }),
+}, 'project', 'stack', true);
+const { EnvironmentProfile } = require('mlops-constructs');
+const lib = require('mlops-constructs/pulumi');
+const profile = EnvironmentProfile.dev();
+const serving = {
+  profile, vpcId: 'vpc-1', subnetIds: ['subnet-a', 'subnet-b'], artifactStore: new lib.ArtifactStore('store', { profile }),
+  image: lib.ImageRepository.fromRepositoryName('images', 'ml/serving'), imageTag: 'serve-1', modelName: 'fraud', modelVersion: 'v1',
+};
+new lib.ModelEndpoint('on-variants', { ...serving, scaleToZeroOffHours: false });
+console.log('built without @pulumi/aws-native');
+new lib.ModelEndpoint('scales-to-zero', serving);
+`, { language: 'js' });
+    expect(run.stdout.trim()).toBe('built without @pulumi/aws-native');
+    expect(run.error?.isValidationError).toBe(true);
+    expect(run.error?.message).toContain('needs the @pulumi/aws-native package');
+    expect(run.error?.message).toContain("run 'npm install @pulumi/aws-native'");
   });
 });
