@@ -15,7 +15,8 @@ import {
   EnvironmentProfile, METRIC_CONTRACT, MODEL_ARTIFACT_LAYOUT, ModelApproval, modelPipelineDefinition, modelPipelineRunLockStatement,
   modelPipelineCleanupPattern, ModelPipelineSpec, modelPipelineStatements, modelPipelineSubmitDeny, modelPipelineTriggerRules, NeutralStatement,
   PipelineDefinitionOptions, PipelineEventPattern, pipelinePackageArnPattern, pipelineSageMakerNamePrefix, PipelineTriggerRule,
-  resolveModelPipelineSpec, validatePipelineModelName, validatePipelineRollout, validatePipelineTriggers,
+  resolveModelPipelineSpec, validatePipelineApprovers, validatePipelineEndpoint, validatePipelineInputs, validatePipelineModelName,
+  validatePipelineRollout, validatePipelineTriggers,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { TrainingJob } from './gpu-training-cluster';
@@ -23,6 +24,7 @@ import { QualityDirection } from './mlops-monitoring';
 import { ModelEndpoint } from './model-endpoint';
 import { ModelPromotion } from './model-promotion';
 import { ModelRegistry } from './model-registry';
+import { pascalKeys } from '../core/pascal-keys';
 import { newKey } from './private/keys';
 import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyPrincipal, ManagedPolicyRole } from './private/managed-policy-principal';
@@ -226,23 +228,13 @@ export class ModelPipeline extends Construct {
     const check = checkFor(this);
     this.props = props;
     validatePipelineModelName({ scope: this.node.path }, props.modelName);
-    if (!props.registry?.modelPackageGroups?.has(props.modelName)) {
-      check.fail('modelName', props.modelName, 'has no model package group in the registry',
-        `call registry.addModelPackageGroup('${props.modelName}') (or add it to MlopsPlatform 'modelFamilies') before building its pipeline.`);
-    }
-    for (const [name, job] of [['validateJob', props.validateJob], ['trainJob', props.trainJob], ['evaluateJob', props.evaluateJob]] as const) {
-      if (!job?.jobDefinition || !job.jobQueue) {
-        check.fail(name, job, 'must be a job added to the training cluster', `pass the result of trainingCluster.addJobDefinition(...) as '${name}'.`);
-      }
-    }
-    // The gates read what the evaluation job writes: the training job must not be able to write it.
-    if (props.evaluateJob.jobRole === props.trainJob.jobRole) {
-      check.fail('evaluateJob', props.evaluateJob.jobDefinition.node.path, 'runs as the training job\'s role (it could write the evaluation the gates read)',
-        "add a job definition of its own for evaluation, e.g. trainingCluster.addJobDefinition('Evaluate', ...).");
-    }
-    if (props.holdoutPrefix !== undefined) {
-      check.matches('holdoutPrefix', props.holdoutPrefix, /^[A-Za-z0-9][A-Za-z0-9_.\-/]*\/$/, 'a key prefix of the datasets bucket ending with "/", e.g. "fraud/holdout/2026-11/"');
-    }
+    // Checks shared with the Pulumi ModelPipeline.
+    validatePipelineInputs(check, {
+      ...props,
+      registered: props.registry?.modelPackageGroups?.has(props.modelName) === true,
+      evaluateJobName: props.evaluateJob?.jobDefinition?.node.path,
+      evaluateJobId: 'Evaluate',
+    });
     // Defaults and validation shared with the Pulumi ModelPipeline.
     const spec = resolveModelPipelineSpec({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, {
       ...props, approvalTimeoutSeconds: props.approvalTimeout?.toSeconds(),
@@ -255,7 +247,9 @@ export class ModelPipeline extends Construct {
       alarmArns: props.triggers.alarms?.map((a) => a.alarmArn),
     });
     if (props.endpoint) this.checkEndpoint(props.endpoint);
-    if (this.approval === ModelApproval.MANUAL) this.checkApprovers(props.approvers);
+    if (this.approval === ModelApproval.MANUAL) {
+      validatePipelineApprovers(check, { ...props.approvers, subscriptions: props.approvers?.subscriptions?.length ?? 0 });
+    }
 
     this.encryptionKey = props.encryptionKey ?? this.newKey(profile);
     this.outputPrefix = `pipelines/${props.modelName}/`;
@@ -399,19 +393,6 @@ export class ModelPipeline extends Construct {
     }
   }
 
-  private checkApprovers(approvers: ModelPipelineApprovers | undefined): void {
-    const check = checkFor(this);
-    if ((approvers?.grantees ?? []).length === 0) {
-      check.fail('approvers.grantees', approvers?.grantees, 'must name who may approve (MANUAL approval)',
-        'pass the role of the people who approve, e.g. approvers: { grantees: [governance.mlEngineer], emails: [...] }.');
-    }
-    if ((approvers?.emails ?? []).length === 0 && (approvers?.subscriptions ?? []).length === 0) {
-      check.fail('approvers.emails', approvers?.emails, 'must reach someone (MANUAL approval: nobody is told of a request otherwise)',
-        "give the approvers' addresses (approvers.emails, or MlopsPlatform's notifyEmails) or another subscription (approvers.subscriptions).");
-    }
-    for (const email of approvers?.emails ?? []) check.matches('approvers.emails', email, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an email address');
-  }
-
   /** One active run per model: a run that finds another one running fails at once (`AnotherRunActive`). */
   private grantRunLock(): void {
     // Attached to the role from outside (Roles), so the state machine does not depend on a policy naming its own ARN.
@@ -424,21 +405,18 @@ export class ModelPipeline extends Construct {
 
 
   private checkEndpoint(endpoint: ModelEndpoint): void {
-    const check = checkFor(this);
     // The endpoint reads its artifacts from `<modelName>/<version>/` of the MODELS bucket (see ModelEndpoint).
     const container = endpoint.variants[0]?.model.primaryContainer as { environment?: Record<string, string> } | undefined;
     const uri = JSON.stringify(Stack.of(endpoint).resolve(container?.environment?.MODEL_URI));
-    if (!uri.includes(`/${this.props.modelName}/`)) {
-      check.fail('endpoint', endpoint.endpointName, `does not serve '${this.props.modelName}' (its artifacts are not below '${this.props.modelName}/')`,
-        `roll '${this.props.modelName}' out to an endpoint with modelName '${this.props.modelName}', or build a pipeline for the endpoint's model.`);
-    }
+    validatePipelineEndpoint(checkFor(this), {
+      modelName: this.props.modelName,
+      endpointName: endpoint.endpointName,
+      servesModel: uri.includes(`/${this.props.modelName}/`),
+      hosting: endpoint.hosting,
+      promoted: this.props.promotion !== undefined,
+      promotionFix: "pass 'promotion' (platform.modelPromotion: the promotion updates the endpoint's stack, which rolls the component)",
+    });
     validatePipelineRollout({ scope: this.node.path }, endpoint.rollout);
-    if (endpoint.hosting === 'inference-component' && !this.props.promotion) {
-      // Its variant names no model: a configuration with the new model on the variant would not update the component.
-      check.fail('endpoint', endpoint.endpointName, 'scales to zero off hours (its model is an inference component), which the pipeline cannot update in place',
-        "pass 'promotion' (platform.modelPromotion: the promotion updates the endpoint's stack, which rolls the component), "
-        + "or give the endpoint 'scaleToZeroOffHours: false'.");
-    }
   }
 
   /** The served state the production model is read from (`servedState`, or the endpoint's). */
@@ -563,7 +541,7 @@ export class ModelPipeline extends Construct {
         roleArn: endpoint.role.roleArn,
         vpcConfig: endpointVpcConfig(endpoint),
         kmsKeyId: endpoint.endpointConfig.kmsKeyId,
-        dataCaptureConfig: pascalKeys(endpoint.endpointConfig.dataCaptureConfig),
+        dataCaptureConfig: pascalKeys(endpoint.endpointConfig.dataCaptureConfig, (x) => Token.isUnresolved(x)),
         variantName: endpoint.variants[0].name,
         instanceType: endpoint.instance.instanceType,
         initialInstanceCount: Math.max(endpoint.minCapacity, 1),
@@ -667,16 +645,9 @@ function endpointVpcConfig(endpoint: ModelEndpoint): { Subnets: string[]; Securi
   return vpcConfig ? { Subnets: vpcConfig.subnets, SecurityGroupIds: vpcConfig.securityGroupIds } : undefined;
 }
 
-/** An L1 property value with the API's PascalCase keys (`enableCapture` → `EnableCapture`); tokens are kept as they are. */
 /** Core's engine-neutral statement as a CDK statement. */
 function renderStatement(s: NeutralStatement): iam.PolicyStatement {
   return new iam.PolicyStatement({
     sid: s.sid, effect: s.effect === 'Deny' ? iam.Effect.DENY : iam.Effect.ALLOW, actions: s.actions, resources: s.resources, conditions: s.conditions,
   });
-}
-
-function pascalKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(pascalKeys);
-  if (typeof value !== 'object' || value === null || Token.isUnresolved(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.charAt(0).toUpperCase() + k.slice(1), pascalKeys(v)]));
 }

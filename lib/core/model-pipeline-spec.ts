@@ -1,9 +1,11 @@
 import { METRIC_CONTRACT } from './metrics';
+import { EndpointHosting } from './model-endpoint-spec';
 import { QualityDirection } from './monitoring-spec';
 import { validateIdentifier } from './naming';
 import { EnvironmentProfile } from './profiles';
 import { Rollout, RolloutKind } from './rollout';
-import { SpecScope, specCheck } from './spec-scope';
+import { SpecScope, specCheck, specUnresolved } from './spec-scope';
+import { Check } from './validation';
 
 /** How a registered model version is approved before it is rolled out. */
 export enum ModelApproval {
@@ -89,13 +91,108 @@ export function validatePipelineModelName(scope: SpecScope, modelName: string): 
   validateIdentifier(scope.scope, 'modelName', modelName, 40);
 }
 
+/** A pipeline's inputs as every engine has them, for the checks made before anything is built. */
+export interface PipelineInputs {
+  readonly modelName: string;
+  /** Whether the registry has a model package group named `modelName`. */
+  readonly registered: boolean;
+  /** The jobs as given: each must be a job of the training cluster (a job definition, its queue and its role). */
+  readonly validateJob: unknown;
+  readonly trainJob: unknown;
+  readonly evaluateJob: unknown;
+  /** How the error names the evaluation job (its job definition's construct path, its job name). */
+  readonly evaluateJobName: string | undefined;
+  /** The id the fix gives a job definition of its own for evaluation (each engine's naming: `Evaluate`, `evaluate`). */
+  readonly evaluateJobId: string;
+  readonly holdoutPrefix?: string;
+}
+
+/**
+ * Checks what a pipeline is built from, for every engine: the model is registered, the jobs are the training
+ * cluster's, the evaluation runs as a role of its own (the gates read what it writes: the training job must not be
+ * able to write it), the holdout is a key prefix.
+ */
+export function validatePipelineInputs(check: Check, input: PipelineInputs): void {
+  if (!input.registered) {
+    check.fail('modelName', input.modelName, 'has no model package group in the registry',
+      `call registry.addModelPackageGroup('${input.modelName}') (or add it to MlopsPlatform 'modelFamilies') before building its pipeline.`);
+  }
+  const jobs = { validateJob: input.validateJob, trainJob: input.trainJob, evaluateJob: input.evaluateJob };
+  for (const [prop, job] of Object.entries(jobs)) {
+    const given = job as { jobDefinition?: unknown; jobQueue?: unknown } | undefined;
+    if (!given?.jobDefinition || !given.jobQueue) {
+      check.fail(prop, job, 'must be a job added to the training cluster', `pass the result of trainingCluster.addJobDefinition(...) as '${prop}'.`);
+    }
+  }
+  const roleOf = (job: unknown) => (job as { jobRole?: unknown }).jobRole;
+  if (roleOf(input.evaluateJob) === roleOf(input.trainJob)) {
+    check.fail('evaluateJob', input.evaluateJobName, 'runs as the training job\'s role (it could write the evaluation the gates read)',
+      `add a job definition of its own for evaluation, e.g. trainingCluster.addJobDefinition('${input.evaluateJobId}', ...).`);
+  }
+  if (input.holdoutPrefix !== undefined) {
+    check.matches('holdoutPrefix', input.holdoutPrefix, /^[A-Za-z0-9][A-Za-z0-9_.\-/]*\/$/, 'a key prefix of the datasets bucket ending with "/", e.g. "fraud/holdout/2026-11/"');
+  }
+}
+
+/** Who is asked to approve and who may answer, as every engine has them. */
+export interface PipelineApproversInput {
+  readonly grantees?: readonly unknown[];
+  readonly emails?: readonly string[];
+  /**
+   * How many other subscriptions of the approval topic there are.
+   * @default - the engine takes none (the fix names only emails)
+   */
+  readonly subscriptions?: number;
+}
+
+/** With MANUAL approval: someone may answer, and someone hears of each request. */
+export function validatePipelineApprovers(check: Check, approvers: PipelineApproversInput | undefined): void {
+  if ((approvers?.grantees ?? []).length === 0) {
+    check.fail('approvers.grantees', approvers?.grantees, 'must name who may approve (MANUAL approval)',
+      'pass the role of the people who approve, e.g. approvers: { grantees: [governance.mlEngineer], emails: [...] }.');
+  }
+  if ((approvers?.emails ?? []).length === 0 && (approvers?.subscriptions ?? 0) === 0) {
+    check.fail('approvers.emails', approvers?.emails, 'must reach someone (MANUAL approval: nobody is told of a request otherwise)',
+      "give the approvers' addresses (approvers.emails, or MlopsPlatform's notifyEmails)"
+      + (approvers?.subscriptions !== undefined ? ' or another subscription (approvers.subscriptions).' : '.'));
+  }
+  for (const email of approvers?.emails ?? []) check.matches('approvers.emails', email, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an email address');
+}
+
+/** The endpoint a pipeline rolls out to, as every engine has it. */
+export interface PipelineEndpointInput {
+  readonly modelName: string;
+  readonly endpointName: unknown;
+  /** Whether the endpoint's artifacts are the model's (`<modelName>/` of the MODELS bucket). */
+  readonly servesModel: boolean;
+  readonly hosting: EndpointHosting;
+  /** Whether the pipeline hands approved versions to the promotion instead of updating the endpoint. */
+  readonly promoted: boolean;
+  /** How to pass the promotion on this engine (the first half of the fix when the endpoint hosts an inference component). */
+  readonly promotionFix: string;
+}
+
+/** Rejects an endpoint the pipeline cannot roll out to (the rollout itself: `validatePipelineRollout`). */
+export function validatePipelineEndpoint(check: Check, endpoint: PipelineEndpointInput): void {
+  const { modelName } = endpoint;
+  if (!endpoint.servesModel) {
+    check.fail('endpoint', endpoint.endpointName, `does not serve '${modelName}' (its artifacts are not below '${modelName}/')`,
+      `roll '${modelName}' out to an endpoint with modelName '${modelName}', or build a pipeline for the endpoint's model.`);
+  }
+  if (endpoint.hosting === 'inference-component' && !endpoint.promoted) {
+    // Its variant names no model: a configuration with the new model on the variant would not update the component.
+    check.fail('endpoint', endpoint.endpointName, 'scales to zero off hours (its model is an inference component), which the pipeline cannot update in place',
+      `${endpoint.promotionFix}, or give the endpoint 'scaleToZeroOffHours: false'.`);
+  }
+}
+
 /**
  * Validates a retraining pipeline's options and resolves its defaults from the profile, for every engine:
  * automatic approval only where the profile allows destroying data (dev), the fairness gate at the profile's gap.
  */
 export function resolveModelPipelineSpec(scope: SpecScope, input: ModelPipelineSpecInput, profile: EnvironmentProfile): ModelPipelineSpec {
   const check = specCheck(scope);
-  if (typeof input.servingImageUri !== 'string' || input.servingImageUri === '') {
+  if (!specUnresolved(scope, input.servingImageUri) && (typeof input.servingImageUri !== 'string' || input.servingImageUri === '')) {
     check.fail('servingImageUri', input.servingImageUri, 'is required', 'pass the serving image, e.g. servingImages.imageUri(tag).');
   }
   check.numberInRange('minImprovement', input.minImprovement, 0, 1);

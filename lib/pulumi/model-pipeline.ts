@@ -3,8 +3,8 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   ArtifactPurpose, METRIC_CONTRACT, MODEL_ARTIFACT_LAYOUT, ModelApproval, modelPipelineCleanupPattern, modelPipelineDefinition,
   modelPipelineRunLockStatement, modelPipelineStatements, modelPipelineSubmitDeny, modelPipelineTriggerRules, NeutralStatement,
-  PipelineDefinitionOptions, PipelineEndpointRollout, QualityDirection, resolveModelPipelineSpec, specCheck, SpecScope, validatePipelineModelName,
-  validatePipelineRollout, validatePipelineTriggers,
+  PipelineDefinitionOptions, PipelineEndpointRollout, QualityDirection, resolveModelPipelineSpec, specCheck, SpecScope, validatePipelineApprovers,
+  validatePipelineEndpoint, validatePipelineInputs, validatePipelineModelName, validatePipelineRollout, validatePipelineTriggers,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import {
@@ -14,6 +14,7 @@ import {
 import { TrainingJob } from './gpu-training-cluster';
 import { ModelEndpoint } from './model-endpoint';
 import { ModelRegistry } from './model-registry';
+import { pascalKeys } from '../core/pascal-keys';
 
 /** What starts a retraining run (as the CDK `ModelPipelineTriggers`; each rule starts it with `{ "trigger": <what> }`). */
 export interface ModelPipelineTriggers {
@@ -142,40 +143,19 @@ export class ModelPipeline extends pulumi.ComponentResource {
     const scope = componentSpecScope(ModelPipeline.TYPE, name);
     const check = specCheck(scope);
     validatePipelineModelName(scope, args.modelName);
-    if (!args.registry?.modelPackageGroups?.has(args.modelName)) {
-      check.fail('modelName', args.modelName, 'has no model package group in the registry',
-        `call registry.addModelPackageGroup('${args.modelName}') (or add it to MlopsPlatform 'modelFamilies') before building its pipeline.`);
-    }
-    for (const [prop, job] of [['validateJob', args.validateJob], ['trainJob', args.trainJob], ['evaluateJob', args.evaluateJob]] as const) {
-      if (!job?.jobDefinition || !job.jobQueue) {
-        check.fail(prop, job, 'must be a job added to the training cluster', `pass the result of trainingCluster.addJobDefinition(...) as '${prop}'.`);
-      }
-    }
-    if (args.evaluateJob.jobRole === args.trainJob.jobRole) {
-      check.fail('evaluateJob', 'the training job\'s role', 'runs as the training job\'s role (it could write the evaluation the gates read)',
-        "add a job definition of its own for evaluation, e.g. trainingCluster.addJobDefinition('evaluate', ...).");
-    }
-    if (args.holdoutPrefix !== undefined) {
-      check.matches('holdoutPrefix', args.holdoutPrefix, /^[A-Za-z0-9][A-Za-z0-9_.\-/]*\/$/, 'a key prefix of the datasets bucket ending with "/", e.g. "fraud/holdout/2026-11/"');
-    }
-    const spec = resolveModelPipelineSpec(scope, { ...args, servingImageUri: 'given' }, profile);
+    // Checks shared with the CDK ModelPipeline.
+    validatePipelineInputs(check, {
+      ...args,
+      registered: args.registry?.modelPackageGroups?.has(args.modelName) === true,
+      evaluateJobName: args.evaluateJob?.spec?.jobName,
+      evaluateJobId: 'evaluate',
+    });
+    // (An output is checked as a deploy-time value: core skips it.)
+    const spec = resolveModelPipelineSpec(scope, { ...args, servingImageUri: args.servingImageUri as string }, profile);
     const triggers = args.triggers;
     validatePipelineTriggers(scope, triggers && { schedule: triggers.schedule, onNewData: triggers.onNewData, alarmArns: triggers.alarms });
     if (args.endpoint) checkEndpoint(scope, args);
-    if (pulumi.Output.isInstance(args.servingImageUri) ? false : !args.servingImageUri) {
-      check.fail('servingImageUri', args.servingImageUri, 'is required', 'pass the serving image, e.g. servingImages.imageUri(tag).');
-    }
-    if (spec.approval === ModelApproval.MANUAL) {
-      if ((args.approvers?.grantees ?? []).length === 0) {
-        check.fail('approvers.grantees', args.approvers?.grantees, 'must name who may approve (MANUAL approval)',
-          'pass the role of the people who approve, e.g. approvers: { grantees: [governance.mlEngineer], emails: [...] }.');
-      }
-      if ((args.approvers?.emails ?? []).length === 0) {
-        check.fail('approvers.emails', args.approvers?.emails, 'must reach someone (MANUAL approval: nobody is told of a request otherwise)',
-          "give the approvers' addresses (approvers.emails, or MlopsPlatform's notifyEmails).");
-      }
-      for (const email of args.approvers?.emails ?? []) check.matches('approvers.emails', email, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an email address');
-    }
+    if (spec.approval === ModelApproval.MANUAL) validatePipelineApprovers(check, args.approvers);
     super(ModelPipeline.TYPE, name, {}, opts);
     this.approval = spec.approval;
     this.fairnessGap = spec.fairnessGap;
@@ -408,19 +388,17 @@ export class ModelPipeline extends pulumi.ComponentResource {
 
 /** Rejects an endpoint the pipeline cannot roll out to, as the CDK ModelPipeline does. */
 function checkEndpoint(scope: SpecScope, args: ModelPipelineArgs): void {
-  const check = specCheck(scope);
   const endpoint = args.endpoint!;
   // The endpoint reads its artifacts from `served/<modelName>/` of the MODELS bucket.
-  if (endpoint.modelName !== args.modelName) {
-    check.fail('endpoint', endpoint.endpointName, `does not serve '${args.modelName}' (its artifacts are not below '${args.modelName}/')`,
-      `roll '${args.modelName}' out to an endpoint with modelName '${args.modelName}', or build a pipeline for the endpoint's model.`);
-  }
+  validatePipelineEndpoint(specCheck(scope), {
+    modelName: args.modelName,
+    endpointName: endpoint.endpointName,
+    servesModel: endpoint.modelName === args.modelName,
+    hosting: endpoint.spec.hosting,
+    promoted: args.promotionStateMachineArn !== undefined,
+    promotionFix: "pass 'promotionStateMachineArn' (platform.modelPromotion: the promotion serves the version)",
+  });
   validatePipelineRollout(scope, endpoint.spec.rollout);
-  if (endpoint.spec.hosting === 'inference-component' && args.promotionStateMachineArn === undefined) {
-    // Its variant names no model: a configuration with the new model on the variant would not update the component.
-    check.fail('endpoint', endpoint.endpointName, 'scales to zero off hours (its model is an inference component), which the pipeline cannot update in place',
-      "pass 'promotionStateMachineArn' (platform.modelPromotion: the promotion serves the version), or give the endpoint 'scaleToZeroOffHours: false'.");
-  }
 }
 
 /** What core's definition needs of the endpoint (its first variant's model and configuration, its guardrails), once known. */
@@ -467,12 +445,4 @@ function endpointRolloutStatements(endpoint: ModelEndpoint): PolicyStatement[] {
     },
     { Sid: 'DescribeTheEndpointKey', Effect: 'Allow', Action: 'kms:DescribeKey', Resource: endpoint.encryptionKeyArn },
   ];
-}
-
-/** A provider value with the API's PascalCase keys (`enableCapture` → `EnableCapture`), without unset fields. */
-function pascalKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(pascalKeys);
-  if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== null && v !== '')
-    .map(([k, v]) => [k.charAt(0).toUpperCase() + k.slice(1), pascalKeys(v)]));
 }

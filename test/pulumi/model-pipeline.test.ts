@@ -339,7 +339,14 @@ describe('Pulumi ModelPipeline bad input', () => {
     const automatic = errorOf(() => new ModelPipeline('mpb2', { ...p.base, approval: ModelApproval.AUTOMATIC }));
     expect([automatic.prop, automatic.problem]).toEqual(['approval', "is not allowed in the 'prod' profile"]);
     const sameRole = errorOf(() => new ModelPipeline('mpb3', { ...p.base, evaluateJob: p.base.trainJob }));
-    expect(sameRole.prop).toBe('evaluateJob');
+    // The job is named as it was added to the cluster (core's check, the CDK pipeline's: there its construct path).
+    expect([sameRole.prop, sameRole.value, sameRole.problem]).toEqual(['evaluateJob', 'train', "runs as the training job's role (it could write the evaluation the gates read)"]);
+    expect(sameRole.fix).toBe("add a job definition of its own for evaluation, e.g. trainingCluster.addJobDefinition('evaluate', ...).");
+    const noImage = errorOf(() => new ModelPipeline('mpb5', { ...p.base, servingImageUri: '' }));
+    expect([noImage.prop, noImage.problem]).toEqual(['servingImageUri', 'is required']);
+    const notAJob = errorOf(() => new ModelPipeline('mpb6', { ...p.base, trainJob: {} as never }));
+    expect([notAJob.prop, notAJob.problem, notAJob.fix])
+      .toEqual(['trainJob', 'must be a job added to the training cluster', "pass the result of trainingCluster.addJobDefinition(...) as 'trainJob'."]);
     const unknownModel = errorOf(() => new ModelPipeline('mpb4', { ...p.base, modelName: 'churn' }));
     expect([unknownModel.prop, unknownModel.problem]).toEqual(['modelName', 'has no model package group in the registry']);
   });
