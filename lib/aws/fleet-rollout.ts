@@ -65,7 +65,9 @@ export interface FleetRolloutProps {
  * and the next rollout starts from it.
  *
  * Input: `{}` walks the rollout from the served state; `{ "action": "rollback" }` rolls back now (how to abort a
- * rollout: stop its execution, then start one with this input). A served state whose candidate already runs the
+ * rollout: stop its execution, then start one with this input; refused with `NothingToRollBack` when both variants serve
+ * one version: the first variant's instances may still run the version before it); any other `action` changes
+ * nothing (`UnknownAction`). A served state whose candidate already runs the
  * current version ends at once (`NothingToRollOut`). Started by CloudFormation writing the served state
  * (`startOnDeploy`) and by promotion (`StartExecution` on `stateMachineArn`, or on the name-built ARN).
  *

@@ -18,6 +18,13 @@ export function isSteppedFleetRollout(rollout: Rollout): boolean {
   return STEPPED_FLEET_ROLLOUTS.includes(rollout.kind);
 }
 
+/**
+ * The input action (`{ "action": "settle" }`) with which promotion (by instance refresh) moves all traffic back to the
+ * first variant of a stepped fleet after a finished rollout, once it has refreshed that variant's group to the served
+ * version: no alarm check, no notification (nothing is rolled back). Refused (`NotSettled`) while a rollout is in flight.
+ */
+export const FLEET_ROLLOUT_SETTLE_ACTION = 'settle';
+
 /** How long one rollout may run (every bake time of the longest rollout fits). */
 export const FLEET_ROLLOUT_TIMEOUT_SECONDS = 8 * 24 * 3600;
 /** How many minutes a deploy-started rollout waits (polling once a minute) for the serving stack to finish its update. */
@@ -79,7 +86,9 @@ const ALARM_TYPES = ['CompositeAlarm', 'MetricAlarm'];
  * candidate's share as `FLEET_ROLLOUT_METRIC` and waits the step's bake time. On alarm (or a failed step) it sends all
  * traffic back to the first (stable) variant, records it, tells the topic and fails with `RolledBack`. At 100% the
  * candidate's version becomes `current` (at weight 0). Input: `{}` walks from the served state; `{ "action":
- * "rollback" }` rolls back now; with `deployWaitStackName`, `{ "trigger": "deploy" }` first waits for that stack's update.
+ * "rollback" }` rolls back now (refused with `NothingToRollBack` when both variants serve one version: no rollout in
+ * flight); `{ "action": "settle" }` (`FLEET_ROLLOUT_SETTLE_ACTION`, stepped rollouts) moves all traffic back to the first
+ * variant after a finished rollout; with `deployWaitStackName`, `{ "trigger": "deploy" }` first waits for that stack's update.
  */
 export function fleetRolloutDefinition(o: FleetRolloutDefinitionOptions): AslDefinition {
   const states: Record<string, State> = {};
@@ -184,15 +193,53 @@ export function fleetRolloutDefinition(o: FleetRolloutDefinitionOptions): AslDef
   const walk = next;
 
   // Where a run starts: a rollback request, nothing to roll out, or the steps.
+  const sameVersion = { Variable: versionPath(0), StringEqualsPath: versionPath(1) };
   const start = progressive ? add('AnythingToRollOut', {
     Type: 'Choice',
-    Choices: [{
-      Variable: versionPath(0), StringEqualsPath: versionPath(1), Next: add('NothingToRollOut', { Type: 'Succeed', Comment: 'The candidate already serves the current version.' }),
-    }],
+    Choices: [{ ...sameVersion, Next: add('NothingToRollOut', { Type: 'Succeed', Comment: 'The candidate already serves the current version.' }) }],
     Default: walk,
   }) : walk;
   because('Requested', 'rollback requested');
-  add('RollbackRequested', { Type: 'Choice', Choices: [{ Variable: '$.action', StringEquals: 'rollback', Next: 'Requested' }], Default: start });
+  const actions: State[] = [];
+  if (progressive) {
+    // Both variants serve one version: no rollout is in flight, and the first variant's instances may still run the
+    // version before it (its version changed in the served state only), so "back" would serve that silently.
+    actions.push({
+      And: [{ Variable: '$.action', StringEquals: 'rollback' }, sameVersion],
+      Next: add('NothingToRollBack', {
+        Type: 'Fail',
+        Error: 'NothingToRollBack',
+        Cause: `No rollout of ${o.modelName} is in flight: both variants serve the same version, so there is nothing to roll back to. `
+          + 'To serve an earlier version again, promote it (its training run as candidate, under a new version name).',
+      }),
+    });
+    // Settle (promotion, once the first variant's instances run the served version): all traffic back to the first
+    // variant after a finished rollout, with no alarm, so the candidate variant can take the next version.
+    const settled = putMetric('SettleMetric', 0, add('Settled', { Type: 'Succeed' }));
+    const settle = shift('SettleShift', rollbackWeights, writeState('SettleRecord', rollbackWeights, variants.map((_, i) => versionPath(i)), settled));
+    actions.push({
+      Variable: '$.action',
+      StringEquals: FLEET_ROLLOUT_SETTLE_ACTION,
+      Next: add('SettleAllowed', {
+        Type: 'Choice',
+        Choices: [{ ...sameVersion, Next: settle }],
+        Default: add('NotSettled', {
+          Type: 'Fail',
+          Error: 'NotSettled',
+          Cause: `A rollout of ${o.modelName} is in flight (the variants serve different versions): settle moves traffic only after a finished one. `
+            + 'Let it finish, or roll it back with {"action": "rollback"}.',
+        }),
+      }),
+    });
+  }
+  actions.push({ Variable: '$.action', StringEquals: 'rollback', Next: 'Requested' });
+  const known = progressive ? `"rollback" or "${FLEET_ROLLOUT_SETTLE_ACTION}"` : '"rollback"';
+  // A misspelled action must not walk the rollout (the opposite of a rollback).
+  add('RollbackRequested', {
+    Type: 'Choice',
+    Choices: actions,
+    Default: add('UnknownAction', { Type: 'Fail', Error: 'UnknownAction', Cause: `"action" is ${known}; start with {} to walk the rollout. Nothing was changed.` }),
+  });
   add('ActionGiven', { Type: 'Choice', Choices: [{ Variable: '$.action', IsPresent: true, Next: 'RollbackRequested' }], Default: start });
   // What is served now: the served state taken apart (`current=v7@90,candidate=v8@10`): entries by ',', then each
   // entry's version between '=' and '@' (one delimiter per split: States.StringSplit's splitter is one string).

@@ -1,4 +1,5 @@
 import type { AslDefinition, NeutralStatement } from './brake-definition';
+import { FLEET_ROLLOUT_SETTLE_ACTION } from './fleet-rollout-definition';
 import { MODEL_ARTIFACT_LAYOUT, platformParameterName } from './served-models';
 import { throttlingErrors } from './state-machine-errors';
 import type { Check } from './validation';
@@ -245,17 +246,87 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
     ResultPath: '$.served',
   });
 
+  /**
+   * The instance refresh of the Auto Scaling group of the fleet variant at `index` (found by its `SERVED_VARIANT_TAG`),
+   * waited for: `done` when it succeeded, `noGroup` when no group has the tag; a failed, cancelled or timed-out refresh
+   * fails the promotion with `InstanceRefreshFailed` and goes on to `onFailure` (`after` says what that does).
+   */
+  const refreshGroup = (key: string, index: number, done: string, noGroup: string, onFailure: string, after: string) => {
+    const refreshFailed = PROMOTION_OUTCOMES.instanceRefreshFailed;
+    const refreshTask = (name: string, action: string, parameters: State, next: string, extra: State, catchNext: string) => add(name, {
+      Type: 'Task',
+      Resource: sdk('autoscaling', action),
+      Parameters: parameters,
+      ResultPath: null,
+      Retry: REFRESH_RETRY,
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: catchNext }],
+      ...extra,
+      Next: next,
+    });
+    failure(`FindVariant${key}GroupFailed`, refreshFailed, undefined, onFailure);
+    refreshTask(`FindVariant${key}Group`, 'describeAutoScalingGroups', {
+      Filters: [{ 'Name': `tag:${SERVED_VARIANT_TAG}`, 'Values.$': `States.Array(States.Format('{}:${index}', ${stateName}))` }],
+    }, `Variant${key}GroupFound`, { ResultSelector: { 'groups.$': '$.AutoScalingGroups' }, ResultPath: '$.group' }, `FindVariant${key}GroupFailed`);
+    choice(`Variant${key}GroupFound`, [{ ...present('$.group.groups[0].AutoScalingGroupName'), Next: `RefreshVariant${key}` }], noGroup);
+    failure(`RefreshVariant${key}Failed`, refreshFailed, undefined, onFailure);
+    refreshTask(`RefreshVariant${key}`, 'startInstanceRefresh', { 'AutoScalingGroupName.$': '$.group.groups[0].AutoScalingGroupName', 'Strategy': 'Rolling' },
+      `StartRefresh${key}Polling`, { ResultSelector: { 'id.$': '$.InstanceRefreshId' }, ResultPath: '$.refreshing' }, `RefreshVariant${key}Failed`);
+    pass(`StartRefresh${key}Polling`, { n: 0 }, '$.poll', `WaitForRefresh${key}`);
+    add(`WaitForRefresh${key}`, { Type: 'Wait', Seconds: PROMOTION_STACK_POLL_SECONDS, Next: `CountRefresh${key}Poll` });
+    pass(`CountRefresh${key}Poll`, { 'n.$': 'States.MathAdd($.poll.n, 1)' }, '$.poll', `DescribeRefresh${key}`);
+    failure(`DescribeRefresh${key}Failed`, refreshFailed, undefined, onFailure);
+    refreshTask(`DescribeRefresh${key}`, 'describeInstanceRefreshes', {
+      'AutoScalingGroupName.$': '$.group.groups[0].AutoScalingGroupName', 'InstanceRefreshIds.$': 'States.Array($.refreshing.id)',
+    }, `Refreshed${key}`, { ResultSelector: { 'status.$': '$.InstanceRefreshes[0].Status' }, ResultPath: '$.refreshStatus' }, `DescribeRefresh${key}Failed`);
+    const timedOut = failure(`Refresh${key}TimedOut`, refreshFailed, 'The instance refresh of the fleet variant\'s group did not finish within '
+      + `${(PROMOTION_REFRESH_WAIT_POLLS * PROMOTION_STACK_POLL_SECONDS) / 60} minutes; it is cancelled and ${after}.`, onFailure);
+    refreshTask(`CancelRefresh${key}`, 'cancelInstanceRefresh', { 'AutoScalingGroupName.$': '$.group.groups[0].AutoScalingGroupName' }, timedOut, {}, timedOut);
+    choice(`Refreshed${key}`, [
+      { Variable: '$.refreshStatus.status', StringEquals: 'Successful', Next: done },
+      {
+        Or: ['Failed', 'Cancelled', 'Cancelling', 'RollbackInProgress', 'RollbackFailed', 'RollbackSuccessful']
+          .map((status) => ({ Variable: '$.refreshStatus.status', StringEquals: status })),
+        Next: failure(`Refresh${key}NotDone`, refreshFailed, `The instance refresh of the fleet variant's group failed or was cancelled; ${after} `
+          + '(instances it already replaced serve the served state\'s version until replaced again).', onFailure),
+      },
+      { Variable: '$.poll.n', NumericGreaterThanEquals: PROMOTION_REFRESH_WAIT_POLLS, Next: `CancelRefresh${key}` },
+    ], `WaitForRefresh${key}`);
+    return `FindVariant${key}Group`;
+  };
+  const entry = (i: number, part: number) =>
+    `States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit(States.ArrayGetItem($.served.entries, ${i}), '='), 1), '@'), ${part})`;
+  const rolloutArn = `States.Format('arn:${o.partition}:states:${o.region}:${o.account}:stateMachine:{}', $.target.rollout)`;
+
   if (refresh) {
     // Instance refresh replaces a group's instances while it serves: the candidate's group may take the new version only
-    // while the listener sends it nothing (weight 0). Checked before anything is copied.
+    // while the listener sends it nothing (weight 0). Checked before anything is copied. After a finished rollout
+    // (`current=v8@0,candidate=v8@100`) the first variant's group is refreshed to the served version (its instances may
+    // still run the one before: its version changed in the served state only) while it has no traffic, the fleet's
+    // rollout settles all traffic on it, and the served state is read again.
     choice('CandidateIdleIfStepped', [{ Variable: '$.target.mode', StringEquals: PromotionMode.ROLLOUT, Next: 'CandidateWeight' }], 'CandidateOrPackage');
-    pass('CandidateWeight', {
-      'weight.$': "States.ArrayGetItem(States.StringSplit(States.ArrayGetItem($.served.entries, 1), '@'), 1)",
-    }, '$.candidateWeight', 'CandidateIdle');
-    choice('CandidateIdle', [{ Variable: '$.candidateWeight.weight', StringEquals: '0', Next: 'CandidateOrPackage' }],
-      failure('CandidateServes', PROMOTION_OUTCOMES.candidateServing, 'The fleet\'s candidate variant serves traffic (its last rollout moved '
-        + 'traffic to it): refreshing its group would give the new version that traffic before any rollout step. Move the traffic back to the '
-        + 'first variant (the fleet rollout\'s {"action": "rollback"}), refresh its group, then promote.', 'ReleaseLockOnFailure'));
+    pass('CandidateWeight', { 'weight.$': entry(1, 1), 'current.$': entry(0, 0), 'candidate.$': entry(1, 0) }, '$.candidateWeight', 'CandidateIdle');
+    const serving = failure('CandidateServes', PROMOTION_OUTCOMES.candidateServing, 'The fleet\'s candidate variant serves traffic and promotion cannot '
+      + 'move it back: a rollout is in flight (the variants serve different versions: let it finish, or roll it back with the fleet rollout\'s '
+      + '{"action": "rollback"}), the fleet has no rollout state machine, or no Auto Scaling group is tagged for its first variant. Refreshing the '
+      + 'candidate\'s group would give the new version that traffic before any rollout step.', 'ReleaseLockOnFailure');
+    const settle = refreshGroup('Stable', 0, 'SettleFleet', serving, 'ReleaseLockOnFailure', 'the served state is unchanged');
+    choice('CandidateIdle', [
+      { Variable: '$.candidateWeight.weight', StringEquals: '0', Next: 'CandidateOrPackage' },
+      {
+        And: [
+          { Not: present('$.settled') },
+          { Variable: '$.candidateWeight.weight', StringEquals: '100' },
+          { Variable: '$.candidateWeight.current', StringEqualsPath: '$.candidateWeight.candidate' },
+          { Not: { Variable: '$.target.rollout', StringEquals: 'none' } },
+        ],
+        Next: settle,
+      },
+    ], serving);
+    task('SettleFleet', `arn:${o.partition}:states:::states:startExecution.sync:2`, {
+      'StateMachineArn.$': rolloutArn,
+      'Input': { 'action': FLEET_ROLLOUT_SETTLE_ACTION, 'promotion.$': '$$.Execution.Id' },
+    }, 'Settled', {}, { next: failure('SettleFailed', PROMOTION_OUTCOMES.failed, undefined, 'ReleaseLockOnFailure') });
+    pass('Settled', { settled: true }, '$.settled', 'ReadServedState');
   }
 
   // 3. What is copied: the candidate archive, or the served archive of an approved model package (by ARN, possibly in
@@ -384,8 +455,6 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
     { Variable: '$.target.mode', StringEquals: PromotionMode.ROLLOUT, Next: 'StableVersion' },
     { Variable: '$.target.mode', StringEquals: PromotionMode.DIRECT, Next: 'ServeAllAtOnce' },
   ], notPromotable);
-  const entry = (i: number, part: number) =>
-    `States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit(States.ArrayGetItem($.served.entries, ${i}), '='), 1), '@'), ${part})`;
   pass('StableVersion', {
     'previous.$': '$.served.previous', 'currentVersion.$': entry(0, 0), 'candidateVersion.$': entry(1, 0), 'candidateWeight.$': entry(1, 1),
   }, '$.served', 'CandidateServesAll');
@@ -446,17 +515,6 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
     // 5. The groups of the fleet variants whose version changed (found by their SERVED_VARIANT_TAG; an endpoint has
     //    none): an instance refresh each, in the order of the variants, each waited for. Their instances boot with the
     //    served state's version.
-    const refreshFailed = PROMOTION_OUTCOMES.instanceRefreshFailed;
-    const refreshTask = (name: string, action: string, parameters: State, next: string, extra: State, catchNext: string) => add(name, {
-      Type: 'Task',
-      Resource: sdk('autoscaling', action),
-      Parameters: parameters,
-      ResultPath: null,
-      Retry: REFRESH_RETRY,
-      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: catchNext }],
-      ...extra,
-      Next: next,
-    });
     pass('NextEntries', { 'before.$': "States.StringSplit($.served.previous, ',')", 'after.$': "States.StringSplit($.next.value, ',')" }, '$.refresh', 'Variant0Served');
     const variantEntry = (entries: string, i: number) =>
       `States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(${entries}, ${i}), '='), 1), '@'), 0)`;
@@ -465,35 +523,8 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
       const done = i + 1 < variants ? `Variant${i + 1}Served` : 'RolloutNeeded';
       choice(`Variant${i}Served`, [{ And: [present(`$.refresh.before[${i}]`), present(`$.refresh.after[${i}]`)], Next: `Variant${i}Versions` }], done);
       pass(`Variant${i}Versions`, { 'before.$': variantEntry('$.refresh.before', i), 'after.$': variantEntry('$.refresh.after', i) }, '$.variant', `Variant${i}Changed`);
-      choice(`Variant${i}Changed`, [{ Variable: '$.variant.before', StringEqualsPath: '$.variant.after', Next: done }], `FindVariant${i}Group`);
-      failure(`FindVariant${i}GroupFailed`, refreshFailed, undefined, 'RestoreServedState');
-      refreshTask(`FindVariant${i}Group`, 'describeAutoScalingGroups', {
-        Filters: [{ 'Name': `tag:${SERVED_VARIANT_TAG}`, 'Values.$': `States.Array(States.Format('{}:${i}', ${stateName}))` }],
-      }, `Variant${i}GroupFound`, { ResultSelector: { 'groups.$': '$.AutoScalingGroups' }, ResultPath: '$.group' }, `FindVariant${i}GroupFailed`);
-      choice(`Variant${i}GroupFound`, [{ ...present('$.group.groups[0].AutoScalingGroupName'), Next: `RefreshVariant${i}` }], done);
-      failure(`RefreshVariant${i}Failed`, refreshFailed, undefined, 'RestoreServedState');
-      refreshTask(`RefreshVariant${i}`, 'startInstanceRefresh', { 'AutoScalingGroupName.$': '$.group.groups[0].AutoScalingGroupName', 'Strategy': 'Rolling' },
-        `StartRefresh${i}Polling`, { ResultSelector: { 'id.$': '$.InstanceRefreshId' }, ResultPath: '$.refreshing' }, `RefreshVariant${i}Failed`);
-      pass(`StartRefresh${i}Polling`, { n: 0 }, '$.poll', `WaitForRefresh${i}`);
-      add(`WaitForRefresh${i}`, { Type: 'Wait', Seconds: PROMOTION_STACK_POLL_SECONDS, Next: `CountRefresh${i}Poll` });
-      pass(`CountRefresh${i}Poll`, { 'n.$': 'States.MathAdd($.poll.n, 1)' }, '$.poll', `DescribeRefresh${i}`);
-      failure(`DescribeRefresh${i}Failed`, refreshFailed, undefined, 'RestoreServedState');
-      refreshTask(`DescribeRefresh${i}`, 'describeInstanceRefreshes', {
-        'AutoScalingGroupName.$': '$.group.groups[0].AutoScalingGroupName', 'InstanceRefreshIds.$': 'States.Array($.refreshing.id)',
-      }, `Refreshed${i}`, { ResultSelector: { 'status.$': '$.InstanceRefreshes[0].Status' }, ResultPath: '$.refreshStatus' }, `DescribeRefresh${i}Failed`);
-      const timedOut = failure(`Refresh${i}TimedOut`, refreshFailed, 'The instance refresh of the fleet variant\'s group did not finish within '
-        + `${(PROMOTION_REFRESH_WAIT_POLLS * PROMOTION_STACK_POLL_SECONDS) / 60} minutes; it is cancelled and the previous served state is restored.`, 'RestoreServedState');
-      refreshTask(`CancelRefresh${i}`, 'cancelInstanceRefresh', { 'AutoScalingGroupName.$': '$.group.groups[0].AutoScalingGroupName' }, timedOut, {}, timedOut);
-      choice(`Refreshed${i}`, [
-        { Variable: '$.refreshStatus.status', StringEquals: 'Successful', Next: done },
-        {
-          Or: ['Failed', 'Cancelled', 'Cancelling', 'RollbackInProgress', 'RollbackFailed', 'RollbackSuccessful']
-            .map((status) => ({ Variable: '$.refreshStatus.status', StringEquals: status })),
-          Next: failure(`Refresh${i}NotDone`, refreshFailed, 'The instance refresh of the fleet variant\'s group failed or was cancelled; the previous '
-            + 'served state is restored (instances it already replaced serve the promoted version until replaced again).', 'RestoreServedState'),
-        },
-        { Variable: '$.poll.n', NumericGreaterThanEquals: PROMOTION_REFRESH_WAIT_POLLS, Next: `CancelRefresh${i}` },
-      ], `WaitForRefresh${i}`);
+      choice(`Variant${i}Changed`, [{ Variable: '$.variant.before', StringEqualsPath: '$.variant.after', Next: done }],
+        refreshGroup(`${i}`, i, done, done, 'RestoreServedState', 'the previous served state is restored'));
     }
   }
 
@@ -507,7 +538,7 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
     failure('RolloutRolledBack', PROMOTION_OUTCOMES.rolledBack,
       'The fleet rollout did not finish (rolled back on alarm, or failed); the previous served state is restored.', 'RestoreServedState');
     task('RollOut', `arn:${o.partition}:states:::states:startExecution.sync:2`, {
-      'StateMachineArn.$': `States.Format('arn:${o.partition}:states:${o.region}:${o.account}:stateMachine:{}', $.target.rollout)`,
+      'StateMachineArn.$': rolloutArn,
       'Input': { 'promotion.$': '$$.Execution.Id', 'version.$': '$.version' },
     }, 'ReleaseLock', { ResultSelector: { 'status.$': '$.Status' }, ResultPath: '$.rollout' }, { next: 'RolloutRolledBack' });
   }

@@ -58,7 +58,8 @@ export interface FleetRolloutArgs extends MlopsComponentArgs {
  * failed step) all traffic goes back to the first (stable) variant, the served state records it, the alarm topic is told
  * and the run fails with `RolledBack`. At 100% the candidate's version becomes `current` (at weight 0).
  *
- * Input: `{}` walks the rollout from the served state; `{ "action": "rollback" }` rolls back now. What differs from
+ * Input: `{}` walks the rollout from the served state; `{ "action": "rollback" }` rolls back now (refused with
+ * `NothingToRollBack` when no rollout is in flight); `{ "action": "settle" }` is promotion's (see `ModelPromotion`). What differs from
  * CDK: nothing starts it on a deploy (the CDK construct's trigger is CloudFormation's CloudTrail `PutParameter` of the
  * served state, which a Pulumi program does not make, and there is no stack to wait for), so the definition has no
  * deploy wait: a promotion starts it (the Pulumi `MlopsPlatform` names it in the served state's promotion tag); after a

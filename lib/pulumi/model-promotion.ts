@@ -61,7 +61,10 @@ export interface ModelPromotionArgs extends MlopsComponentArgs {
  * Pulumi `InferenceFleet`), waits for each refresh (`InstanceRefreshFailed`, served state restored, if one fails, is
  * cancelled or takes longer than two hours) and starts the fleet's rollout state machine when the served state's target
  * tag names one (`RolledBack` restores; the Pulumi `MlopsPlatform` names each stepped fleet's `FleetRollout` there).
- * A stepped fleet whose candidate serves traffic is refused (`CandidateServing`).
+ * After a finished rollout (the candidate variant serves all traffic and both variants serve one version) it first
+ * refreshes the first variant's group to that version while it has no traffic and has the fleet's rollout settle all
+ * traffic on it (`{ "action": "settle" }`), so every promotion of a stepped fleet works; a fleet whose rollout is in
+ * flight, that has no rollout state machine or no group tagged for its first variant is refused (`CandidateServing`).
  * Endpoints end at the served state, which `pulumi up` serves (the archive is in `served/` already).
  */
 export class ModelPromotion extends pulumi.ComponentResource {

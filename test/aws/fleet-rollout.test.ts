@@ -197,6 +197,30 @@ describe('fleet rollout state machine, runs', () => {
     expect(aws.calls).toEqual(['read /mlops/fraud-prod/served/fraud']);
   });
 
+  test('{ "action": "rollback" } with no rollout in flight (both variants serve one version) is refused: the first variant\'s instances may still run the version before it', async () => {
+    for (const state of ['current=v2@0,candidate=v2@100', 'current=v2@100,candidate=v2@0']) {
+      const aws = new FakeAws(state);
+      const result = await run(canary, aws, { action: 'rollback' });
+      expect(result.error).toMatch(/^NothingToRollBack: No rollout of fraud is in flight.*promote it/);
+      expect([aws.calls, aws.servedState, aws.notifications]).toEqual([['read /mlops/fraud-prod/served/fraud'], state, []]);
+    }
+  });
+
+  test('{ "action": "settle" } after a finished rollout: all traffic to the first variant, recorded, no alarm check, no notification; refused while a rollout is in flight', async () => {
+    const done = new FakeAws('current=v2@0,candidate=v2@100');
+    expect(await run(canary, done, { action: 'settle' })).toEqual({ ok: true });
+    expect(done.calls).toEqual(['read /mlops/fraud-prod/served/fraud', 'listener 100/0', 'state current=v2@100,candidate=v2@0', 'metric 0']);
+    const inFlight = new FakeAws('current=v1@90,candidate=v2@10');
+    expect((await run(canary, inFlight, { action: 'settle' })).error).toMatch(/^NotSettled: A rollout of fraud is in flight/);
+    expect([inFlight.calls, inFlight.servedState, inFlight.notifications]).toEqual([['read /mlops/fraud-prod/served/fraud'], 'current=v1@90,candidate=v2@10', []]);
+  });
+
+  test('a misspelled action changes nothing (it used to walk the rollout)', async () => {
+    const aws = new FakeAws('current=v1@90,candidate=v2@10');
+    expect((await run(canary, aws, { action: 'rolback' })).error).toMatch(/^UnknownAction: "action" is "rollback" or "settle"; start with \{\} to walk the rollout/);
+    expect(aws.calls).toEqual(['read /mlops/fraud-prod/served/fraud']);
+  });
+
   test('started by a deploy: waits for the serving stack to finish an update begun after the run started, then steps', async () => {
     const aws = new FakeAws('current=v1@90,candidate=v2@10');
     // Not updated yet (the data stack deploys first), then in progress, then done.

@@ -151,6 +151,16 @@ describe('Pulumi fleet rollout, runs', () => {
     expect(await runRollout(definition, deploy, { trigger: 'deploy' })).toEqual({ ok: true });
     expect(deploy.calls.filter((c) => c.startsWith('describe'))).toEqual([]);
   });
+
+  test('A/B: { "action": "rollback" } sends all traffic to the first variant; there is no settle (an unknown action changes nothing)', async () => {
+    const { definition, initialState } = built.get('ab')!;
+    const settle = new FakeAws(initialState);
+    expect((await runRollout(definition, settle, { action: 'settle' })).error).toMatch(/^UnknownAction: "action" is "rollback";/);
+    expect(settle.calls).toEqual(['read /mlops/p-dev/served/ab']);
+    const rollback = new FakeAws('a=v1@60,b=v2@30,c=v3@10');
+    expect((await runRollout(definition, rollback, { action: 'rollback' })).error).toMatch(/^RolledBack/);
+    expect(rollback.servedState).toBe('a=v1@100,b=v2@0,c=v3@0');
+  });
 });
 
 describe('Pulumi fleet rollout, the role', () => {

@@ -1,11 +1,12 @@
 import * as pulumi from '@pulumi/pulumi';
+import { Duration } from 'aws-cdk-lib';
 import { ACCOUNT, errorOf, installMocks, mockArn, one, promiseOf, RecordedResource, REGION, resourcesOf } from './support';
 import { IamWalk, RequestContext, Statement } from '../support/iam-walk';
 import { FakeAws, run, STAGING_PACKAGE, stagingPackage, TaskError } from '../support/promotion-fakes';
 import { allStates } from '../support/state-machines';
 import {
-  ArtifactPurpose, BOUNDARY_ALLOWED_ACTIONS, boundaryStatements, EnvironmentProfile, MlopsTags, promotionDefinition, SERVED_VARIANT_TAG,
-  ValidationError,
+  ArtifactPurpose, BOUNDARY_ALLOWED_ACTIONS, boundaryStatements, EnvironmentProfile, fleetRolloutDefinition, MlopsTags, promotionDefinition, Rollout,
+  SERVED_VARIANT_TAG, ValidationError,
 } from 'mlops-constructs';
 import { ArtifactStore, ModelPromotion } from 'mlops-constructs/pulumi';
 
@@ -211,12 +212,80 @@ describe('Pulumi ModelPromotion, instance refresh of the fleets whose version ch
     expect(fake.locks.size).toBe(0);
   });
 
-  test('a stepped fleet whose candidate serves traffic is refused before anything is copied (CandidateServing)', async () => {
-    const fake = fleets();
-    fake.servedStates.fraud = 'current=v7@0,candidate=v7@100';
-    expect(await promoteHere(fake, promote)).toMatchObject({ ok: false, error: 'CandidateServing' });
-    expect(fake.calls).toEqual(['lock fraud', 'release fraud', 'notify']);
-    expect(fake.servedStates.fraud).toBe('current=v7@0,candidate=v7@100');
+  /** The fleet's rollout state machine as the Pulumi FleetRollout renders it (core's definition; test/pulumi/fleet-rollout.test.ts checks they are equal), run for real. */
+  const withRollout = (fake: FakeAws, state: string, weights: number[]) => {
+    fake.rolloutMachines[ROLLOUT] = {
+      model: 'fraud',
+      definition: fleetRolloutDefinition({
+        partition: 'aws',
+        modelName: 'fraud',
+        rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }),
+        variants: [{ name: 'current', targetGroupArn: 'arn:tg-current' }, { name: 'candidate', targetGroupArn: 'arn:tg-candidate' }],
+        listenerArn: 'arn:listener',
+        servedStateParameterName: '/mlops/p-dev/served/fraud',
+        alarmNames: ['fraud-latency'],
+        alarmTopicArn: ALARMS,
+      }),
+    };
+    fake.servedStates.fraud = state;
+    fake.listenerWeights.fraud = weights;
+    return fake;
+  };
+
+  test('after a finished rollout: the first variant\'s group is refreshed to the served version while idle, the rollout settles all traffic on it, then the new version rolls out; and again', async () => {
+    const fake = withRollout(fleets(), 'current=v7@0,candidate=v7@100', [0, 100]);
+    fake.refreshStatuses = ['Successful'];
+    expect(await promoteHere(fake, promote)).toEqual({ ok: true });
+    expect(fake.calls).toEqual([
+      'lock fraud',
+      // Its instances may still run v6 (the served state changed, the group did not): refreshed while it has no traffic.
+      'refresh fraud-current-asg',
+      `rollout ${ROLLOUT} settle`, '  listener 100/0', '  state current=v7@100,candidate=v7@0',
+      'copy served/fraud/v8/model.tar.gz',
+      'state current=v7@100,candidate=v8@0',
+      'refresh fraud-candidate-asg',
+      `rollout ${ROLLOUT}`, '  listener 90/10', '  state current=v7@90,candidate=v8@10', '  listener 0/100', '  state current=v7@0,candidate=v8@100',
+      '  state current=v8@0,candidate=v8@100',
+      'release fraud',
+    ]);
+    expect([fake.listenerWeights.fraud, fake.notifications]).toEqual([[0, 100], []]);
+    // The next promotion is not refused: the same path again.
+    fake.calls = [];
+    fake.objects.set('candidates/fraud/run-43/model.tar.gz', 'archive-43');
+    expect(await promoteHere(fake, { model: 'fraud', version: 'v9', candidate: 'run-43' })).toEqual({ ok: true });
+    expect(fake.calls.filter((c) => !c.startsWith('  '))).toEqual(['lock fraud', 'refresh fraud-current-asg', `rollout ${ROLLOUT} settle`,
+      'copy served/fraud/v9/model.tar.gz', 'state current=v8@100,candidate=v9@0', 'refresh fraud-candidate-asg', `rollout ${ROLLOUT}`, 'release fraud']);
+    expect(fake.servedStates.fraud).toBe('current=v9@0,candidate=v9@100');
+  });
+
+  test('the candidate serves traffic and cannot be moved back (a rollout in flight, no rollout state machine, no group for the first variant): refused before anything is copied (CandidateServing)', async () => {
+    const inFlight = withRollout(fleets(), 'current=v6@90,candidate=v7@10', [90, 10]);
+    const noRollout = withRollout(fleets(), 'current=v7@0,candidate=v7@100', [0, 100]);
+    (noRollout as Json).shards.fraud = 'rollout dev none';
+    const noGroup = withRollout(fleets(), 'current=v7@0,candidate=v7@100', [0, 100]);
+    delete noGroup.servedGroups['/mlops/p-dev/served/fraud:0'];
+    for (const [fake, state] of [[inFlight, 'current=v6@90,candidate=v7@10'], [noRollout, 'current=v7@0,candidate=v7@100'], [noGroup, 'current=v7@0,candidate=v7@100']] as const) {
+      const result = await promoteHere(fake, promote);
+      expect(result).toMatchObject({ ok: false, error: 'CandidateServing' });
+      expect(result.cause).toMatch(/a rollout is in flight .* no rollout state machine, or no Auto Scaling group is tagged for its first variant/);
+      expect([fake.calls, fake.servedStates.fraud, fake.refreshes, fake.rolloutsStarted]).toEqual([['lock fraud', 'release fraud', 'notify'], state, [], []]);
+    }
+  });
+
+  test('the first variant\'s refresh fails, or the settle fails: nothing copied, served state and listener unchanged, the lock released, the topic told', async () => {
+    const refreshFails = withRollout(fleets(), 'current=v7@0,candidate=v7@100', [0, 100]);
+    refreshFails.refreshStatuses = ['InProgress', 'Failed'];
+    expect(await promoteHere(refreshFails, promote)).toMatchObject({ ok: false, error: 'InstanceRefreshFailed', cause: expect.stringContaining('the served state is unchanged') });
+    expect(refreshFails.calls).toEqual(['lock fraud', 'refresh fraud-current-asg', 'release fraud', 'notify']);
+    // The rollout state machine refuses to settle (someone started a rollout meanwhile: the variants serve different versions).
+    const settleFails = withRollout(fleets(), 'current=v7@0,candidate=v7@100', [0, 100]);
+    settleFails['autoscaling:startInstanceRefresh'] = (input: Json) => {
+      settleFails.servedStates.fraud = 'current=v7@100,candidate=v9@0';
+      return FakeAws.prototype['autoscaling:startInstanceRefresh'].call(settleFails, input);
+    };
+    expect(await promoteHere(settleFails, promote)).toMatchObject({ ok: false, error: 'PromotionFailed', cause: expect.stringContaining('NotSettled') });
+    expect(settleFails.calls).toEqual(['lock fraud', 'refresh fraud-current-asg', `rollout ${ROLLOUT} settle`, 'release fraud', 'notify']);
+    expect([settleFails.servedStates.fraud, settleFails.listenerWeights.fraud, settleFails.objects.has('served/fraud/v8/model.tar.gz')]).toEqual(['current=v7@100,candidate=v9@0', [0, 100], false]);
   });
 });
 

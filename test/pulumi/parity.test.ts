@@ -444,15 +444,19 @@ beforeAll(async () => {
 
 /**
  * What each engine's promotion does after the served state (the next row): CDK updates the serving shard stack, Pulumi
- * refreshes the groups of the fleet variants whose version changed (and refuses a stepped fleet whose candidate serves
- * traffic, before the copy); both then run the fleet rollout. Their states and the role's statements for them.
+ * refreshes the groups of the fleet variants whose version changed (and, before the copy, settles a stepped fleet after
+ * a finished rollout or refuses one whose candidate serves traffic); both then run the fleet rollout. Their states and the role's statements for them.
  */
 const PROMOTION_STACK_UPDATE_STATES = [
   'ReadStackParameters', 'ReadStackParametersFailed', 'KeepParameters', 'UpdateServingStack', 'UpdateServingStackFailed', 'StartPolling', 'WaitForStack',
   'CountPoll', 'DescribeServingStack', 'DescribeServingStackFailed', 'StackUpdated', 'StackNotUpdated', 'StackUpdateTimedOut', 'RolloutNeeded', 'RollOut',
   'RolloutRolledBack',
 ];
-const PROMOTION_REFRESH_STATES = /^(NextEntries|Variant\dServed|Variant\dVersions|Variant\dChanged|FindVariant\dGroup(Failed)?|Variant\dGroupFound|RefreshVariant\d(Failed)?|StartRefresh\dPolling|WaitForRefresh\d|CountRefresh\dPoll|DescribeRefresh\d(Failed)?|Refresh\dTimedOut|Refresh\dNotDone|CancelRefresh\d|Refreshed\d|CandidateIdleIfStepped|CandidateWeight|CandidateIdle|CandidateServes)$/;
+// (`<n>`: the variant whose version changed; `Stable`: the first variant's group, refreshed before a finished rollout is settled)
+const PROMOTION_REFRESH_STATES = new RegExp('^(NextEntries|Variant\\dServed|Variant\\dVersions|Variant\\dChanged|FindVariant(\\d|Stable)Group(Failed)?|Variant(\\d|Stable)GroupFound|'
+  + 'RefreshVariant(\\d|Stable)(Failed)?|StartRefresh(\\d|Stable)Polling|WaitForRefresh(\\d|Stable)|CountRefresh(\\d|Stable)Poll|DescribeRefresh(\\d|Stable)(Failed)?|'
+  + 'Refresh(\\d|Stable)TimedOut|Refresh(\\d|Stable)NotDone|CancelRefresh(\\d|Stable)|Refreshed(\\d|Stable)|CandidateIdleIfStepped|CandidateWeight|CandidateIdle|CandidateServes|'
+  + 'SettleFleet|SettleFailed|Settled)$');
 const PROMOTION_ROLLOUT_SIDS = ['StartRollouts', 'FollowRollouts', 'SyncRollouts'];
 const PROMOTION_STACK_UPDATE_SIDS = ['UpdateServingStacks', 'FindAndFollowServedFleets', 'RefreshServedFleets', ...PROMOTION_ROLLOUT_SIDS];
 

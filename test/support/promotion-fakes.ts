@@ -1,5 +1,6 @@
 // Fakes of every service call the promotion state machine makes (core's promotionDefinition, as either engine deploys it),
 // with S3 enforcing the models bucket's write-once rule as its policy does; shared by the CDK and Pulumi promotion tests.
+import { FakeAws as RolloutAws, runRollout } from './rollout-fakes';
 import { runLocally } from './state-machines';
 import { PROMOTION_TARGET_TAG, SERVED_MODELS_POLICY_SIDS, servedModelsBucketPolicy } from 'mlops-constructs';
 
@@ -38,6 +39,13 @@ export class FakeAws {
   /** What DescribeInstanceRefreshes answers, in turn (the last one repeats). */
   public refreshStatuses: string[] = ['InProgress', 'Successful'];
   public refreshes: string[] = [];
+  /**
+   * Fleet rollout state machines by name, each with its model: a promotion that starts one runs its definition offline
+   * (against this environment's served state and listener) instead of answering SUCCEEDED or `rolloutOutcome`.
+   */
+  public rolloutMachines: Record<string, { model: string; definition: any }> = {};
+  /** The listener weights of each model's fleet, as its rollout state machine sets them. */
+  public listenerWeights: Record<string, number[]> = {};
   /** Objects of other buckets (`<bucket>/<key>`): the source environment's served archives. */
   public otherBuckets = new Map<string, string>([[`${STAGING_BUCKET}/served/fraud/s7/model.tar.gz`, 'archive-s7']]);
   /** Model packages by ARN (this environment's and the source's). */
@@ -158,9 +166,21 @@ export class FakeAws {
     return { StackId: 'arn:stack' };
   }
 
-  public 'states:startExecution.sync:2'(input: any) {
+  public async 'states:startExecution.sync:2'(input: any) {
     this.rolloutsStarted.push(input);
-    this.calls.push(`rollout ${input.StateMachineArn.split(':').pop()}`);
+    const name = input.StateMachineArn.split(':').pop();
+    this.calls.push(`rollout ${name}${input.Input.action ? ` ${input.Input.action}` : ''}`);
+    const machine = this.rolloutMachines[name];
+    if (machine) {
+      const rollout = new RolloutAws(this.servedStates[machine.model]);
+      rollout.weights = this.listenerWeights[machine.model] ?? [];
+      const result = await runRollout(machine.definition, rollout, input.Input);
+      this.servedStates[machine.model] = rollout.servedState;
+      this.listenerWeights[machine.model] = rollout.weights;
+      this.calls.push(...rollout.calls.filter((c) => /^(listener|state|notify)/.test(c)).map((c) => `  ${c}`));
+      if (!result.ok) throw new TaskError('States.TaskFailed', JSON.stringify({ Status: 'FAILED', Error: result.error }));
+      return { Status: 'SUCCEEDED', Output: '{}' };
+    }
     if (this.rolloutOutcome !== 'SUCCEEDED') throw new TaskError('States.TaskFailed', JSON.stringify({ Status: 'FAILED', Error: 'RolledBack' }));
     return { Status: 'SUCCEEDED', Output: '{}' };
   }
