@@ -253,9 +253,18 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     this.teams = teams;
     const keyArn = this.platformKey.arn;
 
-    // Data: the store and images, then (under the governance boundary) the registry and tracking.
+    // Data: the store and images, then (under the governance boundary) the registry and tracking. The store comes before
+    // governance (whose trail logs its data events and whose access logs it keeps), so its replication role takes the
+    // boundary as an output that resolves once governance exists (after this constructor's synchronous part): bounded as
+    // every role of the platform. Without governance (the constructor failed) there is nothing to deploy.
+    const storeBoundary = pulumi.output(Promise.resolve(true)).apply(() => this.governance?.permissionBoundary.arn as pulumi.Output<string>);
     this.artifactStore = new ArtifactStore(`${name}-artifacts`, {
-      ...common, ...args.artifactStore, encryptionKey: this.platformKey, sharesServedModelsWith: sharedWith, encryptionKeySharesServedModels: true,
+      ...common,
+      ...args.artifactStore,
+      encryptionKey: this.platformKey,
+      sharesServedModelsWith: sharedWith,
+      encryptionKeySharesServedModels: true,
+      permissionsBoundary: storeBoundary,
     }, { parent: this });
     const repositoryPrefix = `${args.project}-${args.profile.name}`;
     this.trainingImages = new ImageRepository(`${name}-training-images`, {

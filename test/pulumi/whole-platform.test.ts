@@ -38,6 +38,7 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
       notifyEmails: ['ops@example.com'],
       certificateArn,
       trackingImage: MLFLOW_IMAGE,
+      artifactStore: { replication: { destinationRegion: 'eu-west-1', destinationKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/dr', destinationBucketNamePattern: 'dr-{purpose}' } },
     });
     resources = await resourcesOf('whole');
   });
@@ -87,12 +88,16 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     expect(order('whole-served-recs')).toBeLessThan(order('whole-model-recs-current-model'));
   });
 
-  test('GIVEN governance WHEN built THEN every role of the platform (tracking, training, serving, promotion, brake) carries the boundary, and the personas may not launch GPUs past the budget', () => {
+  test('GIVEN governance WHEN built THEN every role of the platform (store replication, tracking, training, serving, promotion, brake) carries the boundary, and the personas may not launch GPUs past the budget', () => {
     const boundary = mockArn('aws:iam/policy:Policy', 'whole-governance-boundary');
     const roles = ofType(resources, 'aws:iam/role:Role');
     expect(roles.filter((r) => /^whole-tracking-/.test(r.name)).length).toBeGreaterThanOrEqual(2);
     expect(roles.filter((r) => /^whole-(training|model-|governance-)/.test(r.name)).length).toBeGreaterThan(8);
+    // The store is created before governance: its replication role (same name as ever) gets the boundary once it exists.
+    expect(roles.map((r) => r.name)).toContain('whole-artifacts-replication-role');
     expect(roles.filter((r) => r.inputs.permissionsBoundary !== boundary).map((r) => r.name)).toEqual([]);
+    const order = (name: string) => resources.findIndex((r) => r.name === name);
+    expect(order('whole-governance-boundary')).toBeLessThan(order('whole-artifacts-replication-role'));
     // The brake attaches its deny policy to the personas (the engage definition names them).
     const engage = JSON.parse(ofType(resources, 'aws:sfn/stateMachine:StateMachine').find((m) => m.name === 'whole-cost-brake-engage')!.inputs.definition);
     const deniedRoles = engage.States.Brake.Branches.find((b: { StartAt: string }) => b.StartAt === 'DeniedRoles').States.DeniedRoles.Result;
