@@ -82,16 +82,30 @@ interface AwsNativeSagemaker {
   InferenceComponent: new (name: string, args: InferenceComponentArgs, opts?: pulumi.CustomResourceOptions) => InferenceComponent;
 }
 
-/** `@pulumi/aws-native/sagemaker`, or a ValidationError saying how to install it or do without. */
-export function awsNativeSagemaker(check: Check): AwsNativeSagemaker {
+/** Where an endpoint's scale to zero came from: its args, or its profile's default (a profile with working hours). */
+export interface ScaleToZeroSource {
+  /** `scaleToZeroOffHours` as given (undefined: the profile's default). */
+  readonly scaleToZeroOffHours?: boolean;
+  /** The profile whose default it is. */
+  readonly profileName: string;
+}
+
+/**
+ * `@pulumi/aws-native/sagemaker`, or a ValidationError saying how to install it or do without; it says whether scale to
+ * zero was set or is the profile's default (a user who never set it learns where it came from).
+ */
+export function awsNativeSagemaker(check: Check, source: ScaleToZeroSource): AwsNativeSagemaker {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('@pulumi/aws-native/sagemaker') as AwsNativeSagemaker;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
-    return check.fail('scaleToZeroOffHours', true,
-      'hosts the model as a SageMaker inference component, which needs the @pulumi/aws-native package (the AWS provider has none)',
-      "run 'npm install @pulumi/aws-native' (and set 'aws-native:region'), or set 'scaleToZeroOffHours: false' (one instance outside working hours).");
+    const set = source.scaleToZeroOffHours !== undefined;
+    const origin = set ? 'is true' : `is not set and defaults to true in the '${source.profileName}' profile (it has working hours)`;
+    return check.fail('scaleToZeroOffHours', source.scaleToZeroOffHours,
+      `${origin}: the endpoint hosts the model as a SageMaker inference component, which needs the @pulumi/aws-native package (the AWS provider has none)`,
+      "run 'npm install @pulumi/aws-native' (and set 'aws-native:region'), or set 'scaleToZeroOffHours: false' "
+      + (set ? '(one instance outside working hours).' : `to override the '${source.profileName}' profile's default (one instance outside working hours).`));
   }
 }
 

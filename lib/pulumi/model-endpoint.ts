@@ -140,7 +140,8 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
     const endpointName = args.endpointName ?? physicalName([pulumi.getProject(), pulumi.getStack(), name], { maxLength: 63 });
     const spec = resolveModelEndpointSpec(scope, { ...args, rollbackAlarmCount: args.rollbackAlarmNames?.length }, endpointName, profile);
     // Loaded before any resource is created, so a missing package fails the program cleanly.
-    const native = spec.inferenceComponent ? awsNativeSagemaker(check) : undefined;
+    const native = spec.inferenceComponent
+      ? awsNativeSagemaker(check, { scaleToZeroOffHours: args.scaleToZeroOffHours, profileName: profile.name }) : undefined;
     if (args.servedState !== undefined) {
       if (spec.variants.length !== 1) {
         check.fail('servedState', spec.variants.map((v) => v.name).join(','),

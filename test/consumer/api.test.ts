@@ -42,14 +42,14 @@ new lib.KubernetesWorkloads('team', { chart: [{ apiVersion: 'v1', kind: 'Namespa
     expect(run.error?.message).toContain('Fix: npm install @pulumi/kubernetes');
   });
 
-  test('a dev ModelEndpoint (scale to zero by default, an inference component) asks for @pulumi/aws-native with the fix; without scale to zero it needs none', () => {
+  test('a dev ModelEndpoint (scale to zero by default, an inference component) asks for @pulumi/aws-native, saying whether scale to zero was the profile\'s default or set; without scale to zero it needs none', () => {
     const run = project.run('pulumi-without-aws-native', `
 const pulumi = require('@pulumi/pulumi');
 pulumi.runtime.setMocks({
   newResource: (args) => ({ id: args.name + '-id', state: { ...args.inputs, arn: 'arn:aws:mock:us-east-1:123456789012:' + args.name } }),
   call: (args) => ({ accountId: '123456789012', partition: 'aws', region: 'us-east-1', name: 'us-east-1', arn: 'arn:aws:iam::123456789012:user/me', ...args.inputs }),
 }, 'project', 'stack', true);
-const { EnvironmentProfile } = require('mlops-constructs');
+const { EnvironmentProfile, ValidationError } = require('mlops-constructs');
 const lib = require('mlops-constructs/pulumi');
 const profile = EnvironmentProfile.dev();
 const serving = {
@@ -58,11 +58,28 @@ const serving = {
 };
 new lib.ModelEndpoint('on-variants', { ...serving, scaleToZeroOffHours: false });
 console.log('built without @pulumi/aws-native');
-new lib.ModelEndpoint('scales-to-zero', serving);
+try {
+  new lib.ModelEndpoint('scales-to-zero', serving);
+} catch (e) {
+  console.log(JSON.stringify({ isValidationError: ValidationError.isValidationError(e), message: e.message }));
+}
+new lib.ModelEndpoint('asked-to-scale-to-zero', { ...serving, scaleToZeroOffHours: true });
 `, { language: 'js' });
-    expect(run.stdout.trim()).toBe('built without @pulumi/aws-native');
+    const [built, defaulted] = run.stdout.trim().split('\n');
+    expect(built).toBe('built without @pulumi/aws-native');
+    // Never set: the dev profile's default, which 'scaleToZeroOffHours: false' overrides.
+    const byDefault = JSON.parse(defaulted) as { isValidationError: boolean; message: string };
+    expect(byDefault.isValidationError).toBe(true);
+    expect(byDefault.message).toContain("mlops:aws:ModelEndpoint(scales-to-zero): 'scaleToZeroOffHours' is not set and defaults to true in the 'dev' profile "
+      + '(it has working hours): the endpoint hosts the model as a SageMaker inference component, which needs the @pulumi/aws-native package');
+    expect(byDefault.message).toContain("(received undefined). Fix: run 'npm install @pulumi/aws-native' (and set 'aws-native:region'), "
+      + "or set 'scaleToZeroOffHours: false' to override the 'dev' profile's default");
+    // Set by the user: said so, with the value received.
     expect(run.error?.isValidationError).toBe(true);
-    expect(run.error?.message).toContain('needs the @pulumi/aws-native package');
-    expect(run.error?.message).toContain("run 'npm install @pulumi/aws-native'");
+    expect(run.error?.message).toContain("mlops:aws:ModelEndpoint(asked-to-scale-to-zero): 'scaleToZeroOffHours' is true: the endpoint hosts the model "
+      + 'as a SageMaker inference component, which needs the @pulumi/aws-native package');
+    expect(run.error?.message).toContain("(received true). Fix: run 'npm install @pulumi/aws-native' (and set 'aws-native:region'), "
+      + "or set 'scaleToZeroOffHours: false' (one instance outside working hours).");
+    expect(run.error?.message).not.toContain('profile');
   });
 });

@@ -191,10 +191,21 @@ describe('Pulumi ModelEndpoint scale to zero, choices and bad input', () => {
     // endpoint's next require meets the missing package.
     jest.resetModules();
     try {
-      const error = errorOf(() => new ModelEndpoint('s2n', endpointArgs('s2n', dev)));
-      expect(error).toBeInstanceOf(ValidationError);
-      expect(error.prop).toBe('scaleToZeroOffHours');
-      expect(error.fix).toMatch(/npm install @pulumi\/aws-native.*aws-native:region.*scaleToZeroOffHours: false/);
+      // Never set: the message says it is the dev profile's default, and that setting it false overrides that.
+      const byDefault = errorOf(() => new ModelEndpoint('s2n', endpointArgs('s2n', dev)));
+      expect(byDefault).toBeInstanceOf(ValidationError);
+      expect([byDefault.prop, byDefault.value]).toEqual(['scaleToZeroOffHours', undefined]);
+      expect(byDefault.problem).toBe("is not set and defaults to true in the 'dev' profile (it has working hours): the endpoint hosts the model as a "
+        + 'SageMaker inference component, which needs the @pulumi/aws-native package (the AWS provider has none)');
+      expect(byDefault.fix).toBe("run 'npm install @pulumi/aws-native' (and set 'aws-native:region'), or set 'scaleToZeroOffHours: false' "
+        + "to override the 'dev' profile's default (one instance outside working hours).");
+      // Set by the user: the message says so, and names no profile.
+      const set = errorOf(() => new ModelEndpoint('s2s', { ...endpointArgs('s2s', dev), scaleToZeroOffHours: true }));
+      expect([set.prop, set.value]).toEqual(['scaleToZeroOffHours', true]);
+      expect(set.problem).toBe('is true: the endpoint hosts the model as a SageMaker inference component, which needs the @pulumi/aws-native package '
+        + '(the AWS provider has none)');
+      expect(set.fix).toBe("run 'npm install @pulumi/aws-native' (and set 'aws-native:region'), or set 'scaleToZeroOffHours: false' "
+        + '(one instance outside working hours).');
     } finally {
       jest.dontMock('@pulumi/aws-native/sagemaker');
     }
