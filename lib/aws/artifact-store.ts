@@ -5,8 +5,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
 import {
   ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PURPOSES, ARTIFACT_READ_OBJECT_ACTIONS,
-  ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, DataClassification, EnvironmentProfile, MODEL_ARTIFACT_LAYOUT,
-  checkNotServedWritePrefix, checkPromotingEnvironments, PromotingEnvironment, REPLICATION_ACTIONS, resolveArtifactStoreSpec,
+  ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, artifactReplicationRule, DataClassification, EnvironmentProfile,
+  MODEL_ARTIFACT_LAYOUT, checkNotServedWritePrefix, checkPromotingEnvironments, PromotingEnvironment, REPLICATION_ACTIONS, resolveArtifactStoreSpec,
   servedModelsBucketPolicy, sharedServedModelsBucketStatement, sharedServedModelsKeyStatement, sharedServedObjectsArn, TAG_KEYS,
 } from '../core';
 import { MLOPS_CHECK_TAGS } from './checks/tag-contract';
@@ -464,18 +464,8 @@ export class ArtifactStore extends ArtifactStoreBase {
       const cfnBucket = source.node.defaultChild as s3.CfnBucket;
       cfnBucket.replicationConfiguration = {
         role: role.roleArn,
-        rules: [{
-          id: `replicate-${purpose}`,
-          status: 'Enabled',
-          priority: 0,
-          filter: { prefix: '' },
-          deleteMarkerReplication: { status: 'Enabled' },
-          sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: 'Enabled' } },
-          destination: {
-            bucket: destinationArn,
-            encryptionConfiguration: { replicaKmsKeyId: replication.destinationKeyArn },
-          },
-        }],
+        // The rule the Pulumi ArtifactStore sets too.
+        rules: [artifactReplicationRule(purpose, replication)],
       };
       Validations.of(policy).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(cfnBucket)}.Arn>/*]`,

@@ -158,6 +158,25 @@ function resolveObjectLock(scope: SpecScope, lock: ArtifactStoreSpecInput['objec
   return { mode: lock.mode, retentionDays: lock.retentionDays, purposes: [...purposes] };
 }
 
+/**
+ * The replication rule of a purpose bucket, as every engine sets it (S3's fields): every object, delete markers too,
+ * objects encrypted with KMS included, replicas encrypted with the destination key.
+ */
+export function artifactReplicationRule(purpose: ArtifactPurpose, replication: NonNullable<ArtifactStoreSpec['replication']>) {
+  return {
+    id: `replicate-${purpose}`,
+    status: 'Enabled',
+    priority: 0,
+    filter: { prefix: '' },
+    deleteMarkerReplication: { status: 'Enabled' },
+    sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: 'Enabled' } },
+    destination: {
+      bucket: replication.destinationBucketArns[purpose],
+      encryptionConfiguration: { replicaKmsKeyId: replication.destinationKeyArn },
+    },
+  };
+}
+
 function resolveReplication(scope: SpecScope, replication: ArtifactStoreSpecInput['replication'], region: string | undefined): ArtifactStoreSpec['replication'] {
   if (replication === undefined) return undefined;
   const check = specCheck(scope);

@@ -2,7 +2,8 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   ARTIFACT_KMS_READ_ACTIONS, ARTIFACT_KMS_WRITE_ACTIONS, ARTIFACT_LIST_ACTIONS, ARTIFACT_PREFIX_PATTERN, ARTIFACT_PREFIX_TEXT, ARTIFACT_PURPOSES,
-  ARTIFACT_READ_OBJECT_ACTIONS, ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, ArtifactStoreSpecInput, Check,
+  ARTIFACT_READ_OBJECT_ACTIONS, ARTIFACT_WRITE_OBJECT_ACTIONS, ArtifactPurpose, ArtifactStoreSpec, ArtifactStoreSpecInput, artifactReplicationRule,
+  Check,
   checkNotServedWritePrefix, checkPromotingEnvironments, DataClassification, MODEL_ARTIFACT_LAYOUT, PromotingEnvironment, REPLICATION_ACTIONS,
   resolveArtifactStoreSpec, servedModelsBucketPolicy, sharedServedModelsBucketStatement, sharedServedModelsKeyStatement, sharedServedObjectsArn,
 } from '../core';
@@ -350,15 +351,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
       new aws.s3.BucketReplicationConfig(`${name}-${purpose}-replication`, {
         bucket: source.bucket.id,
         role: role.arn,
-        rules: [{
-          id: `replicate-${purpose}`,
-          status: 'Enabled',
-          priority: 0,
-          filter: { prefix: '' },
-          deleteMarkerReplication: { status: 'Enabled' },
-          sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: 'Enabled' } },
-          destination: { bucket: destinationArn, encryptionConfiguration: { replicaKmsKeyId: replication.destinationKeyArn } },
-        }],
+        rules: [artifactReplicationRule(purpose, replication)],
       }, { parent: this, dependsOn: [source.versioning] });
     }
     // Decrypt sources and encrypt replicas only through S3, each in its own region.
