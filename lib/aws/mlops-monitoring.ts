@@ -8,8 +8,8 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import {
   AlarmSpec, driftAlarmSpec, estimatedChargesAlarmSpec, failedJobsAlarmSpec, fairnessAlarmSpec, MetricSpec, modelQualityAlarmSpec, QualityDirection,
-  registryAlarmSpecs, rolloutHealthAlarmId, servingAlarmSpecs, SpecScope, validateDashboardName, validateIdentifier, ALARM_PUBLISHER_SERVICES,
-  EnvironmentProfile, LatencyUnit,
+  registryAlarmSpecs, rolloutHealthAlarmId, servingAlarmSpecs, servingGraphSpec, SpecScope, validateDashboardName, validateIdentifier,
+  ALARM_PUBLISHER_SERVICES, EnvironmentProfile, LATENCY_UNIT_LABEL,
 } from '../core';
 import { GpuTrainingCluster } from './gpu-training-cluster';
 import { IServingMetrics } from './inference-fleet';
@@ -41,8 +41,6 @@ export interface MlopsMonitoringProps {
   /** @default - the profile in scope */
   readonly profile?: EnvironmentProfile;
 }
-
-const LATENCY_UNIT_LABEL: Record<LatencyUnit, string> = { seconds: 's', milliseconds: 'ms', microseconds: 'µs' };
 
 /** Options of `MlopsMonitoring.addAlarm`. */
 export interface AddAlarmOptions extends Omit<cloudwatch.CreateAlarmOptions, 'evaluationPeriods'> {
@@ -199,15 +197,15 @@ export class ServingDashboard extends Construct {
 
   /** Adds a model's graph and its rollout health alarm. */
   public addModel(model: string, serving: IServingMetrics, rolloutHealth: cloudwatch.IAlarm, extraMetrics: cloudwatch.IMetric[] = []): void {
-    const right = [serving.metricErrorRate(), ...extraMetrics];
-    const unit = LATENCY_UNIT_LABEL[serving.latencyUnit ?? 'milliseconds'];
+    // Core's layout, which the Pulumi MlopsMonitoring renders too.
+    const spec = servingGraphSpec(model, serving.latencyUnit ?? 'milliseconds');
     this.dashboard.addWidgets(new cloudwatch.GraphWidget({
-      title: `${model}: p99 latency (${unit}), 5xx % and rollout %`,
-      left: [serving.metricLatency('p99').with({ label: `p99 latency (${unit})` })],
-      right,
-      rightYAxis: { min: 0, max: 100, showUnits: false },
-      width: 8,
-      height: 6,
+      title: spec.title,
+      left: [serving.metricLatency('p99').with({ label: spec.latencyLabel })],
+      right: [serving.metricErrorRate(), ...extraMetrics],
+      rightYAxis: spec.rightYAxis,
+      width: spec.width,
+      height: spec.height,
     }));
     this.status.alarms.push(rolloutHealth);
     this.models += 1;

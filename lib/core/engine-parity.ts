@@ -112,7 +112,9 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
     'the default in dev on both engines (core\'s resolveModelEndpointSpec); Pulumi renders the inference component and its endpoint configuration with @pulumi/aws-native (the AWS provider has no inference component), the scaling with @pulumi/aws'),
 
   both('MlopsMonitoring', 'security', 'alarm topic encrypted, TLS only, publishable by CloudWatch of this account only', ['topicEncrypted', 'topicPolicy']),
-  both('MlopsMonitoring', 'cost', 'serving alarms: latency (in the backend\'s unit), 5xx rate and GPU waste thresholds', ['servingThresholds']),
+  both('MlopsMonitoring', 'cost', 'serving alarms: latency (in the backend\'s unit), 5xx rate and GPU waste thresholds; a stepped fleet\'s rollout progress graphed beside its p99 latency and 5xx rate',
+    ['servingThresholds', 'rolloutProgressGraph'],
+    'core\'s servingGraphSpec and fleetRolloutProgressMetricSpec: on the serving dashboard of the model\'s shard (CDK MlopsPlatform), first on the model\'s dashboard (Pulumi MlopsPlatform)'),
 
   both('MlopsGovernance', 'security', 'multi-region trail with log file validation, encrypted, to CloudWatch Logs', ['trail']),
   both('MlopsGovernance', 'security', 'permission boundary: an allow-list cap with privilege-escalation denies (same statements)', ['boundary']),

@@ -1,6 +1,7 @@
 import { METRIC_CONTRACT } from './metrics';
 import { validateIdentifier } from './naming';
 import { EnvironmentProfile } from './profiles';
+import { FLEET_ROLLOUT_METRIC } from './served-models';
 import { SpecScope, specCheck } from './spec-scope';
 
 /** CloudWatch comparison operators the platform's alarms use, as CloudWatch spells them. */
@@ -195,6 +196,52 @@ export function servingAlarmSpecs(
       treatMissingData: 'notBreaching',
       description: `${model}: GPU utilization below ${thresholds.gpuUtilizationLowPercent}% for 6 hours (wasted spend)`,
     } : undefined,
+  };
+}
+
+/** A serving error rate: the share of requests answered with a 5xx, in percent, over `errors` and `requests` metrics. */
+export const ERROR_RATE_EXPRESSION = Object.freeze({ expression: '100 * FILL(errors, 0) / requests', label: '5xx rate (%)' });
+
+/** How each unit of a latency metric is written on a dashboard. */
+export const LATENCY_UNIT_LABEL: Readonly<Record<LatencyUnit, string>> = Object.freeze({ seconds: 's', milliseconds: 'ms', microseconds: 'µs' });
+
+/**
+ * The one graph of a served model on a serving dashboard, as both engines render it: p99 latency on the left axis (in
+ * the backend's unit, labelled `latencyLabel`); on the right axis (0-100, no units) the 5xx rate and any extra percent
+ * metric, such as a fleet rollout's progress (`fleetRolloutProgressMetricSpec`). The engines supply the backend's metrics.
+ */
+export interface ServingGraphSpec {
+  readonly title: string;
+  readonly latencyLabel: string;
+  readonly rightYAxis: { readonly min: number; readonly max: number; readonly showUnits: boolean };
+  readonly width: number;
+  readonly height: number;
+}
+
+/** The serving graph of `model`, whose backend reports latency in `latencyUnit`. */
+export function servingGraphSpec(model: string, latencyUnit: LatencyUnit = 'milliseconds'): ServingGraphSpec {
+  const unit = LATENCY_UNIT_LABEL[latencyUnit];
+  return {
+    title: `${model}: p99 latency (${unit}), 5xx % and rollout %`,
+    latencyLabel: `p99 latency (${unit})`,
+    rightYAxis: { min: 0, max: 100, showUnits: false },
+    width: 8,
+    height: 6,
+  };
+}
+
+/**
+ * The candidate's share of traffic a fleet rollout state machine records at each step (0 after a rollback), as both
+ * engines graph it beside the model's latency and 5xx rate.
+ */
+export function fleetRolloutProgressMetricSpec(model: string): MetricSpec & { readonly label: string } {
+  return {
+    namespace: FLEET_ROLLOUT_METRIC.namespace,
+    metricName: FLEET_ROLLOUT_METRIC.metricName,
+    dimensions: { [FLEET_ROLLOUT_METRIC.dimension]: model },
+    statistic: 'Maximum',
+    periodSeconds: 60,
+    label: `${model} rollout %`,
   };
 }
 

@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { AlarmSpec, LatencyUnit, MetricSpec } from '../core';
+import { AlarmSpec, ERROR_RATE_EXPRESSION, LatencyUnit, MetricSpec } from '../core';
 
 /** A CloudWatch metric whose dimensions may be Pulumi outputs. */
 export interface CloudWatchMetric {
@@ -10,6 +10,8 @@ export interface CloudWatchMetric {
   /** A statistic (`Sum`, `Average`, ...) or a percentile (`p99`). */
   readonly statistic: string;
   readonly periodSeconds: number;
+  /** Its name on dashboard graphs. @default - CloudWatch's (namespace, name and dimensions) */
+  readonly label?: string;
 }
 
 /** The share of requests answered with a 5xx, in percent: `100 * FILL(errors, 0) / requests`. */
@@ -31,9 +33,9 @@ export interface ServingMetrics {
 }
 
 /** A metric from an engine-neutral spec. */
-export function metricFromSpec(spec: MetricSpec): CloudWatchMetric {
-  const { namespace, metricName, statistic, periodSeconds } = spec;
-  return { namespace, metricName, dimensions: { ...spec.dimensions }, statistic, periodSeconds };
+export function metricFromSpec(spec: MetricSpec & { readonly label?: string }): CloudWatchMetric {
+  const { namespace, metricName, statistic, periodSeconds, label } = spec;
+  return { namespace, metricName, dimensions: { ...spec.dimensions }, statistic, periodSeconds, ...(label === undefined ? {} : { label }) };
 }
 
 const PERCENTILE = /^p\d+(\.\d+)?$/;
@@ -66,7 +68,7 @@ export function alarmFromSpec(
     return new aws.cloudwatch.MetricAlarm(name, {
       ...common,
       metricQueries: [
-        { id: 'expr_1', expression: '100 * FILL(errors, 0) / requests', label: '5xx rate (%)', returnData: true },
+        { id: 'expr_1', ...ERROR_RATE_EXPRESSION, returnData: true },
         stat('errors', metric.errors),
         stat('requests', metric.requests),
       ],

@@ -1,9 +1,10 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ALARM_PUBLISHER_SERVICES, Check, driftAlarmSpec, DriftAlarmInput, EnvironmentProfile, estimatedChargesAlarmSpec, failedJobsAlarmSpec,
+  ALARM_PUBLISHER_SERVICES, Check, driftAlarmSpec, DriftAlarmInput, EnvironmentProfile, ERROR_RATE_EXPRESSION, estimatedChargesAlarmSpec,
+  failedJobsAlarmSpec,
   fairnessAlarmSpec, FairnessAlarmInput, modelQualityAlarmSpec, ModelQualityAlarmInput, physicalName, registryAlarmSpecs, rolloutHealthAlarmId,
-  servingAlarmSpecs, SpecScope, validateDashboardName, validateIdentifier,
+  servingAlarmSpecs, servingGraphSpec, SpecScope, validateDashboardName, validateIdentifier,
 } from '../core';
 import { alarmFromSpec, CloudWatchMetric, ErrorRateMetric, metricFromSpec, ServingMetrics } from './alarms';
 import {
@@ -30,6 +31,17 @@ export interface MlopsMonitoringArgs extends MlopsComponentArgs {
    * @default - the profile's monthly budget
    */
   readonly estimatedChargesThresholdUsd?: number;
+}
+
+/** Options of `MlopsMonitoring.monitorServing`. */
+export interface MonitorServingOptions {
+  /**
+   * More percent metrics for the model's serving graph (right axis, 0-100), e.g. a fleet rollout's candidate traffic
+   * (`FleetRollout.progressMetric`): the model's dashboard then starts with the graph the CDK platform's serving
+   * dashboards show for it (core's `servingGraphSpec`: p99 latency, 5xx % and these).
+   * @default - none, and no such graph
+   */
+  readonly extraMetrics?: CloudWatchMetric[];
 }
 
 /** The alarms of one served model. */
@@ -75,6 +87,8 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
   private readonly scope: SpecScope;
   private readonly tags: Record<string, string>;
   private readonly resourceName: string;
+  /** The region of the provider: every metric widget names it, as CloudWatch's dashboard body expects (and CDK renders). */
+  private readonly region: pulumi.Output<string>;
 
   constructor(name: string, args: MlopsMonitoringArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const { profile, tags: mlopsTags } = resolveProfileAndTags(args);
@@ -88,6 +102,7 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
     this.resourceName = name;
     this.tags = mlopsTags.toAwsTags();
     const account = accountContext(this);
+    this.region = account.region;
 
     const keyArn = args.encryptionKeyArn ?? rotatingKey(`${name}-topic-key`, `MLOps alarms (${profile.name})`, {
       retain: false, pendingWindowDays: 30, tags: this.tags, statements: [alarmPublisherKeyStatement(account.accountId)],
@@ -119,7 +134,7 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
     // program's synchronous part is done (alarms added after an `await` go to the models' own dashboards only).
     this.dashboard = new aws.cloudwatch.Dashboard(`${name}-dashboard`, {
       dashboardName: this.dashboardName,
-      dashboardBody: deferred(() => pulumi.output(this.widgets)).apply((widgets) => JSON.stringify({ start: '-PT24H', widgets: layout(widgets as never) })),
+      dashboardBody: deferred(() => dashboardBody(this.widgets, this.region)),
     }, childOptions(this));
 
     if (aws.config.region === 'us-east-1') {
@@ -150,9 +165,10 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
 
   /**
    * p99 latency (threshold converted to the backend's latency unit) and 5xx-rate alarms at the profile's thresholds, a
-   * GPU-waste alarm on NVIDIA instances, a rollout-health composite and a dashboard for one served model.
+   * GPU-waste alarm on NVIDIA instances, a rollout-health composite and a dashboard for one served model (starting with
+   * its serving graph when `extraMetrics` are given).
    */
-  public monitorServing(serving: ServingMetrics): ServedModelAlarms {
+  public monitorServing(serving: ServingMetrics, options: MonitorServingOptions = {}): ServedModelAlarms {
     const model = serving.modelName;
     const specs = servingAlarmSpecs(this.scope, model, this.profile, serving.nvidiaGpu, serving.latencyUnit);
     const latency = this.addAlarmFromSpec(specs.latency, serving.metricLatency('p99'));
@@ -164,12 +180,13 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
     const errors = serving.metricErrorRate();
     const dashboard = new aws.cloudwatch.Dashboard(`${this.resourceName}-${model}-dashboard`, {
       dashboardName: `${this.dashboardName}-${model}`.slice(0, 255),
-      dashboardBody: pulumi.output([
+      dashboardBody: dashboardBody([
+        ...(options.extraMetrics?.length ? [servingGraph(serving, options.extraMetrics)] : []),
         graph(`${model}: latency`, (['p50', 'p90', 'p99'] as const).map((p) => serving.metricLatency(p)), 8),
         graph(`${model}: requests and 5xx`, [errors.requests, errors.errors], 8),
         graph(`${model}: GPU utilization %`, [serving.metricGpuUtilization()], 8),
         ...[latency, errorRate, ...(gpuUnderused ? [gpuUnderused] : [])].map((a) => alarmWidget(a)),
-      ]).apply((widgets) => JSON.stringify({ start: '-PT24H', widgets: layout(widgets as never) })),
+      ], this.region),
     }, childOptions(this));
     return { latency, errorRate, gpuUnderused, rolloutHealth, dashboard };
   }
@@ -241,9 +258,40 @@ function graph(title: string, metrics: CloudWatchMetric[], width: number): pulum
   ]))).apply((rows): Widget => ({ type: 'metric', width, height: 6, properties: { title, view: 'timeSeries', metrics: rows } }));
 }
 
+/** The serving graph of a model as core's `servingGraphSpec` lays it out (the CDK `ServingDashboard` renders the same). */
+function servingGraph(serving: ServingMetrics, extraMetrics: CloudWatchMetric[]): pulumi.Output<Widget> {
+  const spec = servingGraphSpec(serving.modelName, serving.latencyUnit);
+  const errors = serving.metricErrorRate();
+  const row = (m: CloudWatchMetric, options: Record<string, unknown>): pulumi.Output<unknown[]> => pulumi.output(m.dimensions).apply((dims) => [
+    m.namespace, m.metricName, ...Object.entries(dims).flat(),
+    { ...(m.label === undefined ? {} : { label: m.label }), ...options, period: m.periodSeconds, stat: m.statistic },
+  ]);
+  const errorRate: unknown[] = [{ ...ERROR_RATE_EXPRESSION, period: errors.requests.periodSeconds, yAxis: 'right' }];
+  return pulumi.all([
+    row(serving.metricLatency('p99'), { label: spec.latencyLabel }),
+    errorRate,
+    row(errors.errors, { id: 'errors', visible: false }),
+    row(errors.requests, { id: 'requests', visible: false }),
+    ...extraMetrics.map((m) => row(m, { yAxis: 'right' })),
+  ]).apply((metrics): Widget => ({
+    type: 'metric',
+    width: spec.width,
+    height: spec.height,
+    properties: { view: 'timeSeries', title: spec.title, metrics, yAxis: { right: spec.rightYAxis } },
+  }));
+}
+
 function alarmWidget(alarm: aws.cloudwatch.MetricAlarm, title?: string): pulumi.Output<Widget> {
   return pulumi.all([alarm.arn, alarm.alarmDescription]).apply(([arn, description]): Widget => ({
     type: 'metric', width: 12, height: 6, properties: { title: title ?? description ?? arn, annotations: { alarms: [arn] } },
+  }));
+}
+
+/** A dashboard body: the widgets laid out, each metric widget naming the region of its metrics. */
+function dashboardBody(widgets: Array<pulumi.Output<Widget>>, region: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.all([pulumi.output(widgets), region]).apply(([all, regionName]) => JSON.stringify({
+    start: '-PT24H',
+    widgets: layout((all as Widget[]).map((w) => (w.type === 'metric' ? { ...w, properties: { region: regionName, ...(w.properties as object) } } : w))),
   }));
 }
 

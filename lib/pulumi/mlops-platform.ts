@@ -2,10 +2,12 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   Check, checkEnvironmentCertificateArn, checkNoRetrainingWherePromotedFrom, checkPromotingEnvironments, DataClassification, encodeServedState,
-  EnvironmentProfile, fleetRolloutStateMachineName, MlopsTags, mlflowImageBuildCommand, modelRegistryCostEstimate, PlatformTeamSpec,
+  EnvironmentProfile, fleetRolloutProgressMetricSpec, fleetRolloutStateMachineName, MlopsTags, mlflowImageBuildCommand, modelRegistryCostEstimate,
+  PlatformTeamSpec,
   PROMOTION_TARGET_TAG, PromotingEnvironment, PromotionMode, PromotionSource, promotionTargetTagValue, Rollout, ServedState,
   servedStateParameterName, validateIdentifier, validatePlatformTeams, ValidationError,
 } from '../core';
+import { metricFromSpec } from './alarms';
 import { ArtifactStore, ArtifactStoreArgs, sharedServedModelsKeyStatements } from './artifact-store';
 import { accountContext, attachStatements, childOptions, keyPolicyJson, logsKeyStatement } from './component-support';
 import { CostGuard, CostGuardArgs } from './cost-guard';
@@ -410,9 +412,13 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         }, { parent: this })
         : new ModelEndpoint(`${name}-model-${model.name}`, { ...modelArgs, alarmTopicArn: this.monitoring.alarmTopic.arn, servedState }, { parent: this });
       served[model.name] = serving;
-      const alarms = this.monitoring.monitorServing(serving);
+      const stepped = serving instanceof InferenceFleet && servedState !== undefined && FleetRollout.appliesTo(serving.rollout);
+      // As the CDK platform: a stepped fleet's rollout progress on the model's serving graph (core's metric and layout).
+      const alarms = this.monitoring.monitorServing(serving, {
+        extraMetrics: stepped ? [metricFromSpec(fleetRolloutProgressMetricSpec(model.name))] : undefined,
+      });
       servedAlarms[model.name] = alarms;
-      if (serving instanceof InferenceFleet && servedState && FleetRollout.appliesTo(serving.rollout)) {
+      if (stepped && serving instanceof InferenceFleet) {
         // As the CDK platform: the fleet's rollout state machine, rolling back on the model's serving alarms.
         rollouts[model.name] = new FleetRollout(`${name}-rollout-${model.name}`, {
           stateMachineName: fleetRolloutStateMachineName(environmentPrefix, model.name),

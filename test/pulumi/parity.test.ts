@@ -16,7 +16,8 @@ import { newApp } from '../support/gate';
 import { IamWalk } from '../support/iam-walk';
 import * as cdk from 'mlops-constructs';
 import {
-  encodeServedState, ENGINE_PARITY, EngineParityRow, EnvironmentProfile, EVERY_CONSTRUCT, fleetRolloutStateMachineName, MlopsTags,
+  encodeServedState, ENGINE_PARITY, EngineParityRow, EnvironmentProfile, EVERY_CONSTRUCT, fleetRolloutProgressMetricSpec,
+  fleetRolloutStateMachineName, MlopsTags,
   renderEngineParityTable, Rollout, SERVED_MODELS_POLICY_SIDS, servedStateParameterName,
 } from 'mlops-constructs';
 import * as pl from 'mlops-constructs/pulumi';
@@ -161,7 +162,10 @@ function buildCdkRollout() {
     ...props, vpc: new ec2.Vpc(stack, 'Vpc'), artifactStore: new cdk.ArtifactStore(stack, 'Store'), image, imageTag: '1', servedState,
   });
   const monitoring = new cdk.MlopsMonitoring(stack, 'Monitoring');
-  const alarms = monitoring.monitorServing(ROLLOUT_MODEL, fleet);
+  // On its shard's serving dashboard with the rollout's progress, as MlopsPlatform monitors a stepped fleet.
+  const alarms = monitoring.monitorServing(ROLLOUT_MODEL, fleet, {
+    dashboard: monitoring.addServingDashboard(stack, 'Dashboard', 'serving-00'), extraMetrics: [cdk.FleetRollout.progressMetric(ROLLOUT_MODEL)],
+  });
   new cdk.FleetRollout(stack, 'Rollout', {
     fleet,
     alarmTopic: monitoring.alarmTopic,
@@ -381,7 +385,10 @@ beforeAll(async () => {
   const parameter = new SsmParameter('paf-served', { name: stateName, type: 'String', value: encodeServedState(initialState) }, { ignoreChanges: ['value'] });
   const rolloutFleet = new pl.InferenceFleet('paf-fleet', { ...rolloutArgs, servedState: { name: stateName, arn: parameter.arn, initialState } });
   const rolloutMonitoring = new pl.MlopsMonitoring('paf-monitoring', { profile, tags });
-  const rolloutAlarms = rolloutMonitoring.monitorServing(rolloutFleet);
+  // As the Pulumi MlopsPlatform monitors a stepped fleet: core's progress metric on the model's serving graph.
+  const rolloutAlarms = rolloutMonitoring.monitorServing(rolloutFleet, {
+    extraMetrics: [pl.metricFromSpec(fleetRolloutProgressMetricSpec(ROLLOUT_MODEL))],
+  });
   new pl.FleetRollout('paf-rollout', {
     profile,
     tags,
@@ -1393,9 +1400,35 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
     const pThresholds = ofType(r, 'aws:cloudwatch/metricAlarm:MetricAlarm').filter((a) => a.name.startsWith('pas-monitoring-'))
       .map((a) => `${a.name.replace('pas-monitoring-', '')}:${a.inputs.threshold}`).sort();
     const policyShape = (statements: Json[]) => statements.map((st) => `${st.Effect}:${Object.keys(Object.values(st.Condition ?? {})[0] ?? {})[0] ?? '-'}`).sort();
+    // A stepped fleet's serving graph (the CDK platform's shard dashboard, the Pulumi platform's model dashboard): title,
+    // axes, size and metrics, with the resources' dimension values as '<ref>' (the Model dimension kept) and the region as '<region>'.
+    const servingGraphOf = (bodies: string[]) => {
+      const graph = bodies.flatMap((body) => JSON.parse(body).widgets).find((w: Json) => /rollout %$/.test(w.properties?.title ?? ''));
+      if (!graph) throw new Error('no serving graph with the rollout\'s progress on the dashboards');
+      const { region, metrics, ...properties } = graph.properties;
+      return {
+        width: graph.width,
+        height: graph.height,
+        properties: { ...properties, region: typeof region === 'string' ? '<region>' : region },
+        // (A Pulumi value the mocks do not compute, such as the load balancer's ARN suffix, renders as null.)
+        metrics: metrics.map((row: Json[]) => row.map((part, i) => ((typeof part === 'string' || part === null) && i >= 3 && i % 2 === 1 && row[i - 1] !== 'Model' ? '<ref>' : part))),
+      };
+    };
+    const cdkGraph = servingGraphOf(cfn('AWS::CloudWatch::Dashboard', cdkRollout).map((d) => joined(d.props.DashboardBody)));
+    const pGraph = servingGraphOf(ofType(pulumiRollout, 'aws:cloudwatch/dashboard:Dashboard').map((d) => d.inputs.dashboardBody));
     return {
-      cdk: { topicEncrypted: cdkTopic.KmsMasterKeyId !== undefined, topicPolicy: policyShape(cdkTopicPolicy), servingThresholds: cdkThresholds },
-      pulumi: { topicEncrypted: pTopic.kmsMasterKeyId !== undefined, topicPolicy: policyShape(pTopicPolicy), servingThresholds: pThresholds },
+      cdk: {
+        topicEncrypted: cdkTopic.KmsMasterKeyId !== undefined,
+        topicPolicy: policyShape(cdkTopicPolicy),
+        servingThresholds: cdkThresholds,
+        rolloutProgressGraph: cdkGraph,
+      },
+      pulumi: {
+        topicEncrypted: pTopic.kmsMasterKeyId !== undefined,
+        topicPolicy: policyShape(pTopicPolicy),
+        servingThresholds: pThresholds,
+        rolloutProgressGraph: pGraph,
+      },
     };
   },
 

@@ -62,6 +62,22 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     expect(platform.estimatedMonthlyCost.maxUsd).toBeGreaterThan(platform.servedModels.recs.spec.costEstimate.maxUsd);
   });
 
+  test('GIVEN a fleet stepped by its rollout WHEN built THEN its dashboard graphs the rollout\'s progress beside p99 latency and the 5xx rate, as the CDK platform\'s serving dashboard does; the endpoint\'s has no such graph', () => {
+    const widgets = (model: string) => JSON.parse(one(resources, 'aws:cloudwatch/dashboard:Dashboard', `whole-monitoring-${model}-dashboard`).inputs.dashboardBody).widgets;
+    const [graph] = widgets('fraud');
+    expect(graph).toMatchObject({ type: 'metric', width: 8, height: 6, x: 0, y: 0 });
+    expect(graph.properties.title).toBe('fraud: p99 latency (s), 5xx % and rollout %');
+    expect(graph.properties.yAxis).toEqual({ right: { min: 0, max: 100, showUnits: false } });
+    const rows: unknown[][] = graph.properties.metrics;
+    // The candidate's share of traffic the rollout state machine records (the metric its role may put), right axis.
+    expect(rows.filter((row) => row[0] === 'MLOps/Rollouts')).toEqual([
+      ['MLOps/Rollouts', 'CandidateTrafficPercent', 'Model', 'fraud', { label: 'fraud rollout %', yAxis: 'right', period: 60, stat: 'Maximum' }],
+    ]);
+    expect(rows[0].slice(0, 2)).toEqual(['AWS/ApplicationELB', 'TargetResponseTime']);
+    expect(rows.find((row) => (row[0] as { expression?: string }).expression)).toEqual([expect.objectContaining({ expression: '100 * FILL(errors, 0) / requests', yAxis: 'right' })]);
+    expect(JSON.stringify(widgets('recs'))).not.toContain('MLOps/Rollouts');
+  });
+
   test('GIVEN promotions since the program was written WHEN pulumi up runs THEN the served models serve the served states\' versions and weights, not the program\'s (claim 3)', () => {
     const fraudState = mockArn('aws:ssm/parameter:Parameter', 'whole-served-fraud');
     // The fleet's listener: the rollout state machine's 60/40, not the program's 90/10.
