@@ -37,9 +37,10 @@ export interface MlopsMonitoringArgs extends MlopsComponentArgs {
 export interface MonitorServingOptions {
   /**
    * More percent metrics for the model's serving graph (right axis, 0-100), e.g. a fleet rollout's candidate traffic
-   * (`FleetRollout.progressMetric`): the model's dashboard then starts with the graph the CDK platform's serving
-   * dashboards show for it (core's `servingGraphSpec`: p99 latency, 5xx % and these).
-   * @default - none, and no such graph
+   * (core's `fleetRolloutProgressMetricSpec`). Given (even empty), the model's dashboard starts with the graph the CDK
+   * platform's serving dashboards show for it (core's `servingGraphSpec`: p99 latency, 5xx % and these), as the Pulumi
+   * `MlopsPlatform` does for every served model.
+   * @default - no such graph
    */
   readonly extraMetrics?: CloudWatchMetric[];
 }
@@ -166,26 +167,32 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
   /**
    * p99 latency (threshold converted to the backend's latency unit) and 5xx-rate alarms at the profile's thresholds, a
    * GPU-waste alarm on NVIDIA instances, a rollout-health composite and a dashboard for one served model (starting with
-   * its serving graph when `extraMetrics` are given).
+   * its serving graph when `extraMetrics` are given) with its alarms and the composite's status. The alarms are on that
+   * dashboard, not on the environment dashboard, which does not grow with the models.
    */
   public monitorServing(serving: ServingMetrics, options: MonitorServingOptions = {}): ServedModelAlarms {
     const model = serving.modelName;
     const specs = servingAlarmSpecs(this.scope, model, this.profile, serving.nvidiaGpu, serving.latencyUnit);
-    const latency = this.addAlarmFromSpec(specs.latency, serving.metricLatency('p99'));
-    const errorRate = this.addAlarmFromSpec(specs.errorRate, serving.metricErrorRate());
+    // On the model's own dashboard only, as the CDK platform keeps serving alarms off the environment dashboard: it does
+    // not grow with the models (CloudWatch takes 500 widgets per dashboard).
+    const latency = this.addAlarmFromSpec(specs.latency, serving.metricLatency('p99'), undefined, false);
+    const errorRate = this.addAlarmFromSpec(specs.errorRate, serving.metricErrorRate(), undefined, false);
     const gpuUnderused = specs.gpuUnderused
-      ? this.addAlarmFromSpec(specs.gpuUnderused, serving.metricGpuUtilization(), specs.gpuUnderused.periodSeconds)
+      ? this.addAlarmFromSpec(specs.gpuUnderused, serving.metricGpuUtilization(), specs.gpuUnderused.periodSeconds, false)
       : undefined;
     const rolloutHealth = this.addRolloutHealthAlarm(model, [latency, errorRate]);
     const errors = serving.metricErrorRate();
     const dashboard = new aws.cloudwatch.Dashboard(`${this.resourceName}-${model}-dashboard`, {
       dashboardName: `${this.dashboardName}-${model}`.slice(0, 255),
       dashboardBody: dashboardBody([
-        ...(options.extraMetrics?.length ? [servingGraph(serving, options.extraMetrics)] : []),
+        ...(options.extraMetrics ? [servingGraph(serving, options.extraMetrics)] : []),
         graph(`${model}: latency`, (['p50', 'p90', 'p99'] as const).map((p) => serving.metricLatency(p)), 8),
         graph(`${model}: requests and 5xx`, [errors.requests, errors.errors], 8),
         graph(`${model}: GPU utilization %`, [serving.metricGpuUtilization()], 8),
         ...[latency, errorRate, ...(gpuUnderused ? [gpuUnderused] : [])].map((a) => alarmWidget(a)),
+        rolloutHealth.arn.apply((arn): Widget => ({
+          type: 'alarm', width: 24, height: 6, properties: { title: `${model}: rollout health`, alarms: [arn], sortBy: 'stateUpdatedTimestamp' },
+        })),
       ], this.region),
     }, childOptions(this));
     return { latency, errorRate, gpuUnderused, rolloutHealth, dashboard };
@@ -230,7 +237,7 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
 
   /** Creates an alarm that notifies the topic (ALARM and OK) and shows on the environment dashboard. */
   private addAlarmFromSpec(
-    spec: Parameters<typeof alarmFromSpec>[1], metric: CloudWatchMetric | ErrorRateMetric, periodSeconds?: number,
+    spec: Parameters<typeof alarmFromSpec>[1], metric: CloudWatchMetric | ErrorRateMetric, periodSeconds?: number, environmentWidget = true,
   ): aws.cloudwatch.MetricAlarm {
     if (this.alarms.has(spec.id)) {
       new Check(this.scope.scope).fail('alarm', spec.id, 'already exists', 'each model/metric pair gets one alarm; change the threshold on the existing one.');
@@ -239,7 +246,7 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
       actions: [this.alarmTopic.arn], okActions: true, tags: this.tags, parent: this, periodSeconds,
     });
     this.alarms.set(spec.id, alarm);
-    this.widgets.push(alarmWidget(alarm, spec.description));
+    if (environmentWidget) this.widgets.push(alarmWidget(alarm, spec.description));
     return alarm;
   }
 }

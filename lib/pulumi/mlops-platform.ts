@@ -413,9 +413,9 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         : new ModelEndpoint(`${name}-model-${model.name}`, { ...modelArgs, alarmTopicArn: this.monitoring.alarmTopic.arn, servedState }, { parent: this });
       served[model.name] = serving;
       const stepped = serving instanceof InferenceFleet && servedState !== undefined && FleetRollout.appliesTo(serving.rollout);
-      // As the CDK platform: a stepped fleet's rollout progress on the model's serving graph (core's metric and layout).
+      // As the CDK platform: the model's serving graph (core's layout), with a stepped fleet's rollout progress on it.
       const alarms = this.monitoring.monitorServing(serving, {
-        extraMetrics: stepped ? [metricFromSpec(fleetRolloutProgressMetricSpec(model.name))] : undefined,
+        extraMetrics: stepped ? [metricFromSpec(fleetRolloutProgressMetricSpec(model.name))] : [],
       });
       servedAlarms[model.name] = alarms;
       if (stepped && serving instanceof InferenceFleet) {

@@ -62,7 +62,7 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     expect(platform.estimatedMonthlyCost.maxUsd).toBeGreaterThan(platform.servedModels.recs.spec.costEstimate.maxUsd);
   });
 
-  test('GIVEN a fleet stepped by its rollout WHEN built THEN its dashboard graphs the rollout\'s progress beside p99 latency and the 5xx rate, as the CDK platform\'s serving dashboard does; the endpoint\'s has no such graph', () => {
+  test('GIVEN a fleet stepped by its rollout WHEN built THEN its dashboard graphs the rollout\'s progress beside p99 latency and the 5xx rate, as the CDK platform\'s serving dashboard does; the endpoint\'s graph has no progress', () => {
     const widgets = (model: string) => JSON.parse(one(resources, 'aws:cloudwatch/dashboard:Dashboard', `whole-monitoring-${model}-dashboard`).inputs.dashboardBody).widgets;
     const [graph] = widgets('fraud');
     expect(graph).toMatchObject({ type: 'metric', width: 8, height: 6, x: 0, y: 0 });
@@ -75,7 +75,26 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     ]);
     expect(rows[0].slice(0, 2)).toEqual(['AWS/ApplicationELB', 'TargetResponseTime']);
     expect(rows.find((row) => (row[0] as { expression?: string }).expression)).toEqual([expect.objectContaining({ expression: '100 * FILL(errors, 0) / requests', yAxis: 'right' })]);
+    // Every served model gets that graph (core's servingGraphSpec), and its rollout health status, as on a CDK serving dashboard.
+    expect(widgets('recs')[0].properties.title).toBe('recs: p99 latency (µs), 5xx % and rollout %');
     expect(JSON.stringify(widgets('recs'))).not.toContain('MLOps/Rollouts');
+    for (const model of ['fraud', 'recs']) {
+      expect(widgets(model).filter((w: { type: string }) => w.type === 'alarm').map((w: { properties: unknown }) => w.properties)).toEqual([
+        { title: `${model}: rollout health`, alarms: [mockArn('aws:cloudwatch/compositeAlarm:CompositeAlarm', `whole-monitoring-RolloutHealth-${model}`)], sortBy: 'stateUpdatedTimestamp' },
+      ]);
+    }
+  });
+
+  test('GIVEN served models WHEN built THEN their alarms are on their own dashboards: the environment dashboard does not grow with the models (CloudWatch takes 500 widgets)', () => {
+    const body = one(resources, 'aws:cloudwatch/dashboard:Dashboard', 'whole-monitoring-dashboard').inputs.dashboardBody;
+    // The training and registry alarms are there; no served model's.
+    expect(body).toContain('a training job failed');
+    expect(body).toContain('CPU above 80%');
+    expect(body).not.toMatch(/fraud|recs/);
+    const fraud = one(resources, 'aws:cloudwatch/dashboard:Dashboard', 'whole-monitoring-fraud-dashboard').inputs.dashboardBody;
+    for (const alarm of ['Latency-fraud', 'Errors-fraud', 'GpuUnderused-fraud']) {
+      expect(fraud).toContain(mockArn('aws:cloudwatch/metricAlarm:MetricAlarm', `whole-monitoring-${alarm}`));
+    }
   });
 
   test('GIVEN promotions since the program was written WHEN pulumi up runs THEN the served models serve the served states\' versions and weights, not the program\'s (claim 3)', () => {
