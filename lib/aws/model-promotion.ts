@@ -67,7 +67,13 @@ export interface ModelPromotionProps {
  * 1. takes the model's lock (a DynamoDB conditional put: one promotion per model at a time; released on every path
  *    but an execution stopped from outside, see `lockTable`);
  * 2. finds the model's serving stack and rollout from its served state's `mlops:promotion` tag (`MlopsPlatform` tags
- *    every fleet's served state) and reads the served state;
+ *    every fleet's served state) and reads the served state. A stepped fleet whose candidate serves traffic is
+ *    brought back first, before anything is copied: after a finished rollout (`current=v8@0,candidate=v8@100`, the
+ *    `current` group possibly still on the version before v8) the serving stack is updated with the state as it is (the
+ *    `current` group takes v8 while it has no traffic; "no updates to perform" is fine), the fleet's rollout settles all
+ *    traffic on it (`{ "action": "settle" }`), and the served state is read again; a rollout in flight (the variants
+ *    serve different versions) is refused (`CandidateServing`): updating the candidate's group would give the new
+ *    version that traffic before any rollout step;
  * 3. by ARN: reads the package (`DescribeModelPackage`; cross-account when its environment shares it) and refuses it
  *    unless it is of this model, `Approved`, and records its served archive (`servedObject`, `ModelDataUrl` the same),
  *    its SHA-256, its approver, `ModelMetrics` and `DriftCheckBaselines`; then copies that archive (else the candidate's,

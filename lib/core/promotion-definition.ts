@@ -241,7 +241,7 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
     'stack.$': 'States.ArrayGetItem($.target.parts, 1)',
     'rollout.$': 'States.ArrayGetItem($.target.parts, 2)',
   }, '$.target', 'ReadServedState');
-  caught('ReadServedState', sdk('ssm', 'getParameter'), { 'Name.$': stateName }, refresh ? 'CandidateIdleIfStepped' : 'CandidateOrPackage', PROMOTION_OUTCOMES.failed, 'ReleaseLockOnFailure', {
+  caught('ReadServedState', sdk('ssm', 'getParameter'), { 'Name.$': stateName }, stackUpdate || refresh ? 'CandidateIdleIfStepped' : 'CandidateOrPackage', PROMOTION_OUTCOMES.failed, 'ReleaseLockOnFailure', {
     ResultSelector: { 'previous.$': '$.Parameter.Value', 'entries.$': "States.StringSplit($.Parameter.Value, ',')" },
     ResultPath: '$.served',
   });
@@ -293,23 +293,81 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
     ], `WaitForRefresh${key}`);
     return `FindVariant${key}Group`;
   };
+  /**
+   * The serving stack's update (the previous template and every parameter's previous value: the SSM-typed served state
+   * is resolved again, so it is the only change), and the wait for it: `done` at UPDATE_COMPLETE, `noChange` (where
+   * given) when CloudFormation finds nothing to update; a failed, rolled-back or timed-out update fails the promotion
+   * with `StackUpdateFailed` and goes on to `onFailure` (`after` says what that does). State names end with `key`.
+   */
+  const updateStack = (key: string, done: string, onFailure: string, after: string, noChange?: string) => {
+    const stackFailed = PROMOTION_OUTCOMES.stackUpdateFailed;
+    const n = (name: string) => `${name}${key}`;
+    caught(n('ReadStackParameters'), sdk('cloudformation', 'describeStacks'), { 'StackName.$': '$.target.stack' }, n('KeepParameters'), stackFailed, onFailure, {
+      ResultSelector: { 'parameters.$': '$.Stacks[0].Parameters' }, ResultPath: '$.stackUpdate',
+    });
+    add(n('KeepParameters'), {
+      Type: 'Map',
+      ItemsPath: '$.stackUpdate.parameters',
+      ItemSelector: { 'ParameterKey.$': '$$.Map.Item.Value.ParameterKey', 'UsePreviousValue': true },
+      ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' }, StartAt: n('KeepParameter'), States: { [n('KeepParameter')]: { Type: 'Pass', End: true } } },
+      ResultPath: '$.stackUpdate.parameters',
+      Next: n('UpdateServingStack'),
+    });
+    // CloudFormation runs the update with the service role it keeps for the stack: no role is passed.
+    const update = {
+      'StackName.$': '$.target.stack',
+      'UsePreviousTemplate': true,
+      'Parameters.$': '$.stackUpdate.parameters',
+      'Capabilities': ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'],
+    };
+    if (noChange === undefined) {
+      caught(n('UpdateServingStack'), sdk('cloudformation', 'updateStack'), update, n('StartPolling'), stackFailed, onFailure);
+    } else {
+      // "No updates are to be performed" (a ValidationError): the stack already serves this served state.
+      failure(n('UpdateServingStackFailed'), stackFailed, undefined, onFailure);
+      choice(n('NothingToUpdate'), [{ Variable: '$.error.Cause', StringMatches: '*No updates are to be performed*', Next: noChange }], n('UpdateServingStackFailed'));
+      task(n('UpdateServingStack'), sdk('cloudformation', 'updateStack'), update, n('StartPolling'), {}, { next: n('NothingToUpdate') });
+    }
+    pass(n('StartPolling'), { n: 0 }, '$.poll', n('WaitForStack'));
+    add(n('WaitForStack'), { Type: 'Wait', Seconds: PROMOTION_STACK_POLL_SECONDS, Next: n('CountPoll') });
+    pass(n('CountPoll'), { 'n.$': 'States.MathAdd($.poll.n, 1)' }, '$.poll', n('DescribeServingStack'));
+    caught(n('DescribeServingStack'), sdk('cloudformation', 'describeStacks'), { 'StackName.$': '$.target.stack' }, n('StackUpdated'), stackFailed, onFailure, {
+      ResultSelector: { 'status.$': '$.Stacks[0].StackStatus' }, ResultPath: '$.stackStatus',
+    });
+    choice(n('StackUpdated'), [
+      { Variable: '$.stackStatus.status', StringEquals: 'UPDATE_COMPLETE', Next: done },
+      {
+        Or: [{ Variable: '$.stackStatus.status', StringMatches: '*ROLLBACK*' }, { Variable: '$.stackStatus.status', StringMatches: '*FAILED' }],
+        Next: failure(n('StackNotUpdated'), stackFailed, `The serving stack's update failed or rolled back; ${after}.`, onFailure),
+      },
+      {
+        Variable: '$.poll.n',
+        NumericGreaterThanEquals: PROMOTION_STACK_WAIT_POLLS,
+        Next: failure(n('StackUpdateTimedOut'), stackFailed, `The serving stack's update did not complete within ${(PROMOTION_STACK_WAIT_POLLS * PROMOTION_STACK_POLL_SECONDS) / 60} `
+          + `minutes; ${after}.`, onFailure),
+      },
+    ], n('WaitForStack'));
+    return n('ReadStackParameters');
+  };
   const entry = (i: number, part: number) =>
     `States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit(States.ArrayGetItem($.served.entries, ${i}), '='), 1), '@'), ${part})`;
   const rolloutArn = `States.Format('arn:${o.partition}:states:${o.region}:${o.account}:stateMachine:{}', $.target.rollout)`;
 
-  if (refresh) {
-    // Instance refresh replaces a group's instances while it serves: the candidate's group may take the new version only
-    // while the listener sends it nothing (weight 0). Checked before anything is copied. After a finished rollout
-    // (`current=v8@0,candidate=v8@100`) the first variant's group is refreshed to the served version (its instances may
-    // still run the one before: its version changed in the served state only) while it has no traffic, the fleet's
-    // rollout settles all traffic on it, and the served state is read again.
+  if (stackUpdate || refresh) {
+    // The candidate's group may take the new version only while the listener sends it nothing (weight 0): a stack
+    // update or an instance refresh replaces its instances while it serves. Checked before anything is copied. After a
+    // finished rollout (`current=v8@0,candidate=v8@100`) the first variant's instances may still run the version before
+    // v8 (only the served state changed): its group is updated (stack update) or refreshed (instance refresh) to v8
+    // while it has no traffic, the fleet's rollout settles all traffic on it, and the served state is read again.
     choice('CandidateIdleIfStepped', [{ Variable: '$.target.mode', StringEquals: PromotionMode.ROLLOUT, Next: 'CandidateWeight' }], 'CandidateOrPackage');
     pass('CandidateWeight', { 'weight.$': entry(1, 1), 'current.$': entry(0, 0), 'candidate.$': entry(1, 0) }, '$.candidateWeight', 'CandidateIdle');
     const serving = failure('CandidateServes', PROMOTION_OUTCOMES.candidateServing, 'The fleet\'s candidate variant serves traffic and promotion cannot '
       + 'move it back: a rollout is in flight (the variants serve different versions: let it finish, or roll it back with the fleet rollout\'s '
-      + '{"action": "rollback"}), the fleet has no rollout state machine, or no Auto Scaling group is tagged for its first variant. Refreshing the '
-      + 'candidate\'s group would give the new version that traffic before any rollout step.', 'ReleaseLockOnFailure');
-    const settle = refreshGroup('Stable', 0, 'SettleFleet', serving, 'ReleaseLockOnFailure', 'the served state is unchanged');
+      + `{"action": "rollback"}) or the fleet has no rollout state machine${refresh ? ', or no Auto Scaling group is tagged for its first variant' : ''}. `
+      + 'Updating the candidate\'s group would give the new version that traffic before any rollout step.', 'ReleaseLockOnFailure');
+    const unchanged = 'the served state is unchanged';
+    const bringBack = refresh ? refreshGroup('Stable', 0, 'SettleFleet', serving, 'ReleaseLockOnFailure', unchanged)
+      : updateStack('BeforeSettle', 'SettleFleet', 'ReleaseLockOnFailure', unchanged, 'SettleFleet');
     choice('CandidateIdle', [
       { Variable: '$.candidateWeight.weight', StringEquals: '0', Next: 'CandidateOrPackage' },
       {
@@ -319,7 +377,7 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
           { Variable: '$.candidateWeight.current', StringEqualsPath: '$.candidateWeight.candidate' },
           { Not: { Variable: '$.target.rollout', StringEquals: 'none' } },
         ],
-        Next: settle,
+        Next: bringBack,
       },
     ], serving);
     task('SettleFleet', `arn:${o.partition}:states:::states:startExecution.sync:2`, {
@@ -470,45 +528,7 @@ export function promotionDefinition(o: PromotionDefinitionOptions): AslDefinitio
   if (stackUpdate) {
     // 5. The serving stack's update (the previous template and every parameter's previous value: the SSM-typed served
     //    state is resolved again, so it is the only change), and the wait for it.
-    const stackFailed = PROMOTION_OUTCOMES.stackUpdateFailed;
-    caught('ReadStackParameters', sdk('cloudformation', 'describeStacks'), { 'StackName.$': '$.target.stack' }, 'KeepParameters', stackFailed, 'RestoreServedState', {
-      ResultSelector: { 'parameters.$': '$.Stacks[0].Parameters' }, ResultPath: '$.stackUpdate',
-    });
-    add('KeepParameters', {
-      Type: 'Map',
-      ItemsPath: '$.stackUpdate.parameters',
-      ItemSelector: { 'ParameterKey.$': '$$.Map.Item.Value.ParameterKey', 'UsePreviousValue': true },
-      ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' }, StartAt: 'KeepParameter', States: { KeepParameter: { Type: 'Pass', End: true } } },
-      ResultPath: '$.stackUpdate.parameters',
-      Next: 'UpdateServingStack',
-    });
-    // CloudFormation runs the update with the service role it keeps for the stack: no role is passed.
-    caught('UpdateServingStack', sdk('cloudformation', 'updateStack'), {
-      'StackName.$': '$.target.stack',
-      'UsePreviousTemplate': true,
-      'Parameters.$': '$.stackUpdate.parameters',
-      'Capabilities': ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'],
-    }, 'StartPolling', stackFailed, 'RestoreServedState');
-    pass('StartPolling', { n: 0 }, '$.poll', 'WaitForStack');
-    add('WaitForStack', { Type: 'Wait', Seconds: PROMOTION_STACK_POLL_SECONDS, Next: 'CountPoll' });
-    pass('CountPoll', { 'n.$': 'States.MathAdd($.poll.n, 1)' }, '$.poll', 'DescribeServingStack');
-    caught('DescribeServingStack', sdk('cloudformation', 'describeStacks'), { 'StackName.$': '$.target.stack' }, 'StackUpdated', stackFailed, 'RestoreServedState', {
-      ResultSelector: { 'status.$': '$.Stacks[0].StackStatus' }, ResultPath: '$.stackStatus',
-    });
-    choice('StackUpdated', [
-      { Variable: '$.stackStatus.status', StringEquals: 'UPDATE_COMPLETE', Next: 'RolloutNeeded' },
-      {
-        Or: [{ Variable: '$.stackStatus.status', StringMatches: '*ROLLBACK*' }, { Variable: '$.stackStatus.status', StringMatches: '*FAILED' }],
-        Next: failure('StackNotUpdated', stackFailed, 'The serving stack\'s update failed or rolled back; the previous served state is restored.', 'RestoreServedState'),
-      },
-      {
-        Variable: '$.poll.n',
-        NumericGreaterThanEquals: PROMOTION_STACK_WAIT_POLLS,
-        Next: failure('StackUpdateTimedOut', stackFailed, `The serving stack's update did not complete within ${(PROMOTION_STACK_WAIT_POLLS * PROMOTION_STACK_POLL_SECONDS) / 60} `
-          + 'minutes; the previous served state is restored.', 'RestoreServedState'),
-      },
-    ], 'WaitForStack');
-
+    updateStack('', 'RolloutNeeded', 'RestoreServedState', 'the previous served state is restored');
   }
 
   if (refresh) {

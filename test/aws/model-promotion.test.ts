@@ -8,7 +8,7 @@ import { certificateArnFor } from '../support/certificates';
 import { evaluate } from '../support/cfn-eval';
 import { newApp } from '../support/gate';
 import { environmentTemplates, IamWalk, REGION } from '../support/iam-walk';
-import { FakeAws, run, STAGING_BUCKET, STAGING_PACKAGE, stagingPackage, writeOnceDenies } from '../support/promotion-fakes';
+import { FakeAws, run, STAGING_BUCKET, STAGING_PACKAGE, stagingPackage, withFleetRollout, writeOnceDenies } from '../support/promotion-fakes';
 import {
   EnvironmentProfile, InferenceFleet, MlopsPlatform, ModelEndpoint, ModelPromotion, PROMOTION_TARGET_TAG, Rollout, ServingBackend, ValidationError,
 } from 'mlops-constructs';
@@ -256,11 +256,57 @@ describe('the promotion state machine, executed offline', () => {
     expect(aws.notifications).toEqual([]);
   });
 
-  test('after a finished rollout the candidate\'s version is the stable one; an all-at-once fleet serves the new version at once', async () => {
-    const aws = new FakeAws(shards);
-    aws.servedStates.fraud = 'current=v7@0,candidate=v7b@100';
+  test('after a finished rollout: the stack update first brings the first variant\'s group to the served version while it has no traffic, the rollout settles all traffic on it, then the new version rolls out; and again', async () => {
+    const shard = platform.servingStackOf('fraud')!.stackName;
+    const aws = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v7@0,candidate=v7@100', [0, 100]);
     expect(await run(definition, aws, promote)).toEqual({ ok: true });
-    expect(aws.servedStates.fraud).toBe('current=v7b@100,candidate=v8@0');
+    expect(aws.calls).toEqual([
+      'lock fraud',
+      // The group of `current` still runs the version before v7 (the rollout changed the served state only): updated at weight 0.
+      `update ${shard}`,
+      'rollout acme-prod-fraud-rollout settle', '  listener 100/0', '  state current=v7@100,candidate=v7@0',
+      'copy served/fraud/v8/model.tar.gz',
+      'state current=v7@100,candidate=v8@0',
+      // Only the candidate's group changes now (the listener's weights in the served state are the ones settle set).
+      `update ${shard}`,
+      'rollout acme-prod-fraud-rollout', '  listener 90/10', '  state current=v7@90,candidate=v8@10', '  listener 0/100', '  state current=v7@0,candidate=v8@100',
+      '  state current=v8@0,candidate=v8@100',
+      'release fraud',
+    ]);
+    expect([aws.listenerWeights.fraud, aws.notifications, aws.stackUpdates.map((u) => u.UsePreviousTemplate)]).toEqual([[0, 100], [], [true, true]]);
+    aws.calls = [];
+    aws.objects.set('candidates/fraud/run-43/model.tar.gz', 'archive-43');
+    expect(await run(definition, aws, { model: 'fraud', version: 'v9', candidate: 'run-43' })).toEqual({ ok: true });
+    expect(aws.servedStates.fraud).toBe('current=v9@0,candidate=v9@100');
+  });
+
+  test('after a finished rollout whose stack already serves the state (no updates to perform), settles at once; a failed first update or a rollout in flight copies nothing', async () => {
+    const shard = platform.servingStackOf('fraud')!.stackName;
+    const upToDate = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v7@0,candidate=v7@100', [0, 100]);
+    upToDate.stackUpToDate = true;
+    upToDate['cloudformation:updateStack'] = ((update) => (input: any) => {
+      try {
+        return update.call(upToDate, input);
+      } finally {
+        upToDate.stackUpToDate = false;
+      }
+    })(upToDate['cloudformation:updateStack']);
+    expect(await run(definition, upToDate, promote)).toEqual({ ok: true });
+    expect(upToDate.calls.slice(0, 4)).toEqual(['lock fraud', `update ${shard}`, 'rollout acme-prod-fraud-rollout settle', '  listener 100/0']);
+    expect(upToDate.servedStates.fraud).toBe('current=v8@0,candidate=v8@100');
+
+    const failed = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v7@0,candidate=v7@100', [0, 100]);
+    failed.stackStatuses = ['UPDATE_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE'];
+    expect(await run(definition, failed, promote)).toMatchObject({ ok: false, error: 'StackUpdateFailed', cause: expect.stringContaining('the served state is unchanged') });
+    expect([failed.calls, failed.servedStates.fraud, failed.listenerWeights.fraud]).toEqual([['lock fraud', `update ${shard}`, 'release fraud', 'notify'], 'current=v7@0,candidate=v7@100', [0, 100]]);
+
+    const inFlight = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v6@90,candidate=v7@10', [90, 10]);
+    const refused = await run(definition, inFlight, promote);
+    expect(refused).toMatchObject({ ok: false, error: 'CandidateServing', cause: expect.stringMatching(/a rollout is in flight .* or the fleet has no rollout state machine\. /) });
+    expect([inFlight.calls, inFlight.servedStates.fraud]).toEqual([['lock fraud', 'release fraud', 'notify'], 'current=v6@90,candidate=v7@10']);
+  });
+
+  test('an all-at-once fleet serves the new version at once', async () => {
     const direct = new FakeAws(shards);
     expect(await run(definition, direct, { model: 'churn', version: 'v3', candidate: 'run-9' })).toEqual({ ok: true });
     expect(direct.servedStates.churn).toBe('current=v3@100');

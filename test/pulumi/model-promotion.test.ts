@@ -1,12 +1,11 @@
 import * as pulumi from '@pulumi/pulumi';
-import { Duration } from 'aws-cdk-lib';
 import { ACCOUNT, errorOf, installMocks, mockArn, one, promiseOf, RecordedResource, REGION, resourcesOf } from './support';
 import { IamWalk, RequestContext, Statement } from '../support/iam-walk';
-import { FakeAws, run, STAGING_PACKAGE, stagingPackage, TaskError } from '../support/promotion-fakes';
+import { FakeAws, run, STAGING_PACKAGE, stagingPackage, TaskError, withFleetRollout } from '../support/promotion-fakes';
 import { allStates } from '../support/state-machines';
 import {
-  ArtifactPurpose, BOUNDARY_ALLOWED_ACTIONS, boundaryStatements, EnvironmentProfile, fleetRolloutDefinition, MlopsTags, promotionDefinition, Rollout,
-  SERVED_VARIANT_TAG, ValidationError,
+  ArtifactPurpose, BOUNDARY_ALLOWED_ACTIONS, boundaryStatements, EnvironmentProfile, MlopsTags, promotionDefinition, SERVED_VARIANT_TAG,
+  ValidationError,
 } from 'mlops-constructs';
 import { ArtifactStore, ModelPromotion } from 'mlops-constructs/pulumi';
 
@@ -212,25 +211,8 @@ describe('Pulumi ModelPromotion, instance refresh of the fleets whose version ch
     expect(fake.locks.size).toBe(0);
   });
 
-  /** The fleet's rollout state machine as the Pulumi FleetRollout renders it (core's definition; test/pulumi/fleet-rollout.test.ts checks they are equal), run for real. */
-  const withRollout = (fake: FakeAws, state: string, weights: number[]) => {
-    fake.rolloutMachines[ROLLOUT] = {
-      model: 'fraud',
-      definition: fleetRolloutDefinition({
-        partition: 'aws',
-        modelName: 'fraud',
-        rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }),
-        variants: [{ name: 'current', targetGroupArn: 'arn:tg-current' }, { name: 'candidate', targetGroupArn: 'arn:tg-candidate' }],
-        listenerArn: 'arn:listener',
-        servedStateParameterName: '/mlops/p-dev/served/fraud',
-        alarmNames: ['fraud-latency'],
-        alarmTopicArn: ALARMS,
-      }),
-    };
-    fake.servedStates.fraud = state;
-    fake.listenerWeights.fraud = weights;
-    return fake;
-  };
+  /** The fleet's rollout state machine (core's definition, which the Pulumi FleetRollout renders), run for real. */
+  const withRollout = (fake: FakeAws, state: string, weights: number[]) => withFleetRollout(fake, ROLLOUT, 'fraud', '/mlops/p-dev/served/fraud', state, weights);
 
   test('after a finished rollout: the first variant\'s group is refreshed to the served version while idle, the rollout settles all traffic on it, then the new version rolls out; and again', async () => {
     const fake = withRollout(fleets(), 'current=v7@0,candidate=v7@100', [0, 100]);

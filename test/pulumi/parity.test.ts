@@ -459,11 +459,11 @@ const PROMOTION_STACK_UPDATE_STATES = [
   'CountPoll', 'DescribeServingStack', 'DescribeServingStackFailed', 'StackUpdated', 'StackNotUpdated', 'StackUpdateTimedOut', 'RolloutNeeded', 'RollOut',
   'RolloutRolledBack',
 ];
-// (`<n>`: the variant whose version changed; `Stable`: the first variant's group, refreshed before a finished rollout is settled)
+// (`<n>`: the variant whose version changed; `Stable`: the first variant's group, refreshed before a finished rollout is
+// settled, where CDK updates the stack first: the stack update states ending with `BeforeSettle`)
 const PROMOTION_REFRESH_STATES = new RegExp('^(NextEntries|Variant\\dServed|Variant\\dVersions|Variant\\dChanged|FindVariant(\\d|Stable)Group(Failed)?|Variant(\\d|Stable)GroupFound|'
   + 'RefreshVariant(\\d|Stable)(Failed)?|StartRefresh(\\d|Stable)Polling|WaitForRefresh(\\d|Stable)|CountRefresh(\\d|Stable)Poll|DescribeRefresh(\\d|Stable)(Failed)?|'
-  + 'Refresh(\\d|Stable)TimedOut|Refresh(\\d|Stable)NotDone|CancelRefresh(\\d|Stable)|Refreshed(\\d|Stable)|CandidateIdleIfStepped|CandidateWeight|CandidateIdle|CandidateServes|'
-  + 'SettleFleet|SettleFailed|Settled)$');
+  + 'Refresh(\\d|Stable)TimedOut|Refresh(\\d|Stable)NotDone|CancelRefresh(\\d|Stable)|Refreshed(\\d|Stable))$');
 const PROMOTION_ROLLOUT_SIDS = ['StartRollouts', 'FollowRollouts', 'SyncRollouts'];
 const PROMOTION_STACK_UPDATE_SIDS = ['UpdateServingStacks', 'FindAndFollowServedFleets', 'RefreshServedFleets', ...PROMOTION_ROLLOUT_SIDS];
 
@@ -525,14 +525,17 @@ function rolloutSettings(): { cdk: Record<string, Json>; pulumi: Record<string, 
 /** A promotion definition without what follows the served state (the step after WriteServedState named, not followed). */
 function promotionUntilServedState(definition: Json): Json {
   const states = Object.fromEntries(Object.entries<Json>(definition.States)
-    .filter(([name]) => !PROMOTION_STACK_UPDATE_STATES.includes(name) && !PROMOTION_REFRESH_STATES.test(name)));
+    .filter(([name]) => !PROMOTION_STACK_UPDATE_STATES.includes(name.replace('BeforeSettle', '')) && name !== 'NothingToUpdateBeforeSettle'
+      && !PROMOTION_REFRESH_STATES.test(name)));
+  const [idle, settle] = states.CandidateIdle.Choices;
   return {
     StartAt: definition.StartAt,
     TimeoutSeconds: definition.TimeoutSeconds,
     States: {
       ...states,
-      // (Pulumi: the candidate-idle check of a stepped fleet comes between; the next row compares it)
-      ReadServedState: { ...states.ReadServedState, Next: 'CandidateOrPackage' },
+      // After a finished rollout: CDK updates the serving stack, Pulumi refreshes the first variant's group (and may find none).
+      CandidateIdle: { ...states.CandidateIdle, Choices: [idle, { ...settle, Next: '<bring the first variant to the served version>' }] },
+      CandidateServes: { ...states.CandidateServes, Parameters: { ...states.CandidateServes.Parameters, cause: states.CandidateServes.Parameters.cause.replace(', or no Auto Scaling group is tagged for its first variant', '') } },
       WriteServedState: { ...states.WriteServedState, Next: '<after the served state>' },
     },
   };

@@ -1,8 +1,9 @@
 // Fakes of every service call the promotion state machine makes (core's promotionDefinition, as either engine deploys it),
 // with S3 enforcing the models bucket's write-once rule as its policy does; shared by the CDK and Pulumi promotion tests.
+import { Duration } from 'aws-cdk-lib';
 import { FakeAws as RolloutAws, runRollout } from './rollout-fakes';
 import { runLocally } from './state-machines';
-import { PROMOTION_TARGET_TAG, SERVED_MODELS_POLICY_SIDS, servedModelsBucketPolicy } from 'mlops-constructs';
+import { fleetRolloutDefinition, PROMOTION_TARGET_TAG, Rollout, SERVED_MODELS_POLICY_SIDS, servedModelsBucketPolicy } from 'mlops-constructs';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -33,6 +34,8 @@ export class FakeAws {
   public stackStatuses: string[] = ['UPDATE_IN_PROGRESS', 'UPDATE_COMPLETE'];
   public rolloutOutcome: 'SUCCEEDED' | 'RolledBack' = 'SUCCEEDED';
   public stackUpdates: any[] = [];
+  /** Whether the serving stack already serves the served state (UpdateStack answers "No updates are to be performed."). */
+  public stackUpToDate = false;
   public rolloutsStarted: any[] = [];
   /** Auto Scaling groups by their served-variant tag (`<served state>:<index>`): the fleets whose instances read a served state at boot. */
   public servedGroups: Record<string, string> = {};
@@ -163,6 +166,7 @@ export class FakeAws {
   public 'cloudformation:updateStack'(input: any) {
     this.stackUpdates.push(input);
     this.calls.push(`update ${input.StackName}`);
+    if (this.stackUpToDate) throw new TaskError('CloudFormation.CloudFormationException', 'No updates are to be performed.');
     return { StackId: 'arn:stack' };
   }
 
@@ -239,6 +243,32 @@ export class FakeAws {
     this.calls.push('notify');
     return {};
   }
+}
+
+/**
+ * Gives `aws` the rollout state machine `name` of the fleet serving `model` (a canary of 10% with a bake: core's
+ * definition, which both engines' FleetRollout render, as their tests check), run for real when promotion starts it,
+ * and the served state and listener weights it starts from.
+ */
+export function withFleetRollout(
+  aws: FakeAws, name: string, model: string, servedStateParameterName: string, state: string, weights: number[],
+): FakeAws {
+  aws.rolloutMachines[name] = {
+    model,
+    definition: fleetRolloutDefinition({
+      partition: 'aws',
+      modelName: model,
+      rollout: Rollout.canary({ percent: 10, bake: Duration.minutes(30) }),
+      variants: [{ name: 'current', targetGroupArn: 'arn:tg-current' }, { name: 'candidate', targetGroupArn: 'arn:tg-candidate' }],
+      listenerArn: 'arn:listener',
+      servedStateParameterName,
+      alarmNames: [`${model}-latency`],
+      alarmTopicArn: 'arn:aws:sns:us-east-1:111111111111:alarms',
+    }),
+  };
+  aws.servedStates[model] = state;
+  aws.listenerWeights[model] = weights;
+  return aws;
 }
 
 /** The source environment (staging, another account): its models bucket and an approved package it promoted. */
