@@ -12,7 +12,7 @@ import {
   resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel,
   servingShardOf, SharedPlatformParameterNames, UNIT_PRICES, validateIdentifier, validatePlatformTeams,
 } from '../core';
-import { ArtifactStore } from './artifact-store';
+import { ArtifactStore, ArtifactStoreReplication } from './artifact-store';
 import { CostGuard } from './cost-guard';
 import { ExperimentTracking } from './experiment-tracking';
 import { FleetRollout } from './fleet-rollout';
@@ -114,6 +114,16 @@ export interface TrainingOptions {
   readonly spot?: boolean;
 }
 
+/** Options of the platform's artifact store (as the Pulumi platform's `artifactStore`). */
+export interface PlatformArtifactStoreOptions {
+  /**
+   * Cross-region replication of the purpose buckets (destination buckets and key in another region). Its role is in
+   * the data stack, under the environment's permission boundary as every role of the platform.
+   * @default - no replication
+   */
+  readonly replication?: ArtifactStoreReplication;
+}
+
 export interface MlopsPlatformProps {
   /** The environment's profile. */
   readonly profile: EnvironmentProfile;
@@ -139,6 +149,8 @@ export interface MlopsPlatformProps {
   readonly modelFamilies?: string[];
   /** @default - see TrainingOptions */
   readonly training?: TrainingOptions;
+  /** @default - see PlatformArtifactStoreOptions */
+  readonly artifactStore?: PlatformArtifactStoreOptions;
   /** Email addresses notified of alarms and budget thresholds. @default - none */
   readonly notifyEmails?: string[];
   /** @default true */
@@ -299,7 +311,7 @@ export class MlopsPlatform extends Construct {
     this.platformKey = new PlatformKey(this.dataStack, 'PlatformKey');
     const key = this.platformKey.key;
     this.network = new PlatformNetwork(this.dataStack, 'Network', { encryptionKey: key });
-    this.artifactStore = new ArtifactStore(this.dataStack, 'ArtifactStore', { encryptionKey: key });
+    this.artifactStore = new ArtifactStore(this.dataStack, 'ArtifactStore', { encryptionKey: key, replication: props.artifactStore?.replication });
     this.trainingImages = new ImageRepository(this.dataStack, 'TrainingImages', { repositoryName: `${prefix}/training`, encryptionKey: key });
     this.servingImages = new ImageRepository(this.dataStack, 'ServingImages', { repositoryName: `${prefix}/serving`, encryptionKey: key });
     this.modelRegistry = new ModelRegistry(this.dataStack, 'ModelRegistry', { vpc: this.network.vpc, encryptionKey: key });

@@ -19,7 +19,7 @@ function environment(build: (app: App) => void, artifactPrefix: string): IamWalk
 const ENVIRONMENTS: Array<[string, () => IamWalk]> = [
   ['reference app, prod', () => environment((app) => buildReferenceApp(app), 'mlopsprod')],
   ['reference app, dev', () => environment((app) => buildReferenceApp(app), 'mlopsdev')],
-  ['a platform built with defaults (staging)', () => environment((app) => new MlopsPlatform(app, 'acme-staging', {
+  ['a platform built with defaults and a replicated store (staging)', () => environment((app) => new MlopsPlatform(app, 'acme-staging', {
     profile: EnvironmentProfile.staging(),
     certificateArn: TEST_CERTIFICATE_ARN,
     project: 'acme',
@@ -29,6 +29,7 @@ const ENVIRONMENTS: Array<[string, () => IamWalk]> = [
       { name: 'fleet-model', backend: ServingBackend.FLEET, modelVersion: 'v1', imageTag: 't1' },
       { name: 'endpoint-model', backend: ServingBackend.ENDPOINT, modelVersion: 'v1', imageTag: 't1' },
     ],
+    artifactStore: { replication: { destinationRegion: 'eu-west-1', destinationKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/dr', destinationBucketNamePattern: 'dr-{purpose}' } },
   }), 'acmestaging')],
 ];
 
@@ -50,6 +51,11 @@ describe.each(ENVIRONMENTS)('governance claims: %s', (_name, build) => {
       const allowAll = role.boundary!.filter((s) => s.Effect === 'Allow' && (s.NotAction !== undefined || (s.Action ?? []).includes('*')));
       expect([role.id, allowAll]).toEqual([role.id, []]);
     }
+  });
+
+  test('the claims cover the store\'s replication role where the environment replicates its store', () => {
+    const replication = walk.roles.filter((r) => /^ArtifactStoreReplicationRole/.test(r.logicalId));
+    expect(replication.length).toBe(_name.includes('replicated store') ? 1 : 0);
   });
 
   test('no role can escalate: write policies or trust, attach policies, pass another environment\'s role, detach the brake', () => {
