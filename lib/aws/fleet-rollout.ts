@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import {
   EnvironmentProfile, FLEET_ROLLOUT_METRIC, fleetRolloutDefinition, fleetRolloutRoleStatements, fleetRolloutServingStackArn,
   fleetRolloutStateMachineName, fleetRolloutSteps, fleetRolloutTrustConditions, isSteppedFleetRollout, NeutralStatement, Rollout,
+  validateFleetRolloutAlarms, validateFleetRolloutSteps,
 } from '../core';
 import { InferenceFleet } from './inference-fleet';
 import { allowCloudWatchLogsToUseKey } from './private/keys';
@@ -113,17 +114,13 @@ export class FleetRollout extends Construct {
     const profile = props.profile ?? MlopsScope.profileOf(this);
     const fleet = props?.fleet;
     if (!(fleet instanceof InferenceFleet)) check.fail('fleet', fleet, 'must be an InferenceFleet', 'pass the fleet whose traffic the rollout moves.');
+    // Checked first on both engines (core's): an all-at-once fleet needs no FleetRollout, served state or not.
+    validateFleetRolloutSteps(check, fleet.rollout);
     if (!fleet.servedState) {
       check.fail('fleet', fleet.node.path, 'has no servedState: the next deploy would reset the weights the rollout moved',
         'give the fleet a servedState (new ServedStateParameter(dataStack, id, { ... })); MlopsPlatform does this for its fleets.');
     }
-    if (!FleetRollout.appliesTo(fleet.rollout)) {
-      check.fail('fleet', fleet.rollout.kind, 'has a rollout with nothing to step (all at once)',
-        'give the fleet a canary, linear, blue/green or A/B rollout, or do not add a FleetRollout.');
-    }
-    if (!Array.isArray(props.alarms) || props.alarms.length === 0 || props.alarms.length > 100) {
-      check.fail('alarms', props.alarms?.length, 'must list 1 to 100 alarms', 'give the fleet\'s latency, error-rate and rollout-health alarms.');
-    }
+    validateFleetRolloutAlarms(check, props.alarms);
     if (!props.alarmTopic) check.fail('alarmTopic', props.alarmTopic, 'is required', 'give the topic told of rollbacks, e.g. monitoring.alarmTopic.');
     this.alarms = [...props.alarms];
     this.stateMachineName = props.stateMachineName ?? fleetRolloutStateMachineName(topLevelStack(this).stackName, fleet.modelName);

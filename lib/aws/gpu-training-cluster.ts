@@ -9,7 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import {
   CostModel, EFA_DEVICE, EnvironmentProfile, GpuInstance, resolveMultiNodeTrainingJobSpec, resolveTrainingClusterSpec, resolveTrainingJobSpec,
-  SpecScope, TrainingClusterSpec, TrainingJobSpec, TRAINING_RETRY_STRATEGIES as RETRY_RULES,
+  SpecScope, TRAINING_RETRY_STRATEGIES as RETRY_RULES, TrainingClusterSpec, TrainingJobSpec, validateJobSubmissionGrant,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -529,12 +529,7 @@ export class GpuTrainingCluster extends Construct {
    * adding job definitions.
    */
   public grantSubmitJob(grantee: iam.IGrantable, team?: string): iam.Grant {
-    if (team !== undefined && !this.teams.includes(team)) {
-      checkFor(this).fail('team', team, 'is not a team of the cluster', `use one of ${this.teams.join(', ') || '(no teams configured)'}.`);
-    }
-    if (this.jobDefinitions.length === 0) {
-      checkFor(this).fail('jobDefinitions', [], 'must not be empty when granting job submission', 'call addJobDefinition() before grantSubmitJob().');
-    }
+    validateJobSubmissionGrant(checkFor(this), { team, teams: this.teams, jobDefinitionCount: this.jobDefinitions.length, grantMethod: 'grantSubmitJob()' });
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['batch:SubmitJob'],

@@ -9,10 +9,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
-  AcceleratorKind, assertFleetRollout, CURRENT_VARIANT, EnvironmentProfile, fleetUserDataCommands, GpuInstance, INFERENCE_AMI_SSM_PARAMETERS,
+  AcceleratorKind, assertFleetRollout, EnvironmentProfile, fleetUserDataCommands, GpuInstance, INFERENCE_AMI_SSM_PARAMETERS,
   INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleetSpec, LatencyUnit, MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveFleetVariants,
-  resolveInferenceFleetSpec,
-  resolveListenerTls, Rollout, ServedState,
+  resolveInferenceFleetSpec, resolveListenerTls, Rollout, ServedState, variantByName,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -520,13 +519,7 @@ export class InferenceFleet extends Construct implements IServingMetrics {
 
   /** A variant by name; the `current` (or only) one when no name is given. */
   public variant(name?: string): InferenceFleetVariant {
-    const found = name === undefined
-      ? this.variants.find((v) => v.name === CURRENT_VARIANT) ?? this.variants[0]
-      : this.variants.find((v) => v.name === name);
-    if (!found) {
-      return checkFor(this).fail('variant', name, 'is not a variant of this fleet', `use one of ${this.variants.map((v) => v.name).join(', ')}.`);
-    }
-    return found;
+    return variantByName(checkFor(this), 'fleet', this.variants, name);
   }
 
   private gpuMetric(asg: autoscaling.IAutoScalingGroup): cloudwatch.Metric {

@@ -8,6 +8,7 @@ import { Construct, IConstruct } from 'constructs';
 import {
   AUDITOR_MANAGED_POLICY, auditorTrailStatements, DENIED_OBJECT_READ_ACTIONS, DENIED_REGISTRY_ACTIONS, EnvironmentProfile,
   MODEL_ARTIFACT_LAYOUT, operatorStatements, PERSONA_MFA_CONDITION, PERSONAS, PolicyStatementJson, resolveGovernanceSpec,
+  validatePersonaResources,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -325,10 +326,7 @@ export class MlopsGovernance extends Construct {
    */
   public grantPersonas(resources: PersonaResources): void {
     const check = checkFor(this);
-    if (!resources || Object.values(resources).every((r) => r === undefined)) {
-      check.fail('resources', resources, 'must name at least one of artifactStore, modelRegistry, trainingImages, servingImages',
-        'pass the pieces of the platform the personas work with, e.g. grantPersonas({ artifactStore, modelRegistry }).');
-    }
+    validatePersonaResources(check, resources);
     const scientist = this.personaGrantee(this.dataScientist);
     const engineer = this.personaGrantee(this.mlEngineer);
     const store = resources.artifactStore;

@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import {
   AlarmSpec, driftAlarmSpec, estimatedChargesAlarmSpec, failedJobsAlarmSpec, fairnessAlarmSpec, MetricSpec, modelQualityAlarmSpec, QualityDirection,
   registryAlarmSpecs, rolloutHealthAlarmId, servingAlarmSpecs, servingGraphSpec, SpecScope, validateDashboardName, validateIdentifier,
-  ALARM_PUBLISHER_SERVICES, EnvironmentProfile, LATENCY_UNIT_LABEL,
+  ALARM_PUBLISHER_SERVICES, EnvironmentProfile, LATENCY_UNIT_LABEL, validateNewAlarm, validateRolloutHealthAlarm,
 } from '../core';
 import { GpuTrainingCluster } from './gpu-training-cluster';
 import { IServingMetrics } from './inference-fleet';
@@ -298,13 +298,7 @@ export class MlopsMonitoring extends Construct {
    */
   public addRolloutHealthAlarm(model: string, alarms: cloudwatch.IAlarm[], scope: Construct = this): cloudwatch.CompositeAlarm {
     validateIdentifier(this.node.path, 'model', model, 63);
-    if (alarms.length === 0) {
-      checkFor(this).fail('alarms', alarms, 'must name at least one alarm', 'pass the latency and error alarms of the served model.');
-    }
-    const existing = this.rolloutHealth.get(model);
-    if (existing) {
-      checkFor(this).fail('model', model, 'already has a rollout health alarm', 'collect every alarm of the model and call addRolloutHealthAlarm once.');
-    }
+    validateRolloutHealthAlarm(checkFor(this), model, alarms, this.rolloutHealth.has(model));
     const composite = new cloudwatch.CompositeAlarm(scope, rolloutHealthAlarmId(model), {
       alarmRule: cloudwatch.AlarmRule.anyOf(...alarms.map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
       alarmDescription: `Rollout health of ${model}: any of its serving alarms`,
@@ -385,9 +379,7 @@ export class MlopsMonitoring extends Construct {
    * platform goes through here, so none lacks an action.
    */
   public addAlarm(id: string, metric: cloudwatch.IMetric, options: AddAlarmOptions): cloudwatch.Alarm {
-    if (this.alarmIds.has(id)) {
-      checkFor(this).fail('alarm', id, 'already exists', 'each model/metric pair gets one alarm; change the threshold on the existing one.');
-    }
+    validateNewAlarm(checkFor(this), id, this.alarmIds.has(id));
     this.alarmIds.add(id);
     const { scope, dashboardWidget, ...alarmOptions } = options;
     const alarm = new cloudwatch.Alarm(scope ?? this, id, { metric, evaluationPeriods: 1, ...alarmOptions });

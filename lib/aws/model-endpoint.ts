@@ -9,8 +9,9 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
-  EndpointHosting, EndpointInferenceComponentSpec, EndpointRollbackAlarmSpec, EnvironmentProfile, GpuInstance, LatencyUnit, MODEL_ARTIFACT_LAYOUT,
-  MonthlyCostRange, resolveEndpointVariants, resolveModelEndpointSpec, Rollout, ServedState, SpecScope, validateEndpointModel,
+  EndpointHosting, EndpointInferenceComponentSpec, EndpointRollbackAlarmSpec, EnvironmentProfile, GpuInstance, LatencyUnit,
+  MODEL_ARTIFACT_LAYOUT, MonthlyCostRange, resolveEndpointVariants, resolveModelEndpointSpec, Rollout, ServedState, SpecScope,
+  validateEndpointModel, variantByName,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
 import { IImageRepository } from './image-repository';
@@ -482,11 +483,7 @@ export class ModelEndpoint extends Construct implements IServingMetrics {
 
   /** A variant by name; the first production variant when no name is given. */
   public variant(name?: string): ModelEndpointVariant {
-    const found = name === undefined ? this.variants.find((v) => !v.shadow) : this.variants.find((v) => v.name === name);
-    if (!found) {
-      return checkFor(this).fail('variant', name, 'is not a variant of this endpoint', `use one of ${this.variants.map((v) => v.name).join(', ')}.`);
-    }
-    return found;
+    return variantByName(checkFor(this), 'endpoint', this.variants, name);
   }
 
   private metric(metricName: string, statistic: string, variant?: string): cloudwatch.Metric {

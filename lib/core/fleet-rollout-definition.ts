@@ -1,6 +1,7 @@
 import type { AslDefinition, NeutralStatement } from './brake-definition';
 import { Rollout, RolloutKind } from './rollout';
 import { FLEET_ROLLOUT_METRIC } from './served-models';
+import { Check } from './validation';
 
 /**
  * The fleet rollout state machine (docs/design/served-models.md, "Fleet rollout state machine"), engine-neutral: its
@@ -26,6 +27,21 @@ export function isSteppedFleetRollout(rollout: Rollout): boolean {
 export const FLEET_ROLLOUT_SETTLE_ACTION = 'settle';
 
 /** How long one rollout may run (every bake time of the longest rollout fits). */
+/** Rejects a fleet whose rollout has no steps for a FleetRollout to walk (all at once), for every engine. */
+export function validateFleetRolloutSteps(check: Check, rollout: Rollout): void {
+  if (!isSteppedFleetRollout(rollout)) {
+    check.fail('fleet', rollout.kind, 'has a rollout with nothing to step (all at once)',
+      'give the fleet a canary, linear, blue/green or A/B rollout, or do not add a FleetRollout.');
+  }
+}
+
+/** The alarms a FleetRollout rolls back on: 1 to 100 (what a CloudWatch composite rule and the state machine take). */
+export function validateFleetRolloutAlarms(check: Check, alarms: unknown): void {
+  if (!Array.isArray(alarms) || alarms.length === 0 || alarms.length > 100) {
+    check.fail('alarms', (alarms as unknown[] | undefined)?.length, 'must list 1 to 100 alarms', 'give the fleet\'s latency, error-rate and rollout-health alarms.');
+  }
+}
+
 export const FLEET_ROLLOUT_TIMEOUT_SECONDS = 8 * 24 * 3600;
 /** How many minutes a deploy-started rollout waits (polling once a minute) for the serving stack to finish its update. */
 export const FLEET_ROLLOUT_DEPLOY_WAIT_MINUTES = 60;

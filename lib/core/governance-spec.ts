@@ -3,6 +3,7 @@ import { EnvironmentProfile, LOG_RETENTION_DAYS } from './profiles';
 import { platformParameterName } from './served-models';
 import { SpecScope, specCheck } from './spec-scope';
 import { TAG_KEYS } from './tags';
+import { Check } from './validation';
 
 /** An IAM policy statement as JSON, the same for every engine (values may be engine placeholders such as CDK tokens). */
 export interface PolicyStatementJson {
@@ -459,4 +460,12 @@ export function organizationBrakeStatements(input: OrganizationBrakeStatementsIn
     );
   }
   return statements;
+}
+
+/** Refuses `grantPersonas` with nothing to grant, for every engine. */
+export function validatePersonaResources(check: Check, resources: object | undefined): void {
+  if (!resources || Object.values(resources).every((r) => r === undefined)) {
+    check.fail('resources', resources, 'must name at least one of artifactStore, modelRegistry, trainingImages, servingImages',
+      'pass the pieces of the platform the personas work with, e.g. grantPersonas({ artifactStore, modelRegistry }).');
+  }
 }

@@ -3,6 +3,7 @@ import { validateIdentifier } from './naming';
 import { EnvironmentProfile } from './profiles';
 import { FLEET_ROLLOUT_METRIC } from './served-models';
 import { SpecScope, specCheck } from './spec-scope';
+import { Check } from './validation';
 
 /** CloudWatch comparison operators the platform's alarms use, as CloudWatch spells them. */
 export type AlarmComparison = 'GreaterThanThreshold' | 'LessThanThreshold';
@@ -248,6 +249,17 @@ export function fleetRolloutProgressMetricSpec(model: string): MetricSpec & { re
 /** The composite alarm rollouts of a model roll back on: in alarm when any of its serving alarms is. */
 export function rolloutHealthAlarmId(model: string): string {
   return `RolloutHealth-${model}`;
+}
+
+/** Checks a rollout health alarm before either engine adds it: alarms to watch, and one composite per model. */
+export function validateRolloutHealthAlarm(check: Check, model: string, alarms: readonly unknown[], exists: boolean): void {
+  if (alarms.length === 0) check.fail('alarms', alarms, 'must name at least one alarm', 'pass the latency and error alarms of the served model.');
+  if (exists) check.fail('model', model, 'already has a rollout health alarm', 'collect every alarm of the model and call addRolloutHealthAlarm once.');
+}
+
+/** Refuses a second alarm with the same id (model/metric pair), for every engine. */
+export function validateNewAlarm(check: Check, id: string, exists: boolean): void {
+  if (exists) check.fail('alarm', id, 'already exists', 'each model/metric pair gets one alarm; change the threshold on the existing one.');
 }
 
 /** Failed training jobs, counted by the cluster's EventBridge rule. */

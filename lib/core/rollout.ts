@@ -21,6 +21,19 @@ export enum RolloutKind {
 export const CURRENT_VARIANT = 'current';
 export const CANDIDATE_VARIANT = 'candidate';
 
+/**
+ * A served variant by name, for every engine's `variant()`: without a name, the first production (not shadow) variant
+ * of an endpoint, or a fleet's `current` one (else its only one); an unknown name is a ValidationError listing the names.
+ */
+export function variantByName<T extends { readonly name: string; readonly shadow?: boolean }>(
+  check: Check, of: 'endpoint' | 'fleet', variants: readonly T[], name?: string,
+): T {
+  const found = name !== undefined ? variants.find((v) => v.name === name)
+    : of === 'endpoint' ? variants.find((v) => !v.shadow)
+      : variants.find((v) => v.name === CURRENT_VARIANT) ?? variants[0];
+  return found ?? check.fail('variant', name, `is not a variant of this ${of}`, `use one of ${variants.map((v) => v.name).join(', ')}.`);
+}
+
 /** A share of live traffic. */
 export interface TrafficSplit {
   readonly variant: string;

@@ -3,6 +3,7 @@ import { GpuInstance } from './gpu-catalog';
 import { validateIdentifier } from './naming';
 import { EnvironmentProfile, LOG_RETENTION_DAYS } from './profiles';
 import { SpecScope, specCheck, specUnresolved } from './spec-scope';
+import { Check } from './validation';
 
 /** A team sharing a training cluster, with its fair-share weight. */
 export interface TrainingTeamSpec {
@@ -341,4 +342,23 @@ function resolveJobCommon(scope: SpecScope, input: TrainingJobSpecInput, jobName
     checkpointPrefix: `checkpoints/${input.jobName}/`,
     datasetPrefix: input.datasetPrefix ?? '',
   };
+}
+
+/**
+ * Checks a grant of job submission, for every engine: `team` is one of the cluster's, and there are job definitions
+ * to submit (the grant covers the ones that exist when it is made).
+ */
+export function validateJobSubmissionGrant(check: Check, input: {
+  readonly team?: string;
+  readonly teams: readonly string[];
+  readonly jobDefinitionCount: number;
+  /** The engine's grant method, named in the fix (`grantSubmitJob()`, `submitJobStatements()`). */
+  readonly grantMethod: string;
+}): void {
+  if (input.team !== undefined && !input.teams.includes(input.team)) {
+    check.fail('team', input.team, 'is not a team of the cluster', `use one of ${input.teams.join(', ') || '(no teams configured)'}.`);
+  }
+  if (input.jobDefinitionCount === 0) {
+    check.fail('jobDefinitions', [], 'must not be empty when granting job submission', `call addJobDefinition() before ${input.grantMethod}.`);
+  }
 }

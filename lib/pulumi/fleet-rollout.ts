@@ -2,7 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   Check, FLEET_ROLLOUT_METRIC, fleetRolloutDefinition, fleetRolloutRoleStatements, fleetRolloutStateMachineName, fleetRolloutSteps,
-  fleetRolloutTrustConditions, isSteppedFleetRollout, Rollout,
+  fleetRolloutTrustConditions, isSteppedFleetRollout, Rollout, validateFleetRolloutAlarms, validateFleetRolloutSteps,
 } from '../core';
 import { CloudWatchMetric } from './alarms';
 import {
@@ -98,16 +98,11 @@ export class FleetRollout extends pulumi.ComponentResource {
     const check = new Check(scope.scope, scope.isUnresolved);
     const fleet = args?.fleet;
     if (!(fleet instanceof InferenceFleet)) check.fail('fleet', fleet, 'must be an InferenceFleet', 'pass the fleet whose traffic the rollout moves.');
-    if (!FleetRollout.appliesTo(fleet.rollout)) {
-      check.fail('fleet', fleet.rollout.kind, 'has a rollout with nothing to step (all at once)',
-        'give the fleet a canary, linear, blue/green or A/B rollout, or do not add a FleetRollout.');
-    }
+    validateFleetRolloutSteps(check, fleet.rollout);
     const servedState = fleet.servedStateParameter ?? check.fail('fleet', fleet.modelName,
       'has no servedState: the next pulumi up would reset the weights the rollout moved',
       'give the fleet a servedState ({ name, arn, initialState } of its served-state parameter); MlopsPlatform does this for its fleets.');
-    if (!Array.isArray(args.alarms) || args.alarms.length === 0 || args.alarms.length > 100) {
-      check.fail('alarms', args.alarms?.length, 'must list 1 to 100 alarms', 'give the fleet\'s latency, error-rate and rollout-health alarms.');
-    }
+    validateFleetRolloutAlarms(check, args.alarms);
     if (args.alarmTopicArn === undefined) check.fail('alarmTopicArn', args.alarmTopicArn, 'is required', 'give the topic told of rollbacks, e.g. monitoring.alarmTopic.arn.');
     const prefix = args.environmentPrefix ?? `${tags.project}-${tags.environment}`;
     check.matches('environmentPrefix', prefix, /^[A-Za-z0-9_.-]{1,100}$/, "letters, digits, '_', '.' or '-' such as 'fraud-prod'");

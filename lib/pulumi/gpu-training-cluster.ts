@@ -2,8 +2,8 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   ArtifactPurpose, Check, EFA_DEVICE, MultiNodeTrainingJobSizeInput, physicalName, resolveMultiNodeTrainingJobSpec, resolveTrainingClusterSpec,
-  resolveTrainingJobSpec, SpecScope, TrainingClusterSpec, TrainingClusterSpecInput, TrainingJobSizeInput, TrainingJobSpec, TRAINING_RETRY_STRATEGIES,
-  validateIdentifier,
+  resolveTrainingJobSpec, SpecScope, TRAINING_RETRY_STRATEGIES, TrainingClusterSpec, TrainingClusterSpecInput, TrainingJobSizeInput,
+  TrainingJobSpec, validateIdentifier, validateJobSubmissionGrant,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import {
@@ -266,13 +266,9 @@ export class GpuTrainingCluster extends pulumi.ComponentResource {
 
   /** Statements letting a role submit the cluster's job definitions to its queues; with `team`, only under that team's share. */
   public submitJobStatements(team?: string): PolicyStatement[] {
-    const check = new Check(this.specScope.scope);
-    if (team !== undefined && !this.spec.teams.some((t) => t.name === team)) {
-      check.fail('team', team, 'is not a team of the cluster', `use one of ${this.spec.teams.map((t) => t.name).join(', ') || '(no teams configured)'}.`);
-    }
-    if (this.jobs.length === 0) {
-      check.fail('jobDefinitions', [], 'must not be empty when granting job submission', 'call addJobDefinition() before submitJobStatements().');
-    }
+    validateJobSubmissionGrant(new Check(this.specScope.scope), {
+      team, teams: this.spec.teams.map((t) => t.name), jobDefinitionCount: this.jobs.length, grantMethod: 'submitJobStatements()',
+    });
     const queues = [this.jobQueue, ...(this.multiNodeJobQueue ? [this.multiNodeJobQueue] : [])];
     return [{
       Effect: 'Allow',

@@ -1,10 +1,10 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ArtifactPurpose, assertFleetRollout, Check, CronFields, FLEET_TARGET_GROUP, FleetVariantSpec, fleetUserDataCommands, INFERENCE_AMI_SSM_PARAMETERS,
-  INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleetSpec, InferenceFleetSpecInput, MODEL_ARTIFACT_LAYOUT, resolveFleetVariants,
-  resolveInferenceFleetSpec, resolveListenerTls, Rollout, SERVED_VARIANT_TAG, SERVED_VERSION_SHELL_VARIABLE, ServedState, servedVariantTagValue,
-  SpecScope, validateImageTag,
+  ArtifactPurpose, assertFleetRollout, Check, CronFields, FLEET_TARGET_GROUP, FleetVariantSpec, fleetUserDataCommands,
+  INFERENCE_AMI_SSM_PARAMETERS, INFERENCE_GPU_METRICS_NAMESPACE, InferenceFleetSpec, InferenceFleetSpecInput, MODEL_ARTIFACT_LAYOUT,
+  resolveFleetVariants, resolveInferenceFleetSpec, resolveListenerTls, Rollout, SERVED_VARIANT_TAG, SERVED_VERSION_SHELL_VARIABLE, ServedState,
+  servedVariantTagValue, SpecScope, validateImageTag, variantByName,
 } from '../core';
 import { CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
 import { ArtifactStore } from './artifact-store';
@@ -368,9 +368,7 @@ export class InferenceFleet extends pulumi.ComponentResource implements ServingM
 
   /** A variant by name; the `current` (or only) one when no name is given. */
   public variant(name?: string): InferenceFleetVariant {
-    const found = name === undefined ? this.variants.find((v) => v.name === 'current') ?? this.variants[0] : this.variants.find((v) => v.name === name);
-    if (!found) return this.check.fail('variant', name, 'is not a variant of this fleet', `use one of ${this.variants.map((v) => v.name).join(', ')}.`);
-    return found;
+    return variantByName(this.check, 'fleet', this.variants, name);
   }
 
   /** Target response time at a percentile, in seconds. */

@@ -1,9 +1,9 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ArtifactPurpose, ARTIFACT_PURPOSES, AUDITOR_MANAGED_POLICY, auditorTrailStatements, BOUNDARY_ALLOWED_ACTIONS, boundaryStatements, Check,
-  DENIED_OBJECT_READ_ACTIONS, DENIED_REGISTRY_ACTIONS, GovernanceSpec, MODEL_ARTIFACT_LAYOUT, operatorStatements, PERSONA_MFA_CONDITION, PERSONAS,
-  physicalName, resolveGovernanceSpec,
+  ARTIFACT_PURPOSES, ArtifactPurpose, AUDITOR_MANAGED_POLICY, auditorTrailStatements, BOUNDARY_ALLOWED_ACTIONS, boundaryStatements, Check,
+  DENIED_OBJECT_READ_ACTIONS, DENIED_REGISTRY_ACTIONS, GovernanceSpec, MODEL_ARTIFACT_LAYOUT, operatorStatements, PERSONA_MFA_CONDITION,
+  PERSONAS, physicalName, resolveGovernanceSpec, validatePersonaResources,
 } from '../core';
 import { ArtifactStore } from './artifact-store';
 import {
@@ -366,10 +366,7 @@ export class MlopsGovernance extends pulumi.ComponentResource {
    * registry's secret and database connections.
    */
   public grantPersonas(resources: PersonaResources): void {
-    if (!resources || Object.values(resources).every((r) => r === undefined)) {
-      this.check.fail('resources', resources, 'must name at least one of artifactStore, modelRegistry, trainingImages, servingImages',
-        'pass the pieces of the platform the personas work with, e.g. grantPersonas({ artifactStore, modelRegistry }).');
-    }
+    validatePersonaResources(this.check, resources);
     const statements: Record<PersonaKey, PolicyStatement[]> = { dataScientist: [], mlEngineer: [], platformOperator: [], auditor: [] };
     const denies: PolicyStatement[] = [];
     const store = resources.artifactStore;

@@ -4,7 +4,7 @@ import {
   ALARM_PUBLISHER_SERVICES, Check, driftAlarmSpec, DriftAlarmInput, EnvironmentProfile, ERROR_RATE_EXPRESSION, estimatedChargesAlarmSpec,
   failedJobsAlarmSpec,
   fairnessAlarmSpec, FairnessAlarmInput, modelQualityAlarmSpec, ModelQualityAlarmInput, physicalName, registryAlarmSpecs, rolloutHealthAlarmId,
-  servingAlarmSpecs, servingGraphSpec, SpecScope, validateDashboardName, validateIdentifier,
+  servingAlarmSpecs, servingGraphSpec, SpecScope, validateDashboardName, validateIdentifier, validateNewAlarm, validateRolloutHealthAlarm,
 } from '../core';
 import { alarmFromSpec, CloudWatchMetric, ErrorRateMetric, metricFromSpec, ServingMetrics } from './alarms';
 import {
@@ -213,11 +213,7 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
   /** The composite alarm rollouts of `model` roll back on: in alarm when any of `alarms` is. */
   public addRolloutHealthAlarm(model: string, alarms: aws.cloudwatch.MetricAlarm[]): aws.cloudwatch.CompositeAlarm {
     validateIdentifier(this.scope.scope, 'model', model, 63);
-    const check = new Check(this.scope.scope);
-    if (alarms.length === 0) check.fail('alarms', alarms, 'must name at least one alarm', 'pass the latency and error alarms of the served model.');
-    if (this.rolloutHealth.has(model)) {
-      check.fail('model', model, 'already has a rollout health alarm', 'collect every alarm of the model and call addRolloutHealthAlarm once.');
-    }
+    validateRolloutHealthAlarm(new Check(this.scope.scope), model, alarms, this.rolloutHealth.has(model));
     const composite = new aws.cloudwatch.CompositeAlarm(`${this.resourceName}-${rolloutHealthAlarmId(model)}`, {
       alarmName: physicalName([pulumi.getProject(), pulumi.getStack(), this.resourceName, rolloutHealthAlarmId(model)],
         { maxLength: 255, lowerCase: false }),
@@ -239,9 +235,7 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
   private addAlarmFromSpec(
     spec: Parameters<typeof alarmFromSpec>[1], metric: CloudWatchMetric | ErrorRateMetric, periodSeconds?: number, environmentWidget = true,
   ): aws.cloudwatch.MetricAlarm {
-    if (this.alarms.has(spec.id)) {
-      new Check(this.scope.scope).fail('alarm', spec.id, 'already exists', 'each model/metric pair gets one alarm; change the threshold on the existing one.');
-    }
+    validateNewAlarm(new Check(this.scope.scope), spec.id, this.alarms.has(spec.id));
     const alarm = alarmFromSpec(`${this.resourceName}-${spec.id}`, spec, metric, {
       actions: [this.alarmTopic.arn], okActions: true, tags: this.tags, parent: this, periodSeconds,
     });

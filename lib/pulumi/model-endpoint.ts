@@ -1,8 +1,9 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ArtifactPurpose, Check, CronFields, EndpointHosting, EndpointRollbackAlarmSpec, MODEL_ARTIFACT_LAYOUT, ModelEndpointSpec, ModelEndpointSpecInput,
-  physicalName, resolveEndpointVariants, resolveModelEndpointSpec, Rollout, ServedState, validateEndpointModel, validateImageTag,
+  ArtifactPurpose, Check, CronFields, EndpointHosting, EndpointRollbackAlarmSpec, MODEL_ARTIFACT_LAYOUT, ModelEndpointSpec,
+  ModelEndpointSpecInput, physicalName, resolveEndpointVariants, resolveModelEndpointSpec, Rollout, ServedState, validateEndpointModel,
+  validateImageTag, variantByName,
 } from '../core';
 import { alarmFromSpec, CloudWatchMetric, ErrorRateMetric, ServingMetrics } from './alarms';
 import { ArtifactStore } from './artifact-store';
@@ -391,9 +392,7 @@ export class ModelEndpoint extends pulumi.ComponentResource implements ServingMe
 
   /** A variant by name; the first production variant when no name is given. */
   public variant(name?: string): ModelEndpointVariant {
-    const found = name === undefined ? this.variants.find((v) => !v.shadow) : this.variants.find((v) => v.name === name);
-    if (!found) return this.check.fail('variant', name, 'is not a variant of this endpoint', `use one of ${this.variants.map((v) => v.name).join(', ')}.`);
-    return found;
+    return variantByName(this.check, 'endpoint', this.variants, name);
   }
 
   private metric(metricName: string, statistic: string, variant?: string): CloudWatchMetric {
