@@ -61,13 +61,14 @@ export class CostGuard extends pulumi.ComponentResource {
   public readonly denyGpuPolicy: aws.iam.Policy;
   /** The GPU brake the environment budget starts. */
   public readonly brake: GpuBrake;
-  public readonly budgetActionRole: aws.iam.Role;
   public readonly alertTopicArn: pulumi.Output<string>;
   public readonly budgetActions: aws.budgets.BudgetAction[] = [];
   private readonly ledger: CostEstimateLedger;
   private readonly specScope: SpecScope;
   private readonly tags: Record<string, string>;
   private readonly resourceName: string;
+  private readonly permissionsBoundary?: pulumi.Input<string>;
+  private actionRole?: aws.iam.Role;
   private readonly teams = new Set<string>();
 
   constructor(name: string, args: CostGuardArgs = {}, opts?: pulumi.ComponentResourceOptions) {
@@ -100,16 +101,7 @@ export class CostGuard extends pulumi.ComponentResource {
       environmentPrefix: args.environmentPrefix,
     }, { parent: this });
     this.denyGpuPolicy = this.brake.denyPolicy;
-    this.budgetActionRole = new aws.iam.Role(`${name}-budget-action-role`, {
-      description: 'Lets AWS Budgets attach and detach the brake\'s deny policy to team roles',
-      assumeRolePolicy: policyJson({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { Service: 'budgets.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-      }),
-      // The permission boundary lets only roles with this tag attach or detach the brake's deny policy.
-      tags: { ...this.tags, [BRAKE.controllerTagKey]: 'true' },
-      permissionsBoundary: args.permissionsBoundary,
-    }, childOptions(this));
+    this.permissionsBoundary = args.permissionsBoundary;
 
     this.budget = this.newBudget(`${name}-budget`, `${pulumi.getStack()}-${name}-environment`, spec.monthlyLimitUsd, spec.environmentCostFilter,
       this.brake.triggerTopic.arn);
@@ -151,6 +143,14 @@ export class CostGuard extends pulumi.ComponentResource {
   /** Sum of the recorded estimates, with each piece (the same figure the CDK CostGuard writes to its stack output). */
   public get estimatedMonthlyCost(): { minUsd: number; maxUsd: number; pieces: Record<string, MonthlyCostRange> } {
     return this.ledger.total();
+  }
+
+  /**
+   * The role AWS Budgets attaches and detaches the brake's deny policy with, created with the first team budget that
+   * denies roles (as the CDK CostGuard's): an environment without such a budget has no idle brake-controller role.
+   */
+  public get budgetActionRole(): aws.iam.Role | undefined {
+    return this.actionRole;
   }
 
   /** Adds roles denied GPU growth and accelerated launches while the brake is on (personas, pipelines). */
@@ -233,9 +233,20 @@ export class CostGuard extends pulumi.ComponentResource {
   }
 
   private newDenyAction(id: string, budget: aws.budgets.Budget, roles: DeniedRole[]): aws.budgets.BudgetAction {
+    this.actionRole ??= new aws.iam.Role(`${this.resourceName}-budget-action-role`, {
+      description: 'Lets AWS Budgets attach and detach the brake\'s deny policy to team roles',
+      assumeRolePolicy: policyJson({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'budgets.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      }),
+      // The permission boundary lets only roles with this tag attach or detach the brake's deny policy.
+      tags: { ...this.tags, [BRAKE.controllerTagKey]: 'true' },
+      permissionsBoundary: this.permissionsBoundary,
+    }, childOptions(this));
+    const actionRole = this.actionRole;
     // Budgets may attach only the deny policy, and only to the named roles.
     new aws.iam.RolePolicy(`${id}-permissions`, {
-      role: this.budgetActionRole.id,
+      role: actionRole.id,
       policy: policyJson({
         Version: '2012-10-17',
         Statement: [{
@@ -253,7 +264,7 @@ export class CostGuard extends pulumi.ComponentResource {
       notificationType: 'ACTUAL',
       actionThreshold: { actionThresholdType: 'PERCENTAGE', actionThresholdValue: this.spec.denyGpuAtPercent },
       definition: { iamActionDefinition: { policyArn: this.denyGpuPolicy.arn, roles: roles.map((r) => r.name) } },
-      executionRoleArn: this.budgetActionRole.arn,
+      executionRoleArn: actionRole.arn,
       subscribers: [{ subscriptionType: 'SNS', address: this.alertTopicArn }],
       tags: this.tags,
     }, childOptions(this));

@@ -4,7 +4,7 @@ import { newApp } from '../support/gate';
 import { IamWalk, RoleInfo } from '../support/iam-walk';
 import { allStates } from '../support/state-machines';
 import * as cdk from 'mlops-constructs';
-import { EnvironmentProfile, Rollout, ValidationError } from 'mlops-constructs';
+import { BRAKE, EnvironmentProfile, Rollout, ValidationError } from 'mlops-constructs';
 import { CostGuard, InferenceFleet, MlopsGovernance, MlopsPlatform, ModelEndpoint } from 'mlops-constructs/pulumi';
 
 installMocks();
@@ -233,6 +233,10 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
     expect(cluster.tags).toMatchObject({ 'mlops:team': 'shared' });
     expect(ofType(resources, 'aws:ecs/service:Service')).toHaveLength(1);
     expect(ofType(resources, 'aws:sagemaker/modelPackageGroup:ModelPackageGroup')).toHaveLength(2);
+    // No team budget denies roles here, so no budget-action role (as on CDK): only the brake's own roles may attach its
+    // deny policy (the boundary lets the brake-controller tag do it), no idle one.
+    const controllers = ofType(resources, 'aws:iam/role:Role').filter((r) => r.inputs.tags?.[BRAKE.controllerTagKey] === 'true').map((r) => r.name);
+    expect(controllers).toEqual(['whole-cost-brake-role']);
   });
 
   test('GIVEN prod with the environment\'s certificate WHEN built THEN every load balancer (MLflow, the fleet model) forwards only on HTTPS 443 and answers port 80 only with a redirect', () => {
