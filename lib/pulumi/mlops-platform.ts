@@ -258,8 +258,12 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     // Data: the store and images, then (under the governance boundary) the registry and tracking. The store comes before
     // governance (whose trail logs its data events and whose access logs it keeps), so its replication role takes the
     // boundary as an output that resolves once governance exists (after this constructor's synchronous part): bounded as
-    // every role of the platform. Without governance (the constructor failed) there is nothing to deploy.
-    const storeBoundary = pulumi.output(Promise.resolve(true)).apply(() => this.governance?.permissionBoundary.arn as pulumi.Output<string>);
+    // every role of the platform. Without governance (the constructor threw) the role fails to register rather than
+    // being created unbounded by the failing pulumi up.
+    const storeBoundary = args.artifactStore?.replication === undefined ? undefined : pulumi.output(Promise.resolve(true)).apply(() => {
+      if (this.governance === undefined) throw new Error(`${scope}: the artifact store's replication role has no governance boundary (the platform failed)`);
+      return this.governance.permissionBoundary.arn;
+    });
     this.artifactStore = new ArtifactStore(`${name}-artifacts`, {
       ...common,
       ...args.artifactStore,
