@@ -12,7 +12,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
   BRAKE, brakeControllerStatements, brakeDenyStatements, brakeEngageDefinition, BrakeDefinitionOptions, brakeReleaseDefinition,
-  brakeStateParameterName, EnvironmentProfile, NeutralStatement,
+  brakeStateParameterName, EnvironmentProfile, NeutralStatement, brakeBudgetPipeSettings,
 } from '../core';
 import { allowCloudWatchLogsToUseKey, newKey } from './private/keys';
 import { acknowledgeProfileLogRetention } from './private/log-retention';
@@ -229,13 +229,9 @@ export class GpuBrake extends Construct {
     const pipe = new pipes.CfnPipe(this, 'Pipe', {
       roleArn: pipeRole.roleArn,
       source: queue.queueArn,
-      sourceParameters: { sqsQueueParameters: { batchSize: 1 } },
       target: this.engageStateMachine.stateMachineArn,
-      targetParameters: {
-        stepFunctionStateMachineParameters: { invocationType: 'FIRE_AND_FORGET' },
-        inputTemplate: '{"trigger": "budget", "sqsMessageId": "<$.messageId>"}',
-      },
-      description: `Budget notification to the GPU brake of ${prefix}`,
+      // Core's settings, the Pulumi GpuBrake's too.
+      ...brakeBudgetPipeSettings(prefix),
     });
     // Pipes checks the role's permissions on the queue when the pipe is created.
     pipe.node.addDependency(pipeRole.policy!);

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Environment, NestedStack, Stack, Tags } from 'aws-cdk-lib';
+import { Environment, NestedStack, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,7 +10,7 @@ import {
   fleetRolloutStateMachineName,
   MlopsTags, modelRegistryCostEstimate, PromotingEnvironment, PROMOTION_TARGET_TAG, PromotionMode, PromotionSource, promotionTargetTagValue,
   resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel,
-  servingShardOf, SharedPlatformParameterNames, UNIT_PRICES, validateIdentifier, validatePlatformTeams,
+  servingShardOf, SharedPlatformParameterNames, UNIT_PRICES, validatePlatformTeams, validateServedModelOptions,
 } from '../core';
 import { ArtifactStore, ArtifactStoreReplication } from './artifact-store';
 import { CostGuard } from './cost-guard';
@@ -599,21 +599,11 @@ export class MlopsPlatform extends Construct {
 
   /** Checks a served model's own options (name, backend, team); returns its team. */
   private checkServedModel(options: ServedModelOptions, served: { has(name: string): boolean }): PlatformTeam | undefined {
-    const check = checkFor(this);
-    validateIdentifier(this.node.path, 'servedModels[].name', options?.name, 40);
-    if (served.has(options.name)) {
-      check.fail('servedModels[].name', options.name, 'is served already', 'give each served model a unique name.');
-    }
-    check.oneOf(`servedModels(${options.name}).backend`, options.backend, Object.values(ServingBackend));
-    check.integerInRange(`servedModels(${options.name}).shard`, options.shard, 0, this.servingShardCount - 1,
-      `pin the model to a shard from 0 to ${this.servingShardCount - 1} (this environment has ${this.servingShardCount} serving shards), or omit 'shard'.`);
-    let team: PlatformTeam | undefined;
-    if (options.team !== undefined) {
-      team = this.teams.find((t) => t.name === options.team);
-      if (!team) {
-        check.fail(`servedModels(${options.name}).team`, options.team, 'is not a team of the platform', `add it to 'teams' or use one of: ${this.teams.map((t) => t.name).join(', ') || '(no teams)'}.`);
-      }
-    }
+    // Core's checks, the Pulumi platform's too.
+    validateServedModelOptions({ scope: this.node.path, isUnresolved: (x) => Token.isUnresolved(x) }, options, {
+      served, backends: Object.values(ServingBackend), teams: this.teams.map((t) => t.name), shardCount: this.servingShardCount,
+    });
+    const team = options.team === undefined ? undefined : this.teams.find((t) => t.name === options.team);
     if (options.backend === ServingBackend.FLEET) this.checkCertificate(`the load balancer of served model '${options.name}'`);
     return team;
   }

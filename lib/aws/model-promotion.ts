@@ -126,7 +126,9 @@ export class ModelPromotion extends Construct {
     super(scope, id);
     const check = checkFor(this);
     const profile = props.profile ?? MlopsScope.profileOf(this);
-    if (!props?.artifactStore) check.fail('artifactStore', props?.artifactStore, 'is required', 'pass the environment\'s ArtifactStore.');
+    if (!props?.artifactStore) {
+      check.fail('artifactStore', props?.artifactStore, 'is required', 'pass the environment\'s ArtifactStore (its bucket policy designates the promotion role).');
+    }
     const roleName = props.artifactStore.promotionRoleName;
     if (roleName === undefined) {
       check.fail('artifactStore', props.artifactStore.node.path, 'names no promotion role',

@@ -628,6 +628,22 @@ function gone(...errors: string[]): Array<Record<string, unknown>> {
   return [{ ErrorEquals: errors, ResultPath: null, Next: 'Forget' }];
 }
 
+/**
+ * The EventBridge Pipe from the budget notification queue to the engage state machine, as every engine creates it: one
+ * message a run, started without waiting, the run's input naming the trigger and the message (the engage definition's
+ * approval and idempotency read it).
+ */
+export function brakeBudgetPipeSettings(environmentPrefix: string) {
+  return {
+    sourceParameters: { sqsQueueParameters: { batchSize: 1 } },
+    targetParameters: {
+      stepFunctionStateMachineParameters: { invocationType: 'FIRE_AND_FORGET' },
+      inputTemplate: '{"trigger": "budget", "sqsMessageId": "<$.messageId>"}',
+    },
+    description: `Budget notification to the GPU brake of ${environmentPrefix}`,
+  };
+}
+
 /** The growth actions the deny policy lists (for engines rendering it). */
 export function brakeDeniedActions(): string[] {
   return Object.values(GPU_GROWTH_ACTIONS).flatMap((a) => [...a]);

@@ -1,5 +1,6 @@
 import { validateIdentifier } from './naming';
 import { EnvironmentProfile } from './profiles';
+import { SpecScope, specCheck } from './spec-scope';
 import { MlopsTags } from './tags';
 import { Check, ValidationError } from './validation';
 
@@ -52,4 +53,38 @@ export function validatePlatformTeams<T extends PlatformTeamSpec>(scope: string,
     }
   }
   return teams.map((t) => ({ ...t }));
+}
+
+/** A served model's options as every platform checks them (the rest is its serving construct's). */
+export interface ServedModelOptionsInput {
+  readonly name: string;
+  readonly backend: unknown;
+  readonly team?: string;
+  readonly shard?: number;
+}
+
+/**
+ * Checks a served model's own options, for every platform: a unique name, a known backend, a shard in range (where the
+ * engine shards serving stacks: `shardCount`), a team of the platform.
+ */
+export function validateServedModelOptions(scope: SpecScope, model: ServedModelOptionsInput, context: {
+  readonly served: { has(name: string): boolean };
+  readonly backends: readonly string[];
+  readonly teams: readonly string[];
+  /** @default - the engine does not shard (no shard to check) */
+  readonly shardCount?: number;
+}): void {
+  const check = specCheck(scope);
+  validateIdentifier(scope.scope, 'servedModels[].name', model?.name, 40);
+  if (context.served.has(model.name)) check.fail('servedModels[].name', model.name, 'is served already', 'give each served model a unique name.');
+  check.oneOf(`servedModels(${model.name}).backend`, model.backend, context.backends);
+  const shards = context.shardCount;
+  if (shards !== undefined) {
+    check.integerInRange(`servedModels(${model.name}).shard`, model.shard, 0, shards - 1,
+      `pin the model to a shard from 0 to ${shards - 1} (this environment has ${shards} serving shards), or omit 'shard'.`);
+  }
+  if (model.team !== undefined && !context.teams.includes(model.team)) {
+    check.fail(`servedModels(${model.name}).team`, model.team, 'is not a team of the platform',
+      `add it to 'teams' or use one of: ${context.teams.join(', ') || '(no teams)'}.`);
+  }
 }

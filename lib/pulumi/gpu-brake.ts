@@ -2,7 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   BRAKE, brakeControllerStatements, brakeDenyStatements, BrakeDefinitionOptions, brakeEngageDefinition, brakeReleaseDefinition,
-  brakeStateParameterName, NeutralStatement, specCheck,
+  brakeStateParameterName, NeutralStatement, specCheck, brakeBudgetPipeSettings,
 } from '../core';
 import {
   accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, deferred, denyInsecureTopicStatement, logsKeyStatement,
@@ -244,13 +244,9 @@ export class GpuBrake extends pulumi.ComponentResource {
     new aws.pipes.Pipe(`${name}-pipe`, {
       roleArn: pipeRole.arn,
       source: queue.arn,
-      sourceParameters: { sqsQueueParameters: { batchSize: 1 } },
       target: this.engageStateMachine.arn,
-      targetParameters: {
-        stepFunctionStateMachineParameters: { invocationType: 'FIRE_AND_FORGET' },
-        inputTemplate: '{"trigger": "budget", "sqsMessageId": "<$.messageId>"}',
-      },
-      description: `Budget notification to the GPU brake of ${prefix}`,
+      // Core's settings, the CDK GpuBrake's too.
+      ...brakeBudgetPipeSettings(prefix),
       tags: awsTags,
     }, { ...childOptions(this), dependsOn: [pipePolicy] });
 

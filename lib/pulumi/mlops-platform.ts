@@ -5,7 +5,7 @@ import {
   EnvironmentProfile, fleetRolloutProgressMetricSpec, fleetRolloutStateMachineName, MlopsTags, mlflowImageBuildCommand, modelRegistryCostEstimate,
   PlatformTeamSpec,
   PROMOTION_TARGET_TAG, PromotingEnvironment, PromotionMode, PromotionSource, promotionTargetTagValue, Rollout, ServedState,
-  servedStateParameterName, validateIdentifier, validatePlatformTeams, ValidationError,
+  servedStateParameterName, validatePlatformTeams, ValidationError, validateServedModelOptions,
 } from '../core';
 import { metricFromSpec } from './alarms';
 import { ArtifactStore, ArtifactStoreArgs, sharedServedModelsKeyStatements } from './artifact-store';
@@ -542,16 +542,10 @@ function promotableState(model: PlatformServedModelArgs, scope: string): { state
 
 /** Each served model's own options: a unique name, a known backend, a team of the platform. */
 function checkServedModels(scope: string, models: readonly PlatformServedModelArgs[], teams: readonly PlatformTeamSpec[]): void {
-  const check = new Check(scope);
   const names = new Set<string>();
   for (const model of models) {
-    validateIdentifier(scope, 'servedModels[].name', model?.name, 40);
-    if (names.has(model.name)) check.fail('servedModels[].name', model.name, 'is served already', 'give each served model a unique name.');
+    // Core's checks, the CDK platform's too (this platform does not shard its serving).
+    validateServedModelOptions({ scope }, model, { served: names, backends: ['fleet', 'endpoint'], teams: teams.map((t) => t.name) });
     names.add(model.name);
-    check.oneOf(`servedModels(${model.name}).backend`, model.backend, ['fleet', 'endpoint']);
-    if (model.team !== undefined && !teams.some((t) => t.name === model.team)) {
-      check.fail(`servedModels(${model.name}).team`, model.team, 'is not a team of the platform',
-        `add it to 'teams' or use one of: ${teams.map((t) => t.name).join(', ') || '(no teams)'}.`);
-    }
   }
 }

@@ -1,6 +1,7 @@
 import {
-  Check, Rollout, validateFleetRolloutAlarms, validateFleetRolloutSteps, validateJobSubmissionGrant, validateNewAlarm, validatePersonaResources,
-  validatePipelineApprovers, validatePipelineEndpoint, validatePipelineInputs, validateRolloutHealthAlarm, ValidationError, variantByName,
+  brakeBudgetPipeSettings, Check, Rollout, validateFleetRolloutAlarms, validateFleetRolloutSteps, validateJobSubmissionGrant, validateNewAlarm,
+  validatePersonaResources, validatePipelineApprovers, validatePipelineEndpoint, validatePipelineInputs, validateRolloutHealthAlarm,
+  validateServedModelOptions, ValidationError, variantByName,
 } from 'mlops-constructs';
 
 // Checks both engines make through core (the CDK construct and the Pulumi component call the same function): each
@@ -113,5 +114,34 @@ describe('serving, monitoring, training and governance checks', () => {
       prop: 'variant', value: 'green', problem: 'is not a variant of this fleet', fix: 'use one of current, candidate.',
     });
     expect(said(() => variantByName(check, 'endpoint', endpoint, 'green')).problem).toBe('is not a variant of this endpoint');
+  });
+
+  test('platform served models: a unique name, a known backend, a shard in range where the engine shards, a team of the platform', () => {
+    const context = { served: new Set(['fraud']), backends: ['fleet', 'endpoint'], teams: ['risk'] };
+    const model = { name: 'churn', backend: 'fleet', team: 'risk' };
+    expect(() => validateServedModelOptions({ scope: 'Scope' }, model, context)).not.toThrow();
+    expect(said(() => validateServedModelOptions({ scope: 'Scope' }, { ...model, name: 'fraud' }, context))).toEqual({
+      prop: 'servedModels[].name', value: 'fraud', problem: 'is served already', fix: 'give each served model a unique name.',
+    });
+    expect(said(() => validateServedModelOptions({ scope: 'Scope' }, { ...model, backend: 'lambda' }, context)).prop).toBe('servedModels(churn).backend');
+    expect(said(() => validateServedModelOptions({ scope: 'Scope' }, { ...model, team: 'nlp' }, context))).toEqual({
+      prop: 'servedModels(churn).team', value: 'nlp', problem: 'is not a team of the platform', fix: "add it to 'teams' or use one of: risk.",
+    });
+    // A shard is checked only where the engine shards (the CDK platform), else it is not an option.
+    expect(() => validateServedModelOptions({ scope: 'Scope' }, { ...model, shard: 9 }, context)).not.toThrow();
+    expect(said(() => validateServedModelOptions({ scope: 'Scope' }, { ...model, shard: 9 }, { ...context, shardCount: 8 }))).toMatchObject({
+      prop: 'servedModels(churn).shard', value: 9, fix: "pin the model to a shard from 0 to 7 (this environment has 8 serving shards), or omit 'shard'.",
+    });
+  });
+});
+
+test('the GPU brake\'s budget pipe: one message a run, started without waiting, the input naming the trigger and the message', () => {
+  expect(brakeBudgetPipeSettings('fraud-prod')).toEqual({
+    sourceParameters: { sqsQueueParameters: { batchSize: 1 } },
+    targetParameters: {
+      stepFunctionStateMachineParameters: { invocationType: 'FIRE_AND_FORGET' },
+      inputTemplate: '{"trigger": "budget", "sqsMessageId": "<$.messageId>"}',
+    },
+    description: 'Budget notification to the GPU brake of fraud-prod',
   });
 });
