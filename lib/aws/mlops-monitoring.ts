@@ -8,8 +8,8 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import {
   AlarmSpec, driftAlarmSpec, estimatedChargesAlarmSpec, failedJobsAlarmSpec, fairnessAlarmSpec, MetricSpec, modelQualityAlarmSpec, QualityDirection,
-  registryAlarmSpecs, rolloutHealthAlarmId, servingAlarmSpecs, servingGraphSpec, SpecScope, validateDashboardName, validateIdentifier,
-  ALARM_PUBLISHER_SERVICES, EnvironmentProfile, LATENCY_UNIT_LABEL, validateNewAlarm, validateRolloutHealthAlarm,
+  registryAlarmSpecs, rolloutHealthAlarmId, servingAlarmSpecs, servingGraphSpec, servingRowTitles, SpecScope, validateDashboardName,
+  validateIdentifier, ALARM_PUBLISHER_SERVICES, EnvironmentProfile, validateNewAlarm, validateRolloutHealthAlarm,
 } from '../core';
 import { GpuTrainingCluster } from './gpu-training-cluster';
 import { IServingMetrics } from './inference-fleet';
@@ -350,14 +350,12 @@ export class MlopsMonitoring extends Construct {
       shared.addModel(model, serving, rolloutHealth, options.extraMetrics);
       return { latency, errorRate, gpuUnderused, rolloutHealth };
     }
+    // Core's titles, which the Pulumi MlopsMonitoring renders on the model's dashboard too.
+    const titles = servingRowTitles(model, serving.latencyUnit ?? 'milliseconds');
     dashboard!.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: `${model}: latency (${LATENCY_UNIT_LABEL[serving.latencyUnit ?? 'milliseconds']})`,
-        left: (['p50', 'p90', 'p99'] as const).map((p) => serving.metricLatency(p)),
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({ title: `${model}: requests and 5xx %`, left: [serving.metricInvocations()], right: [serving.metricErrorRate()], width: 8 }),
-      new cloudwatch.GraphWidget({ title: `${model}: GPU utilization %`, left: [serving.metricGpuUtilization()], width: 8 }),
+      new cloudwatch.GraphWidget({ title: titles.latency, left: (['p50', 'p90', 'p99'] as const).map((p) => serving.metricLatency(p)), width: 8 }),
+      new cloudwatch.GraphWidget({ title: titles.requests, left: [serving.metricInvocations()], right: [serving.metricErrorRate()], width: 8 }),
+      new cloudwatch.GraphWidget({ title: titles.gpu, left: [serving.metricGpuUtilization()], width: 8 }),
     );
     return { latency, errorRate, gpuUnderused, rolloutHealth };
   }

@@ -113,7 +113,7 @@ export const ENGINE_PARITY: readonly EngineParityRow[] = Object.freeze([
 
   both('MlopsMonitoring', 'security', 'alarm topic encrypted, TLS only, publishable by CloudWatch of this account only', ['topicEncrypted', 'topicPolicy']),
   both('MlopsMonitoring', 'cost', 'serving alarms: latency (in the backend\'s unit), 5xx rate and GPU waste thresholds; a stepped fleet\'s rollout progress graphed beside its p99 latency and 5xx rate',
-    ['servingThresholds', 'rolloutProgressGraph'],
+    ['servingThresholds', 'rolloutProgressGraph', 'servingRows'],
     'core\'s servingGraphSpec and fleetRolloutProgressMetricSpec: on the serving dashboard of the model\'s shard (CDK MlopsPlatform), first on the model\'s dashboard (Pulumi MlopsPlatform)'),
 
   both('MlopsGovernance', 'security', 'multi-region trail with log file validation, encrypted, to CloudWatch Logs', ['trail']),

@@ -232,6 +232,15 @@ export function servingGraphSpec(model: string, latencyUnit: LatencyUnit = 'mill
 }
 
 /**
+ * Titles of the graphs of a served model's own dashboard row (a model without a shared serving dashboard), as both
+ * engines render them: p50/p90/p99 latency in the backend's unit; requests with the 5xx rate on the right axis; GPU
+ * utilization.
+ */
+export function servingRowTitles(model: string, latencyUnit: LatencyUnit = 'milliseconds'): { latency: string; requests: string; gpu: string } {
+  return { latency: `${model}: latency (${LATENCY_UNIT_LABEL[latencyUnit]})`, requests: `${model}: requests and 5xx %`, gpu: `${model}: GPU utilization %` };
+}
+
+/**
  * The candidate's share of traffic a fleet rollout state machine records at each step (0 after a rollback), as both
  * engines graph it beside the model's latency and 5xx rate.
  */

@@ -2,9 +2,9 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   ALARM_PUBLISHER_SERVICES, Check, driftAlarmSpec, DriftAlarmInput, EnvironmentProfile, ERROR_RATE_EXPRESSION, estimatedChargesAlarmSpec,
-  failedJobsAlarmSpec,
-  fairnessAlarmSpec, FairnessAlarmInput, modelQualityAlarmSpec, ModelQualityAlarmInput, physicalName, registryAlarmSpecs, rolloutHealthAlarmId,
-  servingAlarmSpecs, servingGraphSpec, SpecScope, validateDashboardName, validateIdentifier, validateNewAlarm, validateRolloutHealthAlarm,
+  failedJobsAlarmSpec, fairnessAlarmSpec, FairnessAlarmInput, modelQualityAlarmSpec, ModelQualityAlarmInput, physicalName, registryAlarmSpecs,
+  rolloutHealthAlarmId, servingAlarmSpecs, servingGraphSpec, servingRowTitles, SpecScope, validateDashboardName, validateIdentifier, validateNewAlarm,
+  validateRolloutHealthAlarm,
 } from '../core';
 import { alarmFromSpec, CloudWatchMetric, ErrorRateMetric, metricFromSpec, ServingMetrics } from './alarms';
 import {
@@ -182,13 +182,15 @@ export class MlopsMonitoring extends pulumi.ComponentResource {
       : undefined;
     const rolloutHealth = this.addRolloutHealthAlarm(model, [latency, errorRate]);
     const errors = serving.metricErrorRate();
+    const titles = servingRowTitles(model, serving.latencyUnit);
     const dashboard = new aws.cloudwatch.Dashboard(`${this.resourceName}-${model}-dashboard`, {
       dashboardName: `${this.dashboardName}-${model}`.slice(0, 255),
       dashboardBody: dashboardBody([
         ...(options.extraMetrics ? [servingGraph(serving, options.extraMetrics)] : []),
-        graph(`${model}: latency`, (['p50', 'p90', 'p99'] as const).map((p) => serving.metricLatency(p)), 8),
-        graph(`${model}: requests and 5xx`, [errors.requests, errors.errors], 8),
-        graph(`${model}: GPU utilization %`, [serving.metricGpuUtilization()], 8),
+        // Core's titles, as the CDK MlopsMonitoring renders a model's row.
+        graph(titles.latency, (['p50', 'p90', 'p99'] as const).map((p) => serving.metricLatency(p)), 8),
+        requestsGraph(titles.requests, errors),
+        graph(titles.gpu, [serving.metricGpuUtilization()], 8),
         ...[latency, errorRate, ...(gpuUnderused ? [gpuUnderused] : [])].map((a) => alarmWidget(a)),
         rolloutHealth.arn.apply((arn): Widget => ({
           type: 'alarm', width: 24, height: 6, properties: { title: `${model}: rollout health`, alarms: [arn], sortBy: 'stateUpdatedTimestamp' },
@@ -259,21 +261,32 @@ function graph(title: string, metrics: CloudWatchMetric[], width: number): pulum
   ]))).apply((rows): Widget => ({ type: 'metric', width, height: 6, properties: { title, view: 'timeSeries', metrics: rows } }));
 }
 
+/** A metric row of a graph widget, as CloudWatch's dashboard body spells it. */
+function metricRow(m: CloudWatchMetric, options: Record<string, unknown>): pulumi.Output<unknown[]> {
+  return pulumi.output(m.dimensions).apply((dims) => [
+    m.namespace, m.metricName, ...Object.entries(dims).flat(),
+    { ...(m.label === undefined ? {} : { label: m.label }), ...options, period: m.periodSeconds, stat: m.statistic },
+  ]);
+}
+
+/** Requests (left) and the 5xx rate over them (right), as the CDK MlopsMonitoring graphs a model's requests. */
+function requestsGraph(title: string, errors: ErrorRateMetric): pulumi.Output<Widget> {
+  const errorRate: unknown[] = [{ ...ERROR_RATE_EXPRESSION, period: errors.requests.periodSeconds, yAxis: 'right' }];
+  return pulumi.all([metricRow(errors.requests, { id: 'requests' }), errorRate, metricRow(errors.errors, { id: 'errors', visible: false })])
+    .apply((metrics): Widget => ({ type: 'metric', width: 8, height: 6, properties: { view: 'timeSeries', title, metrics } }));
+}
+
 /** The serving graph of a model as core's `servingGraphSpec` lays it out (the CDK `ServingDashboard` renders the same). */
 function servingGraph(serving: ServingMetrics, extraMetrics: CloudWatchMetric[]): pulumi.Output<Widget> {
   const spec = servingGraphSpec(serving.modelName, serving.latencyUnit);
   const errors = serving.metricErrorRate();
-  const row = (m: CloudWatchMetric, options: Record<string, unknown>): pulumi.Output<unknown[]> => pulumi.output(m.dimensions).apply((dims) => [
-    m.namespace, m.metricName, ...Object.entries(dims).flat(),
-    { ...(m.label === undefined ? {} : { label: m.label }), ...options, period: m.periodSeconds, stat: m.statistic },
-  ]);
   const errorRate: unknown[] = [{ ...ERROR_RATE_EXPRESSION, period: errors.requests.periodSeconds, yAxis: 'right' }];
   return pulumi.all([
-    row(serving.metricLatency('p99'), { label: spec.latencyLabel }),
+    metricRow(serving.metricLatency('p99'), { label: spec.latencyLabel }),
     errorRate,
-    row(errors.errors, { id: 'errors', visible: false }),
-    row(errors.requests, { id: 'requests', visible: false }),
-    ...extraMetrics.map((m) => row(m, { yAxis: 'right' })),
+    metricRow(errors.errors, { id: 'errors', visible: false }),
+    metricRow(errors.requests, { id: 'requests', visible: false }),
+    ...extraMetrics.map((m) => metricRow(m, { yAxis: 'right' })),
   ]).apply((metrics): Widget => ({
     type: 'metric',
     width: spec.width,

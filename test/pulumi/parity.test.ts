@@ -1417,6 +1417,19 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         metrics: metrics.map((row: Json[]) => row.map((part, i) => ((typeof part === 'string' || part === null) && i >= 3 && i % 2 === 1 && row[i - 1] !== 'Model' ? '<ref>' : part))),
       };
     };
+    // A model's own row (CDK monitor() on the environment dashboard, Pulumi the model's dashboard): each graph's title and,
+    // per axis, what it shows (metric names, expressions).
+    const rowGraphs = (bodies: string[]) => bodies.flatMap((body) => JSON.parse(body).widgets)
+      .filter((w: Json) => w.properties.metrics && /^(fraud|churn): (latency|requests|GPU)/.test(w.properties.title))
+      .map((w: Json) => `${w.properties.title} = ${w.properties.metrics.map((row: Json[]) => {
+        const options = row[row.length - 1] ?? {};
+        // (CDK leaves out the default statistic, Average; its endpoint names the requests metric 'invocations'.)
+        const shown = typeof row[0] === 'string' ? `${row[1]}:${options.stat ?? 'Average'}` : row[0].expression.replace(/\b(requests|invocations)\b/, '<requests>');
+        return options.visible === false ? undefined : `${options.yAxis ?? 'left'}:${shown}`;
+      }).filter((x: string | undefined) => x).join(', ')}`).sort();
+    const cdkRows = rowGraphs(cfn('AWS::CloudWatch::Dashboard', t).map((d) => joined(d.props.DashboardBody)));
+    if (cdkRows.length !== 6) throw new Error(`expected the three graphs of fraud and churn on the CDK dashboard, found ${cdkRows.join('; ')}`);
+    const pRows = rowGraphs(ofType(r, 'aws:cloudwatch/dashboard:Dashboard').map((d) => d.inputs.dashboardBody));
     const cdkGraph = servingGraphOf(cfn('AWS::CloudWatch::Dashboard', cdkRollout).map((d) => joined(d.props.DashboardBody)));
     const pGraph = servingGraphOf(ofType(pulumiRollout, 'aws:cloudwatch/dashboard:Dashboard').map((d) => d.inputs.dashboardBody));
     return {
@@ -1425,12 +1438,14 @@ const extractors: Record<string, () => { cdk: Record<string, Json>; pulumi: Reco
         topicPolicy: policyShape(cdkTopicPolicy),
         servingThresholds: cdkThresholds,
         rolloutProgressGraph: cdkGraph,
+        servingRows: cdkRows,
       },
       pulumi: {
         topicEncrypted: pTopic.kmsMasterKeyId !== undefined,
         topicPolicy: policyShape(pTopicPolicy),
         servingThresholds: pThresholds,
         rolloutProgressGraph: pGraph,
+        servingRows: pRows,
       },
     };
   },
