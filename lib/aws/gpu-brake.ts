@@ -12,7 +12,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
   BRAKE, brakeControllerStatements, brakeDenyStatements, brakeEngageDefinition, BrakeDefinitionOptions, brakeReleaseDefinition,
-  brakeStateParameterName, EnvironmentProfile, NeutralStatement, brakeBudgetPipeSettings,
+  brakeStateParameterName, EnvironmentProfile, NeutralStatement, brakeBudgetPipeSettings, brakeProfileOptions,
 } from '../core';
 import { allowCloudWatchLogsToUseKey, newKey } from './private/keys';
 import { acknowledgeProfileLogRetention } from './private/log-retention';
@@ -192,8 +192,7 @@ export class GpuBrake extends Construct {
     const options = (releaseArn?: string): BrakeDefinitionOptions => ({
       environment,
       project,
-      inferenceFloor: profile.minCapacity.inferenceInstances,
-      scaleDownToFloor: profile.allowDestroy,
+      ...brakeProfileOptions(profile),
       approvalTimeoutSeconds: this.automatic ? undefined : approvalTimeout.toSeconds(),
       notificationTopicArn: props.notificationTopic.topicArn,
       ledgerTableName: this.ledger.tableName,

@@ -1,5 +1,6 @@
 import { acceleratedEc2Patterns, acceleratedSageMakerPatterns, DENY_GPU_RULES } from './cost-guard-spec';
 import { BRAKE, GPU_GROWTH_ACTIONS, gpuGrowthActions } from './governance-spec';
+import { EnvironmentProfile } from './profiles';
 import { TAG_KEYS } from './tags';
 
 /**
@@ -39,6 +40,14 @@ export interface BrakeDefinitionOptions {
   readonly deniedRoleNames: readonly string[];
   /** ARN of the release state machine, quoted in the notification. */
   readonly releaseStateMachineArn?: string;
+}
+
+/**
+ * How a profile brakes, for every engine: fleets and endpoint variants keep the profile's minimum; only where the
+ * profile allows destroying data (dev) are fleets scaled down to it at once.
+ */
+export function brakeProfileOptions(profile: EnvironmentProfile): Pick<BrakeDefinitionOptions, 'inferenceFloor' | 'scaleDownToFloor'> {
+  return { inferenceFloor: profile.minCapacity.inferenceInstances, scaleDownToFloor: profile.allowDestroy };
 }
 
 /** An ASL state machine definition (a plain JSON object). */

@@ -2,7 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   BRAKE, brakeControllerStatements, brakeDenyStatements, BrakeDefinitionOptions, brakeEngageDefinition, brakeReleaseDefinition,
-  brakeStateParameterName, NeutralStatement, specCheck, brakeBudgetPipeSettings,
+  brakeStateParameterName, NeutralStatement, specCheck, brakeBudgetPipeSettings, brakeProfileOptions,
 } from '../core';
 import {
   accountContext, AccountContext, attachStatements, childOptions, componentSpecScope, deferred, denyInsecureTopicStatement, logsKeyStatement,
@@ -207,8 +207,7 @@ export class GpuBrake extends pulumi.ComponentResource {
     ]).apply(([notificationTopicArn, ledgerTableName, stateParameterName, denyPolicyArn, roles, releaseStateMachineArn]) => JSON.stringify(build({
       environment,
       project,
-      inferenceFloor: profile.minCapacity.inferenceInstances,
-      scaleDownToFloor: profile.allowDestroy,
+      ...brakeProfileOptions(profile),
       approvalTimeoutSeconds: this.automatic ? undefined : approvalTimeoutSeconds,
       notificationTopicArn,
       ledgerTableName,

@@ -1,7 +1,7 @@
 import {
-  brakeBudgetPipeSettings, Check, Rollout, validateFleetRolloutAlarms, validateFleetRolloutSteps, validateJobSubmissionGrant, validateNewAlarm,
-  validatePersonaResources, validatePipelineApprovers, validatePipelineEndpoint, validatePipelineInputs, validateRolloutHealthAlarm,
-  validateServedModelOptions, ValidationError, variantByName,
+  brakeBudgetPipeSettings, brakeProfileOptions, Check, EnvironmentProfile, Rollout, validateFleetRolloutAlarms, validateFleetRolloutSteps,
+  validateJobSubmissionGrant, validateNewAlarm, validatePersonaResources, validatePipelineApprovers, validatePipelineEndpoint, validatePipelineInputs,
+  validateRolloutHealthAlarm, validateServedModelOptions, ValidationError, variantByName,
 } from 'mlops-constructs';
 
 // Checks both engines make through core (the CDK construct and the Pulumi component call the same function): each
@@ -144,4 +144,11 @@ test('the GPU brake\'s budget pipe: one message a run, started without waiting, 
     },
     description: 'Budget notification to the GPU brake of fraud-prod',
   });
+});
+
+test('the GPU brake keeps the profile\'s minimum, and scales fleets down to it at once only in dev', () => {
+  const dev = EnvironmentProfile.dev();
+  const prod = EnvironmentProfile.prod();
+  expect(brakeProfileOptions(dev)).toEqual({ inferenceFloor: dev.minCapacity.inferenceInstances, scaleDownToFloor: true });
+  expect(brakeProfileOptions(prod)).toEqual({ inferenceFloor: prod.minCapacity.inferenceInstances, scaleDownToFloor: false });
 });
