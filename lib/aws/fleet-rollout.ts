@@ -19,6 +19,7 @@ import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyRole } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
 import { topLevelStack } from './private/served-state';
+import { renderNeutralStatement } from './private/statements';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 export interface FleetRolloutProps {
@@ -44,6 +45,14 @@ export interface FleetRolloutProps {
    * @default true
    */
   readonly startOnDeploy?: boolean;
+  /**
+   * Name of the environment's promotion state machine (`ModelPromotion.stateMachineName`): after a finished rollout,
+   * a running promotion of this model settles all traffic back on the first variant (`{ "action": "settle" }`) once it
+   * has brought that variant's instances to the served version; the role may describe that promotion's executions.
+   * `MlopsPlatform` sets it.
+   * @default - no promotion: settle is refused (`NotSettled`), and a promotion of a finished rollout fails
+   */
+  readonly promotionStateMachineName?: string;
   /**
    * Key of the execution log group.
    * @default - the fleet's encryption key
@@ -157,6 +166,7 @@ export class FleetRollout extends Construct {
       alarmNames: this.alarms.map((a) => a.alarmName),
       alarmTopicArn: props.alarmTopic.topicArn,
       deployWaitStackName: servingStack,
+      promotionStateMachineName: props.promotionStateMachineName,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: this.stateMachineName,
@@ -175,6 +185,7 @@ export class FleetRollout extends Construct {
       alarmArns: this.alarms.map((a) => a.alarmArn),
       alarmTopicArn: props.alarmTopic.topicArn,
       deployWaitStackName: servingStack,
+      promotionStateMachineName: props.promotionStateMachineName,
     });
     this.grantPolicies(statements, props.alarmTopic, fleetRolloutServingStackArn(where, servingStack), servingStack);
 
@@ -207,17 +218,21 @@ export class FleetRollout extends Construct {
 
   /** Core's statements as CDK statements; the topic's key for encrypted topics (sns:Publish alone fails on a KMS-encrypted topic). */
   private grantPolicies(statements: NeutralStatement[], topic: sns.ITopic, servingStackArn: string, servingStack: string): void {
-    for (const s of statements) {
-      this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-        sid: s.sid, effect: s.effect === 'Deny' ? iam.Effect.DENY : iam.Effect.ALLOW, actions: s.actions, resources: s.resources, conditions: s.conditions,
-      }));
-    }
+    for (const s of statements) this.role.addToPrincipalPolicy(renderNeutralStatement(s));
     topic.masterKey?.grant(this.role, 'kms:Decrypt', 'kms:GenerateDataKey');
     Validations.of(this.role.policy).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, servingStackArn)}]`,
       reason: `cloudformation:DescribeStacks of the serving stack ${servingStack} only: the wildcard stands for the stack id CloudFormation `
         + 'assigns at creation. A deploy-started rollout waits for that stack\'s update before it moves traffic.',
     });
+    const promotion = statements.find((s) => s.sid === 'CheckThePromotion');
+    if (promotion) {
+      Validations.of(this.role.policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, promotion.resources[0])}]`,
+        reason: 'states:DescribeExecution of the environment\'s promotion state machine\'s executions only (the wildcard stands for the '
+          + 'execution name): settle checks that a running promotion of this model asked for it.',
+      });
+    }
     Validations.of(this.role.policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'cloudwatch:PutMetricData has no resource-level permissions (the cloudwatch:namespace condition limits it to the rollout '

@@ -12,12 +12,13 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
   BRAKE, brakeControllerStatements, brakeDenyStatements, brakeEngageDefinition, BrakeDefinitionOptions, brakeReleaseDefinition,
-  brakeStateParameterName, EnvironmentProfile, NeutralStatement, brakeBudgetPipeSettings, brakeProfileOptions,
+  brakeStateParameterName, EnvironmentProfile, brakeBudgetPipeSettings, brakeProfileOptions,
 } from '../core';
 import { allowCloudWatchLogsToUseKey, newKey } from './private/keys';
 import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyRole } from './private/managed-policy-role';
 import { nagResourceId } from './private/nag';
+import { renderNeutralStatement } from './private/statements';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 export interface GpuBrakeProps {
@@ -175,7 +176,7 @@ export class GpuBrake extends Construct {
     this.denyPolicy = new iam.ManagedPolicy(this, 'DenyPolicy', {
       path: BRAKE.policyPath,
       description: `Attached by the GPU brake of ${prefix} while it is on: denies GPU growth and accelerated launches`,
-      statements: brakeDenyStatements(arnContext(stack)).map(renderStatement),
+      statements: brakeDenyStatements(arnContext(stack)).map(renderNeutralStatement),
     });
 
     this.role = new ManagedPolicyRole(this, 'Role', {
@@ -274,7 +275,7 @@ export class GpuBrake extends Construct {
       denyPolicyArn: this.denyPolicy.managedPolicyArn,
       stateParameterArn: this.stateParameter.parameterArn,
       notificationTopicArn: topic.topicArn,
-    }).map(renderStatement);
+    }).map(renderNeutralStatement);
     for (const statement of statements) this.role.addToPrincipalPolicy(statement);
     this.ledger.grant(this.role, 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:DeleteItem');
     this.encryptionKey.grant(this.role, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
@@ -322,8 +323,3 @@ function arnContext(stack: Stack): { partition: string; region: string; account:
 }
 
 /** Core's engine-neutral statement as a CDK statement. */
-function renderStatement(s: NeutralStatement): iam.PolicyStatement {
-  return new iam.PolicyStatement({
-    sid: s.sid, effect: s.effect === 'Deny' ? iam.Effect.DENY : iam.Effect.ALLOW, actions: s.actions, resources: s.resources, conditions: s.conditions,
-  });
-}

@@ -7,7 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
 import {
   AUDITOR_MANAGED_POLICY, auditorTrailStatements, DENIED_OBJECT_READ_ACTIONS, DENIED_REGISTRY_ACTIONS, EnvironmentProfile,
-  MODEL_ARTIFACT_LAYOUT, operatorStatements, PERSONA_MFA_CONDITION, PERSONAS, PolicyStatementJson, resolveGovernanceSpec,
+  MODEL_ARTIFACT_LAYOUT, NeutralStatement, operatorStatements, PERSONA_MFA_CONDITION, PERSONAS, PolicyStatementJson, resolveGovernanceSpec,
   validatePersonaResources,
 } from '../core';
 import { ArtifactPurpose, IArtifactStore } from './artifact-store';
@@ -20,6 +20,7 @@ import { newRotatingKey } from './private/keys';
 import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyPrincipal } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
+import { renderNeutralStatement } from './private/statements';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 /** Who may assume each persona role; any persona left out uses `trustedPrincipal`. */
@@ -384,6 +385,20 @@ export class MlopsGovernance extends Construct {
   }
 
   /** The persona's customer managed policy, created with its first statement (an empty one fails synthesis). */
+  /**
+   * Grants a persona engine-neutral statements (core's) in its customer managed policy, acknowledging each wildcard
+   * resource (AwsSolutions-IAM5) with `reason`: for grants by name pattern, e.g. the operator's fleet rollouts.
+   */
+  public grantPersona(role: iam.Role, statements: readonly NeutralStatement[], reason: string): void {
+    const grantee = this.personaGrantee(role);
+    for (const s of statements) {
+      grantee.grantPrincipal.addToPrincipalPolicy(renderNeutralStatement(s));
+      for (const resource of s.resources.filter((r) => r.includes('*'))) {
+        Validations.of(this.policyOf(role)).acknowledge({ id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, resource)}]`, reason });
+      }
+    }
+  }
+
   private policyOf(role: iam.Role): iam.ManagedPolicy {
     let policy = this.policies.get(role);
     if (!policy) {

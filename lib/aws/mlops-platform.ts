@@ -7,7 +7,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import {
   Check, checkEnvironmentCertificateArn, checkNoRetrainingWherePromotedFrom, checkServingShardCount, ENVIRONMENT_PREFIX_PATTERN, EnvironmentProfile,
-  fleetRolloutStateMachineName,
+  fleetRolloutOperatorStatements, fleetRolloutStateMachineName,
   MlopsTags, modelRegistryCostEstimate, PromotingEnvironment, PROMOTION_TARGET_TAG, PromotionMode, PromotionSource, promotionTargetTagValue,
   resolveModelRegistrySpec, roundUsd, Rollout, SERVING_SHARDS, servingShardLabel,
   servingShardOf, SharedPlatformParameterNames, UNIT_PRICES, validatePlatformTeams, validateServedModelOptions,
@@ -394,6 +394,12 @@ export class MlopsPlatform extends Construct {
     });
     this.promoteFrom = props.promoteFrom;
     this.modelPromotion.grantStart(this.governance.personaGrantee(mlEngineer));
+    // The platform operator starts, follows and aborts the fleet rollouts by hand (rollback included): by name pattern,
+    // so the grant needs no reference to the models' nested stacks.
+    this.governance.grantPersona(platformOperator, fleetRolloutOperatorStatements({
+      partition: this.platformStack.partition, region: this.platformStack.region, account: this.platformStack.account, environmentPrefix: prefix,
+    }), `The environment's fleet rollouts by their name pattern (${prefix}-<model>-rollout) and their executions: the operator starts, follows `
+      + 'and aborts rollouts by hand; the rollouts live in the models\' nested stacks, and no other state machine matches the pattern.');
 
     for (const team of this.teams) {
       if (team.monthlyBudgetUsd !== undefined) {
@@ -479,6 +485,8 @@ export class MlopsPlatform extends Construct {
       alarmTopic: this.monitoring.alarmTopic,
       alarms: [alarms.latency, alarms.errorRate, alarms.rolloutHealth],
       stateMachineName: fleetRolloutStateMachineName(this.stackNamePrefix, options.name),
+      // Its running promotions settle the fleet after a finished rollout.
+      promotionStateMachineName: this.modelPromotion.stateMachineName,
     }) : undefined;
     if (serving instanceof InferenceFleet && serving.servedState) {
       // Where ModelPromotion finds the model: its serving shard stack and rollout (A/B tests are not promoted).

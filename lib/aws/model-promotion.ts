@@ -15,6 +15,7 @@ import { allowCloudWatchLogsToUseKey } from './private/keys';
 import { acknowledgeProfileLogRetention } from './private/log-retention';
 import { ManagedPolicyRole } from './private/managed-policy-principal';
 import { nagResourceId } from './private/nag';
+import { renderNeutralStatement } from './private/statements';
 import { checkFor, MlopsScope, statefulRemovalPolicy } from './scope';
 
 export interface ModelPromotionProps {
@@ -195,7 +196,7 @@ export class ModelPromotion extends Construct {
       alarmTopicArn: props.alarmTopic.topicArn,
       source: { account: props.promoteFrom?.account ?? where.account, region: props.promoteFrom?.region ?? where.region },
     });
-    for (const statement of statements) this.role.addToPrincipalPolicy(renderStatement(statement));
+    for (const statement of statements) this.role.addToPrincipalPolicy(renderNeutralStatement(statement));
     props.alarmTopic.masterKey?.grant(this.role, 'kms:Decrypt', 'kms:GenerateDataKey');
     this.acknowledgeWildcards(statements);
   }
@@ -218,8 +219,3 @@ export class ModelPromotion extends Construct {
 }
 
 /** Core's engine-neutral statement as a CDK statement. */
-function renderStatement(s: NeutralStatement): iam.PolicyStatement {
-  return new iam.PolicyStatement({
-    sid: s.sid, effect: s.effect === 'Deny' ? iam.Effect.DENY : iam.Effect.ALLOW, actions: s.actions, resources: s.resources, conditions: s.conditions,
-  });
-}

@@ -88,6 +88,12 @@ export interface FleetRolloutDefinitionOptions {
    * @default - no deploy wait: every run starts at the served state (an engine without a deploy trigger)
    */
   readonly deployWaitStackName?: string;
+  /**
+   * The environment's promotion state machine: `{ "action": "settle" }` is honoured only with `"promotion"` = the ARN of
+   * a RUNNING execution of it promoting this model (the promotion refreshed or updated the first variant's group first).
+   * @default - no settle: such a run fails with `NotSettled`
+   */
+  readonly promotionStateMachineName?: string;
 }
 
 type State = Record<string, unknown>;
@@ -230,13 +236,20 @@ export function fleetRolloutDefinition(o: FleetRolloutDefinitionOptions): AslDef
       }),
     });
     // Settle (promotion, once the first variant's instances run the served version): all traffic back to the first
-    // variant after a finished rollout, with no alarm, so the candidate variant can take the next version.
-    const settled = putMetric('SettleMetric', 0, add('Settled', { Type: 'Succeed' }));
-    const settle = shift('SettleShift', rollbackWeights, writeState('SettleRecord', rollbackWeights, variants.map((_, i) => versionPath(i)), settled));
-    actions.push({
-      Variable: '$.action',
-      StringEquals: FLEET_ROLLOUT_SETTLE_ACTION,
-      Next: add('SettleAllowed', {
+    // variant after a finished rollout, with no alarm, so the candidate variant can take the next version. Only for a
+    // running promotion of this model: started early by anyone else it would send traffic to instances that may still
+    // run the version before.
+    const notByPromotion = add('SettleNotByPromotion', {
+      Type: 'Fail',
+      Error: 'NotSettled',
+      Cause: `Settle is a step of a running promotion of ${o.modelName} (which first brings the first variant's instances to the served version); `
+        + 'nothing was changed. To move traffic back during a rollout, use {"action": "rollback"}.',
+    });
+    const name = o.promotionStateMachineName;
+    if (name !== undefined) {
+      const settled = putMetric('SettleMetric', 0, add('Settled', { Type: 'Succeed' }));
+      const settle = shift('SettleShift', rollbackWeights, writeState('SettleRecord', rollbackWeights, variants.map((_, i) => versionPath(i)), settled));
+      add('SettleAllowed', {
         Type: 'Choice',
         Choices: [{ ...sameVersion, Next: settle }],
         Default: add('NotSettled', {
@@ -245,8 +258,33 @@ export function fleetRolloutDefinition(o: FleetRolloutDefinitionOptions): AslDef
           Cause: `A rollout of ${o.modelName} is in flight (the variants serve different versions): settle moves traffic only after a finished one. `
             + 'Let it finish, or roll it back with {"action": "rollback"}.',
         }),
-      }),
-    });
+      });
+      add('PromotionOfThisModel', {
+        Type: 'Choice',
+        Choices: [{ And: [{ Variable: '$.promotionRun.status', StringEquals: 'RUNNING' }, { Variable: '$.promotionRun.input.model', StringEquals: o.modelName }], Next: 'SettleAllowed' }],
+        Default: notByPromotion,
+      });
+      // (presence first, then type: a rule on a missing path fails the run)
+      const given = (state: string, path: string, then: string) => add(state, {
+        Type: 'Choice',
+        Choices: [{ Variable: path, IsPresent: true, Next: add(`${state}Typed`, { Type: 'Choice', Choices: [{ Variable: path, IsString: true, Next: then }], Default: notByPromotion }) }],
+        Default: notByPromotion,
+      });
+      given('PromotionNamesModel', '$.promotionRun.input.model', 'PromotionOfThisModel');
+      // Only executions of the environment's promotion (the role may describe no other).
+      call('DescribePromotion', sdk('sfn', 'describeExecution'), { 'ExecutionArn.$': '$.promotion' }, 'PromotionNamesModel', {
+        ResultSelector: { 'status.$': '$.Status', 'input.$': 'States.StringToJson($.Input)' },
+        ResultPath: '$.promotionRun',
+        Retry: RETRY,
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: notByPromotion }],
+      });
+      given('SettleByPromotion', '$.promotion', add('PromotionExecution', {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.promotion', StringMatches: `arn:*:states:*:*:execution:${name}:*`, Next: 'DescribePromotion' }],
+        Default: notByPromotion,
+      }));
+    }
+    actions.push({ Variable: '$.action', StringEquals: FLEET_ROLLOUT_SETTLE_ACTION, Next: name === undefined ? notByPromotion : 'SettleByPromotion' });
   }
   actions.push({ Variable: '$.action', StringEquals: 'rollback', Next: 'Requested' });
   const known = progressive ? `"rollback" or "${FLEET_ROLLOUT_SETTLE_ACTION}"` : '"rollback"';
@@ -330,6 +368,8 @@ export interface FleetRolloutRoleContext {
   readonly alarmTopicArn: string;
   /** The stack a deploy-started run waits for (see `FleetRolloutDefinitionOptions.deployWaitStackName`). @default - none */
   readonly deployWaitStackName?: string;
+  /** The promotion whose running executions may settle the fleet (see `FleetRolloutDefinitionOptions.promotionStateMachineName`). @default - none */
+  readonly promotionStateMachineName?: string;
 }
 
 /** The `states.amazonaws.com` trust of a fleet rollout role: this account's Step Functions, for this state machine only. */
@@ -349,7 +389,7 @@ export function fleetRolloutServingStackArn(c: Pick<FleetRolloutRoleContext, 'pa
  * What a fleet rollout role may do (beyond its state machine's logs and traces, and the alarm topic's key, which each
  * engine grants on its own resources): read and write its model's served state, reweight its fleet's listener, check
  * its alarms, record the `FLEET_ROLLOUT_METRIC` namespace only, tell the topic, and (with a deploy wait) describe the
- * serving stack. The SDK actions of every Task of `fleetRolloutDefinition` are among these (the tests of both engines
+ * serving stack, and (with a promotion) describe that promotion's executions. The SDK actions of every Task of `fleetRolloutDefinition` are among these (the tests of both engines
  * check it). Nothing here raises capacity: weights are not capacity, so the governance boundary's brake denies never
  * stop a rollout.
  */
@@ -364,5 +404,36 @@ export function fleetRolloutRoleStatements(c: FleetRolloutRoleContext): NeutralS
     allow('RecordTheProgress', ['cloudwatch:PutMetricData'], ['*'], { StringEquals: { 'cloudwatch:namespace': FLEET_ROLLOUT_METRIC.namespace } }),
     allow('NotifyRollbacks', ['sns:Publish'], [c.alarmTopicArn]),
     ...(c.deployWaitStackName === undefined ? [] : [allow('FollowTheServingStack', ['cloudformation:DescribeStacks'], [fleetRolloutServingStackArn(c, c.deployWaitStackName)])]),
+    // Settle checks that a running promotion of this model asked for it.
+    ...(c.promotionStateMachineName === undefined ? [] : [allow('CheckThePromotion', ['states:DescribeExecution'],
+      [`arn:${c.partition}:states:${c.region}:${c.account}:execution:${c.promotionStateMachineName}:*`])]),
+  ];
+}
+
+/** Where the environment's fleet rollouts are (values may be deploy-time tokens). */
+export interface FleetRolloutsContext {
+  readonly partition: string;
+  readonly region: string;
+  readonly account: string;
+  /** `<project>-<env>`: the rollouts are `fleetRolloutStateMachineName(<prefix>, <model>)` = `<prefix>-<model>-rollout`. */
+  readonly environmentPrefix: string;
+}
+
+/**
+ * What the platform operator persona may do with the environment's fleet rollouts by hand (both platforms grant it):
+ * start one (`{}` walks it, `{ "action": "rollback" }` sends all traffic back), follow and stop (abort) its executions.
+ * Only the rollouts (named `<prefix>-*-rollout`): not the promotion, the brake or the pipelines. A settle started this
+ * way is refused unless it names a running promotion of the model (`fleetRolloutDefinition`).
+ */
+export function fleetRolloutOperatorStatements(c: FleetRolloutsContext): NeutralStatement[] {
+  const arn = (resource: string) => `arn:${c.partition}:states:${c.region}:${c.account}:${resource}`;
+  return [
+    { sid: 'StartTheFleetRollouts', effect: 'Allow', actions: ['states:StartExecution'], resources: [arn(`stateMachine:${c.environmentPrefix}-*-rollout`)] },
+    {
+      sid: 'FollowAndAbortTheFleetRollouts',
+      effect: 'Allow',
+      actions: ['states:DescribeExecution', 'states:StopExecution'],
+      resources: [arn(`execution:${c.environmentPrefix}-*-rollout:*`)],
+    },
   ];
 }

@@ -44,6 +44,13 @@ export interface FleetRolloutArgs extends MlopsComponentArgs {
    */
   readonly stateMachineName?: string;
   /**
+   * Name of the environment's promotion state machine (`ModelPromotion.stateMachineName`): after a finished rollout, a
+   * running promotion of this model settles all traffic back on the first variant (`{ "action": "settle" }`) once it
+   * has refreshed that variant's group; the role may describe that promotion's executions. `MlopsPlatform` sets it.
+   * @default - no promotion: settle is refused (`NotSettled`), and a promotion of a finished rollout fails
+   */
+  readonly promotionStateMachineName?: string;
+  /**
    * Key of the execution log group; its policy must let CloudWatch Logs of this account use it (the platform key's does).
    * @default - a key of the rollout's own
    */
@@ -136,7 +143,7 @@ export class FleetRollout extends pulumi.ComponentResource {
     const alarmArns = pulumi.all(args.alarms.map((a) => a.arn));
     const core = pulumi.all([where, servedState.arn, fleet.listener.arn, alarmArns, args.alarmTopicArn])
       .apply(([w, servedStateParameterArn, listenerArn, arns, alarmTopicArn]) => fleetRolloutRoleStatements({
-        ...w, servedStateParameterArn, listenerArn, alarmArns: arns, alarmTopicArn,
+        ...w, servedStateParameterArn, listenerArn, alarmArns: arns, alarmTopicArn, promotionStateMachineName: args.promotionStateMachineName,
       }).map(renderNeutralStatement));
     const own: PolicyStatement[] = [
       stateMachineLogsAndTracesStatement(),
@@ -157,6 +164,7 @@ export class FleetRollout extends pulumi.ComponentResource {
       servedStateParameterName: servedState.name,
       alarmNames: names,
       alarmTopicArn,
+      promotionStateMachineName: args.promotionStateMachineName,
     })));
     this.stateMachine = tracedStateMachine(`${name}-state-machine`, {
       name: stateMachineName, definition, roleArn: this.role.arn, logGroupArn: this.logGroup.arn, tags: awsTags, rolePolicy,

@@ -2,14 +2,14 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
   Check, checkEnvironmentCertificateArn, checkNoRetrainingWherePromotedFrom, checkPromotingEnvironments, DataClassification, encodeServedState,
-  EnvironmentProfile, fleetRolloutProgressMetricSpec, fleetRolloutStateMachineName, MlopsTags, mlflowImageBuildCommand, modelRegistryCostEstimate,
-  PlatformTeamSpec,
+  EnvironmentProfile, fleetRolloutOperatorStatements, fleetRolloutProgressMetricSpec, fleetRolloutStateMachineName, MlopsTags,
+  mlflowImageBuildCommand, modelRegistryCostEstimate, PlatformTeamSpec,
   PROMOTION_TARGET_TAG, PromotingEnvironment, PromotionMode, PromotionSource, promotionTargetTagValue, Rollout, ServedState,
   servedStateParameterName, validatePlatformTeams, ValidationError, validateServedModelOptions,
 } from '../core';
 import { metricFromSpec } from './alarms';
 import { ArtifactStore, ArtifactStoreArgs, sharedServedModelsKeyStatements } from './artifact-store';
-import { accountContext, attachStatements, childOptions, keyPolicyJson, logsKeyStatement } from './component-support';
+import { accountContext, attachStatements, childOptions, keyPolicyJson, logsKeyStatement, renderNeutralStatement } from './component-support';
 import { CostGuard, CostGuardArgs } from './cost-guard';
 import { ExperimentTracking } from './experiment-tracking';
 import { FleetRollout } from './fleet-rollout';
@@ -327,6 +327,11 @@ export class MlopsPlatform extends pulumi.ComponentResource {
     }, { parent: this });
     attachStatements(`${name}-ml-engineer-promotes`, this.governance.mlEngineer, this.modelPromotion.grantStartStatements(), this,
       `The ML engineer of ${name} starts promotions`, tags.toAwsTags());
+    // As the CDK platform: the platform operator starts, follows and aborts the fleet rollouts by hand (rollback included).
+    attachStatements(`${name}-operator-rollouts`, this.governance.platformOperator,
+      pulumi.all([account.partition, account.region, account.accountId]).apply(([partition, region, accountId]) =>
+        fleetRolloutOperatorStatements({ partition, region, account: accountId, environmentPrefix }).map(renderNeutralStatement)),
+      this, `The platform operator of ${name} starts and aborts fleet rollouts`, tags.toAwsTags());
 
     if (args.training !== false) {
       const sharedTags = tags.with({ team: 'shared' }, scope);
@@ -426,6 +431,8 @@ export class MlopsPlatform extends pulumi.ComponentResource {
         // As the CDK platform: the fleet's rollout state machine, rolling back on the model's serving alarms.
         rollouts[model.name] = new FleetRollout(`${name}-rollout-${model.name}`, {
           stateMachineName: fleetRolloutStateMachineName(environmentPrefix, model.name),
+          // Its running promotions settle the fleet after a finished rollout.
+          promotionStateMachineName: this.modelPromotion.stateMachineName,
           profile: args.profile,
           tags: modelTags,
           fleet: serving,

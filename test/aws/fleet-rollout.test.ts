@@ -27,6 +27,10 @@ interface Built {
   readonly definition: any;
 }
 
+/** The environment's promotion state machine (as MlopsPlatform passes it). */
+const PROMOTION = 'fraud-prod-promotion';
+const promotionRun = (name = PROMOTION) => `arn:aws:states:us-east-1:111111111111:execution:${name}:run-7`;
+
 function build(rollout: Rollout, options: { variantVersions?: Record<string, string>; modelVersion?: string } = {}): Built {
   const app = newApp();
   const profile = EnvironmentProfile.prod();
@@ -52,7 +56,7 @@ function build(rollout: Rollout, options: { variantVersions?: Record<string, str
   const monitoring = new MlopsMonitoring(serving, 'Monitoring');
   const alarms = monitoring.monitorServing('fraud', fleet);
   const fleetRollout = new FleetRollout(serving, 'Rollout', {
-    fleet, alarmTopic: monitoring.alarmTopic, alarms: [alarms.latency, alarms.errorRate, alarms.rolloutHealth],
+    fleet, alarmTopic: monitoring.alarmTopic, alarms: [alarms.latency, alarms.errorRate, alarms.rolloutHealth], promotionStateMachineName: PROMOTION,
   });
   const template = Template.fromStack(serving);
   const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
@@ -206,13 +210,43 @@ describe('fleet rollout state machine, runs', () => {
     }
   });
 
-  test('{ "action": "settle" } after a finished rollout: all traffic to the first variant, recorded, no alarm check, no notification; refused while a rollout is in flight', async () => {
+  test('{ "action": "settle" } by a running promotion of this model after a finished rollout: all traffic to the first variant, recorded, no alarm check, no notification', async () => {
     const done = new FakeAws('current=v2@0,candidate=v2@100');
-    expect(await run(canary, done, { action: 'settle' })).toEqual({ ok: true });
-    expect(done.calls).toEqual(['read /mlops/fraud-prod/served/fraud', 'listener 100/0', 'state current=v2@100,candidate=v2@0', 'metric 0']);
+    done.executions[promotionRun()] = { Status: 'RUNNING', Input: JSON.stringify({ model: 'fraud', version: 'v3', candidate: 'run-9' }) };
+    expect(await run(canary, done, { action: 'settle', promotion: promotionRun() })).toEqual({ ok: true });
+    expect(done.calls).toEqual(['read /mlops/fraud-prod/served/fraud', `describe execution ${promotionRun()}`, 'listener 100/0', 'state current=v2@100,candidate=v2@0', 'metric 0']);
+    // While a rollout is in flight, even the promotion is refused.
     const inFlight = new FakeAws('current=v1@90,candidate=v2@10');
-    expect((await run(canary, inFlight, { action: 'settle' })).error).toMatch(/^NotSettled: A rollout of fraud is in flight/);
-    expect([inFlight.calls, inFlight.servedState, inFlight.notifications]).toEqual([['read /mlops/fraud-prod/served/fraud'], 'current=v1@90,candidate=v2@10', []]);
+    inFlight.executions = done.executions;
+    expect((await run(canary, inFlight, { action: 'settle', promotion: promotionRun() })).error).toMatch(/^NotSettled: A rollout of fraud is in flight/);
+    expect([inFlight.calls.filter((c) => /^(listener|state)/.test(c)), inFlight.servedState]).toEqual([[], 'current=v1@90,candidate=v2@10']);
+  });
+
+  test('{ "action": "settle" } from anyone else changes nothing: no promotion named, another state machine\'s execution, a finished promotion or one of another model', async () => {
+    const attempts: Array<[Record<string, unknown>, Record<string, { Status: string; Input: string }>]> = [
+      [{ action: 'settle' }, {}],
+      [{ action: 'settle', promotion: 42 }, {}],
+      [{ action: 'settle', promotion: promotionRun('fraud-prod-fraud-rollout') }, { [promotionRun('fraud-prod-fraud-rollout')]: { Status: 'RUNNING', Input: '{"model":"fraud"}' } }],
+      [{ action: 'settle', promotion: promotionRun() }, {}],
+      [{ action: 'settle', promotion: promotionRun() }, { [promotionRun()]: { Status: 'SUCCEEDED', Input: '{"model":"fraud"}' } }],
+      [{ action: 'settle', promotion: promotionRun() }, { [promotionRun()]: { Status: 'RUNNING', Input: '{"model":"churn"}' } }],
+      [{ action: 'settle', promotion: promotionRun() }, { [promotionRun()]: { Status: 'RUNNING', Input: '{"version":"v3"}' } }],
+    ];
+    for (const [input, executions] of attempts) {
+      const aws = new FakeAws('current=v2@0,candidate=v2@100');
+      aws.executions = executions;
+      expect([input, (await run(canary, aws, input)).error]).toEqual([input, expect.stringMatching(/^NotSettled: Settle is a step of a running promotion of fraud/)]);
+      expect([input, aws.calls.filter((c) => !/^(read|describe)/.test(c)), aws.servedState]).toEqual([input, [], 'current=v2@0,candidate=v2@100']);
+    }
+  });
+
+  test('the role may describe the executions of the environment\'s promotion only (what settle checks)', () => {
+    const policies = ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].flatMap((type) => Object.values<any>(canary.template.findResources(type)));
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(statements.length).toBeGreaterThan(3);
+    const describe = statements.filter((st) => [st.Action].flat().some((a: string) => /^states:(Describe|\*|Get)/.test(a)));
+    expect(describe).toEqual([expect.objectContaining({ Sid: 'CheckThePromotion', Action: 'states:DescribeExecution' })]);
+    expect(JSON.stringify(describe[0].Resource)).toMatch(/:execution:fraud-prod-promotion:\*"/);
   });
 
   test('a misspelled action changes nothing (it used to walk the rollout)', async () => {

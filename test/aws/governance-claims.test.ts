@@ -78,6 +78,28 @@ describe.each(ENVIRONMENTS)('governance claims: %s', (_name, build) => {
     }
   });
 
+  test('who may start and abort a fleet rollout: the platform operator persona by hand, promotion and the fleet\'s deploy trigger; the operator starts no promotion', () => {
+    const names: string[] = walk.resources('AWS::StepFunctions::StateMachine').map((m) => walk.render(m.template, m.properties.StateMachineName));
+    const rollouts = names.filter((n) => n.endsWith('-rollout'));
+    const promotion = names.find((n) => n.endsWith('-promotion'))!;
+    const arn = (resource: string) => `arn:aws:states:${REGION}:123456789012:${resource}`;
+    if (_name === 'reference app, prod') expect(rollouts.length).toBeGreaterThan(0);
+    expect(promotion).toBeDefined();
+    // (the EKS cluster role holds AmazonEKSClusterPolicy, which the walker cannot read and which grants nothing of Step Functions)
+    const readable = walk.roles.filter((r) => !(r.opaquePolicies.length === 1 && r.opaquePolicies[0].endsWith('policy/AmazonEKSClusterPolicy')));
+    const who = (action: string, resource: string) => readable.filter((r) => walk.allows(r, action, resource, IN_REGION)).map((r) => r.logicalId);
+    for (const rollout of rollouts) {
+      const starters = who('states:StartExecution', arn(`stateMachine:${rollout}`));
+      expect([rollout, starters.filter((id) => !/PlatformOperator|ModelPromotionRole|RolloutTriggerRole/.test(id))]).toEqual([rollout, []]);
+      expect([rollout, starters.some((id) => /PlatformOperator/.test(id)), starters.some((id) => /ModelPromotionRole/.test(id))]).toEqual([rollout, true, true]);
+      const execution = arn(`execution:${rollout}:run-1`);
+      expect([rollout, who('states:StopExecution', execution).filter((id) => !/PlatformOperator|ModelPromotionRole/.test(id))]).toEqual([rollout, []]);
+      expect([rollout, who('states:StopExecution', execution).some((id) => /PlatformOperator/.test(id))]).toEqual([rollout, true]);
+    }
+    const operator = walk.roles.find((r) => /PlatformOperator/.test(r.logicalId))!;
+    expect(walk.allows(operator, 'states:StartExecution', arn(`stateMachine:${promotion}`), IN_REGION)).toBe(false);
+  });
+
   test('after the brake, no role can grow GPU capacity; no role can create GPU capacity at all', () => {
     // The roles the engage state machine attaches the deny policy to, and the deny policy itself.
     const machines = walk.resources('AWS::StepFunctions::StateMachine').filter((m) => /BrakeEngage/.test(m.logicalId));

@@ -258,7 +258,7 @@ describe('the promotion state machine, executed offline', () => {
 
   test('after a finished rollout: the stack update first brings the first variant\'s group to the served version while it has no traffic, the rollout settles all traffic on it, then the new version rolls out; and again', async () => {
     const shard = platform.servingStackOf('fraud')!.stackName;
-    const aws = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v7@0,candidate=v7@100', [0, 100]);
+    const aws = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v7@0,candidate=v7@100', [0, 100], 'acme-prod-promotion');
     expect(await run(definition, aws, promote)).toEqual({ ok: true });
     expect(aws.calls).toEqual([
       'lock fraud',
@@ -282,7 +282,7 @@ describe('the promotion state machine, executed offline', () => {
 
   test('after a finished rollout whose stack already serves the state (no updates to perform), settles at once; a failed first update or a rollout in flight copies nothing', async () => {
     const shard = platform.servingStackOf('fraud')!.stackName;
-    const upToDate = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v7@0,candidate=v7@100', [0, 100]);
+    const upToDate = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v7@0,candidate=v7@100', [0, 100], 'acme-prod-promotion');
     upToDate.stackUpToDate = true;
     upToDate['cloudformation:updateStack'] = ((update) => (input: any) => {
       try {
@@ -295,12 +295,12 @@ describe('the promotion state machine, executed offline', () => {
     expect(upToDate.calls.slice(0, 4)).toEqual(['lock fraud', `update ${shard}`, 'rollout acme-prod-fraud-rollout settle', '  listener 100/0']);
     expect(upToDate.servedStates.fraud).toBe('current=v8@0,candidate=v8@100');
 
-    const failed = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v7@0,candidate=v7@100', [0, 100]);
+    const failed = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v7@0,candidate=v7@100', [0, 100], 'acme-prod-promotion');
     failed.stackStatuses = ['UPDATE_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE'];
     expect(await run(definition, failed, promote)).toMatchObject({ ok: false, error: 'StackUpdateFailed', cause: expect.stringContaining('the served state is unchanged') });
     expect([failed.calls, failed.servedStates.fraud, failed.listenerWeights.fraud]).toEqual([['lock fraud', `update ${shard}`, 'release fraud', 'notify'], 'current=v7@0,candidate=v7@100', [0, 100]]);
 
-    const inFlight = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v6@90,candidate=v7@10', [90, 10]);
+    const inFlight = withFleetRollout(new FakeAws(shards), 'acme-prod-fraud-rollout', 'fraud', '/mlops/acme-prod/served/fraud', 'current=v6@90,candidate=v7@10', [90, 10], 'acme-prod-promotion');
     const refused = await run(definition, inFlight, promote);
     expect(refused).toMatchObject({ ok: false, error: 'CandidateServing', cause: expect.stringMatching(/a rollout is in flight .* or the fleet has no rollout state machine\. /) });
     expect([inFlight.calls, inFlight.servedStates.fraud]).toEqual([['lock fraud', 'release fraud', 'notify'], 'current=v6@90,candidate=v7@10']);

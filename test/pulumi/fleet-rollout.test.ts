@@ -152,6 +152,15 @@ describe('Pulumi fleet rollout, runs', () => {
     expect(deploy.calls.filter((c) => c.startsWith('describe'))).toEqual([]);
   });
 
+  test('a FleetRollout given no promotion refuses { "action": "settle" }: nothing is moved', async () => {
+    const { definition } = built.get('canary')!;
+    const fake = new FakeAws('current=v2@0,candidate=v2@100');
+    fake.executions['arn:aws:states:us-east-1:111111111111:execution:p-dev-promotion:run-1'] = { Status: 'RUNNING', Input: '{"model":"canary"}' };
+    expect((await runRollout(definition, fake, { action: 'settle', promotion: 'arn:aws:states:us-east-1:111111111111:execution:p-dev-promotion:run-1' })).error)
+      .toMatch(/^NotSettled: Settle is a step of a running promotion of canary/);
+    expect(fake.calls).toEqual(['read /mlops/p-dev/served/canary']);
+  });
+
   test('A/B: { "action": "rollback" } sends all traffic to the first variant; there is no settle (an unknown action changes nothing)', async () => {
     const { definition, initialState } = built.get('ab')!;
     const settle = new FakeAws(initialState);

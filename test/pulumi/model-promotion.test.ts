@@ -212,7 +212,7 @@ describe('Pulumi ModelPromotion, instance refresh of the fleets whose version ch
   });
 
   /** The fleet's rollout state machine (core's definition, which the Pulumi FleetRollout renders), run for real. */
-  const withRollout = (fake: FakeAws, state: string, weights: number[]) => withFleetRollout(fake, ROLLOUT, 'fraud', '/mlops/p-dev/served/fraud', state, weights);
+  const withRollout = (fake: FakeAws, state: string, weights: number[]) => withFleetRollout(fake, ROLLOUT, 'fraud', '/mlops/p-dev/served/fraud', state, weights, 'p-dev-promotion');
 
   test('after a finished rollout: the first variant\'s group is refreshed to the served version while idle, the rollout settles all traffic on it, then the new version rolls out; and again', async () => {
     const fake = withRollout(fleets(), 'current=v7@0,candidate=v7@100', [0, 100]);

@@ -222,6 +222,42 @@ describe('Pulumi MlopsPlatform composing the whole platform', () => {
       .toBe('whole-governance-MlEngineer');
   });
 
+  test('GIVEN the platform WHEN built THEN the platform operator may start, follow and abort the fleet rollouts by hand (as on CDK), under the boundary, and start no promotion; the platform\'s rollout settles only for its promotion', () => {
+    const policy = (name: string) => JSON.parse(ofType(resources, 'aws:iam/policy:Policy').find((p) => p.name === name)!.inputs.policy);
+    const operatorPolicies = ofType(resources, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment')
+      .filter((a) => a.inputs.role === 'whole-governance-PlatformOperator')
+      .map((a) => ofType(resources, 'aws:iam/policy:Policy').find((p) => mockArn('aws:iam/policy:Policy', p.name) === a.inputs.policyArn)!.name);
+    expect(operatorPolicies).toContain('whole-operator-rollouts');
+    const walk = new IamWalk([]);
+    const operator: RoleInfo = {
+      id: 'operator',
+      template: 'x',
+      logicalId: 'operator',
+      arn: `arn:aws:iam::${ACCOUNT}:role/whole-governance-PlatformOperator`,
+      name: 'whole-governance-PlatformOperator',
+      tags: {},
+      trust: [],
+      identity: operatorPolicies.flatMap((n) => walk.statements('x', policy(n))),
+      opaquePolicies: [],
+      boundary: walk.statements('x', policy('whole-governance-boundary')),
+      boundaryArn: mockArn('aws:iam/policy:Policy', 'whole-governance-boundary'),
+    };
+    const states = (resource: string) => `arn:aws:states:${REGION}:${ACCOUNT}:${resource}`;
+    const context = { 'aws:RequestedRegion': REGION };
+    expect(platform.fleetRolloutOf('fraud')!.stateMachineName).toBe('acme-prod-fraud-rollout');
+    expect([
+      walk.allows(operator, 'states:StartExecution', states('stateMachine:acme-prod-fraud-rollout'), context),
+      walk.allows(operator, 'states:StopExecution', states('execution:acme-prod-fraud-rollout:abc'), context),
+      walk.allows(operator, 'states:StartExecution', states(`stateMachine:${platform.modelPromotion.stateMachineName}`), context),
+      walk.allows(operator, 'states:StopExecution', states(`execution:${platform.modelPromotion.stateMachineName}:abc`), context),
+    ]).toEqual([true, true, false, false]);
+    // The rollout may describe the executions of this promotion only (what settle checks).
+    const rolloutPolicy = policy('whole-rollout-fraud-role-policy');
+    expect(rolloutPolicy.Statement.filter((st: { Sid: string }) => st.Sid === 'CheckThePromotion')).toEqual([expect.objectContaining({
+      Action: ['states:DescribeExecution'], Resource: [states(`execution:${platform.modelPromotion.stateMachineName}:*`)],
+    })]);
+  });
+
   test('GIVEN teams WHEN built THEN fair share on the training queue, a team budget, team tags on the models they own', () => {
     const policy = ofType(resources, 'aws:batch/schedulingPolicy:SchedulingPolicy')[0].inputs;
     expect(policy.fairSharePolicy.shareDistributions.map((d: { shareIdentifier: string }) => d.shareIdentifier).sort()).toEqual(['fraud', 'recs']);

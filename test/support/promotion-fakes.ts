@@ -178,6 +178,8 @@ export class FakeAws {
     if (machine) {
       const rollout = new RolloutAws(this.servedStates[machine.model]);
       rollout.weights = this.listenerWeights[machine.model] ?? [];
+      // This promotion is running while it waits for the rollout.
+      if (input.Input.promotion) rollout.executions[input.Input.promotion] = { Status: 'RUNNING', Input: JSON.stringify({ model: machine.model }) };
       const result = await runRollout(machine.definition, rollout, input.Input);
       this.servedStates[machine.model] = rollout.servedState;
       this.listenerWeights[machine.model] = rollout.weights;
@@ -248,10 +250,10 @@ export class FakeAws {
 /**
  * Gives `aws` the rollout state machine `name` of the fleet serving `model` (a canary of 10% with a bake: core's
  * definition, which both engines' FleetRollout render, as their tests check), run for real when promotion starts it,
- * and the served state and listener weights it starts from.
+ * and the served state and listener weights it starts from; it settles only for executions of `promotionStateMachineName`.
  */
 export function withFleetRollout(
-  aws: FakeAws, name: string, model: string, servedStateParameterName: string, state: string, weights: number[],
+  aws: FakeAws, name: string, model: string, servedStateParameterName: string, state: string, weights: number[], promotionStateMachineName: string,
 ): FakeAws {
   aws.rolloutMachines[name] = {
     model,
@@ -264,6 +266,7 @@ export function withFleetRollout(
       servedStateParameterName,
       alarmNames: [`${model}-latency`],
       alarmTopicArn: 'arn:aws:sns:us-east-1:111111111111:alarms',
+      promotionStateMachineName,
     }),
   };
   aws.servedStates[model] = state;

@@ -17,6 +17,9 @@ export class FakeAws {
   public notifications: any[] = [];
   private checks = 0;
 
+  /** Executions DescribeExecution knows (a settle checks the promotion that asked for it), by ARN. */
+  public executions: Record<string, { Status: string; Input: string }> = {};
+
   /** What DescribeStacks answers, call after call (the last one repeats). */
   public stackUpdates: Array<{ status: string; updated?: string }> = [{ status: 'UPDATE_COMPLETE', updated: LATER }];
 
@@ -32,6 +35,13 @@ export class FakeAws {
           const next = this.stackUpdates.length > 1 ? this.stackUpdates.shift()! : this.stackUpdates[0];
           this.calls.push(`describe ${input.StackName}`);
           return { Stacks: [{ StackName: input.StackName, StackStatus: next.status, ...(next.updated ? { LastUpdatedTime: next.updated } : {}) }] };
+        };
+      } else if (resource.endsWith(':sfn:describeExecution')) {
+        out[name] = (input) => {
+          this.calls.push(`describe execution ${input.ExecutionArn}`);
+          const found = this.executions[input.ExecutionArn];
+          if (!found) throw Object.assign(new Error(`Execution Does Not Exist: '${input.ExecutionArn}'`), { name: 'Sfn.ExecutionDoesNotExistException' });
+          return { ExecutionArn: input.ExecutionArn, ...found };
         };
       } else if (resource.endsWith(':ssm:getParameter')) {
         out[name] = (input) => {
