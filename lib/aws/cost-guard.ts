@@ -7,8 +7,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import {
-  BRAKE, budgetNotifications, CostEstimateLedger, EnvironmentProfile, MonthlyCostRange, resolveCostGuardSpec, tagCostFilter, TAG_KEYS,
-  validateTeamBudget,
+  BRAKE, budgetActionTrustConditions, budgetNotifications, CostEstimateLedger, EnvironmentProfile, MonthlyCostRange, resolveCostGuardSpec,
+  tagCostFilter, TAG_KEYS, validateTeamBudget,
 } from '../core';
 import { GpuBrake } from './gpu-brake';
 import { newKey } from './private/keys';
@@ -270,7 +270,8 @@ export class CostGuard extends Construct {
   private addAction(id: string, budget: budgets.CfnBudget, roles: () => iam.IRole[]): void {
     if (!this.executionRole) {
       this.executionRole = new iam.Role(this, 'BudgetActionRole', {
-        assumedBy: new iam.ServicePrincipal('budgets.amazonaws.com'),
+        // Only budgets of this account (confused-deputy prevention).
+        assumedBy: new iam.ServicePrincipal('budgets.amazonaws.com').withConditions(budgetActionTrustConditions(Stack.of(this).partition, Stack.of(this).account)),
         description: 'Lets AWS Budgets attach and detach the brake\'s deny policy to team roles',
       });
       // The permission boundary lets only roles with this tag attach or detach the brake's deny policy.

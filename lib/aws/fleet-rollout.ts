@@ -9,7 +9,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
-  EnvironmentProfile, FLEET_ROLLOUT_METRIC, fleetRolloutDefinition, fleetRolloutRoleStatements, fleetRolloutServingStackArn,
+  EnvironmentProfile, fleetRolloutDefinition, fleetRolloutProgressMetricSpec, fleetRolloutRoleStatements, fleetRolloutServingStackArn,
   fleetRolloutStateMachineName, fleetRolloutSteps, fleetRolloutTrustConditions, isSteppedFleetRollout, NeutralStatement, Rollout,
   validateFleetRolloutAlarms, validateFleetRolloutSteps,
 } from '../core';
@@ -95,13 +95,14 @@ export class FleetRollout extends Construct {
 
   /** The candidate's share of traffic, as the state machine records it at each step (0 after a rollback). */
   public static progressMetric(model: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    const spec = fleetRolloutProgressMetricSpec(model);
     return new cloudwatch.Metric({
-      namespace: FLEET_ROLLOUT_METRIC.namespace,
-      metricName: FLEET_ROLLOUT_METRIC.metricName,
-      dimensionsMap: { [FLEET_ROLLOUT_METRIC.dimension]: model },
-      statistic: 'Maximum',
-      period: Duration.minutes(1),
-      label: `${model} rollout %`,
+      namespace: spec.namespace,
+      metricName: spec.metricName,
+      dimensionsMap: { ...spec.dimensions },
+      statistic: spec.statistic,
+      period: Duration.seconds(spec.periodSeconds),
+      label: spec.label,
       ...options,
     });
   }

@@ -157,3 +157,12 @@ export class CostEstimateLedger {
     return { minUsd: roundUsd(minUsd), maxUsd: roundUsd(maxUsd), pieces: Object.fromEntries(this.estimates) };
   }
 }
+
+/**
+ * The conditions of the budget action role's trust in `budgets.amazonaws.com` (confused-deputy prevention, as AWS Budgets
+ * documents it): only budgets of this account may have the service assume it, so a budget action of another account
+ * cannot attach the brake's deny policy here.
+ */
+export function budgetActionTrustConditions(partition: string, account: string): Record<string, Record<string, string>> {
+  return { StringEquals: { 'aws:SourceAccount': account }, ArnLike: { 'aws:SourceArn': `arn:${partition}:budgets::${account}:budget/*` } };
+}

@@ -1,8 +1,8 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  BRAKE, budgetNotifications, CostEstimateLedger, CostGuardSpec, CostGuardSpecInput, MonthlyCostRange, resolveCostGuardSpec, SpecScope, tagCostFilter,
-  TAG_KEYS, validateTeamBudget,
+  BRAKE, budgetActionTrustConditions, budgetNotifications, CostEstimateLedger, CostGuardSpec, CostGuardSpecInput, MonthlyCostRange,
+  resolveCostGuardSpec, SpecScope, tagCostFilter, TAG_KEYS, validateTeamBudget,
 } from '../core';
 import {
   accountContext, childOptions, componentSpecScope, denyInsecureTopicStatement, keyPolicyJson, MlopsComponentArgs, policyJson, resolveProfileAndTags,
@@ -67,6 +67,7 @@ export class CostGuard extends pulumi.ComponentResource {
   private readonly specScope: SpecScope;
   private readonly tags: Record<string, string>;
   private readonly resourceName: string;
+  private readonly account: ReturnType<typeof accountContext>;
   private readonly permissionsBoundary?: pulumi.Input<string>;
   private actionRole?: aws.iam.Role;
   private readonly teams = new Set<string>();
@@ -82,6 +83,7 @@ export class CostGuard extends pulumi.ComponentResource {
     this.tags = tags.toAwsTags();
     this.ledger = new CostEstimateLedger(specScope.scope);
     const account = accountContext(this);
+    this.account = account;
 
     let topicKeyArn: pulumi.Input<string> | undefined = args.alertTopicKeyArn;
     if (!args.alertTopicArn) {
@@ -235,10 +237,13 @@ export class CostGuard extends pulumi.ComponentResource {
   private newDenyAction(id: string, budget: aws.budgets.Budget, roles: DeniedRole[]): aws.budgets.BudgetAction {
     this.actionRole ??= new aws.iam.Role(`${this.resourceName}-budget-action-role`, {
       description: 'Lets AWS Budgets attach and detach the brake\'s deny policy to team roles',
-      assumeRolePolicy: policyJson({
+      // Only budgets of this account (confused-deputy prevention).
+      assumeRolePolicy: policyJson(pulumi.all([this.account.partition, this.account.accountId]).apply(([partition, accountId]) => ({
         Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { Service: 'budgets.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-      }),
+        Statement: [{
+          Effect: 'Allow', Principal: { Service: 'budgets.amazonaws.com' }, Action: 'sts:AssumeRole', Condition: budgetActionTrustConditions(partition, accountId),
+        }],
+      }))),
       // The permission boundary lets only roles with this tag attach or detach the brake's deny policy.
       tags: { ...this.tags, [BRAKE.controllerTagKey]: 'true' },
       permissionsBoundary: this.permissionsBoundary,

@@ -1,10 +1,10 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  Check, FLEET_ROLLOUT_METRIC, fleetRolloutDefinition, fleetRolloutRoleStatements, fleetRolloutStateMachineName, fleetRolloutSteps,
+  Check, fleetRolloutDefinition, fleetRolloutProgressMetricSpec, fleetRolloutRoleStatements, fleetRolloutStateMachineName, fleetRolloutSteps,
   fleetRolloutTrustConditions, isSteppedFleetRollout, Rollout, validateFleetRolloutAlarms, validateFleetRolloutSteps,
 } from '../core';
-import { CloudWatchMetric } from './alarms';
+import { CloudWatchMetric, metricFromSpec } from './alarms';
 import {
   accountContext, attachStatements, childOptions, componentSpecScope, logsKeyStatement, MlopsComponentArgs, PolicyStatement,
   renderNeutralStatement, resolveProfileAndTags, rotatingKey, stateMachineLogsAndTracesStatement, stateMachineTrustPolicy, tracedStateMachine,
@@ -82,13 +82,7 @@ export class FleetRollout extends pulumi.ComponentResource {
 
   /** The candidate's share of traffic, as the state machine records it at each step (0 after a rollback). */
   public static progressMetric(model: string): CloudWatchMetric {
-    return {
-      namespace: FLEET_ROLLOUT_METRIC.namespace,
-      metricName: FLEET_ROLLOUT_METRIC.metricName,
-      dimensions: { [FLEET_ROLLOUT_METRIC.dimension]: model },
-      statistic: 'Maximum',
-      periodSeconds: 60,
-    };
+    return metricFromSpec(fleetRolloutProgressMetricSpec(model));
   }
 
   public readonly stateMachine: aws.sfn.StateMachine;

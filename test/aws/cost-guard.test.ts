@@ -152,6 +152,18 @@ describe('CostGuard', () => {
       AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'budgets.amazonaws.com' } })] }),
       Tags: Match.arrayWith([{ Key: 'mlops:brake-controller', Value: 'true' }]),
     });
+    // Only budgets of this account have AWS Budgets assume it (a budget action of another account attaches nothing here).
+    const actionRole = Object.values<any>(template.findResources('AWS::IAM::Role'))
+      .find((r) => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('budgets.amazonaws.com'))!;
+    expect(actionRole.Properties.AssumeRolePolicyDocument.Statement).toEqual([{
+      Action: 'sts:AssumeRole',
+      Effect: 'Allow',
+      Principal: { Service: 'budgets.amazonaws.com' },
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':budgets::', { Ref: 'AWS::AccountId' }, ':budget/*']] } },
+      },
+    }]);
     template.hasResourceProperties('AWS::Budgets::Budget', {
       Budget: Match.objectLike({ BudgetName: 'Env-vision', BudgetLimit: { Amount: 8000, Unit: 'USD' }, CostFilters: { TagKeyValue: ['user:mlops:team$vision'] } }),
     });

@@ -372,6 +372,13 @@ test('GIVEN a team budget acting on a persona under the governance boundary WHEN
   const resources = await resourcesOf('bud');
   const roleInputs = ofType(resources, 'aws:iam/role:Role').find((r) => r.name === 'bud-cost-budget-action-role')!.inputs;
   expect(roleInputs.permissionsBoundary).toBe(boundaryArn);
+  // Only budgets of this account have AWS Budgets assume it (confused-deputy prevention, as on CDK).
+  expect(JSON.parse(roleInputs.assumeRolePolicy).Statement).toEqual([{
+    Effect: 'Allow',
+    Principal: { Service: 'budgets.amazonaws.com' },
+    Action: 'sts:AssumeRole',
+    Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT }, ArnLike: { 'aws:SourceArn': `arn:aws:budgets::${ACCOUNT}:budget/*` } },
+  }]);
   const walk = new IamWalk([]);
   // The deny policy's ARN as IAM gives it: its path (BRAKE.policyPath, which the boundary names) and its name; the
   // mocks' ARN stands for it in the documents.
