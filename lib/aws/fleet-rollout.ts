@@ -187,6 +187,7 @@ export class FleetRollout extends Construct {
       alarmTopicArn: props.alarmTopic.topicArn,
       deployWaitStackName: servingStack,
       promotionStateMachineName: props.promotionStateMachineName,
+      stateMachineName: this.stateMachineName,
     });
     this.grantPolicies(statements, props.alarmTopic, fleetRolloutServingStackArn(where, servingStack), servingStack);
 

@@ -301,6 +301,22 @@ export function fleetRolloutDefinition(o: FleetRolloutDefinitionOptions): AslDef
     `States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit(States.ArrayGetItem($.served.entries, ${i}), '='), 1), '@'), 0)`;
   add('Versions', { Type: 'Pass', Parameters: Object.fromEntries(variants.map((_, i) => [`v${i}.$`, versionOf(i)])), ResultPath: '$.versions', Next: 'ActionGiven' });
   add('ServedStateUnreadable', { Type: 'Fail', Error: 'ServedStateUnreadable', Cause: `Could not read ${o.servedStateParameterName}.` });
+  // One run at a time: two runs would step the same listener against each other (a walk and a rollback, or two walks).
+  add('RolloutInProgress', {
+    Type: 'Fail',
+    Error: 'RolloutInProgress',
+    Cause: `Another run of this state machine is moving the traffic of ${o.modelName}; nothing was changed. Stop it first `
+      + '(aws stepfunctions stop-execution), then start the run you want.',
+  });
+  add('OnlyRun', {
+    Type: 'Choice', Choices: [{ Variable: '$.running.count', NumericGreaterThan: 1, Next: 'RolloutInProgress' }], Default: 'ReadServedState',
+  });
+  call('ListRunning', sdk('sfn', 'listExecutions'), { 'StateMachineArn.$': '$$.StateMachine.Id', 'StatusFilter': 'RUNNING' }, 'OnlyRun', {
+    ResultSelector: { 'count.$': 'States.ArrayLength($.Executions)' },
+    ResultPath: '$.running',
+    Retry: RETRY,
+    ...catchInto(add('RunsUnknown', { Type: 'Fail', Error: 'RunsUnknown', Cause: 'Could not list the running executions of this state machine; nothing was changed.' })),
+  });
   call('ReadServedState', sdk('ssm', 'getParameter'), { Name: o.servedStateParameterName }, 'Versions', {
     ResultSelector: { 'entries.$': "States.StringSplit($.Parameter.Value, ',')" },
     ResultPath: '$.served',
@@ -309,7 +325,7 @@ export function fleetRolloutDefinition(o: FleetRolloutDefinitionOptions): AslDef
 
   const comment = `Rollout of ${o.modelName}: ${o.rollout.describe()}; rolls back on alarm`;
   if (o.deployWaitStackName === undefined) {
-    return { StartAt: 'ReadServedState', States: states, TimeoutSeconds: FLEET_ROLLOUT_TIMEOUT_SECONDS, Comment: comment };
+    return { StartAt: 'ListRunning', States: states, TimeoutSeconds: FLEET_ROLLOUT_TIMEOUT_SECONDS, Comment: comment };
   }
 
   // Started by a deploy: the data stack wrote the served state before the serving stack updates, so wait until the
@@ -339,7 +355,7 @@ export function fleetRolloutDefinition(o: FleetRolloutDefinitionOptions): AslDef
   });
   add('ServingStackUpdated', {
     Type: 'Choice',
-    Choices: [{ ...updatedSinceStart('*ROLLBACK*'), Next: 'DeployRolledBack' }, { ...updatedSinceStart('*_COMPLETE'), Next: 'ReadServedState' }],
+    Choices: [{ ...updatedSinceStart('*ROLLBACK*'), Next: 'DeployRolledBack' }, { ...updatedSinceStart('*_COMPLETE'), Next: 'ListRunning' }],
     Default: 'KeepWaiting',
   });
   // A stack never updated has no LastUpdatedTime (compared apart: a Choice rule on a missing path fails the run).
@@ -350,8 +366,8 @@ export function fleetRolloutDefinition(o: FleetRolloutDefinitionOptions): AslDef
     ResultSelector: { 'stack.$': '$.Stacks[0]' }, ResultPath: '$.deploy.described',
   });
   add('DeployStarted', { Type: 'Pass', Parameters: { 'startedAt.$': '$$.Execution.StartTime', 'polls': 0 }, ResultPath: '$.deploy', Next: 'DescribeServingStack' });
-  add('TriggerIsDeploy', { Type: 'Choice', Choices: [{ Variable: '$.trigger', StringEquals: 'deploy', Next: 'DeployStarted' }], Default: 'ReadServedState' });
-  add('StartedByDeploy', { Type: 'Choice', Choices: [{ Variable: '$.trigger', IsPresent: true, Next: 'TriggerIsDeploy' }], Default: 'ReadServedState' });
+  add('TriggerIsDeploy', { Type: 'Choice', Choices: [{ Variable: '$.trigger', StringEquals: 'deploy', Next: 'DeployStarted' }], Default: 'ListRunning' });
+  add('StartedByDeploy', { Type: 'Choice', Choices: [{ Variable: '$.trigger', IsPresent: true, Next: 'TriggerIsDeploy' }], Default: 'ListRunning' });
   return { StartAt: 'StartedByDeploy', States: states, TimeoutSeconds: FLEET_ROLLOUT_TIMEOUT_SECONDS, Comment: comment };
 }
 
@@ -370,6 +386,8 @@ export interface FleetRolloutRoleContext {
   readonly deployWaitStackName?: string;
   /** The promotion whose running executions may settle the fleet (see `FleetRolloutDefinitionOptions.promotionStateMachineName`). @default - none */
   readonly promotionStateMachineName?: string;
+  /** The rollout state machine's own name (a run lists the running executions of its state machine). */
+  readonly stateMachineName: string;
 }
 
 /** The `states.amazonaws.com` trust of a fleet rollout role: this account's Step Functions, for this state machine only. */
@@ -388,7 +406,7 @@ export function fleetRolloutServingStackArn(c: Pick<FleetRolloutRoleContext, 'pa
 /**
  * What a fleet rollout role may do (beyond its state machine's logs and traces, and the alarm topic's key, which each
  * engine grants on its own resources): read and write its model's served state, reweight its fleet's listener, check
- * its alarms, record the `FLEET_ROLLOUT_METRIC` namespace only, tell the topic, and (with a deploy wait) describe the
+ * its alarms, list its own running executions, record the `FLEET_ROLLOUT_METRIC` namespace only, tell the topic, and (with a deploy wait) describe the
  * serving stack, and (with a promotion) describe that promotion's executions. The SDK actions of every Task of `fleetRolloutDefinition` are among these (the tests of both engines
  * check it). Nothing here raises capacity: weights are not capacity, so the governance boundary's brake denies never
  * stop a rollout.
@@ -400,6 +418,8 @@ export function fleetRolloutRoleStatements(c: FleetRolloutRoleContext): NeutralS
     allow('ReadAndWriteTheServedState', ['ssm:GetParameter', 'ssm:PutParameter'], [c.servedStateParameterArn]),
     allow('CheckTheRolloutAlarms', ['cloudwatch:DescribeAlarms'], [...c.alarmArns]),
     allow('ReweightTheListener', ['elasticloadbalancing:ModifyListener'], [c.listenerArn]),
+    // One run at a time: a run fails when another one of its state machine is running.
+    allow('OneRunAtATime', ['states:ListExecutions'], [`arn:${c.partition}:states:${c.region}:${c.account}:stateMachine:${c.stateMachineName}`]),
     // PutMetricData has no resource-level permissions: the namespace condition limits it to the rollout metric's.
     allow('RecordTheProgress', ['cloudwatch:PutMetricData'], ['*'], { StringEquals: { 'cloudwatch:namespace': FLEET_ROLLOUT_METRIC.namespace } }),
     allow('NotifyRollbacks', ['sns:Publish'], [c.alarmTopicArn]),

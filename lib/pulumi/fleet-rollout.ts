@@ -137,7 +137,13 @@ export class FleetRollout extends pulumi.ComponentResource {
     const alarmArns = pulumi.all(args.alarms.map((a) => a.arn));
     const core = pulumi.all([where, servedState.arn, fleet.listener.arn, alarmArns, args.alarmTopicArn])
       .apply(([w, servedStateParameterArn, listenerArn, arns, alarmTopicArn]) => fleetRolloutRoleStatements({
-        ...w, servedStateParameterArn, listenerArn, alarmArns: arns, alarmTopicArn, promotionStateMachineName: args.promotionStateMachineName,
+        ...w,
+        servedStateParameterArn,
+        listenerArn,
+        alarmArns: arns,
+        alarmTopicArn,
+        stateMachineName,
+        promotionStateMachineName: args.promotionStateMachineName,
       }).map(renderNeutralStatement));
     const own: PolicyStatement[] = [
       stateMachineLogsAndTracesStatement(),

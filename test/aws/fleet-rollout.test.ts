@@ -240,13 +240,26 @@ describe('fleet rollout state machine, runs', () => {
     }
   });
 
-  test('the role may describe the executions of the environment\'s promotion only (what settle checks)', () => {
+  test('the role may describe the executions of the environment\'s promotion only (what settle checks), and list its own runs only', () => {
     const policies = ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].flatMap((type) => Object.values<any>(canary.template.findResources(type)));
     const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
     expect(statements.length).toBeGreaterThan(3);
     const describe = statements.filter((st) => [st.Action].flat().some((a: string) => /^states:(Describe|\*|Get)/.test(a)));
     expect(describe).toEqual([expect.objectContaining({ Sid: 'CheckThePromotion', Action: 'states:DescribeExecution' })]);
     expect(JSON.stringify(describe[0].Resource)).toMatch(/:execution:fraud-prod-promotion:\*"/);
+    // And list the runs of its own state machine, no other (one run at a time).
+    const list = statements.filter((st) => [st.Action].flat().includes('states:ListExecutions'));
+    expect(list).toEqual([expect.objectContaining({ Sid: 'OneRunAtATime' })]);
+    expect(JSON.stringify(list[0].Resource)).toMatch(new RegExp(`:stateMachine:${canary.rollout.stateMachineName}"`));
+  });
+
+  test('one run at a time: while another run of the rollout is RUNNING, a walk, a rollback or a settle changes nothing (RolloutInProgress)', async () => {
+    for (const input of [{}, { action: 'rollback' }, { action: 'settle', promotion: promotionRun() }]) {
+      const aws = new FakeAws('current=v1@90,candidate=v2@10');
+      aws.running = 2;
+      expect([input, (await run(canary, aws, input)).error]).toEqual([input, expect.stringMatching(/^RolloutInProgress: Another run of this state machine is moving the traffic of fraud; nothing was changed\. Stop it first/)]);
+      expect([input, aws.calls, aws.servedState]).toEqual([input, [], 'current=v1@90,candidate=v2@10']);
+    }
   });
 
   test('a misspelled action changes nothing (it used to walk the rollout)', async () => {

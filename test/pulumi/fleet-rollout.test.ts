@@ -109,9 +109,9 @@ describe.each(KINDS)('Pulumi %s fleet rollout, the deployed definition executed 
       alarmTopicArn: ALARM_TOPIC,
     }));
     const tasks = allStates(definition).filter(([, s]) => s.Type === 'Task').map(([, s]) => s.Resource);
-    expect(tasks.every((r: string) => /^arn:aws:states:::(aws-sdk:(ssm|cloudwatch|elasticloadbalancingv2):[A-Za-z]+|sns:publish)$/.test(r))).toBe(true);
-    // No CloudFormation stack to wait for on Pulumi (nothing starts it on a deploy).
-    expect(definition.StartAt).toBe('ReadServedState');
+    expect(tasks.every((r: string) => /^arn:aws:states:::(aws-sdk:(ssm|cloudwatch|elasticloadbalancingv2|sfn):[A-Za-z]+|sns:publish)$/.test(r))).toBe(true);
+    // No CloudFormation stack to wait for on Pulumi (nothing starts it on a deploy): it starts by checking it is the only run.
+    expect(definition.StartAt).toBe('ListRunning');
     expect(b().rollout.plannedWeights).toEqual(expectedWeights);
   });
 
@@ -204,13 +204,17 @@ describe('Pulumi fleet rollout, the role', () => {
       'elasticloadbalancing:ModifyListener': listener('canary'),
       'sns:Publish': ALARM_TOPIC,
       'cloudwatch:PutMetricData': '*',
+      'states:ListExecutions': `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${built.get('canary')!.rollout.stateMachineName}`,
     };
     const calls = new Set(allStates(built.get('canary')!.definition).filter(([, s]) => s.Type === 'Task').map(([, s]) => {
       const [, service, api] = /^arn:aws:states:::(?:aws-sdk:)?([a-z0-9]+):([a-zA-Z]+)/.exec(s.Resource)!;
-      return `${service === 'elasticloadbalancingv2' ? 'elasticloadbalancing' : service}:${api[0].toUpperCase()}${api.slice(1)}`;
+      const iamService = ({ elasticloadbalancingv2: 'elasticloadbalancing', sfn: 'states' } as Record<string, string>)[service] ?? service;
+      return `${iamService}:${api[0].toUpperCase()}${api.slice(1)}`;
     }));
     expect([...calls].sort()).toEqual(['cloudwatch:DescribeAlarms', 'cloudwatch:PutMetricData', 'elasticloadbalancing:ModifyListener', 'sns:Publish',
-      'ssm:GetParameter', 'ssm:PutParameter']);
+      'ssm:GetParameter', 'ssm:PutParameter', 'states:ListExecutions']);
+    // It lists the runs of its own state machine only (one run at a time).
+    expect(walk.allows(role, 'states:ListExecutions', `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${built.get('linear')!.rollout.stateMachineName}`)).toBe(false);
     const metricContext = { 'cloudwatch:namespace': 'MLOps/Rollouts' };
     for (const action of calls) {
       if (action === 'cloudwatch:DescribeAlarms') {

@@ -504,7 +504,7 @@ function rolloutSettings(): { cdk: Record<string, Json>; pulumi: Record<string, 
   const fromCdk = {
     rolloutDefinition: {
       ...cdkDefinition,
-      StartAt: cdkDefinition.StartAt === 'StartedByDeploy' ? 'ReadServedState' : cdkDefinition.StartAt,
+      StartAt: cdkDefinition.StartAt === 'StartedByDeploy' ? 'ListRunning' : cdkDefinition.StartAt,
       States: Object.fromEntries(Object.entries(cdkDefinition.States).filter(([name]) => !ROLLOUT_DEPLOY_WAIT_STATES.includes(name))),
     },
     // Core's statements (named); the logs, traces and topic key statements each engine grants on its own resources are not.

@@ -17,6 +17,8 @@ export class FakeAws {
   public notifications: any[] = [];
   private checks = 0;
 
+  /** Runs of this state machine RUNNING (ListExecutions), this one included. */
+  public running = 1;
   /** Executions DescribeExecution knows (a settle checks the promotion that asked for it), by ARN. */
   public executions: Record<string, { Status: string; Input: string }> = {};
 
@@ -35,6 +37,11 @@ export class FakeAws {
           const next = this.stackUpdates.length > 1 ? this.stackUpdates.shift()! : this.stackUpdates[0];
           this.calls.push(`describe ${input.StackName}`);
           return { Stacks: [{ StackName: input.StackName, StackStatus: next.status, ...(next.updated ? { LastUpdatedTime: next.updated } : {}) }] };
+        };
+      } else if (resource.endsWith(':sfn:listExecutions')) {
+        out[name] = (input) => {
+          expect(input.StatusFilter).toBe('RUNNING');
+          return { Executions: Array.from({ length: this.running }, (_, i) => ({ executionArn: `${input.StateMachineArn}:run-${i + 1}`, status: 'RUNNING' })) };
         };
       } else if (resource.endsWith(':sfn:describeExecution')) {
         out[name] = (input) => {
