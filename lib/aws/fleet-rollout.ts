@@ -85,6 +85,7 @@ export interface FleetRolloutProps {
  * const alarms = monitoring.monitorServing('fraud', fleet);
  * new FleetRollout(stack, 'FraudRollout', {
  *   fleet, alarmTopic: monitoring.alarmTopic, alarms: [alarms.latency, alarms.errorRate, alarms.rolloutHealth],
+ *   promotionStateMachineName: promotion.stateMachineName, // so promotion can settle it after a finished rollout
  * });
  */
 export class FleetRollout extends Construct {

@@ -239,14 +239,14 @@ export function fleetRolloutDefinition(o: FleetRolloutDefinitionOptions): AslDef
     // variant after a finished rollout, with no alarm, so the candidate variant can take the next version. Only for a
     // running promotion of this model: started early by anyone else it would send traffic to instances that may still
     // run the version before.
-    const notByPromotion = add('SettleNotByPromotion', {
-      Type: 'Fail',
-      Error: 'NotSettled',
-      Cause: `Settle is a step of a running promotion of ${o.modelName} (which first brings the first variant's instances to the served version); `
-        + 'nothing was changed. To move traffic back during a rollout, use {"action": "rollback"}.',
-    });
     const name = o.promotionStateMachineName;
     if (name !== undefined) {
+      const notByPromotion = add('SettleNotByPromotion', {
+        Type: 'Fail',
+        Error: 'NotSettled',
+        Cause: `Settle is a step of a running promotion of ${o.modelName} (which first brings the first variant's instances to the served version); `
+          + 'nothing was changed. To move traffic back during a rollout, use {"action": "rollback"}.',
+      });
       const settled = putMetric('SettleMetric', 0, add('Settled', { Type: 'Succeed' }));
       const settle = shift('SettleShift', rollbackWeights, writeState('SettleRecord', rollbackWeights, variants.map((_, i) => versionPath(i)), settled));
       add('SettleAllowed', {
@@ -284,7 +284,16 @@ export function fleetRolloutDefinition(o: FleetRolloutDefinitionOptions): AslDef
         Default: notByPromotion,
       }));
     }
-    actions.push({ Variable: '$.action', StringEquals: FLEET_ROLLOUT_SETTLE_ACTION, Next: name === undefined ? notByPromotion : 'SettleByPromotion' });
+    // Built without a promotion (a standalone FleetRollout): say how to give it one, since a promotion of a finished
+    // rollout fails on this.
+    const noPromotion = name === undefined ? add('SettleWithoutPromotion', {
+      Type: 'Fail',
+      Error: 'NotSettled',
+      Cause: `The rollout of ${o.modelName} was built without a promotion, so no promotion may settle it and a promotion after a finished `
+        + 'rollout fails here; nothing was changed. Give the FleetRollout promotionStateMachineName (ModelPromotion.stateMachineName; '
+        + 'MlopsPlatform does).',
+    }) : undefined;
+    actions.push({ Variable: '$.action', StringEquals: FLEET_ROLLOUT_SETTLE_ACTION, Next: noPromotion ?? 'SettleByPromotion' });
   }
   actions.push({ Variable: '$.action', StringEquals: 'rollback', Next: 'Requested' });
   const known = progressive ? `"rollback" or "${FLEET_ROLLOUT_SETTLE_ACTION}"` : '"rollback"';

@@ -157,7 +157,7 @@ describe('Pulumi fleet rollout, runs', () => {
     const fake = new FakeAws('current=v2@0,candidate=v2@100');
     fake.executions['arn:aws:states:us-east-1:111111111111:execution:p-dev-promotion:run-1'] = { Status: 'RUNNING', Input: '{"model":"canary"}' };
     expect((await runRollout(definition, fake, { action: 'settle', promotion: 'arn:aws:states:us-east-1:111111111111:execution:p-dev-promotion:run-1' })).error)
-      .toMatch(/^NotSettled: Settle is a step of a running promotion of canary/);
+      .toMatch(/^NotSettled: The rollout of canary was built without a promotion, .* Give the FleetRollout promotionStateMachineName \(ModelPromotion\.stateMachineName; MlopsPlatform does\)\.$/);
     expect(fake.calls).toEqual(['read /mlops/p-dev/served/canary']);
   });
 
